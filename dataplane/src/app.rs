@@ -1,0 +1,1 @@
+//! Application-layer parsers over reassembled, in-order stream data (HTTP, DNS, TLS).

@@ -1,0 +1,1 @@
+//! Per-worker flow table, TCP state tracking and stream reassembly.

@@ -1,0 +1,1 @@
+//! Packet sources behind one interface: DPDK ports and capture files.

@@ -1,0 +1,23 @@
+//! Osprey's data plane: everything a pinned worker core does to a packet.
+//!
+//! Layers, bottom up:
+//! - [`dpdk`]: the only module allowed `unsafe` — safe wrappers over `dpdk-ffi` (EAL, mempools,
+//!   ports, mbufs, lcores, rings).
+//! - [`io`]: packet sources (DPDK ports, pcap/pcapng files) behind one burst interface.
+//! - [`wire`]: zero-copy typed views of protocol headers.
+//! - [`decode`]: lenient layered decoding into a packet summary plus counted anomalies.
+//! - [`flow`]: per-worker flow table, TCP tracking and stream reassembly.
+//! - [`app`]: application-layer parsers (HTTP, DNS, TLS) over reassembled streams.
+//! - [`counters`]: plain per-worker counters, summed by the control plane.
+//!
+//! Everything below `io` is sans-I/O: functions take bytes and `now` (packet time) and never read
+//! the clock or touch a socket, so they behave the same under DPDK, pcap replay and unit tests.
+#![deny(unsafe_code)]
+
+pub mod app;
+pub mod counters;
+pub mod decode;
+pub mod dpdk;
+pub mod flow;
+pub mod io;
+pub mod wire;

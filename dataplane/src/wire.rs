@@ -1,0 +1,1 @@
+//! Zero-copy typed views of protocol headers, one module per protocol.

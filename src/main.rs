@@ -1,0 +1,2 @@
+//! `osprey`: the appliance binary.
+fn main() {}
