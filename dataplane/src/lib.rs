@@ -9,6 +9,7 @@
 //! - [`flow`]: per-worker flow table, TCP tracking and stream reassembly.
 //! - [`app`]: application-layer parsers (HTTP, DNS, TLS) over reassembled streams.
 //! - [`counters`]: plain per-worker counters, summed by the control plane.
+//! - [`time`]: packet time.
 //!
 //! Everything below `io` is sans-I/O: functions take bytes and `now` (packet time) and never read
 //! the clock or touch a socket, so they behave the same under DPDK, pcap replay and unit tests.
@@ -20,4 +21,5 @@ pub mod decode;
 pub mod dpdk;
 pub mod flow;
 pub mod io;
+pub mod time;
 pub mod wire;
