@@ -1,2 +1,482 @@
-//! `osprey`: the appliance binary.
-fn main() {}
+//! `osprey`: the appliance binary. Subcommands dispatch to the crates; nothing here holds
+//! packet logic.
+//!
+//! - `osprey run [-c FILE]`: the appliance main loop (embedded default: replay the bundled demo
+//!   capture in a loop), with a live status line.
+//! - `osprey replay --pcap FILE`: one pass of a capture through DPDK `net_pcap` and the workers.
+//! - `osprey bench --pcap FILE`: the same capture looped from memory for a fixed time.
+//! - `osprey pcap scan|split`: capture-file tools.
+
+mod config;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use dataplane::runtime::{self, EalConfig, Plan, PortPlan, ReplayOptions, WorkerPlan};
+use dataplane::worker::Published;
+
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("OSPREY_GIT_REV"),
+    ", DPDK ",
+    env!("OSPREY_DPDK_VERSION"),
+    ")"
+);
+
+#[derive(Parser, Debug)]
+#[command(name = "osprey", version, long_version = LONG_VERSION, about = "Network intrusion detection and prevention appliance")]
+struct Cli {
+    /// Log filter (tracing syntax), e.g. `info` or `dataplane=debug`.
+    #[arg(long, global = true, default_value = "warn", env = "OSPREY_LOG")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the appliance (embedded default: loop the bundled demo capture through net_pcap).
+    Run(RunArgs),
+    /// Replay a capture once through DPDK net_pcap and the worker pipeline.
+    Replay(ReplayArgs),
+    /// Loop a capture from memory for a fixed time and report throughput per worker.
+    Bench(BenchArgs),
+    /// Capture-file tools.
+    #[command(subcommand)]
+    Pcap(PcapCommand),
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// Configuration file (TOML); the embedded default when absent.
+    #[arg(short, long)]
+    config: Option<PathBuf>,
+    /// Stop after this many seconds (default: run until Ctrl-C/SIGTERM).
+    #[arg(long)]
+    seconds: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+struct ReplayArgs {
+    /// The capture (pcap or pcapng).
+    #[arg(long)]
+    pcap: PathBuf,
+    /// Worker lcores; the capture is split by a symmetric host hash, one file per worker.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Write the counters as JSON to this file.
+    #[arg(long)]
+    stats_json: Option<PathBuf>,
+    /// Configuration file for the `[dpdk]` settings (default: no hugepages, no PCI).
+    #[arg(short, long)]
+    config: Option<PathBuf>,
+    /// Print nothing on success.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(Args, Debug)]
+struct BenchArgs {
+    /// The capture (pcap or pcapng), looped from memory by net_pcap's infinite_rx.
+    #[arg(long)]
+    pcap: PathBuf,
+    /// How long to run.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Worker lcores.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Configuration file for the `[dpdk]` settings.
+    #[arg(short, long)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum PcapCommand {
+    /// Print what a capture holds (format, link type, packets, bytes, cut frames).
+    Scan {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Split a capture into one file per worker by a symmetric host hash.
+    Split {
+        file: PathBuf,
+        #[arg(long)]
+        workers: usize,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Run(a) => cmd_run(a),
+        Command::Replay(a) => cmd_replay(a),
+        Command::Bench(a) => cmd_bench(a),
+        Command::Pcap(c) => cmd_pcap(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // One line naming the problem, causes joined.
+            let mut msg = e.to_string();
+            for cause in e.chain().skip(1) {
+                msg.push_str(": ");
+                msg.push_str(&cause.to_string());
+            }
+            eprintln!("osprey: error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A stop flag set by Ctrl-C and SIGTERM.
+fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    ctrlc::set_handler(move || {
+        if s.swap(true, Ordering::SeqCst) {
+            // Second signal: the user insists.
+            std::process::exit(130);
+        }
+    })
+    .context("installing the signal handler")?;
+    Ok(stop)
+}
+
+fn eal_config(path: Option<&PathBuf>) -> anyhow::Result<EalConfig> {
+    Ok(match path {
+        Some(p) => config::Config::load(Some(p))?.dpdk,
+        None => EalConfig::default(),
+    })
+}
+
+fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
+    let opts = ReplayOptions {
+        pcap: a.pcap.clone(),
+        workers: a.workers,
+        eal: eal_config(a.config.as_ref())?,
+        infinite: false,
+        duration: None,
+        stop: stop_on_signals()?,
+    };
+    let report = runtime::replay(&opts, None)?;
+    if let Some(p) = &a.stats_json {
+        let f = std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
+        serde_json::to_writer_pretty(std::io::BufWriter::new(f), &report)
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+    if !a.quiet {
+        let mut out = std::io::stdout().lock();
+        for w in &report.per_worker {
+            writeln!(
+                out,
+                "worker {} (lcore {}): {} packets, {} bytes",
+                w.worker, w.lcore, w.packets, w.bytes
+            )?;
+        }
+        writeln!(
+            out,
+            "total: {} packets, {} bytes ({} captured) in {:.3} s; drops: imissed {} rx_nombuf {} undelivered {}",
+            report.packets,
+            report.bytes,
+            report.captured_bytes,
+            report.elapsed_secs,
+            report.drops.imissed,
+            report.drops.rx_nombuf,
+            report.drops.undelivered
+        )?;
+        if report.capture.truncated_tail {
+            writeln!(
+                out,
+                "note: {} ends in a truncated record (ignored, as libpcap does)",
+                a.pcap.display()
+            )?;
+        }
+    }
+    Ok(if report.drops.undelivered > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[derive(serde::Serialize)]
+struct BenchWorker {
+    worker: usize,
+    lcore: u32,
+    packets: u64,
+    pps: f64,
+    gbps: f64,
+    cycles_per_packet: f64,
+}
+
+#[derive(serde::Serialize)]
+struct BenchReport {
+    pcap: PathBuf,
+    seconds: f64,
+    packets: u64,
+    bytes: u64,
+    pps: f64,
+    gbps: f64,
+    cycles_per_packet: f64,
+    tsc_hz: u64,
+    per_worker: Vec<BenchWorker>,
+    drops: runtime::Drops,
+}
+
+fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
+    let opts = ReplayOptions {
+        pcap: a.pcap.clone(),
+        workers: a.workers,
+        eal: eal_config(a.config.as_ref())?,
+        infinite: true,
+        duration: Some(Duration::from_secs(a.seconds.max(1))),
+        stop: stop_on_signals()?,
+    };
+    let r = runtime::replay(&opts, None)?;
+    let secs = r.elapsed_secs.max(1e-9);
+    // Cycles per packet per worker: the worker's whole poll loop (PMD receive included) over
+    // the packets it handled.
+    let per_worker: Vec<BenchWorker> = r
+        .per_worker
+        .iter()
+        .map(|w| BenchWorker {
+            worker: w.worker,
+            lcore: w.lcore,
+            packets: w.packets,
+            pps: w.packets as f64 / secs,
+            gbps: w.captured_bytes as f64 * 8.0 / secs / 1e9,
+            cycles_per_packet: if w.packets > 0 {
+                (r.tsc_hz as f64 * secs) / w.packets as f64
+            } else {
+                0.0
+            },
+        })
+        .collect();
+    let report = BenchReport {
+        pcap: a.pcap,
+        seconds: secs,
+        packets: r.packets,
+        bytes: r.captured_bytes,
+        pps: r.packets as f64 / secs,
+        gbps: r.captured_bytes as f64 * 8.0 / secs / 1e9,
+        cycles_per_packet: if r.packets > 0 {
+            r.worker_cycles as f64 / r.packets as f64
+        } else {
+            0.0
+        },
+        tsc_hz: r.tsc_hz,
+        per_worker,
+        drops: r.drops,
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for w in &report.per_worker {
+            println!(
+                "worker {} (lcore {}): {:.3} Mpps, {:.2} Gbps, {:.0} cycles/packet",
+                w.worker,
+                w.lcore,
+                w.pps / 1e6,
+                w.gbps,
+                w.cycles_per_packet
+            );
+        }
+        println!(
+            "total: {:.3} Mpps, {:.2} Gbps, {:.0} cycles/packet over {:.1} s ({} packets)",
+            report.pps / 1e6,
+            report.gbps,
+            report.cycles_per_packet,
+            report.seconds,
+            report.packets
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_pcap(c: PcapCommand) -> anyhow::Result<ExitCode> {
+    match c {
+        PcapCommand::Scan { file, json } => {
+            let info = dataplane::io::pcap::scan(&file)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&info)?);
+            } else {
+                let link = runtime::SUPPORTED_LINK_TYPES
+                    .iter()
+                    .find(|(l, _)| *l == info.link_type)
+                    .map_or("unsupported", |(_, n)| n);
+                println!(
+                    "{}: {:?}, link type {} ({link}), {} packets, {} bytes ({} captured), {} cut by snaplen{}",
+                    file.display(),
+                    info.format,
+                    info.link_type,
+                    info.packets,
+                    info.bytes,
+                    info.captured_bytes,
+                    info.snaplen_cut,
+                    if info.truncated_tail { ", truncated last record" } else { "" }
+                );
+            }
+        }
+        PcapCommand::Split { file, workers, out } => {
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            let s = dataplane::io::split::split(&file, workers, &out)?;
+            for ((f, p), b) in s.files.iter().zip(&s.packets).zip(&s.bytes) {
+                println!("{}: {p} packets, {b} bytes", f.display());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One status line: rates since the previous line, plus totals.
+struct StatusLine {
+    last_packets: u64,
+    last_bytes: u64,
+    last_elapsed: Duration,
+}
+
+fn sum(published: &[Arc<Published>], name: &str) -> Option<u64> {
+    let mut any = false;
+    let mut total = 0;
+    for p in published {
+        if let Some(v) = p.get(name) {
+            any = true;
+            total += v;
+        }
+    }
+    any.then_some(total)
+}
+
+impl StatusLine {
+    fn render(&mut self, published: &[Arc<Published>], elapsed: Duration) -> String {
+        let packets = sum(published, "capture.kernel_packets").unwrap_or(0);
+        let bytes = sum(published, "capture.bytes").unwrap_or(0);
+        let dt = (elapsed - self.last_elapsed).as_secs_f64().max(1e-6);
+        let pps = (packets - self.last_packets.min(packets)) as f64 / dt;
+        let mbps = (bytes - self.last_bytes.min(bytes)) as f64 * 8.0 / dt / 1e6;
+        self.last_packets = packets;
+        self.last_bytes = bytes;
+        self.last_elapsed = elapsed;
+        let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
+        format!(
+            "[{:>6.0}s] {:>10.0} pps {:>9.1} Mbps | packets {} | flows {} | alerts {} | drops {}",
+            elapsed.as_secs_f64(),
+            pps,
+            mbps,
+            packets,
+            opt(sum(published, "flow.active")),
+            opt(sum(published, "detect.alerts")),
+            opt(sum(published, "capture.drops"))
+        )
+    }
+}
+
+fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
+    let cfg = config::Config::load(a.config.as_deref())?;
+    let stop = stop_on_signals()?;
+    let mut status = StatusLine {
+        last_packets: 0,
+        last_bytes: 0,
+        last_elapsed: Duration::ZERO,
+    };
+    let interval = cfg.status.interval_secs.max(1);
+    let mut ticks = 0u64;
+    let mut progress = |p: &[Arc<Published>], e: Duration| {
+        ticks += 1;
+        if ticks % interval == 0 {
+            println!("{}", status.render(p, e));
+        }
+    };
+    let duration = a.seconds.map(Duration::from_secs);
+    let c = &cfg.capture;
+    let workers = &c.workers;
+    match c.mode {
+        config::Mode::Replay => {
+            let pcap = c.pcap.as_ref().expect("validated");
+            let looping = &c.looping;
+            println!(
+                "osprey {LONG_VERSION}: replaying {} through net_pcap{} with {workers} worker(s); Ctrl-C to stop",
+                pcap.display(),
+                if *looping { " in a loop" } else { "" }
+            );
+            let opts = ReplayOptions {
+                pcap: pcap.clone(),
+                workers: *workers,
+                eal: cfg.dpdk.clone(),
+                infinite: *looping,
+                duration,
+                stop,
+            };
+            let r = runtime::replay(&opts, Some(&mut progress))?;
+            println!(
+                "stopped: {} packets, {} bytes in {:.1} s; drops: imissed {} rx_nombuf {} ierrors {}",
+                r.packets,
+                r.bytes,
+                r.elapsed_secs,
+                r.drops.imissed,
+                r.drops.rx_nombuf,
+                r.drops.ierrors
+            );
+        }
+        config::Mode::Ports => {
+            let ports = &c.ports;
+            println!(
+                "osprey {LONG_VERSION}: polling {} port(s) with {workers} worker(s); Ctrl-C to stop",
+                ports.len()
+            );
+            let plan = Plan {
+                eal: cfg.dpdk.clone(),
+                ports: ports
+                    .iter()
+                    .map(|p| PortPlan {
+                        name: p.device.clone(),
+                        vdev: p.vdev.clone(),
+                        rx_queues: p.rx_queues.unwrap_or(*workers as u16),
+                    })
+                    .collect(),
+                workers: (0..*workers)
+                    .map(|w| WorkerPlan {
+                        queues: (0..ports.len()).map(|p| (p, w as u16)).collect(),
+                        expected_packets: None,
+                        wire: Default::default(),
+                        first_packet: None,
+                    })
+                    .collect(),
+                link_type: 1,
+                mbufs: 16_384 * (*workers as u32).max(1),
+                memory_mb: cfg.dpdk.memory_mb,
+                monotonic_time: false,
+                idle_timeout: None,
+                duration,
+                stop,
+            };
+            let r = runtime::run(&plan, Some(&mut progress))?;
+            let packets: u64 = r.per_worker.iter().map(|w| w.packets).sum();
+            println!(
+                "stopped: {packets} packets in {:.1} s; drops: imissed {} rx_nombuf {} ierrors {}",
+                r.elapsed_secs, r.port.imissed, r.port.rx_nombuf, r.port.ierrors
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -8,6 +8,7 @@
 //! - [`decode`]: lenient layered decoding into a packet summary plus counted anomalies.
 //! - [`flow`]: per-worker flow table, TCP tracking and stream reassembly.
 //! - [`app`]: application-layer parsers (HTTP, DNS, TLS) over reassembled streams.
+//! - [`worker`]: the per-lcore poll loop; [`runtime`]: EAL start-up, ports, replay.
 //! - [`counters`]: plain per-worker counters, summed by the control plane.
 //! - [`time`]: packet time.
 //!
@@ -21,5 +22,7 @@ pub mod decode;
 pub mod dpdk;
 pub mod flow;
 pub mod io;
+pub mod runtime;
 pub mod time;
 pub mod wire;
+pub mod worker;

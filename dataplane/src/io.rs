@@ -1,1 +1,0 @@
-//! Packet sources behind one interface: DPDK ports and capture files.

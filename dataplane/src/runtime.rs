@@ -1,0 +1,504 @@
+//! Starting the data plane: EAL arguments, capture ports, worker lcores, and the replay of a
+//! capture file through DPDK's `net_pcap` driver.
+//!
+//! A replay first scans the capture in Rust (link type, packet count, snaplen-cut frames), splits
+//! it into one file per worker by a symmetric host hash when there are several workers, then
+//! starts the EAL with one `net_pcap` device serving one file per Rx queue, and runs one worker
+//! per queue on its own lcore until every worker has seen its file's packets.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::dpdk::{self, DpdkError, Eal, Mempool, Port, PortConfig, PortStats};
+use crate::io::pcap::{scan, CaptureError, CaptureInfo};
+use crate::io::{split, WireLengths};
+use crate::time::Timestamp;
+use crate::worker::{PacketClock, Published, RunControl, Worker};
+
+/// Link types the decoder understands (pcap numbering).
+pub const SUPPORTED_LINK_TYPES: &[(u32, &str)] = &[
+    (0, "BSD loopback (DLT_NULL)"),
+    (1, "Ethernet"),
+    (12, "raw IP"),
+    (14, "raw IP"),
+    (101, "raw IP"),
+    (108, "OpenBSD loopback"),
+    (113, "Linux cooked"),
+    (228, "raw IPv4"),
+    (229, "raw IPv6"),
+];
+
+/// Why a run could not start or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error("{path}: unsupported link type {link_type} (supported: Ethernet, DLT_NULL/loopback, raw IP, Linux cooked)")]
+    UnsupportedLinkType { path: PathBuf, link_type: u32 },
+    #[error("{0}: the capture holds no packets")]
+    Empty(PathBuf),
+    #[error("{path}: the capture port cannot open a path containing ',' or '='")]
+    BadPath { path: PathBuf },
+    #[error("DPDK: {0}")]
+    Dpdk(#[from] DpdkError),
+    #[error("cannot create a working directory: {0}")]
+    WorkDir(std::io::Error),
+    #[error("{0} workers requested: at least 1 and at most 64")]
+    Workers(usize),
+    #[error("worker {0} panicked")]
+    WorkerPanicked(usize),
+}
+
+/// EAL settings from the configuration (the `[dpdk]` section).
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EalConfig {
+    /// Run without hugepages (CI, laptops); real appliances set this to false.
+    pub no_huge: bool,
+    /// Skip PCI probing (virtual devices only).
+    pub no_pci: bool,
+    /// Memory in MB to reserve (with `no_huge`, taken from ordinary pages).
+    pub memory_mb: u32,
+    /// Runtime-file prefix; empty means a unique prefix per process so several runs can share a
+    /// machine.
+    pub file_prefix: String,
+    /// EAL log level (`error`, `warning`, `notice`, `info`, `debug`).
+    pub log_level: String,
+    /// Extra EAL arguments passed as they are (e.g. `-a 0000:3b:00.0`).
+    pub extra_args: Vec<String>,
+}
+
+impl Default for EalConfig {
+    fn default() -> Self {
+        EalConfig {
+            no_huge: true,
+            no_pci: true,
+            memory_mb: 512,
+            file_prefix: String::new(),
+            log_level: "error".into(),
+            extra_args: Vec::new(),
+        }
+    }
+}
+
+impl EalConfig {
+    /// The EAL arguments for a main lcore plus `workers` worker lcores, with `vdevs`.
+    pub fn args(&self, workers: usize, vdevs: &[String], memory_mb: u32) -> Vec<String> {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // lcore 0 is the main (control) lcore on CPU 0; worker k runs on CPU k mod cpus, so on a
+        // 2-core machine one worker gets a core of its own.
+        let mut lcores = vec!["0@0".to_string()];
+        for k in 1..=workers {
+            lcores.push(format!("{k}@{}", k % cpus));
+        }
+        let mut a = vec!["--lcores".into(), lcores.join(",")];
+        if self.no_huge {
+            a.push("--no-huge".into());
+        }
+        if self.no_pci {
+            a.push("--no-pci".into());
+        }
+        a.push("-m".into());
+        a.push(memory_mb.max(self.memory_mb).to_string());
+        let prefix = if self.file_prefix.is_empty() {
+            unique_prefix()
+        } else {
+            self.file_prefix.clone()
+        };
+        a.push(format!("--file-prefix={prefix}"));
+        a.push(format!("--log-level={}", self.log_level));
+        for v in vdevs {
+            a.push("--vdev".into());
+            a.push(v.clone());
+        }
+        a.extend(self.extra_args.iter().cloned());
+        a
+    }
+}
+
+/// A prefix no other process on the machine uses: pid plus a per-process counter.
+fn unique_prefix() -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    format!(
+        "osprey-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// What to replay and how.
+#[derive(Clone, Debug)]
+pub struct ReplayOptions {
+    pub pcap: PathBuf,
+    pub workers: usize,
+    pub eal: EalConfig,
+    /// Loop over the capture forever (`net_pcap`'s `infinite_rx`), until stopped.
+    pub infinite: bool,
+    /// With `infinite`: stop after this long.
+    pub duration: Option<Duration>,
+    /// Stop flag shared with signal handlers / the API.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Counters of one worker at the end of a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct WorkerReport {
+    pub worker: usize,
+    pub lcore: u32,
+    pub packets: u64,
+    pub bytes: u64,
+    pub captured_bytes: u64,
+    /// Packet time of the last packet the worker handled (nanoseconds since the epoch).
+    pub last_packet_time: Timestamp,
+    /// Every counter of the worker by name.
+    pub counters: std::collections::BTreeMap<&'static str, u64>,
+}
+
+/// Drops by reason (all zero on a clean replay).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Drops {
+    /// Packets the device dropped for lack of Rx descriptors (`imissed`).
+    pub imissed: u64,
+    /// Packets lost for lack of mbufs (`rx_nombuf`).
+    pub rx_nombuf: u64,
+    /// Receive errors (`ierrors`).
+    pub ierrors: u64,
+    /// Packets in the capture that never reached a worker.
+    pub undelivered: u64,
+}
+
+/// The outcome of a replay.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReplayReport {
+    pub pcap: PathBuf,
+    pub link_type: u32,
+    pub packets: u64,
+    /// Wire bytes (`capinfos -d`).
+    pub bytes: u64,
+    pub captured_bytes: u64,
+    pub per_worker: Vec<WorkerReport>,
+    pub drops: Drops,
+    pub port: PortStats,
+    pub capture: CaptureInfo,
+    pub elapsed_secs: f64,
+    pub tsc_hz: u64,
+    /// Sum over workers of TSC cycles spent in their poll loops.
+    pub worker_cycles: u64,
+    pub dpdk_version: String,
+    pub port_info: dpdk::PortInfo,
+}
+
+fn check_link(path: &Path, link: u32) -> Result<(), RuntimeError> {
+    if SUPPORTED_LINK_TYPES.iter().any(|(l, _)| *l == link) {
+        Ok(())
+    } else {
+        Err(RuntimeError::UnsupportedLinkType {
+            path: path.to_owned(),
+            link_type: link,
+        })
+    }
+}
+
+/// A progress callback: called about once a second on the main lcore with each worker's
+/// published counters.
+pub type Progress<'a> = &'a mut dyn FnMut(&[Arc<Published>], Duration);
+
+/// One capture port to start: a DPDK device name, the `--vdev` string that creates it (for
+/// virtual devices) and its number of Rx queues.
+#[derive(Clone, Debug)]
+pub struct PortPlan {
+    pub name: String,
+    pub vdev: Option<String>,
+    pub rx_queues: u16,
+}
+
+/// What one worker polls and when it stops.
+#[derive(Clone, Debug)]
+pub struct WorkerPlan {
+    /// (index into `Plan::ports`, queue) pairs, polled round-robin.
+    pub queues: Vec<(usize, u16)>,
+    pub expected_packets: Option<u64>,
+    pub wire: WireLengths,
+    /// Time of the first packet of a replayed file (calibrates the device timestamp unit);
+    /// `None` for live ports, whose packet time comes from the TSC.
+    pub first_packet: Option<Timestamp>,
+}
+
+/// Everything needed to start the data plane.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub eal: EalConfig,
+    pub ports: Vec<PortPlan>,
+    pub workers: Vec<WorkerPlan>,
+    pub link_type: u32,
+    pub mbufs: u32,
+    pub memory_mb: u32,
+    /// Shift packet times when a looping source starts over.
+    pub monotonic_time: bool,
+    /// Stop a worker after this long without packets (finite sources).
+    pub idle_timeout: Option<Duration>,
+    /// Stop everything after this long.
+    pub duration: Option<Duration>,
+    pub stop: Arc<AtomicBool>,
+}
+
+/// The outcome of a run, before capture facts are added.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    pub per_worker: Vec<WorkerReport>,
+    pub port: PortStats,
+    pub ports: Vec<dpdk::PortInfo>,
+    pub elapsed_secs: f64,
+    pub tsc_hz: u64,
+    pub worker_cycles: u64,
+    pub dpdk_version: String,
+}
+
+/// Starts the EAL, the ports and the workers of `plan`, and waits until every worker stops.
+pub fn run(plan: &Plan, progress: Option<Progress<'_>>) -> Result<RunReport, RuntimeError> {
+    if plan.workers.is_empty() || plan.workers.len() > 64 {
+        return Err(RuntimeError::Workers(plan.workers.len()));
+    }
+    let vdevs: Vec<String> = plan.ports.iter().filter_map(|p| p.vdev.clone()).collect();
+    let args = plan.eal.args(plan.workers.len(), &vdevs, plan.memory_mb);
+    tracing::debug!(?args, "starting EAL");
+    let eal = Eal::init(&args)?;
+    let pool = Arc::new(Mempool::new(&eal, "osprey_rx", plan.mbufs, 256, 2048)?);
+    let mut ports = Vec::with_capacity(plan.ports.len());
+    for pp in &plan.ports {
+        let id = Port::by_name(&eal, &pp.name)?;
+        let cfg = PortConfig {
+            rx_queues: pp.rx_queues,
+            tx_queues: 1,
+            ..PortConfig::default()
+        };
+        ports.push(Port::start(&eal, id, &pp.name, &cfg, pool.clone())?);
+    }
+    let lcores = eal.worker_lcores();
+    let started = Instant::now();
+    let mut jobs = Vec::with_capacity(plan.workers.len());
+    let mut published = Vec::with_capacity(plan.workers.len());
+    let mut done_flags = Vec::with_capacity(plan.workers.len());
+    for (i, (wp, lcore)) in plan.workers.iter().zip(lcores.iter().copied()).enumerate() {
+        let worker = Worker::new(i, plan.link_type, wp.wire.clone());
+        published.push(worker.published());
+        let mut queues = Vec::with_capacity(wp.queues.len());
+        for &(p, q) in &wp.queues {
+            let port = ports.get(p).ok_or(RuntimeError::Workers(i))?;
+            queues.push(port.rx_queue(q)?);
+        }
+        let clock = match wp.first_packet {
+            Some(first_packet) => PacketClock::Device { first_packet },
+            None => PacketClock::Tsc {
+                wall_at_start: Timestamp(
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_nanos() as u64),
+                ),
+                tsc_at_start: dpdk::rdtsc(),
+                tsc_hz: eal.tsc_hz(),
+            },
+        };
+        let ctl = RunControl {
+            stop: plan.stop.clone(),
+            expected_packets: wp.expected_packets,
+            idle_timeout: plan.idle_timeout,
+            monotonic_time: plan.monotonic_time,
+            clock,
+        };
+        let done = Arc::new(AtomicBool::new(false));
+        done_flags.push(done.clone());
+        let job = dpdk::launch(&eal, lcore, move || {
+            let t0 = dpdk::rdtsc();
+            let w = worker.run_queues(queues, &ctl);
+            let cycles = dpdk::rdtsc().wrapping_sub(t0);
+            done.store(true, Ordering::Release);
+            (w, cycles)
+        })?;
+        jobs.push(job);
+    }
+    let mut progress = progress;
+    let mut next_tick = Instant::now() + Duration::from_secs(1);
+    while !done_flags.iter().all(|d| d.load(Ordering::Acquire)) {
+        std::thread::sleep(Duration::from_millis(10));
+        let now = Instant::now();
+        if let Some(d) = plan.duration {
+            if now.duration_since(started) >= d {
+                plan.stop.store(true, Ordering::Relaxed);
+            }
+        }
+        if now >= next_tick {
+            next_tick += Duration::from_secs(1);
+            if let Some(p) = progress.as_mut() {
+                p(&published, now.duration_since(started));
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    let mut per_worker = Vec::with_capacity(jobs.len());
+    let mut worker_cycles = 0u64;
+    let mut panicked = None;
+    for (i, job) in jobs.into_iter().enumerate() {
+        let lcore = job.lcore().0;
+        match job.join() {
+            Ok((w, cycles)) => {
+                worker_cycles += cycles;
+                let mut counters = std::collections::BTreeMap::new();
+                w.visit_counters(&mut |n, v| {
+                    counters.insert(n, v);
+                });
+                per_worker.push(WorkerReport {
+                    worker: i,
+                    lcore,
+                    packets: w.capture().packets,
+                    bytes: w.capture().bytes,
+                    captured_bytes: w.capture().captured_bytes,
+                    last_packet_time: w.last_packet_time(),
+                    counters,
+                });
+            }
+            Err(_) => panicked = panicked.or(Some(i)),
+        }
+    }
+    if let Some(i) = panicked {
+        return Err(RuntimeError::WorkerPanicked(i));
+    }
+    let mut total = PortStats::default();
+    for p in &ports {
+        let s = p.stats()?;
+        total.ipackets += s.ipackets;
+        total.ibytes += s.ibytes;
+        total.imissed += s.imissed;
+        total.ierrors += s.ierrors;
+        total.rx_nombuf += s.rx_nombuf;
+        total.opackets += s.opackets;
+        total.obytes += s.obytes;
+        total.oerrors += s.oerrors;
+    }
+    let infos = ports.iter().map(|p| p.info().clone()).collect();
+    let report = RunReport {
+        per_worker,
+        port: total,
+        ports: infos,
+        elapsed_secs: elapsed.as_secs_f64(),
+        tsc_hz: eal.tsc_hz(),
+        worker_cycles,
+        dpdk_version: dpdk::version(),
+    };
+    drop(ports);
+    drop(pool);
+    drop(eal);
+    Ok(report)
+}
+
+/// Replays a capture through `net_pcap` with pinned workers.
+pub fn replay(
+    opts: &ReplayOptions,
+    progress: Option<Progress<'_>>,
+) -> Result<ReplayReport, RuntimeError> {
+    if opts.workers == 0 || opts.workers > 64 {
+        return Err(RuntimeError::Workers(opts.workers));
+    }
+    let info = scan(&opts.pcap)?;
+    check_link(&opts.pcap, info.link_type)?;
+    if info.packets == 0 {
+        return Err(RuntimeError::Empty(opts.pcap.clone()));
+    }
+    let work = tempfile::Builder::new()
+        .prefix("osprey-replay-")
+        .tempdir()
+        .map_err(RuntimeError::WorkDir)?;
+    let (files, counts, cuts, firsts) = if opts.workers == 1 {
+        (
+            vec![opts.pcap.clone()],
+            vec![info.packets],
+            vec![info.cut_frames.clone()],
+            vec![info.first_ts],
+        )
+    } else {
+        let s = split::split(&opts.pcap, opts.workers, work.path())?;
+        (s.files, s.packets, s.cut_frames, s.first_ts)
+    };
+    let mut vdev = String::from("net_pcap0");
+    for (i, f) in files.iter().enumerate() {
+        let f = if f.to_string_lossy().contains([',', '=']) {
+            // kvargs cannot carry these characters: go through a plain-named link.
+            let link = work.path().join(format!("in{i}.pcap"));
+            let target = std::fs::canonicalize(f).map_err(RuntimeError::WorkDir)?;
+            std::os::unix::fs::symlink(target, &link).map_err(RuntimeError::WorkDir)?;
+            link
+        } else {
+            f.clone()
+        };
+        if f.to_string_lossy().contains([',', '=']) {
+            return Err(RuntimeError::BadPath { path: f });
+        }
+        vdev.push_str(&format!(",rx_pcap={}", f.display()));
+    }
+    if opts.infinite {
+        vdev.push_str(",infinite_rx=1");
+    }
+    // Mbufs: enough for the descriptors of every queue, and with `infinite_rx` for a copy of
+    // every packet (the driver preloads the file), plus chains for jumbo frames.
+    let segs_per_pkt = (info.largest as u64).div_ceil(2048).max(1);
+    let mut mbufs = 8192 + 2048 * opts.workers as u64;
+    if opts.infinite {
+        mbufs += info.packets * segs_per_pkt.min(2) + info.packets / 4;
+    }
+    let mbufs = mbufs.min(u32::MAX as u64 / 2) as u32;
+    let memory_mb = ((mbufs as u64 * 2600) >> 20) as u32 + 256;
+    let plan = Plan {
+        eal: opts.eal.clone(),
+        ports: vec![PortPlan {
+            name: "net_pcap0".into(),
+            vdev: Some(vdev),
+            rx_queues: files.len() as u16,
+        }],
+        workers: (0..files.len())
+            .map(|i| WorkerPlan {
+                queues: vec![(0, i as u16)],
+                expected_packets: (!opts.infinite).then_some(counts[i]),
+                wire: WireLengths::new(cuts[i].clone()),
+                first_packet: Some(firsts[i].unwrap_or_default()),
+            })
+            .collect(),
+        link_type: info.link_type,
+        mbufs,
+        memory_mb,
+        monotonic_time: opts.infinite,
+        idle_timeout: (!opts.infinite).then_some(Duration::from_secs(2)),
+        duration: opts.duration,
+        stop: opts.stop.clone(),
+    };
+    let r = run(&plan, progress)?;
+    let packets: u64 = r.per_worker.iter().map(|w| w.packets).sum();
+    Ok(ReplayReport {
+        pcap: opts.pcap.clone(),
+        link_type: info.link_type,
+        packets,
+        bytes: r.per_worker.iter().map(|w| w.bytes).sum(),
+        captured_bytes: r.per_worker.iter().map(|w| w.captured_bytes).sum(),
+        drops: Drops {
+            imissed: r.port.imissed,
+            rx_nombuf: r.port.rx_nombuf,
+            ierrors: r.port.ierrors,
+            undelivered: if opts.infinite {
+                0
+            } else {
+                info.packets.saturating_sub(packets)
+            },
+        },
+        port: r.port,
+        per_worker: r.per_worker,
+        capture: info,
+        elapsed_secs: r.elapsed_secs,
+        tsc_hz: r.tsc_hz,
+        worker_cycles: r.worker_cycles,
+        dpdk_version: r.dpdk_version,
+        port_info: r.ports.into_iter().next().unwrap_or_default(),
+    })
+}

@@ -1,0 +1,325 @@
+//! The worker: one per pinned lcore, run-to-completion over bursts of packets.
+//!
+//! [`Worker::handle`] is the per-packet entry point shared by every source (DPDK queue, pcap
+//! file, in-memory frames); [`Worker::run_queues`] is the DPDK poll loop. The loop reads the
+//! clock and the stop flag once per burst, never per packet, and publishes a counter snapshot
+//! for the control plane at most every [`PUBLISH_EVERY`] packets or when idle.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::counters::CounterSet;
+use crate::dpdk::{Burst, RxQueue};
+use crate::io::WireLengths;
+use crate::time::Timestamp;
+
+/// Largest frame a worker linearises (jumbo frames arrive as mbuf chains).
+pub const MAX_FRAME: usize = 65_536;
+
+/// Packets between two counter publications.
+pub const PUBLISH_EVERY: u64 = 4_096;
+
+/// Counters of the capture stage, in Suricata's naming where one exists.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CaptureCounters {
+    /// Packets received (`capture.kernel_packets` in Suricata).
+    pub packets: u64,
+    /// Wire bytes received.
+    pub bytes: u64,
+    /// Bytes actually captured (below `bytes` when the snap length cut frames).
+    pub captured_bytes: u64,
+    /// Bursts that returned at least one packet.
+    pub bursts: u64,
+    /// Frames longer than [`MAX_FRAME`]: inspected up to that length.
+    pub oversize: u64,
+    /// Frames that arrived as a chain of several mbufs.
+    pub multi_segment: u64,
+    /// Frames without a device timestamp (the previous packet time was used).
+    pub no_timestamp: u64,
+}
+
+impl CounterSet for CaptureCounters {
+    fn visit(&self, f: &mut dyn FnMut(&'static str, u64)) {
+        f("capture.kernel_packets", self.packets);
+        f("capture.bytes", self.bytes);
+        f("capture.captured_bytes", self.captured_bytes);
+        f("capture.bursts", self.bursts);
+        f("capture.oversize", self.oversize);
+        f("capture.multi_segment", self.multi_segment);
+        f("capture.no_timestamp", self.no_timestamp);
+    }
+}
+
+/// A worker's counters as last published, readable from any thread.
+#[derive(Debug)]
+pub struct Published {
+    names: Vec<&'static str>,
+    values: Vec<AtomicU64>,
+}
+
+impl Published {
+    fn new(names: Vec<&'static str>) -> Self {
+        let values = names.iter().map(|_| AtomicU64::new(0)).collect();
+        Published { names, values }
+    }
+
+    /// (name, value) pairs, in a stable order.
+    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        self.names
+            .iter()
+            .zip(&self.values)
+            .map(|(n, v)| (*n, v.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// One counter by name.
+    pub fn get(&self, name: &str) -> Option<u64> {
+        let i = self.names.iter().position(|n| *n == name)?;
+        Some(self.values[i].load(Ordering::Relaxed))
+    }
+}
+
+/// How a replay or live run ends.
+#[derive(Clone, Debug)]
+pub struct RunControl {
+    /// Set by the control plane (Ctrl-C, API shutdown); checked once per burst.
+    pub stop: Arc<AtomicBool>,
+    /// Stop after this many packets (a finite capture's known length).
+    pub expected_packets: Option<u64>,
+    /// Stop after this long without a packet once `expected_packets` is unknown or unreachable
+    /// (a capture port returns nothing at the end of its file).
+    pub idle_timeout: Option<Duration>,
+    /// Shift packet times forward when a looping replay starts over, so time never runs back.
+    pub monotonic_time: bool,
+    /// Where packet time comes from.
+    pub clock: PacketClock,
+}
+
+/// The source of packet time.
+#[derive(Clone, Copy, Debug)]
+pub enum PacketClock {
+    /// The device's Rx timestamp (a capture port replaying a file). Drivers differ in the unit
+    /// (DPDK 22.11's `net_pcap` reports microseconds, later releases nanoseconds), so the first
+    /// stamp is compared with the capture's known first packet time to find it.
+    Device { first_packet: Timestamp },
+    /// Wall-clock time derived from the TSC, read once per burst (live capture).
+    Tsc {
+        wall_at_start: Timestamp,
+        tsc_at_start: u64,
+        tsc_hz: u64,
+    },
+}
+
+impl Default for RunControl {
+    fn default() -> Self {
+        RunControl {
+            stop: Arc::new(AtomicBool::new(false)),
+            expected_packets: None,
+            idle_timeout: Some(Duration::from_secs(2)),
+            monotonic_time: false,
+            clock: PacketClock::Device {
+                first_packet: Timestamp::default(),
+            },
+        }
+    }
+}
+
+/// One worker's state. Owned by exactly one lcore while it runs.
+pub struct Worker {
+    id: usize,
+    link_type: u32,
+    capture: CaptureCounters,
+    wire: WireLengths,
+    scratch: Box<[u8]>,
+    last_ts: Timestamp,
+    ts_offset: u64,
+    /// Multiplier from device timestamp units to nanoseconds, fixed at the first stamp.
+    ts_scale: Option<u64>,
+    published: Arc<Published>,
+    since_publish: u64,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Worker({})", self.id)
+    }
+}
+
+impl Worker {
+    /// A worker for frames of pcap link type `link_type`.
+    pub fn new(id: usize, link_type: u32, wire: WireLengths) -> Self {
+        let mut names = Vec::new();
+        let capture = CaptureCounters::default();
+        capture.visit(&mut |n, _| names.push(n));
+        Worker {
+            id,
+            link_type,
+            capture,
+            wire,
+            scratch: vec![0u8; MAX_FRAME].into_boxed_slice(),
+            last_ts: Timestamp::default(),
+            ts_offset: 0,
+            ts_scale: None,
+            published: Arc::new(Published::new(names)),
+            since_publish: 0,
+        }
+    }
+
+    /// The worker's index.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// The link type of the frames it decodes.
+    pub fn link_type(&self) -> u32 {
+        self.link_type
+    }
+
+    /// Capture counters.
+    pub fn capture(&self) -> &CaptureCounters {
+        &self.capture
+    }
+
+    /// Time of the last packet handled.
+    pub fn last_packet_time(&self) -> Timestamp {
+        self.last_ts
+    }
+
+    /// A handle on the published counters, for the control plane.
+    pub fn published(&self) -> Arc<Published> {
+        self.published.clone()
+    }
+
+    /// Every counter of the worker, by name.
+    pub fn visit_counters(&self, f: &mut dyn FnMut(&'static str, u64)) {
+        self.capture.visit(f);
+    }
+
+    /// Publishes the current counters.
+    pub fn publish(&mut self) {
+        let mut i = 0;
+        let values = &self.published.values;
+        self.capture.visit(&mut |_, v| {
+            if let Some(slot) = values.get(i) {
+                slot.store(v, Ordering::Relaxed);
+            }
+            i += 1;
+        });
+        self.since_publish = 0;
+    }
+
+    /// Processes one frame: `captured` bytes at packet time `ts`, `wire_len` bytes on the wire.
+    #[inline]
+    pub fn handle(&mut self, frame: &[u8], wire_len: u32, ts: Timestamp) {
+        self.capture.packets += 1;
+        self.capture.bytes += wire_len.max(frame.len() as u32) as u64;
+        self.capture.captured_bytes += frame.len() as u64;
+        self.last_ts = ts;
+        self.since_publish += 1;
+        if self.since_publish >= PUBLISH_EVERY {
+            self.publish();
+        }
+    }
+
+    fn packet_time(&mut self, raw: Option<u64>, ctl: &RunControl, burst_tsc: u64) -> Timestamp {
+        let raw = match ctl.clock {
+            PacketClock::Tsc {
+                wall_at_start,
+                tsc_at_start,
+                tsc_hz,
+            } => {
+                let cycles = burst_tsc.wrapping_sub(tsc_at_start) as u128;
+                let ns = cycles * 1_000_000_000 / tsc_hz.max(1) as u128;
+                return Timestamp(wall_at_start.0 + ns as u64);
+            }
+            PacketClock::Device { first_packet } => match raw {
+                Some(r) => {
+                    let scale = *self.ts_scale.get_or_insert_with(|| {
+                        let as_us = r.saturating_mul(1_000);
+                        if as_us.abs_diff(first_packet.0) < r.abs_diff(first_packet.0) {
+                            1_000
+                        } else {
+                            1
+                        }
+                    });
+                    r.saturating_mul(scale)
+                }
+                None => {
+                    self.capture.no_timestamp += 1;
+                    return self.last_ts;
+                }
+            },
+        };
+        let mut ts = raw.saturating_add(self.ts_offset);
+        if ctl.monotonic_time && ts < self.last_ts.0 {
+            // A looping replay started over: continue from the last packet's time.
+            self.ts_offset += self.last_ts.0 - ts + 1_000;
+            ts = raw.saturating_add(self.ts_offset);
+        }
+        Timestamp(ts)
+    }
+
+    /// Polls `queues` round-robin until `ctl` says stop; returns the worker with its final
+    /// counters.
+    pub fn run_queues(mut self, mut queues: Vec<RxQueue>, ctl: &RunControl) -> Self {
+        let mut burst = Burst::default();
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let mut idle_since: Option<Instant> = None;
+        let nq = queues.len().max(1);
+        let mut qi = 0usize;
+        loop {
+            if ctl.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            if let Some(n) = ctl.expected_packets {
+                if self.capture.packets >= n {
+                    break;
+                }
+            }
+            let Some(queue) = queues.get_mut(qi) else {
+                break;
+            };
+            qi = (qi + 1) % nq;
+            let got = queue.rx_burst(&mut burst);
+            if got == 0 {
+                let now = Instant::now();
+                let since = *idle_since.get_or_insert(now);
+                if self.since_publish > 0 {
+                    self.publish();
+                }
+                if let Some(limit) = ctl.idle_timeout {
+                    if now.duration_since(since) >= limit {
+                        break;
+                    }
+                }
+                std::hint::spin_loop();
+                continue;
+            }
+            idle_since = None;
+            self.capture.bursts += 1;
+            let burst_tsc = match ctl.clock {
+                PacketClock::Tsc { .. } => crate::dpdk::rdtsc(),
+                PacketClock::Device { .. } => 0,
+            };
+            for pkt in burst.iter() {
+                let len = pkt.len();
+                if pkt.segments() > 1 {
+                    self.capture.multi_segment += 1;
+                }
+                if len > scratch.len() {
+                    self.capture.oversize += 1;
+                }
+                let ts = self.packet_time(pkt.timestamp(), ctl, burst_tsc);
+                let number = self.capture.packets + 1;
+                let wire = self.wire.wire_len(number, len as u32);
+                let frame = pkt.bytes(&mut scratch);
+                self.handle(frame, wire, ts);
+            }
+            burst.clear();
+        }
+        self.scratch = scratch;
+        self.publish();
+        self
+    }
+}

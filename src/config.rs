@@ -1,0 +1,244 @@
+//! The appliance configuration file (TOML). Unknown keys are errors; every error names the key
+//! and its line. The embedded default (`configs/osprey.toml`) replays the bundled demo capture.
+
+use std::path::{Path, PathBuf};
+
+use dataplane::runtime::EalConfig;
+use serde::Deserialize;
+
+/// The embedded default configuration.
+pub const DEFAULT_CONFIG: &str = include_str!("../configs/osprey.toml");
+
+/// Top-level configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub dpdk: EalConfig,
+    pub capture: Capture,
+    #[serde(default)]
+    pub status: Status,
+}
+
+/// Where packets come from.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capture {
+    pub mode: Mode,
+    /// `replay`: the capture file.
+    #[serde(default)]
+    pub pcap: Option<PathBuf>,
+    /// `replay`: start over at the end of the file (forever, until stopped).
+    #[serde(default, rename = "loop")]
+    pub looping: bool,
+    /// Worker lcores; with `ports`, worker k polls Rx queue k of every port.
+    #[serde(default = "one")]
+    pub workers: usize,
+    /// `ports`: the DPDK ports to poll.
+    #[serde(default)]
+    pub ports: Vec<PortEntry>,
+}
+
+/// Capture modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Replay a capture file through `net_pcap`.
+    Replay,
+    /// Poll DPDK ports (physical NICs bound to a DPDK driver, or virtual devices).
+    Ports,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// One DPDK port of a `ports` capture.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortEntry {
+    /// Device name: a PCI address (`0000:3b:00.0`) or a virtual device name (`net_null0`).
+    pub device: String,
+    /// For virtual devices: the `--vdev` argument that creates it.
+    #[serde(default)]
+    pub vdev: Option<String>,
+    /// Rx queues (usually one per worker).
+    #[serde(default)]
+    pub rx_queues: Option<u16>,
+}
+
+/// The live status line.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Status {
+    pub interval_secs: u64,
+}
+
+impl Default for Status {
+    fn default() -> Self {
+        Status { interval_secs: 1 }
+    }
+}
+
+/// A configuration error: the file, and what is wrong where.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config {path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl Config {
+    /// Parses and validates configuration text. `origin` names it in errors; relative paths in
+    /// it resolve against `base`.
+    pub fn parse(text: &str, origin: &str, base: &Path) -> Result<Config, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: origin.to_owned(),
+            message,
+        };
+        let mut cfg: Config = toml::from_str(text).map_err(|e| {
+            // toml's message carries the line, column and key; keep it on one line.
+            invalid(e.to_string().trim().replace('\n', " | "))
+        })?;
+        let c = &mut cfg.capture;
+        if c.workers == 0 || c.workers > 64 {
+            return Err(invalid(format!(
+                "capture.workers = {}: must be between 1 and 64",
+                c.workers
+            )));
+        }
+        match c.mode {
+            Mode::Replay => {
+                let Some(pcap) = c.pcap.as_mut() else {
+                    return Err(invalid(
+                        "capture.pcap: required with mode = \"replay\"".into(),
+                    ));
+                };
+                if !c.ports.is_empty() {
+                    return Err(invalid(
+                        "capture.ports: only allowed with mode = \"ports\"".into(),
+                    ));
+                }
+                if pcap.is_relative() {
+                    *pcap = base.join(&*pcap);
+                }
+            }
+            Mode::Ports => {
+                if c.ports.is_empty() {
+                    return Err(invalid("capture.ports: at least one port is needed".into()));
+                }
+                if c.pcap.is_some() {
+                    return Err(invalid(
+                        "capture.pcap: only allowed with mode = \"replay\"".into(),
+                    ));
+                }
+                for (i, p) in c.ports.iter().enumerate() {
+                    if let Some(q) = p.rx_queues {
+                        if (q as usize) < c.workers {
+                            return Err(invalid(format!(
+                                "capture.ports[{i}].rx_queues = {q}: each of the {} workers needs a queue",
+                                c.workers
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        if cfg.status.interval_secs == 0 {
+            return Err(invalid("status.interval_secs must be at least 1".into()));
+        }
+        if cfg.dpdk.memory_mb < 64 {
+            return Err(invalid(format!(
+                "dpdk.memory_mb = {}: at least 64 MB are needed",
+                cfg.dpdk.memory_mb
+            )));
+        }
+        Ok(cfg)
+    }
+
+    /// Loads `path`, or the embedded default when `None`.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_owned(),
+                    source,
+                })?;
+                let base = p.parent().unwrap_or(Path::new("."));
+                // Paths in a config under configs/ are written relative to the repository root,
+                // like the embedded default; fall back to the config's own directory.
+                let root = Path::new(".");
+                let cfg = Config::parse(&text, &p.display().to_string(), root)?;
+                Ok(resolve_against(cfg, base))
+            }
+            None => {
+                let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+                let cfg = Config::parse(DEFAULT_CONFIG, "<embedded default>", Path::new("."))?;
+                Ok(resolve_against(cfg, root))
+            }
+        }
+    }
+}
+
+/// Keeps a relative capture path that exists from the working directory; otherwise tries it
+/// against `alt`.
+fn resolve_against(mut cfg: Config, alt: &Path) -> Config {
+    if let Some(pcap) = cfg.capture.pcap.as_mut() {
+        if !pcap.exists() {
+            let stripped = pcap.strip_prefix(".").unwrap_or(pcap).to_path_buf();
+            let candidate = alt.join(stripped);
+            if candidate.exists() {
+                *pcap = candidate;
+            }
+        }
+    }
+    cfg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_parses_and_points_at_the_bundled_capture() {
+        let cfg = Config::load(None).unwrap();
+        assert_eq!(cfg.capture.mode, Mode::Replay);
+        assert!(cfg.capture.looping);
+        let pcap = cfg.capture.pcap.unwrap();
+        assert!(pcap.exists(), "{}", pcap.display());
+    }
+
+    #[test]
+    fn example_appliance_config_parses() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/appliance-2x40g.toml");
+        let text = std::fs::read_to_string(&p).unwrap();
+        let cfg = Config::parse(&text, "appliance", Path::new(".")).unwrap();
+        assert!(!cfg.dpdk.no_huge);
+        assert_eq!(cfg.capture.mode, Mode::Ports);
+        assert_eq!(cfg.capture.ports.len(), 2);
+        assert!(cfg.capture.workers >= 1);
+    }
+
+    #[test]
+    fn unknown_keys_name_key_and_line() {
+        let text = "[capture]\nmode = \"replay\"\npcap = \"x.pcap\"\nworkres = 2\n";
+        let e = Config::parse(text, "t.toml", Path::new(".")).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("workres"), "{msg}");
+        assert!(msg.contains("line 4"), "{msg}");
+    }
+
+    #[test]
+    fn invalid_values_are_refused() {
+        let text = "[capture]\nmode = \"replay\"\npcap = \"x.pcap\"\nworkers = 0\n";
+        let e = Config::parse(text, "t.toml", Path::new(".")).unwrap_err();
+        assert!(e.to_string().contains("capture.workers"), "{e}");
+        let text = "[capture]\nmode = \"ports\"\nworkers = 4\n[[capture.ports]]\ndevice = \"0000:01:00.0\"\nrx_queues = 2\n";
+        let e = Config::parse(text, "t.toml", Path::new(".")).unwrap_err();
+        assert!(e.to_string().contains("rx_queues"), "{e}");
+    }
+}
