@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use dataplane::dpdk::PortStats;
 use dataplane::runtime::{self, EalConfig, Plan, PortPlan, ReplayOptions, WorkerPlan};
 use dataplane::worker::Published;
 
@@ -368,7 +369,12 @@ fn sum(published: &[Arc<Published>], name: &str) -> Option<u64> {
 }
 
 impl StatusLine {
-    fn render(&mut self, published: &[Arc<Published>], elapsed: Duration) -> String {
+    fn render(
+        &mut self,
+        published: &[Arc<Published>],
+        port: &PortStats,
+        elapsed: Duration,
+    ) -> String {
         let packets = sum(published, "capture.kernel_packets").unwrap_or(0);
         let bytes = sum(published, "capture.bytes").unwrap_or(0);
         let dt = (elapsed - self.last_elapsed).as_secs_f64().max(1e-6);
@@ -386,7 +392,7 @@ impl StatusLine {
             packets,
             opt(sum(published, "flow.active")),
             opt(sum(published, "detect.alerts")),
-            opt(sum(published, "capture.drops"))
+            port.imissed + port.rx_nombuf + port.ierrors
         )
     }
 }
@@ -401,10 +407,10 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let interval = cfg.status.interval_secs.max(1);
     let mut ticks = 0u64;
-    let mut progress = |p: &[Arc<Published>], e: Duration| {
+    let mut progress = |p: &[Arc<Published>], port: &PortStats, e: Duration| {
         ticks += 1;
         if ticks % interval == 0 {
-            println!("{}", status.render(p, e));
+            println!("{}", status.render(p, port, e));
         }
     };
     let duration = a.seconds.map(Duration::from_secs);

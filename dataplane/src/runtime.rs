@@ -204,8 +204,8 @@ fn check_link(path: &Path, link: u32) -> Result<(), RuntimeError> {
 }
 
 /// A progress callback: called about once a second on the main lcore with each worker's
-/// published counters.
-pub type Progress<'a> = &'a mut dyn FnMut(&[Arc<Published>], Duration);
+/// published counters and the ports' summed statistics.
+pub type Progress<'a> = &'a mut dyn FnMut(&[Arc<Published>], &PortStats, Duration);
 
 /// One capture port to start: a DPDK device name, the `--vdev` string that creates it (for
 /// virtual devices) and its number of Rx queues.
@@ -334,7 +334,8 @@ pub fn run(plan: &Plan, progress: Option<Progress<'_>>) -> Result<RunReport, Run
         if now >= next_tick {
             next_tick += Duration::from_secs(1);
             if let Some(p) = progress.as_mut() {
-                p(&published, now.duration_since(started));
+                let stats = sum_port_stats(&ports)?;
+                p(&published, &stats, now.duration_since(started));
             }
         }
     }
@@ -367,18 +368,7 @@ pub fn run(plan: &Plan, progress: Option<Progress<'_>>) -> Result<RunReport, Run
     if let Some(i) = panicked {
         return Err(RuntimeError::WorkerPanicked(i));
     }
-    let mut total = PortStats::default();
-    for p in &ports {
-        let s = p.stats()?;
-        total.ipackets += s.ipackets;
-        total.ibytes += s.ibytes;
-        total.imissed += s.imissed;
-        total.ierrors += s.ierrors;
-        total.rx_nombuf += s.rx_nombuf;
-        total.opackets += s.opackets;
-        total.obytes += s.obytes;
-        total.oerrors += s.oerrors;
-    }
+    let total = sum_port_stats(&ports)?;
     let infos = ports.iter().map(|p| p.info().clone()).collect();
     let report = RunReport {
         per_worker,
@@ -393,6 +383,22 @@ pub fn run(plan: &Plan, progress: Option<Progress<'_>>) -> Result<RunReport, Run
     drop(pool);
     drop(eal);
     Ok(report)
+}
+
+fn sum_port_stats(ports: &[Port]) -> Result<PortStats, DpdkError> {
+    let mut total = PortStats::default();
+    for p in ports {
+        let s = p.stats()?;
+        total.ipackets += s.ipackets;
+        total.ibytes += s.ibytes;
+        total.imissed += s.imissed;
+        total.ierrors += s.ierrors;
+        total.rx_nombuf += s.rx_nombuf;
+        total.opackets += s.opackets;
+        total.obytes += s.obytes;
+        total.oerrors += s.oerrors;
+    }
+    Ok(total)
 }
 
 /// Replays a capture through `net_pcap` with pinned workers.
