@@ -232,12 +232,16 @@ pub fn select_fast_pattern(rule: &ir::Rule) -> Option<FastPatternChoice> {
             only: false,
             chop: None,
         });
-        let bytes = match fp.chop {
+        let mut bytes = match fp.chop {
             Some((o, l)) => {
                 c.pattern[o as usize..(o as usize + l as usize).min(c.pattern.len())].to_vec()
             }
             None => c.pattern.clone(),
         };
+        // Caseless literals are stored lowercased so `EVIL` and `evil` share one expression.
+        if c.nocase {
+            bytes.make_ascii_lowercase();
+        }
         FastPatternChoice {
             buffer: b,
             literal: Literal {
@@ -695,4 +699,167 @@ fn read_cache(path: &Path, expect: usize) -> Option<Vec<BlockDatabase>> {
         out.push(bytes.deserialize().ok()?);
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::{LoadOptions, Loader};
+
+    fn load(text: &str) -> Vec<LoadedRule> {
+        let mut l = Loader::new(LoadOptions::default());
+        l.add_str("t.rules", text);
+        let rs = l.finish();
+        assert_eq!(rs.report.failed + rs.report.skipped, 0, "{}", rs.report);
+        rs.rules
+    }
+
+    fn first_ir(text: &str) -> Arc<ir::Rule> {
+        load(text).remove(0).ir
+    }
+
+    #[test]
+    fn fast_pattern_selection() {
+        // Longest positive content wins.
+        let r = first_ir(
+            r#"alert tcp any any -> any any (content:"ab"; content:!"negatedlong"; content:"abcd"; sid:1;)"#,
+        );
+        assert_eq!(select_fast_pattern(&r).expect("fp").literal.bytes, b"abcd");
+        // Explicit fast_pattern beats length; chop takes a slice.
+        let r = first_ir(
+            r#"alert tcp any any -> any any (content:"abcdef"; content:"xy"; fast_pattern; sid:1;)"#,
+        );
+        assert_eq!(select_fast_pattern(&r).expect("fp").literal.bytes, b"xy");
+        let r = first_ir(
+            r#"alert tcp any any -> any any (content:"abcdef"; nocase; fast_pattern:2,3; sid:1;)"#,
+        );
+        let fp = select_fast_pattern(&r).expect("fp");
+        assert_eq!(
+            fp.literal,
+            Literal {
+                bytes: b"cde".to_vec(),
+                nocase: true
+            }
+        );
+        let r = first_ir(r#"alert tcp any any -> any any (content:"ABCdef"; nocase; sid:1;)"#);
+        assert_eq!(
+            select_fast_pattern(&r).expect("fp").literal.bytes,
+            b"abcdef"
+        );
+        // App buffers count like payload.
+        let r = first_ir(
+            r#"alert http any any -> any any (http.method; content:"GET"; http.uri; content:"/index.php"; sid:1;)"#,
+        );
+        assert_eq!(select_fast_pattern(&r).expect("fp").buffer, Buffer::HttpUri);
+        // Only negated contents: no prefilter.
+        let r = first_ir(r#"alert tcp any any -> any any (content:!"x"; sid:1;)"#);
+        assert!(select_fast_pattern(&r).is_none());
+    }
+
+    #[test]
+    fn groups_scan_and_dedup() {
+        let rules = load(concat!(
+            "alert tcp any any -> any 80 (msg:\"a\"; flow:to_server; content:\"evil\"; nocase; sid:1;)\n",
+            "alert tcp any any -> any 80 (msg:\"b\"; flow:to_server; content:\"EVIL\"; nocase; sid:2;)\n",
+            "alert tcp any any -> any any (msg:\"c\"; flow:to_server; content:\"bad|00|stuff\"; sid:3;)\n",
+            "alert tcp any any -> any any (msg:\"d\"; flow:to_server; dsize:>10; sid:4;)\n",
+            "alert http any any -> any any (msg:\"e\"; flow:to_server; http.uri; content:\"/x.php\"; sid:5;)\n",
+            "alert udp any any -> any 53 (msg:\"f\"; content:\"zz\"; sid:6;)\n",
+        ));
+        let e = Engine::compile(&rules, &CompileOptions::default()).expect("compile");
+        assert_eq!(e.stats.rules, 6);
+        // sid 1 and 2 share one caseless literal.
+        assert!(e.stats.literals_unique < e.stats.literals_total);
+        let scratch = e.alloc_scratch().expect("scratch").expect("some db");
+        let sid = |i: RuleIdx| e.rules[i as usize].sid;
+        let mut hits = Vec::new();
+        for g in e.groups_for(Transport::Tcp, GroupDir::ToServer, 80) {
+            if let Some(b) = g.buffer(Buffer::Payload) {
+                b.scan(b"xx EvIl and bad\0stuff", &scratch, |r| hits.push(sid(r)))
+                    .expect("scan");
+            }
+        }
+        hits.sort_unstable();
+        assert_eq!(hits, vec![1, 2, 3]);
+        // Port 8080 sees only the `any` group.
+        let mut hits = Vec::new();
+        for g in e.groups_for(Transport::Tcp, GroupDir::ToServer, 8080) {
+            if let Some(b) = g.buffer(Buffer::Payload) {
+                b.scan(b"evil bad\0stuff", &scratch, |r| hits.push(sid(r)))
+                    .expect("scan");
+            }
+        }
+        assert_eq!(hits, vec![3]);
+        // Rule without content is an always rule; the http rule has a URI database.
+        let any_tcp: Vec<&RuleGroup> = e
+            .groups_for(Transport::Tcp, GroupDir::ToServer, 1)
+            .collect();
+        assert!(any_tcp
+            .iter()
+            .any(|g| g.always.iter().any(|&r| sid(r) == 4)));
+        assert!(any_tcp.iter().any(|g| g.buffer(Buffer::HttpUri).is_some()));
+        // A rule without flow direction is a candidate both ways (its header ports are verified
+        // later), like Suricata's toserver/toclient groups.
+        assert!(e
+            .groups_for(Transport::Udp, GroupDir::ToClient, 53)
+            .any(|g| g.rules.iter().any(|&r| sid(r) == 6)));
+    }
+
+    #[test]
+    fn cache_round_trip() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let rules = load(concat!(
+            "alert tcp any any -> any any (content:\"hello\"; sid:1;)\n",
+            "alert tcp any any -> any any (content:\"world\"; nocase; sid:2;)\n",
+        ));
+        let opts = CompileOptions {
+            cache_dir: Some(dir.path().to_path_buf()),
+            threads: 1,
+        };
+        let a = Engine::compile(&rules, &opts).expect("cold");
+        assert!(!a.stats.from_cache);
+        let b = Engine::compile(&rules, &opts).expect("warm");
+        assert!(b.stats.from_cache);
+        assert_eq!(a.stats.cache_key, b.stats.cache_key);
+        let s = b.alloc_scratch().expect("scratch").expect("db");
+        let mut hits = Vec::new();
+        for g in b.groups_for(Transport::Tcp, GroupDir::ToServer, 1) {
+            if let Some(db) = g.buffer(Buffer::Payload) {
+                db.scan(b"WORLD hello", &s, |r| hits.push(r)).expect("scan");
+            }
+        }
+        hits.sort_unstable();
+        assert_eq!(hits.len(), 2);
+        // A corrupt cache file is ignored, not trusted.
+        let f = dir.path().join(format!("{}.hsdb", a.stats.cache_key));
+        std::fs::write(&f, b"OSPHSDB1garbage").expect("write");
+        let c = Engine::compile(&rules, &opts).expect("recompile");
+        assert!(!c.stats.from_cache);
+        // A different ruleset has a different key.
+        let other = load("alert tcp any any -> any any (content:\"other\"; sid:3;)\n");
+        assert_ne!(
+            Engine::compile(&other, &opts).expect("o").stats.cache_key,
+            a.stats.cache_key
+        );
+    }
+
+    #[test]
+    fn engine_is_shareable() {
+        fn check<T: Send + Sync>() {}
+        check::<Engine>();
+    }
+
+    #[test]
+    fn huge_literal_sets_compile() {
+        let mut text = String::new();
+        for i in 0..2000 {
+            text.push_str(&format!(
+                "alert tcp any any -> any any (flow:to_server; content:\"pattern-{i:05}-xyz\"; sid:{};)\n",
+                i + 1
+            ));
+        }
+        let e = Engine::compile(&load(&text), &CompileOptions::default()).expect("compile");
+        assert_eq!(e.stats.literals_unique, 2000);
+        assert!(e.stats.database_bytes > 0);
+    }
 }

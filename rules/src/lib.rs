@@ -9,6 +9,8 @@ pub mod ast;
 pub mod cli;
 pub mod compile;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ir;
 pub mod keyword;
 pub mod load;
