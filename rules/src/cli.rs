@@ -7,7 +7,7 @@
 //! ```
 
 use crate::compile::{CompileOptions, Engine};
-use crate::config::Classifications;
+use crate::config::{apply_thresholds, parse_threshold_config, Classifications};
 use crate::load::{load_files, LoadOptions, Ruleset};
 use crate::vars::Vars;
 use anyhow::Context;
@@ -47,6 +47,9 @@ pub struct InputArgs {
     /// `classification.config` (default: the one beside the first rule file, if present).
     #[arg(long)]
     pub classification: Option<PathBuf>,
+    /// `threshold.config` to apply (threshold, event_filter, suppress, rate_filter).
+    #[arg(long)]
+    pub threshold: Option<PathBuf>,
 }
 
 /// `osprey rules check`.
@@ -187,14 +190,29 @@ fn load(input: &InputArgs) -> anyhow::Result<Ruleset> {
         }
         None => None,
     };
-    Ok(load_files(
+    let threshold_text = match &input.threshold {
+        Some(p) => Some((
+            p.clone(),
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let mut rs = load_files(
         &input.files,
         LoadOptions {
-            vars,
+            vars: vars.clone(),
             classes,
             ..LoadOptions::default()
         },
-    )?)
+    )?;
+    if let Some((p, text)) = threshold_text {
+        let (entries, errs) = parse_threshold_config(&text, &vars);
+        for e in errs {
+            eprintln!("{}:{}: {}", p.display(), e.line, e.message);
+        }
+        apply_thresholds(&mut rs.rules, &entries);
+    }
+    Ok(rs)
 }
 
 /// Output of `osprey rules compile`.

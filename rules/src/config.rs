@@ -3,11 +3,13 @@
 //! Each parser keeps going past a bad line and reports it with its line number, like the
 //! rule loader does for rules.
 
-use crate::ir::{Threshold, ThresholdKind, Track};
+use crate::ir::{IpSet, RateFilter, Threshold, ThresholdKind, Track};
 use crate::keyword::threshold::track;
+use crate::load::LoadedRule;
 use crate::vars::Vars;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// A bad line of a configuration file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -143,18 +145,11 @@ pub enum ThresholdAction {
     Threshold(Threshold),
     /// `suppress`: no alerts, optionally only for `track` + addresses.
     Suppress {
-        /// `by_src`/`by_dst`/`by_either` and the addresses, or `None` for all.
-        track: Option<(Track, Vec<String>)>,
+        /// `by_src`/`by_dst`/`by_either` (as `ByBoth`) and the addresses, or `None` for all.
+        track: Option<(Track, IpSet)>,
     },
     /// `rate_filter`: switch the action after `count` matches in `seconds`, for `timeout`.
-    RateFilter {
-        /// Counting.
-        threshold: Threshold,
-        /// `alert`, `drop`, `pass`, `reject`.
-        new_action: String,
-        /// Seconds the new action lasts.
-        timeout: u32,
-    },
+    RateFilter(RateFilter),
 }
 
 /// One `threshold.config` entry.
@@ -241,10 +236,9 @@ fn threshold_line(line: &str, vars: &Vars) -> Result<(u32, u32, ThresholdAction)
                         "by_either" => Track::ByBoth,
                         o => return Err(format!("unknown suppress track `{o}`")),
                     };
-                    // Addresses: a variable, a CIDR or a list; checked by resolving.
+                    // Addresses: a variable, a CIDR or a list.
                     let e = crate::parse::parse_addr(ip, 0).map_err(|e| e.message)?;
-                    vars.resolve_addr(&e)?;
-                    Some((tr, vec![ip.to_string()]))
+                    Some((tr, vars.resolve_addr(&e)?))
                 }
                 _ => return Err("suppress needs both `track` and `ip`, or neither".into()),
             };
@@ -255,15 +249,41 @@ fn threshold_line(line: &str, vars: &Vars) -> Result<(u32, u32, ThresholdAction)
             if !matches!(*new_action, "alert" | "drop" | "pass" | "reject") {
                 return Err(format!("unknown new_action `{new_action}`"));
             }
-            ThresholdAction::RateFilter {
+            ThresholdAction::RateFilter(RateFilter {
                 threshold: counting(None)?,
-                new_action: new_action.to_string(),
+                new_action: crate::ast::Action::from_keyword(new_action)
+                    .ok_or_else(|| format!("unknown new_action `{new_action}`"))?,
                 timeout: num("timeout")?,
-            }
+            })
         }
         o => return Err(format!("unknown entry `{o}`")),
     };
     Ok((gid, sid, action))
+}
+
+/// Applies `threshold.config` entries to loaded rules (gid/sid 0 match every rule, as in
+/// Suricata): `threshold`/`event_filter` replace the rule's own threshold, `suppress` and
+/// `rate_filter` attach to it. Returns how many entries matched at least one rule.
+pub fn apply_thresholds(rules: &mut [LoadedRule], entries: &[ThresholdEntry]) -> usize {
+    let mut used = 0;
+    for e in entries {
+        let mut hit = false;
+        for r in rules.iter_mut() {
+            let (gid, sid) = (r.ir.gid, r.ir.sid);
+            if (e.gid != 0 && e.gid != gid) || (e.sid != 0 && e.sid != sid) {
+                continue;
+            }
+            hit = true;
+            let ir = Arc::make_mut(&mut r.ir);
+            match &e.action {
+                ThresholdAction::Threshold(t) => ir.threshold = Some(*t),
+                ThresholdAction::Suppress { track } => ir.suppress.push(track.clone()),
+                ThresholdAction::RateFilter(f) => ir.rate_filter = Some(*f),
+            }
+        }
+        used += usize::from(hit);
+    }
+    used
 }
 
 /// Non-empty, non-comment lines with their 1-based numbers.
@@ -321,7 +341,31 @@ mod tests {
         assert_eq!(e.iter().map(|e| e.line).collect::<Vec<_>>(), vec![6, 7, 8]);
         assert!(matches!(
             t[3].action,
-            ThresholdAction::RateFilter { timeout: 5, .. }
+            ThresholdAction::RateFilter(RateFilter { timeout: 5, .. })
         ));
+
+        let mut l = crate::load::Loader::new(crate::load::LoadOptions::default());
+        l.add_str(
+            "t.rules",
+            "alert tcp any any -> any any (sid:10; threshold:type threshold, track by_dst, count 9, seconds 9;)\n\
+             alert tcp any any -> any any (sid:12;)\nalert tcp any any -> any any (sid:13;)\n",
+        );
+        let mut rules = l.finish().rules;
+        assert_eq!(apply_thresholds(&mut rules, &t), 3);
+        let by_sid = |s: u32| {
+            rules
+                .iter()
+                .find(|r| r.ir.sid == s)
+                .expect("rule")
+                .ir
+                .clone()
+        };
+        assert_eq!(by_sid(10).threshold.map(|t| t.count), Some(1));
+        let sup = &by_sid(12).suppress;
+        assert_eq!(sup.len(), 1);
+        let (track, set) = sup[0].as_ref().expect("tracked");
+        assert_eq!(*track, Track::BySrc);
+        assert!(set.contains("10.0.0.1".parse().expect("ip")));
+        assert!(by_sid(13).rate_filter.is_some());
     }
 }

@@ -1028,6 +1028,23 @@ pub struct Rule {
     pub tags: Vec<Tag>,
     /// `noalert` (or `flowbits:noalert`).
     pub noalert: bool,
+    /// `suppress` entries of `threshold.config` for this rule: `None` suppresses every alert,
+    /// `Some` only those whose tracked address is in the set.
+    pub suppress: Vec<Option<(Track, IpSet)>>,
+    /// `rate_filter` of `threshold.config`.
+    pub rate_filter: Option<RateFilter>,
+}
+
+/// `rate_filter`: after `threshold.count` matches in `threshold.seconds`, use `new_action`
+/// for `timeout` seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct RateFilter {
+    /// Counting.
+    pub threshold: Threshold,
+    /// Action while the filter is active.
+    pub new_action: Action,
+    /// Seconds the new action lasts.
+    pub timeout: u32,
 }
 
 impl Rule {

@@ -152,6 +152,8 @@ pub fn lower(r: &ast::Rule, ctx: LowerCtx<'_>) -> Result<ir::Rule, LowerError> {
             app: Vec::new(),
             tags: Vec::new(),
             noalert: false,
+            suppress: Vec::new(),
+            rate_filter: None,
         },
         cur: None,
         last_content: None,

@@ -157,6 +157,10 @@ fn pcre_flag_buffer(f: char) -> Option<Buffer> {
 /// Longest regex source accepted.
 pub const MAX_PCRE: usize = 8 * 1024;
 
+/// Start-of-pattern limits applied to every rule PCRE (Suricata's `match-limit` 3500 and
+/// `match-limit-recursion` 1500).
+pub const PCRE_LIMITS: &str = "(*LIMIT_MATCH=3500)(*LIMIT_DEPTH=1500)";
+
 /// Parses and compiles a `pcre` value. Returns the match and the buffer its flags select.
 pub fn pcre(v: &str) -> KwResult<(Pcre, Option<Buffer>)> {
     let v = v.trim();
@@ -214,7 +218,12 @@ pub fn pcre(v: &str) -> KwResult<(Pcre, Option<Buffer>)> {
             },
         }
     }
-    // Options the builder has no setter for are expressed in the pattern itself.
+    // Options the builder has no setter for are expressed in the pattern itself. Match and
+    // depth limits bound the cost of hostile input on backtracking patterns (Suricata's
+    // defaults); the `O` flag lifts them as in Suricata.
+    if !flags.contains('O') {
+        prefix.insert_str(0, PCRE_LIMITS);
+    }
     let full = if anchored {
         format!("{prefix}\\A(?:{pattern})")
     } else {
@@ -594,6 +603,13 @@ mod tests {
         assert!(pcre(r#""/(/""#).is_err());
         assert!(pcre(r#""/x/E""#).is_err());
         assert!(pcre(r#""/x/UH""#).is_err());
+        // Catastrophic backtracking stops at the match limit instead of hanging.
+        let (p, _) = pcre(r#""/^(a+)+$/""#).expect("ok");
+        let mut hostile = vec![b'a'; 5000];
+        hostile.push(b'b');
+        assert!(p.regex.expect("re").is_match(&hostile).is_err());
+        // Huge repetition counts are refused at load.
+        assert!(pcre(r#""/(a{60000}){60000}/""#).is_err());
         let (p, _) = pcre(r#""/ab/A""#).expect("ok");
         assert!(!p.regex.expect("re").is_match(b"xab").expect("m"));
     }
