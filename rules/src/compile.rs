@@ -21,7 +21,7 @@
 //! [`Engine`] is immutable and `Send + Sync`: build it off the hot path, share it in an
 //! `Arc`, and swap it between bursts; each worker allocates its own [`Scratch`] from it.
 
-use crate::ir::{self, Buffer, Match, Proto};
+use crate::ir::{self, Buffer, Match, Proto, Transform};
 use crate::load::LoadedRule;
 use hyperscan::prelude::{BlockDatabase, Builder, Matching, Pattern, Patterns};
 use hyperscan::BlockMode as Block;
@@ -77,6 +77,8 @@ pub struct Literal {
 pub struct BufferDb {
     /// The buffer scanned.
     pub buffer: Buffer,
+    /// Transforms applied to the buffer before scanning (usually none).
+    pub transforms: Vec<Transform>,
     /// Deduplicated literals; Hyperscan's match id is the index.
     pub literals: Vec<Literal>,
     /// Rules each literal selects.
@@ -139,9 +141,16 @@ pub struct RuleGroup {
 }
 
 impl RuleGroup {
-    /// The prefilter of `buffer`, if any rule of the group uses it.
+    /// The prefilter of the untransformed `buffer`, if any rule of the group uses it.
     pub fn buffer(&self, buffer: Buffer) -> Option<&BufferDb> {
-        self.buffers.iter().find(|b| b.buffer == buffer)
+        self.buffers
+            .iter()
+            .find(|b| b.buffer == buffer && b.transforms.is_empty())
+    }
+
+    /// Every prefilter over `buffer`: untransformed and transformed instances.
+    pub fn buffers_of(&self, buffer: Buffer) -> impl Iterator<Item = &BufferDb> {
+        self.buffers.iter().filter(move |b| b.buffer == buffer)
     }
 }
 
@@ -218,6 +227,8 @@ pub struct Engine {
 pub struct FastPatternChoice {
     /// Buffer of the content.
     pub buffer: Buffer,
+    /// Transforms of the buffer instance the content inspects.
+    pub transforms: Vec<Transform>,
     /// Literal (chopped if asked).
     pub literal: Literal,
     /// `fast_pattern:only`.
@@ -227,7 +238,7 @@ pub struct FastPatternChoice {
 /// Picks a rule's prefilter literal as Suricata does: the explicit `fast_pattern`, else the
 /// longest positive content of the highest-priority buffer (ties: the first written).
 pub fn select_fast_pattern(rule: &ir::Rule) -> Option<FastPatternChoice> {
-    let mk = |b: Buffer, c: &ir::Content| {
+    let mk = |b: Buffer, t: &[Transform], c: &ir::Content| {
         let fp = c.fast_pattern.unwrap_or(ir::FastPattern {
             only: false,
             chop: None,
@@ -244,6 +255,7 @@ pub fn select_fast_pattern(rule: &ir::Rule) -> Option<FastPatternChoice> {
         }
         FastPatternChoice {
             buffer: b,
+            transforms: t.to_vec(),
             literal: Literal {
                 bytes,
                 nocase: c.nocase,
@@ -251,21 +263,29 @@ pub fn select_fast_pattern(rule: &ir::Rule) -> Option<FastPatternChoice> {
             only: fp.only,
         }
     };
-    if let Some((b, c)) = rule.contents().find(|(_, c)| c.fast_pattern.is_some()) {
+    let contents = || {
+        rule.lists.iter().flat_map(|l| {
+            l.matches.iter().filter_map(move |m| match m {
+                Match::Content(c) => Some((l, c)),
+                _ => None,
+            })
+        })
+    };
+    if let Some((l, c)) = contents().find(|(_, c)| c.fast_pattern.is_some()) {
         // An explicit fast pattern on a negated content cannot select candidates.
-        return (!c.negated).then(|| mk(b, c));
+        return (!c.negated).then(|| mk(l.buffer, &l.transforms, c));
     }
-    let mut best: Option<(u8, usize, Buffer, &ir::Content)> = None;
-    for (b, c) in rule.contents() {
+    let mut best: Option<((u8, usize), &ir::BufferList, &ir::Content)> = None;
+    for (l, c) in contents() {
         if c.negated {
             continue;
         }
-        let key = (b.fast_pattern_priority(), c.pattern.len());
-        if best.is_none_or(|(p, l, _, _)| key > (p, l)) {
-            best = Some((key.0, key.1, b, c));
+        let key = (l.buffer.fast_pattern_priority(), c.pattern.len());
+        if best.is_none_or(|(k, _, _)| key > k) {
+            best = Some((key, l, c));
         }
     }
-    best.map(|(_, _, b, c)| mk(b, c))
+    best.map(|(_, l, c)| mk(l.buffer, &l.transforms, c))
 }
 
 fn transport_of(p: Proto) -> Vec<Transport> {
@@ -297,7 +317,10 @@ fn dirs_of(r: &ir::Rule) -> Vec<GroupDir> {
 /// One database to build: its literals in id order.
 struct DbPlan {
     group: usize,
+    /// Index in the group's `buffers`.
+    index: usize,
     buffer: Buffer,
+    transforms: Vec<Transform>,
     literals: Vec<Literal>,
 }
 
@@ -345,6 +368,8 @@ impl Engine {
             for t in transport_of(r.proto) {
                 for d in dirs_of(r) {
                     let ports = match (t, d) {
+                        // `<>` rules may see the service on either side.
+                        _ if r.direction == crate::ast::Direction::Both => ir::PortSet::any(),
                         (Transport::Tcp | Transport::Udp, GroupDir::ToServer) => {
                             r.dst_ports.clone()
                         }
@@ -372,12 +397,12 @@ impl Engine {
         // Plan databases with literal dedup.
         let mut plans: Vec<DbPlan> = Vec::new();
         for (gi, g) in groups.iter_mut().enumerate() {
-            let mut per_buf: BTreeMap<Buffer, BufPlan> = BTreeMap::new();
+            let mut per_buf: BTreeMap<(Buffer, Vec<Transform>), BufPlan> = BTreeMap::new();
             for &ri in &g.rules {
                 match &choices[ri as usize] {
                     Some(c) => {
                         stats.literals_total += 1;
-                        let e = per_buf.entry(c.buffer).or_default();
+                        let e = per_buf.entry((c.buffer, c.transforms.clone())).or_default();
                         let id = *e.0.entry(c.literal.clone()).or_insert_with(|| {
                             e.1.push(c.literal.clone());
                             e.2.push(Vec::new());
@@ -388,15 +413,18 @@ impl Engine {
                     None => g.always.push(ri),
                 }
             }
-            for (buffer, (_, lits, rules_of)) in per_buf {
+            for ((buffer, transforms), (_, lits, rules_of)) in per_buf {
                 stats.literals_unique += lits.len();
                 plans.push(DbPlan {
                     group: gi,
+                    index: g.buffers.len(),
                     buffer,
+                    transforms: transforms.clone(),
                     literals: lits.clone(),
                 });
                 g.buffers.push(BufferDb {
                     buffer,
+                    transforms,
                     max_len: lits.iter().map(|l| l.bytes.len()).max().unwrap_or(0),
                     literals: lits,
                     rules_of,
@@ -410,7 +438,7 @@ impl Engine {
         h.update(b"osprey-rules-hsdb-v1\0");
         h.update(hyperscan::version_str().to_bytes());
         for p in &plans {
-            h.update(format!("db {} {:?}\n", p.group, p.buffer).as_bytes());
+            h.update(format!("db {} {:?} {:?}\n", p.group, p.buffer, p.transforms).as_bytes());
             for l in &p.literals {
                 h.update(expression(l).as_bytes());
                 h.update([0, l.nocase as u8]);
@@ -444,11 +472,7 @@ impl Engine {
         // Attach databases; refused literals turn their rules into always rules.
         for (plan, (db, refused)) in plans.iter().zip(dbs) {
             let g = &mut groups[plan.group];
-            let bi = g
-                .buffers
-                .iter()
-                .position(|b| b.buffer == plan.buffer)
-                .unwrap_or(0);
+            let bi = plan.index;
             for &li in &refused {
                 stats.refused_literals += 1;
                 let rs = std::mem::take(&mut g.buffers[bi].rules_of[li]);
@@ -841,6 +865,26 @@ mod tests {
             Engine::compile(&other, &opts).expect("o").stats.cache_key,
             a.stats.cache_key
         );
+    }
+
+    #[test]
+    fn transformed_buffers_get_their_own_database() {
+        let rules = load(concat!(
+            "alert dns any any -> any any (flow:to_server; dns.query; content:\"evil.com\"; sid:1;)\n",
+            "alert dns any any -> any any (flow:to_server; dns.query; dotprefix; content:\".evil.com\"; endswith; sid:2;)\n",
+        ));
+        let r2 = &rules.iter().find(|r| r.ir.sid == 2).expect("sid 2").ir;
+        assert_eq!(
+            select_fast_pattern(r2).expect("fp").transforms,
+            vec![Transform::Dotprefix]
+        );
+        let e = Engine::compile(&rules, &CompileOptions::default()).expect("compile");
+        let g = e
+            .groups_for(Transport::Udp, GroupDir::ToServer, 53)
+            .find(|g| g.buffer(Buffer::DnsQuery).is_some())
+            .expect("dns group");
+        assert_eq!(g.buffers_of(Buffer::DnsQuery).count(), 2);
+        assert_eq!(g.buffer(Buffer::DnsQuery).expect("plain").literals.len(), 1);
     }
 
     #[test]

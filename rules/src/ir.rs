@@ -674,7 +674,7 @@ pub enum Match {
 }
 
 /// A transform applied to a buffer before inspection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum Transform {
