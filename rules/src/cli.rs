@@ -1,0 +1,294 @@
+//! `osprey rules ...`: clap types and the entry point the binary dispatches to.
+//!
+//! ```text
+//! osprey rules check FILE... [--json]
+//! osprey rules compile FILE... [--json] [--cache-dir DIR]
+//! osprey rules export --format suricata|json FILE...
+//! ```
+
+use crate::compile::{CompileOptions, Engine};
+use crate::config::{apply_thresholds, parse_threshold_config, Classifications};
+use crate::load::{load_files, LoadOptions, Ruleset};
+use crate::vars::Vars;
+use anyhow::Context;
+use serde::Serialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// `osprey rules`.
+#[derive(Debug, clap::Args)]
+pub struct RulesArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: RulesCommand,
+}
+
+/// Subcommands of `osprey rules`.
+#[derive(Debug, clap::Subcommand)]
+pub enum RulesCommand {
+    /// Parse and validate rules; print counts and diagnostics.
+    Check(CheckArgs),
+    /// Compile rules to Hyperscan databases; print time, sizes and memory.
+    Compile(CompileArgs),
+    /// Print the loaded rules back.
+    Export(ExportArgs),
+}
+
+/// Inputs shared by every subcommand.
+#[derive(Debug, clap::Args)]
+pub struct InputArgs {
+    /// Rule files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// TOML file with `[address]` / `[port]` variable overrides.
+    #[arg(long)]
+    pub vars: Option<PathBuf>,
+    /// `classification.config` (default: the one beside the first rule file, if present).
+    #[arg(long)]
+    pub classification: Option<PathBuf>,
+    /// `threshold.config` to apply (threshold, event_filter, suppress, rate_filter).
+    #[arg(long)]
+    pub threshold: Option<PathBuf>,
+}
+
+/// `osprey rules check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Inputs.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `osprey rules compile`.
+#[derive(Debug, clap::Args)]
+pub struct CompileArgs {
+    /// Inputs.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Serialized-database cache directory.
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// Export formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// Suricata rule syntax.
+    Suricata,
+    /// One JSON object per rule (the validated IR).
+    Json,
+}
+
+/// `osprey rules export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "suricata")]
+    pub format: ExportFormat,
+    /// Inputs.
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+/// Runs a subcommand; returns the process exit code (0 ok, 1 some rules failed).
+pub fn run(args: RulesArgs) -> anyhow::Result<i32> {
+    let mut out = std::io::stdout().lock();
+    match args.command {
+        RulesCommand::Check(a) => {
+            let rs = load(&a.input)?;
+            if a.json {
+                serde_json::to_writer_pretty(&mut out, &rs.report)?;
+                writeln!(out)?;
+            } else {
+                write!(out, "{}", rs.report)?;
+            }
+            Ok(i32::from(rs.report.failed > 0))
+        }
+        RulesCommand::Compile(a) => {
+            let t0 = Instant::now();
+            let rs = load(&a.input)?;
+            let load_ms = t0.elapsed().as_millis();
+            let t1 = Instant::now();
+            let engine = Engine::compile(
+                &rs.rules,
+                &CompileOptions {
+                    cache_dir: a.cache_dir.clone(),
+                    threads: 0,
+                },
+            )?;
+            let compile_ms = t1.elapsed().as_millis();
+            let report = CompileReport {
+                read: rs.report.read,
+                loaded: rs.report.loaded,
+                skipped: rs.report.skipped,
+                failed: rs.report.failed,
+                load_ms,
+                compile_ms,
+                total_ms: t0.elapsed().as_millis(),
+                engine_bytes: engine.memory_bytes(),
+                peak_rss_bytes: peak_rss(),
+                stats: engine.stats.clone(),
+            };
+            if a.json {
+                serde_json::to_writer_pretty(&mut out, &report)?;
+                writeln!(out)?;
+            } else {
+                report.write_text(&mut out)?;
+            }
+            Ok(i32::from(rs.report.failed > 0))
+        }
+        RulesCommand::Export(a) => {
+            let rs = load(&a.input)?;
+            for r in &rs.rules {
+                match a.format {
+                    ExportFormat::Suricata => writeln!(out, "{}", r.ast)?,
+                    ExportFormat::Json => {
+                        serde_json::to_writer(&mut out, &*r.ir)?;
+                        writeln!(out)?;
+                    }
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn load(input: &InputArgs) -> anyhow::Result<Ruleset> {
+    let vars = match &input.vars {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            toml::from_str::<Vars>(&text).with_context(|| format!("parsing {}", p.display()))?
+        }
+        None => Vars::default(),
+    };
+    let class_path = input.classification.clone().or_else(|| {
+        let p = input
+            .files
+            .first()?
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("classification.config");
+        p.exists().then_some(p)
+    });
+    let classes = match class_path {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+            let (c, errs) = Classifications::parse(&text);
+            for e in errs {
+                eprintln!("{}:{}: {}", p.display(), e.line, e.message);
+            }
+            Some(c)
+        }
+        None => None,
+    };
+    let threshold_text = match &input.threshold {
+        Some(p) => Some((
+            p.clone(),
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let mut rs = load_files(
+        &input.files,
+        LoadOptions {
+            vars: vars.clone(),
+            classes,
+            ..LoadOptions::default()
+        },
+    )?;
+    if let Some((p, text)) = threshold_text {
+        let (entries, errs) = parse_threshold_config(&text, &vars);
+        for e in errs {
+            eprintln!("{}:{}: {}", p.display(), e.line, e.message);
+        }
+        apply_thresholds(&mut rs.rules, &entries);
+    }
+    Ok(rs)
+}
+
+/// Output of `osprey rules compile`.
+#[derive(Debug, Serialize)]
+pub struct CompileReport {
+    /// Enabled rules read.
+    pub read: usize,
+    /// Rules loaded.
+    pub loaded: usize,
+    /// Rules skipped (unsupported keyword).
+    pub skipped: usize,
+    /// Rules failed.
+    pub failed: usize,
+    /// Read + parse + validate, ms.
+    pub load_ms: u128,
+    /// Grouping + Hyperscan (or cache), ms.
+    pub compile_ms: u128,
+    /// Whole run, ms.
+    pub total_ms: u128,
+    /// Engine memory estimate (databases + IR), bytes.
+    pub engine_bytes: usize,
+    /// Peak resident set of this process, bytes (Linux).
+    pub peak_rss_bytes: Option<u64>,
+    /// Compiler statistics.
+    pub stats: crate::compile::CompileStats,
+}
+
+impl CompileReport {
+    fn write_text(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let mb = |b: usize| b as f64 / 1e6;
+        writeln!(
+            out,
+            "{} rules read, {} loaded, {} skipped, {} failed",
+            self.read, self.loaded, self.skipped, self.failed
+        )?;
+        writeln!(
+            out,
+            "load {} ms, compile {} ms ({}), total {} ms",
+            self.load_ms,
+            self.compile_ms,
+            if self.stats.from_cache {
+                "from cache"
+            } else {
+                "cold"
+            },
+            self.total_ms
+        )?;
+        writeln!(
+            out,
+            "{} groups, {} databases, {} literals ({} unique), {} rules without fast pattern",
+            self.stats.groups,
+            self.stats.databases,
+            self.stats.literals_total,
+            self.stats.literals_unique,
+            self.stats.always_rules
+        )?;
+        writeln!(
+            out,
+            "databases {:.1} MB, scratch {:.1} MB, engine {:.1} MB, peak RSS {}",
+            mb(self.stats.database_bytes),
+            mb(self.stats.scratch_bytes),
+            mb(self.engine_bytes),
+            self.peak_rss_bytes
+                .map_or("n/a".to_string(), |b| format!("{:.1} MB", b as f64 / 1e6))
+        )?;
+        for (b, (n, bytes)) in &self.stats.by_buffer {
+            writeln!(out, "  {b:<22} {n:>4} dbs {:>8.1} KB", *bytes as f64 / 1e3)?;
+        }
+        Ok(())
+    }
+}
+
+/// Peak resident set size from `/proc/self/status` (`VmHWM`).
+fn peak_rss() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

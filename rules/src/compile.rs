@@ -1,0 +1,909 @@
+//! Compilation: loaded rules → rule groups → per group and buffer a Hyperscan prefilter
+//! database, plus the per-rule verification data the workers need.
+//!
+//! - **Groups**: by transport (TCP, UDP, ICMP, other IP), flow direction (to server / to
+//!   client; a rule without direction joins both) and the service-side port set (destination
+//!   ports for to-server, source ports for to-client). Rules whose service port is `any` form
+//!   the group's `any` port group; a packet is inspected by its port's group and the `any`
+//!   group, so no pattern is compiled twice.
+//! - **Fast pattern** ([`select_fast_pattern`]): Suricata's rule — the explicit
+//!   `fast_pattern` (chopped when asked), else the longest positive content of the
+//!   highest-priority buffer. Rules without one are "always" rules of the group.
+//! - **Literals** are deduplicated per database: one Hyperscan expression per distinct
+//!   (bytes, nocase), mapped back to every rule that selected it.
+//! - **Modes**: block mode for packets and buffers. TCP streams use the same block databases
+//!   over reassembled chunks: the caller keeps [`BufferDb::max_len`]` - 1` bytes of overlap,
+//!   which avoids a second (streaming) compile of every payload database.
+//! - **Cache**: every database's serialized bytes are stored in one file named by the
+//!   SHA-256 of everything Hyperscan sees (expressions, flags, ids, mode, library version),
+//!   so an unchanged restart or reload deserializes instead of compiling.
+//!
+//! [`Engine`] is immutable and `Send + Sync`: build it off the hot path, share it in an
+//! `Arc`, and swap it between bursts; each worker allocates its own [`Scratch`] from it.
+
+use crate::ir::{self, Buffer, Match, Proto, Transform};
+use crate::load::LoadedRule;
+use hyperscan::prelude::{BlockDatabase, Builder, Matching, Pattern, Patterns};
+use hyperscan::BlockMode as Block;
+use hyperscan::{PatternFlags as Flags, SerializedDatabase};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+use thiserror::Error;
+
+pub use hyperscan::Scratch;
+
+/// Transport class of a rule group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// TCP (and the app-layer protocols on it).
+    Tcp,
+    /// UDP.
+    Udp,
+    /// ICMP v4/v6.
+    Icmp,
+    /// Any IP packet (`ip` rules).
+    Ip,
+}
+
+/// Flow direction of a group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupDir {
+    /// Client → server.
+    ToServer,
+    /// Server → client.
+    ToClient,
+}
+
+/// Index of a rule in [`Engine::rules`].
+pub type RuleIdx = u32;
+
+/// A literal of a prefilter database.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Literal {
+    /// Bytes.
+    pub bytes: Vec<u8>,
+    /// Case-insensitive.
+    pub nocase: bool,
+}
+
+/// One buffer's prefilter of a group.
+pub struct BufferDb {
+    /// The buffer scanned.
+    pub buffer: Buffer,
+    /// Transforms applied to the buffer before scanning (usually none).
+    pub transforms: Vec<Transform>,
+    /// Deduplicated literals; Hyperscan's match id is the index.
+    pub literals: Vec<Literal>,
+    /// Rules each literal selects.
+    pub rules_of: Vec<Vec<RuleIdx>>,
+    /// Longest literal (stream overlap is `max_len - 1`).
+    pub max_len: usize,
+    db: Option<BlockDatabase>,
+}
+
+impl std::fmt::Debug for BufferDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BufferDb")
+            .field("buffer", &self.buffer)
+            .field("literals", &self.literals.len())
+            .finish()
+    }
+}
+
+impl BufferDb {
+    /// Size of the compiled database in bytes.
+    pub fn db_size(&self) -> usize {
+        self.db.as_ref().and_then(|d| d.size().ok()).unwrap_or(0)
+    }
+
+    /// Scans `data`, calling `on_rule` for every candidate rule (a rule may be reported more
+    /// than once if several of its literals... only its fast pattern is in the database, so
+    /// once per distinct literal hit). Hyperscan reports each literal at most once per scan.
+    pub fn scan(
+        &self,
+        data: &[u8],
+        scratch: &Scratch,
+        mut on_rule: impl FnMut(RuleIdx),
+    ) -> Result<(), CompileError> {
+        let Some(db) = &self.db else { return Ok(()) };
+        db.scan(data, scratch, |id, _from, _to, _flags| {
+            if let Some(rs) = self.rules_of.get(id as usize) {
+                rs.iter().for_each(|&r| on_rule(r));
+            }
+            Matching::Continue
+        })
+        .map_err(|e| CompileError::Hyperscan(e.to_string()))
+    }
+}
+
+/// Rules sharing transport, direction and service-port set.
+#[derive(Debug)]
+pub struct RuleGroup {
+    /// Transport.
+    pub transport: Transport,
+    /// Direction.
+    pub dir: GroupDir,
+    /// Service-side ports (`any` for the port-independent group).
+    pub ports: ir::PortSet,
+    /// Every rule of the group, in evaluation order.
+    pub rules: Vec<RuleIdx>,
+    /// Rules without a fast pattern: evaluated for every packet of the group.
+    pub always: Vec<RuleIdx>,
+    /// Prefilters by buffer.
+    pub buffers: Vec<BufferDb>,
+}
+
+impl RuleGroup {
+    /// The prefilter of the untransformed `buffer`, if any rule of the group uses it.
+    pub fn buffer(&self, buffer: Buffer) -> Option<&BufferDb> {
+        self.buffers
+            .iter()
+            .find(|b| b.buffer == buffer && b.transforms.is_empty())
+    }
+
+    /// Every prefilter over `buffer`: untransformed and transformed instances.
+    pub fn buffers_of(&self, buffer: Buffer) -> impl Iterator<Item = &BufferDb> {
+        self.buffers.iter().filter(move |b| b.buffer == buffer)
+    }
+}
+
+/// Compile statistics.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CompileStats {
+    /// Rules in the engine.
+    pub rules: usize,
+    /// Rule groups.
+    pub groups: usize,
+    /// Hyperscan databases.
+    pub databases: usize,
+    /// Literals before deduplication.
+    pub literals_total: usize,
+    /// Literals after deduplication.
+    pub literals_unique: usize,
+    /// Rules with no fast pattern.
+    pub always_rules: usize,
+    /// Sum of database sizes.
+    pub database_bytes: usize,
+    /// Bytes of one worker's scratch.
+    pub scratch_bytes: usize,
+    /// Databases by buffer: (count, bytes).
+    pub by_buffer: BTreeMap<String, (usize, usize)>,
+    /// Databases came from the cache.
+    pub from_cache: bool,
+    /// Cache key (hex SHA-256).
+    pub cache_key: String,
+    /// Wall time of the Hyperscan step (compile or cache load), milliseconds.
+    pub hyperscan_ms: u128,
+    /// Literals Hyperscan refused; their rules became "always" rules.
+    pub refused_literals: usize,
+}
+
+/// Compilation failure.
+#[derive(Debug, Error)]
+pub enum CompileError {
+    /// Hyperscan refused a database (after the per-literal fallback).
+    #[error("hyperscan: {0}")]
+    Hyperscan(String),
+    /// Cache file I/O.
+    #[error("cache {path}: {source}")]
+    Cache {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Compilation options.
+#[derive(Clone, Debug, Default)]
+pub struct CompileOptions {
+    /// Directory of the serialized-database cache; `None` disables it.
+    pub cache_dir: Option<PathBuf>,
+    /// Compile threads (0 = available cores).
+    pub threads: usize,
+}
+
+/// The compiled, immutable detection engine.
+#[derive(Debug)]
+pub struct Engine {
+    /// Rules in evaluation order (action order, then priority).
+    pub rules: Vec<Arc<ir::Rule>>,
+    /// Groups.
+    pub groups: Vec<RuleGroup>,
+    /// Statistics.
+    pub stats: CompileStats,
+}
+
+/// Selected prefilter literal of a rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FastPatternChoice {
+    /// Buffer of the content.
+    pub buffer: Buffer,
+    /// Transforms of the buffer instance the content inspects.
+    pub transforms: Vec<Transform>,
+    /// Literal (chopped if asked).
+    pub literal: Literal,
+    /// `fast_pattern:only`.
+    pub only: bool,
+}
+
+/// Picks a rule's prefilter literal as Suricata does: the explicit `fast_pattern`, else the
+/// longest positive content of the highest-priority buffer (ties: the first written).
+pub fn select_fast_pattern(rule: &ir::Rule) -> Option<FastPatternChoice> {
+    let mk = |b: Buffer, t: &[Transform], c: &ir::Content| {
+        let fp = c.fast_pattern.unwrap_or(ir::FastPattern {
+            only: false,
+            chop: None,
+        });
+        let mut bytes = match fp.chop {
+            Some((o, l)) => {
+                c.pattern[o as usize..(o as usize + l as usize).min(c.pattern.len())].to_vec()
+            }
+            None => c.pattern.clone(),
+        };
+        // Caseless literals are stored lowercased so `EVIL` and `evil` share one expression.
+        if c.nocase {
+            bytes.make_ascii_lowercase();
+        }
+        FastPatternChoice {
+            buffer: b,
+            transforms: t.to_vec(),
+            literal: Literal {
+                bytes,
+                nocase: c.nocase,
+            },
+            only: fp.only,
+        }
+    };
+    let contents = || {
+        rule.lists.iter().flat_map(|l| {
+            l.matches.iter().filter_map(move |m| match m {
+                Match::Content(c) => Some((l, c)),
+                _ => None,
+            })
+        })
+    };
+    if let Some((l, c)) = contents().find(|(_, c)| c.fast_pattern.is_some()) {
+        // An explicit fast pattern on a negated content cannot select candidates.
+        return (!c.negated).then(|| mk(l.buffer, &l.transforms, c));
+    }
+    let mut best: Option<((u8, usize), &ir::BufferList, &ir::Content)> = None;
+    for (l, c) in contents() {
+        if c.negated {
+            continue;
+        }
+        let key = (l.buffer.fast_pattern_priority(), c.pattern.len());
+        if best.is_none_or(|(k, _, _)| key > k) {
+            best = Some((key, l, c));
+        }
+    }
+    best.map(|(_, l, c)| mk(l.buffer, &l.transforms, c))
+}
+
+fn transport_of(p: Proto) -> Vec<Transport> {
+    use ir::AppProto::*;
+    match p {
+        Proto::Ip => vec![Transport::Ip],
+        Proto::Tcp | Proto::TcpPkt | Proto::TcpStream => vec![Transport::Tcp],
+        Proto::Udp => vec![Transport::Udp],
+        Proto::Icmp | Proto::Icmpv4 | Proto::Icmpv6 => vec![Transport::Icmp],
+        Proto::Sctp => vec![Transport::Ip],
+        Proto::App(a) => match a {
+            Dns | Ike => vec![Transport::Tcp, Transport::Udp],
+            Dhcp | Snmp | Sip | Ntp | Tftp | Quic | Krb5 | Nfs | BittorrentDht => {
+                vec![Transport::Udp, Transport::Tcp]
+            }
+            _ => vec![Transport::Tcp],
+        },
+    }
+}
+
+fn dirs_of(r: &ir::Rule) -> Vec<GroupDir> {
+    match r.flow.and_then(|f| f.dir) {
+        Some(ir::FlowDir::ToServer) => vec![GroupDir::ToServer],
+        Some(ir::FlowDir::ToClient) => vec![GroupDir::ToClient],
+        None => vec![GroupDir::ToServer, GroupDir::ToClient],
+    }
+}
+
+/// One database to build: its literals in id order.
+struct DbPlan {
+    group: usize,
+    /// Index in the group's `buffers`.
+    index: usize,
+    buffer: Buffer,
+    transforms: Vec<Transform>,
+    literals: Vec<Literal>,
+}
+
+/// A built database and the literal ids Hyperscan refused.
+type Built = (Option<BlockDatabase>, Vec<usize>);
+
+/// Per buffer while planning: literal → id, literals, rules per literal.
+type BufPlan = (HashMap<Literal, usize>, Vec<Literal>, Vec<Vec<RuleIdx>>);
+
+/// Hyperscan expression for a literal: every byte escaped so the expression is exact.
+fn expression(l: &Literal) -> String {
+    let mut s = String::with_capacity(l.bytes.len() * 4);
+    for &b in &l.bytes {
+        if b.is_ascii_alphanumeric() {
+            s.push(b as char);
+        } else {
+            s.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    s
+}
+
+fn flags(l: &Literal) -> Flags {
+    let mut f = Flags::SINGLEMATCH;
+    if l.nocase {
+        f |= Flags::CASELESS;
+    }
+    f
+}
+
+impl Engine {
+    /// Compiles loaded rules.
+    pub fn compile(rules: &[LoadedRule], opts: &CompileOptions) -> Result<Engine, CompileError> {
+        let rules: Vec<Arc<ir::Rule>> = rules.iter().map(|r| r.ir.clone()).collect();
+        let mut stats = CompileStats {
+            rules: rules.len(),
+            ..CompileStats::default()
+        };
+        // Group rules.
+        let mut key_of: HashMap<(Transport, GroupDir, ir::PortSet), usize> = HashMap::new();
+        let mut groups: Vec<RuleGroup> = Vec::new();
+        let mut choices: Vec<Option<FastPatternChoice>> = Vec::with_capacity(rules.len());
+        for (i, r) in rules.iter().enumerate() {
+            let fp = select_fast_pattern(r);
+            for t in transport_of(r.proto) {
+                for d in dirs_of(r) {
+                    let ports = match (t, d) {
+                        // `<>` rules may see the service on either side.
+                        _ if r.direction == crate::ast::Direction::Both => ir::PortSet::any(),
+                        (Transport::Tcp | Transport::Udp, GroupDir::ToServer) => {
+                            r.dst_ports.clone()
+                        }
+                        (Transport::Tcp | Transport::Udp, GroupDir::ToClient) => {
+                            r.src_ports.clone()
+                        }
+                        _ => ir::PortSet::any(),
+                    };
+                    let gi = *key_of.entry((t, d, ports.clone())).or_insert_with(|| {
+                        groups.push(RuleGroup {
+                            transport: t,
+                            dir: d,
+                            ports,
+                            rules: Vec::new(),
+                            always: Vec::new(),
+                            buffers: Vec::new(),
+                        });
+                        groups.len() - 1
+                    });
+                    groups[gi].rules.push(i as RuleIdx);
+                }
+            }
+            choices.push(fp);
+        }
+        // Plan databases with literal dedup.
+        let mut plans: Vec<DbPlan> = Vec::new();
+        for (gi, g) in groups.iter_mut().enumerate() {
+            let mut per_buf: BTreeMap<(Buffer, Vec<Transform>), BufPlan> = BTreeMap::new();
+            for &ri in &g.rules {
+                match &choices[ri as usize] {
+                    Some(c) => {
+                        stats.literals_total += 1;
+                        let e = per_buf.entry((c.buffer, c.transforms.clone())).or_default();
+                        let id = *e.0.entry(c.literal.clone()).or_insert_with(|| {
+                            e.1.push(c.literal.clone());
+                            e.2.push(Vec::new());
+                            e.1.len() - 1
+                        });
+                        e.2[id].push(ri);
+                    }
+                    None => g.always.push(ri),
+                }
+            }
+            for ((buffer, transforms), (_, lits, rules_of)) in per_buf {
+                stats.literals_unique += lits.len();
+                plans.push(DbPlan {
+                    group: gi,
+                    index: g.buffers.len(),
+                    buffer,
+                    transforms: transforms.clone(),
+                    literals: lits.clone(),
+                });
+                g.buffers.push(BufferDb {
+                    buffer,
+                    transforms,
+                    max_len: lits.iter().map(|l| l.bytes.len()).max().unwrap_or(0),
+                    literals: lits,
+                    rules_of,
+                    db: None,
+                });
+            }
+        }
+        stats.always_rules = choices.iter().filter(|c| c.is_none()).count();
+        // Cache key over everything Hyperscan sees.
+        let mut h = Sha256::new();
+        h.update(b"osprey-rules-hsdb-v1\0");
+        h.update(hyperscan::version_str().to_bytes());
+        for p in &plans {
+            h.update(format!("db {} {:?} {:?}\n", p.group, p.buffer, p.transforms).as_bytes());
+            for l in &p.literals {
+                h.update(expression(l).as_bytes());
+                h.update([0, l.nocase as u8]);
+            }
+        }
+        let key: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        stats.cache_key = key.clone();
+        let t0 = Instant::now();
+        let cache_path = opts
+            .cache_dir
+            .as_ref()
+            .map(|d| d.join(format!("{key}.hsdb")));
+        let cached = cache_path
+            .as_deref()
+            .and_then(|p| read_cache(p, plans.len()));
+        let dbs: Vec<Built> = match cached {
+            Some(dbs) => {
+                stats.from_cache = true;
+                dbs.into_iter().map(|d| (Some(d), Vec::new())).collect()
+            }
+            None => {
+                let built = build_all(&plans, opts.threads)?;
+                if let Some(p) = &cache_path {
+                    // A cache that cannot be written only costs the next start its speed.
+                    let _ = write_cache(p, &built);
+                }
+                built
+            }
+        };
+        stats.hyperscan_ms = t0.elapsed().as_millis();
+        // Attach databases; refused literals turn their rules into always rules.
+        for (plan, (db, refused)) in plans.iter().zip(dbs) {
+            let g = &mut groups[plan.group];
+            let bi = plan.index;
+            for &li in &refused {
+                stats.refused_literals += 1;
+                let rs = std::mem::take(&mut g.buffers[bi].rules_of[li]);
+                g.always.extend(rs);
+            }
+            let size = db.as_ref().and_then(|d| d.size().ok()).unwrap_or(0);
+            stats.database_bytes += size;
+            let e = stats
+                .by_buffer
+                .entry(plan.buffer.keyword().to_string())
+                .or_default();
+            e.0 += 1;
+            e.1 += size;
+            g.buffers[bi].db = db;
+        }
+        for g in &mut groups {
+            g.always.sort_unstable();
+            g.always.dedup();
+        }
+        stats.groups = groups.len();
+        stats.databases = plans.len();
+        let engine = Engine {
+            rules,
+            groups,
+            stats,
+        };
+        let scratch_bytes = engine
+            .alloc_scratch()
+            .ok()
+            .flatten()
+            .and_then(|s| s.size().ok())
+            .unwrap_or(0);
+        let mut engine = engine;
+        engine.stats.scratch_bytes = scratch_bytes;
+        Ok(engine)
+    }
+
+    /// One worker's scratch, valid for every database of the engine (`None` when the engine
+    /// has no database).
+    pub fn alloc_scratch(&self) -> Result<Option<Scratch>, CompileError> {
+        let mut scratch: Option<Scratch> = None;
+        for db in self
+            .groups
+            .iter()
+            .flat_map(|g| g.buffers.iter())
+            .filter_map(|b| b.db.as_ref())
+        {
+            match &mut scratch {
+                None => {
+                    scratch = Some(
+                        db.alloc_scratch()
+                            .map_err(|e| CompileError::Hyperscan(e.to_string()))?,
+                    )
+                }
+                Some(s) => {
+                    db.realloc_scratch(s)
+                        .map_err(|e| CompileError::Hyperscan(e.to_string()))?;
+                }
+            }
+        }
+        Ok(scratch)
+    }
+
+    /// Groups that inspect a packet of `transport` in direction `dir` whose service port is
+    /// `port`: the port's own groups and the `any` group.
+    pub fn groups_for(
+        &self,
+        transport: Transport,
+        dir: GroupDir,
+        port: u16,
+    ) -> impl Iterator<Item = &RuleGroup> {
+        self.groups.iter().filter(move |g| {
+            (g.transport == transport || g.transport == Transport::Ip)
+                && g.dir == dir
+                && g.ports.contains(port)
+        })
+    }
+
+    /// Approximate heap bytes of the engine: databases plus rule IR.
+    pub fn memory_bytes(&self) -> usize {
+        let ir: usize = self
+            .rules
+            .iter()
+            .map(|r| {
+                std::mem::size_of::<ir::Rule>()
+                    + r.meta.msg.len()
+                    + r.lists
+                        .iter()
+                        .flat_map(|l| l.matches.iter())
+                        .map(|m| match m {
+                            Match::Content(c) => c.pattern.len() + 64,
+                            _ => 96,
+                        })
+                        .sum::<usize>()
+            })
+            .sum();
+        let lits: usize = self
+            .groups
+            .iter()
+            .flat_map(|g| g.buffers.iter())
+            .map(|b| {
+                b.literals.iter().map(|l| l.bytes.len() + 32).sum::<usize>()
+                    + b.rules_of.iter().map(|r| r.len() * 4 + 24).sum::<usize>()
+            })
+            .sum();
+        self.stats.database_bytes + ir + lits
+    }
+}
+
+/// Compiles every planned database, on `threads` threads.
+fn build_all(plans: &[DbPlan], threads: usize) -> Result<Vec<Built>, CompileError> {
+    let threads = if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    };
+    // Largest first so the threads finish together.
+    let mut order: Vec<usize> = (0..plans.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(plans[i].literals.len()));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: std::sync::Mutex<Vec<Option<Result<Built, CompileError>>>> =
+        std::sync::Mutex::new((0..plans.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..threads.min(plans.len()).max(1) {
+            s.spawn(|| loop {
+                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&i) = order.get(k) else { break };
+                let r = build_one(&plans[i].literals);
+                if let Ok(mut g) = results.lock() {
+                    g[i] = Some(r);
+                }
+            });
+        }
+    });
+    let results = results
+        .into_inner()
+        .map_err(|_| CompileError::Hyperscan("compile thread panicked".into()))?;
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(CompileError::Hyperscan("database not built".into()))))
+        .collect()
+}
+
+/// Most literals one database may refuse before the whole set is given up (bounded retries).
+const MAX_REFUSED: usize = 64;
+
+/// Compiles one literal set. A literal Hyperscan refuses is dropped (its rules become always
+/// rules) and the set retried, at most [`MAX_REFUSED`] times.
+fn build_one(lits: &[Literal]) -> Result<Built, CompileError> {
+    let mut refused: Vec<usize> = Vec::new();
+    loop {
+        let pats: Vec<Pattern> = lits
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !refused.contains(i))
+            .map(|(i, l)| Pattern {
+                expression: expression(l),
+                flags: flags(l),
+                id: Some(i),
+                ext: Default::default(),
+                som: None,
+            })
+            .collect();
+        if pats.is_empty() {
+            return Ok((None, refused));
+        }
+        match Patterns(pats.clone()).build::<Block>() {
+            Ok(db) => return Ok((Some(db), refused)),
+            Err(e) => {
+                let bad = match &e {
+                    hyperscan::Error::Hyperscan(hyperscan::HsError::CompileError(ce)) => {
+                        ce.expression()
+                    }
+                    _ => None,
+                };
+                match bad.and_then(|b| pats.get(b)).and_then(|p| p.id) {
+                    Some(id) if refused.len() < MAX_REFUSED => refused.push(id),
+                    _ => return Err(CompileError::Hyperscan(e.to_string())),
+                }
+            }
+        }
+    }
+}
+
+const CACHE_MAGIC: &[u8; 8] = b"OSPHSDB1";
+
+fn write_cache(
+    path: &Path,
+    dbs: &[(Option<BlockDatabase>, Vec<usize>)],
+) -> Result<(), CompileError> {
+    let io = |source| CompileError::Cache {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).map_err(io)?;
+    }
+    // Refused literals would not be reproduced from the cache: keep such builds uncached.
+    if dbs.iter().any(|(_, r)| !r.is_empty()) {
+        return Ok(());
+    }
+    let tmp = path.with_extension("tmp");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?);
+    f.write_all(CACHE_MAGIC).map_err(io)?;
+    f.write_all(&(dbs.len() as u64).to_le_bytes()).map_err(io)?;
+    for (db, _) in dbs {
+        let bytes = match db {
+            Some(db) => db
+                .serialize()
+                .map_err(|e| CompileError::Hyperscan(e.to_string()))?
+                .to_vec(),
+            None => Vec::new(),
+        };
+        f.write_all(&(bytes.len() as u64).to_le_bytes())
+            .map_err(io)?;
+        f.write_all(&bytes).map_err(io)?;
+    }
+    f.flush().map_err(io)?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// Reads a cache file; any mismatch or corruption means "not cached".
+fn read_cache(path: &Path, expect: usize) -> Option<Vec<BlockDatabase>> {
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf).ok()?;
+    let mut rest = buf.strip_prefix(CACHE_MAGIC)?;
+    let mut take = |n: usize| -> Option<&[u8]> {
+        if rest.len() < n {
+            return None;
+        }
+        let (a, b) = rest.split_at(n);
+        rest = b;
+        Some(a)
+    };
+    let count = u64::from_le_bytes(take(8)?.try_into().ok()?) as usize;
+    if count != expect {
+        return None;
+    }
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let n = u64::from_le_bytes(take(8)?.try_into().ok()?) as usize;
+        let bytes = take(n)?;
+        if bytes.is_empty() {
+            return None;
+        }
+        out.push(bytes.deserialize().ok()?);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::{LoadOptions, Loader};
+
+    fn load(text: &str) -> Vec<LoadedRule> {
+        let mut l = Loader::new(LoadOptions::default());
+        l.add_str("t.rules", text);
+        let rs = l.finish();
+        assert_eq!(rs.report.failed + rs.report.skipped, 0, "{}", rs.report);
+        rs.rules
+    }
+
+    fn first_ir(text: &str) -> Arc<ir::Rule> {
+        load(text).remove(0).ir
+    }
+
+    #[test]
+    fn fast_pattern_selection() {
+        // Longest positive content wins.
+        let r = first_ir(
+            r#"alert tcp any any -> any any (content:"ab"; content:!"negatedlong"; content:"abcd"; sid:1;)"#,
+        );
+        assert_eq!(select_fast_pattern(&r).expect("fp").literal.bytes, b"abcd");
+        // Explicit fast_pattern beats length; chop takes a slice.
+        let r = first_ir(
+            r#"alert tcp any any -> any any (content:"abcdef"; content:"xy"; fast_pattern; sid:1;)"#,
+        );
+        assert_eq!(select_fast_pattern(&r).expect("fp").literal.bytes, b"xy");
+        let r = first_ir(
+            r#"alert tcp any any -> any any (content:"abcdef"; nocase; fast_pattern:2,3; sid:1;)"#,
+        );
+        let fp = select_fast_pattern(&r).expect("fp");
+        assert_eq!(
+            fp.literal,
+            Literal {
+                bytes: b"cde".to_vec(),
+                nocase: true
+            }
+        );
+        let r = first_ir(r#"alert tcp any any -> any any (content:"ABCdef"; nocase; sid:1;)"#);
+        assert_eq!(
+            select_fast_pattern(&r).expect("fp").literal.bytes,
+            b"abcdef"
+        );
+        // App buffers count like payload.
+        let r = first_ir(
+            r#"alert http any any -> any any (http.method; content:"GET"; http.uri; content:"/index.php"; sid:1;)"#,
+        );
+        assert_eq!(select_fast_pattern(&r).expect("fp").buffer, Buffer::HttpUri);
+        // Only negated contents: no prefilter.
+        let r = first_ir(r#"alert tcp any any -> any any (content:!"x"; sid:1;)"#);
+        assert!(select_fast_pattern(&r).is_none());
+    }
+
+    #[test]
+    fn groups_scan_and_dedup() {
+        let rules = load(concat!(
+            "alert tcp any any -> any 80 (msg:\"a\"; flow:to_server; content:\"evil\"; nocase; sid:1;)\n",
+            "alert tcp any any -> any 80 (msg:\"b\"; flow:to_server; content:\"EVIL\"; nocase; sid:2;)\n",
+            "alert tcp any any -> any any (msg:\"c\"; flow:to_server; content:\"bad|00|stuff\"; sid:3;)\n",
+            "alert tcp any any -> any any (msg:\"d\"; flow:to_server; dsize:>10; sid:4;)\n",
+            "alert http any any -> any any (msg:\"e\"; flow:to_server; http.uri; content:\"/x.php\"; sid:5;)\n",
+            "alert udp any any -> any 53 (msg:\"f\"; content:\"zz\"; sid:6;)\n",
+        ));
+        let e = Engine::compile(&rules, &CompileOptions::default()).expect("compile");
+        assert_eq!(e.stats.rules, 6);
+        // sid 1 and 2 share one caseless literal.
+        assert!(e.stats.literals_unique < e.stats.literals_total);
+        let scratch = e.alloc_scratch().expect("scratch").expect("some db");
+        let sid = |i: RuleIdx| e.rules[i as usize].sid;
+        let mut hits = Vec::new();
+        for g in e.groups_for(Transport::Tcp, GroupDir::ToServer, 80) {
+            if let Some(b) = g.buffer(Buffer::Payload) {
+                b.scan(b"xx EvIl and bad\0stuff", &scratch, |r| hits.push(sid(r)))
+                    .expect("scan");
+            }
+        }
+        hits.sort_unstable();
+        assert_eq!(hits, vec![1, 2, 3]);
+        // Port 8080 sees only the `any` group.
+        let mut hits = Vec::new();
+        for g in e.groups_for(Transport::Tcp, GroupDir::ToServer, 8080) {
+            if let Some(b) = g.buffer(Buffer::Payload) {
+                b.scan(b"evil bad\0stuff", &scratch, |r| hits.push(sid(r)))
+                    .expect("scan");
+            }
+        }
+        assert_eq!(hits, vec![3]);
+        // Rule without content is an always rule; the http rule has a URI database.
+        let any_tcp: Vec<&RuleGroup> = e
+            .groups_for(Transport::Tcp, GroupDir::ToServer, 1)
+            .collect();
+        assert!(any_tcp
+            .iter()
+            .any(|g| g.always.iter().any(|&r| sid(r) == 4)));
+        assert!(any_tcp.iter().any(|g| g.buffer(Buffer::HttpUri).is_some()));
+        // A rule without flow direction is a candidate both ways (its header ports are verified
+        // later), like Suricata's toserver/toclient groups.
+        assert!(e
+            .groups_for(Transport::Udp, GroupDir::ToClient, 53)
+            .any(|g| g.rules.iter().any(|&r| sid(r) == 6)));
+    }
+
+    #[test]
+    fn cache_round_trip() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let rules = load(concat!(
+            "alert tcp any any -> any any (content:\"hello\"; sid:1;)\n",
+            "alert tcp any any -> any any (content:\"world\"; nocase; sid:2;)\n",
+        ));
+        let opts = CompileOptions {
+            cache_dir: Some(dir.path().to_path_buf()),
+            threads: 1,
+        };
+        let a = Engine::compile(&rules, &opts).expect("cold");
+        assert!(!a.stats.from_cache);
+        let b = Engine::compile(&rules, &opts).expect("warm");
+        assert!(b.stats.from_cache);
+        assert_eq!(a.stats.cache_key, b.stats.cache_key);
+        let s = b.alloc_scratch().expect("scratch").expect("db");
+        let mut hits = Vec::new();
+        for g in b.groups_for(Transport::Tcp, GroupDir::ToServer, 1) {
+            if let Some(db) = g.buffer(Buffer::Payload) {
+                db.scan(b"WORLD hello", &s, |r| hits.push(r)).expect("scan");
+            }
+        }
+        hits.sort_unstable();
+        assert_eq!(hits.len(), 2);
+        // A corrupt cache file is ignored, not trusted.
+        let f = dir.path().join(format!("{}.hsdb", a.stats.cache_key));
+        std::fs::write(&f, b"OSPHSDB1garbage").expect("write");
+        let c = Engine::compile(&rules, &opts).expect("recompile");
+        assert!(!c.stats.from_cache);
+        // A different ruleset has a different key.
+        let other = load("alert tcp any any -> any any (content:\"other\"; sid:3;)\n");
+        assert_ne!(
+            Engine::compile(&other, &opts).expect("o").stats.cache_key,
+            a.stats.cache_key
+        );
+    }
+
+    #[test]
+    fn transformed_buffers_get_their_own_database() {
+        let rules = load(concat!(
+            "alert dns any any -> any any (flow:to_server; dns.query; content:\"evil.com\"; sid:1;)\n",
+            "alert dns any any -> any any (flow:to_server; dns.query; dotprefix; content:\".evil.com\"; endswith; sid:2;)\n",
+        ));
+        let r2 = &rules.iter().find(|r| r.ir.sid == 2).expect("sid 2").ir;
+        assert_eq!(
+            select_fast_pattern(r2).expect("fp").transforms,
+            vec![Transform::Dotprefix]
+        );
+        let e = Engine::compile(&rules, &CompileOptions::default()).expect("compile");
+        let g = e
+            .groups_for(Transport::Udp, GroupDir::ToServer, 53)
+            .find(|g| g.buffer(Buffer::DnsQuery).is_some())
+            .expect("dns group");
+        assert_eq!(g.buffers_of(Buffer::DnsQuery).count(), 2);
+        assert_eq!(g.buffer(Buffer::DnsQuery).expect("plain").literals.len(), 1);
+    }
+
+    #[test]
+    fn engine_is_shareable() {
+        fn check<T: Send + Sync>() {}
+        check::<Engine>();
+    }
+
+    #[test]
+    fn huge_literal_sets_compile() {
+        let mut text = String::new();
+        for i in 0..2000 {
+            text.push_str(&format!(
+                "alert tcp any any -> any any (flow:to_server; content:\"pattern-{i:05}-xyz\"; sid:{};)\n",
+                i + 1
+            ));
+        }
+        let e = Engine::compile(&load(&text), &CompileOptions::default()).expect("compile");
+        assert_eq!(e.stats.literals_unique, 2000);
+        assert!(e.stats.database_bytes > 0);
+    }
+}

@@ -1,0 +1,430 @@
+//! Loading rule files: split → parse → lower, with per-rule diagnostics, duplicate-sid
+//! resolution and the action order. The result feeds [`crate::compile`] and the
+//! `osprey rules check` report.
+
+use crate::ast::{self, Action};
+use crate::config::Classifications;
+use crate::ir;
+use crate::keyword::{lower, LowerCtx, LowerErrorKind};
+use crate::parse::{parse_rule, split_rules};
+use crate::span::{Diagnostic, Severity, SourceMap};
+use crate::vars::Vars;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// A rule that loaded, with where it came from.
+#[derive(Clone, Debug)]
+pub struct LoadedRule {
+    /// Validated meaning.
+    pub ir: Arc<ir::Rule>,
+    /// As written.
+    pub ast: ast::Rule,
+    /// File name.
+    pub file: String,
+    /// First line.
+    pub line: usize,
+}
+
+/// Action classes in evaluation order; Suricata's default is pass, drop, reject, alert.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<String>")]
+pub struct ActionOrder(Vec<ActionClass>);
+
+/// Actions as ranked by [`ActionOrder`]; the reject variants share one class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionClass {
+    /// `pass`.
+    Pass,
+    /// `drop`.
+    Drop,
+    /// `reject*`.
+    Reject,
+    /// `alert`.
+    Alert,
+}
+
+impl ActionClass {
+    /// Class of an action.
+    pub fn of(a: Action) -> Self {
+        match a {
+            Action::Pass => ActionClass::Pass,
+            Action::Drop => ActionClass::Drop,
+            Action::Reject | Action::RejectSrc | Action::RejectDst | Action::RejectBoth => {
+                ActionClass::Reject
+            }
+            Action::Alert => ActionClass::Alert,
+        }
+    }
+}
+
+impl Default for ActionOrder {
+    fn default() -> Self {
+        ActionOrder(vec![
+            ActionClass::Pass,
+            ActionClass::Drop,
+            ActionClass::Reject,
+            ActionClass::Alert,
+        ])
+    }
+}
+
+impl TryFrom<Vec<String>> for ActionOrder {
+    type Error = String;
+
+    fn try_from(v: Vec<String>) -> Result<Self, String> {
+        let mut out = Vec::new();
+        for s in &v {
+            let c = match s.as_str() {
+                "pass" => ActionClass::Pass,
+                "drop" => ActionClass::Drop,
+                "reject" => ActionClass::Reject,
+                "alert" => ActionClass::Alert,
+                o => return Err(format!("unknown action `{o}` in action order")),
+            };
+            if out.contains(&c) {
+                return Err(format!("action `{s}` listed twice"));
+            }
+            out.push(c);
+        }
+        if out.len() != 4 {
+            return Err("action order must list pass, drop, reject and alert".into());
+        }
+        Ok(ActionOrder(out))
+    }
+}
+
+impl ActionOrder {
+    /// Rank of an action (lower is evaluated first).
+    pub fn rank(&self, a: Action) -> usize {
+        let c = ActionClass::of(a);
+        self.0.iter().position(|x| *x == c).unwrap_or(self.0.len())
+    }
+
+    /// Sorts rules: action rank, then priority (1 first), then sid for a stable, total order.
+    pub fn sort(&self, rules: &mut [LoadedRule]) {
+        rules.sort_by_key(|r| {
+            (
+                self.rank(r.ir.action),
+                r.ir.meta.priority,
+                r.ir.gid,
+                r.ir.sid,
+            )
+        });
+    }
+}
+
+/// What loading needs besides the text.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// Address and port groups.
+    pub vars: Vars,
+    /// `classification.config`, if loaded.
+    pub classes: Option<Classifications>,
+    /// Evaluation order.
+    pub action_order: ActionOrder,
+}
+
+/// Counts and diagnostics of a load (`osprey rules check`).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CheckReport {
+    /// Files read.
+    pub files: usize,
+    /// Enabled rules read (commented-out rules not counted).
+    pub read: usize,
+    /// Rules loaded (after duplicate resolution).
+    pub loaded: usize,
+    /// Rules skipped because they use a keyword this engine does not implement.
+    pub skipped: usize,
+    /// Rules that are wrong (parse or validation errors).
+    pub failed: usize,
+    /// Commented-out rules that parse.
+    pub disabled: usize,
+    /// Rules replaced or ignored because of a duplicate (gid, sid).
+    pub duplicates: usize,
+    /// Skipped rules by the keyword that made them skip.
+    pub skipped_by_keyword: BTreeMap<String, usize>,
+    /// Errors and warnings, in file order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Loaded rules in evaluation order plus the report.
+#[derive(Clone, Debug, Default)]
+pub struct Ruleset {
+    /// Rules in action order.
+    pub rules: Vec<LoadedRule>,
+    /// Counts and diagnostics.
+    pub report: CheckReport,
+}
+
+/// Incremental loader: feed files, then [`Loader::finish`].
+#[derive(Debug, Default)]
+pub struct Loader {
+    opts: LoadOptions,
+    rules: Vec<LoadedRule>,
+    by_id: HashMap<(u32, u32), usize>,
+    report: CheckReport,
+}
+
+impl Loader {
+    /// A loader with these options.
+    pub fn new(opts: LoadOptions) -> Self {
+        Loader {
+            opts,
+            ..Loader::default()
+        }
+    }
+
+    /// Reads and loads a file.
+    pub fn add_file(&mut self, path: &Path) -> std::io::Result<()> {
+        let text = std::fs::read_to_string(path)?;
+        self.add_str(&path.display().to_string(), &text);
+        Ok(())
+    }
+
+    /// Loads rules from text named `file`.
+    pub fn add_str(&mut self, file: &str, text: &str) {
+        self.report.files += 1;
+        for rt in split_rules(file, text) {
+            let ast = match parse_rule(&rt.text) {
+                Ok(a) => a,
+                Err(e) => {
+                    if !rt.commented {
+                        self.report.read += 1;
+                        self.report.failed += 1;
+                        self.diag(Severity::Error, &rt.map, &rt.text, e.span, e.message);
+                    }
+                    continue;
+                }
+            };
+            if !ast.enabled {
+                self.report.disabled += 1;
+                continue;
+            }
+            self.report.read += 1;
+            let ctx = LowerCtx {
+                vars: &self.opts.vars,
+                classes: self.opts.classes.as_ref(),
+            };
+            match lower(&ast, ctx) {
+                Ok(ir) => self.insert(
+                    LoadedRule {
+                        ir: Arc::new(ir),
+                        ast,
+                        file: file.to_string(),
+                        line: rt.map.first_line(),
+                    },
+                    &rt.map,
+                    &rt.text,
+                ),
+                Err(e) => {
+                    let msg = e.kind.to_string();
+                    match e.kind {
+                        LowerErrorKind::Unsupported(k) => {
+                            self.report.skipped += 1;
+                            *self.report.skipped_by_keyword.entry(k).or_default() += 1;
+                        }
+                        LowerErrorKind::Invalid(_) => self.report.failed += 1,
+                    }
+                    let sid = ast.sid().map(|s| format!(" (sid {s})")).unwrap_or_default();
+                    self.diag(
+                        Severity::Error,
+                        &rt.map,
+                        &rt.text,
+                        e.span,
+                        format!("{msg}{sid}"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn diag(&mut self, sev: Severity, map: &SourceMap, text: &str, span: crate::Span, msg: String) {
+        self.report
+            .diagnostics
+            .push(Diagnostic::new(sev, map, text, span, msg));
+    }
+
+    /// Duplicate (gid, sid): a higher `rev` replaces the earlier rule, otherwise the earlier
+    /// one stays; either way with a warning.
+    fn insert(&mut self, r: LoadedRule, map: &SourceMap, text: &str) {
+        let key = (r.ir.gid, r.ir.sid);
+        if let Some(&i) = self.by_id.get(&key) {
+            self.report.duplicates += 1;
+            let old = &self.rules[i];
+            let (old_rev, old_file, old_line) = (old.ir.rev, old.file.clone(), old.line);
+            let span = r.ast.option("sid").map_or(r.ast.span, |o| o.span);
+            if r.ir.rev > old_rev {
+                let m = format!(
+                    "duplicate sid {}: rev {} replaces rev {old_rev} from {old_file}:{old_line}",
+                    key.1, r.ir.rev
+                );
+                self.rules[i] = r;
+                self.diag(Severity::Warning, map, text, span, m);
+            } else {
+                let m = format!(
+                    "duplicate sid {}: rev {} ignored, rev {old_rev} from {old_file}:{old_line} kept",
+                    key.1, r.ir.rev
+                );
+                self.diag(Severity::Warning, map, text, span, m);
+            }
+            return;
+        }
+        self.by_id.insert(key, self.rules.len());
+        self.rules.push(r);
+    }
+
+    /// Orders the rules and returns them with the report.
+    pub fn finish(mut self) -> Ruleset {
+        self.opts.action_order.sort(&mut self.rules);
+        self.report.loaded = self.rules.len();
+        Ruleset {
+            rules: self.rules,
+            report: self.report,
+        }
+    }
+}
+
+impl fmt::Display for CheckReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for d in &self.diagnostics {
+            writeln!(f, "{d}")?;
+        }
+        let pct = |n: usize| {
+            if self.read == 0 {
+                0.0
+            } else {
+                n as f64 * 100.0 / self.read as f64
+            }
+        };
+        writeln!(
+            f,
+            "{} files: {} rules read, {} loaded ({:.2}%), {} skipped, {} failed, {} duplicates; {} commented out",
+            self.files,
+            self.read,
+            self.loaded,
+            pct(self.loaded),
+            self.skipped,
+            self.failed,
+            self.duplicates,
+            self.disabled
+        )?;
+        if !self.skipped_by_keyword.is_empty() {
+            writeln!(f, "skipped by keyword:")?;
+            let mut v: Vec<_> = self.skipped_by_keyword.iter().collect();
+            v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            for (k, n) in v {
+                writeln!(f, "  {k:<24} {n}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Loads files with `opts`; I/O errors name the file.
+pub fn load_files<P: AsRef<Path>>(paths: &[P], opts: LoadOptions) -> Result<Ruleset, LoadError> {
+    let mut l = Loader::new(opts);
+    for p in paths {
+        l.add_file(p.as_ref()).map_err(|e| LoadError {
+            path: p.as_ref().display().to_string(),
+            source: e,
+        })?;
+    }
+    Ok(l.finish())
+}
+
+/// A rules file could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {path}: {source}")]
+pub struct LoadError {
+    /// File.
+    pub path: String,
+    /// Cause.
+    #[source]
+    pub source: std::io::Error,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Ruleset {
+        let mut l = Loader::new(LoadOptions::default());
+        l.add_str("t.rules", text);
+        l.finish()
+    }
+
+    #[test]
+    fn counts_and_diagnostics() {
+        let rs = load(concat!(
+            "alert tcp any any -> any any (msg:\"ok\"; content:\"a\"; sid:1;)\n",
+            "alert tcp any any -> any any (msg:\"bad\"; content:\"a\"; depth:0; sid:2;)\n",
+            "alert tcp any any -> any any (msg:\"skip\"; asn1:oversize_length 1; sid:3;)\n",
+            "alert tcp any any => any any (sid:4;)\n",
+            "#alert tcp any any -> any any (sid:5;)\n",
+            "# just a comment\n",
+        ));
+        let r = &rs.report;
+        assert_eq!(
+            (r.read, r.loaded, r.skipped, r.failed, r.disabled),
+            (4, 1, 1, 2, 1)
+        );
+        assert_eq!(r.skipped_by_keyword.get("asn1"), Some(&1));
+        let d = &r.diagnostics[2];
+        assert_eq!((d.line, d.col), (4, 19));
+        let text = d.to_string();
+        assert!(
+            text.starts_with("t.rules:4:19: error: expected `->`"),
+            "{text}"
+        );
+        assert!(text.contains("\n  |                   ^^"), "{text}");
+        let json = serde_json::to_value(r).expect("json");
+        for k in ["read", "loaded", "skipped", "failed", "skipped_by_keyword"] {
+            assert!(json.get(k).is_some(), "{k}");
+        }
+    }
+
+    #[test]
+    fn duplicate_sid_later_rev_wins() {
+        let rs = load(concat!(
+            "alert tcp any any -> any any (msg:\"old\"; sid:1; rev:1;)\n",
+            "alert tcp any any -> any any (msg:\"new\"; sid:1; rev:2;)\n",
+            "alert tcp any any -> any any (msg:\"stale\"; sid:1; rev:1;)\n",
+        ));
+        assert_eq!(rs.rules.len(), 1);
+        assert_eq!(rs.rules[0].ir.meta.msg, "new");
+        assert_eq!(rs.report.duplicates, 2);
+        assert!(rs
+            .report
+            .diagnostics
+            .iter()
+            .all(|d| d.severity == Severity::Warning));
+    }
+
+    #[test]
+    fn action_order() {
+        let rs = load(concat!(
+            "alert tcp any any -> any any (sid:1; priority:1;)\n",
+            "alert tcp any any -> any any (sid:2; priority:3;)\n",
+            "drop tcp any any -> any any (sid:3; priority:3;)\n",
+            "pass tcp any any -> any any (sid:4; priority:4;)\n",
+            "rejectsrc tcp any any -> any any (sid:5;)\n",
+        ));
+        let sids: Vec<u32> = rs.rules.iter().map(|r| r.ir.sid).collect();
+        assert_eq!(sids, vec![4, 3, 5, 1, 2]);
+        let order: ActionOrder =
+            serde_json::from_str(r#"["alert","pass","drop","reject"]"#).expect("order");
+        let mut rules = rs.rules.clone();
+        order.sort(&mut rules);
+        assert_eq!(
+            rules.iter().map(|r| r.ir.sid).collect::<Vec<_>>(),
+            vec![1, 2, 4, 3, 5]
+        );
+        assert!(
+            serde_json::from_str::<ActionOrder>(r#"["alert","alert","drop","reject"]"#).is_err()
+        );
+    }
+}

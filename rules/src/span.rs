@@ -1,0 +1,181 @@
+//! Byte spans into a rule's logical text and diagnostics that point at them.
+//!
+//! A rule may span several physical lines (a trailing `\` continues it), so a span is an
+//! offset into the joined, logical text; [`SourceMap`] maps it back to `file:line:col`.
+
+use serde::Serialize;
+use std::fmt;
+use std::ops::Range;
+
+/// Half-open byte range `start..end` into a rule's logical text.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Span {
+    /// First byte.
+    pub start: u32,
+    /// One past the last byte.
+    pub end: u32,
+}
+
+impl Span {
+    /// A span from byte offsets (saturating at `u32::MAX`; rules are far shorter).
+    pub fn new(start: usize, end: usize) -> Self {
+        let c = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        Span {
+            start: c(start),
+            end: c(end.max(start)),
+        }
+    }
+
+    /// The byte range, for slicing the logical text.
+    pub fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
+
+    /// Span shifted right by `by` bytes.
+    pub fn shift(self, by: usize) -> Self {
+        Span::new(self.start as usize + by, self.end as usize + by)
+    }
+
+    /// Smallest span covering both.
+    pub fn join(self, other: Span) -> Self {
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
+    }
+
+    /// Zero-width span at `at`.
+    pub fn point(at: usize) -> Self {
+        Span::new(at, at)
+    }
+}
+
+/// Where one logical rule text came from: its file and the physical line each piece starts on.
+#[derive(Clone, Debug, Default)]
+pub struct SourceMap {
+    /// File name as given by the caller.
+    pub file: String,
+    /// `(logical offset, physical line (1-based), physical column (1-based))` of each
+    /// physical line that makes up the logical text, in order.
+    pub pieces: Vec<(usize, usize, usize)>,
+}
+
+impl SourceMap {
+    /// A single-line source.
+    pub fn single(file: &str, line: usize) -> Self {
+        SourceMap {
+            file: file.to_string(),
+            pieces: vec![(0, line, 1)],
+        }
+    }
+
+    /// Physical `(line, col)` of a logical byte offset (column counted in bytes, 1-based).
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let mut best = (0, 1, 1);
+        for &p in &self.pieces {
+            if p.0 <= offset {
+                best = p;
+            } else {
+                break;
+            }
+        }
+        (best.1, best.2 + (offset - best.0))
+    }
+
+    /// The first physical line of this source.
+    pub fn first_line(&self) -> usize {
+        self.pieces.first().map_or(0, |p| p.1)
+    }
+}
+
+/// How bad a diagnostic is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The rule was not loaded.
+    Error,
+    /// The rule was loaded, but something deserves attention (e.g. a duplicate sid).
+    Warning,
+}
+
+/// A located message about a rule: `file:line:col`, the source line and a caret under the span.
+#[derive(Clone, Debug, Serialize)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// File name.
+    pub file: String,
+    /// Physical line (1-based).
+    pub line: usize,
+    /// Byte column (1-based).
+    pub col: usize,
+    /// What is wrong.
+    pub message: String,
+    /// The logical rule text the span points into.
+    pub source: String,
+    /// The span in `source`.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+impl Diagnostic {
+    /// Builds a diagnostic for `span` in `text` located through `map`.
+    pub fn new(
+        severity: Severity,
+        map: &SourceMap,
+        text: &str,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Self {
+        let (line, col) = map.line_col(span.start as usize);
+        Diagnostic {
+            severity,
+            file: map.file.clone(),
+            line,
+            col,
+            message: message.into(),
+            source: text.to_string(),
+            span,
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        writeln!(
+            f,
+            "{}:{}:{}: {}: {}",
+            self.file, self.line, self.col, sev, self.message
+        )?;
+        // Show a window of the logical text around the span so long rules stay readable.
+        let start = self.span.start as usize;
+        let end = (self.span.end as usize).max(start + 1);
+        let lo = floor_char(&self.source, start.saturating_sub(60));
+        let hi = floor_char(&self.source, (end + 60).min(self.source.len()));
+        let window = &self.source[lo..hi];
+        let prefix = if lo > 0 { "..." } else { "" };
+        let pad = prefix.len()
+            + self.source[lo..floor_char(&self.source, start.min(hi))]
+                .chars()
+                .count();
+        let carets = self.source
+            [floor_char(&self.source, start.min(hi))..floor_char(&self.source, end.min(hi))]
+            .chars()
+            .count()
+            .max(1);
+        writeln!(f, "  | {prefix}{window}")?;
+        write!(f, "  | {}{}", " ".repeat(pad), "^".repeat(carets))
+    }
+}
+
+fn floor_char(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}

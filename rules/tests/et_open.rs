@@ -1,0 +1,61 @@
+//! Runs the ET Open ruleset (test material outside the repository, `../shared/data/et-open/`)
+//! through the parser and the loader. Skips with a note when the material is absent.
+
+use std::path::PathBuf;
+
+fn et_open_files() -> Option<Vec<PathBuf>> {
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/data/et-open"
+    ));
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        println!("note: {} absent, skipping", dir.display());
+        return None;
+    };
+    let mut files: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "rules"))
+        .collect();
+    files.sort();
+    Some(files)
+}
+
+#[test]
+fn every_et_open_rule_round_trips() {
+    let Some(files) = et_open_files() else { return };
+    let (mut enabled, mut disabled, mut failed) = (0usize, 0usize, Vec::new());
+    for f in &files {
+        let text = std::fs::read_to_string(f).expect("read");
+        for rt in rules::split_rules(&f.display().to_string(), &text) {
+            let mut r = match rules::parse_rule(&rt.text) {
+                Ok(r) => r,
+                Err(e) => {
+                    if !rt.commented {
+                        failed.push(format!("{}:{} {}", rt.map.file, rt.map.first_line(), e));
+                    }
+                    continue;
+                }
+            };
+            if r.enabled {
+                enabled += 1;
+            } else {
+                disabled += 1;
+            }
+            let printed = r.to_string();
+            let mut again = rules::parse_rule(&printed)
+                .unwrap_or_else(|e| panic!("reprint does not parse: {e}\n{printed}"));
+            r.strip_spans();
+            again.strip_spans();
+            assert_eq!(r, again, "round trip differs for\n{}", rt.text);
+        }
+    }
+    println!("et-open: {enabled} enabled + {disabled} commented-out rules round-trip");
+    assert!(
+        failed.is_empty(),
+        "{} enabled rules fail to parse: {:?}",
+        failed.len(),
+        &failed[..failed.len().min(5)]
+    );
+    assert_eq!(enabled, 24_827);
+    assert_eq!(disabled, 10_023);
+}
