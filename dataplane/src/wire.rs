@@ -1,1 +1,0 @@
-//! Zero-copy typed views of protocol headers, one module per protocol.
