@@ -6,6 +6,7 @@
 //! - `osprey replay --pcap FILE`: one pass of a capture through DPDK `net_pcap` and the workers.
 //! - `osprey bench --pcap FILE`: the same capture looped from memory for a fixed time.
 //! - `osprey pcap scan|split`: capture-file tools.
+//! - `osprey rules check|compile|export`: the rule tools of the `rules` crate.
 
 mod config;
 
@@ -20,7 +21,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use dataplane::dpdk::PortStats;
 use dataplane::runtime::{self, EalConfig, Plan, PortPlan, ReplayOptions, WorkerPlan};
-use dataplane::worker::Published;
+use dataplane::worker::{Published, WorkerConfig};
 
 const LONG_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
@@ -52,6 +53,8 @@ enum Command {
     /// Capture-file tools.
     #[command(subcommand)]
     Pcap(PcapCommand),
+    /// Rule tools: check, compile, export.
+    Rules(rules::cli::RulesArgs),
 }
 
 #[derive(Args, Debug)]
@@ -78,9 +81,48 @@ struct ReplayArgs {
     /// Configuration file for the `[dpdk]` settings (default: no hugepages, no PCI).
     #[arg(short, long)]
     config: Option<PathBuf>,
+    /// Engine mode flags, comma-separated: `checksum-off` (do not validate checksums, like
+    /// Suricata's `-k none`), `stream-inline`, `midstream`, `simulate-ips`.
+    #[arg(long, default_value = "", value_parser = parse_flags)]
+    flags: Flags,
     /// Print nothing on success.
     #[arg(short, long)]
     quiet: bool,
+}
+
+/// Engine mode flags (`--flags`).
+#[derive(Clone, Copy, Debug, Default)]
+struct Flags {
+    checksum_off: bool,
+    stream_inline: bool,
+    midstream: bool,
+    simulate_ips: bool,
+}
+
+fn parse_flags(s: &str) -> Result<Flags, String> {
+    let mut f = Flags::default();
+    for flag in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
+        match flag {
+            "checksum-off" => f.checksum_off = true,
+            "stream-inline" => f.stream_inline = true,
+            "midstream" => f.midstream = true,
+            "simulate-ips" => f.simulate_ips = true,
+            other => {
+                return Err(format!(
+                    "unknown flag {other:?} (known: checksum-off, stream-inline, midstream, simulate-ips)"
+                ))
+            }
+        }
+    }
+    Ok(f)
+}
+
+impl Flags {
+    fn worker_config(self) -> WorkerConfig {
+        let mut w = WorkerConfig::default();
+        w.decode.checksum_validation = !self.checksum_off;
+        w
+    }
 }
 
 #[derive(Args, Debug)]
@@ -133,6 +175,9 @@ fn main() -> ExitCode {
         Command::Replay(a) => cmd_replay(a),
         Command::Bench(a) => cmd_bench(a),
         Command::Pcap(c) => cmd_pcap(c),
+        Command::Rules(a) => {
+            rules::cli::run(a).map(|code| ExitCode::from(code.clamp(0, 255) as u8))
+        }
     };
     match result {
         Ok(code) => code,
@@ -178,6 +223,7 @@ fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         infinite: false,
         duration: None,
         stop: stop_on_signals()?,
+        worker: a.flags.worker_config(),
     };
     let report = runtime::replay(&opts, None)?;
     if let Some(p) = &a.stats_json {
@@ -252,6 +298,7 @@ fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
         infinite: true,
         duration: Some(Duration::from_secs(a.seconds.max(1))),
         stop: stop_on_signals()?,
+        worker: Default::default(),
     };
     let r = runtime::replay(&opts, None)?;
     let secs = r.elapsed_secs.max(1e-9);
@@ -432,6 +479,7 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
                 infinite: *looping,
                 duration,
                 stop,
+                worker: Default::default(),
             };
             let r = runtime::replay(&opts, Some(&mut progress))?;
             println!(
@@ -475,6 +523,7 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
                 idle_timeout: None,
                 duration,
                 stop,
+                worker: Default::default(),
             };
             let r = runtime::run(&plan, Some(&mut progress))?;
             let packets: u64 = r.per_worker.iter().map(|w| w.packets).sum();

@@ -17,7 +17,7 @@ use crate::dpdk::{self, DpdkError, Eal, Mempool, Port, PortConfig, PortStats};
 use crate::io::pcap::{scan, CaptureError, CaptureInfo};
 use crate::io::{split, WireLengths};
 use crate::time::Timestamp;
-use crate::worker::{PacketClock, Published, RunControl, Worker};
+use crate::worker::{PacketClock, Published, RunControl, Worker, WorkerConfig};
 
 /// Link types the decoder understands (pcap numbering).
 pub const SUPPORTED_LINK_TYPES: &[(u32, &str)] = &[
@@ -51,6 +51,8 @@ pub enum RuntimeError {
     Workers(usize),
     #[error("worker {0} panicked")]
     WorkerPanicked(usize),
+    #[error("invalid worker configuration: {0}")]
+    Config(String),
 }
 
 /// EAL settings from the configuration (the `[dpdk]` section).
@@ -142,6 +144,8 @@ pub struct ReplayOptions {
     pub duration: Option<Duration>,
     /// Stop flag shared with signal handlers / the API.
     pub stop: Arc<AtomicBool>,
+    /// Decoder and pipeline settings.
+    pub worker: WorkerConfig,
 }
 
 /// Counters of one worker at the end of a run.
@@ -244,6 +248,8 @@ pub struct Plan {
     /// Stop everything after this long.
     pub duration: Option<Duration>,
     pub stop: Arc<AtomicBool>,
+    /// Decoder and pipeline settings.
+    pub worker: WorkerConfig,
 }
 
 /// The outcome of a run, before capture facts are added.
@@ -284,7 +290,14 @@ pub fn run(plan: &Plan, progress: Option<Progress<'_>>) -> Result<RunReport, Run
     let mut published = Vec::with_capacity(plan.workers.len());
     let mut done_flags = Vec::with_capacity(plan.workers.len());
     for (i, (wp, lcore)) in plan.workers.iter().zip(lcores.iter().copied()).enumerate() {
-        let worker = Worker::new(i, plan.link_type, wp.wire.clone());
+        let link = crate::decode::LinkType::try_from(plan.link_type).map_err(|_| {
+            RuntimeError::UnsupportedLinkType {
+                path: PathBuf::from(&plan.ports[0].name),
+                link_type: plan.link_type,
+            }
+        })?;
+        let worker = Worker::new(i, link, wp.wire.clone(), &plan.worker)
+            .map_err(|e| RuntimeError::Config(e.to_string()))?;
         published.push(worker.published());
         let mut queues = Vec::with_capacity(wp.queues.len());
         for &(p, q) in &wp.queues {
@@ -479,6 +492,7 @@ pub fn replay(
         idle_timeout: (!opts.infinite).then_some(Duration::from_secs(2)),
         duration: opts.duration,
         stop: opts.stop.clone(),
+        worker: opts.worker,
     };
     let r = run(&plan, progress)?;
     let packets: u64 = r.per_worker.iter().map(|w| w.packets).sum();

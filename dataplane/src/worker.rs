@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::counters::CounterSet;
+use crate::decode::{DecodeConfig, Decoder, LinkType};
 use crate::dpdk::{Burst, RxQueue};
 use crate::io::WireLengths;
 use crate::time::Timestamp;
@@ -125,10 +126,17 @@ impl Default for RunControl {
     }
 }
 
+/// Settings every worker of a run shares.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WorkerConfig {
+    pub decode: DecodeConfig,
+}
+
 /// One worker's state. Owned by exactly one lcore while it runs.
 pub struct Worker {
     id: usize,
-    link_type: u32,
+    link: LinkType,
+    decoder: Decoder,
     capture: CaptureCounters,
     wire: WireLengths,
     scratch: Box<[u8]>,
@@ -147,23 +155,31 @@ impl std::fmt::Debug for Worker {
 }
 
 impl Worker {
-    /// A worker for frames of pcap link type `link_type`.
-    pub fn new(id: usize, link_type: u32, wire: WireLengths) -> Self {
-        let mut names = Vec::new();
-        let capture = CaptureCounters::default();
-        capture.visit(&mut |n, _| names.push(n));
-        Worker {
+    /// A worker for frames of link type `link`.
+    pub fn new(
+        id: usize,
+        link: LinkType,
+        wire: WireLengths,
+        cfg: &WorkerConfig,
+    ) -> Result<Self, crate::decode::ConfigError> {
+        let decoder = Decoder::new(cfg.decode)?;
+        let mut w = Worker {
             id,
-            link_type,
-            capture,
+            link,
+            decoder,
+            capture: CaptureCounters::default(),
             wire,
             scratch: vec![0u8; MAX_FRAME].into_boxed_slice(),
             last_ts: Timestamp::default(),
             ts_offset: 0,
             ts_scale: None,
-            published: Arc::new(Published::new(names)),
+            published: Arc::new(Published::new(Vec::new())),
             since_publish: 0,
-        }
+        };
+        let mut names = Vec::new();
+        w.visit_counters(&mut |n, _| names.push(n));
+        w.published = Arc::new(Published::new(names));
+        Ok(w)
     }
 
     /// The worker's index.
@@ -172,8 +188,13 @@ impl Worker {
     }
 
     /// The link type of the frames it decodes.
-    pub fn link_type(&self) -> u32 {
-        self.link_type
+    pub fn link_type(&self) -> LinkType {
+        self.link
+    }
+
+    /// The decoder (counters, defragmenter).
+    pub fn decoder(&self) -> &Decoder {
+        &self.decoder
     }
 
     /// Capture counters.
@@ -194,14 +215,15 @@ impl Worker {
     /// Every counter of the worker, by name.
     pub fn visit_counters(&self, f: &mut dyn FnMut(&'static str, u64)) {
         self.capture.visit(f);
+        self.decoder.counters().visit(f);
     }
 
     /// Publishes the current counters.
     pub fn publish(&mut self) {
         let mut i = 0;
-        let values = &self.published.values;
-        self.capture.visit(&mut |_, v| {
-            if let Some(slot) = values.get(i) {
+        let published = self.published.clone();
+        self.visit_counters(&mut |_, v| {
+            if let Some(slot) = published.values.get(i) {
                 slot.store(v, Ordering::Relaxed);
             }
             i += 1;
@@ -216,6 +238,7 @@ impl Worker {
         self.capture.bytes += wire_len.max(frame.len() as u32) as u64;
         self.capture.captured_bytes += frame.len() as u64;
         self.last_ts = ts;
+        let _pkt = self.decoder.decode(self.link, frame, ts);
         self.since_publish += 1;
         if self.since_publish >= PUBLISH_EVERY {
             self.publish();
