@@ -19,6 +19,7 @@
 pub mod app;
 pub mod counters;
 pub mod decode;
+pub mod export;
 pub mod dpdk;
 pub mod flow;
 pub mod io;
