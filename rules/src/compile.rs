@@ -235,8 +235,29 @@ pub struct FastPatternChoice {
     pub only: bool,
 }
 
-/// Picks a rule's prefilter literal as Suricata does: the explicit `fast_pattern`, else the
-/// longest positive content of the highest-priority buffer (ties: the first written).
+/// Pattern strength, Suricata's tie-breaker between equally long candidates: bytes not seen
+/// before in the pattern score by rarity (letters 3; other printable, 0x00, 0x01, 0xff 4;
+/// anything else 6), repeated bytes score 1.
+pub fn pattern_strength(p: &[u8]) -> u32 {
+    let mut seen = [false; 256];
+    p.iter()
+        .map(|&b| {
+            if std::mem::replace(&mut seen[b as usize], true) {
+                1
+            } else if b.is_ascii_alphabetic() {
+                3
+            } else if b.is_ascii_graphic() || b == b' ' || matches!(b, 0x00 | 0x01 | 0xff) {
+                4
+            } else {
+                6
+            }
+        })
+        .sum()
+}
+
+/// Picks a rule's prefilter literal as Suricata does: the explicit `fast_pattern`; else,
+/// among positive contents, the best buffer priority, then the longest, then the strongest
+/// ([`pattern_strength`]), then the first written.
 pub fn select_fast_pattern(rule: &ir::Rule) -> Option<FastPatternChoice> {
     let mk = |b: Buffer, t: &[Transform], c: &ir::Content| {
         let fp = c.fast_pattern.unwrap_or(ir::FastPattern {
@@ -275,12 +296,17 @@ pub fn select_fast_pattern(rule: &ir::Rule) -> Option<FastPatternChoice> {
         // An explicit fast pattern on a negated content cannot select candidates.
         return (!c.negated).then(|| mk(l.buffer, &l.transforms, c));
     }
-    let mut best: Option<((u8, usize), &ir::BufferList, &ir::Content)> = None;
+    type Key = (std::cmp::Reverse<u8>, usize, u32);
+    let mut best: Option<(Key, &ir::BufferList, &ir::Content)> = None;
     for (l, c) in contents() {
         if c.negated {
             continue;
         }
-        let key = (l.buffer.fast_pattern_priority(), c.pattern.len());
+        let key = (
+            std::cmp::Reverse(l.buffer.fast_pattern_priority()),
+            c.pattern.len(),
+            pattern_strength(&c.pattern),
+        );
         if best.is_none_or(|(k, _, _)| key > k) {
             best = Some((key, l, c));
         }
@@ -770,11 +796,29 @@ mod tests {
             select_fast_pattern(&r).expect("fp").literal.bytes,
             b"abcdef"
         );
-        // App buffers count like payload.
+        // App buffers rank above the payload, even when shorter; http.method ranks with it.
         let r = first_ir(
-            r#"alert http any any -> any any (http.method; content:"GET"; http.uri; content:"/index.php"; sid:1;)"#,
+            r#"alert http any any -> any any (content:"a very long payload"; http.uri; content:"/x"; sid:1;)"#,
         );
         assert_eq!(select_fast_pattern(&r).expect("fp").buffer, Buffer::HttpUri);
+        let r = first_ir(
+            r#"alert http any any -> any any (http.method; content:"POST"; pkt_data; content:"abc"; sid:1;)"#,
+        );
+        assert_eq!(select_fast_pattern(&r).expect("fp").literal.bytes, b"POST");
+        let r = first_ir(
+            r#"alert http any any -> any any (http.method; content:"GET"; pkt_data; content:"abcd"; sid:1;)"#,
+        );
+        assert_eq!(select_fast_pattern(&r).expect("fp").buffer, Buffer::Payload);
+        // Equal length: the more diverse pattern wins.
+        let r = first_ir(
+            r#"alert tcp any any -> any any (content:"aaaa"; content:"a|00|b|ff|"; sid:1;)"#,
+        );
+        assert_eq!(
+            select_fast_pattern(&r).expect("fp").literal.bytes,
+            b"a\x00b\xff"
+        );
+        assert_eq!(pattern_strength(b"aaaa"), 6);
+        assert_eq!(pattern_strength(b"a\x00b\x02"), 3 + 4 + 3 + 6);
         // Only negated contents: no prefilter.
         let r = first_ir(r#"alert tcp any any -> any any (content:!"x"; sid:1;)"#);
         assert!(select_fast_pattern(&r).is_none());
