@@ -220,6 +220,94 @@ pub struct Engine {
     pub groups: Vec<RuleGroup>,
     /// Statistics.
     pub stats: CompileStats,
+    /// Port → groups lookup, so per-packet group selection is one index, not a scan.
+    port_map: PortMap,
+}
+
+/// For each (transport, direction), port → index into `sets`, the distinct lists of groups.
+#[derive(Debug, Default)]
+struct PortMap {
+    sets: Vec<Box<[u32]>>,
+    by_port: Vec<Box<[u16]>>,
+}
+
+const TRANSPORTS: [Transport; 4] = [
+    Transport::Tcp,
+    Transport::Udp,
+    Transport::Icmp,
+    Transport::Ip,
+];
+const DIRS: [GroupDir; 2] = [GroupDir::ToServer, GroupDir::ToClient];
+
+fn slot(t: Transport, d: GroupDir) -> usize {
+    let ti = TRANSPORTS.iter().position(|x| *x == t).unwrap_or(0);
+    let di = DIRS.iter().position(|x| *x == d).unwrap_or(0);
+    ti * DIRS.len() + di
+}
+
+impl PortMap {
+    /// Builds the table from the groups' port sets; boundaries between port ranges are the
+    /// only places the group list can change, so the walk is per range, not per port.
+    fn build(groups: &[RuleGroup]) -> Result<PortMap, CompileError> {
+        let mut sets: Vec<Box<[u32]>> = Vec::new();
+        let mut index: HashMap<Vec<u32>, u16> = HashMap::new();
+        let mut by_port = Vec::with_capacity(TRANSPORTS.len() * DIRS.len());
+        for t in TRANSPORTS {
+            for d in DIRS {
+                let members: Vec<u32> = groups
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, g)| {
+                        (g.transport == t || g.transport == Transport::Ip) && g.dir == d
+                    })
+                    .map(|(i, _)| i as u32)
+                    .collect();
+                let mut cuts: Vec<u32> = vec![0, 65536];
+                for &gi in &members {
+                    for &(lo, hi) in &groups[gi as usize].ports.0 {
+                        cuts.push(u32::from(lo));
+                        cuts.push(u32::from(hi) + 1);
+                    }
+                }
+                cuts.sort_unstable();
+                cuts.dedup();
+                let mut table = vec![0u16; 65536];
+                for w in cuts.windows(2) {
+                    let (lo, hi) = (w[0], w[1]);
+                    if lo >= 65536 {
+                        break;
+                    }
+                    let port = lo as u16;
+                    let list: Vec<u32> = members
+                        .iter()
+                        .copied()
+                        .filter(|&gi| groups[gi as usize].ports.contains(port))
+                        .collect();
+                    let next = sets.len();
+                    let id = *index.entry(list.clone()).or_insert_with(|| {
+                        sets.push(list.into_boxed_slice());
+                        u16::try_from(next).unwrap_or(u16::MAX)
+                    });
+                    if id == u16::MAX {
+                        return Err(CompileError::Hyperscan(
+                            "too many distinct port groups".into(),
+                        ));
+                    }
+                    table[lo as usize..hi.min(65536) as usize].fill(id);
+                }
+                by_port.push(table.into_boxed_slice());
+            }
+        }
+        Ok(PortMap { sets, by_port })
+    }
+
+    fn get(&self, t: Transport, d: GroupDir, port: u16) -> &[u32] {
+        self.by_port
+            .get(slot(t, d))
+            .and_then(|tab| tab.get(port as usize))
+            .and_then(|&i| self.sets.get(i as usize))
+            .map_or(&[], |s| s)
+    }
 }
 
 /// Selected prefilter literal of a rule.
@@ -520,10 +608,12 @@ impl Engine {
         }
         stats.groups = groups.len();
         stats.databases = plans.len();
+        let port_map = PortMap::build(&groups)?;
         let engine = Engine {
             rules,
             groups,
             stats,
+            port_map,
         };
         let scratch_bytes = engine
             .alloc_scratch()
@@ -563,18 +653,18 @@ impl Engine {
     }
 
     /// Groups that inspect a packet of `transport` in direction `dir` whose service port is
-    /// `port`: the port's own groups and the `any` group.
+    /// `port`: the port's own groups, the `any` groups and the `ip` groups. One table lookup;
+    /// no allocation.
     pub fn groups_for(
         &self,
         transport: Transport,
         dir: GroupDir,
         port: u16,
     ) -> impl Iterator<Item = &RuleGroup> {
-        self.groups.iter().filter(move |g| {
-            (g.transport == transport || g.transport == Transport::Ip)
-                && g.dir == dir
-                && g.ports.contains(port)
-        })
+        self.port_map
+            .get(transport, dir, port)
+            .iter()
+            .filter_map(move |&i| self.groups.get(i as usize))
     }
 
     /// Approximate heap bytes of the engine: databases plus rule IR.
@@ -604,7 +694,14 @@ impl Engine {
                     + b.rules_of.iter().map(|r| r.len() * 4 + 24).sum::<usize>()
             })
             .sum();
-        self.stats.database_bytes + ir + lits
+        let ports = self.port_map.by_port.len() * 65536 * 2
+            + self
+                .port_map
+                .sets
+                .iter()
+                .map(|s| s.len() * 4 + 16)
+                .sum::<usize>();
+        self.stats.database_bytes + ir + lits + ports
     }
 }
 
@@ -929,6 +1026,42 @@ mod tests {
             .expect("dns group");
         assert_eq!(g.buffers_of(Buffer::DnsQuery).count(), 2);
         assert_eq!(g.buffer(Buffer::DnsQuery).expect("plain").literals.len(), 1);
+    }
+
+    #[test]
+    fn port_map_matches_a_scan() {
+        let rules = load(concat!(
+            "alert tcp any any -> any [80,8080] (flow:to_server; content:\"a\"; sid:1;)\n",
+            "alert tcp any any -> any 1024: (flow:to_server; content:\"b\"; sid:2;)\n",
+            "alert tcp any any -> any !443 (flow:to_server; content:\"c\"; sid:3;)\n",
+            "alert tcp any [21,22] -> any any (flow:to_client; content:\"d\"; sid:4;)\n",
+            "alert ip any any -> any any (content:\"e\"; sid:5;)\n",
+            "alert udp any any -> any 53 (content:\"f\"; sid:6;)\n",
+        ));
+        let e = Engine::compile(&rules, &CompileOptions::default()).expect("compile");
+        for t in TRANSPORTS {
+            for d in DIRS {
+                for port in [0u16, 21, 22, 53, 79, 80, 443, 1023, 1024, 8080, 65535] {
+                    let mut fast: Vec<usize> = e
+                        .groups_for(t, d, port)
+                        .map(|g| g as *const RuleGroup as usize)
+                        .collect();
+                    let mut slow: Vec<usize> = e
+                        .groups
+                        .iter()
+                        .filter(|g| {
+                            (g.transport == t || g.transport == Transport::Ip)
+                                && g.dir == d
+                                && g.ports.contains(port)
+                        })
+                        .map(|g| g as *const RuleGroup as usize)
+                        .collect();
+                    fast.sort_unstable();
+                    slow.sort_unstable();
+                    assert_eq!(fast, slow, "{t:?} {d:?} {port}");
+                }
+            }
+        }
     }
 
     #[test]
