@@ -126,6 +126,7 @@ pub fn run_to(args: RulesArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
                 &CompileOptions {
                     cache_dir: a.cache_dir.clone(),
                     threads: 0,
+                    ..CompileOptions::default()
                 },
             )?;
             let compile_ms = t1.elapsed().as_millis();
@@ -154,7 +155,7 @@ pub fn run_to(args: RulesArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             let rs = load(&a.input)?;
             for r in &rs.rules {
                 match a.format {
-                    ExportFormat::Suricata => writeln!(out, "{}", r.ast)?,
+                    ExportFormat::Suricata => writeln!(out, "{}", r.ast()?)?,
                     ExportFormat::Json => {
                         serde_json::to_writer(&mut *out, &*r.ir)?;
                         writeln!(out)?;

@@ -209,6 +209,22 @@ pub struct CompileOptions {
     pub cache_dir: Option<PathBuf>,
     /// Compile threads (0 = available cores).
     pub threads: usize,
+    /// Port groups with fewer rules join the any-port group (0 = [`MIN_PORT_GROUP`]; 1 keeps
+    /// every port group).
+    pub min_port_group_rules: usize,
+}
+
+/// Default smallest port group kept on its own.
+pub const MIN_PORT_GROUP: usize = 16;
+
+impl CompileOptions {
+    fn min_port_group(&self) -> usize {
+        if self.min_port_group_rules == 0 {
+            MIN_PORT_GROUP
+        } else {
+            self.min_port_group_rules
+        }
+    }
 }
 
 /// The compiled, immutable detection engine.
@@ -473,12 +489,11 @@ impl Engine {
             rules: rules.len(),
             ..CompileStats::default()
         };
-        // Group rules.
-        let mut key_of: HashMap<(Transport, GroupDir, ir::PortSet), usize> = HashMap::new();
-        let mut groups: Vec<RuleGroup> = Vec::new();
+        // Group rules: (transport, direction, service ports) per rule and direction.
+        let mut members: Vec<(Transport, GroupDir, ir::PortSet, RuleIdx)> = Vec::new();
         let mut choices: Vec<Option<FastPatternChoice>> = Vec::with_capacity(rules.len());
         for (i, r) in rules.iter().enumerate() {
-            let fp = select_fast_pattern(r);
+            choices.push(select_fast_pattern(r));
             for t in transport_of(r.proto) {
                 for d in dirs_of(r) {
                     let ports = match (t, d) {
@@ -492,21 +507,40 @@ impl Engine {
                         }
                         _ => ir::PortSet::any(),
                     };
-                    let gi = *key_of.entry((t, d, ports.clone())).or_insert_with(|| {
-                        groups.push(RuleGroup {
-                            transport: t,
-                            dir: d,
-                            ports,
-                            rules: Vec::new(),
-                            always: Vec::new(),
-                            buffers: Vec::new(),
-                        });
-                        groups.len() - 1
-                    });
-                    groups[gi].rules.push(i as RuleIdx);
+                    members.push((t, d, ports, i as RuleIdx));
                 }
             }
-            choices.push(fp);
+        }
+        // Small port groups join their any-port group: each database costs a fixed amount
+        // of compile time and scratch, and a few extra candidates cost less (the header's
+        // ports are verified per candidate anyway).
+        let mut sizes: HashMap<(Transport, GroupDir, &ir::PortSet), usize> = HashMap::new();
+        for (t, d, p, _) in &members {
+            *sizes.entry((*t, *d, p)).or_default() += 1;
+        }
+        let small: std::collections::HashSet<(Transport, GroupDir, ir::PortSet)> = sizes
+            .into_iter()
+            .filter(|(_, n)| *n < opts.min_port_group())
+            .map(|((t, d, p), _)| (t, d, p.clone()))
+            .collect();
+        let mut key_of: HashMap<(Transport, GroupDir, ir::PortSet), usize> = HashMap::new();
+        let mut groups: Vec<RuleGroup> = Vec::new();
+        for (t, d, mut ports, ri) in members {
+            if small.contains(&(t, d, ports.clone())) {
+                ports = ir::PortSet::any();
+            }
+            let gi = *key_of.entry((t, d, ports.clone())).or_insert_with(|| {
+                groups.push(RuleGroup {
+                    transport: t,
+                    dir: d,
+                    ports,
+                    rules: Vec::new(),
+                    always: Vec::new(),
+                    buffers: Vec::new(),
+                });
+                groups.len() - 1
+            });
+            groups[gi].rules.push(ri);
         }
         // Plan databases with literal dedup.
         let mut plans: Vec<DbPlan> = Vec::new();
@@ -861,6 +895,25 @@ mod tests {
         rs.rules
     }
 
+    const KEEP_PORT_GROUPS: CompileOptions = CompileOptions {
+        cache_dir: None,
+        threads: 1,
+        min_port_group_rules: 1,
+    };
+
+    #[test]
+    fn small_port_groups_merge_into_any() {
+        let rules = load(concat!(
+            "alert tcp any any -> any 80 (flow:to_server; content:\"a\"; sid:1;)\n",
+            "alert tcp any any -> any any (flow:to_server; content:\"b\"; sid:2;)\n",
+        ));
+        let e = Engine::compile(&rules, &CompileOptions::default()).expect("compile");
+        assert_eq!(e.groups.len(), 1);
+        assert!(e.groups[0].ports.is_any());
+        let e = Engine::compile(&rules, &KEEP_PORT_GROUPS).expect("compile");
+        assert_eq!(e.groups.len(), 2);
+    }
+
     fn first_ir(text: &str) -> Arc<ir::Rule> {
         load(text).remove(0).ir
     }
@@ -931,7 +984,7 @@ mod tests {
             "alert http any any -> any any (msg:\"e\"; flow:to_server; http.uri; content:\"/x.php\"; sid:5;)\n",
             "alert udp any any -> any 53 (msg:\"f\"; content:\"zz\"; sid:6;)\n",
         ));
-        let e = Engine::compile(&rules, &CompileOptions::default()).expect("compile");
+        let e = Engine::compile(&rules, &KEEP_PORT_GROUPS).expect("compile");
         assert_eq!(e.stats.rules, 6);
         // sid 1 and 2 share one caseless literal.
         assert!(e.stats.literals_unique < e.stats.literals_total);
@@ -980,6 +1033,7 @@ mod tests {
         let opts = CompileOptions {
             cache_dir: Some(dir.path().to_path_buf()),
             threads: 1,
+            ..CompileOptions::default()
         };
         let a = Engine::compile(&rules, &opts).expect("cold");
         assert!(!a.stats.from_cache);
@@ -1038,7 +1092,7 @@ mod tests {
             "alert ip any any -> any any (content:\"e\"; sid:5;)\n",
             "alert udp any any -> any 53 (content:\"f\"; sid:6;)\n",
         ));
-        let e = Engine::compile(&rules, &CompileOptions::default()).expect("compile");
+        let e = Engine::compile(&rules, &KEEP_PORT_GROUPS).expect("compile");
         for t in TRANSPORTS {
             for d in DIRS {
                 for port in [0u16, 21, 22, 53, 79, 80, 443, 1023, 1024, 8080, 65535] {

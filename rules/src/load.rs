@@ -20,12 +20,23 @@ use std::sync::Arc;
 pub struct LoadedRule {
     /// Validated meaning.
     pub ir: Arc<ir::Rule>,
-    /// As written.
-    pub ast: ast::Rule,
+    /// The rule's logical text as written (the AST is re-parsed on demand by
+    /// [`LoadedRule::ast`] rather than kept: it is only needed for export and costs more
+    /// memory than the text).
+    pub text: String,
+    /// Span of the `sid` option in `text`, for duplicate warnings.
+    pub sid_span: crate::Span,
     /// File name.
     pub file: String,
     /// First line.
     pub line: usize,
+}
+
+impl LoadedRule {
+    /// The rule's AST (parses `text` again; it parsed at load, so this succeeds).
+    pub fn ast(&self) -> Result<ast::Rule, crate::ParseError> {
+        parse_rule(&self.text)
+    }
 }
 
 /// Action classes in evaluation order; Suricata's default is pass, drop, reject, alert.
@@ -241,9 +252,9 @@ impl Loader {
                     *self.report.skipped_by_keyword.entry(k).or_default() += 1;
                     self.report.diagnostics.push(d);
                 }
-                Outcome::Loaded(r, map, text) => {
+                Outcome::Loaded(r, map) => {
                     self.report.read += 1;
-                    self.insert(*r, &map, &text);
+                    self.insert(*r, &map);
                 }
             }
         }
@@ -257,13 +268,15 @@ impl Loader {
 
     /// Duplicate (gid, sid): a higher `rev` replaces the earlier rule, otherwise the earlier
     /// one stays; either way with a warning.
-    fn insert(&mut self, r: LoadedRule, map: &SourceMap, text: &str) {
+    fn insert(&mut self, r: LoadedRule, map: &SourceMap) {
         let key = (r.ir.gid, r.ir.sid);
         if let Some(&i) = self.by_id.get(&key) {
             self.report.duplicates += 1;
             let old = &self.rules[i];
             let (old_rev, old_file, old_line) = (old.ir.rev, old.file.clone(), old.line);
-            let span = r.ast.option("sid").map_or(r.ast.span, |o| o.span);
+            let span = r.sid_span;
+            let text = r.text.clone();
+            let text = text.as_str();
             if r.ir.rev > old_rev {
                 let m = format!(
                     "duplicate sid {}: rev {} replaces rev {old_rev} from {old_file}:{old_line}",
@@ -336,7 +349,7 @@ enum Outcome {
     Disabled,
     Failed(Diagnostic),
     Skipped(String, Diagnostic),
-    Loaded(Box<LoadedRule>, SourceMap, String),
+    Loaded(Box<LoadedRule>, SourceMap),
 }
 
 /// Parses and validates one file's text; independent of other files so files can be
@@ -370,15 +383,16 @@ fn process(file: &str, text: &str, opts: &LoadOptions) -> Vec<Outcome> {
         match lower(&ast, ctx) {
             Ok(ir) => {
                 let line = rt.map.first_line();
+                let sid_span = ast.option("sid").map_or(ast.span, |o| o.span);
                 out.push(Outcome::Loaded(
                     Box::new(LoadedRule {
                         ir: Arc::new(ir),
-                        ast,
+                        text: rt.text,
+                        sid_span,
                         file: file.to_string(),
                         line,
                     }),
                     rt.map,
-                    rt.text,
                 ));
             }
             Err(e) => {
