@@ -84,6 +84,7 @@ fn benches(c: &mut Criterion) {
     let opts = CompileOptions {
         cache_dir: Some(dir),
         threads: 0,
+        ..CompileOptions::default()
     };
     let _ = Engine::compile(&rs.rules, &opts);
     g.bench_function("et_open_cached", |b| {

@@ -99,12 +99,17 @@ pub struct ExportArgs {
 
 /// Runs a subcommand; returns the process exit code (0 ok, 1 some rules failed).
 pub fn run(args: RulesArgs) -> anyhow::Result<i32> {
-    let mut out = std::io::stdout().lock();
+    run_to(args, &mut std::io::stdout().lock())
+}
+
+/// [`run`] writing to `out`.
+pub fn run_to(args: RulesArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let mut out = out;
     match args.command {
         RulesCommand::Check(a) => {
             let rs = load(&a.input)?;
             if a.json {
-                serde_json::to_writer_pretty(&mut out, &rs.report)?;
+                serde_json::to_writer_pretty(&mut *out, &rs.report)?;
                 writeln!(out)?;
             } else {
                 write!(out, "{}", rs.report)?;
@@ -121,6 +126,7 @@ pub fn run(args: RulesArgs) -> anyhow::Result<i32> {
                 &CompileOptions {
                     cache_dir: a.cache_dir.clone(),
                     threads: 0,
+                    ..CompileOptions::default()
                 },
             )?;
             let compile_ms = t1.elapsed().as_millis();
@@ -133,11 +139,12 @@ pub fn run(args: RulesArgs) -> anyhow::Result<i32> {
                 compile_ms,
                 total_ms: t0.elapsed().as_millis(),
                 engine_bytes: engine.memory_bytes(),
-                peak_rss_bytes: peak_rss(),
+                peak_rss_bytes: proc_status_kb("VmHWM:"),
+                rss_bytes: proc_status_kb("VmRSS:"),
                 stats: engine.stats.clone(),
             };
             if a.json {
-                serde_json::to_writer_pretty(&mut out, &report)?;
+                serde_json::to_writer_pretty(&mut *out, &report)?;
                 writeln!(out)?;
             } else {
                 report.write_text(&mut out)?;
@@ -148,9 +155,9 @@ pub fn run(args: RulesArgs) -> anyhow::Result<i32> {
             let rs = load(&a.input)?;
             for r in &rs.rules {
                 match a.format {
-                    ExportFormat::Suricata => writeln!(out, "{}", r.ast)?,
+                    ExportFormat::Suricata => writeln!(out, "{}", r.ast()?)?,
                     ExportFormat::Json => {
-                        serde_json::to_writer(&mut out, &*r.ir)?;
+                        serde_json::to_writer(&mut *out, &*r.ir)?;
                         writeln!(out)?;
                     }
                 }
@@ -234,8 +241,11 @@ pub struct CompileReport {
     pub total_ms: u128,
     /// Engine memory estimate (databases + IR), bytes.
     pub engine_bytes: usize,
-    /// Peak resident set of this process, bytes (Linux).
+    /// Peak resident set of this process, bytes (Linux; includes the compiler's transient
+    /// memory).
     pub peak_rss_bytes: Option<u64>,
+    /// Resident set after compiling, bytes (Linux; loaded rules, AST and engine).
+    pub rss_bytes: Option<u64>,
     /// Compiler statistics.
     pub stats: crate::compile::CompileStats,
 }
@@ -271,10 +281,12 @@ impl CompileReport {
         )?;
         writeln!(
             out,
-            "databases {:.1} MB, scratch {:.1} MB, engine {:.1} MB, peak RSS {}",
+            "databases {:.1} MB, scratch {:.1} KB, engine {:.1} MB, RSS {} (peak {})",
             mb(self.stats.database_bytes),
-            mb(self.stats.scratch_bytes),
+            self.stats.scratch_bytes as f64 / 1e3,
             mb(self.engine_bytes),
+            self.rss_bytes
+                .map_or("n/a".to_string(), |b| format!("{:.1} MB", b as f64 / 1e6)),
             self.peak_rss_bytes
                 .map_or("n/a".to_string(), |b| format!("{:.1} MB", b as f64 / 1e6))
         )?;
@@ -285,10 +297,89 @@ impl CompileReport {
     }
 }
 
-/// Peak resident set size from `/proc/self/status` (`VmHWM`).
-fn peak_rss() -> Option<u64> {
+/// A `/proc/self/status` memory field in bytes (`VmHWM:` peak, `VmRSS:` current).
+fn proc_status_kb(field: &str) -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = s.lines().find(|l| l.starts_with(field))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: RulesCommand,
+    }
+
+    fn run_args(args: &[&str]) -> (i32, String) {
+        let cli = Cli::try_parse_from(std::iter::once("rules").chain(args.iter().copied()))
+            .expect("args");
+        let mut out = Vec::new();
+        let code = run_to(
+            RulesArgs {
+                command: cli.command,
+            },
+            &mut out,
+        )
+        .expect("run");
+        (code, String::from_utf8(out).expect("utf8"))
+    }
+
+    #[test]
+    fn check_compile_export() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let f = dir.path().join("a.rules");
+        std::fs::write(
+            &f,
+            "alert http any any -> any any (msg:\"x\"; http.uri; content:\"/a\"; sid:1;)\n\
+             alert tcp any any -> any any (msg:\"y\"; asn1:oversize_length 1; sid:2;)\n\
+             alert tcp any any -> any any (msg:\"z\"; content:\"a\"; depth:0; sid:3;)\n",
+        )
+        .expect("write");
+        let f = f.to_str().expect("path");
+        let (code, out) = run_args(&["check", f, "--json"]);
+        assert_eq!(code, 1);
+        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        assert_eq!(v["read"], 3);
+        assert_eq!(v["loaded"], 1);
+        assert_eq!(v["skipped"], 1);
+        assert_eq!(v["failed"], 1);
+        assert_eq!(v["skipped_by_keyword"]["asn1"], 1);
+        let (_, text) = run_args(&["check", f]);
+        assert!(text.contains("a.rules:3:"), "{text}");
+        assert!(text.contains("3 rules read, 1 loaded"), "{text}");
+        let cache = dir.path().join("cache");
+        let (_, out) = run_args(&[
+            "compile",
+            f,
+            "--json",
+            "--cache-dir",
+            cache.to_str().expect("p"),
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        // No flow direction: one database per direction.
+        assert_eq!(v["stats"]["databases"], 2);
+        assert_eq!(v["stats"]["from_cache"], false);
+        let (_, out) = run_args(&[
+            "compile",
+            f,
+            "--json",
+            "--cache-dir",
+            cache.to_str().expect("p"),
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        assert_eq!(v["stats"]["from_cache"], true);
+        let (_, out) = run_args(&["export", "--format", "suricata", f]);
+        assert_eq!(out.lines().count(), 1);
+        assert!(crate::parse_rule(out.trim()).is_ok());
+        let (_, out) = run_args(&["export", "--format", "json", f]);
+        let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+        assert_eq!(v["sid"], 1);
+        assert_eq!(v["lists"][0]["buffer"], "http_uri");
+    }
 }

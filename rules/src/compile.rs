@@ -209,6 +209,22 @@ pub struct CompileOptions {
     pub cache_dir: Option<PathBuf>,
     /// Compile threads (0 = available cores).
     pub threads: usize,
+    /// Port groups with fewer rules join the any-port group (0 = [`MIN_PORT_GROUP`]; 1 keeps
+    /// every port group).
+    pub min_port_group_rules: usize,
+}
+
+/// Default smallest port group kept on its own.
+pub const MIN_PORT_GROUP: usize = 16;
+
+impl CompileOptions {
+    fn min_port_group(&self) -> usize {
+        if self.min_port_group_rules == 0 {
+            MIN_PORT_GROUP
+        } else {
+            self.min_port_group_rules
+        }
+    }
 }
 
 /// The compiled, immutable detection engine.
@@ -220,6 +236,94 @@ pub struct Engine {
     pub groups: Vec<RuleGroup>,
     /// Statistics.
     pub stats: CompileStats,
+    /// Port → groups lookup, so per-packet group selection is one index, not a scan.
+    port_map: PortMap,
+}
+
+/// For each (transport, direction), port → index into `sets`, the distinct lists of groups.
+#[derive(Debug, Default)]
+struct PortMap {
+    sets: Vec<Box<[u32]>>,
+    by_port: Vec<Box<[u16]>>,
+}
+
+const TRANSPORTS: [Transport; 4] = [
+    Transport::Tcp,
+    Transport::Udp,
+    Transport::Icmp,
+    Transport::Ip,
+];
+const DIRS: [GroupDir; 2] = [GroupDir::ToServer, GroupDir::ToClient];
+
+fn slot(t: Transport, d: GroupDir) -> usize {
+    let ti = TRANSPORTS.iter().position(|x| *x == t).unwrap_or(0);
+    let di = DIRS.iter().position(|x| *x == d).unwrap_or(0);
+    ti * DIRS.len() + di
+}
+
+impl PortMap {
+    /// Builds the table from the groups' port sets; boundaries between port ranges are the
+    /// only places the group list can change, so the walk is per range, not per port.
+    fn build(groups: &[RuleGroup]) -> Result<PortMap, CompileError> {
+        let mut sets: Vec<Box<[u32]>> = Vec::new();
+        let mut index: HashMap<Vec<u32>, u16> = HashMap::new();
+        let mut by_port = Vec::with_capacity(TRANSPORTS.len() * DIRS.len());
+        for t in TRANSPORTS {
+            for d in DIRS {
+                let members: Vec<u32> = groups
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, g)| {
+                        (g.transport == t || g.transport == Transport::Ip) && g.dir == d
+                    })
+                    .map(|(i, _)| i as u32)
+                    .collect();
+                let mut cuts: Vec<u32> = vec![0, 65536];
+                for &gi in &members {
+                    for &(lo, hi) in &groups[gi as usize].ports.0 {
+                        cuts.push(u32::from(lo));
+                        cuts.push(u32::from(hi) + 1);
+                    }
+                }
+                cuts.sort_unstable();
+                cuts.dedup();
+                let mut table = vec![0u16; 65536];
+                for w in cuts.windows(2) {
+                    let (lo, hi) = (w[0], w[1]);
+                    if lo >= 65536 {
+                        break;
+                    }
+                    let port = lo as u16;
+                    let list: Vec<u32> = members
+                        .iter()
+                        .copied()
+                        .filter(|&gi| groups[gi as usize].ports.contains(port))
+                        .collect();
+                    let next = sets.len();
+                    let id = *index.entry(list.clone()).or_insert_with(|| {
+                        sets.push(list.into_boxed_slice());
+                        u16::try_from(next).unwrap_or(u16::MAX)
+                    });
+                    if id == u16::MAX {
+                        return Err(CompileError::Hyperscan(
+                            "too many distinct port groups".into(),
+                        ));
+                    }
+                    table[lo as usize..hi.min(65536) as usize].fill(id);
+                }
+                by_port.push(table.into_boxed_slice());
+            }
+        }
+        Ok(PortMap { sets, by_port })
+    }
+
+    fn get(&self, t: Transport, d: GroupDir, port: u16) -> &[u32] {
+        self.by_port
+            .get(slot(t, d))
+            .and_then(|tab| tab.get(port as usize))
+            .and_then(|&i| self.sets.get(i as usize))
+            .map_or(&[], |s| s)
+    }
 }
 
 /// Selected prefilter literal of a rule.
@@ -235,8 +339,29 @@ pub struct FastPatternChoice {
     pub only: bool,
 }
 
-/// Picks a rule's prefilter literal as Suricata does: the explicit `fast_pattern`, else the
-/// longest positive content of the highest-priority buffer (ties: the first written).
+/// Pattern strength, Suricata's tie-breaker between equally long candidates: bytes not seen
+/// before in the pattern score by rarity (letters 3; other printable, 0x00, 0x01, 0xff 4;
+/// anything else 6), repeated bytes score 1.
+pub fn pattern_strength(p: &[u8]) -> u32 {
+    let mut seen = [false; 256];
+    p.iter()
+        .map(|&b| {
+            if std::mem::replace(&mut seen[b as usize], true) {
+                1
+            } else if b.is_ascii_alphabetic() {
+                3
+            } else if b.is_ascii_graphic() || b == b' ' || matches!(b, 0x00 | 0x01 | 0xff) {
+                4
+            } else {
+                6
+            }
+        })
+        .sum()
+}
+
+/// Picks a rule's prefilter literal as Suricata does: the explicit `fast_pattern`; else,
+/// among positive contents, the best buffer priority, then the longest, then the strongest
+/// ([`pattern_strength`]), then the first written.
 pub fn select_fast_pattern(rule: &ir::Rule) -> Option<FastPatternChoice> {
     let mk = |b: Buffer, t: &[Transform], c: &ir::Content| {
         let fp = c.fast_pattern.unwrap_or(ir::FastPattern {
@@ -275,12 +400,17 @@ pub fn select_fast_pattern(rule: &ir::Rule) -> Option<FastPatternChoice> {
         // An explicit fast pattern on a negated content cannot select candidates.
         return (!c.negated).then(|| mk(l.buffer, &l.transforms, c));
     }
-    let mut best: Option<((u8, usize), &ir::BufferList, &ir::Content)> = None;
+    type Key = (std::cmp::Reverse<u8>, usize, u32);
+    let mut best: Option<(Key, &ir::BufferList, &ir::Content)> = None;
     for (l, c) in contents() {
         if c.negated {
             continue;
         }
-        let key = (l.buffer.fast_pattern_priority(), c.pattern.len());
+        let key = (
+            std::cmp::Reverse(l.buffer.fast_pattern_priority()),
+            c.pattern.len(),
+            pattern_strength(&c.pattern),
+        );
         if best.is_none_or(|(k, _, _)| key > k) {
             best = Some((key, l, c));
         }
@@ -359,12 +489,11 @@ impl Engine {
             rules: rules.len(),
             ..CompileStats::default()
         };
-        // Group rules.
-        let mut key_of: HashMap<(Transport, GroupDir, ir::PortSet), usize> = HashMap::new();
-        let mut groups: Vec<RuleGroup> = Vec::new();
+        // Group rules: (transport, direction, service ports) per rule and direction.
+        let mut members: Vec<(Transport, GroupDir, ir::PortSet, RuleIdx)> = Vec::new();
         let mut choices: Vec<Option<FastPatternChoice>> = Vec::with_capacity(rules.len());
         for (i, r) in rules.iter().enumerate() {
-            let fp = select_fast_pattern(r);
+            choices.push(select_fast_pattern(r));
             for t in transport_of(r.proto) {
                 for d in dirs_of(r) {
                     let ports = match (t, d) {
@@ -378,21 +507,40 @@ impl Engine {
                         }
                         _ => ir::PortSet::any(),
                     };
-                    let gi = *key_of.entry((t, d, ports.clone())).or_insert_with(|| {
-                        groups.push(RuleGroup {
-                            transport: t,
-                            dir: d,
-                            ports,
-                            rules: Vec::new(),
-                            always: Vec::new(),
-                            buffers: Vec::new(),
-                        });
-                        groups.len() - 1
-                    });
-                    groups[gi].rules.push(i as RuleIdx);
+                    members.push((t, d, ports, i as RuleIdx));
                 }
             }
-            choices.push(fp);
+        }
+        // Small port groups join their any-port group: each database costs a fixed amount
+        // of compile time and scratch, and a few extra candidates cost less (the header's
+        // ports are verified per candidate anyway).
+        let mut sizes: HashMap<(Transport, GroupDir, &ir::PortSet), usize> = HashMap::new();
+        for (t, d, p, _) in &members {
+            *sizes.entry((*t, *d, p)).or_default() += 1;
+        }
+        let small: std::collections::HashSet<(Transport, GroupDir, ir::PortSet)> = sizes
+            .into_iter()
+            .filter(|(_, n)| *n < opts.min_port_group())
+            .map(|((t, d, p), _)| (t, d, p.clone()))
+            .collect();
+        let mut key_of: HashMap<(Transport, GroupDir, ir::PortSet), usize> = HashMap::new();
+        let mut groups: Vec<RuleGroup> = Vec::new();
+        for (t, d, mut ports, ri) in members {
+            if small.contains(&(t, d, ports.clone())) {
+                ports = ir::PortSet::any();
+            }
+            let gi = *key_of.entry((t, d, ports.clone())).or_insert_with(|| {
+                groups.push(RuleGroup {
+                    transport: t,
+                    dir: d,
+                    ports,
+                    rules: Vec::new(),
+                    always: Vec::new(),
+                    buffers: Vec::new(),
+                });
+                groups.len() - 1
+            });
+            groups[gi].rules.push(ri);
         }
         // Plan databases with literal dedup.
         let mut plans: Vec<DbPlan> = Vec::new();
@@ -494,10 +642,12 @@ impl Engine {
         }
         stats.groups = groups.len();
         stats.databases = plans.len();
+        let port_map = PortMap::build(&groups)?;
         let engine = Engine {
             rules,
             groups,
             stats,
+            port_map,
         };
         let scratch_bytes = engine
             .alloc_scratch()
@@ -537,18 +687,18 @@ impl Engine {
     }
 
     /// Groups that inspect a packet of `transport` in direction `dir` whose service port is
-    /// `port`: the port's own groups and the `any` group.
+    /// `port`: the port's own groups, the `any` groups and the `ip` groups. One table lookup;
+    /// no allocation.
     pub fn groups_for(
         &self,
         transport: Transport,
         dir: GroupDir,
         port: u16,
     ) -> impl Iterator<Item = &RuleGroup> {
-        self.groups.iter().filter(move |g| {
-            (g.transport == transport || g.transport == Transport::Ip)
-                && g.dir == dir
-                && g.ports.contains(port)
-        })
+        self.port_map
+            .get(transport, dir, port)
+            .iter()
+            .filter_map(move |&i| self.groups.get(i as usize))
     }
 
     /// Approximate heap bytes of the engine: databases plus rule IR.
@@ -578,7 +728,14 @@ impl Engine {
                     + b.rules_of.iter().map(|r| r.len() * 4 + 24).sum::<usize>()
             })
             .sum();
-        self.stats.database_bytes + ir + lits
+        let ports = self.port_map.by_port.len() * 65536 * 2
+            + self
+                .port_map
+                .sets
+                .iter()
+                .map(|s| s.len() * 4 + 16)
+                .sum::<usize>();
+        self.stats.database_bytes + ir + lits + ports
     }
 }
 
@@ -738,6 +895,25 @@ mod tests {
         rs.rules
     }
 
+    const KEEP_PORT_GROUPS: CompileOptions = CompileOptions {
+        cache_dir: None,
+        threads: 1,
+        min_port_group_rules: 1,
+    };
+
+    #[test]
+    fn small_port_groups_merge_into_any() {
+        let rules = load(concat!(
+            "alert tcp any any -> any 80 (flow:to_server; content:\"a\"; sid:1;)\n",
+            "alert tcp any any -> any any (flow:to_server; content:\"b\"; sid:2;)\n",
+        ));
+        let e = Engine::compile(&rules, &CompileOptions::default()).expect("compile");
+        assert_eq!(e.groups.len(), 1);
+        assert!(e.groups[0].ports.is_any());
+        let e = Engine::compile(&rules, &KEEP_PORT_GROUPS).expect("compile");
+        assert_eq!(e.groups.len(), 2);
+    }
+
     fn first_ir(text: &str) -> Arc<ir::Rule> {
         load(text).remove(0).ir
     }
@@ -770,11 +946,29 @@ mod tests {
             select_fast_pattern(&r).expect("fp").literal.bytes,
             b"abcdef"
         );
-        // App buffers count like payload.
+        // App buffers rank above the payload, even when shorter; http.method ranks with it.
         let r = first_ir(
-            r#"alert http any any -> any any (http.method; content:"GET"; http.uri; content:"/index.php"; sid:1;)"#,
+            r#"alert http any any -> any any (content:"a very long payload"; http.uri; content:"/x"; sid:1;)"#,
         );
         assert_eq!(select_fast_pattern(&r).expect("fp").buffer, Buffer::HttpUri);
+        let r = first_ir(
+            r#"alert http any any -> any any (http.method; content:"POST"; pkt_data; content:"abc"; sid:1;)"#,
+        );
+        assert_eq!(select_fast_pattern(&r).expect("fp").literal.bytes, b"POST");
+        let r = first_ir(
+            r#"alert http any any -> any any (http.method; content:"GET"; pkt_data; content:"abcd"; sid:1;)"#,
+        );
+        assert_eq!(select_fast_pattern(&r).expect("fp").buffer, Buffer::Payload);
+        // Equal length: the more diverse pattern wins.
+        let r = first_ir(
+            r#"alert tcp any any -> any any (content:"aaaa"; content:"a|00|b|ff|"; sid:1;)"#,
+        );
+        assert_eq!(
+            select_fast_pattern(&r).expect("fp").literal.bytes,
+            b"a\x00b\xff"
+        );
+        assert_eq!(pattern_strength(b"aaaa"), 6);
+        assert_eq!(pattern_strength(b"a\x00b\x02"), 3 + 4 + 3 + 6);
         // Only negated contents: no prefilter.
         let r = first_ir(r#"alert tcp any any -> any any (content:!"x"; sid:1;)"#);
         assert!(select_fast_pattern(&r).is_none());
@@ -790,7 +984,7 @@ mod tests {
             "alert http any any -> any any (msg:\"e\"; flow:to_server; http.uri; content:\"/x.php\"; sid:5;)\n",
             "alert udp any any -> any 53 (msg:\"f\"; content:\"zz\"; sid:6;)\n",
         ));
-        let e = Engine::compile(&rules, &CompileOptions::default()).expect("compile");
+        let e = Engine::compile(&rules, &KEEP_PORT_GROUPS).expect("compile");
         assert_eq!(e.stats.rules, 6);
         // sid 1 and 2 share one caseless literal.
         assert!(e.stats.literals_unique < e.stats.literals_total);
@@ -839,6 +1033,7 @@ mod tests {
         let opts = CompileOptions {
             cache_dir: Some(dir.path().to_path_buf()),
             threads: 1,
+            ..CompileOptions::default()
         };
         let a = Engine::compile(&rules, &opts).expect("cold");
         assert!(!a.stats.from_cache);
@@ -885,6 +1080,42 @@ mod tests {
             .expect("dns group");
         assert_eq!(g.buffers_of(Buffer::DnsQuery).count(), 2);
         assert_eq!(g.buffer(Buffer::DnsQuery).expect("plain").literals.len(), 1);
+    }
+
+    #[test]
+    fn port_map_matches_a_scan() {
+        let rules = load(concat!(
+            "alert tcp any any -> any [80,8080] (flow:to_server; content:\"a\"; sid:1;)\n",
+            "alert tcp any any -> any 1024: (flow:to_server; content:\"b\"; sid:2;)\n",
+            "alert tcp any any -> any !443 (flow:to_server; content:\"c\"; sid:3;)\n",
+            "alert tcp any [21,22] -> any any (flow:to_client; content:\"d\"; sid:4;)\n",
+            "alert ip any any -> any any (content:\"e\"; sid:5;)\n",
+            "alert udp any any -> any 53 (content:\"f\"; sid:6;)\n",
+        ));
+        let e = Engine::compile(&rules, &KEEP_PORT_GROUPS).expect("compile");
+        for t in TRANSPORTS {
+            for d in DIRS {
+                for port in [0u16, 21, 22, 53, 79, 80, 443, 1023, 1024, 8080, 65535] {
+                    let mut fast: Vec<usize> = e
+                        .groups_for(t, d, port)
+                        .map(|g| g as *const RuleGroup as usize)
+                        .collect();
+                    let mut slow: Vec<usize> = e
+                        .groups
+                        .iter()
+                        .filter(|g| {
+                            (g.transport == t || g.transport == Transport::Ip)
+                                && g.dir == d
+                                && g.ports.contains(port)
+                        })
+                        .map(|g| g as *const RuleGroup as usize)
+                        .collect();
+                    fast.sort_unstable();
+                    slow.sort_unstable();
+                    assert_eq!(fast, slow, "{t:?} {d:?} {port}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -395,11 +395,15 @@ impl Buffer {
         }
     }
 
-    /// Fast-pattern buffer priority when no content carries an explicit `fast_pattern`.
-    /// Suricata registers every buffer with the same default priority (2), so the choice
-    /// falls to the content itself; kept as a function so a configuration can change it.
+    /// Fast-pattern priority of the buffer (lower wins) when no content carries an explicit
+    /// `fast_pattern`. As in Suricata, app-layer buffers (2) rank above the plain payload
+    /// (3), except `http.method`, `http.stat_code` and `http.stat_msg`, which are short and
+    /// common and rank with the payload.
     pub fn fast_pattern_priority(self) -> u8 {
-        2
+        match self {
+            Buffer::Payload | Buffer::HttpMethod | Buffer::HttpStatCode | Buffer::HttpStatMsg => 3,
+            _ => 2,
+        }
     }
 }
 

@@ -20,12 +20,23 @@ use std::sync::Arc;
 pub struct LoadedRule {
     /// Validated meaning.
     pub ir: Arc<ir::Rule>,
-    /// As written.
-    pub ast: ast::Rule,
+    /// The rule's logical text as written (the AST is re-parsed on demand by
+    /// [`LoadedRule::ast`] rather than kept: it is only needed for export and costs more
+    /// memory than the text).
+    pub text: String,
+    /// Span of the `sid` option in `text`, for duplicate warnings.
+    pub sid_span: crate::Span,
     /// File name.
     pub file: String,
     /// First line.
     pub line: usize,
+}
+
+impl LoadedRule {
+    /// The rule's AST (parses `text` again; it parsed at load, so this succeeds).
+    pub fn ast(&self) -> Result<ast::Rule, crate::ParseError> {
+        parse_rule(&self.text)
+    }
 }
 
 /// Action classes in evaluation order; Suricata's default is pass, drop, reject, alert.
@@ -187,56 +198,63 @@ impl Loader {
 
     /// Loads rules from text named `file`.
     pub fn add_str(&mut self, file: &str, text: &str) {
-        self.report.files += 1;
-        for rt in split_rules(file, text) {
-            let ast = match parse_rule(&rt.text) {
-                Ok(a) => a,
-                Err(e) => {
-                    if !rt.commented {
-                        self.report.read += 1;
-                        self.report.failed += 1;
-                        self.diag(Severity::Error, &rt.map, &rt.text, e.span, e.message);
+        let outcomes = process(file, text, &self.opts);
+        self.merge(outcomes);
+    }
+
+    /// Loads several named texts, parsing and validating them on `threads` threads (0 = all
+    /// cores); results are merged in the given order, so the outcome equals sequential
+    /// loading.
+    pub fn add_many(&mut self, files: &[(String, String)], threads: usize) {
+        let threads = if threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            threads
+        };
+        let opts = &self.opts;
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let slots: Vec<std::sync::Mutex<Option<Vec<Outcome>>>> =
+            files.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        std::thread::scope(|s| {
+            for _ in 0..threads.min(files.len()).max(1) {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((name, text)) = files.get(i) else {
+                        break;
+                    };
+                    let out = process(name, text, opts);
+                    if let Ok(mut slot) = slots[i].lock() {
+                        *slot = Some(out);
                     }
-                    continue;
-                }
-            };
-            if !ast.enabled {
-                self.report.disabled += 1;
-                continue;
+                });
             }
-            self.report.read += 1;
-            let ctx = LowerCtx {
-                vars: &self.opts.vars,
-                classes: self.opts.classes.as_ref(),
-            };
-            match lower(&ast, ctx) {
-                Ok(ir) => self.insert(
-                    LoadedRule {
-                        ir: Arc::new(ir),
-                        ast,
-                        file: file.to_string(),
-                        line: rt.map.first_line(),
-                    },
-                    &rt.map,
-                    &rt.text,
-                ),
-                Err(e) => {
-                    let msg = e.kind.to_string();
-                    match e.kind {
-                        LowerErrorKind::Unsupported(k) => {
-                            self.report.skipped += 1;
-                            *self.report.skipped_by_keyword.entry(k).or_default() += 1;
-                        }
-                        LowerErrorKind::Invalid(_) => self.report.failed += 1,
-                    }
-                    let sid = ast.sid().map(|s| format!(" (sid {s})")).unwrap_or_default();
-                    self.diag(
-                        Severity::Error,
-                        &rt.map,
-                        &rt.text,
-                        e.span,
-                        format!("{msg}{sid}"),
-                    );
+        });
+        for slot in slots {
+            if let Some(out) = slot.into_inner().ok().flatten() {
+                self.merge(out);
+            }
+        }
+    }
+
+    fn merge(&mut self, outcomes: Vec<Outcome>) {
+        self.report.files += 1;
+        for o in outcomes {
+            match o {
+                Outcome::Disabled => self.report.disabled += 1,
+                Outcome::Failed(d) => {
+                    self.report.read += 1;
+                    self.report.failed += 1;
+                    self.report.diagnostics.push(d);
+                }
+                Outcome::Skipped(k, d) => {
+                    self.report.read += 1;
+                    self.report.skipped += 1;
+                    *self.report.skipped_by_keyword.entry(k).or_default() += 1;
+                    self.report.diagnostics.push(d);
+                }
+                Outcome::Loaded(r, map) => {
+                    self.report.read += 1;
+                    self.insert(*r, &map);
                 }
             }
         }
@@ -250,13 +268,15 @@ impl Loader {
 
     /// Duplicate (gid, sid): a higher `rev` replaces the earlier rule, otherwise the earlier
     /// one stays; either way with a warning.
-    fn insert(&mut self, r: LoadedRule, map: &SourceMap, text: &str) {
+    fn insert(&mut self, r: LoadedRule, map: &SourceMap) {
         let key = (r.ir.gid, r.ir.sid);
         if let Some(&i) = self.by_id.get(&key) {
             self.report.duplicates += 1;
             let old = &self.rules[i];
             let (old_rev, old_file, old_line) = (old.ir.rev, old.file.clone(), old.line);
-            let span = r.ast.option("sid").map_or(r.ast.span, |o| o.span);
+            let span = r.sid_span;
+            let text = r.text.clone();
+            let text = text.as_str();
             if r.ir.rev > old_rev {
                 let m = format!(
                     "duplicate sid {}: rev {} replaces rev {old_rev} from {old_file}:{old_line}",
@@ -324,15 +344,89 @@ impl fmt::Display for CheckReport {
     }
 }
 
+/// What became of one rule text.
+enum Outcome {
+    Disabled,
+    Failed(Diagnostic),
+    Skipped(String, Diagnostic),
+    Loaded(Box<LoadedRule>, SourceMap),
+}
+
+/// Parses and validates one file's text; independent of other files so files can be
+/// processed in parallel.
+fn process(file: &str, text: &str, opts: &LoadOptions) -> Vec<Outcome> {
+    let mut out = Vec::new();
+    let ctx = LowerCtx {
+        vars: &opts.vars,
+        classes: opts.classes.as_ref(),
+    };
+    for rt in split_rules(file, text) {
+        let ast = match parse_rule(&rt.text) {
+            Ok(a) => a,
+            Err(e) => {
+                if !rt.commented {
+                    out.push(Outcome::Failed(Diagnostic::new(
+                        Severity::Error,
+                        &rt.map,
+                        &rt.text,
+                        e.span,
+                        e.message,
+                    )));
+                }
+                continue;
+            }
+        };
+        if !ast.enabled {
+            out.push(Outcome::Disabled);
+            continue;
+        }
+        match lower(&ast, ctx) {
+            Ok(ir) => {
+                let line = rt.map.first_line();
+                let sid_span = ast.option("sid").map_or(ast.span, |o| o.span);
+                out.push(Outcome::Loaded(
+                    Box::new(LoadedRule {
+                        ir: Arc::new(ir),
+                        text: rt.text,
+                        sid_span,
+                        file: file.to_string(),
+                        line,
+                    }),
+                    rt.map,
+                ));
+            }
+            Err(e) => {
+                let sid = ast.sid().map(|s| format!(" (sid {s})")).unwrap_or_default();
+                let d = Diagnostic::new(
+                    Severity::Error,
+                    &rt.map,
+                    &rt.text,
+                    e.span,
+                    format!("{}{sid}", e.kind),
+                );
+                out.push(match e.kind {
+                    LowerErrorKind::Unsupported(k) => Outcome::Skipped(k, d),
+                    LowerErrorKind::Invalid(_) => Outcome::Failed(d),
+                });
+            }
+        }
+    }
+    out
+}
+
 /// Loads files with `opts`; I/O errors name the file.
 pub fn load_files<P: AsRef<Path>>(paths: &[P], opts: LoadOptions) -> Result<Ruleset, LoadError> {
-    let mut l = Loader::new(opts);
+    let mut texts = Vec::with_capacity(paths.len());
     for p in paths {
-        l.add_file(p.as_ref()).map_err(|e| LoadError {
-            path: p.as_ref().display().to_string(),
+        let p = p.as_ref();
+        let text = std::fs::read_to_string(p).map_err(|e| LoadError {
+            path: p.display().to_string(),
             source: e,
         })?;
+        texts.push((p.display().to_string(), text));
     }
+    let mut l = Loader::new(opts);
+    l.add_many(&texts, 0);
     Ok(l.finish())
 }
 
@@ -385,6 +479,43 @@ mod tests {
         for k in ["read", "loaded", "skipped", "failed", "skipped_by_keyword"] {
             assert!(json.get(k).is_some(), "{k}");
         }
+    }
+
+    #[test]
+    fn parallel_load_equals_sequential() {
+        let files: Vec<(String, String)> = (0..7)
+            .map(|i| {
+                (
+                    format!("f{i}.rules"),
+                    format!(
+                        "alert tcp any any -> any any (msg:\"{i}\"; content:\"x{i}\"; sid:{};)\n\
+                         alert tcp any any -> any any (sid:1; rev:{i};)\nbroken {i}\n",
+                        i + 10
+                    ),
+                )
+            })
+            .collect();
+        let mut seq = Loader::new(LoadOptions::default());
+        for (n, t) in &files {
+            seq.add_str(n, t);
+        }
+        let seq = seq.finish();
+        let mut par = Loader::new(LoadOptions::default());
+        par.add_many(&files, 3);
+        let par = par.finish();
+        let sids = |r: &Ruleset| {
+            r.rules
+                .iter()
+                .map(|r| (r.ir.sid, r.ir.rev))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sids(&seq), sids(&par));
+        assert_eq!(seq.report.files, 7);
+        assert_eq!(
+            serde_json::to_string(&seq.report).expect("json"),
+            serde_json::to_string(&par.report).expect("json")
+        );
+        assert!(par.rules.iter().any(|r| r.ir.sid == 1 && r.ir.rev == 6));
     }
 
     #[test]

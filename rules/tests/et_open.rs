@@ -59,3 +59,27 @@ fn every_et_open_rule_round_trips() {
     assert_eq!(enabled, 24_827);
     assert_eq!(disabled, 10_023);
 }
+
+#[test]
+fn et_open_loads_and_compiles() {
+    let Some(files) = et_open_files() else { return };
+    let rs = rules::load_files(&files, rules::LoadOptions::default()).expect("load");
+    let r = &rs.report;
+    println!(
+        "et-open: read {} loaded {} skipped {} failed {} {:?}",
+        r.read, r.loaded, r.skipped, r.failed, r.skipped_by_keyword
+    );
+    assert_eq!(r.read, 24_827);
+    assert!(r.loaded * 100 >= r.read * 95, "{r}");
+    assert!(r.failed < 10, "{r}");
+    // Every loaded rule's text parses back to an AST.
+    assert!(rs.rules.iter().all(|l| l.ast().is_ok()));
+    let e = rules::Engine::compile(&rs.rules, &rules::CompileOptions::default()).expect("compile");
+    println!(
+        "et-open engine: {} groups, {} databases, {} bytes",
+        e.stats.groups, e.stats.databases, e.stats.database_bytes
+    );
+    assert_eq!(e.stats.rules, r.loaded);
+    assert!(e.stats.databases > 0);
+    assert!(e.alloc_scratch().expect("scratch").is_some());
+}

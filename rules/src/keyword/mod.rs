@@ -379,7 +379,12 @@ impl Lowering<'_> {
                     Some(b) => {
                         // Like Suricata: a buffer flag must agree with the active sticky buffer.
                         if let Some(ci) = self.cur {
-                            if self.rule.lists[ci].buffer != b {
+                            let active = self.rule.lists[ci].buffer;
+                            // `Q` (server body) also fits `file.data`, which is the response
+                            // body in HTTP.
+                            let compatible = active == b
+                                || (b == Buffer::HttpResponseBody && active == Buffer::FileData);
+                            if !compatible {
                                 return Err(inv(format!(
                                     "pcre buffer flag selects `{}` while `{}` is active",
                                     b.keyword(),

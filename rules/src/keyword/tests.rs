@@ -73,6 +73,13 @@ fn legacy_modifier_moves_the_content() {
 
 #[test]
 fn pcre_buffer_flags_and_transforms() {
+    let r = ok(r#"alert http any any -> any any (file.data; content:"a"; pcre:"/b/QR"; sid:1;)"#);
+    assert_eq!(r.lists.len(), 1);
+    assert_eq!(r.lists[0].matches.len(), 2);
+    let r = ok(
+        r#"alert http any any -> any any (http.response_body; content:"a"; pcre:"/b/QR"; sid:1;)"#,
+    );
+    assert_eq!(r.lists.len(), 1);
     let r = ok(
         r#"alert http any any -> any any (pcre:"/^\/a/U"; http.host; to_lowercase; content:"x"; sid:1;)"#,
     );

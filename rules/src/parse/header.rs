@@ -46,8 +46,15 @@ impl<'a> ListParser<'a> {
         Span::new(self.base + a, self.base + b)
     }
 
+    /// An error over `a..b`, clamped to the token (at least one byte when the token has one).
     fn err(&self, a: usize, b: usize, m: impl Into<String>) -> ParseError {
-        ParseError::new(self.span(a, b.max(a + 1).min(self.s.len().max(a + 1))), m)
+        let len = self.s.len();
+        let a = a.min(len);
+        let mut b = b.clamp(a, len);
+        if a == b && a < len {
+            b = a + 1;
+        }
+        ParseError::new(self.span(a, b), m)
     }
 
     fn peek(&self) -> Option<u8> {

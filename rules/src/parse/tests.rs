@@ -123,3 +123,14 @@ fn split_joins_continuations_and_keeps_lines() {
     // "# alert is a word" is offered as a candidate but does not parse: a plain comment.
     assert!(parse_rule(&rs[2].text).is_err());
 }
+
+/// Found by the fuzzer: an unterminated list at the end of the token gave a span one byte
+/// past the text.
+#[test]
+fn unterminated_list_span_stays_in_bounds() {
+    let text = "alert tcp $EXTERNAL_NET any -> [[[[";
+    let e = parse_rule(text).expect_err("unterminated");
+    assert!(e.span.end as usize <= text.len(), "{:?}", e.span);
+    let text = "alert tcp $EXTERNAL_NET any -> [[[[\n\0\0[[[[[[[[\x14\x1d$MODBUS_PORTS\x1d13;)";
+    assert!(crate::fuzzing::check_text(text).is_ok());
+}
