@@ -28,6 +28,7 @@ fuzz_target!(|input: &[u8]| {
             enabled: true,
             memcap,
             max_trackers: 16,
+            max_frags: 256,
             timeout_secs: 60,
         },
         ..DecodeConfig::default()
@@ -57,6 +58,7 @@ fuzz_target!(|input: &[u8]| {
         assert_eq!(c.invalid, invalid);
         assert_eq!(c.events_total(), events);
         assert!(dec.defragmenter().memuse() <= memcap);
+        assert!(dec.defragmenter().fragments() <= 256);
         assert_eq!(c.defrag.memuse as usize, dec.defragmenter().memuse());
     }
 });
