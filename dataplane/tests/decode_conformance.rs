@@ -245,6 +245,55 @@ fn suricata_verify_icmpv6_through_extension_headers() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
+/// ipv6-rsmurf: `alert icmpv6 any any -> ff00::/8 any (itype:128;)` must see 1000 echo
+/// requests to multicast.
+#[test]
+fn suricata_verify_rsmurf() {
+    let Some((link, pkts)) = read_pcap(&format!("{SV}ipv6-evasion/ipv6-rsmurf/rsmurf6.pcap"))
+    else {
+        return;
+    };
+    let mut dec = Decoder::new(DecodeConfig::default()).unwrap();
+    let mut n = 0;
+    for (ts, b) in &pkts {
+        let p = dec.decode(link, b, *ts);
+        let multicast =
+            matches!(p.ip.map(|i| i.dst), Some(std::net::IpAddr::V6(a)) if a.is_multicast());
+        if multicast && matches!(p.l4, L4::Icmpv6(i) if i.kind == 128) {
+            n += 1;
+        }
+    }
+    assert_eq!(n, 1000);
+}
+
+/// bug-5633-gre-01: GRE (1.1.1.2 -> 1.1.1.1) carries UDP 2.2.2.3 -> 2.2.2.2 with "EVIL";
+/// a `pass ip any any <> 2.2.2.2` rule must see the inner addresses, the outer ones stay
+/// available.
+#[test]
+fn suricata_verify_gre_outer_address() {
+    let Some((link, pkts)) = read_pcap(&format!("{SV}bug-5633-gre-01/gre-udp.pcap")) else {
+        return;
+    };
+    let mut dec = Decoder::new(DecodeConfig::default()).unwrap();
+    let target: std::net::IpAddr = "2.2.2.2".parse().unwrap();
+    let mut evil = 0;
+    for (ts, b) in &pkts {
+        let p = dec.decode(link, b, *ts);
+        if p.payload.windows(4).any(|w| w == b"EVIL") {
+            evil += 1;
+            assert_eq!(p.tunnel.kind, dataplane::decode::TunnelKind::Gre);
+            assert_eq!(p.ip.unwrap().dst, target);
+            let o = p.outer.expect("outer header");
+            assert_eq!(
+                (o.src, o.dst),
+                ("1.1.1.2".parse().unwrap(), "1.1.1.1".parse().unwrap())
+            );
+            assert!(matches!(p.l4, L4::Udp(_)));
+        }
+    }
+    assert!(evil > 0);
+}
+
 /// bug-7146 and bug-7964-02 also check stats counters.
 #[test]
 fn suricata_verify_stats() {

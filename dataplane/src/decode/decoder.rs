@@ -28,7 +28,8 @@ enum Step<'p> {
     Ipv4(&'p [u8], usize),
     Ipv6(&'p [u8], usize),
     Ppp(&'p [u8], usize),
-    Frag(Fragment<'p>),
+    /// A fragment and the offset of its data in the packet's bytes.
+    Frag(Fragment<'p>, usize),
 }
 
 #[derive(Clone, Copy)]
@@ -107,8 +108,8 @@ pub(super) fn decode<'p>(
             Step::Ipv4(b, off) => d.ipv4(b, off),
             Step::Ipv6(b, off) => d.ipv6(b, off),
             Step::Ppp(b, off) => d.ppp(b, off),
-            Step::Frag(frag) => match defrag.take() {
-                Some(df) => d.reassemble(df, frag, now),
+            Step::Frag(frag, off) => match defrag.take() {
+                Some(df) => d.reassemble(df, frag, off, now),
                 None => {
                     // A second fragment layer inside a rebuilt datagram: not rebuilt again.
                     let ev = if frag.key.v6 {
@@ -116,7 +117,7 @@ pub(super) fn decode<'p>(
                     } else {
                         E::Ipv4FragIgnored
                     };
-                    d.event(ev, 0, 0, 0);
+                    d.event(ev, off, 0, frag.data.len());
                     Step::Done
                 }
             },
@@ -561,22 +562,25 @@ impl<'p> Dec<'_, 'p> {
             s[..4].copy_from_slice(&src);
             let mut d = [0u8; 16];
             d[..4].copy_from_slice(&dst);
-            return Step::Frag(Fragment {
-                key: FragKey {
-                    v6: false,
-                    src: s,
-                    dst: d,
-                    id: u32::from(p.ident()),
-                    proto,
-                    vlan: self.pkt.inner_vlan(),
+            return Step::Frag(
+                Fragment {
+                    key: FragKey {
+                        v6: false,
+                        src: s,
+                        dst: d,
+                        id: u32::from(p.ident()),
+                        proto,
+                        vlan: self.pkt.inner_vlan(),
+                    },
+                    header: &b[..hl],
+                    nh_pos: 0,
+                    next_header: proto,
+                    offset: usize::from(frag.offset),
+                    more: frag.more_fragments,
+                    data: payload,
                 },
-                header: &b[..hl],
-                nh_pos: 0,
-                next_header: proto,
-                offset: usize::from(frag.offset),
-                more: frag.more_fragments,
-                data: payload,
-            });
+                off + hl,
+            );
         }
         self.transport(proto, payload, off + hl, Pseudo::V4(src, dst))
     }
@@ -791,22 +795,25 @@ impl<'p> Dec<'_, 'p> {
                         self.event(E::Ipv6FragInvalidLength, off + pos, 0, data.len());
                         return Step::Done;
                     }
-                    return Step::Frag(Fragment {
-                        key: FragKey {
-                            v6: true,
-                            src,
-                            dst,
-                            id: f.ident(),
-                            proto: 0,
-                            vlan: self.pkt.inner_vlan(),
+                    return Step::Frag(
+                        Fragment {
+                            key: FragKey {
+                                v6: true,
+                                src,
+                                dst,
+                                id: f.ident(),
+                                proto: 0,
+                                vlan: self.pkt.inner_vlan(),
+                            },
+                            header: &b[..pos],
+                            nh_pos,
+                            next_header: f.next_header(),
+                            offset: usize::from(f.frag_offset()),
+                            more: f.more_frags(),
+                            data,
                         },
-                        header: &b[..pos],
-                        nh_pos,
-                        next_header: f.next_header(),
-                        offset: usize::from(f.frag_offset()),
-                        more: f.more_frags(),
-                        data,
-                    });
+                        off + pos + ipv6::FRAG_HEADER_LEN,
+                    );
                 }
                 ipproto::NONE => {
                     if !rest.is_empty() {
@@ -874,10 +881,11 @@ impl<'p> Dec<'_, 'p> {
         &mut self,
         df: &'p mut Defragmenter,
         frag: Fragment<'p>,
+        off: usize,
         now: Timestamp,
     ) -> Step<'p> {
         let v6 = frag.key.v6;
-        let off = self.pkt.ip_header.len(); // informational: events point at the IP payload
+        let len = frag.data.len();
         let mut raised = [None; 4];
         let mut n = 0;
         let rebuilt = df.insert(frag, now, &mut self.counters.defrag, |e| {
@@ -886,13 +894,9 @@ impl<'p> Dec<'_, 'p> {
                 n += 1;
             }
         });
-        let base = if self.in_reassembled {
-            0
-        } else {
-            self.pkt.frame.len() - self.pkt.data.len().min(self.pkt.frame.len())
-        };
+        // Events point at the fragment's data in the bytes this packet was decoded from.
         for e in raised.into_iter().flatten() {
-            self.event(e, (base + off).min(self.pkt.data.len()), 0, 0);
+            self.event(e, off, 0, len);
         }
         match rebuilt {
             Some(buf) => {

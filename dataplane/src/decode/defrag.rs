@@ -1,21 +1,26 @@
 //! IPv4 and IPv6 fragment reassembly with bounded, preallocated memory.
 //!
-//! Layout:
+//! Layout, all allocated once in [`Defragmenter::new`]:
 //! - a fixed array of trackers, one per datagram being reassembled, found through a
 //!   `hashbrown` map with a randomly keyed hasher (fragment ids and addresses are
 //!   attacker-chosen), preallocated so inserting never allocates;
+//! - a pool of fragment records (`max_frags`, Suricata's `defrag.max-frags`), linked per
+//!   tracker;
 //! - a pool of fixed-size data blocks (the memcap) from which each fragment's bytes take a
-//!   chain of blocks; a free list hands them out and takes them back;
+//!   chain of blocks;
+//! - per tracker, a bitmap of the 8-byte units received, so overlap detection and the
+//!   "is it complete" test cost O(fragment length / 512) instead of a walk over every earlier
+//!   fragment (a datagram may legitimately arrive in thousands of tiny fragments);
 //! - a creation-ordered list of trackers: since every tracker lives at most `timeout` after
 //!   its first fragment, the head is always the next to expire, so expiry is O(1) per call.
 //!
 //! Policy (Suricata's default, "BSD"): where fragments overlap, the fragment with the lower
 //! offset wins; between fragments at the same offset, the first to arrive wins. Every overlap
 //! raises `ipv4.frag_overlap` / `ipv6.frag_overlap` on the fragment that caused it. The
-//! datagram is rebuilt when the last fragment (MF clear) has been seen and the data from 0 to
-//! its end has no hole. Limits raise events instead of failing silently: a datagram that would
-//! exceed 65,535 bytes (`frag_pkt_too_large`), a fragment that finds no free tracker, block or
-//! slot (`frag_ignored`, plus the matching `defrag.*` counter).
+//! datagram is rebuilt when the last fragment (MF clear) has been seen and every unit from 0
+//! to its end has arrived. Limits raise events instead of failing silently: a datagram that
+//! would exceed 65,535 bytes (`frag_pkt_too_large`), a fragment that finds no free tracker,
+//! record or block (`frag_ignored`, plus the matching `defrag.*` counter).
 
 use super::counters::DefragCounters;
 use super::events::DecodeEvent;
@@ -25,25 +30,28 @@ use hashbrown::{DefaultHashBuilder, HashMap};
 
 /// Bytes per pool block.
 pub const BLOCK_SIZE: usize = 256;
-/// Fragments one tracker can hold.
-pub const MAX_FRAGS_PER_TRACKER: usize = 64;
 /// Longest unfragmentable header kept from the first fragment (IPv4 header, or IPv6 header plus
 /// extension headers before the fragment header).
 pub const MAX_HEADER: usize = 256;
 /// Largest datagram (IPv4 total length / IPv6 header + payload length).
 pub const MAX_DATAGRAM: usize = 65_535 + 40;
+/// 8-byte units in the largest fragmentable part.
+const UNITS: usize = 65_536 / 8;
+const WORDS: usize = UNITS / 64;
 
 const NIL: u32 = u32::MAX;
 
 /// Reassembly limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DefragConfig {
-    /// Reassemble at all; when off, fragments are decoded as they are and never rebuilt.
+    /// Reassemble at all; when off, fragments are counted and decoded as they are.
     pub enabled: bool,
     /// Bytes of fragment data buffered at most (rounded down to whole blocks).
     pub memcap: usize,
     /// Datagrams in reassembly at once.
     pub max_trackers: usize,
+    /// Fragments buffered at once, all datagrams together (Suricata: 65,535).
+    pub max_frags: usize,
     /// Seconds a datagram may take to complete, from its first fragment (Suricata: 60).
     pub timeout_secs: u64,
 }
@@ -54,6 +62,7 @@ impl Default for DefragConfig {
             enabled: true,
             memcap: 16 << 20,
             max_trackers: 2048,
+            max_frags: 65_535,
             timeout_secs: 60,
         }
     }
@@ -96,22 +105,25 @@ pub struct Fragment<'a> {
     pub data: &'a [u8],
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Slot {
     offset: u32,
     len: u32,
     first_block: u32,
     arrival: u32,
+    next: u32,
 }
 
 #[derive(Debug, Clone)]
 struct Tracker {
     key: FragKey,
-    in_use: bool,
     expires: Timestamp,
-    slots: [Slot; MAX_FRAGS_PER_TRACKER],
-    nslots: usize,
-    arrivals: u32,
+    /// Head of this datagram's fragment records (newest first).
+    slots: u32,
+    nslots: u32,
+    /// 8-byte units received.
+    units: [u64; WORDS],
+    units_set: u32,
     header: [u8; MAX_HEADER],
     header_len: usize,
     nh_pos: usize,
@@ -134,11 +146,11 @@ impl Tracker {
                 proto: 0,
                 vlan: 0,
             },
-            in_use: false,
             expires: Timestamp(0),
-            slots: [Slot::default(); MAX_FRAGS_PER_TRACKER],
+            slots: NIL,
             nslots: 0,
-            arrivals: 0,
+            units: [0; WORDS],
+            units_set: 0,
             header: [0; MAX_HEADER],
             header_len: 0,
             nh_pos: 0,
@@ -149,6 +161,41 @@ impl Tracker {
             next: NIL,
         }
     }
+
+    /// True when every unit of `0..total` bytes has arrived (units past the end may be set too).
+    fn covers(&self, total: u32) -> bool {
+        let units = (total as usize).div_ceil(8);
+        if (self.units_set as usize) < units {
+            return false;
+        }
+        let full = units / 64;
+        let rest = units % 64;
+        self.units[..full].iter().all(|&w| w == u64::MAX)
+            && (rest == 0 || {
+                let mask = (1u64 << rest) - 1;
+                self.units[full] & mask == mask
+            })
+    }
+
+    /// Marks units `[a, b)`; returns whether any was already set (an overlap).
+    fn mark(&mut self, a: usize, b: usize) -> bool {
+        let mut overlap = false;
+        let mut u = a;
+        while u < b {
+            let (w, bit) = (u / 64, u % 64);
+            let n = (64 - bit).min(b - u);
+            let mask = if n == 64 {
+                u64::MAX
+            } else {
+                ((1u64 << n) - 1) << bit
+            };
+            overlap |= self.units[w] & mask != 0;
+            self.units_set += (mask & !self.units[w]).count_ones();
+            self.units[w] |= mask;
+            u += n;
+        }
+        overlap
+    }
 }
 
 /// The per-worker reassembler. All memory is allocated in [`Defragmenter::new`].
@@ -157,11 +204,15 @@ pub struct Defragmenter {
     trackers: Vec<Tracker>,
     free_trackers: Vec<u32>,
     index: HashMap<FragKey, u32, DefaultHashBuilder>,
+    slots: Vec<Slot>,
+    free_slots: Vec<u32>,
     blocks: Vec<u8>,
     block_next: Vec<u32>,
     free_blocks: Vec<u32>,
     lru_head: u32,
     lru_tail: u32,
+    /// Scratch for sorting one datagram's fragments at rebuild time.
+    order: Vec<u32>,
     out: Vec<u8>,
 }
 
@@ -170,31 +221,39 @@ impl core::fmt::Debug for Defragmenter {
         f.debug_struct("Defragmenter")
             .field("cfg", &self.cfg)
             .field("active", &self.active())
-            .field("free_blocks", &self.free_blocks.len())
+            .field("memuse", &self.memuse())
             .finish()
     }
 }
 
 impl Defragmenter {
-    /// Preallocates trackers, the index and the block pool.
+    /// Preallocates trackers, the index, fragment records and the block pool.
     pub fn new(cfg: DefragConfig) -> Self {
-        let ntrack = if cfg.enabled { cfg.max_trackers } else { 0 };
-        let nblocks = if cfg.enabled {
-            cfg.memcap / BLOCK_SIZE
-        } else {
-            0
+        let on = cfg.enabled;
+        let ntrack = if on { cfg.max_trackers } else { 0 };
+        let nslots = if on { cfg.max_frags } else { 0 };
+        let nblocks = if on { cfg.memcap / BLOCK_SIZE } else { 0 };
+        let empty = Slot {
+            offset: 0,
+            len: 0,
+            first_block: NIL,
+            arrival: 0,
+            next: NIL,
         };
         Defragmenter {
             cfg,
             trackers: vec![Tracker::empty(); ntrack],
             free_trackers: (0..ntrack as u32).rev().collect(),
             index: HashMap::with_capacity_and_hasher(ntrack, DefaultHashBuilder::default()),
+            slots: vec![empty; nslots],
+            free_slots: (0..nslots as u32).rev().collect(),
             blocks: vec![0; nblocks * BLOCK_SIZE],
             block_next: vec![NIL; nblocks],
             free_blocks: (0..nblocks as u32).rev().collect(),
             lru_head: NIL,
             lru_tail: NIL,
-            out: vec![0; if cfg.enabled { MAX_DATAGRAM } else { 0 }],
+            order: Vec::with_capacity(nslots),
+            out: vec![0; if on { MAX_DATAGRAM } else { 0 }],
         }
     }
 
@@ -203,9 +262,14 @@ impl Defragmenter {
         self.trackers.len() - self.free_trackers.len()
     }
 
-    /// Bytes of pool in use.
+    /// Bytes of block pool in use.
     pub fn memuse(&self) -> usize {
         (self.block_next.len() - self.free_blocks.len()) * BLOCK_SIZE
+    }
+
+    /// Fragments currently buffered.
+    pub fn fragments(&self) -> usize {
+        self.slots.len() - self.free_slots.len()
     }
 
     /// Frees trackers whose time is up. Called once per packet; O(expired).
@@ -256,6 +320,21 @@ impl Defragmenter {
             event(too_large);
             return None;
         }
+        if frag.offset == 0 && frag.header.len() > MAX_HEADER {
+            event(ignored);
+            return None;
+        }
+        if self.free_slots.is_empty() {
+            counters.max_frag_hits += 1;
+            event(ignored);
+            return None;
+        }
+        let nblocks = frag.data.len().div_ceil(BLOCK_SIZE);
+        if nblocks > self.free_blocks.len() {
+            counters.memcap_exceeded += 1;
+            event(ignored);
+            return None;
+        }
         let t = match self.index.get(&frag.key) {
             Some(&t) => t,
             None => {
@@ -266,10 +345,11 @@ impl Defragmenter {
                 };
                 let tr = &mut self.trackers[t as usize];
                 tr.key = frag.key;
-                tr.in_use = true;
                 tr.expires = now.plus_secs(self.cfg.timeout_secs);
+                tr.slots = NIL;
                 tr.nslots = 0;
-                tr.arrivals = 0;
+                tr.units = [0; WORDS];
+                tr.units_set = 0;
                 tr.header_len = 0;
                 tr.have_first = false;
                 tr.total = None;
@@ -278,39 +358,24 @@ impl Defragmenter {
                 t
             }
         };
-        let tr = &self.trackers[t as usize];
-        if tr.nslots >= MAX_FRAGS_PER_TRACKER {
-            counters.max_frag_hits += 1;
-            event(ignored);
-            return None;
-        }
-        if frag.offset == 0 && frag.header.len() > MAX_HEADER {
-            event(ignored);
-            return None;
-        }
-        let (start, stop) = (frag.offset as u32, end as u32);
-        if tr.slots[..tr.nslots]
-            .iter()
-            .any(|s| start < s.offset + s.len && s.offset < stop)
-        {
+        let first_block = self.store(frag.data);
+        let Some(slot) = self.free_slots.pop() else {
+            return None; // unreachable: checked above
+        };
+        let tr = &mut self.trackers[t as usize];
+        // Units touched, rounding the end up: a short last fragment still covers its unit.
+        if tr.mark(frag.offset / 8, end.div_ceil(8)) {
             event(overlap);
         }
-        let nblocks = frag.data.len().div_ceil(BLOCK_SIZE);
-        if nblocks > self.free_blocks.len() {
-            counters.memcap_exceeded += 1;
-            event(ignored);
-            return None;
-        }
-        let first_block = self.store(frag.data);
-        let tr = &mut self.trackers[t as usize];
-        tr.slots[tr.nslots] = Slot {
-            offset: start,
-            len: stop - start,
+        self.slots[slot as usize] = Slot {
+            offset: frag.offset as u32,
+            len: frag.data.len() as u32,
             first_block,
-            arrival: tr.arrivals,
+            arrival: tr.nslots,
+            next: tr.slots,
         };
+        tr.slots = slot;
         tr.nslots += 1;
-        tr.arrivals += 1;
         if frag.offset == 0 && !tr.have_first {
             tr.have_first = true;
             tr.header[..frag.header.len()].copy_from_slice(frag.header);
@@ -319,10 +384,11 @@ impl Defragmenter {
             tr.next_header = frag.next_header;
         }
         if !frag.more && tr.total.is_none() {
-            tr.total = Some(stop);
+            tr.total = Some(end as u32);
         }
+        let complete = tr.have_first && tr.total.is_some_and(|total| tr.covers(total));
         counters.memuse = self.memuse() as u64;
-        if self.complete(t) {
+        if complete {
             let len = self.rebuild(t);
             if v6 {
                 counters.ipv6_reassembled += 1;
@@ -336,39 +402,26 @@ impl Defragmenter {
         None
     }
 
-    /// True when the first and last fragments are in and 0..total has no hole.
-    fn complete(&mut self, t: u32) -> bool {
-        let tr = &mut self.trackers[t as usize];
-        let Some(total) = tr.total else {
-            return false;
-        };
-        if !tr.have_first {
-            return false;
-        }
-        let slots = &mut tr.slots[..tr.nslots];
-        slots.sort_unstable_by_key(|s| (s.offset, s.arrival));
-        let mut covered = 0u32;
-        for s in slots.iter() {
-            if s.offset > covered {
-                return false;
-            }
-            covered = covered.max(s.offset + s.len);
-            if covered >= total {
-                return true;
-            }
-        }
-        covered >= total
-    }
-
     /// Writes header + data into `out`; returns the datagram length.
     fn rebuild(&mut self, t: u32) -> usize {
         let tr = &self.trackers[t as usize];
         let hl = tr.header_len;
         let total = tr.total.unwrap_or(0) as usize;
         self.out[..hl].copy_from_slice(&tr.header[..hl]);
-        // Slots are sorted by (offset, arrival): write in reverse so the lowest offset and,
-        // among equals, the earliest arrival is written last and wins (BSD policy).
-        for s in tr.slots[..tr.nslots].iter().rev() {
+        self.out[hl..hl + total].fill(0);
+        self.order.clear();
+        let mut s = tr.slots;
+        while s != NIL {
+            self.order.push(s);
+            s = self.slots[s as usize].next;
+        }
+        let slots = &self.slots;
+        self.order
+            .sort_unstable_by_key(|&i| (slots[i as usize].offset, slots[i as usize].arrival));
+        // Write in reverse so the lowest offset and, among equals, the earliest arrival is
+        // written last and wins (BSD policy).
+        for &i in self.order.iter().rev() {
+            let s = self.slots[i as usize];
             let mut block = s.first_block;
             let mut pos = s.offset as usize;
             let stop = (s.offset + s.len) as usize;
@@ -408,10 +461,9 @@ impl Defragmenter {
         let mut first = NIL;
         let mut prev = NIL;
         for chunk in data.chunks(BLOCK_SIZE) {
-            let b = self.free_blocks.pop().unwrap_or(NIL);
-            if b == NIL {
+            let Some(b) = self.free_blocks.pop() else {
                 break; // unreachable: the caller checked there are enough blocks
-            }
+            };
             let off = b as usize * BLOCK_SIZE;
             self.blocks[off..off + chunk.len()].copy_from_slice(chunk);
             self.block_next[b as usize] = NIL;
@@ -426,18 +478,22 @@ impl Defragmenter {
     }
 
     fn release(&mut self, t: u32) {
-        let tr = &mut self.trackers[t as usize];
-        for s in &tr.slots[..tr.nslots] {
-            let mut b = s.first_block;
+        let mut s = self.trackers[t as usize].slots;
+        while s != NIL {
+            let slot = self.slots[s as usize];
+            let mut b = slot.first_block;
             while b != NIL {
                 let next = self.block_next[b as usize];
                 self.block_next[b as usize] = NIL;
                 self.free_blocks.push(b);
                 b = next;
             }
+            self.free_slots.push(s);
+            s = slot.next;
         }
+        let tr = &mut self.trackers[t as usize];
+        tr.slots = NIL;
         tr.nslots = 0;
-        tr.in_use = false;
         let key = tr.key;
         self.index.remove(&key);
         self.lru_unlink(t);
@@ -524,6 +580,7 @@ mod tests {
             enabled: true,
             memcap: 64 * BLOCK_SIZE,
             max_trackers: 4,
+            max_frags: 64,
             timeout_secs: 60,
         })
     }
@@ -643,15 +700,29 @@ mod tests {
     }
 
     #[test]
-    fn per_tracker_fragment_cap() {
+    fn fragment_record_cap_and_many_tiny_fragments() {
         let h = v4_header(7);
-        let mut d = Defragmenter::new(DefragConfig::default());
+        let mut d = small();
         let mut c = DefragCounters::default();
         let now = Timestamp(0);
-        for i in 0..MAX_FRAGS_PER_TRACKER + 3 {
+        for i in 0..67 {
             d.insert(frag(&h, 8 + i * 8, true, &[0; 8]), now, &mut c, |_| {});
         }
         assert_eq!(c.max_frag_hits, 3);
-        assert!(d.memuse() <= MAX_FRAGS_PER_TRACKER * BLOCK_SIZE);
+        assert_eq!(d.fragments(), 64);
+        // A datagram in 2,000 fragments of 8 bytes rebuilds with the default limits.
+        let mut d = Defragmenter::new(DefragConfig::default());
+        let mut c = DefragCounters::default();
+        let data: Vec<u8> = (0..16_000u32).map(|i| (i % 251) as u8).collect();
+        let mut out = None;
+        for (i, chunk) in data.chunks(8).enumerate().rev() {
+            let more = (i + 1) * 8 < data.len();
+            out = d
+                .insert(frag(&h, i * 8, more, chunk), now, &mut c, |_| {})
+                .map(|o| o.to_vec());
+        }
+        let out = out.expect("rebuilt");
+        assert_eq!(&out[20..], &data[..]);
+        assert_eq!(d.memuse(), 0);
     }
 }

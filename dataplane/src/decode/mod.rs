@@ -119,8 +119,9 @@ pub enum ConfigError {
     /// Fewer than 4 layers cannot decode Ethernet + IP + L4.
     #[error("max_layers must be at least 4, got {0}")]
     TooFewLayers(u8),
-    /// Reassembly needs trackers and at least one maximal fragment's worth of memory.
-    #[error("defrag needs max_trackers > 0 and memcap >= 64 KiB")]
+    /// Reassembly needs trackers, fragment records and at least one maximal fragment's worth
+    /// of memory.
+    #[error("defrag needs max_trackers > 0, max_frags > 0 and memcap >= 64 KiB")]
     DefragTooSmall,
 }
 
@@ -138,7 +139,8 @@ impl Decoder {
         if cfg.max_layers < 4 {
             return Err(ConfigError::TooFewLayers(cfg.max_layers));
         }
-        if cfg.defrag.enabled && (cfg.defrag.max_trackers == 0 || cfg.defrag.memcap < 65_536) {
+        let d = cfg.defrag;
+        if d.enabled && (d.max_trackers == 0 || d.max_frags == 0 || d.memcap < 65_536) {
             return Err(ConfigError::DefragTooSmall);
         }
         Ok(Decoder {

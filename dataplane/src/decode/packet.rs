@@ -365,4 +365,52 @@ impl<'a> Packet<'a> {
     pub fn has_event(&self, event: DecodeEvent) -> bool {
         self.anomalies.contains(event)
     }
+
+    /// Checks the summary's structural promises: `data` is the frame unless reassembled,
+    /// `ip_header` and `payload` lie inside `data`, anomaly offsets lie inside the bytes they
+    /// refer to, an invalid packet carries an invalid event, and the VLAN list is consistent.
+    /// Used by tests and the fuzz target; cheap enough for debug assertions.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if !self.reassembled && !core::ptr::eq(self.data, self.frame) {
+            return Err("data differs from frame without reassembly");
+        }
+        for s in [self.ip_header, self.payload] {
+            if !s.is_empty() && !contains(self.data, s) {
+                return Err("slice outside packet data");
+            }
+        }
+        for a in self.anomalies.iter() {
+            let limit = if a.in_reassembled {
+                self.data.len()
+            } else {
+                self.frame.len()
+            };
+            if a.offset as usize > limit {
+                return Err("anomaly offset outside its bytes");
+            }
+            if a.layer != a.event.layer() {
+                return Err("anomaly layer mismatch");
+            }
+        }
+        if self.invalid && !self.anomalies.iter().any(|a| a.event.is_invalid()) {
+            let stored_all = self.anomalies.len() == self.anomalies.total();
+            if stored_all {
+                return Err("invalid packet without an invalid event");
+            }
+        }
+        if self.anomalies.len() > self.anomalies.total() {
+            return Err("more anomalies stored than raised");
+        }
+        if self.reassembled && self.ip.is_none() {
+            return Err("reassembled packet without IP");
+        }
+        Ok(())
+    }
+}
+
+/// True when `inner` is a sub-slice of `outer` (by address, no unsafe).
+fn contains(outer: &[u8], inner: &[u8]) -> bool {
+    let o = outer.as_ptr() as usize;
+    let i = inner.as_ptr() as usize;
+    i >= o && i + inner.len() <= o + outer.len()
 }

@@ -1,0 +1,73 @@
+//! Decoder throughput over real traffic.
+//!
+//! `decode::public_mix`: every packet of `shared/data/pcaps/public_mix.pcap` (272,826 packets,
+//! Ethernet), preloaded in memory, decoded in capture order with checksum validation on and
+//! off; one iteration decodes the whole capture, so criterion's time / 272,826 is ns/packet.
+//! Skips with a message when the capture is absent.
+//!
+//! Run: `cargo bench -p dataplane --bench decode`
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use dataplane::decode::{DecodeConfig, Decoder, LinkType};
+use dataplane::time::Timestamp;
+use std::hint::black_box;
+
+/// A capture loaded in memory: (time, bytes) per packet.
+type Capture = Vec<(Timestamp, Vec<u8>)>;
+
+fn load() -> Option<(LinkType, Capture)> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/data/pcaps/public_mix.pcap"
+    );
+    let Ok(file) = std::fs::File::open(path) else {
+        eprintln!("note: {path} absent, decode::public_mix skipped");
+        return None;
+    };
+    let mut r = pcap_file::pcap::PcapReader::new(std::io::BufReader::new(file)).ok()?;
+    let link = LinkType::try_from(u32::from(r.header().datalink)).ok()?;
+    let mut pkts = Vec::new();
+    while let Some(Ok(p)) = r.next_packet() {
+        pkts.push((
+            Timestamp(p.timestamp.as_nanos() as u64),
+            p.data.into_owned(),
+        ));
+    }
+    Some((link, pkts))
+}
+
+fn bench_decode(c: &mut Criterion) {
+    let Some((link, pkts)) = load() else {
+        return;
+    };
+    let bytes: u64 = pkts.iter().map(|(_, b)| b.len() as u64).sum();
+    let mut g = c.benchmark_group("decode");
+    g.sample_size(20);
+    g.throughput(Throughput::Elements(pkts.len() as u64));
+    for (name, csum) in [("public_mix", true), ("public_mix_nocsum", false)] {
+        let cfg = DecodeConfig {
+            checksum_validation: csum,
+            ..DecodeConfig::default()
+        };
+        let mut dec = Decoder::new(cfg).expect("config");
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut acc = 0usize;
+                for (ts, frame) in &pkts {
+                    let p = dec.decode(link, frame, *ts);
+                    acc += p.payload.len() + usize::from(p.invalid);
+                }
+                black_box(acc)
+            })
+        });
+    }
+    g.finish();
+    eprintln!(
+        "decode::public_mix: {} packets, {} bytes per iteration",
+        pkts.len(),
+        bytes
+    );
+}
+
+criterion_group!(benches, bench_decode);
+criterion_main!(benches);
