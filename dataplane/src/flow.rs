@@ -37,5 +37,8 @@ pub use table::{
 };
 pub use tcp::{StreamConfig, StreamEvent, StreamEvents, TcpConn, TcpFlags, TcpSegment, TcpState};
 
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzz_driver;
 #[cfg(test)]
 mod tests;
