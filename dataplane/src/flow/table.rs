@@ -1,0 +1,738 @@
+//! The per-worker flow table.
+//!
+//! Entries live in a slab (`Vec<FlowEntry>` whose capacity is reserved once for `max_flows`)
+//! indexed by a `hashbrown::HashTable<u32>` of slab slots; neither reallocates after start-up, so
+//! a packet never allocates. The index is built with twice the needed capacity so that deleted
+//! entries' tombstones are always cleaned by an in-place rehash rather than a resize.
+//!
+//! Flow keys are attacker-controlled (anyone can send packets with chosen addresses and ports),
+//! so the index hashes with a keyed hasher (aHash, random keys per table unless a seed is
+//! configured for reproducible tests) to keep collision floods from degrading lookups.
+//!
+//! Lifetimes are driven by packet time only: a flow expires when idle longer than its
+//! protocol's and state's timeout (Suricata's defaults, see [`FlowTimeouts`]). Expiry is found
+//! on lookup (a packet on an expired flow starts a new one) and by [`FlowTable::sweep`], which
+//! examines a bounded number of slots per call. When the table is full it enters emergency mode:
+//! the emergency timeouts apply and each new flow evicts one victim chosen among a bounded scan
+//! of slots — expired flows first, then closed, then new (unestablished), then established, the
+//! least recently seen within a class — so a SYN flood recycles its own half-open flows while
+//! established flows that keep talking stay tracked. Emergency mode ends once the table is
+//! below `100 - emergency_recovery` percent of its capacity.
+
+use ahash::RandomState;
+use hashbrown::HashTable;
+
+use super::key::{proto, Direction, FlowId, FlowKey, FlowTuple, Side};
+use super::reassembly::{SegmentPool, StreamSink};
+use super::record::{AppProto, EndReason, FlowRecord, FlowRecordSink, FlowState};
+use super::stats::{FlowCounters, TcpCounters};
+use super::tcp::{StreamConfig, StreamEvents, TcpConn, TcpCx, TcpFlags, TcpSegment, TcpState};
+use crate::counters::CounterSet;
+use crate::time::Timestamp;
+
+/// Timeouts of one protocol class, in seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Flow not established yet.
+    pub new: u32,
+    /// Established flow.
+    pub established: u32,
+    /// Closed TCP session.
+    pub closed: u32,
+    /// `new` in emergency mode.
+    pub emergency_new: u32,
+    /// `established` in emergency mode.
+    pub emergency_established: u32,
+    /// `closed` in emergency mode.
+    pub emergency_closed: u32,
+}
+
+/// Per-protocol timeouts (Suricata's `flow-timeouts:`); defaults are Suricata's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowTimeouts {
+    /// TCP: 60 / 600 / 60, emergency 5 / 100 / 10.
+    pub tcp: Timeouts,
+    /// UDP: 30 / 300, emergency 10 / 100.
+    pub udp: Timeouts,
+    /// ICMP (v4 and v6): 30 / 300, emergency 10 / 100.
+    pub icmp: Timeouts,
+    /// Everything else: 30 / 300 / 0, emergency 10 / 100 / 0.
+    pub default: Timeouts,
+}
+
+impl Default for FlowTimeouts {
+    fn default() -> Self {
+        let other = Timeouts {
+            new: 30,
+            established: 300,
+            closed: 0,
+            emergency_new: 10,
+            emergency_established: 100,
+            emergency_closed: 0,
+        };
+        FlowTimeouts {
+            tcp: Timeouts {
+                new: 60,
+                established: 600,
+                closed: 60,
+                emergency_new: 5,
+                emergency_established: 100,
+                emergency_closed: 10,
+            },
+            udp: other,
+            icmp: other,
+            default: other,
+        }
+    }
+}
+
+/// Flow table settings (Suricata's `flow:` section plus `stream:`).
+#[derive(Clone, Debug)]
+pub struct FlowConfig {
+    /// Worker id, tagged into every [`FlowId`].
+    pub worker_id: u8,
+    /// Bytes the table may use for flow entries and their index (`flow.memcap`). Default
+    /// 128 MiB, Suricata's shipped value; stream buffers are capped separately by
+    /// [`StreamConfig::memcap`].
+    pub memcap: usize,
+    /// Most flows tracked; 0 derives it from `memcap`.
+    pub max_flows: u32,
+    /// Idle timeouts.
+    pub timeouts: FlowTimeouts,
+    /// Leave emergency mode once this percentage of capacity is free again (Suricata: 30).
+    pub emergency_recovery: u8,
+    /// Slots examined to choose an eviction victim.
+    pub eviction_scan: u32,
+    /// Fixed hash keys for reproducible runs; `None` draws random keys (the default).
+    pub hash_seed: Option<[u64; 4]>,
+    /// TCP tracking and reassembly.
+    pub stream: StreamConfig,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            worker_id: 0,
+            memcap: 128 << 20,
+            max_flows: 0,
+            timeouts: FlowTimeouts::default(),
+            emergency_recovery: 30,
+            eviction_scan: 32,
+            hash_seed: None,
+            stream: StreamConfig::default(),
+        }
+    }
+}
+
+/// A configuration the table cannot run with.
+#[derive(Debug, thiserror::Error, Clone, Copy, PartialEq, Eq)]
+pub enum FlowConfigError {
+    /// The memcap does not hold a single flow.
+    #[error("flow memcap of {memcap} bytes holds no flow (one flow needs {per_flow} bytes)")]
+    MemcapTooSmall {
+        /// Configured memcap.
+        memcap: usize,
+        /// Bytes accounted per flow.
+        per_flow: usize,
+    },
+    /// More flows than slot indices can address.
+    #[error("max_flows {0} exceeds the supported 2^31")]
+    TooManyFlows(u64),
+    /// Recovery percentage above 100.
+    #[error("emergency_recovery {0} is not a percentage")]
+    BadRecovery(u8),
+}
+
+/// Why a packet got no flow.
+#[derive(Debug, thiserror::Error, Clone, Copy, PartialEq, Eq)]
+pub enum FlowDrop {
+    /// The table is full and nothing could be evicted (counted as `flow.memcap_drop`).
+    #[error("flow table full")]
+    TableFull,
+}
+
+/// One packet as the flow layer needs it; the glue builds it from the decoder's summary.
+#[derive(Clone, Copy, Debug)]
+pub struct Packet<'a> {
+    /// Flow tuple, source = this packet's sender.
+    pub tuple: FlowTuple,
+    /// Bytes counted for the flow (the packet's length as captured).
+    pub wire_len: u32,
+    /// TCP fields when `tuple.proto` is TCP and the header decoded.
+    pub tcp: Option<TcpSegment<'a>>,
+}
+
+/// Refers to a live flow; stale handles (the flow ended) are detected by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowHandle {
+    slot: u32,
+    /// The flow's id.
+    pub id: FlowId,
+}
+
+/// What the table did with a packet.
+#[derive(Clone, Copy, Debug)]
+pub struct PacketOutcome {
+    /// The packet's flow.
+    pub flow: FlowHandle,
+    /// The packet's direction within its flow.
+    pub dir: Direction,
+    /// This packet created the flow.
+    pub new_flow: bool,
+    /// Flow state after the packet.
+    pub state: FlowState,
+    /// TCP session state after the packet (TCP flows only).
+    pub tcp_state: Option<TcpState>,
+    /// Stream anomalies the packet raised (already counted).
+    pub events: StreamEvents,
+}
+
+/// One tracked flow. Big per-flow state (stream buffers) lives in the segment pool.
+#[derive(Clone, Copy, Debug)]
+struct FlowEntry {
+    key: FlowKey,
+    hash: u64,
+    id: FlowId,
+    start: Timestamp,
+    last: Timestamp,
+    pkts: [u64; 2],
+    bytes: [u64; 2],
+    tcp: TcpConn,
+    client: Side,
+    tcp_flags: [u8; 2],
+    app_proto: AppProto,
+    alerted: bool,
+    seen_dirs: u8,
+    live: bool,
+}
+
+impl FlowEntry {
+    #[inline]
+    fn dir_of(&self, sender: Side) -> Direction {
+        if sender == self.client {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        }
+    }
+
+    fn state(&self) -> FlowState {
+        if self.key.proto() == proto::TCP && self.tcp.state() != TcpState::None {
+            match self.tcp.state() {
+                TcpState::None | TcpState::SynSent | TcpState::SynRecv => FlowState::New,
+                TcpState::TimeWait | TcpState::Closed => FlowState::Closed,
+                _ => FlowState::Established,
+            }
+        } else if self.seen_dirs == 0b11 {
+            FlowState::Established
+        } else {
+            FlowState::New
+        }
+    }
+
+    fn swap_sides(&mut self) {
+        self.client = match self.client {
+            Side::Lo => Side::Hi,
+            Side::Hi => Side::Lo,
+        };
+        self.pkts.swap(0, 1);
+        self.bytes.swap(0, 1);
+        self.tcp_flags.swap(0, 1);
+        self.seen_dirs = ((self.seen_dirs & 1) << 1) | ((self.seen_dirs >> 1) & 1);
+        self.tcp.swap();
+    }
+}
+
+/// Bytes of index accounted per flow: a `u32` slot plus a control byte per bucket, at up to
+/// 2.3 buckets per flow (2x headroom, 7/8 load, power-of-two rounding amortised).
+const INDEX_BYTES_PER_FLOW: usize = 16;
+
+/// Size of one flow entry in bytes (excluding stream buffers).
+pub const FLOW_ENTRY_BYTES: usize = std::mem::size_of::<FlowEntry>();
+// The budget for an entry without its stream buffers.
+const _: () = assert!(FLOW_ENTRY_BYTES <= 256);
+
+/// Bytes accounted against the memcap per tracked flow.
+pub const FLOW_BYTES_ACCOUNTED: usize = FLOW_ENTRY_BYTES + INDEX_BYTES_PER_FLOW;
+
+/// One worker's flows. Never shared: symmetric RSS sends both directions of a flow to the same
+/// worker.
+pub struct FlowTable {
+    entries: Vec<FlowEntry>,
+    free: Vec<u32>,
+    index: HashTable<u32>,
+    hasher: RandomState,
+    cfg: FlowConfig,
+    max_flows: u32,
+    next_seq: u64,
+    sweep_cursor: u32,
+    evict_cursor: u32,
+    emergency: bool,
+    pool: SegmentPool,
+    ctr: FlowCounters,
+    tcp_ctr: TcpCounters,
+}
+
+impl std::fmt::Debug for FlowTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowTable")
+            .field("active", &self.ctr.active)
+            .field("max_flows", &self.max_flows)
+            .field("emergency", &self.emergency)
+            .finish()
+    }
+}
+
+impl FlowTable {
+    /// Builds a table, reserving its memory up front.
+    pub fn new(cfg: FlowConfig) -> Result<FlowTable, FlowConfigError> {
+        if cfg.emergency_recovery > 100 {
+            return Err(FlowConfigError::BadRecovery(cfg.emergency_recovery));
+        }
+        let by_memcap = (cfg.memcap / FLOW_BYTES_ACCOUNTED) as u64;
+        let max = if cfg.max_flows == 0 {
+            by_memcap
+        } else {
+            by_memcap.min(cfg.max_flows as u64)
+        };
+        if max == 0 {
+            return Err(FlowConfigError::MemcapTooSmall {
+                memcap: cfg.memcap,
+                per_flow: FLOW_BYTES_ACCOUNTED,
+            });
+        }
+        if max > 1 << 31 {
+            return Err(FlowConfigError::TooManyFlows(max));
+        }
+        let max_flows = max as u32;
+        let hasher = match cfg.hash_seed {
+            Some([a, b, c, d]) => RandomState::with_seeds(a, b, c, d),
+            None => RandomState::new(),
+        };
+        Ok(FlowTable {
+            entries: Vec::with_capacity(max_flows as usize),
+            free: Vec::with_capacity(max_flows as usize),
+            index: HashTable::with_capacity(max_flows as usize * 2),
+            hasher,
+            pool: SegmentPool::new(cfg.stream.memcap, cfg.stream.max_buffered_per_dir),
+            max_flows,
+            next_seq: 0,
+            sweep_cursor: 0,
+            evict_cursor: 0,
+            emergency: false,
+            ctr: FlowCounters::default(),
+            tcp_ctr: TcpCounters::default(),
+            cfg,
+        })
+    }
+
+    /// Most flows this table tracks at once.
+    pub fn max_flows(&self) -> u32 {
+        self.max_flows
+    }
+
+    /// Flows tracked now.
+    pub fn active(&self) -> usize {
+        self.ctr.active as usize
+    }
+
+    /// Whether the table is in emergency mode.
+    pub fn in_emergency(&self) -> bool {
+        self.emergency
+    }
+
+    /// Flow counters.
+    pub fn counters(&self) -> &FlowCounters {
+        &self.ctr
+    }
+
+    /// TCP and reassembly counters.
+    pub fn tcp_counters(&self) -> &TcpCounters {
+        &self.tcp_ctr
+    }
+
+    /// Bytes of stream buffers in use (`tcp.reassembly_memuse`).
+    pub fn reassembly_memuse(&self) -> usize {
+        self.pool.memuse()
+    }
+
+    /// The reassembly memcap in effect (whole chunks).
+    pub fn reassembly_memcap(&self) -> usize {
+        self.pool.memcap()
+    }
+
+    /// Records the application protocol of a live flow; ignored for a stale handle.
+    pub fn set_app_proto(&mut self, h: FlowHandle, app: AppProto) {
+        if let Some(e) = self.live_mut(h) {
+            e.app_proto = app;
+        }
+    }
+
+    /// Marks a live flow as having alerted; ignored for a stale handle.
+    pub fn set_alerted(&mut self, h: FlowHandle) {
+        if let Some(e) = self.live_mut(h) {
+            e.alerted = true;
+        }
+    }
+
+    /// Whether the handle still refers to a live flow.
+    pub fn is_live(&self, h: FlowHandle) -> bool {
+        self.entries
+            .get(h.slot as usize)
+            .is_some_and(|e| e.live && e.id == h.id)
+    }
+
+    /// Stream chunks buffered by a live flow (both directions).
+    pub fn buffered_chunks(&self, h: FlowHandle) -> Option<usize> {
+        let e = self.entries.get(h.slot as usize)?;
+        (e.live && e.id == h.id).then(|| e.tcp.buffered_chunks())
+    }
+
+    fn live_mut(&mut self, h: FlowHandle) -> Option<&mut FlowEntry> {
+        self.entries
+            .get_mut(h.slot as usize)
+            .filter(|e| e.live && e.id == h.id)
+    }
+
+    fn timeout_ns(&self, e: &FlowEntry) -> u64 {
+        let t = &self.cfg.timeouts;
+        let class = match e.key.proto() {
+            proto::TCP => &t.tcp,
+            proto::UDP => &t.udp,
+            proto::ICMP | proto::ICMPV6 => &t.icmp,
+            _ => &t.default,
+        };
+        let secs = match (e.state(), self.emergency) {
+            (FlowState::New, false) => class.new,
+            (FlowState::Established, false) => class.established,
+            (FlowState::Closed, false) => class.closed,
+            (FlowState::New, true) => class.emergency_new,
+            (FlowState::Established, true) => class.emergency_established,
+            (FlowState::Closed, true) => class.emergency_closed,
+        };
+        secs as u64 * 1_000_000_000
+    }
+
+    #[inline]
+    fn expired(&self, e: &FlowEntry, now: Timestamp) -> bool {
+        now.saturating_since(e.last) > self.timeout_ns(e)
+    }
+
+    /// Tracks one packet: finds or creates its flow, updates counters and TCP state, and hands
+    /// stream data that became deliverable to `streams`. Flows that end on the way (expired,
+    /// evicted, reused) are reported to `records`.
+    pub fn process<S: StreamSink, R: FlowRecordSink>(
+        &mut self,
+        pkt: &Packet<'_>,
+        now: Timestamp,
+        streams: &mut S,
+        records: &mut R,
+    ) -> Result<PacketOutcome, FlowDrop> {
+        let (key, side) = FlowKey::from_tuple(&pkt.tuple);
+        let hash = self.hasher.hash_one(key);
+        let entries = &self.entries;
+        let found = self
+            .index
+            .find(hash, |&i| entries[i as usize].key == key)
+            .copied();
+        let mut slot = None;
+        if let Some(i) = found {
+            let e = &self.entries[i as usize];
+            let dir = e.dir_of(side);
+            if self.expired(e, now) {
+                self.end_flow(i, EndReason::Timeout, streams, records);
+            } else if let Some(seg) = pkt.tcp.as_ref().filter(|_| key.proto() == proto::TCP) {
+                if e.tcp.is_reuse(dir, seg) {
+                    self.ctr.tcp_reuse += 1;
+                    self.end_flow(i, EndReason::TcpReuse, streams, records);
+                } else {
+                    slot = Some(i);
+                }
+            } else {
+                slot = Some(i);
+            }
+        }
+        let new_flow = slot.is_none();
+        let i = match slot {
+            Some(i) => i,
+            None => self.create(key, hash, side, now, streams, records)?,
+        };
+        let e = &mut self.entries[i as usize];
+        let mut dir = e.dir_of(side);
+        let tcp = pkt.tcp.as_ref().filter(|_| key.proto() == proto::TCP);
+        if let Some(seg) = tcp {
+            if e.tcp.wants_swap(dir, seg.flags) {
+                e.swap_sides();
+                dir = dir.other();
+            }
+            e.tcp_flags[dir.index()] |= seg.flags.0;
+        }
+        let d = dir.index();
+        e.pkts[d] += 1;
+        e.bytes[d] += pkt.wire_len as u64;
+        e.seen_dirs |= 1 << d;
+        if now > e.last {
+            e.last = now;
+        }
+        let events = match tcp {
+            Some(seg) => {
+                let mut cx = TcpCx {
+                    cfg: &self.cfg.stream,
+                    pool: &mut self.pool,
+                    ctr: &mut self.tcp_ctr,
+                    sink: streams,
+                    flow: e.id,
+                };
+                e.tcp.process(dir, seg, &mut cx)
+            }
+            None => StreamEvents::default(),
+        };
+        let is_tcp = key.proto() == proto::TCP;
+        Ok(PacketOutcome {
+            flow: FlowHandle { slot: i, id: e.id },
+            dir,
+            new_flow,
+            state: e.state(),
+            tcp_state: is_tcp.then(|| e.tcp.state()),
+            events,
+        })
+    }
+
+    fn create<S: StreamSink, R: FlowRecordSink>(
+        &mut self,
+        key: FlowKey,
+        hash: u64,
+        client: Side,
+        now: Timestamp,
+        streams: &mut S,
+        records: &mut R,
+    ) -> Result<u32, FlowDrop> {
+        if self.ctr.active >= self.max_flows as u64 {
+            if !self.emergency {
+                self.emergency = true;
+                self.ctr.emerg_mode_entered += 1;
+            }
+            if !self.evict_one(now, streams, records) {
+                self.ctr.memcap_drop += 1;
+                return Err(FlowDrop::TableFull);
+            }
+        }
+        let id = FlowId::new(self.cfg.worker_id, self.next_seq);
+        self.next_seq += 1;
+        let entry = FlowEntry {
+            key,
+            hash,
+            id,
+            start: now,
+            last: now,
+            pkts: [0; 2],
+            bytes: [0; 2],
+            tcp: TcpConn::default(),
+            client,
+            tcp_flags: [0; 2],
+            app_proto: AppProto::UNKNOWN,
+            alerted: false,
+            seen_dirs: 0,
+            live: true,
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.entries[i as usize] = entry;
+                i
+            }
+            None => {
+                // Within the capacity reserved in `new` (active < max_flows here).
+                self.entries.push(entry);
+                self.entries.len() as u32 - 1
+            }
+        };
+        let entries = &self.entries;
+        self.index
+            .insert_unique(hash, i, |&j| entries[j as usize].hash);
+        self.ctr.active += 1;
+        self.ctr.total += 1;
+        self.ctr.memuse = self.ctr.active * FLOW_BYTES_ACCOUNTED as u64;
+        match key.proto() {
+            proto::TCP => self.ctr.tcp += 1,
+            proto::UDP => self.ctr.udp += 1,
+            proto::ICMP => self.ctr.icmpv4 += 1,
+            proto::ICMPV6 => self.ctr.icmpv6 += 1,
+            _ => self.ctr.other += 1,
+        }
+        Ok(i)
+    }
+
+    /// Frees one slot: the best victim among `eviction_scan` slots from the eviction cursor.
+    fn evict_one<S: StreamSink, R: FlowRecordSink>(
+        &mut self,
+        now: Timestamp,
+        streams: &mut S,
+        records: &mut R,
+    ) -> bool {
+        let n = self.entries.len() as u32;
+        if n == 0 {
+            return false;
+        }
+        let scan = self.cfg.eviction_scan.clamp(1, n);
+        let mut best: Option<(u8, Timestamp, u32)> = None;
+        for _ in 0..scan {
+            let i = self.evict_cursor;
+            self.evict_cursor = (self.evict_cursor + 1) % n;
+            let e = &self.entries[i as usize];
+            if !e.live {
+                continue;
+            }
+            let class = if self.expired(e, now) {
+                0
+            } else {
+                match e.state() {
+                    FlowState::Closed => 1,
+                    FlowState::New => 2,
+                    FlowState::Established => 3,
+                }
+            };
+            if best.is_none_or(|(c, t, _)| (class, e.last) < (c, t)) {
+                best = Some((class, e.last, i));
+                if class == 0 {
+                    break;
+                }
+            }
+        }
+        let Some((class, _, i)) = best else {
+            return false;
+        };
+        if class == 0 {
+            self.count_timeout(i);
+            let reason = self.timeout_reason(i);
+            self.end_flow(i, reason, streams, records);
+        } else {
+            self.ctr.get_used_eviction += 1;
+            self.end_flow(i, EndReason::Evicted, streams, records);
+        }
+        true
+    }
+
+    fn timeout_reason(&self, i: u32) -> EndReason {
+        if self.entries[i as usize].state() == FlowState::Closed {
+            EndReason::TcpClosed
+        } else {
+            EndReason::Timeout
+        }
+    }
+
+    fn count_timeout(&mut self, i: u32) {
+        match self.entries[i as usize].state() {
+            FlowState::New => self.ctr.timeout_new += 1,
+            FlowState::Established => self.ctr.timeout_established += 1,
+            FlowState::Closed => self.ctr.timeout_closed += 1,
+        }
+    }
+
+    /// Ends expired flows among the next `budget` slots (round robin over the table). Returns
+    /// how many flows ended. Call it once per burst with a small budget; the cost is bounded by
+    /// `budget` plus the stream data flushed.
+    pub fn sweep<S: StreamSink, R: FlowRecordSink>(
+        &mut self,
+        now: Timestamp,
+        budget: usize,
+        streams: &mut S,
+        records: &mut R,
+    ) -> usize {
+        let n = self.entries.len() as u32;
+        let mut ended = 0;
+        if n > 0 {
+            for _ in 0..budget.min(n as usize) {
+                let i = self.sweep_cursor;
+                self.sweep_cursor = (self.sweep_cursor + 1) % n;
+                let e = &self.entries[i as usize];
+                if e.live && self.expired(e, now) {
+                    self.count_timeout(i);
+                    let reason = self.timeout_reason(i);
+                    self.end_flow(i, reason, streams, records);
+                    ended += 1;
+                }
+            }
+        }
+        self.check_emergency_over();
+        ended
+    }
+
+    fn check_emergency_over(&mut self) {
+        let keep = 100 - self.cfg.emergency_recovery as u64;
+        if self.emergency && self.ctr.active * 100 <= self.max_flows as u64 * keep {
+            self.emergency = false;
+            self.ctr.emerg_mode_over += 1;
+        }
+    }
+
+    /// Ends every flow (shutdown), flushing streams and emitting one record per flow.
+    pub fn drain_all<S: StreamSink, R: FlowRecordSink>(
+        &mut self,
+        streams: &mut S,
+        records: &mut R,
+    ) {
+        for i in 0..self.entries.len() as u32 {
+            if self.entries[i as usize].live {
+                self.ctr.end_shutdown += 1;
+                self.end_flow(i, EndReason::Shutdown, streams, records);
+            }
+        }
+        self.check_emergency_over();
+    }
+
+    fn end_flow<S: StreamSink, R: FlowRecordSink>(
+        &mut self,
+        i: u32,
+        reason: EndReason,
+        streams: &mut S,
+        records: &mut R,
+    ) {
+        let e = &mut self.entries[i as usize];
+        if e.key.proto() == proto::TCP {
+            let mut cx = TcpCx {
+                cfg: &self.cfg.stream,
+                pool: &mut self.pool,
+                ctr: &mut self.tcp_ctr,
+                sink: streams,
+                flow: e.id,
+            };
+            e.tcp.finish(&mut cx);
+        }
+        let e = &self.entries[i as usize];
+        let rec = FlowRecord {
+            id: e.id,
+            tuple: e.key.tuple_from(e.client),
+            pkts_toserver: e.pkts[0],
+            pkts_toclient: e.pkts[1],
+            bytes_toserver: e.bytes[0],
+            bytes_toclient: e.bytes[1],
+            start: e.start,
+            end: e.last,
+            tcp_flags_ts: TcpFlags(e.tcp_flags[0]),
+            tcp_flags_tc: TcpFlags(e.tcp_flags[1]),
+            tcp_state: (e.key.proto() == proto::TCP).then(|| e.tcp.state()),
+            state: e.state(),
+            reason,
+            app_proto: e.app_proto,
+            alerted: e.alerted,
+        };
+        records.flow_end(&rec);
+        self.ctr.records += 1;
+        let hash = e.hash;
+        if let Ok(found) = self.index.find_entry(hash, |&j| j == i) {
+            found.remove();
+        }
+        self.entries[i as usize].live = false;
+        self.free.push(i);
+        self.ctr.active -= 1;
+        self.ctr.memuse = self.ctr.active * FLOW_BYTES_ACCOUNTED as u64;
+    }
+}
+
+impl CounterSet for FlowTable {
+    fn visit(&self, f: &mut dyn FnMut(&'static str, u64)) {
+        self.ctr.visit(f);
+        self.tcp_ctr.visit(f);
+        f("tcp.reassembly_memuse", self.pool.memuse() as u64);
+    }
+}

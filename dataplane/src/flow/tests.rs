@@ -1,0 +1,758 @@
+//! Flow table, TCP tracking and reassembly driven on simulated time.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::counters::CounterSet;
+use crate::time::Timestamp;
+
+const SYN: u8 = TcpFlags::SYN;
+const ACK: u8 = TcpFlags::ACK;
+const FIN: u8 = TcpFlags::FIN;
+const RST: u8 = TcpFlags::RST;
+const PSH: u8 = TcpFlags::PSH;
+
+/// Records everything a consumer would see and checks offsets are contiguous.
+#[derive(Default, Debug)]
+struct Consumer {
+    data: [Vec<u8>; 2],
+    gaps: [Vec<(u64, u64)>; 2],
+    next: [u64; 2],
+    ends: [u32; 2],
+    calls_after_end: u32,
+}
+
+impl StreamSink for Consumer {
+    fn data(&mut self, _: FlowId, dir: Direction, offset: u64, data: &[u8]) {
+        let d = dir.index();
+        assert_eq!(offset, self.next[d], "data offsets must be contiguous");
+        assert!(!data.is_empty());
+        self.calls_after_end += self.ends[d];
+        self.data[d].extend_from_slice(data);
+        self.next[d] += data.len() as u64;
+    }
+    fn gap(&mut self, _: FlowId, dir: Direction, offset: u64, len: u64) {
+        let d = dir.index();
+        assert_eq!(offset, self.next[d], "gap offsets must be contiguous");
+        assert!(len > 0);
+        self.calls_after_end += self.ends[d];
+        self.gaps[d].push((offset, len));
+        self.next[d] += len;
+    }
+    fn end(&mut self, _: FlowId, dir: Direction) {
+        self.ends[dir.index()] += 1;
+    }
+}
+
+struct Sim {
+    table: FlowTable,
+    now: Timestamp,
+    out: Consumer,
+    records: Vec<FlowRecord>,
+    client: FlowTuple,
+}
+
+fn tuple(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, proto: u8) -> FlowTuple {
+    FlowTuple {
+        zone: 0,
+        proto,
+        src: IpAddr::V4(Ipv4Addr::from(src)),
+        src_port: sport,
+        dst: IpAddr::V4(Ipv4Addr::from(dst)),
+        dst_port: dport,
+    }
+}
+
+fn config(inline: bool) -> FlowConfig {
+    FlowConfig {
+        memcap: 4 << 20,
+        hash_seed: Some([1, 2, 3, 4]),
+        stream: StreamConfig {
+            inline,
+            memcap: 4 << 20,
+            ..StreamConfig::default()
+        },
+        ..FlowConfig::default()
+    }
+}
+
+impl Sim {
+    fn new(cfg: FlowConfig) -> Sim {
+        Sim {
+            table: FlowTable::new(cfg).unwrap(),
+            now: Timestamp::from_micros(1_700_000_000, 0),
+            out: Consumer::default(),
+            records: Vec::new(),
+            client: tuple([10, 0, 0, 1], 40000, [10, 0, 0, 2], 80, proto::TCP),
+        }
+    }
+
+    fn send(&mut self, tuple: FlowTuple, seg: Option<TcpSegment<'_>>) -> PacketOutcome {
+        let pkt = Packet {
+            tuple,
+            wire_len: 54 + seg.map_or(0, |s| s.payload.len() as u32),
+            tcp: seg,
+        };
+        let records = &mut self.records;
+        self.table
+            .process(&pkt, self.now, &mut self.out, &mut |r: &FlowRecord| {
+                records.push(*r)
+            })
+            .unwrap()
+    }
+
+    fn tcp(
+        &mut self,
+        to_server: bool,
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        payload: &[u8],
+    ) -> PacketOutcome {
+        let t = if to_server {
+            self.client
+        } else {
+            self.client.reversed()
+        };
+        let seg = TcpSegment {
+            seq,
+            ack,
+            flags: TcpFlags(flags),
+            window: 65535,
+            wscale: None,
+            payload,
+        };
+        self.send(t, Some(seg))
+    }
+
+    fn handshake(&mut self, c: u32, s: u32) {
+        assert_eq!(
+            self.tcp(true, c, 0, SYN, b"").tcp_state,
+            Some(TcpState::SynSent)
+        );
+        assert_eq!(
+            self.tcp(false, s, c.wrapping_add(1), SYN | ACK, b"")
+                .tcp_state,
+            Some(TcpState::SynRecv)
+        );
+        let o = self.tcp(true, c.wrapping_add(1), s.wrapping_add(1), ACK, b"");
+        assert_eq!(o.tcp_state, Some(TcpState::Established));
+    }
+
+    fn advance(&mut self, secs: u64) {
+        self.now = self.now.plus_secs(secs);
+    }
+
+    fn sweep_all(&mut self) -> usize {
+        let records = &mut self.records;
+        self.table.sweep(
+            self.now,
+            usize::MAX,
+            &mut self.out,
+            &mut |r: &FlowRecord| records.push(*r),
+        )
+    }
+
+    fn drain(&mut self) {
+        let records = &mut self.records;
+        self.table
+            .drain_all(&mut self.out, &mut |r: &FlowRecord| records.push(*r));
+    }
+
+    fn event_count(&self, ev: StreamEvent) -> u64 {
+        self.table.tcp_counters().events[ev as usize]
+    }
+}
+
+#[test]
+fn flow_entry_fits_in_256_bytes() {
+    println!("flow entry: {FLOW_ENTRY_BYTES} bytes, accounted {FLOW_BYTES_ACCOUNTED}");
+    let size = std::hint::black_box(FLOW_ENTRY_BYTES);
+    assert!(size <= 256, "{size}");
+}
+
+#[test]
+fn handshake_data_close_ids_mode() {
+    let mut s = Sim::new(config(false));
+    s.handshake(1000, 5000);
+    // Request: not handed on until the server acknowledges it.
+    s.tcp(true, 1001, 5001, ACK | PSH, b"GET / HTTP/1.1\r\n\r\n");
+    assert!(s.out.data[0].is_empty());
+    s.tcp(false, 5001, 1019, ACK | PSH, b"HTTP/1.1 200 OK\r\n\r\n");
+    assert_eq!(s.out.data[0], b"GET / HTTP/1.1\r\n\r\n");
+    assert!(s.out.data[1].is_empty());
+    // Client acknowledges the response and closes.
+    s.tcp(true, 1019, 5020, ACK | FIN, b"");
+    assert_eq!(s.out.data[1], b"HTTP/1.1 200 OK\r\n\r\n");
+    let o = s.tcp(false, 5020, 1020, ACK | FIN, b"");
+    assert_eq!(o.tcp_state, Some(TcpState::TimeWait));
+    let o = s.tcp(true, 1020, 5021, ACK, b"");
+    assert_eq!(o.tcp_state, Some(TcpState::Closed));
+    assert_eq!(o.state, FlowState::Closed);
+    assert_eq!(s.out.ends, [1, 1]);
+    assert_eq!(s.out.calls_after_end, 0);
+    assert!(s.out.gaps[0].is_empty() && s.out.gaps[1].is_empty());
+    // The closed flow ends after the TCP closed timeout (60 s).
+    s.advance(30);
+    assert_eq!(s.sweep_all(), 0);
+    s.advance(31);
+    assert_eq!(s.sweep_all(), 1);
+    let r = s.records[0];
+    assert_eq!(r.reason, EndReason::TcpClosed);
+    assert_eq!(r.tuple, s.client);
+    assert_eq!((r.pkts_toserver, r.pkts_toclient), (5, 3));
+    assert_eq!(r.tcp_flags_ts.0, SYN | ACK | PSH | FIN);
+    assert_eq!(r.tcp_flags_tc.0, SYN | ACK | PSH | FIN);
+    assert_eq!(r.tcp_state, Some(TcpState::Closed));
+    assert_eq!(s.table.counters().timeout_closed, 1);
+    assert_eq!(s.table.counters().active, 0);
+    assert_eq!(s.table.reassembly_memuse(), 0);
+    assert_eq!(s.table.tcp_counters().sessions, 1);
+    assert_eq!(s.table.tcp_counters().syn, 1);
+    assert_eq!(s.table.tcp_counters().synack, 1);
+}
+
+#[test]
+fn inline_mode_hands_on_at_once() {
+    let mut s = Sim::new(config(true));
+    s.handshake(1, 2);
+    s.tcp(true, 2, 3, ACK, b"hello");
+    assert_eq!(s.out.data[0], b"hello");
+    // Out of order: held back until the hole fills.
+    s.tcp(true, 12, 3, ACK, b"world");
+    assert_eq!(s.out.data[0], b"hello");
+    s.tcp(true, 7, 3, ACK, b", you");
+    assert_eq!(s.out.data[0], b"hello, youworld");
+}
+
+#[test]
+fn rst_closes_and_flushes() {
+    let mut s = Sim::new(config(false));
+    s.handshake(100, 200);
+    s.tcp(true, 101, 201, ACK, b"abc");
+    let o = s.tcp(false, 201, 101, RST, b"");
+    assert_eq!(o.tcp_state, Some(TcpState::Closed));
+    // Unacknowledged data is flushed at close.
+    assert_eq!(s.out.data[0], b"abc");
+    assert_eq!(s.out.ends, [1, 1]);
+    assert_eq!(s.table.tcp_counters().rst, 1);
+    // Data after close is an anomaly, not a crash.
+    let o = s.tcp(true, 104, 201, ACK, b"late");
+    assert!(o.events.contains(StreamEvent::PktAfterClose));
+}
+
+#[test]
+fn rst_out_of_window_is_ignored() {
+    let mut s = Sim::new(config(false));
+    s.handshake(100, 200);
+    let o = s.tcp(false, 201 + 10_000_000, 101, RST, b"");
+    assert!(o.events.contains(StreamEvent::EstPacketOutOfWindow));
+    assert_eq!(o.tcp_state, Some(TcpState::Established));
+}
+
+#[test]
+fn refused_connection() {
+    let mut s = Sim::new(config(false));
+    s.tcp(true, 7, 0, SYN, b"");
+    let o = s.tcp(false, 0, 9, RST | ACK, b"");
+    assert!(o.events.contains(StreamEvent::RstInvalidAck));
+    let o = s.tcp(false, 0, 8, RST | ACK, b"");
+    assert_eq!(o.tcp_state, Some(TcpState::Closed));
+}
+
+#[test]
+fn reordered_segments_reassemble() {
+    let mut s = Sim::new(config(false));
+    s.handshake(0, 0);
+    s.tcp(true, 11, 1, ACK, b"world");
+    s.tcp(true, 6, 1, ACK, b" big ");
+    s.tcp(true, 1, 1, ACK, b"hello");
+    s.tcp(false, 1, 16, ACK, b"");
+    assert_eq!(s.out.data[0], b"hello big world");
+    assert!(s.out.gaps[0].is_empty());
+}
+
+#[test]
+fn overlaps_first_data_wins() {
+    let mut s = Sim::new(config(false));
+    s.handshake(0, 0);
+    s.tcp(true, 1, 1, ACK, b"AAAAAAAAAA");
+    // Same bytes again: overlap, no anomaly.
+    let o = s.tcp(true, 3, 1, ACK, b"AAAA");
+    assert!(!o
+        .events
+        .contains(StreamEvent::ReassemblyOverlapDifferentData));
+    assert_eq!(s.table.tcp_counters().overlap, 1);
+    // Conflicting bytes spanning the end: old bytes kept, new tail appended.
+    let o = s.tcp(true, 9, 1, ACK, b"XXYY");
+    assert!(o
+        .events
+        .contains(StreamEvent::ReassemblyOverlapDifferentData));
+    assert_eq!(s.table.tcp_counters().overlap_diff_data, 1);
+    assert_eq!(
+        s.event_count(StreamEvent::ReassemblyOverlapDifferentData),
+        1
+    );
+    s.tcp(false, 1, 13, ACK, b"");
+    assert_eq!(s.out.data[0], b"AAAAAAAAAAYY");
+}
+
+#[test]
+fn overlap_filling_holes_between_buffered_segments() {
+    let mut s = Sim::new(config(false));
+    s.handshake(0, 0);
+    s.tcp(true, 3, 1, ACK, b"cd");
+    s.tcp(true, 7, 1, ACK, b"gh");
+    // Covers both buffered pieces and the holes around them.
+    s.tcp(true, 1, 1, ACK, b"abXdefZhij");
+    assert_eq!(s.table.tcp_counters().overlap_diff_data, 2);
+    s.tcp(false, 1, 11, ACK, b"");
+    assert_eq!(s.out.data[0], b"abcdefghij");
+}
+
+#[test]
+fn duplicates_are_delivered_once() {
+    let mut s = Sim::new(config(true));
+    s.handshake(0, 0);
+    for _ in 0..3 {
+        s.tcp(true, 1, 1, ACK, b"once");
+    }
+    s.tcp(true, 5, 1, ACK, b"twice");
+    s.tcp(true, 5, 1, ACK, b"twice");
+    assert_eq!(s.out.data[0], b"oncetwice");
+}
+
+#[test]
+fn lost_segment_becomes_gap_when_acked() {
+    let mut s = Sim::new(config(false));
+    s.handshake(0, 0);
+    s.tcp(true, 1, 1, ACK, b"aaaa");
+    // Bytes 5..9 lost.
+    s.tcp(true, 9, 1, ACK, b"cccc");
+    s.tcp(false, 1, 5, ACK, b"");
+    assert_eq!(s.out.data[0], b"aaaa");
+    assert!(s.out.gaps[0].is_empty());
+    // The server acknowledges everything: the hole is a gap.
+    let o = s.tcp(false, 1, 13, ACK, b"");
+    assert!(o.events.contains(StreamEvent::ReassemblySeqGap));
+    assert_eq!(s.out.gaps[0], vec![(4, 4)]);
+    assert_eq!(s.out.data[0], b"aaaacccc");
+    assert_eq!(s.table.tcp_counters().reassembly_gap, 1);
+    // Data acknowledged without ever being seen at the end of the stream.
+    s.tcp(false, 1, 20, ACK, b"");
+    assert_eq!(s.out.gaps[0], vec![(4, 4), (12, 7)]);
+}
+
+#[test]
+fn depth_limit() {
+    let mut cfg = config(true);
+    cfg.stream.depth = 10;
+    let mut s = Sim::new(cfg);
+    s.handshake(0, 0);
+    s.tcp(true, 1, 1, ACK, b"0123456");
+    s.tcp(true, 8, 1, ACK, b"789abcdef");
+    s.tcp(true, 17, 1, ACK, b"more");
+    assert_eq!(s.out.data[0], b"0123456789");
+    assert_eq!(s.out.ends[0], 1);
+    assert_eq!(s.table.tcp_counters().stream_depth_reached, 1);
+    assert_eq!(s.table.reassembly_memuse(), 0);
+}
+
+#[test]
+fn reassembly_memcap_drops_and_counts() {
+    let mut cfg = config(false);
+    cfg.stream.memcap = 4 * CHUNK_SIZE;
+    let mut s = Sim::new(cfg);
+    s.handshake(0, 0);
+    let big = vec![b'x'; 3000];
+    s.tcp(true, 1, 1, ACK, &big);
+    assert!(s.table.reassembly_memuse() <= 4 * CHUNK_SIZE);
+    assert_eq!(s.table.tcp_counters().segment_memcap_drop, 1);
+    // The ACK covers all 3000 bytes: what was stored is handed on, the rest is a gap.
+    s.tcp(false, 1, 3001, ACK, b"");
+    assert_eq!(s.out.data[0].len(), 4 * CHUNK_SIZE);
+    assert_eq!(s.out.gaps[0], vec![(2048, 952)]);
+    assert_eq!(s.table.reassembly_memuse(), 0);
+}
+
+#[test]
+fn sequence_wraparound() {
+    let mut s = Sim::new(config(false));
+    let isn = u32::MAX - 5;
+    s.handshake(isn, 77);
+    s.tcp(true, isn.wrapping_add(1), 78, ACK, b"0123456789");
+    s.tcp(true, isn.wrapping_add(11), 78, ACK, b"abc");
+    s.tcp(false, 78, isn.wrapping_add(14), ACK, b"");
+    assert_eq!(s.out.data[0], b"0123456789abc");
+}
+
+#[test]
+fn midstream_pickup_is_optional() {
+    let mut s = Sim::new(config(false));
+    let o = s.tcp(true, 500, 900, ACK, b"data");
+    assert_eq!(o.tcp_state, Some(TcpState::None));
+    assert_eq!(s.table.tcp_counters().no_session, 1);
+
+    let mut cfg = config(false);
+    cfg.stream.midstream = true;
+    let mut s = Sim::new(cfg);
+    let o = s.tcp(true, 500, 900, ACK, b"data");
+    assert_eq!(o.tcp_state, Some(TcpState::Established));
+    s.tcp(false, 900, 504, ACK, b"resp");
+    assert_eq!(s.out.data[0], b"data");
+    s.tcp(true, 504, 904, ACK, b"");
+    assert_eq!(s.out.data[1], b"resp");
+    assert_eq!(s.table.tcp_counters().midstream_pickups, 1);
+}
+
+#[test]
+fn synack_first_flips_orientation() {
+    let mut cfg = config(false);
+    cfg.stream.midstream = true;
+    let mut s = Sim::new(cfg);
+    // SYN/ACK from the server is the first packet seen.
+    let o = s.tcp(false, 5000, 1001, SYN | ACK, b"");
+    assert_eq!(o.dir, Direction::ToClient);
+    assert_eq!(o.tcp_state, Some(TcpState::SynRecv));
+    let o = s.tcp(true, 1001, 5001, ACK, b"hi");
+    assert_eq!(o.dir, Direction::ToServer);
+    assert_eq!(o.tcp_state, Some(TcpState::Established));
+    s.drain();
+    assert_eq!(s.records[0].tuple, s.client);
+    assert_eq!(s.out.data[0], b"hi");
+}
+
+#[test]
+fn syn_from_server_side_flips_orientation() {
+    let mut s = Sim::new(config(false));
+    // A stray packet from what turns out to be the server creates the flow first.
+    s.send(s.client.reversed(), None);
+    s.handshake(10, 20);
+    s.drain();
+    let r = s.records[0];
+    assert_eq!(r.tuple, s.client);
+    assert_eq!((r.pkts_toserver, r.pkts_toclient), (2, 2));
+}
+
+#[test]
+fn handshake_anomalies() {
+    let mut s = Sim::new(config(false));
+    s.tcp(true, 100, 0, SYN, b"");
+    let o = s.tcp(false, 300, 999, SYN | ACK, b"");
+    assert!(o.events.contains(StreamEvent::ThreeWhsSynackWithWrongAck));
+    let o = s.tcp(true, 300, 101, SYN | ACK, b"");
+    assert!(o
+        .events
+        .contains(StreamEvent::ThreeWhsSynackInWrongDirection));
+    let o = s.tcp(true, 150, 0, SYN, b"");
+    assert!(o.events.contains(StreamEvent::ThreeWhsSynResendDiffSeq));
+    s.tcp(false, 300, 151, SYN | ACK, b"");
+    let o = s.tcp(true, 151, 999, ACK, b"");
+    assert!(o.events.contains(StreamEvent::ThreeWhsWrongSeqWrongAck));
+    assert_eq!(o.tcp_state, Some(TcpState::SynRecv));
+    let o = s.tcp(false, 301, 151, ACK, b"");
+    assert!(o.events.contains(StreamEvent::ThreeWhsAckInWrongDir));
+    let o = s.tcp(true, 151, 301, ACK, b"");
+    assert_eq!(o.tcp_state, Some(TcpState::Established));
+    let o = s.tcp(true, 151 + 1_000_000, 301, ACK, b"far");
+    assert!(o.events.contains(StreamEvent::EstPacketOutOfWindow));
+    let o = s.tcp(true, 151, 301 + 10_000_000, ACK, b"");
+    assert!(o.events.contains(StreamEvent::EstInvalidAck));
+    let mut names = Vec::new();
+    s.table.visit(&mut |n, v| names.push((n, v)));
+    assert!(names.contains(&("stream.3whs_synack_with_wrong_ack", 1)));
+    assert!(names.contains(&("flow.active", 1)));
+    assert!(names.iter().any(|(n, _)| *n == "tcp.reassembly_memuse"));
+}
+
+#[test]
+fn tcp_port_reuse_starts_a_new_flow() {
+    let mut s = Sim::new(config(false));
+    s.handshake(10, 20);
+    s.tcp(true, 11, 21, RST, b"");
+    let first = s.tcp(true, 11, 21, ACK, b"").flow;
+    let o = s.tcp(true, 5000, 0, SYN, b"");
+    assert!(o.new_flow);
+    assert_ne!(o.flow.id, first.id);
+    assert!(!s.table.is_live(first));
+    assert_eq!(s.records.len(), 1);
+    assert_eq!(s.records[0].reason, EndReason::TcpReuse);
+    assert_eq!(s.table.counters().tcp_reuse, 1);
+}
+
+fn udp(s: &mut Sim, to_server: bool) -> PacketOutcome {
+    let t = tuple([10, 0, 0, 1], 5353, [10, 0, 0, 9], 53, proto::UDP);
+    s.send(if to_server { t } else { t.reversed() }, None)
+}
+
+#[test]
+fn timeouts_per_state() {
+    let mut s = Sim::new(config(false));
+    // UDP one-way: new timeout (30 s).
+    udp(&mut s, true);
+    s.advance(30);
+    assert_eq!(s.sweep_all(), 0);
+    s.advance(1);
+    assert_eq!(s.sweep_all(), 1);
+    assert_eq!(s.table.counters().timeout_new, 1);
+    // UDP both ways: established timeout (300 s).
+    udp(&mut s, true);
+    assert_eq!(udp(&mut s, false).state, FlowState::Established);
+    s.advance(299);
+    assert_eq!(s.sweep_all(), 0);
+    s.advance(2);
+    assert_eq!(s.sweep_all(), 1);
+    assert_eq!(s.table.counters().timeout_established, 1);
+    // TCP half-open: 60 s.
+    s.tcp(true, 1, 0, SYN, b"");
+    s.advance(59);
+    assert_eq!(s.sweep_all(), 0);
+    s.advance(2);
+    assert_eq!(s.sweep_all(), 1);
+    // TCP established: 600 s.
+    s.handshake(1, 1);
+    s.advance(599);
+    assert_eq!(s.sweep_all(), 0);
+    s.advance(2);
+    assert_eq!(s.sweep_all(), 1);
+    assert_eq!(s.records.len(), 4);
+    assert!(s.records.iter().all(|r| r.reason == EndReason::Timeout));
+    // A packet on an expired flow that the sweep has not reached starts a new flow.
+    let first = udp(&mut s, true).flow;
+    s.advance(31);
+    let o = udp(&mut s, true);
+    assert!(o.new_flow);
+    assert_ne!(o.flow.id, first.id);
+    assert_eq!(s.records.len(), 5);
+}
+
+#[test]
+fn sweep_is_incremental() {
+    let mut s = Sim::new(config(false));
+    for p in 0..100u16 {
+        s.send(tuple([10, 0, 0, 1], p, [10, 0, 0, 2], 53, proto::UDP), None);
+    }
+    s.advance(100);
+    let records = &mut s.records;
+    let mut sink = |r: &FlowRecord| records.push(*r);
+    let ended = s.table.sweep(s.now, 10, &mut s.out, &mut sink);
+    assert_eq!(ended, 10);
+    let mut total = ended;
+    for _ in 0..20 {
+        total += s.table.sweep(s.now, 10, &mut s.out, &mut sink);
+    }
+    assert_eq!(total, 100);
+    assert_eq!(s.table.active(), 0);
+}
+
+#[test]
+fn emergency_mode_evicts_and_recovers() {
+    let mut cfg = config(false);
+    cfg.max_flows = 100;
+    let mut s = Sim::new(cfg);
+    for p in 0..100u16 {
+        s.send(tuple([10, 0, 0, 1], p, [10, 0, 0, 2], 53, proto::UDP), None);
+    }
+    assert!(!s.table.in_emergency());
+    s.advance(1);
+    for p in 100..150u16 {
+        s.send(tuple([10, 0, 0, 1], p, [10, 0, 0, 2], 53, proto::UDP), None);
+    }
+    assert!(s.table.in_emergency());
+    assert_eq!(s.table.active(), 100);
+    assert_eq!(s.table.counters().emerg_mode_entered, 1);
+    assert_eq!(s.table.counters().get_used_eviction, 50);
+    assert_eq!(s.records.len(), 50);
+    assert!(s.records.iter().all(|r| r.reason == EndReason::Evicted));
+    // Emergency timeout for new UDP flows is 10 s instead of 30 s.
+    s.advance(11);
+    assert_eq!(s.sweep_all(), 100);
+    assert!(!s.table.in_emergency());
+    assert_eq!(s.table.counters().emerg_mode_over, 1);
+}
+
+#[test]
+fn syn_flood_of_a_million_sources() {
+    let mut cfg = config(false);
+    cfg.memcap = 8 << 20;
+    let mut s = Sim::new(cfg);
+    let max = s.table.max_flows() as usize;
+    s.handshake(1000, 2000);
+    let mut seq = 1001u32;
+    let mut delivered = 0usize;
+    for i in 0..1_000_000u32 {
+        let src = (0xC000_0000u32 | i).to_be_bytes();
+        let t = tuple(
+            src,
+            (i % 60000) as u16 + 1024,
+            [10, 0, 0, 2],
+            80,
+            proto::TCP,
+        );
+        let seg = TcpSegment {
+            seq: i,
+            ack: 0,
+            flags: TcpFlags(SYN),
+            window: 1024,
+            wscale: None,
+            payload: b"",
+        };
+        s.send(t, Some(seg));
+        if i % 1000 == 0 {
+            // The established flow keeps talking through the flood.
+            s.now = Timestamp(s.now.0 + 1_000_000);
+            let o = s.tcp(true, seq, 2001, ACK, b"ping");
+            assert_eq!(o.tcp_state, Some(TcpState::Established), "at {i}");
+            assert!(!o.new_flow, "established flow evicted at {i}");
+            seq += 4;
+            s.tcp(false, 2001, seq, ACK, b"");
+            delivered += 4;
+        }
+        assert!(s.table.active() <= max);
+        assert!(s.table.counters().memuse as usize <= 8 << 20);
+    }
+    assert_eq!(s.out.data[0].len(), delivered);
+    let c = s.table.counters();
+    assert!(c.emerg_mode_entered >= 1);
+    assert!(c.get_used_eviction + c.timeout_new >= 1_000_000 - max as u64);
+    println!(
+        "max_flows {max}, evictions {}, records {}",
+        c.get_used_eviction,
+        s.records.len()
+    );
+}
+
+#[test]
+fn drain_all_reports_every_flow_once() {
+    let mut s = Sim::new(config(false));
+    s.handshake(1, 1);
+    s.tcp(true, 2, 2, ACK, b"pending");
+    udp(&mut s, true);
+    s.send(tuple([10, 0, 0, 1], 0, [10, 0, 0, 3], 0, proto::ICMP), None);
+    s.drain();
+    assert_eq!(s.records.len(), 3);
+    assert!(s.records.iter().all(|r| r.reason == EndReason::Shutdown));
+    assert_eq!(s.out.data[0], b"pending");
+    assert_eq!(s.table.counters().end_shutdown, 3);
+    assert_eq!(s.table.counters().icmpv4, 1);
+    assert_eq!(s.table.active(), 0);
+    assert_eq!(s.table.counters().memuse, 0);
+}
+
+#[test]
+fn app_proto_and_alerted_reach_the_record() {
+    let mut s = Sim::new(config(false));
+    let h = udp(&mut s, true).flow;
+    s.table.set_app_proto(h, AppProto::DNS);
+    s.table.set_alerted(h);
+    s.drain();
+    assert_eq!(s.records[0].app_proto, AppProto::DNS);
+    assert!(s.records[0].alerted);
+    // Stale handles are ignored.
+    s.table.set_alerted(h);
+    assert!(!s.table.is_live(h));
+}
+
+#[test]
+fn config_errors() {
+    let cfg = FlowConfig {
+        memcap: 10,
+        ..FlowConfig::default()
+    };
+    assert!(matches!(
+        FlowTable::new(cfg),
+        Err(FlowConfigError::MemcapTooSmall { .. })
+    ));
+}
+
+/// Splits `data` into segments per `cuts`, shuffles, duplicates some, and feeds them through a
+/// handshaken session, then acknowledges everything.
+fn reassemble(
+    data: &[u8],
+    cuts: &[usize],
+    order: &[usize],
+    dups: &[usize],
+    inline: bool,
+    isn: u32,
+) -> Consumer {
+    let mut s = Sim::new(config(inline));
+    s.handshake(isn, 7);
+    let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
+    bounds.push(0);
+    bounds.push(data.len());
+    bounds.sort_unstable();
+    bounds.dedup();
+    let mut segs: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
+    for (i, o) in order.iter().enumerate() {
+        if !segs.is_empty() {
+            let n = segs.len();
+            segs.swap(i % n, o % n);
+        }
+    }
+    for d in dups {
+        if !segs.is_empty() {
+            segs.push(segs[d % segs.len()]);
+        }
+    }
+    for (a, b) in segs {
+        s.tcp(true, isn.wrapping_add(1 + a as u32), 8, ACK, &data[a..b]);
+    }
+    s.tcp(false, 8, isn.wrapping_add(1 + data.len() as u32), ACK, b"");
+    std::mem::take(&mut s.out)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    #[test]
+    fn random_segmentation_reassembles(
+        data in proptest::collection::vec(any::<u8>(), 0..4000),
+        cuts in proptest::collection::vec(any::<usize>(), 0..40),
+        order in proptest::collection::vec(any::<usize>(), 0..40),
+        dups in proptest::collection::vec(any::<usize>(), 0..8),
+        inline in any::<bool>(),
+        isn in any::<u32>(),
+    ) {
+        let out = reassemble(&data, &cuts, &order, &dups, inline, isn);
+        prop_assert_eq!(&out.data[0], &data);
+        prop_assert!(out.gaps[0].is_empty());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+    /// The fuzz target's invariants on random inputs.
+    #[test]
+    fn fuzz_driver_invariants(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+        super::fuzz_driver::run(&data);
+    }
+}
+
+/// The driver reaches reassembly: a scripted input delivers data.
+#[test]
+fn fuzz_driver_delivers() {
+    // Mode 0 (IDS), zero bases, handshake on tuple 0, 120 bytes to the server, server ACK.
+    let mut input = vec![0u8];
+    input.extend([0u8; 48]);
+    input.push(0x24);
+    input.extend([0x42, 0x10, 0, 0, 0, 0, 10, 0xff, 0xff]);
+    input.extend([0x48, 0x10, 0, 0, 120, 0, 0, 0xff, 0xff]);
+    assert_eq!(super::fuzz_driver::run(&input), 120);
+}
+
+/// Fuzz finding: conflicting bytes delivered in the same call that created the flow.
+#[test]
+fn fuzz_regression_corrupt_on_new_flow() {
+    let mut input = vec![3u8];
+    input.extend([0u8; 11]);
+    input.extend([0x6c; 47]);
+    input.extend([0u8; 14]);
+    input.extend([
+        0x10, 0, 0, 0, 0, 0, 0, 0, 0x24, 0x42, 0x10, 0x01, 0, 0, 0x09, 0x49, 0,
+    ]);
+    input.extend([
+        0x10, 0xf0, 0, 0, 0, 0x0a, 0xff, 0xff, 0xe2, 0x0a, 0xff, 0xff, 0, 0xc8, 0xc8,
+    ]);
+    super::fuzz_driver::run(&input);
+}
