@@ -430,6 +430,15 @@ impl HttpState {
                             }
                         }
                         Collect::Overflow => {
+                            // Keep what fits as the message, then skip to the end of its block.
+                            self.headers_done(cfg, dir, events, ctr);
+                            let d = &mut self.dirs[dir.index()];
+                            if matches!(d.phase, Phase::Headers | Phase::Body) {
+                                d.phase = Phase::SkipHeaders;
+                                if let Some(id) = d.tx {
+                                    self.complete_msg(dir, id);
+                                }
+                            }
                             events.push(match dir {
                                 Direction::ToServer => AppEvent::HttpRequestFieldTooLong,
                                 Direction::ToClient => AppEvent::HttpResponseFieldTooLong,
@@ -511,8 +520,6 @@ impl HttpState {
                 *data = &data[take..];
                 d.scan = d.hdr.len().saturating_sub(2);
                 if d.hdr.len() >= cfg.http_max_header_bytes {
-                    // Parse what fits, then skip the rest of the block.
-                    d.phase = Phase::SkipHeaders;
                     d.last = d.hdr.last().copied().unwrap_or(0);
                     Collect::Overflow
                 } else {
@@ -551,6 +558,7 @@ impl HttpState {
                 },
             },
         };
+        self.dirs[dir.index()].scan = 0;
         let mut hdr = core::mem::take(&mut self.dirs[dir.index()].hdr);
         let Some(pos) = self.txs.iter().position(|t| t.id == id) else {
             self.dirs[dir.index()].hdr = hdr;
@@ -852,7 +860,7 @@ fn find_block_end(b: &[u8], from: usize, request: bool) -> Option<usize> {
             return Some(first_eol + 1);
         }
     }
-    let mut i = from.max(first_eol);
+    let mut i = from.max(first_eol).min(b.len());
     while let Some(p) = b[i..].iter().position(|&c| c == b'\n') {
         let nl = i + p;
         // The next line is empty if it is "\n" or "\r\n".

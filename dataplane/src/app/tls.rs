@@ -210,15 +210,22 @@ impl TlsState {
                 d.hdr_len = 0;
             }
             if d.rec_type == 22 && !d.encrypted && !d.hs_skip {
-                if d.hs.len() + chunk.len() > cfg.tls_max_handshake {
-                    events.push(AppEvent::TlsInvalidHandshakeMessage);
-                    d.hs_skip = true;
-                    d.hs.clear();
-                    continue;
-                }
                 d.hs.extend_from_slice(chunk);
                 if self.handshake(dir, events, ctr) {
                     result = Progress::Done;
+                }
+                // A message longer than the cap is never buffered whole: stop following this
+                // direction's handshake (decided from the declared length, so chunking does
+                // not matter).
+                let d = &mut self.dirs[i];
+                if d.hs.len() >= 4 {
+                    let len = u32::from_be_bytes([0, d.hs[1], d.hs[2], d.hs[3]]) as usize;
+                    if 4 + len > cfg.tls_max_handshake {
+                        events.push(AppEvent::TlsInvalidHandshakeMessage);
+                        ctr.error_tls += 1;
+                        d.hs_skip = true;
+                        d.hs = Vec::new();
+                    }
                 }
             }
         }

@@ -426,10 +426,11 @@ impl Decompressor {
             let Some(inner) = self.inner.as_mut() else {
                 return Inflate::Failed;
             };
+            // The write decoders hand output to the sink on the next call; flush pushes it now.
             let (res, sink) = match inner {
-                Inflater::Gzip(d) => (d.write_all(piece), d.get_mut()),
-                Inflater::Zlib(d) => (d.write_all(piece), d.get_mut()),
-                Inflater::Raw(d) => (d.write_all(piece), d.get_mut()),
+                Inflater::Gzip(d) => (d.write_all(piece).and_then(|_| d.flush()), d.get_mut()),
+                Inflater::Zlib(d) => (d.write_all(piece).and_then(|_| d.flush()), d.get_mut()),
+                Inflater::Raw(d) => (d.write_all(piece).and_then(|_| d.flush()), d.get_mut()),
             };
             self.consumed += piece.len() as u64;
             let produced = sink.produced;

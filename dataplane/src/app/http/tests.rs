@@ -75,3 +75,243 @@ fn simple_exchange() {
     assert!(h.events.is_empty(), "{:?}", h.events);
     assert_eq!(h.ctr.tx_http, 1);
 }
+
+#[test]
+fn pipelining_folding_duplicates_and_chunked() {
+    let mut h = Harness::new(AppConfig::default());
+    h.req(
+        b"GET /one HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nx-a: 2\r\nX-Long: first\r\n  second\r\n\r\n\
+          POST /two HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n\
+          GET /three HTTP/1.0\r\n\r\n",
+    );
+    h.resp(
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n\
+          HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n\
+          HTTP/1.0 302 Found\r\nLocation: /x\r\n\r\nclose-delimited",
+    );
+    let txs: Vec<_> = h.state.txs().collect();
+    assert_eq!(txs.len(), 3);
+    assert_eq!(txs[0].request.header(b"x-a"), Some(&b"1, 2"[..]));
+    assert_eq!(txs[0].request.header(b"X-LONG"), Some(&b"first second"[..]));
+    assert_eq!(txs[0].status_code(), b"404");
+    assert_eq!(txs[1].request.body(), b"abc");
+    assert_eq!(txs[1].response.body(), b"ok");
+    assert_eq!(txs[2].uri(), b"/three");
+    assert_eq!(txs[2].response.header(b"location"), Some(&b"/x"[..]));
+    assert_eq!(txs[2].response.progress, MsgProgress::Headers);
+    h.state
+        .end(Direction::ToClient, Timestamp(0), &mut h.events, &mut h.ctr);
+    let t2 = h.state.tx(2).unwrap();
+    assert_eq!(t2.response.body(), b"close-delimited");
+    assert!(t2.is_complete());
+}
+
+#[test]
+fn gzip_response_and_bomb_is_cut() {
+    use flate2::write::GzEncoder;
+    use flate2::Compression;
+    use std::io::Write;
+    let mut e = GzEncoder::new(Vec::new(), Compression::default());
+    e.write_all(b"<html>decompressed</html>").unwrap();
+    let gz = e.finish().unwrap();
+    let mut h = Harness::new(AppConfig::default());
+    h.req(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let mut r = format!(
+        "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        gz.len()
+    )
+    .into_bytes();
+    r.extend_from_slice(&gz);
+    h.resp(&r);
+    let tx = h.state.txs().next().unwrap();
+    assert_eq!(tx.response.body(), b"<html>decompressed</html>");
+    assert!(tx.is_complete());
+
+    // 32 MiB of zeros: cut off by the ratio cap, counted, and the stream stays in sync.
+    let mut e = GzEncoder::new(Vec::new(), Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..32 {
+        e.write_all(&zeros).unwrap();
+    }
+    let bomb = e.finish().unwrap();
+    let cfg = AppConfig {
+        http_response_body_limit: usize::MAX,
+        ..AppConfig::default()
+    };
+    let mut h = Harness::new(cfg);
+    h.req(b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n");
+    let mut r = format!(
+        "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        bomb.len()
+    )
+    .into_bytes();
+    r.extend_from_slice(&bomb);
+    r.extend_from_slice(b"HTTP/1.1 204 No Content\r\n\r\n");
+    h.resp(&r);
+    assert!(h.events.contains(AppEvent::HttpCompressionBomb));
+    assert_eq!(h.ctr.http_compression_bomb, 1);
+    let txs: Vec<_> = h.state.txs().collect();
+    assert!(txs[0].decompression_cut);
+    assert!(txs[0].response.body().len() <= h.cfg.http_decompress_max + (2 << 20));
+    assert_eq!(txs[1].status_code(), b"204");
+}
+
+#[test]
+fn caps_on_headers_and_transactions() {
+    let cfg = AppConfig {
+        http_max_header_bytes: 256,
+        http_max_txs: 4,
+        ..AppConfig::default()
+    };
+    let mut h = Harness::new(cfg);
+    let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
+    big.extend(std::iter::repeat_n(b'a', 1000));
+    big.extend_from_slice(b"\r\n\r\nGET /after HTTP/1.1\r\nHost: a\r\n\r\n");
+    h.req(&big);
+    assert!(h.events.contains(AppEvent::HttpRequestFieldTooLong));
+    assert!(h.state.txs().any(|t| t.uri() == b"/after"));
+    for i in 0..20 {
+        h.req(format!("GET /{i} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes());
+    }
+    assert!(h.state.txs().count() <= 4);
+    assert!(h.events.contains(AppEvent::HttpRequestTooManyTransactions));
+    assert!(h.ctr.http_limit > 0);
+}
+
+#[test]
+fn gap_in_body_resyncs() {
+    let mut h = Harness::new(AppConfig::default());
+    h.req(b"POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123");
+    h.state.gap(Direction::ToServer, 3, &mut h.ctr);
+    h.req(b"789GET /b HTTP/1.1\r\nHost: a\r\n\r\n");
+    let txs: Vec<_> = h.state.txs().collect();
+    assert_eq!(txs.len(), 2);
+    assert!(txs[0].request.body_truncated);
+    assert_eq!(txs[0].request.body(), b"0123789");
+    assert_eq!(txs[1].uri(), b"/b");
+    // A gap inside headers: skip to the next request line.
+    h.req(b"GET /c HTT");
+    h.state.gap(Direction::ToServer, 50, &mut h.ctr);
+    h.req(b"garbage\r\nmore\r\nGET /d HTTP/1.1\r\n\r\n");
+    assert!(h.state.txs().any(|t| t.uri() == b"/d"));
+    assert!(!h.state.txs().any(|t| t.uri() == b"/c"));
+}
+
+#[test]
+fn websocket_upgrade() {
+    let mut h = Harness::new(AppConfig::default());
+    h.req(b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+    h.resp(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x02hi");
+    assert!(h.state.upgraded_to_websocket());
+    h.req(&[
+        0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ]);
+    let c: Vec<_> = h.state.websocket(Direction::ToClient).frames().collect();
+    assert_eq!(c[0].payload, b"hi");
+    let s: Vec<_> = h.state.websocket(Direction::ToServer).frames().collect();
+    assert_eq!(s[0].payload, b"Hello");
+}
+
+#[test]
+fn lenient_lines() {
+    let mut h = Harness::new(AppConfig::default());
+    h.req(b"\r\n  GET  /x   HTTP/1.0\nNoColon\nName : v\n\n");
+    let tx = h.state.txs().next().unwrap();
+    assert_eq!(tx.method(), b"GET");
+    assert_eq!(tx.uri_raw(), b"/x");
+    assert_eq!(tx.request_protocol(), b"HTTP/1.0");
+    assert_eq!(tx.request.header(b"name"), Some(&b"v"[..]));
+    assert!(h
+        .events
+        .contains(AppEvent::HttpRequestLineLeadingWhitespace));
+    assert!(h.events.contains(AppEvent::HttpRequestFieldMissingColon));
+    assert!(h.events.contains(AppEvent::HttpRequestHeaderInvalid));
+    // HTTP/0.9: no protocol, no headers.
+    let mut h = Harness::new(AppConfig::default());
+    h.req(b"GET /old\r\nGET /new HTTP/1.1\r\nHost: b\r\n\r\n");
+    let v: Vec<_> = h.state.txs().map(|t| t.uri().to_vec()).collect();
+    assert_eq!(v, vec![b"/old".to_vec(), b"/new".to_vec()]);
+}
+
+fn summary(s: &HttpState) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for t in s.txs() {
+        for b in [
+            t.method(),
+            t.uri(),
+            t.uri_raw(),
+            t.request.header_buffer(),
+            t.request.raw_headers(),
+            t.request.body(),
+            t.status_code(),
+            t.response.header_buffer(),
+            t.response.body(),
+        ] {
+            out.push(b.to_vec());
+        }
+        out.push(format!("{:?} {:?}", t.request.progress, t.response.progress).into_bytes());
+    }
+    out
+}
+
+const REQS: &[u8] = b"GET /a%20b/../c HTTP/1.1\r\nHost: x\r\nX: 1\r\n fold\r\n\r\n\
+POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;e=1\r\nhello\r\n0\r\nT: 1\r\n\r\n\
+PUT /q HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody\n\nGET /r\r\n";
+const RESPS: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc\
+HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\n\r\n\
+HTTP/1.1 500 Err\r\n\r\ntail";
+
+fn parse_split(reqs: &[&[u8]], resps: &[&[u8]]) -> Vec<Vec<u8>> {
+    let mut h = Harness::new(AppConfig::default());
+    for r in reqs {
+        h.req(r);
+    }
+    for r in resps {
+        h.resp(r);
+    }
+    summary(&h.state)
+}
+
+proptest::proptest! {
+    /// Any split of either stream yields identical transactions.
+    #[test]
+    fn chunk_boundaries_do_not_matter(
+        cuts_a in proptest::collection::vec(0..REQS.len(), 0..6),
+        cuts_b in proptest::collection::vec(0..RESPS.len(), 0..6),
+    ) {
+        let whole = parse_split(&[REQS], &[RESPS]);
+        let pieces = |buf: &'static [u8], mut cuts: Vec<usize>| {
+            cuts.sort_unstable();
+            let mut v: Vec<&[u8]> = Vec::new();
+            let mut prev = 0;
+            for c in cuts {
+                v.push(&buf[prev..c]);
+                prev = c;
+            }
+            v.push(&buf[prev..]);
+            v
+        };
+        let split = parse_split(&pieces(REQS, cuts_a), &pieces(RESPS, cuts_b));
+        proptest::prop_assert_eq!(&whole, &split);
+        proptest::prop_assert_eq!(whole.len(), 40);
+    }
+
+    /// Arbitrary bytes never panic, never loop, and respect the caps.
+    #[test]
+    fn hostile_bytes_respect_caps(a in proptest::collection::vec(proptest::num::u8::ANY, 0..2048),
+                                  b in proptest::collection::vec(proptest::num::u8::ANY, 0..2048)) {
+        let cfg = AppConfig { http_max_txs: 4, http_max_header_bytes: 128, http_request_body_limit: 64, http_response_body_limit: 64, ..AppConfig::default() };
+        let mut h = Harness::new(cfg);
+        let mut seeded = b"GET / HTTP/1.1\r\n".to_vec();
+        seeded.extend_from_slice(&a);
+        h.req(&seeded);
+        let mut seeded = b"HTTP/1.1 200 OK\r\n".to_vec();
+        seeded.extend_from_slice(&b);
+        h.resp(&seeded);
+        proptest::prop_assert!(h.state.txs().count() <= 4);
+        for t in h.state.txs() {
+            proptest::prop_assert!(t.request.body().len() <= 64);
+            proptest::prop_assert!(t.response.body().len() <= 64);
+        }
+    }
+}
