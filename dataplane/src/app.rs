@@ -547,9 +547,15 @@ impl AppLayer {
     }
 
     /// `dir` closed (FIN/RST or flow timeout): bodies delimited by close complete.
-    pub fn on_end(&mut self, dir: Direction, now: Timestamp, ctr: &mut AppCounters) {
+    pub fn on_end(
+        &mut self,
+        cfg: &AppConfig,
+        dir: Direction,
+        now: Timestamp,
+        ctr: &mut AppCounters,
+    ) {
         if let AppState::Http(s) = &mut self.state {
-            s.end(dir, now, &mut self.events, ctr);
+            s.end(cfg, dir, now, &mut self.events, ctr);
         }
     }
 
@@ -609,6 +615,9 @@ impl AppLayer {
 
 #[cfg(test)]
 pub(crate) mod testpcap;
+
+#[cfg(test)]
+mod svtests;
 
 #[cfg(test)]
 mod tests {

@@ -39,6 +39,10 @@ pub(crate) fn uri_hex(c: u8) -> Option<u8> {
 
 /// Bits of [`HttpTx::changes`]: what changed since the detection stage last looked.
 pub mod change {
+    /// Request line parsed (headers may still be arriving).
+    pub const REQUEST_LINE: u32 = 64;
+    /// Response status line parsed.
+    pub const RESPONSE_LINE: u32 = 128;
     /// Request line and headers parsed.
     pub const REQUEST_HEADERS: u32 = 1;
     /// Request body grew.
@@ -59,6 +63,8 @@ pub enum MsgProgress {
     /// Nothing seen.
     #[default]
     None,
+    /// Request or status line parsed; headers still arriving.
+    Line,
     /// Line and headers parsed; body in progress.
     Headers,
     /// Message complete.
@@ -110,6 +116,16 @@ impl HttpMessage {
         self.progress = MsgProgress::None;
         self.body_truncated = false;
         self.content_length = None;
+    }
+
+    fn set_line(&mut self, line: &[u8], request: bool, events: &mut EventSet) {
+        self.line.clear();
+        self.line.extend_from_slice(line);
+        if request {
+            parse_request_line(self, events);
+        } else {
+            parse_status_line(self, events);
+        }
     }
 
     fn part(&self, i: usize) -> &[u8] {
@@ -278,6 +294,8 @@ struct DirParser {
     tx: Option<u64>,
     /// Last byte seen (for resync at line starts).
     last: u8,
+    /// The current message's line was parsed into transaction `tx` already.
+    line_open: bool,
     ws: WsParser,
 }
 
@@ -291,6 +309,7 @@ impl DirParser {
             decomp: None,
             tx: None,
             last: b'\n',
+            line_open: false,
             ws: WsParser::default(),
         }
     }
@@ -423,7 +442,12 @@ impl HttpState {
                         }
                     }
                     match self.collect_headers(cfg, dir, &mut data) {
-                        Collect::NeedMore => {}
+                        Collect::NeedMore => {
+                            let d = &self.dirs[dir.index()];
+                            if !d.line_open && d.hdr.contains(&b'\n') {
+                                self.start_line(dir, events, ctr);
+                            }
+                        }
                         Collect::Block => {
                             if self.headers_done(cfg, dir, events, ctr) {
                                 result = Progress::Done;
@@ -538,7 +562,27 @@ impl HttpState {
         events: &mut EventSet,
         ctr: &mut AppCounters,
     ) -> bool {
-        let id = match dir {
+        let id = self.select_tx(dir, events, ctr);
+        self.dirs[dir.index()].line_open = false;
+        self.dirs[dir.index()].scan = 0;
+        let mut hdr = core::mem::take(&mut self.dirs[dir.index()].hdr);
+        let Some(pos) = self.txs.iter().position(|t| t.id == id) else {
+            self.dirs[dir.index()].hdr = hdr;
+            return false;
+        };
+        self.headers_into(cfg, dir, id, pos, &mut hdr, events)
+    }
+
+    /// The transaction the message starting in `dir` belongs to: the one its line opened, a
+    /// new one for a request, or the oldest without a response.
+    fn select_tx(&mut self, dir: Direction, events: &mut EventSet, ctr: &mut AppCounters) -> u64 {
+        let d = &self.dirs[dir.index()];
+        if d.line_open {
+            if let Some(id) = d.tx.filter(|id| self.tx(*id).is_some()) {
+                return id;
+            }
+        }
+        match dir {
             Direction::ToServer => self.new_tx(events, ctr),
             Direction::ToClient => match self.dirs[1].tx.filter(|id| {
                 self.tx(*id)
@@ -557,37 +601,68 @@ impl HttpState {
                     }
                 },
             },
+        }
+    }
+
+    /// The first line of a message arrived before its headers completed: open the
+    /// transaction now so line buffers (`http.uri`, `http.method`, ...) can be inspected.
+    fn start_line(&mut self, dir: Direction, events: &mut EventSet, ctr: &mut AppCounters) {
+        let id = self.select_tx(dir, events, ctr);
+        let d = &mut self.dirs[dir.index()];
+        let Some(eol) = d.hdr.iter().position(|&c| c == b'\n') else {
+            return;
         };
-        self.dirs[dir.index()].scan = 0;
-        let mut hdr = core::mem::take(&mut self.dirs[dir.index()].hdr);
-        let Some(pos) = self.txs.iter().position(|t| t.id == id) else {
-            self.dirs[dir.index()].hdr = hdr;
-            return false;
+        d.line_open = true;
+        d.tx = Some(id);
+        let line = strip_cr(&d.hdr[..eol]);
+        let Some(tx) = self.txs.iter_mut().find(|t| t.id == id) else {
+            return;
         };
+        // Line anomalies are reported once, when the whole block is parsed.
+        let mut line_events = EventSet::default();
+        match dir {
+            Direction::ToServer => {
+                tx.request.set_line(line, true, &mut line_events);
+                tx.request.progress = MsgProgress::Line;
+                finish_request(tx, &mut line_events);
+                tx.changes |= change::REQUEST_LINE;
+            }
+            Direction::ToClient => {
+                tx.response.set_line(line, false, &mut line_events);
+                tx.response.progress = MsgProgress::Line;
+                tx.changes |= change::RESPONSE_LINE;
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn headers_into(
+        &mut self,
+        cfg: &AppConfig,
+        dir: Direction,
+        id: u64,
+        pos: usize,
+        hdr: &mut Vec<u8>,
+        events: &mut EventSet,
+    ) -> bool {
         let tx = &mut self.txs[pos];
         let framing;
         match dir {
             Direction::ToServer => {
-                parse_block(&hdr, &mut tx.request, true, cfg, &mut self.scratch, events);
+                parse_block(hdr, &mut tx.request, true, cfg, &mut self.scratch, events);
                 finish_request(tx, events);
                 tx.changes |= change::REQUEST_HEADERS;
                 framing = message_framing(&mut tx.request, true, events).unwrap_or(Framing::None);
             }
             Direction::ToClient => {
-                parse_block(
-                    &hdr,
-                    &mut tx.response,
-                    false,
-                    cfg,
-                    &mut self.scratch,
-                    events,
-                );
+                parse_block(hdr, &mut tx.response, false, cfg, &mut self.scratch, events);
                 let code = tx.status().unwrap_or(0);
                 if (100..200).contains(&code) && code != 101 {
                     // Interim response: the final one replaces it.
                     tx.response.reset();
                     hdr.clear();
-                    self.dirs[1].hdr = hdr;
+                    self.dirs[1].hdr = core::mem::take(hdr);
+                    self.dirs[1].line_open = false;
                     self.dirs[1].tx = Some(id);
                     return false;
                 }
@@ -601,7 +676,7 @@ impl HttpState {
                         d.phase = Phase::WebSocket;
                     }
                     hdr.clear();
-                    self.dirs[1].hdr = hdr;
+                    self.dirs[1].hdr = core::mem::take(hdr);
                     return true;
                 }
                 framing = response_framing(tx, code, events);
@@ -609,7 +684,7 @@ impl HttpState {
         }
         hdr.clear();
         let d = &mut self.dirs[dir.index()];
-        d.hdr = hdr;
+        d.hdr = core::mem::take(hdr);
         d.tx = Some(id);
         d.decomp = None;
         if dir == Direction::ToClient && framing != Framing::None {
@@ -828,11 +903,17 @@ impl HttpState {
     /// `dir` closed: a body delimited by close is complete.
     pub fn end(
         &mut self,
+        cfg: &AppConfig,
         dir: Direction,
         _now: Timestamp,
-        _events: &mut EventSet,
-        _ctr: &mut AppCounters,
+        events: &mut EventSet,
+        ctr: &mut AppCounters,
     ) {
+        let d = &self.dirs[dir.index()];
+        if d.phase == Phase::Headers && d.hdr.iter().any(|&c| !matches!(c, b'\r' | b'\n')) {
+            // Headers cut short by the close: keep what arrived, as libhtp does.
+            self.headers_done(cfg, dir, events, ctr);
+        }
         let d = &mut self.dirs[dir.index()];
         if d.phase == Phase::Body {
             if let Some(id) = d.tx {
@@ -914,14 +995,7 @@ fn parse_block(
         .iter()
         .position(|&c| c == b'\n')
         .unwrap_or(block.len());
-    let line = strip_cr(&block[..eol]);
-    m.line.clear();
-    m.line.extend_from_slice(line);
-    if request {
-        parse_request_line(m, events);
-    } else {
-        parse_status_line(m, events);
-    }
+    m.set_line(strip_cr(&block[..eol]), request, events);
     let rest = block.get(eol + 1..).unwrap_or(&[]);
     m.raw_headers.clear();
     m.raw_headers.extend_from_slice(rest);

@@ -99,8 +99,13 @@ fn pipelining_folding_duplicates_and_chunked() {
     assert_eq!(txs[2].uri(), b"/three");
     assert_eq!(txs[2].response.header(b"location"), Some(&b"/x"[..]));
     assert_eq!(txs[2].response.progress, MsgProgress::Headers);
-    h.state
-        .end(Direction::ToClient, Timestamp(0), &mut h.events, &mut h.ctr);
+    h.state.end(
+        &h.cfg,
+        Direction::ToClient,
+        Timestamp(0),
+        &mut h.events,
+        &mut h.ctr,
+    );
     let t2 = h.state.tx(2).unwrap();
     assert_eq!(t2.response.body(), b"close-delimited");
     assert!(t2.is_complete());
