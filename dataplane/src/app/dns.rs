@@ -663,3 +663,38 @@ mod tests {
         assert!(ev.contains(AppEvent::DnsNotAResponse));
     }
 }
+
+#[cfg(test)]
+mod prop {
+    use super::*;
+
+    proptest::proptest! {
+        /// Arbitrary messages: no panic, sections and names within caps, TCP framing of the same
+        /// message (in 3-byte pieces) parses to the same names as UDP.
+        #[test]
+        fn hostile_messages(msg in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            let cfg = AppConfig { dns_max_records: 16, ..AppConfig::default() };
+            let mut ev = EventSet::default();
+            let mut c = AppCounters::default();
+            let mut udp = DnsState::new(Transport::Udp);
+            udp.parse_datagram(&cfg, Direction::ToServer, &msg, Timestamp(0), &mut ev, &mut c);
+            let mut tcp = DnsState::new(Transport::Tcp);
+            let mut framed = (msg.len() as u16).to_be_bytes().to_vec();
+            framed.extend_from_slice(&msg);
+            for p in framed.chunks(3) {
+                tcp.parse_stream(&cfg, Direction::ToServer, p, Timestamp(0), &mut ev, &mut c);
+            }
+            let names = |s: &DnsState| -> Vec<Vec<u8>> {
+                s.txs().flat_map(|t| (0..t.queries().len()).map(move |i| t.query_name(i).unwrap_or_default().to_vec())).collect()
+            };
+            proptest::prop_assert_eq!(names(&udp), names(&tcp));
+            for t in udp.txs() {
+                proptest::prop_assert!(t.queries().len() <= 16);
+                proptest::prop_assert!(t.records(Section::Answer).len() <= 16);
+                for i in 0..t.queries().len() {
+                    proptest::prop_assert!(t.query_name(i).unwrap_or_default().len() <= MAX_NAME + 64);
+                }
+            }
+        }
+    }
+}

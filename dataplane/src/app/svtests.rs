@@ -334,3 +334,73 @@ sv!(
         assert!(names.iter().any(|n| contains(n, b"google.net")));
     }
 );
+
+fn tls_info(apps: &[AppLayer]) -> &tls::TlsInfo {
+    apps.iter()
+        .find_map(|a| match a.state() {
+            AppState::Tls(s) if s.info.state & tls::state::CLIENT_HELLO != 0 => Some(&s.info),
+            _ => None,
+        })
+        .expect("a TLS flow with a ClientHello")
+}
+
+// Expected values below were computed independently of this code: JA3/JA4 with a separate
+// Python walk of the ClientHello in the capture, certificate fields with `openssl x509` on the
+// DER extracted from the capture.
+sv!(
+    tls_fingerprints_subject_zero,
+    "tls/tls-subject-zero/input.pcap",
+    |apps| {
+        let i = tls_info(&apps);
+        assert_eq!(
+            i.ja3,
+            "771,49192-49191-49172-49171-159-158-57-51-157-156-61-60-53-47-49196-49195-49188-\
+         49187-49162-49161-106-64-56-50-10-19,0-5-10-11-13-23-65281,23-24,0"
+        );
+        assert_eq!(i.ja3_hash, "5182f54f9c6e99d117d9dde3fa2b4cff");
+        assert_eq!(i.ja4, "t12d260700_db6bc8f7861c_595eacc76d13");
+        assert_eq!(i.sni, b"go.microsoft.com");
+        assert_eq!(i.version, 0x0303);
+        let c = i.cert().expect("leaf certificate");
+        assert_eq!(
+            c.serial,
+            "12:00:1F:1F:B8:02:9F:C1:BD:63:55:EC:B2:00:00:00:1F:1F:B8"
+        );
+        assert_eq!(
+            c.fingerprint,
+            "8a:32:67:a5:b8:4a:c6:5a:ae:80:95:3e:70:8f:2f:9c:da:9e:30:98"
+        );
+        assert_eq!(
+            c.issuer,
+            b"C=US, O=Microsoft Corporation, CN=Microsoft RSA TLS CA 01"
+        );
+        assert_eq!(eve::tls(i)["notbefore"], "2021-12-15T19:27:42");
+        assert_eq!(eve::tls(i)["notafter"], "2022-12-15T19:27:42");
+        assert!(!i.ja3s.is_empty() && i.ja3s.starts_with("771,"));
+        assert!(i.state & tls::state::SERVER_HELLO != 0);
+    }
+);
+
+sv!(
+    tls_fingerprints_alpn,
+    "tls/tls-cert-noissuer/tls.pcap",
+    |apps| {
+        let i = tls_info(&apps);
+        assert_eq!(i.ja3_hash, "bcd93fc89dba4639942325c540ce598c");
+        assert_eq!(i.ja4, "t12i2807h2_d943125447b4_dd0a478c1db3");
+        assert!(i.sni.is_empty());
+    }
+);
+
+sv!(
+    tls_fingerprints_minimal_hello,
+    "app-layer-protocol-prefilter/input.pcap",
+    |apps| {
+        let i = tls_info(&apps);
+        assert_eq!(i.ja3, "771,156,0,,");
+        assert_eq!(i.ja3_hash, "bf82c944ebe9de774f6243b8edb7eb89");
+        // JA4: the only extension is SNI, so the sorted extension list is empty and JA4_c is
+        // all zeros per the definition.
+        assert_eq!(i.ja4, "t12d010100_dc2b145ead28_000000000000");
+    }
+);
