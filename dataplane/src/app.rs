@@ -650,6 +650,150 @@ mod tests {
         }
     }
 
+    fn feed(app: &mut AppLayer, ctr: &mut AppCounters, dir: Direction, b: &[u8]) -> Progress {
+        app.on_stream(&AppConfig::default(), dir, b, Timestamp(0), ctr)
+    }
+
+    #[test]
+    fn detection_replays_held_bytes_into_the_parser() {
+        let mut ctr = AppCounters::default();
+        let mut app = AppLayer::new(Transport::Tcp, 40000, 8080);
+        assert_eq!(
+            feed(&mut app, &mut ctr, Direction::ToServer, b"GE"),
+            Progress::NeedMore
+        );
+        assert_eq!(app.proto(), AppProto::Unknown);
+        feed(
+            &mut app,
+            &mut ctr,
+            Direction::ToServer,
+            b"T /x HTTP/1.1\r\nHost: h\r\n\r\n",
+        );
+        assert_eq!(app.proto(), AppProto::Http);
+        feed(
+            &mut app,
+            &mut ctr,
+            Direction::ToClient,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        );
+        let AppState::Http(s) = app.state() else {
+            panic!("not http")
+        };
+        let tx = s.txs().next().unwrap();
+        assert_eq!(tx.uri(), b"/x");
+        assert_eq!(tx.response.body(), b"ok");
+        assert_eq!(ctr.flow_http, 1);
+        assert_eq!(ctr.tx_http, 1);
+    }
+
+    #[test]
+    fn server_speaks_first_and_failures() {
+        let mut ctr = AppCounters::default();
+        let mut app = AppLayer::new(Transport::Tcp, 40000, 2222);
+        feed(
+            &mut app,
+            &mut ctr,
+            Direction::ToClient,
+            b"SSH-2.0-OpenSSH_9.6\r\n",
+        );
+        assert_eq!(app.proto(), AppProto::Ssh);
+
+        let mut app = AppLayer::new(Transport::Tcp, 40000, 80);
+        feed(
+            &mut app,
+            &mut ctr,
+            Direction::ToServer,
+            b"\x00\x03\x00junk junk junk",
+        );
+        assert_eq!(app.proto(), AppProto::Unknown);
+        feed(
+            &mut app,
+            &mut ctr,
+            Direction::ToClient,
+            b"\x00\x04\x00more junk",
+        );
+        assert_eq!(app.proto(), AppProto::Failed);
+        assert_eq!(ctr.flow_failed_tcp, 1);
+
+        // A gap before detection: that direction can no longer be probed.
+        let mut app = AppLayer::new(Transport::Tcp, 40000, 443);
+        app.on_gap(Direction::ToServer, 100, &mut ctr);
+        feed(
+            &mut app,
+            &mut ctr,
+            Direction::ToClient,
+            &[0x16, 3, 3, 0, 1, 2],
+        );
+        assert_eq!(app.proto(), AppProto::Tls);
+        assert!(app.events.contains(AppEvent::StreamGap));
+    }
+
+    #[test]
+    fn udp_dns_and_port_fallback() {
+        let cfg = AppConfig::default();
+        let mut ctr = AppCounters::default();
+        let q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01a\x00\x00\x01\x00\x01";
+        let mut app = AppLayer::new(Transport::Udp, 5353, 9999);
+        app.on_datagram(&cfg, Direction::ToServer, q, Timestamp(0), &mut ctr);
+        assert_eq!(app.proto(), AppProto::Dns);
+        // Malformed on port 53: still DNS, with an anomaly.
+        let mut app = AppLayer::new(Transport::Udp, 5353, 53);
+        app.on_datagram(
+            &cfg,
+            Direction::ToServer,
+            b"\x00\x01",
+            Timestamp(0),
+            &mut ctr,
+        );
+        assert_eq!(app.proto(), AppProto::Dns);
+        assert!(app.events.contains(AppEvent::DnsMalformedData));
+        // Not DNS anywhere else.
+        let mut app = AppLayer::new(Transport::Udp, 5000, 6000);
+        app.on_datagram(&cfg, Direction::ToServer, b"hello", Timestamp(0), &mut ctr);
+        app.on_datagram(&cfg, Direction::ToClient, b"world", Timestamp(0), &mut ctr);
+        assert_eq!(app.proto(), AppProto::Failed);
+        assert_eq!(ctr.tx_dns_udp, 2);
+    }
+
+    #[test]
+    fn websocket_upgrade_keeps_original_proto() {
+        let mut ctr = AppCounters::default();
+        let mut app = AppLayer::new(Transport::Tcp, 40000, 80);
+        feed(
+            &mut app,
+            &mut ctr,
+            Direction::ToServer,
+            b"GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n",
+        );
+        feed(
+            &mut app,
+            &mut ctr,
+            Direction::ToClient,
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x82\x01\xff",
+        );
+        assert_eq!(app.proto(), AppProto::WebSocket);
+        assert_eq!(app.original_proto(), AppProto::Http);
+        assert!(AppProto::Http.matches(app.original_proto(), app.proto()));
+        assert!(AppProto::WebSocket.matches(app.original_proto(), app.proto()));
+        assert!(!AppProto::Tls.matches(app.original_proto(), app.proto()));
+        let AppState::Http(s) = app.state() else {
+            panic!("not http")
+        };
+        let f = s.websocket(Direction::ToClient).frames().next().unwrap();
+        assert_eq!(BufferId::WebSocketPayload.websocket(f), Some(&[0xff][..]));
+        assert_eq!(f.opcode, 2);
+        assert_eq!(ctr.flow_websocket, 1);
+    }
+
+    #[test]
+    fn counters_have_suricata_names() {
+        let mut names = Vec::new();
+        AppCounters::default().visit(&mut |n, _| names.push(n));
+        assert!(names.contains(&"app_layer.flow.http"));
+        assert!(names.contains(&"app_layer.tx.dns_udp"));
+        assert!(names.contains(&"http.compression_bomb"));
+    }
+
     #[test]
     fn event_set_is_bounded() {
         let mut s = EventSet::default();

@@ -265,6 +265,60 @@ mod tests {
     }
 
     #[test]
+    fn http_and_dns_objects() {
+        use crate::app::http::HttpState;
+        use crate::app::{AppConfig, AppCounters, Direction, EventSet};
+        use crate::time::Timestamp;
+        let cfg = AppConfig::default();
+        let mut s = HttpState::new(&cfg);
+        let mut ev = EventSet::default();
+        let mut c = AppCounters::default();
+        s.parse(
+            &cfg,
+            Direction::ToServer,
+            b"GET /index.html?a=1 HTTP/1.1\r\nHost: Suricata.io\r\nUser-Agent: UA/1\r\n\r\n",
+            Timestamp(0),
+            &mut ev,
+            &mut c,
+        );
+        s.parse(
+            &cfg,
+            Direction::ToClient,
+            b"HTTP/1.1 301 Moved\r\nLocation: /new\r\nContent-Type: text/html\r\nContent-Length: 3\r\n\r\nabc",
+            Timestamp(0),
+            &mut ev,
+            &mut c,
+        );
+        let v = http(s.txs().next().unwrap());
+        assert_eq!(v["hostname"], "suricata.io");
+        assert_eq!(v["url"], "/index.html?a=1");
+        assert_eq!(v["http_user_agent"], "UA/1");
+        assert_eq!(v["http_content_type"], "text/html");
+        assert_eq!(v["http_method"], "GET");
+        assert_eq!(v["protocol"], "HTTP/1.1");
+        assert_eq!(v["status"], 301);
+        assert_eq!(v["redirect"], "/new");
+        assert_eq!(v["length"], 3);
+
+        let mut tx = crate::app::dns::DnsTx::default();
+        let mut m = vec![0x12, 0x34, 0x81, 0x83, 0, 1, 0, 1, 0, 0, 0, 0];
+        m.extend_from_slice(b"\x07example\x03com\x00\x00\x01\x00\x01");
+        m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 0, 0, 1]);
+        crate::app::dns::parse_message(&m, &mut tx, 16, &mut ev).unwrap();
+        let v = dns(&tx);
+        assert_eq!(v["version"], 3);
+        assert_eq!(v["type"], "response");
+        assert_eq!(v["id"], 0x1234);
+        assert_eq!(v["rcode"], "NXDOMAIN");
+        assert_eq!(v["flags"], "8183");
+        assert_eq!(v["queries"][0]["rrname"], "example.com");
+        assert_eq!(v["queries"][0]["rrtype"], "A");
+        assert_eq!(v["answers"][0]["rdata"], "10.0.0.1");
+        assert_eq!(v["answers"][0]["ttl"], 60);
+        assert_eq!(v["grouped"]["A"][0], "10.0.0.1");
+    }
+
+    #[test]
     fn record_line() {
         let hdr = EveHeader {
             timestamp: "2024-04-19T10:00:00.000000+0000".into(),
