@@ -214,6 +214,19 @@ pub fn tls(info: &TlsInfo) -> Value {
     Value::Object(m)
 }
 
+/// The transaction metadata an alert record carries (`"http": {...}`, `"dns": {...}`,
+/// `"tls": {...}`), for the flow's transaction `tx_id` (ignored for TLS, whose handshake is
+/// one record per flow). Returns the key and the object, or `None` if there is nothing to add.
+pub fn alert_metadata(app: &super::AppLayer, tx_id: u64) -> Option<(&'static str, Value)> {
+    use super::AppState;
+    match app.state() {
+        AppState::Http(s) => s.tx(tx_id).map(|t| ("http", http(t))),
+        AppState::Dns(s) => s.txs().find(|t| t.tx_id == tx_id).map(|t| ("dns", dns(t))),
+        AppState::Tls(s) => Some(("tls", tls(&s.info))),
+        AppState::None => None,
+    }
+}
+
 /// The envelope every EVE record carries.
 #[derive(Clone, Debug, Serialize)]
 pub struct EveHeader {
@@ -316,6 +329,26 @@ mod tests {
         assert_eq!(v["answers"][0]["rdata"], "10.0.0.1");
         assert_eq!(v["answers"][0]["ttl"], 60);
         assert_eq!(v["grouped"]["A"][0], "10.0.0.1");
+    }
+
+    #[test]
+    fn alert_metadata_picks_the_transaction() {
+        use crate::app::{AppConfig, AppCounters, AppLayer, Direction, Transport};
+        use crate::time::Timestamp;
+        let cfg = AppConfig::default();
+        let mut c = AppCounters::default();
+        let mut app = AppLayer::new(Transport::Tcp, 1, 80);
+        app.on_stream(
+            &cfg,
+            Direction::ToServer,
+            b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n",
+            Timestamp(0),
+            &mut c,
+        );
+        let (k, v) = alert_metadata(&app, 1).unwrap();
+        assert_eq!(k, "http");
+        assert_eq!(v["url"], "/b");
+        assert!(alert_metadata(&app, 9).is_none());
     }
 
     #[test]
