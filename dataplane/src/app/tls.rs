@@ -127,6 +127,8 @@ struct Dir {
     hs_skip: bool,
     lost: bool,
     records: u64,
+    /// The first record is SSLv2-framed: its header is being collected.
+    sslv2: bool,
 }
 
 /// TLS state of one flow.
@@ -164,7 +166,7 @@ impl TlsState {
             if d.remaining == 0 && d.hdr_len < 5 {
                 // SSLv2-framed ClientHello (2-byte header, high bit set) as the first record.
                 if d.hdr_len == 0 && d.records == 0 && data[0] & 0x80 != 0 {
-                    return self.sslv2(dir, data, events, ctr);
+                    d.sslv2 = true;
                 }
                 let take = (5 - d.hdr_len).min(data.len());
                 d.hdr[d.hdr_len..d.hdr_len + take].copy_from_slice(&data[..take]);
@@ -172,6 +174,10 @@ impl TlsState {
                 data = &data[take..];
                 if d.hdr_len < 5 {
                     break;
+                }
+                if d.sslv2 {
+                    let h = d.hdr;
+                    return self.sslv2(dir, &h, events, ctr);
                 }
                 let h = d.hdr;
                 let len = u16::from_be_bytes([h[3], h[4]]) as usize;
@@ -240,15 +246,16 @@ impl TlsState {
         Progress::Error(AppError::Malformed)
     }
 
-    /// Minimal SSLv2 ClientHello: version and cipher specs (no extensions, so no JA3/SNI).
+    /// Minimal SSLv2 ClientHello from its first 5 bytes (2-byte length, msg type, version): no
+    /// extensions, so no JA3/SNI.
     fn sslv2(
         &mut self,
         dir: Direction,
-        data: &[u8],
+        data: &[u8; 5],
         events: &mut EventSet,
         ctr: &mut AppCounters,
     ) -> Progress {
-        if dir == Direction::ToServer && data.len() >= 5 && data[2] == 1 {
+        if dir == Direction::ToServer && data[2] == 1 {
             self.info.client_version = u16::from_be_bytes([data[3], data[4]]);
             self.info.state |= state::CLIENT_HELLO;
             self.info.changed = true;

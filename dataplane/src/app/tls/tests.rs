@@ -172,3 +172,17 @@ proptest::proptest! {
         proptest::prop_assert!(st.info.certs.len() <= MAX_CERTS);
     }
 }
+
+/// Regression (found by the `app_tls` fuzz target): an SSLv2-framed hello split before its
+/// fifth byte was judged on the partial header.
+#[test]
+fn sslv2_hello_split() {
+    let hello = [0x80, 0x2e, 0x01, 0x03, 0x01, 0x00, 0x15];
+    let (whole, _) = parse_pieces(&[&hello], &[]);
+    let bytes: Vec<&[u8]> = hello.chunks(1).collect();
+    let (split, _) = parse_pieces(&bytes, &[]);
+    assert_eq!(whole.info.client_version, 0x0301);
+    assert!(whole.info.state & state::CLIENT_HELLO != 0);
+    assert_eq!(facts(&whole.info), facts(&split.info));
+    assert_eq!(split.info.client_version, 0x0301);
+}
