@@ -822,8 +822,10 @@ impl HttpState {
             ctr.error_http += 1;
             d.phase = Phase::Resync;
             d.decomp = None;
+            // Resync scans on from the bad byte, so where chunks end does not matter.
+            d.last = data[..step.consumed].last().copied().unwrap_or(d.last);
             self.complete_msg(dir, id);
-            return data.len();
+            return step.consumed;
         }
         if step.complete {
             d.phase = Phase::Headers;
