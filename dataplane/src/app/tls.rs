@@ -111,6 +111,33 @@ pub fn version_name(v: u16) -> &'static str {
     }
 }
 
+/// `ssl_state` keyword value names to [`state`] bits (`client_hello`, `server_hello`,
+/// `client_keyx`, `server_keyx`, `unknown` = none of them).
+pub fn ssl_state_from_name(name: &str) -> Option<u32> {
+    Some(match name.trim() {
+        "client_hello" => state::CLIENT_HELLO,
+        "server_hello" => state::SERVER_HELLO,
+        "client_keyx" => state::CLIENT_KEYX,
+        "server_keyx" => state::SERVER_KEYX,
+        "unknown" => 0,
+        _ => return None,
+    })
+}
+
+/// `ssl_version` keyword value names (`sslv2`, `sslv3`, `tls1.0` ... `tls1.3`) and
+/// `tls.version` values (`1.0` ... `1.3`, `3.0` for SSLv3) to wire versions.
+pub fn version_from_name(name: &str) -> Option<u16> {
+    Some(match name.trim().to_ascii_lowercase().as_str() {
+        "sslv2" => 0x0200,
+        "sslv3" | "3.0" => 0x0300,
+        "tls1.0" | "1.0" => 0x0301,
+        "tls1.1" | "1.1" => 0x0302,
+        "tls1.2" | "1.2" => 0x0303,
+        "tls1.3" | "1.3" => 0x0304,
+        _ => return None,
+    })
+}
+
 /// GREASE values (RFC 8701): both bytes equal, low nibble 0xa.
 pub fn is_grease(v: u16) -> bool {
     v & 0x0f0f == 0x0a0a && v >> 8 == v & 0xff

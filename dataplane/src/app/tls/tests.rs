@@ -186,3 +186,15 @@ fn sslv2_hello_split() {
     assert_eq!(facts(&whole.info), facts(&split.info));
     assert_eq!(split.info.client_version, 0x0301);
 }
+
+#[test]
+fn keyword_values() {
+    assert_eq!(
+        ssl_state_from_name("client_hello"),
+        Some(state::CLIENT_HELLO)
+    );
+    assert_eq!(ssl_state_from_name("bogus"), None);
+    assert_eq!(version_from_name("TLS1.2"), Some(0x0303));
+    assert_eq!(version_from_name("1.3"), Some(0x0304));
+    assert_eq!(version_name(0x0303), "TLS 1.2");
+}
