@@ -11,6 +11,18 @@
 //! [`AppEvent`]s (Suricata's `app-layer-event` names) and counters ([`AppCounters`]); nothing
 //! panics on hostile bytes, every buffer has a cap, and loops driven by packet bytes are
 //! bounded. EVE records are rendered off the hot path by [`eve`].
+//!
+//! Contract with the detection stage (per flow, after each call above):
+//! - [`AppLayer::proto`] / [`AppLayer::original_proto`] answer `app-layer-protocol`;
+//!   [`AppLayer::events`] answers `app-layer-event` (cleared by the caller once inspected).
+//! - [`AppState::Http`]: iterate `txs_mut()`, inspect a transaction when
+//!   [`http::HttpTx::take_changes`] is non-zero (line, headers, body, completion bits), read
+//!   buffers with [`BufferId::http`] / [`BufferId::http_multi`]; inspected, complete
+//!   transactions are recycled by the parser when it needs room.
+//! - [`AppState::Dns`]: each message is a transaction with a `changed` flag;
+//!   [`BufferId::dns`] gives `dns.query` instances.
+//! - [`AppState::Tls`]: one [`tls::TlsInfo`] per flow with a `changed` flag; [`BufferId::tls`].
+//! - WebSocket frames: [`http::HttpState::websocket_mut`], [`BufferId::websocket`].
 
 pub mod buffers;
 pub mod dns;
