@@ -1,9 +1,10 @@
 //! Rule buffers the app layer provides, by Suricata keyword, and their accessors.
 //!
 //! The detection stage maps a rule's sticky buffer or content modifier to a [`BufferId`] with
-//! [`BufferId::from_keyword`], then asks the flow's transaction for it. Single buffers come from
-//! [`BufferId::get`]; multi-buffers (`http.request_header`, `dns.query`, `tls.certs`) are
-//! indexed from 0 until `None`. Direction matters for keywords that exist on both sides
+//! [`BufferId::from_keyword`], then asks the flow's transaction for it: [`BufferId::http`],
+//! [`BufferId::tls`], [`BufferId::websocket`]; multi-buffers are indexed from 0 until `None`
+//! (`http.request_header` via [`BufferId::http_multi`], `dns.query` via [`BufferId::dns`],
+//! `tls.certs` via [`BufferId::tls`]). Direction matters for keywords that exist on both sides
 //! (`http.header`, `http.protocol`, `http.content_type`, ...).
 
 use super::dns::DnsTx;
