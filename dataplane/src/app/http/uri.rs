@@ -1,7 +1,8 @@
 //! Request-URI normalization for `http.uri`, following libhtp's IDS personality as Suricata
 //! configures it by default:
 //! - an absolute URI (`http://host/p`) keeps only its path and query (`uri-include-all: no`);
-//! - the path is percent-decoded once (`%XX`; invalid escapes stay as they are), `\` becomes
+//! - the path is percent-decoded once (`%XX`, and `%uHHHH` best-fit to one byte; invalid
+//!   escapes stay as they are), `\` becomes
 //!   `/`, repeated separators are compressed, and dot segments are removed (RFC 3986 §5.2.4);
 //! - the query (after `?`) is kept raw.
 //!
@@ -45,6 +46,31 @@ pub fn normalize(raw: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
     while i < path.len() {
         let c = path[i];
+        // %uHHHH (IIS-style, decoded by libhtp's IDS personality): best fit to one byte.
+        if c == b'%' && i + 5 < path.len() && matches!(path[i + 1], b'u' | b'U') {
+            let digits = &path[i + 2..i + 6];
+            if let [Some(a), Some(b), Some(c2), Some(d)] = [
+                hex(digits[0]),
+                hex(digits[1]),
+                hex(digits[2]),
+                hex(digits[3]),
+            ] {
+                let cp = u16::from(a) << 12 | u16::from(b) << 8 | u16::from(c2) << 4 | u16::from(d);
+                let byte = match cp {
+                    0..=0xff => cp as u8,
+                    // Fullwidth ASCII forms map to ASCII.
+                    0xff01..=0xff5e => (cp - 0xfee0) as u8,
+                    _ => b'?',
+                };
+                i += 6;
+                let byte = if byte == b'\\' { b'/' } else { byte };
+                if byte == b'/' && out.last() == Some(&b'/') {
+                    continue;
+                }
+                out.push(byte);
+                continue;
+            }
+        }
         let b = if c == b'%' && i + 2 < path.len() {
             match (hex(path[i + 1]), hex(path[i + 2])) {
                 (Some(h), Some(l)) => {
@@ -145,6 +171,8 @@ mod tests {
         assert_eq!(n("/p%2e%2e/x?q=%20/../"), "/p../x?q=%20/../");
         assert_eq!(n("/a/%2e%2e/b"), "/b");
         assert_eq!(n("http://Example.com:8080/x/../y?z"), "/y?z");
+        assert_eq!(n("/%u0041%uff0f%u4e2d"), "/A/?");
+        assert_eq!(n("/%u00zz"), "/%u00zz");
     }
 
     #[test]
