@@ -1,0 +1,1317 @@
+//! HTTP/1.x over reassembled streams, both directions, lenient like libhtp (Suricata's HTTP
+//! parser), because rule buffers must hold exactly what Suricata inspects.
+//!
+//! Each direction runs a small state machine: the request/response line and header block are
+//! collected in a reused per-direction buffer (capped at
+//! [`AppConfig::http_max_header_bytes`]) until the empty line, then parsed at once — so a header
+//! split across stream chunks parses identically. Bodies stream through [`body`] (Content-Length,
+//! chunked, until close; gzip/deflate for responses) into capped per-transaction buffers.
+//!
+//! Requests open transactions in order (pipelining); responses attach to the oldest transaction
+//! without a response. A `101` answering `Upgrade: websocket` switches both directions to
+//! [`websocket`](super::websocket) frames.
+//!
+//! Header parsing is hand-written rather than `httparse`: libhtp accepts folding, missing
+//! colons, bare LF and odd whitespace that `httparse` rejects, and buffers need raw offsets.
+//!
+//! Transactions come from a per-flow pool and are recycled; at most
+//! [`AppConfig::http_max_txs`] are open at once (the oldest is recycled and counted past that).
+
+pub mod body;
+pub mod uri;
+
+use std::collections::VecDeque;
+use std::ops::Range;
+
+use self::body::{BodyDecoder, Coding, Decompressor, Framing, Inflate};
+use super::websocket::WsParser;
+use super::{AppConfig, AppCounters, AppError, AppEvent, Direction, EventSet, Progress};
+use crate::time::Timestamp;
+
+pub(crate) fn uri_hex(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Bits of [`HttpTx::changes`]: what changed since the detection stage last looked.
+pub mod change {
+    /// Request line parsed (headers may still be arriving).
+    pub const REQUEST_LINE: u32 = 64;
+    /// Response status line parsed.
+    pub const RESPONSE_LINE: u32 = 128;
+    /// Request line and headers parsed.
+    pub const REQUEST_HEADERS: u32 = 1;
+    /// Request body grew.
+    pub const REQUEST_BODY: u32 = 2;
+    /// Request complete.
+    pub const REQUEST_COMPLETE: u32 = 4;
+    /// Response line and headers parsed.
+    pub const RESPONSE_HEADERS: u32 = 8;
+    /// Response body grew.
+    pub const RESPONSE_BODY: u32 = 16;
+    /// Response complete.
+    pub const RESPONSE_COMPLETE: u32 = 32;
+}
+
+/// How far one side of a transaction got.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MsgProgress {
+    /// Nothing seen.
+    #[default]
+    None,
+    /// Request or status line parsed; headers still arriving.
+    Line,
+    /// Line and headers parsed; body in progress.
+    Headers,
+    /// Message complete.
+    Complete,
+}
+
+/// One header after folding and merging of duplicates (values joined with `", "`, as libhtp).
+#[derive(Clone, Debug)]
+struct Field {
+    /// Name as sent, in `raw_headers`.
+    name: Range<u32>,
+    /// Value (trimmed, unfolded, merged) in `values`.
+    value: Range<u32>,
+}
+
+/// A request or a response: line, headers and body, with the derived rule buffers.
+#[derive(Debug, Default)]
+pub struct HttpMessage {
+    line: Vec<u8>,
+    parts: [Range<u32>; 3],
+    raw_headers: Vec<u8>,
+    fields: Vec<Field>,
+    values: Vec<u8>,
+    header_norm: Vec<u8>,
+    header_names: Vec<u8>,
+    start: Vec<u8>,
+    body: Vec<u8>,
+    body_len: u64,
+    /// Progress of this side.
+    pub progress: MsgProgress,
+    /// Body bytes beyond the configured depth were not kept.
+    pub body_truncated: bool,
+    /// Content-Length value when valid.
+    pub content_length: Option<u64>,
+}
+
+impl HttpMessage {
+    fn reset(&mut self) {
+        self.line.clear();
+        self.parts = [0..0, 0..0, 0..0];
+        self.raw_headers.clear();
+        self.fields.clear();
+        self.values.clear();
+        self.header_norm.clear();
+        self.header_names.clear();
+        self.start.clear();
+        self.body.clear();
+        self.body_len = 0;
+        self.progress = MsgProgress::None;
+        self.body_truncated = false;
+        self.content_length = None;
+    }
+
+    fn set_line(&mut self, line: &[u8], request: bool, events: &mut EventSet) {
+        self.line.clear();
+        self.line.extend_from_slice(line);
+        if request {
+            parse_request_line(self, events);
+        } else {
+            parse_status_line(self, events);
+        }
+    }
+
+    fn part(&self, i: usize) -> &[u8] {
+        let r = &self.parts[i];
+        &self.line[r.start as usize..r.end as usize]
+    }
+
+    /// The request or status line without its line ending.
+    pub fn line(&self) -> &[u8] {
+        &self.line
+    }
+    /// Header lines as received, through the empty line (`http.header.raw`).
+    pub fn raw_headers(&self) -> &[u8] {
+        &self.raw_headers
+    }
+    /// `Name: value\r\n` per header, cookies excluded (`http.header`).
+    pub fn header_buffer(&self) -> &[u8] {
+        &self.header_norm
+    }
+    /// `\r\nName1\r\nName2\r\n\r\n` (`http.header_names`).
+    pub fn header_names(&self) -> &[u8] {
+        &self.header_names
+    }
+    /// Line, headers and the empty line (`http.start`).
+    pub fn start(&self) -> &[u8] {
+        &self.start
+    }
+    /// Dechunked (and for responses decompressed) body up to the depth.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+    /// Entity bytes seen, including those past the depth.
+    pub fn body_len(&self) -> u64 {
+        self.body_len
+    }
+    /// The value of header `name` (case-insensitive), duplicates merged.
+    pub fn header(&self, name: &[u8]) -> Option<&[u8]> {
+        self.fields.iter().find_map(|f| {
+            let n = &self.raw_headers[f.name.start as usize..f.name.end as usize];
+            n.eq_ignore_ascii_case(name)
+                .then(|| &self.values[f.value.start as usize..f.value.end as usize])
+        })
+    }
+    /// Headers in order of first appearance: `(name, merged value)`.
+    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.fields.iter().map(|f| {
+            (
+                &self.raw_headers[f.name.start as usize..f.name.end as usize],
+                &self.values[f.value.start as usize..f.value.end as usize],
+            )
+        })
+    }
+}
+
+/// One request/response exchange.
+#[derive(Debug, Default)]
+pub struct HttpTx {
+    /// Sequence number within the flow (0-based), Suricata's `tx_id`.
+    pub id: u64,
+    /// The request.
+    pub request: HttpMessage,
+    /// The response.
+    pub response: HttpMessage,
+    uri_norm: Vec<u8>,
+    host: Vec<u8>,
+    host_raw: Vec<u8>,
+    /// [`change`] bits not yet seen by the detection stage.
+    pub changes: u32,
+    /// The request used `HEAD` (its response has no body).
+    pub is_head: bool,
+    /// Response body bytes decompressed so far exceeded a cap.
+    pub decompression_cut: bool,
+}
+
+impl HttpTx {
+    fn reset(&mut self, id: u64) {
+        self.id = id;
+        self.request.reset();
+        self.response.reset();
+        self.uri_norm.clear();
+        self.host.clear();
+        self.host_raw.clear();
+        self.changes = 0;
+        self.is_head = false;
+        self.decompression_cut = false;
+    }
+    /// `http.method`.
+    pub fn method(&self) -> &[u8] {
+        self.request.part(0)
+    }
+    /// `http.uri.raw`.
+    pub fn uri_raw(&self) -> &[u8] {
+        self.request.part(1)
+    }
+    /// `http.uri` (normalized).
+    pub fn uri(&self) -> &[u8] {
+        &self.uri_norm
+    }
+    /// `http.protocol` of the request.
+    pub fn request_protocol(&self) -> &[u8] {
+        self.request.part(2)
+    }
+    /// `http.protocol` of the response.
+    pub fn response_protocol(&self) -> &[u8] {
+        self.response.part(0)
+    }
+    /// `http.stat_code`.
+    pub fn status_code(&self) -> &[u8] {
+        self.response.part(1)
+    }
+    /// Status as a number when it is one.
+    pub fn status(&self) -> Option<u16> {
+        std::str::from_utf8(self.status_code()).ok()?.parse().ok()
+    }
+    /// `http.stat_msg`.
+    pub fn status_msg(&self) -> &[u8] {
+        self.response.part(2)
+    }
+    /// `http.host`: hostname lowercased, without port or userinfo (from an absolute URI or the
+    /// Host header).
+    pub fn host(&self) -> Option<&[u8]> {
+        (!self.host.is_empty() || self.request.header(b"host").is_some())
+            .then_some(self.host.as_slice())
+    }
+    /// `http.host.raw`: the Host header (or absolute URI authority) as sent.
+    pub fn host_raw(&self) -> Option<&[u8]> {
+        (!self.host_raw.is_empty() || self.request.header(b"host").is_some())
+            .then_some(self.host_raw.as_slice())
+    }
+    /// Takes and clears the change bits (the detection stage calls this once per inspection).
+    pub fn take_changes(&mut self) -> u32 {
+        core::mem::take(&mut self.changes)
+    }
+    /// Both sides complete.
+    pub fn is_complete(&self) -> bool {
+        self.request.progress == MsgProgress::Complete
+            && self.response.progress == MsgProgress::Complete
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Collecting a line plus headers.
+    Headers,
+    /// Header block overflowed: skipping to its end.
+    SkipHeaders,
+    /// In a body.
+    Body,
+    /// Lost sync (gap inside framing): looking for the next message start.
+    Resync,
+    /// WebSocket frames after an upgrade.
+    WebSocket,
+    /// A tunnel or unrecoverable state: bytes are ignored.
+    Dead,
+}
+
+#[derive(Debug)]
+struct DirParser {
+    phase: Phase,
+    hdr: Vec<u8>,
+    /// Where the search for the end of the header block resumes in `hdr`.
+    scan: usize,
+    body: BodyDecoder,
+    decomp: Option<Decompressor>,
+    /// Transaction id this direction's current message belongs to.
+    tx: Option<u64>,
+    /// Last byte seen (for resync at line starts).
+    last: u8,
+    /// The current message's line was parsed into transaction `tx` already.
+    line_open: bool,
+    ws: WsParser,
+}
+
+impl DirParser {
+    fn new() -> DirParser {
+        DirParser {
+            phase: Phase::Headers,
+            hdr: Vec::new(),
+            scan: 0,
+            body: BodyDecoder::new(Framing::None),
+            decomp: None,
+            tx: None,
+            last: b'\n',
+            line_open: false,
+            ws: WsParser::default(),
+        }
+    }
+}
+
+/// Scratch for one header parse: fields before duplicate merging.
+#[derive(Debug, Default)]
+struct Scratch {
+    fields: Vec<(Range<u32>, Range<u32>)>,
+    values: Vec<u8>,
+}
+
+/// HTTP state of one flow.
+#[derive(Debug)]
+pub struct HttpState {
+    txs: VecDeque<HttpTx>,
+    pool: Vec<HttpTx>,
+    next_id: u64,
+    dirs: [DirParser; 2],
+    scratch: Scratch,
+    upgraded: bool,
+    max_txs: usize,
+}
+
+impl HttpState {
+    /// A new flow's HTTP state.
+    pub fn new(cfg: &AppConfig) -> HttpState {
+        HttpState {
+            txs: VecDeque::new(),
+            pool: Vec::new(),
+            next_id: 0,
+            dirs: [DirParser::new(), DirParser::new()],
+            scratch: Scratch::default(),
+            upgraded: false,
+            max_txs: cfg.http_max_txs.max(1),
+        }
+    }
+
+    /// Open transactions, oldest first.
+    pub fn txs(&self) -> impl Iterator<Item = &HttpTx> {
+        self.txs.iter()
+    }
+
+    /// Mutable transactions (to take change bits).
+    pub fn txs_mut(&mut self) -> impl Iterator<Item = &mut HttpTx> {
+        self.txs.iter_mut()
+    }
+
+    /// The transaction with `id`, if still open.
+    pub fn tx(&self, id: u64) -> Option<&HttpTx> {
+        self.txs.iter().find(|t| t.id == id)
+    }
+
+    /// True once a `101` switched the flow to WebSocket.
+    pub fn upgraded_to_websocket(&self) -> bool {
+        self.upgraded
+    }
+
+    /// WebSocket frame parser of `dir` (frames exist only after an upgrade).
+    pub fn websocket(&self, dir: Direction) -> &WsParser {
+        &self.dirs[dir.index()].ws
+    }
+
+    /// Mutable WebSocket frames of `dir`.
+    pub fn websocket_mut(&mut self, dir: Direction) -> &mut WsParser {
+        &mut self.dirs[dir.index()].ws
+    }
+
+    /// Recycles transactions that are complete and inspected (no pending changes).
+    pub fn retire_inspected(&mut self) {
+        while self
+            .txs
+            .front()
+            .is_some_and(|t| t.is_complete() && t.changes == 0)
+        {
+            if let Some(t) = self.txs.pop_front() {
+                self.pool.push(t);
+            }
+        }
+    }
+
+    fn tx_mut(&mut self, id: u64) -> Option<&mut HttpTx> {
+        self.txs.iter_mut().find(|t| t.id == id)
+    }
+
+    fn new_tx(&mut self, events: &mut EventSet, ctr: &mut AppCounters) -> u64 {
+        self.retire_inspected();
+        if self.txs.len() >= self.max_txs {
+            events.push(AppEvent::HttpRequestTooManyTransactions);
+            ctr.http_limit += 1;
+            if let Some(t) = self.txs.pop_front() {
+                self.pool.push(t);
+            }
+        }
+        let mut t = self.pool.pop().unwrap_or_default();
+        let id = self.next_id;
+        self.next_id += 1;
+        t.reset(id);
+        self.txs.push_back(t);
+        ctr.tx_http += 1;
+        id
+    }
+
+    /// Parses an in-order chunk of `dir`.
+    pub fn parse(
+        &mut self,
+        cfg: &AppConfig,
+        dir: Direction,
+        mut data: &[u8],
+        _now: Timestamp,
+        events: &mut EventSet,
+        ctr: &mut AppCounters,
+    ) -> Progress {
+        let mut result = Progress::NeedMore;
+        // Every iteration consumes at least one byte or returns.
+        while !data.is_empty() {
+            let d = &mut self.dirs[dir.index()];
+            let before = (data.len(), d.phase);
+            match d.phase {
+                Phase::Headers => {
+                    // Blank lines between messages are skipped (libhtp does the same).
+                    if d.hdr.is_empty() {
+                        let n = data
+                            .iter()
+                            .take_while(|&&c| c == b'\r' || c == b'\n')
+                            .count();
+                        data = &data[n..];
+                        if data.is_empty() {
+                            break;
+                        }
+                    }
+                    match self.collect_headers(cfg, dir, &mut data) {
+                        Collect::NeedMore => {
+                            let d = &self.dirs[dir.index()];
+                            if !d.line_open && d.hdr.contains(&b'\n') {
+                                self.start_line(dir, events, ctr);
+                            }
+                        }
+                        Collect::Block => {
+                            if self.headers_done(cfg, dir, events, ctr) {
+                                result = Progress::Done;
+                            }
+                        }
+                        Collect::Overflow => {
+                            // Keep what fits as the message, then skip to the end of its block.
+                            self.headers_done(cfg, dir, events, ctr);
+                            let d = &mut self.dirs[dir.index()];
+                            if matches!(d.phase, Phase::Headers | Phase::Body) {
+                                d.phase = Phase::SkipHeaders;
+                                if let Some(id) = d.tx {
+                                    self.complete_msg(dir, id);
+                                }
+                            }
+                            events.push(match dir {
+                                Direction::ToServer => AppEvent::HttpRequestFieldTooLong,
+                                Direction::ToClient => AppEvent::HttpResponseFieldTooLong,
+                            });
+                            ctr.http_limit += 1;
+                            result = Progress::Error(AppError::LimitExceeded);
+                        }
+                    }
+                }
+                Phase::SkipHeaders => {
+                    // Drop bytes up to the end of the oversized header block.
+                    let mut i = 0;
+                    let mut found = false;
+                    while i < data.len() {
+                        let c = data[i];
+                        i += 1;
+                        if c == b'\n' && (d.last == b'\n') {
+                            found = true;
+                            break;
+                        }
+                        if c != b'\r' {
+                            d.last = c;
+                        }
+                    }
+                    data = &data[i..];
+                    if found {
+                        d.phase = Phase::Headers;
+                        d.last = b'\n';
+                    }
+                }
+                Phase::Body => {
+                    let r = self.body_bytes(cfg, dir, data, events, ctr);
+                    data = &data[r..];
+                    if self.dirs[dir.index()].phase != Phase::Body {
+                        result = Progress::Done;
+                    }
+                }
+                Phase::Resync => {
+                    let n = self.resync(dir, data);
+                    data = &data[n..];
+                }
+                Phase::WebSocket => {
+                    let n = d.ws.parse(dir, data, cfg.websocket_max_payload, events);
+                    ctr.tx_websocket += n as u64;
+                    data = &[];
+                    if n > 0 {
+                        result = Progress::Done;
+                    }
+                }
+                Phase::Dead => {
+                    return Progress::Error(AppError::Abandoned);
+                }
+            }
+            if (data.len(), self.dirs[dir.index()].phase) == before && !data.is_empty() {
+                // Every phase consumes a byte or changes phase; stop rather than spin if not.
+                break;
+            }
+        }
+        result
+    }
+
+    /// Appends header-block bytes to the direction's buffer; finds the empty line ending it.
+    fn collect_headers(&mut self, cfg: &AppConfig, dir: Direction, data: &mut &[u8]) -> Collect {
+        let d = &mut self.dirs[dir.index()];
+        let old = d.hdr.len();
+        let room = cfg.http_max_header_bytes.saturating_sub(old);
+        let take = data.len().min(room.max(1));
+        d.hdr.extend_from_slice(&data[..take]);
+        let from = d.scan;
+        let end = find_block_end(&d.hdr, from, dir == Direction::ToServer);
+        match end {
+            Some(e) => {
+                *data = &data[e - old..];
+                d.hdr.truncate(e);
+                d.scan = 0;
+                Collect::Block
+            }
+            None => {
+                *data = &data[take..];
+                d.scan = d.hdr.len().saturating_sub(2);
+                if d.hdr.len() >= cfg.http_max_header_bytes {
+                    d.last = d.hdr.last().copied().unwrap_or(0);
+                    Collect::Overflow
+                } else {
+                    Collect::NeedMore
+                }
+            }
+        }
+    }
+
+    /// The header block in `dirs[dir].hdr` is complete: parse it into a transaction.
+    /// Returns true if a message completed.
+    fn headers_done(
+        &mut self,
+        cfg: &AppConfig,
+        dir: Direction,
+        events: &mut EventSet,
+        ctr: &mut AppCounters,
+    ) -> bool {
+        let id = self.select_tx(dir, events, ctr);
+        self.dirs[dir.index()].line_open = false;
+        self.dirs[dir.index()].scan = 0;
+        let mut hdr = core::mem::take(&mut self.dirs[dir.index()].hdr);
+        let Some(pos) = self.txs.iter().position(|t| t.id == id) else {
+            self.dirs[dir.index()].hdr = hdr;
+            return false;
+        };
+        self.headers_into(cfg, dir, id, pos, &mut hdr, events)
+    }
+
+    /// The transaction the message starting in `dir` belongs to: the one its line opened, a
+    /// new one for a request, or the oldest without a response.
+    fn select_tx(&mut self, dir: Direction, events: &mut EventSet, ctr: &mut AppCounters) -> u64 {
+        let d = &self.dirs[dir.index()];
+        if d.line_open {
+            if let Some(id) = d.tx.filter(|id| self.tx(*id).is_some()) {
+                return id;
+            }
+        }
+        match dir {
+            Direction::ToServer => self.new_tx(events, ctr),
+            Direction::ToClient => match self.dirs[1].tx.filter(|id| {
+                self.tx(*id)
+                    .is_some_and(|t| t.response.progress == MsgProgress::None)
+            }) {
+                Some(id) => id,
+                None => match self
+                    .txs
+                    .iter()
+                    .find(|t| t.response.progress == MsgProgress::None)
+                {
+                    Some(t) => t.id,
+                    None => {
+                        events.push(AppEvent::HttpUnableToMatchResponse);
+                        self.new_tx(events, ctr)
+                    }
+                },
+            },
+        }
+    }
+
+    /// The first line of a message arrived before its headers completed: open the
+    /// transaction now so line buffers (`http.uri`, `http.method`, ...) can be inspected.
+    fn start_line(&mut self, dir: Direction, events: &mut EventSet, ctr: &mut AppCounters) {
+        let id = self.select_tx(dir, events, ctr);
+        let d = &mut self.dirs[dir.index()];
+        let Some(eol) = d.hdr.iter().position(|&c| c == b'\n') else {
+            return;
+        };
+        d.line_open = true;
+        d.tx = Some(id);
+        let line = strip_cr(&d.hdr[..eol]);
+        let Some(tx) = self.txs.iter_mut().find(|t| t.id == id) else {
+            return;
+        };
+        // Line anomalies are reported once, when the whole block is parsed.
+        let mut line_events = EventSet::default();
+        match dir {
+            Direction::ToServer => {
+                tx.request.set_line(line, true, &mut line_events);
+                tx.request.progress = MsgProgress::Line;
+                finish_request(tx, &mut line_events);
+                tx.changes |= change::REQUEST_LINE;
+            }
+            Direction::ToClient => {
+                tx.response.set_line(line, false, &mut line_events);
+                tx.response.progress = MsgProgress::Line;
+                tx.changes |= change::RESPONSE_LINE;
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn headers_into(
+        &mut self,
+        cfg: &AppConfig,
+        dir: Direction,
+        id: u64,
+        pos: usize,
+        hdr: &mut Vec<u8>,
+        events: &mut EventSet,
+    ) -> bool {
+        let tx = &mut self.txs[pos];
+        let framing;
+        match dir {
+            Direction::ToServer => {
+                parse_block(hdr, &mut tx.request, true, cfg, &mut self.scratch, events);
+                finish_request(tx, events);
+                tx.changes |= change::REQUEST_HEADERS;
+                framing = message_framing(&mut tx.request, true, events).unwrap_or(Framing::None);
+            }
+            Direction::ToClient => {
+                parse_block(hdr, &mut tx.response, false, cfg, &mut self.scratch, events);
+                let code = tx.status().unwrap_or(0);
+                if (100..200).contains(&code) && code != 101 {
+                    // Interim response: the final one replaces it.
+                    tx.response.reset();
+                    hdr.clear();
+                    self.dirs[1].hdr = core::mem::take(hdr);
+                    self.dirs[1].line_open = false;
+                    self.dirs[1].tx = Some(id);
+                    return false;
+                }
+                tx.changes |= change::RESPONSE_HEADERS;
+                if code == 101 && is_ws_upgrade(tx) {
+                    tx.response.progress = MsgProgress::Complete;
+                    tx.request.progress = MsgProgress::Complete;
+                    tx.changes |= change::RESPONSE_COMPLETE | change::REQUEST_COMPLETE;
+                    self.upgraded = true;
+                    for d in &mut self.dirs {
+                        d.phase = Phase::WebSocket;
+                    }
+                    hdr.clear();
+                    self.dirs[1].hdr = core::mem::take(hdr);
+                    return true;
+                }
+                framing = response_framing(tx, code, events);
+            }
+        }
+        hdr.clear();
+        let d = &mut self.dirs[dir.index()];
+        d.hdr = core::mem::take(hdr);
+        d.tx = Some(id);
+        d.decomp = None;
+        if dir == Direction::ToClient && framing != Framing::None {
+            let (coding, layers) = self.txs[pos]
+                .response
+                .header(b"content-encoding")
+                .map(body::parse_coding)
+                .unwrap_or((Coding::Identity, 0));
+            if layers > 1 {
+                events.push(AppEvent::HttpTooManyEncodingLayers);
+            }
+            if coding != Coding::Identity {
+                self.dirs[1].decomp = Some(Decompressor::new(
+                    coding,
+                    cfg.http_decompress_max,
+                    cfg.http_decompress_ratio,
+                ));
+            }
+        }
+        let d = &mut self.dirs[dir.index()];
+        if framing == Framing::None {
+            d.phase = Phase::Headers;
+            self.complete_msg(dir, id);
+            true
+        } else {
+            d.body = BodyDecoder::new(framing);
+            d.phase = Phase::Body;
+            false
+        }
+    }
+
+    fn complete_msg(&mut self, dir: Direction, id: u64) {
+        let connect_ok = self.tx_mut(id).is_some_and(|tx| {
+            match dir {
+                Direction::ToServer => {
+                    tx.request.progress = MsgProgress::Complete;
+                    tx.changes |= change::REQUEST_COMPLETE;
+                }
+                Direction::ToClient => {
+                    tx.response.progress = MsgProgress::Complete;
+                    tx.changes |= change::RESPONSE_COMPLETE;
+                }
+            }
+            dir == Direction::ToClient
+                && tx.method().eq_ignore_ascii_case(b"CONNECT")
+                && tx.status().is_some_and(|c| (200..300).contains(&c))
+        });
+        if connect_ok {
+            // A tunnel: whatever follows is not HTTP.
+            for d in &mut self.dirs {
+                d.phase = Phase::Dead;
+            }
+        }
+    }
+
+    /// Feeds body bytes; returns how many were consumed.
+    fn body_bytes(
+        &mut self,
+        cfg: &AppConfig,
+        dir: Direction,
+        data: &[u8],
+        events: &mut EventSet,
+        ctr: &mut AppCounters,
+    ) -> usize {
+        let d = &mut self.dirs[dir.index()];
+        let id = d.tx.unwrap_or(u64::MAX);
+        let pos = self.txs.iter().position(|t| t.id == id);
+        let mut decoder = d.body;
+        let mut decomp = d.decomp.take();
+        let mut inflate = Inflate::Ok;
+        let step = {
+            let mut msg = pos.map(|p| {
+                let tx = &mut self.txs[p];
+                match dir {
+                    Direction::ToServer => (&mut tx.request, cfg.http_request_body_limit),
+                    Direction::ToClient => (&mut tx.response, cfg.http_response_body_limit),
+                }
+            });
+            decoder.push(data, |piece| {
+                let Some((m, limit)) = msg.as_mut() else {
+                    return;
+                };
+                let mut store = |bytes: &[u8]| {
+                    m.body_len += bytes.len() as u64;
+                    let room = limit.saturating_sub(m.body.len());
+                    if bytes.len() > room {
+                        m.body_truncated = true;
+                    }
+                    m.body.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                };
+                match decomp.as_mut() {
+                    Some(z) => {
+                        let r = z.push(piece, &mut store);
+                        if r != Inflate::Ok {
+                            inflate = r;
+                        }
+                    }
+                    None => store(piece),
+                }
+            })
+        };
+        match inflate {
+            Inflate::Ok => {}
+            Inflate::Failed => {
+                events.push(AppEvent::HttpGzipDecompressionFailed);
+                ctr.http_decompression_failed += 1;
+            }
+            Inflate::Bomb => {
+                events.push(AppEvent::HttpCompressionBomb);
+                ctr.http_compression_bomb += 1;
+                if let Some(p) = pos {
+                    self.txs[p].decompression_cut = true;
+                }
+            }
+        }
+        if let Some(p) = pos {
+            if step.consumed > 0 {
+                self.txs[p].changes |= match dir {
+                    Direction::ToServer => change::REQUEST_BODY,
+                    Direction::ToClient => change::RESPONSE_BODY,
+                };
+            }
+        }
+        if step.chunk_ext && dir == Direction::ToClient {
+            events.push(AppEvent::HttpResponseChunkExtension);
+        }
+        let d = &mut self.dirs[dir.index()];
+        d.body = decoder;
+        d.decomp = decomp;
+        if step.bad_chunk {
+            events.push(match dir {
+                Direction::ToServer => AppEvent::HttpInvalidRequestChunkLen,
+                Direction::ToClient => AppEvent::HttpInvalidResponseChunkLen,
+            });
+            ctr.error_http += 1;
+            d.phase = Phase::Resync;
+            d.decomp = None;
+            // Resync scans on from the bad byte, so where chunks end does not matter.
+            d.last = data[..step.consumed].last().copied().unwrap_or(d.last);
+            self.complete_msg(dir, id);
+            return step.consumed;
+        }
+        if step.complete {
+            d.phase = Phase::Headers;
+            d.decomp = None;
+            self.complete_msg(dir, id);
+        }
+        step.consumed
+    }
+
+    /// Skips to the start of a line that begins a message again.
+    fn resync(&mut self, dir: Direction, data: &[u8]) -> usize {
+        let d = &mut self.dirs[dir.index()];
+        let mut prev = d.last;
+        for (i, &c) in data.iter().enumerate() {
+            if prev == b'\n' {
+                let probe = super::probe::probe_http(dir, &data[i..]);
+                if probe == super::probe::Probe::Match {
+                    d.phase = Phase::Headers;
+                    d.hdr.clear();
+                    d.scan = 0;
+                    return i;
+                }
+            }
+            prev = c;
+        }
+        d.last = prev;
+        data.len()
+    }
+
+    /// Reassembly skipped `len` bytes of `dir`.
+    pub fn gap(&mut self, dir: Direction, len: u64, ctr: &mut AppCounters) {
+        let d = &mut self.dirs[dir.index()];
+        match d.phase {
+            Phase::Body => {
+                if let Framing::Length(rem) = d.body.framing() {
+                    if len < rem {
+                        // The body continues after the hole; keep its framing.
+                        d.body = BodyDecoder::new(Framing::Length(rem - len));
+                        d.decomp = None;
+                        let id = d.tx;
+                        if let Some(tx) = id.and_then(|id| self.tx_mut(id)) {
+                            let m = match dir {
+                                Direction::ToServer => &mut tx.request,
+                                Direction::ToClient => &mut tx.response,
+                            };
+                            m.body_truncated = true;
+                            m.body_len += len;
+                        }
+                        return;
+                    }
+                }
+                if d.body.framing() == Framing::UntilClose {
+                    d.decomp = None;
+                    return;
+                }
+                let id = d.tx;
+                d.phase = Phase::Resync;
+                d.decomp = None;
+                d.last = 0;
+                if let Some(id) = id {
+                    self.complete_msg(dir, id);
+                }
+            }
+            Phase::WebSocket | Phase::Dead => {
+                d.phase = Phase::Dead;
+            }
+            _ => {
+                d.hdr.clear();
+                d.scan = 0;
+                d.phase = Phase::Resync;
+                d.last = 0;
+            }
+        }
+        ctr.error_http += 1;
+    }
+
+    /// `dir` closed: a body delimited by close is complete.
+    pub fn end(
+        &mut self,
+        cfg: &AppConfig,
+        dir: Direction,
+        _now: Timestamp,
+        events: &mut EventSet,
+        ctr: &mut AppCounters,
+    ) {
+        let d = &self.dirs[dir.index()];
+        if d.phase == Phase::Headers && d.hdr.iter().any(|&c| !matches!(c, b'\r' | b'\n')) {
+            // Headers cut short by the close: keep what arrived, as libhtp does.
+            self.headers_done(cfg, dir, events, ctr);
+        }
+        let d = &mut self.dirs[dir.index()];
+        if d.phase == Phase::Body {
+            if let Some(id) = d.tx {
+                d.phase = Phase::Headers;
+                d.decomp = None;
+                self.complete_msg(dir, id);
+            }
+        }
+    }
+}
+
+enum Collect {
+    NeedMore,
+    Block,
+    Overflow,
+}
+
+/// End (exclusive) of a header block in `b`, searching from `from`: the first empty line after
+/// the start line. A request line without a protocol (HTTP/0.9) ends the block by itself.
+fn find_block_end(b: &[u8], from: usize, request: bool) -> Option<usize> {
+    let first_eol = b.iter().position(|&c| c == b'\n')?;
+    if request && from <= first_eol {
+        let line = strip_cr(&b[..first_eol]);
+        if !has_protocol(line) {
+            return Some(first_eol + 1);
+        }
+    }
+    let mut i = from.max(first_eol).min(b.len());
+    while let Some(p) = b[i..].iter().position(|&c| c == b'\n') {
+        let nl = i + p;
+        // The next line is empty if it is "\n" or "\r\n".
+        let rest = &b[nl + 1..];
+        if rest.first() == Some(&b'\n') {
+            return Some(nl + 2);
+        }
+        if rest.starts_with(b"\r\n") {
+            return Some(nl + 3);
+        }
+        if rest.is_empty() || rest == b"\r" {
+            return None;
+        }
+        i = nl + 1;
+    }
+    None
+}
+
+fn strip_cr(l: &[u8]) -> &[u8] {
+    l.strip_suffix(b"\r").unwrap_or(l)
+}
+
+/// True if a request line ends with an `HTTP/` protocol token.
+fn has_protocol(line: &[u8]) -> bool {
+    let t = body::trim(line);
+    match t.iter().rposition(|&c| c == b' ' || c == b'\t') {
+        Some(p) => t[p + 1..].len() >= 4 && t[p + 1..][..4].eq_ignore_ascii_case(b"HTTP"),
+        None => false,
+    }
+}
+
+fn is_ws(c: u8) -> bool {
+    c == b' ' || c == b'\t'
+}
+
+fn range(base: &[u8], part: &[u8]) -> Range<u32> {
+    let start = part.as_ptr() as usize - base.as_ptr() as usize;
+    start as u32..(start + part.len()) as u32
+}
+
+/// Parses a complete header block (start line, header lines, empty line) into `m`.
+fn parse_block(
+    block: &[u8],
+    m: &mut HttpMessage,
+    request: bool,
+    cfg: &AppConfig,
+    scratch: &mut Scratch,
+    events: &mut EventSet,
+) {
+    let eol = block
+        .iter()
+        .position(|&c| c == b'\n')
+        .unwrap_or(block.len());
+    m.set_line(strip_cr(&block[..eol]), request, events);
+    let rest = block.get(eol + 1..).unwrap_or(&[]);
+    m.raw_headers.clear();
+    m.raw_headers.extend_from_slice(rest);
+    m.progress = MsgProgress::Headers;
+
+    scratch.fields.clear();
+    scratch.values.clear();
+    let raw = &m.raw_headers;
+    let mut lines = raw.split(|&c| c == b'\n');
+    let mut count = 0usize;
+    for l in &mut lines {
+        let l = strip_cr(l);
+        if l.is_empty() {
+            break;
+        }
+        if is_ws(l[0]) {
+            // Folded continuation (obs-fold): joined to the previous value with one space.
+            if let Some(last) = scratch.fields.last_mut() {
+                let v = body::trim(l);
+                if !v.is_empty() {
+                    if last.1.end > last.1.start {
+                        scratch.values.push(b' ');
+                    }
+                    scratch.values.extend_from_slice(v);
+                    last.1.end = scratch.values.len() as u32;
+                }
+            } else {
+                events.push(if request {
+                    AppEvent::HttpInvalidRequestFieldFolding
+                } else {
+                    AppEvent::HttpInvalidResponseFieldFolding
+                });
+            }
+            continue;
+        }
+        count += 1;
+        if count > cfg.http_max_headers {
+            events.push(if request {
+                AppEvent::HttpRequestTooManyHeaders
+            } else {
+                AppEvent::HttpResponseTooManyHeaders
+            });
+            break;
+        }
+        let Some(colon) = l.iter().position(|&c| c == b':') else {
+            events.push(if request {
+                AppEvent::HttpRequestFieldMissingColon
+            } else {
+                AppEvent::HttpResponseFieldMissingColon
+            });
+            continue;
+        };
+        let name_ws = &l[..colon];
+        let name = body::trim(name_ws);
+        if name.is_empty() || name.len() != name_ws.len() {
+            events.push(if request {
+                AppEvent::HttpRequestHeaderInvalid
+            } else {
+                AppEvent::HttpResponseHeaderInvalid
+            });
+            if name.is_empty() {
+                continue;
+            }
+        }
+        let v = body::trim(&l[colon + 1..]);
+        let vstart = scratch.values.len() as u32;
+        scratch.values.extend_from_slice(v);
+        scratch
+            .fields
+            .push((range(raw, name), vstart..scratch.values.len() as u32));
+    }
+
+    // Merge duplicates in order of first appearance (quadratic in a capped header count).
+    m.fields.clear();
+    m.values.clear();
+    for (i, (n, v)) in scratch.fields.iter().enumerate() {
+        let name = &raw[n.start as usize..n.end as usize];
+        let seen = scratch.fields[..i]
+            .iter()
+            .any(|(o, _)| raw[o.start as usize..o.end as usize].eq_ignore_ascii_case(name));
+        if seen {
+            continue;
+        }
+        let start = m.values.len() as u32;
+        m.values
+            .extend_from_slice(&scratch.values[v.start as usize..v.end as usize]);
+        for (o, ov) in &scratch.fields[i + 1..] {
+            if raw[o.start as usize..o.end as usize].eq_ignore_ascii_case(name) {
+                m.values.extend_from_slice(b", ");
+                m.values
+                    .extend_from_slice(&scratch.values[ov.start as usize..ov.end as usize]);
+            }
+        }
+        m.fields.push(Field {
+            name: n.clone(),
+            value: start..m.values.len() as u32,
+        });
+    }
+
+    // Derived buffers.
+    m.header_norm.clear();
+    m.header_names.clear();
+    m.start.clear();
+    m.header_names.extend_from_slice(b"\r\n");
+    m.start.extend_from_slice(&m.line);
+    m.start.extend_from_slice(b"\r\n");
+    let cookie: &[u8] = if request { b"cookie" } else { b"set-cookie" };
+    for f in &m.fields {
+        let name = &raw[f.name.start as usize..f.name.end as usize];
+        let value = &m.values[f.value.start as usize..f.value.end as usize];
+        m.header_names.extend_from_slice(name);
+        m.header_names.extend_from_slice(b"\r\n");
+        m.start.extend_from_slice(name);
+        m.start.extend_from_slice(b": ");
+        m.start.extend_from_slice(value);
+        m.start.extend_from_slice(b"\r\n");
+        if !name.eq_ignore_ascii_case(cookie) {
+            m.header_norm.extend_from_slice(name);
+            m.header_norm.extend_from_slice(b": ");
+            m.header_norm.extend_from_slice(value);
+            m.header_norm.extend_from_slice(b"\r\n");
+        }
+    }
+    m.header_names.extend_from_slice(b"\r\n");
+    m.start.extend_from_slice(b"\r\n");
+}
+
+fn parse_request_line(m: &mut HttpMessage, events: &mut EventSet) {
+    let line = &m.line;
+    let lead = line.iter().take_while(|&&c| is_ws(c)).count();
+    if lead > 0 {
+        events.push(AppEvent::HttpRequestLineLeadingWhitespace);
+    }
+    let l = &line[lead..];
+    let mend = l.iter().position(|&c| is_ws(c)).unwrap_or(l.len());
+    let method = &l[..mend];
+    let after = &l[mend..];
+    let gap = after.iter().take_while(|&&c| is_ws(c)).count();
+    if gap > 1 || after.first() == Some(&b'\t') {
+        events.push(AppEvent::HttpMethodDelimNonCompliant);
+    }
+    let rest = body::trim(&after[gap..]);
+    let (uri, proto) = match rest.iter().rposition(|&c| is_ws(c)) {
+        Some(p) if has_protocol(rest) => {
+            let u = body::trim(&rest[..p]);
+            if rest[..p].len() != u.len() {
+                events.push(AppEvent::HttpUriDelimNonCompliant);
+            }
+            (u, &rest[p + 1..])
+        }
+        _ => {
+            if !rest.is_empty() {
+                events.push(AppEvent::HttpRequestLineMissingProtocol);
+            }
+            (rest, &rest[rest.len()..])
+        }
+    };
+    if method.is_empty() || uri.is_empty() {
+        events.push(AppEvent::HttpRequestLineInvalid);
+    }
+    m.parts = [range(line, method), range(line, uri), range(line, proto)];
+}
+
+fn parse_status_line(m: &mut HttpMessage, events: &mut EventSet) {
+    let line = &m.line;
+    let l = body::trim(line);
+    let pend = l.iter().position(|&c| is_ws(c)).unwrap_or(l.len());
+    let proto = &l[..pend];
+    let after = body::trim(&l[pend..]);
+    let cend = after.iter().position(|&c| is_ws(c)).unwrap_or(after.len());
+    let code = &after[..cend];
+    let msg = body::trim(&after[cend..]);
+    if !proto.starts_with(b"HTTP/") {
+        events.push(AppEvent::HttpResponseLineInvalid);
+    }
+    if code.len() != 3 || !code.iter().all(u8::is_ascii_digit) {
+        events.push(AppEvent::HttpInvalidResponseCode);
+    }
+    m.parts = [range(line, proto), range(line, code), range(line, msg)];
+}
+
+/// Derives the normalized URI and host of a parsed request.
+fn finish_request(tx: &mut HttpTx, events: &mut EventSet) {
+    let raw_uri = tx.request.part(1);
+    uri::normalize(raw_uri, &mut tx.uri_norm);
+    tx.is_head = tx.request.part(0).eq_ignore_ascii_case(b"HEAD");
+    tx.host.clear();
+    tx.host_raw.clear();
+    let authority = uri::split_absolute(raw_uri).map(|(a, _)| a);
+    let host_hdr = tx.request.header(b"host");
+    if let (Some(a), Some(h)) = (authority, host_hdr) {
+        if !normalize_host_eq(a, h) {
+            events.push(AppEvent::HttpHostHeaderAmbiguous);
+        }
+    }
+    let src = host_hdr.or(authority);
+    if let Some(h) = src {
+        tx.host_raw.extend_from_slice(h);
+    }
+    if let Some(a) = authority.or(host_hdr) {
+        let h = host_part(a);
+        tx.host.extend(h.iter().map(u8::to_ascii_lowercase));
+    }
+    if host_hdr.is_none()
+        && authority.is_none()
+        && tx.request.part(2).eq_ignore_ascii_case(b"HTTP/1.1")
+    {
+        events.push(AppEvent::HttpMissingHostHeader);
+    }
+}
+
+fn normalize_host_eq(a: &[u8], b: &[u8]) -> bool {
+    host_part(a).eq_ignore_ascii_case(host_part(b))
+}
+
+/// Hostname of an authority: no userinfo, no port, no trailing dot.
+fn host_part(a: &[u8]) -> &[u8] {
+    let a = body::trim(a);
+    let a = match a.iter().rposition(|&c| c == b'@') {
+        Some(p) => &a[p + 1..],
+        None => a,
+    };
+    let h = if a.first() == Some(&b'[') {
+        match a.iter().position(|&c| c == b']') {
+            Some(p) => &a[..p + 1],
+            None => a,
+        }
+    } else {
+        match a.iter().rposition(|&c| c == b':') {
+            Some(p) => &a[..p],
+            None => a,
+        }
+    };
+    h.strip_suffix(b".").unwrap_or(h)
+}
+
+fn parse_content_length(v: &[u8]) -> Option<u64> {
+    let v = body::trim(v);
+    if v.is_empty() || v.len() > 18 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(v).ok()?.parse().ok()
+}
+
+fn has_token(v: &[u8], tok: &[u8]) -> bool {
+    v.split(|&c| c == b',')
+        .take(32)
+        .any(|t| body::trim(t).eq_ignore_ascii_case(tok))
+}
+
+fn message_framing(m: &mut HttpMessage, request: bool, events: &mut EventSet) -> Option<Framing> {
+    if let Some(te) = m.header(b"transfer-encoding") {
+        if has_token(te, b"chunked") {
+            return Some(Framing::Chunked);
+        }
+        events.push(if request {
+            AppEvent::HttpInvalidTransferEncodingRequest
+        } else {
+            AppEvent::HttpInvalidTransferEncodingResponse
+        });
+    }
+    if let Some(cl) = m.header(b"content-length") {
+        // Duplicates were merged as "a, b": equal values are tolerated, as libhtp does.
+        let mut vals = cl.split(|&c| c == b',').take(16).map(parse_content_length);
+        let first = vals.next().flatten();
+        let mut dup = false;
+        let mut consistent = true;
+        for v in vals {
+            dup = true;
+            consistent &= v == first;
+        }
+        if dup {
+            events.push(if request {
+                AppEvent::HttpDuplicateContentLengthRequest
+            } else {
+                AppEvent::HttpDuplicateContentLengthResponse
+            });
+        }
+        match first {
+            Some(n) if consistent => {
+                m.content_length = Some(n);
+                return Some(if n == 0 {
+                    Framing::None
+                } else {
+                    Framing::Length(n)
+                });
+            }
+            _ => events.push(if request {
+                AppEvent::HttpInvalidContentLengthRequest
+            } else {
+                AppEvent::HttpInvalidContentLengthResponse
+            }),
+        }
+    }
+    None
+}
+
+fn response_framing(tx: &mut HttpTx, code: u16, events: &mut EventSet) -> Framing {
+    if tx.is_head || code == 204 || code == 304 || (100..200).contains(&code) {
+        return Framing::None;
+    }
+    match message_framing(&mut tx.response, false, events) {
+        Some(f) => f,
+        None => Framing::UntilClose,
+    }
+}
+
+fn is_ws_upgrade(tx: &HttpTx) -> bool {
+    let up = |m: &HttpMessage| {
+        m.header(b"upgrade")
+            .is_some_and(|v| has_token(v, b"websocket"))
+    };
+    up(&tx.response) || up(&tx.request)
+}
+
+#[cfg(test)]
+mod tests;
