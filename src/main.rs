@@ -81,6 +81,14 @@ struct ReplayArgs {
     /// Configuration file for the `[dpdk]` settings (default: no hugepages, no PCI).
     #[arg(short, long)]
     config: Option<PathBuf>,
+    /// Write EVE JSON events (one per line, Suricata's format) to this file.
+    #[arg(long)]
+    eve: Option<PathBuf>,
+    /// EVE event types to write, comma-separated (default: every type). Produced today:
+    /// `flow`; `alert`, `anomaly`, `http`, `dns`, `tls` are accepted and written as their
+    /// stages land.
+    #[arg(long, value_delimiter = ',', value_parser = ["alert", "flow", "anomaly", "http", "dns", "tls", "stats"])]
+    eve_types: Vec<String>,
     /// Engine mode flags, comma-separated: `checksum-off` (do not validate checksums, like
     /// Suricata's `-k none`), `stream-inline`, `midstream`, `simulate-ips`.
     #[arg(long, default_value = "", value_parser = parse_flags)]
@@ -120,7 +128,9 @@ fn parse_flags(s: &str) -> Result<Flags, String> {
 impl Flags {
     fn worker_config(self) -> WorkerConfig {
         let mut w = WorkerConfig::default();
-        w.decode.checksum_validation = !self.checksum_off;
+        w.pipeline.decode.checksum_validation = !self.checksum_off;
+        w.pipeline.flow.stream.inline = self.stream_inline;
+        w.pipeline.flow.stream.midstream = self.midstream;
         w
     }
 }
@@ -225,7 +235,38 @@ fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         stop: stop_on_signals()?,
         worker: a.flags.worker_config(),
     };
-    let report = runtime::replay(&opts, None)?;
+    let wants = |t: &str| a.eve_types.is_empty() || a.eve_types.iter().any(|x| x == t);
+    let mut eve = match &a.eve {
+        Some(p) => Some(std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let mut eve_error: Option<std::io::Error> = None;
+    let mut on_flow = |_worker: usize, rec: &dataplane::flow::FlowRecord| {
+        if let (Some(w), None) = (eve.as_mut(), eve_error.as_ref()) {
+            if let Err(e) = dataplane::flow::write_eve_flow(rec, &mut *w) {
+                eve_error = Some(e);
+            }
+        }
+    };
+    let flows_wanted = a.eve.is_some() && wants("flow");
+    let report = runtime::replay(
+        &opts,
+        None,
+        if flows_wanted {
+            Some(&mut on_flow)
+        } else {
+            None
+        },
+    )?;
+    if let Some(e) = eve_error {
+        return Err(anyhow::Error::new(e).context("writing EVE"));
+    }
+    if let Some(mut w) = eve {
+        w.flush().context("writing EVE")?;
+    }
     if let Some(p) = &a.stats_json {
         let f = std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
         serde_json::to_writer_pretty(std::io::BufWriter::new(f), &report)
@@ -300,7 +341,7 @@ fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
         stop: stop_on_signals()?,
         worker: Default::default(),
     };
-    let r = runtime::replay(&opts, None)?;
+    let r = runtime::replay(&opts, None, None)?;
     let secs = r.elapsed_secs.max(1e-9);
     // Cycles per packet per worker: the worker's whole poll loop (PMD receive included) over
     // the packets it handled.
@@ -481,7 +522,7 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
                 stop,
                 worker: Default::default(),
             };
-            let r = runtime::replay(&opts, Some(&mut progress))?;
+            let r = runtime::replay(&opts, Some(&mut progress), None)?;
             println!(
                 "stopped: {} packets, {} bytes in {:.1} s; drops: imissed {} rx_nombuf {} ierrors {}",
                 r.packets,
@@ -524,8 +565,9 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
                 duration,
                 stop,
                 worker: Default::default(),
+                export_flows: false,
             };
-            let r = runtime::run(&plan, Some(&mut progress))?;
+            let r = runtime::run(&plan, Some(&mut progress), None)?;
             let packets: u64 = r.per_worker.iter().map(|w| w.packets).sum();
             println!(
                 "stopped: {packets} packets in {:.1} s; drops: imissed {} rx_nombuf {} ierrors {}",

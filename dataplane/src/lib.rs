@@ -19,10 +19,11 @@
 pub mod app;
 pub mod counters;
 pub mod decode;
-pub mod export;
 pub mod dpdk;
+pub mod export;
 pub mod flow;
 pub mod io;
+pub mod pipeline;
 pub mod runtime;
 pub mod time;
 pub mod wire;

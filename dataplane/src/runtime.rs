@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::dpdk::{self, DpdkError, Eal, Mempool, Port, PortConfig, PortStats};
+use crate::flow::FlowRecord;
 use crate::io::pcap::{scan, CaptureError, CaptureInfo};
 use crate::io::{split, WireLengths};
 use crate::time::Timestamp;
@@ -250,7 +251,15 @@ pub struct Plan {
     pub stop: Arc<AtomicBool>,
     /// Decoder and pipeline settings.
     pub worker: WorkerConfig,
+    /// Hand flow-end records to the `on_flow` callback of [`run`].
+    pub export_flows: bool,
 }
+
+/// Slots of each worker's flow-record ring.
+const FLOW_RING: usize = 1 << 16;
+
+/// A callback on the main lcore for each flow-end record a worker exported.
+pub type OnFlow<'a> = &'a mut dyn FnMut(usize, &FlowRecord);
 
 /// The outcome of a run, before capture facts are added.
 #[derive(Clone, Debug, Serialize)]
@@ -265,7 +274,11 @@ pub struct RunReport {
 }
 
 /// Starts the EAL, the ports and the workers of `plan`, and waits until every worker stops.
-pub fn run(plan: &Plan, progress: Option<Progress<'_>>) -> Result<RunReport, RuntimeError> {
+pub fn run(
+    plan: &Plan,
+    progress: Option<Progress<'_>>,
+    mut on_flow: Option<OnFlow<'_>>,
+) -> Result<RunReport, RuntimeError> {
     if plan.workers.is_empty() || plan.workers.len() > 64 {
         return Err(RuntimeError::Workers(plan.workers.len()));
     }
@@ -285,6 +298,7 @@ pub fn run(plan: &Plan, progress: Option<Progress<'_>>) -> Result<RunReport, Run
         ports.push(Port::start(&eal, id, &pp.name, &cfg, pool.clone())?);
     }
     let lcores = eal.worker_lcores();
+    let mut flow_rings = Vec::new();
     let started = Instant::now();
     let mut jobs = Vec::with_capacity(plan.workers.len());
     let mut published = Vec::with_capacity(plan.workers.len());
@@ -296,7 +310,14 @@ pub fn run(plan: &Plan, progress: Option<Progress<'_>>) -> Result<RunReport, Run
                 link_type: plan.link_type,
             }
         })?;
-        let worker = Worker::new(i, link, wp.wire.clone(), &plan.worker)
+        let producer = if plan.export_flows {
+            let (p, c) = crate::export::ring(FLOW_RING);
+            flow_rings.push(c);
+            Some(p)
+        } else {
+            None
+        };
+        let worker = Worker::new(i, link, wp.wire.clone(), &plan.worker, producer)
             .map_err(|e| RuntimeError::Config(e.to_string()))?;
         published.push(worker.published());
         let mut queues = Vec::with_capacity(wp.queues.len());
@@ -336,8 +357,16 @@ pub fn run(plan: &Plan, progress: Option<Progress<'_>>) -> Result<RunReport, Run
     }
     let mut progress = progress;
     let mut next_tick = Instant::now() + Duration::from_secs(1);
+    let mut drain = |rings: &mut Vec<crate::export::Consumer<FlowRecord>>| {
+        if let Some(f) = on_flow.as_mut() {
+            for (w, c) in rings.iter_mut().enumerate() {
+                c.drain(usize::MAX, |r| f(w, &r));
+            }
+        }
+    };
     while !done_flags.iter().all(|d| d.load(Ordering::Acquire)) {
         std::thread::sleep(Duration::from_millis(10));
+        drain(&mut flow_rings);
         let now = Instant::now();
         if let Some(d) = plan.duration {
             if now.duration_since(started) >= d {
@@ -353,6 +382,7 @@ pub fn run(plan: &Plan, progress: Option<Progress<'_>>) -> Result<RunReport, Run
         }
     }
     let elapsed = started.elapsed();
+    drain(&mut flow_rings);
     let mut per_worker = Vec::with_capacity(jobs.len());
     let mut worker_cycles = 0u64;
     let mut panicked = None;
@@ -378,6 +408,8 @@ pub fn run(plan: &Plan, progress: Option<Progress<'_>>) -> Result<RunReport, Run
             Err(_) => panicked = panicked.or(Some(i)),
         }
     }
+    // Records pushed between the last drain and the worker's exit.
+    drain(&mut flow_rings);
     if let Some(i) = panicked {
         return Err(RuntimeError::WorkerPanicked(i));
     }
@@ -418,6 +450,7 @@ fn sum_port_stats(ports: &[Port]) -> Result<PortStats, DpdkError> {
 pub fn replay(
     opts: &ReplayOptions,
     progress: Option<Progress<'_>>,
+    on_flow: Option<OnFlow<'_>>,
 ) -> Result<ReplayReport, RuntimeError> {
     if opts.workers == 0 || opts.workers > 64 {
         return Err(RuntimeError::Workers(opts.workers));
@@ -492,9 +525,10 @@ pub fn replay(
         idle_timeout: (!opts.infinite).then_some(Duration::from_secs(2)),
         duration: opts.duration,
         stop: opts.stop.clone(),
-        worker: opts.worker,
+        worker: opts.worker.clone(),
+        export_flows: on_flow.is_some(),
     };
-    let r = run(&plan, progress)?;
+    let r = run(&plan, progress, on_flow)?;
     let packets: u64 = r.per_worker.iter().map(|w| w.packets).sum();
     Ok(ReplayReport {
         pcap: opts.pcap.clone(),

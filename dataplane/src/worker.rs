@@ -10,9 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::counters::CounterSet;
-use crate::decode::{DecodeConfig, Decoder, LinkType};
+use crate::decode::LinkType;
 use crate::dpdk::{Burst, RxQueue};
+use crate::export::Producer;
+use crate::flow::FlowRecord;
 use crate::io::WireLengths;
+use crate::pipeline::{Pipeline, PipelineConfig};
 use crate::time::Timestamp;
 
 /// Largest frame a worker linearises (jumbo frames arrive as mbuf chains).
@@ -127,16 +130,34 @@ impl Default for RunControl {
 }
 
 /// Settings every worker of a run shares.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct WorkerConfig {
-    pub decode: DecodeConfig,
+    pub pipeline: PipelineConfig,
+}
+
+/// Flow records a sweep may end per burst (bounds the work the sweep adds to one burst).
+const SWEEP_BUDGET: usize = 64;
+
+/// Where a worker's records go: a ring to the control plane, or nowhere.
+struct Export {
+    flows: Option<Producer<FlowRecord>>,
+}
+
+impl crate::pipeline::EventSink for Export {
+    #[inline]
+    fn flow_end(&mut self, rec: &FlowRecord) {
+        if let Some(p) = self.flows.as_mut() {
+            p.push(*rec);
+        }
+    }
 }
 
 /// One worker's state. Owned by exactly one lcore while it runs.
 pub struct Worker {
     id: usize,
     link: LinkType,
-    decoder: Decoder,
+    pipeline: Pipeline,
+    export: Export,
     capture: CaptureCounters,
     wire: WireLengths,
     scratch: Box<[u8]>,
@@ -155,18 +176,22 @@ impl std::fmt::Debug for Worker {
 }
 
 impl Worker {
-    /// A worker for frames of link type `link`.
+    /// A worker for frames of link type `link`; flow-end records go to `flows` when given.
     pub fn new(
         id: usize,
         link: LinkType,
         wire: WireLengths,
         cfg: &WorkerConfig,
-    ) -> Result<Self, crate::decode::ConfigError> {
-        let decoder = Decoder::new(cfg.decode)?;
+        flows: Option<Producer<FlowRecord>>,
+    ) -> Result<Self, crate::pipeline::PipelineError> {
+        let mut pcfg = cfg.pipeline.clone();
+        pcfg.flow.worker_id = id as u8;
+        let pipeline = Pipeline::new(link, &pcfg)?;
         let mut w = Worker {
             id,
             link,
-            decoder,
+            pipeline,
+            export: Export { flows },
             capture: CaptureCounters::default(),
             wire,
             scratch: vec![0u8; MAX_FRAME].into_boxed_slice(),
@@ -192,9 +217,9 @@ impl Worker {
         self.link
     }
 
-    /// The decoder (counters, defragmenter).
-    pub fn decoder(&self) -> &Decoder {
-        &self.decoder
+    /// The packet pipeline (decoder, flow table, app layer).
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
     }
 
     /// Capture counters.
@@ -215,7 +240,11 @@ impl Worker {
     /// Every counter of the worker, by name.
     pub fn visit_counters(&self, f: &mut dyn FnMut(&'static str, u64)) {
         self.capture.visit(f);
-        self.decoder.counters().visit(f);
+        self.pipeline.visit_counters(f);
+        f(
+            "flow.export_overflow",
+            self.export.flows.as_ref().map_or(0, |p| p.overflow()),
+        );
     }
 
     /// Publishes the current counters.
@@ -238,7 +267,7 @@ impl Worker {
         self.capture.bytes += wire_len.max(frame.len() as u32) as u64;
         self.capture.captured_bytes += frame.len() as u64;
         self.last_ts = ts;
-        let _pkt = self.decoder.decode(self.link, frame, ts);
+        self.pipeline.process(frame, ts, &mut self.export);
         self.since_publish += 1;
         if self.since_publish >= PUBLISH_EVERY {
             self.publish();
@@ -340,9 +369,17 @@ impl Worker {
                 self.handle(frame, wire, ts);
             }
             burst.clear();
+            self.pipeline
+                .sweep(self.last_ts, SWEEP_BUDGET, &mut self.export);
         }
         self.scratch = scratch;
-        self.publish();
+        self.finish();
         self
+    }
+
+    /// Ends every flow (end of a capture, shutdown): their records go out, counters publish.
+    pub fn finish(&mut self) {
+        self.pipeline.finish(self.last_ts, &mut self.export);
+        self.publish();
     }
 }
