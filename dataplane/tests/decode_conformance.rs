@@ -294,9 +294,19 @@ fn suricata_verify_gre_outer_address() {
     assert!(evil > 0);
 }
 
-/// bug-7146 and bug-7964-02 also check stats counters.
+/// bug-7146 and bug-7964-02 also check stats counters; ipv4-truncated checks that the alert
+/// carries no addresses or ports, so the truncated packet must not expose any.
 #[test]
 fn suricata_verify_stats() {
+    if let Some((link, pkts)) = read_pcap(&format!("{SV}ipv4-truncated/truncated.pcap")) {
+        let mut dec = Decoder::new(DecodeConfig::default()).unwrap();
+        for (ts, b) in &pkts {
+            let p = dec.decode(link, b, *ts);
+            if p.has_event(DecodeEvent::Ipv4TruncPkt) {
+                assert!(p.ip.is_none() && p.l4 == L4::None && p.ports() == (0, 0));
+            }
+        }
+    }
     if let Some((link, pkts)) = read_pcap(&format!("{SV}bug-7146/input.pcap")) {
         let mut dec = Decoder::new(DecodeConfig::default()).unwrap();
         for (ts, b) in &pkts {

@@ -167,3 +167,11 @@ fn encapsulations_from_capture() {
         assert_eq!(p.csum.l4, Csum::NotChecked);
     });
 }
+
+/// The summary is returned by value per packet; keep it small enough to stay cheap.
+#[test]
+fn packet_summary_size() {
+    let size = std::mem::size_of::<Packet<'static>>();
+    println!("Packet: {size} bytes");
+    assert!(size <= 512, "Packet grew to {size} bytes");
+}

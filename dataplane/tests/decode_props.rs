@@ -295,6 +295,45 @@ proptest! {
         decode_checked(&mut dec, &mut t, links[link], &bytes, 5);
     }
 
+    /// The fuzz target's invariants on stable: sequences of IPv4 fragments with random ids,
+    /// offsets, flags and lengths (so trackers fill, overlap, time out and complete) mixed
+    /// with random frames, under small caps.
+    #[test]
+    fn fragment_sequences_keep_invariants(
+        seq in prop::collection::vec(
+            (any::<u8>(), 0u16..4, 0u16..64, any::<bool>(), 0usize..200, 0u8..90, any::<u8>()),
+            1..120,
+        )
+    ) {
+        use dataplane::decode::DefragConfig;
+        let memcap = 64 * 1024;
+        let mut dec = Decoder::new(DecodeConfig {
+            defrag: DefragConfig { enabled: true, memcap, max_trackers: 4, max_frags: 32, timeout_secs: 60 },
+            ..DecodeConfig::default()
+        }).unwrap();
+        let mut t = Totals::default();
+        let mut now = 1_000_000_000u64;
+        for (kind, id, off8, more, len, dt, fill) in seq {
+            now += u64::from(dt) * 1_000_000_000;
+            let frame = if kind < 230 {
+                let mut h = vec![0x45, 0];
+                h.extend_from_slice(&((20 + len) as u16).to_be_bytes());
+                h.extend_from_slice(&id.to_be_bytes());
+                h.extend_from_slice(&(off8 | if more { 0x2000 } else { 0 }).to_be_bytes());
+                h.extend_from_slice(&[64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+                h.extend(std::iter::repeat_n(fill, len));
+                h
+            } else {
+                vec![fill; len]
+            };
+            decode_checked(&mut dec, &mut t, LinkType::Ipv4, &frame, now);
+            prop_assert!(dec.defragmenter().memuse() <= memcap);
+            prop_assert!(dec.defragmenter().fragments() <= 32);
+            prop_assert!(dec.defragmenter().active() <= 4);
+            prop_assert_eq!(dec.counters().defrag.memuse as usize, dec.defragmenter().memuse());
+        }
+    }
+
     /// IPv6 fragments delivered in any order rebuild the datagram exactly.
     #[test]
     fn fragments_in_any_order_rebuild(

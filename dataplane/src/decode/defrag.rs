@@ -244,7 +244,9 @@ impl Defragmenter {
             cfg,
             trackers: vec![Tracker::empty(); ntrack],
             free_trackers: (0..ntrack as u32).rev().collect(),
-            index: HashMap::with_capacity_and_hasher(ntrack, DefaultHashBuilder::default()),
+            // Twice the trackers: with at most half the capacity live, hashbrown clears
+            // tombstones by rehashing in place and never grows (no allocation per packet).
+            index: HashMap::with_capacity_and_hasher(2 * ntrack, DefaultHashBuilder::default()),
             slots: vec![empty; nslots],
             free_slots: (0..nslots as u32).rev().collect(),
             blocks: vec![0; nblocks * BLOCK_SIZE],

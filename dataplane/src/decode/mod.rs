@@ -13,6 +13,20 @@
 //! innermost IP packet, with the outermost addresses in [`Packet::outer`]. A fragment that
 //! completes a datagram yields a packet that describes the rebuilt datagram
 //! ([`Packet::reassembled`]); other fragments describe themselves, without L4.
+//!
+//! Differences from Suricata worth knowing:
+//! - An event is recorded (and counted) at most once per packet; Suricata may count a repeated
+//!   condition (e.g. a chain of duplicate fragment headers) more than once. Rules alert once
+//!   per packet either way.
+//! - Suricata hands tunnel payloads and rebuilt datagrams on as separate pseudo-packets; here
+//!   one decode call returns one summary: the innermost layer, with the outer addresses kept in
+//!   [`Packet::outer`], and a completing fragment returns the rebuilt datagram.
+//! - `ipv4.unknown_protocol` is raised for protocol numbers IANA has not assigned to a
+//!   protocol (143-255); Suricata 8's exact set is not documented.
+//! - Not raised yet: `ipv4.opt_invalid`, `ipv4.opt_eol_required`, `ipv6.exthdr_dupl_eh`,
+//!   `icmpv6.unknown_type` (unassigned types raise `icmpv6.unassigned_type`),
+//!   `ieee8021ah.header_too_small` (802.1ah is not decoded), `ppp.vju_pkt_too_small` only for
+//!   uncompressed VJ.
 
 pub mod counters;
 mod decoder;
