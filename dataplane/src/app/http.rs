@@ -71,6 +71,9 @@ pub enum MsgProgress {
     Complete,
 }
 
+/// Body capacity a recycled message keeps for reuse.
+const RETAIN_BODY: usize = 16 * 1024;
+
 /// One header after folding and merging of duplicates (values joined with `", "`, as libhtp).
 #[derive(Clone, Debug)]
 struct Field {
@@ -103,6 +106,11 @@ pub struct HttpMessage {
 
 impl HttpMessage {
     fn reset(&mut self) {
+        // Recycled messages keep their buffers, but not a large body's: pooled transactions
+        // would otherwise pin up to the body limits each.
+        if self.body.capacity() > RETAIN_BODY {
+            self.body = Vec::new();
+        }
         self.line.clear();
         self.parts = [0..0, 0..0, 0..0];
         self.raw_headers.clear();
