@@ -281,6 +281,76 @@ mod tests {
     use super::*;
 
     #[test]
+    fn http_buffers_by_direction() {
+        use crate::app::http::HttpState;
+        use crate::app::{AppConfig, AppCounters, EventSet};
+        use crate::time::Timestamp;
+        let cfg = AppConfig::default();
+        let mut s = HttpState::new(&cfg);
+        let mut ev = EventSet::default();
+        let mut c = AppCounters::default();
+        let t0 = Timestamp(0);
+        s.parse(
+            &cfg,
+            Direction::ToServer,
+            b"POST /u HTTP/1.1\r\nHost: h\r\nCookie: c=1\r\nContent-Type: a/b\r\nAccept: */*\r\n\
+              Accept-Encoding: gzip\r\nAccept-Language: en\r\nReferer: r\r\nConnection: close\r\n\
+              Content-Length: 2\r\n\r\nhi",
+            t0,
+            &mut ev,
+            &mut c,
+        );
+        let get = |s: &HttpState, k: &str, d: Direction| -> Option<Vec<u8>> {
+            let tx = s.txs().next().unwrap();
+            BufferId::from_keyword(k)
+                .unwrap()
+                .http(tx, d)
+                .map(<[u8]>::to_vec)
+        };
+        let v = |b: &[u8]| Some(b.to_vec());
+        // Response side not there yet.
+        assert_eq!(get(&s, "http.stat_code", Direction::ToClient), None);
+        assert_eq!(get(&s, "http.header", Direction::ToClient), None);
+        s.parse(
+            &cfg,
+            Direction::ToClient,
+            b"HTTP/1.1 200 OK\r\nSet-Cookie: s=2\r\nContent-Type: text/x\r\nServer: srv\r\n\
+              Location: /l\r\nContent-Length: 3\r\n\r\nabc",
+            t0,
+            &mut ev,
+            &mut c,
+        );
+        let (s2c, c2s) = (Direction::ToClient, Direction::ToServer);
+        assert_eq!(get(&s, "http.cookie", c2s), v(b"c=1"));
+        assert_eq!(get(&s, "http.cookie", s2c), v(b"s=2"));
+        assert_eq!(get(&s, "http.content_type", c2s), v(b"a/b"));
+        assert_eq!(get(&s, "http.content_type", s2c), v(b"text/x"));
+        assert_eq!(get(&s, "http.content_len", c2s), v(b"2"));
+        assert_eq!(get(&s, "http.accept", c2s), v(b"*/*"));
+        assert_eq!(get(&s, "http.accept_enc", c2s), v(b"gzip"));
+        assert_eq!(get(&s, "http.accept_lang", c2s), v(b"en"));
+        assert_eq!(get(&s, "http.referer", c2s), v(b"r"));
+        assert_eq!(get(&s, "http.connection", c2s), v(b"close"));
+        assert_eq!(get(&s, "http.server", s2c), v(b"srv"));
+        assert_eq!(get(&s, "http.location", s2c), v(b"/l"));
+        assert_eq!(get(&s, "http_client_body", c2s), v(b"hi"));
+        assert_eq!(get(&s, "file.data", s2c), v(b"abc"));
+        assert_eq!(get(&s, "file.data", c2s), v(b"hi"));
+        assert_eq!(get(&s, "http.request_line", c2s), v(b"POST /u HTTP/1.1"));
+        assert_eq!(get(&s, "http.response_line", s2c), v(b"HTTP/1.1 200 OK"));
+        assert_eq!(get(&s, "http.stat_msg", s2c), v(b"OK"));
+        assert_eq!(get(&s, "http.user_agent", c2s), None);
+        let start = get(&s, "http.start", s2c).unwrap();
+        assert!(start.starts_with(b"HTTP/1.1 200 OK\r\nSet-Cookie: s=2\r\n"));
+        assert!(start.ends_with(b"Content-Length: 3\r\n\r\n"));
+        let hdr = get(&s, "http.header", s2c).unwrap();
+        assert!(!hdr.windows(10).any(|w| w == b"Set-Cookie"));
+        let names = get(&s, "http.header_names", c2s).unwrap();
+        assert!(names.starts_with(b"\r\nHost\r\nCookie\r\n"));
+        assert!(names.ends_with(b"Content-Length\r\n\r\n"));
+    }
+
+    #[test]
     fn keywords_map() {
         assert_eq!(
             BufferId::from_keyword("http_raw_uri"),

@@ -227,6 +227,17 @@ pub fn alert_metadata(app: &super::AppLayer, tx_id: u64) -> Option<(&'static str
     }
 }
 
+/// Fields a `flow` (or any) record adds for the flow's protocol: `app_proto`, and
+/// `app_proto_orig` when it changed (an HTTP flow upgraded to WebSocket), as Suricata writes.
+pub fn flow_app_fields(app: &super::AppLayer) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("app_proto".into(), app.proto().name().into());
+    if app.original_proto() != app.proto() {
+        m.insert("app_proto_orig".into(), app.original_proto().name().into());
+    }
+    m
+}
+
 /// The envelope every EVE record carries.
 #[derive(Clone, Debug, Serialize)]
 pub struct EveHeader {
@@ -345,6 +356,8 @@ mod tests {
             Timestamp(0),
             &mut c,
         );
+        assert_eq!(flow_app_fields(&app)["app_proto"], "http");
+        assert!(!flow_app_fields(&app).contains_key("app_proto_orig"));
         let (k, v) = alert_metadata(&app, 1).unwrap();
         assert_eq!(k, "http");
         assert_eq!(v["url"], "/b");

@@ -71,6 +71,13 @@ pub enum MsgProgress {
     Complete,
 }
 
+/// Bytes looked at to judge a possible message start while resynchronising (a method plus a
+/// space, or `HTTP/`, after optional blank lines).
+const RESYNC_WINDOW: usize = 32;
+
+/// Body capacity a recycled message keeps for reuse.
+const RETAIN_BODY: usize = 16 * 1024;
+
 /// One header after folding and merging of duplicates (values joined with `", "`, as libhtp).
 #[derive(Clone, Debug)]
 struct Field {
@@ -103,6 +110,11 @@ pub struct HttpMessage {
 
 impl HttpMessage {
     fn reset(&mut self) {
+        // Recycled messages keep their buffers, but not a large body's: pooled transactions
+        // would otherwise pin up to the body limits each.
+        if self.body.capacity() > RETAIN_BODY {
+            self.body = Vec::new();
+        }
         self.line.clear();
         self.parts = [0..0, 0..0, 0..0];
         self.raw_headers.clear();
@@ -837,16 +849,65 @@ impl HttpState {
 
     /// Skips to the start of a line that begins a message again.
     fn resync(&mut self, dir: Direction, data: &[u8]) -> usize {
+        use super::probe::{probe_http, Probe};
         let d = &mut self.dirs[dir.index()];
+        // A possible message start held from the previous chunk, too short to judge then. Every
+        // line start inside it is tried against it plus the new bytes, so the outcome does not
+        // depend on where the chunk ended.
+        if !d.hdr.is_empty() {
+            let mut held = core::mem::take(&mut d.hdr);
+            for start in 0..held.len() {
+                if start > 0 && held[start - 1] != b'\n' {
+                    continue;
+                }
+                let mut buf = [0u8; RESYNC_WINDOW];
+                let n = (held.len() - start).min(RESYNC_WINDOW);
+                buf[..n].copy_from_slice(&held[start..start + n]);
+                let m = (RESYNC_WINDOW - n).min(data.len());
+                buf[n..n + m].copy_from_slice(&data[..m]);
+                match probe_http(dir, &buf[..n + m]) {
+                    Probe::Match => {
+                        // Blank lines before a message are skipped by the header collector.
+                        let blank = held[start..]
+                            .iter()
+                            .take_while(|&&c| c == b'\r' || c == b'\n')
+                            .count();
+                        held.drain(..start + blank);
+                        d.hdr = held;
+                        d.phase = Phase::Headers;
+                        d.scan = 0;
+                        return 0;
+                    }
+                    Probe::NeedMore if n + m < RESYNC_WINDOW => {
+                        held.drain(..start);
+                        held.extend_from_slice(data);
+                        d.hdr = held;
+                        return data.len();
+                    }
+                    _ => {}
+                }
+            }
+            d.last = held.last().copied().unwrap_or(d.last);
+            held.clear();
+            d.hdr = held;
+        }
         let mut prev = d.last;
         for (i, &c) in data.iter().enumerate() {
             if prev == b'\n' {
-                let probe = super::probe::probe_http(dir, &data[i..]);
-                if probe == super::probe::Probe::Match {
-                    d.phase = Phase::Headers;
-                    d.hdr.clear();
-                    d.scan = 0;
-                    return i;
+                match probe_http(dir, &data[i..]) {
+                    Probe::Match => {
+                        d.phase = Phase::Headers;
+                        d.hdr.clear();
+                        d.scan = 0;
+                        return i;
+                    }
+                    Probe::NeedMore if data.len() - i < RESYNC_WINDOW => {
+                        // The tail may start a message: hold it for the next chunk.
+                        d.hdr.clear();
+                        d.hdr.extend_from_slice(&data[i..]);
+                        return data.len();
+                    }
+                    _ => {}
                 }
             }
             prev = c;

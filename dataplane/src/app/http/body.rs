@@ -527,6 +527,28 @@ mod tests {
     }
 
     #[test]
+    fn deflate_zlib_and_raw() {
+        use flate2::write::{DeflateEncoder, ZlibEncoder};
+        let mut z = ZlibEncoder::new(Vec::new(), Compression::default());
+        z.write_all(b"zlib body").unwrap();
+        let z = z.finish().unwrap();
+        let mut r = DeflateEncoder::new(Vec::new(), Compression::default());
+        r.write_all(b"raw body").unwrap();
+        let r = r.finish().unwrap();
+        for (input, want) in [(z, &b"zlib body"[..]), (r, &b"raw body"[..])] {
+            let mut d = Decompressor::new(Coding::Deflate, 1 << 20, 100);
+            let mut out = Vec::new();
+            for piece in input.chunks(2) {
+                assert_eq!(d.push(piece, |x| out.extend_from_slice(x)), Inflate::Ok);
+            }
+            assert_eq!(out, want);
+        }
+        assert_eq!(parse_coding(b"x-gzip"), (Coding::Gzip, 1));
+        assert_eq!(parse_coding(b"gzip, deflate"), (Coding::Deflate, 2));
+        assert_eq!(parse_coding(b"br"), (Coding::Identity, 1));
+    }
+
+    #[test]
     fn corrupt_gzip_fails() {
         let mut d = Decompressor::new(Coding::Gzip, 1 << 20, 100);
         assert_eq!(
