@@ -103,15 +103,15 @@ impl BufferDb {
         self.db.as_ref().and_then(|d| d.size().ok()).unwrap_or(0)
     }
 
-    /// Scans `data`, calling `on_rule` for every candidate rule (a rule may be reported more
-    /// than once if several of its literals... only its fast pattern is in the database, so
-    /// once per distinct literal hit). Hyperscan reports each literal at most once per scan.
+    /// Scans `data`, calling `on_rule` for every candidate rule. Each literal is reported at
+    /// most once per scan (single-match), and a rule has one literal in the engine, so each
+    /// candidate is reported once. No allocation; the worker's scratch is reused.
     pub fn scan(
         &self,
         data: &[u8],
         scratch: &Scratch,
         mut on_rule: impl FnMut(RuleIdx),
-    ) -> Result<(), CompileError> {
+    ) -> Result<(), ScanError> {
         let Some(db) = &self.db else { return Ok(()) };
         db.scan(data, scratch, |id, _from, _to, _flags| {
             if let Some(rs) = self.rules_of.get(id as usize) {
@@ -119,8 +119,24 @@ impl BufferDb {
             }
             Matching::Continue
         })
-        .map_err(|e| CompileError::Hyperscan(e.to_string()))
+        .map_err(|_| ScanError::Hyperscan)
     }
+
+    /// Bytes a stream scanner keeps from the end of one reassembled chunk and prepends to
+    /// the next, so a literal spanning the boundary is still found (the stream strategy
+    /// over block databases).
+    pub fn stream_overlap(&self) -> usize {
+        self.max_len.saturating_sub(1)
+    }
+}
+
+/// A prefilter scan failed (scratch not from this engine, or Hyperscan internal error); the
+/// data plane counts it and treats the buffer as unscanned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+pub enum ScanError {
+    /// Hyperscan returned an error.
+    #[error("hyperscan scan failed")]
+    Hyperscan,
 }
 
 /// Rules sharing transport, direction and service-port set.
@@ -1136,5 +1152,8 @@ mod tests {
         let e = Engine::compile(&load(&text), &CompileOptions::default()).expect("compile");
         assert_eq!(e.stats.literals_unique, 2000);
         assert!(e.stats.database_bytes > 0);
+        let g = &e.groups[0];
+        let db = g.buffer(Buffer::Payload).expect("payload db");
+        assert_eq!(db.stream_overlap(), "pattern-00000-xyz".len() - 1);
     }
 }
