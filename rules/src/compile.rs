@@ -250,6 +250,9 @@ pub struct Engine {
     pub rules: Vec<Arc<ir::Rule>>,
     /// Groups.
     pub groups: Vec<RuleGroup>,
+    /// Each rule's prefilter literal (by [`RuleIdx`]); `None` for always rules. Verification
+    /// can skip a `fast_pattern:only` content the prefilter already found.
+    pub fast_patterns: Vec<Option<FastPatternChoice>>,
     /// Statistics.
     pub stats: CompileStats,
     /// Port → groups lookup, so per-packet group selection is one index, not a scan.
@@ -640,6 +643,9 @@ impl Engine {
             for &li in &refused {
                 stats.refused_literals += 1;
                 let rs = std::mem::take(&mut g.buffers[bi].rules_of[li]);
+                for &r in &rs {
+                    choices[r as usize] = None;
+                }
                 g.always.extend(rs);
             }
             let size = db.as_ref().and_then(|d| d.size().ok()).unwrap_or(0);
@@ -662,6 +668,7 @@ impl Engine {
         let engine = Engine {
             rules,
             groups,
+            fast_patterns: choices,
             stats,
             port_map,
         };
@@ -1002,6 +1009,11 @@ mod tests {
         ));
         let e = Engine::compile(&rules, &KEEP_PORT_GROUPS).expect("compile");
         assert_eq!(e.stats.rules, 6);
+        assert_eq!(e.fast_patterns.len(), e.rules.len());
+        for (i, r) in e.rules.iter().enumerate() {
+            // sid 4 has no content, every other rule has a fast pattern.
+            assert_eq!(e.fast_patterns[i].is_none(), r.sid == 4, "sid {}", r.sid);
+        }
         // sid 1 and 2 share one caseless literal.
         assert!(e.stats.literals_unique < e.stats.literals_total);
         let scratch = e.alloc_scratch().expect("scratch").expect("some db");
