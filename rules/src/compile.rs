@@ -456,6 +456,10 @@ fn transport_of(p: Proto) -> Vec<Transport> {
 }
 
 fn dirs_of(r: &ir::Rule) -> Vec<GroupDir> {
+    // A transactional rule's matches can come from either direction.
+    if r.direction == crate::ast::Direction::Transaction {
+        return vec![GroupDir::ToServer, GroupDir::ToClient];
+    }
     match r.flow.and_then(|f| f.dir) {
         Some(ir::FlowDir::ToServer) => vec![GroupDir::ToServer],
         Some(ir::FlowDir::ToClient) => vec![GroupDir::ToClient],
@@ -517,7 +521,7 @@ impl Engine {
                 for d in dirs_of(r) {
                     let ports = match (t, d) {
                         // `<>` rules may see the service on either side.
-                        _ if r.direction == crate::ast::Direction::Both => ir::PortSet::any(),
+                        _ if r.direction != crate::ast::Direction::To => ir::PortSet::any(),
                         (Transport::Tcp | Transport::Udp, GroupDir::ToServer) => {
                             r.dst_ports.clone()
                         }

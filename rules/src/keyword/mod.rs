@@ -152,6 +152,7 @@ pub fn lower(r: &ast::Rule, ctx: LowerCtx<'_>) -> Result<ir::Rule, LowerError> {
             app: Vec::new(),
             tags: Vec::new(),
             noalert: false,
+            prefilter_hint: false,
             suppress: Vec::new(),
             rate_filter: None,
         },
@@ -482,6 +483,31 @@ impl Lowering<'_> {
             "noalert" => {
                 no_value()?;
                 self.rule.noalert = true;
+            }
+            "prefilter" => {
+                no_value()?;
+                self.rule.prefilter_hint = true;
+            }
+            "dns.opcode" => self.rule.app.push(AppMatch::DnsOpcode(
+                uint::parse_cmp(need()?, 15).map_err(inv)?,
+            )),
+            "dns.rcode" => self.rule.app.push(AppMatch::DnsRcode(
+                uint::parse_cmp(need()?, 4095).map_err(inv)?,
+            )),
+            "dns.rrtype" => {
+                let val = need()?;
+                let (t, idx) = val.split_once(',').unwrap_or((val, "all"));
+                let index = match idx.trim() {
+                    "all" => None,
+                    i => Some(
+                        i.parse::<i32>()
+                            .map_err(|_| inv(format!("invalid dns.rrtype index `{i}`")))?,
+                    ),
+                };
+                self.rule.app.push(AppMatch::DnsRrtype {
+                    cmp: uint::parse_cmp(t, 65535).map_err(inv)?,
+                    index,
+                });
             }
 
             // ---- thresholds

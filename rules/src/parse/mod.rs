@@ -158,6 +158,7 @@ pub fn parse_rule(text: &str) -> Result<Rule, ParseError> {
     let direction = match t {
         "->" => Direction::To,
         "<>" => Direction::Both,
+        "=>" => Direction::Transaction,
         "<-" => {
             return Err(ParseError::new(
                 dspan,
@@ -167,7 +168,7 @@ pub fn parse_rule(text: &str) -> Result<Rule, ParseError> {
         _ => {
             return Err(ParseError::new(
                 dspan,
-                format!("expected `->` or `<>`, found `{t}`"),
+                format!("expected `->`, `<>` or `=>`, found `{t}`"),
             ))
         }
     };

@@ -45,6 +45,8 @@ fn ipv6_masks_ranges_and_spaces_in_lists() {
     assert!(matches!(r.dst, AddrExpr::Net(_, _, Some(16))));
     assert!(matches!(r.dst_ports, PortExpr::Not(..)));
     rt("alert ip 1.1.1.1-1.1.1.9 any -> any any (sid:3;)");
+    let r = rt("alert http any any => any any (sid:5;)");
+    assert_eq!(r.direction.0, Direction::Transaction);
     rt("pass tcp-pkt [!$A,[$B,!3.3.3.3]] 1024: -> any any (sid:4; flow:established;)");
 }
 
@@ -71,7 +73,7 @@ fn commented_rules_are_disabled() {
 fn errors_have_spans() {
     let cases = [
         ("alrt tcp any any -> any any (sid:1;)", "unknown action"),
-        ("alert tcp any any => any any (sid:1;)", "expected `->`"),
+        ("alert tcp any any >> any any (sid:1;)", "expected `->`"),
         (
             "alert tcp 1.2.3.4/33 any -> any any (sid:1;)",
             "prefix length",
