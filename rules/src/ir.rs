@@ -740,6 +740,8 @@ pub struct BufferList {
     pub buffer: Buffer,
     /// Transforms in order.
     pub transforms: Vec<Transform>,
+    /// Direction of the transaction this list inspects (`buffer: to_client`), if restricted.
+    pub dir: Option<FlowDir>,
     /// Matches in rule order.
     pub matches: Vec<Match>,
 }

@@ -174,17 +174,23 @@ pub fn lower(r: &ast::Rule, ctx: LowerCtx<'_>) -> Result<ir::Rule, LowerError> {
 impl Lowering<'_> {
     /// The untransformed list of `buffer`, created on first use.
     fn list(&mut self, buffer: Buffer) -> usize {
+        self.list_dir(buffer, None)
+    }
+
+    /// The untransformed list of `buffer` restricted to `dir` (transactional rules).
+    fn list_dir(&mut self, buffer: Buffer, dir: Option<ir::FlowDir>) -> usize {
         if let Some(i) = self
             .rule
             .lists
             .iter()
-            .position(|l| l.buffer == buffer && l.transforms.is_empty())
+            .position(|l| l.buffer == buffer && l.transforms.is_empty() && l.dir == dir)
         {
             return i;
         }
         self.rule.lists.push(BufferList {
             buffer,
             transforms: Vec::new(),
+            dir,
             matches: Vec::new(),
         });
         self.rule.lists.len() - 1
@@ -626,19 +632,31 @@ impl Lowering<'_> {
                         let mut transforms = self.rule.lists[li].transforms.clone();
                         transforms.push(t);
                         let buffer = self.rule.lists[li].buffer;
+                        let dir = self.rule.lists[li].dir;
                         self.rule.lists.push(BufferList {
                             buffer,
                             transforms,
+                            dir,
                             matches: Vec::new(),
                         });
                         self.cur = Some(self.rule.lists.len() - 1);
                     }
                 } else if let Some(b) = Buffer::from_sticky(name) {
-                    no_value()?;
+                    // Suricata 8: `buffer: to_client` picks one direction of a transaction.
+                    let dir = match v.map(str::trim) {
+                        None => None,
+                        Some("to_client") => Some(ir::FlowDir::ToClient),
+                        Some("to_server") => Some(ir::FlowDir::ToServer),
+                        Some(o) => {
+                            return Err(inv(format!(
+                                "`{name}` takes no value or `to_client`/`to_server`, not `{o}`"
+                            )))
+                        }
+                    };
                     if b == Buffer::Payload {
                         self.cur = None;
                     } else {
-                        let li = self.list(b);
+                        let li = self.list_dir(b, dir);
                         // Transforms apply per use of the buffer; reusing a transformed
                         // buffer later would need a second list.
                         self.cur = Some(li);

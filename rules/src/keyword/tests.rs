@@ -214,6 +214,14 @@ fn newer_suricata_keywords() {
         ),
         LowerErrorKind::Invalid(_)
     ));
+    let r = ok(
+        r#"alert http any any => any any (http.uri; content:"/a"; file.data: to_client; content:"b"; sid:1;)"#,
+    );
+    assert_eq!(r.lists[1].dir, Some(ir::FlowDir::ToClient));
+    assert!(matches!(
+        err(r#"alert http any any -> any any (file.data: sideways; content:"b"; sid:1;)"#),
+        LowerErrorKind::Invalid(_)
+    ));
     let r = ok(r#"alert tcp any any -> any any (app-layer-protocol:tls; prefilter; sid:1;)"#);
     assert!(r.prefilter_hint);
     let r = ok(r#"alert http any any -> any any (http.request_header; content:"a|3a| b"; sid:1;)"#);
