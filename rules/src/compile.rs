@@ -5,7 +5,10 @@
 //!   client; a rule without direction joins both) and the service-side port set (destination
 //!   ports for to-server, source ports for to-client). Rules whose service port is `any` form
 //!   the group's `any` port group; a packet is inspected by its port's group and the `any`
-//!   group, so no pattern is compiled twice.
+//!   group, so no pattern is compiled twice. Port groups with fewer than
+//!   [`MIN_PORT_GROUP`] rules join the `any` group. A group's candidates are therefore a
+//!   superset: the worker verifies each candidate's full header (addresses, ports,
+//!   protocol, flow) before its payload matches.
 //! - **Fast pattern** ([`select_fast_pattern`]): Suricata's rule — the explicit
 //!   `fast_pattern` (chopped when asked), else the longest positive content of the
 //!   highest-priority buffer. Rules without one are "always" rules of the group.
