@@ -58,11 +58,10 @@ fn benches(c: &mut Criterion) {
     });
     g.finish();
 
+    // As `load_files` does: files parsed and validated on every core.
     let load = || {
         let mut l = Loader::new(LoadOptions::default());
-        for (n, t) in &files {
-            l.add_str(n, t);
-        }
+        l.add_many(&files, 0);
         l.finish()
     };
     let mut g = c.benchmark_group("load");

@@ -58,13 +58,16 @@ impl Action {
     }
 }
 
-/// `->` or `<>`.
+/// `->`, `<>` or `=>`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum Direction {
     /// `->`: source to destination.
     To,
     /// `<>`: either way.
     Both,
+    /// `=>`: a transactional rule (Suricata 8): the source is the client, and its matches
+    /// may span both directions of one application-layer transaction.
+    Transaction,
 }
 
 /// An address expression of the rule header.
@@ -246,6 +249,7 @@ impl fmt::Display for Direction {
         f.write_str(match self {
             Direction::To => "->",
             Direction::Both => "<>",
+            Direction::Transaction => "=>",
         })
     }
 }

@@ -5,7 +5,10 @@
 //!   client; a rule without direction joins both) and the service-side port set (destination
 //!   ports for to-server, source ports for to-client). Rules whose service port is `any` form
 //!   the group's `any` port group; a packet is inspected by its port's group and the `any`
-//!   group, so no pattern is compiled twice.
+//!   group, so no pattern is compiled twice. Port groups with fewer than
+//!   [`MIN_PORT_GROUP`] rules join the `any` group. A group's candidates are therefore a
+//!   superset: the worker verifies each candidate's full header (addresses, ports,
+//!   protocol, flow) before its payload matches.
 //! - **Fast pattern** ([`select_fast_pattern`]): Suricata's rule — the explicit
 //!   `fast_pattern` (chopped when asked), else the longest positive content of the
 //!   highest-priority buffer. Rules without one are "always" rules of the group.
@@ -103,15 +106,15 @@ impl BufferDb {
         self.db.as_ref().and_then(|d| d.size().ok()).unwrap_or(0)
     }
 
-    /// Scans `data`, calling `on_rule` for every candidate rule (a rule may be reported more
-    /// than once if several of its literals... only its fast pattern is in the database, so
-    /// once per distinct literal hit). Hyperscan reports each literal at most once per scan.
+    /// Scans `data`, calling `on_rule` for every candidate rule. Each literal is reported at
+    /// most once per scan (single-match), and a rule has one literal in the engine, so each
+    /// candidate is reported once. No allocation; the worker's scratch is reused.
     pub fn scan(
         &self,
         data: &[u8],
         scratch: &Scratch,
         mut on_rule: impl FnMut(RuleIdx),
-    ) -> Result<(), CompileError> {
+    ) -> Result<(), ScanError> {
         let Some(db) = &self.db else { return Ok(()) };
         db.scan(data, scratch, |id, _from, _to, _flags| {
             if let Some(rs) = self.rules_of.get(id as usize) {
@@ -119,8 +122,24 @@ impl BufferDb {
             }
             Matching::Continue
         })
-        .map_err(|e| CompileError::Hyperscan(e.to_string()))
+        .map_err(|_| ScanError::Hyperscan)
     }
+
+    /// Bytes a stream scanner keeps from the end of one reassembled chunk and prepends to
+    /// the next, so a literal spanning the boundary is still found (the stream strategy
+    /// over block databases).
+    pub fn stream_overlap(&self) -> usize {
+        self.max_len.saturating_sub(1)
+    }
+}
+
+/// A prefilter scan failed (scratch not from this engine, or Hyperscan internal error); the
+/// data plane counts it and treats the buffer as unscanned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+pub enum ScanError {
+    /// Hyperscan returned an error.
+    #[error("hyperscan scan failed")]
+    Hyperscan,
 }
 
 /// Rules sharing transport, direction and service-port set.
@@ -234,6 +253,9 @@ pub struct Engine {
     pub rules: Vec<Arc<ir::Rule>>,
     /// Groups.
     pub groups: Vec<RuleGroup>,
+    /// Each rule's prefilter literal (by [`RuleIdx`]); `None` for always rules. Verification
+    /// can skip a `fast_pattern:only` content the prefilter already found.
+    pub fast_patterns: Vec<Option<FastPatternChoice>>,
     /// Statistics.
     pub stats: CompileStats,
     /// Port → groups lookup, so per-packet group selection is one index, not a scan.
@@ -437,6 +459,10 @@ fn transport_of(p: Proto) -> Vec<Transport> {
 }
 
 fn dirs_of(r: &ir::Rule) -> Vec<GroupDir> {
+    // A transactional rule's matches can come from either direction.
+    if r.direction == crate::ast::Direction::Transaction {
+        return vec![GroupDir::ToServer, GroupDir::ToClient];
+    }
     match r.flow.and_then(|f| f.dir) {
         Some(ir::FlowDir::ToServer) => vec![GroupDir::ToServer],
         Some(ir::FlowDir::ToClient) => vec![GroupDir::ToClient],
@@ -498,7 +524,7 @@ impl Engine {
                 for d in dirs_of(r) {
                     let ports = match (t, d) {
                         // `<>` rules may see the service on either side.
-                        _ if r.direction == crate::ast::Direction::Both => ir::PortSet::any(),
+                        _ if r.direction != crate::ast::Direction::To => ir::PortSet::any(),
                         (Transport::Tcp | Transport::Udp, GroupDir::ToServer) => {
                             r.dst_ports.clone()
                         }
@@ -624,6 +650,9 @@ impl Engine {
             for &li in &refused {
                 stats.refused_literals += 1;
                 let rs = std::mem::take(&mut g.buffers[bi].rules_of[li]);
+                for &r in &rs {
+                    choices[r as usize] = None;
+                }
                 g.always.extend(rs);
             }
             let size = db.as_ref().and_then(|d| d.size().ok()).unwrap_or(0);
@@ -646,6 +675,7 @@ impl Engine {
         let engine = Engine {
             rules,
             groups,
+            fast_patterns: choices,
             stats,
             port_map,
         };
@@ -986,6 +1016,11 @@ mod tests {
         ));
         let e = Engine::compile(&rules, &KEEP_PORT_GROUPS).expect("compile");
         assert_eq!(e.stats.rules, 6);
+        assert_eq!(e.fast_patterns.len(), e.rules.len());
+        for (i, r) in e.rules.iter().enumerate() {
+            // sid 4 has no content, every other rule has a fast pattern.
+            assert_eq!(e.fast_patterns[i].is_none(), r.sid == 4, "sid {}", r.sid);
+        }
         // sid 1 and 2 share one caseless literal.
         assert!(e.stats.literals_unique < e.stats.literals_total);
         let scratch = e.alloc_scratch().expect("scratch").expect("some db");
@@ -1136,5 +1171,8 @@ mod tests {
         let e = Engine::compile(&load(&text), &CompileOptions::default()).expect("compile");
         assert_eq!(e.stats.literals_unique, 2000);
         assert!(e.stats.database_bytes > 0);
+        let g = &e.groups[0];
+        let db = g.buffer(Buffer::Payload).expect("payload db");
+        assert_eq!(db.stream_overlap(), "pattern-00000-xyz".len() - 1);
     }
 }

@@ -214,6 +214,7 @@ fn threshold_line(line: &str, vars: &Vars) -> Result<(u32, u32, ThresholdAction)
             track: track(kv.get("track").ok_or("missing `track`")?)?,
             count: num("count")?,
             seconds: num("seconds")?,
+            unique_on: None,
         })
     };
     let action = match kw {

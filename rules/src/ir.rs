@@ -255,6 +255,14 @@ pub enum Buffer {
     SshProto,
     /// Output of the rule's `base64_decode`.
     Base64Data,
+    /// Each DNS query name (`dns.queries.rrname`).
+    DnsQueriesRrname,
+    /// Each DNS answer name (`dns.answers.rrname`).
+    DnsAnswersRrname,
+    /// Each request header line, one at a time (`http.request_header`, HTTP/2 too).
+    HttpRequestHeader,
+    /// Each response header line, one at a time (`http.response_header`).
+    HttpResponseHeader,
 }
 
 impl Buffer {
@@ -305,6 +313,10 @@ impl Buffer {
             "ssh.software" | "ssh_software" => SshSoftware,
             "ssh.proto" | "ssh_proto" => SshProto,
             "base64_data" => Base64Data,
+            "dns.queries.rrname" => DnsQueriesRrname,
+            "dns.answers.rrname" => DnsAnswersRrname,
+            "http.request_header" => HttpRequestHeader,
+            "http.response_header" => HttpResponseHeader,
             _ => return None,
         })
     }
@@ -378,6 +390,10 @@ impl Buffer {
             SshSoftware => "ssh.software",
             SshProto => "ssh.proto",
             Base64Data => "base64_data",
+            DnsQueriesRrname => "dns.queries.rrname",
+            DnsAnswersRrname => "dns.answers.rrname",
+            HttpRequestHeader => "http.request_header",
+            HttpResponseHeader => "http.response_header",
         }
     }
 
@@ -387,7 +403,7 @@ impl Buffer {
         use Buffer::*;
         match self {
             Payload | FileData | Base64Data => None,
-            DnsQuery => Some(AppProto::Dns),
+            DnsQuery | DnsQueriesRrname | DnsAnswersRrname => Some(AppProto::Dns),
             TlsSni | TlsCertSubject | TlsCertIssuer | TlsCertSerial | TlsCertFingerprint
             | TlsCerts | Ja3Hash | Ja3String | Ja3sHash | Ja3sString => Some(AppProto::Tls),
             SshSoftware | SshProto => Some(AppProto::Ssh),
@@ -519,6 +535,8 @@ pub struct Pcre {
     pub negated: bool,
     /// `R`: relative to the previous match.
     pub relative: bool,
+    /// Capture targets after the flags (`pkt:name`, `flow:name`, `alert:name`), in order.
+    pub captures: Vec<String>,
     /// Compiled once at load time; `None` only for rules that failed (never loaded).
     #[serde(skip)]
     pub regex: Option<Arc<pcre2::bytes::Regex>>,
@@ -560,8 +578,8 @@ pub enum NumBase {
 /// Options shared by the byte keywords.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct ByteOpts {
-    /// Bytes to read (1-8 binary, up to 23 as string).
-    pub nbytes: u8,
+    /// Bytes to read (1-8 binary, up to 23 as string), or a variable (`byte_test` only).
+    pub nbytes: Value,
     /// Offset of the read.
     pub offset: Value,
     /// Relative to the previous match.
@@ -722,6 +740,8 @@ pub struct BufferList {
     pub buffer: Buffer,
     /// Transforms in order.
     pub transforms: Vec<Transform>,
+    /// Direction of the transaction this list inspects (`buffer: to_client`), if restricted.
+    pub dir: Option<FlowDir>,
     /// Matches in rule order.
     pub matches: Vec<Match>,
 }
@@ -902,6 +922,16 @@ pub enum ThresholdKind {
     Both,
 }
 
+/// `detection_filter ... unique_on`: count distinct ports instead of events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UniqueOn {
+    /// Distinct source ports.
+    SrcPort,
+    /// Distinct destination ports.
+    DstPort,
+}
+
 /// `threshold` or `detection_filter` (`kind` is `None` for the latter).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Threshold {
@@ -913,6 +943,8 @@ pub struct Threshold {
     pub count: u32,
     /// Window.
     pub seconds: u32,
+    /// `unique_on` (detection_filter only).
+    pub unique_on: Option<UniqueOn>,
 }
 
 /// Application-layer state keywords that are not buffers.
@@ -930,6 +962,17 @@ pub enum AppMatch {
     SslState(String),
     /// `tls.version:1.2`.
     TlsVersion(String),
+    /// `dns.opcode`.
+    DnsOpcode(NumCmp),
+    /// `dns.rcode`.
+    DnsRcode(NumCmp),
+    /// `dns.rrtype:value[,index]` (`index` `None` = any record, `Some(-1)` = last).
+    DnsRrtype {
+        /// Record type comparison.
+        cmp: NumCmp,
+        /// Record index; `None` for `all`/absent.
+        index: Option<i32>,
+    },
 }
 
 /// `tag:session|host,count,metric[,direction]`.
@@ -1032,6 +1075,9 @@ pub struct Rule {
     pub tags: Vec<Tag>,
     /// `noalert` (or `flowbits:noalert`).
     pub noalert: bool,
+    /// `prefilter`: the rule asks for its non-content keyword to be the prefilter (a
+    /// performance hint; matching is the same without it).
+    pub prefilter_hint: bool,
     /// `suppress` entries of `threshold.config` for this rule: `None` suppresses every alert,
     /// `Some` only those whose tracked address is in the set.
     pub suppress: Vec<Option<(Track, IpSet)>>,

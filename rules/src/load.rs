@@ -457,7 +457,7 @@ mod tests {
             "alert tcp any any -> any any (msg:\"ok\"; content:\"a\"; sid:1;)\n",
             "alert tcp any any -> any any (msg:\"bad\"; content:\"a\"; depth:0; sid:2;)\n",
             "alert tcp any any -> any any (msg:\"skip\"; asn1:oversize_length 1; sid:3;)\n",
-            "alert tcp any any => any any (sid:4;)\n",
+            "alert tcp any any >> any any (sid:4;)\n",
             "#alert tcp any any -> any any (sid:5;)\n",
             "# just a comment\n",
         ));

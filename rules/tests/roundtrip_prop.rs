@@ -100,7 +100,7 @@ fn rule() -> impl Strategy<Value = String> {
         ],
         addr(),
         port(),
-        prop_oneof![Just("->"), Just("<>")],
+        prop_oneof![Just("->"), Just("<>"), Just("=>")],
         addr(),
         port(),
         proptest::collection::vec(option(), 0..8),

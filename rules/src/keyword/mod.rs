@@ -152,6 +152,7 @@ pub fn lower(r: &ast::Rule, ctx: LowerCtx<'_>) -> Result<ir::Rule, LowerError> {
             app: Vec::new(),
             tags: Vec::new(),
             noalert: false,
+            prefilter_hint: false,
             suppress: Vec::new(),
             rate_filter: None,
         },
@@ -173,17 +174,23 @@ pub fn lower(r: &ast::Rule, ctx: LowerCtx<'_>) -> Result<ir::Rule, LowerError> {
 impl Lowering<'_> {
     /// The untransformed list of `buffer`, created on first use.
     fn list(&mut self, buffer: Buffer) -> usize {
+        self.list_dir(buffer, None)
+    }
+
+    /// The untransformed list of `buffer` restricted to `dir` (transactional rules).
+    fn list_dir(&mut self, buffer: Buffer, dir: Option<ir::FlowDir>) -> usize {
         if let Some(i) = self
             .rule
             .lists
             .iter()
-            .position(|l| l.buffer == buffer && l.transforms.is_empty())
+            .position(|l| l.buffer == buffer && l.transforms.is_empty() && l.dir == dir)
         {
             return i;
         }
         self.rule.lists.push(BufferList {
             buffer,
             transforms: Vec::new(),
+            dir,
             matches: Vec::new(),
         });
         self.rule.lists.len() - 1
@@ -483,6 +490,31 @@ impl Lowering<'_> {
                 no_value()?;
                 self.rule.noalert = true;
             }
+            "prefilter" => {
+                no_value()?;
+                self.rule.prefilter_hint = true;
+            }
+            "dns.opcode" => self.rule.app.push(AppMatch::DnsOpcode(
+                uint::parse_cmp(need()?, 15).map_err(inv)?,
+            )),
+            "dns.rcode" => self.rule.app.push(AppMatch::DnsRcode(
+                uint::parse_cmp(need()?, 4095).map_err(inv)?,
+            )),
+            "dns.rrtype" => {
+                let val = need()?;
+                let (t, idx) = val.split_once(',').unwrap_or((val, "all"));
+                let index = match idx.trim() {
+                    "all" => None,
+                    i => Some(
+                        i.parse::<i32>()
+                            .map_err(|_| inv(format!("invalid dns.rrtype index `{i}`")))?,
+                    ),
+                };
+                self.rule.app.push(AppMatch::DnsRrtype {
+                    cmp: uint::parse_cmp(t, 65535).map_err(inv)?,
+                    index,
+                });
+            }
 
             // ---- thresholds
             "threshold" => {
@@ -600,19 +632,31 @@ impl Lowering<'_> {
                         let mut transforms = self.rule.lists[li].transforms.clone();
                         transforms.push(t);
                         let buffer = self.rule.lists[li].buffer;
+                        let dir = self.rule.lists[li].dir;
                         self.rule.lists.push(BufferList {
                             buffer,
                             transforms,
+                            dir,
                             matches: Vec::new(),
                         });
                         self.cur = Some(self.rule.lists.len() - 1);
                     }
                 } else if let Some(b) = Buffer::from_sticky(name) {
-                    no_value()?;
+                    // Suricata 8: `buffer: to_client` picks one direction of a transaction.
+                    let dir = match v.map(str::trim) {
+                        None => None,
+                        Some("to_client") => Some(ir::FlowDir::ToClient),
+                        Some("to_server") => Some(ir::FlowDir::ToServer),
+                        Some(o) => {
+                            return Err(inv(format!(
+                                "`{name}` takes no value or `to_client`/`to_server`, not `{o}`"
+                            )))
+                        }
+                    };
                     if b == Buffer::Payload {
                         self.cur = None;
                     } else {
-                        let li = self.list(b);
+                        let li = self.list_dir(b, dir);
                         // Transforms apply per use of the buffer; reusing a transformed
                         // buffer later would need a second list.
                         self.cur = Some(li);

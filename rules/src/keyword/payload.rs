@@ -179,7 +179,25 @@ pub fn pcre(v: &str) -> KwResult<(Pcre, Option<Buffer>)> {
     let end = body
         .rfind('/')
         .ok_or_else(|| "pcre has no closing `/`".to_string())?;
-    let (pattern, flags) = (&body[..end], &body[end + 1..]);
+    let (pattern, after) = (&body[..end], &body[end + 1..]);
+    // `/re/flags, pkt:name, flow:name, alert:name`: named captures stored into variables.
+    let (flags, captures) = match after.split_once(',') {
+        Some((f, c)) => (f.trim(), c),
+        None => (after.trim(), ""),
+    };
+    let captures: Vec<String> = captures
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|c| match c.split_once(':') {
+            Some((scope, name))
+                if matches!(scope.trim(), "pkt" | "flow" | "alert") && !name.trim().is_empty() =>
+            {
+                Ok(format!("{}:{}", scope.trim(), name.trim()))
+            }
+            _ => Err(format!("invalid pcre capture target `{c}`")),
+        })
+        .collect::<KwResult<_>>()?;
     if pattern.len() > MAX_PCRE {
         return Err(format!("pcre longer than {MAX_PCRE} bytes"));
     }
@@ -238,6 +256,7 @@ pub fn pcre(v: &str) -> KwResult<(Pcre, Option<Buffer>)> {
             flags: flags.to_string(),
             negated,
             relative,
+            captures,
             regex: Some(Arc::new(regex)),
         },
         buffer,
@@ -303,14 +322,14 @@ fn byte_flags<'a>(
     Ok(f)
 }
 
-fn nbytes(v: &str, string: bool) -> KwResult<u8> {
+fn nbytes(v: &str, string: bool) -> KwResult<Value> {
     let n: u8 = num(v, "byte count")?;
     let max = if string { 23 } else { 8 };
     // `0` with `string` reads the whole (short) buffer, e.g. `http.content_len`.
     if (n == 0 && !string) || n > max {
         return Err(format!("byte count {n} out of range 1-{max}"));
     }
-    Ok(n)
+    Ok(Value::Lit(i64::from(n)))
 }
 
 /// `byte_test:bytes,[!]op,value,offset[,flags]`.
@@ -339,7 +358,14 @@ pub fn byte_test(v: &str, vars: &[String]) -> KwResult<Match> {
     };
     Ok(Match::ByteTest {
         opts: ByteOpts {
-            nbytes: nbytes(a[0], f.string.is_some())?,
+            // byte_test may take its byte count from a variable.
+            nbytes: match nbytes(a[0], f.string.is_some()) {
+                Ok(n) => n,
+                Err(e) => match value(a[0], vars) {
+                    Ok(v @ Value::Var(_)) => v,
+                    _ => return Err(e),
+                },
+            },
             offset: value(a[3], vars)?,
             relative: f.relative,
             endian: f.endian,
@@ -497,7 +523,7 @@ pub fn byte_math(v: &str, vars: &[String]) -> KwResult<Match> {
     }
     Ok(Match::ByteMath {
         opts: ByteOpts {
-            nbytes: nbytes_v,
+            nbytes: Value::Lit(i64::from(nbytes_v)),
             offset: value(need(off, "offset")?, vars)?,
             relative: f.relative,
             endian: f.endian,
@@ -603,6 +629,9 @@ mod tests {
         assert!(pcre(r#""/(/""#).is_err());
         assert!(pcre(r#""/x/E""#).is_err());
         assert!(pcre(r#""/x/UH""#).is_err());
+        let (p, _) = pcre(r#""/^(?P<a>x)(y)/i,alert:ua, flow:f""#).expect("captures");
+        assert_eq!(p.captures, vec!["alert:ua", "flow:f"]);
+        assert!(pcre(r#""/x/,bogus""#).is_err());
         // Catastrophic backtracking stops at the match limit instead of hanging.
         let (p, _) = pcre(r#""/^(a+)+$/""#).expect("ok");
         let mut hostile = vec![b'a'; 5000];
@@ -638,6 +667,18 @@ mod tests {
         assert!(byte_test("10,=,1,0,string,dec", &[]).is_ok());
         assert!(byte_test("4,=,var,0", &[]).is_err());
         assert!(byte_test("4,=,var,0", &["var".into()]).is_ok());
+        let m = byte_test("n,=,1,5, bitmask 0xFF", &["n".into()]).expect("var count");
+        assert!(matches!(
+            m,
+            Match::ByteTest {
+                opts: ByteOpts {
+                    nbytes: Value::Var(_),
+                    ..
+                },
+                ..
+            }
+        ));
+        assert!(byte_test("n,=,1,5", &[]).is_err());
         assert!(byte_jump("4,0,relative,multiplier 2,post_offset -4", &[]).is_ok());
         assert!(byte_jump("4,0,from_beginning,from_end", &[]).is_err());
         assert!(byte_extract("2,0,len,relative", &[]).is_ok());

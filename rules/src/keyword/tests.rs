@@ -186,3 +186,44 @@ fn other_families() {
     assert!(r.noalert);
     assert_eq!(r.list(Buffer::HttpUri).expect("uri").matches.len(), 2);
 }
+
+#[test]
+fn newer_suricata_keywords() {
+    let r =
+        ok(r#"alert dns any any -> any any (dns.opcode:!0; dns.rcode:3; dns.rrtype:1,-1; sid:1;)"#);
+    assert_eq!(r.app.len(), 3);
+    assert!(matches!(
+        r.app[2],
+        AppMatch::DnsRrtype {
+            index: Some(-1),
+            ..
+        }
+    ));
+    let r = ok(r#"alert dns any any -> any any (dns.queries.rrname; content:"a.net"; sid:1;)"#);
+    assert_eq!(r.lists[0].buffer, Buffer::DnsQueriesRrname);
+    let r = ok(
+        r#"alert tcp any any -> any any (detection_filter: track by_dst, count 3, seconds 60, unique_on dst_port; sid:1;)"#,
+    );
+    assert_eq!(
+        r.detection_filter.and_then(|d| d.unique_on),
+        Some(ir::UniqueOn::DstPort)
+    );
+    assert!(matches!(
+        err(
+            r#"alert tcp any any -> any any (threshold: type limit, track by_dst, count 3, seconds 60, unique_on dst_port; sid:1;)"#
+        ),
+        LowerErrorKind::Invalid(_)
+    ));
+    let r = ok(
+        r#"alert http any any => any any (http.uri; content:"/a"; file.data: to_client; content:"b"; sid:1;)"#,
+    );
+    assert_eq!(r.lists[1].dir, Some(ir::FlowDir::ToClient));
+    assert!(matches!(
+        err(r#"alert http any any -> any any (file.data: sideways; content:"b"; sid:1;)"#),
+        LowerErrorKind::Invalid(_)
+    ));
+    let r = ok(r#"alert tcp any any -> any any (app-layer-protocol:tls; prefilter; sid:1;)"#);
+    assert!(r.prefilter_hint);
+    let r = ok(r#"alert http any any -> any any (http.request_header; content:"a|3a| b"; sid:1;)"#);
+    assert_eq!(r.lists[0].buffer, Buffer::HttpRequestHeader);
+}

@@ -1,7 +1,7 @@
 //! `threshold` and `detection_filter`.
 
 use super::{split_args, KwResult};
-use crate::ir::{Threshold, ThresholdKind, Track};
+use crate::ir::{Threshold, ThresholdKind, Track, UniqueOn};
 
 /// Parses `track` values shared with `threshold.config`.
 pub fn track(s: &str) -> KwResult<Track> {
@@ -18,6 +18,7 @@ pub fn track(s: &str) -> KwResult<Track> {
 /// Parses `threshold` (`with_kind`) or `detection_filter`.
 pub fn threshold(v: &str, with_kind: bool) -> KwResult<Threshold> {
     let (mut kind, mut tr, mut count, mut seconds) = (None, None, None, None);
+    let mut unique_on = None;
     for a in split_args(v) {
         let mut it = a.split_whitespace();
         let (k, val) = (it.next().unwrap_or(""), it.next().unwrap_or(""));
@@ -34,6 +35,13 @@ pub fn threshold(v: &str, with_kind: bool) -> KwResult<Threshold> {
                 })
             }
             "track" => tr = Some(track(val)?),
+            "unique_on" if !with_kind => {
+                unique_on = Some(match val {
+                    "src_port" => UniqueOn::SrcPort,
+                    "dst_port" => UniqueOn::DstPort,
+                    o => return Err(format!("unknown unique_on `{o}`")),
+                })
+            }
             "count" => {
                 count = Some(
                     val.parse::<u32>()
@@ -61,5 +69,6 @@ pub fn threshold(v: &str, with_kind: bool) -> KwResult<Threshold> {
         track: tr.ok_or("needs `track`")?,
         count,
         seconds: seconds.ok_or("needs `seconds`")?,
+        unique_on,
     })
 }

@@ -158,6 +158,7 @@ pub fn parse_rule(text: &str) -> Result<Rule, ParseError> {
     let direction = match t {
         "->" => Direction::To,
         "<>" => Direction::Both,
+        "=>" => Direction::Transaction,
         "<-" => {
             return Err(ParseError::new(
                 dspan,
@@ -167,7 +168,7 @@ pub fn parse_rule(text: &str) -> Result<Rule, ParseError> {
         _ => {
             return Err(ParseError::new(
                 dspan,
-                format!("expected `->` or `<>`, found `{t}`"),
+                format!("expected `->`, `<>` or `=>`, found `{t}`"),
             ))
         }
     };
@@ -270,7 +271,15 @@ fn parse_options(text: &str, from: usize, to: usize) -> Result<Vec<RuleOption>, 
             }
             let raw = &text[vstart..i];
             let lead = raw.len() - raw.trim_start().len();
-            let v = raw.trim();
+            let mut v = raw.trim();
+            // Whitespace escaped by a trailing `\` belongs to the value: trimming it would
+            // leave a `\` that escapes the `;` when the rule is printed back.
+            let trailing_bs = v.bytes().rev().take_while(|&c| c == b'\\').count();
+            if trailing_bs % 2 == 1 && v.len() < raw.len() - lead {
+                let end = lead + v.len();
+                let next = raw[end..].chars().next().map_or(0, char::len_utf8);
+                v = &raw[lead..end + next];
+            }
             let vs = Span::new(vstart + lead, vstart + lead + v.len());
             value = Some((v.to_string(), vs));
         }
