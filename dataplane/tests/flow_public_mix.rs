@@ -97,8 +97,14 @@ fn public_mix_flow_count() {
         .map(|r| r.pkts_toserver + r.pkts_toclient)
         .sum();
     assert_eq!(pkts, cap.packets.len() as u64);
-    // Suricata 8.0.6 reports 13,692 flows on this capture.
-    let ratio = c.total as f64 / 13_692.0;
-    println!("flow count ratio to Suricata: {ratio:.3}");
-    assert!((0.9..1.1).contains(&ratio), "{ratio}");
+    // Suricata 8.0.6 reports 13,692 flows on this capture. Its decoder sets up flows only for
+    // the protocols it decodes, so IGMP (IP protocol 2) packets get none; the glue will skip
+    // them the same way.
+    let igmp = records.iter().filter(|r| r.tuple.proto == 2).count() as u64;
+    let ratio = (c.total - igmp) as f64 / 13_692.0;
+    println!(
+        "flows without IGMP {} ({igmp} IGMP), ratio to Suricata: {ratio:.4}",
+        c.total - igmp
+    );
+    assert!((0.97..1.03).contains(&ratio), "{ratio}");
 }
