@@ -14,9 +14,9 @@ mod mix;
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 
+use cpu_time::ThreadTime;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use cpu_time::ThreadTime;
 use dataplane::flow::{
     proto, Direction, FlowConfig, FlowId, FlowRecord, FlowTable, FlowTuple, Packet, StreamConfig,
     StreamSink, TcpFlags, TcpSegment, FLOW_BYTES_ACCOUNTED,

@@ -188,22 +188,27 @@ pub struct PacketOutcome {
 }
 
 /// One tracked flow. Big per-flow state (stream buffers) lives in the segment pool.
+///
+/// Laid out by hand and cache-line aligned: the first 64 bytes hold what every lookup reads
+/// (key, orientation, hash, last-seen time), the second the per-packet counters, the rest the
+/// TCP state only TCP packets touch.
 #[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
 struct FlowEntry {
     key: FlowKey,
+    client: Side,
+    seen_dirs: u8,
+    tcp_flags: [u8; 2],
     hash: u64,
+    last: Timestamp,
     id: FlowId,
     start: Timestamp,
-    last: Timestamp,
     pkts: [u64; 2],
     bytes: [u64; 2],
-    tcp: TcpConn,
-    client: Side,
-    tcp_flags: [u8; 2],
     app_proto: AppProto,
     alerted: bool,
-    seen_dirs: u8,
     live: bool,
+    tcp: TcpConn,
 }
 
 impl FlowEntry {
