@@ -118,11 +118,12 @@ pub enum Side {
     Hi,
 }
 
+/// The address as a big-endian integer (IPv4 v4-mapped) and its family.
 #[inline]
-fn addr_bytes(a: IpAddr) -> ([u8; 16], bool) {
+fn addr_bits(a: IpAddr) -> (u128, bool) {
     match a {
-        IpAddr::V4(v4) => (v4.to_ipv6_mapped().octets(), false),
-        IpAddr::V6(v6) => (v6.octets(), true),
+        IpAddr::V4(v4) => ((0xffff << 32) | v4.to_bits() as u128, false),
+        IpAddr::V6(v6) => (v6.to_bits(), true),
     }
 }
 
@@ -130,11 +131,10 @@ impl FlowKey {
     /// Normalizes a tuple; also says which endpoint sent the packet.
     #[inline]
     pub fn from_tuple(t: &FlowTuple) -> (FlowKey, Side) {
-        let (s, v6) = addr_bytes(t.src);
-        let (d, _) = addr_bytes(t.dst);
-        // Integer comparison: byte-array tuples compare byte by byte.
-        let src_is_lo =
-            (u128::from_be_bytes(s), t.src_port) <= (u128::from_be_bytes(d), t.dst_port);
+        // Integers, not byte arrays: array tuples compare byte by byte.
+        let (s, v6) = addr_bits(t.src);
+        let (d, _) = addr_bits(t.dst);
+        let src_is_lo = (s, t.src_port) <= (d, t.dst_port);
         let (lo_addr, lo_port, hi_addr, hi_port, side) = if src_is_lo {
             (s, t.src_port, d, t.dst_port, Side::Lo)
         } else {
@@ -142,8 +142,8 @@ impl FlowKey {
         };
         (
             FlowKey {
-                lo_addr,
-                hi_addr,
+                lo_addr: lo_addr.to_be_bytes(),
+                hi_addr: hi_addr.to_be_bytes(),
                 lo_port,
                 hi_port,
                 zone: t.zone,

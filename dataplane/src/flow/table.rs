@@ -445,7 +445,9 @@ impl FlowTable {
             let e = &self.entries[i as usize];
             let dir = e.dir_of(side);
             if self.expired(e, now) {
-                self.end_flow(i, EndReason::Timeout, streams, records);
+                self.count_timeout(i);
+                let reason = self.timeout_reason(i);
+                self.end_flow(i, reason, streams, records);
             } else if let Some(seg) = pkt.tcp.as_ref().filter(|_| key.proto() == proto::TCP) {
                 if e.tcp.is_reuse(dir, seg) {
                     self.ctr.tcp_reuse += 1;

@@ -526,6 +526,7 @@ fn timeouts_per_state() {
     assert!(o.new_flow);
     assert_ne!(o.flow.id, first.id);
     assert_eq!(s.records.len(), 5);
+    assert_eq!(s.table.counters().timeout_new, 3);
 }
 
 #[test]
