@@ -757,3 +757,39 @@ fn fuzz_regression_corrupt_on_new_flow() {
     ]);
     super::fuzz_driver::run(&input);
 }
+
+/// RFC 7323: the receive window used for validation is scaled only when both SYNs offered it.
+#[test]
+fn window_scaling_widens_the_receive_window() {
+    for (ws_client, ws_server, expect_event) in [
+        (Some(7), Some(7), false),
+        (Some(7), None, true),
+        (None, None, true),
+    ] {
+        let mut s = Sim::new(config(true));
+        let seg = |seq, ack, flags, wscale| TcpSegment {
+            seq,
+            ack,
+            flags: TcpFlags(flags),
+            window: 65535,
+            wscale,
+            payload: b"",
+        };
+        let c = s.client;
+        s.send(c, Some(seg(0, 0, SYN, ws_client)));
+        s.send(c.reversed(), Some(seg(0, 1, SYN | ACK, ws_server)));
+        s.send(c, Some(seg(1, 1, ACK, None)));
+        // The server advertises its (possibly scaled) window with an ACK.
+        s.send(c.reversed(), Some(seg(1, 1, ACK, None)));
+        let far = TcpSegment {
+            payload: b"x",
+            ..seg(1 + 1_000_000, 1, ACK, None)
+        };
+        let o = s.send(c, Some(far));
+        assert_eq!(
+            o.events.contains(StreamEvent::EstPacketOutOfWindow),
+            expect_event,
+            "{ws_client:?}/{ws_server:?}"
+        );
+    }
+}
