@@ -225,6 +225,12 @@ fn inline_mode_hands_on_at_once() {
     assert_eq!(s.out.data[0], b"hello");
     s.tcp(true, 7, 3, ACK, b", you");
     assert_eq!(s.out.data[0], b"hello, youworld");
+    // A hole is not skipped until the receiver acknowledges past it.
+    s.tcp(true, 20, 3, ACK, b"!");
+    assert!(s.out.gaps[0].is_empty());
+    s.tcp(false, 3, 20, ACK, b"");
+    assert_eq!(s.out.gaps[0], vec![(15, 3)]);
+    assert_eq!(s.out.data[0], b"hello, youworld!");
 }
 
 #[test]
