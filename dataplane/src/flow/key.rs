@@ -82,7 +82,7 @@ impl Direction {
 /// Endpoints are ordered so that `lo <= hi` by (address, port); the table remembers which side
 /// is the client. Addresses are stored as 16 bytes (IPv4 as v4-mapped) with a family flag so that
 /// an IPv4 flow never equals the v4-mapped IPv6 one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowKey {
     lo_addr: [u8; 16],
     hi_addr: [u8; 16],
@@ -91,6 +91,22 @@ pub struct FlowKey {
     zone: u32,
     proto: u8,
     v6: bool,
+}
+
+impl std::hash::Hash for FlowKey {
+    // Few wide writes instead of the derived byte-slice writes: this runs for every packet.
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u128(u128::from_ne_bytes(self.lo_addr));
+        h.write_u128(u128::from_ne_bytes(self.hi_addr));
+        h.write_u64(
+            (self.lo_port as u64) << 32
+                | (self.hi_port as u64) << 16
+                | (self.proto as u64) << 8
+                | self.v6 as u64,
+        );
+        h.write_u32(self.zone);
+    }
 }
 
 /// Which endpoint of a [`FlowKey`] sent a packet.
@@ -102,11 +118,12 @@ pub enum Side {
     Hi,
 }
 
+/// The address as a big-endian integer (IPv4 v4-mapped) and its family.
 #[inline]
-fn addr_bytes(a: IpAddr) -> ([u8; 16], bool) {
+fn addr_bits(a: IpAddr) -> (u128, bool) {
     match a {
-        IpAddr::V4(v4) => (v4.to_ipv6_mapped().octets(), false),
-        IpAddr::V6(v6) => (v6.octets(), true),
+        IpAddr::V4(v4) => ((0xffff << 32) | v4.to_bits() as u128, false),
+        IpAddr::V6(v6) => (v6.to_bits(), true),
     }
 }
 
@@ -114,8 +131,9 @@ impl FlowKey {
     /// Normalizes a tuple; also says which endpoint sent the packet.
     #[inline]
     pub fn from_tuple(t: &FlowTuple) -> (FlowKey, Side) {
-        let (s, v6) = addr_bytes(t.src);
-        let (d, _) = addr_bytes(t.dst);
+        // Integers, not byte arrays: array tuples compare byte by byte.
+        let (s, v6) = addr_bits(t.src);
+        let (d, _) = addr_bits(t.dst);
         let src_is_lo = (s, t.src_port) <= (d, t.dst_port);
         let (lo_addr, lo_port, hi_addr, hi_port, side) = if src_is_lo {
             (s, t.src_port, d, t.dst_port, Side::Lo)
@@ -124,8 +142,8 @@ impl FlowKey {
         };
         (
             FlowKey {
-                lo_addr,
-                hi_addr,
+                lo_addr: lo_addr.to_be_bytes(),
+                hi_addr: hi_addr.to_be_bytes(),
                 lo_port,
                 hi_port,
                 zone: t.zone,

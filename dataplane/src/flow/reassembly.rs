@@ -15,7 +15,7 @@
 //! counted as `tcp.overlap`.
 //!
 //! # Hand-off
-//! [`SegmentPool::deliver`] hands the in-order prefix to a [`StreamSink`] up to a data limit,
+//! `SegmentPool::deliver` hands the in-order prefix to a [`StreamSink`] up to a data limit,
 //! and reports a gap for a hole once the hole lies below the gap limit (the receiver acknowledged
 //! bytes we never saw, or the stream is being flushed at its end). The TCP layer picks the
 //! limits: in IDS mode both are the peer's ACK; inline, data goes at once and gaps wait for the

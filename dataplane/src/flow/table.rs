@@ -188,22 +188,27 @@ pub struct PacketOutcome {
 }
 
 /// One tracked flow. Big per-flow state (stream buffers) lives in the segment pool.
+///
+/// Laid out by hand and cache-line aligned: the first 64 bytes hold what every lookup reads
+/// (key, orientation, hash, last-seen time), the second the per-packet counters, the rest the
+/// TCP state only TCP packets touch.
 #[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
 struct FlowEntry {
     key: FlowKey,
+    client: Side,
+    seen_dirs: u8,
+    tcp_flags: [u8; 2],
     hash: u64,
+    last: Timestamp,
     id: FlowId,
     start: Timestamp,
-    last: Timestamp,
     pkts: [u64; 2],
     bytes: [u64; 2],
-    tcp: TcpConn,
-    client: Side,
-    tcp_flags: [u8; 2],
     app_proto: AppProto,
     alerted: bool,
-    seen_dirs: u8,
     live: bool,
+    tcp: TcpConn,
 }
 
 impl FlowEntry {
@@ -440,7 +445,9 @@ impl FlowTable {
             let e = &self.entries[i as usize];
             let dir = e.dir_of(side);
             if self.expired(e, now) {
-                self.end_flow(i, EndReason::Timeout, streams, records);
+                self.count_timeout(i);
+                let reason = self.timeout_reason(i);
+                self.end_flow(i, reason, streams, records);
             } else if let Some(seg) = pkt.tcp.as_ref().filter(|_| key.proto() == proto::TCP) {
                 if e.tcp.is_reuse(dir, seg) {
                     self.ctr.tcp_reuse += 1;

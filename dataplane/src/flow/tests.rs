@@ -225,6 +225,12 @@ fn inline_mode_hands_on_at_once() {
     assert_eq!(s.out.data[0], b"hello");
     s.tcp(true, 7, 3, ACK, b", you");
     assert_eq!(s.out.data[0], b"hello, youworld");
+    // A hole is not skipped until the receiver acknowledges past it.
+    s.tcp(true, 20, 3, ACK, b"!");
+    assert!(s.out.gaps[0].is_empty());
+    s.tcp(false, 3, 20, ACK, b"");
+    assert_eq!(s.out.gaps[0], vec![(15, 3)]);
+    assert_eq!(s.out.data[0], b"hello, youworld!");
 }
 
 #[test]
@@ -526,6 +532,7 @@ fn timeouts_per_state() {
     assert!(o.new_flow);
     assert_ne!(o.flow.id, first.id);
     assert_eq!(s.records.len(), 5);
+    assert_eq!(s.table.counters().timeout_new, 3);
 }
 
 #[test]
@@ -755,4 +762,40 @@ fn fuzz_regression_corrupt_on_new_flow() {
         0x10, 0xf0, 0, 0, 0, 0x0a, 0xff, 0xff, 0xe2, 0x0a, 0xff, 0xff, 0, 0xc8, 0xc8,
     ]);
     super::fuzz_driver::run(&input);
+}
+
+/// RFC 7323: the receive window used for validation is scaled only when both SYNs offered it.
+#[test]
+fn window_scaling_widens_the_receive_window() {
+    for (ws_client, ws_server, expect_event) in [
+        (Some(7), Some(7), false),
+        (Some(7), None, true),
+        (None, None, true),
+    ] {
+        let mut s = Sim::new(config(true));
+        let seg = |seq, ack, flags, wscale| TcpSegment {
+            seq,
+            ack,
+            flags: TcpFlags(flags),
+            window: 65535,
+            wscale,
+            payload: b"",
+        };
+        let c = s.client;
+        s.send(c, Some(seg(0, 0, SYN, ws_client)));
+        s.send(c.reversed(), Some(seg(0, 1, SYN | ACK, ws_server)));
+        s.send(c, Some(seg(1, 1, ACK, None)));
+        // The server advertises its (possibly scaled) window with an ACK.
+        s.send(c.reversed(), Some(seg(1, 1, ACK, None)));
+        let far = TcpSegment {
+            payload: b"x",
+            ..seg(1 + 1_000_000, 1, ACK, None)
+        };
+        let o = s.send(c, Some(far));
+        assert_eq!(
+            o.events.contains(StreamEvent::EstPacketOutOfWindow),
+            expect_event,
+            "{ws_client:?}/{ws_server:?}"
+        );
+    }
 }
