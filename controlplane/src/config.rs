@@ -108,6 +108,9 @@ pub struct StorageConfig {
     /// Oldest alerts are deleted while the database is larger than this; 0 = no limit.
     pub max_bytes: u64,
     pub retention_interval_secs: u64,
+    /// Writes are refused (a counted storage error) while the volume has less free space
+    /// than this, so RocksDB never runs into ENOSPC mid-write.
+    pub min_free_bytes: u64,
 }
 
 impl Default for StorageConfig {
@@ -118,6 +121,7 @@ impl Default for StorageConfig {
             max_age_secs: 7 * 24 * 3600,
             max_bytes: 0,
             retention_interval_secs: 60,
+            min_free_bytes: 256 << 20,
         }
     }
 }

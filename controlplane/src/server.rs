@@ -64,6 +64,7 @@ impl ControlPlane {
         let path = cfg.storage.path.clone();
         let sopts = StoreOptions {
             sync_writes: cfg.storage.sync_writes,
+            min_free_bytes: cfg.storage.min_free_bytes,
         };
         let store = tokio::task::spawn_blocking(move || Store::open(&path, &sopts))
             .await

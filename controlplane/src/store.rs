@@ -27,6 +27,14 @@
 //!
 //! A database with another format version is refused at open with a clear error, never
 //! guessed at.
+//!
+//! # Full disk
+//!
+//! Writes are refused with [`Kind::Storage`] while the volume has less than
+//! `min_free_bytes` free, so RocksDB itself never hits ENOSPC in a write. If a write fails
+//! anyway (another process filled the disk), all further writes are refused until restart:
+//! RocksDB's WAL writer is in an error state then, and writing to it again is undefined (a
+//! library built with assertions aborts).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -69,7 +77,12 @@ pub const SCAN_BUDGET: usize = 200_000;
 pub struct StoreOptions {
     /// fsync each batch (see `StorageConfig::sync_writes`).
     pub sync_writes: bool,
+    /// Refuse writes while the volume has less free space than this; 0 = no check.
+    pub min_free_bytes: u64,
 }
+
+/// How often the free-space check really asks the kernel.
+const FREE_SPACE_CHECK_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Counters of the storage layer.
 #[derive(Debug, Default)]
@@ -174,6 +187,11 @@ pub struct Store {
     next_alert_id: Mutex<u64>,
     next_flow_id: Mutex<u64>,
     audit_seq: AtomicU64,
+    min_free_bytes: u64,
+    /// (last check, bytes free then).
+    free_space: Mutex<Option<(std::time::Instant, u64)>>,
+    /// First write failure; once set, every write is refused.
+    failed: std::sync::OnceLock<String>,
     pub counters: StoreCounters,
 }
 
@@ -288,6 +306,9 @@ impl Store {
             next_alert_id: Mutex::new(1),
             next_flow_id: Mutex::new(1),
             audit_seq: AtomicU64::new(0),
+            min_free_bytes: options.min_free_bytes,
+            free_space: Mutex::new(None),
+            failed: std::sync::OnceLock::new(),
             counters: StoreCounters::default(),
         };
         store.check_format()?;
@@ -362,6 +383,71 @@ impl Store {
         }
     }
 
+    /// Refuses a write when an earlier one failed or the volume is nearly full.
+    fn writable(&self) -> Result<()> {
+        if let Some(first) = self.failed.get() {
+            return Err(Error::new(
+                Kind::Storage,
+                format!("writes stopped after a storage failure ({first}); free space and restart"),
+            ));
+        }
+        if self.min_free_bytes == 0 {
+            return Ok(());
+        }
+        let mut g = self.free_space.lock().unwrap_or_else(|p| p.into_inner());
+        let stale = g.is_none_or(|(t, _)| t.elapsed() >= FREE_SPACE_CHECK_EVERY);
+        if stale {
+            let free = rustix::fs::statvfs(&self.path)
+                .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+                .map_err(|e| {
+                    Error::new(
+                        Kind::Storage,
+                        format!("checking free space on {}: {e}", self.path.display()),
+                    )
+                })?;
+            *g = Some((std::time::Instant::now(), free));
+        }
+        let free = g.map_or(u64::MAX, |(_, f)| f);
+        if free < self.min_free_bytes {
+            return Err(Error::new(
+                Kind::Storage,
+                format!(
+                    "only {free} bytes free on the volume of {} (storage.min_free_bytes = {}); writes refused",
+                    self.path.display(),
+                    self.min_free_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Writes a batch, latching the first I/O failure (see the module doc).
+    fn write(&self, batch: WriteBatch, what: &str) -> Result<()> {
+        if let Err(e) = self.writable() {
+            self.counters.write_errors.fetch_add(1, Ordering::Relaxed);
+            return Err(e.context(what));
+        }
+        self.write_deletes(batch, what)
+    }
+
+    /// Like [`Store::write`] but without the free-space reserve: retention deletes are how
+    /// space comes back, so they must run on a nearly full volume.
+    fn write_deletes(&self, batch: WriteBatch, what: &str) -> Result<()> {
+        if let Some(first) = self.failed.get() {
+            return Err(Error::new(
+                Kind::Storage,
+                format!("writes stopped after a storage failure ({first})"),
+            )
+            .context(what));
+        }
+        self.db.write_opt(batch, &self.write_opts).map_err(|e| {
+            self.counters.write_errors.fetch_add(1, Ordering::Relaxed);
+            let e = Error::from(e);
+            let _ = self.failed.set(e.context.clone());
+            e.context(what)
+        })
+    }
+
     fn meta_u64(&self, key: &[u8]) -> Result<Option<u64>> {
         match self.db.get_cf(self.cf(CF_META)?, key)? {
             None => Ok(None),
@@ -420,7 +506,7 @@ impl Store {
             batch.put_cf(cf_dst, prefixed(&ip16(a.dst_ip), key), b"");
         }
         batch.put_cf(cf_meta, META_NEXT_ALERT, id.to_be_bytes());
-        match self.db.write_opt(batch, &self.write_opts) {
+        match self.write(batch, "storing alerts") {
             Ok(()) => {
                 *next = id;
                 self.counters
@@ -429,11 +515,10 @@ impl Store {
                 Ok(())
             }
             Err(e) => {
-                self.counters.write_errors.fetch_add(1, Ordering::Relaxed);
                 for a in alerts.iter_mut() {
                     a.id = 0;
                 }
-                Err(Error::from(e).context("storing alerts"))
+                Err(e)
             }
         }
     }
@@ -462,19 +547,12 @@ impl Store {
             batch.put_cf(cf, key.bytes(), &buf);
         }
         batch.put_cf(cf_meta, META_NEXT_FLOW, id.to_be_bytes());
-        match self.db.write_opt(batch, &self.write_opts) {
-            Ok(()) => {
-                *next = id;
-                self.counters
-                    .flows_stored
-                    .fetch_add(flows.len() as u64, Ordering::Relaxed);
-                Ok(())
-            }
-            Err(e) => {
-                self.counters.write_errors.fetch_add(1, Ordering::Relaxed);
-                Err(Error::from(e).context("storing flows"))
-            }
-        }
+        self.write(batch, "storing flows")?;
+        *next = id;
+        self.counters
+            .flows_stored
+            .fetch_add(flows.len() as u64, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Reads one alert by key.
@@ -689,9 +767,7 @@ impl Store {
             let v = serde_json::to_vec(r).map_err(|e| Error::internal(e.to_string()))?;
             batch.put_cf(cf, rule_key(r.gid, r.sid), v);
         }
-        self.db
-            .write_opt(batch, &self.write_opts)
-            .map_err(|e| Error::from(e).context("storing rules"))
+        self.write(batch, "storing rules")
     }
 
     pub fn get_rule(&self, gid: u32, sid: u32) -> Result<Option<StoredRule>> {
@@ -704,9 +780,9 @@ impl Store {
     }
 
     pub fn delete_rule(&self, gid: u32, sid: u32) -> Result<()> {
-        self.db
-            .delete_cf_opt(self.cf(CF_RULES)?, rule_key(gid, sid), &self.write_opts)
-            .map_err(|e| Error::from(e).context("deleting rule"))
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(CF_RULES)?, rule_key(gid, sid));
+        self.write(batch, "deleting rule")
     }
 
     /// Every stored rule in (gid, sid) order.
@@ -744,9 +820,7 @@ impl Store {
             META_GENERATION,
             rec.generation.to_be_bytes(),
         );
-        self.db
-            .write_opt(batch, &self.write_opts)
-            .map_err(|e| Error::from(e).context("storing reload record"))
+        self.write(batch, "storing reload record")
     }
 
     /// Generation of the last recorded reload, 0 if none.
@@ -784,9 +858,9 @@ impl Store {
         key[..8].copy_from_slice(&rec.time_nanos.to_be_bytes());
         key[8..].copy_from_slice(&seq.to_be_bytes());
         let v = serde_json::to_vec(rec).map_err(|e| Error::internal(e.to_string()))?;
-        self.db
-            .put_cf_opt(self.cf(CF_AUDIT)?, key, v, &self.write_opts)
-            .map_err(|e| Error::from(e).context("writing audit record"))
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_AUDIT)?, key, v);
+        self.write(batch, "writing audit record")
     }
 
     /// Newest audit records first.
@@ -838,8 +912,9 @@ impl Store {
                         id: 0,
                     }
                     .bytes();
-                    let cf = self.cf(CF_FLOWS)?;
-                    self.db.delete_range_cf(cf, [0u8; 16], to)?;
+                    let mut batch = WriteBatch::default();
+                    batch.delete_range_cf(self.cf(CF_FLOWS)?, [0u8; 16], to);
+                    self.write_deletes(batch, "flow retention")?;
                     report.flows_deleted_before_ns = cutoff;
                 }
             }
@@ -901,14 +976,13 @@ impl Store {
             batch.delete_cf(cf_dst, prefixed(&ip16(a.dst_ip), key));
             deleted += 1;
             if batch.len() >= 4 * 4096 {
-                self.db
-                    .write_opt(std::mem::take(&mut batch), &self.write_opts)?;
+                self.write_deletes(std::mem::take(&mut batch), "retention")?;
             }
             it.next();
         }
         it.status()?;
         if !batch.is_empty() {
-            self.db.write_opt(batch, &self.write_opts)?;
+            self.write_deletes(batch, "retention")?;
         }
         Ok(deleted)
     }
@@ -1177,6 +1251,160 @@ mod tests {
             .unwrap();
         assert_eq!(p.items.len(), 11);
         assert_eq!(p.items[0].ts_nanos, 89_000_000_000);
+    }
+
+    /// The model a query must agree with: filter by brute force, order by (ts, id).
+    fn expected(all: &[Alert], f: &AlertFilter) -> Vec<u64> {
+        let mut v: Vec<&Alert> = all
+            .iter()
+            .filter(|a| a.ts_nanos >= f.start_ns && (f.end_ns == 0 || a.ts_nanos < f.end_ns))
+            .filter(|a| f.sid.is_none_or(|s| a.sid == s))
+            .filter(|a| f.address.is_none_or(|ip| a.src_ip == ip || a.dst_ip == ip))
+            .collect();
+        v.sort_by_key(|a| (a.ts_nanos, a.id));
+        if f.order == Order::NewestFirst {
+            v.reverse();
+        }
+        v.iter().map(|a| a.id).collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// Paging through any filter returns exactly the matching alerts, in order, once.
+        #[test]
+        fn paged_queries_match_a_brute_force_model(
+            rows in proptest::collection::vec((0u64..50, 0u32..4, 0u8..4, 0u8..4), 0..80),
+            start in 0u64..50, len in 0u64..60, sid in proptest::option::of(0u32..4),
+            addr in proptest::option::of(0u8..4), oldest in proptest::bool::ANY, page in 1usize..9,
+        ) {
+            let (_d, s) = open();
+            let mut all: Vec<Alert> = rows
+                .iter()
+                .map(|(ts, sid, src, dst)| alert(*ts, *sid, &format!("10.0.0.{src}"), &format!("10.0.0.{dst}")))
+                .collect();
+            s.append_alerts(&mut all).unwrap();
+            let mut f = AlertFilter {
+                start_ns: start,
+                end_ns: if len == 0 { 0 } else { start + len },
+                sid,
+                address: addr.map(|a| format!("10.0.0.{a}").parse().unwrap()),
+                order: if oldest { Order::OldestFirst } else { Order::NewestFirst },
+                after: None,
+                limit: page,
+            };
+            let want = expected(&all, &f);
+            let mut got = Vec::new();
+            for _ in 0..200 {
+                let p = s.query_alerts(&f).unwrap();
+                proptest::prop_assert!(p.items.len() <= page);
+                got.extend(p.items.iter().map(|a| a.id));
+                match p.next {
+                    Some(n) => f.after = Some(n),
+                    None => break,
+                }
+            }
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn flows_page_by_end_time_with_filters() {
+        let (_d, s) = open();
+        let flows: Vec<FlowRecord> = (0..50u64)
+            .map(|i| FlowRecord {
+                flow_id: i,
+                src_ip: "10.0.0.1".parse().unwrap(),
+                src_port: 1000,
+                dst_ip: if i % 2 == 0 { "10.0.0.2" } else { "10.0.0.3" }
+                    .parse()
+                    .unwrap(),
+                dst_port: 80,
+                proto: 6,
+                pkts_toserver: i,
+                pkts_toclient: 0,
+                bytes_toserver: 0,
+                bytes_toclient: 0,
+                start_nanos: i,
+                end_nanos: 100 + i,
+                state: crate::model::FlowState::Closed,
+                reason: crate::model::FlowEndReason::Timeout,
+                app_proto: if i % 5 == 0 { "dns" } else { "http" }.into(),
+                alerted: false,
+                worker: "w0".into(),
+            })
+            .collect();
+        s.append_flows(&flows).unwrap();
+        for order in [Order::NewestFirst, Order::OldestFirst] {
+            let mut f = FlowFilter {
+                address: Some("10.0.0.2".parse().unwrap()),
+                app_proto: Some("HTTP".into()),
+                order,
+                limit: 4,
+                ..Default::default()
+            };
+            let mut got = Vec::new();
+            loop {
+                let p = s.query_flows(&f).unwrap();
+                got.extend(p.items.iter().map(|r| r.flow_id));
+                match p.next {
+                    Some(n) => f.after = Some(n),
+                    None => break,
+                }
+            }
+            let mut want: Vec<u64> = (0..50).filter(|i| i % 2 == 0 && i % 5 != 0).collect();
+            if order == Order::NewestFirst {
+                want.reverse();
+            }
+            assert_eq!(got, want, "{order:?}");
+        }
+    }
+
+    #[test]
+    fn retention_by_size_deletes_oldest_until_under_the_cap() {
+        let (_d, s) = open();
+        for chunk in 0..10u64 {
+            let mut v: Vec<Alert> = (0..2000u64)
+                .map(|i| Alert {
+                    payload: vec![i as u8; 300],
+                    ..alert(chunk * 2000 + i, (i % 7) as u32, "10.0.0.1", "10.0.0.2")
+                })
+                .collect();
+            s.append_alerts(&mut v).unwrap();
+        }
+        s.flush().unwrap();
+        let before = s.size_bytes();
+        assert!(before > 1_000_000, "{before}");
+        let cap = before / 3;
+        let mut deleted = 0;
+        for _ in 0..10 {
+            deleted += s
+                .enforce_retention(0, cap, 1_000_000)
+                .unwrap()
+                .alerts_deleted;
+            if s.size_bytes() <= cap {
+                break;
+            }
+        }
+        assert!(s.size_bytes() <= cap, "{} > {cap}", s.size_bytes());
+        assert!(deleted > 0 && deleted < 20_000);
+        // What remains is the newest, and the indices agree with it.
+        let p = s
+            .query_alerts(&AlertFilter {
+                order: Order::OldestFirst,
+                limit: 1,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(p.items[0].ts_nanos, deleted);
+        let p = s
+            .query_alerts(&AlertFilter {
+                sid: Some(3),
+                order: Order::OldestFirst,
+                limit: 1,
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(p.items[0].ts_nanos >= deleted);
     }
 
     #[test]
