@@ -358,6 +358,22 @@ sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
         assert_eq!(c.auth.tokens[0].role, Role::Operator);
     }
 
+    /// The `config_toml` fuzz target's invariant on a config with every section set.
+    #[test]
+    fn accepted_config_round_trips_through_toml() {
+        let mut c = ControlPlaneConfig::default();
+        c.auth.tokens.push(TokenConfig {
+            name: "t".into(),
+            role: Role::Viewer,
+            sha256: "ab".repeat(32),
+        });
+        c.auth.anonymous_role = Some(Role::Viewer);
+        c.storage.max_bytes = 1 << 30;
+        c.eve.enabled = true;
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(ControlPlaneConfig::from_toml_str(&text).unwrap(), c);
+    }
+
     #[test]
     fn unknown_key_is_refused() {
         let e = ControlPlaneConfig::from_toml_str("[api]\nlisten_addr = \"x\"\n").unwrap_err();

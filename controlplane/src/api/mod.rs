@@ -167,10 +167,23 @@ mod tests {
             prop_assert_eq!(decode_key_token(&encode_key_token(k)).unwrap(), Some(k));
         }
 
+        /// The same invariants as the `api_inputs` fuzz target.
         #[test]
-        fn arbitrary_tokens_never_panic(s in ".{0,60}") {
-            let _ = decode_key_token(&s);
-            let _ = decode_rule_token(&s);
+        fn request_field_invariants(
+            s in prop_oneof![".{0,60}", "(61|72|41|52)[0-9a-fA-F]{8,34}", "[0-9a-f:.]{2,40}"],
+            a in any::<u64>(), b in any::<u64>(),
+        ) {
+            if let Ok(Some(k)) = decode_key_token(&s) {
+                prop_assert_eq!(encode_key_token(k), s.to_ascii_lowercase());
+            }
+            if let Ok(Some((g, sid))) = decode_rule_token(&s) {
+                prop_assert_eq!(encode_rule_token(g, sid), s.to_ascii_lowercase());
+            }
+            if let Ok(Some(ip)) = parse_address("address", &s) {
+                prop_assert_eq!(ip, s.trim().parse::<IpAddr>().unwrap());
+            }
+            prop_assert_eq!(check_range(a, b).is_ok(), b == 0 || a < b);
+            let _ = crate::ctl::parse_time(&s, 1_700_000_000_000_000_000);
         }
     }
 
