@@ -1021,6 +1021,50 @@ mod tests {
     }
 
     #[test]
+    fn connection_flags_override_the_config_file() {
+        #[derive(clap::Parser, Debug)]
+        struct Cli {
+            #[command(flatten)]
+            ctl: CtlArgs,
+        }
+        use clap::Parser;
+        let dir = tempfile::tempdir().unwrap();
+        let tok = dir.path().join("token");
+        std::fs::write(&tok, "s3cret\n").unwrap();
+        let cfg = dir.path().join("ctl.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "endpoint = \"https://osprey.example:50051\"\nca = \"/etc/osprey/ca.pem\"\ntoken_file = \"{}\"\ndomain = \"osprey\"\n",
+                tok.display()
+            ),
+        )
+        .unwrap();
+        let c = Cli::try_parse_from(["ctl", "--config", cfg.to_str().unwrap(), "status"]).unwrap();
+        let conn = Connection::resolve(&c.ctl).unwrap();
+        assert_eq!(conn.endpoint, "https://osprey.example:50051");
+        assert_eq!(conn.token.as_deref(), Some("s3cret"));
+        assert_eq!(conn.domain.as_deref(), Some("osprey"));
+        let c = Cli::try_parse_from([
+            "ctl",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--endpoint",
+            "http://127.0.0.1:1",
+            "--token",
+            "flag",
+            "status",
+        ])
+        .unwrap();
+        let conn = Connection::resolve(&c.ctl).unwrap();
+        assert_eq!(conn.endpoint, "http://127.0.0.1:1");
+        assert_eq!(conn.token.as_deref(), Some("flag"));
+        std::fs::write(&cfg, "endpoint = 5\n").unwrap();
+        let c = Cli::try_parse_from(["ctl", "--config", cfg.to_str().unwrap(), "status"]).unwrap();
+        assert!(format!("{:#}", Connection::resolve(&c.ctl).unwrap_err()).contains("ctl.toml"));
+    }
+
+    #[test]
     fn args_parse() {
         #[derive(clap::Parser, Debug)]
         struct Cli {

@@ -806,6 +806,18 @@ async fn damaged_or_foreign_database_directory_is_a_clear_startup_error() {
         .unwrap_err();
     assert!(e.context.contains("not a directory"), "{e}");
 
+    // A missing certificate file names its key.
+    let mut cfg = mk(dir.path().join("db3"));
+    cfg.api.tls = Some(controlplane::config::TlsConfig {
+        cert: dir.path().join("missing.crt"),
+        key: dir.path().join("missing.key"),
+        client_ca: None,
+    });
+    let e = ControlPlane::start(cfg, &names, sim.clone(), sim.compiler(Duration::ZERO))
+        .await
+        .unwrap_err();
+    assert!(e.context.contains("api.tls.cert"), "{e}");
+
     // Config errors name the key.
     let mut cfg = mk(dir.path().join("db2"));
     cfg.api.listen = "0.0.0.0:0".parse().unwrap();
