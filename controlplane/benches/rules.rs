@@ -68,6 +68,8 @@ fn bench(c: &mut Criterion) {
     eprintln!("ET Open: {} enabled rules", rules.len());
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("db"), &StoreOptions::default()).unwrap();
+    // Stored before any bench so each can run alone (`--bench reload_bookkeeping`).
+    store.put_rules(&rules).unwrap();
     let mut g = c.benchmark_group("rules");
     g.sample_size(10);
     g.throughput(Throughput::Elements(rules.len() as u64));
