@@ -1,0 +1,170 @@
+//! Storage benchmarks.
+//!
+//! - `store::append_alerts`: alerts per second into RocksDB with the WAL on (batches of 4096,
+//!   each alert with its three index entries), the write path ingest uses.
+//! - `store::query_page100_*`: latency of one page of 100 over a large stored set
+//!   (`OSPREY_BENCH_ALERTS`, default 1,000,000), for a plain time-range page, a sid page and an
+//!   address page. Besides criterion's estimate, p50/p99 over 1000 random pages are printed.
+//!
+//! `cargo bench -p controlplane --bench store`
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Instant;
+
+use controlplane::model::Alert;
+use controlplane::store::{AlertFilter, Order, Store, StoreOptions};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+
+const BASE_TS: u64 = 1_700_000_000_000_000_000;
+
+/// A deterministic pseudo-random stream (xorshift) so runs are comparable.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+fn make_alert(i: u64, rng: &mut Rng) -> Alert {
+    let r = rng.next();
+    Alert {
+        ts_nanos: BASE_TS + i * 1000,
+        gid: 1,
+        sid: 2_000_000 + (r % 2000) as u32,
+        rev: 3,
+        msg: "ET POLICY Suspicious inbound to mySQL port 3306".into(),
+        category: "Potentially Bad Traffic".into(),
+        severity: 2,
+        src_ip: IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | ((r >> 16) as u32 & 0xffff))),
+        src_port: (r >> 32) as u16,
+        dst_ip: IpAddr::V4(Ipv4Addr::from(0xc0a8_0000 | ((r >> 40) as u32 & 0xff))),
+        dst_port: 3306,
+        proto: 6,
+        app_proto: "mysql".into(),
+        flow_id: r,
+        packet_no: i,
+        payload: vec![0x41; 64],
+        worker: "w0".into(),
+        ..Alert::default()
+    }
+}
+
+fn bench_append(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db"), &StoreOptions::default()).unwrap();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut i = 0u64;
+    let mut g = c.benchmark_group("store");
+    g.throughput(Throughput::Elements(4096));
+    g.sample_size(20);
+    g.bench_function("append_alerts", |b| {
+        b.iter_batched(
+            || {
+                (0..4096)
+                    .map(|_| {
+                        i += 1;
+                        make_alert(i, &mut rng)
+                    })
+                    .collect::<Vec<_>>()
+            },
+            |mut v| store.append_alerts(&mut v).unwrap(),
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+/// Builds the next query of a latency run.
+type MakeFilter = Box<dyn Fn(&mut Rng) -> AlertFilter>;
+
+fn percentile(v: &mut [u128], p: f64) -> f64 {
+    v.sort_unstable();
+    let idx = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[idx] as f64 / 1e6
+}
+
+fn bench_query(c: &mut Criterion) {
+    let n: u64 = std::env::var("OSPREY_BENCH_ALERTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db"), &StoreOptions::default()).unwrap();
+    let mut rng = Rng(42);
+    let t = Instant::now();
+    let mut i = 0u64;
+    while i < n {
+        let mut v: Vec<Alert> = (0..4096.min(n - i))
+            .map(|k| make_alert(i + k, &mut rng))
+            .collect();
+        i += v.len() as u64;
+        store.append_alerts(&mut v).unwrap();
+    }
+    store.flush().unwrap();
+    eprintln!(
+        "loaded {n} alerts in {:.1} s ({:.0} alerts/s)",
+        t.elapsed().as_secs_f64(),
+        n as f64 / t.elapsed().as_secs_f64()
+    );
+
+    let filters: Vec<(&str, MakeFilter)> = vec![
+        (
+            "query_page100_time",
+            Box::new(move |r: &mut Rng| AlertFilter {
+                end_ns: BASE_TS + (r.next() % n) * 1000 + 1,
+                limit: 100,
+                ..Default::default()
+            }),
+        ),
+        (
+            "query_page100_sid",
+            Box::new(move |r: &mut Rng| AlertFilter {
+                sid: Some(2_000_000 + (r.next() % 2000) as u32),
+                limit: 100,
+                ..Default::default()
+            }),
+        ),
+        (
+            "query_page100_address",
+            Box::new(|r: &mut Rng| AlertFilter {
+                address: Some(IpAddr::V4(Ipv4Addr::from(
+                    0xc0a8_0000 | (r.next() as u32 & 0xff),
+                ))),
+                limit: 100,
+                order: Order::NewestFirst,
+                ..Default::default()
+            }),
+        ),
+    ];
+    let mut g = c.benchmark_group("store");
+    g.sample_size(50);
+    for (name, mk) in &filters {
+        let mut r = Rng(7);
+        let mut lat = Vec::with_capacity(1000);
+        let mut returned = 0usize;
+        for _ in 0..1000 {
+            let f = mk(&mut r);
+            let t = Instant::now();
+            let p = store.query_alerts(&f).unwrap();
+            lat.push(t.elapsed().as_nanos());
+            returned += p.items.len();
+        }
+        eprintln!(
+            "store::{name} over {n} alerts: p50 {:.2} ms, p99 {:.2} ms, {:.1} alerts per page",
+            percentile(&mut lat, 0.5),
+            percentile(&mut lat, 0.99),
+            returned as f64 / 1000.0
+        );
+        let mut r = Rng(11);
+        g.bench_function(*name, |b| {
+            b.iter(|| store.query_alerts(&mk(&mut r)).unwrap())
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_append, bench_query);
+criterion_main!(benches);

@@ -1,0 +1,403 @@
+//! Configuration of the control plane's part of the appliance config: the `[api]`,
+//! `[storage]`, `[metrics]`, `[auth]`, `[ingest]` and `[eve]` sections. Every struct denies
+//! unknown fields; [`ControlPlaneConfig::validate`] checks what serde cannot and names the key.
+//!
+//! ```toml
+//! [api]
+//! listen = "127.0.0.1:50051"
+//! allow_plaintext = true          # honoured only on a loopback address
+//! # [api.tls]
+//! # cert = "/etc/osprey/api.crt"
+//! # key = "/etc/osprey/api.key"
+//! # client_ca = "/etc/osprey/clients-ca.crt"   # enables mTLS client certificates
+//!
+//! [storage]
+//! path = "data"
+//! max_age_secs = 604800
+//! max_bytes = 10737418240
+//!
+//! [auth]
+//! anonymous_role = "admin"        # only for plaintext loopback
+//! [[auth.tokens]]
+//! name = "ci"
+//! role = "operator"
+//! sha256 = "<hex of sha256(token)>"
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Role;
+
+/// A config problem, naming the key it is about.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("config `{key}`: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+fn cfg_err(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// The control plane's sections of the appliance config.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControlPlaneConfig {
+    pub api: ApiConfig,
+    pub storage: StorageConfig,
+    pub metrics: MetricsConfig,
+    pub auth: AuthConfig,
+    pub ingest: IngestConfig,
+    pub eve: EveConfig,
+}
+
+/// `[api]`: the gRPC listener.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    pub listen: SocketAddr,
+    /// Serve without TLS. Refused unless `listen` is a loopback address.
+    pub allow_plaintext: bool,
+    pub tls: Option<TlsConfig>,
+    /// Largest page a query may ask for.
+    pub max_page_size: u32,
+    /// How long a reload waits for every worker to run the new generation.
+    pub reload_confirm_timeout_ms: u64,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            allow_plaintext: true,
+            tls: None,
+            max_page_size: 1000,
+            reload_confirm_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// `[api.tls]`: PEM files.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// CA that signs client certificates; when set, clients may authenticate with a
+    /// certificate (mTLS) instead of a token.
+    pub client_ca: Option<PathBuf>,
+}
+
+/// `[storage]`: RocksDB and retention.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    pub path: PathBuf,
+    /// fsync every batch. Off, a stored alert survives a process kill (the WAL is in the
+    /// page cache); on, it also survives power loss, at a throughput cost.
+    pub sync_writes: bool,
+    /// Alerts and flows older than this (by packet time) are deleted; 0 keeps them.
+    pub max_age_secs: u64,
+    /// Oldest alerts are deleted while the database is larger than this; 0 = no limit.
+    pub max_bytes: u64,
+    pub retention_interval_secs: u64,
+    /// Writes are refused (a counted storage error) while the volume has less free space
+    /// than this, so RocksDB never runs into ENOSPC mid-write.
+    pub min_free_bytes: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            path: PathBuf::from("data"),
+            sync_writes: false,
+            max_age_secs: 7 * 24 * 3600,
+            max_bytes: 0,
+            retention_interval_secs: 60,
+            min_free_bytes: 256 << 20,
+        }
+    }
+}
+
+/// `[metrics]`: Prometheus endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+    pub listen: SocketAddr,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9477)),
+        }
+    }
+}
+
+/// `[auth]`: who may call what.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Role granted to callers without credentials. Allowed only with plaintext on loopback
+    /// (a local console, like a Unix socket).
+    pub anonymous_role: Option<Role>,
+    pub tokens: Vec<TokenConfig>,
+    pub clients: Vec<ClientCertConfig>,
+}
+
+/// A bearer token, stored as the hex SHA-256 of the token so the config holds no secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    pub name: String,
+    pub role: Role,
+    pub sha256: String,
+}
+
+/// A client certificate subject (CN) and its role.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCertConfig {
+    pub subject: String,
+    pub role: Role,
+}
+
+/// `[ingest]`: worker rings and the draining thread.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Slots per worker ring (alerts; flows and stats rings get the same).
+    pub ring_capacity: usize,
+    /// Most records written in one RocksDB batch.
+    pub batch_max: usize,
+    /// Management core to pin the ingest thread to; none = unpinned.
+    pub core: Option<usize>,
+    /// Live subscribers lagging more than this many alerts lose the oldest.
+    pub subscriber_buffer: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            ring_capacity: 65_536,
+            batch_max: 4096,
+            core: None,
+            subscriber_buffer: 4096,
+        }
+    }
+}
+
+/// `[eve]`: EVE JSON file output.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EveConfig {
+    pub enabled: bool,
+    pub path: PathBuf,
+    /// Rotate when the file passes this size; 0 = never.
+    pub rotate_bytes: u64,
+    /// Rotated files kept (`eve.json.1` ... `eve.json.N`).
+    pub keep: u32,
+}
+
+impl Default for EveConfig {
+    fn default() -> Self {
+        EveConfig {
+            enabled: false,
+            path: PathBuf::from("eve.json"),
+            rotate_bytes: 256 * 1024 * 1024,
+            keep: 5,
+        }
+    }
+}
+
+impl ControlPlaneConfig {
+    /// Parses TOML and validates it.
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        let cfg: ControlPlaneConfig = toml::from_str(text).map_err(|e| ConfigError {
+            key: e
+                .span()
+                .map(|s| format!("at byte {}", s.start))
+                .unwrap_or_default(),
+            message: e.message().to_owned(),
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks cross-field rules serde cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let loopback = self.api.listen.ip().is_loopback();
+        if self.api.tls.is_none() {
+            if !self.api.allow_plaintext {
+                return Err(cfg_err(
+                    "api.tls",
+                    "missing: set [api.tls] or allow_plaintext on a loopback address",
+                ));
+            }
+            if !loopback {
+                return Err(cfg_err(
+                    "api.allow_plaintext",
+                    format!(
+                        "plaintext is allowed only on loopback, not on {}",
+                        self.api.listen
+                    ),
+                ));
+            }
+        }
+        if self.auth.anonymous_role.is_some() && (self.api.tls.is_some() || !loopback) {
+            return Err(cfg_err(
+                "auth.anonymous_role",
+                "allowed only for a plaintext API on a loopback address",
+            ));
+        }
+        if let Some(tls) = &self.api.tls {
+            if !self.auth.clients.is_empty() && tls.client_ca.is_none() {
+                return Err(cfg_err(
+                    "api.tls.client_ca",
+                    "missing: [[auth.clients]] need a CA to verify client certificates",
+                ));
+            }
+        }
+        if self.api.max_page_size == 0 || self.api.max_page_size > 100_000 {
+            return Err(cfg_err("api.max_page_size", "must be within 1..=100000"));
+        }
+        for (i, t) in self.auth.tokens.iter().enumerate() {
+            if t.sha256.len() != 64 || hex::decode(&t.sha256).is_err() {
+                return Err(cfg_err(
+                    &format!("auth.tokens[{i}].sha256"),
+                    "must be 64 hex digits (sha256 of the token)",
+                ));
+            }
+            if t.name.is_empty() {
+                return Err(cfg_err(
+                    &format!("auth.tokens[{i}].name"),
+                    "must not be empty",
+                ));
+            }
+        }
+        for (i, c) in self.auth.clients.iter().enumerate() {
+            if c.subject.is_empty() {
+                return Err(cfg_err(
+                    &format!("auth.clients[{i}].subject"),
+                    "must not be empty",
+                ));
+            }
+        }
+        if self.storage.path.as_os_str().is_empty() {
+            return Err(cfg_err("storage.path", "must not be empty"));
+        }
+        if self.storage.retention_interval_secs == 0 {
+            return Err(cfg_err("storage.retention_interval_secs", "must be > 0"));
+        }
+        if !self.ingest.ring_capacity.is_power_of_two() || self.ingest.ring_capacity < 64 {
+            return Err(cfg_err(
+                "ingest.ring_capacity",
+                "must be a power of two, at least 64",
+            ));
+        }
+        if self.ingest.batch_max == 0 || self.ingest.batch_max > 1 << 20 {
+            return Err(cfg_err("ingest.batch_max", "must be within 1..=1048576"));
+        }
+        if self.ingest.subscriber_buffer == 0 {
+            return Err(cfg_err("ingest.subscriber_buffer", "must be > 0"));
+        }
+        if let Some(core) = self.ingest.core {
+            let known = core_affinity::get_core_ids().unwrap_or_default();
+            if !known.iter().any(|c| c.id == core) {
+                return Err(cfg_err(
+                    "ingest.core",
+                    format!("core {core} does not exist on this machine"),
+                ));
+            }
+        }
+        if self.eve.enabled && self.eve.path.as_os_str().is_empty() {
+            return Err(cfg_err("eve.path", "must not be empty"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_valid_and_loopback() {
+        let c = ControlPlaneConfig::default();
+        c.validate().unwrap();
+        assert!(c.api.listen.ip().is_loopback());
+    }
+
+    #[test]
+    fn module_doc_example_parses() {
+        let text = r#"
+[api]
+listen = "127.0.0.1:50051"
+allow_plaintext = true
+[storage]
+path = "data"
+max_age_secs = 604800
+max_bytes = 10737418240
+[auth]
+anonymous_role = "admin"
+[[auth.tokens]]
+name = "ci"
+role = "operator"
+sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+"#;
+        let c = ControlPlaneConfig::from_toml_str(text).unwrap();
+        assert_eq!(c.auth.tokens[0].role, Role::Operator);
+    }
+
+    /// The `config_toml` fuzz target's invariant on a config with every section set.
+    #[test]
+    fn accepted_config_round_trips_through_toml() {
+        let mut c = ControlPlaneConfig::default();
+        c.auth.tokens.push(TokenConfig {
+            name: "t".into(),
+            role: Role::Viewer,
+            sha256: "ab".repeat(32),
+        });
+        c.auth.anonymous_role = Some(Role::Viewer);
+        c.storage.max_bytes = 1 << 30;
+        c.eve.enabled = true;
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(ControlPlaneConfig::from_toml_str(&text).unwrap(), c);
+    }
+
+    #[test]
+    fn unknown_key_is_refused() {
+        let e = ControlPlaneConfig::from_toml_str("[api]\nlisten_addr = \"x\"\n").unwrap_err();
+        assert!(e.message.contains("listen_addr"), "{e}");
+    }
+
+    #[test]
+    fn plaintext_off_loopback_is_refused_by_key() {
+        let e =
+            ControlPlaneConfig::from_toml_str("[api]\nlisten = \"0.0.0.0:50051\"\n").unwrap_err();
+        assert_eq!(e.key, "api.allow_plaintext");
+    }
+
+    #[test]
+    fn bad_token_hash_names_the_entry() {
+        let text = "[[auth.tokens]]\nname = \"a\"\nrole = \"viewer\"\nsha256 = \"zz\"\n";
+        let e = ControlPlaneConfig::from_toml_str(text).unwrap_err();
+        assert_eq!(e.key, "auth.tokens[0].sha256");
+    }
+
+    #[test]
+    fn anonymous_needs_plaintext_loopback() {
+        let text = "[api]\nlisten=\"127.0.0.1:1\"\n[api.tls]\ncert=\"c\"\nkey=\"k\"\n[auth]\nanonymous_role=\"viewer\"\n";
+        let e = ControlPlaneConfig::from_toml_str(text).unwrap_err();
+        assert_eq!(e.key, "auth.anonymous_role");
+    }
+}

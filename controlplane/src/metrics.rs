@@ -1,0 +1,136 @@
+//! Prometheus `/metrics` over HTTP (axum), text exposition format 0.0.4.
+//!
+//! Worker counters keep Suricata's dotted names, turned into metric names with the `osprey_`
+//! prefix (`decoder.pkts` → `osprey_decoder_pkts{worker="w0"}`), so no external exporter is
+//! needed. Control-plane counters get the same treatment without a label.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+
+use crate::api::system::SystemApi;
+use crate::api::ApiContext;
+
+/// `osprey_` + the name with every character outside `[a-zA-Z0-9_]` turned into `_`.
+pub fn metric_name(dotted: &str) -> String {
+    let mut s = String::with_capacity(dotted.len() + 7);
+    s.push_str("osprey_");
+    for c in dotted.chars() {
+        s.push(if c.is_ascii_alphanumeric() || c == '_' {
+            c
+        } else {
+            '_'
+        });
+    }
+    s
+}
+
+fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Control-plane values that go up and down.
+fn is_gauge(name: &str) -> bool {
+    matches!(name, "store.size_bytes")
+}
+
+/// Renders the exposition text.
+pub fn render(ctx: &ApiContext) -> String {
+    let mut out = String::with_capacity(8192);
+    // name -> [(worker, value)], sorted by name for stable output.
+    let mut by_name: BTreeMap<String, Vec<(String, u64)>> = BTreeMap::new();
+    for (worker, counters) in SystemApi::worker_counters(ctx) {
+        for (n, v) in counters {
+            by_name
+                .entry(metric_name(&n))
+                .or_default()
+                .push((worker.clone(), v));
+        }
+    }
+    for (name, rows) in &by_name {
+        let _ = writeln!(out, "# TYPE {name} untyped");
+        for (w, v) in rows {
+            let _ = writeln!(out, "{name}{{worker=\"{}\"}} {v}", escape_label(w));
+        }
+    }
+    for (n, v) in SystemApi::control_plane_counters(ctx) {
+        let name = metric_name(&n);
+        let kind = if is_gauge(&n) { "gauge" } else { "counter" };
+        let _ = writeln!(out, "# TYPE {name} {kind}\n{name} {v}");
+    }
+    let st = ctx.appliance.status();
+    let _ = writeln!(
+        out,
+        "# TYPE osprey_ruleset_generation gauge\nosprey_ruleset_generation {}",
+        st.active_generation()
+    );
+    let _ = writeln!(
+        out,
+        "# TYPE osprey_uptime_seconds gauge\nosprey_uptime_seconds {}",
+        ctx.started.elapsed().as_secs()
+    );
+    let _ = writeln!(out, "# TYPE osprey_port_link_up gauge");
+    for p in &st.ports {
+        let _ = writeln!(
+            out,
+            "osprey_port_link_up{{port=\"{}\"}} {}",
+            escape_label(&p.name),
+            u8::from(p.link_up)
+        );
+    }
+    out
+}
+
+async fn metrics(State(ctx): State<Arc<ApiContext>>) -> impl IntoResponse {
+    // Store properties and appliance stats may take a moment; keep them off the reactor.
+    let body = tokio::task::spawn_blocking(move || render(&ctx))
+        .await
+        .unwrap_or_default();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+}
+
+/// Serves `/metrics` on `listener` until the shutdown flag flips.
+pub async fn serve(listener: tokio::net::TcpListener, ctx: Arc<ApiContext>) -> std::io::Result<()> {
+    let mut shutdown = ctx.shutdown.subscribe();
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(ctx);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|s| *s).await;
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_prefixed_and_sanitised() {
+        assert_eq!(metric_name("decoder.pkts"), "osprey_decoder_pkts");
+        assert_eq!(
+            metric_name("app_layer.flow.dns-udp"),
+            "osprey_app_layer_flow_dns_udp"
+        );
+    }
+
+    #[test]
+    fn labels_are_escaped() {
+        assert_eq!(escape_label("a\"b\\c"), "a\\\"b\\\\c");
+    }
+}

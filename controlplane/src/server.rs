@@ -1,0 +1,269 @@
+//! Starts the control plane from its config: storage, auth, ingest, the gRPC API (with
+//! `grpc.health.v1` and server reflection), `/metrics` and periodic retention; stops it
+//! gracefully when the shutdown flag flips (API `Shutdown`, or [`ControlPlane::shutdown`]).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+
+use crate::api::records::{AlertsApi, FlowsApi};
+use crate::api::rules::RulesApi;
+use crate::api::system::SystemApi;
+use crate::api::{ApiContext, ApiCounters};
+use crate::auth::Authenticator;
+use crate::config::ControlPlaneConfig;
+use crate::error::{Error, Kind, Result};
+use crate::eve::EveWriter;
+use crate::ingest::{Ingest, SignatureCatalog, WorkerEndpoint};
+use crate::proto;
+use crate::seams::{Appliance, RuleCompiler};
+use crate::store::{Store, StoreOptions};
+
+/// Largest request the API decodes (a whole ruleset in one `Add`).
+const MAX_REQUEST_BYTES: usize = 64 << 20;
+/// Alerts deleted per retention pass at most.
+const RETENTION_BUDGET: usize = 500_000;
+
+/// The running control plane.
+pub struct ControlPlane {
+    pub ctx: Arc<ApiContext>,
+    pub grpc_addr: SocketAddr,
+    pub metrics_addr: Option<SocketAddr>,
+    ingest: Ingest,
+    endpoints: Vec<WorkerEndpoint>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for ControlPlane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlPlane")
+            .field("grpc_addr", &self.grpc_addr)
+            .field("metrics_addr", &self.metrics_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+fn read_pem(what: &str, path: &std::path::Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::config(format!("{what} {}: {e}", path.display())))
+}
+
+impl ControlPlane {
+    /// Opens storage and starts every part. `workers` names the worker rings to create
+    /// (take them with [`ControlPlane::take_worker_endpoints`]). Errors say which part
+    /// failed and why (bad config key, damaged database, port in use, bad certificate).
+    pub async fn start(
+        cfg: ControlPlaneConfig,
+        workers: &[String],
+        appliance: Arc<dyn Appliance>,
+        compiler: Arc<dyn RuleCompiler>,
+    ) -> Result<ControlPlane> {
+        cfg.validate().map_err(|e| Error::config(e.to_string()))?;
+        let path = cfg.storage.path.clone();
+        let sopts = StoreOptions {
+            sync_writes: cfg.storage.sync_writes,
+            min_free_bytes: cfg.storage.min_free_bytes,
+        };
+        let store = tokio::task::spawn_blocking(move || Store::open(&path, &sopts))
+            .await
+            .map_err(|e| Error::internal(e.to_string()))??;
+        let store = Arc::new(store);
+        let auth = Arc::new(Authenticator::new(&cfg.auth, store.clone())?);
+        let enabled: Vec<_> = store
+            .all_rules()?
+            .into_iter()
+            .filter(|r| r.enabled)
+            .collect();
+        let catalog = SignatureCatalog::from_rules(&enabled);
+        let eve = if cfg.eve.enabled {
+            Some(EveWriter::open(&cfg.eve)?)
+        } else {
+            None
+        };
+        let (ingest, endpoints) = Ingest::start(&cfg.ingest, workers, store.clone(), eve, catalog)
+            .map_err(|e| Error::internal(format!("starting the ingest thread: {e}")))?;
+        let (shutdown, _) = tokio::sync::watch::channel(false);
+        let ctx = Arc::new(ApiContext {
+            store: store.clone(),
+            auth,
+            appliance,
+            compiler,
+            ingest: ingest.shared.clone(),
+            config: cfg.api.clone(),
+            started: Instant::now(),
+            counters: ApiCounters::default(),
+            reload_lock: tokio::sync::Mutex::new(()),
+            shutdown,
+        });
+
+        let listener = tokio::net::TcpListener::bind(cfg.api.listen)
+            .await
+            .map_err(|e| {
+                Error::new(
+                    Kind::Unavailable,
+                    format!("api.listen {}: {e}", cfg.api.listen),
+                )
+            })?;
+        let grpc_addr = listener
+            .local_addr()
+            .map_err(|e| Error::internal(e.to_string()))?;
+        let mut builder = Server::builder();
+        if let Some(tls) = &cfg.api.tls {
+            let cert = read_pem("api.tls.cert", &tls.cert)?;
+            let key = read_pem("api.tls.key", &tls.key)?;
+            let mut t = ServerTlsConfig::new().identity(Identity::from_pem(cert, key));
+            if let Some(ca) = &tls.client_ca {
+                // Optional: token callers need no certificate; a presented one must verify.
+                t = t
+                    .client_ca_root(Certificate::from_pem(read_pem("api.tls.client_ca", ca)?))
+                    .client_auth_optional(true);
+            }
+            builder = builder
+                .tls_config(t)
+                .map_err(|e| Error::config(format!("api.tls: {e}")))?;
+        }
+        let (health, health_svc) = tonic_health::server::health_reporter();
+        health
+            .set_serving::<proto::system_service_server::SystemServiceServer<SystemApi>>()
+            .await;
+        health
+            .set_serving::<proto::rules_service_server::RulesServiceServer<RulesApi>>()
+            .await;
+        health
+            .set_serving::<proto::alerts_service_server::AlertsServiceServer<AlertsApi>>()
+            .await;
+        health
+            .set_serving::<proto::flows_service_server::FlowsServiceServer<FlowsApi>>()
+            .await;
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|e| Error::internal(format!("reflection: {e}")))?;
+        let router = builder
+            .add_service(health_svc)
+            .add_service(reflection)
+            .add_service(proto::system_service_server::SystemServiceServer::new(
+                SystemApi { ctx: ctx.clone() },
+            ))
+            .add_service(
+                proto::rules_service_server::RulesServiceServer::new(RulesApi { ctx: ctx.clone() })
+                    .max_decoding_message_size(MAX_REQUEST_BYTES),
+            )
+            .add_service(proto::alerts_service_server::AlertsServiceServer::new(
+                AlertsApi { ctx: ctx.clone() },
+            ))
+            .add_service(proto::flows_service_server::FlowsServiceServer::new(
+                FlowsApi { ctx: ctx.clone() },
+            ));
+        let mut tasks = Vec::new();
+        let mut sd = ctx.shutdown.subscribe();
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        tasks.push(tokio::spawn(async move {
+            let res = router
+                .serve_with_incoming_shutdown(incoming, async move {
+                    let _ = sd.wait_for(|s| *s).await;
+                })
+                .await;
+            if let Err(e) = res {
+                tracing::error!(error = %e, "gRPC server stopped");
+            }
+        }));
+
+        let metrics_addr = if cfg.metrics.enabled {
+            let l = tokio::net::TcpListener::bind(cfg.metrics.listen)
+                .await
+                .map_err(|e| {
+                    Error::new(
+                        Kind::Unavailable,
+                        format!("metrics.listen {}: {e}", cfg.metrics.listen),
+                    )
+                })?;
+            let addr = l.local_addr().map_err(|e| Error::internal(e.to_string()))?;
+            let c = ctx.clone();
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = crate::metrics::serve(l, c).await {
+                    tracing::error!(error = %e, "metrics server stopped");
+                }
+            }));
+            Some(addr)
+        } else {
+            None
+        };
+
+        let max_age_ns = cfg.storage.max_age_secs.saturating_mul(1_000_000_000);
+        let max_bytes = cfg.storage.max_bytes;
+        if max_age_ns > 0 || max_bytes > 0 {
+            let every = Duration::from_secs(cfg.storage.retention_interval_secs);
+            let st = store.clone();
+            let mut sd = ctx.shutdown.subscribe();
+            tasks.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                loop {
+                    tokio::select! {
+                        _ = crate::api::until_shutdown(&mut sd) => break,
+                        _ = tick.tick() => {
+                            let st = st.clone();
+                            let r = tokio::task::spawn_blocking(move || {
+                                st.enforce_retention(max_age_ns, max_bytes, RETENTION_BUDGET)
+                            })
+                            .await;
+                            match r {
+                                Ok(Ok(rep)) if rep.alerts_deleted > 0 => {
+                                    tracing::info!(deleted = rep.alerts_deleted, size = rep.size_bytes, "retention");
+                                }
+                                Ok(Err(e)) => tracing::error!(error = %e, "retention pass failed"),
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+            }));
+        }
+        tracing::info!(%grpc_addr, ?metrics_addr, storage = %store.path().display(), "control plane started");
+        Ok(ControlPlane {
+            ctx,
+            grpc_addr,
+            metrics_addr,
+            ingest,
+            endpoints,
+            tasks,
+        })
+    }
+
+    /// The worker ends of the rings, in the order of `workers` given to `start`.
+    pub fn take_worker_endpoints(&mut self) -> Vec<WorkerEndpoint> {
+        std::mem::take(&mut self.endpoints)
+    }
+
+    /// Flips the shutdown flag (what the API's `Shutdown` does after stopping the workers).
+    pub fn request_shutdown(&self) {
+        let _ = self.ctx.shutdown.send(true);
+    }
+
+    /// Waits for the shutdown flag, then stops servers, drains ingest and flushes storage.
+    pub async fn wait(mut self) {
+        let mut sd = self.ctx.shutdown.subscribe();
+        let _ = sd.wait_for(|s| *s).await;
+        for t in self.tasks.drain(..) {
+            let _ = t.await;
+        }
+        let mut ingest = self.ingest;
+        let store = self.ctx.store.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            ingest.stop();
+            if let Err(e) = store.flush() {
+                tracing::error!(error = %e, "flushing storage at shutdown");
+            }
+        })
+        .await;
+    }
+
+    /// Requests shutdown and waits for it.
+    pub async fn shutdown(self) {
+        self.request_shutdown();
+        self.wait().await;
+    }
+}
