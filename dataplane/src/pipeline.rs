@@ -357,9 +357,16 @@ impl Pipeline {
     }
 }
 
+/// IP protocol number of IGMP.
+const IGMP: u8 = 2;
+
 /// The flow layer's view of a decoded packet; `None` for packets that belong to no flow.
 fn flow_packet<'p>(pkt: &'p Packet<'p>) -> Option<flow::Packet<'p>> {
     let ip = pkt.ip.as_ref()?;
+    // Like Suricata, IGMP (multicast membership) sets up no flow.
+    if ip.proto == IGMP {
+        return None;
+    }
     let (src_port, dst_port) = match pkt.l4 {
         L4::Tcp(t) => (t.src_port, t.dst_port),
         L4::Udp(u) => (u.src_port, u.dst_port),
