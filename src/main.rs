@@ -195,8 +195,12 @@ fn main() -> ExitCode {
             // One line naming the problem, causes joined.
             let mut msg = e.to_string();
             for cause in e.chain().skip(1) {
-                msg.push_str(": ");
-                msg.push_str(&cause.to_string());
+                let c = cause.to_string();
+                // Transparent wrappers repeat their source's text; say it once.
+                if !msg.contains(&c) {
+                    msg.push_str(": ");
+                    msg.push_str(&c);
+                }
             }
             eprintln!("osprey: error: {msg}");
             ExitCode::FAILURE

@@ -363,3 +363,20 @@ fn version_names_dpdk_and_revision() {
     assert!(v.contains("DPDK 22.11"), "{v}");
     assert!(v.contains("git "), "{v}");
 }
+
+/// `bench` loops a capture with frames longer than one mbuf (net_pcap's `infinite_rx` holds
+/// single-segment mbufs only): they are cut to one mbuf for the loop, and the run goes ahead.
+#[test]
+fn bench_loops_captures_with_jumbo_frames() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("jumbo.pcap");
+    let big = vec![0x45u8; 9000];
+    let small = [0u8; 64];
+    write_pcap(&p, 1, &[&big, &small, &big, &small]);
+    let out = run(osprey()
+        .args(["bench", "--seconds", "1", "--json", "--pcap"])
+        .arg(&p));
+    assert!(out.status.success());
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(r["packets"].as_u64().unwrap() > 4, "{r}");
+}

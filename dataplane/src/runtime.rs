@@ -255,6 +255,9 @@ pub struct Plan {
     pub export_flows: bool,
 }
 
+/// Data bytes of one mbuf; longer frames arrive as chains.
+pub const MBUF_DATA_ROOM: u32 = 2048;
+
 /// Slots of each worker's flow-record ring.
 const FLOW_RING: usize = 1 << 16;
 
@@ -286,7 +289,13 @@ pub fn run(
     let args = plan.eal.args(plan.workers.len(), &vdevs, plan.memory_mb);
     tracing::debug!(?args, "starting EAL");
     let eal = Eal::init(&args)?;
-    let pool = Arc::new(Mempool::new(&eal, "osprey_rx", plan.mbufs, 256, 2048)?);
+    let pool = Arc::new(Mempool::new(
+        &eal,
+        "osprey_rx",
+        plan.mbufs,
+        256,
+        MBUF_DATA_ROOM as u16,
+    )?);
     let mut ports = Vec::with_capacity(plan.ports.len());
     for pp in &plan.ports {
         let id = Port::by_name(&eal, &pp.name)?;
@@ -464,7 +473,10 @@ pub fn replay(
         .prefix("osprey-replay-")
         .tempdir()
         .map_err(RuntimeError::WorkDir)?;
-    let (files, counts, cuts, firsts) = if opts.workers == 1 {
+    // `infinite_rx` preloads the file into single-segment mbufs: frames longer than one mbuf's
+    // data room are cut to it for a looping run (their wire length is kept).
+    let snap = (opts.infinite && info.largest > MBUF_DATA_ROOM).then_some(MBUF_DATA_ROOM);
+    let (files, counts, cuts, firsts) = if opts.workers == 1 && snap.is_none() {
         (
             vec![opts.pcap.clone()],
             vec![info.packets],
@@ -472,7 +484,7 @@ pub fn replay(
             vec![info.first_ts],
         )
     } else {
-        let s = split::split(&opts.pcap, opts.workers, work.path())?;
+        let s = split::split_snapped(&opts.pcap, opts.workers, work.path(), snap)?;
         (s.files, s.packets, s.cut_frames, s.first_ts)
     };
     let mut vdev = String::from("net_pcap0");
@@ -496,13 +508,17 @@ pub fn replay(
     }
     // Mbufs: enough for the descriptors of every queue, and with `infinite_rx` for a copy of
     // every packet (the driver preloads the file), plus chains for jumbo frames.
-    let segs_per_pkt = (info.largest as u64).div_ceil(2048).max(1);
     let mut mbufs = 8192 + 2048 * opts.workers as u64;
     if opts.infinite {
-        mbufs += info.packets * segs_per_pkt.min(2) + info.packets / 4;
+        // Frames are cut to one mbuf in this mode (see `snap`): the preloaded copy plus the
+        // copies in flight.
+        mbufs += info.packets * 2;
     }
     let mbufs = mbufs.min(u32::MAX as u64 / 2) as u32;
-    let memory_mb = ((mbufs as u64 * 2600) >> 20) as u32 + 256;
+    // An mbuf with 2 KB of data room is a 2.2 KB pool element, but populating a large pool
+    // without hugepages needs about twice that (measured: 624k mbufs fail with 2.4 GB and fit
+    // in 2.8 GB); the EAL needs room for its own structures besides.
+    let memory_mb = ((mbufs as u64 * 4608) >> 20) as u32 + 512;
     let plan = Plan {
         eal: opts.eal.clone(),
         ports: vec![PortPlan {

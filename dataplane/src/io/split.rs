@@ -82,6 +82,17 @@ pub fn symmetric_host_hash(link: u32, frame: &[u8]) -> Option<u64> {
 
 /// Writes `workers` pcap files named `<stem>.wN.pcap` into `out_dir`.
 pub fn split(input: &Path, workers: usize, out_dir: &Path) -> Result<Split, CaptureError> {
+    split_snapped(input, workers, out_dir, None)
+}
+
+/// As [`split`], cutting every frame to at most `cut_to` captured bytes (the wire length is
+/// kept in the record, as a capture with that snap length would have it).
+pub fn split_snapped(
+    input: &Path,
+    workers: usize,
+    out_dir: &Path,
+    cut_to: Option<u32>,
+) -> Result<Split, CaptureError> {
     let workers = workers.max(1);
     let mut src = PcapSource::open(input)?;
     let stem = input
@@ -121,7 +132,10 @@ pub fn split(input: &Path, workers: usize, out_dir: &Path) -> Result<Split, Capt
     let mut bytes = vec![0u64; workers];
     let mut cut_frames = vec![Vec::new(); workers];
     let mut first_ts = vec![None; workers];
+    let cut = cut_to.map_or(usize::MAX, |s| s.max(64) as usize);
     let mut write = |ts: u64, orig: u32, data: &[u8]| -> Result<(), CaptureError> {
+        let orig = orig.max(data.len() as u32);
+        let data = &data[..data.len().min(cut)];
         let w = symmetric_host_hash(link, data).map_or(0, |h| (h % workers as u64) as usize);
         let mut rec = [0u8; 16];
         rec[0..4].copy_from_slice(&((ts / 1_000_000_000) as u32).to_le_bytes());
