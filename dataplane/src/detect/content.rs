@@ -681,3 +681,128 @@ mod tests {
         assert_eq!(find(b"hel", 0, b"hello", true), None);
     }
 }
+
+/// Property checks shared with the fuzz target: the walk agrees with a naive search for single
+/// contents and never panics (nor exceeds its budget) on arbitrary match lists.
+#[doc(hidden)]
+pub mod props {
+    use super::*;
+
+    /// Naive reference: `pat` occurs in `buf` starting within `[lo, hi - len]`.
+    pub fn naive(buf: &[u8], pat: &[u8], nocase: bool, lo: usize, hi: usize) -> bool {
+        let hi = hi.min(buf.len());
+        if pat.is_empty() || lo > hi || hi - lo < pat.len() {
+            return false;
+        }
+        (lo..=hi - pat.len()).any(|p| eq(&buf[p..], pat, nocase))
+    }
+
+    /// Builds a match list from fuzz bytes: contents (some relative), byte keywords, isdataat.
+    pub fn matches_from(bytes: &[u8]) -> Vec<Match> {
+        let mut out = Vec::new();
+        for ch in bytes.chunks(4).take(8) {
+            let k = ch[0] % 5;
+            let a = i64::from(*ch.get(1).unwrap_or(&0) % 16);
+            let b = i64::from(*ch.get(2).unwrap_or(&1) % 16);
+            let pat = vec![*ch.get(3).unwrap_or(&b'a') % 4 + b'a'; (a as usize % 3) + 1];
+            let opts = ByteOpts {
+                nbytes: (a as u8 % 4) + 1,
+                offset: Value::Lit(b - 4),
+                relative: a % 2 == 0,
+                endian: if b % 2 == 0 {
+                    Endian::Big
+                } else {
+                    Endian::Little
+                },
+                string: None,
+                bitmask: None,
+            };
+            out.push(match k {
+                0 => Match::Content(Content {
+                    pattern: pat,
+                    negated: b == 3,
+                    nocase: b % 3 == 0,
+                    offset: None,
+                    depth: None,
+                    distance: (a % 2 == 1).then_some(Value::Lit(b - 8)),
+                    within: (a % 4 == 1).then_some(Value::Lit(a + 2)),
+                    startswith: false,
+                    endswith: b == 5,
+                    fast_pattern: None,
+                    rawbytes: false,
+                }),
+                1 => Match::ByteJump {
+                    opts,
+                    multiplier: 1,
+                    align: b % 2 == 0,
+                    from_beginning: b == 1,
+                    from_end: b == 2,
+                    post_offset: (a - 8) as i32,
+                },
+                2 => Match::ByteTest {
+                    opts,
+                    negated: b % 2 == 0,
+                    op: ByteTestOp::Gt,
+                    value: Value::Lit(a),
+                },
+                3 => Match::IsDataAt {
+                    negated: b % 2 == 0,
+                    offset: Value::Lit(a),
+                    relative: b % 3 == 0,
+                },
+                _ => Match::ByteExtract {
+                    opts,
+                    name: "v".into(),
+                    multiplier: 1,
+                    align: 0,
+                },
+            });
+        }
+        out
+    }
+
+    /// Runs the invariants; panics (assert) on a violation.
+    pub fn check(bytes: &[u8], buf: &[u8]) {
+        let bump = Bump::new();
+        let ms = matches_from(bytes);
+        let mut w = Walk::new(&bump);
+        let ok = w.run(&ms, buf);
+        assert!(w.budget <= BACKTRACK_BUDGET);
+        if ok {
+            assert!(w.last_start <= w.last_end && w.last_end <= buf.len());
+        }
+        // Single absolute content with offset/depth agrees with the naive search.
+        if let (Some(&o), Some(&d), Some(&p)) = (bytes.first(), bytes.get(1), bytes.get(2)) {
+            let pat = vec![p % 3 + b'a'; usize::from(d % 3) + 1];
+            let (off, dep) = (usize::from(o % 20), usize::from(d % 20));
+            let c = Content {
+                pattern: pat.clone(),
+                negated: false,
+                nocase: o % 2 == 0,
+                offset: Some(Value::Lit(off as i64)),
+                depth: Some(Value::Lit(dep as i64)),
+                distance: None,
+                within: None,
+                startswith: false,
+                endswith: false,
+                fast_pattern: None,
+                rawbytes: false,
+            };
+            let got = Walk::new(&bump).run(std::slice::from_ref(&Match::Content(c)), buf);
+            assert_eq!(got, naive(buf, &pat, o % 2 == 0, off, off + dep));
+        }
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn walk_invariants(rule in proptest::collection::vec(any::<u8>(), 0..32),
+                           buf in proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), Just(b'A'), any::<u8>()], 0..64)) {
+            super::props::check(&rule, &buf);
+        }
+    }
+}
