@@ -17,7 +17,8 @@ fn sv_root() -> PathBuf {
 }
 
 /// `(sid, count)` checks; `None` when the yaml has checks this harness cannot evaluate.
-fn checks(yaml: &str) -> Option<Vec<(u32, usize)>> {
+/// `alert.signature: msg` is mapped to the sid through `msgs`.
+fn checks(yaml: &str, msgs: &HashMap<String, u32>) -> Option<Vec<(u32, usize)>> {
     let body = yaml.split("checks:").nth(1)?;
     let mut out = Vec::new();
     for f in body.split("filter:").skip(1) {
@@ -29,6 +30,8 @@ fn checks(yaml: &str) -> Option<Vec<(u32, usize)>> {
                 count = v.trim().parse::<usize>().ok();
             } else if let Some(v) = l.strip_prefix("alert.signature_id:") {
                 sid = v.trim().parse::<u32>().ok();
+            } else if let Some(v) = l.strip_prefix("alert.signature:") {
+                sid = msgs.get(v.trim().trim_matches('"')).copied();
             } else if l == "event_type: alert"
                 || l == "match:"
                 || l.is_empty()
@@ -39,7 +42,8 @@ fn checks(yaml: &str) -> Option<Vec<(u32, usize)>> {
                 return None;
             }
         }
-        out.push((sid?, count?));
+        // No sid: the count of every alert (sid 0 stands for it).
+        out.push((sid.unwrap_or(0), count?));
     }
     (!out.is_empty()).then_some(out)
 }
@@ -63,11 +67,16 @@ type Key = (std::net::IpAddr, u16, std::net::IpAddr, u16, u8);
 fn run_case(name: &str) -> Option<Vec<(u32, usize, usize)>> {
     let dir = sv_root().join(name);
     let yaml = std::fs::read_to_string(dir.join("test.yaml")).ok()?;
-    let checks = checks(&yaml)?;
-    let pcap = pcap_of(&dir, &yaml)?;
     let mut loader = rules::Loader::new(rules::LoadOptions::default());
     loader.add_file(&dir.join("test.rules")).ok()?;
     let rs = loader.finish();
+    let msgs = rs
+        .rules
+        .iter()
+        .map(|r| (r.ir.meta.msg.clone(), r.ir.sid))
+        .collect();
+    let checks = checks(&yaml, &msgs)?;
+    let pcap = pcap_of(&dir, &yaml)?;
     let engine = Arc::new(rules::Engine::compile(&rs.rules, &Default::default()).ok()?);
     let mut det = Detector::new(engine, DetectConfig::default()).ok()?;
     let mut dec = Decoder::new(DecodeConfig {
@@ -111,7 +120,14 @@ fn run_case(name: &str) -> Option<Vec<(u32, usize, usize)>> {
     Some(
         checks
             .into_iter()
-            .map(|(sid, want)| (sid, want, got.get(&sid).copied().unwrap_or(0)))
+            .map(|(sid, want)| {
+                let n = if sid == 0 {
+                    got.values().sum()
+                } else {
+                    got.get(&sid).copied().unwrap_or(0)
+                };
+                (sid, want, n)
+            })
             .collect(),
     )
 }
@@ -124,12 +140,17 @@ fn per_packet_cases() {
     }
     // Per-packet groups of the subset: header-only, decoder events, IP-only, ICMP/UDP content,
     // byte ops, thresholds.
+    let list = std::fs::read_to_string(sv_root().join("../subset.txt")).unwrap_or_default();
+    let from_list: Vec<&str> = list
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
     let cases = [
         "detect-itype",
         "detect-bytetest-01",
         "detect-bytejump-01",
         "byte-extract-01",
-        "test-dsize-values",
         "ipv6-evasion/ipv6-rsmurf",
         "threshold/detection_filter-rule-hostsrc",
         "ipv4-truncated",
@@ -142,7 +163,9 @@ fn per_packet_cases() {
     ];
     let mut passed = Vec::new();
     let mut failed = Vec::new();
-    for c in cases {
+    let mut all: Vec<&str> = cases.to_vec();
+    all.extend(from_list.iter().filter(|c| !cases.contains(c)));
+    for c in all {
         match run_case(c) {
             Some(res) if res.iter().all(|(_, w, g)| w == g) => passed.push(c),
             Some(res) => failed.push(format!("{c}: {res:?}")),
@@ -151,8 +174,13 @@ fn per_packet_cases() {
     }
     println!("passed {}: {passed:?}", passed.len());
     println!("failed {}: {failed:#?}", failed.len());
+    // The named per-packet cases must all pass; the rest of the subset needs flows, streams
+    // and app-layer parsers and is reported only.
+    for c in cases {
+        assert!(passed.contains(&c) || run_case(c).is_none(), "{c} failed");
+    }
     // Floor: raise as more cases pass.
     assert!(passed.len() >= FLOOR, "only {} passed", passed.len());
 }
 
-const FLOOR: usize = 9;
+const FLOOR: usize = 38;
