@@ -769,6 +769,7 @@ impl Core {
         self.counters.candidates += cands.len() as u64;
         let mut verdict = Verdict::Accept;
         let mut alerts = 0usize;
+        let mut tcache = TransformCache(BVec::new_in(arena));
         for &r in cands.iter() {
             let Some(rule) = engine.rules.get(r as usize) else {
                 continue;
@@ -782,6 +783,7 @@ impl Core {
                 ctx,
                 flow.as_deref(),
                 arena,
+                &mut tcache,
             ) else {
                 continue;
             };
@@ -876,14 +878,16 @@ impl Core {
     }
 
     /// Verifies every option of `rule` for this inspection.
-    fn verify(
+    #[allow(clippy::too_many_arguments)]
+    fn verify<'a>(
         counters: &mut DetectCounters,
-        rule: &ir::Rule,
+        rule: &'a ir::Rule,
         aux: &RuleAux,
         view: &PacketView<'_>,
-        ctx: &Ctx<'_>,
+        ctx: &Ctx<'a>,
         flow: Option<&FlowDetectState>,
-        arena: &Bump,
+        arena: &'a Bump,
+        tcache: &mut TransformCache<'a>,
     ) -> Option<Hit> {
         if aux.unsupported {
             return None;
@@ -952,7 +956,13 @@ impl Core {
                     _ => None,
                 };
                 let Some(raw) = raw else { break };
-                let data = transform::apply(&list.transforms, raw, arena);
+                let data = if list.transforms.is_empty() {
+                    raw
+                } else if list.buffer == Buffer::Base64Data {
+                    transform::apply(&list.transforms, raw, arena)
+                } else {
+                    tcache.get_or_apply(list.buffer, inst, &list.transforms, raw, arena)
+                };
                 let before = walk.vars;
                 if walk.run(&list.matches, data) {
                     passed = true;
@@ -981,6 +991,33 @@ impl Core {
             }
         }
         Some(hit)
+    }
+}
+
+/// Transformed buffers of one inspection: each (buffer, instance, transform chain) is
+/// transformed once, whatever the number of rules inspecting it.
+struct TransformCache<'a>(BVec<'a, (Buffer, usize, &'a [ir::Transform], &'a [u8])>);
+
+/// Distinct transformed buffers cached per inspection; more are recomputed.
+const TRANSFORM_CACHE: usize = 32;
+
+impl<'a> TransformCache<'a> {
+    fn get_or_apply(
+        &mut self,
+        b: Buffer,
+        inst: usize,
+        ts: &'a [ir::Transform],
+        raw: &'a [u8],
+        arena: &'a Bump,
+    ) -> &'a [u8] {
+        if let Some(e) = self.0.iter().find(|e| e.0 == b && e.1 == inst && e.2 == ts) {
+            return e.3;
+        }
+        let d = transform::apply(ts, raw, arena);
+        if self.0.len() < TRANSFORM_CACHE {
+            self.0.push((b, inst, ts, d));
+        }
+        d
     }
 }
 
