@@ -913,11 +913,13 @@ impl Core {
             return None;
         }
         for &(neg, p) in &aux.app_protos {
-            let is = match p {
-                Some(p) => app_matches(p, view.app_proto),
-                None => view.app_proto.is_none(),
+            let ok = match (p, view.app_proto) {
+                // Like Suricata, a negated protocol only holds once detection has named one.
+                (Some(p), Some(_)) => app_matches(p, view.app_proto) != neg,
+                (Some(_), None) => false,
+                (None, have) => have.is_none() != neg,
             };
-            if is == neg {
+            if !ok {
                 return None;
             }
         }

@@ -429,3 +429,26 @@ fn flow_state_is_small() {
         std::mem::size_of::<FlowDetectState>()
     );
 }
+
+#[test]
+fn app_layer_protocol_negation_waits_for_detection() {
+    let mut r = Run::new(
+        "alert tcp any any -> any 80 (app-layer-protocol:!http; sid:1;)\nalert tcp any any -> any 80 (app-layer-protocol:tls; sid:2;)\n",
+    );
+    let f = frame(C, S, 6, 1, 80, 0x18, b"x");
+    let p = r.dec.decode(LinkType::Ethernet, &f, Timestamp(0));
+    let mut sids = Vec::new();
+    let mut view = PacketView::stateless(&p);
+    r.det
+        .inspect_packet(&view, None, Timestamp(0), &mut |a| sids.push(a.sid));
+    assert!(sids.is_empty());
+    view.app_proto = Some(AppProto::Http);
+    r.det
+        .inspect_packet(&view, None, Timestamp(0), &mut |a| sids.push(a.sid));
+    assert!(sids.is_empty());
+    view.app_proto = Some(AppProto::Tls);
+    r.det
+        .inspect_packet(&view, None, Timestamp(0), &mut |a| sids.push(a.sid));
+    sids.sort_unstable();
+    assert_eq!(sids, vec![1, 2]);
+}
