@@ -36,6 +36,8 @@ struct Key {
 struct Entry {
     first: Timestamp,
     count: u32,
+    /// Window of the rule that owns the entry, nanoseconds.
+    window: u64,
     /// `rate_filter`: new action active until this time.
     until: Timestamp,
 }
@@ -56,6 +58,9 @@ pub struct Tracked {
 pub struct Thresholds {
     map: HashMap<Key, Entry>,
     cap: usize,
+    /// Packet time of the last reclaim pass (one pass per second at most, so a flood of new
+    /// keys against a full table costs one lookup each, not a table walk each).
+    last_sweep: Option<Timestamp>,
     /// Events that found the table full.
     pub table_full: u64,
 }
@@ -66,6 +71,7 @@ impl Thresholds {
         Thresholds {
             map: HashMap::with_capacity(cap),
             cap: cap.max(1),
+            last_sweep: None,
             table_full: 0,
         }
     }
@@ -93,11 +99,15 @@ impl Thresholds {
 
     fn entry(&mut self, k: Key, now: Timestamp, window_ns: u64) -> Option<&mut Entry> {
         if !self.map.contains_key(&k) && self.map.len() >= self.cap {
-            // Reclaim expired entries in one bounded pass, at most once per overflow.
-            let before = self.map.len();
-            self.map
-                .retain(|_, e| now.saturating_since(e.first) <= window_ns && e.until <= now);
-            if self.map.len() == before {
+            let due = self
+                .last_sweep
+                .is_none_or(|t| now.saturating_since(t) >= 1_000_000_000);
+            if due {
+                self.last_sweep = Some(now);
+                self.map
+                    .retain(|_, e| now.saturating_since(e.first) <= e.window || e.until > now);
+            }
+            if self.map.len() >= self.cap {
                 self.table_full += 1;
                 return None;
             }
@@ -105,6 +115,7 @@ impl Thresholds {
         Some(self.map.entry(k).or_insert(Entry {
             first: now,
             count: 0,
+            window: window_ns,
             until: Timestamp(0),
         }))
     }
