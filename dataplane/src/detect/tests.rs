@@ -452,3 +452,44 @@ fn app_layer_protocol_negation_waits_for_detection() {
     sids.sort_unstable();
     assert_eq!(sids, vec![1, 2]);
 }
+
+mod stream_props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// However a stream is cut into chunks (re-presenting the caller's overlap), a pattern
+        /// alerts at least once when present, never when absent, and never more often than it
+        /// occurs.
+        #[test]
+        fn stream_chunking_alerts_per_position(
+            parts in proptest::collection::vec(prop_oneof![Just(&b"needle"[..]), Just(&b"nee"[..]), Just(&b"dle"[..]), Just(&b"xx"[..])], 0..12),
+            cuts in proptest::collection::vec(1usize..9, 1..10),
+        ) {
+            let stream: Vec<u8> = parts.concat();
+            let occurrences = stream.windows(6).filter(|w| w == b"needle").count();
+            let mut r = Run::new("alert tcp any any -> any any (flow:to_server; content:\"needle\"; sid:1;)\n");
+            let overlap = r.det.stream_overlap();
+            let f = frame(C, S, 6, 1, 2, 0x18, b"");
+            let p = r.dec.decode(LinkType::Ethernet, &f, Timestamp(0));
+            let mut view = PacketView::stateless(&p);
+            view.dir = Some(FlowDir::ToServer);
+            view.stream_active = true;
+            let mut st = FlowDetectState::default();
+            let mut n = 0usize;
+            let mut done = 0usize;
+            let mut ci = 0;
+            while done < stream.len() {
+                let end = (done + cuts[ci % cuts.len()]).min(stream.len());
+                ci += 1;
+                let start = done.saturating_sub(overlap);
+                r.det.inspect_stream(&view, &stream[start..end], start as u64, Some(&mut st), Timestamp(0), &mut |_| n += 1);
+                r.det.end_burst();
+                done = end;
+            }
+            prop_assert!(n <= occurrences);
+            prop_assert_eq!(n == 0, occurrences == 0);
+        }
+    }
+}
