@@ -420,6 +420,10 @@ struct Core {
     aux: Vec<RuleAux>,
     /// Group indices per (transport, direction).
     by_td: [[Vec<u32>; 2]; 4],
+    /// Per group, its rules without a prefilter pattern that each inspection kind can
+    /// evaluate (packet, stream, app buffers), IP-only rules left out: a packet never walks
+    /// app-layer rules it cannot match.
+    always: Vec<[Vec<RuleIdx>; 3]>,
     iponly: iponly::IpOnly,
     thresholds: Thresholds,
     counters: DetectCounters,
@@ -477,6 +481,7 @@ impl Detector {
             scratch: None,
             aux: Vec::new(),
             by_td: Default::default(),
+            always: Vec::new(),
             iponly: iponly::IpOnly::default(),
             thresholds: Thresholds::new(cfg.threshold_entries),
             counters: DetectCounters::default(),
@@ -653,6 +658,31 @@ impl Core {
                 self.by_td[transport_idx(g.transport)][d].push(gi as u32);
             }
         }
+        self.always = engine
+            .groups
+            .iter()
+            .map(|g| {
+                let mut out: [Vec<RuleIdx>; 3] = Default::default();
+                for &r in &g.always {
+                    let Some(a) = self.aux.get(r as usize) else {
+                        continue;
+                    };
+                    if a.ip_only || a.unsupported {
+                        continue;
+                    }
+                    match a.scope {
+                        Scope::Header | Scope::PacketOnly => out[0].push(r),
+                        Scope::Payload => {
+                            out[0].push(r);
+                            out[1].push(r);
+                        }
+                        Scope::StreamOnly => out[1].push(r),
+                        Scope::App => out[2].push(r),
+                    }
+                }
+                out
+            })
+            .collect();
         self.counters.unsupported_rules = unsupported;
         Ok(())
     }
@@ -706,8 +736,13 @@ impl Core {
                     over = true;
                 }
             };
-            for &r in &g.always {
-                if self.aux.get(r as usize).is_some_and(|a| !a.ip_only) {
+            let kind = match ctx.kind {
+                InspectKind::Packet => 0,
+                InspectKind::Stream => 1,
+                InspectKind::AppBuffer(_) => 2,
+            };
+            if let Some(a) = self.always.get(gi as usize) {
+                for &r in &a[kind] {
                     push(r);
                 }
             }
