@@ -418,8 +418,8 @@ impl std::fmt::Debug for Detector {
 struct Core {
     scratch: Option<Scratch>,
     aux: Vec<RuleAux>,
-    /// Group indices per (transport, direction).
-    by_td: [[Vec<u32>; 2]; 4],
+    /// Groups per (transport, direction), indexed by service port.
+    by_td: [[PortIndex; 2]; 4],
     /// Per group, its rules without a prefilter pattern that each inspection kind can
     /// evaluate (packet, stream, app buffers), IP-only rules left out: a packet never walks
     /// app-layer rules it cannot match.
@@ -647,15 +647,20 @@ impl Core {
         }
         self.aux = aux;
         self.iponly = iponly::IpOnly::build(ip_only);
-        self.by_td = Default::default();
+        let mut lists: [[Vec<u32>; 2]; 4] = Default::default();
         for (gi, g) in engine.groups.iter().enumerate() {
             let d = dir_idx(g.dir);
             if g.transport == Transport::Ip {
-                for t in 0..4 {
-                    self.by_td[t][d].push(gi as u32);
+                for l in &mut lists {
+                    l[d].push(gi as u32);
                 }
             } else {
-                self.by_td[transport_idx(g.transport)][d].push(gi as u32);
+                lists[transport_idx(g.transport)][d].push(gi as u32);
+            }
+        }
+        for (t, l) in lists.iter().enumerate() {
+            for (d, gs) in l.iter().enumerate() {
+                self.by_td[t][d] = PortIndex::build(gs, engine);
             }
         }
         self.always = engine
@@ -722,13 +727,10 @@ impl Core {
         let max = self.cfg.max_candidates;
         let mut over = false;
         let scratch = self.scratch.as_ref();
-        for &gi in &self.by_td[transport_idx(transport)][dir_idx(gdir)] {
+        for &gi in self.by_td[transport_idx(transport)][dir_idx(gdir)].lookup(port) {
             let Some(g) = engine.groups.get(gi as usize) else {
                 continue;
             };
-            if !g.ports.contains(port) {
-                continue;
-            }
             let mut push = |r: RuleIdx| {
                 if cands.len() < max {
                     cands.push(r);
@@ -1028,6 +1030,56 @@ impl Core {
             }
         }
         Some(hit)
+    }
+}
+
+/// The groups of one (transport, direction) by service port: port ranges cut into
+/// elementary intervals, each listing the groups whose port set covers it (in engine order),
+/// so a packet finds its groups with one binary search instead of testing every group.
+#[derive(Debug, Default)]
+struct PortIndex {
+    starts: Vec<u16>,
+    offsets: Vec<u32>,
+    groups: Vec<u32>,
+}
+
+impl PortIndex {
+    fn build(gs: &[u32], engine: &Engine) -> PortIndex {
+        let mut cuts: Vec<u16> = vec![0];
+        for &g in gs {
+            for &(lo, hi) in &engine.groups[g as usize].ports.0 {
+                cuts.push(lo);
+                if let Some(n) = hi.checked_add(1) {
+                    cuts.push(n);
+                }
+            }
+        }
+        cuts.sort_unstable();
+        cuts.dedup();
+        let mut offsets = vec![0u32];
+        let mut groups = Vec::new();
+        for &c in &cuts {
+            groups.extend(
+                gs.iter()
+                    .copied()
+                    .filter(|&g| engine.groups[g as usize].ports.contains(c)),
+            );
+            offsets.push(groups.len() as u32);
+        }
+        PortIndex {
+            starts: cuts,
+            offsets,
+            groups,
+        }
+    }
+
+    fn lookup(&self, port: u16) -> &[u32] {
+        let i = self.starts.partition_point(|&s| s <= port);
+        if i == 0 {
+            return &[];
+        }
+        let (s, e) = (self.offsets[i - 1] as usize, self.offsets[i] as usize);
+        &self.groups[s..e]
     }
 }
 

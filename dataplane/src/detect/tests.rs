@@ -493,3 +493,33 @@ mod stream_props {
         }
     }
 }
+
+#[test]
+fn port_index_agrees_with_group_filter() {
+    let e = engine(concat!(
+        "alert tcp any any -> any 80 (content:\"a\"; sid:1;)\n",
+        "alert tcp any any -> any [80:90,443] (content:\"b\"; sid:2;)\n",
+        "alert tcp any any -> any !22 (content:\"c\"; sid:3;)\n",
+        "alert tcp any any -> any any (content:\"d\"; sid:4;)\n",
+        "alert ip any any -> any any (content:\"e\"; sid:5;)\n",
+        "alert udp any any -> any 53 (content:\"f\"; sid:6;)\n",
+    ));
+    let det = Detector::new(e.clone(), DetectConfig::default()).expect("det");
+    for (t, tr) in [(0, Transport::Tcp), (1, Transport::Udp), (3, Transport::Ip)] {
+        for port in (0..=u16::MAX).step_by(1) {
+            let got: Vec<u32> = det.core.by_td[t][0].lookup(port).to_vec();
+            let want: Vec<u32> = e
+                .groups
+                .iter()
+                .enumerate()
+                .filter(|(_, g)| {
+                    (g.transport == tr || g.transport == Transport::Ip)
+                        && g.dir == GroupDir::ToServer
+                        && g.ports.contains(port)
+                })
+                .map(|(i, _)| i as u32)
+                .collect();
+            assert_eq!(got, want, "transport {tr:?} port {port}");
+        }
+    }
+}
