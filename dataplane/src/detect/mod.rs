@@ -177,7 +177,7 @@ impl BufferSource for &[(Buffer, &[u8])] {
 }
 
 /// Detection state of one flow, embedded in the flow table's entry (size:
-/// `size_of::<FlowDetectState>()` = 136 bytes on 64-bit targets).
+/// `size_of::<FlowDetectState>()` = 128 bytes on 64-bit targets).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FlowDetectState {
     /// Engine epoch the indices below refer to; a reload clears the flowbits.
