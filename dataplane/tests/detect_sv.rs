@@ -184,3 +184,48 @@ fn per_packet_cases() {
 }
 
 const FLOOR: usize = 39;
+
+/// Diagnosis aid (run with `--ignored --nocapture`): which ET Open rules are verified most
+/// often on the first packets of public_mix.pcap.
+#[test]
+#[ignore]
+fn et_open_candidate_profile() {
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
+    let mut files: Vec<_> = match std::fs::read_dir(base.join("et-open")) {
+        Ok(d) => d.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(_) => return,
+    };
+    files.retain(|p| p.extension().is_some_and(|x| x == "rules"));
+    files.sort();
+    let rs = rules::load_files(&files, rules::LoadOptions::default()).expect("load");
+    let opts = rules::CompileOptions {
+        cache_dir: Some(std::env::temp_dir().join("osprey-hscache")),
+        threads: 1,
+    };
+    let e = rules::Engine::compile(&rs.rules, &opts).expect("compile");
+    let mut always: HashMap<u32, usize> = HashMap::new();
+    for g in &e.groups {
+        for &r in &g.always {
+            *always.entry(r).or_default() += 1;
+        }
+    }
+    let mut by_proto: HashMap<String, usize> = HashMap::new();
+    for r in always.keys() {
+        let ir = &e.rules[*r as usize];
+        let k = format!(
+            "{:?} lists={} flowbits={} header={} app={}",
+            ir.proto,
+            ir.lists.len(),
+            ir.flowbits.len(),
+            ir.header.len(),
+            ir.app.len()
+        );
+        *by_proto.entry(k).or_default() += 1;
+    }
+    let mut v: Vec<_> = by_proto.into_iter().collect();
+    v.sort_by_key(|x| std::cmp::Reverse(x.1));
+    println!("always rules: {}", always.len());
+    for (k, n) in v.iter().take(15) {
+        println!("{n:6} {k}");
+    }
+}

@@ -391,6 +391,8 @@ struct RuleAux {
     ip_only: bool,
     /// Some keyword cannot be evaluated here: the rule never matches.
     unsupported: bool,
+    /// `flowbits:set` or `toggle`.
+    sets_bits: bool,
     events: Vec<DecodeEvent>,
     bits: Vec<BitOp>,
     ints: Vec<IntOp>,
@@ -422,8 +424,10 @@ struct Core {
     by_td: [[PortIndex; 2]; 4],
     /// Per group, its rules without a prefilter pattern that each inspection kind can
     /// evaluate (packet, stream, app buffers), IP-only rules left out: a packet never walks
-    /// app-layer rules it cannot match.
-    always: Vec<[Vec<RuleIdx>; 3]>,
+    /// app-layer rules it cannot match. Entries 3..6 hold the same kinds' rules gated on
+    /// `flowbits:isset`, walked only when the flow has a bit set (ET Open has ~1,000 such
+    /// rules without content; they cannot match a flow without bits).
+    always: Vec<[Vec<RuleIdx>; 6]>,
     iponly: iponly::IpOnly,
     thresholds: Thresholds,
     counters: DetectCounters,
@@ -667,7 +671,7 @@ impl Core {
             .groups
             .iter()
             .map(|g| {
-                let mut out: [Vec<RuleIdx>; 3] = Default::default();
+                let mut out: [Vec<RuleIdx>; 6] = Default::default();
                 for &r in &g.always {
                     let Some(a) = self.aux.get(r as usize) else {
                         continue;
@@ -675,14 +679,19 @@ impl Core {
                     if a.ip_only || a.unsupported {
                         continue;
                     }
+                    let gated = if a.bits.iter().any(|b| b.cmd == BitCmd::IsSet) {
+                        3
+                    } else {
+                        0
+                    };
                     match a.scope {
-                        Scope::Header | Scope::PacketOnly => out[0].push(r),
+                        Scope::Header | Scope::PacketOnly => out[gated].push(r),
                         Scope::Payload => {
-                            out[0].push(r);
-                            out[1].push(r);
+                            out[gated].push(r);
+                            out[gated + 1].push(r);
                         }
-                        Scope::StreamOnly => out[1].push(r),
-                        Scope::App => out[2].push(r),
+                        Scope::StreamOnly => out[gated + 1].push(r),
+                        Scope::App => out[gated + 2].push(r),
                     }
                 }
                 out
@@ -727,6 +736,13 @@ impl Core {
         let max = self.cfg.max_candidates;
         let mut over = false;
         let scratch = self.scratch.as_ref();
+        let has_bits = flow.as_deref().is_some_and(|f| f.nbits > 0);
+        let kind = match ctx.kind {
+            InspectKind::Packet => 0,
+            InspectKind::Stream => 1,
+            InspectKind::AppBuffer(_) => 2,
+        };
+        let mut gated: BVec<'_, u32> = BVec::new_in(arena);
         for &gi in self.by_td[transport_idx(transport)][dir_idx(gdir)].lookup(port) {
             let Some(g) = engine.groups.get(gi as usize) else {
                 continue;
@@ -738,14 +754,12 @@ impl Core {
                     over = true;
                 }
             };
-            let kind = match ctx.kind {
-                InspectKind::Packet => 0,
-                InspectKind::Stream => 1,
-                InspectKind::AppBuffer(_) => 2,
-            };
             if let Some(a) = self.always.get(gi as usize) {
                 for &r in &a[kind] {
                     push(r);
+                }
+                if !a[kind + 3].is_empty() {
+                    gated.push(gi);
                 }
             }
             let Some(scratch) = scratch else { continue };
@@ -796,6 +810,27 @@ impl Core {
                         over = true;
                     }
                 });
+            }
+        }
+        // Rules gated on `flowbits:isset` can match only if the flow has a bit or a candidate
+        // of this inspection may set one (setters run first in rule order, as in Suricata).
+        if flow.is_some()
+            && !gated.is_empty()
+            && (has_bits
+                || cands
+                    .iter()
+                    .any(|&r| self.aux.get(r as usize).is_some_and(|a| a.sets_bits)))
+        {
+            for &gi in gated.iter() {
+                if let Some(a) = self.always.get(gi as usize) {
+                    for &r in &a[kind + 3] {
+                        if cands.len() < max {
+                            cands.push(r);
+                        } else {
+                            over = true;
+                        }
+                    }
+                }
             }
         }
         if over {
@@ -1314,10 +1349,15 @@ fn derive<'r>(
         && r.src_ports.is_any()
         && r.dst_ports.is_any()
         && !matches!(r.proto, Proto::App(_) | Proto::TcpStream);
+    let sets_bits = r
+        .flowbits
+        .iter()
+        .any(|f| matches!(f.cmd, BitCmd::Set | BitCmd::Toggle));
     RuleAux {
         scope,
         ip_only,
         unsupported,
+        sets_bits,
         events,
         bits,
         ints,

@@ -520,3 +520,21 @@ fn port_index_agrees_with_group_filter() {
         }
     }
 }
+
+#[test]
+fn flowbit_gated_rules_without_content() {
+    let mut r = Run::new(concat!(
+        "alert tcp any any -> any any (content:\"a\"; flowbits:set,x; flowbits:noalert; sid:1;)\n",
+        "alert tcp any any -> any any (flowbits:isset,x; sid:2;)\n",
+        "alert tcp any any -> any any (flowbits:isnotset,x; sid:3;)\n",
+    ));
+    let mut st = FlowDetectState::default();
+    let b = frame(C, S, 6, 1, 2, 0x18, b"b");
+    let a = frame(C, S, 6, 1, 2, 0x18, b"a");
+    let d = Some(FlowDir::ToServer);
+    assert_eq!(r.packet(&b, d, Some(&mut st), 0).0, vec![3]);
+    assert_eq!(r.packet(&b, None, None, 0).0, vec![3]);
+    // The setter matches first in rule order; sid 2 on the same packet sees the bit.
+    assert_eq!(r.packet(&a, d, Some(&mut st), 0).0, vec![2]);
+    assert_eq!(r.packet(&b, d, Some(&mut st), 0).0, vec![2]);
+}
