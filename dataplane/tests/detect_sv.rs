@@ -213,17 +213,34 @@ fn et_open_candidate_profile() {
     for r in always.keys() {
         let ir = &e.rules[*r as usize];
         let k = format!(
-            "{:?} lists={} flowbits={} header={} app={}",
+            "{:?} lists={} flowbits={:?} header={} app={} flow={:?}",
             ir.proto,
             ir.lists.len(),
-            ir.flowbits.len(),
+            ir.flowbits.iter().map(|f| f.cmd).collect::<Vec<_>>(),
             ir.header.len(),
-            ir.app.len()
+            ir.app.len(),
+            ir.flow.map(|f| f.dir),
         );
         *by_proto.entry(k).or_default() += 1;
     }
     let mut v: Vec<_> = by_proto.into_iter().collect();
     v.sort_by_key(|x| std::cmp::Reverse(x.1));
+    // Payload literals selecting the most rules: each hit makes all of them candidates.
+    let mut lits: Vec<(usize, String)> = e
+        .groups
+        .iter()
+        .flat_map(|g| g.buffers_of(rules::ir::Buffer::Payload))
+        .flat_map(|b| {
+            b.literals
+                .iter()
+                .zip(&b.rules_of)
+                .map(|(l, r)| (r.len(), String::from_utf8_lossy(&l.bytes).into_owned()))
+        })
+        .collect();
+    lits.sort_by_key(|x| std::cmp::Reverse(x.0));
+    for (n, l) in lits.iter().take(10) {
+        println!("literal {l:?}: {n} rules");
+    }
     println!("always rules: {}", always.len());
     for (k, n) in v.iter().take(15) {
         println!("{n:6} {k}");

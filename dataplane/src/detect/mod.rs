@@ -1339,7 +1339,11 @@ fn derive<'r>(
     let ip_only = r.lists.is_empty()
         && r.dsize.is_none()
         && r.flow.is_none()
-        && r.flowbits.is_empty()
+        // As in Suricata, setting flowbits keeps a rule IP-only; testing them does not.
+        && r
+            .flowbits
+            .iter()
+            .all(|f| matches!(f.cmd, BitCmd::Set | BitCmd::Unset | BitCmd::Toggle))
         && r.flowints.is_empty()
         && r.xbits.is_empty()
         && r.stream_size.is_none()

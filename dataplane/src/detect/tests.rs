@@ -538,3 +538,24 @@ fn flowbit_gated_rules_without_content() {
     assert_eq!(r.packet(&a, d, Some(&mut st), 0).0, vec![2]);
     assert_eq!(r.packet(&b, d, Some(&mut st), 0).0, vec![2]);
 }
+
+#[test]
+fn iponly_rules_may_set_flowbits() {
+    let mut r = Run::new(concat!(
+        "alert tcp 8.8.8.8 any -> $HOME_NET any (flowbits:set,bad; flowbits:noalert; sid:1;)\n",
+        "alert tcp any any -> any any (content:\"x\"; flowbits:isset,bad; sid:2;)\n",
+    ));
+    assert_eq!(r.det.core.iponly.len(), 1);
+    let mut st = FlowDetectState::default();
+    let down = frame(S, C, 6, 2, 1, 0x18, b"x");
+    assert_eq!(
+        r.packet(&down, Some(FlowDir::ToClient), Some(&mut st), 0).0,
+        vec![2]
+    );
+    let mut st = FlowDetectState::default();
+    let up = frame(C, S, 6, 1, 2, 0x18, b"x");
+    assert_eq!(
+        r.packet(&up, Some(FlowDir::ToServer), Some(&mut st), 0).0,
+        Vec::<u32>::new()
+    );
+}
