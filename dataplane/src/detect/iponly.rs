@@ -1,8 +1,9 @@
 //! IP-only rules (addresses and nothing else that depends on the packet) matched through an
 //! elementary-interval index instead of a loop over rules.
 //!
-//! Each rule is indexed on one side: the address set with fewer ranges (the narrower, e.g. the
-//! external list of an intel rule), never on an `any` side. The boundaries of every indexed
+//! Each rule is indexed on one side: the address set covering fewer addresses (the narrower,
+//! e.g. the external list of an intel rule rather than `$HOME_NET`), never on an `any` side,
+//! so a packet's lookup finds few rules to confirm. The boundaries of every indexed
 //! range cut the address line into elementary intervals; each interval lists the rules whose
 //! indexed range covers it (CSR layout: `starts` + `offsets` + `rules`). A lookup is one binary
 //! search per side and family; the other side of each hit is then checked with a binary search
@@ -105,6 +106,15 @@ fn contains4(ranges: &[(u32, u32)], a: u32) -> bool {
     i > 0 && ranges[i - 1].1 >= a
 }
 
+/// Addresses a set covers, IPv4 and IPv6 counts added (saturating); only used to compare the
+/// two sides of one rule.
+fn coverage(s: &IpSet) -> u128 {
+    let v4: u128 = s.v4.iter().map(|&(lo, hi)| u128::from(hi - lo) + 1).sum();
+    s.v6.iter().fold(v4, |acc, &(lo, hi)| {
+        acc.saturating_add((hi - lo).saturating_add(1))
+    })
+}
+
 fn in_set(s: &IpSet, a: u128, v4: bool) -> bool {
     if v4 {
         contains4(&s.v4, a as u32)
@@ -126,7 +136,7 @@ impl IpOnly {
             }
             let side = if sa {
                 Side::Dst
-            } else if da || src.v4.len() + src.v6.len() <= dst.v4.len() + dst.v6.len() {
+            } else if da || coverage(src) <= coverage(dst) {
                 Side::Src
             } else {
                 Side::Dst
