@@ -8,6 +8,7 @@
 //! - [`decode`]: lenient layered decoding into a packet summary plus counted anomalies.
 //! - [`flow`]: per-worker flow table, TCP tracking and stream reassembly.
 //! - [`app`]: application-layer parsers (HTTP, DNS, TLS) over reassembled streams.
+//! - [`detect`]: per-worker rule matching (Hyperscan prefilter, option verification, verdicts).
 //! - [`worker`]: the per-lcore poll loop; [`runtime`]: EAL start-up, ports, replay.
 //! - [`counters`]: plain per-worker counters, summed by the control plane.
 //! - [`time`]: packet time.
@@ -19,6 +20,7 @@
 pub mod app;
 pub mod counters;
 pub mod decode;
+pub mod detect;
 pub mod dpdk;
 pub mod export;
 pub mod flow;
