@@ -75,6 +75,7 @@ fn engine(limit_payload: Option<usize>) -> Option<Arc<rules::Engine>> {
     let opts = rules::CompileOptions {
         cache_dir: Some(std::env::temp_dir().join("osprey-hscache")),
         threads: 1,
+        ..Default::default()
     };
     let e = rules::Engine::compile(&rs.rules, &opts).ok()?;
     eprintln!("engine: {} rules, {} groups", e.stats.rules, e.stats.groups);

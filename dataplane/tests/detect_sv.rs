@@ -201,6 +201,7 @@ fn et_open_candidate_profile() {
     let opts = rules::CompileOptions {
         cache_dir: Some(std::env::temp_dir().join("osprey-hscache")),
         threads: 1,
+        ..Default::default()
     };
     let e = rules::Engine::compile(&rs.rules, &opts).expect("compile");
     let mut always: HashMap<u32, usize> = HashMap::new();

@@ -401,7 +401,12 @@ impl<'a, 'r> Walk<'a, 'r> {
         let off = self.vars.value(&o.offset)?;
         let base = if o.relative { cur as i64 } else { 0 };
         let start = usize::try_from(base.checked_add(off)?).ok()?;
-        let n = usize::from(o.nbytes);
+        // Byte counts may come from a `byte_extract` variable; Suricata caps them at 10 (string)
+        // or 8 (binary) bytes, and anything outside 1..=10 matches nothing.
+        let n = usize::try_from(self.vars.value(&o.nbytes)?).ok()?;
+        if !(1..=10).contains(&n) {
+            return None;
+        }
         let bytes = buf.get(start..start.checked_add(n)?)?;
         let mut v = read_value(bytes, o.endian, o.string)?;
         if let Some(mask) = o.bitmask {
@@ -605,8 +610,8 @@ mod tests {
 
     #[test]
     fn byte_keywords_and_isdataat() {
-        let opts = |n, off, rel| ByteOpts {
-            nbytes: n,
+        let opts = |n: i64, off, rel| ByteOpts {
+            nbytes: Value::Lit(n),
             offset: Value::Lit(off),
             relative: rel,
             endian: Endian::Big,
@@ -706,7 +711,7 @@ pub mod props {
             let b = i64::from(*ch.get(2).unwrap_or(&1) % 16);
             let pat = vec![*ch.get(3).unwrap_or(&b'a') % 4 + b'a'; (a as usize % 3) + 1];
             let opts = ByteOpts {
-                nbytes: (a as u8 % 4) + 1,
+                nbytes: Value::Lit((a % 4) + 1),
                 offset: Value::Lit(b - 4),
                 relative: a % 2 == 0,
                 endian: if b % 2 == 0 {

@@ -214,6 +214,7 @@ mod tests {
             track,
             count,
             seconds,
+            unique_on: None,
         }
     }
 
