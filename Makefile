@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all deps check-toolchain build run test fmt clippy unit bench conformance clean
+.PHONY: all deps check-toolchain build run test fmt clippy unit bench conformance-summary clean
 
 all: build
 
@@ -28,7 +28,17 @@ clippy: deps check-toolchain
 unit: deps check-toolchain
 	$(CARGO) test --workspace
 
-test: deps check-toolchain fmt clippy unit
+test: deps check-toolchain fmt clippy unit conformance-summary
+
+# The suricata-verify pass counts (the floors are enforced by tests/conformance.rs).
+SV_ENGINE = $(CURDIR)/target/debug/osprey replay -q --pcap {pcap} --rules {rules} --eve {eve} --flags {flags}
+conformance-summary: unit
+	@if [ -f ../shared/tools/sv_run.py ]; then \
+	  python3 ../shared/tools/sv_run.py -j 2 --list ../shared/data/suricata-verify/subset.txt --engine '$(SV_ENGINE)' 2>/dev/null | tail -1 | \
+	    awk '{printf "suricata-verify subset: %s of %d tests pass, %s skipped\n", $$1, $$1+$$3, $$5}'; \
+	  python3 ../shared/tools/sv_run.py -j 2 --alert-only --list ../shared/data/suricata-verify/tier2.txt --engine '$(SV_ENGINE)' 2>/dev/null | tail -1 | \
+	    awk '{printf "suricata-verify tier2 (alert checks): %s of %d tests pass, %s skipped\n", $$1, $$1+$$3, $$5}'; \
+	fi
 
 bench: deps check-toolchain
 	$(CARGO) bench --workspace

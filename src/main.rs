@@ -81,6 +81,9 @@ struct ReplayArgs {
     /// Configuration file for the `[dpdk]` settings (default: no hugepages, no PCI).
     #[arg(short, long)]
     config: Option<PathBuf>,
+    /// Rule files (Suricata syntax) to detect with; each option takes one or more files.
+    #[arg(long, num_args = 1..)]
+    rules: Vec<PathBuf>,
     /// Write EVE JSON events (one per line, Suricata's format) to this file.
     #[arg(long)]
     eve: Option<PathBuf>,
@@ -229,7 +232,80 @@ fn eal_config(path: Option<&PathBuf>) -> anyhow::Result<EalConfig> {
     })
 }
 
+/// Loads and compiles rule files; diagnostics of rules that fail go to stderr, the rest load.
+fn load_engine(files: &[PathBuf]) -> anyhow::Result<Option<Arc<rules::Engine>>> {
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let set =
+        rules::load_files(files, rules::LoadOptions::default()).context("reading rule files")?;
+    for d in set.report.diagnostics.iter().take(20) {
+        tracing::warn!("{d}");
+    }
+    let opts = rules::CompileOptions {
+        cache_dir: Some(std::env::temp_dir().join("osprey-hyperscan-cache")),
+        ..Default::default()
+    };
+    let engine = rules::Engine::compile(&set.rules, &opts).context("compiling rules")?;
+    Ok(Some(Arc::new(engine)))
+}
+
+/// Renders one alert as Suricata's EVE `alert` event.
+fn eve_alert(engine: &rules::Engine, r: &dataplane::worker::AlertRecord) -> serde_json::Value {
+    use dataplane::detect::AlertAction;
+    let ev = &r.event;
+    let c = &r.ctx;
+    let rule = engine.rules.get(ev.rule as usize);
+    let msg = rule.map_or("", |r| r.meta.msg.as_str());
+    let severity = rule.map_or(3, |r| {
+        if r.meta.priority == 0 {
+            3
+        } else {
+            r.meta.priority
+        }
+    });
+    let proto = match c.proto {
+        6 => "TCP".to_string(),
+        17 => "UDP".to_string(),
+        1 => "ICMP".to_string(),
+        58 => "IPv6-ICMP".to_string(),
+        n => n.to_string(),
+    };
+    let mut v = serde_json::json!({
+        "timestamp": dataplane::flow::eve_timestamp(ev.ts),
+        "flow_id": c.flow_id,
+        "pcap_cnt": c.pcap_cnt,
+        "event_type": "alert",
+        "src_ip": c.src.to_string(),
+        "src_port": c.src_port,
+        "dest_ip": c.dst.to_string(),
+        "dest_port": c.dst_port,
+        "proto": proto,
+        "alert": {
+            "action": match ev.action { AlertAction::Allowed => "allowed", AlertAction::Blocked => "blocked" },
+            "gid": ev.gid,
+            "signature_id": ev.sid,
+            "rev": ev.rev,
+            "signature": msg,
+            "category": rule.and_then(|r| r.meta.classtype.clone()).unwrap_or_default(),
+            "severity": severity,
+        },
+    });
+    if let Some(app) = c.app_proto {
+        v["app_proto"] = app.into();
+    }
+    if c.flow_id == 0 {
+        if let Some(m) = v.as_object_mut() {
+            m.remove("flow_id");
+        }
+    }
+    v
+}
+
 fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
+    let engine = load_engine(&a.rules)?;
+    let mut worker = a.flags.worker_config();
+    worker.pipeline.engine = engine.clone();
     let opts = ReplayOptions {
         pcap: a.pcap.clone(),
         workers: a.workers,
@@ -237,7 +313,7 @@ fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         infinite: false,
         duration: None,
         stop: stop_on_signals()?,
-        worker: a.flags.worker_config(),
+        worker,
     };
     let wants = |t: &str| a.eve_types.is_empty() || a.eve_types.iter().any(|x| x == t);
     let mut eve = match &a.eve {
@@ -256,6 +332,13 @@ fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let flows_wanted = a.eve.is_some() && wants("flow");
+    let alerts_wanted = a.eve.is_some() && wants("alert") && engine.is_some();
+    let mut alert_lines: Vec<serde_json::Value> = Vec::new();
+    let mut on_alert = |_worker: usize, r: &dataplane::worker::AlertRecord| {
+        if let Some(e) = engine.as_deref() {
+            alert_lines.push(eve_alert(e, r));
+        }
+    };
     let report = runtime::replay(
         &opts,
         None,
@@ -264,7 +347,18 @@ fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         } else {
             None
         },
+        if alerts_wanted {
+            Some(&mut on_alert)
+        } else {
+            None
+        },
     )?;
+    if let Some(w) = eve.as_mut() {
+        for v in &alert_lines {
+            serde_json::to_writer(&mut *w, v).context("writing EVE")?;
+            w.write_all(b"\n").context("writing EVE")?;
+        }
+    }
     if let Some(e) = eve_error {
         return Err(anyhow::Error::new(e).context("writing EVE"));
     }
@@ -345,7 +439,7 @@ fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
         stop: stop_on_signals()?,
         worker: Default::default(),
     };
-    let r = runtime::replay(&opts, None, None)?;
+    let r = runtime::replay(&opts, None, None, None)?;
     let secs = r.elapsed_secs.max(1e-9);
     // Cycles per packet per worker: the worker's whole poll loop (PMD receive included) over
     // the packets it handled.
@@ -526,7 +620,7 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
                 stop,
                 worker: Default::default(),
             };
-            let r = runtime::replay(&opts, Some(&mut progress), None)?;
+            let r = runtime::replay(&opts, Some(&mut progress), None, None)?;
             println!(
                 "stopped: {} packets, {} bytes in {:.1} s; drops: imissed {} rx_nombuf {} ierrors {}",
                 r.packets,
@@ -570,8 +664,9 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
                 stop,
                 worker: Default::default(),
                 export_flows: false,
+                export_alerts: false,
             };
-            let r = runtime::run(&plan, Some(&mut progress), None)?;
+            let r = runtime::run(&plan, Some(&mut progress), None, None)?;
             let packets: u64 = r.per_worker.iter().map(|w| w.packets).sum();
             println!(
                 "stopped: {packets} packets in {:.1} s; drops: imissed {} rx_nombuf {} ierrors {}",

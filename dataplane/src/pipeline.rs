@@ -5,11 +5,15 @@
 //! reader ([`crate::io::pcap`]) both drive it, so tests and tools run the exact code the
 //! workers run. Flow-end records and app-layer events leave through an [`EventSink`].
 
+use std::net::IpAddr;
+use std::sync::Arc;
+
 use hashbrown::HashMap;
 
 use crate::app::{self, AppConfig, AppCounters, AppLayer};
 use crate::counters::CounterSet;
 use crate::decode::{DecodeConfig, Decoder, LinkType, Packet, L4};
+use crate::detect::{AlertEvent, DetectConfig, Detector, FlowDetectState, PacketView};
 use crate::flow::{
     self, proto, FlowConfig, FlowId, FlowRecord, FlowRecordSink, FlowTable, FlowTuple, StreamSink,
     TcpFlags, TcpSegment,
@@ -22,12 +26,31 @@ pub struct PipelineConfig {
     pub decode: DecodeConfig,
     pub flow: FlowConfig,
     pub app: AppConfig,
+    /// The compiled ruleset; `None` runs no detection.
+    pub engine: Option<Arc<rules::Engine>>,
+    pub detect: DetectConfig,
+}
+
+/// Where an alert happened: the packet's addresses (sender first), its flow and number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AlertContext {
+    pub flow_id: u64,
+    pub pcap_cnt: u64,
+    pub proto: u8,
+    pub src: IpAddr,
+    pub src_port: u16,
+    pub dst: IpAddr,
+    pub dst_port: u16,
+    /// The flow's application protocol (Suricata's name), `None` when not known.
+    pub app_proto: Option<&'static str>,
 }
 
 /// What leaves the pipeline besides counters.
 pub trait EventSink {
     /// A flow ended (timeout, close, eviction, shutdown).
     fn flow_end(&mut self, rec: &FlowRecord);
+    /// A rule matched.
+    fn alert(&mut self, _ev: &AlertEvent, _ctx: &AlertContext) {}
 }
 
 /// A sink that keeps nothing.
@@ -63,9 +86,10 @@ impl CounterSet for PipelineCounters {
     }
 }
 
-/// One flow's app-layer state.
+/// One flow's app-layer and detection state.
 struct AppSlot {
-    app: AppLayer,
+    app: Option<AppLayer>,
+    detect: FlowDetectState,
 }
 
 /// App-layer states by flow, bounded; freed states are kept for reuse.
@@ -86,6 +110,7 @@ pub struct Pipeline {
     pcap_cnt: u64,
     /// Flow records produced while the flow table is borrowed, emitted right after; reused.
     ended: Vec<FlowRecord>,
+    detector: Option<Detector>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -106,6 +131,8 @@ pub enum PipelineError {
     Decode(#[from] crate::decode::ConfigError),
     #[error("flow table: {0}")]
     Flow(#[from] flow::FlowConfigError),
+    #[error("detection: {0}")]
+    Detect(#[from] crate::detect::DetectError),
 }
 
 /// Routes reassembled stream data to the flow's app layer.
@@ -125,20 +152,33 @@ fn app_dir(d: flow::Direction) -> app::Direction {
 
 impl StreamSink for StreamToApp<'_> {
     fn data(&mut self, flow: FlowId, dir: flow::Direction, _offset: u64, data: &[u8]) {
-        if let Some(slot) = self.apps.by_flow.get_mut(&flow) {
-            slot.app
-                .on_stream(self.cfg, app_dir(dir), data, self.now, self.counters);
+        if let Some(app) = self
+            .apps
+            .by_flow
+            .get_mut(&flow)
+            .and_then(|s| s.app.as_mut())
+        {
+            app.on_stream(self.cfg, app_dir(dir), data, self.now, self.counters);
         }
     }
     fn gap(&mut self, flow: FlowId, dir: flow::Direction, _offset: u64, len: u64) {
-        if let Some(slot) = self.apps.by_flow.get_mut(&flow) {
-            slot.app.on_gap(app_dir(dir), len, self.counters);
+        if let Some(app) = self
+            .apps
+            .by_flow
+            .get_mut(&flow)
+            .and_then(|s| s.app.as_mut())
+        {
+            app.on_gap(app_dir(dir), len, self.counters);
         }
     }
     fn end(&mut self, flow: FlowId, dir: flow::Direction) {
-        if let Some(slot) = self.apps.by_flow.get_mut(&flow) {
-            slot.app
-                .on_end(self.cfg, app_dir(dir), self.now, self.counters);
+        if let Some(app) = self
+            .apps
+            .by_flow
+            .get_mut(&flow)
+            .and_then(|s| s.app.as_mut())
+        {
+            app.on_end(self.cfg, app_dir(dir), self.now, self.counters);
         }
     }
 }
@@ -152,8 +192,8 @@ struct EndFlows<'a, E: EventSink> {
 impl<E: EventSink> FlowRecordSink for EndFlows<'_, E> {
     fn flow_end(&mut self, rec: &FlowRecord) {
         let mut rec = *rec;
-        if let Some(slot) = self.apps.by_flow.remove(&rec.id) {
-            rec.app_proto = flow_app_proto(slot.app.proto());
+        if let Some(app) = self.apps.by_flow.remove(&rec.id).and_then(|s| s.app) {
+            rec.app_proto = flow_app_proto(app.proto());
         }
         self.events.flow_end(&rec);
     }
@@ -191,6 +231,10 @@ impl Pipeline {
             counters: PipelineCounters::default(),
             pcap_cnt: 0,
             ended: Vec::with_capacity(256),
+            detector: match &cfg.engine {
+                Some(e) => Some(Detector::new(e.clone(), cfg.detect)?),
+                None => None,
+            },
         })
     }
 
@@ -216,11 +260,22 @@ impl Pipeline {
         self.flows.tcp_counters().visit(f);
         self.app_counters.visit(f);
         self.counters.visit(f);
+        if let Some(d) = &self.detector {
+            d.counters().visit(f);
+        }
+    }
+
+    /// Ends a burst: releases per-burst scratch memory.
+    pub fn end_burst(&mut self) {
+        if let Some(d) = self.detector.as_mut() {
+            d.end_burst();
+        }
     }
 
     /// Processes one frame captured at `now`.
     pub fn process<E: EventSink>(&mut self, frame: &[u8], now: Timestamp, events: &mut E) {
         self.pcap_cnt += 1;
+        let pcap_cnt = self.pcap_cnt;
         let Pipeline {
             link,
             decoder,
@@ -230,11 +285,18 @@ impl Pipeline {
             app_counters,
             counters,
             ended,
+            detector,
             ..
         } = self;
         let pkt = decoder.decode(*link, frame, now);
         let Some(fp) = flow_packet(&pkt) else {
             counters.no_flow += 1;
+            if let Some(det) = detector.as_mut() {
+                let ctx = alert_context(&pkt, 0, pcap_cnt, None);
+                det.inspect_packet(&PacketView::stateless(&pkt), None, now, &mut |ev| {
+                    events.alert(&ev, &ctx)
+                });
+            }
             return;
         };
         let mut streams = StreamToApp {
@@ -276,19 +338,23 @@ impl Pipeline {
                 } else {
                     None
                 };
-                if let Some(t) = transport {
-                    streams.apps.by_flow.insert(
-                        outcome.flow.id,
-                        AppSlot {
-                            app: AppLayer::new(t, client.src_port, client.dst_port),
-                        },
-                    );
-                }
+                streams.apps.by_flow.insert(
+                    outcome.flow.id,
+                    AppSlot {
+                        app: transport.map(|t| AppLayer::new(t, client.src_port, client.dst_port)),
+                        detect: FlowDetectState::default(),
+                    },
+                );
             }
         }
         if fp.tuple.proto == proto::UDP && !pkt.payload.is_empty() {
-            if let Some(slot) = streams.apps.by_flow.get_mut(&outcome.flow.id) {
-                slot.app.on_datagram(
+            if let Some(app) = streams
+                .apps
+                .by_flow
+                .get_mut(&outcome.flow.id)
+                .and_then(|s| s.app.as_mut())
+            {
+                app.on_datagram(
                     streams.cfg,
                     app_dir(outcome.dir),
                     pkt.payload,
@@ -297,8 +363,40 @@ impl Pipeline {
                 );
             }
         }
-        if let Some(slot) = streams.apps.by_flow.get(&outcome.flow.id) {
-            flows.set_app_proto(outcome.flow, flow_app_proto(slot.app.proto()));
+        let slot = streams.apps.by_flow.get_mut(&outcome.flow.id);
+        let app = slot
+            .as_ref()
+            .and_then(|s| s.app.as_ref())
+            .map(|a| a.proto());
+        if let Some(a) = app {
+            flows.set_app_proto(outcome.flow, flow_app_proto(a));
+        }
+        if let Some(det) = detector.as_mut() {
+            let known =
+                app.filter(|a| !matches!(a, app::AppProto::Unknown | app::AppProto::Failed));
+            let view = PacketView {
+                pkt: &pkt,
+                dir: Some(match outcome.dir {
+                    flow::Direction::ToServer => rules::ir::FlowDir::ToServer,
+                    flow::Direction::ToClient => rules::ir::FlowDir::ToClient,
+                }),
+                established: outcome.state == flow::FlowState::Established,
+                app_proto: known.and_then(rules_app_proto),
+                flow_id: outcome.flow.id.0,
+                // Payload rules inspect each packet's payload; stream-chunk inspection across
+                // segments is not wired yet.
+                stream_active: false,
+                stream_bytes: [0; 2],
+            };
+            let ctx = alert_context(&pkt, outcome.flow.id.0, pcap_cnt, known.map(|a| a.name()));
+            let mut alerted = false;
+            det.inspect_packet(&view, slot.map(|s| &mut s.detect), now, &mut |ev| {
+                alerted = true;
+                events.alert(&ev, &ctx)
+            });
+            if alerted {
+                flows.set_alerted(outcome.flow);
+            }
         }
     }
 
@@ -354,6 +452,39 @@ impl Pipeline {
         for r in ended.iter() {
             end.flow_end(r);
         }
+    }
+}
+
+fn rules_app_proto(p: app::AppProto) -> Option<rules::ir::AppProto> {
+    use rules::ir::AppProto as R;
+    Some(match p {
+        app::AppProto::Http | app::AppProto::WebSocket => R::Http,
+        app::AppProto::Dns => R::Dns,
+        app::AppProto::Tls => R::Tls,
+        app::AppProto::Smtp => R::Smtp,
+        app::AppProto::Ssh => R::Ssh,
+        app::AppProto::Ftp => R::Ftp,
+        app::AppProto::Unknown | app::AppProto::Failed => return None,
+    })
+}
+
+fn alert_context(
+    pkt: &Packet<'_>,
+    flow_id: u64,
+    pcap_cnt: u64,
+    app_proto: Option<&'static str>,
+) -> AlertContext {
+    let unspecified = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+    let (src_port, dst_port) = pkt.ports();
+    AlertContext {
+        flow_id,
+        pcap_cnt,
+        proto: pkt.ip.as_ref().map_or(0, |i| i.proto),
+        src: pkt.ip.as_ref().map_or(unspecified, |i| i.src),
+        src_port,
+        dst: pkt.ip.as_ref().map_or(unspecified, |i| i.dst),
+        dst_port,
+        app_proto,
     }
 }
 

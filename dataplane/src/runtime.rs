@@ -18,7 +18,9 @@ use crate::flow::FlowRecord;
 use crate::io::pcap::{scan, CaptureError, CaptureInfo};
 use crate::io::{split, WireLengths};
 use crate::time::Timestamp;
-use crate::worker::{PacketClock, Published, RunControl, Worker, WorkerConfig};
+use crate::worker::{
+    AlertRecord, Export, PacketClock, Published, RunControl, Worker, WorkerConfig,
+};
 
 /// Link types the decoder understands (pcap numbering).
 pub const SUPPORTED_LINK_TYPES: &[(u32, &str)] = &[
@@ -253,7 +255,15 @@ pub struct Plan {
     pub worker: WorkerConfig,
     /// Hand flow-end records to the `on_flow` callback of [`run`].
     pub export_flows: bool,
+    /// Hand alerts to the `on_alert` callback of [`run`].
+    pub export_alerts: bool,
 }
+
+/// Slots of each worker's alert ring.
+const ALERT_RING: usize = 1 << 16;
+
+/// A callback on the main lcore for each alert a worker exported.
+pub type OnAlert<'a> = &'a mut dyn FnMut(usize, &AlertRecord);
 
 /// Data bytes of one mbuf; longer frames arrive as chains.
 pub const MBUF_DATA_ROOM: u32 = 2048;
@@ -281,6 +291,7 @@ pub fn run(
     plan: &Plan,
     progress: Option<Progress<'_>>,
     mut on_flow: Option<OnFlow<'_>>,
+    mut on_alert: Option<OnAlert<'_>>,
 ) -> Result<RunReport, RuntimeError> {
     if plan.workers.is_empty() || plan.workers.len() > 64 {
         return Err(RuntimeError::Workers(plan.workers.len()));
@@ -308,6 +319,7 @@ pub fn run(
     }
     let lcores = eal.worker_lcores();
     let mut flow_rings = Vec::new();
+    let mut alert_rings = Vec::new();
     let started = Instant::now();
     let mut jobs = Vec::with_capacity(plan.workers.len());
     let mut published = Vec::with_capacity(plan.workers.len());
@@ -319,14 +331,18 @@ pub fn run(
                 link_type: plan.link_type,
             }
         })?;
-        let producer = if plan.export_flows {
+        let mut export = Export::default();
+        if plan.export_flows {
             let (p, c) = crate::export::ring(FLOW_RING);
             flow_rings.push(c);
-            Some(p)
-        } else {
-            None
-        };
-        let worker = Worker::new(i, link, wp.wire.clone(), &plan.worker, producer)
+            export.flows = Some(p);
+        }
+        if plan.export_alerts {
+            let (p, c) = crate::export::ring(ALERT_RING);
+            alert_rings.push(c);
+            export.alerts = Some(p);
+        }
+        let worker = Worker::new(i, link, wp.wire.clone(), &plan.worker, export)
             .map_err(|e| RuntimeError::Config(e.to_string()))?;
         published.push(worker.published());
         let mut queues = Vec::with_capacity(wp.queues.len());
@@ -366,16 +382,23 @@ pub fn run(
     }
     let mut progress = progress;
     let mut next_tick = Instant::now() + Duration::from_secs(1);
-    let mut drain = |rings: &mut Vec<crate::export::Consumer<FlowRecord>>| {
+    // Alerts first: a flow's record follows the alerts raised on it.
+    let mut drain = |flows: &mut Vec<crate::export::Consumer<FlowRecord>>,
+                     alerts: &mut Vec<crate::export::Consumer<AlertRecord>>| {
+        if let Some(f) = on_alert.as_mut() {
+            for (w, c) in alerts.iter_mut().enumerate() {
+                c.drain(usize::MAX, |r| f(w, &r));
+            }
+        }
         if let Some(f) = on_flow.as_mut() {
-            for (w, c) in rings.iter_mut().enumerate() {
+            for (w, c) in flows.iter_mut().enumerate() {
                 c.drain(usize::MAX, |r| f(w, &r));
             }
         }
     };
     while !done_flags.iter().all(|d| d.load(Ordering::Acquire)) {
         std::thread::sleep(Duration::from_millis(10));
-        drain(&mut flow_rings);
+        drain(&mut flow_rings, &mut alert_rings);
         let now = Instant::now();
         if let Some(d) = plan.duration {
             if now.duration_since(started) >= d {
@@ -391,7 +414,7 @@ pub fn run(
         }
     }
     let elapsed = started.elapsed();
-    drain(&mut flow_rings);
+    drain(&mut flow_rings, &mut alert_rings);
     let mut per_worker = Vec::with_capacity(jobs.len());
     let mut worker_cycles = 0u64;
     let mut panicked = None;
@@ -418,7 +441,7 @@ pub fn run(
         }
     }
     // Records pushed between the last drain and the worker's exit.
-    drain(&mut flow_rings);
+    drain(&mut flow_rings, &mut alert_rings);
     if let Some(i) = panicked {
         return Err(RuntimeError::WorkerPanicked(i));
     }
@@ -460,6 +483,7 @@ pub fn replay(
     opts: &ReplayOptions,
     progress: Option<Progress<'_>>,
     on_flow: Option<OnFlow<'_>>,
+    on_alert: Option<OnAlert<'_>>,
 ) -> Result<ReplayReport, RuntimeError> {
     if opts.workers == 0 || opts.workers > 64 {
         return Err(RuntimeError::Workers(opts.workers));
@@ -543,8 +567,9 @@ pub fn replay(
         stop: opts.stop.clone(),
         worker: opts.worker.clone(),
         export_flows: on_flow.is_some(),
+        export_alerts: on_alert.is_some(),
     };
-    let r = run(&plan, progress, on_flow)?;
+    let r = run(&plan, progress, on_flow, on_alert)?;
     let packets: u64 = r.per_worker.iter().map(|w| w.packets).sum();
     Ok(ReplayReport {
         pcap: opts.pcap.clone(),

@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 
 use crate::counters::CounterSet;
 use crate::decode::LinkType;
+use crate::detect::AlertEvent;
 use crate::dpdk::{Burst, RxQueue};
 use crate::export::Producer;
 use crate::flow::FlowRecord;
 use crate::io::WireLengths;
-use crate::pipeline::{Pipeline, PipelineConfig};
+use crate::pipeline::{AlertContext, Pipeline, PipelineConfig};
 use crate::time::Timestamp;
 
 /// Largest frame a worker linearises (jumbo frames arrive as mbuf chains).
@@ -138,9 +139,20 @@ pub struct WorkerConfig {
 /// Flow records a sweep may end per burst (bounds the work the sweep adds to one burst).
 const SWEEP_BUDGET: usize = 64;
 
-/// Where a worker's records go: a ring to the control plane, or nowhere.
-struct Export {
-    flows: Option<Producer<FlowRecord>>,
+/// An alert as it leaves the worker: the match and where it happened.
+#[derive(Clone, Copy, Debug)]
+pub struct AlertRecord {
+    pub event: AlertEvent,
+    pub ctx: AlertContext,
+}
+
+/// Where a worker's records go: rings to the control plane, or nowhere.
+#[derive(Default)]
+pub struct Export {
+    pub flows: Option<Producer<FlowRecord>>,
+    pub alerts: Option<Producer<AlertRecord>>,
+    /// Alerts raised (exported or not).
+    alerts_raised: u64,
 }
 
 impl crate::pipeline::EventSink for Export {
@@ -148,6 +160,16 @@ impl crate::pipeline::EventSink for Export {
     fn flow_end(&mut self, rec: &FlowRecord) {
         if let Some(p) = self.flows.as_mut() {
             p.push(*rec);
+        }
+    }
+    #[inline]
+    fn alert(&mut self, ev: &AlertEvent, ctx: &AlertContext) {
+        self.alerts_raised += 1;
+        if let Some(p) = self.alerts.as_mut() {
+            p.push(AlertRecord {
+                event: *ev,
+                ctx: *ctx,
+            });
         }
     }
 }
@@ -176,13 +198,13 @@ impl std::fmt::Debug for Worker {
 }
 
 impl Worker {
-    /// A worker for frames of link type `link`; flow-end records go to `flows` when given.
+    /// A worker for frames of link type `link`; its records go to `export`'s rings.
     pub fn new(
         id: usize,
         link: LinkType,
         wire: WireLengths,
         cfg: &WorkerConfig,
-        flows: Option<Producer<FlowRecord>>,
+        export: Export,
     ) -> Result<Self, crate::pipeline::PipelineError> {
         let mut pcfg = cfg.pipeline.clone();
         pcfg.flow.worker_id = id as u8;
@@ -191,7 +213,7 @@ impl Worker {
             id,
             link,
             pipeline,
-            export: Export { flows },
+            export,
             capture: CaptureCounters::default(),
             wire,
             scratch: vec![0u8; MAX_FRAME].into_boxed_slice(),
@@ -244,6 +266,11 @@ impl Worker {
         f(
             "flow.export_overflow",
             self.export.flows.as_ref().map_or(0, |p| p.overflow()),
+        );
+        f("detect.alerts_raised", self.export.alerts_raised);
+        f(
+            "detect.alert_queue_overflow",
+            self.export.alerts.as_ref().map_or(0, |p| p.overflow()),
         );
     }
 
@@ -369,6 +396,7 @@ impl Worker {
                 self.handle(frame, wire, ts);
             }
             burst.clear();
+            self.pipeline.end_burst();
             self.pipeline
                 .sweep(self.last_ts, SWEEP_BUDGET, &mut self.export);
         }

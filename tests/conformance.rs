@@ -1,0 +1,65 @@
+//! Conformance against the public suricata-verify subset (`../shared/data/suricata-verify/`,
+//! not in this repository), through the real binary and DPDK `net_pcap`, evaluated by
+//! `../shared/tools/sv_run.py`. The floors only go up: raise them as the engine improves; a
+//! drop in the pass count fails the build.
+
+use std::path::Path;
+use std::process::Command;
+
+/// Tests of `subset.txt` that must pass.
+const SUBSET_FLOOR: u32 = 43;
+/// Tests of `tier2.txt` (alert checks only) that must pass.
+const TIER2_FLOOR: u32 = 6;
+
+fn run_list(list: &str, alert_only: bool) -> Option<(u32, u32, u32)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    let runner = root.join("tools/sv_run.py");
+    let list = root.join("data/suricata-verify").join(list);
+    if !runner.exists() || !list.exists() {
+        eprintln!(
+            "skipping: {} or {} is absent",
+            runner.display(),
+            list.display()
+        );
+        return None;
+    }
+    let engine = format!(
+        "{} replay -q --pcap {{pcap}} --rules {{rules}} --eve {{eve}} --flags {{flags}}",
+        env!("CARGO_BIN_EXE_osprey")
+    );
+    let mut cmd = Command::new("python3");
+    cmd.arg(&runner).args(["-j", "2", "--list"]).arg(&list);
+    if alert_only {
+        cmd.arg("--alert-only");
+    }
+    let out = cmd.args(["--engine", &engine]).output().expect("python3");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| l.contains(" passed, "))
+        .unwrap_or_else(|| panic!("no summary from sv_run:\n{text}"));
+    let nums: Vec<u32> = last
+        .split([',', ' '])
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(nums.len(), 3, "{last}");
+    eprintln!("{text}");
+    Some((nums[0], nums[1], nums[2]))
+}
+
+#[test]
+fn suricata_verify_subset_floor() {
+    if let Some((pass, fail, skip)) = run_list("subset.txt", false) {
+        eprintln!("suricata-verify subset: {pass} pass, {fail} fail, {skip} skipped (floor {SUBSET_FLOOR})");
+        assert!(pass >= SUBSET_FLOOR, "{pass} < floor {SUBSET_FLOOR}");
+    }
+}
+
+#[test]
+fn suricata_verify_tier2_alert_floor() {
+    if let Some((pass, fail, skip)) = run_list("tier2.txt", true) {
+        eprintln!("suricata-verify tier2 (alerts): {pass} pass, {fail} fail, {skip} skipped (floor {TIER2_FLOOR})");
+        assert!(pass >= TIER2_FLOOR, "{pass} < floor {TIER2_FLOOR}");
+    }
+}
