@@ -155,6 +155,9 @@ struct BenchArgs {
     /// Configuration file for the `[dpdk]` settings.
     #[arg(short, long)]
     config: Option<PathBuf>,
+    /// Rule files to detect with while benchmarking.
+    #[arg(long, num_args = 1..)]
+    rules: Vec<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -430,6 +433,8 @@ struct BenchReport {
 }
 
 fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
+    let mut worker = WorkerConfig::default();
+    worker.pipeline.engine = load_engine(&a.rules)?;
     let opts = ReplayOptions {
         pcap: a.pcap.clone(),
         workers: a.workers,
@@ -437,7 +442,7 @@ fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
         infinite: true,
         duration: Some(Duration::from_secs(a.seconds.max(1))),
         stop: stop_on_signals()?,
-        worker: Default::default(),
+        worker,
     };
     let r = runtime::replay(&opts, None, None, None)?;
     let secs = r.elapsed_secs.max(1e-9);
