@@ -199,15 +199,13 @@ pub struct ReplayReport {
     pub port_info: dpdk::PortInfo,
 }
 
-fn check_link(path: &Path, link: u32) -> Result<(), RuntimeError> {
-    if SUPPORTED_LINK_TYPES.iter().any(|(l, _)| *l == link) {
-        Ok(())
-    } else {
-        Err(RuntimeError::UnsupportedLinkType {
-            path: path.to_owned(),
-            link_type: link,
-        })
-    }
+/// The decoder's `LinkType` is the one list of what is supported; `SUPPORTED_LINK_TYPES`
+/// only names them for people.
+fn check_link(path: &Path, link: u32) -> Result<crate::decode::LinkType, RuntimeError> {
+    crate::decode::LinkType::try_from(link).map_err(|_| RuntimeError::UnsupportedLinkType {
+        path: path.to_owned(),
+        link_type: link,
+    })
 }
 
 /// A progress callback: called about once a second on the main lcore with each worker's
@@ -317,6 +315,7 @@ pub fn run(
         };
         ports.push(Port::start(&eal, id, &pp.name, &cfg, pool.clone())?);
     }
+    let link = check_link(Path::new(&plan.ports[0].name), plan.link_type)?;
     let lcores = eal.worker_lcores();
     let mut flow_rings = Vec::new();
     let mut alert_rings = Vec::new();
@@ -325,12 +324,6 @@ pub fn run(
     let mut published = Vec::with_capacity(plan.workers.len());
     let mut done_flags = Vec::with_capacity(plan.workers.len());
     for (i, (wp, lcore)) in plan.workers.iter().zip(lcores.iter().copied()).enumerate() {
-        let link = crate::decode::LinkType::try_from(plan.link_type).map_err(|_| {
-            RuntimeError::UnsupportedLinkType {
-                path: PathBuf::from(&plan.ports[0].name),
-                link_type: plan.link_type,
-            }
-        })?;
         let mut export = Export::default();
         if plan.export_flows {
             let (p, c) = crate::export::ring(FLOW_RING);
