@@ -28,7 +28,8 @@ pub mod tcp;
 pub use key::{proto, Direction, FlowId, FlowKey, FlowTuple, Side};
 pub use reassembly::{NullStreamSink, SegmentPool, StreamSink, CHUNK_SIZE};
 pub use record::{
-    eve_timestamp, write_eve_flow, AppProto, EndReason, FlowRecord, FlowRecordSink, FlowState,
+    civil_from_days, eve_timestamp, write_eve_flow, AppProto, EndReason, FlowRecord,
+    FlowRecordSink, FlowState,
 };
 pub use stats::{FlowCounters, TcpCounters};
 pub use table::{

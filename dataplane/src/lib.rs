@@ -10,6 +10,7 @@
 //! - [`app`]: application-layer parsers (HTTP, DNS, TLS) over reassembled streams.
 //! - [`detect`]: per-worker rule matching (Hyperscan prefilter, option verification, verdicts).
 //! - [`worker`]: the per-lcore poll loop; [`runtime`]: EAL start-up, ports, replay.
+//! - [`eve`]: direct EVE JSON writing for records the workers render.
 //! - [`counters`]: plain per-worker counters, summed by the control plane.
 //! - [`time`]: packet time.
 //!
@@ -22,6 +23,7 @@ pub mod counters;
 pub mod decode;
 pub mod detect;
 pub mod dpdk;
+pub mod eve;
 pub mod export;
 pub mod flow;
 pub mod io;

@@ -51,6 +51,10 @@ pub trait EventSink {
     fn flow_end(&mut self, rec: &FlowRecord);
     /// A rule matched.
     fn alert(&mut self, _ev: &AlertEvent, _ctx: &AlertContext) {}
+    /// One whole EVE record (a JSON object without trailing newline) the worker rendered with
+    /// [`crate::eve::Json`]: app-layer transactions, anomalies. The bytes live in reused
+    /// memory; copy them out before returning.
+    fn eve_line(&mut self, _line: &[u8]) {}
 }
 
 /// A sink that keeps nothing.

@@ -1,0 +1,342 @@
+//! Direct EVE JSON writing into reused memory, for records the workers render themselves
+//! (app-layer transactions, anomalies): no intermediate `serde_json::Value`, no allocation once
+//! the output buffer has grown to its working size.
+//!
+//! A record is built as `Json::new(buf)` → [`Json::envelope`] (the common fields every EVE
+//! record starts with) → fields → [`Json::end`]. The result is one JSON object without a
+//! trailing newline, which the pipeline hands to [`crate::pipeline::EventSink::eve_line`].
+
+use std::io::Write;
+use std::net::IpAddr;
+
+use crate::time::Timestamp;
+
+/// The common fields at the start of every EVE record.
+#[derive(Clone, Copy, Debug)]
+pub struct Envelope<'a> {
+    /// Packet time of the event.
+    pub ts: Timestamp,
+    /// Flow id (0: no flow, the field is left out).
+    pub flow_id: u64,
+    /// Packet number in the capture (0: left out).
+    pub pcap_cnt: u64,
+    /// `event_type`.
+    pub event_type: &'a str,
+    /// Source address (the packet's sender, or the flow's client for transaction records).
+    pub src: IpAddr,
+    /// Source port (left out when the protocol has no ports).
+    pub src_port: u16,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// Destination port.
+    pub dst_port: u16,
+    /// IP protocol number.
+    pub proto: u8,
+}
+
+/// Writes one JSON object into `out` (appending).
+#[derive(Debug)]
+pub struct Json<'o> {
+    out: &'o mut Vec<u8>,
+    /// A field was written at the current nesting level (a comma is due before the next).
+    need_comma: bool,
+}
+
+impl<'o> Json<'o> {
+    /// Starts an object at the end of `out`.
+    pub fn new(out: &'o mut Vec<u8>) -> Json<'o> {
+        out.push(b'{');
+        Json {
+            out,
+            need_comma: false,
+        }
+    }
+
+    /// The common EVE fields: `timestamp`, `flow_id`, `pcap_cnt`, `event_type`, addresses,
+    /// ports and `proto`, in Suricata's order.
+    pub fn envelope(&mut self, e: &Envelope<'_>) -> &mut Self {
+        self.key("timestamp");
+        self.out.push(b'"');
+        write_timestamp(self.out, e.ts);
+        self.out.push(b'"');
+        if e.flow_id != 0 {
+            self.u64("flow_id", e.flow_id);
+        }
+        if e.pcap_cnt != 0 {
+            self.u64("pcap_cnt", e.pcap_cnt);
+        }
+        self.str("event_type", e.event_type);
+        self.ip("src_ip", e.src);
+        let ports = matches!(e.proto, 6 | 17 | 132);
+        if ports {
+            self.u64("src_port", u64::from(e.src_port));
+        }
+        self.ip("dest_ip", e.dst);
+        if ports {
+            self.u64("dest_port", u64::from(e.dst_port));
+        }
+        self.key("proto");
+        self.out.push(b'"');
+        match e.proto {
+            6 => self.out.extend_from_slice(b"TCP"),
+            17 => self.out.extend_from_slice(b"UDP"),
+            1 => self.out.extend_from_slice(b"ICMP"),
+            58 => self.out.extend_from_slice(b"IPv6-ICMP"),
+            132 => self.out.extend_from_slice(b"SCTP"),
+            47 => self.out.extend_from_slice(b"GRE"),
+            p => {
+                let _ = write!(self.out, "{p}");
+            }
+        }
+        self.out.push(b'"');
+        self
+    }
+
+    /// Writes `"name":` (with a comma when needed).
+    pub fn key(&mut self, name: &str) -> &mut Self {
+        if self.need_comma {
+            self.out.push(b',');
+        }
+        self.need_comma = true;
+        self.out.push(b'"');
+        escape_into(self.out, name.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        self
+    }
+
+    /// A string field.
+    pub fn str(&mut self, name: &str, v: &str) -> &mut Self {
+        self.bytes(name, v.as_bytes())
+    }
+
+    /// A string field from raw bytes: invalid UTF-8 becomes U+FFFD, control characters are
+    /// escaped, as Suricata's JSON output does.
+    pub fn bytes(&mut self, name: &str, v: &[u8]) -> &mut Self {
+        self.key(name);
+        self.value_bytes(v);
+        self
+    }
+
+    /// A string value inside an array (after [`Json::array`]).
+    pub fn value_bytes(&mut self, v: &[u8]) -> &mut Self {
+        self.out.push(b'"');
+        escape_into(self.out, v);
+        self.out.push(b'"');
+        self
+    }
+
+    /// An unsigned number field.
+    pub fn u64(&mut self, name: &str, v: u64) -> &mut Self {
+        self.key(name);
+        let _ = write!(self.out, "{v}");
+        self
+    }
+
+    /// A signed number field.
+    pub fn i64(&mut self, name: &str, v: i64) -> &mut Self {
+        self.key(name);
+        let _ = write!(self.out, "{v}");
+        self
+    }
+
+    /// A boolean field.
+    pub fn bool(&mut self, name: &str, v: bool) -> &mut Self {
+        self.key(name);
+        self.out
+            .extend_from_slice(if v { b"true" } else { b"false" });
+        self
+    }
+
+    /// An IP address as a string field.
+    pub fn ip(&mut self, name: &str, v: IpAddr) -> &mut Self {
+        self.key(name);
+        self.out.push(b'"');
+        let _ = write!(self.out, "{v}");
+        self.out.push(b'"');
+        self
+    }
+
+    /// A timestamp field in EVE's format.
+    pub fn timestamp(&mut self, name: &str, ts: Timestamp) -> &mut Self {
+        self.key(name);
+        self.out.push(b'"');
+        write_timestamp(self.out, ts);
+        self.out.push(b'"');
+        self
+    }
+
+    /// Opens a nested object under `name`; close it with [`Json::close`].
+    pub fn object(&mut self, name: &str) -> &mut Self {
+        self.key(name);
+        self.out.push(b'{');
+        self.need_comma = false;
+        self
+    }
+
+    /// Opens an array under `name`; elements are separated with [`Json::sep`]; close it with
+    /// [`Json::close_array`].
+    pub fn array(&mut self, name: &str) -> &mut Self {
+        self.key(name);
+        self.out.push(b'[');
+        self.need_comma = false;
+        self
+    }
+
+    /// Starts an element of an open array (writes the comma when needed).
+    pub fn sep(&mut self) -> &mut Self {
+        if self.need_comma {
+            self.out.push(b',');
+        }
+        self.need_comma = true;
+        self
+    }
+
+    /// Opens an object as an array element.
+    pub fn element_object(&mut self) -> &mut Self {
+        self.sep();
+        self.out.push(b'{');
+        self.need_comma = false;
+        self
+    }
+
+    /// Closes the innermost object.
+    pub fn close(&mut self) -> &mut Self {
+        self.out.push(b'}');
+        self.need_comma = true;
+        self
+    }
+
+    /// Closes the innermost array.
+    pub fn close_array(&mut self) -> &mut Self {
+        self.out.push(b']');
+        self.need_comma = true;
+        self
+    }
+
+    /// Raw JSON text as the value of `name` (the caller guarantees it is valid JSON).
+    pub fn raw(&mut self, name: &str, json: &[u8]) -> &mut Self {
+        self.key(name);
+        self.out.extend_from_slice(json);
+        self
+    }
+
+    /// Closes the record.
+    pub fn end(self) {
+        self.out.push(b'}');
+    }
+}
+
+/// Appends `ts` as `2024-01-01T00:00:00.000000+0000` (UTC).
+pub fn write_timestamp(out: &mut Vec<u8>, ts: Timestamp) {
+    let secs = ts.0 / 1_000_000_000;
+    let micros = (ts.0 % 1_000_000_000) / 1_000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = crate::flow::civil_from_days(days);
+    let _ = write!(
+        out,
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}+0000",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    );
+}
+
+/// Appends `v` as the inside of a JSON string: valid UTF-8 is kept, invalid sequences become
+/// U+FFFD, quotes, backslashes and control characters are escaped.
+pub fn escape_into(out: &mut Vec<u8>, v: &[u8]) {
+    for chunk in v.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '"' => out.extend_from_slice(b"\\\""),
+                '\\' => out.extend_from_slice(b"\\\\"),
+                '\n' => out.extend_from_slice(b"\\n"),
+                '\r' => out.extend_from_slice(b"\\r"),
+                '\t' => out.extend_from_slice(b"\\t"),
+                c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => {
+                    let mut b = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+                }
+            }
+        }
+        if !chunk.invalid().is_empty() {
+            out.extend_from_slice("\u{fffd}".as_bytes());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn env(proto: u8) -> Envelope<'static> {
+        Envelope {
+            ts: Timestamp::from_micros(1_709_210_096, 789_012),
+            flow_id: 42,
+            pcap_cnt: 7,
+            event_type: "http",
+            src: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            src_port: 1234,
+            dst: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+            dst_port: 80,
+            proto,
+        }
+    }
+
+    #[test]
+    fn envelope_and_nesting_parse_as_json() {
+        let mut buf = Vec::new();
+        let mut j = Json::new(&mut buf);
+        j.envelope(&env(6)).str("app_proto", "http");
+        j.object("http")
+            .bytes("url", b"/a\"b\\c\n\x01\xff")
+            .u64("status", 200);
+        j.array("list")
+            .sep()
+            .value_bytes(b"x")
+            .sep()
+            .value_bytes(b"y");
+        j.element_object().bool("t", true).close();
+        j.close_array();
+        j.close().i64("neg", -3);
+        j.end();
+        let v: serde_json::Value = serde_json::from_slice(&buf).expect("valid JSON");
+        assert_eq!(v["timestamp"], "2024-02-29T12:34:56.789012+0000");
+        assert_eq!(v["flow_id"], 42);
+        assert_eq!(v["pcap_cnt"], 7);
+        assert_eq!(v["src_port"], 1234);
+        assert_eq!(v["proto"], "TCP");
+        assert_eq!(v["http"]["url"], "/a\"b\\c\n\u{1}\u{fffd}");
+        assert_eq!(v["http"]["status"], 200);
+        assert_eq!(v["http"]["list"][1], "y");
+        assert_eq!(v["http"]["list"][2]["t"], true);
+        assert_eq!(v["neg"], -3);
+    }
+
+    #[test]
+    fn icmp_has_no_ports() {
+        let mut buf = Vec::new();
+        let mut j = Json::new(&mut buf);
+        j.envelope(&env(1));
+        j.end();
+        let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        assert!(v.get("src_port").is_none());
+        assert_eq!(v["proto"], "ICMP");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_escape_to_valid_json(b in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            let mut buf = Vec::new();
+            let mut j = Json::new(&mut buf);
+            j.bytes("k", &b);
+            j.end();
+            let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+            proptest::prop_assert_eq!(v["k"].as_str().unwrap(), String::from_utf8_lossy(&b));
+        }
+    }
+}
