@@ -30,5 +30,6 @@ pub mod io;
 pub mod pipeline;
 pub mod runtime;
 pub mod time;
+pub mod txbuf;
 pub mod wire;
 pub mod worker;

@@ -13,12 +13,14 @@ use hashbrown::HashMap;
 use crate::app::{self, AppConfig, AppCounters, AppLayer};
 use crate::counters::CounterSet;
 use crate::decode::{DecodeConfig, Decoder, LinkType, Packet, L4};
-use crate::detect::{AlertEvent, DetectConfig, Detector, FlowDetectState, PacketView};
+use crate::decode::{IpInfo, TcpInfo, UdpInfo};
+use crate::detect::{AlertEvent, DetectConfig, Detector, FlowDetectState, PacketView, TxAlerts};
 use crate::flow::{
     self, proto, FlowConfig, FlowId, FlowRecord, FlowRecordSink, FlowTable, FlowTuple, StreamSink,
     TcpFlags, TcpSegment,
 };
 use crate::time::Timestamp;
+use crate::txbuf::{HeaderLines, TxBuffers, TxRef};
 
 /// Settings of a pipeline.
 #[derive(Clone, Debug, Default)]
@@ -94,6 +96,8 @@ impl CounterSet for PipelineCounters {
 struct AppSlot {
     app: Option<AppLayer>,
     detect: FlowDetectState,
+    /// Rules that alerted per transaction (app-layer rules alert once per transaction).
+    tx_alerts: TxAlerts,
 }
 
 /// App-layer states by flow, bounded; freed states are kept for reuse.
@@ -115,6 +119,16 @@ pub struct Pipeline {
     /// Flow records produced while the flow table is borrowed, emitted right after; reused.
     ended: Vec<FlowRecord>,
     detector: Option<Detector>,
+    /// App-layer inspection scratch.
+    txi: TxInspect,
+}
+
+/// Scratch and settings of transaction inspection.
+#[derive(Debug, Default)]
+struct TxInspect {
+    lines: HeaderLines,
+    /// Some rule reads per-line HTTP header buffers.
+    want_lines: bool,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -191,16 +205,280 @@ impl StreamSink for StreamToApp<'_> {
 struct EndFlows<'a, E: EventSink> {
     apps: &'a mut AppStates,
     events: &'a mut E,
+    detector: Option<&'a mut Detector>,
+    txi: &'a mut TxInspect,
+    pcap_cnt: u64,
 }
 
 impl<E: EventSink> FlowRecordSink for EndFlows<'_, E> {
     fn flow_end(&mut self, rec: &FlowRecord) {
         let mut rec = *rec;
-        if let Some(app) = self.apps.by_flow.remove(&rec.id).and_then(|s| s.app) {
-            rec.app_proto = flow_app_proto(app.proto());
+        if let Some(mut slot) = self.apps.by_flow.remove(&rec.id) {
+            // Transactions the flow's end completed (bodies delimited by close, unanswered
+            // requests) are inspected one last time, on a pseudo packet as Suricata does.
+            if let Some(det) = self.detector.as_deref_mut() {
+                let pseudo = pseudo_packet(&rec.tuple);
+                if inspect_txs(
+                    det,
+                    self.txi,
+                    &mut slot,
+                    &pseudo,
+                    flow::Direction::ToServer,
+                    rec.id.0,
+                    rec.state == flow::FlowState::Established
+                        || rec.state == flow::FlowState::Closed,
+                    self.pcap_cnt,
+                    rec.end,
+                    true,
+                    self.events,
+                ) {
+                    rec.alerted = true;
+                }
+            }
+            if let Some(app) = slot.app {
+                rec.app_proto = flow_app_proto(app.proto());
+            }
         }
         self.events.flow_end(&rec);
     }
+}
+
+/// A packet without bytes carrying `tuple`'s addresses and ports (sender first), for
+/// inspections that no packet triggers (flow end).
+fn pseudo_packet(tuple: &FlowTuple) -> Packet<'static> {
+    let mut p = Packet::new(LinkType::Raw, &[]);
+    p.ip = Some(IpInfo {
+        version: if tuple.src.is_ipv4() { 4 } else { 6 },
+        src: tuple.src,
+        dst: tuple.dst,
+        proto: tuple.proto,
+        ttl: 0,
+        tos: 0,
+        id: 0,
+        frag: Default::default(),
+        options_present: false,
+        total_len: 0,
+        flow_label: 0,
+    });
+    p.l4 = match tuple.proto {
+        proto::TCP => L4::Tcp(TcpInfo {
+            src_port: tuple.src_port,
+            dst_port: tuple.dst_port,
+            seq: 0,
+            ack: 0,
+            flags: 0x10,
+            window: 0,
+            header_len: 20,
+            urgent: 0,
+            options: Default::default(),
+        }),
+        proto::UDP => L4::Udp(UdpInfo {
+            src_port: tuple.src_port,
+            dst_port: tuple.dst_port,
+            len: 8,
+        }),
+        other => L4::Other(other),
+    };
+    p
+}
+
+/// `pkt` as seen from the other side: addresses and ports swapped, no payload. Used when a
+/// packet completes data of the opposite direction (an acknowledgement in IDS mode): the
+/// inspection of that data sees the direction's own orientation, as rule headers expect.
+fn turned<'p>(pkt: &Packet<'p>) -> Packet<'p> {
+    let mut p = *pkt;
+    if let Some(ip) = p.ip.as_mut() {
+        std::mem::swap(&mut ip.src, &mut ip.dst);
+    }
+    match &mut p.l4 {
+        L4::Tcp(t) => std::mem::swap(&mut t.src_port, &mut t.dst_port),
+        L4::Udp(u) => std::mem::swap(&mut u.src_port, &mut u.dst_port),
+        _ => {}
+    }
+    p.payload = &[];
+    p
+}
+
+/// Transaction key space: HTTP transactions by id, DNS messages, the TLS handshake and
+/// WebSocket frames never collide.
+const TX_DNS: u64 = 1 << 62;
+const TX_TLS: u64 = 1 << 63;
+const TX_WS: u64 = 1 << 61;
+
+/// Inspects the transactions of one flow whose buffers changed, then marks them inspected.
+/// `pkt` is the packet being processed (direction `pkt_dir`), or a pseudo packet oriented
+/// client → server at flow end (`flush`: incomplete transactions are inspected too).
+/// Returns true when something alerted.
+#[allow(clippy::too_many_arguments)]
+fn inspect_txs<E: EventSink>(
+    det: &mut Detector,
+    txi: &mut TxInspect,
+    slot: &mut AppSlot,
+    pkt: &Packet<'_>,
+    pkt_dir: flow::Direction,
+    flow_id: u64,
+    established: bool,
+    pcap_cnt: u64,
+    now: Timestamp,
+    flush: bool,
+    events: &mut E,
+) -> bool {
+    use crate::app::http::change;
+    let AppSlot {
+        app,
+        detect,
+        tx_alerts,
+    } = slot;
+    let Some(app) = app.as_mut() else {
+        return false;
+    };
+    let proto = app.proto();
+    let app_proto = rules_app_proto(proto);
+    let app_name = Some(proto.name());
+    let turned_pkt = turned(pkt);
+    let mut alerted = false;
+    // One inspection of `tx` in direction `d`.
+    let mut run = |det: &mut Detector,
+                   detect: &mut FlowDetectState,
+                   tx_alerts: &mut TxAlerts,
+                   lines: &HeaderLines,
+                   tx: TxRef<'_>,
+                   key: u64,
+                   d: app::Direction| {
+        let same = (d == app::Direction::ToServer) == (pkt_dir == flow::Direction::ToServer);
+        let p = if same { pkt } else { &turned_pkt };
+        let view = PacketView {
+            pkt: p,
+            dir: Some(match d {
+                app::Direction::ToServer => rules::ir::FlowDir::ToServer,
+                app::Direction::ToClient => rules::ir::FlowDir::ToClient,
+            }),
+            established,
+            app_proto,
+            flow_id,
+            stream_active: false,
+            stream_bytes: [0; 2],
+        };
+        let src = TxBuffers {
+            tx,
+            dir: d,
+            lines,
+            payload: p.payload,
+        };
+        let ctx = alert_context(p, flow_id, pcap_cnt, app_name);
+        det.inspect_buffers(&view, &src, key, tx_alerts, Some(detect), now, &mut |ev| {
+            alerted = true;
+            events.alert(&ev, &ctx)
+        });
+    };
+    match app.state_mut() {
+        app::AppState::Http(s) => {
+            const REQ: u32 =
+                change::REQUEST_HEADERS | change::REQUEST_BODY | change::REQUEST_COMPLETE;
+            const RESP: u32 =
+                change::RESPONSE_HEADERS | change::RESPONSE_BODY | change::RESPONSE_COMPLETE;
+            for tx in s.txs_mut() {
+                let ch = tx.take_changes();
+                if ch == 0 && !flush {
+                    continue;
+                }
+                let tx: &crate::app::http::HttpTx = tx;
+                let req = ch & REQ != 0 || (flush && ch & change::REQUEST_LINE != 0);
+                let resp = ch & RESP != 0 || (flush && ch & change::RESPONSE_LINE != 0);
+                if !(req || resp) {
+                    continue;
+                }
+                if txi.want_lines {
+                    txi.lines.fill(tx);
+                } else {
+                    txi.lines.clear();
+                }
+                if req {
+                    run(
+                        det,
+                        detect,
+                        tx_alerts,
+                        &txi.lines,
+                        TxRef::Http(tx),
+                        tx.id,
+                        app::Direction::ToServer,
+                    );
+                }
+                if resp {
+                    run(
+                        det,
+                        detect,
+                        tx_alerts,
+                        &txi.lines,
+                        TxRef::Http(tx),
+                        tx.id,
+                        app::Direction::ToClient,
+                    );
+                }
+            }
+            if s.upgraded_to_websocket() {
+                for d in [app::Direction::ToServer, app::Direction::ToClient] {
+                    for f in s.websocket_mut(d).frames_mut() {
+                        if !std::mem::take(&mut f.changed) {
+                            continue;
+                        }
+                        let f: &crate::app::websocket::WsFrame = f;
+                        let key = TX_WS | (f.id << 1) | u64::from(d == app::Direction::ToClient);
+                        run(
+                            det,
+                            detect,
+                            tx_alerts,
+                            &txi.lines,
+                            TxRef::WebSocket(f),
+                            key,
+                            d,
+                        );
+                    }
+                }
+            }
+            s.retire_inspected();
+        }
+        app::AppState::Dns(s) => {
+            for tx in s.txs_mut() {
+                if !std::mem::take(&mut tx.changed) {
+                    continue;
+                }
+                let tx: &crate::app::dns::DnsTx = tx;
+                let d = tx.dir.unwrap_or(match pkt_dir {
+                    flow::Direction::ToServer => app::Direction::ToServer,
+                    flow::Direction::ToClient => app::Direction::ToClient,
+                });
+                run(
+                    det,
+                    detect,
+                    tx_alerts,
+                    &txi.lines,
+                    TxRef::Dns(tx),
+                    TX_DNS | tx.tx_id,
+                    d,
+                );
+            }
+        }
+        app::AppState::Tls(s) => {
+            if std::mem::take(&mut s.info.changed) {
+                // The handshake carries buffers of both sides: each side's rules see it in
+                // their direction; every rule still alerts once per flow.
+                for d in [app::Direction::ToServer, app::Direction::ToClient] {
+                    run(
+                        det,
+                        detect,
+                        tx_alerts,
+                        &txi.lines,
+                        TxRef::Tls(&s.info),
+                        TX_TLS,
+                        d,
+                    );
+                }
+            }
+        }
+        app::AppState::None => {}
+    }
+    alerted
 }
 
 fn flow_app_proto(p: app::AppProto) -> flow::AppProto {
@@ -238,6 +516,13 @@ impl Pipeline {
             detector: match &cfg.engine {
                 Some(e) => Some(Detector::new(e.clone(), cfg.detect)?),
                 None => None,
+            },
+            txi: TxInspect {
+                lines: HeaderLines::default(),
+                want_lines: cfg
+                    .engine
+                    .as_deref()
+                    .is_some_and(crate::txbuf::uses_header_lines),
             },
         })
     }
@@ -290,6 +575,7 @@ impl Pipeline {
             counters,
             ended,
             detector,
+            txi,
             ..
         } = self;
         let pkt = decoder.decode(*link, frame, now);
@@ -317,6 +603,9 @@ impl Pipeline {
             EndFlows {
                 apps: streams.apps,
                 events,
+                detector: detector.as_mut(),
+                txi,
+                pcap_cnt,
             }
             .flow_end(rec);
         }
@@ -347,6 +636,7 @@ impl Pipeline {
                     AppSlot {
                         app: transport.map(|t| AppLayer::new(t, client.src_port, client.dst_port)),
                         detect: FlowDetectState::default(),
+                        tx_alerts: TxAlerts::default(),
                     },
                 );
             }
@@ -394,10 +684,31 @@ impl Pipeline {
             };
             let ctx = alert_context(&pkt, outcome.flow.id.0, pcap_cnt, known.map(|a| a.name()));
             let mut alerted = false;
-            det.inspect_packet(&view, slot.map(|s| &mut s.detect), now, &mut |ev| {
-                alerted = true;
-                events.alert(&ev, &ctx)
-            });
+            let mut slot = slot;
+            det.inspect_packet(
+                &view,
+                slot.as_mut().map(|s| &mut s.detect),
+                now,
+                &mut |ev| {
+                    alerted = true;
+                    events.alert(&ev, &ctx)
+                },
+            );
+            if let Some(s) = slot {
+                alerted |= inspect_txs(
+                    det,
+                    txi,
+                    s,
+                    &pkt,
+                    outcome.dir,
+                    outcome.flow.id.0,
+                    view.established,
+                    pcap_cnt,
+                    now,
+                    false,
+                    events,
+                );
+            }
             if alerted {
                 flows.set_alerted(outcome.flow);
             }
@@ -412,6 +723,9 @@ impl Pipeline {
             app_cfg,
             app_counters,
             ended,
+            detector,
+            txi,
+            pcap_cnt,
             ..
         } = self;
         ended.clear();
@@ -426,7 +740,13 @@ impl Pipeline {
                 ended.push(*r)
             });
         }
-        let mut end = EndFlows { apps, events };
+        let mut end = EndFlows {
+            apps,
+            events,
+            detector: detector.as_mut(),
+            txi,
+            pcap_cnt: *pcap_cnt,
+        };
         for r in ended.iter() {
             end.flow_end(r);
         }
@@ -440,6 +760,9 @@ impl Pipeline {
             app_cfg,
             app_counters,
             ended,
+            detector,
+            txi,
+            pcap_cnt,
             ..
         } = self;
         ended.clear();
@@ -452,7 +775,13 @@ impl Pipeline {
             };
             flows.drain_all(&mut streams, &mut |r: &FlowRecord| ended.push(*r));
         }
-        let mut end = EndFlows { apps, events };
+        let mut end = EndFlows {
+            apps,
+            events,
+            detector: detector.as_mut(),
+            txi,
+            pcap_cnt: *pcap_cnt,
+        };
         for r in ended.iter() {
             end.flow_end(r);
         }

@@ -315,6 +315,8 @@ pub struct DetectCounters {
     pub drop: u64,
     /// Stream matches already reported in an earlier chunk.
     pub stream_duplicates: u64,
+    /// App-layer matches on a transaction the rule already alerted on.
+    pub tx_duplicates: u64,
     /// Flowbits/flowints not stored because the flow's table was full.
     pub flowvar_overflow: u64,
     /// Hyperscan scan errors.
@@ -341,6 +343,7 @@ impl CounterSet for DetectCounters {
         f("detect.passed_flow_packets", self.passed_flow_packets);
         f("detect.drop", self.drop);
         f("detect.stream_duplicates", self.stream_duplicates);
+        f("detect.tx_duplicates", self.tx_duplicates);
         f("detect.flowvar_overflow", self.flowvar_overflow);
         f("detect.scan_errors", self.scan_errors);
         f("detect.unsupported_rules", self.unsupported_rules);
@@ -543,7 +546,7 @@ impl Detector {
             src: None,
         };
         self.core
-            .inspect(&self.engine, &self.arena, view, &ctx, flow, now, sink)
+            .inspect(&self.engine, &self.arena, view, &ctx, None, flow, now, sink)
     }
 
     /// Inspects a reassembled, in-order chunk of one direction's stream starting at stream
@@ -571,6 +574,7 @@ impl Detector {
             &self.arena,
             view,
             &ctx,
+            None,
             flow.as_deref_mut(),
             now,
             sink,
@@ -583,11 +587,15 @@ impl Detector {
         v
     }
 
-    /// Inspects the app-layer buffers of a transaction (rules with sticky buffers).
+    /// Inspects the app-layer buffers of transaction `tx` (rules with sticky buffers). Each
+    /// rule alerts at most once per transaction: `done` remembers which already did.
+    #[allow(clippy::too_many_arguments)]
     pub fn inspect_buffers(
         &mut self,
         view: &PacketView<'_>,
         src: &dyn BufferSource,
+        tx: u64,
+        done: &mut TxAlerts,
         flow: Option<&mut FlowDetectState>,
         now: Timestamp,
         sink: &mut impl FnMut(AlertEvent),
@@ -599,8 +607,16 @@ impl Detector {
             stream_offset: 0,
             src: Some(src),
         };
-        self.core
-            .inspect(&self.engine, &self.arena, view, &ctx, flow, now, sink)
+        self.core.inspect(
+            &self.engine,
+            &self.arena,
+            view,
+            &ctx,
+            Some((tx, done)),
+            flow,
+            now,
+            sink,
+        )
     }
 
     /// Longest prefilter literal of the payload databases: a stream caller keeps this minus
@@ -623,6 +639,44 @@ struct Ctx<'d> {
     data: &'d [u8],
     stream_offset: u64,
     src: Option<&'d dyn BufferSource>,
+}
+
+/// Most (transaction, rule) alert marks one flow keeps; the oldest are forgotten first.
+pub const MAX_TX_ALERTS: usize = 256;
+
+/// Which rules alerted on which of a flow's transactions: an app-layer rule alerts once per
+/// transaction, as in Suricata, however often the transaction's buffers change. Bounded.
+#[derive(Debug, Default, Clone)]
+pub struct TxAlerts {
+    marks: std::collections::VecDeque<(u64, RuleIdx)>,
+    /// Marks forgotten to stay under [`MAX_TX_ALERTS`].
+    pub forgotten: u64,
+}
+
+impl TxAlerts {
+    /// True when `rule` already alerted on transaction `tx`.
+    pub fn has(&self, tx: u64, rule: RuleIdx) -> bool {
+        self.marks.iter().any(|&m| m == (tx, rule))
+    }
+
+    /// Records that `rule` alerted on `tx`.
+    pub fn add(&mut self, tx: u64, rule: RuleIdx) {
+        if self.marks.len() >= MAX_TX_ALERTS {
+            self.marks.pop_front();
+            self.forgotten += 1;
+        }
+        self.marks.push_back((tx, rule));
+    }
+
+    /// Marks held.
+    pub fn len(&self) -> usize {
+        self.marks.len()
+    }
+
+    /// True when nothing alerted yet.
+    pub fn is_empty(&self) -> bool {
+        self.marks.is_empty()
+    }
 }
 
 impl Core {
@@ -708,6 +762,7 @@ impl Core {
         arena: &Bump,
         view: &PacketView<'_>,
         ctx: &Ctx<'_>,
+        mut txd: Option<(u64, &mut TxAlerts)>,
         mut flow: Option<&mut FlowDetectState>,
         now: Timestamp,
         sink: &mut impl FnMut(AlertEvent),
@@ -859,6 +914,13 @@ impl Core {
             ) else {
                 continue;
             };
+            if let Some((tx, done)) = txd.as_mut() {
+                if done.has(*tx, r) {
+                    self.counters.tx_duplicates += 1;
+                    continue;
+                }
+                done.add(*tx, r);
+            }
             // Stream matches already reported from an earlier chunk's bytes.
             if ctx.kind == InspectKind::Stream {
                 if let (Some(f), Some(d)) = (flow.as_deref(), view.dir) {

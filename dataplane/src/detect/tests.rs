@@ -350,8 +350,9 @@ fn app_buffers_with_transforms_and_instances() {
         (Buffer::HttpUserAgent, b"CURL/8"),
     ];
     let mut got = Vec::new();
+    let mut done = TxAlerts::default();
     r.det
-        .inspect_buffers(&view, &bufs, None, Timestamp(0), &mut |a| {
+        .inspect_buffers(&view, &bufs, 0, &mut done, None, Timestamp(0), &mut |a| {
             got.push((a.sid, a.kind))
         });
     got.sort_unstable_by_key(|g| g.0);
@@ -362,6 +363,20 @@ fn app_buffers_with_transforms_and_instances() {
             (3, InspectKind::AppBuffer(Buffer::HttpUserAgent))
         ]
     );
+    // The same transaction inspected again (its buffers changed): no second alert; the next
+    // transaction alerts again.
+    let mut n = 0;
+    r.det
+        .inspect_buffers(&view, &bufs, 0, &mut done, None, Timestamp(0), &mut |_| {
+            n += 1
+        });
+    assert_eq!(n, 0);
+    r.det
+        .inspect_buffers(&view, &bufs, 1, &mut done, None, Timestamp(0), &mut |_| {
+            n += 1
+        });
+    assert_eq!(n, 2);
+    assert_eq!(done.len(), 4);
     // DNS: the second query matches; the app proto must be dns.
     let f = frame(C, S, 17, 1, 53, 0, b"");
     let p = r.dec.decode(LinkType::Ethernet, &f, Timestamp(0));
@@ -373,15 +388,18 @@ fn app_buffers_with_transforms_and_instances() {
         (Buffer::DnsQuery, b"evil.com"),
     ];
     let mut got = Vec::new();
+    let mut done = TxAlerts::default();
     r.det
-        .inspect_buffers(&view, &bufs, None, Timestamp(0), &mut |a| {
+        .inspect_buffers(&view, &bufs, 0, &mut done, None, Timestamp(0), &mut |a| {
             got.push((a.sid, a.instance))
         });
     assert_eq!(got, vec![(2, 1)]);
     view.app_proto = Some(AppProto::Http);
     let mut got = Vec::new();
     r.det
-        .inspect_buffers(&view, &bufs, None, Timestamp(0), &mut |a| got.push(a.sid));
+        .inspect_buffers(&view, &bufs, 1, &mut done, None, Timestamp(0), &mut |a| {
+            got.push(a.sid)
+        });
     assert!(got.is_empty());
 }
 
