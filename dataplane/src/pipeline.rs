@@ -454,7 +454,9 @@ fn inspect_txs<E: EventSink>(
                     tx_alerts,
                     &txi.lines,
                     TxRef::Dns(tx),
-                    TX_DNS | tx.tx_id,
+                    // A query and its response form one transaction, as in Suricata: keyed
+                    // by the DNS id, so a rule alerts once for the pair.
+                    TX_DNS | u64::from(tx.id),
                     d,
                 );
             }

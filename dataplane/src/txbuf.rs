@@ -7,7 +7,7 @@
 //! response buffers matches once the response arrives; two-sided buffers (`http.header`,
 //! `http.protocol`, `file.data`, ...) answer from the side being inspected.
 
-use rules::ir::Buffer;
+use rules::ir::{AppMatch, Buffer};
 
 use crate::app::buffers::BufferId;
 use crate::app::dns::{DnsTx, Section};
@@ -154,7 +154,98 @@ pub fn uses_header_lines(engine: &rules::Engine) -> bool {
     })
 }
 
+/// `dns.rrtype` values of a message: its questions' types, then (responses) its answers'.
+fn rrtypes(tx: &DnsTx) -> impl Iterator<Item = u16> + '_ {
+    tx.queries()
+        .iter()
+        .map(|q| q.rrtype)
+        .chain(tx.records(Section::Answer).iter().map(|r| r.rrtype))
+}
+
+fn ssl_state_matches(spec: &str, state: u32) -> bool {
+    let mut any_positive = false;
+    let mut positive_hit = false;
+    for item in spec.split('|') {
+        let item = item.trim();
+        let (neg, name) = match item.strip_prefix('!') {
+            Some(n) => (true, n),
+            None => (false, item),
+        };
+        let Some(bits) = crate::app::tls::ssl_state_from_name(name) else {
+            return false;
+        };
+        let present = if bits == 0 {
+            state == 0
+        } else {
+            state & bits != 0
+        };
+        if neg {
+            if present {
+                return false;
+            }
+        } else {
+            any_positive = true;
+            positive_hit |= present;
+        }
+    }
+    !any_positive || positive_hit
+}
+
+impl TxBuffers<'_> {
+    fn app_state_match(&self, m: &AppMatch) -> bool {
+        match (m, self.tx) {
+            (AppMatch::DnsOpcode(c), TxRef::Dns(tx)) => c.matches(u64::from(tx.opcode())),
+            (AppMatch::DnsRcode(c), TxRef::Dns(tx)) => {
+                tx.is_response() && c.matches(u64::from(tx.rcode()))
+            }
+            (AppMatch::DnsRrtype { cmp, index }, TxRef::Dns(tx)) => match index {
+                None => rrtypes(tx).any(|t| cmp.matches(u64::from(t))),
+                Some(i) if *i >= 0 => rrtypes(tx)
+                    .nth(*i as usize)
+                    .is_some_and(|t| cmp.matches(u64::from(t))),
+                Some(i) => {
+                    let n = rrtypes(tx).count();
+                    let back = i.unsigned_abs() as usize;
+                    n >= back
+                        && rrtypes(tx)
+                            .nth(n - back)
+                            .is_some_and(|t| cmp.matches(u64::from(t)))
+                }
+            },
+            (AppMatch::SslState(spec), TxRef::Tls(info)) => ssl_state_matches(spec, info.state),
+            (AppMatch::SslVersion(list), TxRef::Tls(info)) => {
+                let v = if info.version != 0 {
+                    info.version
+                } else {
+                    info.client_version
+                };
+                v != 0
+                    && list.iter().any(|n| {
+                        let (neg, n) = match n.trim().strip_prefix('!') {
+                            Some(x) => (true, x),
+                            None => (false, n.as_str()),
+                        };
+                        (crate::app::tls::version_from_name(n) == Some(v)) != neg
+                    })
+            }
+            (AppMatch::TlsVersion(name), TxRef::Tls(info)) => {
+                let v = if info.version != 0 {
+                    info.version
+                } else {
+                    info.client_version
+                };
+                v != 0 && crate::app::tls::version_from_name(name) == Some(v)
+            }
+            _ => false,
+        }
+    }
+}
+
 impl BufferSource for TxBuffers<'_> {
+    fn app_match(&self, m: &AppMatch) -> bool {
+        self.app_state_match(m)
+    }
+
     fn buffer(&self, buffer: Buffer, instance: usize) -> Option<&[u8]> {
         if buffer == Buffer::Payload {
             return (instance == 0 && !self.payload.is_empty()).then_some(self.payload);
@@ -258,5 +349,58 @@ mod tests {
         assert_eq!(b.buffer(Buffer::HttpResponseHeader, 2), None);
         assert_eq!(b.buffer(Buffer::DnsQuery, 0), None);
         assert_eq!(b.buffer(Buffer::Payload, 0), None);
+    }
+
+    #[test]
+    fn dns_and_tls_state_keywords() {
+        use crate::app::dns::parse_message;
+        use rules::ir::{CmpOp, NumCmp};
+        // A response (QR, opcode 0, rcode 3) to one A question with one A answer.
+        let mut msg = vec![0x10, 0x32, 0x81, 0x83, 0, 1, 0, 1, 0, 0, 0, 0];
+        msg.extend_from_slice(b"\x01a\x02io\x00\x00\x01\x00\x01");
+        msg.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 1, 2, 3, 4]);
+        let mut tx = DnsTx::default();
+        let mut ev = EventSet::default();
+        parse_message(&msg, &mut tx, 16, &mut ev).expect("valid message");
+        let lines = HeaderLines::default();
+        let b = TxBuffers {
+            tx: TxRef::Dns(&tx),
+            dir: Direction::ToClient,
+            lines: &lines,
+            payload: b"",
+        };
+        let eq = |a| NumCmp {
+            op: CmpOp::Eq,
+            a,
+            b: 0,
+        };
+        assert!(b.app_match(&AppMatch::DnsOpcode(eq(0))));
+        assert!(!b.app_match(&AppMatch::DnsOpcode(eq(4))));
+        assert!(b.app_match(&AppMatch::DnsRcode(eq(3))));
+        let rr = |index| AppMatch::DnsRrtype { cmp: eq(1), index };
+        assert!(b.app_match(&rr(None)));
+        assert!(b.app_match(&rr(Some(0))));
+        assert!(b.app_match(&rr(Some(-1))));
+        assert!(!b.app_match(&rr(Some(2))));
+        assert_eq!(b.buffer(Buffer::DnsQuery, 0), Some(&b"a.io"[..]));
+        // TLS: state bits and versions.
+        let mut info = TlsInfo::default();
+        info.state = crate::app::tls::state::CLIENT_HELLO;
+        info.client_version = 0x0303;
+        let t = TxBuffers {
+            tx: TxRef::Tls(&info),
+            ..b
+        };
+        assert!(t.app_match(&AppMatch::SslState("client_hello".into())));
+        assert!(t.app_match(&AppMatch::SslState("server_hello|client_hello".into())));
+        assert!(!t.app_match(&AppMatch::SslState("!client_hello".into())));
+        assert!(t.app_match(&AppMatch::TlsVersion("1.2".into())));
+        assert!(t.app_match(&AppMatch::SslVersion(vec![
+            "tls1.1".into(),
+            "tls1.2".into()
+        ])));
+        assert!(!t.app_match(&AppMatch::SslVersion(vec!["sslv3".into()])));
+        // A state keyword of another protocol never holds.
+        assert!(!t.app_match(&AppMatch::DnsOpcode(eq(0))));
     }
 }

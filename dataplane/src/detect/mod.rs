@@ -165,6 +165,11 @@ impl<'a> PacketView<'a> {
 pub trait BufferSource {
     /// The `instance`-th value of `buffer`, if present.
     fn buffer(&self, buffer: Buffer, instance: usize) -> Option<&[u8]>;
+    /// Evaluates an app-layer state keyword (`dns.opcode`, `ssl_state`, `tls.version`, ...)
+    /// on the transaction; false when the transaction has no such state.
+    fn app_match(&self, _m: &AppMatch) -> bool {
+        false
+    }
 }
 
 impl BufferSource for &[(Buffer, &[u8])] {
@@ -401,6 +406,8 @@ struct RuleAux {
     ints: Vec<IntOp>,
     /// `app-layer-protocol` as (negated, protocol; `None` = unknown/failed).
     app_protos: Vec<(bool, Option<AppProto>)>,
+    /// App-layer state keywords, evaluated on the inspected transaction.
+    app_state: Vec<AppMatch>,
 }
 
 /// The worker's detection engine.
@@ -1065,6 +1072,12 @@ impl Core {
         if !flow_conditions(aux, flow) {
             return None;
         }
+        if !aux.app_state.is_empty() {
+            let src = ctx.src?;
+            if !aux.app_state.iter().all(|m| src.app_match(m)) {
+                return None;
+            }
+        }
         // Buffer lists.
         let mut walk = Walk::new(arena);
         let mut hit = Hit {
@@ -1343,6 +1356,7 @@ fn derive<'r>(
         }
     }
     let mut app_protos = Vec::new();
+    let mut app_state = Vec::new();
     for a in &r.app {
         match a {
             AppMatch::Protocol { negated, name } => {
@@ -1356,8 +1370,10 @@ fn derive<'r>(
                 };
                 app_protos.push((*negated, p));
             }
-            // App-layer state keywords need the app-layer parsers' state, not a buffer.
-            _ => unsupported = true,
+            // Parser anomalies are not offered to rules yet.
+            AppMatch::Event(_) => unsupported = true,
+            // State keywords are answered by the transaction (see `BufferSource::app_match`).
+            other => app_state.push(other.clone()),
         }
     }
     let bits = r
@@ -1387,7 +1403,7 @@ fn derive<'r>(
         .any(|l| !matches!(l.buffer, Buffer::Payload | Buffer::Base64Data));
     let has_payload = r.lists.iter().any(|l| l.buffer == Buffer::Payload);
     let fl = r.flow.unwrap_or_default();
-    let scope = if has_app {
+    let scope = if has_app || !app_state.is_empty() {
         Scope::App
     } else if !has_payload {
         Scope::Header
@@ -1428,5 +1444,6 @@ fn derive<'r>(
         bits,
         ints,
         app_protos,
+        app_state,
     }
 }

@@ -204,7 +204,21 @@ impl Lowering<'_> {
     }
 
     fn push(&mut self, m: Match) -> (usize, usize) {
-        let li = self.cur_list();
+        // Like Suricata, a relative keyword without an active sticky buffer follows the
+        // previous content into the list a legacy modifier (`http_uri`, ...) moved it to.
+        let relative = match &m {
+            Match::Pcre(p) => p.relative,
+            Match::ByteTest { opts, .. }
+            | Match::ByteJump { opts, .. }
+            | Match::ByteExtract { opts, .. }
+            | Match::ByteMath { opts, .. } => opts.relative,
+            Match::IsDataAt { relative, .. } => *relative,
+            _ => false,
+        };
+        let li = match (self.cur, self.last_content) {
+            (None, Some((li, _))) if relative => li,
+            _ => self.cur_list(),
+        };
         self.rule.lists[li].matches.push(m);
         (li, self.rule.lists[li].matches.len() - 1)
     }

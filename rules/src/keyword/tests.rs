@@ -227,3 +227,18 @@ fn newer_suricata_keywords() {
     let r = ok(r#"alert http any any -> any any (http.request_header; content:"a|3a| b"; sid:1;)"#);
     assert_eq!(r.lists[0].buffer, Buffer::HttpRequestHeader);
 }
+
+#[test]
+fn relative_keywords_follow_a_modified_content() {
+    // Suricata attaches a relative keyword to the list of the content before it, also when a
+    // legacy modifier moved that content out of the payload.
+    let r = ok(
+        r#"alert tcp any any -> any any (content:"/c/"; http_raw_uri; isdataat:4,relative; pcre:"/x/R"; isdataat:1; sid:1;)"#,
+    );
+    let bufs: Vec<(Buffer, usize)> = r
+        .lists
+        .iter()
+        .map(|l| (l.buffer, l.matches.len()))
+        .collect();
+    assert_eq!(bufs, vec![(Buffer::HttpUriRaw, 3), (Buffer::Payload, 1)]);
+}
