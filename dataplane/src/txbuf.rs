@@ -384,9 +384,11 @@ mod tests {
         assert!(!b.app_match(&rr(Some(2))));
         assert_eq!(b.buffer(Buffer::DnsQuery, 0), Some(&b"a.io"[..]));
         // TLS: state bits and versions.
-        let mut info = TlsInfo::default();
-        info.state = crate::app::tls::state::CLIENT_HELLO;
-        info.client_version = 0x0303;
+        let info = TlsInfo {
+            state: crate::app::tls::state::CLIENT_HELLO,
+            client_version: 0x0303,
+            ..TlsInfo::default()
+        };
         let t = TxBuffers {
             tx: TxRef::Tls(&info),
             ..b
