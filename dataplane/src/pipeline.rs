@@ -98,6 +98,8 @@ struct AppSlot {
     detect: FlowDetectState,
     /// Rules that alerted per transaction (app-layer rules alert once per transaction).
     tx_alerts: TxAlerts,
+    /// TCP payload bytes seen from the client and from the server (`stream_size`).
+    bytes: [u64; 2],
 }
 
 /// App-layer states by flow, bounded; freed states are kept for reuse.
@@ -299,6 +301,12 @@ fn turned<'p>(pkt: &Packet<'p>) -> Packet<'p> {
     p
 }
 
+/// `stream_size` values as Suricata computes them from sequence numbers: payload bytes plus
+/// the one sequence number each side's SYN takes.
+fn seq_space(bytes: &[u64; 2]) -> [u64; 2] {
+    [bytes[0] + 1, bytes[1] + 1]
+}
+
 /// Transaction key space: HTTP transactions by id, DNS messages, the TLS handshake and
 /// WebSocket frames never collide.
 const TX_DNS: u64 = 1 << 62;
@@ -328,7 +336,9 @@ fn inspect_txs<E: EventSink>(
         app,
         detect,
         tx_alerts,
+        bytes,
     } = slot;
+    let stream_bytes = seq_space(bytes);
     let Some(app) = app.as_mut() else {
         return false;
     };
@@ -357,7 +367,7 @@ fn inspect_txs<E: EventSink>(
             app_proto,
             flow_id,
             stream_active: false,
-            stream_bytes: [0; 2],
+            stream_bytes,
         };
         let src = TxBuffers {
             tx,
@@ -639,6 +649,7 @@ impl Pipeline {
                         app: transport.map(|t| AppLayer::new(t, client.src_port, client.dst_port)),
                         detect: FlowDetectState::default(),
                         tx_alerts: TxAlerts::default(),
+                        bytes: [0; 2],
                     },
                 );
             }
@@ -659,7 +670,11 @@ impl Pipeline {
                 );
             }
         }
-        let slot = streams.apps.by_flow.get_mut(&outcome.flow.id);
+        let mut slot = streams.apps.by_flow.get_mut(&outcome.flow.id);
+        if let (Some(s), L4::Tcp(_)) = (slot.as_deref_mut(), pkt.l4) {
+            s.bytes[usize::from(outcome.dir == flow::Direction::ToClient)] +=
+                pkt.payload.len() as u64;
+        }
         let app = slot
             .as_ref()
             .and_then(|s| s.app.as_ref())
@@ -682,7 +697,7 @@ impl Pipeline {
                 // Payload rules inspect each packet's payload; stream-chunk inspection across
                 // segments is not wired yet.
                 stream_active: false,
-                stream_bytes: [0; 2],
+                stream_bytes: slot.as_deref().map_or([0; 2], |s| seq_space(&s.bytes)),
             };
             let ctx = alert_context(&pkt, outcome.flow.id.0, pcap_cnt, known.map(|a| a.name()));
             let mut alerted = false;

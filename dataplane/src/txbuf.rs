@@ -263,6 +263,9 @@ impl BufferSource for TxBuffers<'_> {
                 }
             },
             TxRef::Dns(tx) => match buffer {
+                // `dns.query` is the request's question (Suricata registers it to-server
+                // only); `dns.queries.rrname` reads questions of both directions.
+                Buffer::DnsQuery if tx.is_response() => None,
                 Buffer::DnsQuery | Buffer::DnsQueriesRrname => tx.query_name(instance),
                 Buffer::DnsAnswersRrname => {
                     let r = tx.records(Section::Answer).get(instance)?;
@@ -382,7 +385,8 @@ mod tests {
         assert!(b.app_match(&rr(Some(0))));
         assert!(b.app_match(&rr(Some(-1))));
         assert!(!b.app_match(&rr(Some(2))));
-        assert_eq!(b.buffer(Buffer::DnsQuery, 0), Some(&b"a.io"[..]));
+        assert_eq!(b.buffer(Buffer::DnsQueriesRrname, 0), Some(&b"a.io"[..]));
+        assert_eq!(b.buffer(Buffer::DnsQuery, 0), None);
         // TLS: state bits and versions.
         let info = TlsInfo {
             state: crate::app::tls::state::CLIENT_HELLO,
