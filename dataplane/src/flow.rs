@@ -33,8 +33,8 @@ pub use record::{
 };
 pub use stats::{FlowCounters, TcpCounters};
 pub use table::{
-    FlowConfig, FlowConfigError, FlowDrop, FlowHandle, FlowTable, FlowTimeouts, Packet,
-    PacketOutcome, Timeouts, FLOW_BYTES_ACCOUNTED, FLOW_ENTRY_BYTES,
+    FlowConfig, FlowConfigError, FlowDrop, FlowHandle, FlowSnapshot, FlowTable, FlowTimeouts,
+    Packet, PacketOutcome, Timeouts, FLOW_BYTES_ACCOUNTED, FLOW_ENTRY_BYTES,
 };
 pub use tcp::{StreamConfig, StreamEvent, StreamEvents, TcpConn, TcpFlags, TcpSegment, TcpState};
 

@@ -18,6 +18,7 @@
 //! the clock or touch a socket, so they behave the same under DPDK, pcap replay and unit tests.
 #![deny(unsafe_code)]
 
+pub mod alert;
 pub mod app;
 pub mod counters;
 pub mod decode;
@@ -28,6 +29,8 @@ pub mod export;
 pub mod flow;
 pub mod io;
 pub mod pipeline;
+#[cfg(test)]
+mod pipeline_tests;
 pub mod runtime;
 pub mod time;
 pub mod txbuf;

@@ -16,8 +16,8 @@ use crate::decode::{DecodeConfig, Decoder, LinkType, Packet, L4};
 use crate::decode::{IpInfo, TcpInfo, UdpInfo};
 use crate::detect::{AlertEvent, DetectConfig, Detector, FlowDetectState, PacketView, TxAlerts};
 use crate::flow::{
-    self, proto, FlowConfig, FlowId, FlowRecord, FlowRecordSink, FlowTable, FlowTuple, StreamSink,
-    TcpFlags, TcpSegment,
+    self, proto, FlowConfig, FlowId, FlowRecord, FlowRecordSink, FlowSnapshot, FlowTable,
+    FlowTuple, StreamSink, TcpFlags, TcpSegment,
 };
 use crate::time::Timestamp;
 use crate::txbuf::{HeaderLines, TxBuffers, TxRef};
@@ -45,7 +45,12 @@ pub struct AlertContext {
     pub dst_port: u16,
     /// The flow's application protocol (Suricata's name), `None` when not known.
     pub app_proto: Option<&'static str>,
+    /// The app-layer transaction the alert is about (its metadata goes into the record).
+    pub tx_id: Option<u64>,
 }
+
+/// An alert waiting for the inspection that raised it to finish.
+type Pending = Vec<(AlertEvent, AlertContext)>;
 
 /// What leaves the pipeline besides counters.
 pub trait EventSink {
@@ -57,6 +62,12 @@ pub trait EventSink {
     /// [`crate::eve::Json`]: app-layer transactions, anomalies. The bytes live in reused
     /// memory; copy them out before returning.
     fn eve_line(&mut self, _line: &[u8]) {}
+    /// True when the sink wants each alert also as a rendered EVE record through
+    /// [`EventSink::eve_line`] (with flow counters and transaction metadata, which only the
+    /// worker has).
+    fn wants_eve_alerts(&self) -> bool {
+        false
+    }
 }
 
 /// A sink that keeps nothing.
@@ -123,6 +134,10 @@ pub struct Pipeline {
     detector: Option<Detector>,
     /// App-layer inspection scratch.
     txi: TxInspect,
+    /// Alerts of the current inspection, emitted once it is over; reused.
+    pending: Pending,
+    /// EVE rendering buffer; reused.
+    eve_buf: Vec<u8>,
 }
 
 /// Scratch and settings of transaction inspection.
@@ -210,6 +225,8 @@ struct EndFlows<'a, E: EventSink> {
     detector: Option<&'a mut Detector>,
     txi: &'a mut TxInspect,
     pcap_cnt: u64,
+    pending: &'a mut Pending,
+    eve_buf: &'a mut Vec<u8>,
 }
 
 impl<E: EventSink> FlowRecordSink for EndFlows<'_, E> {
@@ -232,10 +249,24 @@ impl<E: EventSink> FlowRecordSink for EndFlows<'_, E> {
                     self.pcap_cnt,
                     rec.end,
                     true,
-                    self.events,
+                    self.pending,
                 ) {
                     rec.alerted = true;
                 }
+                let snap = FlowSnapshot {
+                    tuple: rec.tuple,
+                    pkts: [rec.pkts_toserver, rec.pkts_toclient],
+                    bytes: [rec.bytes_toserver, rec.bytes_toclient],
+                    start: rec.start,
+                };
+                emit_alerts(
+                    self.pending,
+                    self.eve_buf,
+                    det.engine(),
+                    Some(&snap),
+                    slot.app.as_ref(),
+                    self.events,
+                );
             }
             if let Some(app) = slot.app {
                 rec.app_proto = flow_app_proto(app.proto());
@@ -301,6 +332,26 @@ fn turned<'p>(pkt: &Packet<'p>) -> Packet<'p> {
     p
 }
 
+/// Hands the collected alerts to the sink, rendered as EVE records too when it wants them.
+fn emit_alerts<E: EventSink>(
+    pending: &mut Pending,
+    buf: &mut Vec<u8>,
+    engine: &rules::Engine,
+    flow: Option<&FlowSnapshot>,
+    app: Option<&AppLayer>,
+    events: &mut E,
+) {
+    let eve = events.wants_eve_alerts();
+    for (ev, ctx) in pending.drain(..) {
+        events.alert(&ev, &ctx);
+        if eve {
+            buf.clear();
+            crate::alert::write_eve_alert(buf, engine, &ev, &ctx, flow, app);
+            events.eve_line(buf);
+        }
+    }
+}
+
 /// `stream_size` values as Suricata computes them from sequence numbers: payload bytes plus
 /// the one sequence number each side's SYN takes.
 fn seq_space(bytes: &[u64; 2]) -> [u64; 2] {
@@ -318,7 +369,7 @@ const TX_WS: u64 = 1 << 61;
 /// client → server at flow end (`flush`: incomplete transactions are inspected too).
 /// Returns true when something alerted.
 #[allow(clippy::too_many_arguments)]
-fn inspect_txs<E: EventSink>(
+fn inspect_txs(
     det: &mut Detector,
     txi: &mut TxInspect,
     slot: &mut AppSlot,
@@ -329,7 +380,7 @@ fn inspect_txs<E: EventSink>(
     pcap_cnt: u64,
     now: Timestamp,
     flush: bool,
-    events: &mut E,
+    pending: &mut Pending,
 ) -> bool {
     use crate::app::http::change;
     let AppSlot {
@@ -375,10 +426,16 @@ fn inspect_txs<E: EventSink>(
             lines,
             payload: p.payload,
         };
-        let ctx = alert_context(p, flow_id, pcap_cnt, app_name);
+        let mut ctx = alert_context(p, flow_id, pcap_cnt, app_name);
+        ctx.tx_id = Some(match tx {
+            TxRef::Http(t) => t.id,
+            TxRef::Dns(t) => t.tx_id,
+            TxRef::Tls(_) => 0,
+            TxRef::WebSocket(f) => f.id,
+        });
         det.inspect_buffers(&view, &src, key, tx_alerts, Some(detect), now, &mut |ev| {
             alerted = true;
-            events.alert(&ev, &ctx)
+            pending.push((ev, ctx))
         });
     };
     match app.state_mut() {
@@ -536,6 +593,8 @@ impl Pipeline {
                     .as_deref()
                     .is_some_and(crate::txbuf::uses_header_lines),
             },
+            pending: Vec::with_capacity(64),
+            eve_buf: Vec::with_capacity(4096),
         })
     }
 
@@ -588,6 +647,8 @@ impl Pipeline {
             ended,
             detector,
             txi,
+            pending,
+            eve_buf,
             ..
         } = self;
         let pkt = decoder.decode(*link, frame, now);
@@ -596,8 +657,9 @@ impl Pipeline {
             if let Some(det) = detector.as_mut() {
                 let ctx = alert_context(&pkt, 0, pcap_cnt, None);
                 det.inspect_packet(&PacketView::stateless(&pkt), None, now, &mut |ev| {
-                    events.alert(&ev, &ctx)
+                    pending.push((ev, ctx))
                 });
+                emit_alerts(pending, eve_buf, det.engine(), None, None, events);
             }
             return;
         };
@@ -618,6 +680,8 @@ impl Pipeline {
                 detector: detector.as_mut(),
                 txi,
                 pcap_cnt,
+                pending,
+                eve_buf,
             }
             .flow_end(rec);
         }
@@ -708,10 +772,10 @@ impl Pipeline {
                 now,
                 &mut |ev| {
                     alerted = true;
-                    events.alert(&ev, &ctx)
+                    pending.push((ev, ctx))
                 },
             );
-            if let Some(s) = slot {
+            if let Some(s) = slot.as_deref_mut() {
                 alerted |= inspect_txs(
                     det,
                     txi,
@@ -723,11 +787,20 @@ impl Pipeline {
                     pcap_cnt,
                     now,
                     false,
-                    events,
+                    pending,
                 );
             }
             if alerted {
                 flows.set_alerted(outcome.flow);
+                let snap = flows.snapshot(outcome.flow);
+                emit_alerts(
+                    pending,
+                    eve_buf,
+                    det.engine(),
+                    snap.as_ref(),
+                    slot.and_then(|s| s.app.as_ref()),
+                    events,
+                );
             }
         }
     }
@@ -743,6 +816,8 @@ impl Pipeline {
             detector,
             txi,
             pcap_cnt,
+            pending,
+            eve_buf,
             ..
         } = self;
         ended.clear();
@@ -763,6 +838,8 @@ impl Pipeline {
             detector: detector.as_mut(),
             txi,
             pcap_cnt: *pcap_cnt,
+            pending,
+            eve_buf,
         };
         for r in ended.iter() {
             end.flow_end(r);
@@ -780,6 +857,8 @@ impl Pipeline {
             detector,
             txi,
             pcap_cnt,
+            pending,
+            eve_buf,
             ..
         } = self;
         ended.clear();
@@ -798,6 +877,8 @@ impl Pipeline {
             detector: detector.as_mut(),
             txi,
             pcap_cnt: *pcap_cnt,
+            pending,
+            eve_buf,
         };
         for r in ended.iter() {
             end.flow_end(r);
@@ -835,6 +916,7 @@ fn alert_context(
         dst: pkt.ip.as_ref().map_or(unspecified, |i| i.dst),
         dst_port,
         app_proto,
+        tx_id: None,
     }
 }
 

@@ -26,7 +26,7 @@ pub mod threshold;
 pub mod transform;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use crate::counters::CounterSet;
 use crate::decode::{DecodeEvent, Packet, L4};

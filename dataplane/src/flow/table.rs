@@ -170,6 +170,19 @@ pub struct FlowHandle {
     pub id: FlowId,
 }
 
+/// A live flow's counters at one moment (index 0: to server, 1: to client).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowSnapshot {
+    /// Tuple oriented client → server.
+    pub tuple: FlowTuple,
+    /// Packets per direction.
+    pub pkts: [u64; 2],
+    /// Bytes per direction.
+    pub bytes: [u64; 2],
+    /// First packet's time.
+    pub start: Timestamp,
+}
+
 /// What the table did with a packet.
 #[derive(Clone, Copy, Debug)]
 pub struct PacketOutcome {
@@ -321,7 +334,7 @@ impl FlowTable {
             hasher,
             pool: SegmentPool::new(cfg.stream.memcap, cfg.stream.max_buffered_per_dir),
             max_flows,
-            next_seq: 0,
+            next_seq: 1,
             sweep_cursor: 0,
             evict_cursor: 0,
             emergency: false,
@@ -378,6 +391,17 @@ impl FlowTable {
         if let Some(e) = self.live_mut(h) {
             e.alerted = true;
         }
+    }
+
+    /// What a live flow counted so far, for records written while it runs (alerts).
+    pub fn snapshot(&self, h: FlowHandle) -> Option<FlowSnapshot> {
+        let e = self.entries.get(h.slot as usize)?;
+        (e.live && e.id == h.id).then(|| FlowSnapshot {
+            tuple: e.key.tuple_from(e.client),
+            pkts: e.pkts,
+            bytes: e.bytes,
+            start: e.start,
+        })
     }
 
     /// Whether the handle still refers to a live flow.

@@ -1,0 +1,108 @@
+//! EVE `alert` records as Suricata 8 writes them, rendered in the worker (which alone has the
+//! flow's counters and the transaction the alert is about) with [`crate::eve::Json`].
+
+use std::net::IpAddr;
+
+use crate::app::AppLayer;
+use crate::detect::AlertEvent;
+use crate::eve::{Envelope, Json};
+use crate::flow::FlowSnapshot;
+use crate::pipeline::AlertContext;
+
+/// Writes one alert record into `out` (appending; no trailing newline).
+pub fn write_eve_alert(
+    out: &mut Vec<u8>,
+    engine: &rules::Engine,
+    ev: &AlertEvent,
+    ctx: &AlertContext,
+    flow: Option<&FlowSnapshot>,
+    app: Option<&AppLayer>,
+) {
+    let rule = engine.rules.get(ev.rule as usize);
+    let mut j = Json::new(out);
+    j.envelope(&Envelope {
+        ts: ev.ts,
+        flow_id: ctx.flow_id,
+        pcap_cnt: ctx.pcap_cnt,
+        event_type: "alert",
+        src: ctx.src,
+        src_port: ctx.src_port,
+        dst: ctx.dst,
+        dst_port: ctx.dst_port,
+        proto: ctx.proto,
+    });
+    if let Some(d) = ev.dir {
+        j.str(
+            "direction",
+            match d {
+                rules::ir::FlowDir::ToServer => "to_server",
+                rules::ir::FlowDir::ToClient => "to_client",
+            },
+        );
+    }
+    j.object("alert");
+    j.str("action", ev.action.as_str())
+        .u64("gid", u64::from(ev.gid))
+        .u64("signature_id", u64::from(ev.sid))
+        .u64("rev", u64::from(ev.rev));
+    let (msg, class, prio) = match rule {
+        Some(r) => (
+            r.meta.msg.as_str(),
+            r.meta.classtype.as_deref().unwrap_or(""),
+            r.meta.priority,
+        ),
+        None => ("", "", 0),
+    };
+    j.str("signature", msg)
+        .str("category", class)
+        .u64("severity", u64::from(if prio == 0 { 3 } else { prio }));
+    if let Some(r) = rule {
+        if !r.meta.metadata.is_empty() {
+            // Suricata groups metadata values by key, in first-seen key order.
+            j.object("metadata");
+            let md = &r.meta.metadata;
+            for (i, (k, _)) in md.iter().enumerate() {
+                if md[..i].iter().any(|(k2, _)| k2 == k) {
+                    continue;
+                }
+                j.array(k);
+                for (_, v) in md[i..].iter().filter(|(k2, _)| k2 == k) {
+                    j.sep().value_bytes(v.as_bytes());
+                }
+                j.close_array();
+            }
+            j.close();
+        }
+    }
+    j.close();
+    if let Some(a) = ctx.app_proto {
+        j.str("app_proto", a);
+    }
+    if let (Some(app), Some(tx)) = (app, ctx.tx_id) {
+        if let Some((key, obj)) = crate::app::eve::alert_metadata(app, tx) {
+            if let Ok(text) = serde_json::to_vec(&obj) {
+                j.raw(key, &text);
+            }
+        }
+    }
+    if let Some(f) = flow {
+        let t = &f.tuple;
+        j.object("flow")
+            .u64("pkts_toserver", f.pkts[0])
+            .u64("pkts_toclient", f.pkts[1])
+            .u64("bytes_toserver", f.bytes[0])
+            .u64("bytes_toclient", f.bytes[1])
+            .timestamp("start", f.start);
+        flow_endpoints(&mut j, t.src, t.src_port, t.dst, t.dst_port, t.proto);
+        j.close();
+    }
+    j.end();
+}
+
+fn flow_endpoints(j: &mut Json<'_>, src: IpAddr, sp: u16, dst: IpAddr, dp: u16, proto: u8) {
+    j.ip("src_ip", src).ip("dest_ip", dst);
+    if matches!(proto, 6 | 17 | 132) {
+        j.u64("src_port", u64::from(sp))
+            .u64("dest_port", u64::from(dp));
+    }
+}
