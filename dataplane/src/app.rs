@@ -745,9 +745,15 @@ mod tests {
         let cfg = AppConfig::default();
         let mut ctr = AppCounters::default();
         let q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01a\x00\x00\x01\x00\x01";
-        let mut app = AppLayer::new(Transport::Udp, 5353, 9999);
+        let mut app = AppLayer::new(Transport::Udp, 5353, 53);
         app.on_datagram(&cfg, Direction::ToServer, q, Timestamp(0), &mut ctr);
         assert_eq!(app.proto(), AppProto::Dns);
+        // A DNS-shaped datagram off port 53 is not DNS (Suricata's detection ports: QUIC on
+        // 443 often looks like one).
+        let mut app = AppLayer::new(Transport::Udp, 40000, 443);
+        app.on_datagram(&cfg, Direction::ToServer, q, Timestamp(0), &mut ctr);
+        app.on_datagram(&cfg, Direction::ToClient, q, Timestamp(0), &mut ctr);
+        assert_eq!(app.proto(), AppProto::Failed);
         // Malformed on port 53: still DNS, with an anomaly.
         let mut app = AppLayer::new(Transport::Udp, 5353, 53);
         app.on_datagram(

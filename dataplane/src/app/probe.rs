@@ -339,10 +339,12 @@ impl Prober {
         if self.transport != Transport::Udp {
             return Verdict::NeedMore;
         }
+        // Like Suricata's default `detection-ports` for DNS over UDP: only flows on port 53
+        // are DNS (on 443 a DNS-shaped datagram is far more likely QUIC).
+        let port53 = self.sport == 53 || self.dport == 53;
         match probe_dns_message(dir, data) {
-            Probe::Match => Verdict::Detected(AppProto::Dns),
-            _ if self.sport == 53 || self.dport == 53 => Verdict::Detected(AppProto::Dns),
-            Probe::NeedMore | Probe::NoMatch => {
+            _ if port53 => Verdict::Detected(AppProto::Dns),
+            _ => {
                 self.failed[dir.index()] = true;
                 if self.failed[0] && self.failed[1] {
                     Verdict::Failed

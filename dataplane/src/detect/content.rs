@@ -137,13 +137,17 @@ impl<'a, 'r> Walk<'a, 'r> {
             Match::Content(c) => self.content(ms, i, c, buf, cur),
             Match::Pcre(p) => {
                 let Some(re) = &p.regex else { return false };
-                let mut from = if p.relative { cur } else { 0 };
+                // Like Suricata, a relative pcre sees the buffer from the cursor on as its
+                // subject, so `^` anchors at the cursor.
+                let base = if p.relative { cur.min(buf.len()) } else { 0 };
+                let subject = &buf[base..];
+                let mut from = 0;
                 loop {
-                    if from > buf.len() {
+                    if from > subject.len() {
                         return p.negated && self.step(ms, i + 1, buf, cur);
                     }
-                    let found = match re.find_at(buf, from) {
-                        Ok(f) => f.map(|m| (m.start(), m.end())),
+                    let found = match re.find_at(subject, from) {
+                        Ok(f) => f.map(|m| (base + m.start(), base + m.end())),
                         Err(_) => {
                             self.hit(WalkLimit::Pcre);
                             return false;
@@ -164,7 +168,7 @@ impl<'a, 'r> Walk<'a, 'r> {
                     if !Self::next_is_relative(ms, i) || !self.spend() {
                         return false;
                     }
-                    from = s + 1;
+                    from = s + 1 - base;
                 }
             }
             Match::ByteTest {
@@ -606,6 +610,20 @@ mod tests {
         bx.distance = lit(-1);
         bx.within = lit(2);
         assert!(run(&[Match::Content(ab), Match::Content(bx)], b"..abx"));
+    }
+
+    #[test]
+    fn relative_pcre_anchors_at_the_cursor() {
+        // ET's "*.top domain": `.top` then `^(:port)?$` right after it; the first `.top` is
+        // inside the name, the second ends it.
+        let (p, _) = rules::keyword::payload::pcre(r#""/^(\x3a\d{1,5})?$/R""#).expect("pcre");
+        let ms = [Match::Content(c(".top")), Match::Pcre(p.clone())];
+        assert!(run(&ms, b"xktzjm.topcentc.top"));
+        assert!(run(&ms, b"a.top:8080"));
+        assert!(!run(&ms, b"a.topx"));
+        // Not relative: `^` is the buffer start.
+        let (q, _) = rules::keyword::payload::pcre(r#""/^a/""#).expect("pcre");
+        assert!(run(&[Match::Content(c("b")), Match::Pcre(q)], b"ab"));
     }
 
     #[test]
