@@ -111,6 +111,12 @@ struct AppSlot {
     tx_alerts: TxAlerts,
     /// TCP payload bytes seen from the client and from the server (`stream_size`).
     bytes: [u64; 2],
+    /// The flow's tuple, client → server.
+    tuple: FlowTuple,
+    /// Last bytes of each direction's inspected stream (overlap for the next chunk).
+    tail: [Vec<u8>; 2],
+    /// Stream offset just past each tail.
+    tail_end: [u64; 2],
 }
 
 /// App-layer states by flow, bounded; freed states are kept for reuse.
@@ -138,6 +144,12 @@ pub struct Pipeline {
     pending: Pending,
     /// EVE rendering buffer; reused.
     eve_buf: Vec<u8>,
+    /// Stream inspection window; reused.
+    stream_buf: Vec<u8>,
+    /// Stream overlap kept between chunks (see [`StreamDetect::overlap`]).
+    overlap: usize,
+    /// Stream windows of the current packet; reused.
+    windows: Vec<Window>,
 }
 
 /// Scratch and settings of transaction inspection.
@@ -171,11 +183,153 @@ pub enum PipelineError {
 }
 
 /// Routes reassembled stream data to the flow's app layer.
-struct StreamToApp<'a> {
+struct StreamToApp<'a, 'p> {
     apps: &'a mut AppStates,
     cfg: &'a AppConfig,
     counters: &'a mut AppCounters,
     now: Timestamp,
+    /// Stream inspection, when detection runs.
+    detect: Option<StreamDetect<'a, 'p>>,
+}
+
+/// Inspects reassembled stream data as it is handed on (IDS mode: once acknowledged; inline:
+/// at once), so rules see patterns split across segments. While a packet is processed, the
+/// windows are kept and inspected after the packet itself ([`Pipeline::process`]), so a rule
+/// that alerted on the packet does not alert again on the same bytes in the stream.
+struct StreamDetect<'a, 'p> {
+    det: &'a mut Detector,
+    /// Windows: each chunk preceded by the previous chunk's tail.
+    buf: &'a mut Vec<u8>,
+    pending: &'a mut Pending,
+    /// Windows waiting for the packet's own inspection; `None`: inspect at once.
+    deferred: Option<&'a mut Vec<Window>>,
+    /// The packet being processed; `None` at sweep and shutdown (a pseudo packet stands in).
+    pkt: Option<&'a Packet<'p>>,
+    pcap_cnt: u64,
+    /// Bytes of each chunk kept to overlap the next (longest prefilter literal − 1, capped).
+    overlap: usize,
+}
+
+/// A stream window kept for inspection: `buf[lo..hi]` starts at stream offset `start`.
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    flow: FlowId,
+    dir: flow::Direction,
+    start: u64,
+    lo: usize,
+    hi: usize,
+}
+
+/// Most bytes of a direction's stream kept to overlap its next chunk.
+const MAX_STREAM_OVERLAP: usize = 256;
+/// [`TxAlerts`] keys of stream inspection, per direction (rules that alerted on a packet or
+/// the stream of that direction).
+const STREAM_KEY: [u64; 2] = [(1 << 60) | 1, (1 << 60) | 2];
+
+impl StreamDetect<'_, '_> {
+    fn data(
+        &mut self,
+        slot: &mut AppSlot,
+        flow: FlowId,
+        dir: flow::Direction,
+        offset: u64,
+        data: &[u8],
+        now: Timestamp,
+    ) {
+        let d = usize::from(dir == flow::Direction::ToClient);
+        let contiguous = slot.tail_end[d] == offset && !slot.tail[d].is_empty();
+        if self.deferred.is_none() {
+            self.buf.clear();
+        }
+        let lo = self.buf.len();
+        if contiguous {
+            self.buf.extend_from_slice(&slot.tail[d]);
+        }
+        let start = offset - (self.buf.len() - lo) as u64;
+        self.buf.extend_from_slice(data);
+        let hi = self.buf.len();
+        let keep = self.overlap.min(hi - lo);
+        let tail = &mut slot.tail[d];
+        tail.clear();
+        tail.extend_from_slice(&self.buf[hi - keep..hi]);
+        slot.tail_end[d] = offset + data.len() as u64;
+        match self.deferred.as_deref_mut() {
+            Some(w) => w.push(Window {
+                flow,
+                dir,
+                start,
+                lo,
+                hi,
+            }),
+            None => inspect_window(
+                self.det,
+                self.pending,
+                self.pkt,
+                self.pcap_cnt,
+                slot,
+                flow,
+                dir,
+                start,
+                &self.buf[lo..hi],
+                now,
+            ),
+        }
+    }
+}
+
+/// Inspects one stream window of `flow`'s direction `dir` (see [`Detector::inspect_stream`]).
+#[allow(clippy::too_many_arguments)]
+fn inspect_window(
+    det: &mut Detector,
+    pending: &mut Pending,
+    pkt: Option<&Packet<'_>>,
+    pcap_cnt: u64,
+    slot: &mut AppSlot,
+    flow: FlowId,
+    dir: flow::Direction,
+    start: u64,
+    window: &[u8],
+    now: Timestamp,
+) {
+    let d = usize::from(dir == flow::Direction::ToClient);
+    let tuple = match dir {
+        flow::Direction::ToServer => slot.tuple,
+        flow::Direction::ToClient => slot.tuple.reversed(),
+    };
+    let p = match pkt {
+        Some(p) if sent_by(p, &tuple) => *p,
+        Some(p) => turned(p),
+        None => pseudo_packet(&tuple),
+    };
+    let proto = slot.app.as_ref().map(|a| a.proto());
+    let app_proto = proto.and_then(rules_app_proto);
+    let view = PacketView {
+        pkt: &p,
+        dir: Some(match dir {
+            flow::Direction::ToServer => rules::ir::FlowDir::ToServer,
+            flow::Direction::ToClient => rules::ir::FlowDir::ToClient,
+        }),
+        established: true,
+        app_proto,
+        flow_id: flow.0,
+        stream_active: true,
+        stream_bytes: seq_space(&slot.bytes),
+    };
+    let ctx = alert_context(&p, flow.0, pcap_cnt, app_proto.and(proto).map(|p| p.name()));
+    det.inspect_stream(
+        &view,
+        window,
+        start,
+        Some((STREAM_KEY[d], &mut slot.tx_alerts)),
+        Some(&mut slot.detect),
+        now,
+        &mut |ev| pending.push((ev, ctx)),
+    );
+}
+
+/// True when `p` travels in `tuple`'s direction (sender = tuple source).
+fn sent_by(p: &Packet<'_>, tuple: &FlowTuple) -> bool {
+    p.src_addr() == tuple.src && p.ports().0 == tuple.src_port
 }
 
 fn app_dir(d: flow::Direction) -> app::Direction {
@@ -185,15 +339,17 @@ fn app_dir(d: flow::Direction) -> app::Direction {
     }
 }
 
-impl StreamSink for StreamToApp<'_> {
-    fn data(&mut self, flow: FlowId, dir: flow::Direction, _offset: u64, data: &[u8]) {
-        if let Some(app) = self
-            .apps
-            .by_flow
-            .get_mut(&flow)
-            .and_then(|s| s.app.as_mut())
-        {
+impl StreamSink for StreamToApp<'_, '_> {
+    fn data(&mut self, flow: FlowId, dir: flow::Direction, offset: u64, data: &[u8]) {
+        let Some(slot) = self.apps.by_flow.get_mut(&flow) else {
+            return;
+        };
+        // The app layer first: the stream inspection then knows the protocol.
+        if let Some(app) = slot.app.as_mut() {
             app.on_stream(self.cfg, app_dir(dir), data, self.now, self.counters);
+        }
+        if let Some(sd) = self.detect.as_mut() {
+            sd.data(slot, flow, dir, offset, data, self.now);
         }
     }
     fn gap(&mut self, flow: FlowId, dir: flow::Direction, _offset: u64, len: u64) {
@@ -253,6 +409,9 @@ impl<E: EventSink> FlowRecordSink for EndFlows<'_, E> {
                 ) {
                     rec.alerted = true;
                 }
+                if self.pending.iter().any(|(_, c)| c.flow_id == rec.id.0) {
+                    rec.alerted = true;
+                }
                 let snap = FlowSnapshot {
                     tuple: rec.tuple,
                     pkts: [rec.pkts_toserver, rec.pkts_toclient],
@@ -263,6 +422,7 @@ impl<E: EventSink> FlowRecordSink for EndFlows<'_, E> {
                     self.pending,
                     self.eve_buf,
                     det.engine(),
+                    Some(rec.id.0),
                     Some(&snap),
                     slot.app.as_ref(),
                     self.events,
@@ -332,11 +492,19 @@ fn turned<'p>(pkt: &Packet<'p>) -> Packet<'p> {
     p
 }
 
+/// The stream overlap a detector needs, capped.
+fn stream_overlap(d: &Detector) -> usize {
+    d.stream_overlap().min(MAX_STREAM_OVERLAP)
+}
+
 /// Hands the collected alerts to the sink, rendered as EVE records too when it wants them.
+/// `flow` and `app` describe flow `current` (`None`: whichever flow each alert names); alerts
+/// of other flows are rendered without them.
 fn emit_alerts<E: EventSink>(
     pending: &mut Pending,
     buf: &mut Vec<u8>,
     engine: &rules::Engine,
+    current: Option<u64>,
     flow: Option<&FlowSnapshot>,
     app: Option<&AppLayer>,
     events: &mut E,
@@ -346,6 +514,8 @@ fn emit_alerts<E: EventSink>(
         events.alert(&ev, &ctx);
         if eve {
             buf.clear();
+            let mine = current.is_none_or(|c| c == ctx.flow_id);
+            let (flow, app) = if mine { (flow, app) } else { (None, None) };
             crate::alert::write_eve_alert(buf, engine, &ev, &ctx, flow, app);
             events.eve_line(buf);
         }
@@ -388,6 +558,7 @@ fn inspect_txs(
         detect,
         tx_alerts,
         bytes,
+        ..
     } = slot;
     let stream_bytes = seq_space(bytes);
     let Some(app) = app.as_mut() else {
@@ -595,6 +766,13 @@ impl Pipeline {
             },
             pending: Vec::with_capacity(64),
             eve_buf: Vec::with_capacity(4096),
+            stream_buf: Vec::new(),
+            overlap: 0,
+            windows: Vec::new(),
+        })
+        .map(|mut p| {
+            p.overlap = p.detector.as_ref().map_or(0, stream_overlap);
+            p
         })
     }
 
@@ -649,8 +827,13 @@ impl Pipeline {
             txi,
             pending,
             eve_buf,
+            stream_buf,
+            overlap,
+            windows,
             ..
         } = self;
+        stream_buf.clear();
+        windows.clear();
         let pkt = decoder.decode(*link, frame, now);
         let Some(fp) = flow_packet(&pkt) else {
             counters.no_flow += 1;
@@ -659,23 +842,190 @@ impl Pipeline {
                 det.inspect_packet(&PacketView::stateless(&pkt), None, now, &mut |ev| {
                     pending.push((ev, ctx))
                 });
-                emit_alerts(pending, eve_buf, det.engine(), None, None, events);
+                emit_alerts(pending, eve_buf, det.engine(), Some(0), None, None, events);
             }
             return;
-        };
-        let mut streams = StreamToApp {
-            apps,
-            cfg: app_cfg,
-            counters: app_counters,
-            now,
         };
         // Flows that end on the way (expired, evicted, reused) are collected, then emitted
         // once the table is no longer borrowed.
         ended.clear();
-        let outcome = flows.process(&fp, now, &mut streams, &mut |r: &FlowRecord| ended.push(*r));
+        let outcome = {
+            let mut streams = StreamToApp {
+                apps: &mut *apps,
+                cfg: app_cfg,
+                counters: &mut *app_counters,
+                now,
+                detect: detector.as_mut().map(|det| StreamDetect {
+                    det,
+                    buf: &mut *stream_buf,
+                    pending: &mut *pending,
+                    deferred: Some(&mut *windows),
+                    pkt: Some(&pkt),
+                    pcap_cnt,
+                    overlap: *overlap,
+                }),
+            };
+            flows.process(&fp, now, &mut streams, &mut |r: &FlowRecord| ended.push(*r))
+        };
+        let outcome = match outcome {
+            Ok(o) => Some(o),
+            Err(_) => {
+                counters.flow_drop += 1;
+                None
+            }
+        };
+        if let Some(outcome) = outcome {
+            if outcome.new_flow {
+                if apps.by_flow.len() >= apps.cap {
+                    counters.app_state_cap += 1;
+                } else {
+                    let client = match outcome.dir {
+                        flow::Direction::ToServer => fp.tuple,
+                        flow::Direction::ToClient => fp.tuple.reversed(),
+                    };
+                    let transport = if fp.tuple.proto == proto::UDP {
+                        Some(app::Transport::Udp)
+                    } else if fp.tuple.proto == proto::TCP {
+                        Some(app::Transport::Tcp)
+                    } else {
+                        None
+                    };
+                    apps.by_flow.insert(
+                        outcome.flow.id,
+                        AppSlot {
+                            app: transport
+                                .map(|t| AppLayer::new(t, client.src_port, client.dst_port)),
+                            detect: FlowDetectState::default(),
+                            tx_alerts: TxAlerts::default(),
+                            bytes: [0; 2],
+                            tuple: client,
+                            tail: Default::default(),
+                            tail_end: [0; 2],
+                        },
+                    );
+                }
+            }
+            if fp.tuple.proto == proto::UDP && !pkt.payload.is_empty() {
+                if let Some(app) = apps
+                    .by_flow
+                    .get_mut(&outcome.flow.id)
+                    .and_then(|s| s.app.as_mut())
+                {
+                    app.on_datagram(
+                        app_cfg,
+                        app_dir(outcome.dir),
+                        pkt.payload,
+                        now,
+                        &mut *app_counters,
+                    );
+                }
+            }
+            let mut slot = apps.by_flow.get_mut(&outcome.flow.id);
+            if let (Some(s), L4::Tcp(_)) = (slot.as_deref_mut(), pkt.l4) {
+                s.bytes[usize::from(outcome.dir == flow::Direction::ToClient)] +=
+                    pkt.payload.len() as u64;
+            }
+            let app = slot
+                .as_ref()
+                .and_then(|s| s.app.as_ref())
+                .map(|a| a.proto());
+            if let Some(a) = app {
+                flows.set_app_proto(outcome.flow, flow_app_proto(a));
+            }
+            if let Some(det) = detector.as_mut() {
+                let known =
+                    app.filter(|a| !matches!(a, app::AppProto::Unknown | app::AppProto::Failed));
+                let view = PacketView {
+                    pkt: &pkt,
+                    dir: Some(match outcome.dir {
+                        flow::Direction::ToServer => rules::ir::FlowDir::ToServer,
+                        flow::Direction::ToClient => rules::ir::FlowDir::ToClient,
+                    }),
+                    established: outcome.state == flow::FlowState::Established,
+                    app_proto: known.and_then(rules_app_proto),
+                    flow_id: outcome.flow.id.0,
+                    // Payload rules see each packet's payload here, and the reassembled
+                    // stream below (patterns split across segments).
+                    stream_active: false,
+                    stream_bytes: slot.as_deref().map_or([0; 2], |s| seq_space(&s.bytes)),
+                };
+                let ctx = alert_context(&pkt, outcome.flow.id.0, pcap_cnt, known.map(|a| a.name()));
+                let before = pending.len();
+                det.inspect_packet(
+                    &view,
+                    slot.as_mut().map(|s| &mut s.detect),
+                    now,
+                    &mut |ev| pending.push((ev, ctx)),
+                );
+                if let Some(s) = slot {
+                    // A rule that alerted on the packet does not alert again on the same
+                    // bytes when the stream is inspected.
+                    let key = STREAM_KEY[usize::from(outcome.dir == flow::Direction::ToClient)];
+                    for (ev, _) in &pending[before..] {
+                        if !s.tx_alerts.has(key, ev.rule) {
+                            s.tx_alerts.add(key, ev.rule);
+                        }
+                    }
+                    inspect_txs(
+                        det,
+                        txi,
+                        s,
+                        &pkt,
+                        outcome.dir,
+                        outcome.flow.id.0,
+                        view.established,
+                        pcap_cnt,
+                        now,
+                        false,
+                        pending,
+                    );
+                }
+            }
+        }
+        if let Some(det) = detector.as_mut() {
+            // Stream data handed on while the packet was tracked: this flow's, and the last
+            // data of flows that ended on the way.
+            for w in windows.iter() {
+                if let Some(s) = apps.by_flow.get_mut(&w.flow) {
+                    inspect_window(
+                        det,
+                        pending,
+                        Some(&pkt),
+                        pcap_cnt,
+                        s,
+                        w.flow,
+                        w.dir,
+                        w.start,
+                        &stream_buf[w.lo..w.hi],
+                        now,
+                    );
+                }
+            }
+            if !pending.is_empty() {
+                let cur = outcome.map(|o| o.flow);
+                if let Some(h) = cur {
+                    if pending.iter().any(|(_, c)| c.flow_id == h.id.0) {
+                        flows.set_alerted(h);
+                    }
+                }
+                let snap = cur.and_then(|h| flows.snapshot(h));
+                let app = cur
+                    .and_then(|h| apps.by_flow.get(&h.id))
+                    .and_then(|s| s.app.as_ref());
+                emit_alerts(
+                    pending,
+                    eve_buf,
+                    det.engine(),
+                    cur.map(|h| h.id.0),
+                    snap.as_ref(),
+                    app,
+                    events,
+                );
+            }
+        }
         for rec in ended.iter() {
             EndFlows {
-                apps: streams.apps,
+                apps: &mut *apps,
                 events,
                 detector: detector.as_mut(),
                 txi,
@@ -684,124 +1034,6 @@ impl Pipeline {
                 eve_buf,
             }
             .flow_end(rec);
-        }
-        let outcome = match outcome {
-            Ok(o) => o,
-            Err(_) => {
-                counters.flow_drop += 1;
-                return;
-            }
-        };
-        if outcome.new_flow {
-            if streams.apps.by_flow.len() >= streams.apps.cap {
-                counters.app_state_cap += 1;
-            } else {
-                let client = match outcome.dir {
-                    flow::Direction::ToServer => fp.tuple,
-                    flow::Direction::ToClient => fp.tuple.reversed(),
-                };
-                let transport = if fp.tuple.proto == proto::UDP {
-                    Some(app::Transport::Udp)
-                } else if fp.tuple.proto == proto::TCP {
-                    Some(app::Transport::Tcp)
-                } else {
-                    None
-                };
-                streams.apps.by_flow.insert(
-                    outcome.flow.id,
-                    AppSlot {
-                        app: transport.map(|t| AppLayer::new(t, client.src_port, client.dst_port)),
-                        detect: FlowDetectState::default(),
-                        tx_alerts: TxAlerts::default(),
-                        bytes: [0; 2],
-                    },
-                );
-            }
-        }
-        if fp.tuple.proto == proto::UDP && !pkt.payload.is_empty() {
-            if let Some(app) = streams
-                .apps
-                .by_flow
-                .get_mut(&outcome.flow.id)
-                .and_then(|s| s.app.as_mut())
-            {
-                app.on_datagram(
-                    streams.cfg,
-                    app_dir(outcome.dir),
-                    pkt.payload,
-                    now,
-                    streams.counters,
-                );
-            }
-        }
-        let mut slot = streams.apps.by_flow.get_mut(&outcome.flow.id);
-        if let (Some(s), L4::Tcp(_)) = (slot.as_deref_mut(), pkt.l4) {
-            s.bytes[usize::from(outcome.dir == flow::Direction::ToClient)] +=
-                pkt.payload.len() as u64;
-        }
-        let app = slot
-            .as_ref()
-            .and_then(|s| s.app.as_ref())
-            .map(|a| a.proto());
-        if let Some(a) = app {
-            flows.set_app_proto(outcome.flow, flow_app_proto(a));
-        }
-        if let Some(det) = detector.as_mut() {
-            let known =
-                app.filter(|a| !matches!(a, app::AppProto::Unknown | app::AppProto::Failed));
-            let view = PacketView {
-                pkt: &pkt,
-                dir: Some(match outcome.dir {
-                    flow::Direction::ToServer => rules::ir::FlowDir::ToServer,
-                    flow::Direction::ToClient => rules::ir::FlowDir::ToClient,
-                }),
-                established: outcome.state == flow::FlowState::Established,
-                app_proto: known.and_then(rules_app_proto),
-                flow_id: outcome.flow.id.0,
-                // Payload rules inspect each packet's payload; stream-chunk inspection across
-                // segments is not wired yet.
-                stream_active: false,
-                stream_bytes: slot.as_deref().map_or([0; 2], |s| seq_space(&s.bytes)),
-            };
-            let ctx = alert_context(&pkt, outcome.flow.id.0, pcap_cnt, known.map(|a| a.name()));
-            let mut alerted = false;
-            let mut slot = slot;
-            det.inspect_packet(
-                &view,
-                slot.as_mut().map(|s| &mut s.detect),
-                now,
-                &mut |ev| {
-                    alerted = true;
-                    pending.push((ev, ctx))
-                },
-            );
-            if let Some(s) = slot.as_deref_mut() {
-                alerted |= inspect_txs(
-                    det,
-                    txi,
-                    s,
-                    &pkt,
-                    outcome.dir,
-                    outcome.flow.id.0,
-                    view.established,
-                    pcap_cnt,
-                    now,
-                    false,
-                    pending,
-                );
-            }
-            if alerted {
-                flows.set_alerted(outcome.flow);
-                let snap = flows.snapshot(outcome.flow);
-                emit_alerts(
-                    pending,
-                    eve_buf,
-                    det.engine(),
-                    snap.as_ref(),
-                    slot.and_then(|s| s.app.as_ref()),
-                    events,
-                );
-            }
         }
     }
 
@@ -818,15 +1050,26 @@ impl Pipeline {
             pcap_cnt,
             pending,
             eve_buf,
+            stream_buf,
+            overlap,
             ..
         } = self;
         ended.clear();
         {
             let mut streams = StreamToApp {
-                apps,
+                apps: &mut *apps,
                 cfg: app_cfg,
-                counters: app_counters,
+                counters: &mut *app_counters,
                 now,
+                detect: detector.as_mut().map(|det| StreamDetect {
+                    det,
+                    buf: &mut *stream_buf,
+                    pending: &mut *pending,
+                    deferred: None,
+                    pkt: None,
+                    pcap_cnt: *pcap_cnt,
+                    overlap: *overlap,
+                }),
             };
             flows.sweep(now, budget, &mut streams, &mut |r: &FlowRecord| {
                 ended.push(*r)
@@ -844,6 +1087,19 @@ impl Pipeline {
         for r in ended.iter() {
             end.flow_end(r);
         }
+        if let Some(det) = end.detector.as_deref() {
+            if !end.pending.is_empty() {
+                emit_alerts(
+                    end.pending,
+                    end.eve_buf,
+                    det.engine(),
+                    None,
+                    None,
+                    None,
+                    end.events,
+                );
+            }
+        }
     }
 
     /// Ends every flow (shutdown, end of a capture): flushes streams and emits their records.
@@ -859,15 +1115,26 @@ impl Pipeline {
             pcap_cnt,
             pending,
             eve_buf,
+            stream_buf,
+            overlap,
             ..
         } = self;
         ended.clear();
         {
             let mut streams = StreamToApp {
-                apps,
+                apps: &mut *apps,
                 cfg: app_cfg,
-                counters: app_counters,
+                counters: &mut *app_counters,
                 now,
+                detect: detector.as_mut().map(|det| StreamDetect {
+                    det,
+                    buf: &mut *stream_buf,
+                    pending: &mut *pending,
+                    deferred: None,
+                    pkt: None,
+                    pcap_cnt: *pcap_cnt,
+                    overlap: *overlap,
+                }),
             };
             flows.drain_all(&mut streams, &mut |r: &FlowRecord| ended.push(*r));
         }
@@ -882,6 +1149,19 @@ impl Pipeline {
         };
         for r in ended.iter() {
             end.flow_end(r);
+        }
+        if let Some(det) = end.detector.as_deref() {
+            if !end.pending.is_empty() {
+                emit_alerts(
+                    end.pending,
+                    end.eve_buf,
+                    det.engine(),
+                    None,
+                    None,
+                    None,
+                    end.events,
+                );
+            }
         }
     }
 }

@@ -128,3 +128,91 @@ fn http_uri_alerts_on_the_packet_completing_each_request() {
         assert!(l["http"]["url"].as_str().unwrap().contains("one"), "{l}");
     }
 }
+
+/// An Ethernet/IPv4/TCP frame (checksums left zero: the tests turn validation off).
+fn tcp(
+    src: ([u8; 4], u16),
+    dst: ([u8; 4], u16),
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut f = vec![0u8; 12];
+    f.extend_from_slice(&[0x08, 0x00]);
+    let total = (40 + payload.len()) as u16;
+    f.extend_from_slice(&[0x45, 0]);
+    f.extend_from_slice(&total.to_be_bytes());
+    f.extend_from_slice(&[0, 1, 0, 0, 64, 6, 0, 0]);
+    f.extend_from_slice(&src.0);
+    f.extend_from_slice(&dst.0);
+    f.extend_from_slice(&src.1.to_be_bytes());
+    f.extend_from_slice(&dst.1.to_be_bytes());
+    f.extend_from_slice(&seq.to_be_bytes());
+    f.extend_from_slice(&ack.to_be_bytes());
+    f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    f.extend_from_slice(payload);
+    f
+}
+
+fn run_frames(frames: &[Vec<u8>], rules: &str, inline: bool) -> Collect {
+    let mut cfg = PipelineConfig {
+        engine: Some(engine(rules)),
+        ..PipelineConfig::default()
+    };
+    cfg.decode.checksum_validation = false;
+    cfg.flow.stream.inline = inline;
+    let mut p = Pipeline::new(LinkType::Ethernet, &cfg).expect("pipeline");
+    let mut out = Collect::default();
+    let mut t = crate::time::Timestamp::from_micros(1_700_000_000, 0);
+    for f in frames {
+        t = crate::time::Timestamp(t.0 + 1_000_000);
+        p.process(f, t, &mut out);
+        p.end_burst();
+    }
+    p.finish(t, &mut out);
+    out
+}
+
+#[test]
+fn stream_matches_patterns_split_across_segments_once() {
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    const PSH: u8 = 0x08;
+    let c = ([10, 0, 0, 1], 40000);
+    let s = ([10, 0, 0, 2], 4444);
+    let frames = vec![
+        tcp(c, s, 100, 0, SYN, b""),
+        tcp(s, c, 500, 101, SYN | ACK, b""),
+        tcp(c, s, 101, 501, ACK, b""),
+        tcp(c, s, 101, 501, PSH | ACK, b"xxEVIL"),
+        tcp(s, c, 501, 107, ACK, b""),
+        tcp(c, s, 107, 501, PSH | ACK, b"PATTERNyy"),
+        tcp(s, c, 501, 116, ACK, b""),
+    ];
+    let rules = concat!(
+        "alert tcp any any -> any any (msg:\"split\"; flow:to_server; content:\"EVILPATTERN\"; sid:1;)\n",
+        "alert tcp any any -> any any (msg:\"whole\"; flow:to_server; content:\"xxEVIL\"; sid:2;)\n",
+        "alert tcp any any -> any any (msg:\"pkt only\"; flow:to_server,no_stream; content:\"EVILPATTERN\"; sid:3;)\n",
+    );
+    for inline in [false, true] {
+        let out = run_frames(&frames, rules, inline);
+        let mut sids: Vec<u32> = out.alerts.iter().map(|(e, _)| e.sid).collect();
+        sids.sort_unstable();
+        // The split pattern alerts once (from the stream), the whole one once (from its
+        // packet, not again from the stream), the packet-only rule never.
+        assert_eq!(sids, vec![1, 2], "inline={inline}");
+        let split = out.alerts.iter().find(|(e, _)| e.sid == 1).unwrap();
+        // Seen from the client, whatever packet handed the data on.
+        assert_eq!(split.1.src, std::net::IpAddr::from([10, 0, 0, 1]));
+        assert_eq!(split.1.dst_port, 4444);
+        assert_eq!(split.0.kind, crate::detect::InspectKind::Stream);
+        if inline {
+            // Inline mode inspects data at once: the packet completing the pattern.
+            assert_eq!(split.1.pcap_cnt, 6);
+        } else {
+            // IDS mode inspects acknowledged data: the server's acknowledgement.
+            assert_eq!(split.1.pcap_cnt, 7);
+        }
+    }
+}

@@ -560,11 +560,17 @@ impl Detector {
     /// offset `stream_offset`. The caller keeps an overlap of at least the engine's longest
     /// prefilter literal minus one byte between chunks so a pattern split across segments is
     /// seen whole; matches ending inside already inspected bytes are not reported again.
+    ///
+    /// `done` (a key and the flow's marks) limits each rule to one alert per key: the caller
+    /// marks rules that already alerted on the direction's packets so the same bytes do not
+    /// alert twice, once per packet and once per stream.
+    #[allow(clippy::too_many_arguments)]
     pub fn inspect_stream(
         &mut self,
         view: &PacketView<'_>,
         chunk: &[u8],
         stream_offset: u64,
+        done: Option<(u64, &mut TxAlerts)>,
         mut flow: Option<&mut FlowDetectState>,
         now: Timestamp,
         sink: &mut impl FnMut(AlertEvent),
@@ -581,7 +587,7 @@ impl Detector {
             &self.arena,
             view,
             &ctx,
-            None,
+            done,
             flow.as_deref_mut(),
             now,
             sink,

@@ -296,7 +296,9 @@ fn stream_chunks_match_across_segments_once() {
     let stream = b"aaaa splitpattern bbbb";
     let c1 = &stream[..10];
     r.det
-        .inspect_stream(&view, c1, 0, Some(&mut st), Timestamp(0), &mut |_| n += 1);
+        .inspect_stream(&view, c1, 0, None, Some(&mut st), Timestamp(0), &mut |_| {
+            n += 1
+        });
     assert_eq!(n, 0);
     // The caller re-presents the last `overlap` bytes with the new data.
     let start = 10 - overlap.min(10);
@@ -304,6 +306,7 @@ fn stream_chunks_match_across_segments_once() {
         &view,
         &stream[start..],
         start as u64,
+        None,
         Some(&mut st),
         Timestamp(0),
         &mut |_| n += 1,
@@ -314,6 +317,7 @@ fn stream_chunks_match_across_segments_once() {
         &view,
         &stream[5..],
         5,
+        None,
         Some(&mut st),
         Timestamp(0),
         &mut |_| n += 1,
@@ -499,7 +503,7 @@ mod stream_props {
                 let end = (done + cuts[ci % cuts.len()]).min(stream.len());
                 ci += 1;
                 let start = done.saturating_sub(overlap);
-                r.det.inspect_stream(&view, &stream[start..end], start as u64, Some(&mut st), Timestamp(0), &mut |_| n += 1);
+                r.det.inspect_stream(&view, &stream[start..end], start as u64, None, Some(&mut st), Timestamp(0), &mut |_| n += 1);
                 r.det.end_burst();
                 done = end;
             }
