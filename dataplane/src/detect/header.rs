@@ -4,7 +4,7 @@
 use super::{InspectKind, PacketView};
 use crate::decode::L4;
 use rules::ast::Direction;
-use rules::ir::{self, FlowDir, HeaderMatch, Proto, StreamSide};
+use rules::ir::{self, CmpOp, FlowDir, HeaderMatch, Proto, StreamSide};
 
 fn in_ports(ps: &ir::PortSet, p: u16) -> bool {
     let i = ps.0.partition_point(|&(lo, _)| lo <= p);
@@ -99,6 +99,12 @@ pub fn header_ok(rule: &ir::Rule, view: &PacketView<'_>, kind: InspectKind) -> b
     }
     if let Some(ds) = rule.dsize {
         if kind != InspectKind::Packet || !ds.matches(pkt.payload.len() as u64) {
+            return false;
+        }
+        // As in Suricata, only `<`, `<=` and `dsize:0` can hold on a packet without payload
+        // (the others make the rule require one).
+        let empty_ok = matches!(ds.op, CmpOp::Lt | CmpOp::Le) || (ds.op == CmpOp::Eq && ds.a == 0);
+        if pkt.payload.is_empty() && !empty_ok {
             return false;
         }
     }

@@ -235,7 +235,9 @@ impl FlowEntry {
     }
 
     fn state(&self) -> FlowState {
-        if self.key.proto() == proto::TCP && self.tcp.state() != TcpState::None {
+        // TCP is established by its handshake (or a midstream pick-up) only; packets of a
+        // session the tracker never picked up in both directions do not make it so.
+        if self.key.proto() == proto::TCP {
             match self.tcp.state() {
                 TcpState::None | TcpState::SynSent | TcpState::SynRecv => FlowState::New,
                 TcpState::TimeWait | TcpState::Closed => FlowState::Closed,
