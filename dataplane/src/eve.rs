@@ -66,6 +66,11 @@ impl<'o> Json<'o> {
             self.u64("pcap_cnt", e.pcap_cnt);
         }
         self.str("event_type", e.event_type);
+        // A packet whose IP layer could not be decoded has no addresses: Suricata leaves the
+        // fields out.
+        if e.proto == 0 && e.src.is_unspecified() && e.dst.is_unspecified() {
+            return self;
+        }
         self.ip("src_ip", e.src);
         let ports = matches!(e.proto, 6 | 17 | 132);
         if ports {

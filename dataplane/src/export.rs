@@ -177,6 +177,14 @@ pub fn eve_alert(engine: &rules::Engine, r: &crate::worker::AlertRecord) -> serd
             m.remove("flow_id");
         }
     }
+    // No IP layer decoded: no addresses, ports or protocol, as Suricata writes it.
+    if c.proto == 0 && c.src.is_unspecified() && c.dst.is_unspecified() {
+        if let Some(m) = v.as_object_mut() {
+            for k in ["src_ip", "src_port", "dest_ip", "dest_port", "proto"] {
+                m.remove(k);
+            }
+        }
+    }
     v
 }
 

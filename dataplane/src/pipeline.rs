@@ -117,6 +117,8 @@ struct AppSlot {
     tail: [Vec<u8>; 2],
     /// Stream offset just past each tail.
     tail_end: [u64; 2],
+    /// Protocol detection finished and a packet was inspected since.
+    pd_done: bool,
 }
 
 /// App-layer states by flow, bounded; freed states are kept for reuse.
@@ -314,6 +316,7 @@ fn inspect_window(
         flow_id: flow.0,
         stream_active: true,
         stream_bytes: seq_space(&slot.bytes),
+        proto_detected: false,
     };
     let ctx = alert_context(&p, flow.0, pcap_cnt, app_proto.and(proto).map(|p| p.name()));
     det.inspect_stream(
@@ -590,6 +593,7 @@ fn inspect_txs(
             flow_id,
             stream_active: false,
             stream_bytes,
+            proto_detected: false,
         };
         let src = TxBuffers {
             tx,
@@ -901,6 +905,7 @@ impl Pipeline {
                             tuple: client,
                             tail: Default::default(),
                             tail_end: [0; 2],
+                            pd_done: false,
                         },
                     );
                 }
@@ -948,6 +953,15 @@ impl Pipeline {
                     // stream below (patterns split across segments).
                     stream_active: false,
                     stream_bytes: slot.as_deref().map_or([0; 2], |s| seq_space(&s.bytes)),
+                    proto_detected: match slot.as_deref_mut() {
+                        Some(s)
+                            if !s.pd_done && app.is_some_and(|a| a != app::AppProto::Unknown) =>
+                        {
+                            s.pd_done = true;
+                            true
+                        }
+                        _ => false,
+                    },
                 };
                 let ctx = alert_context(&pkt, outcome.flow.id.0, pcap_cnt, known.map(|a| a.name()));
                 let before = pending.len();

@@ -142,6 +142,10 @@ pub struct PacketView<'a> {
     pub stream_active: bool,
     /// Bytes seen so far from client and server (for `stream_size`).
     pub stream_bytes: [u64; 2],
+    /// Protocol detection finished on this packet: rules made only of `app-layer-protocol`
+    /// (and header) conditions match then only, once per flow, as Suricata's
+    /// protocol-detection-only rules do.
+    pub proto_detected: bool,
 }
 
 impl<'a> PacketView<'a> {
@@ -155,6 +159,7 @@ impl<'a> PacketView<'a> {
             flow_id: 0,
             stream_active: false,
             stream_bytes: [0; 2],
+            proto_detected: false,
         }
     }
 }
@@ -408,6 +413,8 @@ struct RuleAux {
     app_protos: Vec<(bool, Option<AppProto>)>,
     /// App-layer state keywords, evaluated on the inspected transaction.
     app_state: Vec<AppMatch>,
+    /// Only `app-layer-protocol` beyond the header: matches when detection finishes.
+    pd_only: bool,
 }
 
 /// The worker's detection engine.
@@ -1059,6 +1066,9 @@ impl Core {
         if !aux.events.iter().all(|&e| view.pkt.has_event(e)) {
             return None;
         }
+        if aux.pd_only && !view.proto_detected {
+            return None;
+        }
         for &(neg, p) in &aux.app_protos {
             let ok = match (p, view.app_proto) {
                 // Like Suricata, a negated protocol only holds once detection has named one.
@@ -1448,6 +1458,14 @@ fn derive<'r>(
         sets_bits,
         events,
         bits,
+        pd_only: !app_protos.is_empty()
+            && app_state.is_empty()
+            && r.lists.is_empty()
+            && r.flowbits.is_empty()
+            && r.flowints.is_empty()
+            && r.dsize.is_none()
+            && r.decode_events.is_empty()
+            && r.stream_size.is_none(),
         ints,
         app_protos,
         app_state,

@@ -581,3 +581,28 @@ fn iponly_rules_may_set_flowbits() {
         Vec::<u32>::new()
     );
 }
+
+#[test]
+fn protocol_detection_only_rules_match_when_detection_finishes() {
+    let mut r = Run::new(concat!(
+        "alert tcp any any -> any any (app-layer-protocol:tls; sid:1;)\n",
+        "alert tcp any any -> any any (app-layer-protocol:tls; content:\"x\"; sid:2;)\n",
+    ));
+    let f = frame(C, S, 6, 1, 443, 0x18, b"x");
+    let p = r.dec.decode(LinkType::Ethernet, &f, Timestamp(0));
+    let mut view = PacketView::stateless(&p);
+    view.dir = Some(FlowDir::ToServer);
+    view.app_proto = Some(AppProto::Tls);
+    let mut st = FlowDetectState::default();
+    let mut got = Vec::new();
+    r.det
+        .inspect_packet(&view, Some(&mut st), Timestamp(0), &mut |a| got.push(a.sid));
+    // Later packets of a TLS flow: only the rule with content matches.
+    assert_eq!(got, vec![2]);
+    view.proto_detected = true;
+    let mut got = Vec::new();
+    r.det
+        .inspect_packet(&view, Some(&mut st), Timestamp(0), &mut |a| got.push(a.sid));
+    got.sort_unstable();
+    assert_eq!(got, vec![1, 2]);
+}
