@@ -458,6 +458,8 @@ fn app_layer_protocol_negation_waits_for_detection() {
     let p = r.dec.decode(LinkType::Ethernet, &f, Timestamp(0));
     let mut sids = Vec::new();
     let mut view = PacketView::stateless(&p);
+    // These rules are protocol-detection-only: evaluated on the packet where detection ends.
+    view.proto_detected = true;
     r.det
         .inspect_packet(&view, None, Timestamp(0), &mut |a| sids.push(a.sid));
     assert!(sids.is_empty());
