@@ -964,22 +964,20 @@ impl Pipeline {
                     },
                 };
                 let ctx = alert_context(&pkt, outcome.flow.id.0, pcap_cnt, known.map(|a| a.name()));
-                let before = pending.len();
-                det.inspect_packet(
-                    &view,
-                    slot.as_mut().map(|s| &mut s.detect),
-                    now,
-                    &mut |ev| pending.push((ev, ctx)),
-                );
+                let key = STREAM_KEY[usize::from(outcome.dir == flow::Direction::ToClient)];
+                // Rules that match the packet are marked so the stream inspection of the same
+                // bytes does not match them again.
+                match slot.as_deref_mut() {
+                    Some(s) => det.inspect_packet_marking(
+                        &view,
+                        Some((key, &mut s.tx_alerts)),
+                        Some(&mut s.detect),
+                        now,
+                        &mut |ev| pending.push((ev, ctx)),
+                    ),
+                    None => det.inspect_packet(&view, None, now, &mut |ev| pending.push((ev, ctx))),
+                };
                 if let Some(s) = slot {
-                    // A rule that alerted on the packet does not alert again on the same
-                    // bytes when the stream is inspected.
-                    let key = STREAM_KEY[usize::from(outcome.dir == flow::Direction::ToClient)];
-                    for (ev, _) in &pending[before..] {
-                        if !s.tx_alerts.has(key, ev.rule) {
-                            s.tx_alerts.add(key, ev.rule);
-                        }
-                    }
                     inspect_txs(
                         det,
                         txi,

@@ -552,6 +552,20 @@ impl Detector {
         now: Timestamp,
         sink: &mut impl FnMut(AlertEvent),
     ) -> Verdict {
+        self.inspect_packet_marking(view, None, flow, now, sink)
+    }
+
+    /// [`Detector::inspect_packet`], recording every rule that matched (alerted or held back
+    /// by a threshold) under `mark`'s key, so the stream inspection of the same direction
+    /// does not match the same bytes again.
+    pub fn inspect_packet_marking(
+        &mut self,
+        view: &PacketView<'_>,
+        mark: Option<(u64, &mut TxAlerts)>,
+        flow: Option<&mut FlowDetectState>,
+        now: Timestamp,
+        sink: &mut impl FnMut(AlertEvent),
+    ) -> Verdict {
         self.core.counters.packets += 1;
         let ctx = Ctx {
             kind: InspectKind::Packet,
@@ -559,8 +573,9 @@ impl Detector {
             stream_offset: 0,
             src: None,
         };
+        let txd = mark.map(|(k, t)| (k, t, false));
         self.core
-            .inspect(&self.engine, &self.arena, view, &ctx, None, flow, now, sink)
+            .inspect(&self.engine, &self.arena, view, &ctx, txd, flow, now, sink)
     }
 
     /// Inspects a reassembled, in-order chunk of one direction's stream starting at stream
@@ -594,7 +609,7 @@ impl Detector {
             &self.arena,
             view,
             &ctx,
-            done,
+            done.map(|(k, t)| (k, t, true)),
             flow.as_deref_mut(),
             now,
             sink,
@@ -632,7 +647,7 @@ impl Detector {
             &self.arena,
             view,
             &ctx,
-            Some((tx, done)),
+            Some((tx, done, true)),
             flow,
             now,
             sink,
@@ -782,7 +797,7 @@ impl Core {
         arena: &Bump,
         view: &PacketView<'_>,
         ctx: &Ctx<'_>,
-        mut txd: Option<(u64, &mut TxAlerts)>,
+        mut txd: Option<(u64, &mut TxAlerts, bool)>,
         mut flow: Option<&mut FlowDetectState>,
         now: Timestamp,
         sink: &mut impl FnMut(AlertEvent),
@@ -934,12 +949,15 @@ impl Core {
             ) else {
                 continue;
             };
-            if let Some((tx, done)) = txd.as_mut() {
+            if let Some((tx, done, skip)) = txd.as_mut() {
                 if done.has(*tx, r) {
-                    self.counters.tx_duplicates += 1;
-                    continue;
+                    if *skip {
+                        self.counters.tx_duplicates += 1;
+                        continue;
+                    }
+                } else {
+                    done.add(*tx, r);
                 }
-                done.add(*tx, r);
             }
             // Stream matches already reported from an earlier chunk's bytes.
             if ctx.kind == InspectKind::Stream {
