@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 const PICKS: &[usize] = &[
     13, 49, 3150, 9695, 9700, 9704, 9831, 13074, 22533, 42256, 96216, 107802, 107805, 223231,
+    267926,
 ];
 
 fn load() -> Option<HashMap<usize, Vec<u8>>> {
@@ -141,6 +142,16 @@ fn encapsulations_from_capture() {
         assert_eq!((i.src, i.dst), (ip("10.10.20.4"), ip("8.8.8.8")));
         assert_eq!(p.ports().1, 53);
         assert_eq!(p.outer.unwrap().src, ip("192.168.22.4"));
+    });
+    // 267926: Geneve over UDP 6081 (192.168.33.179 -> 192.168.179.33), an Ethernet frame
+    // inside carrying TCP 10.0.0.226:39088 <-> 95.217.228.176:80.
+    dec(&fr, 267926, &mut d, |p| {
+        assert_eq!(p.tunnel.kind, TunnelKind::Geneve);
+        assert_eq!(p.outer.unwrap().src, ip("192.168.33.179"));
+        let i = p.ip.unwrap();
+        assert!(i.src == ip("10.0.0.226") || i.dst == ip("10.0.0.226"));
+        assert!(matches!(p.l4, L4::Tcp(_)));
+        assert!(p.ports() == (39088, 80) || p.ports() == (80, 39088));
     });
     // 107802: IPv6 destination options (PadN + home address) then TCP.
     dec(&fr, 107802, &mut d, |p| {

@@ -55,6 +55,8 @@ pub struct DecodeCounters {
     pub vlan_qinqinq: u64,
     /// `decoder.vxlan`.
     pub vxlan: u64,
+    /// `decoder.geneve`.
+    pub geneve: u64,
     /// `decoder.mpls`.
     pub mpls: u64,
     /// `decoder.arp`.
@@ -136,6 +138,7 @@ impl Default for DecodeCounters {
             vlan_qinq: 0,
             vlan_qinqinq: 0,
             vxlan: 0,
+            geneve: 0,
             mpls: 0,
             arp: 0,
             ipv4_in_ipv6: 0,
@@ -194,6 +197,7 @@ impl CounterSet for DecodeCounters {
         f("decoder.vlan_qinq", self.vlan_qinq);
         f("decoder.vlan_qinqinq", self.vlan_qinqinq);
         f("decoder.vxlan", self.vxlan);
+        f("decoder.geneve", self.geneve);
         f("decoder.mpls", self.mpls);
         f("decoder.arp", self.arp);
         f("decoder.ipv4_in_ipv6", self.ipv4_in_ipv6);

@@ -15,8 +15,8 @@ use super::packet::{
 use super::{DecodeConfig, LinkType};
 use crate::time::Timestamp;
 use crate::wire::{
-    checksum, ethernet, ethertype, gre, icmpv4, icmpv6, ipproto, ipv4, ipv6, mpls, null, pppoe,
-    sll, tcp, udp, vlan, vxlan,
+    checksum, ethernet, ethertype, geneve, gre, icmpv4, icmpv6, ipproto, ipv4, ipv6, mpls, null,
+    pppoe, sll, tcp, udp, vlan, vxlan,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -1153,7 +1153,36 @@ impl<'p> Dec<'_, 'p> {
         if self.cfg.vxlan && u.dst_port() == vxlan::UDP_PORT {
             return self.vxlan(payload, off + udp::HEADER_LEN);
         }
+        if self.cfg.geneve && u.dst_port() == geneve::UDP_PORT {
+            return self.geneve(payload, off + udp::HEADER_LEN);
+        }
         Step::Done
+    }
+
+    fn geneve(&mut self, b: &'p [u8], off: usize) -> Step<'p> {
+        let Ok(h) = geneve::GeneveHeader::new_checked(b) else {
+            return Step::Done; // too short for its options: leave it as plain UDP
+        };
+        if h.version() != 0 {
+            return Step::Done;
+        }
+        let inner_off = off + h.header_len();
+        let inner: &'p [u8] = b.get(h.header_len()..).unwrap_or(&[]);
+        let step = match h.protocol() {
+            geneve::ETHERNET if inner.len() >= ethernet::HEADER_LEN => {
+                self.counters.ethernet += 1;
+                Step::Ethernet(inner, inner_off)
+            }
+            ethertype::IPV4 => Step::Ipv4(inner, inner_off),
+            ethertype::IPV6 => Step::Ipv6(inner, inner_off),
+            _ => {
+                self.event(E::GeneveUnknownPayloadType, off, 0, inner.len());
+                return Step::Done;
+            }
+        };
+        self.counters.geneve += 1;
+        self.enter_tunnel(TunnelKind::Geneve, h.vni());
+        step
     }
 
     fn vxlan(&mut self, b: &'p [u8], off: usize) -> Step<'p> {

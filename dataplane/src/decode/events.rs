@@ -42,6 +42,8 @@ pub enum Layer {
     Gre,
     /// VXLAN.
     Vxlan,
+    /// Geneve.
+    Geneve,
     /// Anything that is not one protocol's fault (layer count).
     Generic,
 }
@@ -203,6 +205,7 @@ decode_events! {
     MplsBadLabelReserved => "mpls.bad_label_reserved", Mpls, false;
     MplsUnknownPayloadType => "mpls.unknown_payload_type", Mpls, false;
     VxlanUnknownPayloadType => "vxlan.unknown_payload_type", Vxlan, false;
+    GeneveUnknownPayloadType => "geneve.unknown_payload_type", Geneve, false;
     TooManyLayers => "too_many_layers", Generic, true;
 }
 

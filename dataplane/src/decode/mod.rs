@@ -109,6 +109,8 @@ pub struct DecodeConfig {
     pub checksum_validation: bool,
     /// Decode UDP port 4789 as VXLAN.
     pub vxlan: bool,
+    /// Decode UDP port 6081 as Geneve.
+    pub geneve: bool,
     /// Maximum layers walked (link, tags, labels, IP headers, tunnels) before
     /// `too_many_layers`.
     pub max_layers: u8,
@@ -121,6 +123,7 @@ impl Default for DecodeConfig {
         DecodeConfig {
             checksum_validation: true,
             vxlan: true,
+            geneve: true,
             max_layers: 16,
             defrag: DefragConfig::default(),
         }

@@ -112,6 +112,8 @@ pub enum TunnelKind {
     Gre,
     /// VXLAN (id = VNI).
     Vxlan,
+    /// Geneve (id = VNI).
+    Geneve,
     /// IPv4 or IPv6 in IPv4/IPv6.
     IpInIp,
     /// PPTP (GRE version 1 + PPP; id = call id).

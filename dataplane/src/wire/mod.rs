@@ -14,6 +14,7 @@
 pub mod arp;
 pub mod checksum;
 pub mod ethernet;
+pub mod geneve;
 pub mod gre;
 pub mod icmpv4;
 pub mod icmpv6;
