@@ -154,12 +154,13 @@ pub fn uses_header_lines(engine: &rules::Engine) -> bool {
     })
 }
 
-/// `dns.rrtype` values of a message: its questions' types, then (responses) its answers'.
+/// `dns.rrtype` values of a message: a request's question types, a response's answer types.
 fn rrtypes(tx: &DnsTx) -> impl Iterator<Item = u16> + '_ {
-    tx.queries()
-        .iter()
-        .map(|q| q.rrtype)
-        .chain(tx.records(Section::Answer).iter().map(|r| r.rrtype))
+    let response = tx.is_response();
+    let q = tx.queries().iter().map(|q| q.rrtype);
+    let a = tx.records(Section::Answer).iter().map(|r| r.rrtype);
+    q.filter(move |_| !response)
+        .chain(a.filter(move |_| response))
 }
 
 fn ssl_state_matches(spec: &str, state: u32) -> bool {
@@ -199,7 +200,10 @@ impl TxBuffers<'_> {
                 tx.is_response() && c.matches(u64::from(tx.rcode()))
             }
             (AppMatch::DnsRrtype { cmp, index }, TxRef::Dns(tx)) => match index {
-                None => rrtypes(tx).any(|t| cmp.matches(u64::from(t))),
+                // `all` (or no index): every value matches, and there is one.
+                None => {
+                    rrtypes(tx).next().is_some() && rrtypes(tx).all(|t| cmp.matches(u64::from(t)))
+                }
                 Some(i) if *i >= 0 => rrtypes(tx)
                     .nth(*i as usize)
                     .is_some_and(|t| cmp.matches(u64::from(t))),
