@@ -240,8 +240,25 @@ fn load_engine(files: &[PathBuf]) -> anyhow::Result<Option<Arc<rules::Engine>>> 
     if files.is_empty() {
         return Ok(None);
     }
-    let set =
-        rules::load_files(files, rules::LoadOptions::default()).context("reading rule files")?;
+    // Like Suricata, the classtypes come from `classification.config` (beside the first rule
+    // file): they set the rules' default priority and the alerts' `category`.
+    let classes = files.first().and_then(|f| {
+        let p = f
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join("classification.config");
+        let text = std::fs::read_to_string(&p).ok()?;
+        let (c, errs) = rules::config::Classifications::parse(&text);
+        for e in errs {
+            tracing::warn!("{}:{}: {}", p.display(), e.line, e.message);
+        }
+        Some(c)
+    });
+    let load = rules::LoadOptions {
+        classes: classes.clone(),
+        ..Default::default()
+    };
+    let set = rules::load_files(files, load).context("reading rule files")?;
     for d in set.report.diagnostics.iter().take(20) {
         tracing::warn!("{d}");
     }
@@ -249,7 +266,10 @@ fn load_engine(files: &[PathBuf]) -> anyhow::Result<Option<Arc<rules::Engine>>> 
         cache_dir: Some(std::env::temp_dir().join("osprey-hyperscan-cache")),
         ..Default::default()
     };
-    let engine = rules::Engine::compile(&set.rules, &opts).context("compiling rules")?;
+    let mut engine = rules::Engine::compile(&set.rules, &opts).context("compiling rules")?;
+    if let Some(c) = &classes {
+        engine = engine.with_classifications(c);
+    }
     Ok(Some(Arc::new(engine)))
 }
 

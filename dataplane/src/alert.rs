@@ -46,11 +46,7 @@ pub fn write_eve_alert(
         .u64("signature_id", u64::from(ev.sid))
         .u64("rev", u64::from(ev.rev));
     let (msg, class, prio) = match rule {
-        Some(r) => (
-            r.meta.msg.as_str(),
-            r.meta.classtype.as_deref().unwrap_or(""),
-            r.meta.priority,
-        ),
+        Some(r) => (r.meta.msg.as_str(), engine.category(r), r.meta.priority),
         None => ("", "", 0),
     };
     j.str("signature", msg)

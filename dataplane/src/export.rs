@@ -165,7 +165,7 @@ pub fn eve_alert(engine: &rules::Engine, r: &crate::worker::AlertRecord) -> serd
             "signature_id": ev.sid,
             "rev": ev.rev,
             "signature": msg,
-            "category": rule.and_then(|r| r.meta.classtype.clone()).unwrap_or_default(),
+            "category": rule.map_or("", |r| engine.category(r)),
             "severity": severity,
         },
     });

@@ -260,6 +260,8 @@ pub struct Engine {
     pub stats: CompileStats,
     /// Port → groups lookup, so per-packet group selection is one index, not a scan.
     port_map: PortMap,
+    /// Classtype → description (`classification.config`), for the alert's `category`.
+    categories: HashMap<String, String>,
 }
 
 /// For each (transport, direction), port → index into `sets`, the distinct lists of groups.
@@ -508,6 +510,24 @@ fn flags(l: &Literal) -> Flags {
 }
 
 impl Engine {
+    /// Adds the classtype descriptions alerts report as their `category`.
+    pub fn with_classifications(mut self, c: &crate::config::Classifications) -> Engine {
+        self.categories = c
+            .iter()
+            .map(|cl| (cl.name.clone(), cl.description.clone()))
+            .collect();
+        self
+    }
+
+    /// The alert `category` of a rule: its classtype's description, or the classtype itself
+    /// when no description is known; empty without classtype.
+    pub fn category<'a>(&'a self, rule: &'a ir::Rule) -> &'a str {
+        match rule.meta.classtype.as_deref() {
+            Some(c) => self.categories.get(c).map_or(c, String::as_str),
+            None => "",
+        }
+    }
+
     /// Compiles loaded rules.
     pub fn compile(rules: &[LoadedRule], opts: &CompileOptions) -> Result<Engine, CompileError> {
         let rules: Vec<Arc<ir::Rule>> = rules.iter().map(|r| r.ir.clone()).collect();
@@ -678,6 +698,7 @@ impl Engine {
             fast_patterns: choices,
             stats,
             port_map,
+            categories: HashMap::new(),
         };
         let scratch_bytes = engine
             .alloc_scratch()

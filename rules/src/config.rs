@@ -82,6 +82,11 @@ impl Classifications {
         self.0.get(name)
     }
 
+    /// Every classtype.
+    pub fn iter(&self) -> impl Iterator<Item = &Classification> {
+        self.0.values()
+    }
+
     /// Number of classtypes.
     pub fn len(&self) -> usize {
         self.0.len()
