@@ -978,6 +978,8 @@ impl Core {
                 src: addr_key(pkt.src_addr()).0,
                 dst: addr_key(pkt.dst_addr()).0,
                 flow: view.flow_id,
+                sport: pkt.ports().0,
+                dport: pkt.ports().1,
             };
             if rule.action == Action::Pass {
                 self.counters.pass += 1;

@@ -8,7 +8,11 @@
 
 use crate::time::Timestamp;
 use hashbrown::HashMap;
-use rules::ir::{Threshold, ThresholdKind, Track};
+use rules::ir::{Threshold, ThresholdKind, Track, UniqueOn};
+
+/// Distinct ports a `detection_filter ... unique_on` entry remembers; counts above this
+/// saturate (the filter then fires as if the count were reached).
+pub const MAX_UNIQUE_PORTS: usize = 32;
 
 /// Default number of tracked (rule, address) entries per worker.
 pub const DEFAULT_CAP: usize = 65_536;
@@ -40,6 +44,8 @@ struct Entry {
     window: u64,
     /// `rate_filter`: new action active until this time.
     until: Timestamp,
+    /// `unique_on`: distinct ports seen in the window (`count` of them valid).
+    ports: [u16; MAX_UNIQUE_PORTS],
 }
 
 /// The tracked addresses of one event.
@@ -51,6 +57,10 @@ pub struct Tracked {
     pub dst: u128,
     /// Flow id, for `by_flow`.
     pub flow: u64,
+    /// Source port (0 without ports), for `unique_on src_port`.
+    pub sport: u16,
+    /// Destination port, for `unique_on dst_port`.
+    pub dport: u16,
 }
 
 /// Per-worker threshold state.
@@ -117,6 +127,7 @@ impl Thresholds {
             count: 0,
             window: window_ns,
             until: Timestamp(0),
+            ports: [0; MAX_UNIQUE_PORTS],
         }))
     }
 
@@ -136,9 +147,17 @@ impl Thresholds {
                 None => th.count == 0,
             };
         };
+        let port = match th.unique_on {
+            Some(UniqueOn::SrcPort) => Some(t.sport),
+            Some(UniqueOn::DstPort) => Some(t.dport),
+            None => None,
+        };
         if e.count == 0 || now.saturating_since(e.first) > window {
             e.first = now;
             e.count = 1;
+            if let Some(p) = port {
+                e.ports[0] = p;
+            }
             return match th.kind {
                 Some(ThresholdKind::Limit) => true,
                 Some(ThresholdKind::Threshold) | Some(ThresholdKind::Both) => {
@@ -154,6 +173,16 @@ impl Thresholds {
                 }
                 None => th.count == 0,
             };
+        }
+        if let Some(p) = port {
+            // `unique_on`: only a port not seen in the window counts.
+            let n = (e.count as usize).min(MAX_UNIQUE_PORTS);
+            if e.ports[..n].contains(&p) {
+                return e.count > th.count;
+            }
+            if n < MAX_UNIQUE_PORTS {
+                e.ports[n] = p;
+            }
         }
         e.count = e.count.saturating_add(1);
         match th.kind {
@@ -231,6 +260,8 @@ mod tests {
                         src,
                         dst: 9,
                         flow: 0,
+                        sport: 0,
+                        dport: 0,
                     },
                     Timestamp(s * 1_000_000_000),
                 )
@@ -281,11 +312,50 @@ mod tests {
                     src,
                     dst: 0,
                     flow: 0,
+                    sport: 0,
+                    dport: 0,
                 },
                 Timestamp(0),
             );
         }
         assert_eq!(tab.len(), 2);
         assert_eq!(tab.table_full, 3);
+    }
+
+    #[test]
+    fn unique_on_counts_distinct_ports() {
+        let mut tab = Thresholds::new(16);
+        let mut t = th(None, Track::BySrc, 2, 60);
+        t.unique_on = Some(UniqueOn::DstPort);
+        let mut go = |dport: u16, secs: u64| {
+            tab.check(
+                7,
+                &t,
+                Tracked {
+                    src: 1,
+                    dst: 2,
+                    flow: 0,
+                    sport: 40000,
+                    dport,
+                },
+                Timestamp(secs * 1_000_000_000),
+            )
+        };
+        // A port scan: the same port again does not count; the third distinct port fires.
+        let got: Vec<bool> = [
+            (22, 0),
+            (22, 1),
+            (23, 2),
+            (23, 3),
+            (25, 4),
+            (26, 5),
+            (22, 6),
+        ]
+        .iter()
+        .map(|&(p, s)| go(p, s))
+        .collect();
+        assert_eq!(got, [false, false, false, false, true, true, true]);
+        // A new window starts over.
+        assert!(!go(22, 100));
     }
 }
