@@ -115,16 +115,39 @@ impl ActionOrder {
         self.0.iter().position(|x| *x == c).unwrap_or(self.0.len())
     }
 
-    /// Sorts rules: action rank, then priority (1 first), then sid for a stable, total order.
+    /// Sorts rules as Suricata does: action rank, then flowbits use (rules that only set bits,
+    /// then those that set and test, then those that only test, then the rest, so a bit set
+    /// by one rule is visible to its testers on the same packet), then priority (1 first),
+    /// then gid and sid for a stable, total order.
     pub fn sort(&self, rules: &mut [LoadedRule]) {
         rules.sort_by_key(|r| {
             (
                 self.rank(r.ir.action),
+                flowbits_rank(&r.ir),
                 r.ir.meta.priority,
                 r.ir.gid,
                 r.ir.sid,
             )
         });
+    }
+}
+
+/// Suricata's flowbits ordering class of a rule.
+fn flowbits_rank(r: &crate::ir::Rule) -> u8 {
+    use crate::ir::BitCmd;
+    let sets = r
+        .flowbits
+        .iter()
+        .any(|f| matches!(f.cmd, BitCmd::Set | BitCmd::Unset | BitCmd::Toggle));
+    let reads = r
+        .flowbits
+        .iter()
+        .any(|f| matches!(f.cmd, BitCmd::IsSet | BitCmd::IsNotSet));
+    match (sets, reads) {
+        (true, false) => 0,
+        (true, true) => 1,
+        (false, true) => 2,
+        (false, false) => 3,
     }
 }
 
@@ -557,5 +580,17 @@ mod tests {
         assert!(
             serde_json::from_str::<ActionOrder>(r#"["alert","alert","drop","reject"]"#).is_err()
         );
+    }
+
+    #[test]
+    fn flowbit_setters_come_before_testers() {
+        let rs = load(concat!(
+            "alert tcp any any -> any any (flowbits:isset,a; sid:1; priority:1;)\n",
+            "alert tcp any any -> any any (sid:2; priority:1;)\n",
+            "alert tcp any any -> any any (flowbits:isset,a; flowbits:set,b; sid:3; priority:2;)\n",
+            "alert tcp any any -> any any (flowbits:set,a; sid:4; priority:3;)\n",
+        ));
+        let sids: Vec<u32> = rs.rules.iter().map(|r| r.ir.sid).collect();
+        assert_eq!(sids, vec![4, 3, 1, 2]);
     }
 }
