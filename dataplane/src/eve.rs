@@ -213,6 +213,52 @@ impl<'o> Json<'o> {
         self
     }
 
+    /// A string field from format arguments, written without an intermediate `String`. The
+    /// text is escaped like [`Json::bytes`] when it needs to be.
+    pub fn str_fmt(&mut self, name: &str, args: std::fmt::Arguments<'_>) -> &mut Self {
+        self.key(name);
+        self.value_fmt_inner(args);
+        self
+    }
+
+    /// A string element of an open array from format arguments (see [`Json::str_fmt`]).
+    pub fn value_fmt(&mut self, args: std::fmt::Arguments<'_>) -> &mut Self {
+        self.sep();
+        self.value_fmt_inner(args);
+        self
+    }
+
+    fn value_fmt_inner(&mut self, args: std::fmt::Arguments<'_>) {
+        self.out.push(b'"');
+        let start = self.out.len();
+        let _ = self.out.write_fmt(args);
+        if self.out[start..]
+            .iter()
+            .any(|&c| c < 0x20 || c == b'"' || c == b'\\' || c >= 0x7f)
+        {
+            // Rare: move the text aside and write it escaped (only formatted values that
+            // carry arbitrary text get here).
+            let text = self.out.split_off(start);
+            escape_into(self.out, &text);
+        }
+        self.out.push(b'"');
+    }
+
+    /// An unsigned number element of an open array.
+    pub fn value_u64(&mut self, v: u64) -> &mut Self {
+        self.sep();
+        let _ = write!(self.out, "{v}");
+        self
+    }
+
+    /// Opens an array as an array element.
+    pub fn element_array(&mut self) -> &mut Self {
+        self.sep();
+        self.out.push(b'[');
+        self.need_comma = false;
+        self
+    }
+
     /// Raw JSON text as the value of `name` (the caller guarantees it is valid JSON).
     pub fn raw(&mut self, name: &str, json: &[u8]) -> &mut Self {
         self.key(name);

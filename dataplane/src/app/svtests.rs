@@ -374,8 +374,13 @@ sv!(
             c.issuer,
             b"C=US, O=Microsoft Corporation, CN=Microsoft RSA TLS CA 01"
         );
-        assert_eq!(eve::tls(i)["notbefore"], "2021-12-15T19:27:42");
-        assert_eq!(eve::tls(i)["notafter"], "2022-12-15T19:27:42");
+        let mut out = Vec::new();
+        let mut j = crate::eve::Json::new(&mut out);
+        eve::write_tls(&mut j, i);
+        j.end();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["tls"]["notbefore"], "2021-12-15T19:27:42");
+        assert_eq!(v["tls"]["notafter"], "2022-12-15T19:27:42");
         assert!(!i.ja3s.is_empty() && i.ja3s.starts_with("771,"));
         assert!(i.state & tls::state::SERVER_HELLO != 0);
     }
