@@ -10,7 +10,8 @@
 //! builds transactions whose fields are the rule buffers ([`buffers`]). Parser anomalies become
 //! [`AppEvent`]s (Suricata's `app-layer-event` names) and counters ([`AppCounters`]); nothing
 //! panics on hostile bytes, every buffer has a cap, and loops driven by packet bytes are
-//! bounded. EVE records are rendered off the hot path by [`eve`].
+//! bounded. EVE records (`http`, `dns`, `tls`, `websocket`, alert metadata) are written by
+//! [`eve`] straight into the worker's reused output buffer.
 //!
 //! Contract with the detection stage (per flow, after each call above):
 //! - [`AppLayer::proto`] / [`AppLayer::original_proto`] answer `app-layer-protocol`;
@@ -23,6 +24,13 @@
 //!   [`BufferId::dns`] gives `dns.query` instances.
 //! - [`AppState::Tls`]: one [`tls::TlsInfo`] per flow with a `changed` flag; [`BufferId::tls`].
 //! - WebSocket frames: [`http::HttpState::websocket_mut`], [`BufferId::websocket`].
+//!
+//! Contract with EVE output (with [`AppConfig::eve_logging`] on):
+//! - after each packet of the flow (after detection): `while let Some(r) = app.next_record()`
+//!   → [`eve::write_app_record`] with the flow's client → server [`crate::eve::Envelope`];
+//! - when the flow ends (after [`AppLayer::on_end`] for both directions): the same with
+//!   [`AppLayer::next_record_at_end`], which also yields what never completed;
+//! - transactions are recycled only once logged, so records are never lost to retirement.
 
 pub mod buffers;
 pub mod dns;

@@ -189,36 +189,36 @@ pub fn write_alert_app_metadata_with(
     true
 }
 
-/// Suricata's names of HTTP transaction progress (`request_headers`, `response_complete`...).
+/// Suricata's names of HTTP transaction progress. libhtp moves to `headers` as soon as the
+/// line is parsed and to `body` once the headers are (a message without a body goes straight
+/// to `complete`).
 fn http_progress_name(p: MsgProgress, request: bool) -> &'static str {
     match (p, request) {
         (MsgProgress::None, true) => "request_started",
-        (MsgProgress::Line, true) => "request_line",
+        (MsgProgress::Line, true) => "request_headers",
         (MsgProgress::Headers, true) => "request_body",
         (MsgProgress::Complete, true) => "request_complete",
         (MsgProgress::None, false) => "response_started",
-        (MsgProgress::Line, false) => "response_line",
+        (MsgProgress::Line, false) => "response_headers",
         (MsgProgress::Headers, false) => "response_body",
         (MsgProgress::Complete, false) => "response_complete",
     }
 }
 
-/// Suricata's TLS progress names for the client and server sides.
+/// Suricata's TLS progress names for the client and server sides (its finer steps that this
+/// parser does not track, client certificates and ServerHelloDone, are not reported).
 fn tls_progress_names(s: &TlsState) -> (&'static str, &'static str) {
     use super::tls::state;
     let st = s.info.state;
-    if s.handshake_done() {
-        return ("client_handshake_done", "server_handshake_done");
-    }
-    let ts = if st & state::CLIENT_KEYX != 0 {
-        "client_cert_done"
+    let ts = if s.protected(Direction::ToServer) {
+        "client_handshake_done"
     } else if st & state::CLIENT_HELLO != 0 {
         "client_hello_done"
     } else {
         "client_in_progress"
     };
-    let tc = if st & state::SERVER_KEYX != 0 {
-        "server_hello_done"
+    let tc = if s.protected(Direction::ToClient) {
+        "server_handshake_done"
     } else if st & state::CERTIFICATE != 0 {
         "server_cert_done"
     } else if st & state::SERVER_HELLO != 0 {

@@ -195,7 +195,15 @@ impl TlsState {
         TlsState::default()
     }
 
-    /// Both directions finished their handshake (switched to protected records).
+    /// `dir` finished its handshake: it switched to protected records (ChangeCipherSpec, or
+    /// application data, in which TLS 1.3 carries the rest of its handshake).
+    pub fn protected(&self, dir: Direction) -> bool {
+        let d = &self.dirs[dir.index()];
+        d.encrypted || d.app_data
+    }
+
+    /// Both directions finished their handshake (a direction whose framing was lost counts as
+    /// finished: nothing more will be learnt from it).
     pub fn handshake_done(&self) -> bool {
         self.dirs
             .iter()

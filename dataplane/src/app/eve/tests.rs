@@ -628,6 +628,76 @@ fn sv_dns_forward_pointer() {
     assert_eq!(d["queries"][0]["rrtype"], "A");
 }
 
+// tests/dns/dns-rcode/test.yaml: alerts on the response carry `dns.rcode: NXDOMAIN`, written
+// server to client.
+#[test]
+fn sv_dns_rcode_alert_metadata() {
+    let path = format!("{SV}dns/dns-rcode/input.pcap");
+    let Some(flows) = read_flows(&path) else {
+        eprintln!("note: {path} not found, skipping");
+        return;
+    };
+    let cfg = cfg();
+    let mut ctr = AppCounters::default();
+    let mut checked = 0;
+    for f in flows.iter().filter(|f| f.proto == 17) {
+        let mut app = AppLayer::new(Transport::Udp, f.client.1, f.server.1);
+        for p in &f.pieces {
+            let dir = if p.to_server {
+                Direction::ToServer
+            } else {
+                Direction::ToClient
+            };
+            app.on_datagram(&cfg, dir, &p.data, Timestamp(p.ts), &mut ctr);
+        }
+        let AppState::Dns(s) = app.state() else {
+            continue;
+        };
+        let resp: Vec<u64> = s
+            .txs()
+            .filter(|t| t.dir == Some(Direction::ToClient))
+            .map(|t| t.tx_id)
+            .collect();
+        for id in resp {
+            let mut out = Vec::new();
+            let mut j = Json::new(&mut out);
+            write_flow_app_fields(&mut j, &app);
+            assert!(write_alert_app_metadata(&mut j, &app, Some(id)));
+            j.end();
+            let v = parse(&out);
+            assert_eq!(v["app_proto"], "dns");
+            assert_eq!(v["dns"]["type"], "response");
+            assert_eq!(v["dns"]["rcode"], "NXDOMAIN");
+            checked += 1;
+        }
+        let mut out = Vec::new();
+        let mut recs = Vec::new();
+        let e = Envelope {
+            ts: Timestamp(0),
+            flow_id: 1,
+            pcap_cnt: 0,
+            event_type: "",
+            src: f.client.0,
+            src_port: f.client.1,
+            dst: f.server.0,
+            dst_port: f.server.1,
+            proto: 17,
+        };
+        app.take_completed(|a, r| {
+            out.clear();
+            assert!(write_app_record(&mut out, &e, a, r, &EveOptions::default()));
+            recs.push(parse(&out));
+        });
+        for r in recs.iter().filter(|r| r["dns"]["type"] == "response") {
+            assert_eq!(r["src_ip"], "8.8.4.4");
+            assert_eq!(r["src_port"], 53);
+            assert_eq!(r["dest_ip"], "10.16.1.11");
+            assert_eq!(r["dest_port"], 59465);
+        }
+    }
+    assert!(checked > 0, "a response in the capture");
+}
+
 // tests/issues/issue-4759.1/test.yaml: four dns records (DNS over TCP).
 #[test]
 fn sv_dns_tcp_count() {
@@ -727,7 +797,8 @@ fn sv_tls_fingerprints_when_enabled() {
 
 proptest::proptest! {
     /// Any bytes through any protocol's parser, in any split: every record due renders as one
-    /// valid JSON object with its protocol object, and alerts' metadata is valid JSON too.
+    /// valid JSON object with its protocol object, each transaction is due once, and alerts'
+    /// metadata is valid JSON too (the `app_eve` fuzz target checks the same).
     #[test]
     fn any_transaction_renders_valid_json(
         proto in 0u8..4,
@@ -747,7 +818,10 @@ proptest::proptest! {
         let mut app = AppLayer::new(transport, 40000, dport);
         let mut out = Vec::new();
         let all = EveOptions { ja3: true, ja4: true };
+        let mut seen: Vec<TxRef> = Vec::new();
         let mut check = |app: &AppLayer, r: TxRef| -> Result<(), proptest::test_runner::TestCaseError> {
+            proptest::prop_assert!(!seen.contains(&r), "{:?} due twice", r);
+            seen.push(r);
             out.clear();
             let written = write_app_record(&mut out, &env(), app, r, &all);
             proptest::prop_assert!(written);
