@@ -143,6 +143,9 @@ pub struct DnsTx {
     pub changed: bool,
     /// Already written as an EVE `dns` record.
     pub logged: bool,
+    /// Parsed whole and travelled the way its QR bit says: Suricata makes a transaction (and
+    /// a record) only of such messages.
+    pub well_formed: bool,
 }
 
 impl DnsTx {
@@ -235,6 +238,7 @@ impl DnsTx {
         self.text.clear();
         self.changed = true;
         self.logged = false;
+        self.well_formed = false;
     }
 }
 
@@ -639,11 +643,16 @@ impl DnsState {
     }
 
     /// The oldest message not yet written to EVE, marked written. Every message is complete
-    /// when parsed, so each is due at once (Suricata logs requests and responses separately).
+    /// when parsed, so each is due at once (Suricata logs requests and responses separately);
+    /// malformed or misdirected messages are skipped, as Suricata makes no transaction of them.
     pub(crate) fn next_unlogged(&mut self) -> Option<u64> {
-        let t = self.txs.iter_mut().find(|t| !t.logged)?;
-        t.logged = true;
-        Some(t.tx_id)
+        for t in self.txs.iter_mut().filter(|t| !t.logged) {
+            t.logged = true;
+            if t.well_formed {
+                return Some(t.tx_id);
+            }
+        }
+        None
     }
 
     fn message(
@@ -667,11 +676,18 @@ impl DnsState {
         self.next_tx += 1;
         let r = parse_message(msg, &mut tx, cfg.dns_max_records, events);
         let qr = tx.is_response();
-        match (dir, qr) {
-            (Direction::ToServer, true) => events.push(AppEvent::DnsNotARequest),
-            (Direction::ToClient, false) => events.push(AppEvent::DnsNotAResponse),
-            _ => {}
-        }
+        let right_way = match (dir, qr) {
+            (Direction::ToServer, true) => {
+                events.push(AppEvent::DnsNotARequest);
+                false
+            }
+            (Direction::ToClient, false) => {
+                events.push(AppEvent::DnsNotAResponse);
+                false
+            }
+            _ => true,
+        };
+        tx.well_formed = r.is_ok() && right_way;
         match self.transport {
             Transport::Udp => ctr.tx_dns_udp += 1,
             Transport::Tcp => ctr.tx_dns_tcp += 1,

@@ -373,6 +373,23 @@ fn dns_version_3_objects() {
 }
 
 #[test]
+fn malformed_dns_messages_are_not_records() {
+    let cfg = cfg();
+    let mut ctr = AppCounters::default();
+    let mut app = AppLayer::new(Transport::Udp, 5353, 53);
+    let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    q.extend_from_slice(b"\x01a\x00\x00\x01\x00\x01");
+    // Truncated, then a response travelling to the server, then a good query.
+    app.on_datagram(&cfg, Direction::ToServer, &q[..14], Timestamp(0), &mut ctr);
+    let mut r = q.clone();
+    r[2] |= 0x80;
+    app.on_datagram(&cfg, Direction::ToServer, &r, Timestamp(0), &mut ctr);
+    app.on_datagram(&cfg, Direction::ToServer, &q, Timestamp(0), &mut ctr);
+    assert_eq!(app.next_record(), Some(TxRef::Dns(2)));
+    assert_eq!(app.next_record(), None);
+}
+
+#[test]
 fn alert_metadata_and_flow_fields() {
     let cfg = cfg();
     let mut ctr = AppCounters::default();
