@@ -724,6 +724,31 @@ fn sv_dns_tcp_count() {
     assert_eq!(of_type(&recs, "dns").len(), 4, "{recs:?}");
 }
 
+// tests/bug-5162/test.yaml: four dns records among the SMB/DCERPC traffic. Osprey also
+// detects DNS by content on other ports (here LLMNR on 5355), where Suricata probes only port
+// 53: those two records are Osprey's own.
+#[test]
+fn sv_bug_5162_dns_count() {
+    let Some(recs) = sv_records("bug-5162/input.pcap", &EveOptions::default()) else {
+        return;
+    };
+    let dns = of_type(&recs, "dns");
+    let port53 = dns
+        .iter()
+        .filter(|d| d["dest_port"] == 53 || d["src_port"] == 53)
+        .count();
+    assert_eq!(port53, 4, "{dns:?}");
+}
+
+// tests/detect-bytetest-04/test.yaml (pcap of detect-bytetest-03): one dns record.
+#[test]
+fn sv_bytetest_dns_count() {
+    let Some(recs) = sv_records("detect-bytetest-03/input.pcap", &EveOptions::default()) else {
+        return;
+    };
+    assert_eq!(of_type(&recs, "dns").len(), 1, "{recs:?}");
+}
+
 // tests/sslv2-tls-upgrade-01/test.yaml: one tls record with these certificate fields.
 #[test]
 fn sv_sslv2_upgrade_tls() {
