@@ -2,15 +2,21 @@
 //! (UDP 53) flows of `shared/data/pcaps/public_mix.pcap`, fed as captured (one call per TCP
 //! segment or datagram). Reported as bytes of payload per second.
 //!
-//! `cargo bench -p dataplane --bench app` (groups `app::http`, `app::tls`, `app::dns`).
+//! EVE rendering of the same flows' records (`app::eve_http`, `app::eve_dns`, `app::eve_tls`)
+//! is reported per record.
+//!
+//! `cargo bench -p dataplane --bench app` (groups `app::http`, `app::tls`, `app::dns`,
+//! `app::eve_*`).
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dataplane::app::dns::DnsState;
+use dataplane::app::eve::{write_app_record, EveOptions, TxRef};
 use dataplane::app::http::HttpState;
 use dataplane::app::tls::TlsState;
-use dataplane::app::{AppConfig, AppCounters, Direction, EventSet, Transport};
+use dataplane::app::{AppConfig, AppCounters, AppLayer, Direction, EventSet, Transport};
+use dataplane::eve::Envelope;
 use dataplane::time::Timestamp;
 
 #[path = "../src/app/testpcap.rs"]
@@ -121,5 +127,96 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// Flows run through whole app layers, with their envelope.
+type Apps = Vec<(AppLayer, Envelope<'static>)>;
+
+/// The flows to `port` run through whole app layers, with every record they produce (flow
+/// index, transaction).
+fn app_records(proto: u8, port: u16) -> (Apps, Vec<(usize, TxRef)>) {
+    let Some(all) = testpcap::read_flows(PCAP) else {
+        return (Vec::new(), Vec::new());
+    };
+    let cfg = AppConfig {
+        eve_logging: true,
+        ..AppConfig::default()
+    };
+    let mut ctr = AppCounters::default();
+    let mut apps = Vec::new();
+    let mut recs = Vec::new();
+    for f in all
+        .into_iter()
+        .filter(|f| f.proto == proto && f.server.1 == port)
+    {
+        let transport = if proto == 6 {
+            Transport::Tcp
+        } else {
+            Transport::Udp
+        };
+        let mut app = AppLayer::new(transport, f.client.1, f.server.1);
+        let mut ts = 0;
+        for p in &f.pieces {
+            let d = if p.to_server {
+                Direction::ToServer
+            } else {
+                Direction::ToClient
+            };
+            ts = p.ts;
+            match transport {
+                Transport::Tcp => app.on_stream(&cfg, d, &p.data, Timestamp(ts), &mut ctr),
+                Transport::Udp => app.on_datagram(&cfg, d, &p.data, Timestamp(ts), &mut ctr),
+            };
+        }
+        app.on_end(&cfg, Direction::ToServer, Timestamp(ts), &mut ctr);
+        app.on_end(&cfg, Direction::ToClient, Timestamp(ts), &mut ctr);
+        let i = apps.len();
+        app.flush(|_, r| recs.push((i, r)));
+        let env = Envelope {
+            ts: Timestamp(ts),
+            flow_id: 1 + i as u64,
+            pcap_cnt: 1,
+            event_type: "",
+            src: f.client.0,
+            src_port: f.client.1,
+            dst: f.server.0,
+            dst_port: f.server.1,
+            proto,
+        };
+        apps.push((app, env));
+    }
+    (apps, recs)
+}
+
+/// Rendering of records: ns per record (criterion's element throughput).
+fn bench_eve(c: &mut Criterion) {
+    for (name, proto, port) in [
+        ("app::eve_http", 6, 80),
+        ("app::eve_dns", 17, 53),
+        ("app::eve_tls", 6, 443),
+    ] {
+        let (apps, recs) = app_records(proto, port);
+        if recs.is_empty() {
+            eprintln!("note: {PCAP} absent or without records for {name}; skipping");
+            continue;
+        }
+        let opts = EveOptions::default();
+        let mut g = c.benchmark_group(name);
+        g.throughput(Throughput::Elements(recs.len() as u64));
+        g.bench_function("public_mix", |b| {
+            let mut out = Vec::with_capacity(64 * 1024);
+            b.iter(|| {
+                let mut bytes = 0;
+                for (i, r) in &recs {
+                    out.clear();
+                    let (app, env) = &apps[*i];
+                    write_app_record(&mut out, env, app, *r, &opts);
+                    bytes += out.len();
+                }
+                black_box(bytes)
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench, bench_eve);
 criterion_main!(benches);

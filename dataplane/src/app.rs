@@ -10,7 +10,8 @@
 //! builds transactions whose fields are the rule buffers ([`buffers`]). Parser anomalies become
 //! [`AppEvent`]s (Suricata's `app-layer-event` names) and counters ([`AppCounters`]); nothing
 //! panics on hostile bytes, every buffer has a cap, and loops driven by packet bytes are
-//! bounded. EVE records are rendered off the hot path by [`eve`].
+//! bounded. EVE records (`http`, `dns`, `tls`, `websocket`, alert metadata) are written by
+//! [`eve`] straight into the worker's reused output buffer.
 //!
 //! Contract with the detection stage (per flow, after each call above):
 //! - [`AppLayer::proto`] / [`AppLayer::original_proto`] answer `app-layer-protocol`;
@@ -23,6 +24,13 @@
 //!   [`BufferId::dns`] gives `dns.query` instances.
 //! - [`AppState::Tls`]: one [`tls::TlsInfo`] per flow with a `changed` flag; [`BufferId::tls`].
 //! - WebSocket frames: [`http::HttpState::websocket_mut`], [`BufferId::websocket`].
+//!
+//! Contract with EVE output (with [`AppConfig::eve_logging`] on):
+//! - after each packet of the flow (after detection): `while let Some(r) = app.next_record()`
+//!   → [`eve::write_app_record`] with the flow's client → server [`crate::eve::Envelope`];
+//! - when the flow ends (after [`AppLayer::on_end`] for both directions): the same with
+//!   [`AppLayer::next_record_at_end`], which also yields what never completed;
+//! - transactions are recycled only once logged, so records are never lost to retirement.
 
 pub mod buffers;
 pub mod dns;
@@ -313,6 +321,9 @@ pub struct AppConfig {
     pub websocket_max_payload: usize,
     /// Probing: bytes per direction looked at before detection gives up.
     pub probe_max_bytes: usize,
+    /// EVE app-layer records are written: a transaction is kept until it was logged
+    /// ([`AppLayer::next_record`]), not only until it was inspected.
+    pub eve_logging: bool,
 }
 
 impl Default for AppConfig {
@@ -329,6 +340,7 @@ impl Default for AppConfig {
             tls_max_handshake: 64 * 1024,
             websocket_max_payload: 64 * 1024,
             probe_max_bytes: 4096,
+            eve_logging: false,
         }
     }
 }
@@ -384,6 +396,9 @@ pub struct AppCounters {
     pub http_decompression_failed: u64,
     /// `app_layer.events.dropped`: anomaly events past the per-flow cap.
     pub events_dropped: u64,
+    /// `app_layer.eve.unlogged`: transactions recycled (past a per-flow cap) before their EVE
+    /// record was written.
+    pub eve_unlogged: u64,
 }
 
 impl CounterSet for AppCounters {
@@ -412,6 +427,7 @@ impl CounterSet for AppCounters {
         f("http.compression_bomb", self.http_compression_bomb);
         f("http.decompression_failed", self.http_decompression_failed);
         f("app_layer.events.dropped", self.events_dropped);
+        f("app_layer.eve.unlogged", self.eve_unlogged);
     }
 }
 
@@ -476,6 +492,56 @@ impl AppLayer {
     /// Mutable parser state (the detection stage marks transactions inspected).
     pub fn state_mut(&mut self) -> &mut AppState {
         &mut self.state
+    }
+
+    /// The next transaction whose EVE record is due, marked logged so it is returned once:
+    /// an HTTP transaction when both its request and response are complete, every DNS message
+    /// (requests and responses are separate records), the TLS handshake once it is done (and
+    /// only if it showed a certificate or is TLS 1.3), each complete WebSocket frame. Call it
+    /// until `None` after every packet of the flow, then render each with
+    /// [`eve::write_app_record`].
+    pub fn next_record(&mut self) -> Option<eve::TxRef> {
+        self.next_due(false)
+    }
+
+    /// Like [`AppLayer::next_record`] when the flow ends (close or timeout): also yields what
+    /// is still incomplete (an unanswered request, a handshake cut short, a partial frame).
+    pub fn next_record_at_end(&mut self) -> Option<eve::TxRef> {
+        self.next_due(true)
+    }
+
+    /// Calls `f` with every transaction whose record is due now ([`AppLayer::next_record`]).
+    pub fn take_completed(&mut self, mut f: impl FnMut(&AppLayer, eve::TxRef)) {
+        while let Some(r) = self.next_due(false) {
+            f(self, r);
+        }
+    }
+
+    /// Calls `f` with everything not yet logged, at flow end
+    /// ([`AppLayer::next_record_at_end`]).
+    pub fn flush(&mut self, mut f: impl FnMut(&AppLayer, eve::TxRef)) {
+        while let Some(r) = self.next_due(true) {
+            f(self, r);
+        }
+    }
+
+    fn next_due(&mut self, at_end: bool) -> Option<eve::TxRef> {
+        match &mut self.state {
+            AppState::Http(s) => {
+                if let Some(id) = s.next_unlogged(at_end) {
+                    return Some(eve::TxRef::Http(id));
+                }
+                for dir in [Direction::ToServer, Direction::ToClient] {
+                    if let Some(id) = s.websocket_mut(dir).next_unlogged(at_end) {
+                        return Some(eve::TxRef::WebSocket { dir, id });
+                    }
+                }
+                None
+            }
+            AppState::Dns(s) => s.next_unlogged().map(eve::TxRef::Dns),
+            AppState::Tls(s) => s.take_due(at_end).then_some(eve::TxRef::Tls),
+            AppState::None => None,
+        }
     }
 
     /// An in-order TCP chunk of one direction.

@@ -133,7 +133,7 @@ impl<'o> Json<'o> {
     /// An unsigned number field.
     pub fn u64(&mut self, name: &str, v: u64) -> &mut Self {
         self.key(name);
-        let _ = write!(self.out, "{v}");
+        write_u64(self.out, v);
         self
     }
 
@@ -218,6 +218,52 @@ impl<'o> Json<'o> {
         self
     }
 
+    /// A string field from format arguments, written without an intermediate `String`. The
+    /// text is escaped like [`Json::bytes`] when it needs to be.
+    pub fn str_fmt(&mut self, name: &str, args: std::fmt::Arguments<'_>) -> &mut Self {
+        self.key(name);
+        self.value_fmt_inner(args);
+        self
+    }
+
+    /// A string element of an open array from format arguments (see [`Json::str_fmt`]).
+    pub fn value_fmt(&mut self, args: std::fmt::Arguments<'_>) -> &mut Self {
+        self.sep();
+        self.value_fmt_inner(args);
+        self
+    }
+
+    fn value_fmt_inner(&mut self, args: std::fmt::Arguments<'_>) {
+        self.out.push(b'"');
+        let start = self.out.len();
+        let _ = self.out.write_fmt(args);
+        if self.out[start..]
+            .iter()
+            .any(|&c| c < 0x20 || c == b'"' || c == b'\\' || c >= 0x7f)
+        {
+            // Rare: move the text aside and write it escaped (only formatted values that
+            // carry arbitrary text get here).
+            let text = self.out.split_off(start);
+            escape_into(self.out, &text);
+        }
+        self.out.push(b'"');
+    }
+
+    /// An unsigned number element of an open array.
+    pub fn value_u64(&mut self, v: u64) -> &mut Self {
+        self.sep();
+        write_u64(self.out, v);
+        self
+    }
+
+    /// Opens an array as an array element.
+    pub fn element_array(&mut self) -> &mut Self {
+        self.sep();
+        self.out.push(b'[');
+        self.need_comma = false;
+        self
+    }
+
     /// Raw JSON text as the value of `name` (the caller guarantees it is valid JSON).
     pub fn raw(&mut self, name: &str, json: &[u8]) -> &mut Self {
         self.key(name);
@@ -231,6 +277,22 @@ impl<'o> Json<'o> {
     }
 }
 
+/// Appends `v` in decimal (without the formatting machinery: numbers are most of a record's
+/// fields).
+fn write_u64(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
 /// Appends `ts` as `2024-01-01T00:00:00.000000+0000` (UTC).
 pub fn write_timestamp(out: &mut Vec<u8>, ts: Timestamp) {
     let secs = ts.0 / 1_000_000_000;
@@ -238,18 +300,46 @@ pub fn write_timestamp(out: &mut Vec<u8>, ts: Timestamp) {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let (y, m, d) = crate::flow::civil_from_days(days);
-    let _ = write!(
-        out,
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}+0000",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    );
+    // Fixed-width digits by hand: every record starts with this, the formatting machinery
+    // would be a good part of a record's cost.
+    let mut b = *b"0000-00-00T00:00:00.000000+0000";
+    let mut put = |at: usize, width: usize, mut v: u64| {
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    if (0..=9999).contains(&y) {
+        put(0, 4, y as u64);
+        put(5, 2, u64::from(m));
+        put(8, 2, u64::from(d));
+        put(11, 2, rem / 3600);
+        put(14, 2, (rem / 60) % 60);
+        put(17, 2, rem % 60);
+        put(20, 6, micros);
+        out.extend_from_slice(&b);
+    } else {
+        let _ = write!(
+            out,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}+0000",
+            rem / 3600,
+            (rem / 60) % 60,
+            rem % 60
+        );
+    }
 }
 
 /// Appends `v` as the inside of a JSON string: valid UTF-8 is kept, invalid sequences become
 /// U+FFFD, quotes, backslashes and control characters are escaped.
 pub fn escape_into(out: &mut Vec<u8>, v: &[u8]) {
+    // Fast path: printable ASCII without quotes or backslashes (nearly every field) is copied
+    // as is.
+    if v.iter()
+        .all(|&c| (0x20..0x7f).contains(&c) && c != b'"' && c != b'\\')
+    {
+        out.extend_from_slice(v);
+        return;
+    }
     for chunk in v.utf8_chunks() {
         for c in chunk.valid().chars() {
             match c {
@@ -334,6 +424,27 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The hand-written digits match the formatting machinery's.
+        #[test]
+        fn timestamps_match_formatting(ns in proptest::num::u64::ANY, n in proptest::num::u64::ANY) {
+            let mut out = Vec::new();
+            write_timestamp(&mut out, Timestamp(ns));
+            let secs = ns / 1_000_000_000;
+            let rem = secs % 86_400;
+            let (y, m, d) = crate::flow::civil_from_days((secs / 86_400) as i64);
+            let want = format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}+0000",
+                rem / 3600,
+                (rem / 60) % 60,
+                rem % 60,
+                (ns % 1_000_000_000) / 1_000
+            );
+            proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), want);
+            let mut out = Vec::new();
+            write_u64(&mut out, n);
+            proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+        }
+
         #[test]
         fn any_bytes_escape_to_valid_json(b in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
             let mut buf = Vec::new();

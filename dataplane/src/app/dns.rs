@@ -15,8 +15,8 @@
 //!
 //! Every message is one transaction (as in Suricata): its questions give `dns.query` (one
 //! buffer per name, dotted, as sent), `dns.opcode` and `dns.rrtype`; answers are kept for EVE.
-//! Names with compression pointers (RFC 1035 §4.1.4) are bounded: pointers must point strictly
-//! backwards, at most [`MAX_POINTER_HOPS`] hops and [`MAX_LABELS`] labels per name.
+//! Names with compression pointers (RFC 1035 §4.1.4) are followed as Suricata does (forward
+//! pointers included), bounded by [`MAX_NAME_STEPS`] labels and pointers per name.
 
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -24,8 +24,8 @@ use std::ops::Range;
 use super::{AppConfig, AppCounters, AppError, AppEvent, Direction, EventSet, Progress, Transport};
 use crate::time::Timestamp;
 
-/// Compression pointers followed per name at most.
-pub const MAX_POINTER_HOPS: usize = 32;
+/// Labels plus compression pointers followed per name at most (Suricata's bound).
+pub const MAX_NAME_STEPS: usize = 255;
 /// Labels per name at most.
 pub const MAX_LABELS: usize = 128;
 /// Longest dotted name kept (longer names are truncated and flagged).
@@ -43,7 +43,7 @@ pub struct DnsQuery {
     pub rrclass: u16,
 }
 
-/// One resource record (answer or authority).
+/// One resource record (answer, authority or additional).
 #[derive(Clone, Debug)]
 pub struct DnsRecord {
     name: Range<u32>,
@@ -54,6 +54,61 @@ pub struct DnsRecord {
     /// TTL.
     pub ttl: u32,
     rdata: Range<u32>,
+    /// How `rdata` is to be read, with the fixed fields of structured types.
+    pub kind: RData,
+}
+
+/// The shape of a record's rdata, as Suricata's DNS parser distinguishes it (EVE renders each
+/// differently).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum RData {
+    /// A type whose rdata is not rendered (nothing in `rdata`).
+    #[default]
+    Unknown,
+    /// A or AAAA: `rdata` is the address as text.
+    Addr,
+    /// CNAME, NS, PTR, MX: `rdata` is the (decompressed) name.
+    Name,
+    /// TXT: `rdata` is the wire form, length-prefixed strings ([`DnsTx::record_txt`]).
+    Txt,
+    /// NULL: `rdata` is the raw bytes.
+    Null,
+    /// SOA: `rdata` is MNAME.
+    Soa(Soa),
+    /// SRV: `rdata` is the target name.
+    Srv {
+        /// Priority.
+        priority: u16,
+        /// Weight.
+        weight: u16,
+        /// Port.
+        port: u16,
+    },
+    /// SSHFP: `rdata` is the raw fingerprint.
+    Sshfp {
+        /// Algorithm number.
+        algo: u8,
+        /// Fingerprint type.
+        fp_type: u8,
+    },
+    /// OPT (EDNS): `rdata` is the raw option list ([`DnsTx::record_opts`]).
+    Opt,
+}
+
+/// SOA fields besides MNAME.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Soa {
+    rname: Range<u32>,
+    /// SERIAL.
+    pub serial: u32,
+    /// REFRESH.
+    pub refresh: u32,
+    /// RETRY.
+    pub retry: u32,
+    /// EXPIRE.
+    pub expire: u32,
+    /// MINIMUM.
+    pub minimum: u32,
 }
 
 /// Which section a record came from.
@@ -63,6 +118,8 @@ pub enum Section {
     Answer,
     /// Authority section.
     Authority,
+    /// Additional section.
+    Additional,
 }
 
 /// One DNS message (a transaction).
@@ -79,10 +136,16 @@ pub struct DnsTx {
     queries: Vec<DnsQuery>,
     answers: Vec<DnsRecord>,
     authorities: Vec<DnsRecord>,
+    additionals: Vec<DnsRecord>,
     /// Names and rendered rdata, referenced by ranges.
     text: Vec<u8>,
     /// Not yet inspected by the detection stage.
     pub changed: bool,
+    /// Already written as an EVE `dns` record.
+    pub logged: bool,
+    /// Parsed whole and travelled the way its QR bit says: Suricata makes a transaction (and
+    /// a record) only of such messages.
+    pub well_formed: bool,
 }
 
 impl DnsTx {
@@ -111,15 +174,54 @@ impl DnsTx {
         match s {
             Section::Answer => &self.answers,
             Section::Authority => &self.authorities,
+            Section::Additional => &self.additionals,
         }
     }
     /// A record's owner name.
     pub fn record_name(&self, r: &DnsRecord) -> &[u8] {
         self.slice(&r.name)
     }
-    /// A record's rdata rendered for EVE (addresses, names, text); empty for other types.
+    /// A record's rdata as [`DnsRecord::kind`] says: addresses and names rendered as text, raw
+    /// bytes for TXT, NULL, SSHFP and OPT; empty for types that are not rendered.
     pub fn record_rdata(&self, r: &DnsRecord) -> &[u8] {
         self.slice(&r.rdata)
+    }
+    /// SOA RNAME.
+    pub fn soa_rname(&self, soa: &Soa) -> &[u8] {
+        self.slice(&soa.rname)
+    }
+    /// The strings of a TXT record (bounded by the rdata length).
+    pub fn record_txt<'a>(&'a self, r: &DnsRecord) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let mut rest = if r.kind == RData::Txt {
+            self.slice(&r.rdata)
+        } else {
+            &[]
+        };
+        core::iter::from_fn(move || {
+            let (&l, tail) = rest.split_first()?;
+            let l = (l as usize).min(tail.len());
+            let (s, t) = tail.split_at(l);
+            rest = t;
+            Some(s)
+        })
+    }
+    /// The `(code, data)` options of an OPT record (bounded by the rdata length).
+    pub fn record_opts<'a>(&'a self, r: &DnsRecord) -> impl Iterator<Item = (u16, &'a [u8])> + 'a {
+        let mut rest = if r.kind == RData::Opt {
+            self.slice(&r.rdata)
+        } else {
+            &[]
+        };
+        core::iter::from_fn(move || {
+            if rest.len() < 4 {
+                return None;
+            }
+            let code = u16::from_be_bytes([rest[0], rest[1]]);
+            let l = (u16::from_be_bytes([rest[2], rest[3]]) as usize).min(rest.len() - 4);
+            let data = &rest[4..4 + l];
+            rest = &rest[4 + l..];
+            Some((code, data))
+        })
     }
     fn slice(&self, r: &Range<u32>) -> &[u8] {
         &self.text[r.start as usize..r.end as usize]
@@ -132,8 +234,11 @@ impl DnsTx {
         self.queries.clear();
         self.answers.clear();
         self.authorities.clear();
+        self.additionals.clear();
         self.text.clear();
         self.changed = true;
+        self.logged = false;
+        self.well_formed = false;
     }
 }
 
@@ -150,13 +255,16 @@ pub enum DnsError {
 
 /// Reads a (possibly compressed) name at `pos` of `msg`, appending its dotted form to `out`.
 /// Returns the offset just past the name in the original position.
+///
+/// As Suricata's parser: pointers may point anywhere in the message (forward pointers occur in
+/// the wild), a pointer to itself is a loop, and the walk is bounded by [`MAX_NAME_STEPS`]
+/// labels plus pointers; a walk cut short after a pointer keeps the name read so far (the end
+/// of the name in the message is known), before one it is an error.
 pub fn read_name(msg: &[u8], mut pos: usize, out: &mut Vec<u8>) -> Result<usize, DnsError> {
     let start_len = out.len();
-    let mut end = None;
-    let mut hops = 0;
+    let mut end: Option<usize> = None;
+    let mut steps = 0;
     let mut labels = 0;
-    // The lowest offset a pointer may target: strictly before every name start followed.
-    let mut limit = pos;
     loop {
         let len = *msg.get(pos).ok_or(DnsError::Malformed)? as usize;
         match len & 0xc0 {
@@ -165,9 +273,6 @@ pub fn read_name(msg: &[u8], mut pos: usize, out: &mut Vec<u8>) -> Result<usize,
                     return Ok(end.unwrap_or(pos + 1));
                 }
                 labels += 1;
-                if labels > MAX_LABELS {
-                    return Err(DnsError::TooManyLabels);
-                }
                 let label = msg.get(pos + 1..pos + 1 + len).ok_or(DnsError::Malformed)?;
                 if out.len() > start_len {
                     out.push(b'.');
@@ -180,17 +285,29 @@ pub fn read_name(msg: &[u8], mut pos: usize, out: &mut Vec<u8>) -> Result<usize,
             0xc0 => {
                 let b2 = *msg.get(pos + 1).ok_or(DnsError::Malformed)? as usize;
                 let target = (len & 0x3f) << 8 | b2;
+                if target >= msg.len() {
+                    return Err(DnsError::Malformed);
+                }
+                if target == pos {
+                    return match end {
+                        Some(e) => Ok(e),
+                        None => Err(DnsError::Loop),
+                    };
+                }
                 if end.is_none() {
                     end = Some(pos + 2);
                 }
-                hops += 1;
-                if target >= limit || hops > MAX_POINTER_HOPS {
-                    return Err(DnsError::Loop);
-                }
-                limit = target;
                 pos = target;
             }
             _ => return Err(DnsError::Malformed),
+        }
+        steps += 1;
+        if steps > MAX_NAME_STEPS {
+            return match end {
+                Some(e) => Ok(e),
+                None if labels > MAX_LABELS => Err(DnsError::TooManyLabels),
+                None => Err(DnsError::Loop),
+            };
         }
     }
 }
@@ -226,8 +343,9 @@ pub fn parse_message(
     let qd = be16(msg, 4).unwrap_or(0) as usize;
     let an = be16(msg, 6).unwrap_or(0) as usize;
     let ns = be16(msg, 8).unwrap_or(0) as usize;
+    let ar = be16(msg, 10).unwrap_or(0) as usize;
     let mut pos = 12;
-    if qd.max(an).max(ns) > max_records {
+    if qd.max(an).max(ns).max(ar) > max_records {
         events.push(AppEvent::DnsTooManyRecords);
     }
     for _ in 0..qd.min(max_records) {
@@ -243,13 +361,23 @@ pub fn parse_message(
             rrclass,
         });
     }
-    for (count, section) in [(an, Section::Answer), (ns, Section::Authority)] {
+    for (count, section) in [
+        (an, Section::Answer),
+        (ns, Section::Authority),
+        (ar, Section::Additional),
+    ] {
         for _ in 0..count.min(max_records) {
             let r = match read_record(msg, &mut pos, &mut tx.text) {
                 Ok(r) => r,
                 Err(e) => {
-                    if section == Section::Authority {
-                        events.push(AppEvent::DnsInvalidAuthorities);
+                    match section {
+                        Section::Authority => events.push(AppEvent::DnsInvalidAuthorities),
+                        Section::Additional => {
+                            // Answers are intact: keep them, as Suricata does, with the event.
+                            events.push(AppEvent::DnsInvalidAdditionals);
+                            return Ok(());
+                        }
+                        Section::Answer => {}
                     }
                     return Err(e);
                 }
@@ -257,6 +385,7 @@ pub fn parse_message(
             match section {
                 Section::Answer => tx.answers.push(r),
                 Section::Authority => tx.authorities.push(r),
+                Section::Additional => tx.additionals.push(r),
             }
         }
     }
@@ -276,20 +405,34 @@ fn read_record(msg: &[u8], pos: &mut usize, text: &mut Vec<u8>) -> Result<DnsRec
         .get(rd_start..rd_start + rdlen)
         .ok_or(DnsError::Malformed)?;
     let rstart = text.len() as u32;
-    render_rdata(msg, rd_start, rrtype, rdata, text);
+    let kind = render_rdata(msg, rd_start, rrtype, rdata, text);
+    let mut rend = text.len() as u32;
+    if let RData::Soa(soa) = &kind {
+        rend = soa.rname.start;
+    }
     *pos = rd_start + rdlen;
     Ok(DnsRecord {
         name,
         rrtype,
         rrclass,
         ttl,
-        rdata: rstart..text.len() as u32,
+        rdata: rstart..rend,
+        kind,
     })
 }
 
-/// Renders rdata as Suricata's EVE shows it (dotted IPv4, RFC 5952 IPv6, names, text).
-fn render_rdata(msg: &[u8], at: usize, rrtype: u16, rdata: &[u8], text: &mut Vec<u8>) {
+/// Renders rdata into `text` as Suricata's EVE shows it (dotted IPv4, IPv6 as eight 4-digit
+/// groups, names decompressed) and says how to read it.
+fn render_rdata(msg: &[u8], at: usize, rrtype: u16, rdata: &[u8], text: &mut Vec<u8>) -> RData {
     use std::io::Write;
+    let name_at = |text: &mut Vec<u8>, p: usize| {
+        let mark = text.len();
+        if read_name(msg, p, text).is_err() {
+            text.truncate(mark);
+            return None;
+        }
+        Some(mark as u32..text.len() as u32)
+    };
     match (rrtype, rdata.len()) {
         (1, 4) => {
             let _ = write!(
@@ -297,37 +440,80 @@ fn render_rdata(msg: &[u8], at: usize, rrtype: u16, rdata: &[u8], text: &mut Vec
                 "{}",
                 std::net::Ipv4Addr::new(rdata[0], rdata[1], rdata[2], rdata[3])
             );
+            RData::Addr
         }
         (28, 16) => {
-            let mut a = [0u8; 16];
-            a.copy_from_slice(rdata);
-            let _ = write!(text, "{}", std::net::Ipv6Addr::from(a));
-        }
-        // CNAME, NS, PTR, DNAME: a name; SOA: its MNAME.
-        (5 | 2 | 12 | 39 | 6, _) => {
-            let mark = text.len();
-            if read_name(msg, at, text).is_err() {
-                text.truncate(mark);
+            for (i, pair) in rdata.chunks_exact(2).enumerate() {
+                if i > 0 {
+                    text.push(b':');
+                }
+                let _ = write!(text, "{:02x}{:02x}", pair[0], pair[1]);
             }
+            RData::Addr
         }
-        // MX: preference, then a name.
+        (5 | 2 | 12, _) => {
+            let _ = name_at(text, at);
+            RData::Name
+        }
+        // MX: preference, then the exchange name.
         (15, n) if n > 2 => {
-            let mark = text.len();
-            if read_name(msg, at + 2, text).is_err() {
-                text.truncate(mark);
-            }
+            let _ = name_at(text, at + 2);
+            RData::Name
         }
-        // TXT: length-prefixed strings, concatenated.
         (16, _) => {
-            let mut i = 0;
-            while i < rdata.len() {
-                let l = rdata[i] as usize;
-                let s = rdata.get(i + 1..i + 1 + l).unwrap_or(&rdata[i + 1..]);
-                text.extend_from_slice(s);
-                i += 1 + l;
+            text.extend_from_slice(rdata);
+            RData::Txt
+        }
+        (10, _) => {
+            text.extend_from_slice(rdata);
+            RData::Null
+        }
+        (6, _) => {
+            let Some(_mname) = name_at(text, at) else {
+                return RData::Unknown;
+            };
+            // The rname follows the mname on the wire; find its offset by re-reading.
+            let mut scratch = Vec::new();
+            let Ok(after) = read_name(msg, at, &mut scratch) else {
+                return RData::Unknown;
+            };
+            let Some(rname) = name_at(text, after) else {
+                return RData::Unknown;
+            };
+            scratch.clear();
+            let Ok(p) = read_name(msg, after, &mut scratch) else {
+                return RData::Unknown;
+            };
+            let n = |i: usize| be32(msg, p + 4 * i).unwrap_or(0);
+            RData::Soa(Soa {
+                rname,
+                serial: n(0),
+                refresh: n(1),
+                retry: n(2),
+                expire: n(3),
+                minimum: n(4),
+            })
+        }
+        (33, n) if n >= 6 => {
+            let _ = name_at(text, at + 6);
+            RData::Srv {
+                priority: u16::from_be_bytes([rdata[0], rdata[1]]),
+                weight: u16::from_be_bytes([rdata[2], rdata[3]]),
+                port: u16::from_be_bytes([rdata[4], rdata[5]]),
             }
         }
-        _ => {}
+        (44, n) if n >= 2 => {
+            text.extend_from_slice(&rdata[2..]);
+            RData::Sshfp {
+                algo: rdata[0],
+                fp_type: rdata[1],
+            }
+        }
+        (41, _) => {
+            text.extend_from_slice(rdata);
+            RData::Opt
+        }
+        _ => RData::Unknown,
     }
 }
 
@@ -336,28 +522,63 @@ pub fn rrtype_name(t: u16) -> &'static str {
     match t {
         1 => "A",
         2 => "NS",
+        3 => "MD",
+        4 => "MF",
         5 => "CNAME",
         6 => "SOA",
+        7 => "MB",
+        8 => "MG",
+        9 => "MR",
+        10 => "NULL",
+        11 => "WKS",
         12 => "PTR",
         13 => "HINFO",
+        14 => "MINFO",
         15 => "MX",
         16 => "TXT",
+        17 => "RP",
+        18 => "AFSDB",
+        19 => "X25",
+        20 => "ISDN",
+        21 => "RT",
+        22 => "NSAP",
+        23 => "NSAPPTR",
+        24 => "SIG",
+        25 => "KEY",
+        26 => "PX",
+        27 => "GPOS",
         28 => "AAAA",
+        29 => "LOC",
+        30 => "NXT",
         33 => "SRV",
+        34 => "ATMA",
         35 => "NAPTR",
+        36 => "KX",
+        37 => "CERT",
+        38 => "A6",
         39 => "DNAME",
         41 => "OPT",
+        42 => "APL",
         43 => "DS",
+        44 => "SSHFP",
+        45 => "IPSECKEY",
         46 => "RRSIG",
         47 => "NSEC",
         48 => "DNSKEY",
+        49 => "DHCID",
         50 => "NSEC3",
-        64 => "SVCB",
+        51 => "NSEC3PARAM",
+        52 => "TLSA",
+        55 => "HIP",
+        59 => "CDS",
+        60 => "CDNSKEY",
         65 => "HTTPS",
         99 => "SPF",
-        252 => "AXFR",
+        249 => "TKEY",
+        250 => "TSIG",
+        254 => "MAILA",
         255 => "ANY",
-        257 => "CAA",
+        256 => "URI",
         _ => "",
     }
 }
@@ -416,6 +637,24 @@ impl DnsState {
         self.txs.iter_mut()
     }
 
+    /// The message with `tx_id`, if still kept.
+    pub fn tx(&self, tx_id: u64) -> Option<&DnsTx> {
+        self.txs.iter().find(|t| t.tx_id == tx_id)
+    }
+
+    /// The oldest message not yet written to EVE, marked written. Every message is complete
+    /// when parsed, so each is due at once (Suricata logs requests and responses separately);
+    /// malformed or misdirected messages are skipped, as Suricata makes no transaction of them.
+    pub(crate) fn next_unlogged(&mut self) -> Option<u64> {
+        for t in self.txs.iter_mut().filter(|t| !t.logged) {
+            t.logged = true;
+            if t.well_formed {
+                return Some(t.tx_id);
+            }
+        }
+        None
+    }
+
     fn message(
         &mut self,
         cfg: &AppConfig,
@@ -426,6 +665,9 @@ impl DnsState {
     ) -> Progress {
         if self.txs.len() >= MAX_TXS {
             if let Some(t) = self.txs.pop_front() {
+                if cfg.eve_logging && !t.logged {
+                    ctr.eve_unlogged += 1;
+                }
                 self.pool.push(t);
             }
         }
@@ -434,11 +676,18 @@ impl DnsState {
         self.next_tx += 1;
         let r = parse_message(msg, &mut tx, cfg.dns_max_records, events);
         let qr = tx.is_response();
-        match (dir, qr) {
-            (Direction::ToServer, true) => events.push(AppEvent::DnsNotARequest),
-            (Direction::ToClient, false) => events.push(AppEvent::DnsNotAResponse),
-            _ => {}
-        }
+        let right_way = match (dir, qr) {
+            (Direction::ToServer, true) => {
+                events.push(AppEvent::DnsNotARequest);
+                false
+            }
+            (Direction::ToClient, false) => {
+                events.push(AppEvent::DnsNotAResponse);
+                false
+            }
+            _ => true,
+        };
+        tx.well_formed = r.is_ok() && right_way;
         match self.transport {
             Transport::Udp => ctr.tx_dns_udp += 1,
             Transport::Tcp => ctr.tx_dns_tcp += 1,
@@ -602,10 +851,21 @@ mod tests {
         let mut tx = DnsTx::default();
         let mut ev = EventSet::default();
         assert_eq!(parse_message(&m, &mut tx, 16, &mut ev), Err(DnsError::Loop));
-        // Forward pointer.
+        // A loop through two pointers: bounded, and the name read so far is kept.
         let mut m = vec![0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
-        m.extend_from_slice(&[0xc0, 14, 1, b'a', 0, 0, 1, 0, 1]);
-        assert_eq!(parse_message(&m, &mut tx, 16, &mut ev), Err(DnsError::Loop));
+        m.extend_from_slice(&[0xc0, 16, 0, 1, 1, b'a', 0xc0, 16]);
+        let mut out = Vec::new();
+        assert_eq!(read_name(&m, 12, &mut out), Ok(14));
+        assert!(out.starts_with(b"a.a.a"));
+        assert!(out.len() <= MAX_NAME + 2);
+        // A forward pointer (as in Redmine #8584) is followed.
+        let mut m = vec![0, 1, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0];
+        m.extend_from_slice(&[0xc0, 18, 0, 1, 0, 1]);
+        m.extend_from_slice(b"\x01a\x00\x00\x01\x00\x01");
+        let mut tx = DnsTx::default();
+        assert_eq!(parse_message(&m, &mut tx, 16, &mut ev), Ok(()));
+        assert_eq!(tx.query_name(0), Some(&b"a"[..]));
+        assert_eq!(tx.query_name(1), Some(&b"a"[..]));
     }
 
     #[test]

@@ -1,395 +1,720 @@
-//! EVE JSON rendering of app-layer records, in Suricata's field names (off the hot path: the
-//! control plane or an exporter calls these with a finished transaction).
+//! EVE JSON records of the app layer, written directly into a reused buffer with
+//! [`crate::eve::Json`], field by field as Suricata 8 writes them with its default
+//! `suricata.yaml` (`http: extended`, `tls: extended`, `dns` version 3 with both answer
+//! formats, `websocket` on).
 //!
-//! [`http`], [`dns`] and [`tls`] build the protocol object that goes under the record's
-//! `http`/`dns`/`tls` key, both for `event_type: http|dns|tls` records and as the transaction
-//! metadata inside an alert. [`write_record`] writes a whole line with the common envelope.
+//! - [`write_http`], [`write_dns`], [`write_tls`], [`write_websocket`]: the protocol object
+//!   (`"http": {...}`, ...).
+//! - [`write_app_record`]: a whole `event_type: http|dns|tls|websocket` record (one JSON object,
+//!   no newline) for a transaction the flow's [`AppLayer::next_record`] said is due.
+//! - [`write_alert_app_metadata`]: what an alert on a transaction carries (`ts_progress`,
+//!   `tc_progress` and the protocol object), and [`write_flow_app_fields`]: `app_proto` and
+//!   `app_proto_orig` for `flow` and alert records.
+//!
+//! Orientation: pass every [`Envelope`] in the flow's client → server orientation
+//! (`src` = the flow's initiator). HTTP and TLS records keep it, as Suricata's loggers do
+//! (`LOG_DIR_FLOW`); a DNS response and a server's WebSocket frame are written server →
+//! client, as Suricata writes them (the packet's direction).
+//!
+//! Nothing here allocates once the output buffer has grown to its working size.
 
-use std::io::Write;
+use super::dns::{rcode_name, rrtype_name, DnsRecord, DnsTx, RData, Section};
+use super::http::{HttpTx, MsgProgress};
+use super::tls::{alpn_names, version_name, TlsInfo, TlsState};
+use super::websocket::WsFrame;
+use super::{AppLayer, AppProto, AppState, Direction};
+use crate::eve::{Envelope, Json};
 
-use serde::Serialize;
-use serde_json::{json, Map, Value};
-
-use super::dns::{rcode_name, rrtype_name, DnsTx, Section};
-use super::http::HttpTx;
-use super::tls::{version_name, TlsInfo};
-use super::AppProto;
-
-fn s(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+/// Optional record content that Suricata writes only when enabled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EveOptions {
+    /// `tls.ja3`/`tls.ja3s`: Suricata computes (and logs) JA3 only when
+    /// `app-layer.protocols.tls.ja3-fingerprints` is on or a loaded rule uses a `ja3` keyword.
+    pub ja3: bool,
+    /// `tls.ja4`: likewise for `ja4-fingerprints` / the `ja4.hash` keyword.
+    pub ja4: bool,
 }
 
-/// The `http` object (Suricata's `http` logger fields).
-pub fn http(tx: &HttpTx) -> Value {
-    let mut m = Map::new();
+/// A transaction whose record is due (from [`AppLayer::next_record`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxRef {
+    /// HTTP transaction [`HttpTx::id`].
+    Http(u64),
+    /// DNS message [`DnsTx::tx_id`].
+    Dns(u64),
+    /// The flow's TLS handshake (one per flow).
+    Tls,
+    /// WebSocket frame `id` of direction `dir`.
+    WebSocket {
+        /// Direction the frame travelled.
+        dir: Direction,
+        /// [`WsFrame::id`].
+        id: u64,
+    },
+}
+
+impl TxRef {
+    /// The record's `event_type`.
+    pub const fn event_type(self) -> &'static str {
+        match self {
+            TxRef::Http(_) => "http",
+            TxRef::Dns(_) => "dns",
+            TxRef::Tls => "tls",
+            TxRef::WebSocket { .. } => "websocket",
+        }
+    }
+}
+
+/// Writes the whole EVE record for `what` at the end of `out`: the envelope (`env` in the
+/// flow's client → server orientation; its `event_type` is replaced), `tx_id` for HTTP as
+/// Suricata writes it, and the protocol object. Returns `false` (and writes nothing) if the
+/// transaction is no longer kept.
+pub fn write_app_record(
+    out: &mut Vec<u8>,
+    env: &Envelope<'_>,
+    app: &AppLayer,
+    what: TxRef,
+    opts: &EveOptions,
+) -> bool {
+    let mut e = *env;
+    e.event_type = what.event_type();
+    let reversed = |e: &mut Envelope<'_>| {
+        core::mem::swap(&mut e.src, &mut e.dst);
+        core::mem::swap(&mut e.src_port, &mut e.dst_port);
+    };
+    match (what, app.state()) {
+        (TxRef::Http(id), AppState::Http(s)) => {
+            let Some(tx) = s.tx(id) else { return false };
+            let mut j = Json::new(out);
+            j.envelope(&e).u64("tx_id", id);
+            write_http(&mut j, tx);
+            j.end();
+        }
+        (TxRef::Dns(id), AppState::Dns(s)) => {
+            let Some(tx) = s.tx(id) else { return false };
+            if tx.dir == Some(Direction::ToClient) {
+                reversed(&mut e);
+            }
+            let mut j = Json::new(out);
+            j.envelope(&e);
+            write_dns(&mut j, tx);
+            j.end();
+        }
+        (TxRef::Tls, AppState::Tls(s)) => {
+            let mut j = Json::new(out);
+            j.envelope(&e);
+            write_tls_with(&mut j, &s.info, opts);
+            j.end();
+        }
+        (TxRef::WebSocket { dir, id }, AppState::Http(s)) => {
+            let Some(f) = s.websocket(dir).frame(id) else {
+                return false;
+            };
+            if dir == Direction::ToClient {
+                reversed(&mut e);
+            }
+            let mut j = Json::new(out);
+            j.envelope(&e);
+            write_websocket(&mut j, f);
+            j.end();
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// `app_proto` (when the protocol is known, `failed` included) and `app_proto_orig` (when it
+/// changed, e.g. an HTTP flow upgraded to WebSocket), as Suricata adds them to `flow` and
+/// alert records.
+pub fn write_flow_app_fields(j: &mut Json<'_>, app: &AppLayer) {
+    if app.proto() != AppProto::Unknown {
+        j.str("app_proto", app.proto().name());
+    }
+    if app.original_proto() != app.proto() && app.original_proto() != AppProto::Unknown {
+        j.str("app_proto_orig", app.original_proto().name());
+    }
+}
+
+/// What an alert on transaction `tx_id` of this flow carries, as Suricata 8 adds it:
+/// `ts_progress`/`tc_progress` (HTTP and TLS) and the protocol object (`http`, `dns` in its
+/// detailed form, `tls` extended, `websocket`). Suricata adds these only to alerts that
+/// matched on a transaction: pass `None` for packet/stream matches and nothing is written.
+/// Returns whether anything was written.
+pub fn write_alert_app_metadata(j: &mut Json<'_>, app: &AppLayer, tx_id: Option<u64>) -> bool {
+    write_alert_app_metadata_with(j, app, tx_id, &EveOptions::default())
+}
+
+/// [`write_alert_app_metadata`] with the optional TLS fingerprints.
+pub fn write_alert_app_metadata_with(
+    j: &mut Json<'_>,
+    app: &AppLayer,
+    tx_id: Option<u64>,
+    opts: &EveOptions,
+) -> bool {
+    let Some(id) = tx_id else { return false };
+    match app.state() {
+        AppState::Http(s) if app.proto() == AppProto::WebSocket => {
+            // Frames of both directions: the detection stage names a frame by its id; prefer
+            // the server's frame only if the client has none with that id.
+            let f = s
+                .websocket(Direction::ToServer)
+                .frame(id)
+                .or_else(|| s.websocket(Direction::ToClient).frame(id));
+            let Some(f) = f else { return false };
+            write_websocket(j, f);
+        }
+        AppState::Http(s) => {
+            let Some(tx) = s.tx(id) else { return false };
+            j.str("ts_progress", http_progress_name(tx.request.progress, true));
+            j.str(
+                "tc_progress",
+                http_progress_name(tx.response.progress, false),
+            );
+            j.object("http");
+            http_fields(j, tx);
+            j.close();
+        }
+        AppState::Dns(s) => {
+            let Some(tx) = s.tx(id) else { return false };
+            dns_object(j, tx, false);
+        }
+        AppState::Tls(s) => {
+            let (ts, tc) = tls_progress_names(s);
+            j.str("ts_progress", ts);
+            j.str("tc_progress", tc);
+            write_tls_with(j, &s.info, opts);
+        }
+        AppState::None => return false,
+    }
+    true
+}
+
+/// Suricata's names of HTTP transaction progress. libhtp moves to `headers` as soon as the
+/// line is parsed and to `body` once the headers are (a message without a body goes straight
+/// to `complete`).
+fn http_progress_name(p: MsgProgress, request: bool) -> &'static str {
+    match (p, request) {
+        (MsgProgress::None, true) => "request_started",
+        (MsgProgress::Line, true) => "request_headers",
+        (MsgProgress::Headers, true) => "request_body",
+        (MsgProgress::Complete, true) => "request_complete",
+        (MsgProgress::None, false) => "response_started",
+        (MsgProgress::Line, false) => "response_headers",
+        (MsgProgress::Headers, false) => "response_body",
+        (MsgProgress::Complete, false) => "response_complete",
+    }
+}
+
+/// Suricata's TLS progress names for the client and server sides (its finer steps that this
+/// parser does not track, client certificates and ServerHelloDone, are not reported).
+fn tls_progress_names(s: &TlsState) -> (&'static str, &'static str) {
+    use super::tls::state;
+    let st = s.info.state;
+    let ts = if s.protected(Direction::ToServer) {
+        "client_handshake_done"
+    } else if st & state::CLIENT_HELLO != 0 {
+        "client_hello_done"
+    } else {
+        "client_in_progress"
+    };
+    let tc = if s.protected(Direction::ToClient) {
+        "server_handshake_done"
+    } else if st & state::CERTIFICATE != 0 {
+        "server_cert_done"
+    } else if st & state::SERVER_HELLO != 0 {
+        "server_hello"
+    } else {
+        "server_in_progress"
+    };
+    (ts, tc)
+}
+
+/// The `http` object of an `http` record (Suricata's basic and extended fields).
+pub fn write_http(j: &mut Json<'_>, tx: &HttpTx) {
+    j.object("http");
+    http_fields(j, tx);
+    j.close();
+}
+
+fn http_fields(j: &mut Json<'_>, tx: &HttpTx) {
     let req = &tx.request;
     let resp = &tx.response;
     if let Some(h) = tx.host() {
-        m.insert("hostname".into(), s(h).into());
+        j.bytes("hostname", h);
     }
-    if !tx.uri_raw().is_empty() {
-        m.insert("url".into(), s(tx.uri_raw()).into());
+    // Only when the Host header or the URI carries a port.
+    if let Some(port) = tx.host_raw().and_then(host_port) {
+        j.u64("http_port", u64::from(port));
     }
-    let hdr = |m: &mut Map<String, Value>, key: &str, v: Option<&[u8]>| {
-        if let Some(v) = v {
-            m.insert(key.into(), s(v).into());
+    if req.progress >= MsgProgress::Line {
+        j.bytes("url", tx.uri_raw());
+    }
+    if let Some(v) = req.header(b"user-agent") {
+        j.bytes("http_user_agent", v);
+    }
+    if let Some(v) = req.header(b"x-forwarded-for") {
+        j.bytes("xff", v);
+    }
+    if let Some(v) = resp.header(b"content-type") {
+        let end = v.iter().position(|&c| c == b';').unwrap_or(v.len());
+        j.bytes("http_content_type", &v[..end]);
+    }
+    if let Some(v) = resp.header(b"content-range") {
+        j.object("content_range").bytes("raw", v);
+        if let Some((start, end, size)) = content_range(v) {
+            for (k, n) in [("start", start), ("end", end), ("size", size)] {
+                if let Ok(n) = u64::try_from(n) {
+                    j.u64(k, n);
+                }
+            }
         }
-    };
-    hdr(&mut m, "http_user_agent", req.header(b"user-agent"));
-    hdr(&mut m, "http_content_type", resp.header(b"content-type"));
-    hdr(&mut m, "http_refer", req.header(b"referer"));
-    if !tx.method().is_empty() {
-        m.insert("http_method".into(), s(tx.method()).into());
+        j.close();
     }
-    if !tx.request_protocol().is_empty() {
-        m.insert("protocol".into(), s(tx.request_protocol()).into());
-    } else if !tx.response_protocol().is_empty() {
-        m.insert("protocol".into(), s(tx.response_protocol()).into());
+    // Extended fields.
+    if let Some(v) = req.header(b"referer") {
+        j.bytes("http_refer", v);
     }
-    if let Some(code) = tx.status() {
-        m.insert("status".into(), code.into());
+    if req.progress >= MsgProgress::Line {
+        j.bytes("http_method", tx.method());
+        if !tx.request_protocol().is_empty() {
+            j.bytes("protocol", tx.request_protocol());
+        }
     }
-    hdr(&mut m, "redirect", resp.header(b"location"));
-    m.insert("length".into(), resp.body_len().into());
-    Value::Object(m)
+    match tx.status() {
+        Some(code) if code > 0 => {
+            j.u64("status", u64::from(code));
+        }
+        _ if resp.progress >= MsgProgress::Line && !tx.status_code().is_empty() => {
+            j.bytes("status_string", tx.status_code());
+        }
+        _ => {}
+    }
+    if let Some(v) = resp.header(b"location") {
+        j.bytes("redirect", v);
+    }
+    j.u64("length", resp.message_len());
 }
 
-/// The `dns` object in Suricata 8's version 3 format.
-pub fn dns(tx: &DnsTx) -> Value {
-    let mut m = Map::new();
-    m.insert("version".into(), 3.into());
-    let resp = tx.is_response();
-    m.insert(
-        "type".into(),
-        if resp { "response" } else { "request" }.into(),
+/// The port of a `Host` value or URI authority (`h:8080`, `[::1]:8080`), if it has a valid one.
+fn host_port(host: &[u8]) -> Option<u16> {
+    let after = match host.first() {
+        Some(b'[') => &host[host.iter().position(|&c| c == b']')? + 1..],
+        _ => host,
+    };
+    let colon = after.iter().rposition(|&c| c == b':')?;
+    let digits = after[colon + 1..].trim_ascii();
+    if digits.is_empty() || digits.len() > 5 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// `Content-Range: bytes 0-99/1234` (or `*/1234`, or `0-99/*`) as `(start, end, size)` with
+/// -1 for `*`, as Suricata parses it for EVE.
+fn content_range(v: &[u8]) -> Option<(i64, i64, i64)> {
+    let v = v.trim_ascii_start();
+    let unit_end = v.iter().position(|&c| c == b' ').unwrap_or(v.len());
+    let v = v[unit_end..].trim_ascii_start();
+    let num = |b: &[u8]| -> Option<i64> {
+        if b.is_empty() || b.len() > 18 || !b.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(b).ok()?.parse().ok()
+    };
+    let digits_end = |b: &[u8]| {
+        b.iter()
+            .position(|c| !c.is_ascii_digit())
+            .unwrap_or(b.len())
+    };
+    let (range, rest) = v.split_at(v.iter().position(|&c| c == b'/')?);
+    let rest = &rest[1..];
+    let size = if rest.first() == Some(&b'*') {
+        -1
+    } else {
+        num(&rest[..digits_end(rest)])?
+    };
+    if range == b"*" {
+        return Some((-1, -1, size));
+    }
+    let dash = range.iter().position(|&c| c == b'-')?;
+    Some((num(&range[..dash])?, num(&range[dash + 1..])?, size))
+}
+
+/// The `dns` object of a `dns` record: Suricata 8's version 3, answers both detailed and
+/// grouped (its default `formats`).
+pub fn write_dns(j: &mut Json<'_>, tx: &DnsTx) {
+    dns_object(j, tx, true);
+}
+
+fn dns_object(j: &mut Json<'_>, tx: &DnsTx, grouped: bool) {
+    j.object("dns");
+    j.i64("version", 3);
+    j.str(
+        "type",
+        if tx.dir == Some(Direction::ToClient) || (tx.dir.is_none() && tx.is_response()) {
+            "response"
+        } else {
+            "request"
+        },
     );
-    m.insert("tx_id".into(), tx.tx_id.into());
-    m.insert("id".into(), tx.id.into());
-    m.insert("flags".into(), format!("{:04x}", tx.flags).into());
-    let f = tx.flags;
+    j.u64("tx_id", tx.tx_id);
+    j.u64("id", u64::from(tx.id));
+    j.str_fmt("flags", format_args!("{:x}", tx.flags));
     for (bit, name) in [
         (0x8000, "qr"),
         (0x0400, "aa"),
         (0x0200, "tc"),
         (0x0100, "rd"),
         (0x0080, "ra"),
-        (0x0020, "z"),
+        (0x0040, "z"),
     ] {
-        if f & bit != 0 {
-            m.insert(name.into(), true.into());
+        if tx.flags & bit != 0 {
+            j.bool(name, true);
         }
     }
-    m.insert("opcode".into(), tx.opcode().into());
-    if resp {
-        let rc = rcode_name(tx.rcode());
-        let rc = if rc.is_empty() {
-            tx.rcode().to_string()
-        } else {
-            rc.to_string()
-        };
-        m.insert("rcode".into(), rc.into());
+    j.u64("opcode", u64::from(tx.opcode()));
+    match rcode_name(tx.rcode()) {
+        "" => j.str_fmt("rcode", format_args!("{}", tx.rcode())),
+        n => j.str("rcode", n),
+    };
+    if !tx.queries().is_empty() {
+        j.array("queries");
+        for (i, q) in tx.queries().iter().enumerate() {
+            j.element_object()
+                .bytes("rrname", tx.query_name(i).unwrap_or_default());
+            rrtype_field(j, "rrtype", q.rrtype);
+            j.close();
+        }
+        j.close_array();
     }
-    let queries: Vec<Value> = tx
-        .queries()
-        .iter()
-        .enumerate()
-        .map(|(i, q)| {
-            json!({
-                "rrname": s(tx.query_name(i).unwrap_or_default()),
-                "rrtype": rrtype(q.rrtype),
-            })
-        })
-        .collect();
-    if !queries.is_empty() {
-        m.insert("queries".into(), queries.into());
-    }
-    for (section, key) in [
-        (Section::Answer, "answers"),
-        (Section::Authority, "authorities"),
-    ] {
-        let recs: Vec<Value> = tx
-            .records(section)
-            .iter()
-            .map(|r| {
-                let mut o = json!({
-                    "rrname": s(tx.record_name(r)),
-                    "rrtype": rrtype(r.rrtype),
-                    "ttl": r.ttl,
-                });
-                let rd = tx.record_rdata(r);
-                if !rd.is_empty() {
-                    o["rdata"] = s(rd).into();
-                }
-                o
-            })
-            .collect();
-        if !recs.is_empty() {
-            m.insert(key.into(), recs.into());
+    let answers = tx.records(Section::Answer);
+    if !answers.is_empty() {
+        j.array("answers");
+        for r in answers {
+            record_details(j, tx, r);
+        }
+        j.close_array();
+        if grouped {
+            dns_grouped(j, tx, answers);
         }
     }
-    // `grouped`: answer rdata by type, as Suricata's default dns logger adds.
-    let mut grouped = Map::new();
-    for r in tx.records(Section::Answer) {
-        let rd = tx.record_rdata(r);
-        if rd.is_empty() {
+    let auth = tx.records(Section::Authority);
+    if !auth.is_empty() {
+        j.array("authorities");
+        for r in auth {
+            record_details(j, tx, r);
+        }
+        j.close_array();
+    }
+    // OPT records without options are left out, as Suricata does.
+    let mut open = false;
+    for r in tx.records(Section::Additional) {
+        if r.kind == RData::Opt && tx.record_opts(r).next().is_none() {
             continue;
         }
-        if let Value::Array(a) = grouped
-            .entry(rrtype(r.rrtype))
-            .or_insert_with(|| Value::Array(Vec::new()))
-        {
-            a.push(s(rd).into());
+        if !open {
+            j.array("additionals");
+            open = true;
+        }
+        record_details(j, tx, r);
+    }
+    if open {
+        j.close_array();
+    }
+    j.close();
+}
+
+/// `v` in decimal, in `buf`.
+fn decimal(mut v: u16, buf: &mut [u8; 5]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
         }
     }
-    if !grouped.is_empty() {
-        m.insert("grouped".into(), grouped.into());
-    }
-    Value::Object(m)
+    core::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
-fn rrtype(t: u16) -> String {
+fn rrtype_field(j: &mut Json<'_>, key: &str, t: u16) {
     match rrtype_name(t) {
-        "" => t.to_string(),
-        n => n.to_string(),
+        "" => j.str_fmt(key, format_args!("{t}")),
+        n => j.str(key, n),
+    };
+}
+
+/// One detailed answer/authority/additional entry (TXT: one entry per string).
+fn record_details(j: &mut Json<'_>, tx: &DnsTx, r: &DnsRecord) {
+    if r.kind == RData::Txt {
+        for s in tx.record_txt(r) {
+            record_head(j, tx, r);
+            j.bytes("rdata", s);
+            j.close();
+        }
+        return;
     }
+    record_head(j, tx, r);
+    let rd = tx.record_rdata(r);
+    match &r.kind {
+        RData::Addr | RData::Name | RData::Null => {
+            j.bytes("rdata", rd);
+        }
+        RData::Soa(soa) => {
+            j.object("soa")
+                .bytes("mname", rd)
+                .bytes("rname", tx.soa_rname(soa))
+                .u64("serial", u64::from(soa.serial))
+                .u64("refresh", u64::from(soa.refresh))
+                .u64("retry", u64::from(soa.retry))
+                .u64("expire", u64::from(soa.expire))
+                .u64("minimum", u64::from(soa.minimum))
+                .close();
+        }
+        RData::Srv {
+            priority,
+            weight,
+            port,
+        } => {
+            j.object("srv")
+                .u64("priority", u64::from(*priority))
+                .u64("weight", u64::from(*weight))
+                .u64("port", u64::from(*port))
+                .bytes("name", rd)
+                .close();
+        }
+        RData::Sshfp { algo, fp_type } => {
+            j.object("sshfp");
+            hex_colon(j, "fingerprint", rd);
+            j.u64("algo", u64::from(*algo))
+                .u64("type", u64::from(*fp_type))
+                .close();
+        }
+        RData::Opt => {
+            j.array("opt");
+            for (code, data) in tx.record_opts(r) {
+                j.element_object().u64("code", u64::from(code));
+                hex_plain(j, "data", data);
+                j.close();
+            }
+            j.close_array();
+        }
+        RData::Txt | RData::Unknown => {}
+    }
+    j.close();
 }
 
-/// `2016-03-01T12:00:00` as Suricata writes certificate validity.
-fn iso(ts: i64) -> String {
-    let days = ts.div_euclid(86_400);
-    let secs = ts.rem_euclid(86_400);
-    // Civil-from-days (proleptic Gregorian), H. Hinnant's algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+fn record_head(j: &mut Json<'_>, tx: &DnsTx, r: &DnsRecord) {
+    j.element_object().bytes("rrname", tx.record_name(r));
+    rrtype_field(j, "rrtype", r.rrtype);
+    j.u64("ttl", u64::from(r.ttl));
 }
 
-/// The `tls` object.
-pub fn tls(info: &TlsInfo) -> Value {
-    let mut m = Map::new();
-    if let Some(c) = info.cert() {
-        m.insert("subject".into(), s(&c.subject).into());
-        m.insert("issuerdn".into(), s(&c.issuer).into());
-        m.insert("serial".into(), c.serial.clone().into());
-        m.insert("fingerprint".into(), c.fingerprint.clone().into());
-        m.insert("notbefore".into(), iso(c.not_before).into());
-        m.insert("notafter".into(), iso(c.not_after).into());
+/// `"fingerprint": "aa:bb:..."` (lowercase).
+fn hex_colon(j: &mut Json<'_>, key: &str, b: &[u8]) {
+    struct H<'a>(&'a [u8]);
+    impl core::fmt::Display for H<'_> {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            for (i, b) in self.0.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(":")?;
+                }
+                write!(f, "{b:02x}")?;
+            }
+            Ok(())
+        }
+    }
+    j.str_fmt(key, format_args!("{}", H(b)));
+}
+
+/// `"data": "aabb..."` (lowercase hex).
+fn hex_plain(j: &mut Json<'_>, key: &str, b: &[u8]) {
+    struct H<'a>(&'a [u8]);
+    impl core::fmt::Display for H<'_> {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+        }
+    }
+    j.str_fmt(key, format_args!("{}", H(b)));
+}
+
+/// `grouped`: answer data by RR type, types in order of first appearance.
+fn dns_grouped(j: &mut Json<'_>, tx: &DnsTx, answers: &[DnsRecord]) {
+    let groupable = |r: &DnsRecord| !matches!(r.kind, RData::Unknown | RData::Opt);
+    // Written whenever there are answers, empty if none has groupable data (as Suricata).
+    j.object("grouped");
+    for (i, first) in answers.iter().enumerate() {
+        if !groupable(first)
+            || answers[..i]
+                .iter()
+                .any(|p| p.rrtype == first.rrtype && groupable(p))
+        {
+            continue;
+        }
+        let mut num = [0u8; 5];
+        j.array(match rrtype_name(first.rrtype) {
+            "" => decimal(first.rrtype, &mut num),
+            n => n,
+        });
+        for r in answers[i..]
+            .iter()
+            .filter(|r| r.rrtype == first.rrtype && groupable(r))
+        {
+            let rd = tx.record_rdata(r);
+            match &r.kind {
+                RData::Txt => {
+                    for s in tx.record_txt(r) {
+                        j.sep().value_bytes(s);
+                    }
+                }
+                RData::Soa(soa) => {
+                    j.element_object()
+                        .bytes("mname", rd)
+                        .bytes("rname", tx.soa_rname(soa))
+                        .u64("serial", u64::from(soa.serial))
+                        .u64("refresh", u64::from(soa.refresh))
+                        .u64("retry", u64::from(soa.retry))
+                        .u64("expire", u64::from(soa.expire))
+                        .u64("minimum", u64::from(soa.minimum))
+                        .close();
+                }
+                RData::Srv {
+                    priority,
+                    weight,
+                    port,
+                } => {
+                    j.element_object()
+                        .u64("priority", u64::from(*priority))
+                        .u64("weight", u64::from(*weight))
+                        .u64("port", u64::from(*port))
+                        .bytes("name", rd)
+                        .close();
+                }
+                RData::Sshfp { algo, fp_type } => {
+                    j.element_object();
+                    hex_colon(j, "fingerprint", rd);
+                    j.u64("algo", u64::from(*algo))
+                        .u64("type", u64::from(*fp_type))
+                        .close();
+                }
+                _ => {
+                    j.sep().value_bytes(rd);
+                }
+            }
+        }
+        j.close_array();
+    }
+    j.close();
+}
+
+/// The `tls` object as Suricata's default (extended) TLS logger writes it, without the
+/// fingerprints that are off by default (see [`EveOptions`]).
+pub fn write_tls(j: &mut Json<'_>, info: &TlsInfo) {
+    write_tls_with(j, info, &EveOptions::default());
+}
+
+/// The `tls` object with the optional fingerprints.
+pub fn write_tls_with(j: &mut Json<'_>, info: &TlsInfo, opts: &EveOptions) {
+    j.object("tls");
+    let cert = info.cert();
+    if let Some(c) = cert {
+        j.bytes("subject", &c.subject);
+        j.bytes("issuerdn", &c.issuer);
+        if !c.sans.is_empty() {
+            j.array("subjectaltname");
+            for s in &c.sans {
+                j.sep().value_bytes(s);
+            }
+            j.close_array();
+        }
+        j.str("serial", &c.serial);
+        j.str("fingerprint", &c.fingerprint);
     }
     if !info.sni.is_empty() {
-        m.insert("sni".into(), s(&info.sni).into());
+        j.bytes("sni", &info.sni);
     }
+    // The server's version, or the client's until the server answered.
     let v = if info.version != 0 {
         info.version
     } else {
         info.client_version
     };
-    m.insert("version".into(), version_name(v).into());
-    if !info.ja3.is_empty() {
-        m.insert(
-            "ja3".into(),
-            json!({"hash": info.ja3_hash, "string": info.ja3}),
-        );
+    match version_name(v) {
+        "UNDETERMINED" if v != 0 => j.str_fmt("version", format_args!("{v}")),
+        n => j.str("version", n),
+    };
+    if let Some(c) = cert {
+        if c.not_before != 0 {
+            iso_field(j, "notbefore", c.not_before);
+        }
+        if c.not_after != 0 {
+            iso_field(j, "notafter", c.not_after);
+        }
     }
-    if !info.ja3s.is_empty() {
-        m.insert(
-            "ja3s".into(),
-            json!({"hash": info.ja3s_hash, "string": info.ja3s}),
-        );
+    if opts.ja3 && !info.ja3.is_empty() {
+        j.object("ja3")
+            .str("hash", &info.ja3_hash)
+            .str("string", &info.ja3)
+            .close();
     }
-    if !info.ja4.is_empty() {
-        m.insert("ja4".into(), info.ja4.clone().into());
+    if opts.ja3 && !info.ja3s.is_empty() {
+        j.object("ja3s")
+            .str("hash", &info.ja3s_hash)
+            .str("string", &info.ja3s)
+            .close();
     }
-    Value::Object(m)
+    if opts.ja4 && !info.ja4.is_empty() {
+        j.str("ja4", &info.ja4);
+    }
+    for (key, list) in [
+        ("client_alpns", &info.client_alpns),
+        ("server_alpns", &info.server_alpns),
+    ] {
+        if alpn_names(list).next().is_some() {
+            j.array(key);
+            for n in alpn_names(list) {
+                j.sep().value_bytes(n);
+            }
+            j.close_array();
+        }
+    }
+    j.close();
 }
 
-/// The transaction metadata an alert record carries (`"http": {...}`, `"dns": {...}`,
-/// `"tls": {...}`), for the flow's transaction `tx_id` (ignored for TLS, whose handshake is
-/// one record per flow). Returns the key and the object, or `None` if there is nothing to add.
-pub fn alert_metadata(app: &super::AppLayer, tx_id: u64) -> Option<(&'static str, Value)> {
-    use super::AppState;
-    match app.state() {
-        AppState::Http(s) => s.tx(tx_id).map(|t| ("http", http(t))),
-        AppState::Dns(s) => s.txs().find(|t| t.tx_id == tx_id).map(|t| ("dns", dns(t))),
-        AppState::Tls(s) => Some(("tls", tls(&s.info))),
-        AppState::None => None,
-    }
+/// `2016-03-01T12:00:00` (UTC), as Suricata writes certificate validity.
+fn iso_field(j: &mut Json<'_>, key: &str, ts: i64) {
+    let days = ts.div_euclid(86_400);
+    let secs = ts.rem_euclid(86_400);
+    let (y, m, d) = crate::flow::civil_from_days(days);
+    j.str_fmt(
+        key,
+        format_args!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        ),
+    );
 }
 
-/// Fields a `flow` (or any) record adds for the flow's protocol: `app_proto`, and
-/// `app_proto_orig` when it changed (an HTTP flow upgraded to WebSocket), as Suricata writes.
-pub fn flow_app_fields(app: &super::AppLayer) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("app_proto".into(), app.proto().name().into());
-    if app.original_proto() != app.proto() {
-        m.insert("app_proto_orig".into(), app.original_proto().name().into());
+/// The `websocket` object of a frame (Suricata's defaults: no payload).
+pub fn write_websocket(j: &mut Json<'_>, f: &WsFrame) {
+    j.object("websocket").bool("fin", f.fin);
+    if let Some(m) = f.mask {
+        j.u64("mask", u64::from(m));
     }
-    m
-}
-
-/// The envelope every EVE record carries.
-#[derive(Clone, Debug, Serialize)]
-pub struct EveHeader {
-    /// `2024-04-19T10:00:00.000000+0000`.
-    pub timestamp: String,
-    /// Flow id.
-    pub flow_id: u64,
-    /// `src_ip`.
-    pub src_ip: String,
-    /// `src_port`.
-    pub src_port: u16,
-    /// `dest_ip`.
-    pub dest_ip: String,
-    /// `dest_port`.
-    pub dest_port: u16,
-    /// `TCP`/`UDP`.
-    pub proto: String,
-}
-
-/// Writes one EVE line: the envelope, `event_type`, `app_proto` and `body` under `key`
-/// (for `event_type` `http`, `dns`, `tls` the key is the event type).
-pub fn write_record(
-    w: &mut dyn Write,
-    hdr: &EveHeader,
-    event_type: &str,
-    app_proto: AppProto,
-    key: &str,
-    body: Value,
-) -> std::io::Result<()> {
-    let mut v = serde_json::to_value(hdr).map_err(std::io::Error::other)?;
-    if let Value::Object(m) = &mut v {
-        m.insert("event_type".into(), event_type.into());
-        m.insert("app_proto".into(), app_proto.name().into());
-        m.insert(key.into(), body);
-    }
-    serde_json::to_writer(&mut *w, &v).map_err(std::io::Error::other)?;
-    w.write_all(b"\n")
+    match f.opcode {
+        0 => j.str("opcode", "continuation"),
+        1 => j.str("opcode", "text"),
+        2 => j.str("opcode", "binary"),
+        8 => j.str("opcode", "close"),
+        9 => j.str("opcode", "ping"),
+        10 => j.str("opcode", "pong"),
+        o => j.str_fmt("opcode", format_args!("unknown-{o}")),
+    };
+    j.close();
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn iso_dates() {
-        assert_eq!(iso(0), "1970-01-01T00:00:00");
-        assert_eq!(iso(951_782_400), "2000-02-29T00:00:00");
-        assert_eq!(iso(1_713_520_861), "2024-04-19T10:01:01");
-    }
-
-    #[test]
-    fn http_and_dns_objects() {
-        use crate::app::http::HttpState;
-        use crate::app::{AppConfig, AppCounters, Direction, EventSet};
-        use crate::time::Timestamp;
-        let cfg = AppConfig::default();
-        let mut s = HttpState::new(&cfg);
-        let mut ev = EventSet::default();
-        let mut c = AppCounters::default();
-        s.parse(
-            &cfg,
-            Direction::ToServer,
-            b"GET /index.html?a=1 HTTP/1.1\r\nHost: Suricata.io\r\nUser-Agent: UA/1\r\n\r\n",
-            Timestamp(0),
-            &mut ev,
-            &mut c,
-        );
-        s.parse(
-            &cfg,
-            Direction::ToClient,
-            b"HTTP/1.1 301 Moved\r\nLocation: /new\r\nContent-Type: text/html\r\nContent-Length: 3\r\n\r\nabc",
-            Timestamp(0),
-            &mut ev,
-            &mut c,
-        );
-        let v = http(s.txs().next().unwrap());
-        assert_eq!(v["hostname"], "suricata.io");
-        assert_eq!(v["url"], "/index.html?a=1");
-        assert_eq!(v["http_user_agent"], "UA/1");
-        assert_eq!(v["http_content_type"], "text/html");
-        assert_eq!(v["http_method"], "GET");
-        assert_eq!(v["protocol"], "HTTP/1.1");
-        assert_eq!(v["status"], 301);
-        assert_eq!(v["redirect"], "/new");
-        assert_eq!(v["length"], 3);
-
-        let mut tx = crate::app::dns::DnsTx::default();
-        let mut m = vec![0x12, 0x34, 0x81, 0x83, 0, 1, 0, 1, 0, 0, 0, 0];
-        m.extend_from_slice(b"\x07example\x03com\x00\x00\x01\x00\x01");
-        m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 0, 0, 1]);
-        crate::app::dns::parse_message(&m, &mut tx, 16, &mut ev).unwrap();
-        let v = dns(&tx);
-        assert_eq!(v["version"], 3);
-        assert_eq!(v["type"], "response");
-        assert_eq!(v["id"], 0x1234);
-        assert_eq!(v["rcode"], "NXDOMAIN");
-        assert_eq!(v["flags"], "8183");
-        assert_eq!(v["queries"][0]["rrname"], "example.com");
-        assert_eq!(v["queries"][0]["rrtype"], "A");
-        assert_eq!(v["answers"][0]["rdata"], "10.0.0.1");
-        assert_eq!(v["answers"][0]["ttl"], 60);
-        assert_eq!(v["grouped"]["A"][0], "10.0.0.1");
-    }
-
-    #[test]
-    fn alert_metadata_picks_the_transaction() {
-        use crate::app::{AppConfig, AppCounters, AppLayer, Direction, Transport};
-        use crate::time::Timestamp;
-        let cfg = AppConfig::default();
-        let mut c = AppCounters::default();
-        let mut app = AppLayer::new(Transport::Tcp, 1, 80);
-        app.on_stream(
-            &cfg,
-            Direction::ToServer,
-            b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n",
-            Timestamp(0),
-            &mut c,
-        );
-        assert_eq!(flow_app_fields(&app)["app_proto"], "http");
-        assert!(!flow_app_fields(&app).contains_key("app_proto_orig"));
-        let (k, v) = alert_metadata(&app, 1).unwrap();
-        assert_eq!(k, "http");
-        assert_eq!(v["url"], "/b");
-        assert!(alert_metadata(&app, 9).is_none());
-    }
-
-    #[test]
-    fn record_line() {
-        let hdr = EveHeader {
-            timestamp: "2024-04-19T10:00:00.000000+0000".into(),
-            flow_id: 7,
-            src_ip: "10.0.0.1".into(),
-            src_port: 1234,
-            dest_ip: "10.0.0.2".into(),
-            dest_port: 53,
-            proto: "UDP".into(),
-        };
-        let mut out = Vec::new();
-        write_record(
-            &mut out,
-            &hdr,
-            "dns",
-            AppProto::Dns,
-            "dns",
-            json!({"version": 3}),
-        )
-        .unwrap();
-        let v: Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(v["event_type"], "dns");
-        assert_eq!(v["app_proto"], "dns");
-        assert_eq!(v["dns"]["version"], 3);
-        assert_eq!(v["dest_port"], 53);
-        assert!(out.ends_with(b"\n"));
-    }
-}
+mod tests;

@@ -100,6 +100,7 @@ pub struct HttpMessage {
     start: Vec<u8>,
     body: Vec<u8>,
     body_len: u64,
+    message_len: u64,
     /// Progress of this side.
     pub progress: MsgProgress,
     /// Body bytes beyond the configured depth were not kept.
@@ -125,6 +126,7 @@ impl HttpMessage {
         self.start.clear();
         self.body.clear();
         self.body_len = 0;
+        self.message_len = 0;
         self.progress = MsgProgress::None;
         self.body_truncated = false;
         self.content_length = None;
@@ -173,6 +175,11 @@ impl HttpMessage {
     pub fn body_len(&self) -> u64 {
         self.body_len
     }
+    /// Message-body bytes as they travelled (chunk framing and compression included, gaps
+    /// counted): libhtp's `message_len`, EVE's `length`.
+    pub fn message_len(&self) -> u64 {
+        self.message_len
+    }
     /// The value of header `name` (case-insensitive), duplicates merged.
     pub fn header(&self, name: &[u8]) -> Option<&[u8]> {
         self.fields.iter().find_map(|f| {
@@ -210,6 +217,8 @@ pub struct HttpTx {
     pub is_head: bool,
     /// Response body bytes decompressed so far exceeded a cap.
     pub decompression_cut: bool,
+    /// Already written as an EVE `http` record.
+    pub logged: bool,
 }
 
 impl HttpTx {
@@ -223,6 +232,7 @@ impl HttpTx {
         self.changes = 0;
         self.is_head = false;
         self.decompression_cut = false;
+        self.logged = false;
     }
     /// `http.method`.
     pub fn method(&self) -> &[u8] {
@@ -344,6 +354,8 @@ pub struct HttpState {
     scratch: Scratch,
     upgraded: bool,
     max_txs: usize,
+    /// Transactions must be logged before they are recycled.
+    eve_logging: bool,
 }
 
 impl HttpState {
@@ -357,6 +369,7 @@ impl HttpState {
             scratch: Scratch::default(),
             upgraded: false,
             max_txs: cfg.http_max_txs.max(1),
+            eve_logging: cfg.eve_logging,
         }
     }
 
@@ -385,17 +398,31 @@ impl HttpState {
         &self.dirs[dir.index()].ws
     }
 
+    /// The oldest transaction due for its EVE record, marked logged: both sides complete, as
+    /// Suricata's HTTP logger waits for; with `at_end` (the flow is closing) any transaction
+    /// not yet logged.
+    pub(crate) fn next_unlogged(&mut self, at_end: bool) -> Option<u64> {
+        let t = self
+            .txs
+            .iter_mut()
+            .find(|t| !t.logged && (at_end || t.is_complete()))?;
+        t.logged = true;
+        Some(t.id)
+    }
+
     /// Mutable WebSocket frames of `dir`.
     pub fn websocket_mut(&mut self, dir: Direction) -> &mut WsParser {
         &mut self.dirs[dir.index()].ws
     }
 
-    /// Recycles transactions that are complete and inspected (no pending changes).
+    /// Recycles transactions that are complete, inspected (no pending changes) and, when EVE
+    /// logging is on, logged.
     pub fn retire_inspected(&mut self) {
+        let need_log = self.eve_logging;
         while self
             .txs
             .front()
-            .is_some_and(|t| t.is_complete() && t.changes == 0)
+            .is_some_and(|t| t.is_complete() && t.changes == 0 && (t.logged || !need_log))
         {
             if let Some(t) = self.txs.pop_front() {
                 self.pool.push(t);
@@ -413,6 +440,9 @@ impl HttpState {
             events.push(AppEvent::HttpRequestTooManyTransactions);
             ctr.http_limit += 1;
             if let Some(t) = self.txs.pop_front() {
+                if self.eve_logging && !t.logged {
+                    ctr.eve_unlogged += 1;
+                }
                 self.pool.push(t);
             }
         }
@@ -517,8 +547,12 @@ impl HttpState {
                     data = &data[n..];
                 }
                 Phase::WebSocket => {
+                    let recycled = d.ws.unlogged_recycled;
                     let n = d.ws.parse(dir, data, cfg.websocket_max_payload, events);
                     ctr.tx_websocket += n as u64;
+                    if self.eve_logging {
+                        ctr.eve_unlogged += d.ws.unlogged_recycled - recycled;
+                    }
                     data = &[];
                     if n > 0 {
                         result = Progress::Done;
@@ -813,6 +847,12 @@ impl HttpState {
             }
         }
         if let Some(p) = pos {
+            let tx = &mut self.txs[p];
+            let wire = (step.consumed - step.trailer.min(step.consumed)) as u64;
+            match dir {
+                Direction::ToServer => tx.request.message_len += wire,
+                Direction::ToClient => tx.response.message_len += wire,
+            }
             if step.consumed > 0 {
                 self.txs[p].changes |= match dir {
                     Direction::ToServer => change::REQUEST_BODY,
@@ -934,6 +974,7 @@ impl HttpState {
                             };
                             m.body_truncated = true;
                             m.body_len += len;
+                            m.message_len += len;
                         }
                         return;
                     }

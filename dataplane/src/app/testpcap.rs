@@ -20,6 +20,8 @@ pub struct Piece {
     pub data: Vec<u8>,
     /// Capture time, nanoseconds.
     pub ts: u64,
+    /// Packet number in the capture (1-based, Suricata's `pcap_cnt`).
+    pub pcap_cnt: u64,
 }
 
 /// A flow's payloads.
@@ -56,8 +58,10 @@ pub fn read_flows(path: &str) -> Option<Vec<PcapFlow>> {
     let link = r.header().datalink;
     let mut flows: Vec<PcapFlow> = Vec::new();
     let mut index: HashMap<Key, usize> = HashMap::new();
+    let mut pcap_cnt = 0u64;
     while let Some(p) = r.next_packet() {
         let Ok(p) = p else { break };
+        pcap_cnt += 1;
         let ts = p.timestamp.as_nanos() as u64;
         let d: &[u8] = &p.data;
         let l3 = match link {
@@ -150,6 +154,7 @@ pub fn read_flows(path: &str) -> Option<Vec<PcapFlow>> {
                 to_server,
                 data: payload.to_vec(),
                 ts,
+                pcap_cnt,
             });
         }
     }

@@ -26,6 +26,8 @@ use crate::time::Timestamp;
 pub const MAX_RECORD: usize = (1 << 14) + 2048;
 /// Certificates kept per chain.
 pub const MAX_CERTS: usize = 16;
+/// Subject alternative names kept per certificate.
+pub const MAX_SANS: usize = 256;
 
 /// `ssl_state` bits.
 pub mod state {
@@ -60,6 +62,9 @@ pub struct CertInfo {
     pub not_after: i64,
     /// DER encoding.
     pub der: Vec<u8>,
+    /// Subject alternative names as Suricata renders them (DNS names and URIs as sent, IP
+    /// addresses as a byte list `[10, 0, 0, 1]`).
+    pub sans: Vec<Vec<u8>>,
 }
 
 /// What the handshake revealed.
@@ -85,6 +90,10 @@ pub struct TlsInfo {
     pub ja4: String,
     /// First ALPN protocol offered by the client.
     pub alpn: Vec<u8>,
+    /// The client's ALPN `protocol_name_list` as sent (length-prefixed names; [`alpn_names`]).
+    pub client_alpns: Vec<u8>,
+    /// The server's ALPN `protocol_name_list` as sent.
+    pub server_alpns: Vec<u8>,
     /// Server certificate chain, leaf first.
     pub certs: Vec<CertInfo>,
     /// Not yet inspected by the detection stage.
@@ -98,12 +107,23 @@ impl TlsInfo {
     }
 }
 
+/// The names of an ALPN `protocol_name_list` (bounded by its length).
+pub fn alpn_names(mut list: &[u8]) -> impl Iterator<Item = &[u8]> {
+    core::iter::from_fn(move || {
+        let (&l, rest) = list.split_first()?;
+        let l = (l as usize).min(rest.len());
+        let (name, tail) = rest.split_at(l);
+        list = tail;
+        Some(name)
+    })
+}
+
 /// Suricata's version name (`TLS 1.2`, `SSLv3`, ...).
 pub fn version_name(v: u16) -> &'static str {
     match v {
         0x0200 => "SSLv2",
         0x0300 => "SSLv3",
-        0x0301 => "TLS 1.0",
+        0x0301 => "TLSv1",
         0x0302 => "TLS 1.1",
         0x0303 => "TLS 1.2",
         0x0304 => "TLS 1.3",
@@ -156,6 +176,8 @@ struct Dir {
     records: u64,
     /// The first record is SSLv2-framed: its header is being collected.
     sslv2: bool,
+    /// An application-data record was seen (TLS 1.3 protects its handshake in those).
+    app_data: bool,
 }
 
 /// TLS state of one flow.
@@ -164,12 +186,47 @@ pub struct TlsState {
     dirs: [Dir; 2],
     /// Handshake facts and buffers.
     pub info: TlsInfo,
+    logged: bool,
 }
 
 impl TlsState {
     /// A new flow's TLS state.
     pub fn new() -> TlsState {
         TlsState::default()
+    }
+
+    /// `dir` finished its handshake: it switched to protected records (ChangeCipherSpec, or
+    /// application data, in which TLS 1.3 carries the rest of its handshake).
+    pub fn protected(&self, dir: Direction) -> bool {
+        let d = &self.dirs[dir.index()];
+        d.encrypted || d.app_data
+    }
+
+    /// Both directions finished their handshake (a direction whose framing was lost counts as
+    /// finished: nothing more will be learnt from it).
+    pub fn handshake_done(&self) -> bool {
+        self.dirs
+            .iter()
+            .all(|d| d.encrypted || d.app_data || d.lost)
+            && self.info.state & state::CLIENT_HELLO != 0
+    }
+
+    /// True once the flow's `tls` record was written.
+    pub fn logged(&self) -> bool {
+        self.logged
+    }
+
+    /// Whether the flow's `tls` record is due now, marking it written: once per flow, when the
+    /// handshake is done or (`at_end`) the flow closes, and only with a server certificate or
+    /// for TLS 1.3 (which hides it), as Suricata's TLS logger does.
+    pub(crate) fn take_due(&mut self, at_end: bool) -> bool {
+        let v = self.info.version;
+        let loggable = self.info.cert().is_some() || v == 0x0304 || v >> 8 == 0x7f;
+        if self.logged || !loggable || !(at_end || self.handshake_done()) {
+            return false;
+        }
+        self.logged = true;
+        true
     }
 
     /// Parses an in-order chunk of `dir`.
@@ -232,6 +289,7 @@ impl TlsState {
                 }
                 if h[0] == 23 {
                     self.info.state |= state::APP_DATA;
+                    d.app_data = true;
                 }
                 continue;
             }
@@ -443,6 +501,7 @@ fn client_hello(info: &mut TlsInfo, version: u16, ciphers: &[u16], ext: &[u8]) {
     let mut versions: &[u8] = &[];
     let mut alpn_first: &[u8] = &[];
     info.sni.clear();
+    info.client_alpns.clear();
     for (t, body) in extensions(ext) {
         ext_types.push(t);
         match t {
@@ -459,6 +518,8 @@ fn client_hello(info: &mut TlsInfo, version: u16, ciphers: &[u16], ext: &[u8]) {
             16 if body.len() >= 3 => {
                 let l = body[2] as usize;
                 alpn_first = body.get(3..3 + l).unwrap_or(&[]);
+                info.client_alpns.clear();
+                info.client_alpns.extend_from_slice(&body[2..]);
             }
             43 if !body.is_empty() => versions = &body[1..],
             _ => {}
@@ -577,6 +638,10 @@ fn server_hello(info: &mut TlsInfo, version: u16, cipher: u16, ext: &[u8]) {
         if t == 43 && body.len() == 2 {
             info.version = u16::from_be_bytes([body[0], body[1]]);
         }
+        if t == 16 && body.len() >= 2 {
+            info.server_alpns.clear();
+            info.server_alpns.extend_from_slice(&body[2..]);
+        }
     }
     let mut s = format!("{version},{cipher},");
     join_dec(&mut s, types.into_iter().filter(|c| !is_grease(*c)));
@@ -602,7 +667,7 @@ fn attr_name(oid: &str) -> Option<&'static str> {
         "2.5.4.15" => "businessCategory",
         "0.9.2342.19200300.100.1.25" => "DC",
         "0.9.2342.19200300.100.1.1" => "UID",
-        "1.2.840.113549.1.9.1" => "emailAddress",
+        "1.2.840.113549.1.9.1" => "Email",
         _ => return None,
     })
 }
@@ -649,6 +714,18 @@ pub fn cert_info(der: &[u8]) -> Option<CertInfo> {
     ci.not_before = cert.validity().not_before.timestamp();
     ci.not_after = cert.validity().not_after.timestamp();
     ci.der = der.to_vec();
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        use x509_parser::extensions::GeneralName;
+        for n in san.value.general_names.iter().take(MAX_SANS) {
+            match n {
+                GeneralName::DNSName(s) | GeneralName::URI(s) => {
+                    ci.sans.push(s.as_bytes().to_vec())
+                }
+                GeneralName::IPAddress(b) => ci.sans.push(format!("{b:?}").into_bytes()),
+                _ => {}
+            }
+        }
+    }
     Some(ci)
 }
 

@@ -36,6 +36,8 @@ pub struct WsFrame {
     pub opcode: u8,
     /// MASK bit.
     pub masked: bool,
+    /// The masking key as a big-endian number (EVE `mask`), when masked.
+    pub mask: Option<u32>,
     /// Declared payload length.
     pub payload_len: u64,
     /// Unmasked payload, up to the configured cap.
@@ -44,6 +46,8 @@ pub struct WsFrame {
     pub complete: bool,
     /// Not yet inspected by the detection stage.
     pub changed: bool,
+    /// Already written as an EVE `websocket` record.
+    pub logged: bool,
 }
 
 /// Parser of one direction's frame stream.
@@ -58,6 +62,8 @@ pub struct WsParser {
     frames: VecDeque<WsFrame>,
     pool: Vec<WsFrame>,
     next_id: u64,
+    /// Frames recycled before they were logged (see [`WsFrame::logged`]).
+    pub unlogged_recycled: u64,
 }
 
 fn header_len(b0_b1: &[u8]) -> usize {
@@ -79,6 +85,21 @@ impl WsParser {
     /// Mutable frames (the detection stage clears `changed`).
     pub fn frames_mut(&mut self) -> impl Iterator<Item = &mut WsFrame> {
         self.frames.iter_mut()
+    }
+
+    /// The frame with `id`, if still kept.
+    pub fn frame(&self, id: u64) -> Option<&WsFrame> {
+        self.frames.iter().find(|f| f.id == id)
+    }
+
+    /// The oldest frame due for its EVE record (complete, or any with `at_end`), marked logged.
+    pub(crate) fn next_unlogged(&mut self, at_end: bool) -> Option<u64> {
+        let f = self
+            .frames
+            .iter_mut()
+            .find(|f| !f.logged && (at_end || f.complete))?;
+        f.logged = true;
+        Some(f.id)
     }
 
     /// Parses stream bytes; returns the number of frames completed.
@@ -171,6 +192,9 @@ impl WsParser {
         }
         if self.frames.len() == MAX_FRAMES {
             if let Some(old) = self.frames.pop_front() {
+                if !old.logged {
+                    self.unlogged_recycled += 1;
+                }
                 self.pool.push(old);
             }
         }
@@ -181,6 +205,8 @@ impl WsParser {
         f.fin = fin;
         f.opcode = opcode;
         f.masked = masked;
+        f.mask = masked.then(|| u32::from_be_bytes(self.mask));
+        f.logged = false;
         f.payload_len = len;
         f.complete = false;
         f.changed = true;

@@ -51,6 +51,9 @@ pub struct BodyStep {
     pub bad_chunk: bool,
     /// A chunk extension was seen.
     pub chunk_ext: bool,
+    /// Of `consumed`, bytes of the trailer section after the last chunk (libhtp parses those
+    /// as headers, so they are not part of the message length).
+    pub trailer: usize,
 }
 
 /// Content coding applied to the body.
@@ -285,6 +288,7 @@ impl BodyDecoder {
                 Chunk::Trailer { line_len } => {
                     let c = data[i];
                     i += 1;
+                    step.trailer += 1;
                     if c == b'\n' {
                         if line_len == 0 {
                             self.chunk = Chunk::Done;
