@@ -74,12 +74,8 @@ pub fn write_eve_alert(
     if let Some(a) = ctx.app_proto {
         j.str("app_proto", a);
     }
-    if let (Some(app), Some(tx)) = (app, ctx.tx_id) {
-        if let Some((key, obj)) = crate::app::eve::alert_metadata(app, tx) {
-            if let Ok(text) = serde_json::to_vec(&obj) {
-                j.raw(key, &text);
-            }
-        }
+    if let Some(app) = app {
+        crate::app::eve::write_alert_app_metadata(&mut j, app, ctx.tx_id);
     }
     if let Some(f) = flow {
         let t = &f.tuple;

@@ -386,6 +386,8 @@ struct EndFlows<'a, E: EventSink> {
     pcap_cnt: u64,
     pending: &'a mut Pending,
     eve_buf: &'a mut Vec<u8>,
+    /// EVE app-layer records are written.
+    eve_logging: bool,
 }
 
 impl<E: EventSink> FlowRecordSink for EndFlows<'_, E> {
@@ -428,6 +430,18 @@ impl<E: EventSink> FlowRecordSink for EndFlows<'_, E> {
                     Some(rec.id.0),
                     Some(&snap),
                     slot.app.as_ref(),
+                    self.events,
+                );
+            }
+            if self.eve_logging {
+                // What the flow's end completed or cut short, at the flow's last packet time.
+                log_app_records(
+                    &mut slot,
+                    rec.id.0,
+                    0,
+                    rec.end,
+                    true,
+                    self.eve_buf,
                     self.events,
                 );
             }
@@ -498,6 +512,47 @@ fn turned<'p>(pkt: &Packet<'p>) -> Packet<'p> {
 /// The stream overlap a detector needs, capped.
 fn stream_overlap(d: &Detector) -> usize {
     d.stream_overlap().min(MAX_STREAM_OVERLAP)
+}
+
+/// Writes the EVE records of a flow's transactions that are due (all unlogged ones at the
+/// flow's end), in the flow's client → server orientation.
+fn log_app_records<E: EventSink>(
+    slot: &mut AppSlot,
+    flow_id: u64,
+    pcap_cnt: u64,
+    now: Timestamp,
+    at_end: bool,
+    buf: &mut Vec<u8>,
+    events: &mut E,
+) {
+    let t = slot.tuple;
+    let Some(app) = slot.app.as_mut() else {
+        return;
+    };
+    let env = crate::eve::Envelope {
+        ts: now,
+        flow_id,
+        pcap_cnt,
+        event_type: "",
+        src: t.src,
+        src_port: t.src_port,
+        dst: t.dst,
+        dst_port: t.dst_port,
+        proto: t.proto,
+    };
+    let opts = crate::app::eve::EveOptions::default();
+    loop {
+        let next = if at_end {
+            app.next_record_at_end()
+        } else {
+            app.next_record()
+        };
+        let Some(r) = next else { break };
+        buf.clear();
+        if crate::app::eve::write_app_record(buf, &env, app, r, &opts) {
+            events.eve_line(buf);
+        }
+    }
 }
 
 /// Hands the collected alerts to the sink, rendered as EVE records too when it wants them.
@@ -1035,6 +1090,14 @@ impl Pipeline {
                 );
             }
         }
+        // EVE records of the transactions this packet completed.
+        if app_cfg.eve_logging {
+            if let Some(s) = outcome.and_then(|o| apps.by_flow.get_mut(&o.flow.id).map(|s| (o, s)))
+            {
+                let (o, slot) = s;
+                log_app_records(slot, o.flow.id.0, pcap_cnt, now, false, eve_buf, events);
+            }
+        }
         for rec in ended.iter() {
             EndFlows {
                 apps: &mut *apps,
@@ -1044,6 +1107,7 @@ impl Pipeline {
                 pcap_cnt,
                 pending,
                 eve_buf,
+                eve_logging: app_cfg.eve_logging,
             }
             .flow_end(rec);
         }
@@ -1095,6 +1159,7 @@ impl Pipeline {
             pcap_cnt: *pcap_cnt,
             pending,
             eve_buf,
+            eve_logging: app_cfg.eve_logging,
         };
         for r in ended.iter() {
             end.flow_end(r);
@@ -1158,6 +1223,7 @@ impl Pipeline {
             pcap_cnt: *pcap_cnt,
             pending,
             eve_buf,
+            eve_logging: app_cfg.eve_logging,
         };
         for r in ended.iter() {
             end.flow_end(r);

@@ -216,3 +216,38 @@ fn stream_matches_patterns_split_across_segments_once() {
         }
     }
 }
+
+#[test]
+fn app_records_are_written_once_per_transaction() {
+    let Some(dir) = sv("detect-http-uri/UriTestSig01") else {
+        return;
+    };
+    let mut src = PcapSource::open(&dir.join("test.fpc.pcap")).expect("pcap opens");
+    let link = LinkType::try_from(src.link_type()).expect("link type");
+    let mut cfg = PipelineConfig::default();
+    cfg.decode.checksum_validation = false;
+    cfg.flow.stream.inline = true;
+    cfg.app.eve_logging = true;
+    let mut p = Pipeline::new(link, &cfg).expect("pipeline");
+    let mut out = Collect::default();
+    let mut last = crate::time::Timestamp(0);
+    while let Some(f) = src.next_frame().expect("frame") {
+        last = f.ts;
+        p.process(f.data, f.ts, &mut out);
+    }
+    p.finish(last, &mut out);
+    let http: Vec<&serde_json::Value> = out
+        .lines
+        .iter()
+        .filter(|l| l["event_type"] == "http")
+        .collect();
+    assert_eq!(http.len(), 2, "{:?}", out.lines);
+    for (i, r) in http.iter().enumerate() {
+        assert_eq!(r["tx_id"], i as u64);
+        assert!(r["http"]["url"].as_str().unwrap().contains("one"), "{r}");
+        assert_eq!(r["flow_id"], http[0]["flow_id"]);
+        // Client → server orientation, as the flow record has it.
+        assert_eq!(r["dest_port"], out.flows[0].tuple.dst_port);
+        assert_eq!(r["src_port"], out.flows[0].tuple.src_port);
+    }
+}
