@@ -14,7 +14,9 @@ use crate::app::{self, AppConfig, AppCounters, AppLayer};
 use crate::counters::CounterSet;
 use crate::decode::{DecodeConfig, Decoder, LinkType, Packet, L4};
 use crate::decode::{IpInfo, TcpInfo, UdpInfo};
-use crate::detect::{AlertEvent, DetectConfig, Detector, FlowDetectState, PacketView, TxAlerts};
+use crate::detect::{
+    AlertEvent, DetectConfig, Detector, FlowDetectState, PacketView, TxAlerts, Verdict,
+};
 use crate::flow::{
     self, proto, FlowConfig, FlowId, FlowRecord, FlowRecordSink, FlowSnapshot, FlowTable,
     FlowTuple, StreamSink, TcpFlags, TcpSegment,
@@ -870,7 +872,24 @@ impl Pipeline {
     }
 
     /// Processes one frame captured at `now`.
-    pub fn process<E: EventSink>(&mut self, frame: &[u8], now: Timestamp, events: &mut E) {
+    ///
+    /// Returns the packet's verdict: [`Verdict::Drop`] when a `drop`/`reject` rule matched it,
+    /// its stream or its transactions (the inline mode drops it; IDS forwards everything).
+    pub fn process<E: EventSink>(
+        &mut self,
+        frame: &[u8],
+        now: Timestamp,
+        events: &mut E,
+    ) -> Verdict {
+        let drops = self.detector.as_ref().map_or(0, |d| d.blocking_matches());
+        self.process_inner(frame, now, events);
+        match &self.detector {
+            Some(d) if d.blocking_matches() != drops => Verdict::Drop,
+            _ => Verdict::Accept,
+        }
+    }
+
+    fn process_inner<E: EventSink>(&mut self, frame: &[u8], now: Timestamp, events: &mut E) {
         self.pcap_cnt += 1;
         let pcap_cnt = self.pcap_cnt;
         let Pipeline {

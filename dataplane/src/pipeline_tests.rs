@@ -251,3 +251,44 @@ fn app_records_are_written_once_per_transaction() {
         assert_eq!(r["src_port"], out.flows[0].tuple.src_port);
     }
 }
+
+#[test]
+fn drop_rules_give_a_drop_verdict_and_blocked_alerts_inline() {
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    const PSH: u8 = 0x08;
+    let c = ([10, 0, 0, 1], 40000);
+    let s = ([10, 0, 0, 2], 4444);
+    let frames = [
+        tcp(c, s, 100, 0, SYN, b""),
+        tcp(s, c, 500, 101, SYN | ACK, b""),
+        tcp(c, s, 101, 501, ACK, b""),
+        tcp(c, s, 101, 501, PSH | ACK, b"bad stuff"),
+        tcp(s, c, 501, 110, ACK, b""),
+    ];
+    let mut cfg = PipelineConfig {
+        engine: Some(engine(
+            "drop tcp any any -> any any (msg:\"bad\"; content:\"bad\"; sid:9;)\n",
+        )),
+        ..PipelineConfig::default()
+    };
+    cfg.decode.checksum_validation = false;
+    cfg.detect.inline = true;
+    let mut p = Pipeline::new(LinkType::Ethernet, &cfg).expect("pipeline");
+    let mut out = Collect::default();
+    let verdicts: Vec<crate::detect::Verdict> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            p.process(
+                f,
+                crate::time::Timestamp::from_micros(1_700_000_000 + i as u64, 0),
+                &mut out,
+            )
+        })
+        .collect();
+    use crate::detect::Verdict::{Accept, Drop};
+    assert_eq!(verdicts, [Accept, Accept, Accept, Drop, Accept]);
+    assert_eq!(out.alerts.len(), 1);
+    assert_eq!(out.lines[0]["alert"]["action"], "blocked");
+}

@@ -538,6 +538,12 @@ impl Detector {
         c
     }
 
+    /// Blocking (`drop`/`reject`) matches so far; the pipeline compares it around a packet to
+    /// know the packet's verdict without plumbing each inspection's.
+    pub fn blocking_matches(&self) -> u64 {
+        self.core.counters.drop
+    }
+
     /// Frees the per-burst arena; the worker calls it after each burst.
     pub fn end_burst(&mut self) {
         self.arena.reset();
