@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// Tests of `subset.txt` that must pass.
-const SUBSET_FLOOR: u32 = 87;
+const SUBSET_FLOOR: u32 = 89;
 /// Tests of `tier2.txt` (alert checks only) that must pass.
 const TIER2_FLOOR: u32 = 16;
 

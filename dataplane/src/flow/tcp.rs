@@ -219,6 +219,9 @@ const H_WSCALE: u8 = 0x10;
 const C_MIDSTREAM: u8 = 0x01;
 /// Window sizes unknown (midstream: the scale factors were in the SYNs we missed).
 const C_NO_WINDOW_CHECK: u8 = 0x02;
+/// Split handshake (SYN, SYN, SYN/ACK, ACK): the server answered the SYN with a SYN of its own,
+/// so the client sends the SYN/ACK and the server the final ACK.
+const C_4WHS: u8 = 0x04;
 
 /// Window assumed when the receiver's is smaller: an IDS must not reject what a real stack with
 /// a slightly different view would accept.
@@ -420,7 +423,17 @@ impl TcpConn {
         let syn_ack_expected = self.half[0].isn.wrapping_add(1);
         match dir {
             Direction::ToServer => {
-                if f.has(TcpFlags::SYN) && f.has(TcpFlags::ACK) {
+                if f.has(TcpFlags::SYN) && f.has(TcpFlags::ACK) && self.flags & C_4WHS != 0 {
+                    // Split handshake: the client acknowledges the server's SYN.
+                    if seg.ack != self.half[1].isn.wrapping_add(1) {
+                        ev.insert(StreamEvent::ThreeWhsSynackWithWrongAck);
+                        return;
+                    }
+                    let c = &mut self.half[0];
+                    c.last_ack = seg.ack;
+                    c.flags |= H_ACK_SEEN;
+                    self.state = TcpState::SynRecv;
+                } else if f.has(TcpFlags::SYN) && f.has(TcpFlags::ACK) {
                     ev.insert(StreamEvent::ThreeWhsSynackInWrongDirection);
                 } else if f.has(TcpFlags::SYN) && seg.seq != self.half[0].isn {
                     ev.insert(StreamEvent::ThreeWhsSynResendDiffSeq);
@@ -437,6 +450,15 @@ impl TcpConn {
                     } else {
                         ev.insert(StreamEvent::RstInvalidAck);
                     }
+                } else if f.has(TcpFlags::SYN) && !f.has(TcpFlags::ACK) {
+                    // The server answers with a SYN of its own: a split (four- or five-way)
+                    // handshake, which Suricata also accepts.
+                    let s = &mut self.half[1];
+                    s.start(seg.seq, seg.window);
+                    if let Some(ws) = seg.wscale {
+                        s.wscale = ws.min(14);
+                    }
+                    self.flags |= C_4WHS;
                 } else if f.has(TcpFlags::SYN) && f.has(TcpFlags::ACK) {
                     if seg.ack != syn_ack_expected {
                         ev.insert(StreamEvent::ThreeWhsSynackWithWrongAck);
@@ -479,6 +501,17 @@ impl TcpConn {
                     }
                 } else if self.flags & C_MIDSTREAM != 0 {
                     // Picked up at the SYN/ACK and the client's ACK was missed.
+                    self.state = TcpState::Established;
+                    self.on_established(dir, seg, cx, ev);
+                } else if self.flags & C_4WHS != 0 && f.has(TcpFlags::ACK) {
+                    // Split handshake: the server's ACK of the client's SYN/ACK completes it.
+                    if seg.ack != self.half[0].isn.wrapping_add(1) {
+                        ev.insert(StreamEvent::ThreeWhsWrongSeqWrongAck);
+                        return;
+                    }
+                    let s = &mut self.half[1];
+                    s.last_ack = seg.ack;
+                    s.flags |= H_ACK_SEEN;
                     self.state = TcpState::Established;
                     self.on_established(dir, seg, cx, ev);
                 } else if f.has(TcpFlags::ACK) {

@@ -799,3 +799,40 @@ fn window_scaling_widens_the_receive_window() {
         );
     }
 }
+
+#[test]
+fn split_handshake_is_tracked() {
+    // SYN, SYN from the server, SYN/ACK from the client, ACK from the server (the 4-way
+    // "split handshake"; a stray server ACK first makes it the 5-way one).
+    for five in [false, true] {
+        let mut s = Sim::new(config(true));
+        assert_eq!(
+            s.tcp(true, 1000, 0, SYN, b"").tcp_state,
+            Some(TcpState::SynSent)
+        );
+        if five {
+            s.tcp(false, 2000, 1001, ACK, b"");
+        }
+        assert_eq!(
+            s.tcp(false, 3000, 0, SYN, b"").tcp_state,
+            Some(TcpState::SynSent)
+        );
+        assert_eq!(
+            s.tcp(true, 1000, 3001, SYN | ACK, b"").tcp_state,
+            Some(TcpState::SynRecv)
+        );
+        let o = s.tcp(false, 3001, 1001, ACK, b"");
+        assert_eq!(o.tcp_state, Some(TcpState::Established));
+        assert_eq!(o.state, FlowState::Established);
+        s.tcp(true, 1001, 3001, ACK | PSH, b"EVIL");
+        assert_eq!(s.out.data[0], b"EVIL");
+        // A wrong acknowledgement does not complete it.
+        let mut s = Sim::new(config(true));
+        s.tcp(true, 1000, 0, SYN, b"");
+        s.tcp(false, 3000, 0, SYN, b"");
+        s.tcp(true, 1000, 3001, SYN | ACK, b"");
+        let o = s.tcp(false, 3001, 7, ACK, b"");
+        assert_eq!(o.tcp_state, Some(TcpState::SynRecv));
+        assert!(o.events.contains(StreamEvent::ThreeWhsWrongSeqWrongAck));
+    }
+}
