@@ -372,6 +372,7 @@ impl TcpConn {
         if f.has(TcpFlags::SYN) && !f.has(TcpFlags::ACK) {
             // The table oriented the flow so that the SYN travels to the server.
             self.start_syn(d, seg);
+            self.syn_data(d, seg, cx, ev);
             self.state = TcpState::SynSent;
             cx.ctr.sessions += 1;
             return;
@@ -399,6 +400,31 @@ impl TcpConn {
         }
         self.state = TcpState::Established;
         self.on_established(dir, seg, cx, ev);
+    }
+
+    /// TCP Fast Open (RFC 7413): data in the SYN is the first bytes of the stream.
+    fn syn_data<S: StreamSink>(
+        &mut self,
+        d: usize,
+        seg: &TcpSegment<'_>,
+        cx: &mut TcpCx<'_, S>,
+        ev: &mut StreamEvents,
+    ) {
+        if seg.payload.is_empty() {
+            return;
+        }
+        let me = &mut self.half[d];
+        let first = seg.seq.wrapping_add(1);
+        let out = cx
+            .pool
+            .insert(&mut me.reasm, first, seg.payload, cx.cfg.depth, cx.ctr);
+        if out.diff_overlap {
+            ev.insert(StreamEvent::ReassemblyOverlapDifferentData);
+        }
+        if out.dropped {
+            cx.ctr.segment_memcap_drop += 1;
+        }
+        me.next_seq = first.wrapping_add(seg.payload.len() as u32);
     }
 
     fn start_syn(&mut self, d: usize, seg: &TcpSegment<'_>) {
@@ -460,7 +486,10 @@ impl TcpConn {
                     }
                     self.flags |= C_4WHS;
                 } else if f.has(TcpFlags::SYN) && f.has(TcpFlags::ACK) {
-                    if seg.ack != syn_ack_expected {
+                    // With Fast Open the SYN/ACK may also acknowledge the SYN's data.
+                    let tfo_ok =
+                        seq_gt(seg.ack, syn_ack_expected) && seq_ge(self.half[0].next_seq, seg.ack);
+                    if seg.ack != syn_ack_expected && !tfo_ok {
                         ev.insert(StreamEvent::ThreeWhsSynackWithWrongAck);
                         return;
                     }
@@ -523,7 +552,11 @@ impl TcpConn {
                     return;
                 }
                 let server_next = self.half[1].isn.wrapping_add(1);
-                let seq_ok = seg.seq == self.half[0].next_seq || self.flags & C_MIDSTREAM != 0;
+                // A client whose Fast Open data the server did not take sends it again
+                // right after the SYN.
+                let seq_ok = seg.seq == self.half[0].next_seq
+                    || seg.seq == self.half[0].isn.wrapping_add(1)
+                    || self.flags & C_MIDSTREAM != 0;
                 if seg.ack != server_next || !seq_ok {
                     ev.insert(StreamEvent::ThreeWhsWrongSeqWrongAck);
                     return;

@@ -836,3 +836,23 @@ fn split_handshake_is_tracked() {
         assert!(o.events.contains(StreamEvent::ThreeWhsWrongSeqWrongAck));
     }
 }
+
+#[test]
+fn fast_open_data_in_the_syn_is_stream_data() {
+    // RFC 7413: the SYN carries the request; the SYN/ACK acknowledges it.
+    let mut s = Sim::new(config(false));
+    s.tcp(true, 1000, 0, SYN, b"GET / HTTP/1.1\r\n\r\n");
+    let o = s.tcp(false, 5000, 1019, SYN | ACK, b"");
+    assert_eq!(o.tcp_state, Some(TcpState::SynRecv));
+    let o = s.tcp(true, 1019, 5001, ACK, b"");
+    assert_eq!(o.tcp_state, Some(TcpState::Established));
+    assert_eq!(s.out.data[0], b"GET / HTTP/1.1\r\n\r\n");
+    // The server did not take the data: the client sends it again after the handshake.
+    let mut s = Sim::new(config(false));
+    s.tcp(true, 1000, 0, SYN, b"GET / HTTP/1.1\r\n\r\n");
+    s.tcp(false, 5000, 1001, SYN | ACK, b"");
+    let o = s.tcp(true, 1001, 5001, ACK | PSH, b"GET / HTTP/1.1\r\n\r\n");
+    assert_eq!(o.tcp_state, Some(TcpState::Established));
+    s.tcp(false, 5001, 1019, ACK, b"");
+    assert_eq!(s.out.data[0], b"GET / HTTP/1.1\r\n\r\n");
+}
