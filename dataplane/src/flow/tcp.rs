@@ -463,7 +463,12 @@ impl TcpConn {
                     ev.insert(StreamEvent::ThreeWhsSynackInWrongDirection);
                 } else if f.has(TcpFlags::SYN) && seg.seq != self.half[0].isn {
                     ev.insert(StreamEvent::ThreeWhsSynResendDiffSeq);
+                    // A new SYN starts over: Fast Open data of the old one is dropped.
+                    for h in &mut self.half {
+                        cx.pool.release_all(&mut h.reasm);
+                    }
                     self.start_syn(0, seg);
+                    self.syn_data(0, seg, cx, ev);
                 } else if f.has(TcpFlags::RST) {
                     self.close(cx);
                 }
