@@ -154,8 +154,7 @@ pub fn write_alert_app_metadata_with(
     let Some(id) = tx_id else { return false };
     match app.state() {
         AppState::Http(s) if app.proto() == AppProto::WebSocket => {
-            // Frames of both directions: the detection stage names a frame by its id; prefer
-            // the server's frame only if the client has none with that id.
+            // Frame ids are unique across both directions.
             let f = s
                 .websocket(Direction::ToServer)
                 .frame(id)
