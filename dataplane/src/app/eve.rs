@@ -356,7 +356,7 @@ fn dns_object(j: &mut Json<'_>, tx: &DnsTx, grouped: bool) {
             "request"
         },
     );
-    j.u64("tx_id", tx.tx_id);
+    j.u64("tx_id", tx.eve_tx_id);
     j.u64("id", u64::from(tx.id));
     j.str_fmt("flags", format_args!("{:x}", tx.flags));
     for (bit, name) in [

@@ -387,6 +387,17 @@ fn malformed_dns_messages_are_not_records() {
     app.on_datagram(&cfg, Direction::ToServer, &q, Timestamp(0), &mut ctr);
     assert_eq!(app.next_record(), Some(TxRef::Dns(2)));
     assert_eq!(app.next_record(), None);
+    // Its dns.tx_id counts only well-formed messages, as Suricata's transaction ids do.
+    let mut out = Vec::new();
+    let opts = EveOptions::default();
+    assert!(write_app_record(
+        &mut out,
+        &env(),
+        &app,
+        TxRef::Dns(2),
+        &opts
+    ));
+    assert_eq!(parse(&out)["dns"]["tx_id"], 0);
 }
 
 #[test]
