@@ -146,6 +146,9 @@ pub struct DnsTx {
     /// Parsed whole and travelled the way its QR bit says: Suricata makes a transaction (and
     /// a record) only of such messages.
     pub well_formed: bool,
+    /// Sequence number among the flow's well-formed messages: Suricata's transaction id, which
+    /// EVE shows as `dns.tx_id`.
+    pub eve_tx_id: u64,
 }
 
 impl DnsTx {
@@ -608,6 +611,7 @@ pub struct DnsState {
     txs: VecDeque<DnsTx>,
     pool: Vec<DnsTx>,
     next_tx: u64,
+    next_well_formed: u64,
     /// TCP: partial frame per direction (reused).
     frame: [Vec<u8>; 2],
     /// TCP: direction lost sync after a gap.
@@ -622,6 +626,7 @@ impl DnsState {
             txs: VecDeque::new(),
             pool: Vec::new(),
             next_tx: 0,
+            next_well_formed: 0,
             frame: Default::default(),
             lost: [false; 2],
         }
@@ -688,6 +693,10 @@ impl DnsState {
             _ => true,
         };
         tx.well_formed = r.is_ok() && right_way;
+        tx.eve_tx_id = self.next_well_formed;
+        if tx.well_formed {
+            self.next_well_formed += 1;
+        }
         match self.transport {
             Transport::Udp => ctr.tx_dns_udp += 1,
             Transport::Tcp => ctr.tx_dns_tcp += 1,

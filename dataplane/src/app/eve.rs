@@ -154,8 +154,7 @@ pub fn write_alert_app_metadata_with(
     let Some(id) = tx_id else { return false };
     match app.state() {
         AppState::Http(s) if app.proto() == AppProto::WebSocket => {
-            // Frames of both directions: the detection stage names a frame by its id; prefer
-            // the server's frame only if the client has none with that id.
+            // Frame ids are unique across both directions.
             let f = s
                 .websocket(Direction::ToServer)
                 .frame(id)
@@ -357,7 +356,7 @@ fn dns_object(j: &mut Json<'_>, tx: &DnsTx, grouped: bool) {
             "request"
         },
     );
-    j.u64("tx_id", tx.tx_id);
+    j.u64("tx_id", tx.eve_tx_id);
     j.u64("id", u64::from(tx.id));
     j.str_fmt("flags", format_args!("{:x}", tx.flags));
     for (bit, name) in [

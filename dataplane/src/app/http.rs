@@ -356,6 +356,8 @@ pub struct HttpState {
     max_txs: usize,
     /// Transactions must be logged before they are recycled.
     eve_logging: bool,
+    /// Id of the next WebSocket frame, either direction.
+    ws_next_id: u64,
 }
 
 impl HttpState {
@@ -370,6 +372,7 @@ impl HttpState {
             upgraded: false,
             max_txs: cfg.http_max_txs.max(1),
             eve_logging: cfg.eve_logging,
+            ws_next_id: 0,
         }
     }
 
@@ -548,7 +551,11 @@ impl HttpState {
                 }
                 Phase::WebSocket => {
                     let recycled = d.ws.unlogged_recycled;
+                    // One id space for both directions' frames, in arrival order (Suricata's
+                    // WebSocket transaction ids).
+                    d.ws.next_id = self.ws_next_id;
                     let n = d.ws.parse(dir, data, cfg.websocket_max_payload, events);
+                    self.ws_next_id = d.ws.next_id;
                     ctr.tx_websocket += n as u64;
                     if self.eve_logging {
                         ctr.eve_unlogged += d.ws.unlogged_recycled - recycled;

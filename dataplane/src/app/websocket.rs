@@ -28,7 +28,7 @@ pub const MAX_FRAMES: usize = 16;
 /// One frame.
 #[derive(Clone, Debug, Default)]
 pub struct WsFrame {
-    /// Frame sequence number within its direction.
+    /// Frame sequence number within the flow (both directions, in arrival order).
     pub id: u64,
     /// FIN bit.
     pub fin: bool,
@@ -61,7 +61,8 @@ pub struct WsParser {
     in_payload: bool,
     frames: VecDeque<WsFrame>,
     pool: Vec<WsFrame>,
-    next_id: u64,
+    /// Id the next frame gets (the HTTP state shares one sequence between directions).
+    pub(crate) next_id: u64,
     /// Frames recycled before they were logged (see [`WsFrame::logged`]).
     pub unlogged_recycled: u64,
 }

@@ -387,6 +387,17 @@ fn malformed_dns_messages_are_not_records() {
     app.on_datagram(&cfg, Direction::ToServer, &q, Timestamp(0), &mut ctr);
     assert_eq!(app.next_record(), Some(TxRef::Dns(2)));
     assert_eq!(app.next_record(), None);
+    // Its dns.tx_id counts only well-formed messages, as Suricata's transaction ids do.
+    let mut out = Vec::new();
+    let opts = EveOptions::default();
+    assert!(write_app_record(
+        &mut out,
+        &env(),
+        &app,
+        TxRef::Dns(2),
+        &opts
+    ));
+    assert_eq!(parse(&out)["dns"]["tx_id"], 0);
 }
 
 #[test]
@@ -463,6 +474,43 @@ fn websocket_frames_are_records() {
     assert_eq!(client["src_port"], 40000);
     assert_eq!(client["websocket"]["opcode"], "binary");
     assert_eq!(client["websocket"]["mask"], 0x0102_0304);
+
+    // Alert metadata names frames by their flow-wide id: 0 the server's, 1 the client's.
+    let cfg = cfg();
+    let mut ctr = AppCounters::default();
+    let mut app = AppLayer::new(Transport::Tcp, 40000, 80);
+    app.on_stream(
+        &cfg,
+        Direction::ToServer,
+        b"GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n",
+        Timestamp(0),
+        &mut ctr,
+    );
+    app.on_stream(
+        &cfg,
+        Direction::ToClient,
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x02hi",
+        Timestamp(0),
+        &mut ctr,
+    );
+    app.on_stream(
+        &cfg,
+        Direction::ToServer,
+        &[0x82, 0x81, 0x01, 0x02, 0x03, 0x04, 0xff],
+        Timestamp(0),
+        &mut ctr,
+    );
+    for (id, opcode) in [(0, "text"), (1, "binary")] {
+        let mut out = Vec::new();
+        let mut j = Json::new(&mut out);
+        write_flow_app_fields(&mut j, &app);
+        assert!(write_alert_app_metadata(&mut j, &app, Some(id)));
+        j.end();
+        let v = parse(&out);
+        assert_eq!(v["app_proto"], "websocket");
+        assert_eq!(v["app_proto_orig"], "http");
+        assert_eq!(v["websocket"]["opcode"], opcode);
+    }
 }
 
 #[test]
