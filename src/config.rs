@@ -1,8 +1,17 @@
 //! The appliance configuration file (TOML). Unknown keys are errors; every error names the key
-//! and its line. The embedded default (`configs/osprey.toml`) replays the bundled demo capture.
+//! and its line. The embedded default (`configs/osprey.toml`) replays the bundled demo capture
+//! and serves the management API on loopback.
+//!
+//! Data-plane sections reuse `dataplane::runtime::EalConfig`; the control plane's sections
+//! (`[api]`, `[storage]`, `[metrics]`, `[auth]`, `[ingest]`, `[eve]`) reuse
+//! `controlplane::config`'s types and its cross-field validation.
 
 use std::path::{Path, PathBuf};
 
+use controlplane::config::{
+    ApiConfig, AuthConfig, ControlPlaneConfig, EveConfig, IngestConfig, MetricsConfig,
+    StorageConfig,
+};
 use dataplane::runtime::EalConfig;
 use serde::Deserialize;
 
@@ -18,6 +27,60 @@ pub struct Config {
     pub capture: Capture,
     #[serde(default)]
     pub status: Status,
+    #[serde(default)]
+    pub api: ApiConfig,
+    #[serde(default = "default_storage")]
+    pub storage: StorageConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub ingest: IngestConfig,
+    #[serde(default)]
+    pub eve: EveConfig,
+    #[serde(default)]
+    pub rules: RulesSection,
+    #[serde(default)]
+    pub management: Management,
+}
+
+/// Storage defaults for the appliance: a local `osprey-data` directory.
+fn default_storage() -> StorageConfig {
+    StorageConfig {
+        path: PathBuf::from("osprey-data"),
+        ..StorageConfig::default()
+    }
+}
+
+/// `[rules]`: where the first ruleset comes from and the compile cache.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesSection {
+    /// Rule files imported into the store at start when it holds no rules yet; afterwards the
+    /// stored ruleset (changed over the API) is the one that runs.
+    pub files: Vec<PathBuf>,
+    /// Hyperscan database cache (warm reloads); none = no cache.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// `[management]`: the control plane's threads.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Management {
+    /// CPUs for the management threads (tokio, ingest); empty = every CPU no worker uses.
+    pub cores: Vec<usize>,
+    /// Tokio worker threads.
+    pub threads: usize,
+}
+
+impl Default for Management {
+    fn default() -> Self {
+        Management {
+            cores: Vec::new(),
+            threads: 2,
+        }
+    }
 }
 
 /// Where packets come from.
@@ -151,6 +214,15 @@ impl Config {
         if cfg.status.interval_secs == 0 {
             return Err(invalid("status.interval_secs must be at least 1".into()));
         }
+        if cfg.management.threads == 0 || cfg.management.threads > 64 {
+            return Err(invalid(format!(
+                "management.threads = {}: must be between 1 and 64",
+                cfg.management.threads
+            )));
+        }
+        cfg.control_plane()
+            .validate()
+            .map_err(|e| invalid(e.to_string()))?;
         if cfg.dpdk.memory_mb < 64 {
             return Err(invalid(format!(
                 "dpdk.memory_mb = {}: at least 64 MB are needed",
@@ -158,6 +230,18 @@ impl Config {
             )));
         }
         Ok(cfg)
+    }
+
+    /// The control plane's sections as its crate takes them.
+    pub fn control_plane(&self) -> ControlPlaneConfig {
+        ControlPlaneConfig {
+            api: self.api.clone(),
+            storage: self.storage.clone(),
+            metrics: self.metrics.clone(),
+            auth: self.auth.clone(),
+            ingest: self.ingest.clone(),
+            eve: self.eve.clone(),
+        }
     }
 
     /// Loads `path`, or the embedded default when `None`.
@@ -187,14 +271,20 @@ impl Config {
 /// Keeps a relative capture path that exists from the working directory; otherwise tries it
 /// against `alt`.
 fn resolve_against(mut cfg: Config, alt: &Path) -> Config {
-    if let Some(pcap) = cfg.capture.pcap.as_mut() {
-        if !pcap.exists() {
-            let stripped = pcap.strip_prefix(".").unwrap_or(pcap).to_path_buf();
+    let fix = |p: &mut PathBuf| {
+        if !p.exists() {
+            let stripped = p.strip_prefix(".").unwrap_or(p).to_path_buf();
             let candidate = alt.join(stripped);
             if candidate.exists() {
-                *pcap = candidate;
+                *p = candidate;
             }
         }
+    };
+    if let Some(pcap) = cfg.capture.pcap.as_mut() {
+        fix(pcap);
+    }
+    for f in &mut cfg.rules.files {
+        fix(f);
     }
     cfg
 }
@@ -210,6 +300,26 @@ mod tests {
         assert!(cfg.capture.looping);
         let pcap = cfg.capture.pcap.unwrap();
         assert!(pcap.exists(), "{}", pcap.display());
+    }
+
+    #[test]
+    fn embedded_default_serves_the_api_on_loopback() {
+        let cfg = Config::load(None).unwrap();
+        assert!(cfg.api.listen.ip().is_loopback());
+        assert!(cfg.api.allow_plaintext && cfg.api.tls.is_none());
+        assert!(cfg.metrics.listen.ip().is_loopback());
+        assert_eq!(cfg.storage.path, PathBuf::from("osprey-data"));
+        cfg.control_plane().validate().unwrap();
+    }
+
+    #[test]
+    fn plaintext_off_loopback_is_refused_with_the_key() {
+        let text = "[capture]\nmode = \"replay\"\npcap = \"x.pcap\"\n[api]\nlisten = \"0.0.0.0:50051\"\nallow_plaintext = true\n";
+        let e = Config::parse(text, "t.toml", Path::new(".")).unwrap_err();
+        assert!(e.to_string().contains("api.allow_plaintext"), "{e}");
+        let text = "[capture]\nmode = \"replay\"\npcap = \"x.pcap\"\n[storage]\npaht = \"d\"\n";
+        let e = Config::parse(text, "t.toml", Path::new(".")).unwrap_err();
+        assert!(e.to_string().contains("paht"), "{e}");
     }
 
     #[test]

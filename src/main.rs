@@ -1,13 +1,15 @@
 //! `osprey`: the appliance binary. Subcommands dispatch to the crates; nothing here holds
 //! packet logic.
 //!
-//! - `osprey run [-c FILE]`: the appliance main loop (embedded default: replay the bundled demo
-//!   capture in a loop), with a live status line.
+//! - `osprey run [-c FILE]`: the appliance (embedded default: replay the bundled demo capture in
+//!   a loop): data plane, control plane (storage, gRPC API, metrics), live status line.
+//! - `osprey ctl ...`: the management console (gRPC client of a running appliance).
 //! - `osprey replay --pcap FILE`: one pass of a capture through DPDK `net_pcap` and the workers.
 //! - `osprey bench --pcap FILE`: the same capture looped from memory for a fixed time.
 //! - `osprey pcap scan|split`: capture-file tools.
 //! - `osprey rules check|compile|export`: the rule tools of the `rules` crate.
 
+mod appliance;
 mod config;
 
 use std::io::Write;
@@ -55,6 +57,8 @@ enum Command {
     Pcap(PcapCommand),
     /// Rule tools: check, compile, export.
     Rules(rules::cli::RulesArgs),
+    /// Manage a running appliance over its gRPC API (status, stats, rules, alerts, flows).
+    Ctl(controlplane::ctl::CtlArgs),
 }
 
 #[derive(Args, Debug)]
@@ -65,6 +69,19 @@ struct RunArgs {
     /// Stop after this many seconds (default: run until Ctrl-C/SIGTERM).
     #[arg(long)]
     seconds: Option<u64>,
+    /// Write the bound API and metrics addresses to this file once they listen (JSON:
+    /// `{"api": "127.0.0.1:50051", "metrics": ...}`), for scripts that start on port 0.
+    #[arg(long)]
+    addr_file: Option<PathBuf>,
+    /// Override `[storage] path`.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Override `[api] listen` (e.g. `127.0.0.1:0`).
+    #[arg(long)]
+    api_listen: Option<std::net::SocketAddr>,
+    /// Override `[metrics] listen`.
+    #[arg(long)]
+    metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Args, Debug)]
@@ -194,6 +211,7 @@ fn main() -> ExitCode {
         Command::Rules(a) => {
             rules::cli::run(a).map(|code| ExitCode::from(code.clamp(0, 255) as u8))
         }
+        Command::Ctl(a) => cmd_ctl(a),
     };
     match result {
         Ok(code) => code,
@@ -556,9 +574,255 @@ impl StatusLine {
     }
 }
 
+fn cmd_ctl(a: controlplane::ctl::CtlArgs) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the console runtime")?;
+    let code = rt.block_on(controlplane::ctl::run(a))?;
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+/// CPUs for the management threads: the configured ones, else every CPU no worker runs on
+/// (the EAL puts worker k on CPU k mod ncpu, see `EalConfig::args`). Empty when the workers
+/// use every CPU: the threads then float.
+fn management_cores(cfg: &config::Config) -> Vec<usize> {
+    if !cfg.management.cores.is_empty() {
+        return cfg.management.cores.clone();
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let used: Vec<usize> = (1..=cfg.capture.workers).map(|k| k % cpus).collect();
+    (0..cpus).filter(|c| !used.contains(c)).collect()
+}
+
+/// The tokio runtime of the control plane, its threads pinned round-robin to `cores`.
+fn management_runtime(cores: &[usize], threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+    let cores = cores.to_vec();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("osprey-mgmt")
+        .enable_all()
+        .on_thread_start(move || {
+            if cores.is_empty() {
+                return;
+            }
+            let i = next.fetch_add(1, Ordering::Relaxed) % cores.len();
+            if !core_affinity::set_for_current(core_affinity::CoreId { id: cores[i] }) {
+                tracing::warn!(core = cores[i], "could not pin a management thread");
+            }
+        })
+        .build()
+        .context("starting the management runtime")
+}
+
+fn now_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// The ruleset the workers start with: the stored enabled rules (imported from
+/// `[rules] files` into an empty store first), compiled before any packet flows, recorded as
+/// the next generation in the reload history.
+fn startup_ruleset(
+    store: &controlplane::store::Store,
+    cfg: &config::Config,
+    compiler: &appliance::Compiler,
+) -> anyhow::Result<(u64, Arc<rules::Engine>, usize)> {
+    use controlplane::model::{ReloadRecord, StoredRule};
+    use controlplane::seams::{RuleCompiler, Severity};
+    let mut stored = store.all_rules().context("reading the stored ruleset")?;
+    if stored.is_empty() && !cfg.rules.files.is_empty() {
+        let now = now_nanos();
+        let mut imported: Vec<StoredRule> = Vec::new();
+        for f in &cfg.rules.files {
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("reading rules.files {}", f.display()))?;
+            let v = compiler.validate(&text);
+            let errors: Vec<_> = v
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .collect();
+            for d in errors.iter().take(10) {
+                tracing::warn!(file = %f.display(), line = d.line, column = d.column, "{}", d.message);
+            }
+            if !errors.is_empty() {
+                eprintln!(
+                    "osprey: {}: {} rule(s) not imported (errors), {} imported",
+                    f.display(),
+                    errors.len(),
+                    v.rules.len()
+                );
+            }
+            imported.extend(v.rules.into_iter().map(|m| StoredRule {
+                gid: m.gid,
+                sid: m.sid,
+                rev: m.rev,
+                msg: m.msg,
+                classtype: m.classtype,
+                priority: m.priority,
+                text: m.text,
+                enabled: true,
+                updated_nanos: now,
+            }));
+        }
+        store
+            .put_rules(&imported)
+            .context("storing the imported rules")?;
+        stored = store.all_rules().context("reading the stored ruleset")?;
+    }
+    let enabled: Vec<StoredRule> = stored.into_iter().filter(|r| r.enabled).collect();
+    let texts: Vec<&str> = enabled.iter().map(|r| r.text.as_str()).collect();
+    let t = std::time::Instant::now();
+    let (engine, report) = appliance::compile_texts(&texts, &cfg.rules.cache_dir)
+        .map_err(|e| anyhow::anyhow!("compiling the stored ruleset: {e}"))?;
+    let generation = store
+        .generation()
+        .context("reading the ruleset generation")?
+        + 1;
+    store
+        .append_reload(&ReloadRecord {
+            generation,
+            time_nanos: now_nanos(),
+            rules_loaded: report.loaded as u32,
+            rules_failed: (report.failed + report.skipped) as u32,
+            ruleset_hash: controlplane::api::rules::ruleset_hash(&enabled),
+            compile_us: t.elapsed().as_micros() as u64,
+            swap_us: 0,
+            who: "startup".into(),
+        })
+        .context("recording the start-up ruleset")?;
+    Ok((generation, Arc::new(engine), report.loaded))
+}
+
 fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
-    let cfg = config::Config::load(a.config.as_deref())?;
+    use appliance::{Compiler, DataPlane, Shared, WorkerSource};
+    use controlplane::ingest::RecordSource;
+    use dataplane::runtime::WorkerAttach;
+    use dataplane::worker::EngineSlot;
+
+    let mut cfg = config::Config::load(a.config.as_deref())?;
+    if let Some(d) = &a.data_dir {
+        cfg.storage.path = d.clone();
+    }
+    if let Some(l) = a.api_listen {
+        cfg.api.listen = l;
+    }
+    if let Some(l) = a.metrics_listen {
+        cfg.metrics.listen = l;
+    }
+    cfg.control_plane()
+        .validate()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let stop = stop_on_signals()?;
+    let workers = cfg.capture.workers;
+    let cores = management_cores(&cfg);
+    if cfg.ingest.core.is_none() {
+        cfg.ingest.core = cores.first().copied();
+    }
+    let rt = management_runtime(&cores, cfg.management.threads)?;
+    let mode = match cfg.capture.mode {
+        config::Mode::Replay => "replay",
+        config::Mode::Ports => "ids",
+    };
+    let shared = Arc::new(Shared::new(
+        stop.clone(),
+        mode,
+        LONG_VERSION,
+        cfg.rules.cache_dir.clone(),
+        workers,
+    ));
+
+    // The rings exist before the data plane so the control plane (storage, first ruleset)
+    // is up before the first packet.
+    let mut producers = Vec::with_capacity(workers);
+    let mut sources: Vec<Box<dyn RecordSource>> = Vec::with_capacity(workers);
+    for i in 0..workers {
+        let (pa, ca) = dataplane::export::ring(cfg.ingest.ring_capacity);
+        let (pf, cf) = dataplane::export::ring(cfg.ingest.ring_capacity);
+        producers.push((pa, pf));
+        sources.push(Box::new(WorkerSource::new(i, ca, cf, shared.clone())));
+    }
+    let appliance = Arc::new(DataPlane {
+        shared: shared.clone(),
+    });
+    let compiler = Arc::new(Compiler {
+        shared: shared.clone(),
+    });
+    let cp = rt
+        .block_on(controlplane::server::ControlPlane::start_with_sources(
+            cfg.control_plane(),
+            sources,
+            appliance,
+            compiler.clone(),
+        ))
+        .map_err(|e| anyhow::anyhow!("starting the control plane: {e}"))?;
+    let startup = startup_ruleset(&cp.ctx.store, &cfg, &compiler);
+    let (generation, engine, loaded) = match startup {
+        Ok(v) => v,
+        Err(e) => {
+            rt.block_on(cp.shutdown());
+            return Err(e);
+        }
+    };
+    shared.remember(generation, engine.clone());
+    let slots: Vec<Arc<EngineSlot>> = (0..workers)
+        .map(|_| Arc::new(EngineSlot::new(generation)))
+        .collect();
+    let _ = shared.slots.set(slots.clone());
+    *shared
+        .attach
+        .pending
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = producers
+        .into_iter()
+        .zip(&slots)
+        .map(|((alerts, flows), s)| WorkerAttach {
+            alerts,
+            flows,
+            engine: s.clone(),
+        })
+        .collect();
+
+    let metrics = cp
+        .metrics_addr
+        .map_or_else(|| "off".to_string(), |m| format!("http://{m}/metrics"));
+    println!(
+        "osprey {LONG_VERSION}: API on {} ({}), metrics {metrics}, storage {}, ruleset generation {generation} ({loaded} rules)",
+        cp.grpc_addr,
+        if cfg.api.tls.is_some() { "TLS" } else { "plaintext, loopback" },
+        cp.ctx.store.path().display(),
+    );
+    if let Some(p) = &a.addr_file {
+        let body = serde_json::json!({
+            "api": cp.grpc_addr.to_string(),
+            "metrics": cp.metrics_addr.map(|m| m.to_string()),
+        });
+        // Written whole then renamed, so a reader never sees half a file.
+        let tmp = p.with_extension("tmp");
+        std::fs::write(&tmp, body.to_string())
+            .and_then(|()| std::fs::rename(&tmp, p))
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+
+    let result = run_dataplane(&cfg, &a, stop.clone(), engine, shared.attach.clone());
+    // The data plane has stopped (signal, --seconds, API shutdown or an error): drain the
+    // rings into storage, stop the servers, flush.
+    stop.store(true, Ordering::SeqCst);
+    rt.block_on(cp.shutdown());
+    result
+}
+
+/// Runs the data plane of `cfg` until it stops, with the status line.
+fn run_dataplane(
+    cfg: &config::Config,
+    a: &RunArgs,
+    stop: Arc<AtomicBool>,
+    engine: Arc<rules::Engine>,
+    attach: Arc<runtime::Attach>,
+) -> anyhow::Result<ExitCode> {
     let mut status = StatusLine {
         last_packets: 0,
         last_bytes: 0,
@@ -573,6 +837,8 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let duration = a.seconds.map(Duration::from_secs);
+    let mut worker = WorkerConfig::default();
+    worker.pipeline.engine = Some(engine);
     let c = &cfg.capture;
     let workers = &c.workers;
     match c.mode {
@@ -580,7 +846,7 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
             let pcap = c.pcap.as_ref().expect("validated");
             let looping = &c.looping;
             println!(
-                "osprey {LONG_VERSION}: replaying {} through net_pcap{} with {workers} worker(s); Ctrl-C to stop",
+                "osprey: replaying {} through net_pcap{} with {workers} worker(s); Ctrl-C to stop",
                 pcap.display(),
                 if *looping { " in a loop" } else { "" }
             );
@@ -591,9 +857,9 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
                 infinite: *looping,
                 duration,
                 stop,
-                worker: Default::default(),
+                worker,
             };
-            let r = runtime::replay(&opts, Some(&mut progress), None, None)?;
+            let r = runtime::replay_with(&opts, Some(attach), Some(&mut progress), None, None)?;
             println!(
                 "stopped: {} packets, {} bytes in {:.1} s; drops: imissed {} rx_nombuf {} ierrors {}",
                 r.packets,
@@ -607,7 +873,7 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
         config::Mode::Ports => {
             let ports = &c.ports;
             println!(
-                "osprey {LONG_VERSION}: polling {} port(s) with {workers} worker(s); Ctrl-C to stop",
+                "osprey: polling {} port(s) with {workers} worker(s); Ctrl-C to stop",
                 ports.len()
             );
             let plan = Plan {
@@ -635,9 +901,10 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
                 idle_timeout: None,
                 duration,
                 stop,
-                worker: Default::default(),
+                worker,
                 export_flows: false,
                 export_alerts: false,
+                attach: Some(attach),
             };
             let r = runtime::run(&plan, Some(&mut progress), None, None)?;
             let packets: u64 = r.per_worker.iter().map(|w| w.packets).sum();

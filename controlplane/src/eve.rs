@@ -93,7 +93,7 @@ pub fn alert_json(a: &Alert) -> serde_json::Value {
             "category": a.category,
             "severity": a.severity,
         },
-        "osprey": { "alert_id": a.id, "worker": a.worker },
+        "osprey": { "alert_id": a.id, "worker": a.worker, "ruleset_generation": a.generation },
     });
     if !a.app_proto.is_empty() {
         v["app_proto"] = json!(a.app_proto);

@@ -186,6 +186,103 @@ struct WorkerRings {
     stats: rtrb::Consumer<StatsEvent>,
 }
 
+/// One worker's records as the ingest thread drains them. [`Ingest::start`] uses this crate's
+/// own `rtrb` rings; the appliance plugs the data plane's rings in with
+/// [`Ingest::start_sources`], converting its records to the model types.
+pub trait RecordSource: Send {
+    /// The worker's name (`w0`, ...), stamped on its alerts and flows.
+    fn name(&self) -> &str;
+    /// Moves up to `max` alerts into `out`; returns how many. Alerts with an empty `msg` are
+    /// completed from the [`SignatureCatalog`]; ids are assigned by the store.
+    fn drain_alerts(&mut self, max: usize, out: &mut Vec<Alert>) -> usize;
+    /// Moves up to `max` flow records into `out`; returns how many.
+    fn drain_flows(&mut self, max: usize, out: &mut Vec<FlowRecord>) -> usize;
+    /// Moves counter samples into `out` (latest value per name wins); returns how many.
+    fn drain_stats(&mut self, _out: &mut Vec<StatsEvent>) -> usize {
+        0
+    }
+    /// Records the worker dropped on full rings so far, (alerts, flows), when the source
+    /// counts them itself; `None` when they are counted in the shared [`RingOverflow`].
+    fn overflow(&self) -> Option<(u64, u64)> {
+        None
+    }
+}
+
+impl RecordSource for WorkerRings {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn drain_alerts(&mut self, max: usize, out: &mut Vec<Alert>) -> usize {
+        let mut n = 0;
+        while n < max {
+            let Ok(ev) = self.alerts.pop() else { break };
+            n += 1;
+            out.push(Alert {
+                id: 0,
+                ts_nanos: ev.ts_nanos,
+                gid: ev.gid,
+                sid: ev.sid,
+                rev: ev.rev,
+                action: ev.action,
+                msg: String::new(),
+                category: String::new(),
+                severity: 3,
+                src_ip: ev.src_ip,
+                src_port: ev.src_port,
+                dst_ip: ev.dst_ip,
+                dst_port: ev.dst_port,
+                proto: ev.proto,
+                app_proto: ev.app_proto.to_owned(),
+                flow_id: ev.flow_id,
+                direction: ev.direction,
+                packet_no: ev.packet_no,
+                payload: ev.payload[..usize::from(ev.payload_len).min(PAYLOAD_EXCERPT)].to_vec(),
+                worker: self.name.clone(),
+                generation: 0,
+            });
+        }
+        n
+    }
+
+    fn drain_flows(&mut self, max: usize, out: &mut Vec<FlowRecord>) -> usize {
+        let mut n = 0;
+        while n < max {
+            let Ok(ev) = self.flows.pop() else { break };
+            n += 1;
+            out.push(FlowRecord {
+                flow_id: ev.flow_id,
+                src_ip: ev.src_ip,
+                src_port: ev.src_port,
+                dst_ip: ev.dst_ip,
+                dst_port: ev.dst_port,
+                proto: ev.proto,
+                pkts_toserver: ev.pkts_toserver,
+                pkts_toclient: ev.pkts_toclient,
+                bytes_toserver: ev.bytes_toserver,
+                bytes_toclient: ev.bytes_toclient,
+                start_nanos: ev.start_nanos,
+                end_nanos: ev.end_nanos,
+                state: ev.state,
+                reason: ev.reason,
+                app_proto: ev.app_proto.to_owned(),
+                alerted: ev.alerted,
+                worker: self.name.clone(),
+            });
+        }
+        n
+    }
+
+    fn drain_stats(&mut self, out: &mut Vec<StatsEvent>) -> usize {
+        let mut n = 0;
+        while let Ok(s) = self.stats.pop() {
+            out.push(s);
+            n += 1;
+        }
+        n
+    }
+}
+
 /// What ingest knows about a signature, to fill in alert fields workers do not carry.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SignatureInfo {
@@ -338,7 +435,7 @@ impl Ingest {
         catalog: SignatureCatalog,
     ) -> std::io::Result<(Ingest, Vec<WorkerEndpoint>)> {
         let mut endpoints = Vec::with_capacity(workers.len());
-        let mut rings = Vec::with_capacity(workers.len());
+        let mut rings: Vec<Box<dyn RecordSource>> = Vec::with_capacity(workers.len());
         let mut overflow = Vec::with_capacity(workers.len());
         for name in workers {
             let (pa, ca) = rtrb::RingBuffer::new(cfg.ring_capacity);
@@ -353,13 +450,41 @@ impl Ingest {
                 stats: ps,
                 overflow: o,
             });
-            rings.push(WorkerRings {
+            rings.push(Box::new(WorkerRings {
                 name: name.clone(),
                 alerts: ca,
                 flows: cf,
                 stats: cs,
-            });
+            }));
         }
+        let ingest = Self::spawn(cfg, rings, overflow, store, eve, catalog)?;
+        Ok((ingest, endpoints))
+    }
+
+    /// Starts the draining thread over `sources` (one per worker, e.g. the data plane's
+    /// rings). Their overflow counts are read from [`RecordSource::overflow`].
+    pub fn start_sources(
+        cfg: &IngestConfig,
+        sources: Vec<Box<dyn RecordSource>>,
+        store: Arc<Store>,
+        eve: Option<EveWriter>,
+        catalog: SignatureCatalog,
+    ) -> std::io::Result<Ingest> {
+        let overflow = sources
+            .iter()
+            .map(|s| (s.name().to_owned(), Arc::new(RingOverflow::default())))
+            .collect();
+        Self::spawn(cfg, sources, overflow, store, eve, catalog)
+    }
+
+    fn spawn(
+        cfg: &IngestConfig,
+        rings: Vec<Box<dyn RecordSource>>,
+        overflow: Vec<(String, Arc<RingOverflow>)>,
+        store: Arc<Store>,
+        eve: Option<EveWriter>,
+        catalog: SignatureCatalog,
+    ) -> std::io::Result<Ingest> {
         let (live, _) = broadcast::channel(cfg.subscriber_buffer);
         let shared = Arc::new(IngestShared {
             counters: IngestCounters::default(),
@@ -391,13 +516,10 @@ impl Ingest {
                 };
                 l.run();
             })?;
-        Ok((
-            Ingest {
-                shared,
-                thread: Some(thread),
-            },
-            endpoints,
-        ))
+        Ok(Ingest {
+            shared,
+            thread: Some(thread),
+        })
     }
 
     /// Drains what is queued, stores it, and stops the thread.
@@ -421,7 +543,7 @@ struct Loop {
     shared: Arc<IngestShared>,
     store: Arc<Store>,
     eve: Option<EveWriter>,
-    rings: Vec<WorkerRings>,
+    rings: Vec<Box<dyn RecordSource>>,
     batch_max: usize,
     retry_alerts: Vec<Alert>,
     retry_flows: Vec<FlowRecord>,
@@ -478,38 +600,19 @@ impl Loop {
         let mut alerts = std::mem::take(&mut self.retry_alerts);
         let mut flows = std::mem::take(&mut self.retry_flows);
         let mut moved = 0usize;
-        for w in &mut self.rings {
+        let mut samples: Vec<StatsEvent> = Vec::new();
+        for (w, (_, over)) in self.rings.iter_mut().zip(&self.shared.overflow) {
             // Take at most one batch per worker per round so no worker starves the others.
-            let mut taken = 0;
-            while taken < self.batch_max && alerts.len() < retry_cap {
-                let Ok(ev) = w.alerts.pop() else { break };
-                taken += 1;
-                moved += 1;
-                c.alerts_received.fetch_add(1, Ordering::Relaxed);
-                let mut a = Alert {
-                    id: 0,
-                    ts_nanos: ev.ts_nanos,
-                    gid: ev.gid,
-                    sid: ev.sid,
-                    rev: ev.rev,
-                    action: ev.action,
-                    msg: String::new(),
-                    category: String::new(),
-                    severity: 3,
-                    src_ip: ev.src_ip,
-                    src_port: ev.src_port,
-                    dst_ip: ev.dst_ip,
-                    dst_port: ev.dst_port,
-                    proto: ev.proto,
-                    app_proto: ev.app_proto.to_owned(),
-                    flow_id: ev.flow_id,
-                    direction: ev.direction,
-                    packet_no: ev.packet_no,
-                    payload: ev.payload[..usize::from(ev.payload_len).min(PAYLOAD_EXCERPT)]
-                        .to_vec(),
-                    worker: w.name.clone(),
-                };
-                match catalog.get(ev.gid, ev.sid) {
+            let room = retry_cap.saturating_sub(alerts.len()).min(self.batch_max);
+            let first = alerts.len();
+            let n = w.drain_alerts(room, &mut alerts);
+            moved += n;
+            c.alerts_received.fetch_add(n as u64, Ordering::Relaxed);
+            for a in &mut alerts[first..] {
+                if !a.msg.is_empty() {
+                    continue;
+                }
+                match catalog.get(a.gid, a.sid) {
                     Some(info) => {
                         a.msg.clone_from(&info.msg);
                         a.category.clone_from(&info.category);
@@ -519,48 +622,27 @@ impl Loop {
                         c.unknown_signatures.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                alerts.push(a);
             }
-            let mut taken = 0;
-            while taken < self.batch_max && flows.len() < retry_cap {
-                let Ok(ev) = w.flows.pop() else { break };
-                taken += 1;
-                moved += 1;
-                c.flows_received.fetch_add(1, Ordering::Relaxed);
-                flows.push(FlowRecord {
-                    flow_id: ev.flow_id,
-                    src_ip: ev.src_ip,
-                    src_port: ev.src_port,
-                    dst_ip: ev.dst_ip,
-                    dst_port: ev.dst_port,
-                    proto: ev.proto,
-                    pkts_toserver: ev.pkts_toserver,
-                    pkts_toclient: ev.pkts_toclient,
-                    bytes_toserver: ev.bytes_toserver,
-                    bytes_toclient: ev.bytes_toclient,
-                    start_nanos: ev.start_nanos,
-                    end_nanos: ev.end_nanos,
-                    state: ev.state,
-                    reason: ev.reason,
-                    app_proto: ev.app_proto.to_owned(),
-                    alerted: ev.alerted,
-                    worker: w.name.clone(),
-                });
+            let room = retry_cap.saturating_sub(flows.len()).min(self.batch_max);
+            let n = w.drain_flows(room, &mut flows);
+            moved += n;
+            c.flows_received.fetch_add(n as u64, Ordering::Relaxed);
+            if let Some((a, f)) = w.overflow() {
+                over.alerts.store(a, Ordering::Relaxed);
+                over.flows.store(f, Ordering::Relaxed);
             }
             // Counter samples are small and bounded by the ring; keep only the latest value.
-            let mut samples: Vec<StatsEvent> = Vec::new();
-            while let Ok(s) = w.stats.pop() {
-                samples.push(s);
-            }
-            if !samples.is_empty() {
-                moved += samples.len();
+            samples.clear();
+            let n = w.drain_stats(&mut samples);
+            if n > 0 {
+                moved += n;
                 let mut g = self
                     .shared
                     .latest_stats
                     .lock()
                     .unwrap_or_else(|p| p.into_inner());
-                let entry = g.entry(w.name.clone()).or_default();
-                for s in samples {
+                let entry = g.entry(w.name().to_owned()).or_default();
+                for s in samples.drain(..) {
                     match entry.iter_mut().find(|(n, _)| *n == s.name) {
                         Some(slot) => slot.1 = s.value,
                         None => entry.push((s.name, s.value)),

@@ -99,6 +99,8 @@ pub struct Alert {
     pub payload: Vec<u8>,
     /// Name of the worker that raised it.
     pub worker: String,
+    /// Ruleset generation of the engine that raised it (0 = unknown).
+    pub generation: u64,
 }
 
 impl Default for Alert {
@@ -124,6 +126,7 @@ impl Default for Alert {
             packet_no: 0,
             payload: Vec::new(),
             worker: String::new(),
+            generation: 0,
         }
     }
 }
@@ -293,6 +296,7 @@ impl From<&Alert> for proto::Alert {
             packet_number: a.packet_no,
             payload: a.payload.clone(),
             worker: a.worker.clone(),
+            ruleset_generation: a.generation,
         }
     }
 }
@@ -320,6 +324,7 @@ impl From<proto::Alert> for Alert {
             packet_no: p.packet_number,
             payload: p.payload,
             worker: p.worker,
+            generation: p.ruleset_generation,
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::auth::Authenticator;
 use crate::config::ControlPlaneConfig;
 use crate::error::{Error, Kind, Result};
 use crate::eve::EveWriter;
-use crate::ingest::{Ingest, SignatureCatalog, WorkerEndpoint};
+use crate::ingest::{Ingest, RecordSource, SignatureCatalog, WorkerEndpoint};
 use crate::proto;
 use crate::seams::{Appliance, RuleCompiler};
 use crate::store::{Store, StoreOptions};
@@ -26,6 +26,14 @@ use crate::store::{Store, StoreOptions};
 const MAX_REQUEST_BYTES: usize = 64 << 20;
 /// Alerts deleted per retention pass at most.
 const RETENTION_BUDGET: usize = 500_000;
+
+/// Where ingest gets worker records from.
+enum Feed {
+    /// Rings this crate creates, one per named worker.
+    Rings(Vec<String>),
+    /// The caller's sources.
+    Sources(Vec<Box<dyn RecordSource>>),
+}
 
 /// The running control plane.
 pub struct ControlPlane {
@@ -60,6 +68,26 @@ impl ControlPlane {
         appliance: Arc<dyn Appliance>,
         compiler: Arc<dyn RuleCompiler>,
     ) -> Result<ControlPlane> {
+        Self::start_inner(cfg, Feed::Rings(workers.to_vec()), appliance, compiler).await
+    }
+
+    /// Like [`ControlPlane::start`], with ingest draining `sources` (the data plane's own
+    /// rings, one per worker) instead of rings this crate creates.
+    pub async fn start_with_sources(
+        cfg: ControlPlaneConfig,
+        sources: Vec<Box<dyn RecordSource>>,
+        appliance: Arc<dyn Appliance>,
+        compiler: Arc<dyn RuleCompiler>,
+    ) -> Result<ControlPlane> {
+        Self::start_inner(cfg, Feed::Sources(sources), appliance, compiler).await
+    }
+
+    async fn start_inner(
+        cfg: ControlPlaneConfig,
+        feed: Feed,
+        appliance: Arc<dyn Appliance>,
+        compiler: Arc<dyn RuleCompiler>,
+    ) -> Result<ControlPlane> {
         cfg.validate().map_err(|e| Error::config(e.to_string()))?;
         let path = cfg.storage.path.clone();
         let sopts = StoreOptions {
@@ -82,8 +110,17 @@ impl ControlPlane {
         } else {
             None
         };
-        let (ingest, endpoints) = Ingest::start(&cfg.ingest, workers, store.clone(), eve, catalog)
-            .map_err(|e| Error::internal(format!("starting the ingest thread: {e}")))?;
+        let started = match feed {
+            Feed::Rings(workers) => {
+                Ingest::start(&cfg.ingest, &workers, store.clone(), eve, catalog)
+            }
+            Feed::Sources(sources) => {
+                Ingest::start_sources(&cfg.ingest, sources, store.clone(), eve, catalog)
+                    .map(|i| (i, Vec::new()))
+            }
+        };
+        let (ingest, endpoints) =
+            started.map_err(|e| Error::internal(format!("starting the ingest thread: {e}")))?;
         let (shutdown, _) = tokio::sync::watch::channel(false);
         let ctx = Arc::new(ApiContext {
             store: store.clone(),

@@ -837,6 +837,18 @@ impl Pipeline {
         })
     }
 
+    /// Swaps the detection engine between bursts (hot reload). A pipeline started without
+    /// an engine has no detector to swap into: it keeps running without detection.
+    pub fn set_engine(
+        &mut self,
+        engine: Arc<rules::Engine>,
+    ) -> Result<(), crate::detect::DetectError> {
+        match self.detector.as_mut() {
+            Some(d) => d.set_engine(engine),
+            None => Ok(()),
+        }
+    }
+
     /// The flow table.
     pub fn flows(&self) -> &FlowTable {
         &self.flows

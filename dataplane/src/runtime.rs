@@ -19,7 +19,7 @@ use crate::io::pcap::{scan, CaptureError, CaptureInfo};
 use crate::io::{split, WireLengths};
 use crate::time::Timestamp;
 use crate::worker::{
-    AlertRecord, Export, PacketClock, Published, RunControl, Worker, WorkerConfig,
+    AlertRecord, EngineSlot, Export, PacketClock, Published, RunControl, Worker, WorkerConfig,
 };
 
 /// Link types the decoder understands (pcap numbering).
@@ -255,6 +255,63 @@ pub struct Plan {
     pub export_flows: bool,
     /// Hand alerts to the `on_alert` callback of [`run`].
     pub export_alerts: bool,
+    /// A control plane to connect the workers to (their rings and engine slots replace the
+    /// `export_*` callbacks).
+    pub attach: Option<Arc<Attach>>,
+}
+
+/// One worker's connections to a control plane: the producer ends of its record rings (the
+/// control plane holds the consumers) and its engine slot for hot reloads.
+#[derive(Debug)]
+pub struct WorkerAttach {
+    pub alerts: crate::export::Producer<AlertRecord>,
+    pub flows: crate::export::Producer<FlowRecord>,
+    pub engine: Arc<EngineSlot>,
+}
+
+/// A worker as the control plane sees it while it runs.
+#[derive(Clone, Debug)]
+pub struct LiveWorker {
+    pub worker: usize,
+    pub lcore: u32,
+    pub published: Arc<Published>,
+    pub engine: Arc<EngineSlot>,
+    /// Set when the worker's poll loop has returned.
+    pub done: Arc<AtomicBool>,
+}
+
+/// A port as the control plane sees it: refreshed by the main lcore about once a second.
+#[derive(Clone, Debug, Default)]
+pub struct LivePort {
+    pub port_id: u16,
+    pub name: String,
+    pub driver: String,
+    pub link_up: bool,
+    pub speed_mbps: u32,
+    pub stats: PortStats,
+}
+
+/// Connects a run to a control plane. The caller creates the rings and engine slots before
+/// the run (so the control plane can open storage and compile the first ruleset first);
+/// [`run`] takes the worker ends, and publishes what it started in `workers`/`ports`.
+#[derive(Debug, Default)]
+pub struct Attach {
+    /// Per worker, in plan order; taken by [`run`].
+    pub pending: std::sync::Mutex<Vec<WorkerAttach>>,
+    /// The running workers, set once they are launched.
+    pub workers: std::sync::OnceLock<Vec<LiveWorker>>,
+    /// The ports with their link state and counters.
+    pub ports: std::sync::Mutex<Vec<LivePort>>,
+}
+
+impl Attach {
+    /// An attachment for these workers' ends.
+    pub fn new(workers: Vec<WorkerAttach>) -> Self {
+        Attach {
+            pending: std::sync::Mutex::new(workers),
+            ..Attach::default()
+        }
+    }
 }
 
 /// Slots of each worker's alert ring.
@@ -317,6 +374,22 @@ pub fn run(
     }
     let link = check_link(Path::new(&plan.ports[0].name), plan.link_type)?;
     let lcores = eal.worker_lcores();
+    let mut attached: Vec<Option<WorkerAttach>> = match &plan.attach {
+        Some(a) => {
+            let mut g = a.pending.lock().unwrap_or_else(|p| p.into_inner());
+            let v: Vec<_> = std::mem::take(&mut *g).into_iter().map(Some).collect();
+            if v.len() != plan.workers.len() {
+                return Err(RuntimeError::Config(format!(
+                    "{} worker attachments for {} workers",
+                    v.len(),
+                    plan.workers.len()
+                )));
+            }
+            v
+        }
+        None => Vec::new(),
+    };
+    let mut live = Vec::with_capacity(plan.workers.len());
     let mut flow_rings = Vec::new();
     let mut alert_rings = Vec::new();
     let started = Instant::now();
@@ -325,12 +398,18 @@ pub fn run(
     let mut done_flags = Vec::with_capacity(plan.workers.len());
     for (i, (wp, lcore)) in plan.workers.iter().zip(lcores.iter().copied()).enumerate() {
         let mut export = Export::default();
-        if plan.export_flows {
+        let attach = attached.get_mut(i).and_then(Option::take);
+        let slot = attach.as_ref().map(|a| a.engine.clone());
+        if let Some(a) = attach {
+            export.alerts = Some(a.alerts);
+            export.flows = Some(a.flows);
+            export.engine = Some(a.engine);
+        } else if plan.export_flows {
             let (p, c) = crate::export::ring(FLOW_RING);
             flow_rings.push(c);
             export.flows = Some(p);
         }
-        if plan.export_alerts {
+        if plan.export_alerts && export.alerts.is_none() {
             let (p, c) = crate::export::ring(ALERT_RING);
             alert_rings.push(c);
             export.alerts = Some(p);
@@ -364,6 +443,15 @@ pub fn run(
         };
         let done = Arc::new(AtomicBool::new(false));
         done_flags.push(done.clone());
+        if let Some(engine) = slot {
+            live.push(LiveWorker {
+                worker: i,
+                lcore: lcore.0,
+                published: worker.published(),
+                engine,
+                done: done.clone(),
+            });
+        }
         let job = dpdk::launch(&eal, lcore, move || {
             let t0 = dpdk::rdtsc();
             let w = worker.run_queues(queues, &ctl);
@@ -372,6 +460,10 @@ pub fn run(
             (w, cycles)
         })?;
         jobs.push(job);
+    }
+    if let Some(a) = &plan.attach {
+        let _ = a.workers.set(live);
+        refresh_ports(a, &ports);
     }
     let mut progress = progress;
     let mut next_tick = Instant::now() + Duration::from_secs(1);
@@ -400,6 +492,9 @@ pub fn run(
         }
         if now >= next_tick {
             next_tick += Duration::from_secs(1);
+            if let Some(a) = &plan.attach {
+                refresh_ports(a, &ports);
+            }
             if let Some(p) = progress.as_mut() {
                 let stats = sum_port_stats(&ports)?;
                 p(&published, &stats, now.duration_since(started));
@@ -438,6 +533,9 @@ pub fn run(
     if let Some(i) = panicked {
         return Err(RuntimeError::WorkerPanicked(i));
     }
+    if let Some(a) = &plan.attach {
+        refresh_ports(a, &ports);
+    }
     let total = sum_port_stats(&ports)?;
     let infos = ports.iter().map(|p| p.info().clone()).collect();
     let report = RunReport {
@@ -453,6 +551,25 @@ pub fn run(
     drop(pool);
     drop(eal);
     Ok(report)
+}
+
+/// Link state and counters of every port into `a.ports` (main lcore, about once a second).
+fn refresh_ports(a: &Attach, ports: &[Port]) {
+    let v: Vec<LivePort> = ports
+        .iter()
+        .map(|p| {
+            let (link_up, speed_mbps) = p.link();
+            LivePort {
+                port_id: p.id().0,
+                name: p.info().name.clone(),
+                driver: p.info().driver.clone(),
+                link_up,
+                speed_mbps,
+                stats: p.stats().unwrap_or_default(),
+            }
+        })
+        .collect();
+    *a.ports.lock().unwrap_or_else(|p| p.into_inner()) = v;
 }
 
 fn sum_port_stats(ports: &[Port]) -> Result<PortStats, DpdkError> {
@@ -474,6 +591,18 @@ fn sum_port_stats(ports: &[Port]) -> Result<PortStats, DpdkError> {
 /// Replays a capture through `net_pcap` with pinned workers.
 pub fn replay(
     opts: &ReplayOptions,
+    progress: Option<Progress<'_>>,
+    on_flow: Option<OnFlow<'_>>,
+    on_alert: Option<OnAlert<'_>>,
+) -> Result<ReplayReport, RuntimeError> {
+    replay_with(opts, None, progress, on_flow, on_alert)
+}
+
+/// [`replay`] with the workers connected to a control plane through `attach` (one
+/// [`WorkerAttach`] per worker, `opts.workers` of them).
+pub fn replay_with(
+    opts: &ReplayOptions,
+    attach: Option<Arc<Attach>>,
     progress: Option<Progress<'_>>,
     on_flow: Option<OnFlow<'_>>,
     on_alert: Option<OnAlert<'_>>,
@@ -536,6 +665,7 @@ pub fn replay(
     // without hugepages needs about twice that (measured: 624k mbufs fail with 2.4 GB and fit
     // in 2.8 GB); the EAL needs room for its own structures besides.
     let memory_mb = ((mbufs as u64 * 4608) >> 20) as u32 + 512;
+    let live_clock = opts.infinite && attach.is_some();
     let plan = Plan {
         eal: opts.eal.clone(),
         ports: vec![PortPlan {
@@ -548,7 +678,10 @@ pub fn replay(
                 queues: vec![(0, i as u16)],
                 expected_packets: (!opts.infinite).then_some(counts[i]),
                 wire: WireLengths::new(cuts[i].clone()),
-                first_packet: Some(firsts[i].unwrap_or_default()),
+                // `infinite_rx` delivers no device stamps; an appliance looping a capture
+                // (attached to a control plane) stamps packets with wall time from the TSC
+                // so stored alerts and flows carry real times.
+                first_packet: (!live_clock).then(|| firsts[i].unwrap_or_default()),
             })
             .collect(),
         link_type: info.link_type,
@@ -561,6 +694,7 @@ pub fn replay(
         worker: opts.worker.clone(),
         export_flows: on_flow.is_some(),
         export_alerts: on_alert.is_some(),
+        attach,
     };
     let r = run(&plan, progress, on_flow, on_alert)?;
     let packets: u64 = r.per_worker.iter().map(|w| w.packets).sum();

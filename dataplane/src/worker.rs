@@ -6,7 +6,7 @@
 //! for the control plane at most every [`PUBLISH_EVERY`] packets or when idle.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::counters::CounterSet;
@@ -144,6 +144,58 @@ const SWEEP_BUDGET: usize = 64;
 pub struct AlertRecord {
     pub event: AlertEvent,
     pub ctx: AlertContext,
+    /// Ruleset generation of the engine that raised it (`event.rule` indexes that engine).
+    pub generation: u64,
+}
+
+/// One worker's mailbox for new rule engines (hot reload).
+///
+/// The control plane compiles off the hot path, then [`EngineSlot::publish`]es the engine
+/// with a higher generation. The worker checks [`EngineSlot::offered`] once per poll (one
+/// relaxed atomic load, nothing per packet); only when it changed does it take the engine
+/// from the mutex-protected slot (`try_lock`: the worker never waits, it retries next poll),
+/// swap it in between bursts and report the generation it runs in [`EngineSlot::active`].
+#[derive(Debug)]
+pub struct EngineSlot {
+    offered: AtomicU64,
+    pending: Mutex<Option<(u64, Arc<rules::Engine>)>>,
+    active: AtomicU64,
+    /// Swaps that failed (the detector could not be rebuilt); the old engine kept running.
+    failed: AtomicU64,
+}
+
+impl EngineSlot {
+    /// A slot whose worker starts on `generation` (the engine in its `PipelineConfig`).
+    pub fn new(generation: u64) -> Self {
+        EngineSlot {
+            offered: AtomicU64::new(generation),
+            pending: Mutex::new(None),
+            active: AtomicU64::new(generation),
+            failed: AtomicU64::new(0),
+        }
+    }
+
+    /// Offers `engine` as `generation`; the worker swaps it in at its next burst boundary.
+    pub fn publish(&self, generation: u64, engine: Arc<rules::Engine>) {
+        let mut g = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        *g = Some((generation, engine));
+        self.offered.store(generation, Ordering::Release);
+    }
+
+    /// Generation last offered.
+    pub fn offered(&self) -> u64 {
+        self.offered.load(Ordering::Acquire)
+    }
+
+    /// Generation the worker runs (swapped in at a burst boundary).
+    pub fn active(&self) -> u64 {
+        self.active.load(Ordering::Acquire)
+    }
+
+    /// Swaps that failed.
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
 }
 
 /// Where a worker's records go: rings to the control plane, or nowhere.
@@ -151,8 +203,14 @@ pub struct AlertRecord {
 pub struct Export {
     pub flows: Option<Producer<FlowRecord>>,
     pub alerts: Option<Producer<AlertRecord>>,
+    /// Where new rule engines arrive (hot reload); `None` keeps the starting engine.
+    pub engine: Option<Arc<EngineSlot>>,
     /// Alerts raised (exported or not).
     alerts_raised: u64,
+    /// Generation of the engine in use, stamped on every alert.
+    generation: u64,
+    /// Engine generation last seen offered (compared once per poll).
+    seen_offer: u64,
 }
 
 impl crate::pipeline::EventSink for Export {
@@ -169,6 +227,7 @@ impl crate::pipeline::EventSink for Export {
             p.push(AlertRecord {
                 event: *ev,
                 ctx: *ctx,
+                generation: self.generation,
             });
         }
     }
@@ -206,6 +265,11 @@ impl Worker {
         cfg: &WorkerConfig,
         export: Export,
     ) -> Result<Self, crate::pipeline::PipelineError> {
+        let mut export = export;
+        if let Some(slot) = &export.engine {
+            export.generation = slot.active();
+            export.seen_offer = export.generation;
+        }
         let mut pcfg = cfg.pipeline.clone();
         pcfg.flow.worker_id = id as u8;
         let pipeline = Pipeline::new(link, &pcfg)?;
@@ -272,6 +336,55 @@ impl Worker {
             "detect.alert_queue_overflow",
             self.export.alerts.as_ref().map_or(0, |p| p.overflow()),
         );
+        f("detect.engine_generation", self.export.generation);
+    }
+
+    /// Ruleset generation this worker runs.
+    pub fn generation(&self) -> u64 {
+        self.export.generation
+    }
+
+    /// Swaps in a newly offered engine. Called between bursts: one relaxed load when nothing
+    /// changed; the mutex is only touched (without waiting) when a new generation is offered.
+    #[inline]
+    pub fn poll_engine(&mut self) {
+        let Some(slot) = self.export.engine.as_ref() else {
+            return;
+        };
+        let offered = slot.offered.load(Ordering::Relaxed);
+        if offered == self.export.seen_offer {
+            return;
+        }
+        self.swap_engine();
+    }
+
+    #[cold]
+    fn swap_engine(&mut self) {
+        let Some(slot) = self.export.engine.clone() else {
+            return;
+        };
+        let Ok(mut g) = slot.pending.try_lock() else {
+            return;
+        };
+        let Some((generation, engine)) = g.take() else {
+            // Already taken (or a publish is racing): catch up with what was offered.
+            self.export.seen_offer = slot.offered.load(Ordering::Acquire);
+            return;
+        };
+        drop(g);
+        self.export.seen_offer = generation;
+        match self.pipeline.set_engine(engine) {
+            Ok(()) => {
+                self.export.generation = generation;
+                slot.active.store(generation, Ordering::Release);
+            }
+            Err(e) => {
+                slot.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(worker = self.id, generation, error = %e, "rule engine swap failed; the previous engine keeps running");
+            }
+        }
+        // A swap can take a while on a large ruleset; counters show the new generation now.
+        self.publish();
     }
 
     /// Publishes the current counters.
@@ -351,6 +464,7 @@ impl Worker {
             if ctl.stop.load(Ordering::Relaxed) {
                 break;
             }
+            self.poll_engine();
             if let Some(n) = ctl.expected_packets {
                 if self.capture.packets >= n {
                     break;

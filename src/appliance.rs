@@ -1,0 +1,509 @@
+//! The running appliance as the control plane sees it: the real implementations of
+//! [`controlplane::seams::Appliance`] (status, counters, shutdown of the DPDK data plane) and
+//! [`controlplane::seams::RuleCompiler`] (the `rules` crate, with hot swaps into the workers),
+//! and the [`controlplane::ingest::RecordSource`] that drains each worker's export rings.
+//!
+//! Engines are kept by generation for the few generations still live, so an alert is
+//! rendered (msg, classtype, priority) with the engine that raised it, even when it is drained
+//! after a reload.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use controlplane::ingest::RecordSource;
+use controlplane::model::{self, Alert, StoredRule};
+use controlplane::seams::{
+    Appliance, ApplianceStatus, CompileError, Diagnostic, PortStatus, ReloadOutcome, RuleCompiler,
+    RuleMeta, Severity, StatsSnapshot, Validation, WorkerStats, WorkerStatus,
+};
+use dataplane::export::Consumer;
+use dataplane::flow::FlowRecord;
+use dataplane::runtime::Attach;
+use dataplane::worker::{AlertRecord, EngineSlot};
+
+/// Generations whose engines are kept for rendering alerts still in the rings.
+const LIVE_GENERATIONS: usize = 4;
+
+/// State shared by the appliance, the compiler and the record sources.
+pub struct Shared {
+    /// Filled in by the data plane as it starts (workers, ports).
+    pub attach: Arc<Attach>,
+    /// One per worker, in order; set before the data plane starts.
+    pub slots: OnceLock<Vec<Arc<EngineSlot>>>,
+    /// Compiled engines by generation (the newest [`LIVE_GENERATIONS`]).
+    engines: Mutex<BTreeMap<u64, Arc<rules::Engine>>>,
+    /// The data plane's stop flag (signals, `--seconds`, API shutdown).
+    pub stop: Arc<AtomicBool>,
+    /// "replay" or "ids".
+    pub mode: String,
+    /// Version with git revision and DPDK version.
+    pub version: String,
+    /// Hyperscan database cache for compiles.
+    pub cache_dir: Option<PathBuf>,
+    /// Per worker: (alert ring overflow, flow ring overflow), shared with the sources.
+    overflow: Mutex<Vec<(u64, u64)>>,
+    /// One compile at a time.
+    compiling: Mutex<()>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    pub fn new(
+        stop: Arc<AtomicBool>,
+        mode: &str,
+        version: &str,
+        cache_dir: Option<PathBuf>,
+        workers: usize,
+    ) -> Self {
+        Shared {
+            attach: Arc::new(Attach::default()),
+            slots: OnceLock::new(),
+            engines: Mutex::new(BTreeMap::new()),
+            stop,
+            mode: mode.to_owned(),
+            version: version.to_owned(),
+            cache_dir,
+            overflow: Mutex::new(vec![(0, 0); workers]),
+            compiling: Mutex::new(()),
+        }
+    }
+
+    /// Remembers `engine` as `generation`, forgetting the oldest beyond the live few.
+    pub fn remember(&self, generation: u64, engine: Arc<rules::Engine>) {
+        let mut g = self.engines.lock().unwrap_or_else(|p| p.into_inner());
+        g.insert(generation, engine);
+        while g.len() > LIVE_GENERATIONS {
+            let Some((&oldest, _)) = g.iter().next() else {
+                break;
+            };
+            g.remove(&oldest);
+        }
+    }
+
+    /// The engine of `generation`, if still kept.
+    pub fn engine(&self, generation: u64) -> Option<Arc<rules::Engine>> {
+        self.engines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&generation)
+            .cloned()
+    }
+}
+
+/// Compile options for the appliance: the Hyperscan cache directory, if any.
+fn compile_options(cache_dir: &Option<PathBuf>) -> rules::CompileOptions {
+    rules::CompileOptions {
+        cache_dir: cache_dir.clone(),
+        ..Default::default()
+    }
+}
+
+/// Loads and compiles rule texts (one rule per entry); returns the engine with the load
+/// report.
+pub fn compile_texts(
+    texts: &[&str],
+    cache_dir: &Option<PathBuf>,
+) -> Result<(rules::Engine, rules::CheckReport), String> {
+    let mut loader = rules::Loader::new(rules::LoadOptions::default());
+    let mut joined = String::with_capacity(texts.iter().map(|t| t.len() + 1).sum());
+    for t in texts {
+        joined.push_str(t);
+        joined.push('\n');
+    }
+    loader.add_str("ruleset", &joined);
+    let set = loader.finish();
+    let engine = rules::Engine::compile(&set.rules, &compile_options(cache_dir))
+        .map_err(|e| e.to_string())?;
+    Ok((engine, set.report))
+}
+
+/// The data plane behind the API.
+#[derive(Debug)]
+pub struct DataPlane {
+    pub shared: Arc<Shared>,
+}
+
+impl Appliance for DataPlane {
+    fn status(&self) -> ApplianceStatus {
+        let sh = &self.shared;
+        let ports = sh
+            .attach
+            .ports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|p| PortStatus {
+                port_id: p.port_id,
+                name: p.name.clone(),
+                link_up: p.link_up,
+                speed_mbps: p.speed_mbps,
+                driver: p.driver.clone(),
+            })
+            .collect();
+        let workers = match sh.attach.workers.get() {
+            Some(ws) => ws
+                .iter()
+                .map(|w| WorkerStatus {
+                    name: format!("w{}", w.worker),
+                    lcore: w.lcore,
+                    running: !w.done.load(Ordering::Acquire),
+                    ruleset_generation: w.engine.active(),
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        ApplianceStatus {
+            version: sh.version.clone(),
+            mode: sh.mode.clone(),
+            ports,
+            workers,
+        }
+    }
+
+    fn stats(&self) -> StatsSnapshot {
+        let sh = &self.shared;
+        let overflow = sh
+            .overflow
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut workers: Vec<WorkerStats> = match sh.attach.workers.get() {
+            Some(ws) => ws
+                .iter()
+                .map(|w| {
+                    let mut counters: Vec<(String, u64)> = w
+                        .published
+                        .snapshot()
+                        .into_iter()
+                        .map(|(n, v)| (n.to_owned(), v))
+                        .collect();
+                    // Ring overflow as the consumer sees it now (the published copy lags).
+                    let (a, f) = overflow.get(w.worker).copied().unwrap_or((0, 0));
+                    set(&mut counters, "detect.alert_queue_overflow", a);
+                    set(&mut counters, "flow.export_overflow", f);
+                    set(
+                        &mut counters,
+                        "detect.engine_swap_failed",
+                        w.engine.failed(),
+                    );
+                    WorkerStats {
+                        worker: format!("w{}", w.worker),
+                        counters,
+                    }
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        // Device counters belong to ports, not workers; Suricata reports them as capture.*.
+        for p in sh
+            .attach
+            .ports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            workers.push(WorkerStats {
+                worker: format!("port:{}", p.name),
+                counters: vec![
+                    ("capture.port_packets".into(), p.stats.ipackets),
+                    ("capture.port_bytes".into(), p.stats.ibytes),
+                    ("capture.kernel_drops".into(), p.stats.imissed),
+                    ("capture.rx_nombuf".into(), p.stats.rx_nombuf),
+                    ("capture.errors".into(), p.stats.ierrors),
+                ],
+            });
+        }
+        StatsSnapshot { workers }
+    }
+
+    fn shutdown(&self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn set(counters: &mut Vec<(String, u64)>, name: &str, v: u64) {
+    match counters.iter_mut().find(|(n, _)| n == name) {
+        Some(slot) => slot.1 = v,
+        None => counters.push((name.to_owned(), v)),
+    }
+}
+
+/// The rules crate behind the API.
+#[derive(Debug)]
+pub struct Compiler {
+    pub shared: Arc<Shared>,
+}
+
+/// Sid of the rule a diagnostic points into, when it parses that far.
+fn diag_sid(source: &str) -> Option<u32> {
+    let i = source.find("sid:")?;
+    let rest = source[i + 4..].trim_start();
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+fn to_diag(d: &rules::Diagnostic, line_base: Option<u32>) -> Diagnostic {
+    Diagnostic {
+        severity: match d.severity {
+            rules::Severity::Error => Severity::Error,
+            _ => Severity::Warning,
+        },
+        line: line_base.unwrap_or(u32::try_from(d.line).unwrap_or(u32::MAX)),
+        column: u32::try_from(d.col).unwrap_or(u32::MAX),
+        message: d.message.clone(),
+        sid: diag_sid(&d.source),
+    }
+}
+
+impl RuleCompiler for Compiler {
+    fn validate(&self, text: &str) -> Validation {
+        let mut loader = rules::Loader::new(rules::LoadOptions::default());
+        loader.add_str("request", text);
+        let set = loader.finish();
+        let mut metas: Vec<RuleMeta> = set
+            .rules
+            .iter()
+            .map(|r| RuleMeta {
+                line: u32::try_from(r.line).unwrap_or(u32::MAX),
+                gid: r.ir.gid,
+                sid: r.ir.sid,
+                rev: r.ir.rev,
+                msg: r.ir.meta.msg.clone(),
+                classtype: r.ir.meta.classtype.clone().unwrap_or_default(),
+                priority: r.ir.meta.priority,
+                text: r.text.trim().to_owned(),
+            })
+            .collect();
+        // The loader orders rules by action; the API wants them as submitted.
+        metas.sort_by_key(|m| m.line);
+        Validation {
+            rules: metas,
+            diagnostics: set
+                .report
+                .diagnostics
+                .iter()
+                .map(|d| to_diag(d, None))
+                .collect(),
+        }
+    }
+
+    fn compile_and_swap(
+        &self,
+        generation: u64,
+        rules: &[StoredRule],
+    ) -> Result<ReloadOutcome, CompileError> {
+        let sh = &self.shared;
+        let Ok(_guard) = sh.compiling.try_lock() else {
+            return Err(CompileError::Busy);
+        };
+        let Some(slots) = sh.slots.get() else {
+            return Err(CompileError::NotRunning);
+        };
+        if sh.stop.load(Ordering::Relaxed) {
+            return Err(CompileError::NotRunning);
+        }
+        let started = Instant::now();
+        let texts: Vec<&str> = rules.iter().map(|r| r.text.as_str()).collect();
+        let (engine, report) =
+            compile_texts(&texts, &sh.cache_dir).map_err(CompileError::Failed)?;
+        let engine = Arc::new(engine);
+        let compile_time = started.elapsed();
+        // Known before any worker can raise an alert with it.
+        sh.remember(generation, engine.clone());
+        for s in slots {
+            s.publish(generation, engine.clone());
+        }
+        let failures = report
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == rules::Severity::Error)
+            .map(|d| to_diag(d, Some(0)))
+            .collect();
+        Ok(ReloadOutcome {
+            generation,
+            rules_loaded: u32::try_from(report.loaded).unwrap_or(u32::MAX),
+            rules_failed: u32::try_from(report.failed + report.skipped).unwrap_or(u32::MAX),
+            failures,
+            compile_time,
+        })
+    }
+}
+
+/// One worker's export rings, converted to the control plane's records.
+pub struct WorkerSource {
+    name: String,
+    index: usize,
+    alerts: Consumer<AlertRecord>,
+    flows: Consumer<FlowRecord>,
+    shared: Arc<Shared>,
+    /// The engine of the last generation rendered (a lookup only when it changes).
+    engine: Option<(u64, Arc<rules::Engine>)>,
+}
+
+impl WorkerSource {
+    pub fn new(
+        index: usize,
+        alerts: Consumer<AlertRecord>,
+        flows: Consumer<FlowRecord>,
+        shared: Arc<Shared>,
+    ) -> Self {
+        WorkerSource {
+            name: format!("w{index}"),
+            index,
+            alerts,
+            flows,
+            shared,
+            engine: None,
+        }
+    }
+
+    fn engine_for(&mut self, generation: u64) -> Option<Arc<rules::Engine>> {
+        if let Some((g, e)) = &self.engine {
+            if *g == generation {
+                return Some(e.clone());
+            }
+        }
+        let e = self.shared.engine(generation)?;
+        self.engine = Some((generation, e.clone()));
+        Some(e)
+    }
+}
+
+fn action_of(a: rules::ast::Action) -> model::Action {
+    use rules::ast::Action as A;
+    match a {
+        A::Alert => model::Action::Alert,
+        A::Pass => model::Action::Pass,
+        A::Drop => model::Action::Drop,
+        _ => model::Action::Reject,
+    }
+}
+
+/// The control plane's alert for a worker's record, rendered with `engine`.
+pub fn convert_alert(r: &AlertRecord, engine: Option<&rules::Engine>, worker: &str) -> Alert {
+    let ev = &r.event;
+    let c = &r.ctx;
+    let rule = engine.and_then(|e| e.rules.get(ev.rule as usize));
+    Alert {
+        id: 0,
+        ts_nanos: ev.ts.0,
+        gid: ev.gid,
+        sid: ev.sid,
+        rev: ev.rev,
+        action: action_of(ev.rule_action),
+        msg: rule.map(|r| r.meta.msg.clone()).unwrap_or_default(),
+        category: rule
+            .and_then(|r| r.meta.classtype.clone())
+            .unwrap_or_default(),
+        severity: rule.map_or(3, |r| {
+            if r.meta.priority == 0 {
+                3
+            } else {
+                r.meta.priority
+            }
+        }),
+        src_ip: c.src,
+        src_port: c.src_port,
+        dst_ip: c.dst,
+        dst_port: c.dst_port,
+        proto: c.proto,
+        app_proto: c.app_proto.unwrap_or("").to_owned(),
+        flow_id: c.flow_id,
+        direction: match ev.dir {
+            Some(rules::ir::FlowDir::ToClient) => model::Direction::ToClient,
+            _ => model::Direction::ToServer,
+        },
+        packet_no: c.pcap_cnt,
+        payload: Vec::new(),
+        worker: worker.to_owned(),
+        generation: r.generation,
+    }
+}
+
+/// The control plane's flow record for a worker's.
+pub fn convert_flow(f: &FlowRecord, worker: &str) -> model::FlowRecord {
+    use dataplane::flow::{EndReason, FlowState};
+    let unspecified = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+    let t = &f.tuple;
+    model::FlowRecord {
+        flow_id: f.id.0,
+        src_ip: if t.src.is_unspecified() {
+            unspecified
+        } else {
+            t.src
+        },
+        src_port: t.src_port,
+        dst_ip: t.dst,
+        dst_port: t.dst_port,
+        proto: t.proto,
+        pkts_toserver: f.pkts_toserver,
+        pkts_toclient: f.pkts_toclient,
+        bytes_toserver: f.bytes_toserver,
+        bytes_toclient: f.bytes_toclient,
+        start_nanos: f.start.0,
+        end_nanos: f.end.0,
+        state: match f.state {
+            FlowState::New => model::FlowState::New,
+            FlowState::Established => model::FlowState::Established,
+            FlowState::Closed => model::FlowState::Closed,
+        },
+        reason: match f.reason {
+            EndReason::Timeout | EndReason::TcpClosed => model::FlowEndReason::Timeout,
+            EndReason::Evicted => model::FlowEndReason::Forced,
+            EndReason::TcpReuse => model::FlowEndReason::TcpReuse,
+            EndReason::Shutdown => model::FlowEndReason::Shutdown,
+        },
+        app_proto: f.app_proto.name().unwrap_or("").to_owned(),
+        alerted: f.alerted,
+        worker: worker.to_owned(),
+    }
+}
+
+impl RecordSource for WorkerSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn drain_alerts(&mut self, max: usize, out: &mut Vec<Alert>) -> usize {
+        let mut n = 0;
+        while n < max {
+            let Some(r) = self.alerts.pop() else { break };
+            let engine = self.engine_for(r.generation);
+            out.push(convert_alert(&r, engine.as_deref(), &self.name));
+            n += 1;
+        }
+        n
+    }
+
+    fn drain_flows(&mut self, max: usize, out: &mut Vec<model::FlowRecord>) -> usize {
+        let name = &self.name;
+        self.flows.drain(max, |f| out.push(convert_flow(&f, name)))
+    }
+
+    fn overflow(&self) -> Option<(u64, u64)> {
+        let v = (self.alerts.overflow(), self.flows.overflow());
+        if let Some(slot) = self
+            .shared
+            .overflow
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(self.index)
+        {
+            *slot = v;
+        }
+        Some(v)
+    }
+}
