@@ -843,8 +843,14 @@ impl Pipeline {
         &mut self,
         engine: Arc<rules::Engine>,
     ) -> Result<(), crate::detect::DetectError> {
+        let want_lines = crate::txbuf::uses_header_lines(&engine);
         match self.detector.as_mut() {
-            Some(d) => d.set_engine(engine),
+            Some(d) => {
+                d.set_engine(engine)?;
+                self.overlap = stream_overlap(d);
+                self.txi.want_lines = want_lines;
+                Ok(())
+            }
             None => Ok(()),
         }
     }

@@ -690,11 +690,20 @@ pub const MAX_TX_ALERTS: usize = 256;
 #[derive(Debug, Default, Clone)]
 pub struct TxAlerts {
     marks: std::collections::VecDeque<(u64, RuleIdx)>,
+    /// Engine epoch the rule indices refer to; a reload forgets the marks.
+    epoch: u32,
     /// Marks forgotten to stay under [`MAX_TX_ALERTS`].
     pub forgotten: u64,
 }
 
 impl TxAlerts {
+    fn sync(&mut self, epoch: u32) {
+        if self.epoch != epoch {
+            self.marks.clear();
+            self.epoch = epoch;
+        }
+    }
+
     /// True when `rule` already alerted on transaction `tx`.
     pub fn has(&self, tx: u64, rule: RuleIdx) -> bool {
         self.marks.iter().any(|&m| m == (tx, rule))
@@ -808,6 +817,9 @@ impl Core {
         now: Timestamp,
         sink: &mut impl FnMut(AlertEvent),
     ) -> Verdict {
+        if let Some((_, done, _)) = txd.as_mut() {
+            done.sync(self.epoch);
+        }
         if let Some(f) = flow.as_deref_mut() {
             f.sync(self.epoch);
             if f.passed {
