@@ -14,6 +14,7 @@ use crate::app::{self, AppConfig, AppCounters, AppLayer};
 use crate::counters::CounterSet;
 use crate::decode::{DecodeConfig, Decoder, LinkType, Packet, L4};
 use crate::detect::{AlertEvent, DetectConfig, Detector, FlowDetectState, PacketView};
+use crate::eve;
 use crate::flow::{
     self, proto, FlowConfig, FlowId, FlowRecord, FlowRecordSink, FlowTable, FlowTuple, StreamSink,
     TcpFlags, TcpSegment,
@@ -29,6 +30,30 @@ pub struct PipelineConfig {
     /// The compiled ruleset; `None` runs no detection.
     pub engine: Option<Arc<rules::Engine>>,
     pub detect: DetectConfig,
+    /// Which anomalies become EVE `anomaly` records.
+    pub anomaly: AnomalyTypes,
+}
+
+/// Which anomalies become EVE `anomaly` records (Suricata's `anomaly.types`). Suricata's
+/// default configuration logs only app-layer anomalies; Osprey's default logs all three.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AnomalyTypes {
+    /// Decoder events (`"type": "decode"`).
+    pub decode: bool,
+    /// TCP stream events (`"type": "stream"`).
+    pub stream: bool,
+    /// App-layer parser events (`"type": "applayer"`).
+    pub applayer: bool,
+}
+
+impl Default for AnomalyTypes {
+    fn default() -> Self {
+        AnomalyTypes {
+            decode: true,
+            stream: true,
+            applayer: true,
+        }
+    }
 }
 
 /// Where an alert happened: the packet's addresses (sender first), its flow and number.
@@ -52,9 +77,15 @@ pub trait EventSink {
     /// A rule matched.
     fn alert(&mut self, _ev: &AlertEvent, _ctx: &AlertContext) {}
     /// One whole EVE record (a JSON object without trailing newline) the worker rendered with
-    /// [`crate::eve::Json`]: app-layer transactions, anomalies. The bytes live in reused
+    /// [`crate::eve::Json`]: app-layer transactions, anomalies. `event_type` is the record's
+    /// `event_type` field (consumers filter on it without parsing). The bytes live in reused
     /// memory; copy them out before returning.
-    fn eve_line(&mut self, _line: &[u8]) {}
+    fn eve_line(&mut self, _event_type: &str, _line: &[u8]) {}
+    /// Whether [`EventSink::eve_line`] records are wanted; when false the pipeline does not
+    /// render them at all.
+    fn wants_eve(&self) -> bool {
+        true
+    }
 }
 
 /// A sink that keeps nothing.
@@ -63,11 +94,17 @@ pub struct NullEvents;
 
 impl EventSink for NullEvents {
     fn flow_end(&mut self, _: &FlowRecord) {}
+    fn wants_eve(&self) -> bool {
+        false
+    }
 }
 
 impl<F: FnMut(&FlowRecord)> EventSink for F {
     fn flow_end(&mut self, rec: &FlowRecord) {
         self(rec)
+    }
+    fn wants_eve(&self) -> bool {
+        false
     }
 }
 
@@ -80,6 +117,8 @@ pub struct PipelineCounters {
     pub flow_drop: u64,
     /// App-layer states refused because the per-worker cap was reached.
     pub app_state_cap: u64,
+    /// EVE `anomaly` records rendered.
+    pub anomalies_logged: u64,
 }
 
 impl CounterSet for PipelineCounters {
@@ -87,6 +126,7 @@ impl CounterSet for PipelineCounters {
         f("flow.no_flow", self.no_flow);
         f("flow.drop", self.flow_drop);
         f("app_layer.state_cap", self.app_state_cap);
+        f("eve.anomaly", self.anomalies_logged);
     }
 }
 
@@ -94,6 +134,8 @@ impl CounterSet for PipelineCounters {
 struct AppSlot {
     app: Option<AppLayer>,
     detect: FlowDetectState,
+    /// App-layer events already rendered as `anomaly` records (a prefix of `app.events`).
+    events_logged: u8,
 }
 
 /// App-layer states by flow, bounded; freed states are kept for reuse.
@@ -115,6 +157,9 @@ pub struct Pipeline {
     /// Flow records produced while the flow table is borrowed, emitted right after; reused.
     ended: Vec<FlowRecord>,
     detector: Option<Detector>,
+    anomaly: AnomalyTypes,
+    /// Worker-rendered EVE records are built here (reused, no allocation once warm).
+    eve_buf: Vec<u8>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -239,6 +284,8 @@ impl Pipeline {
                 Some(e) => Some(Detector::new(e.clone(), cfg.detect)?),
                 None => None,
             },
+            anomaly: cfg.anomaly,
+            eve_buf: Vec::with_capacity(1024),
         })
     }
 
@@ -290,11 +337,28 @@ impl Pipeline {
             counters,
             ended,
             detector,
+            anomaly,
+            eve_buf,
             ..
         } = self;
         let pkt = decoder.decode(*link, frame, now);
+        let log_anomalies = events.wants_eve() && (anomaly.decode || anomaly.stream);
         let Some(fp) = flow_packet(&pkt) else {
             counters.no_flow += 1;
+            if log_anomalies {
+                let types = *anomaly;
+                log_packet_anomalies(
+                    eve_buf,
+                    &pkt,
+                    0,
+                    pcap_cnt,
+                    now,
+                    types,
+                    Default::default(),
+                    events,
+                    counters,
+                );
+            }
             if let Some(det) = detector.as_mut() {
                 let ctx = alert_context(&pkt, 0, pcap_cnt, None);
                 det.inspect_packet(&PacketView::stateless(&pkt), None, now, &mut |ev| {
@@ -324,9 +388,37 @@ impl Pipeline {
             Ok(o) => o,
             Err(_) => {
                 counters.flow_drop += 1;
+                if log_anomalies {
+                    let types = *anomaly;
+                    log_packet_anomalies(
+                        eve_buf,
+                        &pkt,
+                        0,
+                        pcap_cnt,
+                        now,
+                        types,
+                        Default::default(),
+                        events,
+                        counters,
+                    );
+                }
                 return;
             }
         };
+        if log_anomalies {
+            let types = *anomaly;
+            log_packet_anomalies(
+                eve_buf,
+                &pkt,
+                outcome.flow.id.0,
+                pcap_cnt,
+                now,
+                types,
+                outcome.events,
+                events,
+                counters,
+            );
+        }
         if outcome.new_flow {
             if streams.apps.by_flow.len() >= streams.apps.cap {
                 counters.app_state_cap += 1;
@@ -347,6 +439,7 @@ impl Pipeline {
                     AppSlot {
                         app: transport.map(|t| AppLayer::new(t, client.src_port, client.dst_port)),
                         detect: FlowDetectState::default(),
+                        events_logged: 0,
                     },
                 );
             }
@@ -367,7 +460,21 @@ impl Pipeline {
                 );
             }
         }
-        let slot = streams.apps.by_flow.get_mut(&outcome.flow.id);
+        let mut slot = streams.apps.by_flow.get_mut(&outcome.flow.id);
+        if anomaly.applayer && events.wants_eve() {
+            if let Some(s) = slot.as_deref_mut() {
+                log_app_anomalies(
+                    eve_buf,
+                    s,
+                    &pkt,
+                    outcome.flow.id.0,
+                    pcap_cnt,
+                    now,
+                    events,
+                    counters,
+                );
+            }
+        }
         let app = slot
             .as_ref()
             .and_then(|s| s.app.as_ref())
@@ -394,13 +501,23 @@ impl Pipeline {
             };
             let ctx = alert_context(&pkt, outcome.flow.id.0, pcap_cnt, known.map(|a| a.name()));
             let mut alerted = false;
-            det.inspect_packet(&view, slot.map(|s| &mut s.detect), now, &mut |ev| {
-                alerted = true;
-                events.alert(&ev, &ctx)
-            });
+            det.inspect_packet(
+                &view,
+                slot.as_deref_mut().map(|s| &mut s.detect),
+                now,
+                &mut |ev| {
+                    alerted = true;
+                    events.alert(&ev, &ctx)
+                },
+            );
             if alerted {
                 flows.set_alerted(outcome.flow);
             }
+        }
+        // Detection may have taken (cleared) the flow's events: later ones start at 0.
+        if let Some(s) = slot {
+            let held = s.app.as_ref().map_or(0, |a| a.events.len());
+            s.events_logged = s.events_logged.min(held as u8);
         }
     }
 
@@ -457,6 +574,113 @@ impl Pipeline {
             end.flow_end(r);
         }
     }
+}
+
+/// The EVE envelope of a record about `pkt`.
+fn packet_envelope(
+    pkt: &Packet<'_>,
+    flow_id: u64,
+    pcap_cnt: u64,
+    now: Timestamp,
+) -> eve::Envelope<'static> {
+    let (src_port, dst_port) = pkt.ports();
+    eve::Envelope {
+        ts: now,
+        flow_id,
+        pcap_cnt,
+        event_type: "anomaly",
+        src: pkt.src_addr(),
+        src_port,
+        dst: pkt.dst_addr(),
+        dst_port,
+        proto: pkt.ip.as_ref().map_or(0, |i| i.proto),
+    }
+}
+
+/// Renders the packet's decoder and stream events as EVE `anomaly` records (each event once).
+#[allow(clippy::too_many_arguments)]
+fn log_packet_anomalies<E: EventSink>(
+    buf: &mut Vec<u8>,
+    pkt: &Packet<'_>,
+    flow_id: u64,
+    pcap_cnt: u64,
+    now: Timestamp,
+    types: AnomalyTypes,
+    stream: flow::StreamEvents,
+    events: &mut E,
+    counters: &mut PipelineCounters,
+) {
+    if (pkt.anomalies.is_empty() || !types.decode) && (stream.is_empty() || !types.stream) {
+        return;
+    }
+    let env = packet_envelope(pkt, flow_id, pcap_cnt, now);
+    let addresses = pkt.ip.is_some();
+    if types.decode {
+        for (i, a) in pkt.anomalies.iter().enumerate() {
+            if pkt.anomalies.iter().take(i).any(|b| b.event == a.event) {
+                continue;
+            }
+            buf.clear();
+            eve::write_anomaly(
+                buf,
+                &env,
+                addresses,
+                eve::Anomaly::Decode(a.event.full_name()),
+            );
+            events.eve_line("anomaly", buf);
+            counters.anomalies_logged += 1;
+        }
+    }
+    if types.stream {
+        for ev in stream.iter() {
+            buf.clear();
+            eve::write_anomaly(buf, &env, addresses, eve::Anomaly::Stream(ev.name()));
+            events.eve_line("anomaly", buf);
+            counters.anomalies_logged += 1;
+        }
+    }
+}
+
+/// Renders the app-layer events the flow raised since the last call as EVE `anomaly` records.
+#[allow(clippy::too_many_arguments)]
+fn log_app_anomalies<E: EventSink>(
+    buf: &mut Vec<u8>,
+    slot: &mut AppSlot,
+    pkt: &Packet<'_>,
+    flow_id: u64,
+    pcap_cnt: u64,
+    now: Timestamp,
+    events: &mut E,
+    counters: &mut PipelineCounters,
+) {
+    let Some(app) = slot.app.as_ref() else {
+        return;
+    };
+    let held = app.events.len();
+    let from = usize::from(slot.events_logged);
+    if held <= from {
+        return;
+    }
+    let env = packet_envelope(pkt, flow_id, pcap_cnt, now);
+    let flow_proto = app.proto();
+    for ev in app.events.iter().skip(from) {
+        // `http.request_field_too_long`: the parser's protocol, then the event.
+        let (proto, event) = ev.name().split_once('.').unwrap_or(("", ev.name()));
+        let app_proto = match flow_proto {
+            app::AppProto::Unknown | app::AppProto::Failed => proto,
+            p => p.name(),
+        };
+        buf.clear();
+        eve::write_anomaly(
+            buf,
+            &env,
+            pkt.ip.is_some(),
+            eve::Anomaly::AppLayer { app_proto, event },
+        );
+        events.eve_line("anomaly", buf);
+        counters.anomalies_logged += 1;
+    }
+    slot.events_logged = held.min(u8::MAX as usize) as u8;
 }
 
 fn rules_app_proto(p: app::AppProto) -> Option<rules::ir::AppProto> {

@@ -13,7 +13,7 @@ use crate::counters::CounterSet;
 use crate::decode::LinkType;
 use crate::detect::AlertEvent;
 use crate::dpdk::{Burst, RxQueue};
-use crate::export::Producer;
+use crate::export::{EveProducer, Producer};
 use crate::flow::FlowRecord;
 use crate::io::WireLengths;
 use crate::pipeline::{AlertContext, Pipeline, PipelineConfig};
@@ -131,9 +131,25 @@ impl Default for RunControl {
 }
 
 /// Settings every worker of a run shares.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct WorkerConfig {
     pub pipeline: PipelineConfig,
+    /// Bytes of each worker's EVE record ring (worker-rendered records: anomalies, app-layer
+    /// transactions); a full ring drops records and counts them (`eve.queue_overflow`).
+    pub eve_ring_bytes: usize,
+}
+
+/// Default bytes of a worker's EVE record ring: about 10,000 records of 400 bytes, several
+/// drain periods (10 ms) of a busy worker.
+pub const EVE_RING_BYTES: usize = 4 << 20;
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            pipeline: PipelineConfig::default(),
+            eve_ring_bytes: EVE_RING_BYTES,
+        }
+    }
 }
 
 /// Flow records a sweep may end per burst (bounds the work the sweep adds to one burst).
@@ -151,6 +167,8 @@ pub struct AlertRecord {
 pub struct Export {
     pub flows: Option<Producer<FlowRecord>>,
     pub alerts: Option<Producer<AlertRecord>>,
+    /// Worker-rendered EVE records (anomalies, app-layer transactions).
+    pub eve: Option<EveProducer>,
     /// Alerts raised (exported or not).
     alerts_raised: u64,
 }
@@ -170,6 +188,16 @@ impl crate::pipeline::EventSink for Export {
                 event: *ev,
                 ctx: *ctx,
             });
+        }
+    }
+    #[inline]
+    fn wants_eve(&self) -> bool {
+        self.eve.is_some()
+    }
+    #[inline]
+    fn eve_line(&mut self, event_type: &str, line: &[u8]) {
+        if let Some(p) = self.eve.as_mut() {
+            p.push(event_type, line);
         }
     }
 }
@@ -271,6 +299,10 @@ impl Worker {
         f(
             "detect.alert_queue_overflow",
             self.export.alerts.as_ref().map_or(0, |p| p.overflow()),
+        );
+        f(
+            "eve.queue_overflow",
+            self.export.eve.as_ref().map_or(0, |p| p.overflow()),
         );
     }
 
