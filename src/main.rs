@@ -105,8 +105,8 @@ struct ReplayArgs {
     #[arg(long)]
     eve: Option<PathBuf>,
     /// EVE event types to write, comma-separated (default: every type). Produced today:
-    /// `flow`; `alert`, `anomaly`, `http`, `dns`, `tls` are accepted and written as their
-    /// stages land.
+    /// `flow`, `alert` (with --rules), `anomaly`; `http`, `dns`, `tls` are accepted and written
+    /// as their stages land.
     #[arg(long, value_delimiter = ',', value_parser = ["alert", "flow", "anomaly", "http", "dns", "tls", "stats"])]
     eve_types: Vec<String>,
     /// Engine mode flags, comma-separated: `checksum-off` (do not validate checksums, like
@@ -295,6 +295,12 @@ fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let engine = load_engine(&a.rules)?;
     let mut worker = a.flags.worker_config();
     worker.pipeline.engine = engine.clone();
+    let wants = |t: &str| a.eve_types.is_empty() || a.eve_types.iter().any(|x| x == t);
+    // Alerts, app-layer transactions and anomalies are rendered by the workers (they alone
+    // have the flow's counters and the transactions); flows come from the flow records.
+    worker.eve_alerts = a.eve.is_some() && wants("alert") && engine.is_some();
+    worker.pipeline.app.eve_logging =
+        a.eve.is_some() && ["http", "dns", "tls", "websocket"].iter().any(|t| wants(t));
     let opts = ReplayOptions {
         pcap: a.pcap.clone(),
         workers: a.workers,
@@ -304,30 +310,40 @@ fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         stop: stop_on_signals()?,
         worker,
     };
-    let wants = |t: &str| a.eve_types.is_empty() || a.eve_types.iter().any(|x| x == t);
-    let mut eve = match &a.eve {
+    let eve = match &a.eve {
         Some(p) => Some(std::io::BufWriter::with_capacity(
             1 << 20,
             std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
         )),
         None => None,
     };
-    let mut eve_error: Option<std::io::Error> = None;
+    // Flow and worker-rendered records are written as they arrive; both callbacks share the
+    // writer and the first write error.
+    let eve = std::cell::RefCell::new(eve);
+    let eve_error: std::cell::RefCell<Option<std::io::Error>> = Default::default();
     let mut on_flow = |_worker: usize, rec: &dataplane::flow::FlowRecord| {
-        if let (Some(w), None) = (eve.as_mut(), eve_error.as_ref()) {
+        let mut err = eve_error.borrow_mut();
+        if let (Some(w), None) = (eve.borrow_mut().as_mut(), err.as_ref()) {
             if let Err(e) = dataplane::flow::write_eve_flow(rec, &mut *w) {
-                eve_error = Some(e);
+                *err = Some(e);
+            }
+        }
+    };
+    let mut on_eve = |_worker: usize, event_type: &str, line: &[u8]| {
+        if !wants(event_type) {
+            return;
+        }
+        let mut err = eve_error.borrow_mut();
+        if let (Some(w), None) = (eve.borrow_mut().as_mut(), err.as_ref()) {
+            if let Err(e) = w.write_all(line).and_then(|()| w.write_all(b"\n")) {
+                *err = Some(e);
             }
         }
     };
     let flows_wanted = a.eve.is_some() && wants("flow");
-    let alerts_wanted = a.eve.is_some() && wants("alert") && engine.is_some();
-    let mut alert_lines: Vec<serde_json::Value> = Vec::new();
-    let mut on_alert = |_worker: usize, r: &dataplane::worker::AlertRecord| {
-        if let Some(e) = engine.as_deref() {
-            alert_lines.push(dataplane::export::eve_alert(e, r));
-        }
-    };
+    // Worker-rendered types (alert, anomaly, http, dns, tls, ...); filtered per record by type.
+    let records_wanted =
+        a.eve.is_some() && (a.eve_types.is_empty() || a.eve_types.iter().any(|t| t != "flow"));
     let report = runtime::replay(
         &opts,
         None,
@@ -336,19 +352,15 @@ fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         } else {
             None
         },
-        if alerts_wanted {
-            Some(&mut on_alert)
+        None,
+        if records_wanted {
+            Some(&mut on_eve)
         } else {
             None
         },
     )?;
-    if let Some(w) = eve.as_mut() {
-        for v in &alert_lines {
-            serde_json::to_writer(&mut *w, v).context("writing EVE")?;
-            w.write_all(b"\n").context("writing EVE")?;
-        }
-    }
-    if let Some(e) = eve_error {
+    let eve = eve.into_inner();
+    if let Some(e) = eve_error.into_inner() {
         return Err(anyhow::Error::new(e).context("writing EVE"));
     }
     if let Some(mut w) = eve {
@@ -430,7 +442,7 @@ fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
         stop: stop_on_signals()?,
         worker,
     };
-    let r = runtime::replay(&opts, None, None, None)?;
+    let r = runtime::replay(&opts, None, None, None, None)?;
     let secs = r.elapsed_secs.max(1e-9);
     // Cycles per packet per worker: the worker's whole poll loop (PMD receive included) over
     // the packets it handled.
@@ -859,7 +871,8 @@ fn run_dataplane(
                 stop,
                 worker,
             };
-            let r = runtime::replay_with(&opts, Some(attach), Some(&mut progress), None, None)?;
+            let r =
+                runtime::replay_with(&opts, Some(attach), Some(&mut progress), None, None, None)?;
             println!(
                 "stopped: {} packets, {} bytes in {:.1} s; drops: imissed {} rx_nombuf {} ierrors {}",
                 r.packets,
@@ -905,8 +918,9 @@ fn run_dataplane(
                 export_flows: false,
                 export_alerts: false,
                 attach: Some(attach),
+                export_eve: false,
             };
-            let r = runtime::run(&plan, Some(&mut progress), None, None)?;
+            let r = runtime::run(&plan, Some(&mut progress), None, None, None)?;
             let packets: u64 = r.per_worker.iter().map(|w| w.packets).sum();
             println!(
                 "stopped: {packets} packets in {:.1} s; drops: imissed {} rx_nombuf {} ierrors {}",

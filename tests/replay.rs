@@ -380,3 +380,99 @@ fn bench_loops_captures_with_jumbo_frames() {
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(r["packets"].as_u64().unwrap() > 4, "{r}");
 }
+
+/// Ethernet + IPv4 (total length `ip_len`, checksum filled in) + TCP 10.0.0.1:1234 →
+/// 10.0.0.2:80 with `flags` and `seq` (TCP checksum left 0: replayed with `checksum-off`).
+fn tcp_frame(ip_len: u16, flags: u8, seq: u32) -> Vec<u8> {
+    let mut f = vec![0u8; 12];
+    f.extend_from_slice(&[0x08, 0x00]);
+    let mut ip = vec![
+        0x45, 0, 0, 0, 0, 1, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ];
+    ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
+    let sum: u32 = ip
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+        .sum();
+    let sum = !(((sum & 0xffff) + (sum >> 16)) as u16);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    f.extend_from_slice(&ip);
+    let mut tcp = vec![0u8; 20];
+    tcp[0..2].copy_from_slice(&1234u16.to_be_bytes());
+    tcp[2..4].copy_from_slice(&80u16.to_be_bytes());
+    tcp[4..8].copy_from_slice(&seq.to_be_bytes());
+    tcp[12] = 5 << 4;
+    tcp[13] = flags;
+    tcp[14..16].copy_from_slice(&64240u16.to_be_bytes());
+    f.extend_from_slice(&tcp);
+    f
+}
+
+fn eve_records(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+/// Worker-rendered `anomaly` records cross the worker's EVE ring into `--eve`: a truncated
+/// IPv4 packet (decoder event, no flow) and a SYN resent with another sequence number (stream
+/// event on the flow); `--eve-types` narrows by event type.
+#[test]
+fn anomaly_records_reach_the_eve_file_and_types_filter_them() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("anomalies.pcap");
+    let trunc = tcp_frame(100, 0x02, 1);
+    let syn = tcp_frame(40, 0x02, 1000);
+    let resend = tcp_frame(40, 0x02, 2000);
+    write_pcap(&p, 1, &[&trunc, &syn, &resend]);
+    let replay = |types: Option<&str>| {
+        let eve = d
+            .path()
+            .join(format!("eve-{}.json", types.unwrap_or("all")));
+        let stats = d.path().join("s.json");
+        let mut cmd = osprey();
+        cmd.args(["replay", "-q", "--flags", "checksum-off", "--pcap"])
+            .arg(&p)
+            .arg("--eve")
+            .arg(&eve)
+            .arg("--stats-json")
+            .arg(&stats);
+        if let Some(t) = types {
+            cmd.args(["--eve-types", t]);
+        }
+        assert!(run(&mut cmd).status.success());
+        let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+        (eve_records(&eve), s)
+    };
+    let (all, stats) = replay(None);
+    let anomalies: Vec<_> = all
+        .iter()
+        .filter(|v| v["event_type"] == "anomaly")
+        .collect();
+    assert_eq!(anomalies.len(), 2, "{all:?}");
+    assert_eq!(anomalies[0]["anomaly"]["type"], "decode");
+    assert_eq!(anomalies[0]["anomaly"]["event"], "decoder.ipv4.trunc_pkt");
+    assert_eq!(anomalies[0]["pcap_cnt"], 1);
+    assert_eq!(anomalies[1]["anomaly"]["type"], "stream");
+    assert_eq!(
+        anomalies[1]["anomaly"]["event"],
+        "stream.3whs_syn_resend_diff_seq"
+    );
+    assert_eq!(anomalies[1]["pcap_cnt"], 3);
+    assert_eq!(anomalies[1]["src_ip"], "10.0.0.1");
+    let flows: Vec<_> = all.iter().filter(|v| v["event_type"] == "flow").collect();
+    assert_eq!(flows.len(), 1);
+    assert_eq!(anomalies[1]["flow_id"], flows[0]["flow_id"]);
+    let w = &stats["per_worker"][0]["counters"];
+    assert_eq!(w["eve.anomaly"], 2);
+    assert_eq!(w["eve.queue_overflow"], 0);
+
+    let (only_anomaly, _) = replay(Some("anomaly"));
+    assert_eq!(only_anomaly.len(), 2);
+    assert!(only_anomaly.iter().all(|v| v["event_type"] == "anomaly"));
+    let (only_flow, _) = replay(Some("flow"));
+    assert_eq!(only_flow.len(), 1);
+    assert_eq!(only_flow[0]["event_type"], "flow");
+}

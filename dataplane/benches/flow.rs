@@ -1,7 +1,9 @@
 //! Flow table and reassembly benchmarks.
 //!
 //! `flow::lookup_zipf/{1k,100k,1m}`: one packet through `FlowTable::process` (hash, lookup,
-//! counters) with flow keys drawn from a Zipf(1.0) distribution over N live UDP flows.
+//! counters) with flow keys drawn from a Zipf(1.0) distribution over N live UDP flows;
+//! `flow::lookup_zipf/burst32/{1k,100k,1m}`: the same keys in bursts of 32, each burst's flows
+//! prefetched (`FlowTable::prefetch`) before any is processed (throughput per packet).
 //! `reassembly::{in_order,reordered}`: a 64 KiB request through a full TCP session (handshake,
 //! 1460-byte segments acknowledged every 8 segments, RST), IDS mode, bytes handed to a consumer.
 //! `flow::public_mix`: every packet of `shared/data/pcaps/public_mix.pcap` (headers extracted
@@ -68,6 +70,9 @@ fn udp_tuple(i: u32) -> FlowTuple {
     }
 }
 
+/// Packets per burst, as the worker receives them.
+const BURST: usize = 32;
+
 fn lookup_zipf(c: &mut Crit) {
     let mut g = c.benchmark_group("flow::lookup_zipf");
     for (name, n) in [("1k", 1_000u32), ("100k", 100_000), ("1m", 1_000_000)] {
@@ -115,6 +120,23 @@ fn lookup_zipf(c: &mut Crit) {
                 let pkt = &seq[k & 0xffff];
                 k += 1;
                 black_box(table.process(pkt, now, &mut streams, &mut sink).unwrap());
+            })
+        });
+        // The worker's way: a burst of 32 packets, every flow prefetched before any is
+        // processed, so the cache misses of different packets overlap.
+        g.throughput(Throughput::Elements(BURST as u64));
+        g.bench_function(BenchmarkId::new("burst32", name), |b| {
+            b.iter(|| {
+                // Burst-aligned, so a burst never runs past the end of `seq`.
+                let start = k & 0xffff & !(BURST - 1);
+                let burst = &seq[start..start + BURST];
+                k = start + BURST;
+                for pkt in burst {
+                    table.prefetch(&pkt.tuple);
+                }
+                for pkt in burst {
+                    black_box(table.process(pkt, now, &mut streams, &mut sink).unwrap());
+                }
             })
         });
         assert_eq!(table.active(), n as usize);

@@ -55,17 +55,7 @@ impl<'o> Json<'o> {
     /// The common EVE fields: `timestamp`, `flow_id`, `pcap_cnt`, `event_type`, addresses,
     /// ports and `proto`, in Suricata's order.
     pub fn envelope(&mut self, e: &Envelope<'_>) -> &mut Self {
-        self.key("timestamp");
-        self.out.push(b'"');
-        write_timestamp(self.out, e.ts);
-        self.out.push(b'"');
-        if e.flow_id != 0 {
-            self.u64("flow_id", e.flow_id);
-        }
-        if e.pcap_cnt != 0 {
-            self.u64("pcap_cnt", e.pcap_cnt);
-        }
-        self.str("event_type", e.event_type);
+        self.envelope_without_addresses(e);
         // A packet whose IP layer could not be decoded has no addresses: Suricata leaves the
         // fields out.
         if e.proto == 0 && e.src.is_unspecified() && e.dst.is_unspecified() {
@@ -94,6 +84,24 @@ impl<'o> Json<'o> {
             }
         }
         self.out.push(b'"');
+        self
+    }
+
+    /// The common fields of a record about a packet without IP addresses (a malformed or
+    /// non-IP frame): `timestamp`, `flow_id`, `pcap_cnt`, `event_type`; `e`'s addresses,
+    /// ports and protocol are not written.
+    pub fn envelope_without_addresses(&mut self, e: &Envelope<'_>) -> &mut Self {
+        self.key("timestamp");
+        self.out.push(b'"');
+        write_timestamp(self.out, e.ts);
+        self.out.push(b'"');
+        if e.flow_id != 0 {
+            self.u64("flow_id", e.flow_id);
+        }
+        if e.pcap_cnt != 0 {
+            self.u64("pcap_cnt", e.pcap_cnt);
+        }
+        self.str("event_type", e.event_type);
         self
     }
 
@@ -293,6 +301,55 @@ fn write_u64(out: &mut Vec<u8>, mut v: u64) {
     out.extend_from_slice(&buf[i..]);
 }
 
+/// What an `anomaly` record reports, as Suricata's anomaly logger types it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Anomaly<'a> {
+    /// A decoder event (`decoder.ipv4.trunc_pkt`).
+    Decode(&'a str),
+    /// A TCP stream event (`stream.3whs_ack_in_wrong_dir`).
+    Stream(&'a str),
+    /// An app-layer parser event: the parser's protocol and the event's name without the
+    /// protocol prefix (`request_field_too_long`).
+    AppLayer { app_proto: &'a str, event: &'a str },
+}
+
+/// Appends one `anomaly` record to `out` (no newline). `env.event_type` is ignored
+/// (`anomaly` is written); with `addresses` false the packet's addresses are left out (a
+/// frame without a decodable IP header). App-layer records also carry the flow's
+/// `app_proto` at the top level, as Suricata's do.
+pub fn write_anomaly(out: &mut Vec<u8>, env: &Envelope<'_>, addresses: bool, a: Anomaly<'_>) {
+    let env = Envelope {
+        event_type: "anomaly",
+        ..*env
+    };
+    let mut j = Json::new(out);
+    if addresses {
+        j.envelope(&env);
+    } else {
+        j.envelope_without_addresses(&env);
+    }
+    if let Anomaly::AppLayer { app_proto, .. } = a {
+        j.str("app_proto", app_proto);
+    }
+    j.object("anomaly");
+    match a {
+        Anomaly::Decode(event) => {
+            j.str("type", "decode").str("event", event);
+        }
+        Anomaly::Stream(event) => {
+            j.str("type", "stream").str("event", event);
+        }
+        Anomaly::AppLayer { app_proto, event } => {
+            j.str("app_proto", app_proto)
+                .str("type", "applayer")
+                .str("event", event)
+                .str("layer", "proto_parser");
+        }
+    }
+    j.close();
+    j.end();
+}
+
 /// Appends `ts` as `2024-01-01T00:00:00.000000+0000` (UTC).
 pub fn write_timestamp(out: &mut Vec<u8>, ts: Timestamp) {
     let secs = ts.0 / 1_000_000_000;
@@ -421,6 +478,160 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
         assert!(v.get("src_port").is_none());
         assert_eq!(v["proto"], "ICMP");
+    }
+
+    #[test]
+    fn anomaly_records_have_suricatas_shape() {
+        let mut buf = Vec::new();
+        write_anomaly(
+            &mut buf,
+            &env(6),
+            true,
+            Anomaly::Decode("decoder.ipv4.trunc_pkt"),
+        );
+        let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(v["event_type"], "anomaly");
+        assert_eq!(v["src_ip"], "10.0.0.1");
+        assert_eq!(v["anomaly"]["type"], "decode");
+        assert_eq!(v["anomaly"]["event"], "decoder.ipv4.trunc_pkt");
+
+        buf.clear();
+        write_anomaly(
+            &mut buf,
+            &env(6),
+            false,
+            Anomaly::Stream("stream.pkt_after_close"),
+        );
+        let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        assert!(v.get("src_ip").is_none() && v.get("proto").is_none());
+        assert_eq!(v["pcap_cnt"], 7);
+        assert_eq!(v["anomaly"]["type"], "stream");
+
+        buf.clear();
+        let a = Anomaly::AppLayer {
+            app_proto: "http",
+            event: "request_field_too_long",
+        };
+        write_anomaly(&mut buf, &env(6), true, a);
+        let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(v["app_proto"], "http");
+        assert_eq!(v["anomaly"]["app_proto"], "http");
+        assert_eq!(v["anomaly"]["type"], "applayer");
+        assert_eq!(v["anomaly"]["event"], "request_field_too_long");
+        assert_eq!(v["anomaly"]["layer"], "proto_parser");
+    }
+
+    /// Collects worker-rendered records.
+    #[derive(Default)]
+    struct Lines(Vec<(String, serde_json::Value)>);
+
+    impl crate::pipeline::EventSink for Lines {
+        fn flow_end(&mut self, _: &crate::flow::FlowRecord) {}
+        fn eve_line(&mut self, event_type: &str, line: &[u8]) {
+            let v = serde_json::from_slice(line).expect("a record is one JSON object");
+            self.0.push((event_type.to_string(), v));
+        }
+    }
+
+    /// Ethernet + IPv4 (total length `ip_len`) + TCP header from 10.0.0.1:1234 to
+    /// 10.0.0.2:80 with `flags`, `seq`, `ack`.
+    fn tcp_frame(ip_len: u16, flags: u8, seq: u32, ack: u32) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00]);
+        let mut ip = vec![
+            0x45, 0, 0, 0, 0, 1, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
+        f.extend_from_slice(&ip);
+        let mut tcp = vec![0u8; 20];
+        tcp[0..2].copy_from_slice(&1234u16.to_be_bytes());
+        tcp[2..4].copy_from_slice(&80u16.to_be_bytes());
+        tcp[4..8].copy_from_slice(&seq.to_be_bytes());
+        tcp[8..12].copy_from_slice(&ack.to_be_bytes());
+        tcp[12] = 5 << 4;
+        tcp[13] = flags;
+        tcp[14..16].copy_from_slice(&64240u16.to_be_bytes());
+        f.extend_from_slice(&tcp);
+        f
+    }
+
+    fn pipeline(anomaly: crate::pipeline::AnomalyTypes) -> crate::pipeline::Pipeline {
+        let mut cfg = crate::pipeline::PipelineConfig::default();
+        cfg.decode.checksum_validation = false;
+        cfg.anomaly = anomaly;
+        crate::pipeline::Pipeline::new(crate::decode::LinkType::Ethernet, &cfg).unwrap()
+    }
+
+    #[test]
+    fn pipeline_renders_decoder_and_stream_anomalies_once_each() {
+        let mut p = pipeline(Default::default());
+        let mut sink = Lines::default();
+        let t = Timestamp::from_micros(1_700_000_000, 0);
+        // IPv4 says 100 bytes, 40 captured: decoder.ipv4.trunc_pkt, no flow.
+        p.process(&tcp_frame(100, 0x02, 1, 0), t, &mut sink);
+        assert_eq!(sink.0.len(), 1, "{:?}", sink.0);
+        let (ty, v) = &sink.0[0];
+        assert_eq!(ty, "anomaly");
+        assert_eq!(v["anomaly"]["type"], "decode");
+        assert_eq!(v["anomaly"]["event"], "decoder.ipv4.trunc_pkt");
+        assert_eq!(v["pcap_cnt"], 1);
+        // The IPv4 layer did not decode: no addresses, as Suricata writes it.
+        assert!(v.get("src_ip").is_none());
+        // A well-formed SYN raises nothing.
+        p.process(&tcp_frame(40, 0x02, 1000, 0), t, &mut sink);
+        assert_eq!(sink.0.len(), 1);
+        // The client resends its SYN with another sequence number: a stream event.
+        p.process(&tcp_frame(40, 0x02, 2000, 0), t, &mut sink);
+        let stream: Vec<_> = sink.0[1..].iter().map(|(_, v)| v).collect();
+        assert_eq!(stream.len(), 1, "{stream:?}");
+        assert_eq!(
+            stream[0]["anomaly"]["event"],
+            "stream.3whs_syn_resend_diff_seq"
+        );
+        for v in &stream {
+            assert_eq!(v["anomaly"]["type"], "stream");
+            assert!(v["anomaly"]["event"]
+                .as_str()
+                .unwrap()
+                .starts_with("stream."));
+            assert!(v["flow_id"].as_u64().unwrap() > 0);
+            assert_eq!(v["pcap_cnt"], 3);
+            assert_eq!(v["src_ip"], "10.0.0.1");
+            assert_eq!(v["dest_port"], 80);
+        }
+        let mut logged = 0;
+        p.visit_counters(&mut |n, v| {
+            if n == "eve.anomaly" {
+                logged = v;
+            }
+        });
+        assert_eq!(logged, sink.0.len() as u64);
+    }
+
+    #[test]
+    fn anomaly_types_narrow_and_null_sinks_render_nothing() {
+        let t = Timestamp::from_micros(1_700_000_000, 0);
+        let mut p = pipeline(crate::pipeline::AnomalyTypes {
+            decode: false,
+            stream: true,
+            applayer: true,
+        });
+        let mut sink = Lines::default();
+        p.process(&tcp_frame(100, 0x02, 1, 0), t, &mut sink);
+        assert!(sink.0.is_empty());
+        let mut p = pipeline(Default::default());
+        p.process(
+            &tcp_frame(100, 0x02, 1, 0),
+            t,
+            &mut crate::pipeline::NullEvents,
+        );
+        let mut logged = 1;
+        p.visit_counters(&mut |n, v| {
+            if n == "eve.anomaly" {
+                logged = v;
+            }
+        });
+        assert_eq!(logged, 0);
     }
 
     proptest::proptest! {

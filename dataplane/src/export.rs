@@ -128,6 +128,215 @@ impl<T> Consumer<T> {
     }
 }
 
+/// Bytes of a byte-ring record's header: the record length (u32, little endian) and the
+/// length of its event type (u8).
+const EVE_HEADER: usize = 5;
+
+/// The worker's end of an EVE byte ring: variable-length records (a rendered EVE JSON object
+/// and its `event_type`) copied into a preallocated byte ring, no allocation per record.
+pub struct EveProducer {
+    ring: rtrb::Producer<u8>,
+    shared: Arc<AtomicU64>,
+    overflow: u64,
+    pushed: u64,
+}
+
+/// The main lcore's end of an EVE byte ring.
+pub struct EveConsumer {
+    ring: rtrb::Consumer<u8>,
+    shared: Arc<AtomicU64>,
+    /// A record that wraps around the end of the ring is copied here to be handed out whole.
+    scratch: Vec<u8>,
+}
+
+impl std::fmt::Debug for EveProducer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "EveProducer(cap {} bytes)",
+            self.ring.buffer().capacity()
+        )
+    }
+}
+
+impl std::fmt::Debug for EveConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EveConsumer({} bytes waiting)", self.ring.slots())
+    }
+}
+
+/// An EVE byte ring holding `capacity_bytes` bytes of records (each record also costs
+/// a 5-byte header and its event type's length).
+pub fn eve_ring(capacity_bytes: usize) -> (EveProducer, EveConsumer) {
+    let (p, c) = rtrb::RingBuffer::new(capacity_bytes.max(EVE_HEADER + 1));
+    let shared = Arc::new(AtomicU64::new(0));
+    (
+        EveProducer {
+            ring: p,
+            shared: shared.clone(),
+            overflow: 0,
+            pushed: 0,
+        },
+        EveConsumer {
+            ring: c,
+            shared,
+            scratch: Vec::new(),
+        },
+    )
+}
+
+impl EveProducer {
+    /// Copies one record in; on a full ring (or a record longer than the ring) drops it,
+    /// counts it and returns false. Never blocks. `event_type` is cut to 255 bytes.
+    #[inline]
+    pub fn push(&mut self, event_type: &str, line: &[u8]) -> bool {
+        let ty = &event_type.as_bytes()[..event_type.len().min(255)];
+        let body = ty.len() + line.len();
+        let total = EVE_HEADER + body;
+        let Ok(len) = u32::try_from(body) else {
+            return self.dropped();
+        };
+        // The whole record is committed at once, so the consumer never sees half of one.
+        let Ok(mut chunk) = self.ring.write_chunk(total) else {
+            return self.dropped();
+        };
+        let (a, b) = chunk.as_mut_slices();
+        let mut w = SplitWriter { a, b, at: 0 };
+        w.put(&len.to_le_bytes());
+        w.put(&[ty.len() as u8]);
+        w.put(ty);
+        w.put(line);
+        chunk.commit_all();
+        self.pushed += 1;
+        true
+    }
+
+    fn dropped(&mut self) -> bool {
+        self.overflow += 1;
+        self.shared.store(self.overflow, Ordering::Relaxed);
+        false
+    }
+
+    /// Records dropped so far (`eve.queue_overflow`).
+    pub fn overflow(&self) -> u64 {
+        self.overflow
+    }
+
+    /// Records pushed so far.
+    pub fn pushed(&self) -> u64 {
+        self.pushed
+    }
+
+    /// Free bytes in the ring.
+    pub fn free_bytes(&self) -> usize {
+        self.ring.slots()
+    }
+}
+
+/// Writes consecutive bytes across the two halves of a wrapped ring chunk.
+struct SplitWriter<'a> {
+    a: &'a mut [u8],
+    b: &'a mut [u8],
+    at: usize,
+}
+
+impl SplitWriter<'_> {
+    #[inline]
+    fn put(&mut self, src: &[u8]) {
+        let alen = self.a.len();
+        let mut src = src;
+        if self.at < alen {
+            let n = src.len().min(alen - self.at);
+            self.a[self.at..self.at + n].copy_from_slice(&src[..n]);
+            self.at += n;
+            src = &src[n..];
+        }
+        if !src.is_empty() {
+            let off = self.at - alen;
+            self.b[off..off + src.len()].copy_from_slice(src);
+            self.at += src.len();
+        }
+    }
+}
+
+/// Copies `out.len()` bytes starting at `at` of the two halves `a`, `b` into `out`.
+fn split_read(a: &[u8], b: &[u8], at: usize, out: &mut [u8]) {
+    let n = out.len();
+    if at + n <= a.len() {
+        out.copy_from_slice(&a[at..at + n]);
+    } else if at >= a.len() {
+        let off = at - a.len();
+        out.copy_from_slice(&b[off..off + n]);
+    } else {
+        let k = a.len() - at;
+        out[..k].copy_from_slice(&a[at..]);
+        out[k..].copy_from_slice(&b[..n - k]);
+    }
+}
+
+impl EveConsumer {
+    /// Hands up to `max` waiting records to `f(event_type, line)`, oldest first; returns how
+    /// many.
+    pub fn drain(&mut self, max: usize, mut f: impl FnMut(&str, &[u8])) -> usize {
+        let mut n = 0;
+        while n < max {
+            let avail = self.ring.slots();
+            if avail < EVE_HEADER {
+                break;
+            }
+            let Ok(chunk) = self.ring.read_chunk(avail) else {
+                break;
+            };
+            let (a, b) = chunk.as_slices();
+            let mut at = 0;
+            while n < max && avail - at >= EVE_HEADER {
+                let mut h = [0u8; EVE_HEADER];
+                split_read(a, b, at, &mut h);
+                let body = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
+                let ty_len = h[4] as usize;
+                // Records are committed whole, so a complete one is always there.
+                if avail - at - EVE_HEADER < body || ty_len > body {
+                    break;
+                }
+                let start = at + EVE_HEADER;
+                let rec: &[u8] = if start + body <= a.len() {
+                    &a[start..start + body]
+                } else if start >= a.len() {
+                    &b[start - a.len()..start - a.len() + body]
+                } else {
+                    self.scratch.resize(body, 0);
+                    split_read(a, b, start, &mut self.scratch);
+                    &self.scratch
+                };
+                let (ty, line) = rec.split_at(ty_len);
+                f(std::str::from_utf8(ty).unwrap_or(""), line);
+                at = start + body;
+                n += 1;
+            }
+            chunk.commit(at);
+            if at == 0 {
+                break;
+            }
+        }
+        n
+    }
+
+    /// Records the producer dropped so far.
+    pub fn overflow(&self) -> u64 {
+        self.shared.load(Ordering::Relaxed)
+    }
+
+    /// True when nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.ring.is_empty()
+    }
+
+    /// True once the producer is gone and nothing is left.
+    pub fn is_finished(&self) -> bool {
+        self.ring.is_abandoned() && self.ring.is_empty()
+    }
+}
+
 /// Renders one alert as Suricata's EVE `alert` event.
 pub fn eve_alert(engine: &rules::Engine, r: &crate::worker::AlertRecord) -> serde_json::Value {
     use crate::detect::AlertAction;
@@ -235,5 +444,84 @@ mod tests {
         // Every drop was retried by this producer, so none is lost from the sequence.
         assert_eq!(next, 100_000);
         assert_eq!(c.overflow(), dropped);
+    }
+
+    fn drain_all(c: &mut EveConsumer) -> Vec<(String, Vec<u8>)> {
+        let mut got = Vec::new();
+        c.drain(usize::MAX, |t, l| got.push((t.to_string(), l.to_vec())));
+        got
+    }
+
+    #[test]
+    fn eve_ring_wraps_around_with_records_intact() {
+        // 80 bytes: records of 5 + 4 + 24..34 bytes wrap around the end many times.
+        let (mut p, mut c) = eve_ring(80);
+        let mut expect = Vec::new();
+        let mut got = Vec::new();
+        for i in 0..200u32 {
+            let line = format!(
+                "{{\"n\":{i},\"pad\":\"{}\"}}",
+                "x".repeat((i % 11) as usize)
+            );
+            assert!(
+                p.push("flow", line.as_bytes()),
+                "record {i} fits after a drain"
+            );
+            expect.push(("flow".to_string(), line.into_bytes()));
+            if i % 2 == 1 {
+                got.extend(drain_all(&mut c));
+            }
+        }
+        got.extend(drain_all(&mut c));
+        assert_eq!(got, expect);
+        assert_eq!(p.overflow(), 0);
+        assert_eq!(p.pushed(), 200);
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn full_eve_ring_drops_counts_and_keeps_earlier_records() {
+        let (mut p, mut c) = eve_ring(100);
+        let line = [b'a'; 40];
+        // 5 + 7 + 40 = 52 bytes per record: one fits, the second does not.
+        assert!(p.push("anomaly", &line));
+        assert!(!p.push("anomaly", &line));
+        assert!(!p.push("anomaly", &[b'b'; 200]), "longer than the ring");
+        assert_eq!(p.overflow(), 2);
+        assert_eq!(c.overflow(), 2);
+        let got = drain_all(&mut c);
+        assert_eq!(got, vec![("anomaly".to_string(), line.to_vec())]);
+        assert!(p.push("anomaly", &line), "room again after the drain");
+        assert_eq!(drain_all(&mut c).len(), 1);
+        assert!(!c.is_finished());
+        drop(p);
+        assert!(c.is_finished());
+    }
+
+    #[test]
+    fn eve_records_cross_threads_in_order() {
+        let (mut p, mut c) = eve_ring(4096);
+        let t = std::thread::spawn(move || {
+            let mut i = 0u64;
+            while i < 50_000 {
+                let line = format!("{i}:{}", "y".repeat((i % 97) as usize));
+                if p.push(if i % 3 == 0 { "anomaly" } else { "http" }, line.as_bytes()) {
+                    i += 1;
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+        });
+        let mut next = 0u64;
+        while next < 50_000 {
+            c.drain(usize::MAX, |t, l| {
+                assert_eq!(t, if next % 3 == 0 { "anomaly" } else { "http" });
+                let (n, pad) = std::str::from_utf8(l).unwrap().split_once(':').unwrap();
+                assert_eq!(n.parse::<u64>().unwrap(), next);
+                assert_eq!(pad, "y".repeat((next % 97) as usize));
+                next += 1;
+            });
+        }
+        t.join().unwrap();
     }
 }

@@ -17,6 +17,7 @@ use crate::decode::{IpInfo, TcpInfo, UdpInfo};
 use crate::detect::{
     AlertEvent, DetectConfig, Detector, FlowDetectState, PacketView, TxAlerts, Verdict,
 };
+use crate::eve;
 use crate::flow::{
     self, proto, FlowConfig, FlowId, FlowRecord, FlowRecordSink, FlowSnapshot, FlowTable,
     FlowTuple, StreamSink, TcpFlags, TcpSegment,
@@ -33,6 +34,30 @@ pub struct PipelineConfig {
     /// The compiled ruleset; `None` runs no detection.
     pub engine: Option<Arc<rules::Engine>>,
     pub detect: DetectConfig,
+    /// Which anomalies become EVE `anomaly` records.
+    pub anomaly: AnomalyTypes,
+}
+
+/// Which anomalies become EVE `anomaly` records (Suricata's `anomaly.types`). Suricata's
+/// default configuration logs only app-layer anomalies; Osprey's default logs all three.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AnomalyTypes {
+    /// Decoder events (`"type": "decode"`).
+    pub decode: bool,
+    /// TCP stream events (`"type": "stream"`).
+    pub stream: bool,
+    /// App-layer parser events (`"type": "applayer"`).
+    pub applayer: bool,
+}
+
+impl Default for AnomalyTypes {
+    fn default() -> Self {
+        AnomalyTypes {
+            decode: true,
+            stream: true,
+            applayer: true,
+        }
+    }
 }
 
 /// Where an alert happened: the packet's addresses (sender first), its flow and number.
@@ -61,12 +86,18 @@ pub trait EventSink {
     /// A rule matched.
     fn alert(&mut self, _ev: &AlertEvent, _ctx: &AlertContext) {}
     /// One whole EVE record (a JSON object without trailing newline) the worker rendered with
-    /// [`crate::eve::Json`]: app-layer transactions, anomalies. The bytes live in reused
+    /// [`crate::eve::Json`]: app-layer transactions, anomalies. `event_type` is the record's
+    /// `event_type` field (consumers filter on it without parsing). The bytes live in reused
     /// memory; copy them out before returning.
-    fn eve_line(&mut self, _line: &[u8]) {}
-    /// True when the sink wants each alert also as a rendered EVE record through
+    fn eve_line(&mut self, _event_type: &str, _line: &[u8]) {}
+    /// Whether [`EventSink::eve_line`] records are wanted; when false the pipeline does not
+    /// render them at all.
+    fn wants_eve(&self) -> bool {
+        true
+    }
+    /// True when the sink also wants each alert as a rendered EVE record through
     /// [`EventSink::eve_line`] (with flow counters and transaction metadata, which only the
-    /// worker has).
+    /// worker has), besides [`EventSink::alert`].
     fn wants_eve_alerts(&self) -> bool {
         false
     }
@@ -78,11 +109,17 @@ pub struct NullEvents;
 
 impl EventSink for NullEvents {
     fn flow_end(&mut self, _: &FlowRecord) {}
+    fn wants_eve(&self) -> bool {
+        false
+    }
 }
 
 impl<F: FnMut(&FlowRecord)> EventSink for F {
     fn flow_end(&mut self, rec: &FlowRecord) {
         self(rec)
+    }
+    fn wants_eve(&self) -> bool {
+        false
     }
 }
 
@@ -95,6 +132,8 @@ pub struct PipelineCounters {
     pub flow_drop: u64,
     /// App-layer states refused because the per-worker cap was reached.
     pub app_state_cap: u64,
+    /// EVE `anomaly` records rendered.
+    pub anomalies_logged: u64,
 }
 
 impl CounterSet for PipelineCounters {
@@ -102,6 +141,7 @@ impl CounterSet for PipelineCounters {
         f("flow.no_flow", self.no_flow);
         f("flow.drop", self.flow_drop);
         f("app_layer.state_cap", self.app_state_cap);
+        f("eve.anomaly", self.anomalies_logged);
     }
 }
 
@@ -121,6 +161,8 @@ struct AppSlot {
     tail_end: [u64; 2],
     /// Protocol detection finished and a packet was inspected since.
     pd_done: bool,
+    /// App-layer events already rendered as `anomaly` records (a prefix of `app.events`).
+    events_logged: u8,
 }
 
 /// App-layer states by flow, bounded; freed states are kept for reuse.
@@ -146,7 +188,7 @@ pub struct Pipeline {
     txi: TxInspect,
     /// Alerts of the current inspection, emitted once it is over; reused.
     pending: Pending,
-    /// EVE rendering buffer; reused.
+    /// Worker-rendered EVE records are built here (reused, no allocation once warm).
     eve_buf: Vec<u8>,
     /// Stream inspection window; reused.
     stream_buf: Vec<u8>,
@@ -154,6 +196,7 @@ pub struct Pipeline {
     overlap: usize,
     /// Stream windows of the current packet; reused.
     windows: Vec<Window>,
+    anomaly: AnomalyTypes,
 }
 
 /// Scratch and settings of transaction inspection.
@@ -552,7 +595,7 @@ fn log_app_records<E: EventSink>(
         let Some(r) = next else { break };
         buf.clear();
         if crate::app::eve::write_app_record(buf, &env, app, r, &opts) {
-            events.eve_line(buf);
+            events.eve_line(r.event_type(), buf);
         }
     }
 }
@@ -569,7 +612,7 @@ fn emit_alerts<E: EventSink>(
     app: Option<&AppLayer>,
     events: &mut E,
 ) {
-    let eve = events.wants_eve_alerts();
+    let eve = events.wants_eve() && events.wants_eve_alerts();
     for (ev, ctx) in pending.drain(..) {
         events.alert(&ev, &ctx);
         if eve {
@@ -577,7 +620,7 @@ fn emit_alerts<E: EventSink>(
             let mine = current.is_none_or(|c| c == ctx.flow_id);
             let (flow, app) = if mine { (flow, app) } else { (None, None) };
             crate::alert::write_eve_alert(buf, engine, &ev, &ctx, flow, app);
-            events.eve_line(buf);
+            events.eve_line("alert", buf);
         }
     }
 }
@@ -830,6 +873,7 @@ impl Pipeline {
             stream_buf: Vec::new(),
             overlap: 0,
             windows: Vec::new(),
+            anomaly: cfg.anomaly,
         })
         .map(|mut p| {
             p.overlap = p.detector.as_ref().map_or(0, stream_overlap);
@@ -926,13 +970,29 @@ impl Pipeline {
             stream_buf,
             overlap,
             windows,
+            anomaly,
             ..
         } = self;
         stream_buf.clear();
         windows.clear();
         let pkt = decoder.decode(*link, frame, now);
+        let log_anomalies = events.wants_eve() && (anomaly.decode || anomaly.stream);
         let Some(fp) = flow_packet(&pkt) else {
             counters.no_flow += 1;
+            if log_anomalies {
+                let types = *anomaly;
+                log_packet_anomalies(
+                    eve_buf,
+                    &pkt,
+                    0,
+                    pcap_cnt,
+                    now,
+                    types,
+                    Default::default(),
+                    events,
+                    counters,
+                );
+            }
             if let Some(det) = detector.as_mut() {
                 let ctx = alert_context(&pkt, 0, pcap_cnt, None);
                 det.inspect_packet(&PacketView::stateless(&pkt), None, now, &mut |ev| {
@@ -967,10 +1027,38 @@ impl Pipeline {
             Ok(o) => Some(o),
             Err(_) => {
                 counters.flow_drop += 1;
+                if log_anomalies {
+                    let types = *anomaly;
+                    log_packet_anomalies(
+                        eve_buf,
+                        &pkt,
+                        0,
+                        pcap_cnt,
+                        now,
+                        types,
+                        Default::default(),
+                        events,
+                        counters,
+                    );
+                }
                 None
             }
         };
         if let Some(outcome) = outcome {
+            if log_anomalies {
+                let types = *anomaly;
+                log_packet_anomalies(
+                    eve_buf,
+                    &pkt,
+                    outcome.flow.id.0,
+                    pcap_cnt,
+                    now,
+                    types,
+                    outcome.events,
+                    events,
+                    counters,
+                );
+            }
             if outcome.new_flow {
                 if apps.by_flow.len() >= apps.cap {
                     counters.app_state_cap += 1;
@@ -998,6 +1086,7 @@ impl Pipeline {
                             tail: Default::default(),
                             tail_end: [0; 2],
                             pd_done: false,
+                            events_logged: 0,
                         },
                     );
                 }
@@ -1018,6 +1107,20 @@ impl Pipeline {
                 }
             }
             let mut slot = apps.by_flow.get_mut(&outcome.flow.id);
+            if anomaly.applayer && events.wants_eve() {
+                if let Some(s) = slot.as_deref_mut() {
+                    log_app_anomalies(
+                        eve_buf,
+                        s,
+                        &pkt,
+                        outcome.flow.id.0,
+                        pcap_cnt,
+                        now,
+                        events,
+                        counters,
+                    );
+                }
+            }
             if let (Some(s), L4::Tcp(_)) = (slot.as_deref_mut(), pkt.l4) {
                 s.bytes[usize::from(outcome.dir == flow::Direction::ToClient)] +=
                     pkt.payload.len() as u64;
@@ -1279,6 +1382,113 @@ impl Pipeline {
             }
         }
     }
+}
+
+/// The EVE envelope of a record about `pkt`.
+fn packet_envelope(
+    pkt: &Packet<'_>,
+    flow_id: u64,
+    pcap_cnt: u64,
+    now: Timestamp,
+) -> eve::Envelope<'static> {
+    let (src_port, dst_port) = pkt.ports();
+    eve::Envelope {
+        ts: now,
+        flow_id,
+        pcap_cnt,
+        event_type: "anomaly",
+        src: pkt.src_addr(),
+        src_port,
+        dst: pkt.dst_addr(),
+        dst_port,
+        proto: pkt.ip.as_ref().map_or(0, |i| i.proto),
+    }
+}
+
+/// Renders the packet's decoder and stream events as EVE `anomaly` records (each event once).
+#[allow(clippy::too_many_arguments)]
+fn log_packet_anomalies<E: EventSink>(
+    buf: &mut Vec<u8>,
+    pkt: &Packet<'_>,
+    flow_id: u64,
+    pcap_cnt: u64,
+    now: Timestamp,
+    types: AnomalyTypes,
+    stream: flow::StreamEvents,
+    events: &mut E,
+    counters: &mut PipelineCounters,
+) {
+    if (pkt.anomalies.is_empty() || !types.decode) && (stream.is_empty() || !types.stream) {
+        return;
+    }
+    let env = packet_envelope(pkt, flow_id, pcap_cnt, now);
+    let addresses = pkt.ip.is_some();
+    if types.decode {
+        for (i, a) in pkt.anomalies.iter().enumerate() {
+            if pkt.anomalies.iter().take(i).any(|b| b.event == a.event) {
+                continue;
+            }
+            buf.clear();
+            eve::write_anomaly(
+                buf,
+                &env,
+                addresses,
+                eve::Anomaly::Decode(a.event.full_name()),
+            );
+            events.eve_line("anomaly", buf);
+            counters.anomalies_logged += 1;
+        }
+    }
+    if types.stream {
+        for ev in stream.iter() {
+            buf.clear();
+            eve::write_anomaly(buf, &env, addresses, eve::Anomaly::Stream(ev.name()));
+            events.eve_line("anomaly", buf);
+            counters.anomalies_logged += 1;
+        }
+    }
+}
+
+/// Renders the app-layer events the flow raised since the last call as EVE `anomaly` records.
+#[allow(clippy::too_many_arguments)]
+fn log_app_anomalies<E: EventSink>(
+    buf: &mut Vec<u8>,
+    slot: &mut AppSlot,
+    pkt: &Packet<'_>,
+    flow_id: u64,
+    pcap_cnt: u64,
+    now: Timestamp,
+    events: &mut E,
+    counters: &mut PipelineCounters,
+) {
+    let Some(app) = slot.app.as_ref() else {
+        return;
+    };
+    let held = app.events.len();
+    let from = usize::from(slot.events_logged);
+    if held <= from {
+        return;
+    }
+    let env = packet_envelope(pkt, flow_id, pcap_cnt, now);
+    let flow_proto = app.proto();
+    for ev in app.events.iter().skip(from) {
+        // `http.request_field_too_long`: the parser's protocol, then the event.
+        let (proto, event) = ev.name().split_once('.').unwrap_or(("", ev.name()));
+        let app_proto = match flow_proto {
+            app::AppProto::Unknown | app::AppProto::Failed => proto,
+            p => p.name(),
+        };
+        buf.clear();
+        eve::write_anomaly(
+            buf,
+            &env,
+            pkt.ip.is_some(),
+            eve::Anomaly::AppLayer { app_proto, event },
+        );
+        events.eve_line("anomaly", buf);
+        counters.anomalies_logged += 1;
+    }
+    slot.events_logged = held.min(u8::MAX as usize) as u8;
 }
 
 fn rules_app_proto(p: app::AppProto) -> Option<rules::ir::AppProto> {

@@ -255,6 +255,8 @@ pub struct Plan {
     pub export_flows: bool,
     /// Hand alerts to the `on_alert` callback of [`run`].
     pub export_alerts: bool,
+    /// Hand worker-rendered EVE records to the `on_eve` callback of [`run`].
+    pub export_eve: bool,
     /// A control plane to connect the workers to (their rings and engine slots replace the
     /// `export_*` callbacks).
     pub attach: Option<Arc<Attach>>,
@@ -329,6 +331,10 @@ const FLOW_RING: usize = 1 << 16;
 /// A callback on the main lcore for each flow-end record a worker exported.
 pub type OnFlow<'a> = &'a mut dyn FnMut(usize, &FlowRecord);
 
+/// A callback on the main lcore for each EVE record a worker rendered:
+/// `(worker, event_type, record)`; the record is one JSON object without a newline.
+pub type OnEve<'a> = &'a mut dyn FnMut(usize, &str, &[u8]);
+
 /// The outcome of a run, before capture facts are added.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunReport {
@@ -347,6 +353,7 @@ pub fn run(
     progress: Option<Progress<'_>>,
     mut on_flow: Option<OnFlow<'_>>,
     mut on_alert: Option<OnAlert<'_>>,
+    mut on_eve: Option<OnEve<'_>>,
 ) -> Result<RunReport, RuntimeError> {
     if plan.workers.is_empty() || plan.workers.len() > 64 {
         return Err(RuntimeError::Workers(plan.workers.len()));
@@ -392,6 +399,7 @@ pub fn run(
     let mut live = Vec::with_capacity(plan.workers.len());
     let mut flow_rings = Vec::new();
     let mut alert_rings = Vec::new();
+    let mut eve_rings = Vec::new();
     let started = Instant::now();
     let mut jobs = Vec::with_capacity(plan.workers.len());
     let mut published = Vec::with_capacity(plan.workers.len());
@@ -413,6 +421,12 @@ pub fn run(
             let (p, c) = crate::export::ring(ALERT_RING);
             alert_rings.push(c);
             export.alerts = Some(p);
+        }
+        if plan.export_eve {
+            let (p, c) = crate::export::eve_ring(plan.worker.eve_ring_bytes);
+            eve_rings.push(c);
+            export.eve = Some(p);
+            export.eve_alerts = plan.worker.eve_alerts;
         }
         let worker = Worker::new(i, link, wp.wire.clone(), &plan.worker, export)
             .map_err(|e| RuntimeError::Config(e.to_string()))?;
@@ -467,12 +481,19 @@ pub fn run(
     }
     let mut progress = progress;
     let mut next_tick = Instant::now() + Duration::from_secs(1);
-    // Alerts first: a flow's record follows the alerts raised on it.
+    // Alerts and worker-rendered records first: a flow's record follows the events raised on
+    // it.
     let mut drain = |flows: &mut Vec<crate::export::Consumer<FlowRecord>>,
-                     alerts: &mut Vec<crate::export::Consumer<AlertRecord>>| {
+                     alerts: &mut Vec<crate::export::Consumer<AlertRecord>>,
+                     eves: &mut Vec<crate::export::EveConsumer>| {
         if let Some(f) = on_alert.as_mut() {
             for (w, c) in alerts.iter_mut().enumerate() {
                 c.drain(usize::MAX, |r| f(w, &r));
+            }
+        }
+        if let Some(f) = on_eve.as_mut() {
+            for (w, c) in eves.iter_mut().enumerate() {
+                c.drain(usize::MAX, |t, l| f(w, t, l));
             }
         }
         if let Some(f) = on_flow.as_mut() {
@@ -483,7 +504,7 @@ pub fn run(
     };
     while !done_flags.iter().all(|d| d.load(Ordering::Acquire)) {
         std::thread::sleep(Duration::from_millis(10));
-        drain(&mut flow_rings, &mut alert_rings);
+        drain(&mut flow_rings, &mut alert_rings, &mut eve_rings);
         let now = Instant::now();
         if let Some(d) = plan.duration {
             if now.duration_since(started) >= d {
@@ -502,7 +523,7 @@ pub fn run(
         }
     }
     let elapsed = started.elapsed();
-    drain(&mut flow_rings, &mut alert_rings);
+    drain(&mut flow_rings, &mut alert_rings, &mut eve_rings);
     let mut per_worker = Vec::with_capacity(jobs.len());
     let mut worker_cycles = 0u64;
     let mut panicked = None;
@@ -529,7 +550,7 @@ pub fn run(
         }
     }
     // Records pushed between the last drain and the worker's exit.
-    drain(&mut flow_rings, &mut alert_rings);
+    drain(&mut flow_rings, &mut alert_rings, &mut eve_rings);
     if let Some(i) = panicked {
         return Err(RuntimeError::WorkerPanicked(i));
     }
@@ -594,8 +615,9 @@ pub fn replay(
     progress: Option<Progress<'_>>,
     on_flow: Option<OnFlow<'_>>,
     on_alert: Option<OnAlert<'_>>,
+    on_eve: Option<OnEve<'_>>,
 ) -> Result<ReplayReport, RuntimeError> {
-    replay_with(opts, None, progress, on_flow, on_alert)
+    replay_with(opts, None, progress, on_flow, on_alert, on_eve)
 }
 
 /// [`replay`] with the workers connected to a control plane through `attach` (one
@@ -606,6 +628,7 @@ pub fn replay_with(
     progress: Option<Progress<'_>>,
     on_flow: Option<OnFlow<'_>>,
     on_alert: Option<OnAlert<'_>>,
+    on_eve: Option<OnEve<'_>>,
 ) -> Result<ReplayReport, RuntimeError> {
     if opts.workers == 0 || opts.workers > 64 {
         return Err(RuntimeError::Workers(opts.workers));
@@ -695,8 +718,9 @@ pub fn replay_with(
         export_flows: on_flow.is_some(),
         export_alerts: on_alert.is_some(),
         attach,
+        export_eve: on_eve.is_some(),
     };
-    let r = run(&plan, progress, on_flow, on_alert)?;
+    let r = run(&plan, progress, on_flow, on_alert, on_eve)?;
     let packets: u64 = r.per_worker.iter().map(|w| w.packets).sum();
     Ok(ReplayReport {
         pcap: opts.pcap.clone(),

@@ -13,7 +13,7 @@ use crate::counters::CounterSet;
 use crate::decode::LinkType;
 use crate::detect::AlertEvent;
 use crate::dpdk::{Burst, RxQueue};
-use crate::export::Producer;
+use crate::export::{EveProducer, Producer};
 use crate::flow::FlowRecord;
 use crate::io::WireLengths;
 use crate::pipeline::{AlertContext, Pipeline, PipelineConfig};
@@ -131,9 +131,29 @@ impl Default for RunControl {
 }
 
 /// Settings every worker of a run shares.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct WorkerConfig {
     pub pipeline: PipelineConfig,
+    /// Bytes of each worker's EVE record ring (worker-rendered records: anomalies, app-layer
+    /// transactions); a full ring drops records and counts them (`eve.queue_overflow`).
+    pub eve_ring_bytes: usize,
+    /// Alerts also go into the EVE record ring, rendered by the worker with the flow's
+    /// counters and the transaction's metadata (what `osprey replay --eve` writes).
+    pub eve_alerts: bool,
+}
+
+/// Default bytes of a worker's EVE record ring: about 10,000 records of 400 bytes, several
+/// drain periods (10 ms) of a busy worker.
+pub const EVE_RING_BYTES: usize = 4 << 20;
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            pipeline: PipelineConfig::default(),
+            eve_ring_bytes: EVE_RING_BYTES,
+            eve_alerts: false,
+        }
+    }
 }
 
 /// Flow records a sweep may end per burst (bounds the work the sweep adds to one burst).
@@ -205,6 +225,10 @@ pub struct Export {
     pub alerts: Option<Producer<AlertRecord>>,
     /// Where new rule engines arrive (hot reload); `None` keeps the starting engine.
     pub engine: Option<Arc<EngineSlot>>,
+    /// Worker-rendered EVE records (anomalies, app-layer transactions).
+    pub eve: Option<EveProducer>,
+    /// Alerts are rendered into `eve` too.
+    pub eve_alerts: bool,
     /// Alerts raised (exported or not).
     alerts_raised: u64,
     /// Generation of the engine in use, stamped on every alert.
@@ -229,6 +253,20 @@ impl crate::pipeline::EventSink for Export {
                 ctx: *ctx,
                 generation: self.generation,
             });
+        }
+    }
+    #[inline]
+    fn wants_eve(&self) -> bool {
+        self.eve.is_some()
+    }
+    #[inline]
+    fn wants_eve_alerts(&self) -> bool {
+        self.eve_alerts
+    }
+    #[inline]
+    fn eve_line(&mut self, event_type: &str, line: &[u8]) {
+        if let Some(p) = self.eve.as_mut() {
+            p.push(event_type, line);
         }
     }
 }
@@ -337,6 +375,10 @@ impl Worker {
             self.export.alerts.as_ref().map_or(0, |p| p.overflow()),
         );
         f("detect.engine_generation", self.export.generation);
+        f(
+            "eve.queue_overflow",
+            self.export.eve.as_ref().map_or(0, |p| p.overflow()),
+        );
     }
 
     /// Ruleset generation this worker runs.
