@@ -359,7 +359,10 @@ fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             None
         },
     )?;
-    let eve = eve.into_inner();
+    let mut eve = eve.into_inner();
+    if let (Some(w), true) = (eve.as_mut(), wants("stats")) {
+        write_eve_stats(&mut *w, &report).context("writing EVE")?;
+    }
     if let Some(e) = eve_error.into_inner() {
         return Err(anyhow::Error::new(e).context("writing EVE"));
     }
@@ -404,6 +407,61 @@ fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Writes Suricata's end-of-run `stats` record: every counter summed over the workers,
+/// nested by its dotted name (`decoder.pkts` → `"decoder": {"pkts": ...}`).
+fn write_eve_stats(w: &mut dyn Write, report: &runtime::ReplayReport) -> std::io::Result<()> {
+    use serde_json::{Map, Value};
+    let mut sums: std::collections::BTreeMap<&str, u64> = Default::default();
+    for wr in &report.per_worker {
+        for (k, v) in &wr.counters {
+            *sums.entry(k).or_default() += *v;
+        }
+    }
+    let mut stats = Map::new();
+    stats.insert(
+        "uptime".into(),
+        Value::from(report.elapsed_secs.round() as u64),
+    );
+    for (name, v) in sums {
+        let mut node = &mut stats;
+        let mut parts = name.split('.').peekable();
+        while let Some(p) = parts.next() {
+            if parts.peek().is_none() {
+                // A leaf never replaces a group of the same name.
+                node.entry(p.to_string()).or_insert(Value::from(v));
+                break;
+            }
+            let child = node
+                .entry(p.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !child.is_object() {
+                // A group under a name already used by a leaf: the leaf moves aside.
+                let leaf = std::mem::replace(child, Value::Object(Map::new()));
+                if let Value::Object(m) = child {
+                    m.insert("total".into(), leaf);
+                }
+            }
+            let Value::Object(m) = child else { break };
+            node = m;
+        }
+    }
+    let last = report
+        .per_worker
+        .iter()
+        .map(|w| w.last_packet_time)
+        .max()
+        .unwrap_or_default();
+    let mut rec = Map::new();
+    rec.insert(
+        "timestamp".into(),
+        Value::from(dataplane::flow::eve_timestamp(last)),
+    );
+    rec.insert("event_type".into(), Value::from("stats"));
+    rec.insert("stats".into(), Value::Object(stats));
+    serde_json::to_writer(&mut *w, &Value::Object(rec)).map_err(std::io::Error::other)?;
+    w.write_all(b"\n")
 }
 
 #[derive(serde::Serialize)]
