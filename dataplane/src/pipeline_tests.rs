@@ -41,7 +41,7 @@ impl EventSink for Collect {
     fn alert(&mut self, ev: &AlertEvent, ctx: &AlertContext) {
         self.alerts.push((*ev, *ctx));
     }
-    fn eve_line(&mut self, line: &[u8]) {
+    fn eve_line(&mut self, _event_type: &str, line: &[u8]) {
         self.lines
             .push(serde_json::from_slice(line).expect("EVE record is valid JSON"));
     }
