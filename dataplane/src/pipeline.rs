@@ -670,6 +670,8 @@ fn inspect_txs(
     let proto = app.proto();
     let app_proto = rules_app_proto(proto);
     let app_name = Some(proto.name());
+    // A copy (small, fixed size): the transactions below borrow the app state mutably.
+    let app_events = app.events.clone();
     let turned_pkt = turned(pkt);
     let mut alerted = false;
     // One inspection of `tx` in direction `d`.
@@ -700,6 +702,7 @@ fn inspect_txs(
             dir: d,
             lines,
             payload: p.payload,
+            events: &app_events,
         };
         let mut ctx = alert_context(p, flow_id, pcap_cnt, app_name);
         ctx.tx_id = Some(match tx {

@@ -14,7 +14,7 @@ use crate::app::dns::{DnsTx, Section};
 use crate::app::http::HttpTx;
 use crate::app::tls::TlsInfo;
 use crate::app::websocket::WsFrame;
-use crate::app::Direction;
+use crate::app::{AppEvent, Direction, EventSet};
 use crate::detect::BufferSource;
 
 /// One transaction, as detection sees it.
@@ -81,6 +81,8 @@ pub struct TxBuffers<'a> {
     pub lines: &'a HeaderLines,
     /// The packet payload, for rules that mix app-layer buffers with `pkt_data`.
     pub payload: &'a [u8],
+    /// The flow's parser anomalies (`app-layer-event`).
+    pub events: &'a EventSet,
 }
 
 /// The app layer's buffer id of a rule buffer and the side it is read from (`None`: the
@@ -232,6 +234,9 @@ impl TxBuffers<'_> {
                         (crate::app::tls::version_from_name(n) == Some(v)) != neg
                     })
             }
+            (AppMatch::Event(name), _) => {
+                AppEvent::from_name(name.trim()).is_some_and(|e| self.events.contains(e))
+            }
             (AppMatch::TlsVersion(name), TxRef::Tls(info)) => {
                 let v = if info.version != 0 {
                     info.version
@@ -331,6 +336,7 @@ mod tests {
             dir: Direction::ToClient,
             lines: &lines,
             payload: b"",
+            events: &EventSet::default(),
         };
         // One-sided buffers answer whatever side is inspected.
         assert_eq!(b.buffer(Buffer::HttpUriRaw, 0), Some(&b"/a%41"[..]));
@@ -375,6 +381,7 @@ mod tests {
             dir: Direction::ToClient,
             lines: &lines,
             payload: b"",
+            events: &EventSet::default(),
         };
         let eq = |a| NumCmp {
             op: CmpOp::Eq,
@@ -410,6 +417,14 @@ mod tests {
             "tls1.2".into()
         ])));
         assert!(!t.app_match(&AppMatch::SslVersion(vec!["sslv3".into()])));
+        // `app-layer-event`: the flow's parser anomalies.
+        let mut ev = EventSet::default();
+        ev.push(AppEvent::DnsMalformedData);
+        let with_event = TxBuffers { events: &ev, ..b };
+        let malformed = AppMatch::Event("dns.malformed_data".into());
+        assert!(with_event.app_match(&malformed));
+        assert!(!b.app_match(&malformed));
+        assert!(!with_event.app_match(&AppMatch::Event("dns.no_such_event".into())));
         // A state keyword of another protocol never holds.
         assert!(!t.app_match(&AppMatch::DnsOpcode(eq(0))));
     }

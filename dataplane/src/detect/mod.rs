@@ -1424,9 +1424,8 @@ fn derive<'r>(
                 };
                 app_protos.push((*negated, p));
             }
-            // Parser anomalies are not offered to rules yet.
-            AppMatch::Event(_) => unsupported = true,
-            // State keywords are answered by the transaction (see `BufferSource::app_match`).
+            // State keywords and parser anomalies (`app-layer-event`) are answered by the
+            // transaction (see `BufferSource::app_match`).
             other => app_state.push(other.clone()),
         }
     }
