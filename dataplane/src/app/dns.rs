@@ -268,6 +268,7 @@ pub fn read_name(msg: &[u8], mut pos: usize, out: &mut Vec<u8>) -> Result<usize,
     let mut end: Option<usize> = None;
     let mut steps = 0;
     let mut labels = 0;
+    let mut truncated = false;
     loop {
         let len = *msg.get(pos).ok_or(DnsError::Malformed)? as usize;
         match len & 0xc0 {
@@ -277,13 +278,21 @@ pub fn read_name(msg: &[u8], mut pos: usize, out: &mut Vec<u8>) -> Result<usize,
                 }
                 labels += 1;
                 let label = msg.get(pos + 1..pos + 1 + len).ok_or(DnsError::Malformed)?;
-                if out.len() > start_len {
-                    out.push(b'.');
-                }
-                if out.len() - start_len + len <= MAX_NAME {
-                    out.extend_from_slice(label);
-                }
                 pos += 1 + len;
+                if !truncated {
+                    if out.len() > start_len {
+                        out.push(b'.');
+                    }
+                    out.extend_from_slice(label);
+                    if out.len() - start_len > MAX_NAME {
+                        // Kept at MAX_NAME bytes; once past a pointer the end is known.
+                        out.truncate(start_len + MAX_NAME);
+                        truncated = true;
+                        if let Some(e) = end {
+                            return Ok(e);
+                        }
+                    }
+                }
             }
             0xc0 => {
                 let b2 = *msg.get(pos + 1).ok_or(DnsError::Malformed)? as usize;
@@ -867,6 +876,15 @@ mod tests {
         assert_eq!(read_name(&m, 12, &mut out), Ok(14));
         assert!(out.starts_with(b"a.a.a"));
         assert!(out.len() <= MAX_NAME + 2);
+        // Long labels in a loop: the name stops at MAX_NAME bytes (found by fuzzing: dots kept
+        // being added after the cut).
+        let mut m = vec![0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        m.extend_from_slice(&[0xc0, 14, 63]);
+        m.extend_from_slice(&[b'x'; 63]);
+        m.extend_from_slice(&[0xc0, 14]);
+        let mut out = Vec::new();
+        assert_eq!(read_name(&m, 12, &mut out), Ok(14));
+        assert_eq!(out.len(), MAX_NAME);
         // A forward pointer (as in Redmine #8584) is followed.
         let mut m = vec![0, 1, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0];
         m.extend_from_slice(&[0xc0, 18, 0, 1, 0, 1]);
