@@ -410,3 +410,33 @@ fn reload_ten_times_under_traffic() {
     let final_line = rest.iter().find(|l| l.starts_with("stopped: ")).unwrap();
     assert!(final_line.contains("imissed 0 rx_nombuf 0"), "{final_line}");
 }
+
+/// Start-up failures of the control plane are one clear error line and a non-zero exit,
+/// before any packet is read: a storage path that is not a directory, an API port in use.
+#[test]
+fn control_plane_start_errors_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_dir = dir.path().join("file");
+    std::fs::write(&not_dir, b"x").unwrap();
+    let out = osprey()
+        .args(["run", "--seconds", "1", "--api-listen", "127.0.0.1:0"])
+        .args(["--metrics-listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&not_dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a directory"), "{err}");
+
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().to_string();
+    let out = osprey()
+        .args(["run", "--seconds", "1", "--api-listen", &port])
+        .args(["--metrics-listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("db"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("api.listen") && err.contains(&port), "{err}");
+}

@@ -103,7 +103,7 @@ fn ingest_run(n: u64) -> std::time::Duration {
     let mut ep = eps.pop().unwrap();
     let t = Instant::now();
     let producer = std::thread::spawn(move || {
-        let mut rng = Rng(0x51_7cc1_b727_220a_95);
+        let mut rng = Rng(0x517c_c1b7_2722_0a95);
         let mut i = 0u64;
         while i < n {
             let r = rng.next();
