@@ -786,6 +786,10 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
     cfg.control_plane()
         .validate()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if cfg.rules.cache_dir.is_none() {
+        // Warm reloads by default: the same cache `replay --rules` uses.
+        cfg.rules.cache_dir = Some(std::env::temp_dir().join("osprey-hyperscan-cache"));
+    }
     let stop = stop_on_signals()?;
     let workers = cfg.capture.workers;
     let cores = management_cores(&cfg);

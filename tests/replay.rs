@@ -247,8 +247,18 @@ fn concurrent_replays_do_not_collide() {
 /// cleanly on SIGTERM with final counters.
 #[test]
 fn run_shows_status_and_stops_on_sigterm() {
+    let data = tempfile::tempdir().unwrap();
     let mut child = osprey()
         .arg("run")
+        // The control plane on free loopback ports with its own store, so tests run side by side.
+        .args([
+            "--api-listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data.path().join("db"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -313,7 +323,12 @@ fn run_polls_configured_ports() {
         "[capture]\nmode = \"ports\"\nworkers = 1\n[[capture.ports]]\ndevice = \"net_null0\"\nvdev = \"net_null0\"\nrx_queues = 1\n",
     )
     .unwrap();
-    let out = run(osprey().args(["run", "--seconds", "2", "-c"]).arg(&cfg));
+    let out = run(osprey()
+        .args(["run", "--seconds", "2", "--api-listen", "127.0.0.1:0"])
+        .args(["--metrics-listen", "127.0.0.1:0", "--data-dir"])
+        .arg(d.path().join("db"))
+        .arg("-c")
+        .arg(&cfg));
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().find(|l| l.starts_with("stopped: ")).unwrap();

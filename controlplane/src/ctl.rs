@@ -418,7 +418,8 @@ fn alert_json(a: &proto::Alert) -> serde_json::Value {
            "category": a.category, "severity": a.severity, "src_ip": a.src_ip, "src_port": a.src_port,
            "dest_ip": a.dest_ip, "dest_port": a.dest_port, "proto": proto_name(u8::try_from(a.proto).unwrap_or(0)),
            "app_proto": a.app_proto, "flow_id": a.flow_id, "direction": a.direction,
-           "packet_number": a.packet_number, "worker": a.worker})
+           "packet_number": a.packet_number, "worker": a.worker,
+           "ruleset_generation": a.ruleset_generation})
 }
 
 fn alert_row(a: &proto::Alert) -> Vec<String> {

@@ -402,6 +402,9 @@ pub fn run(
     let mut eve_rings = Vec::new();
     let started = Instant::now();
     let mut jobs = Vec::with_capacity(plan.workers.len());
+    // Dropped before `jobs` on any early return: workers are told to stop before their
+    // handles wait for them, so an error here never leaves a worker polling forever.
+    let _stop_workers = StopOnDrop(&plan.stop);
     let mut published = Vec::with_capacity(plan.workers.len());
     let mut done_flags = Vec::with_capacity(plan.workers.len());
     for (i, (wp, lcore)) in plan.workers.iter().zip(lcores.iter().copied()).enumerate() {
@@ -572,6 +575,15 @@ pub fn run(
     drop(pool);
     drop(eal);
     Ok(report)
+}
+
+/// Sets a stop flag when dropped.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Link state and counters of every port into `a.ports` (main lcore, about once a second).

@@ -567,3 +567,76 @@ impl Worker {
         self.publish();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine(text: &str) -> Arc<rules::Engine> {
+        let mut l = rules::Loader::new(rules::LoadOptions::default());
+        l.add_str("t.rules", text);
+        let rs = l.finish();
+        assert_eq!(rs.report.loaded, 1, "{}", rs.report);
+        Arc::new(rules::Engine::compile(&rs.rules, &rules::CompileOptions::default()).unwrap())
+    }
+
+    /// Ethernet + IPv4 + UDP 10.0.0.1:1000 → 10.0.0.2:53 with `payload` (checksums zero).
+    fn udp_frame(payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00]);
+        let total = (20 + 8 + payload.len()) as u16;
+        f.extend_from_slice(&[
+            0x45, 0, 0, 0, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ]);
+        f[16..18].copy_from_slice(&total.to_be_bytes());
+        f.extend_from_slice(&1000u16.to_be_bytes());
+        f.extend_from_slice(&53u16.to_be_bytes());
+        f.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        f.extend_from_slice(&[0, 0]);
+        f.extend_from_slice(payload);
+        f
+    }
+
+    #[test]
+    fn engine_swaps_between_bursts_and_alerts_carry_the_generation() {
+        let e1 = engine(r#"alert udp any any -> any any (msg:"one"; content:"abc"; sid:1;)"#);
+        let e2 = engine(r#"alert udp any any -> any any (msg:"two"; content:"abc"; sid:2;)"#);
+        let slot = Arc::new(EngineSlot::new(1));
+        let (pa, mut ca) = crate::export::ring(64);
+        let export = Export {
+            alerts: Some(pa),
+            engine: Some(slot.clone()),
+            ..Export::default()
+        };
+        let mut cfg = WorkerConfig::default();
+        cfg.pipeline.decode.checksum_validation = false;
+        cfg.pipeline.engine = Some(e1);
+        let mut w =
+            Worker::new(0, LinkType::Ethernet, WireLengths::default(), &cfg, export).unwrap();
+        assert_eq!(w.generation(), 1);
+        let f = udp_frame(b"xxabcxx");
+        w.handle(&f, f.len() as u32, Timestamp(1_000));
+        w.poll_engine();
+        assert_eq!(slot.active(), 1, "nothing offered, nothing swapped");
+        slot.publish(2, e2);
+        assert_eq!(slot.offered(), 2);
+        // Packets of the burst in progress still run the old engine.
+        w.handle(&f, f.len() as u32, Timestamp(2_000));
+        assert_eq!(slot.active(), 1);
+        // The burst boundary swaps it in and reports it.
+        w.poll_engine();
+        assert_eq!((slot.active(), w.generation()), (2, 2));
+        w.handle(&f, f.len() as u32, Timestamp(3_000));
+        let mut got = Vec::new();
+        ca.drain(usize::MAX, |r: AlertRecord| {
+            got.push((r.event.sid, r.generation))
+        });
+        assert_eq!(got, vec![(1, 1), (1, 1), (2, 2)]);
+        assert_eq!(slot.failed(), 0);
+        let mut counters = std::collections::BTreeMap::new();
+        w.visit_counters(&mut |n, v| {
+            counters.insert(n, v);
+        });
+        assert_eq!(counters["detect.engine_generation"], 2);
+    }
+}
