@@ -3,7 +3,7 @@
 //! `flow::lookup_zipf/{1k,100k,1m}`: one packet through `FlowTable::process` (hash, lookup,
 //! counters) with flow keys drawn from a Zipf(1.0) distribution over N live UDP flows;
 //! `flow::lookup_zipf/burst32/{1k,100k,1m}`: the same keys in bursts of 32, each burst's flows
-//! prefetched (`FlowTable::prefetch`) before any is processed (throughput per packet).
+//! prefetched (`FlowTable::prefetch_burst`) before any is processed (throughput per packet).
 //! `reassembly::{in_order,reordered}`: a 64 KiB request through a full TCP session (handshake,
 //! 1460-byte segments acknowledged every 8 segments, RST), IDS mode, bytes handed to a consumer.
 //! `flow::public_mix`: every packet of `shared/data/pcaps/public_mix.pcap` (headers extracted
@@ -131,9 +131,8 @@ fn lookup_zipf(c: &mut Crit) {
                 let start = k & 0xffff & !(BURST - 1);
                 let burst = &seq[start..start + BURST];
                 k = start + BURST;
-                for pkt in burst {
-                    table.prefetch(&pkt.tuple);
-                }
+                let tuples: [FlowTuple; BURST] = std::array::from_fn(|i| burst[i].tuple);
+                table.prefetch_burst(&tuples);
                 for pkt in burst {
                     black_box(table.process(pkt, now, &mut streams, &mut sink).unwrap());
                 }
@@ -287,7 +286,8 @@ fn reassembly(c: &mut Crit) {
                 session(&mut table, order, &acks, &payload, isn, &mut sink);
             })
         });
-        assert!(sink.0 > 0 && sink.0 % STREAM as u64 == 0, "{}", sink.0);
+        // Zero when a filter skipped this benchmark.
+        assert!(sink.0 % STREAM as u64 == 0, "{}", sink.0);
     }
     g.finish();
 }

@@ -1,9 +1,10 @@
 //! The per-worker flow table.
 //!
 //! Entries live in a slab (`Vec<FlowEntry>` whose capacity is reserved once for `max_flows`)
-//! indexed by a `hashbrown::HashTable<u32>` of slab slots; neither reallocates after start-up, so
-//! a packet never allocates. The index is built with twice the needed capacity so that deleted
-//! entries' tombstones are always cleaned by an in-place rehash rather than a resize.
+//! indexed by an open-addressing array of (slab slot, hash tag) buckets at most half full
+//! (linear probing, backward-shift deletion); neither reallocates after start-up, so a packet
+//! never allocates. A lookup reads one index cache line and the one entry whose tag and key
+//! match; [`FlowTable::prefetch_burst`] prefetches both for a whole burst first.
 //!
 //! Flow keys are attacker-controlled (anyone can send packets with chosen addresses and ports),
 //! so the index hashes with a keyed hasher (aHash, random keys per table unless a seed is
@@ -20,7 +21,6 @@
 //! below `100 - emergency_recovery` percent of its capacity.
 
 use ahash::RandomState;
-use hashbrown::HashTable;
 
 use super::key::{proto, Direction, FlowId, FlowKey, FlowTuple, Side};
 use super::reassembly::{SegmentPool, StreamSink};
@@ -263,23 +263,129 @@ impl FlowEntry {
     }
 }
 
-/// One index bucket: the entry's slab slot and the high half of its hash, so that probing
-/// compares tags in the index and touches only the entry that matches (one entry miss per
-/// lookup, and none for a [`FlowTable::prefetch`]).
+/// One index bucket: the entry's slab slot and the low half of its hash (which also names the
+/// bucket the entry belongs in), so that probing compares tags inside the index and touches
+/// only the entry that matches: one entry access per lookup, and none for a prefetch.
 #[derive(Clone, Copy, Debug)]
 struct IndexSlot {
     slot: u32,
     tag: u32,
 }
 
+const EMPTY: IndexSlot = IndexSlot {
+    slot: u32::MAX,
+    tag: 0,
+};
+
 #[inline]
 fn tag_of(hash: u64) -> u32 {
-    (hash >> 32) as u32
+    hash as u32
 }
 
-/// Bytes of index accounted per flow: an 8-byte bucket plus a control byte, at up to 2.3
-/// buckets per flow (2x headroom, 7/8 load, power-of-two rounding amortised).
-const INDEX_BYTES_PER_FLOW: usize = 21;
+/// Open addressing with linear probing over a power-of-two bucket array at most half full,
+/// deletion by backward shift (no tombstones, so probe lengths never degrade). Buckets are
+/// 8 bytes, eight per cache line; a lookup's probe usually stays within one line, which is
+/// what [`FlowTable::prefetch_burst`] prefetches before any lookup of a burst runs.
+struct Index {
+    buckets: Box<[IndexSlot]>,
+    mask: usize,
+}
+
+impl Index {
+    /// An index for up to `max` entries (at most half the buckets in use).
+    fn new(max: usize) -> Index {
+        let n = (max.max(1) * 2).next_power_of_two();
+        Index {
+            buckets: vec![EMPTY; n].into_boxed_slice(),
+            mask: n - 1,
+        }
+    }
+
+    #[inline]
+    fn home(&self, tag: u32) -> usize {
+        tag as usize & self.mask
+    }
+
+    /// The bucket where probing for `hash` starts.
+    #[inline]
+    fn first(&self, hash: u64) -> &IndexSlot {
+        &self.buckets[self.home(tag_of(hash))]
+    }
+
+    /// The slot whose tag matches `hash` and for which `eq` holds.
+    #[inline]
+    fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+        let tag = tag_of(hash);
+        let mut i = self.home(tag);
+        // Bounded: at least half the buckets are empty.
+        for _ in 0..=self.mask {
+            let b = self.buckets[i];
+            if b.slot == EMPTY.slot {
+                return None;
+            }
+            if b.tag == tag && eq(b.slot) {
+                return Some(b.slot);
+            }
+            i = (i + 1) & self.mask;
+        }
+        None
+    }
+
+    /// Adds `slot` (not present) under `hash`.
+    fn insert(&mut self, hash: u64, slot: u32) {
+        let tag = tag_of(hash);
+        let mut i = self.home(tag);
+        for _ in 0..=self.mask {
+            if self.buckets[i].slot == EMPTY.slot {
+                self.buckets[i] = IndexSlot { slot, tag };
+                return;
+            }
+            i = (i + 1) & self.mask;
+        }
+        // Unreachable while the table holds at most half as many flows as buckets.
+        debug_assert!(false, "flow index full");
+    }
+
+    /// Removes `slot`, filed under `hash`; shifts the following run back to close the hole.
+    fn remove(&mut self, hash: u64, slot: u32) {
+        let tag = tag_of(hash);
+        let mut i = self.home(tag);
+        let mut found = None;
+        for _ in 0..=self.mask {
+            let b = self.buckets[i];
+            if b.slot == EMPTY.slot {
+                break;
+            }
+            if b.slot == slot {
+                found = Some(i);
+                break;
+            }
+            i = (i + 1) & self.mask;
+        }
+        let Some(mut hole) = found else {
+            return;
+        };
+        let mut j = hole;
+        for _ in 0..=self.mask {
+            j = (j + 1) & self.mask;
+            let b = self.buckets[j];
+            if b.slot == EMPTY.slot {
+                break;
+            }
+            // `b` may fill the hole when the hole lies between its home and where it sits.
+            let home = self.home(b.tag);
+            if (j.wrapping_sub(home) & self.mask) >= (j.wrapping_sub(hole) & self.mask) {
+                self.buckets[hole] = b;
+                hole = j;
+            }
+        }
+        self.buckets[hole] = EMPTY;
+    }
+}
+
+/// Bytes of index accounted per flow: 8-byte buckets, 2 to 4 per flow (at most half full,
+/// power-of-two rounding).
+const INDEX_BYTES_PER_FLOW: usize = 32;
 
 /// Size of one flow entry in bytes (excluding stream buffers).
 pub const FLOW_ENTRY_BYTES: usize = std::mem::size_of::<FlowEntry>();
@@ -294,7 +400,7 @@ pub const FLOW_BYTES_ACCOUNTED: usize = FLOW_ENTRY_BYTES + INDEX_BYTES_PER_FLOW;
 pub struct FlowTable {
     entries: Vec<FlowEntry>,
     free: Vec<u32>,
-    index: HashTable<IndexSlot>,
+    index: Index,
     hasher: RandomState,
     cfg: FlowConfig,
     max_flows: u32,
@@ -346,7 +452,7 @@ impl FlowTable {
         Ok(FlowTable {
             entries: Vec::with_capacity(max_flows as usize),
             free: Vec::with_capacity(max_flows as usize),
-            index: HashTable::with_capacity(max_flows as usize * 2),
+            index: Index::new(max_flows as usize),
             hasher,
             pool: SegmentPool::new(cfg.stream.memcap, cfg.stream.max_buffered_per_dir),
             max_flows,
@@ -464,20 +570,28 @@ impl FlowTable {
         now.saturating_since(e.last) > self.timeout_ns(e)
     }
 
-    /// First stage of a burst: finds the flow of `tuple` in the index and prefetches its entry,
-    /// so that [`FlowTable::process`] on the same packet later finds it in cache. Doing this
-    /// for every packet of a burst before processing any lets the CPU overlap the index and
-    /// entry cache misses of different packets instead of paying them one after the other.
-    /// Changes nothing; a stale prefetch (the flow ended in between) only costs the hint.
-    #[inline]
-    pub fn prefetch(&self, tuple: &FlowTuple) {
-        let (key, _) = FlowKey::from_tuple(tuple);
-        let hash = self.hasher.hash_one(key);
-        let tag = tag_of(hash);
-        // Compare tags only: touching the entry here would be the miss we want to hide.
-        if let Some(s) = self.index.find(hash, |s| s.tag == tag) {
-            if let Some(e) = self.entries.get(s.slot as usize) {
-                crate::dpdk::prefetch(e);
+    /// Prefetches what processing the packets of `tuples` will read, in two passes over the
+    /// burst: every key is hashed and its index bucket prefetched, then every bucket is probed
+    /// (now in cache) and the matching flow entry prefetched. Calling this before
+    /// [`FlowTable::process`] on a burst's packets lets the CPU overlap the cache misses of
+    /// different packets (DPDK's burst-lookup pattern) instead of paying them one after the
+    /// other. Changes nothing; a prefetch that turns out stale only costs the hint.
+    pub fn prefetch_burst(&self, tuples: &[FlowTuple]) {
+        const N: usize = 32;
+        for chunk in tuples.chunks(N) {
+            let mut hashes = [0u64; N];
+            for (h, t) in hashes.iter_mut().zip(chunk) {
+                let (key, _) = FlowKey::from_tuple(t);
+                *h = self.hasher.hash_one(key);
+                crate::dpdk::prefetch(self.index.first(*h));
+            }
+            for &h in &hashes[..chunk.len()] {
+                // Tags only: touching the entry here would be the miss we want to hide.
+                if let Some(i) = self.index.find(h, |_| true) {
+                    if let Some(e) = self.entries.get(i as usize) {
+                        crate::dpdk::prefetch(e);
+                    }
+                }
             }
         }
     }
@@ -495,13 +609,7 @@ impl FlowTable {
         let (key, side) = FlowKey::from_tuple(&pkt.tuple);
         let hash = self.hasher.hash_one(key);
         let entries = &self.entries;
-        let tag = tag_of(hash);
-        let found = self
-            .index
-            .find(hash, |s| {
-                s.tag == tag && entries[s.slot as usize].key == key
-            })
-            .map(|s| s.slot);
+        let found = self.index.find(hash, |i| entries[i as usize].key == key);
         let mut slot = None;
         if let Some(i) = found {
             let e = &self.entries[i as usize];
@@ -615,15 +723,7 @@ impl FlowTable {
                 self.entries.len() as u32 - 1
             }
         };
-        let entries = &self.entries;
-        self.index.insert_unique(
-            hash,
-            IndexSlot {
-                slot: i,
-                tag: tag_of(hash),
-            },
-            |s| entries[s.slot as usize].hash,
-        );
+        self.index.insert(hash, i);
         self.ctr.active += 1;
         self.ctr.total += 1;
         self.ctr.memuse = self.ctr.active * FLOW_BYTES_ACCOUNTED as u64;
@@ -794,9 +894,7 @@ impl FlowTable {
         records.flow_end(&rec);
         self.ctr.records += 1;
         let hash = e.hash;
-        if let Ok(found) = self.index.find_entry(hash, |s| s.slot == i) {
-            found.remove();
-        }
+        self.index.remove(hash, i);
         self.entries[i as usize].live = false;
         self.free.push(i);
         self.ctr.active -= 1;
@@ -809,5 +907,40 @@ impl CounterSet for FlowTable {
         self.ctr.visit(f);
         self.tcp_ctr.visit(f);
         f("tcp.reassembly_memuse", self.pool.memuse() as u64);
+    }
+}
+
+#[cfg(test)]
+mod index_tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    proptest::proptest! {
+        /// Inserts and removes with heavy home-bucket collisions (hashes drawn from a small
+        /// range) against a map model: every present slot is found under its hash, removed
+        /// ones are not, and no probe run is broken by a deletion.
+        #[test]
+        fn index_matches_a_map_model(ops in proptest::collection::vec((0u64..40, proptest::bool::ANY), 1..400)) {
+            let mut idx = Index::new(32);
+            let mut model: HashMap<u32, u64> = HashMap::new();
+            let mut next = 0u32;
+            for (h, add) in ops {
+                // Hash `h` spread over tag bits above the home bits too, so tags differ.
+                let hash = h | (h << 40);
+                if add && model.len() < 32 {
+                    idx.insert(hash, next);
+                    model.insert(next, hash);
+                    next += 1;
+                } else if let Some((&slot, &hash)) = model.iter().next() {
+                    idx.remove(hash, slot);
+                    model.remove(&slot);
+                }
+                for (&slot, &hash) in &model {
+                    proptest::prop_assert_eq!(idx.find(hash, |s| s == slot), Some(slot));
+                }
+                let used = idx.buckets.iter().filter(|b| b.slot != EMPTY.slot).count();
+                proptest::prop_assert_eq!(used, model.len());
+            }
+        }
     }
 }
