@@ -337,66 +337,6 @@ impl EveConsumer {
     }
 }
 
-/// Renders one alert as Suricata's EVE `alert` event.
-pub fn eve_alert(engine: &rules::Engine, r: &crate::worker::AlertRecord) -> serde_json::Value {
-    use crate::detect::AlertAction;
-    let ev = &r.event;
-    let c = &r.ctx;
-    let rule = engine.rules.get(ev.rule as usize);
-    let msg = rule.map_or("", |r| r.meta.msg.as_str());
-    let severity = rule.map_or(3, |r| {
-        if r.meta.priority == 0 {
-            3
-        } else {
-            r.meta.priority
-        }
-    });
-    let proto = match c.proto {
-        6 => "TCP".to_string(),
-        17 => "UDP".to_string(),
-        1 => "ICMP".to_string(),
-        58 => "IPv6-ICMP".to_string(),
-        n => n.to_string(),
-    };
-    let mut v = serde_json::json!({
-        "timestamp": crate::flow::eve_timestamp(ev.ts),
-        "flow_id": c.flow_id,
-        "pcap_cnt": c.pcap_cnt,
-        "event_type": "alert",
-        "src_ip": c.src.to_string(),
-        "src_port": c.src_port,
-        "dest_ip": c.dst.to_string(),
-        "dest_port": c.dst_port,
-        "proto": proto,
-        "alert": {
-            "action": match ev.action { AlertAction::Allowed => "allowed", AlertAction::Blocked => "blocked" },
-            "gid": ev.gid,
-            "signature_id": ev.sid,
-            "rev": ev.rev,
-            "signature": msg,
-            "category": rule.map_or("", |r| engine.category(r)),
-            "severity": severity,
-        },
-    });
-    if let Some(app) = c.app_proto {
-        v["app_proto"] = app.into();
-    }
-    if c.flow_id == 0 {
-        if let Some(m) = v.as_object_mut() {
-            m.remove("flow_id");
-        }
-    }
-    // No IP layer decoded: no addresses, ports or protocol, as Suricata writes it.
-    if c.proto == 0 && c.src.is_unspecified() && c.dst.is_unspecified() {
-        if let Some(m) = v.as_object_mut() {
-            for k in ["src_ip", "src_port", "dest_ip", "dest_port", "proto"] {
-                m.remove(k);
-            }
-        }
-    }
-    v
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
