@@ -205,6 +205,9 @@ struct TxInspect {
     lines: HeaderLines,
     /// Some rule reads per-line HTTP header buffers.
     want_lines: bool,
+    /// Optional EVE content: like Suricata, JA3 fingerprints are computed and logged only
+    /// when a loaded rule uses them.
+    eve_opts: crate::app::eve::EveOptions,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -486,6 +489,7 @@ impl<E: EventSink> FlowRecordSink for EndFlows<'_, E> {
                     0,
                     rec.end,
                     true,
+                    &self.txi.eve_opts,
                     self.eve_buf,
                     self.events,
                 );
@@ -567,6 +571,7 @@ fn log_app_records<E: EventSink>(
     pcap_cnt: u64,
     now: Timestamp,
     at_end: bool,
+    opts: &crate::app::eve::EveOptions,
     buf: &mut Vec<u8>,
     events: &mut E,
 ) {
@@ -585,7 +590,6 @@ fn log_app_records<E: EventSink>(
         dst_port: t.dst_port,
         proto: t.proto,
     };
-    let opts = crate::app::eve::EveOptions::default();
     loop {
         let next = if at_end {
             app.next_record_at_end()
@@ -594,7 +598,7 @@ fn log_app_records<E: EventSink>(
         };
         let Some(r) = next else { break };
         buf.clear();
-        if crate::app::eve::write_app_record(buf, &env, app, r, &opts) {
+        if crate::app::eve::write_app_record(buf, &env, app, r, opts) {
             events.eve_line(r.event_type(), buf);
         }
     }
@@ -870,6 +874,10 @@ impl Pipeline {
                     .engine
                     .as_deref()
                     .is_some_and(crate::txbuf::uses_header_lines),
+                eve_opts: crate::app::eve::EveOptions {
+                    ja3: cfg.engine.as_deref().is_some_and(crate::txbuf::uses_ja3),
+                    ja4: false,
+                },
             },
             pending: Vec::with_capacity(64),
             eve_buf: Vec::with_capacity(4096),
@@ -891,11 +899,13 @@ impl Pipeline {
         engine: Arc<rules::Engine>,
     ) -> Result<(), crate::detect::DetectError> {
         let want_lines = crate::txbuf::uses_header_lines(&engine);
+        let ja3 = crate::txbuf::uses_ja3(&engine);
         match self.detector.as_mut() {
             Some(d) => {
                 d.set_engine(engine)?;
                 self.overlap = stream_overlap(d);
                 self.txi.want_lines = want_lines;
+                self.txi.eve_opts.ja3 = ja3;
                 Ok(())
             }
             None => Ok(()),
@@ -1238,7 +1248,16 @@ impl Pipeline {
             if let Some(s) = outcome.and_then(|o| apps.by_flow.get_mut(&o.flow.id).map(|s| (o, s)))
             {
                 let (o, slot) = s;
-                log_app_records(slot, o.flow.id.0, pcap_cnt, now, false, eve_buf, events);
+                log_app_records(
+                    slot,
+                    o.flow.id.0,
+                    pcap_cnt,
+                    now,
+                    false,
+                    &txi.eve_opts,
+                    eve_buf,
+                    events,
+                );
             }
         }
         for rec in ended.iter() {

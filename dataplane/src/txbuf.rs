@@ -250,6 +250,19 @@ impl TxBuffers<'_> {
     }
 }
 
+/// True when some rule of `engine` reads a JA3/JA3S buffer (Suricata then computes and logs
+/// the fingerprints).
+pub fn uses_ja3(engine: &rules::Engine) -> bool {
+    engine.rules.iter().any(|r| {
+        r.lists.iter().any(|l| {
+            matches!(
+                l.buffer,
+                Buffer::Ja3Hash | Buffer::Ja3String | Buffer::Ja3sHash | Buffer::Ja3sString
+            )
+        })
+    })
+}
+
 impl BufferSource for TxBuffers<'_> {
     fn app_match(&self, m: &AppMatch) -> bool {
         self.app_state_match(m)
