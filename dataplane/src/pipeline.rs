@@ -565,6 +565,7 @@ fn stream_overlap(d: &Detector) -> usize {
 
 /// Writes the EVE records of a flow's transactions that are due (all unlogged ones at the
 /// flow's end), in the flow's client → server orientation.
+#[allow(clippy::too_many_arguments)]
 fn log_app_records<E: EventSink>(
     slot: &mut AppSlot,
     flow_id: u64,
