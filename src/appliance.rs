@@ -405,9 +405,10 @@ pub fn convert_alert(r: &AlertRecord, engine: Option<&rules::Engine>, worker: &s
         rev: ev.rev,
         action: action_of(ev.rule_action),
         msg: rule.map(|r| r.meta.msg.clone()).unwrap_or_default(),
-        category: rule
-            .and_then(|r| r.meta.classtype.clone())
-            .unwrap_or_default(),
+        category: match (engine, rule) {
+            (Some(e), Some(r)) => e.category(r).to_owned(),
+            _ => String::new(),
+        },
         severity: rule.map_or(3, |r| {
             if r.meta.priority == 0 {
                 3
