@@ -400,6 +400,15 @@ impl<'a> RxPacket<'a> {
         }
     }
 
+    /// Prefetches the first cache line of the packet's data (its headers), as DPDK
+    /// applications do for a whole burst before processing its first packet.
+    #[inline]
+    pub fn prefetch_data(&self) {
+        if let Some(b) = mbuf_first_segment(self.raw).first() {
+            prefetch(b);
+        }
+    }
+
     /// The packet bytes, contiguous: the first segment itself when the packet has one segment,
     /// else the chain copied into `scratch` (which must be large enough; bytes beyond its length
     /// are cut and the return value says how many were kept).

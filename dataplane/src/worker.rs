@@ -413,6 +413,10 @@ impl Worker {
                 PacketClock::Tsc { .. } => crate::dpdk::rdtsc(),
                 PacketClock::Device { .. } => 0,
             };
+            // Headers of the whole burst on their way into cache before the first is decoded.
+            for pkt in burst.iter() {
+                pkt.prefetch_data();
+            }
             for pkt in burst.iter() {
                 let len = pkt.len();
                 if pkt.segments() > 1 {
