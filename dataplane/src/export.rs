@@ -381,9 +381,18 @@ pub fn eve_alert(engine: &rules::Engine, r: &crate::worker::AlertRecord) -> serd
     if let Some(app) = c.app_proto {
         v["app_proto"] = app.into();
     }
-    if c.flow_id == 0 {
-        if let Some(m) = v.as_object_mut() {
+    if let Some(m) = v.as_object_mut() {
+        if c.flow_id == 0 {
             m.remove("flow_id");
+        }
+        // A packet whose IP layer did not decode has no addresses: Suricata leaves them out.
+        if c.proto == 0 && c.src.is_unspecified() && c.dst.is_unspecified() {
+            for k in ["src_ip", "src_port", "dest_ip", "dest_port", "proto"] {
+                m.remove(k);
+            }
+        } else if !matches!(c.proto, 6 | 17 | 132) {
+            m.remove("src_port");
+            m.remove("dest_port");
         }
     }
     v
