@@ -400,6 +400,12 @@ impl<'a> RxPacket<'a> {
         }
     }
 
+    /// The first segment's bytes (the headers; the whole packet unless it is a chain).
+    #[inline]
+    pub fn first_segment(&self) -> &'a [u8] {
+        mbuf_first_segment(self.raw)
+    }
+
     /// Prefetches the first cache line of the packet's data (its headers), as DPDK
     /// applications do for a whole burst before processing its first packet.
     #[inline]

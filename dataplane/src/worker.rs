@@ -417,6 +417,9 @@ impl Worker {
             for pkt in burst.iter() {
                 pkt.prefetch_data();
             }
+            // Then their flows: index buckets and entries of the whole burst.
+            self.pipeline
+                .prefetch_flows(burst.iter().map(|p| p.first_segment()));
             for pkt in burst.iter() {
                 let len = pkt.len();
                 if pkt.segments() > 1 {
