@@ -334,6 +334,41 @@ fn public_mix(c: &mut Crit) {
             criterion::BatchSize::PerIteration,
         )
     });
+    // The same in bursts of 32 with each burst's flows prefetched first, as the worker does.
+    g.bench_function("public_mix_burst32", |b| {
+        b.iter_batched(
+            || {
+                FlowTable::new(FlowConfig {
+                    hash_seed: Some([1, 2, 3, 4]),
+                    ..FlowConfig::default()
+                })
+                .unwrap()
+            },
+            |mut table| {
+                let mut streams = CountSink(0);
+                let mut recs = |r: &FlowRecord| {
+                    black_box(r);
+                };
+                for start in (0..n).step_by(BURST) {
+                    let end = (start + BURST).min(n);
+                    let mut tuples = [cap.packet(start).tuple; BURST];
+                    for (t, i) in tuples.iter_mut().zip(start..end) {
+                        *t = cap.packet(i).tuple;
+                    }
+                    table.prefetch_burst(&tuples[..end - start]);
+                    for i in start..end {
+                        let now = cap.packets[i].ts;
+                        let _ =
+                            black_box(table.process(&cap.packet(i), now, &mut streams, &mut recs));
+                    }
+                    table.sweep(cap.packets[end - 1].ts, 64, &mut streams, &mut recs);
+                }
+                table.drain_all(&mut streams, &mut recs);
+                table
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
     g.finish();
 }
 

@@ -400,6 +400,21 @@ impl<'a> RxPacket<'a> {
         }
     }
 
+    /// The first segment's bytes (the headers; the whole packet unless it is a chain).
+    #[inline]
+    pub fn first_segment(&self) -> &'a [u8] {
+        mbuf_first_segment(self.raw)
+    }
+
+    /// Prefetches the first cache line of the packet's data (its headers), as DPDK
+    /// applications do for a whole burst before processing its first packet.
+    #[inline]
+    pub fn prefetch_data(&self) {
+        if let Some(b) = mbuf_first_segment(self.raw).first() {
+            prefetch(b);
+        }
+    }
+
     /// The packet bytes, contiguous: the first segment itself when the packet has one segment,
     /// else the chain copied into `scratch` (which must be large enough; bytes beyond its length
     /// are cut and the return value says how many were kept).

@@ -940,6 +940,37 @@ impl Pipeline {
         }
     }
 
+    /// Prefetches the flows of a burst's frames before any is processed (the hint is read
+    /// straight from plain TCP/UDP headers, see [`crate::decode::flow_hint`]), so the cache
+    /// misses of their flow lookups overlap instead of following one another.
+    pub fn prefetch_flows<'f>(&self, frames: impl Iterator<Item = &'f [u8]>) {
+        const N: usize = 32;
+        let mut tuples = [FlowTuple {
+            zone: 0,
+            proto: 0,
+            src: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            src_port: 0,
+            dst: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            dst_port: 0,
+        }; N];
+        let mut n = 0;
+        for f in frames.take(N) {
+            if let Some(h) = crate::decode::flow_hint(self.link, f) {
+                // The zone as `flow_packet` builds it for an untunnelled packet.
+                tuples[n] = FlowTuple {
+                    zone: u32::from(h.vlan),
+                    proto: h.proto,
+                    src: h.src,
+                    src_port: h.src_port,
+                    dst: h.dst,
+                    dst_port: h.dst_port,
+                };
+                n += 1;
+            }
+        }
+        self.flows.prefetch_burst(&tuples[..n]);
+    }
+
     /// Ends a burst: releases per-burst scratch memory.
     pub fn end_burst(&mut self) {
         if let Some(d) = self.detector.as_mut() {

@@ -537,6 +537,13 @@ impl Worker {
                 PacketClock::Tsc { .. } => crate::dpdk::rdtsc(),
                 PacketClock::Device { .. } => 0,
             };
+            // Headers of the whole burst on their way into cache before the first is decoded.
+            for pkt in burst.iter() {
+                pkt.prefetch_data();
+            }
+            // Then their flows: index buckets and entries of the whole burst.
+            self.pipeline
+                .prefetch_flows(burst.iter().map(|p| p.first_segment()));
             for pkt in burst.iter() {
                 let len = pkt.len();
                 if pkt.segments() > 1 {

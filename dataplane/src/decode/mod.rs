@@ -32,11 +32,13 @@ pub mod counters;
 mod decoder;
 pub mod defrag;
 pub mod events;
+pub mod hint;
 pub mod packet;
 
 pub use counters::{DecodeCounters, DefragCounters};
 pub use defrag::{DefragConfig, Defragmenter};
 pub use events::{DecodeEvent, Layer, UnknownEvent};
+pub use hint::{flow_hint, FlowHint};
 pub use packet::{
     Anomalies, Anomaly, Checksums, Csum, FragInfo, IcmpInfo, IpInfo, OuterIp, Packet, TcpInfo,
     TcpOpts, Tunnel, TunnelKind, UdpInfo, L4, MAX_ANOMALIES, MAX_VLANS,
