@@ -656,6 +656,39 @@ mod tests {
             proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
         }
 
+        /// Any frames through a pipeline: every worker-rendered record is one valid JSON
+        /// object of its announced type, and the count matches `eve.anomaly`.
+        #[test]
+        fn any_frames_render_valid_anomaly_records(
+            frames in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..80), 1..40),
+        ) {
+            let mut p = pipeline(Default::default());
+            let mut sink = Lines::default();
+            let t = Timestamp::from_micros(1_700_000_000, 0);
+            for mut f in frames {
+                // Mostly IPv4 over Ethernet, so decoding gets past the first layer.
+                if f.len() > 14 {
+                    f[12] = 0x08;
+                    f[13] = 0x00;
+                    f[14] = 0x45;
+                }
+                p.process(&f, t, &mut sink);
+            }
+            for (ty, v) in &sink.0 {
+                proptest::prop_assert_eq!(ty.as_str(), "anomaly");
+                proptest::prop_assert_eq!(&v["event_type"], "anomaly");
+                let kind = v["anomaly"]["type"].as_str().unwrap_or("");
+                proptest::prop_assert!(matches!(kind, "decode" | "stream" | "applayer"), "{}", v);
+            }
+            let mut logged = 0;
+            p.visit_counters(&mut |n, v| {
+                if n == "eve.anomaly" {
+                    logged = v;
+                }
+            });
+            proptest::prop_assert_eq!(logged, sink.0.len() as u64);
+        }
+
         #[test]
         fn any_bytes_escape_to_valid_json(b in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
             let mut buf = Vec::new();

@@ -438,6 +438,40 @@ mod tests {
         assert!(c.is_finished());
     }
 
+    proptest::proptest! {
+        /// Any interleaving of pushes (any sizes, some larger than the ring) and drains: the
+        /// records that come out are exactly the accepted ones, in order and intact, and every
+        /// refused one is counted.
+        #[test]
+        fn eve_ring_matches_a_queue_model(
+            cap in 8usize..300,
+            ops in proptest::collection::vec((0usize..120, proptest::bool::ANY), 1..200),
+        ) {
+            let (mut p, mut c) = eve_ring(cap);
+            let mut model = std::collections::VecDeque::new();
+            let mut refused = 0u64;
+            for (n, (len, drain)) in ops.into_iter().enumerate() {
+                let line: Vec<u8> = (0..len).map(|i| (n * 31 + i) as u8).collect();
+                let ty = if n % 2 == 0 { "anomaly" } else { "http" };
+                if p.push(ty, &line) {
+                    model.push_back((ty.to_string(), line));
+                } else {
+                    refused += 1;
+                }
+                if drain {
+                    let got = drain_all(&mut c);
+                    let want: Vec<_> = model.drain(..).collect();
+                    proptest::prop_assert_eq!(got, want);
+                }
+            }
+            let got = drain_all(&mut c);
+            let want: Vec<_> = model.drain(..).collect();
+            proptest::prop_assert_eq!(got, want);
+            proptest::prop_assert_eq!(p.overflow(), refused);
+            proptest::prop_assert_eq!(c.overflow(), refused);
+        }
+    }
+
     #[test]
     fn eve_records_cross_threads_in_order() {
         let (mut p, mut c) = eve_ring(4096);
