@@ -666,9 +666,12 @@ impl Loop {
                             }
                         }
                     }
-                    for a in chunk.iter_mut() {
-                        // No subscribers is fine; the send fails and nothing is kept.
-                        let _ = self.shared.live.send(Arc::new(std::mem::take(a)));
+                    // Without live subscribers there is nothing to hand over.
+                    if self.shared.live.receiver_count() > 0 {
+                        for a in chunk.iter_mut() {
+                            // A subscriber leaving meanwhile is fine; the send just fails.
+                            let _ = self.shared.live.send(Arc::new(std::mem::take(a)));
+                        }
                     }
                 }
                 Err(e) => {

@@ -253,6 +253,8 @@ impl Store {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_max_background_jobs(2);
+        // The WAL append of one batch overlaps the memtable inserts of the previous one.
+        opts.set_enable_pipelined_write(true);
         opts.set_bytes_per_sync(1 << 20);
         // Never let RocksDB keep unbounded WAL around while one CF (audit) is idle.
         opts.set_max_total_wal_size(256 << 20);
@@ -486,6 +488,7 @@ impl Store {
         );
         // Poisoning only follows a panic elsewhere; the counter is still consistent.
         let mut next = self.next_alert_id.lock().unwrap_or_else(|p| p.into_inner());
+        // One batch for the whole slice: a single WAL append and memtable insert round.
         let mut batch = WriteBatch::default();
         let mut buf = Vec::with_capacity(512);
         let mut id = *next;
@@ -497,9 +500,7 @@ impl Store {
                 id: a.id,
             };
             buf.clear();
-            proto::Alert::from(&*a)
-                .encode(&mut buf)
-                .map_err(|e| Error::internal(format!("encoding alert: {e}")))?;
+            encode_alert(a, &mut buf)?;
             batch.put_cf(cf_a, key.bytes(), &buf);
             batch.put_cf(cf_sid, prefixed(&a.sid.to_be_bytes(), key), b"");
             batch.put_cf(cf_src, prefixed(&ip16(a.src_ip), key), b"");
@@ -1005,6 +1006,29 @@ impl AlertKey {
             Order::OldestFirst => v.saturating_sub(1),
         })
     }
+}
+
+/// Encodes `a` as `osprey.v1.Alert`, lending its strings and payload to the message instead
+/// of copying them (they are put back before returning).
+fn encode_alert(a: &mut Alert, buf: &mut Vec<u8>) -> Result<()> {
+    let msg = std::mem::take(&mut a.msg);
+    let category = std::mem::take(&mut a.category);
+    let app_proto = std::mem::take(&mut a.app_proto);
+    let payload = std::mem::take(&mut a.payload);
+    let worker = std::mem::take(&mut a.worker);
+    let mut p = proto::Alert::from(&*a);
+    p.msg = msg;
+    p.category = category;
+    p.app_proto = app_proto;
+    p.payload = payload;
+    p.worker = worker;
+    let r = p.encode(buf);
+    a.msg = p.msg;
+    a.category = p.category;
+    a.app_proto = p.app_proto;
+    a.payload = p.payload;
+    a.worker = p.worker;
+    r.map_err(|e| Error::internal(format!("encoding alert: {e}")))
 }
 
 fn decode_alert(v: &[u8]) -> Result<Alert> {
