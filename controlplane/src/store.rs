@@ -253,8 +253,6 @@ impl Store {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_max_background_jobs(2);
-        // The WAL append of one batch overlaps the memtable inserts of the previous one.
-        opts.set_enable_pipelined_write(true);
         opts.set_bytes_per_sync(1 << 20);
         // Never let RocksDB keep unbounded WAL around while one CF (audit) is idle.
         opts.set_max_total_wal_size(256 << 20);
