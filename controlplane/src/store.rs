@@ -253,11 +253,15 @@ impl Store {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_max_background_jobs(2);
+        // One writer at a time (appends hold the id lock): plain, not CAS, skiplist inserts.
+        opts.set_allow_concurrent_memtable_write(false);
         opts.set_bytes_per_sync(1 << 20);
         // Never let RocksDB keep unbounded WAL around while one CF (audit) is idle.
         opts.set_max_total_wal_size(256 << 20);
         let mut cf_opts = Options::default();
         cf_opts.set_write_buffer_size(64 << 20);
+        // Keep accepting writes while a full memtable is being flushed.
+        cf_opts.set_max_write_buffer_number(4);
         let mut names: Vec<String> = ALL_CFS.iter().map(|s| s.to_string()).collect();
         if path.join("CURRENT").exists() {
             // Open every CF the database has, or RocksDB refuses to open it.
