@@ -31,6 +31,7 @@ fn osprey() -> Command {
 struct Running {
     child: Child,
     api: String,
+    metrics: String,
     lines: Receiver<String>,
     _dir: tempfile::TempDir,
 }
@@ -81,10 +82,13 @@ impl Running {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(120);
-        let api = loop {
+        let (api, metrics) = loop {
             if let Ok(text) = std::fs::read_to_string(&addr_file) {
                 let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-                break v["api"].as_str().unwrap().to_owned();
+                break (
+                    v["api"].as_str().unwrap().to_owned(),
+                    v["metrics"].as_str().unwrap().to_owned(),
+                );
             }
             if let Ok(Some(st)) = child.try_wait() {
                 panic!("osprey run exited early: {st:?}");
@@ -95,6 +99,7 @@ impl Running {
         let r = Running {
             child,
             api,
+            metrics,
             lines,
             _dir: dir,
         };
@@ -194,6 +199,17 @@ impl Drop for Running {
     }
 }
 
+/// A plain HTTP/1.0 GET; returns the whole response.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
 fn counter(stats: &serde_json::Value, name: &str) -> u64 {
     stats["total"][name]
         .as_u64()
@@ -268,6 +284,11 @@ fn run_serves_status_stats_rules_and_alerts_to_ctl() {
             .unwrap()
             >= 50
     );
+
+    // Prometheus metrics with per-worker counters.
+    let body = http_get(&app.metrics, "/metrics");
+    assert!(body.contains("osprey_decoder_pkts"), "{body}");
+    assert!(body.contains("w0"), "{body}");
 
     // Bad input over the console: a rule with an error is refused with its line and column,
     // and the running appliance is untouched.

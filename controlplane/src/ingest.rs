@@ -11,6 +11,18 @@
 //! fails (full disk), alerts wait in a bounded retry buffer; once that is full the thread
 //! stops draining alert rings, so the pressure shows up as counted ring overflow at the
 //! workers instead of blocking them or losing what was already acknowledged.
+//!
+//! Sync policy: each round drains up to `batch_max` alerts per worker and writes them as one
+//! RocksDB `WriteBatch` (alerts, their three index entries and the next id) with the WAL on.
+//! An alert is acknowledged as stored (`ingest.alerts_stored`, visible to queries, live
+//! subscribers and the EVE file) only after its batch's write returned, so every acknowledged
+//! alert survives `kill -9` of the appliance; with `storage.sync_writes` the WAL is also
+//! fsynced per batch and it survives power loss. Batching many alerts per write is what makes
+//! the WAL affordable: one append per batch instead of one per alert.
+//!
+//! Sources are either this crate's `rtrb` rings ([`Ingest::start`], [`WorkerEndpoint`]) or any
+//! [`RecordSource`] ([`Ingest::start_sources`]): the appliance drains the data plane's own
+//! export rings that way.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
