@@ -681,7 +681,6 @@ fn inspect_txs(
     let app_name = Some(proto.name());
     // A copy (small, fixed size): the transactions below borrow the app state mutably.
     let app_events = app.events.clone();
-    let turned_pkt = turned(pkt);
     let mut alerted = false;
     // One inspection of `tx` in direction `d`.
     let mut run = |det: &mut Detector,
@@ -692,7 +691,14 @@ fn inspect_txs(
                    key: u64,
                    d: app::Direction| {
         let same = (d == app::Direction::ToServer) == (pkt_dir == flow::Direction::ToServer);
-        let p = if same { pkt } else { &turned_pkt };
+        // Only a transaction of the other direction needs the packet turned around.
+        let turned_pkt;
+        let p = if same {
+            pkt
+        } else {
+            turned_pkt = turned(pkt);
+            &turned_pkt
+        };
         let view = PacketView {
             pkt: p,
             dir: Some(match d {
