@@ -1327,72 +1327,27 @@ impl Pipeline {
 
     /// Expires idle flows (bounded work; call once per burst or when idle).
     pub fn sweep<E: EventSink>(&mut self, now: Timestamp, budget: usize, events: &mut E) {
-        let Pipeline {
-            flows,
-            apps,
-            app_cfg,
-            app_counters,
-            ended,
-            detector,
-            txi,
-            pcap_cnt,
-            pending,
-            eve_buf,
-            stream_buf,
-            overlap,
-            ..
-        } = self;
-        ended.clear();
-        {
-            let mut streams = StreamToApp {
-                apps: &mut *apps,
-                cfg: app_cfg,
-                counters: &mut *app_counters,
-                now,
-                detect: detector.as_mut().map(|det| StreamDetect {
-                    det,
-                    buf: &mut *stream_buf,
-                    pending: &mut *pending,
-                    deferred: None,
-                    pkt: None,
-                    pcap_cnt: *pcap_cnt,
-                    overlap: *overlap,
-                }),
-            };
-            flows.sweep(now, budget, &mut streams, &mut |r: &FlowRecord| {
-                ended.push(*r)
-            });
-        }
-        let mut end = EndFlows {
-            apps,
-            events,
-            detector: detector.as_mut(),
-            txi,
-            pcap_cnt: *pcap_cnt,
-            pending,
-            eve_buf,
-            eve_logging: app_cfg.eve_logging,
-        };
-        for r in ended.iter() {
-            end.flow_end(r);
-        }
-        if let Some(det) = end.detector.as_deref() {
-            if !end.pending.is_empty() {
-                emit_alerts(
-                    end.pending,
-                    end.eve_buf,
-                    det.engine(),
-                    None,
-                    None,
-                    None,
-                    end.events,
-                );
-            }
-        }
+        self.end_flows(now, events, |flows, streams, mut ended| {
+            flows.sweep(now, budget, streams, &mut ended);
+        });
     }
 
     /// Ends every flow (shutdown, end of a capture): flushes streams and emits their records.
     pub fn finish<E: EventSink>(&mut self, now: Timestamp, events: &mut E) {
+        self.end_flows(now, events, |flows, streams, mut ended| {
+            flows.drain_all(streams, &mut ended);
+        });
+    }
+
+    /// Ends flows outside a packet (`end`: a sweep or the final drain): their last stream data
+    /// is inspected at once on pseudo packets, then each flow's transactions, alerts, app
+    /// records and flow record are emitted.
+    fn end_flows<E: EventSink>(
+        &mut self,
+        now: Timestamp,
+        events: &mut E,
+        end: impl FnOnce(&mut FlowTable, &mut StreamToApp<'_, '_>, &mut dyn FnMut(&FlowRecord)),
+    ) {
         let Pipeline {
             flows,
             apps,
@@ -1425,7 +1380,7 @@ impl Pipeline {
                     overlap: *overlap,
                 }),
             };
-            flows.drain_all(&mut streams, &mut |r: &FlowRecord| ended.push(*r));
+            end(flows, &mut streams, &mut |r: &FlowRecord| ended.push(*r));
         }
         let mut end = EndFlows {
             apps,
