@@ -450,7 +450,7 @@ impl<E: EventSink> FlowRecordSink for EndFlows<'_, E> {
             // requests) are inspected one last time, on a pseudo packet as Suricata does.
             if let Some(det) = self.detector.as_deref_mut() {
                 let pseudo = pseudo_packet(&rec.tuple);
-                if inspect_txs(
+                inspect_txs(
                     det,
                     self.txi,
                     &mut slot,
@@ -463,9 +463,9 @@ impl<E: EventSink> FlowRecordSink for EndFlows<'_, E> {
                     rec.end,
                     true,
                     self.pending,
-                ) {
-                    rec.alerted = true;
-                }
+                );
+                // Alerts of this flow still pending: from its last stream data or the
+                // transactions just inspected.
                 if self.pending.iter().any(|(_, c)| c.flow_id == rec.id.0) {
                     rec.alerted = true;
                 }
@@ -649,7 +649,6 @@ const TX_WS: u64 = 1 << 61;
 /// Inspects the transactions of one flow whose buffers changed, then marks them inspected.
 /// `pkt` is the packet being processed (direction `pkt_dir`), or a pseudo packet oriented
 /// client → server at flow end (`flush`: incomplete transactions are inspected too).
-/// Returns true when something alerted.
 #[allow(clippy::too_many_arguments)]
 fn inspect_txs(
     det: &mut Detector,
@@ -663,7 +662,7 @@ fn inspect_txs(
     now: Timestamp,
     flush: bool,
     pending: &mut Pending,
-) -> bool {
+) {
     use crate::app::http::change;
     let AppSlot {
         app,
@@ -674,14 +673,13 @@ fn inspect_txs(
     } = slot;
     let stream_bytes = seq_space(bytes);
     let Some(app) = app.as_mut() else {
-        return false;
+        return;
     };
     let proto = app.proto();
     let app_proto = rules_app_proto(proto);
     let app_name = Some(proto.name());
     // A copy (small, fixed size): the transactions below borrow the app state mutably.
     let app_events = app.events.clone();
-    let mut alerted = false;
     // One inspection of `tx` in direction `d`.
     let mut run = |det: &mut Detector,
                    detect: &mut FlowDetectState,
@@ -727,7 +725,6 @@ fn inspect_txs(
             TxRef::WebSocket(f) => f.id,
         });
         det.inspect_buffers(&view, &src, key, tx_alerts, Some(detect), now, &mut |ev| {
-            alerted = true;
             pending.push((ev, ctx))
         });
     };
@@ -840,7 +837,6 @@ fn inspect_txs(
         }
         app::AppState::None => {}
     }
-    alerted
 }
 
 fn flow_app_proto(p: app::AppProto) -> flow::AppProto {
