@@ -11,6 +11,42 @@ use std::net::IpAddr;
 
 use crate::time::Timestamp;
 
+/// The name Suricata writes in `proto` for an IP protocol number (IANA's keyword, as in
+/// `/etc/protocols`' aliases); `None` for numbers it writes as digits.
+pub fn proto_keyword(p: u8) -> Option<&'static str> {
+    Some(match p {
+        0 => "HOPOPT",
+        1 => "ICMP",
+        2 => "IGMP",
+        4 => "IPv4",
+        6 => "TCP",
+        17 => "UDP",
+        33 => "DCCP",
+        41 => "IPv6",
+        43 => "IPv6-Route",
+        44 => "IPv6-Frag",
+        46 => "RSVP",
+        47 => "GRE",
+        50 => "ESP",
+        51 => "AH",
+        58 => "IPv6-ICMP",
+        59 => "IPv6-NoNxt",
+        60 => "IPv6-Opts",
+        88 => "EIGRP",
+        89 => "OSPFIGP",
+        94 => "IPIP",
+        97 => "ETHERIP",
+        103 => "PIM",
+        108 => "IPComp",
+        112 => "VRRP",
+        115 => "L2TP",
+        132 => "SCTP",
+        136 => "UDPLite",
+        137 => "MPLS-in-IP",
+        _ => return None,
+    })
+}
+
 /// The common fields at the start of every EVE record.
 #[derive(Clone, Copy, Debug)]
 pub struct Envelope<'a> {
@@ -53,7 +89,7 @@ impl<'o> Json<'o> {
     }
 
     /// The common EVE fields: `timestamp`, `flow_id`, `pcap_cnt`, `event_type`, addresses,
-    /// ports and `proto`, in Suricata's order.
+    /// ports, `proto` and `ip_v`, in Suricata's order.
     pub fn envelope(&mut self, e: &Envelope<'_>) -> &mut Self {
         self.envelope_without_addresses(e);
         // A packet whose IP layer could not be decoded has no addresses: Suricata leaves the
@@ -72,19 +108,14 @@ impl<'o> Json<'o> {
         }
         self.key("proto");
         self.out.push(b'"');
-        match e.proto {
-            6 => self.out.extend_from_slice(b"TCP"),
-            17 => self.out.extend_from_slice(b"UDP"),
-            1 => self.out.extend_from_slice(b"ICMP"),
-            58 => self.out.extend_from_slice(b"IPv6-ICMP"),
-            132 => self.out.extend_from_slice(b"SCTP"),
-            47 => self.out.extend_from_slice(b"GRE"),
-            p => {
-                let _ = write!(self.out, "{p}");
+        match proto_keyword(e.proto) {
+            Some(name) => self.out.extend_from_slice(name.as_bytes()),
+            None => {
+                let _ = write!(self.out, "{}", e.proto);
             }
         }
         self.out.push(b'"');
-        self
+        self.u64("ip_v", if e.src.is_ipv4() { 4 } else { 6 })
     }
 
     /// The common fields of a record about a packet without IP addresses (a malformed or
@@ -462,6 +493,7 @@ mod tests {
         assert_eq!(v["pcap_cnt"], 7);
         assert_eq!(v["src_port"], 1234);
         assert_eq!(v["proto"], "TCP");
+        assert_eq!(v["ip_v"], 4);
         assert_eq!(v["http"]["url"], "/a\"b\\c\n\u{1}\u{fffd}");
         assert_eq!(v["http"]["status"], 200);
         assert_eq!(v["http"]["list"][1], "y");
@@ -478,6 +510,21 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
         assert!(v.get("src_port").is_none());
         assert_eq!(v["proto"], "ICMP");
+        let mut buf = Vec::new();
+        let mut j = Json::new(&mut buf);
+        j.envelope(&Envelope {
+            proto: 253,
+            src: "2001:db8::1".parse().unwrap(),
+            dst: "2001:db8::2".parse().unwrap(),
+            ..env(0)
+        });
+        j.end();
+        let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        // Numbers without an IANA keyword are written as digits, as Suricata does.
+        assert_eq!(
+            (v["proto"].as_str(), v["ip_v"].as_u64()),
+            (Some("253"), Some(6))
+        );
     }
 
     #[test]

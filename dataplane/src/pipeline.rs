@@ -734,8 +734,19 @@ fn inspect_txs(
                 change::REQUEST_HEADERS | change::REQUEST_BODY | change::REQUEST_COMPLETE;
             const RESP: u32 =
                 change::RESPONSE_HEADERS | change::RESPONSE_BODY | change::RESPONSE_COMPLETE;
+            // A direction's transaction buffers are inspected on a packet of that direction
+            // (or at flow end), as Suricata does: a request handed on by the server's
+            // acknowledgement waits for the client's next packet.
+            let mut mask = 0;
+            if flush || pkt_dir == flow::Direction::ToServer {
+                mask |= REQ | change::REQUEST_LINE;
+            }
+            if flush || pkt_dir == flow::Direction::ToClient {
+                mask |= RESP | change::RESPONSE_LINE;
+            }
             for tx in s.txs_mut() {
-                let ch = tx.take_changes();
+                let ch = tx.changes & mask;
+                tx.changes &= !mask;
                 if ch == 0 && !flush {
                     continue;
                 }
@@ -775,6 +786,11 @@ fn inspect_txs(
             }
             if s.upgraded_to_websocket() {
                 for d in [app::Direction::ToServer, app::Direction::ToClient] {
+                    if !flush
+                        && (d == app::Direction::ToServer) != (pkt_dir == flow::Direction::ToServer)
+                    {
+                        continue;
+                    }
                     for f in s.websocket_mut(d).frames_mut() {
                         if !std::mem::take(&mut f.changed) {
                             continue;
@@ -1232,6 +1248,10 @@ impl Pipeline {
                     None => det.inspect_packet(&view, None, now, &mut |ev| pending.push((ev, ctx))),
                 };
                 if let Some(s) = slot {
+                    // A closing session still counts as established for its transactions:
+                    // Suricata would match them on its flow-end pseudo packets, which are.
+                    let tx_established =
+                        view.established || outcome.state == flow::FlowState::Closed;
                     inspect_txs(
                         det,
                         txi,
@@ -1239,7 +1259,7 @@ impl Pipeline {
                         &pkt,
                         outcome.dir,
                         outcome.flow.id.0,
-                        view.established,
+                        tx_established,
                         pcap_cnt,
                         now,
                         false,

@@ -129,6 +129,30 @@ fn http_uri_alerts_on_the_packet_completing_each_request() {
     }
 }
 
+#[test]
+fn a_request_handed_on_by_the_servers_ack_is_inspected_on_the_clients_next_packet() {
+    // Request in packet 4, acknowledged by the server's data in packet 5 (IDS mode hands the
+    // request to the parser then), client's ACK in packet 6: Suricata inspects request
+    // buffers on packets travelling to the server, so the alert is packet 6's, with its
+    // `tx_id` and the flow counters as they are then.
+    let Some(dir) = sv("bug-78-uricontent") else {
+        return;
+    };
+    let out = run(
+        &dir.join("input.pcap"),
+        "alert tcp any any -> any any (content:\"blah\"; http_uri; sid:100;)\n",
+        false,
+    );
+    let got: Vec<u64> = out.alerts.iter().map(|(_, c)| c.pcap_cnt).collect();
+    assert_eq!(got, vec![6]);
+    let l = &out.lines[0];
+    assert_eq!(
+        (l["tx_id"].as_u64(), l["direction"].as_str()),
+        (Some(0), Some("to_server"))
+    );
+    assert_eq!(l["flow"]["pkts_toserver"], 4);
+}
+
 /// An Ethernet/IPv4/TCP frame (checksums left zero: the tests turn validation off).
 fn tcp(
     src: ([u8; 4], u16),

@@ -198,9 +198,8 @@ impl TxBuffers<'_> {
     fn app_state_match(&self, m: &AppMatch) -> bool {
         match (m, self.tx) {
             (AppMatch::DnsOpcode(c), TxRef::Dns(tx)) => c.matches(u64::from(tx.opcode())),
-            (AppMatch::DnsRcode(c), TxRef::Dns(tx)) => {
-                tx.is_response() && c.matches(u64::from(tx.rcode()))
-            }
+            // Either direction's header, as Suricata 8 (a request's RCODE is normally 0).
+            (AppMatch::DnsRcode(c), TxRef::Dns(tx)) => c.matches(u64::from(tx.rcode())),
             (AppMatch::DnsRrtype { cmp, index }, TxRef::Dns(tx)) => match index {
                 // `all` (or no index): every value matches, and there is one.
                 None => {
@@ -404,6 +403,19 @@ mod tests {
         assert!(b.app_match(&AppMatch::DnsOpcode(eq(0))));
         assert!(!b.app_match(&AppMatch::DnsOpcode(eq(4))));
         assert!(b.app_match(&AppMatch::DnsRcode(eq(3))));
+        // A request's header RCODE counts too (suricata-verify dns/dns-rcode).
+        let mut query = DnsTx::default();
+        let mut q = msg[..12].to_vec();
+        q[2] = 0x01; // QR clear, RD set; RCODE 3 kept
+        q[7] = 0; // no answers
+        q.extend_from_slice(b"\x01a\x02io\x00\x00\x01\x00\x01");
+        parse_message(&q, &mut query, 16, &mut ev).expect("valid query");
+        let qb = TxBuffers {
+            tx: TxRef::Dns(&query),
+            dir: Direction::ToServer,
+            ..b
+        };
+        assert!(!query.is_response() && qb.app_match(&AppMatch::DnsRcode(eq(3))));
         let rr = |index| AppMatch::DnsRrtype { cmp: eq(1), index };
         assert!(b.app_match(&rr(None)));
         assert!(b.app_match(&rr(Some(0))));

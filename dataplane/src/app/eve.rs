@@ -136,7 +136,7 @@ pub fn write_flow_app_fields(j: &mut Json<'_>, app: &AppLayer) {
 }
 
 /// What an alert on transaction `tx_id` of this flow carries, as Suricata 8 adds it:
-/// `ts_progress`/`tc_progress` (HTTP and TLS) and the protocol object (`http`, `dns` in its
+/// the transaction's EVE `tx_id`, `ts_progress`/`tc_progress` (HTTP and TLS) and the protocol object (`http`, `dns` in its
 /// detailed form, `tls` extended, `websocket`). Suricata adds these only to alerts that
 /// matched on a transaction: pass `None` for packet/stream matches and nothing is written.
 /// Returns whether anything was written.
@@ -160,10 +160,12 @@ pub fn write_alert_app_metadata_with(
                 .frame(id)
                 .or_else(|| s.websocket(Direction::ToClient).frame(id));
             let Some(f) = f else { return false };
+            j.u64("tx_id", f.id);
             write_websocket(j, f);
         }
         AppState::Http(s) => {
             let Some(tx) = s.tx(id) else { return false };
+            j.u64("tx_id", tx.id);
             j.str("ts_progress", http_progress_name(tx.request.progress, true));
             j.str(
                 "tc_progress",
@@ -175,10 +177,13 @@ pub fn write_alert_app_metadata_with(
         }
         AppState::Dns(s) => {
             let Some(tx) = s.tx(id) else { return false };
+            j.u64("tx_id", tx.eve_tx_id);
             dns_object(j, tx, false);
         }
         AppState::Tls(s) => {
             let (ts, tc) = tls_progress_names(s);
+            // The handshake is the flow's one TLS transaction.
+            j.u64("tx_id", 0);
             j.str("ts_progress", ts);
             j.str("tc_progress", tc);
             write_tls_with(j, &s.info, opts);

@@ -190,14 +190,9 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// Suricata's `proto` field.
 pub fn proto_name(p: u8) -> std::borrow::Cow<'static, str> {
-    match p {
-        proto::TCP => "TCP".into(),
-        proto::UDP => "UDP".into(),
-        proto::ICMP => "ICMP".into(),
-        proto::ICMPV6 => "IPv6-ICMP".into(),
-        proto::SCTP => "SCTP".into(),
-        47 => "GRE".into(),
-        other => other.to_string().into(),
+    match crate::eve::proto_keyword(p) {
+        Some(name) => name.into(),
+        None => p.to_string().into(),
     }
 }
 

@@ -291,6 +291,21 @@ impl Lowering<'_> {
                     self.last_content = Some(self.push(Match::Content(c)));
                 }
             }
+            // Legacy TLS keywords: a substring of one certificate field, in its own buffer
+            // (not a content: `nocase` and friends do not apply to it).
+            "tls.subject" | "tls.issuerdn" | "tls.fingerprint" => {
+                let c = payload::legacy_string(need()?).map_err(inv)?;
+                let buffer = match name {
+                    "tls.subject" => Buffer::TlsCertSubject,
+                    "tls.issuerdn" => Buffer::TlsCertIssuer,
+                    _ => Buffer::TlsCertFingerprint,
+                };
+                let saved = self.cur;
+                self.cur = Some(self.list(buffer));
+                self.push(Match::Content(c));
+                self.cur = saved;
+                self.last_content = None;
+            }
             "nocase" => {
                 no_value()?;
                 let c = self.last_content(name).map_err(inv)?;

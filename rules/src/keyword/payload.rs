@@ -38,6 +38,40 @@ pub fn content(v: &str) -> KwResult<Content> {
     })
 }
 
+/// The value of a legacy TLS keyword (`tls.subject:"CN=host"`, `tls.issuerdn`,
+/// `tls.fingerprint`): an optionally negated, optionally quoted string matched as a
+/// substring of its certificate field, as Suricata does. The text is taken literally (no
+/// `|hex|` escapes).
+pub fn legacy_string(v: &str) -> KwResult<Content> {
+    let v = v.trim();
+    let (negated, v) = match v.strip_prefix('!') {
+        Some(r) => (true, r.trim_start()),
+        None => (false, v),
+    };
+    let inner = match v.strip_prefix('"') {
+        Some(r) => r
+            .strip_suffix('"')
+            .ok_or_else(|| format!("unterminated quote in `{v}`"))?,
+        None => v,
+    };
+    if inner.is_empty() {
+        return Err("the value is empty".into());
+    }
+    Ok(Content {
+        pattern: inner.as_bytes().to_vec(),
+        negated,
+        nocase: false,
+        offset: None,
+        depth: None,
+        distance: None,
+        within: None,
+        startswith: false,
+        endswith: false,
+        fast_pattern: None,
+        rawbytes: false,
+    })
+}
+
 /// Decodes the text between the quotes of a content.
 pub fn decode_content(s: &str) -> KwResult<Vec<u8>> {
     let b = s.as_bytes();

@@ -72,6 +72,36 @@ fn legacy_modifier_moves_the_content() {
 }
 
 #[test]
+fn legacy_tls_keywords_match_a_certificate_field() {
+    let r = ok(
+        r#"alert tls any any -> any any (tls.sni; content:"a"; tls.subject:"CN=a|b, O=x"; tls.issuerdn:!"CN=Evil"; tls.fingerprint:4a:0b; content:"c"; sid:1;)"#,
+    );
+    match &r.list(Buffer::TlsCertSubject).expect("subject").matches[0] {
+        // Taken literally: `|` is not a hex escape in the legacy form.
+        Match::Content(c) => assert!(c.pattern == b"CN=a|b, O=x" && !c.negated),
+        m => panic!("{m:?}"),
+    }
+    match &r.list(Buffer::TlsCertIssuer).expect("issuer").matches[0] {
+        Match::Content(c) => assert!(c.pattern == b"CN=Evil" && c.negated),
+        m => panic!("{m:?}"),
+    }
+    match &r.list(Buffer::TlsCertFingerprint).expect("fp").matches[0] {
+        Match::Content(c) => assert_eq!(c.pattern, b"4a:0b"),
+        m => panic!("{m:?}"),
+    }
+    // The sticky buffer in force before the legacy keywords still holds after them.
+    assert_eq!(r.list(Buffer::TlsSni).expect("sni").matches.len(), 2);
+    assert!(matches!(
+        err(r#"alert tls any any -> any any (tls.subject:""; sid:1;)"#),
+        LowerErrorKind::Invalid(_)
+    ));
+    assert!(matches!(
+        err(r#"alert tls any any -> any any (tls.subject:"CN=x"; nocase; sid:1;)"#),
+        LowerErrorKind::Invalid(_)
+    ));
+}
+
+#[test]
 fn pcre_buffer_flags_and_transforms() {
     let r = ok(r#"alert http any any -> any any (file.data; content:"a"; pcre:"/b/QR"; sid:1;)"#);
     assert_eq!(r.lists.len(), 1);

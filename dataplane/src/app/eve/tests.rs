@@ -424,6 +424,8 @@ fn alert_metadata_and_flow_fields() {
     assert!(v.get("app_proto_orig").is_none());
     assert_eq!(v["ts_progress"], "request_complete");
     assert_eq!(v["tc_progress"], "response_started");
+    // The second request: transaction 1, as Suricata numbers them from 0.
+    assert_eq!(v["tx_id"], 1);
     assert_eq!(v["http"]["url"], "/b");
     assert_eq!(v["http"]["length"], 0);
 
