@@ -38,7 +38,7 @@ pub struct Config {
     #[serde(default)]
     pub ingest: IngestConfig,
     #[serde(default)]
-    pub eve: EveConfig,
+    pub eve: EveSection,
     #[serde(default)]
     pub rules: RulesSection,
     #[serde(default)]
@@ -51,6 +51,69 @@ fn default_storage() -> StorageConfig {
         path: PathBuf::from("osprey-data"),
         ..StorageConfig::default()
     }
+}
+
+/// `[eve]`: the control plane's EVE file (`controlplane::config::EveConfig`'s keys) and which
+/// anomalies the workers render.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EveSection {
+    pub enabled: bool,
+    pub path: PathBuf,
+    pub rotate_bytes: u64,
+    pub keep: u32,
+    /// Suricata's `anomaly.types`: any of `decode`, `stream`, `applayer` (default: Suricata's
+    /// default configuration, `applayer` only).
+    pub anomaly_types: Vec<AnomalyType>,
+}
+
+impl Default for EveSection {
+    fn default() -> Self {
+        let EveConfig {
+            enabled,
+            path,
+            rotate_bytes,
+            keep,
+        } = EveConfig::default();
+        EveSection {
+            enabled,
+            path,
+            rotate_bytes,
+            keep,
+            anomaly_types: vec![AnomalyType::Applayer],
+        }
+    }
+}
+
+impl EveSection {
+    /// The EVE file settings as the control plane takes them.
+    pub fn file(&self) -> EveConfig {
+        EveConfig {
+            enabled: self.enabled,
+            path: self.path.clone(),
+            rotate_bytes: self.rotate_bytes,
+            keep: self.keep,
+        }
+    }
+
+    /// The anomaly types as the pipeline takes them.
+    pub fn anomaly(&self) -> dataplane::pipeline::AnomalyTypes {
+        let has = |t| self.anomaly_types.contains(&t);
+        dataplane::pipeline::AnomalyTypes {
+            decode: has(AnomalyType::Decode),
+            stream: has(AnomalyType::Stream),
+            applayer: has(AnomalyType::Applayer),
+        }
+    }
+}
+
+/// An EVE `anomaly` record type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnomalyType {
+    Decode,
+    Stream,
+    Applayer,
 }
 
 /// `[rules]`: where the first ruleset comes from and the compile cache.
@@ -240,7 +303,7 @@ impl Config {
             metrics: self.metrics.clone(),
             auth: self.auth.clone(),
             ingest: self.ingest.clone(),
-            eve: self.eve.clone(),
+            eve: self.eve.file(),
         }
     }
 
@@ -331,6 +394,24 @@ mod tests {
         assert_eq!(cfg.capture.mode, Mode::Ports);
         assert_eq!(cfg.capture.ports.len(), 2);
         assert!(cfg.capture.workers >= 1);
+    }
+
+    #[test]
+    fn eve_anomaly_types_default_to_suricatas_and_are_read() {
+        use dataplane::pipeline::AnomalyTypes;
+        let base = "[capture]\nmode = \"replay\"\npcap = \"x.pcap\"\n";
+        let cfg = Config::parse(base, "t.toml", Path::new(".")).unwrap();
+        assert_eq!(cfg.eve.anomaly(), AnomalyTypes::SURICATA_DEFAULT);
+        let text =
+            format!("{base}[eve]\nenabled = true\nanomaly_types = [\"decode\", \"stream\"]\n");
+        let cfg = Config::parse(&text, "t.toml", Path::new(".")).unwrap();
+        assert!(cfg.control_plane().eve.enabled);
+        let t = cfg.eve.anomaly();
+        assert!(t.decode && t.stream && !t.applayer, "{t:?}");
+        let text = format!("{base}[eve]\nanomaly_types = [\"decoder\"]\n");
+        let e = Config::parse(&text, "t.toml", Path::new(".")).unwrap_err();
+        assert!(e.to_string().contains("decoder"), "{e}");
+        assert!(e.to_string().contains("line 5"), "{e}");
     }
 
     #[test]

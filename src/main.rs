@@ -109,6 +109,11 @@ struct ReplayArgs {
     /// as their stages land.
     #[arg(long, value_delimiter = ',', value_parser = ["alert", "flow", "anomaly", "http", "dns", "tls", "stats"])]
     eve_types: Vec<String>,
+    /// EVE `anomaly` record types, comma-separated: `decode` (decoder events), `stream` (TCP
+    /// stream events), `applayer` (app-layer parser events). Default: the config file's
+    /// `[eve] anomaly_types`, else Suricata's default configuration (`applayer`).
+    #[arg(long, value_delimiter = ',', value_parser = ["decode", "stream", "applayer"])]
+    anomaly_types: Option<Vec<String>>,
     /// Engine mode flags, comma-separated: `checksum-off` (do not validate checksums, like
     /// Suricata's `-k none`), `stream-inline`, `midstream`, `simulate-ips`.
     #[arg(long, default_value = "", value_parser = parse_flags)]
@@ -293,8 +298,23 @@ fn load_engine(files: &[PathBuf]) -> anyhow::Result<Option<Arc<rules::Engine>>> 
 
 fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let engine = load_engine(&a.rules)?;
+    let file_cfg = match &a.config {
+        Some(p) => Some(config::Config::load(Some(p))?),
+        None => None,
+    };
     let mut worker = a.flags.worker_config();
     worker.pipeline.engine = engine.clone();
+    worker.pipeline.anomaly = match &a.anomaly_types {
+        Some(names) => {
+            dataplane::pipeline::AnomalyTypes::from_names(names.iter().map(String::as_str))
+                .map_err(|n| anyhow::anyhow!("unknown anomaly type {n:?}"))?
+        }
+        None => file_cfg
+            .as_ref()
+            .map_or(dataplane::pipeline::AnomalyTypes::SURICATA_DEFAULT, |c| {
+                c.eve.anomaly()
+            }),
+    };
     let wants = |t: &str| a.eve_types.is_empty() || a.eve_types.iter().any(|x| x == t);
     // Alerts, app-layer transactions and anomalies are rendered by the workers (they alone
     // have the flow's counters and the transactions); flows come from the flow records.
@@ -304,7 +324,7 @@ fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let opts = ReplayOptions {
         pcap: a.pcap.clone(),
         workers: a.workers,
-        eal: eal_config(a.config.as_ref())?,
+        eal: file_cfg.map(|c| c.dpdk).unwrap_or_default(),
         infinite: false,
         duration: None,
         stop: stop_on_signals()?,
@@ -913,6 +933,7 @@ fn run_dataplane(
     let duration = a.seconds.map(Duration::from_secs);
     let mut worker = WorkerConfig::default();
     worker.pipeline.engine = Some(engine);
+    worker.pipeline.anomaly = cfg.eve.anomaly();
     let c = &cfg.capture;
     let workers = &c.workers;
     match c.mode {

@@ -433,7 +433,8 @@ fn eve_records(path: &Path) -> Vec<serde_json::Value> {
 
 /// Worker-rendered `anomaly` records cross the worker's EVE ring into `--eve`: a truncated
 /// IPv4 packet (decoder event, no flow) and a SYN resent with another sequence number (stream
-/// event on the flow); `--eve-types` narrows by event type.
+/// event on the flow); `--eve-types` narrows by event type, `--anomaly-types` (or the config
+/// file's `[eve] anomaly_types`) by anomaly type, app-layer only by default as in Suricata.
 #[test]
 fn anomaly_records_reach_the_eve_file_and_types_filter_them() {
     let d = tempfile::tempdir().unwrap();
@@ -442,10 +443,8 @@ fn anomaly_records_reach_the_eve_file_and_types_filter_them() {
     let syn = tcp_frame(40, 0x02, 1000);
     let resend = tcp_frame(40, 0x02, 2000);
     write_pcap(&p, 1, &[&trunc, &syn, &resend]);
-    let replay = |types: Option<&str>| {
-        let eve = d
-            .path()
-            .join(format!("eve-{}.json", types.unwrap_or("all")));
+    let replay_with = |types: Option<&str>, extra: &[&str]| {
+        let eve = d.path().join("eve.json");
         let stats = d.path().join("s.json");
         let mut cmd = osprey();
         cmd.args(["replay", "-q", "--flags", "checksum-off", "--pcap"])
@@ -457,10 +456,36 @@ fn anomaly_records_reach_the_eve_file_and_types_filter_them() {
         if let Some(t) = types {
             cmd.args(["--eve-types", t]);
         }
+        cmd.args(extra);
         assert!(run(&mut cmd).status.success());
         let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
         (eve_records(&eve), s)
     };
+    let anomaly_types = |recs: &[serde_json::Value]| -> Vec<String> {
+        recs.iter()
+            .filter(|v| v["event_type"] == "anomaly")
+            .map(|v| v["anomaly"]["type"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Suricata's default: app-layer anomalies only (none here).
+    let (dflt, _) = replay_with(None, &[]);
+    assert_eq!(anomaly_types(&dflt), Vec::<String>::new(), "{dflt:?}");
+    let cfg = d.path().join("osprey.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[capture]\nmode = \"replay\"\npcap = {:?}\n[eve]\nanomaly_types = [\"stream\"]\n",
+            p.display().to_string()
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let (from_file, _) = replay_with(None, &["--config", cfg]);
+    assert_eq!(anomaly_types(&from_file), ["stream"]);
+    // The flag wins over the file.
+    let (flag, _) = replay_with(None, &["--config", cfg, "--anomaly-types", "decode"]);
+    assert_eq!(anomaly_types(&flag), ["decode"]);
+    let replay = |types: Option<&str>| replay_with(types, &["--anomaly-types", "decode,stream"]);
     let (all, stats) = replay(None);
     let anomalies: Vec<_> = all
         .iter()

@@ -192,6 +192,38 @@ pub fn prefetch<T>(v: &T) {
     let _ = v;
 }
 
+/// Asks the kernel to back the whole 2 MiB pages inside `mem` with transparent huge pages
+/// (`madvise(MADV_HUGEPAGE)`), for big tables read at random (the flow slab and index): one TLB
+/// entry then covers 2 MiB instead of 4 KiB, so a lookup into a cold part of a 256 MB table
+/// no longer pays a page walk on top of its cache misses. Call it before the memory is first
+/// written (pages are chosen when they fault). Returns the bytes advised; 0 when the range
+/// holds no whole huge page, or the kernel refused (THP disabled, not Linux): a hint only,
+/// the memory works the same either way.
+pub fn advise_hugepages<T>(mem: &mut [T]) -> usize {
+    const HUGE: usize = 2 << 20;
+    let start = mem.as_ptr() as usize;
+    let end = start + std::mem::size_of_val(mem);
+    let lo = start.next_multiple_of(HUGE);
+    let hi = end / HUGE * HUGE;
+    if hi <= lo {
+        return 0;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: [lo, hi) lies inside `mem`, which we borrow mutably, and is page-aligned;
+        // MADV_HUGEPAGE changes how the kernel backs the pages, never their contents or
+        // mappings, so no reference into `mem` is affected.
+        let rc = unsafe { libc::madvise(lo as *mut c_void, hi - lo, libc::MADV_HUGEPAGE) };
+        if rc == 0 {
+            hi - lo
+        } else {
+            0
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    0
+}
+
 /// An EAL logical core id, shown as `lcore3`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LcoreId(pub u32);

@@ -50,6 +50,34 @@ pub struct AnomalyTypes {
     pub applayer: bool,
 }
 
+impl AnomalyTypes {
+    /// Suricata's default configuration (`anomaly.types`): app-layer anomalies only.
+    pub const SURICATA_DEFAULT: AnomalyTypes = AnomalyTypes {
+        decode: false,
+        stream: false,
+        applayer: true,
+    };
+
+    /// The types named (`decode`, `stream`, `applayer`); the others off. An unknown name is
+    /// returned as the error.
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Self, &'a str> {
+        let mut t = AnomalyTypes {
+            decode: false,
+            stream: false,
+            applayer: false,
+        };
+        for n in names {
+            match n {
+                "decode" => t.decode = true,
+                "stream" => t.stream = true,
+                "applayer" => t.applayer = true,
+                other => return Err(other),
+            }
+        }
+        Ok(t)
+    }
+}
+
 impl Default for AnomalyTypes {
     fn default() -> Self {
         AnomalyTypes {
@@ -440,12 +468,30 @@ struct EndFlows<'a, E: EventSink> {
     eve_buf: &'a mut Vec<u8>,
     /// EVE app-layer records are written.
     eve_logging: bool,
+    /// App-layer events become `anomaly` records.
+    app_anomalies: bool,
+    counters: &'a mut PipelineCounters,
 }
 
 impl<E: EventSink> FlowRecordSink for EndFlows<'_, E> {
     fn flow_end(&mut self, rec: &FlowRecord) {
         let mut rec = *rec;
         if let Some(mut slot) = self.apps.by_flow.remove(&rec.id) {
+            if self.app_anomalies && self.events.wants_eve() {
+                // Events the flow's end raised (a stream cut short, a transaction left
+                // incomplete), on a pseudo packet at the flow's last packet time, as the
+                // flow's transactions are logged.
+                log_app_anomalies(
+                    self.eve_buf,
+                    &mut slot,
+                    &pseudo_packet(&rec.tuple),
+                    rec.id.0,
+                    0,
+                    rec.end,
+                    self.events,
+                    self.counters,
+                );
+            }
             // Transactions the flow's end completed (bodies delimited by close, unanswered
             // requests) are inspected one last time, on a pseudo packet as Suricata does.
             if let Some(det) = self.detector.as_deref_mut() {
@@ -1336,6 +1382,8 @@ impl Pipeline {
                 pending,
                 eve_buf,
                 eve_logging: app_cfg.eve_logging,
+                app_anomalies: anomaly.applayer,
+                counters,
             }
             .flow_end(rec);
         }
@@ -1377,6 +1425,8 @@ impl Pipeline {
             eve_buf,
             stream_buf,
             overlap,
+            anomaly,
+            counters,
             ..
         } = self;
         ended.clear();
@@ -1407,6 +1457,8 @@ impl Pipeline {
             pending,
             eve_buf,
             eve_logging: app_cfg.eve_logging,
+            app_anomalies: anomaly.applayer,
+            counters,
         };
         for r in ended.iter() {
             end.flow_end(r);

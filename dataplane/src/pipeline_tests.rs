@@ -316,3 +316,82 @@ fn drop_rules_give_a_drop_verdict_and_blocked_alerts_inline() {
     assert_eq!(out.alerts.len(), 1);
     assert_eq!(out.lines[0]["alert"]["action"], "blocked");
 }
+
+/// App-layer events raised while a flow ends (here at shutdown: request headers cut short by
+/// the end of the capture, an HTTP/1.1 request without `Host`) become `anomaly` records like
+/// those raised by a packet, once, on the flow's client → server tuple.
+#[test]
+fn app_events_raised_at_flow_end_are_rendered_as_anomalies() {
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    const PSH: u8 = 0x08;
+    let c = ([10, 0, 0, 1], 40000);
+    let s = ([10, 0, 0, 2], 80);
+    let frames = [
+        tcp(c, s, 100, 0, SYN, b""),
+        tcp(s, c, 500, 101, SYN | ACK, b""),
+        tcp(c, s, 101, 501, ACK, b""),
+        tcp(
+            c,
+            s,
+            101,
+            501,
+            PSH | ACK,
+            b"GET /x HTTP/1.1\r\nUser-Agent: t\r\n",
+        ),
+        tcp(s, c, 501, 133, ACK, b""),
+    ];
+    let run = |types: crate::pipeline::AnomalyTypes| {
+        let mut cfg = PipelineConfig {
+            anomaly: types,
+            ..PipelineConfig::default()
+        };
+        cfg.decode.checksum_validation = false;
+        let mut p = Pipeline::new(LinkType::Ethernet, &cfg).expect("pipeline");
+        let mut out = Collect::default();
+        let mut t = crate::time::Timestamp::from_micros(1_700_000_000, 0);
+        for f in &frames {
+            t = crate::time::Timestamp(t.0 + 1_000_000);
+            p.process(f, t, &mut out);
+        }
+        let during = out.lines.len();
+        let mut logged = 0;
+        p.finish(crate::time::Timestamp(t.0 + 5_000_000), &mut out);
+        p.visit_counters(&mut |k, v| {
+            if k == "eve.anomaly" {
+                logged = v;
+            }
+        });
+        (out, during, logged)
+    };
+    let (out, during, logged) = run(Default::default());
+    assert_eq!(during, 0, "nothing raised before the end: {:?}", out.lines);
+    let anomalies: Vec<_> = out
+        .lines
+        .iter()
+        .filter(|l| l["event_type"] == "anomaly")
+        .collect();
+    assert_eq!(anomalies.len(), 1, "{:?}", out.lines);
+    let a = anomalies[0];
+    assert_eq!(a["anomaly"]["type"], "applayer");
+    assert_eq!(a["anomaly"]["event"], "missing_host_header");
+    assert_eq!(a["anomaly"]["app_proto"], "http");
+    assert_eq!(a["app_proto"], "http");
+    assert_eq!(a["src_ip"], "10.0.0.1");
+    assert_eq!(a["dest_port"], 80);
+    assert_eq!(a["flow_id"], out.flows[0].id.0);
+    assert!(a.get("pcap_cnt").is_none(), "no packet raised it: {a}");
+    // At the flow's last packet time, not the time of the shutdown.
+    assert_eq!(
+        a["timestamp"],
+        crate::flow::eve_timestamp(out.flows[0].end).as_str()
+    );
+    assert_eq!(logged, 1);
+
+    let (out, _, logged) = run(crate::pipeline::AnomalyTypes {
+        applayer: false,
+        ..Default::default()
+    });
+    assert!(out.lines.iter().all(|l| l["event_type"] != "anomaly"));
+    assert_eq!(logged, 0);
+}

@@ -295,8 +295,12 @@ impl Index {
     /// An index for up to `max` entries (at most half the buckets in use).
     fn new(max: usize) -> Index {
         let n = (max.max(1) * 2).next_power_of_two();
+        let mut buckets = Vec::with_capacity(n);
+        // Huge pages before the first write (see `FlowTable::new`).
+        crate::dpdk::advise_hugepages(buckets.spare_capacity_mut());
+        buckets.resize(n, EMPTY);
         Index {
-            buckets: vec![EMPTY; n].into_boxed_slice(),
+            buckets: buckets.into_boxed_slice(),
             mask: n - 1,
         }
     }
@@ -449,8 +453,13 @@ impl FlowTable {
             Some([a, b, c, d]) => RandomState::with_seeds(a, b, c, d),
             None => RandomState::new(),
         };
+        let mut entries = Vec::with_capacity(max_flows as usize);
+        // Lookups land anywhere in the slab (hundreds of MB at a million flows): on 4 KiB
+        // pages most of them would miss the TLB as well as the caches. The slab is reserved
+        // here and written only as flows arrive, so the advice comes before any page faults.
+        crate::dpdk::advise_hugepages(entries.spare_capacity_mut());
         Ok(FlowTable {
-            entries: Vec::with_capacity(max_flows as usize),
+            entries,
             free: Vec::with_capacity(max_flows as usize),
             index: Index::new(max_flows as usize),
             hasher,
