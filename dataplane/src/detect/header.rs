@@ -6,12 +6,12 @@ use crate::decode::L4;
 use rules::ast::Direction;
 use rules::ir::{self, CmpOp, FlowDir, HeaderMatch, Proto, StreamSide};
 
-fn in_ports(ps: &ir::PortSet, p: u16) -> bool {
+pub(super) fn in_ports(ps: &ir::PortSet, p: u16) -> bool {
     let i = ps.0.partition_point(|&(lo, _)| lo <= p);
     i > 0 && ps.0[i - 1].1 >= p
 }
 
-fn in_addrs(s: &ir::IpSet, a: std::net::IpAddr) -> bool {
+pub(super) fn in_addrs(s: &ir::IpSet, a: std::net::IpAddr) -> bool {
     match a {
         std::net::IpAddr::V4(v) => {
             let a = u32::from(v);
@@ -91,10 +91,19 @@ pub fn header_ok(rule: &ir::Rule, view: &PacketView<'_>, kind: InspectKind) -> b
                 return false;
             }
         }
-        if let Some(fr) = f.frag {
-            if fr != ip.is_some_and(|i| i.frag.is_fragment || pkt.reassembled) {
-                return false;
-            }
+    }
+    rest_ok(rule, view, kind)
+}
+
+/// The packet keywords [`header_ok`] checks beyond protocol, addresses, ports and the `flow`
+/// direction, state and stream options (those a [`super::gate::Gate`] covers): `flow`
+/// fragment options, `dsize`, `stream_size` and the IP/TCP/ICMP header keywords.
+pub fn rest_ok(rule: &ir::Rule, view: &PacketView<'_>, kind: InspectKind) -> bool {
+    let pkt = view.pkt;
+    let ip = pkt.ip;
+    if let Some(fr) = rule.flow.and_then(|f| f.frag) {
+        if fr != ip.is_some_and(|i| i.frag.is_fragment || pkt.reassembled) {
+            return false;
         }
     }
     if let Some(ds) = rule.dsize {

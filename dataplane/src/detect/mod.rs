@@ -11,8 +11,9 @@
 //! prefilter database for the buffer with the worker's scratch; collect candidate rule indices
 //! in the arena, add the group's rules without a prefilter pattern and the IP-only rules found
 //! through the address index ([`iponly`]); sort (rule index order is the engine's evaluation
-//! order: action order, then priority) and verify each candidate's options ([`content`] for
-//! buffer lists, [`header`] for packet keywords). Matches apply flowbits/flowints, thresholds and
+//! order: action order, then priority) and verify each candidate: first its dense header
+//! summary (`gate`: kind, protocol, addresses, ports, flow state from one 16-byte entry),
+//! then its options ([`content`] for buffer lists, [`header`] for the other packet keywords). Matches apply flowbits/flowints, thresholds and
 //! the action, and alerts go to the caller's sink as fixed-size [`AlertEvent`]s.
 //!
 //! Nothing here allocates outside the arena, takes a lock or reads a clock: `now` comes in.
@@ -20,6 +21,7 @@
 //! per rule and instances per multi-buffer are capped and counted.
 
 pub mod content;
+mod gate;
 pub mod header;
 pub mod iponly;
 pub mod threshold;
@@ -303,6 +305,9 @@ pub struct DetectCounters {
     pub alerts: u64,
     /// Candidate rules verified.
     pub candidates: u64,
+    /// Candidates rejected by their header summary (protocol, addresses, ports, flow state,
+    /// inspection kind) before their options were read.
+    pub gate_rejected: u64,
     /// Prefilter database scans.
     pub prefilter_scans: u64,
     /// Inspections whose candidates exceeded the cap.
@@ -342,6 +347,7 @@ impl CounterSet for DetectCounters {
         f("detect.app_inspections", self.app_inspections);
         f("detect.alerts", self.alerts);
         f("detect.candidates", self.candidates);
+        f("detect.gate_rejected", self.gate_rejected);
         f("detect.prefilter_scans", self.prefilter_scans);
         f("detect.match_limit", self.match_limit);
         f("detect.backtrack_limit", self.backtrack_limit);
@@ -437,6 +443,8 @@ impl std::fmt::Debug for Detector {
 struct Core {
     scratch: Option<Scratch>,
     aux: Vec<RuleAux>,
+    /// Per-rule header summaries, the first check of every candidate.
+    gates: gate::Gates,
     /// Groups per (transport, direction), indexed by service port.
     by_td: [[PortIndex; 2]; 4],
     /// Per group, its rules without a prefilter pattern that each inspection kind can
@@ -501,6 +509,7 @@ impl Detector {
         let mut core = Core {
             scratch: None,
             aux: Vec::new(),
+            gates: gate::Gates::default(),
             by_td: Default::default(),
             always: Vec::new(),
             iponly: iponly::IpOnly::default(),
@@ -754,6 +763,15 @@ impl Core {
             aux.push(a);
         }
         self.aux = aux;
+        self.gates = gate::Gates::build(engine.rules.iter().zip(&self.aux).map(|(r, a)| {
+            (
+                &**r,
+                gate::RuleFacts {
+                    scope: a.scope,
+                    unsupported: a.unsupported,
+                },
+            )
+        }));
         self.iponly = iponly::IpOnly::build(ip_only);
         let mut lists: [[Vec<u32>; 2]; 4] = Default::default();
         for (gi, g) in engine.groups.iter().enumerate() {
@@ -950,7 +968,13 @@ impl Core {
         let mut verdict = Verdict::Accept;
         let mut alerts = 0usize;
         let mut tcache = TransformCache(BVec::new_in(arena));
+        let mut pg = gate::PacketGate::new(view, ctx.kind);
         for &r in cands.iter() {
+            let g = self.gates.get(r as usize);
+            if !pg.pass(&self.gates, g) {
+                self.counters.gate_rejected += 1;
+                continue;
+            }
             let Some(rule) = engine.rules.get(r as usize) else {
                 continue;
             };
@@ -958,6 +982,7 @@ impl Core {
             let Some(m) = Self::verify(
                 &mut self.counters,
                 rule,
+                g,
                 aux,
                 view,
                 ctx,
@@ -1074,6 +1099,7 @@ impl Core {
     fn verify<'a>(
         counters: &mut DetectCounters,
         rule: &'a ir::Rule,
+        g: gate::Gate,
         aux: &RuleAux,
         view: &PacketView<'_>,
         ctx: &Ctx<'a>,
@@ -1081,24 +1107,14 @@ impl Core {
         arena: &'a Bump,
         tcache: &mut TransformCache<'a>,
     ) -> Option<Hit> {
-        if aux.unsupported {
-            return None;
-        }
-        // Scope: which inspections may evaluate the rule.
-        let ok = match (ctx.kind, aux.scope) {
-            (InspectKind::Packet, Scope::Header) => true,
-            (InspectKind::Packet, Scope::PacketOnly) => true,
-            (InspectKind::Packet, Scope::Payload) => {
-                !(view.stream_active && matches!(view.pkt.l4, L4::Tcp(_)))
-            }
-            (InspectKind::Stream, Scope::Payload | Scope::StreamOnly) => true,
-            (InspectKind::AppBuffer(_), Scope::App) => true,
-            _ => false,
+        // The gate passed: the inspection kind (scope), protocol, addresses, ports and flow
+        // state hold unless it could not summarise the header (or the packet has no IP).
+        let header = if g.full() || view.pkt.ip.is_none() {
+            header::header_ok(rule, view, ctx.kind)
+        } else {
+            !g.rest() || header::rest_ok(rule, view, ctx.kind)
         };
-        if !ok {
-            return None;
-        }
-        if !header::header_ok(rule, view, ctx.kind) {
+        if !header {
             return None;
         }
         if !aux.events.iter().all(|&e| view.pkt.has_event(e)) {
