@@ -431,6 +431,7 @@ pub fn convert_alert(r: &AlertRecord, engine: Option<&rules::Engine>, worker: &s
         payload: Vec::new(),
         worker: worker.to_owned(),
         generation: r.generation,
+        eve: String::new(),
     }
 }
 

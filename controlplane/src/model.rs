@@ -101,6 +101,10 @@ pub struct Alert {
     pub worker: String,
     /// Ruleset generation of the engine that raised it (0 = unknown).
     pub generation: u64,
+    /// The worker's own EVE rendering of the alert (one JSON object: flow counters,
+    /// app-layer transaction, rule metadata, as `osprey replay --eve` writes), or empty
+    /// when the worker rendered none.
+    pub eve: String,
 }
 
 impl Default for Alert {
@@ -127,6 +131,7 @@ impl Default for Alert {
             payload: Vec::new(),
             worker: String::new(),
             generation: 0,
+            eve: String::new(),
         }
     }
 }
@@ -297,6 +302,7 @@ impl From<&Alert> for proto::Alert {
             payload: a.payload.clone(),
             worker: a.worker.clone(),
             ruleset_generation: a.generation,
+            eve_json: a.eve.clone(),
         }
     }
 }
@@ -325,6 +331,7 @@ impl From<proto::Alert> for Alert {
             payload: p.payload,
             worker: p.worker,
             generation: p.ruleset_generation,
+            eve: p.eve_json,
         }
     }
 }

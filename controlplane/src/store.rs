@@ -1,14 +1,14 @@
 //! RocksDB storage of alerts, their indices, flow records, the ruleset with its reload
 //! history, and the audit log.
 //!
-//! # Key layout, format version 1
+//! # Key layout, format version 2
 //!
 //! All integers are big-endian so that byte order is numeric order. `ip16` is the address as
 //! 16 bytes (IPv4 mapped into IPv6, `::ffff:a.b.c.d`). `akey` is an alert key.
 //!
 //! | column family | key | value |
 //! |---|---|---|
-//! | `alerts`  | `akey` = `ts_nanos:u64 ‖ alert_id:u64` | protobuf `osprey.v1.Alert` |
+//! | `alerts`  | `akey` = `ts_nanos:u64 ‖ alert_id:u64` | [`crate::record`] (fixed little-endian layout) |
 //! | `idx_sid` | `sid:u32 ‖ akey` | empty |
 //! | `idx_src` | `ip16 ‖ akey` | empty |
 //! | `idx_dst` | `ip16 ‖ akey` | empty |
@@ -42,14 +42,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use prost::Message;
-use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DBRawIterator, Options, WriteBatch, DB};
+use rocksdb::{
+    ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, DBRawIterator, Options, WriteBatch, DB,
+};
 
 use crate::error::{Error, Kind, Result};
 use crate::model::{Alert, AuditRecord, FlowRecord, ReloadRecord, StoredRule};
-use crate::proto;
+use crate::{proto, record};
 
 /// Version of the key layout above. Bump it on any incompatible change.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 const CF_ALERTS: &str = "alerts";
 const CF_IDX_SID: &str = "idx_sid";
@@ -260,6 +262,18 @@ impl Store {
         opts.set_max_total_wal_size(256 << 20);
         let mut cf_opts = Options::default();
         cf_opts.set_write_buffer_size(64 << 20);
+        // Flushes and the first compactions write uncompressed: on a machine whose cores the
+        // workers own, background CPU is what keeps ingest fed; older levels, which hold most
+        // of the data, use LZ4.
+        cf_opts.set_compression_per_level(&[
+            DBCompressionType::None,
+            DBCompressionType::None,
+            DBCompressionType::Lz4,
+            DBCompressionType::Lz4,
+            DBCompressionType::Lz4,
+            DBCompressionType::Lz4,
+            DBCompressionType::Lz4,
+        ]);
         // Keep accepting writes while a full memtable is being flushed.
         cf_opts.set_max_write_buffer_number(4);
         let mut names: Vec<String> = ALL_CFS.iter().map(|s| s.to_string()).collect();
@@ -296,9 +310,21 @@ impl Store {
                 ));
             }
         }
-        let cfs = names
-            .iter()
-            .map(|n| ColumnFamilyDescriptor::new(n, cf_opts.clone()));
+        // Index entries land all over their key space (one run per sid or address in a
+        // batch), so each insert searches the memtable's skiplist; a smaller memtable keeps
+        // that search in cache (16 MiB measured 17% less write-path CPU than 64 MiB). More
+        // buffers absorb the more frequent flushes.
+        let mut idx_opts = cf_opts.clone();
+        idx_opts.set_write_buffer_size(16 << 20);
+        idx_opts.set_max_write_buffer_number(6);
+        let cfs = names.iter().map(|n| {
+            let o = if n.starts_with("idx_") {
+                idx_opts.clone()
+            } else {
+                cf_opts.clone()
+            };
+            ColumnFamilyDescriptor::new(n, o)
+        });
         let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| opened_err(path, e))?;
         let mut write_opts = rocksdb::WriteOptions::default();
         write_opts.set_sync(options.sync_writes);
@@ -505,7 +531,7 @@ impl Store {
                 id: a.id,
             };
             buf.clear();
-            encode_alert(a, &mut buf)?;
+            record::encode(a, &mut buf);
             batch.put_cf(cf_a, key.bytes(), &buf);
             let kb = key.bytes();
             let mut k = [0u8; 20];
@@ -1036,33 +1062,8 @@ impl AlertKey {
     }
 }
 
-/// Encodes `a` as `osprey.v1.Alert`, lending its strings and payload to the message instead
-/// of copying them (they are put back before returning).
-fn encode_alert(a: &mut Alert, buf: &mut Vec<u8>) -> Result<()> {
-    let msg = std::mem::take(&mut a.msg);
-    let category = std::mem::take(&mut a.category);
-    let app_proto = std::mem::take(&mut a.app_proto);
-    let payload = std::mem::take(&mut a.payload);
-    let worker = std::mem::take(&mut a.worker);
-    let mut p = proto::Alert::from(&*a);
-    p.msg = msg;
-    p.category = category;
-    p.app_proto = app_proto;
-    p.payload = payload;
-    p.worker = worker;
-    let r = p.encode(buf);
-    a.msg = p.msg;
-    a.category = p.category;
-    a.app_proto = p.app_proto;
-    a.payload = p.payload;
-    a.worker = p.worker;
-    r.map_err(|e| Error::internal(format!("encoding alert: {e}")))
-}
-
 fn decode_alert(v: &[u8]) -> Result<Alert> {
-    proto::Alert::decode(v)
-        .map(Alert::from)
-        .map_err(|e| Error::new(Kind::Corrupt, format!("alert record: {e}")))
+    record::decode(v).map_err(|e| Error::new(Kind::Corrupt, e.to_string()))
 }
 
 /// `[lo, hi)` over alert keys as u128 for a time range and an optional cursor.
