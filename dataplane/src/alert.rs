@@ -9,14 +9,16 @@ use crate::eve::{Envelope, Json};
 use crate::flow::FlowSnapshot;
 use crate::pipeline::AlertContext;
 
-/// Writes one alert record into `out` (appending; no trailing newline).
-pub fn write_eve_alert(
+/// Writes one alert record into `out` (appending; no trailing newline). `flowbits` are the
+/// names of the flow's flowbits after the alerting packet.
+pub fn write_eve_alert<'b>(
     out: &mut Vec<u8>,
     engine: &rules::Engine,
     ev: &AlertEvent,
     ctx: &AlertContext,
     flow: Option<&FlowSnapshot>,
     app: Option<&AppLayer>,
+    flowbits: impl Iterator<Item = &'b str> + Clone,
 ) {
     let rule = engine.rules.get(ev.rule as usize);
     let mut j = Json::new(out);
@@ -77,6 +79,7 @@ pub fn write_eve_alert(
     if let Some(app) = app {
         crate::app::eve::write_alert_app_metadata(&mut j, app, ctx.tx_id);
     }
+    write_flowbits(&mut j, flowbits);
     if let Some(f) = flow {
         let t = &f.tuple;
         j.object("flow")
@@ -89,6 +92,44 @@ pub fn write_eve_alert(
         j.close();
     }
     j.end();
+}
+
+/// Flowbit names in EVE as Suricata writes them with its default `metadata: yes`: bits named
+/// `traffic/id/X` and `traffic/label/X` as `traffic {id: [X], label: [X]}`, the others as
+/// `metadata {flowbits: [...]}`.
+fn write_flowbits<'b>(j: &mut Json<'_>, bits: impl Iterator<Item = &'b str> + Clone) {
+    const ID: &str = "traffic/id/";
+    const LABEL: &str = "traffic/label/";
+    let plain = bits
+        .clone()
+        .filter(|b| !b.starts_with(ID) && !b.starts_with(LABEL));
+    if plain.clone().next().is_some() {
+        j.object("metadata");
+        string_array(j, "flowbits", plain);
+        j.close();
+    }
+    let ids = bits.clone().filter_map(|b| b.strip_prefix(ID));
+    let labels = bits.filter_map(|b| b.strip_prefix(LABEL));
+    if ids.clone().next().is_none() && labels.clone().next().is_none() {
+        return;
+    }
+    j.object("traffic");
+    string_array(j, "id", ids);
+    string_array(j, "label", labels);
+    j.close();
+}
+
+/// `"key": [..]` of `items`, left out when there are none.
+fn string_array<'b>(j: &mut Json<'_>, key: &str, items: impl Iterator<Item = &'b str>) {
+    let mut items = items.peekable();
+    if items.peek().is_none() {
+        return;
+    }
+    j.array(key);
+    for n in items {
+        j.sep().value_bytes(n.as_bytes());
+    }
+    j.close_array();
 }
 
 fn flow_endpoints(j: &mut Json<'_>, src: IpAddr, sp: u16, dst: IpAddr, dp: u16, proto: u8) {

@@ -524,10 +524,10 @@ impl<E: EventSink> FlowRecordSink for EndFlows<'_, E> {
                 emit_alerts(
                     self.pending,
                     self.eve_buf,
-                    det.engine(),
+                    det,
                     Some(rec.id.0),
                     Some(&snap),
-                    slot.app.as_ref(),
+                    Some(&slot),
                     self.events,
                 );
             }
@@ -661,10 +661,10 @@ fn log_app_records<E: EventSink>(
 fn emit_alerts<E: EventSink>(
     pending: &mut Pending,
     buf: &mut Vec<u8>,
-    engine: &rules::Engine,
+    det: &Detector,
     current: Option<u64>,
     flow: Option<&FlowSnapshot>,
-    app: Option<&AppLayer>,
+    slot: Option<&AppSlot>,
     events: &mut E,
 ) {
     let eve = events.wants_eve() && events.wants_eve_alerts();
@@ -673,8 +673,10 @@ fn emit_alerts<E: EventSink>(
         if eve {
             buf.clear();
             let mine = current.is_none_or(|c| c == ctx.flow_id);
-            let (flow, app) = if mine { (flow, app) } else { (None, None) };
-            crate::alert::write_eve_alert(buf, engine, &ev, &ctx, flow, app);
+            let (flow, slot) = if mine { (flow, slot) } else { (None, None) };
+            let app = slot.and_then(|s| s.app.as_ref());
+            let bits = slot.map(|s| det.flowbits(&s.detect)).into_iter().flatten();
+            crate::alert::write_eve_alert(buf, det.engine(), &ev, &ctx, flow, app, bits);
             events.eve_line("alert", buf);
         }
     }
@@ -1119,7 +1121,7 @@ impl Pipeline {
                 det.inspect_packet(&PacketView::stateless(&pkt), None, now, &mut |ev| {
                     pending.push((ev, ctx))
                 });
-                emit_alerts(pending, eve_buf, det.engine(), Some(0), None, None, events);
+                emit_alerts(pending, eve_buf, det, Some(0), None, None, events);
             }
             return;
         };
@@ -1341,16 +1343,14 @@ impl Pipeline {
                     }
                 }
                 let snap = cur.and_then(|h| flows.snapshot(h));
-                let app = cur
-                    .and_then(|h| apps.by_flow.get(&h.id))
-                    .and_then(|s| s.app.as_ref());
+                let slot = cur.and_then(|h| apps.by_flow.get(&h.id));
                 emit_alerts(
                     pending,
                     eve_buf,
-                    det.engine(),
+                    det,
                     cur.map(|h| h.id.0),
                     snap.as_ref(),
-                    app,
+                    slot,
                     events,
                 );
             }
@@ -1465,15 +1465,7 @@ impl Pipeline {
         }
         if let Some(det) = end.detector.as_deref() {
             if !end.pending.is_empty() {
-                emit_alerts(
-                    end.pending,
-                    end.eve_buf,
-                    det.engine(),
-                    None,
-                    None,
-                    None,
-                    end.events,
-                );
+                emit_alerts(end.pending, end.eve_buf, det, None, None, None, end.events);
             }
         }
     }

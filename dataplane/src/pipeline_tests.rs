@@ -395,3 +395,31 @@ fn app_events_raised_at_flow_end_are_rendered_as_anomalies() {
     assert!(out.lines.iter().all(|l| l["event_type"] != "anomaly"));
     assert_eq!(logged, 0);
 }
+
+#[test]
+fn alerts_carry_the_flows_flowbits_and_traffic_tags() {
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    const PSH: u8 = 0x08;
+    let c = ([10, 0, 0, 1], 40000);
+    let s = ([10, 0, 0, 2], 4444);
+    let frames = [
+        tcp(c, s, 100, 0, SYN, b""),
+        tcp(s, c, 500, 101, SYN | ACK, b""),
+        tcp(c, s, 101, 501, ACK, b""),
+        tcp(c, s, 101, 501, PSH | ACK, b"hello"),
+        tcp(s, c, 501, 106, PSH | ACK, b"world"),
+    ];
+    let out = run_frames(
+        &frames,
+        "alert tcp any any -> any any (content:\"hello\"; flowbits:set,seen.hello; flowbits:set,traffic/id/greeter; flowbits:set,traffic/label/chat; flowbits:noalert; sid:1;)\n\
+         alert tcp any any -> any any (content:\"world\"; flowbits:isset,seen.hello; sid:2;)\n",
+        true,
+    );
+    assert_eq!(out.lines.len(), 1, "{:?}", out.lines);
+    let l = &out.lines[0];
+    assert_eq!(l["alert"]["signature_id"], 2);
+    assert_eq!(l["metadata"]["flowbits"], serde_json::json!(["seen.hello"]));
+    assert_eq!(l["traffic"]["id"], serde_json::json!(["greeter"]));
+    assert_eq!(l["traffic"]["label"], serde_json::json!(["chat"]));
+}

@@ -458,6 +458,8 @@ struct Core {
     counters: DetectCounters,
     cfg: DetectConfig,
     epoch: u32,
+    /// Flowbit names by index (EVE `metadata.flowbits`).
+    bit_names: Vec<Box<str>>,
 }
 
 /// A failure to set up a detector for an engine.
@@ -517,6 +519,7 @@ impl Detector {
             counters: DetectCounters::default(),
             cfg,
             epoch: 0,
+            bit_names: Vec::new(),
         };
         core.rebuild(&engine)?;
         Ok(Detector {
@@ -538,6 +541,22 @@ impl Detector {
     /// The engine in use.
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
+    }
+
+    /// Names of the flowbits set in `state`, in the order they were set (none when the state
+    /// predates the current engine).
+    pub fn flowbits<'a>(
+        &'a self,
+        state: &'a FlowDetectState,
+    ) -> impl Iterator<Item = &'a str> + Clone + 'a {
+        let n = if state.epoch == self.core.epoch {
+            usize::from(state.nbits)
+        } else {
+            0
+        };
+        state.bits[..n]
+            .iter()
+            .filter_map(|&i| self.core.bit_names.get(usize::from(i)).map(|b| &**b))
     }
 
     /// Counters.
@@ -763,6 +782,9 @@ impl Core {
             aux.push(a);
         }
         self.aux = aux;
+        let mut names: Vec<(&str, u16)> = bit_names.into_iter().collect();
+        names.sort_unstable_by_key(|&(_, i)| i);
+        self.bit_names = names.into_iter().map(|(n, _)| n.into()).collect();
         self.gates = gate::Gates::build(engine.rules.iter().zip(&self.aux).map(|(r, a)| {
             (
                 &**r,
