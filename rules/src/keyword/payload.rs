@@ -23,7 +23,12 @@ pub fn content(v: &str) -> KwResult<Content> {
         .filter(|_| v.len() >= 2)
         .ok_or_else(|| format!("content `{v}` must be quoted"))?;
     let pattern = decode_content(inner)?;
-    Ok(Content {
+    Ok(plain_content(pattern, negated))
+}
+
+/// A content without modifiers.
+fn plain_content(pattern: Vec<u8>, negated: bool) -> Content {
+    Content {
         pattern,
         negated,
         nocase: false,
@@ -35,7 +40,7 @@ pub fn content(v: &str) -> KwResult<Content> {
         endswith: false,
         fast_pattern: None,
         rawbytes: false,
-    })
+    }
 }
 
 /// The value of a legacy TLS keyword (`tls.subject:"CN=host"`, `tls.issuerdn`,
@@ -57,19 +62,7 @@ pub fn legacy_string(v: &str) -> KwResult<Content> {
     if inner.is_empty() {
         return Err("the value is empty".into());
     }
-    Ok(Content {
-        pattern: inner.as_bytes().to_vec(),
-        negated,
-        nocase: false,
-        offset: None,
-        depth: None,
-        distance: None,
-        within: None,
-        startswith: false,
-        endswith: false,
-        fast_pattern: None,
-        rawbytes: false,
-    })
+    Ok(plain_content(inner.as_bytes().to_vec(), negated))
 }
 
 /// Decodes the text between the quotes of a content.
