@@ -12,11 +12,7 @@ pub const MAX_CONTENT: usize = u16::MAX as usize;
 
 /// Decodes a `content` value: optional `!`, quotes, `|hex|` runs and `\` escapes.
 pub fn content(v: &str) -> KwResult<Content> {
-    let v = v.trim();
-    let (negated, v) = match v.strip_prefix('!') {
-        Some(r) => (true, r.trim_start()),
-        None => (false, v),
-    };
+    let (negated, v) = negation(v);
     let inner = v
         .strip_prefix('"')
         .and_then(|r| r.strip_suffix('"'))
@@ -24,6 +20,15 @@ pub fn content(v: &str) -> KwResult<Content> {
         .ok_or_else(|| format!("content `{v}` must be quoted"))?;
     let pattern = decode_content(inner)?;
     Ok(plain_content(pattern, negated))
+}
+
+/// A leading `!` (negation) and the trimmed rest.
+fn negation(v: &str) -> (bool, &str) {
+    let v = v.trim();
+    match v.strip_prefix('!') {
+        Some(r) => (true, r.trim_start()),
+        None => (false, v),
+    }
 }
 
 /// A content without modifiers.
@@ -48,11 +53,7 @@ fn plain_content(pattern: Vec<u8>, negated: bool) -> Content {
 /// substring of its certificate field, as Suricata does. The text is taken literally (no
 /// `|hex|` escapes).
 pub fn legacy_string(v: &str) -> KwResult<Content> {
-    let v = v.trim();
-    let (negated, v) = match v.strip_prefix('!') {
-        Some(r) => (true, r.trim_start()),
-        None => (false, v),
-    };
+    let (negated, v) = negation(v);
     let inner = match v.strip_prefix('"') {
         Some(r) => r
             .strip_suffix('"')
@@ -190,11 +191,7 @@ pub const PCRE_LIMITS: &str = "(*LIMIT_MATCH=3500)(*LIMIT_DEPTH=1500)";
 
 /// Parses and compiles a `pcre` value. Returns the match and the buffer its flags select.
 pub fn pcre(v: &str) -> KwResult<(Pcre, Option<Buffer>)> {
-    let v = v.trim();
-    let (negated, v) = match v.strip_prefix('!') {
-        Some(r) => (true, r.trim_start()),
-        None => (false, v),
-    };
+    let (negated, v) = negation(v);
     let v = v
         .strip_prefix('"')
         .and_then(|r| r.strip_suffix('"'))
