@@ -199,6 +199,9 @@ fn build_ipv6_udp(src: [u8; 16], dst: [u8; 16], hop: u8, hbh: bool, payload: &[u
     udp.extend_from_slice(&[0, 0]);
     udp.extend_from_slice(payload);
     let c = checksum::compute_with(checksum::pseudo_v6(src, dst, 17, udp.len() as u32), &udp);
+    // A computed zero goes out as all ones (RFC 768): zero means "no checksum", which IPv6
+    // forbids (RFC 8200 8.1), so the decoder rightly calls it bad.
+    let c = if c == 0 { 0xffff } else { c };
     udp[6..8].copy_from_slice(&c.to_be_bytes());
     let mut ext = Vec::new();
     if hbh {

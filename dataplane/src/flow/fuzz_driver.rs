@@ -208,10 +208,17 @@ pub fn run(data: &[u8]) -> u64 {
                 let corrupt = op >> 5 == 7;
                 let seq = bases[t as usize][d].wrapping_add(seq_delta as u32);
                 let ack = bases[t as usize][1 - d].wrapping_add(ack_delta as u32);
+                // A SYN takes one sequence number before its data (RFC 9293 3.4; Fast Open data
+                // rides on the SYN), so its first byte is the one of `seq + 1`.
+                let first = if flags & TcpFlags::SYN != 0 {
+                    seq.wrapping_add(1)
+                } else {
+                    seq
+                };
                 payload.clear();
                 payload.extend(
                     (0..len as u32)
-                        .map(|i| seq.wrapping_add(i) as u8 ^ if corrupt { 0x80 } else { 0 }),
+                        .map(|i| first.wrapping_add(i) as u8 ^ if corrupt { 0x80 } else { 0 }),
                 );
                 if corrupt && len > 0 {
                     chk.tainted.push(t);
