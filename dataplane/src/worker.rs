@@ -693,4 +693,56 @@ mod tests {
         });
         assert_eq!(counters["detect.engine_generation"], 2);
     }
+
+    /// With joined alert lines, a record says whether its line is in the EVE ring, and a
+    /// line is only there with its record: full alert ring drops both, full EVE ring only the
+    /// line.
+    #[test]
+    fn joined_alert_lines_pair_with_their_records_whichever_ring_fills() {
+        let e = engine(r#"alert udp any any -> any any (msg:"one"; content:"abc"; sid:7;)"#);
+        let mut cfg = WorkerConfig::default();
+        cfg.pipeline.decode.checksum_validation = false;
+        cfg.pipeline.engine = Some(e);
+        let f = udp_frame(b"xxabcxx");
+        let run = |alert_slots: usize, eve_bytes: usize, packets: u64| {
+            let (pa, mut ca) = crate::export::ring(alert_slots);
+            let (pe, mut ce) = crate::export::eve_ring(eve_bytes);
+            let export = Export {
+                alerts: Some(pa),
+                eve: Some(pe),
+                eve_alerts: true,
+                join_alert_lines: true,
+                ..Export::default()
+            };
+            let mut w =
+                Worker::new(0, LinkType::Ethernet, WireLengths::default(), &cfg, export).unwrap();
+            for i in 0..packets {
+                w.handle(&f, f.len() as u32, Timestamp(1_000 + i));
+                w.poll_engine();
+            }
+            let mut recs = Vec::new();
+            ca.drain(usize::MAX, |r: AlertRecord| recs.push(r.eve));
+            let mut lines = Vec::new();
+            ce.drain(usize::MAX, |ty, line| {
+                if ty == "alert" {
+                    lines.push(String::from_utf8_lossy(line).into_owned());
+                }
+            });
+            (recs, lines)
+        };
+        // Room everywhere: every record has its line, and the line is this alert's.
+        let (recs, lines) = run(64, 1 << 20, 3);
+        assert_eq!(recs, vec![true; 3]);
+        assert_eq!(lines.len(), 3);
+        assert!(
+            lines.iter().all(|l| l.contains("\"signature_id\":7")),
+            "{lines:?}"
+        );
+        // Alert ring of 2: the third alert and its line are both dropped.
+        let (recs, lines) = run(2, 1 << 20, 3);
+        assert_eq!((recs, lines.len()), (vec![true, true], 2));
+        // EVE ring too small for any line: records go out saying they have none.
+        let (recs, lines) = run(64, 16, 3);
+        assert_eq!((recs, lines.len()), (vec![false; 3], 0));
+    }
 }
