@@ -836,8 +836,11 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
     for i in 0..workers {
         let (pa, ca) = dataplane::export::ring(cfg.ingest.ring_capacity);
         let (pf, cf) = dataplane::export::ring(cfg.ingest.ring_capacity);
-        producers.push((pa, pf));
-        sources.push(Box::new(WorkerSource::new(i, ca, cf, shared.clone())));
+        // Each alert's line as the worker renders it (flow counters, the transaction), paired
+        // with its record by ingest; app-layer and anomaly records go to the EVE file.
+        let (pe, ce) = dataplane::export::eve_ring(dataplane::worker::EVE_RING_BYTES);
+        producers.push((pa, pf, pe));
+        sources.push(Box::new(WorkerSource::new(i, ca, cf, ce, shared.clone())));
     }
     let appliance = Arc::new(DataPlane {
         shared: shared.clone(),
@@ -873,10 +876,11 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|p| p.into_inner()) = producers
         .into_iter()
         .zip(&slots)
-        .map(|((alerts, flows), s)| WorkerAttach {
+        .map(|((alerts, flows, eve), s)| WorkerAttach {
             alerts,
             flows,
             engine: s.clone(),
+            eve: Some(eve),
         })
         .collect();
 
@@ -934,6 +938,9 @@ fn run_dataplane(
     let mut worker = WorkerConfig::default();
     worker.pipeline.engine = Some(engine);
     worker.pipeline.anomaly = cfg.eve.anomaly();
+    // Transactions are rendered as EVE records only for an EVE file; alerts always carry
+    // their own rendering (stored with them).
+    worker.pipeline.app.eve_logging = cfg.eve.enabled;
     let c = &cfg.capture;
     let workers = &c.workers;
     match c.mode {

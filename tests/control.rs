@@ -19,6 +19,7 @@ use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 const RULE_A: &str = r#"alert tcp any any -> any 80 (msg:"TEST A request"; flow:to_server; content:"GET "; depth:4; sid:9100001; rev:1;)"#;
+const RULE_H: &str = r#"alert http any any -> any any (msg:"TEST H method"; flow:to_server; http.method; content:"GET"; sid:9100003; rev:1;)"#;
 const RULE_B: &str = r#"alert tcp any 80 -> any any (msg:"TEST B response"; flow:to_client; content:"HTTP/1."; depth:7; sid:9100002; rev:1;)"#;
 
 fn osprey() -> Command {
@@ -33,13 +34,25 @@ struct Running {
     api: String,
     metrics: String,
     lines: Receiver<String>,
+    /// The EVE file, when started with one.
+    eve: Option<std::path::PathBuf>,
     _dir: tempfile::TempDir,
 }
 
 impl Running {
     /// Starts the appliance on the demo capture with `rules` imported at start.
     fn start(rules: &[&str], seconds: u64) -> Running {
+        Self::start_with(rules, seconds, false)
+    }
+
+    /// Like [`Running::start`], with an EVE file (`[eve]`) when `eve` is set.
+    fn start_with(rules: &[&str], seconds: u64, eve: bool) -> Running {
         let dir = tempfile::tempdir().unwrap();
+        let eve = eve.then(|| dir.path().join("eve.json"));
+        let eve_toml = eve
+            .as_ref()
+            .map(|p| format!("[eve]\nenabled = true\npath = {p:?}\n"))
+            .unwrap_or_default();
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let rules_file = dir.path().join("start.rules");
         std::fs::write(&rules_file, rules.join("\n")).unwrap();
@@ -52,7 +65,7 @@ impl Running {
                  [auth]\nanonymous_role = \"admin\"\n\
                  [metrics]\nlisten = \"127.0.0.1:0\"\n\
                  [storage]\npath = {:?}\n\
-                 [rules]\nfiles = [{:?}]\n",
+                 [rules]\nfiles = [{:?}]\n{eve_toml}",
                 root.join("configs/samples/demo.pcap"),
                 dir.path().join("db"),
                 rules_file
@@ -101,6 +114,7 @@ impl Running {
             api,
             metrics,
             lines,
+            eve,
             _dir: dir,
         };
         // The API listens before the data plane has started its workers; wait for them.
@@ -179,6 +193,20 @@ impl Running {
             std::thread::sleep(Duration::from_millis(100));
         }
         self.lines.try_iter().collect()
+    }
+
+    /// Stops the appliance and returns its EVE file (before the directory goes away).
+    fn stop_reading_eve(mut self) -> String {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "osprey run did not stop");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let path = self.eve.as_ref().expect("started with an EVE file");
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 
     fn stop(self) -> Vec<String> {
@@ -310,6 +338,53 @@ fn run_serves_status_stats_rules_and_alerts_to_ctl() {
 }
 
 /// Sids each ruleset state enables.
+/// Stored alerts and EVE alert lines of `osprey run` carry what the worker knows and the
+/// fixed-size record does not: the flow's counters and the HTTP transaction (as
+/// `osprey replay --eve` writes them).
+#[test]
+fn run_alerts_carry_flow_counters_and_transaction_metadata() {
+    let app = Running::start_with(&[RULE_H], 60, true);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let alert = loop {
+        let page = app.ctl(&["alerts", "query", "--limit", "10", "--sid", "9100003"]);
+        if let Some(a) = page["alerts"].as_array().and_then(|v| v.first()) {
+            break a.clone();
+        }
+        assert!(Instant::now() < deadline, "no alert stored");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let eve = &alert["eve"];
+    assert_eq!(eve["event_type"], "alert", "{alert}");
+    assert_eq!(eve["alert"]["signature_id"], 9100003, "{alert}");
+    assert_eq!(eve["flow_id"], alert["flow_id"], "{alert}");
+    assert!(
+        eve["flow"]["pkts_toserver"].as_u64().unwrap_or(0) >= 1,
+        "{alert}"
+    );
+    assert_eq!(eve["app_proto"], "http", "{alert}");
+    assert!(eve["http"]["url"].is_string(), "{alert}");
+    let text = app.stop_reading_eve();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let alerts: Vec<_> = lines
+        .iter()
+        .filter(|v| v["event_type"] == "alert")
+        .collect();
+    assert!(!alerts.is_empty(), "no alert in the EVE file");
+    for a in &alerts {
+        assert!(a["flow"]["pkts_toserver"].as_u64().is_some(), "{a}");
+        assert!(a["http"].is_object(), "{a}");
+        assert!(a["osprey"]["alert_id"].as_u64().unwrap_or(0) >= 1, "{a}");
+    }
+    // The workers' transaction records reach the file too.
+    assert!(
+        lines.iter().any(|v| v["event_type"] == "http"),
+        "no http record"
+    );
+}
+
 fn expected_sids(use_b: bool) -> u64 {
     if use_b {
         9_100_002

@@ -413,7 +413,10 @@ fn rule_json(r: &proto::Rule) -> serde_json::Value {
 }
 
 fn alert_json(a: &proto::Alert) -> serde_json::Value {
-    json!({"id": a.id, "timestamp": format_timestamp(a.timestamp_ns), "timestamp_ns": a.timestamp_ns,
+    // The worker's rendering (flow counters, the transaction), as an object when it parses.
+    let eve =
+        serde_json::from_str::<serde_json::Value>(&a.eve_json).unwrap_or(serde_json::Value::Null);
+    json!({"eve": eve,"id": a.id, "timestamp": format_timestamp(a.timestamp_ns), "timestamp_ns": a.timestamp_ns,
            "gid": a.gid, "sid": a.sid, "rev": a.rev, "action": a.action, "msg": a.msg,
            "category": a.category, "severity": a.severity, "src_ip": a.src_ip, "src_port": a.src_port,
            "dest_ip": a.dest_ip, "dest_port": a.dest_port, "proto": proto_name(u8::try_from(a.proto).unwrap_or(0)),

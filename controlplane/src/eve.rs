@@ -185,6 +185,44 @@ impl EveWriter {
         Ok(())
     }
 
+    /// Writes an alert: the worker's own rendering when it has one (flow counters, the
+    /// transaction), with the control plane's `osprey` object added; else [`alert_json`].
+    pub fn write_alert(&mut self, a: &Alert) -> Result<()> {
+        let line = a.eve.trim_end();
+        match line.strip_suffix('}') {
+            Some(body) if line.starts_with('{') => {
+                let mut out = Vec::with_capacity(line.len() + 96);
+                out.extend_from_slice(body.as_bytes());
+                let osprey = json!({
+                    "alert_id": a.id,
+                    "worker": a.worker,
+                    "ruleset_generation": a.generation,
+                });
+                out.extend_from_slice(b",\"osprey\":");
+                out.extend_from_slice(osprey.to_string().as_bytes());
+                out.extend_from_slice(b"}\n");
+                self.write_lines(&out)
+            }
+            _ => self.write_event(&alert_json(a)),
+        }
+    }
+
+    /// Writes complete, newline-terminated lines as they are (records the workers
+    /// rendered), rotating first if the file is full.
+    pub fn write_lines(&mut self, lines: &[u8]) -> Result<()> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        if self.rotate_bytes > 0 && self.written >= self.rotate_bytes {
+            self.rotate()?;
+        }
+        self.out
+            .write_all(lines)
+            .map_err(|e| io_err("writing EVE output", &self.path, e))?;
+        self.written += lines.len() as u64;
+        Ok(())
+    }
+
     pub fn flush(&mut self) -> Result<()> {
         self.out
             .flush()

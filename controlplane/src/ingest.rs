@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 use crate::config::IngestConfig;
-use crate::eve::{alert_json, flow_json, EveWriter};
+use crate::eve::{flow_json, EveWriter};
 use crate::model::{Action, Alert, Direction, FlowEndReason, FlowRecord, FlowState, StoredRule};
 use crate::store::Store;
 
@@ -209,6 +209,12 @@ pub trait RecordSource: Send {
     fn drain_alerts(&mut self, max: usize, out: &mut Vec<Alert>) -> usize;
     /// Moves up to `max` flow records into `out`; returns how many.
     fn drain_flows(&mut self, max: usize, out: &mut Vec<FlowRecord>) -> usize;
+    /// Appends worker-rendered EVE records other than alerts (app-layer transactions,
+    /// anomalies) to `out`, one newline-terminated JSON object each; returns how many. They
+    /// go to the EVE file as they are.
+    fn drain_eve(&mut self, _out: &mut Vec<u8>) -> usize {
+        0
+    }
     /// Moves counter samples into `out` (latest value per name wins); returns how many.
     fn drain_stats(&mut self, _out: &mut Vec<StatsEvent>) -> usize {
         0
@@ -614,6 +620,7 @@ impl Loop {
         let mut flows = std::mem::take(&mut self.retry_flows);
         let mut moved = 0usize;
         let mut samples: Vec<StatsEvent> = Vec::new();
+        let mut eve_lines: Vec<u8> = Vec::new();
         for (w, (_, over)) in self.rings.iter_mut().zip(&self.shared.overflow) {
             // Take at most one batch per worker per round so no worker starves the others.
             let room = retry_cap.saturating_sub(alerts.len()).min(self.batch_max);
@@ -636,6 +643,8 @@ impl Loop {
                     }
                 }
             }
+            let n = w.drain_eve(&mut eve_lines);
+            moved += n;
             let room = retry_cap.saturating_sub(flows.len()).min(self.batch_max);
             let n = w.drain_flows(room, &mut flows);
             moved += n;
@@ -672,9 +681,9 @@ impl Loop {
                     c.batches.fetch_add(1, Ordering::Relaxed);
                     c.alerts_stored
                         .fetch_add(chunk.len() as u64, Ordering::Relaxed);
-                    for a in chunk.iter() {
-                        if let Some(e) = self.eve.as_mut() {
-                            if e.write_event(&alert_json(a)).is_err() {
+                    if let Some(e) = self.eve.as_mut() {
+                        for a in chunk.iter() {
+                            if e.write_alert(a).is_err() {
                                 c.eve_errors.fetch_add(1, Ordering::Relaxed);
                             }
                         }
@@ -694,6 +703,11 @@ impl Loop {
                     failed = true;
                     break;
                 }
+            }
+        }
+        if let Some(e) = self.eve.as_mut() {
+            if e.write_lines(&eve_lines).is_err() {
+                c.eve_errors.fetch_add(1, Ordering::Relaxed);
             }
         }
         if !flows.is_empty() {

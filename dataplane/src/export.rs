@@ -74,6 +74,12 @@ impl<T> Producer<T> {
         self.overflow
     }
 
+    /// True when the next push would be dropped. The producer is the only one filling the
+    /// ring, so `false` means the next push succeeds.
+    pub fn is_full(&self) -> bool {
+        self.shared.queue.is_full()
+    }
+
     /// Records waiting in the ring.
     pub fn len(&self) -> usize {
         self.shared.queue.len()

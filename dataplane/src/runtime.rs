@@ -269,6 +269,9 @@ pub struct WorkerAttach {
     pub alerts: crate::export::Producer<AlertRecord>,
     pub flows: crate::export::Producer<FlowRecord>,
     pub engine: Arc<EngineSlot>,
+    /// Worker-rendered EVE records: each alert's own line (paired with its record, see
+    /// `Export::join_alert_lines`), app-layer transactions and anomalies.
+    pub eve: Option<crate::export::EveProducer>,
 }
 
 /// A worker as the control plane sees it while it runs.
@@ -415,6 +418,11 @@ pub fn run(
             export.alerts = Some(a.alerts);
             export.flows = Some(a.flows);
             export.engine = Some(a.engine);
+            if let Some(e) = a.eve {
+                export.eve = Some(e);
+                export.eve_alerts = true;
+                export.join_alert_lines = true;
+            }
         } else if plan.export_flows {
             let (p, c) = crate::export::ring(FLOW_RING);
             flow_rings.push(c);
@@ -425,7 +433,7 @@ pub fn run(
             alert_rings.push(c);
             export.alerts = Some(p);
         }
-        if plan.export_eve {
+        if plan.export_eve && export.eve.is_none() {
             let (p, c) = crate::export::eve_ring(plan.worker.eve_ring_bytes);
             eve_rings.push(c);
             export.eve = Some(p);

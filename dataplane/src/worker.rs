@@ -166,6 +166,9 @@ pub struct AlertRecord {
     pub ctx: AlertContext,
     /// Ruleset generation of the engine that raised it (`event.rule` indexes that engine).
     pub generation: u64,
+    /// The worker's EVE rendering of this alert waits in its EVE ring, as the next `alert`
+    /// record there not claimed by an earlier record (only with [`Export::join_alert_lines`]).
+    pub eve: bool,
 }
 
 /// One worker's mailbox for new rule engines (hot reload).
@@ -229,12 +232,31 @@ pub struct Export {
     pub eve: Option<EveProducer>,
     /// Alerts are rendered into `eve` too.
     pub eve_alerts: bool,
+    /// Each alert's rendered line goes into `eve` only when its record fits the alert ring,
+    /// and the record says so ([`AlertRecord::eve`]): a consumer of both rings can pair every
+    /// record with its line, whichever ring overflows (the control plane's ingest does).
+    pub join_alert_lines: bool,
+    /// An alert waiting for its rendered line (the pipeline hands over the line right after
+    /// the alert).
+    held: Option<AlertRecord>,
     /// Alerts raised (exported or not).
     alerts_raised: u64,
     /// Generation of the engine in use, stamped on every alert.
     generation: u64,
     /// Engine generation last seen offered (compared once per poll).
     seen_offer: u64,
+}
+
+impl Export {
+    /// Sends an alert still waiting for its line without one (between bursts; the pipeline
+    /// always follows an alert with its line, so this only guards against a record stuck
+    /// until the next alert).
+    #[inline]
+    fn release_held(&mut self) {
+        if let (Some(rec), Some(p)) = (self.held.take(), self.alerts.as_mut()) {
+            p.push(rec);
+        }
+    }
 }
 
 impl crate::pipeline::EventSink for Export {
@@ -247,12 +269,22 @@ impl crate::pipeline::EventSink for Export {
     #[inline]
     fn alert(&mut self, ev: &AlertEvent, ctx: &AlertContext) {
         self.alerts_raised += 1;
+        let rec = AlertRecord {
+            event: *ev,
+            ctx: *ctx,
+            generation: self.generation,
+            eve: false,
+        };
+        if self.join_alert_lines && self.eve_alerts && self.eve.is_some() {
+            // Its line follows (`eve_line("alert", ..)`); a record still held means the
+            // previous alert's line never came, so it goes without one.
+            if let (Some(prev), Some(p)) = (self.held.replace(rec), self.alerts.as_mut()) {
+                p.push(prev);
+            }
+            return;
+        }
         if let Some(p) = self.alerts.as_mut() {
-            p.push(AlertRecord {
-                event: *ev,
-                ctx: *ctx,
-                generation: self.generation,
-            });
+            p.push(rec);
         }
     }
     #[inline]
@@ -265,6 +297,19 @@ impl crate::pipeline::EventSink for Export {
     }
     #[inline]
     fn eve_line(&mut self, event_type: &str, line: &[u8]) {
+        if event_type == "alert" {
+            if let Some(mut rec) = self.held.take() {
+                if let Some(p) = self.alerts.as_mut() {
+                    // The line is queued only when its record will fit, so no line is ever
+                    // left without its record; a full alert ring drops (and counts) both.
+                    if !p.is_full() {
+                        rec.eve = self.eve.as_mut().is_some_and(|e| e.push(event_type, line));
+                    }
+                    p.push(rec);
+                }
+                return;
+            }
+        }
         if let Some(p) = self.eve.as_mut() {
             p.push(event_type, line);
         }
@@ -390,6 +435,7 @@ impl Worker {
     /// changed; the mutex is only touched (without waiting) when a new generation is offered.
     #[inline]
     pub fn poll_engine(&mut self) {
+        self.export.release_held();
         let Some(slot) = self.export.engine.as_ref() else {
             return;
         };
@@ -571,6 +617,7 @@ impl Worker {
     /// Ends every flow (end of a capture, shutdown): their records go out, counters publish.
     pub fn finish(&mut self) {
         self.pipeline.finish(self.last_ts, &mut self.export);
+        self.export.release_held();
         self.publish();
     }
 }
@@ -645,5 +692,57 @@ mod tests {
             counters.insert(n, v);
         });
         assert_eq!(counters["detect.engine_generation"], 2);
+    }
+
+    /// With joined alert lines, a record says whether its line is in the EVE ring, and a
+    /// line is only there with its record: full alert ring drops both, full EVE ring only the
+    /// line.
+    #[test]
+    fn joined_alert_lines_pair_with_their_records_whichever_ring_fills() {
+        let e = engine(r#"alert udp any any -> any any (msg:"one"; content:"abc"; sid:7;)"#);
+        let mut cfg = WorkerConfig::default();
+        cfg.pipeline.decode.checksum_validation = false;
+        cfg.pipeline.engine = Some(e);
+        let f = udp_frame(b"xxabcxx");
+        let run = |alert_slots: usize, eve_bytes: usize, packets: u64| {
+            let (pa, mut ca) = crate::export::ring(alert_slots);
+            let (pe, mut ce) = crate::export::eve_ring(eve_bytes);
+            let export = Export {
+                alerts: Some(pa),
+                eve: Some(pe),
+                eve_alerts: true,
+                join_alert_lines: true,
+                ..Export::default()
+            };
+            let mut w =
+                Worker::new(0, LinkType::Ethernet, WireLengths::default(), &cfg, export).unwrap();
+            for i in 0..packets {
+                w.handle(&f, f.len() as u32, Timestamp(1_000 + i));
+                w.poll_engine();
+            }
+            let mut recs = Vec::new();
+            ca.drain(usize::MAX, |r: AlertRecord| recs.push(r.eve));
+            let mut lines = Vec::new();
+            ce.drain(usize::MAX, |ty, line| {
+                if ty == "alert" {
+                    lines.push(String::from_utf8_lossy(line).into_owned());
+                }
+            });
+            (recs, lines)
+        };
+        // Room everywhere: every record has its line, and the line is this alert's.
+        let (recs, lines) = run(64, 1 << 20, 3);
+        assert_eq!(recs, vec![true; 3]);
+        assert_eq!(lines.len(), 3);
+        assert!(
+            lines.iter().all(|l| l.contains("\"signature_id\":7")),
+            "{lines:?}"
+        );
+        // Alert ring of 2: the third alert and its line are both dropped.
+        let (recs, lines) = run(2, 1 << 20, 3);
+        assert_eq!((recs, lines.len()), (vec![true, true], 2));
+        // EVE ring too small for any line: records go out saying they have none.
+        let (recs, lines) = run(64, 16, 3);
+        assert_eq!((recs, lines.len()), (vec![false; 3], 0));
     }
 }
