@@ -44,6 +44,8 @@ pub struct Shared {
     pub version: String,
     /// Hyperscan database cache for compiles.
     pub cache_dir: Option<PathBuf>,
+    /// `classification.config` for compiles: classtypes' categories and default priorities.
+    pub classes: Option<rules::config::Classifications>,
     /// Per worker: (alert ring overflow, flow ring overflow), shared with the sources.
     overflow: Mutex<Vec<(u64, u64)>>,
     /// One compile at a time.
@@ -64,6 +66,7 @@ impl Shared {
         mode: &str,
         version: &str,
         cache_dir: Option<PathBuf>,
+        classes: Option<rules::config::Classifications>,
         workers: usize,
     ) -> Self {
         Shared {
@@ -74,6 +77,7 @@ impl Shared {
             mode: mode.to_owned(),
             version: version.to_owned(),
             cache_dir,
+            classes,
             overflow: Mutex::new(vec![(0, 0); workers]),
             compiling: Mutex::new(()),
         }
@@ -109,11 +113,13 @@ fn compile_options(cache_dir: &Option<PathBuf>) -> rules::CompileOptions {
     }
 }
 
-/// Loads and compiles rule texts (one rule per entry); returns the engine with the load
-/// report.
+/// Loads and compiles rule texts (one rule per entry) with `classes` (classtypes' categories
+/// and default priorities, as Suricata's `classification.config`); returns the engine with
+/// the load report.
 pub fn compile_texts(
     texts: &[&str],
     cache_dir: &Option<PathBuf>,
+    classes: Option<&rules::config::Classifications>,
 ) -> Result<(rules::Engine, rules::CheckReport), String> {
     // Parsing and validating (PCRE compile included) is most of a reload whose Hyperscan
     // databases come from the cache (ET Open: about 1.3 s of 1.5 s): chunks of rules are
@@ -131,11 +137,17 @@ pub fn compile_texts(
             (format!("ruleset[{}..]", i * CHUNK), joined)
         })
         .collect();
-    let mut loader = rules::Loader::new(rules::LoadOptions::default());
+    let mut loader = rules::Loader::new(rules::LoadOptions {
+        classes: classes.cloned(),
+        ..Default::default()
+    });
     loader.add_many(&chunks, 0);
     let set = loader.finish();
-    let engine = rules::Engine::compile(&set.rules, &compile_options(cache_dir))
+    let mut engine = rules::Engine::compile(&set.rules, &compile_options(cache_dir))
         .map_err(|e| e.to_string())?;
+    if let Some(c) = classes {
+        engine = engine.with_classifications(c);
+    }
     Ok((engine, set.report))
 }
 
@@ -328,8 +340,8 @@ impl RuleCompiler for Compiler {
         }
         let started = Instant::now();
         let texts: Vec<&str> = rules.iter().map(|r| r.text.as_str()).collect();
-        let (engine, report) =
-            compile_texts(&texts, &sh.cache_dir).map_err(CompileError::Failed)?;
+        let (engine, report) = compile_texts(&texts, &sh.cache_dir, sh.classes.as_ref())
+            .map_err(CompileError::Failed)?;
         let engine = Arc::new(engine);
         let compile_time = started.elapsed();
         // Known before any worker can raise an alert with it.

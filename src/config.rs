@@ -125,6 +125,9 @@ pub struct RulesSection {
     pub files: Vec<PathBuf>,
     /// Hyperscan database cache (warm reloads); none = no cache.
     pub cache_dir: Option<PathBuf>,
+    /// Suricata's `classification.config` (alerts' `category`, rules' default priority);
+    /// default: the one beside the first of `files`, if there is one.
+    pub classification: Option<PathBuf>,
 }
 
 /// `[management]`: the control plane's threads.

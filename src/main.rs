@@ -258,25 +258,35 @@ fn eal_config(path: Option<&PathBuf>) -> anyhow::Result<EalConfig> {
     })
 }
 
+/// Like Suricata, the classtypes come from `classification.config` (`path`, or beside the
+/// first rule file): they set the rules' default priority and the alerts' `category`. A
+/// missing file leaves classtypes unchecked; its malformed lines are reported and skipped.
+fn classifications(
+    path: Option<&std::path::Path>,
+    files: &[PathBuf],
+) -> Option<rules::config::Classifications> {
+    let p = match path {
+        Some(p) => p.to_path_buf(),
+        None => files
+            .first()?
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join("classification.config"),
+    };
+    let text = std::fs::read_to_string(&p).ok()?;
+    let (c, errs) = rules::config::Classifications::parse(&text);
+    for e in errs {
+        tracing::warn!("{}:{}: {}", p.display(), e.line, e.message);
+    }
+    Some(c)
+}
+
 /// Loads and compiles rule files; diagnostics of rules that fail go to stderr, the rest load.
 fn load_engine(files: &[PathBuf]) -> anyhow::Result<Option<Arc<rules::Engine>>> {
     if files.is_empty() {
         return Ok(None);
     }
-    // Like Suricata, the classtypes come from `classification.config` (beside the first rule
-    // file): they set the rules' default priority and the alerts' `category`.
-    let classes = files.first().and_then(|f| {
-        let p = f
-            .parent()
-            .unwrap_or(std::path::Path::new("."))
-            .join("classification.config");
-        let text = std::fs::read_to_string(&p).ok()?;
-        let (c, errs) = rules::config::Classifications::parse(&text);
-        for e in errs {
-            tracing::warn!("{}:{}: {}", p.display(), e.line, e.message);
-        }
-        Some(c)
-    });
+    let classes = classifications(None, files);
     let load = rules::LoadOptions {
         classes: classes.clone(),
         ..Default::default()
@@ -766,8 +776,12 @@ fn startup_ruleset(
     let enabled: Vec<StoredRule> = stored.into_iter().filter(|r| r.enabled).collect();
     let texts: Vec<&str> = enabled.iter().map(|r| r.text.as_str()).collect();
     let t = std::time::Instant::now();
-    let (engine, report) = appliance::compile_texts(&texts, &cfg.rules.cache_dir)
-        .map_err(|e| anyhow::anyhow!("compiling the stored ruleset: {e}"))?;
+    let (engine, report) = appliance::compile_texts(
+        &texts,
+        &cfg.rules.cache_dir,
+        compiler.shared.classes.as_ref(),
+    )
+    .map_err(|e| anyhow::anyhow!("compiling the stored ruleset: {e}"))?;
     let generation = store
         .generation()
         .context("reading the ruleset generation")?
@@ -826,6 +840,7 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
         mode,
         LONG_VERSION,
         cfg.rules.cache_dir.clone(),
+        classifications(cfg.rules.classification.as_deref(), &cfg.rules.files),
         workers,
     ));
 

@@ -19,7 +19,7 @@ use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 const RULE_A: &str = r#"alert tcp any any -> any 80 (msg:"TEST A request"; flow:to_server; content:"GET "; depth:4; sid:9100001; rev:1;)"#;
-const RULE_H: &str = r#"alert http any any -> any any (msg:"TEST H method"; flow:to_server; http.method; content:"GET"; sid:9100003; rev:1;)"#;
+const RULE_H: &str = r#"alert http any any -> any any (msg:"TEST H method"; flow:to_server; http.method; content:"GET"; classtype:misc-activity; sid:9100003; rev:1;)"#;
 const RULE_B: &str = r#"alert tcp any 80 -> any any (msg:"TEST B response"; flow:to_client; content:"HTTP/1."; depth:7; sid:9100002; rev:1;)"#;
 
 fn osprey() -> Command {
@@ -56,6 +56,12 @@ impl Running {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let rules_file = dir.path().join("start.rules");
         std::fs::write(&rules_file, rules.join("\n")).unwrap();
+        // Read beside the first rule file, as Suricata's classification.config.
+        std::fs::write(
+            dir.path().join("classification.config"),
+            "config classification: misc-activity,Misc activity,3\n",
+        )
+        .unwrap();
         let cfg = dir.path().join("osprey.toml");
         std::fs::write(
             &cfg,
@@ -363,6 +369,7 @@ fn run_alerts_carry_flow_counters_and_transaction_metadata() {
     );
     assert_eq!(eve["app_proto"], "http", "{alert}");
     assert!(eve["http"]["url"].is_string(), "{alert}");
+    assert_eq!(eve["alert"]["category"], "Misc activity", "{alert}");
     let text = app.stop_reading_eve();
     let lines: Vec<serde_json::Value> = text
         .lines()
