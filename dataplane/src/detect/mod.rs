@@ -451,8 +451,10 @@ struct Core {
     /// evaluate (packet, stream, app buffers), IP-only rules left out: a packet never walks
     /// app-layer rules it cannot match. Entries 3..6 hold the same kinds' rules gated on
     /// `flowbits:isset`, walked only when the flow has a bit set (ET Open has ~1,000 such
-    /// rules without content; they cannot match a flow without bits).
-    always: Vec<[Vec<RuleIdx>; 6]>,
+    /// rules without content; they cannot match a flow without bits). Each entry carries the
+    /// rule's gate, checked as the list is walked: most of these rules fail their header, and
+    /// reading the gate beside the index avoids a random access per rule.
+    always: Vec<[Vec<(RuleIdx, gate::Gate)>; 6]>,
     iponly: iponly::IpOnly,
     thresholds: Thresholds,
     counters: DetectCounters,
@@ -815,11 +817,12 @@ impl Core {
             .groups
             .iter()
             .map(|g| {
-                let mut out: [Vec<RuleIdx>; 6] = Default::default();
+                let mut out: [Vec<(RuleIdx, gate::Gate)>; 6] = Default::default();
                 for &r in &g.always {
                     let Some(a) = self.aux.get(r as usize) else {
                         continue;
                     };
+                    let e = (r, self.gates.get(r as usize));
                     if a.ip_only || a.unsupported {
                         continue;
                     }
@@ -829,13 +832,13 @@ impl Core {
                         0
                     };
                     match a.scope {
-                        Scope::Header | Scope::PacketOnly => out[gated].push(r),
+                        Scope::Header | Scope::PacketOnly => out[gated].push(e),
                         Scope::Payload => {
-                            out[gated].push(r);
-                            out[gated + 1].push(r);
+                            out[gated].push(e);
+                            out[gated + 1].push(e);
                         }
-                        Scope::StreamOnly => out[gated + 1].push(r),
-                        Scope::App => out[gated + 2].push(r),
+                        Scope::StreamOnly => out[gated + 1].push(e),
+                        Scope::App => out[gated + 2].push(e),
                     }
                 }
                 out
@@ -891,6 +894,8 @@ impl Core {
             InspectKind::AppBuffer(_) => 2,
         };
         let mut gated: BVec<'_, u32> = BVec::new_in(arena);
+        let mut pg = gate::PacketGate::new(view, ctx.kind);
+        let mut gate_rejected = 0u64;
         for &gi in self.by_td[transport_idx(transport)][dir_idx(gdir)].lookup(port) {
             let Some(g) = engine.groups.get(gi as usize) else {
                 continue;
@@ -903,8 +908,12 @@ impl Core {
                 }
             };
             if let Some(a) = self.always.get(gi as usize) {
-                for &r in &a[kind] {
-                    push(r);
+                for &(r, rg) in &a[kind] {
+                    if pg.pass(&self.gates, rg) {
+                        push(r);
+                    } else {
+                        gate_rejected += 1;
+                    }
                 }
                 if !a[kind + 3].is_empty() {
                     gated.push(gi);
@@ -971,7 +980,11 @@ impl Core {
         {
             for &gi in gated.iter() {
                 if let Some(a) = self.always.get(gi as usize) {
-                    for &r in &a[kind + 3] {
+                    for &(r, rg) in &a[kind + 3] {
+                        if !pg.pass(&self.gates, rg) {
+                            gate_rejected += 1;
+                            continue;
+                        }
                         if cands.len() < max {
                             cands.push(r);
                         } else {
@@ -990,7 +1003,7 @@ impl Core {
         let mut verdict = Verdict::Accept;
         let mut alerts = 0usize;
         let mut tcache = TransformCache(BVec::new_in(arena));
-        let mut pg = gate::PacketGate::new(view, ctx.kind);
+        self.counters.gate_rejected += gate_rejected;
         for &r in cands.iter() {
             let g = self.gates.get(r as usize);
             if !pg.pass(&self.gates, g) {
