@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 use controlplane::model::Alert;
 use controlplane::store::{AlertFilter, Order, Store, StoreOptions};
 
+mod common;
+use common::Rng;
+
 /// 2023-11-14T22:13:20Z: a day's worth of alerts follows.
 const BASE_TS: u64 = 1_700_000_000_000_000_000;
 const DAY_NS: u64 = 86_400 * 1_000_000_000;
@@ -27,27 +30,6 @@ const SOURCES: u64 = 200_000;
 const DESTS: u64 = 5_000;
 const PAGE: usize = 100;
 const DEEP_PAGES: usize = 50;
-
-/// xorshift64: deterministic, so runs are comparable.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    /// Log-uniform index in [0, n): index i is drawn about 1/(i+1) as often as index 0.
-    fn heavy(&mut self, n: u64) -> u64 {
-        ((n as f64).powf(self.unit()) as u64)
-            .saturating_sub(1)
-            .min(n - 1)
-    }
-}
 
 fn sid_of(i: u64) -> u32 {
     2_000_000 + i as u32

@@ -26,20 +26,12 @@ use controlplane::model::Alert;
 use controlplane::store::{AlertFilter, Order, Store, StoreOptions};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
+mod common;
+use common::Rng;
+
 const BASE_TS: u64 = 1_700_000_000_000_000_000;
 /// Alerts per write batch: ingest's default `batch_max`.
 const BATCH: u64 = 16_384;
-
-/// A deterministic pseudo-random stream (xorshift) so runs are comparable.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 fn make_alert(i: u64, rng: &mut Rng) -> Alert {
     let r = rng.next();
