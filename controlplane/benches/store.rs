@@ -64,9 +64,24 @@ fn make_alert(i: u64, rng: &mut Rng) -> Alert {
 fn append_sustained(n: u64) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("db"), &StoreOptions::default()).unwrap();
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let mut cpu = std::time::Duration::ZERO;
     let t = Instant::now();
+    let cpu = fill(&store, n, 0x9e37_79b9_7f4a_7c15);
+    let wall = t.elapsed();
+    eprintln!(
+        "store::append_alerts sustained: {n} alerts in {:.2} s = {:.0} alerts/s; write path \
+         {:.0} ns CPU per alert ({:.0} alerts per CPU-second)",
+        wall.as_secs_f64(),
+        n as f64 / wall.as_secs_f64(),
+        cpu.as_nanos() as f64 / n as f64,
+        n as f64 / cpu.as_secs_f64()
+    );
+}
+
+/// Appends `n` generated alerts in batches of [`BATCH`]; returns the appending thread's CPU
+/// time spent in `append_alerts`.
+fn fill(store: &Store, n: u64, seed: u64) -> std::time::Duration {
+    let mut rng = Rng(seed);
+    let mut cpu = std::time::Duration::ZERO;
     let mut i = 0u64;
     while i < n {
         let mut v: Vec<Alert> = (0..BATCH.min(n - i))
@@ -77,15 +92,7 @@ fn append_sustained(n: u64) {
         store.append_alerts(&mut v).unwrap();
         cpu += c.elapsed();
     }
-    let wall = t.elapsed();
-    eprintln!(
-        "store::append_alerts sustained: {n} alerts in {:.2} s = {:.0} alerts/s; write path \
-         {:.0} ns CPU per alert ({:.0} alerts per CPU-second)",
-        wall.as_secs_f64(),
-        n as f64 / wall.as_secs_f64(),
-        cpu.as_nanos() as f64 / n as f64,
-        n as f64 / cpu.as_secs_f64()
-    );
+    cpu
 }
 
 fn bench_append(c: &mut Criterion) {
@@ -199,16 +206,8 @@ fn bench_query(c: &mut Criterion) {
         .unwrap_or(1_000_000);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("db"), &StoreOptions::default()).unwrap();
-    let mut rng = Rng(42);
     let t = Instant::now();
-    let mut i = 0u64;
-    while i < n {
-        let mut v: Vec<Alert> = (0..BATCH.min(n - i))
-            .map(|k| make_alert(i + k, &mut rng))
-            .collect();
-        i += v.len() as u64;
-        store.append_alerts(&mut v).unwrap();
-    }
+    fill(&store, n, 42);
     store.flush().unwrap();
     eprintln!(
         "loaded {n} alerts in {:.1} s ({:.0} alerts/s)",
