@@ -1098,7 +1098,10 @@ impl Pipeline {
         } = self;
         stream_buf.clear();
         windows.clear();
-        let pkt = decoder.decode(*link, frame, now);
+        // Decoded in place: returning the summary by value copied ~400 bytes per packet.
+        let mut pkt = Packet::new(*link, frame);
+        decoder.decode_into(*link, frame, now, &mut pkt);
+        let pkt = pkt;
         let log_anomalies = events.wants_eve() && (anomaly.decode || anomaly.stream);
         let Some(fp) = flow_packet(&pkt) else {
             counters.no_flow += 1;

@@ -473,3 +473,37 @@ fn giant_and_tiny_frames() {
     assert!(p.validate().is_ok());
     assert!(p.has_event(DecodeEvent::TooManyLayers));
 }
+
+/// A frame with an Ethernet + IPv4 header in front of random bytes, so the walk gets past L3
+/// often enough to fill L4 fields and anomalies.
+fn ipv4ish(tail: &[u8], proto: u8) -> Vec<u8> {
+    let mut f = vec![0u8; 12];
+    f.extend_from_slice(&[0x08, 0x00, 0x45, 0, 0, 0, 0, 0, 0, 0, 64, proto, 0, 0]);
+    f.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
+    let total = (20 + tail.len()).min(0xffff) as u16;
+    f[16..18].copy_from_slice(&total.to_be_bytes());
+    f.extend_from_slice(tail);
+    f
+}
+
+proptest! {
+    /// `decode_into` overwrites whatever the caller's summary held: decoding frame `b` into a
+    /// summary of frame `a` gives the same summary as decoding `b` alone.
+    #[test]
+    fn decode_into_overwrites_the_previous_summary(
+        a in proptest::collection::vec(any::<u8>(), 0..200),
+        b in proptest::collection::vec(any::<u8>(), 0..200),
+        pa in prop_oneof![Just(6u8), Just(17), Just(1), any::<u8>()],
+        pb in prop_oneof![Just(6u8), Just(17), Just(1), any::<u8>()],
+    ) {
+        let (fa, fb) = (ipv4ish(&a, pa), ipv4ish(&b, pb));
+        let mut first = Decoder::new(DecodeConfig::default()).unwrap();
+        let mut reused = Decoder::new(DecodeConfig::default()).unwrap();
+        let mut fresh = Decoder::new(DecodeConfig::default()).unwrap();
+        let mut p = first.decode(LinkType::Ethernet, &fa, Timestamp(1));
+        reused.decode_into(LinkType::Ethernet, &fb, Timestamp(1), &mut p);
+        let want = fresh.decode(LinkType::Ethernet, &fb, Timestamp(1));
+        prop_assert_eq!(format!("{p:?}"), format!("{want:?}"));
+        prop_assert!(p.validate().is_ok());
+    }
+}

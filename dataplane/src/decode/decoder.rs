@@ -68,10 +68,13 @@ const fn is_ext_header(nh: u8) -> bool {
 struct Dec<'c, 'p> {
     cfg: &'c DecodeConfig,
     counters: &'c mut DecodeCounters,
-    pkt: Packet<'p>,
+    /// The caller's summary, written in place: returning a ~400-byte `Packet` by value cost a
+    /// `memcpy` per packet.
+    pkt: &'c mut Packet<'p>,
     in_reassembled: bool,
 }
 
+/// Decodes into `out`, which holds `Packet::new(link, frame)`.
 pub(super) fn decode<'p>(
     cfg: &DecodeConfig,
     counters: &mut DecodeCounters,
@@ -79,14 +82,15 @@ pub(super) fn decode<'p>(
     link: LinkType,
     frame: &'p [u8],
     now: Timestamp,
-) -> Packet<'p> {
+    out: &mut Packet<'p>,
+) {
     counters.pkts += 1;
     counters.bytes += frame.len() as u64;
     counters.max_pkt_size = counters.max_pkt_size.max(frame.len() as u64);
     let mut d = Dec {
         cfg,
         counters,
-        pkt: Packet::new(link, frame),
+        pkt: out,
         in_reassembled: false,
     };
     let mut defrag = Some(defrag);
@@ -126,7 +130,6 @@ pub(super) fn decode<'p>(
     if d.pkt.invalid {
         d.counters.invalid += 1;
     }
-    d.pkt
 }
 
 impl<'p> Dec<'_, 'p> {

@@ -191,15 +191,34 @@ impl Decoder {
     }
 
     /// Decodes one frame. Never panics, never allocates; the result borrows the frame and, for
-    /// a reassembled datagram, the decoder's reassembly buffer.
+    /// a reassembled datagram, the decoder's reassembly buffer. The per-packet path
+    /// ([`Decoder::decode_into`]) writes into the caller's summary instead of returning one.
     pub fn decode<'p>(&'p mut self, link: LinkType, frame: &'p [u8], now: Timestamp) -> Packet<'p> {
+        let mut pkt = Packet::new(link, frame);
+        self.decode_into(link, frame, now, &mut pkt);
+        pkt
+    }
+
+    /// [`Decoder::decode`] into `out`, which is overwritten whatever it held: the summary is
+    /// built in place, not copied out (it is about 400 bytes).
+    #[inline]
+    pub fn decode_into<'p>(
+        &'p mut self,
+        link: LinkType,
+        frame: &'p [u8],
+        now: Timestamp,
+        out: &mut Packet<'p>,
+    ) {
         let Decoder {
             cfg,
             counters,
             defrag,
         } = self;
         defrag.expire(now, &mut counters.defrag);
-        decoder::decode(cfg, counters, defrag, link, frame, now)
+        // Here rather than in the layer walk, so that once this is inlined the caller's own
+        // initialisation of `out` is a dead store the compiler removes.
+        *out = Packet::new(link, frame);
+        decoder::decode(cfg, counters, defrag, link, frame, now, out);
     }
 }
 

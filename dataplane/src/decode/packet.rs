@@ -310,7 +310,9 @@ pub struct Packet<'a> {
 }
 
 impl<'a> Packet<'a> {
-    pub(crate) fn new(link: LinkType, frame: &'a [u8]) -> Self {
+    /// The summary of `frame` before any layer is decoded (what [`super::Decoder::decode_into`]
+    /// starts from).
+    pub fn new(link: LinkType, frame: &'a [u8]) -> Self {
         Packet {
             link,
             frame,
