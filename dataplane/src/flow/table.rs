@@ -825,9 +825,14 @@ impl FlowTable {
         let n = self.entries.len() as u32;
         let mut ended = 0;
         if n > 0 {
+            // The slab never shrinks, so the cursor is always below `n`; kept cheap and safe.
+            if self.sweep_cursor >= n {
+                self.sweep_cursor = 0;
+            }
             for _ in 0..budget.min(n as usize) {
                 let i = self.sweep_cursor;
-                self.sweep_cursor = (self.sweep_cursor + 1) % n;
+                // A compare instead of `% n`: a division per examined entry showed in profiles.
+                self.sweep_cursor = if i + 1 == n { 0 } else { i + 1 };
                 let e = &self.entries[i as usize];
                 if e.live && self.expired(e, now) {
                     self.count_timeout(i);
