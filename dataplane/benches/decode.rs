@@ -7,33 +7,32 @@
 //!
 //! Run: `cargo bench -p dataplane --bench decode`
 //!
-//! The capture (72 MB of frames) does not fit in cache, so the first read of each frame's
-//! Ethernet header is a memory miss: `perf annotate` puts about half of `decode`'s samples on
-//! that load. Under a PMD the NIC writes frames into cache (DDIO) and bursts are prefetched, so
-//! the plain cases overstate the per-packet cost of a worker. `decode/public_mix_burst32` does
-//! what the worker does: each burst of 32 frames has its first cache lines prefetched
-//! (`RxPacket::prefetch_data`) before the first is decoded, so the misses overlap.
+//! The capture (72 MB of frames) does not fit in cache. `decode/public_mix_burst32` does what
+//! the worker does: each burst of 32 frames has its first cache lines prefetched
+//! (`RxPacket::prefetch_data`) before the first is decoded.
 //!
 //! `decode/public_mix_mbuf_burst32` and `decode/public_mix_mbuf_ring1024` lay the frames out as
 //! a poll-mode driver delivers them and time only the decoder: every frame is first copied,
-//! outside the timed region, into the next buffer of a recycled pool of 2,048 mbuf-like 2 KiB
-//! buffers laid out as DPDK's default mbufs (2,304-byte stride, data at +256; advised onto
-//! huge pages, as a mempool's hot set is); then each burst of 32 has its
-//! frames' first lines prefetched, as the worker does, and is decoded. Reading a clock around
-//! each burst would cost more than the decoding (a thread CPU clock is a system call; wall
-//! time counts the preemptions of a shared machine), so criterion (`iter_custom`) gets this
-//! thread's CPU time for a pass with copies and decoding minus that of a pass with the copies
-//! alone. `_burst32` copies each burst just before decoding it
-//! (the frame is in L1/L2, as DDIO plus the worker's prefetch aim for); `_ring1024` writes
-//! frames 1,024 packets (one default receive ring, `PortConfig::rx_desc`) ahead of the
-//! decoder, so about 270 KB of other frames were written in between and the frame comes from
-//! L2/L3, as when the NIC fills the ring ahead of a busy worker. Frames longer than 2 KiB
-//! (1,585 of public_mix's, captured after segmentation offload) would be chained mbufs, which
-//! the worker copies into its scratch buffer (`RxPacket::bytes`); here they are copied into a
-//! reused 64 KiB scratch buffer per burst position before the burst, also untimed. **These two cases are the decoder's
-//! share of the "decode + flow ≤ 60 ns" goal** (in-process, excluding the PMD): the
-//! plain cases also time the capture's page walks and memory misses, which under a PMD are
-//! the NIC's and DDIO's, not the decoder's; `_ring1024` is the conservative one.
+//! outside the measurement, into the next buffer of a recycled pool of 2,048 buffers laid out
+//! as DPDK's default mbufs (2,304-byte stride, data at +256; advised onto huge pages, as a
+//! mempool's hot set is); then each burst of 32 has its frames' first lines prefetched, as the
+//! worker does, and is decoded. Reading a clock around each burst would cost more than the
+//! decoding (a thread CPU clock is a system call; wall time counts the preemptions of a shared
+//! machine), so criterion (`iter_custom`) gets this thread's CPU time for a pass with copies
+//! and decoding minus that of a pass with the copies alone. `_burst32` copies each burst just
+//! before decoding it (the frames are in L1/L2, as DDIO plus the worker's prefetch aim for);
+//! `_ring1024` writes frames 1,024 packets (one default receive ring, `PortConfig::rx_desc`)
+//! ahead of the decoder, so about 270 KB of other frames were written in between, as when the
+//! NIC fills the ring ahead of a busy worker. Frames longer than 2 KiB (1,585 of public_mix's,
+//! captured after segmentation offload) would be chained mbufs, which the worker copies into
+//! its scratch buffer (`RxPacket::bytes`); here they are copied into a reused 64 KiB scratch
+//! buffer per burst position before the burst, also outside the measurement.
+//!
+//! **The mbuf cases are the decoder's share of the "decode + flow ≤ 60 ns" goal**
+//! (in-process, excluding the PMD), `_ring1024` the conservative one. The plain cases were
+//! thought to overstate it (cold frames); measured, `public_mix` costs about the same as
+//! `_mbuf_burst32`: the capture's frames, allocated and read in order, are streamed in by the
+//! hardware prefetcher.
 
 use cpu_time::ThreadTime;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
