@@ -2,7 +2,7 @@
 //! Suricata event, mark the packet invalid exactly when the event is an "invalid" one, and
 //! count it under `decoder.event.*`.
 
-use dataplane::decode::{DecodeConfig, DecodeEvent, Decoder, LinkType};
+use dataplane::decode::{DecodeConfig, DecodeEvent, Decoder, LinkType, L4};
 use dataplane::time::Timestamp;
 
 fn eth(ethertype: u16, payload: &[u8]) -> Vec<u8> {
@@ -545,4 +545,114 @@ fn tunnel_events() {
         inner = ipv4(4, &[], &inner);
     }
     check(LinkType::Ipv4, &inner, "too_many_layers");
+}
+
+#[test]
+fn erspan_and_nsh_events() {
+    // GRE with a sequence number (ERSPAN type II) carrying `inner`.
+    let erspan2 = |inner: &[u8]| {
+        let mut b = vec![0x10, 0, 0x88, 0xbe, 0, 0, 0, 1];
+        b.extend_from_slice(inner);
+        ipv4(47, &[], &b)
+    };
+    check(
+        LinkType::Ipv4,
+        &erspan2(&[0x10, 0x17, 0x08]),
+        "erspan.header_too_small",
+    );
+    check(
+        LinkType::Ipv4,
+        &erspan2(&[0x20, 0x17, 0x08, 0x64, 0, 0, 0, 0]),
+        "erspan.unsupported_version",
+    );
+    // Two 802.1Q tags already, then ERSPAN's VLAN: one more than the packet can hold.
+    let mut tagged = eth(
+        0x8100,
+        &[0, 1, 0x81, 0x00, 0, 2, 0x81, 0x00, 0, 3, 0x08, 0x00],
+    );
+    tagged.extend_from_slice(&erspan2(&[0x10, 0x17, 0x08, 0x64, 0, 0, 0, 0]));
+    check(LinkType::Ethernet, &tagged, "erspan.too_many_vlan_layers");
+
+    let nsh = |h: &[u8], rest: &[u8]| {
+        let mut b = h.to_vec();
+        b.extend_from_slice(rest);
+        eth(0x894f, &b)
+    };
+    let ip = ipv4(17, &[], &[0, 1, 0, 2, 0, 8, 0, 0]);
+    check(
+        LinkType::Ethernet,
+        &nsh(&[0, 6, 1, 1], &[]),
+        "nsh.header_too_small",
+    );
+    check(
+        LinkType::Ethernet,
+        &nsh(&[0x40, 2, 2, 1, 0, 0, 1, 2], &ip),
+        "nsh.unsupported_version",
+    );
+    // Length 6 words but only 8 bytes follow.
+    check(
+        LinkType::Ethernet,
+        &nsh(&[0, 6, 1, 1, 0, 0, 1, 2], &[]),
+        "nsh.bad_header_length",
+    );
+    // MD type 1 must be 6 words long.
+    check(
+        LinkType::Ethernet,
+        &nsh(&[0, 2, 1, 1, 0, 0, 1, 2], &ip),
+        "nsh.bad_header_length",
+    );
+    check(
+        LinkType::Ethernet,
+        &nsh(&[0, 2, 0, 1, 0, 0, 1, 2], &ip),
+        "nsh.reserved_type",
+    );
+    check(
+        LinkType::Ethernet,
+        &nsh(&[0, 2, 3, 1, 0, 0, 1, 2], &ip),
+        "nsh.unsupported_type",
+    );
+    check(
+        LinkType::Ethernet,
+        &nsh(&[0, 2, 2, 0x99, 0, 0, 1, 2], &ip),
+        "nsh.unknown_payload",
+    );
+}
+
+/// ERSPAN type II and NSH decode to the inner packet; ERSPAN's VLAN becomes the packet's.
+#[test]
+fn erspan_and_nsh_reach_the_inner_packet() {
+    let mut d = Decoder::new(DecodeConfig {
+        checksum_validation: false,
+        ..DecodeConfig::default()
+    })
+    .unwrap();
+    let udp = [0x30, 0x39, 0x00, 0x35, 0, 8, 0, 0];
+    let inner = eth(0x0800, &ipv4(17, &[], &udp));
+    let mut gre = vec![
+        0x10, 0, 0x88, 0xbe, 0, 0, 0, 7, 0x10, 0x17, 0x08, 0x64, 0, 0, 0, 0,
+    ];
+    gre.extend_from_slice(&inner);
+    let f = ipv4(47, &[], &gre);
+    let p = d.decode(LinkType::Ipv4, &f, Timestamp(0));
+    assert!(p.anomalies.is_empty(), "{:?}", p.anomalies);
+    assert_eq!((p.vlan_len, p.vlan[0]), (1, 23));
+    assert!(matches!(p.l4, L4::Udp(u) if u.src_port == 12345));
+    // ERSPAN type I (no GRE sequence number): the bare frame, no VLAN.
+    let mut gre = vec![0, 0, 0x88, 0xbe];
+    gre.extend_from_slice(&inner);
+    let f = ipv4(47, &[], &gre);
+    let p = d.decode(LinkType::Ipv4, &f, Timestamp(0));
+    assert!(p.anomalies.is_empty(), "{:?}", p.anomalies);
+    assert_eq!(p.vlan_len, 0);
+    assert!(matches!(p.l4, L4::Udp(u) if u.src_port == 12345));
+    // NSH, MD type 1 (24 bytes), then IPv4.
+    let mut n = vec![0, 6, 1, 1, 0, 0, 1, 2];
+    n.extend_from_slice(&[0; 16]);
+    n.extend_from_slice(&ipv4(17, &[], &udp));
+    let f = eth(0x894f, &n);
+    let p = d.decode(LinkType::Ethernet, &f, Timestamp(0));
+    assert!(p.anomalies.is_empty(), "{:?}", p.anomalies);
+    assert!(matches!(p.l4, L4::Udp(u) if u.src_port == 12345));
+    let c = d.counters();
+    assert_eq!((c.erspan, c.nsh), (2, 1));
 }

@@ -57,6 +57,10 @@ pub struct DecodeCounters {
     pub vxlan: u64,
     /// `decoder.geneve`.
     pub geneve: u64,
+    /// `decoder.erspan`.
+    pub erspan: u64,
+    /// `decoder.nsh`.
+    pub nsh: u64,
     /// `decoder.mpls`.
     pub mpls: u64,
     /// `decoder.arp`.
@@ -139,6 +143,8 @@ impl Default for DecodeCounters {
             vlan_qinqinq: 0,
             vxlan: 0,
             geneve: 0,
+            erspan: 0,
+            nsh: 0,
             mpls: 0,
             arp: 0,
             ipv4_in_ipv6: 0,
@@ -198,6 +204,8 @@ impl CounterSet for DecodeCounters {
         f("decoder.vlan_qinqinq", self.vlan_qinqinq);
         f("decoder.vxlan", self.vxlan);
         f("decoder.geneve", self.geneve);
+        f("decoder.erspan", self.erspan);
+        f("decoder.nsh", self.nsh);
         f("decoder.mpls", self.mpls);
         f("decoder.arp", self.arp);
         f("decoder.ipv4_in_ipv6", self.ipv4_in_ipv6);

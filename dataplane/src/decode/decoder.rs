@@ -15,8 +15,8 @@ use super::packet::{
 use super::{DecodeConfig, LinkType};
 use crate::time::Timestamp;
 use crate::wire::{
-    checksum, ethernet, ethertype, geneve, gre, icmpv4, icmpv6, ipproto, ipv4, ipv6, mpls, null,
-    pppoe, sll, tcp, udp, vlan, vxlan,
+    checksum, erspan, ethernet, ethertype, geneve, gre, icmpv4, icmpv6, ipproto, ipv4, ipv6, mpls,
+    nsh, null, pppoe, sll, tcp, udp, vlan, vxlan,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -226,6 +226,7 @@ impl<'p> Dec<'_, 'p> {
             ethertype::PPPOE_SESSION => self.pppoe_session(b, off),
             ethertype::PPPOE_DISCOVERY => self.pppoe_discovery(b, off),
             ethertype::TEB => Step::Ethernet(b, off),
+            ethertype::NSH => self.nsh(b, off),
             _ => {
                 self.counters.unknown_ethertype += 1;
                 Step::Done
@@ -1162,6 +1163,86 @@ impl<'p> Dec<'_, 'p> {
         Step::Done
     }
 
+    /// ERSPAN inside GRE: type II (the GRE header has a sequence number) has its own header
+    /// with the mirrored frame's VLAN, which becomes the packet's next VLAN id as Suricata
+    /// records it; type I is the bare frame.
+    fn erspan(&mut self, b: &'p [u8], off: usize, type2: bool) -> Step<'p> {
+        self.counters.erspan += 1;
+        if !type2 {
+            self.counters.ethernet += 1;
+            return Step::Ethernet(b, off);
+        }
+        let Ok(h) = erspan::ErspanHeader::new_checked(b) else {
+            self.event(E::ErspanHeaderTooSmall, off, erspan::HEADER_LEN, b.len());
+            return Step::Done;
+        };
+        if h.version() != erspan::VERSION_TYPE2 {
+            self.event(E::ErspanUnsupportedVersion, off, 0, b.len());
+            return Step::Done;
+        }
+        let vid = h.vlan();
+        if vid != 0 {
+            let idx = usize::from(self.pkt.vlan_len);
+            if idx >= MAX_VLANS {
+                self.event(E::ErspanTooManyVlanLayers, off, 0, b.len());
+                return Step::Done;
+            }
+            self.pkt.vlan[idx] = vid;
+            self.pkt.vlan_len += 1;
+        }
+        self.counters.ethernet += 1;
+        Step::Ethernet(&b[erspan::HEADER_LEN..], off + erspan::HEADER_LEN)
+    }
+
+    /// NSH (RFC 8300): checks as Suricata's decoder does, then the next protocol.
+    fn nsh(&mut self, b: &'p [u8], off: usize) -> Step<'p> {
+        self.counters.nsh += 1;
+        let Ok(h) = nsh::NshHeader::new_checked(b) else {
+            self.event(E::NshHeaderTooSmall, off, nsh::BASE_LEN, b.len());
+            return Step::Done;
+        };
+        if h.version() != 0 {
+            self.event(E::NshUnsupportedVersion, off, 0, b.len());
+            return Step::Done;
+        }
+        let len = h.header_len();
+        // The header can't be shorter than its fixed part, and something must follow it.
+        if len < nsh::BASE_LEN || len >= b.len() {
+            self.event(E::NshBadHeaderLength, off, len + 1, b.len());
+            return Step::Done;
+        }
+        match h.md_type() {
+            0 | 0xf => {
+                self.event(E::NshReservedType, off, 0, b.len());
+                return Step::Done;
+            }
+            1 if len != nsh::MD1_LEN => {
+                self.event(E::NshBadHeaderLength, off, nsh::MD1_LEN, len);
+                return Step::Done;
+            }
+            1 | 2 => {}
+            _ => {
+                self.event(E::NshUnsupportedType, off, 0, b.len());
+                return Step::Done;
+            }
+        }
+        let inner = &b[len..];
+        let ioff = off + len;
+        match h.next_protocol() {
+            nsh::next::IPV4 => Step::Ipv4(inner, ioff),
+            nsh::next::IPV6 => Step::Ipv6(inner, ioff),
+            nsh::next::ETHERNET => {
+                self.counters.ethernet += 1;
+                Step::Ethernet(inner, ioff)
+            }
+            nsh::next::MPLS => self.mpls(inner, ioff),
+            _ => {
+                self.event(E::NshUnknownPayload, off, 0, b.len());
+                Step::Done
+            }
+        }
+    }
+
     fn geneve(&mut self, b: &'p [u8], off: usize) -> Step<'p> {
         let Ok(h) = geneve::GeneveHeader::new_checked(b) else {
             return Step::Done; // too short for its options: leave it as plain UDP
@@ -1396,6 +1477,7 @@ impl<'p> Dec<'_, 'p> {
         self.enter_tunnel(TunnelKind::Gre, g.key().unwrap_or(0));
         match g.protocol() {
             gre::PROTO_PPP => Step::Ppp(payload, poff),
+            erspan::GRE_PROTO => self.erspan(payload, poff, g.has(gre::flags::SEQ)),
             ethertype::TEB => {
                 self.counters.ethernet += 1;
                 Step::Ethernet(payload, poff)

@@ -44,6 +44,10 @@ pub enum Layer {
     Vxlan,
     /// Geneve.
     Geneve,
+    /// ERSPAN.
+    Erspan,
+    /// NSH.
+    Nsh,
     /// Anything that is not one protocol's fault (layer count).
     Generic,
 }
@@ -206,6 +210,15 @@ decode_events! {
     MplsUnknownPayloadType => "mpls.unknown_payload_type", Mpls, false;
     VxlanUnknownPayloadType => "vxlan.unknown_payload_type", Vxlan, false;
     GeneveUnknownPayloadType => "geneve.unknown_payload_type", Geneve, false;
+    ErspanHeaderTooSmall => "erspan.header_too_small", Erspan, true;
+    ErspanUnsupportedVersion => "erspan.unsupported_version", Erspan, true;
+    ErspanTooManyVlanLayers => "erspan.too_many_vlan_layers", Erspan, true;
+    NshHeaderTooSmall => "nsh.header_too_small", Nsh, true;
+    NshUnsupportedVersion => "nsh.unsupported_version", Nsh, false;
+    NshBadHeaderLength => "nsh.bad_header_length", Nsh, true;
+    NshReservedType => "nsh.reserved_type", Nsh, false;
+    NshUnsupportedType => "nsh.unsupported_type", Nsh, false;
+    NshUnknownPayload => "nsh.unknown_payload", Nsh, false;
     TooManyLayers => "too_many_layers", Generic, true;
 }
 

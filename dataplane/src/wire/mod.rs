@@ -13,6 +13,7 @@
 
 pub mod arp;
 pub mod checksum;
+pub mod erspan;
 pub mod ethernet;
 pub mod geneve;
 pub mod gre;
@@ -21,6 +22,7 @@ pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
 pub mod mpls;
+pub mod nsh;
 pub mod null;
 pub mod pppoe;
 pub mod sll;
@@ -135,6 +137,8 @@ pub mod ethertype {
     pub const PPPOE_SESSION: u16 = 0x8864;
     /// Transparent Ethernet bridging (Ethernet inside GRE).
     pub const TEB: u16 = 0x6558;
+    /// Network Service Header (RFC 8300).
+    pub const NSH: u16 = 0x894f;
 }
 
 /// IP protocol numbers the decoder understands (IANA "Assigned Internet Protocol Numbers").
