@@ -658,12 +658,21 @@ impl TcpConn {
                 peer.flags |= H_FIN_ACKED;
             }
         }
-        self.deliver(cx, ev);
+        self.deliver(dir, cx, ev);
         self.update_close_state(cx);
     }
 
-    /// Hands on what each direction may release under the configured policy.
-    fn deliver<S: StreamSink>(&mut self, cx: &mut TcpCx<'_, S>, ev: &mut StreamEvents) {
+    /// Hands on what each direction may release under the configured policy. In IDS mode a
+    /// direction's data is handed on while a packet of the other direction (the one that
+    /// acknowledges it) is processed, as Suricata reassembles the opposing stream: Fast Open
+    /// data acknowledged by the SYN/ACK thus reaches the app layer with the server's next
+    /// packet, not with the client's handshake ACK.
+    fn deliver<S: StreamSink>(
+        &mut self,
+        packet_dir: Direction,
+        cx: &mut TcpCx<'_, S>,
+        ev: &mut StreamEvents,
+    ) {
         for (x, dir) in DIRS.into_iter().enumerate() {
             let (sender, receiver) = if x == 0 {
                 let [a, b] = &mut self.half;
@@ -681,16 +690,20 @@ impl TcpConn {
                 0
             };
             let data_limit = if cx.cfg.inline { u64::MAX } else { acked };
-            let gaps = cx.pool.deliver(
-                &mut sender.reasm,
-                data_limit,
-                acked,
-                cx.cfg.depth,
-                cx.flow,
-                dir,
-                cx.sink,
-                cx.ctr,
-            );
+            let gaps = if !cx.cfg.inline && dir == packet_dir {
+                0
+            } else {
+                cx.pool.deliver(
+                    &mut sender.reasm,
+                    data_limit,
+                    acked,
+                    cx.cfg.depth,
+                    cx.flow,
+                    dir,
+                    cx.sink,
+                    cx.ctr,
+                )
+            };
             if gaps > 0 {
                 ev.insert(StreamEvent::ReassemblySeqGap);
             }
