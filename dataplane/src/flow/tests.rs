@@ -847,7 +847,7 @@ fn fast_open_data_in_the_syn_is_stream_data() {
     let o = s.tcp(true, 1019, 5001, ACK, b"");
     assert_eq!(o.tcp_state, Some(TcpState::Established));
     // IDS mode hands the client's data on with the server's next packet, as Suricata does.
-    assert!(s.out.data.is_empty());
+    assert!(s.out.data[0].is_empty());
     s.tcp(false, 5001, 1019, ACK, b"");
     assert_eq!(s.out.data[0], b"GET / HTTP/1.1\r\n\r\n");
     // The server did not take the data: the client sends it again after the handshake.
