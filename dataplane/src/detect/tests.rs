@@ -516,7 +516,7 @@ mod stream_props {
 }
 
 #[test]
-fn port_index_agrees_with_group_filter() {
+fn port_set_agrees_with_group_filter() {
     let e = engine(concat!(
         "alert tcp any any -> any 80 (content:\"a\"; sid:1;)\n",
         "alert tcp any any -> any [80:90,443] (content:\"b\"; sid:2;)\n",
@@ -525,10 +525,10 @@ fn port_index_agrees_with_group_filter() {
         "alert ip any any -> any any (content:\"e\"; sid:5;)\n",
         "alert udp any any -> any 53 (content:\"f\"; sid:6;)\n",
     ));
-    let det = Detector::new(e.clone(), DetectConfig::default()).expect("det");
-    for (t, tr) in [(0, Transport::Tcp), (1, Transport::Udp), (3, Transport::Ip)] {
+    for tr in [Transport::Tcp, Transport::Udp, Transport::Ip] {
         for port in (0..=u16::MAX).step_by(1) {
-            let got: Vec<u32> = det.core.by_td[t][0].lookup(port).to_vec();
+            let set = e.port_set(tr, GroupDir::ToServer, port).expect("set");
+            let got: Vec<u32> = set.groups.to_vec();
             let want: Vec<u32> = e
                 .groups
                 .iter()
@@ -541,6 +541,31 @@ fn port_index_agrees_with_group_filter() {
                 .map(|(i, _)| i as u32)
                 .collect();
             assert_eq!(got, want, "transport {tr:?} port {port}");
+            // The set's one payload prefilter selects exactly its groups' rules per literal.
+            let mut merged: Vec<(Vec<u8>, u32)> = set
+                .buffers
+                .iter()
+                .filter(|b| b.buffer == Buffer::Payload)
+                .flat_map(|b| {
+                    b.literals
+                        .iter()
+                        .zip(&b.rules_of)
+                        .flat_map(|(l, rs)| rs.iter().map(move |&r| (l.bytes.clone(), r)))
+                })
+                .collect();
+            let mut union: Vec<(Vec<u8>, u32)> = want
+                .iter()
+                .flat_map(|&g| e.groups[g as usize].buffers_of(Buffer::Payload))
+                .flat_map(|b| {
+                    b.literals
+                        .iter()
+                        .zip(&b.rules_of)
+                        .flat_map(|(l, rs)| rs.iter().map(move |&r| (l.bytes.clone(), r)))
+                })
+                .collect();
+            merged.sort_unstable();
+            union.sort_unstable();
+            assert_eq!(merged, union, "transport {tr:?} port {port}");
         }
     }
 }
