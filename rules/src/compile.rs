@@ -92,6 +92,9 @@ pub struct BufferDb {
     pub rules_of: Vec<Vec<RuleIdx>>,
     /// Longest literal (stream overlap is `max_len - 1`).
     pub max_len: usize,
+    /// A port set's second payload prefilter, scanned on stream windows after the first
+    /// instead of the full one: only the literals of [`stream_prefiltered`] rules.
+    pub stream: bool,
     /// The compiled database: set on the port sets' prefilters ([`Engine::port_set`]), which
     /// are the ones scanned; a group's own [`RuleGroup::buffers`] describe its literals only.
     /// Identical literal sets of several port sets share one database.
@@ -180,6 +183,31 @@ impl RuleGroup {
     }
 }
 
+/// A payload rule whose match position is tied to its buffer's start or end (`offset`,
+/// `depth`, `startswith`, `endswith`, `pcre` with `^`/`$`, byte and `isdataat` keywords).
+/// Such a rule is looked for in each packet and in the window that starts a stream: a later
+/// stream window starts at the previous chunk's tail, so the buffer start it would be anchored
+/// to is not the data's.
+pub fn anchored(rule: &ir::Rule) -> bool {
+    let anchored = |m: &Match| match m {
+        Match::Content(c) => c.offset.is_some() || c.depth.is_some() || c.startswith || c.endswith,
+        Match::Pcre(p) => p.pattern.contains(['^', '$']),
+        _ => true,
+    };
+    rule.lists
+        .iter()
+        .filter(|l| l.buffer == Buffer::Payload)
+        .any(|l| l.matches.iter().any(anchored))
+}
+
+/// Payload rules the stream windows' prefilter looks for: the unanchored ones, and those that
+/// only inspect the stream (`tcp-stream`, `flow:only_stream`).
+pub fn stream_prefiltered(rule: &ir::Rule) -> bool {
+    !anchored(rule)
+        || rule.proto == Proto::TcpStream
+        || rule.flow.as_ref().is_some_and(|f| f.stream == Some(true))
+}
+
 /// Everything a packet of one (transport, direction) and service-port interval inspects: the
 /// groups the port selects (its port groups, the `any` group, the `ip` groups) and, per
 /// buffer instance, one prefilter over the union of their literals, so an inspection makes
@@ -209,6 +237,10 @@ pub struct CompileStats {
     pub literals_unique: usize,
     /// Rules with no fast pattern.
     pub always_rules: usize,
+    /// Payload literals of the port sets' full prefilters, summed over the sets.
+    pub payload_literals: usize,
+    /// Of those, literals in the stream windows' prefilters ([`stream_prefiltered`] rules).
+    pub stream_literals: usize,
     /// Sum of database sizes.
     pub database_bytes: usize,
     /// Bytes of one worker's scratch.
@@ -640,6 +672,7 @@ impl Engine {
                     max_len: lits.iter().map(|l| l.bytes.len()).max().unwrap_or(0),
                     literals: lits,
                     rules_of,
+                    stream: false,
                     db: None,
                 });
             }
@@ -669,8 +702,31 @@ impl Engine {
                     }
                 }
             }
-            let mut buffers = Vec::with_capacity(per_buf.len());
-            for ((buffer, transforms), (_, lits, mut rules_of)) in per_buf {
+            // The payload's stream subset, scanned on stream windows.
+            let mut subsets: Vec<((Buffer, Vec<Transform>), BufPlan, bool)> = Vec::new();
+            for ((buffer, transforms), (index, lits, rules_of)) in per_buf {
+                if buffer == Buffer::Payload {
+                    let mut sub = BufPlan::default();
+                    for (l, rs) in lits.iter().zip(&rules_of) {
+                        let keep: Vec<RuleIdx> = rs
+                            .iter()
+                            .copied()
+                            .filter(|&r| stream_prefiltered(&rules[r as usize]))
+                            .collect();
+                        if !keep.is_empty() {
+                            sub.0.insert(l.clone(), sub.1.len());
+                            sub.1.push(l.clone());
+                            sub.2.push(keep);
+                        }
+                    }
+                    stats.stream_literals += sub.1.len();
+                    stats.payload_literals += lits.len();
+                    subsets.push(((buffer, transforms.clone()), sub, true));
+                }
+                subsets.push(((buffer, transforms), (index, lits, rules_of), false));
+            }
+            let mut buffers = Vec::with_capacity(subsets.len());
+            for ((buffer, transforms), (_, lits, mut rules_of), stream) in subsets {
                 for rs in &mut rules_of {
                     rs.sort_unstable();
                     rs.dedup();
@@ -691,6 +747,7 @@ impl Engine {
                     max_len: lits.iter().map(|l| l.bytes.len()).max().unwrap_or(0),
                     literals: lits,
                     rules_of,
+                    stream,
                     db: None,
                 });
             }
@@ -1152,7 +1209,7 @@ mod tests {
         let payload: Vec<&BufferDb> = set
             .buffers
             .iter()
-            .filter(|b| b.buffer == Buffer::Payload)
+            .filter(|b| b.buffer == Buffer::Payload && !b.stream)
             .collect();
         assert_eq!(payload.len(), 1);
         assert_eq!(set.groups.len(), 2);
@@ -1177,7 +1234,11 @@ mod tests {
             .port_set(Transport::Tcp, GroupDir::ToServer, 8080)
             .expect("set");
         assert_eq!(set.groups.len(), 1);
-        for b in set.buffers.iter().filter(|b| b.buffer == Buffer::Payload) {
+        for b in set
+            .buffers
+            .iter()
+            .filter(|b| b.buffer == Buffer::Payload && !b.stream)
+        {
             b.scan(b"evil bad\0stuff", &scratch, |r| hits.push(sid(r)))
                 .expect("scan");
         }
@@ -1195,6 +1256,42 @@ mod tests {
         assert!(e
             .groups_for(Transport::Udp, GroupDir::ToClient, 53)
             .any(|g| g.rules.iter().any(|&r| sid(r) == 6)));
+    }
+
+    #[test]
+    fn stream_prefilter_leaves_anchored_rules_out() {
+        let rules = load(concat!(
+            "alert tcp any any -> any any (flow:to_server; content:\"free\"; sid:1;)\n",
+            "alert tcp any any -> any any (flow:to_server; content:\"head\"; depth:4; sid:2;)\n",
+            "alert tcp any any -> any any (flow:to_server; content:\"x\"; content:\"tail\"; endswith; sid:3;)\n",
+            "alert tcp any any -> any any (flow:to_server; content:\"pcre\"; pcre:\"/^pcre/\"; sid:4;)\n",
+            "alert tcp any any -> any any (flow:to_server,only_stream; content:\"only\"; depth:4; sid:5;)\n",
+            "alert tcp any any -> any any (flow:to_server; content:\"rel\"; content:\"ative\"; distance:0; within:9; sid:6;)\n",
+        ));
+        let e = Engine::compile(&rules, &KEEP_PORT_GROUPS).expect("compile");
+        let set = e
+            .port_set(Transport::Tcp, GroupDir::ToServer, 80)
+            .expect("set");
+        let scratch = e.alloc_scratch().expect("scratch").expect("db");
+        let scan = |stream: bool| {
+            let mut hits = Vec::new();
+            for b in set
+                .buffers
+                .iter()
+                .filter(|b| b.buffer == Buffer::Payload && b.stream == stream)
+            {
+                b.scan(b"free head tail pcre only relative", &scratch, |r| {
+                    hits.push(e.rules[r as usize].sid)
+                })
+                .expect("scan");
+            }
+            hits.sort_unstable();
+            hits
+        };
+        assert_eq!(scan(false), vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(scan(true), vec![1, 5, 6]);
+        assert_eq!(e.stats.payload_literals, 6);
+        assert_eq!(e.stats.stream_literals, 3);
     }
 
     #[test]
@@ -1219,7 +1316,7 @@ mod tests {
         let set = b
             .port_set(Transport::Tcp, GroupDir::ToServer, 1)
             .expect("set");
-        for db in &set.buffers {
+        for db in set.buffers.iter().filter(|b| !b.stream) {
             db.scan(b"WORLD hello", &s, |r| hits.push(r)).expect("scan");
         }
         hits.sort_unstable();

@@ -885,11 +885,19 @@ impl Core {
             }
         }
         // One scan per buffer instance: the port set's prefilter merges its groups' literals.
+        // Stream windows scan the unanchored rules' subset: the anchored ones are looked for
+        // in each packet (a later window's start is not the data's), and in the window that
+        // starts the stream, whose start is.
+        let stream = ctx.kind == InspectKind::Stream && ctx.stream_offset > 0;
         if let (Some(set), Some(scratch)) = (set, scratch) {
             match ctx.kind {
                 InspectKind::Packet | InspectKind::Stream => {
                     if !ctx.data.is_empty() {
-                        for db in set.buffers.iter().filter(|b| b.buffer == Buffer::Payload) {
+                        for db in set
+                            .buffers
+                            .iter()
+                            .filter(|b| b.buffer == Buffer::Payload && b.stream == stream)
+                        {
                             let data = transform::apply(&db.transforms, ctx.data, arena);
                             self.counters.prefilter_scans += 1;
                             if db.scan(data, scratch, &mut push).is_err() {
@@ -900,7 +908,7 @@ impl Core {
                 }
                 InspectKind::AppBuffer(_) => {
                     if let Some(src) = ctx.src {
-                        for db in &set.buffers {
+                        for db in set.buffers.iter().filter(|b| !b.stream) {
                             for inst in 0..MAX_BUFFER_INSTANCES {
                                 let Some(b) = src.buffer(db.buffer, inst) else {
                                     break;

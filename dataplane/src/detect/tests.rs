@@ -336,6 +336,52 @@ fn stream_chunks_match_across_segments_once() {
 }
 
 #[test]
+fn anchored_rules_match_packets_and_the_stream_start_only() {
+    let mut r = Run::new(concat!(
+        "alert tcp any any -> any any (flow:to_server; content:\"head\"; depth:4; sid:1;)\n",
+        "alert tcp any any -> any any (flow:to_server; content:\"free\"; sid:2;)\n",
+    ));
+    let f = frame(C, S, 6, 1, 2, 0x18, b"head free");
+    let p = r.dec.decode(LinkType::Ethernet, &f, Timestamp(0));
+    let mut view = PacketView::stateless(&p);
+    view.dir = Some(FlowDir::ToServer);
+    view.established = true;
+    let mut sids = Vec::new();
+    // A packet: both rules.
+    r.det
+        .inspect_packet(&view, None, Timestamp(0), &mut |ev| sids.push(ev.sid));
+    sids.sort_unstable();
+    assert_eq!(sids, vec![1, 2]);
+    // The window that starts the stream: its start is the data's, both rules.
+    let mut st = FlowDetectState::default();
+    sids.clear();
+    r.det.inspect_stream(
+        &view,
+        b"head free",
+        0,
+        None,
+        Some(&mut st),
+        Timestamp(0),
+        &mut |ev| sids.push(ev.sid),
+    );
+    sids.sort_unstable();
+    assert_eq!(sids, vec![1, 2]);
+    // A later window starts at the previous chunk's tail: the anchored rule is not looked for.
+    let mut st = FlowDetectState::default();
+    sids.clear();
+    r.det.inspect_stream(
+        &view,
+        b"head free",
+        100,
+        None,
+        Some(&mut st),
+        Timestamp(0),
+        &mut |ev| sids.push(ev.sid),
+    );
+    assert_eq!(sids, vec![2]);
+}
+
+#[test]
 fn app_buffers_with_transforms_and_instances() {
     let mut r = Run::new(concat!(
         "alert http any any -> any any (flow:to_server; http.uri; content:\"/admin\"; http.method; content:\"POST\"; sid:1;)\n",
@@ -545,7 +591,7 @@ fn port_set_agrees_with_group_filter() {
             let mut merged: Vec<(Vec<u8>, u32)> = set
                 .buffers
                 .iter()
-                .filter(|b| b.buffer == Buffer::Payload)
+                .filter(|b| b.buffer == Buffer::Payload && !b.stream)
                 .flat_map(|b| {
                     b.literals
                         .iter()
