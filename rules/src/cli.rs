@@ -362,8 +362,10 @@ mod tests {
             cache.to_str().expect("p"),
         ]);
         let v: serde_json::Value = serde_json::from_str(&out).expect("json");
-        // No flow direction: one database per direction.
-        assert_eq!(v["stats"]["databases"], 2);
+        // No flow direction: one group per direction, whose identical literal sets share one
+        // database.
+        assert_eq!(v["stats"]["groups"], 2);
+        assert_eq!(v["stats"]["databases"], 1);
         assert_eq!(v["stats"]["from_cache"], false);
         let (_, out) = run_args(&[
             "compile",

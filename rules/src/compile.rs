@@ -5,10 +5,14 @@
 //!   client; a rule without direction joins both) and the service-side port set (destination
 //!   ports for to-server, source ports for to-client). Rules whose service port is `any` form
 //!   the group's `any` port group; a packet is inspected by its port's group and the `any`
-//!   group, so no pattern is compiled twice. Port groups with fewer than
-//!   [`MIN_PORT_GROUP`] rules join the `any` group. A group's candidates are therefore a
-//!   superset: the worker verifies each candidate's full header (addresses, ports,
-//!   protocol, flow) before its payload matches.
+//!   group. Port groups with fewer than [`MIN_PORT_GROUP`] rules join the `any` group. A
+//!   group's candidates are therefore a superset: the worker verifies each candidate's full
+//!   header (addresses, ports, protocol, flow) before its payload matches.
+//! - **Port sets** ([`PortSet`], Suricata's per-port-group MPM): the distinct group lists a
+//!   service port selects (its port groups, the `any` group, the `ip` groups) each get one
+//!   prefilter per buffer over the union of their groups' literals, so an inspection scans
+//!   each buffer once rather than once per group. Sets whose union for a buffer is the same
+//!   share its database, so the `any` group's literals are compiled once per distinct union.
 //! - **Fast pattern** ([`select_fast_pattern`]): Suricata's rule — the explicit
 //!   `fast_pattern` (chopped when asked), else the longest positive content of the
 //!   highest-priority buffer. Rules without one are "always" rules of the group.
@@ -88,7 +92,13 @@ pub struct BufferDb {
     pub rules_of: Vec<Vec<RuleIdx>>,
     /// Longest literal (stream overlap is `max_len - 1`).
     pub max_len: usize,
-    db: Option<BlockDatabase>,
+    /// A port set's second payload prefilter, scanned on stream windows after the first
+    /// instead of the full one: only the literals of [`stream_prefiltered`] rules.
+    pub stream: bool,
+    /// The compiled database: set on the port sets' prefilters ([`Engine::port_set`]), which
+    /// are the ones scanned; a group's own [`RuleGroup::buffers`] describe its literals only.
+    /// Identical literal sets of several port sets share one database.
+    db: Option<Arc<BlockDatabase>>,
 }
 
 impl std::fmt::Debug for BufferDb {
@@ -173,6 +183,43 @@ impl RuleGroup {
     }
 }
 
+/// A payload rule whose match position is tied to its buffer's start or end (`offset`,
+/// `depth`, `startswith`, `endswith`, `pcre` with `^`/`$`, byte and `isdataat` keywords).
+/// Such a rule is looked for in each packet and in the window that starts a stream: a later
+/// stream window starts at the previous chunk's tail, so the buffer start it would be anchored
+/// to is not the data's.
+pub fn anchored(rule: &ir::Rule) -> bool {
+    let anchored = |m: &Match| match m {
+        Match::Content(c) => c.offset.is_some() || c.depth.is_some() || c.startswith || c.endswith,
+        Match::Pcre(p) => p.pattern.contains(['^', '$']),
+        _ => true,
+    };
+    rule.lists
+        .iter()
+        .filter(|l| l.buffer == Buffer::Payload)
+        .any(|l| l.matches.iter().any(anchored))
+}
+
+/// Payload rules the stream windows' prefilter looks for: the unanchored ones, and those that
+/// only inspect the stream (`tcp-stream`, `flow:only_stream`).
+pub fn stream_prefiltered(rule: &ir::Rule) -> bool {
+    !anchored(rule)
+        || rule.proto == Proto::TcpStream
+        || rule.flow.as_ref().is_some_and(|f| f.stream == Some(true))
+}
+
+/// Everything a packet of one (transport, direction) and service-port interval inspects: the
+/// groups the port selects (its port groups, the `any` group, the `ip` groups) and, per
+/// buffer instance, one prefilter over the union of their literals, so an inspection makes
+/// one Hyperscan scan per buffer instead of one per group (Suricata's per-port-group MPM).
+#[derive(Debug)]
+pub struct PortSet {
+    /// Indices into [`Engine::groups`], in engine order.
+    pub groups: Box<[u32]>,
+    /// Merged prefilters by buffer instance.
+    pub buffers: Vec<BufferDb>,
+}
+
 /// Compile statistics.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct CompileStats {
@@ -180,7 +227,9 @@ pub struct CompileStats {
     pub rules: usize,
     /// Rule groups.
     pub groups: usize,
-    /// Hyperscan databases.
+    /// Distinct port sets (group lists a service port selects).
+    pub port_sets: usize,
+    /// Hyperscan databases (distinct merged literal sets).
     pub databases: usize,
     /// Literals before deduplication.
     pub literals_total: usize,
@@ -188,6 +237,10 @@ pub struct CompileStats {
     pub literals_unique: usize,
     /// Rules with no fast pattern.
     pub always_rules: usize,
+    /// Payload literals of the port sets' full prefilters, summed over the sets.
+    pub payload_literals: usize,
+    /// Of those, literals in the stream windows' prefilters ([`stream_prefiltered`] rules).
+    pub stream_literals: usize,
     /// Sum of database sizes.
     pub database_bytes: usize,
     /// Bytes of one worker's scratch.
@@ -258,8 +311,10 @@ pub struct Engine {
     pub fast_patterns: Vec<Option<FastPatternChoice>>,
     /// Statistics.
     pub stats: CompileStats,
-    /// Port → groups lookup, so per-packet group selection is one index, not a scan.
+    /// Port → port set lookup, so per-packet group selection is one index, not a scan.
     port_map: PortMap,
+    /// The distinct port sets with their merged prefilters (indexed like `port_map.sets`).
+    port_sets: Vec<PortSet>,
     /// Classtype → description (`classification.config`), for the alert's `category`.
     categories: HashMap<String, String>,
 }
@@ -341,11 +396,16 @@ impl PortMap {
         Ok(PortMap { sets, by_port })
     }
 
-    fn get(&self, t: Transport, d: GroupDir, port: u16) -> &[u32] {
+    fn index(&self, t: Transport, d: GroupDir, port: u16) -> Option<usize> {
         self.by_port
             .get(slot(t, d))
             .and_then(|tab| tab.get(port as usize))
-            .and_then(|&i| self.sets.get(i as usize))
+            .map(|&i| usize::from(i))
+    }
+
+    fn get(&self, t: Transport, d: GroupDir, port: u16) -> &[u32] {
+        self.index(t, d, port)
+            .and_then(|i| self.sets.get(i))
             .map_or(&[], |s| s)
     }
 }
@@ -474,9 +534,6 @@ fn dirs_of(r: &ir::Rule) -> Vec<GroupDir> {
 
 /// One database to build: its literals in id order.
 struct DbPlan {
-    group: usize,
-    /// Index in the group's `buffers`.
-    index: usize,
     buffer: Buffer,
     transforms: Vec<Transform>,
     literals: Vec<Literal>,
@@ -588,9 +645,9 @@ impl Engine {
             });
             groups[gi].rules.push(ri);
         }
-        // Plan databases with literal dedup.
-        let mut plans: Vec<DbPlan> = Vec::new();
-        for (gi, g) in groups.iter_mut().enumerate() {
+        // Each group's literals per buffer instance, deduplicated (the group's description;
+        // the scanned databases are the port sets' below).
+        for g in groups.iter_mut() {
             let mut per_buf: BTreeMap<(Buffer, Vec<Transform>), BufPlan> = BTreeMap::new();
             for &ri in &g.rules {
                 match &choices[ri as usize] {
@@ -609,30 +666,102 @@ impl Engine {
             }
             for ((buffer, transforms), (_, lits, rules_of)) in per_buf {
                 stats.literals_unique += lits.len();
-                plans.push(DbPlan {
-                    group: gi,
-                    index: g.buffers.len(),
-                    buffer,
-                    transforms: transforms.clone(),
-                    literals: lits.clone(),
-                });
                 g.buffers.push(BufferDb {
                     buffer,
                     transforms,
                     max_len: lits.iter().map(|l| l.bytes.len()).max().unwrap_or(0),
                     literals: lits,
                     rules_of,
+                    stream: false,
                     db: None,
                 });
             }
         }
         stats.always_rules = choices.iter().filter(|c| c.is_none()).count();
+        let port_map = PortMap::build(&groups)?;
+        // One prefilter per port set and buffer instance over the union of its groups'
+        // literals; identical unions (sets that differ only in groups without that buffer)
+        // share one database.
+        let mut port_sets: Vec<PortSet> = Vec::with_capacity(port_map.sets.len());
+        let mut plans: Vec<DbPlan> = Vec::new();
+        let mut plan_of: HashMap<(Buffer, Vec<Transform>, Vec<Literal>), usize> = HashMap::new();
+        // (port set, buffer index) → plan.
+        let mut uses: Vec<(usize, usize, usize)> = Vec::new();
+        for (si, set) in port_map.sets.iter().enumerate() {
+            let mut per_buf: BTreeMap<(Buffer, Vec<Transform>), BufPlan> = BTreeMap::new();
+            for &gi in set.iter() {
+                for b in &groups[gi as usize].buffers {
+                    let e = per_buf.entry((b.buffer, b.transforms.clone())).or_default();
+                    for (l, rs) in b.literals.iter().zip(&b.rules_of) {
+                        let id = *e.0.entry(l.clone()).or_insert_with(|| {
+                            e.1.push(l.clone());
+                            e.2.push(Vec::new());
+                            e.1.len() - 1
+                        });
+                        e.2[id].extend_from_slice(rs);
+                    }
+                }
+            }
+            // The payload's stream subset, scanned on stream windows.
+            let mut subsets: Vec<((Buffer, Vec<Transform>), BufPlan, bool)> = Vec::new();
+            for ((buffer, transforms), (index, lits, rules_of)) in per_buf {
+                if buffer == Buffer::Payload {
+                    let mut sub = BufPlan::default();
+                    for (l, rs) in lits.iter().zip(&rules_of) {
+                        let keep: Vec<RuleIdx> = rs
+                            .iter()
+                            .copied()
+                            .filter(|&r| stream_prefiltered(&rules[r as usize]))
+                            .collect();
+                        if !keep.is_empty() {
+                            sub.0.insert(l.clone(), sub.1.len());
+                            sub.1.push(l.clone());
+                            sub.2.push(keep);
+                        }
+                    }
+                    stats.stream_literals += sub.1.len();
+                    stats.payload_literals += lits.len();
+                    subsets.push(((buffer, transforms.clone()), sub, true));
+                }
+                subsets.push(((buffer, transforms), (index, lits, rules_of), false));
+            }
+            let mut buffers = Vec::with_capacity(subsets.len());
+            for ((buffer, transforms), (_, lits, mut rules_of), stream) in subsets {
+                for rs in &mut rules_of {
+                    rs.sort_unstable();
+                    rs.dedup();
+                }
+                let key = (buffer, transforms.clone(), lits.clone());
+                let pi = *plan_of.entry(key).or_insert_with(|| {
+                    plans.push(DbPlan {
+                        buffer,
+                        transforms: transforms.clone(),
+                        literals: lits.clone(),
+                    });
+                    plans.len() - 1
+                });
+                uses.push((si, buffers.len(), pi));
+                buffers.push(BufferDb {
+                    buffer,
+                    transforms,
+                    max_len: lits.iter().map(|l| l.bytes.len()).max().unwrap_or(0),
+                    literals: lits,
+                    rules_of,
+                    stream,
+                    db: None,
+                });
+            }
+            port_sets.push(PortSet {
+                groups: set.clone(),
+                buffers,
+            });
+        }
         // Cache key over everything Hyperscan sees.
         let mut h = Sha256::new();
-        h.update(b"osprey-rules-hsdb-v1\0");
+        h.update(b"osprey-rules-hsdb-v2\0");
         h.update(hyperscan::version_str().to_bytes());
-        for p in &plans {
-            h.update(format!("db {} {:?} {:?}\n", p.group, p.buffer, p.transforms).as_bytes());
+        for (i, p) in plans.iter().enumerate() {
+            h.update(format!("db {i} {:?} {:?}\n", p.buffer, p.transforms).as_bytes());
             for l in &p.literals {
                 h.update(expression(l).as_bytes());
                 h.update([0, l.nocase as u8]);
@@ -663,18 +792,8 @@ impl Engine {
             }
         };
         stats.hyperscan_ms = t0.elapsed().as_millis();
-        // Attach databases; refused literals turn their rules into always rules.
+        let mut shared: Vec<(Option<Arc<BlockDatabase>>, Vec<usize>)> = Vec::new();
         for (plan, (db, refused)) in plans.iter().zip(dbs) {
-            let g = &mut groups[plan.group];
-            let bi = plan.index;
-            for &li in &refused {
-                stats.refused_literals += 1;
-                let rs = std::mem::take(&mut g.buffers[bi].rules_of[li]);
-                for &r in &rs {
-                    choices[r as usize] = None;
-                }
-                g.always.extend(rs);
-            }
             let size = db.as_ref().and_then(|d| d.size().ok()).unwrap_or(0);
             stats.database_bytes += size;
             let e = stats
@@ -683,21 +802,44 @@ impl Engine {
                 .or_default();
             e.0 += 1;
             e.1 += size;
-            g.buffers[bi].db = db;
+            stats.refused_literals += refused.len();
+            shared.push((db.map(Arc::new), refused));
+        }
+        // Attach databases; refused literals turn their rules into always rules of every
+        // group that holds them.
+        for &(si, bi, pi) in &uses {
+            let Some((db, refused)) = shared.get(pi) else {
+                continue;
+            };
+            let set = &mut port_sets[si];
+            for &li in refused {
+                let rs = std::mem::take(&mut set.buffers[bi].rules_of[li]);
+                for &r in &rs {
+                    choices[r as usize] = None;
+                    for &gi in set.groups.iter() {
+                        let g = &mut groups[gi as usize];
+                        if g.rules.binary_search(&r).is_ok() {
+                            g.always.push(r);
+                        }
+                    }
+                }
+            }
+            set.buffers[bi].db = db.clone();
         }
         for g in &mut groups {
             g.always.sort_unstable();
             g.always.dedup();
         }
         stats.groups = groups.len();
+        stats.port_sets = port_sets.len();
         stats.databases = plans.len();
-        let port_map = PortMap::build(&groups)?;
         let engine = Engine {
             rules,
             groups,
             fast_patterns: choices,
             stats,
             port_map,
+            port_sets,
             categories: HashMap::new(),
         };
         let scratch_bytes = engine
@@ -716,10 +858,10 @@ impl Engine {
     pub fn alloc_scratch(&self) -> Result<Option<Scratch>, CompileError> {
         let mut scratch: Option<Scratch> = None;
         for db in self
-            .groups
+            .port_sets
             .iter()
             .flat_map(|g| g.buffers.iter())
-            .filter_map(|b| b.db.as_ref())
+            .filter_map(|b| b.db.as_deref())
         {
             match &mut scratch {
                 None => {
@@ -752,6 +894,19 @@ impl Engine {
             .filter_map(move |&i| self.groups.get(i as usize))
     }
 
+    /// The port set a packet of `transport` in direction `dir` whose service port is `port`
+    /// inspects: its groups and their merged prefilters. One table lookup; no allocation.
+    pub fn port_set(&self, transport: Transport, dir: GroupDir, port: u16) -> Option<&PortSet> {
+        self.port_map
+            .index(transport, dir, port)
+            .and_then(|i| self.port_sets.get(i))
+    }
+
+    /// Every port set (each merged prefilter is scanned through one of them).
+    pub fn port_sets(&self) -> &[PortSet] {
+        &self.port_sets
+    }
+
     /// Approximate heap bytes of the engine: databases plus rule IR.
     pub fn memory_bytes(&self) -> usize {
         let ir: usize = self
@@ -774,6 +929,7 @@ impl Engine {
             .groups
             .iter()
             .flat_map(|g| g.buffers.iter())
+            .chain(self.port_sets.iter().flat_map(|s| s.buffers.iter()))
             .map(|b| {
                 b.literals.iter().map(|l| l.bytes.len() + 32).sum::<usize>()
                     + b.rules_of.iter().map(|r| r.len() * 4 + 24).sum::<usize>()
@@ -1046,22 +1202,45 @@ mod tests {
         assert!(e.stats.literals_unique < e.stats.literals_total);
         let scratch = e.alloc_scratch().expect("scratch").expect("some db");
         let sid = |i: RuleIdx| e.rules[i as usize].sid;
+        // Port 80's set: its port group and the `any` group in one payload database.
+        let set = e
+            .port_set(Transport::Tcp, GroupDir::ToServer, 80)
+            .expect("set");
+        let payload: Vec<&BufferDb> = set
+            .buffers
+            .iter()
+            .filter(|b| b.buffer == Buffer::Payload && !b.stream)
+            .collect();
+        assert_eq!(payload.len(), 1);
+        assert_eq!(set.groups.len(), 2);
         let mut hits = Vec::new();
+        payload[0]
+            .scan(b"xx EvIl and bad\0stuff", &scratch, |r| hits.push(sid(r)))
+            .expect("scan");
+        hits.sort_unstable();
+        assert_eq!(hits, vec![1, 2, 3]);
+        // The groups' own descriptions are not scanned: they carry no database.
+        let mut none = Vec::new();
         for g in e.groups_for(Transport::Tcp, GroupDir::ToServer, 80) {
             if let Some(b) = g.buffer(Buffer::Payload) {
-                b.scan(b"xx EvIl and bad\0stuff", &scratch, |r| hits.push(sid(r)))
+                b.scan(b"evil bad", &scratch, |r| none.push(r))
                     .expect("scan");
             }
         }
-        hits.sort_unstable();
-        assert_eq!(hits, vec![1, 2, 3]);
+        assert!(none.is_empty());
         // Port 8080 sees only the `any` group.
         let mut hits = Vec::new();
-        for g in e.groups_for(Transport::Tcp, GroupDir::ToServer, 8080) {
-            if let Some(b) = g.buffer(Buffer::Payload) {
-                b.scan(b"evil bad\0stuff", &scratch, |r| hits.push(sid(r)))
-                    .expect("scan");
-            }
+        let set = e
+            .port_set(Transport::Tcp, GroupDir::ToServer, 8080)
+            .expect("set");
+        assert_eq!(set.groups.len(), 1);
+        for b in set
+            .buffers
+            .iter()
+            .filter(|b| b.buffer == Buffer::Payload && !b.stream)
+        {
+            b.scan(b"evil bad\0stuff", &scratch, |r| hits.push(sid(r)))
+                .expect("scan");
         }
         assert_eq!(hits, vec![3]);
         // Rule without content is an always rule; the http rule has a URI database.
@@ -1077,6 +1256,42 @@ mod tests {
         assert!(e
             .groups_for(Transport::Udp, GroupDir::ToClient, 53)
             .any(|g| g.rules.iter().any(|&r| sid(r) == 6)));
+    }
+
+    #[test]
+    fn stream_prefilter_leaves_anchored_rules_out() {
+        let rules = load(concat!(
+            "alert tcp any any -> any any (flow:to_server; content:\"free\"; sid:1;)\n",
+            "alert tcp any any -> any any (flow:to_server; content:\"head\"; depth:4; sid:2;)\n",
+            "alert tcp any any -> any any (flow:to_server; content:\"x\"; content:\"tail\"; endswith; sid:3;)\n",
+            "alert tcp any any -> any any (flow:to_server; content:\"pcre\"; pcre:\"/^pcre/\"; sid:4;)\n",
+            "alert tcp any any -> any any (flow:to_server,only_stream; content:\"only\"; depth:4; sid:5;)\n",
+            "alert tcp any any -> any any (flow:to_server; content:\"rel\"; content:\"ative\"; distance:0; within:9; sid:6;)\n",
+        ));
+        let e = Engine::compile(&rules, &KEEP_PORT_GROUPS).expect("compile");
+        let set = e
+            .port_set(Transport::Tcp, GroupDir::ToServer, 80)
+            .expect("set");
+        let scratch = e.alloc_scratch().expect("scratch").expect("db");
+        let scan = |stream: bool| {
+            let mut hits = Vec::new();
+            for b in set
+                .buffers
+                .iter()
+                .filter(|b| b.buffer == Buffer::Payload && b.stream == stream)
+            {
+                b.scan(b"free head tail pcre only relative", &scratch, |r| {
+                    hits.push(e.rules[r as usize].sid)
+                })
+                .expect("scan");
+            }
+            hits.sort_unstable();
+            hits
+        };
+        assert_eq!(scan(false), vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(scan(true), vec![1, 5, 6]);
+        assert_eq!(e.stats.payload_literals, 6);
+        assert_eq!(e.stats.stream_literals, 3);
     }
 
     #[test]
@@ -1098,10 +1313,11 @@ mod tests {
         assert_eq!(a.stats.cache_key, b.stats.cache_key);
         let s = b.alloc_scratch().expect("scratch").expect("db");
         let mut hits = Vec::new();
-        for g in b.groups_for(Transport::Tcp, GroupDir::ToServer, 1) {
-            if let Some(db) = g.buffer(Buffer::Payload) {
-                db.scan(b"WORLD hello", &s, |r| hits.push(r)).expect("scan");
-            }
+        let set = b
+            .port_set(Transport::Tcp, GroupDir::ToServer, 1)
+            .expect("set");
+        for db in set.buffers.iter().filter(|b| !b.stream) {
+            db.scan(b"WORLD hello", &s, |r| hits.push(r)).expect("scan");
         }
         hits.sort_unstable();
         assert_eq!(hits.len(), 2);

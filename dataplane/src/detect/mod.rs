@@ -6,9 +6,10 @@
 //! threshold state and counters. Per-flow state ([`FlowDetectState`]: flowbits, flowints,
 //! stream de-duplication, the pass mark) is embedded by the flow table and lent to each call.
 //!
-//! An inspection goes: pick the rule groups of the packet's transport, direction and service
-//! port (a per-(transport, direction) index built when the engine is set); scan each group's
-//! prefilter database for the buffer with the worker's scratch; collect candidate rule indices
+//! An inspection goes: pick the port set of the packet's transport, direction and service
+//! port (one table lookup in the engine: the groups the port selects and one prefilter per
+//! buffer merging their literals); scan that prefilter once per buffer with the worker's
+//! scratch; collect candidate rule indices
 //! in the arena, add the group's rules without a prefilter pattern and the IP-only rules found
 //! through the address index ([`iponly`]); sort (rule index order is the engine's evaluation
 //! order: action order, then priority) and verify each candidate: first its dense header
@@ -445,8 +446,6 @@ struct Core {
     aux: Vec<RuleAux>,
     /// Per-rule header summaries, the first check of every candidate.
     gates: gate::Gates,
-    /// Groups per (transport, direction), indexed by service port.
-    by_td: [[PortIndex; 2]; 4],
     /// Per group, its rules without a prefilter pattern that each inspection kind can
     /// evaluate (packet, stream, app buffers), IP-only rules left out: a packet never walks
     /// app-layer rules it cannot match. Entries 3..6 hold the same kinds' rules gated on
@@ -470,22 +469,6 @@ pub enum DetectError {
     /// Hyperscan scratch allocation failed.
     #[error("scratch allocation: {0}")]
     Scratch(#[from] rules::compile::CompileError),
-}
-
-fn transport_idx(t: Transport) -> usize {
-    match t {
-        Transport::Tcp => 0,
-        Transport::Udp => 1,
-        Transport::Icmp => 2,
-        Transport::Ip => 3,
-    }
-}
-
-fn dir_idx(d: GroupDir) -> usize {
-    match d {
-        GroupDir::ToServer => 0,
-        GroupDir::ToClient => 1,
-    }
 }
 
 /// Address as u128 (IPv4 as its 32-bit value) and whether it is IPv4.
@@ -514,7 +497,6 @@ impl Detector {
             scratch: None,
             aux: Vec::new(),
             gates: gate::Gates::default(),
-            by_td: Default::default(),
             always: Vec::new(),
             iponly: iponly::IpOnly::default(),
             thresholds: Thresholds::new(cfg.threshold_entries),
@@ -797,22 +779,6 @@ impl Core {
             )
         }));
         self.iponly = iponly::IpOnly::build(ip_only);
-        let mut lists: [[Vec<u32>; 2]; 4] = Default::default();
-        for (gi, g) in engine.groups.iter().enumerate() {
-            let d = dir_idx(g.dir);
-            if g.transport == Transport::Ip {
-                for l in &mut lists {
-                    l[d].push(gi as u32);
-                }
-            } else {
-                lists[transport_idx(g.transport)][d].push(gi as u32);
-            }
-        }
-        for (t, l) in lists.iter().enumerate() {
-            for (d, gs) in l.iter().enumerate() {
-                self.by_td[t][d] = PortIndex::build(gs, engine);
-            }
-        }
         self.always = engine
             .groups
             .iter()
@@ -896,17 +862,15 @@ impl Core {
         let mut gated: BVec<'_, u32> = BVec::new_in(arena);
         let mut pg = gate::PacketGate::new(view, ctx.kind);
         let mut gate_rejected = 0u64;
-        for &gi in self.by_td[transport_idx(transport)][dir_idx(gdir)].lookup(port) {
-            let Some(g) = engine.groups.get(gi as usize) else {
-                continue;
-            };
-            let mut push = |r: RuleIdx| {
-                if cands.len() < max {
-                    cands.push(r);
-                } else {
-                    over = true;
-                }
-            };
+        let set = engine.port_set(transport, gdir, port);
+        let mut push = |r: RuleIdx| {
+            if cands.len() < max {
+                cands.push(r);
+            } else {
+                over = true;
+            }
+        };
+        for &gi in set.map_or(&[][..], |s| &s.groups) {
             if let Some(a) = self.always.get(gi as usize) {
                 for &(r, rg) in &a[kind] {
                     if pg.pass(&self.gates, rg) {
@@ -919,31 +883,41 @@ impl Core {
                     gated.push(gi);
                 }
             }
-            let Some(scratch) = scratch else { continue };
+        }
+        // One scan per buffer instance: the port set's prefilter merges its groups' literals.
+        // Stream windows scan the unanchored rules' subset: the anchored ones are looked for
+        // in each packet (a later window's start is not the data's), and in the window that
+        // starts the stream, whose start is.
+        let stream = ctx.kind == InspectKind::Stream && ctx.stream_offset > 0;
+        if let (Some(set), Some(scratch)) = (set, scratch) {
             match ctx.kind {
                 InspectKind::Packet | InspectKind::Stream => {
-                    if ctx.data.is_empty() {
-                        continue;
-                    }
-                    for db in g.buffers_of(Buffer::Payload) {
-                        let data = transform::apply(&db.transforms, ctx.data, arena);
-                        self.counters.prefilter_scans += 1;
-                        if db.scan(data, scratch, &mut push).is_err() {
-                            self.counters.scan_errors += 1;
+                    if !ctx.data.is_empty() {
+                        for db in set
+                            .buffers
+                            .iter()
+                            .filter(|b| b.buffer == Buffer::Payload && b.stream == stream)
+                        {
+                            let data = transform::apply(&db.transforms, ctx.data, arena);
+                            self.counters.prefilter_scans += 1;
+                            if db.scan(data, scratch, &mut push).is_err() {
+                                self.counters.scan_errors += 1;
+                            }
                         }
                     }
                 }
                 InspectKind::AppBuffer(_) => {
-                    let Some(src) = ctx.src else { continue };
-                    for db in &g.buffers {
-                        for inst in 0..MAX_BUFFER_INSTANCES {
-                            let Some(b) = src.buffer(db.buffer, inst) else {
-                                break;
-                            };
-                            let data = transform::apply(&db.transforms, b, arena);
-                            self.counters.prefilter_scans += 1;
-                            if db.scan(data, scratch, &mut push).is_err() {
-                                self.counters.scan_errors += 1;
+                    if let Some(src) = ctx.src {
+                        for db in set.buffers.iter().filter(|b| !b.stream) {
+                            for inst in 0..MAX_BUFFER_INSTANCES {
+                                let Some(b) = src.buffer(db.buffer, inst) else {
+                                    break;
+                                };
+                                let data = transform::apply(&db.transforms, b, arena);
+                                self.counters.prefilter_scans += 1;
+                                if db.scan(data, scratch, &mut push).is_err() {
+                                    self.counters.scan_errors += 1;
+                                }
                             }
                         }
                     }
@@ -1245,56 +1219,6 @@ impl Core {
             }
         }
         Some(hit)
-    }
-}
-
-/// The groups of one (transport, direction) by service port: port ranges cut into
-/// elementary intervals, each listing the groups whose port set covers it (in engine order),
-/// so a packet finds its groups with one binary search instead of testing every group.
-#[derive(Debug, Default)]
-struct PortIndex {
-    starts: Vec<u16>,
-    offsets: Vec<u32>,
-    groups: Vec<u32>,
-}
-
-impl PortIndex {
-    fn build(gs: &[u32], engine: &Engine) -> PortIndex {
-        let mut cuts: Vec<u16> = vec![0];
-        for &g in gs {
-            for &(lo, hi) in &engine.groups[g as usize].ports.0 {
-                cuts.push(lo);
-                if let Some(n) = hi.checked_add(1) {
-                    cuts.push(n);
-                }
-            }
-        }
-        cuts.sort_unstable();
-        cuts.dedup();
-        let mut offsets = vec![0u32];
-        let mut groups = Vec::new();
-        for &c in &cuts {
-            groups.extend(
-                gs.iter()
-                    .copied()
-                    .filter(|&g| engine.groups[g as usize].ports.contains(c)),
-            );
-            offsets.push(groups.len() as u32);
-        }
-        PortIndex {
-            starts: cuts,
-            offsets,
-            groups,
-        }
-    }
-
-    fn lookup(&self, port: u16) -> &[u32] {
-        let i = self.starts.partition_point(|&s| s <= port);
-        if i == 0 {
-            return &[];
-        }
-        let (s, e) = (self.offsets[i - 1] as usize, self.offsets[i] as usize);
-        &self.groups[s..e]
     }
 }
 

@@ -336,6 +336,52 @@ fn stream_chunks_match_across_segments_once() {
 }
 
 #[test]
+fn anchored_rules_match_packets_and_the_stream_start_only() {
+    let mut r = Run::new(concat!(
+        "alert tcp any any -> any any (flow:to_server; content:\"head\"; depth:4; sid:1;)\n",
+        "alert tcp any any -> any any (flow:to_server; content:\"free\"; sid:2;)\n",
+    ));
+    let f = frame(C, S, 6, 1, 2, 0x18, b"head free");
+    let p = r.dec.decode(LinkType::Ethernet, &f, Timestamp(0));
+    let mut view = PacketView::stateless(&p);
+    view.dir = Some(FlowDir::ToServer);
+    view.established = true;
+    let mut sids = Vec::new();
+    // A packet: both rules.
+    r.det
+        .inspect_packet(&view, None, Timestamp(0), &mut |ev| sids.push(ev.sid));
+    sids.sort_unstable();
+    assert_eq!(sids, vec![1, 2]);
+    // The window that starts the stream: its start is the data's, both rules.
+    let mut st = FlowDetectState::default();
+    sids.clear();
+    r.det.inspect_stream(
+        &view,
+        b"head free",
+        0,
+        None,
+        Some(&mut st),
+        Timestamp(0),
+        &mut |ev| sids.push(ev.sid),
+    );
+    sids.sort_unstable();
+    assert_eq!(sids, vec![1, 2]);
+    // A later window starts at the previous chunk's tail: the anchored rule is not looked for.
+    let mut st = FlowDetectState::default();
+    sids.clear();
+    r.det.inspect_stream(
+        &view,
+        b"head free",
+        100,
+        None,
+        Some(&mut st),
+        Timestamp(0),
+        &mut |ev| sids.push(ev.sid),
+    );
+    assert_eq!(sids, vec![2]);
+}
+
+#[test]
 fn app_buffers_with_transforms_and_instances() {
     let mut r = Run::new(concat!(
         "alert http any any -> any any (flow:to_server; http.uri; content:\"/admin\"; http.method; content:\"POST\"; sid:1;)\n",
@@ -516,7 +562,7 @@ mod stream_props {
 }
 
 #[test]
-fn port_index_agrees_with_group_filter() {
+fn port_set_agrees_with_group_filter() {
     let e = engine(concat!(
         "alert tcp any any -> any 80 (content:\"a\"; sid:1;)\n",
         "alert tcp any any -> any [80:90,443] (content:\"b\"; sid:2;)\n",
@@ -525,10 +571,10 @@ fn port_index_agrees_with_group_filter() {
         "alert ip any any -> any any (content:\"e\"; sid:5;)\n",
         "alert udp any any -> any 53 (content:\"f\"; sid:6;)\n",
     ));
-    let det = Detector::new(e.clone(), DetectConfig::default()).expect("det");
-    for (t, tr) in [(0, Transport::Tcp), (1, Transport::Udp), (3, Transport::Ip)] {
+    for tr in [Transport::Tcp, Transport::Udp, Transport::Ip] {
         for port in (0..=u16::MAX).step_by(1) {
-            let got: Vec<u32> = det.core.by_td[t][0].lookup(port).to_vec();
+            let set = e.port_set(tr, GroupDir::ToServer, port).expect("set");
+            let got: Vec<u32> = set.groups.to_vec();
             let want: Vec<u32> = e
                 .groups
                 .iter()
@@ -541,6 +587,31 @@ fn port_index_agrees_with_group_filter() {
                 .map(|(i, _)| i as u32)
                 .collect();
             assert_eq!(got, want, "transport {tr:?} port {port}");
+            // The set's one payload prefilter selects exactly its groups' rules per literal.
+            let mut merged: Vec<(Vec<u8>, u32)> = set
+                .buffers
+                .iter()
+                .filter(|b| b.buffer == Buffer::Payload && !b.stream)
+                .flat_map(|b| {
+                    b.literals
+                        .iter()
+                        .zip(&b.rules_of)
+                        .flat_map(|(l, rs)| rs.iter().map(move |&r| (l.bytes.clone(), r)))
+                })
+                .collect();
+            let mut union: Vec<(Vec<u8>, u32)> = want
+                .iter()
+                .flat_map(|&g| e.groups[g as usize].buffers_of(Buffer::Payload))
+                .flat_map(|b| {
+                    b.literals
+                        .iter()
+                        .zip(&b.rules_of)
+                        .flat_map(|(l, rs)| rs.iter().map(move |&r| (l.bytes.clone(), r)))
+                })
+                .collect();
+            merged.sort_unstable();
+            union.sort_unstable();
+            assert_eq!(merged, union, "transport {tr:?} port {port}");
         }
     }
 }
