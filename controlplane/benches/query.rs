@@ -14,13 +14,13 @@
 //! fill takes minutes. `cargo bench -p controlplane --bench query`
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use controlplane::model::Alert;
 use controlplane::store::{AlertFilter, Order, Store, StoreOptions};
 
 mod common;
-use common::Rng;
+use common::{first_pages, percentiles, Rng};
 
 /// 2023-11-14T22:13:20Z: a day's worth of alerts follows.
 const BASE_TS: u64 = 1_700_000_000_000_000_000;
@@ -42,12 +42,6 @@ fn src_of(i: u64) -> IpAddr {
 }
 fn dst_of(i: u64) -> IpAddr {
     IpAddr::V4(Ipv4Addr::from(0xc0a8_0000u32 + i as u32))
-}
-
-fn percentiles(v: &mut [Duration]) -> (f64, f64, f64) {
-    v.sort_unstable();
-    let at = |p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e3;
-    (at(0.5), at(0.99), at(1.0))
 }
 
 fn dir_size(p: &std::path::Path) -> u64 {
@@ -179,21 +173,11 @@ fn main() {
         ),
     ];
     for (name, mk) in &cases {
-        let mut r = Rng(7);
-        let mut lat = Vec::with_capacity(1000);
-        let mut returned = 0usize;
-        for _ in 0..1000 {
-            let f = mk(&mut r);
-            let t = Instant::now();
-            let p = store.query_alerts(&f).expect("query");
-            lat.push(t.elapsed());
-            returned += p.items.len();
-        }
+        let (mut lat, per_page) = first_pages(&store, 1000, 7, mk.as_ref());
         let (p50, p99, max) = percentiles(&mut lat);
         eprintln!(
             "query::first_page_{name} over {n}: p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms, \
-             {:.1} alerts per page",
-            returned as f64 / 1000.0
+             {per_page:.1} alerts per page"
         );
         let mut r = Rng(13);
         let mut lat = Vec::with_capacity(100 * DEEP_PAGES);

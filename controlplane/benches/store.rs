@@ -27,7 +27,7 @@ use controlplane::store::{AlertFilter, Order, Store, StoreOptions};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 mod common;
-use common::Rng;
+use common::{first_pages, percentiles, Rng};
 
 const BASE_TS: u64 = 1_700_000_000_000_000_000;
 /// Alerts per write batch: ingest's default `batch_max`.
@@ -193,12 +193,6 @@ fn bench_ingest(c: &mut Criterion) {
 /// Builds the next query of a latency run.
 type MakeFilter = Box<dyn Fn(&mut Rng) -> AlertFilter>;
 
-fn percentile(v: &mut [u128], p: f64) -> f64 {
-    v.sort_unstable();
-    let idx = ((v.len() as f64 - 1.0) * p).round() as usize;
-    v[idx] as f64 / 1e6
-}
-
 fn bench_query(c: &mut Criterion) {
     let n: u64 = std::env::var("OSPREY_BENCH_ALERTS")
         .ok()
@@ -250,21 +244,11 @@ fn bench_query(c: &mut Criterion) {
             store.flush().unwrap();
         }
         for (name, mk) in &filters {
-            let mut r = Rng(7);
-            let mut lat = Vec::with_capacity(1000);
-            let mut returned = 0usize;
-            for _ in 0..1000 {
-                let f = mk(&mut r);
-                let t = Instant::now();
-                let p = store.query_alerts(&f).unwrap();
-                lat.push(t.elapsed().as_nanos());
-                returned += p.items.len();
-            }
+            let (mut lat, per_page) = first_pages(&store, 1000, 7, mk.as_ref());
+            let (p50, p99, _) = percentiles(&mut lat);
             eprintln!(
-                "store::{name} over {n} alerts ({state}): p50 {:.2} ms, p99 {:.2} ms, {:.1} alerts per page",
-                percentile(&mut lat, 0.5),
-                percentile(&mut lat, 0.99),
-                returned as f64 / 1000.0
+                "store::{name} over {n} alerts ({state}): p50 {p50:.2} ms, p99 {p99:.2} ms, \
+                 {per_page:.1} alerts per page"
             );
         }
     }
