@@ -239,13 +239,10 @@ impl<'p> Dec<'_, 'p> {
             self.event(E::VlanHeaderTooSmall, off, vlan::HEADER_LEN, b.len());
             return Step::Done;
         };
-        let idx = usize::from(self.pkt.vlan_len);
-        if idx >= MAX_VLANS {
+        let Some(idx) = self.push_vlan(tag.vid()) else {
             self.event(E::VlanTooManyLayers, off, 0, b.len());
             return Step::Done;
-        }
-        self.pkt.vlan[idx] = tag.vid();
-        self.pkt.vlan_len += 1;
+        };
         match idx {
             0 => self.counters.vlan += 1,
             1 => self.counters.vlan_qinq += 1,
@@ -266,6 +263,18 @@ impl<'p> Dec<'_, 'p> {
             self.event(E::VlanUnknownType, off, 0, b.len());
         }
         Step::EtherType(inner, &b[vlan::HEADER_LEN..], off + vlan::HEADER_LEN)
+    }
+
+    /// Records the packet's next VLAN id; its index, or `None` when the packet holds the most
+    /// it can.
+    fn push_vlan(&mut self, vid: u16) -> Option<usize> {
+        let idx = usize::from(self.pkt.vlan_len);
+        if idx >= MAX_VLANS {
+            return None;
+        }
+        self.pkt.vlan[idx] = vid;
+        self.pkt.vlan_len += 1;
+        Some(idx)
     }
 
     fn mpls(&mut self, b: &'p [u8], off: usize) -> Step<'p> {
@@ -1180,15 +1189,9 @@ impl<'p> Dec<'_, 'p> {
             self.event(E::ErspanUnsupportedVersion, off, 0, b.len());
             return Step::Done;
         }
-        let vid = h.vlan();
-        if vid != 0 {
-            let idx = usize::from(self.pkt.vlan_len);
-            if idx >= MAX_VLANS {
-                self.event(E::ErspanTooManyVlanLayers, off, 0, b.len());
-                return Step::Done;
-            }
-            self.pkt.vlan[idx] = vid;
-            self.pkt.vlan_len += 1;
+        if h.vlan() != 0 && self.push_vlan(h.vlan()).is_none() {
+            self.event(E::ErspanTooManyVlanLayers, off, 0, b.len());
+            return Step::Done;
         }
         self.counters.ethernet += 1;
         Step::Ethernet(&b[erspan::HEADER_LEN..], off + erspan::HEADER_LEN)
