@@ -180,6 +180,8 @@ fn app_records(proto: u8, port: u16) -> (Apps, Vec<(usize, TxRef)>) {
             dst: f.server.0,
             dst_port: f.server.1,
             proto,
+            vlan: dataplane::eve::Vlans::NONE,
+            icmp: None,
         };
         apps.push((app, env));
     }

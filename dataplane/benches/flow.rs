@@ -100,6 +100,7 @@ fn lookup_zipf(c: &mut Crit) {
         let mut streams = dataplane::flow::NullStreamSink;
         for i in 0..n {
             let pkt = Packet {
+                icmp: None,
                 tuple: udp_tuple(i),
                 wire_len: 100,
                 tcp: None,
@@ -119,6 +120,7 @@ fn lookup_zipf(c: &mut Crit) {
                     tuple = tuple.reversed();
                 }
                 Packet {
+                    icmp: None,
                     tuple,
                     wire_len: 100,
                     tcp: None,
@@ -206,6 +208,7 @@ fn session(
     let mut send =
         |table: &mut FlowTable, to_server: bool, seq: u32, ack: u32, flags: u8, p: &[u8]| {
             let pkt = Packet {
+                icmp: None,
                 tuple: if to_server { client } else { client.reversed() },
                 wire_len: 54 + p.len() as u32,
                 tcp: Some(TcpSegment {

@@ -32,6 +32,8 @@ pub fn write_eve_alert<'b>(
         dst: ctx.dst,
         dst_port: ctx.dst_port,
         proto: ctx.proto,
+        vlan: ctx.vlan,
+        icmp: ctx.icmp,
     });
     if let Some(d) = ev.dir {
         j.str(

@@ -47,6 +47,45 @@ pub fn proto_keyword(p: u8) -> Option<&'static str> {
     })
 }
 
+/// The VLAN ids an EVE record lists in `vlan` (outermost first; none: the field is left out).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Vlans {
+    ids: [u16; crate::decode::MAX_VLANS],
+    len: u8,
+}
+
+impl Vlans {
+    /// No VLAN.
+    pub const NONE: Vlans = Vlans {
+        ids: [0; crate::decode::MAX_VLANS],
+        len: 0,
+    };
+
+    /// The tags a packet carried (as many as the decoder kept).
+    pub fn of_packet(p: &crate::decode::Packet<'_>) -> Vlans {
+        Vlans {
+            ids: p.vlan,
+            len: p.vlan_len.min(crate::decode::MAX_VLANS as u8),
+        }
+    }
+
+    /// The VLAN a flow was keyed by (its innermost tag).
+    pub fn of_zone(zone: u32) -> Vlans {
+        match crate::flow::zone_vlan(zone) {
+            0 => Vlans::NONE,
+            v => Vlans {
+                ids: [v, 0, 0],
+                len: 1,
+            },
+        }
+    }
+
+    /// The ids, outermost first.
+    pub fn ids(&self) -> &[u16] {
+        &self.ids[..usize::from(self.len)]
+    }
+}
+
 /// The common fields at the start of every EVE record.
 #[derive(Clone, Copy, Debug)]
 pub struct Envelope<'a> {
@@ -68,6 +107,10 @@ pub struct Envelope<'a> {
     pub dst_port: u16,
     /// IP protocol number.
     pub proto: u8,
+    /// VLAN tags (`vlan`).
+    pub vlan: Vlans,
+    /// ICMP type and code of the packet (`icmp_type`, `icmp_code`), `None` when not ICMP.
+    pub icmp: Option<[u8; 2]>,
 }
 
 /// Writes one JSON object into `out` (appending).
@@ -115,7 +158,12 @@ impl<'o> Json<'o> {
             }
         }
         self.out.push(b'"');
-        self.u64("ip_v", if e.src.is_ipv4() { 4 } else { 6 })
+        self.u64("ip_v", if e.src.is_ipv4() { 4 } else { 6 });
+        if let Some([kind, code]) = e.icmp {
+            self.u64("icmp_type", u64::from(kind))
+                .u64("icmp_code", u64::from(code));
+        }
+        self
     }
 
     /// The common fields of a record about a packet without IP addresses (a malformed or
@@ -133,6 +181,14 @@ impl<'o> Json<'o> {
             self.u64("pcap_cnt", e.pcap_cnt);
         }
         self.str("event_type", e.event_type);
+        if !e.vlan.ids().is_empty() {
+            self.array("vlan");
+            for &id in e.vlan.ids() {
+                self.sep();
+                let _ = write!(self.out, "{id}");
+            }
+            self.close_array();
+        }
         self
     }
 
@@ -467,6 +523,8 @@ mod tests {
             dst: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
             dst_port: 80,
             proto,
+            vlan: crate::eve::Vlans::NONE,
+            icmp: None,
         }
     }
 

@@ -25,7 +25,7 @@ pub mod stats;
 pub mod table;
 pub mod tcp;
 
-pub use key::{proto, Direction, FlowId, FlowKey, FlowTuple, Side};
+pub use key::{proto, zone, zone_vlan, Direction, FlowId, FlowKey, FlowTuple, Side};
 pub use reassembly::{NullStreamSink, SegmentPool, StreamSink, CHUNK_SIZE};
 pub use record::{
     civil_from_days, eve_timestamp, write_eve_flow, AppProto, EndReason, FlowRecord,

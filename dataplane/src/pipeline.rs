@@ -106,6 +106,10 @@ pub struct AlertContext {
     pub app_proto: Option<&'static str>,
     /// The app-layer transaction the alert is about (its metadata goes into the record).
     pub tx_id: Option<u64>,
+    /// The packet's VLAN tags.
+    pub vlan: crate::eve::Vlans,
+    /// The packet's ICMP type and code.
+    pub icmp: Option<[u8; 2]>,
 }
 
 /// An alert waiting for the inspection that raised it to finish.
@@ -640,6 +644,8 @@ fn log_app_records<E: EventSink>(
         dst: t.dst,
         dst_port: t.dst_port,
         proto: t.proto,
+        vlan: crate::eve::Vlans::of_zone(t.zone),
+        icmp: None,
     };
     loop {
         let next = if at_end {
@@ -1036,7 +1042,7 @@ impl Pipeline {
             if let Some(h) = crate::decode::flow_hint(self.link, f) {
                 // The zone as `flow_packet` builds it for an untunnelled packet.
                 tuples[n] = FlowTuple {
-                    zone: u32::from(h.vlan),
+                    zone: flow::zone(h.vlan, 0),
                     proto: h.proto,
                     src: h.src,
                     src_port: h.src_port,
@@ -1492,6 +1498,16 @@ fn packet_envelope(
         dst: pkt.dst_addr(),
         dst_port,
         proto: pkt.ip.as_ref().map_or(0, |i| i.proto),
+        vlan: eve::Vlans::of_packet(pkt),
+        icmp: icmp_of(pkt),
+    }
+}
+
+/// The ICMP type and code of an ICMP or ICMPv6 packet.
+fn icmp_of(pkt: &Packet<'_>) -> Option<[u8; 2]> {
+    match pkt.l4 {
+        L4::Icmpv4(i) | L4::Icmpv6(i) => Some([i.kind, i.code]),
+        _ => None,
     }
 }
 
@@ -1612,6 +1628,8 @@ fn alert_context(
         dst_port,
         app_proto,
         tx_id: None,
+        vlan: crate::eve::Vlans::of_packet(pkt),
+        icmp: icmp_of(pkt),
     }
 }
 
@@ -1640,7 +1658,7 @@ fn flow_packet<'p>(pkt: &'p Packet<'p>) -> Option<flow::Packet<'p>> {
             (0, 0)
         }
     };
-    let zone = (pkt.inner_vlan() as u32) ^ pkt.tunnel.id.rotate_left(12);
+    let zone = flow::zone(pkt.inner_vlan(), pkt.tunnel.id);
     let tuple = FlowTuple {
         zone,
         proto: ip.proto,
@@ -1662,7 +1680,8 @@ fn flow_packet<'p>(pkt: &'p Packet<'p>) -> Option<flow::Packet<'p>> {
     };
     Some(flow::Packet {
         tuple,
-        wire_len: pkt.frame.len() as u32,
+        wire_len: pkt.flow_len() as u32,
         tcp,
+        icmp: icmp_of(pkt),
     })
 }

@@ -423,3 +423,111 @@ fn alerts_carry_the_flows_flowbits_and_traffic_tags() {
     assert_eq!(l["traffic"]["id"], serde_json::json!(["greeter"]));
     assert_eq!(l["traffic"]["label"], serde_json::json!(["chat"]));
 }
+
+/// An IPv4/ICMP echo (`kind` 8 request, 0 reply) with id 7, checksums left zero.
+fn icmp_echo(src: [u8; 4], dst: [u8; 4], kind: u8) -> Vec<u8> {
+    let body = [kind, 0, 0, 0, 0, 7, 0, 1, b'p', b'i', b'n', b'g'];
+    let mut f = vec![0x45, 0];
+    f.extend_from_slice(&((20 + body.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 1, 0, 0, 64, 1, 0, 0]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&body);
+    f
+}
+
+/// `ip` in an Ethernet frame with one 802.1Q tag.
+fn in_vlan(vlan: u16, ip: &[u8]) -> Vec<u8> {
+    let mut f = vec![0u8; 12];
+    f.extend_from_slice(&[0x81, 0x00]);
+    f.extend_from_slice(&vlan.to_be_bytes());
+    f.extend_from_slice(&[0x08, 0x00]);
+    f.extend_from_slice(ip);
+    f
+}
+
+/// `inner` (an Ethernet frame) in VXLAN with `vni`, over IPv4/UDP in an untagged frame.
+fn in_vxlan(vni: u32, inner: &[u8]) -> Vec<u8> {
+    let mut f = vec![0u8; 12];
+    f.extend_from_slice(&[0x08, 0x00]);
+    f.extend_from_slice(&[0x45, 0]);
+    f.extend_from_slice(&((20 + 8 + 8 + inner.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 1, 0, 0, 64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2]);
+    f.extend_from_slice(&[0xc0, 0x00, 0x12, 0xb5]); // ports 49152 → 4789
+    f.extend_from_slice(&((8 + 8 + inner.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.extend_from_slice(&[0x08, 0, 0, 0]);
+    f.extend_from_slice(&(vni << 8).to_be_bytes());
+    f.extend_from_slice(inner);
+    f
+}
+
+fn eve_flow(rec: &FlowRecord) -> serde_json::Value {
+    let mut out = Vec::new();
+    crate::flow::write_eve_flow(rec, &mut out).expect("in memory");
+    serde_json::from_slice(&out).expect("flow record is valid JSON")
+}
+
+#[test]
+fn icmp_records_carry_the_vlan_and_the_icmp_type_and_code() {
+    let (a, b) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    let frames = [
+        in_vlan(23, &icmp_echo(a, b, 8)),
+        in_vlan(23, &icmp_echo(b, a, 0)),
+    ];
+    let out = run_frames(
+        &frames,
+        "alert icmp any any -> any any (itype:8; sid:2;)\n\
+         alert icmp any any -> any any (itype:0; sid:1;)\n",
+        false,
+    );
+    assert_eq!(out.lines.len(), 2, "{:?}", out.lines);
+    for (l, kind) in out.lines.iter().zip([8, 0]) {
+        assert_eq!(l["vlan"], serde_json::json!([23]), "{l}");
+        assert_eq!(l["icmp_type"], kind, "{l}");
+        assert_eq!(l["icmp_code"], 0, "{l}");
+        assert_eq!(l["alert"]["signature_id"], if kind == 8 { 2 } else { 1 });
+    }
+    assert_eq!(out.flows.len(), 1);
+    let f = eve_flow(&out.flows[0]);
+    assert_eq!(f["vlan"], serde_json::json!([23]), "{f}");
+    assert_eq!(f["icmp_type"], 8, "{f}");
+    assert_eq!(f["icmp_code"], 0, "{f}");
+    assert_eq!(f["response_icmp_type"], 0, "{f}");
+    assert_eq!(f["response_icmp_code"], 0, "{f}");
+    // A request without an answer has no response fields, and TCP flows no ICMP fields.
+    let out = run_frames(&frames[..1], "", false);
+    let f = eve_flow(&out.flows[0]);
+    assert_eq!(f["icmp_type"], 8, "{f}");
+    assert!(f.get("response_icmp_type").is_none(), "{f}");
+    let c = ([10, 0, 0, 1], 40000);
+    let s = ([10, 0, 0, 2], 80);
+    let out = run_frames(&[tcp(c, s, 1, 0, 0x02, b"")], "", false);
+    let f = eve_flow(&out.flows[0]);
+    assert!(
+        f.get("icmp_type").is_none() && f.get("vlan").is_none(),
+        "{f}"
+    );
+}
+
+#[test]
+fn tunnelled_flows_count_the_bytes_after_the_tunnel_header() {
+    let (a, b) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    let inner = in_vlan(23, &icmp_echo(a, b, 8));
+    let frame = in_vxlan(0x00ab_cdef, &inner);
+    let out = run_frames(&[frame.clone(), frame.clone()], "", false);
+    assert_eq!(out.flows.len(), 1);
+    let rec = &out.flows[0];
+    // Outer Ethernet, IPv4, UDP and VXLAN headers are not the flow's bytes.
+    assert_eq!(rec.bytes_toserver, 2 * inner.len() as u64);
+    assert_eq!(rec.bytes_toserver, 2 * (frame.len() - 50) as u64);
+    // The VLAN is the inner frame's, whatever the VNI.
+    assert_eq!(eve_flow(rec)["vlan"], serde_json::json!([23]));
+    // The same packet outside the tunnel is another flow, counted whole.
+    let out = run_frames(&[frame, inner.clone()], "", false);
+    assert_eq!(out.flows.len(), 2);
+    assert!(out
+        .flows
+        .iter()
+        .all(|f| f.bytes_toserver == inner.len() as u64));
+}

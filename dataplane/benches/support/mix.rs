@@ -29,6 +29,7 @@ impl Capture {
     pub fn packet(&self, i: usize) -> Packet<'_> {
         let p = &self.packets[i];
         Packet {
+            icmp: None,
             tuple: p.tuple,
             wire_len: p.wire_len,
             tcp: p.tcp.map(|(seq, ack, flags, window, wscale)| TcpSegment {

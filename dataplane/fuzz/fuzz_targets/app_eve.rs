@@ -25,6 +25,8 @@ fn check(app: &AppLayer, r: TxRef, seen: &mut Vec<TxRef>, out: &mut Vec<u8>) {
         dst: IpAddr::V4(Ipv4Addr::LOCALHOST),
         dst_port: 2,
         proto: 6,
+        vlan: dataplane::eve::Vlans::NONE,
+        icmp: None,
     };
     let opts = EveOptions { ja3: true, ja4: true };
     out.clear();

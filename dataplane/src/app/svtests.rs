@@ -443,6 +443,8 @@ fn public_mix_smoke() {
             dst: f.server.0,
             dst_port: f.server.1,
             proto: f.proto,
+            vlan: crate::eve::Vlans::NONE,
+            icmp: None,
         };
         out.clear();
         assert!(eve::write_app_record(

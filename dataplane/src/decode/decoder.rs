@@ -482,8 +482,9 @@ impl<'p> Dec<'_, 'p> {
         }
     }
 
-    /// Remembers the outermost IP header when entering a tunnel.
-    fn enter_tunnel(&mut self, kind: TunnelKind, id: u32) {
+    /// Remembers the outermost IP header when entering a tunnel whose inner bytes start at
+    /// `inner_off`.
+    fn enter_tunnel(&mut self, kind: TunnelKind, id: u32, inner_off: usize) {
         if self.pkt.outer.is_none() {
             if let Some(ip) = self.pkt.ip {
                 self.pkt.outer = Some(OuterIp {
@@ -496,6 +497,8 @@ impl<'p> Dec<'_, 'p> {
         self.pkt.tunnel.kind = kind;
         self.pkt.tunnel.id = id;
         self.pkt.tunnel.depth = self.pkt.tunnel.depth.saturating_add(1);
+        self.pkt.tunnel.inner_offset = inner_off as u32;
+        self.pkt.tunnel.in_data = self.in_reassembled;
     }
 
     /// Resets the per-IP-layer fields before a (possibly inner) IP header is decoded.
@@ -964,7 +967,7 @@ impl<'p> Dec<'_, 'p> {
                     }
                     self.counters.ipv4_in_ipv6 += 1;
                 }
-                self.enter_tunnel(TunnelKind::IpInIp, 0);
+                self.enter_tunnel(TunnelKind::IpInIp, 0, off);
                 Step::Ipv4(b, off)
             }
             ipproto::IPV6 => {
@@ -979,7 +982,7 @@ impl<'p> Dec<'_, 'p> {
                     }
                     self.counters.ipv6_in_ipv6 += 1;
                 }
-                self.enter_tunnel(TunnelKind::IpInIp, 0);
+                self.enter_tunnel(TunnelKind::IpInIp, 0, off);
                 Step::Ipv6(b, off)
             }
             ipproto::SCTP => {
@@ -1268,7 +1271,7 @@ impl<'p> Dec<'_, 'p> {
             }
         };
         self.counters.geneve += 1;
-        self.enter_tunnel(TunnelKind::Geneve, h.vni());
+        self.enter_tunnel(TunnelKind::Geneve, h.vni(), inner_off);
         step
     }
 
@@ -1299,7 +1302,7 @@ impl<'p> Dec<'_, 'p> {
         }
         self.counters.vxlan += 1;
         self.counters.ethernet += 1;
-        self.enter_tunnel(TunnelKind::Vxlan, h.vni());
+        self.enter_tunnel(TunnelKind::Vxlan, h.vni(), off + vxlan::HEADER_LEN);
         Step::Ethernet(inner, off + vxlan::HEADER_LEN)
     }
 
@@ -1474,10 +1477,10 @@ impl<'p> Dec<'_, 'p> {
         let payload = &b[hl..];
         let poff = off + hl;
         if g.version() == 1 {
-            self.enter_tunnel(TunnelKind::Pptp, g.key().unwrap_or(0) & 0xffff);
+            self.enter_tunnel(TunnelKind::Pptp, g.key().unwrap_or(0) & 0xffff, poff);
             return Step::Ppp(payload, poff);
         }
-        self.enter_tunnel(TunnelKind::Gre, g.key().unwrap_or(0));
+        self.enter_tunnel(TunnelKind::Gre, g.key().unwrap_or(0), poff);
         match g.protocol() {
             gre::PROTO_PPP => Step::Ppp(payload, poff),
             erspan::GRE_PROTO => self.erspan(payload, poff, g.has(gre::flags::SEQ)),

@@ -129,6 +129,12 @@ pub struct Tunnel {
     pub depth: u8,
     /// VXLAN VNI, GRE key or PPTP call id (0 when absent).
     pub id: u32,
+    /// Where the innermost encapsulation's inner bytes start (after the GRE, VXLAN or Geneve
+    /// header; the inner IP header of IP-in-IP), in [`Packet::data`] when `in_data` is set,
+    /// else in [`Packet::frame`].
+    pub inner_offset: u32,
+    /// `inner_offset` refers to a reassembled datagram ([`Packet::data`]).
+    pub in_data: bool,
 }
 
 /// Fragmentation fields of the innermost IP header.
@@ -332,6 +338,23 @@ impl<'a> Packet<'a> {
             invalid: false,
             layers: 0,
         }
+    }
+
+    /// Bytes a flow counts for this packet: the captured frame, or for a tunnelled packet
+    /// what follows the innermost encapsulation header, as Suricata counts its tunnel
+    /// pseudo-packets.
+    pub fn flow_len(&self) -> usize {
+        if self.tunnel.depth == 0 {
+            return self.frame.len();
+        }
+        let bytes = if self.tunnel.in_data {
+            self.data
+        } else {
+            self.frame
+        };
+        bytes
+            .len()
+            .saturating_sub(self.tunnel.inner_offset as usize)
     }
 
     /// Source and destination ports of TCP/UDP (ICMP and others: zeros).

@@ -179,6 +179,7 @@ pub fn run(data: &[u8]) -> u64 {
                         tuple(t).reversed()
                     };
                     let pkt = Packet {
+                        icmp: None,
                         tuple: tup,
                         wire_len: 54,
                         tcp: Some(TcpSegment {
@@ -230,6 +231,7 @@ pub fn run(data: &[u8]) -> u64 {
                     tuple(t).reversed()
                 };
                 let pkt = Packet {
+                    icmp: None,
                     tuple: tup,
                     wire_len: 54 + len as u32,
                     tcp: (tup.proto == proto::TCP).then_some(TcpSegment {

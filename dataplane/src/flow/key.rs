@@ -17,10 +17,25 @@ pub mod proto {
     pub const SCTP: u8 = 132;
 }
 
+/// The zone of a packet in VLAN `vlan` (its 12-bit id) inside a tunnel with id `tunnel` (VXLAN
+/// VNI, GRE key; 0 when none): the VLAN in the low 12 bits, so that [`zone_vlan`] gives it back
+/// for output, and the tunnel id folded into the 20 bits above.
+#[inline]
+pub const fn zone(vlan: u16, tunnel: u32) -> u32 {
+    let folded = (tunnel ^ (tunnel >> 20)) & 0xf_ffff;
+    (folded << 12) | (vlan as u32 & 0xfff)
+}
+
+/// The VLAN id a [`zone`] was made with (0: untagged).
+#[inline]
+pub const fn zone_vlan(zone: u32) -> u16 {
+    (zone & 0xfff) as u16
+}
+
 /// A packet's flow tuple as the decoder sees it (source is this packet's sender).
 ///
-/// `zone` separates identical tuples that live in different VLANs or tunnels (the glue puts the
-/// VLAN id, VXLAN VNI or GRE key there; 0 when none). For ICMP the glue puts the echo id (or 0)
+/// `zone` separates identical tuples that live in different VLANs or tunnels (the glue puts
+/// [`zone`] of the VLAN id and the VXLAN VNI or GRE key there; 0 when none). For ICMP the glue puts the echo id (or 0)
 /// in both ports so that each echo session is its own flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FlowTuple {
@@ -242,6 +257,20 @@ mod tests {
         assert_ne!(FlowKey::from_tuple(&v4).0, FlowKey::from_tuple(&z).0);
         let (k6, s6) = FlowKey::from_tuple(&v6);
         assert_eq!(k6.tuple_from(s6), v6);
+    }
+
+    #[test]
+    fn zones_keep_the_vlan_and_separate_tunnels() {
+        assert_eq!(zone(0, 0), 0);
+        for vlan in [0, 1, 23, 4095] {
+            for vni in [0, 1, 0xab_cdef, 0xff_ffff, u32::MAX] {
+                assert_eq!(zone_vlan(zone(vlan, vni)), vlan);
+            }
+        }
+        // VXLAN's 24-bit VNIs are kept apart (they fold onto 20 bits only above 2^20).
+        assert_ne!(zone(5, 1), zone(5, 2));
+        assert_ne!(zone(5, 0), zone(5, 0x10_0000));
+        assert_ne!(zone(5, 0), zone(6, 0));
     }
 
     #[test]

@@ -134,6 +134,9 @@ pub struct FlowRecord {
     pub tcp_flags_ts: TcpFlags,
     /// TCP flags seen server → client.
     pub tcp_flags_tc: TcpFlags,
+    /// ICMP/ICMPv6 flows: type and code of the first packet each way (client → server
+    /// first); zeros for a direction without packets and for other protocols.
+    pub icmp: [[u8; 2]; 2],
     /// TCP state at the end (`None` for other protocols).
     pub tcp_state: Option<TcpState>,
     /// Coarse state at the end.
@@ -201,6 +204,8 @@ struct EveFlow<'a> {
     timestamp: String,
     flow_id: u64,
     event_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vlan: Option<[u16; 1]>,
     src_ip: IpAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
     src_port: Option<u16>,
@@ -208,6 +213,14 @@ struct EveFlow<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     dest_port: Option<u16>,
     proto: std::borrow::Cow<'static, str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    icmp_type: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    icmp_code: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_icmp_type: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_icmp_code: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
     app_proto: Option<&'static str>,
     flow: EveFlowBody<'a>,
@@ -274,15 +287,24 @@ pub fn write_eve_flow<W: Write>(rec: &FlowRecord, mut w: W) -> io::Result<()> {
             state: st.name(),
         }
     });
+    // Suricata writes the request's ICMP type and code, and the response's once one was seen.
+    let icmp = matches!(t.proto, proto::ICMP | proto::ICMPV6);
+    let response = icmp && rec.pkts_toclient > 0;
+    let vlan = super::key::zone_vlan(t.zone);
     let ev = EveFlow {
         timestamp: eve_timestamp(rec.end),
         flow_id: rec.id.0,
         event_type: "flow",
+        vlan: (vlan != 0).then_some([vlan]),
         src_ip: t.src,
         src_port: has_ports.then_some(t.src_port),
         dest_ip: t.dst,
         dest_port: has_ports.then_some(t.dst_port),
         proto: proto_name(t.proto),
+        icmp_type: icmp.then_some(rec.icmp[0][0]),
+        icmp_code: icmp.then_some(rec.icmp[0][1]),
+        response_icmp_type: response.then_some(rec.icmp[1][0]),
+        response_icmp_code: response.then_some(rec.icmp[1][1]),
         app_proto: rec.app_proto.name(),
         flow: EveFlowBody {
             pkts_toserver: rec.pkts_toserver,
@@ -343,6 +365,7 @@ mod tests {
             end: Timestamp::from_micros(1_704_067_203, 500_000),
             tcp_flags_ts: TcpFlags(0x1b),
             tcp_flags_tc: TcpFlags(0x1b),
+            icmp: [[0; 2]; 2],
             tcp_state: Some(TcpState::Closed),
             state: FlowState::Closed,
             reason: EndReason::TcpClosed,

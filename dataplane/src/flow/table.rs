@@ -160,6 +160,8 @@ pub struct Packet<'a> {
     pub wire_len: u32,
     /// TCP fields when `tuple.proto` is TCP and the header decoded.
     pub tcp: Option<TcpSegment<'a>>,
+    /// ICMP type and code when `tuple.proto` is ICMP or ICMPv6.
+    pub icmp: Option<[u8; 2]>,
 }
 
 /// Refers to a live flow; stale handles (the flow ended) are detected by id.
@@ -212,6 +214,8 @@ struct FlowEntry {
     client: Side,
     seen_dirs: u8,
     tcp_flags: [u8; 2],
+    /// ICMP type and code of each direction's first packet.
+    icmp: [[u8; 2]; 2],
     hash: u64,
     last: Timestamp,
     id: FlowId,
@@ -258,6 +262,7 @@ impl FlowEntry {
         self.pkts.swap(0, 1);
         self.bytes.swap(0, 1);
         self.tcp_flags.swap(0, 1);
+        self.icmp.swap(0, 1);
         self.seen_dirs = ((self.seen_dirs & 1) << 1) | ((self.seen_dirs >> 1) & 1);
         self.tcp.swap();
     }
@@ -654,6 +659,11 @@ impl FlowTable {
             e.tcp_flags[dir.index()] |= seg.flags.0;
         }
         let d = dir.index();
+        if let Some(tc) = pkt.icmp {
+            if e.pkts[d] == 0 {
+                e.icmp[d] = tc;
+            }
+        }
         e.pkts[d] += 1;
         e.bytes[d] += pkt.wire_len as u64;
         e.seen_dirs |= 1 << d;
@@ -716,6 +726,7 @@ impl FlowTable {
             tcp: TcpConn::default(),
             client,
             tcp_flags: [0; 2],
+            icmp: [[0; 2]; 2],
             app_proto: AppProto::UNKNOWN,
             alerted: false,
             seen_dirs: 0,
@@ -899,6 +910,7 @@ impl FlowTable {
             end: e.last,
             tcp_flags_ts: TcpFlags(e.tcp_flags[0]),
             tcp_flags_tc: TcpFlags(e.tcp_flags[1]),
+            icmp: e.icmp,
             tcp_state: (e.key.proto() == proto::TCP).then(|| e.tcp.state()),
             state: e.state(),
             reason,

@@ -91,6 +91,7 @@ impl Sim {
 
     fn send(&mut self, tuple: FlowTuple, seg: Option<TcpSegment<'_>>) -> PacketOutcome {
         let pkt = Packet {
+            icmp: None,
             tuple,
             wire_len: 54 + seg.map_or(0, |s| s.payload.len() as u32),
             tcp: seg,
@@ -924,7 +925,7 @@ proptest! {
             pre.prefetch_burst(&tuples);
             for &i in processed {
                 now = Timestamp(now.0 + 1_000);
-                let pkt = Packet { tuple: t(i), wire_len: 60, tcp: None };
+                let pkt = Packet { tuple: t(i), wire_len: 60, tcp: None, icmp: None };
                 let a = plain.process(&pkt, now, &mut streams, &mut |_: &FlowRecord| {});
                 let b = pre.process(&pkt, now, &mut streams, &mut |_: &FlowRecord| {});
                 match (a, b) {

@@ -28,6 +28,8 @@ fn env() -> Envelope<'static> {
         dst: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
         dst_port: 80,
         proto: 6,
+        vlan: crate::eve::Vlans::NONE,
+        icmp: None,
     }
 }
 
@@ -568,6 +570,8 @@ fn sv_records(pcap: &str, opts: &EveOptions) -> Option<Vec<Value>> {
             dst: f.server.0,
             dst_port: f.server.1,
             proto: f.proto,
+            vlan: crate::eve::Vlans::NONE,
+            icmp: None,
         };
         let mut emit = |app: &AppLayer, r: TxRef, e: &Envelope<'_>| {
             out.clear();
@@ -749,6 +753,8 @@ fn sv_dns_rcode_alert_metadata() {
             dst: f.server.0,
             dst_port: f.server.1,
             proto: 17,
+            vlan: crate::eve::Vlans::NONE,
+            icmp: None,
         };
         app.take_completed(|a, r| {
             out.clear();
