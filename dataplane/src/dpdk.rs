@@ -19,6 +19,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::decode::{HwChecksums, HwCsum};
 use dpdk_ffi as ffi;
 
 /// Packets fetched per `rx_burst` call.
@@ -432,6 +433,20 @@ impl<'a> RxPacket<'a> {
         }
     }
 
+    /// The NIC's checksum verdicts (all unknown unless the port offloads validation, and for
+    /// frames the NIC parsed as tunnelled, whose flags may describe either layer).
+    #[inline]
+    pub fn hw_checksums(&self) -> HwChecksums {
+        // SAFETY: the mbuf is live while the burst is borrowed.
+        let (flags, ptype) = unsafe {
+            (
+                ffi::osp_mbuf_ol_flags(self.raw),
+                ffi::osp_mbuf_packet_type(self.raw),
+            )
+        };
+        hw_checksums(flags, ptype)
+    }
+
     /// The first segment's bytes (the headers; the whole packet unless it is a chain).
     #[inline]
     pub fn first_segment(&self) -> &'a [u8] {
@@ -469,6 +484,38 @@ impl<'a> RxPacket<'a> {
             seg = unsafe { ffi::osp_mbuf_next(seg) };
         }
         &scratch[..filled]
+    }
+}
+
+/// DPDK's Rx checksum flags (`RTE_MBUF_F_RX_{IP,L4}_CKSUM_*`) and the tunnel bits of the
+/// packet type, as constants for the per-packet path; a test checks them against the shim.
+const RX_IP_CKSUM_BAD: u64 = 1 << 4;
+const RX_IP_CKSUM_GOOD: u64 = 1 << 7;
+const RX_L4_CKSUM_BAD: u64 = 1 << 3;
+const RX_L4_CKSUM_GOOD: u64 = 1 << 8;
+const PTYPE_TUNNEL_MASK: u32 = 0xf000;
+
+/// One layer's verdict from its two flag bits: both set is DPDK's `CKSUM_NONE` ("the
+/// checksum in the data is not correct but the data's integrity is verified"), i.e. good.
+#[inline]
+fn verdict(flags: u64, good: u64, bad: u64) -> HwCsum {
+    match (flags & good != 0, flags & bad != 0) {
+        (false, false) => HwCsum::Unknown,
+        (true, _) => HwCsum::Good,
+        (false, true) => HwCsum::Bad,
+    }
+}
+
+/// The checksum verdicts of an mbuf's `ol_flags`, or none when its packet type says the NIC
+/// found a tunnel.
+#[inline]
+fn hw_checksums(ol_flags: u64, packet_type: u32) -> HwChecksums {
+    if packet_type & PTYPE_TUNNEL_MASK != 0 {
+        return HwChecksums::UNKNOWN;
+    }
+    HwChecksums {
+        ip: verdict(ol_flags, RX_IP_CKSUM_GOOD, RX_IP_CKSUM_BAD),
+        l4: verdict(ol_flags, RX_L4_CKSUM_GOOD, RX_L4_CKSUM_BAD),
     }
 }
 
@@ -550,6 +597,9 @@ pub struct PortConfig {
     pub rx_timestamp: bool,
     /// Spread flows over queues with a symmetric RSS key when the device supports RSS.
     pub symmetric_rss: bool,
+    /// Let the NIC validate IPv4, TCP and UDP checksums when it can (the decoder then uses its
+    /// verdicts instead of computing them).
+    pub rx_checksum: bool,
 }
 
 impl Default for PortConfig {
@@ -561,6 +611,7 @@ impl Default for PortConfig {
             tx_desc: 1024,
             rx_timestamp: true,
             symmetric_rss: true,
+            rx_checksum: true,
         }
     }
 }
@@ -574,6 +625,8 @@ pub struct PortInfo {
     pub rx_timestamp: bool,
     pub rss: bool,
     pub scatter: bool,
+    /// The NIC validates some of IPv4/TCP/UDP checksums.
+    pub rx_checksum: bool,
 }
 
 /// A 40-byte Toeplitz key made of one repeated 16-bit word: hashing (a, b) and (b, a) gives
@@ -668,6 +721,15 @@ impl Port {
         if scatter {
             conf.rxmode.offloads |= scatter_flag;
         }
+        // Whichever of IPv4/TCP/UDP checksum validation the device offers.
+        let rx_checksum = if cfg.rx_checksum {
+            // SAFETY: reading an extern const exported by the shim.
+            let all = unsafe { ffi::osp_rx_offload_checksum };
+            all & info.rx_offload_capa
+        } else {
+            0
+        };
+        conf.rxmode.offloads |= rx_checksum;
         let rss_hf = (rss_ip | rss_tcp | rss_udp) & info.flow_type_rss_offloads;
         let rss = cfg.symmetric_rss && cfg.rx_queues > 1 && rss_hf != 0;
         let mut key = SYMMETRIC_RSS_KEY;
@@ -728,6 +790,7 @@ impl Port {
                     rx_timestamp,
                     rss,
                     scatter,
+                    rx_checksum: rx_checksum != 0,
                 },
                 _pool: pool,
             }),
@@ -986,5 +1049,60 @@ impl<T> LcoreJob<T> {
 impl<T> Drop for LcoreJob<T> {
     fn drop(&mut self) {
         self.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rx_checksum_flags_are_dpdks() {
+        // SAFETY: reading extern consts exported by the shim.
+        let shim = unsafe {
+            (
+                ffi::osp_rx_ip_cksum_bad,
+                ffi::osp_rx_ip_cksum_good,
+                ffi::osp_rx_l4_cksum_bad,
+                ffi::osp_rx_l4_cksum_good,
+                ffi::osp_ptype_tunnel_mask,
+            )
+        };
+        assert_eq!(
+            shim,
+            (
+                RX_IP_CKSUM_BAD,
+                RX_IP_CKSUM_GOOD,
+                RX_L4_CKSUM_BAD,
+                RX_L4_CKSUM_GOOD,
+                PTYPE_TUNNEL_MASK
+            )
+        );
+    }
+
+    #[test]
+    fn rx_checksum_verdicts() {
+        use HwCsum::{Bad, Good, Unknown};
+        let v = |flags, ptype| {
+            let h = hw_checksums(flags, ptype);
+            (h.ip, h.l4)
+        };
+        assert_eq!(v(0, 0), (Unknown, Unknown));
+        assert_eq!(v(RX_IP_CKSUM_GOOD | RX_L4_CKSUM_GOOD, 0), (Good, Good));
+        assert_eq!(v(RX_IP_CKSUM_GOOD | RX_L4_CKSUM_BAD, 0), (Good, Bad));
+        assert_eq!(v(RX_IP_CKSUM_BAD, 0), (Bad, Unknown));
+        // CKSUM_NONE (both bits): integrity verified.
+        let none = RX_L4_CKSUM_GOOD | RX_L4_CKSUM_BAD;
+        assert_eq!(v(none, 0), (Unknown, Good));
+        // RTE_PTYPE_L2_ETHER | L3_IPV4 | L4_TCP: no tunnel, flags used.
+        assert_eq!(
+            v(RX_L4_CKSUM_BAD, 0x0000_0011 | 0x0000_0100),
+            (Unknown, Bad)
+        );
+        // RTE_PTYPE_TUNNEL_VXLAN: the flags may be the inner or the outer layer's.
+        assert_eq!(
+            v(RX_IP_CKSUM_BAD | RX_L4_CKSUM_BAD, 0x0000_3000),
+            (Unknown, Unknown)
+        );
     }
 }

@@ -13,7 +13,7 @@ use hashbrown::HashMap;
 use crate::app::{self, AppConfig, AppCounters, AppLayer};
 use crate::counters::CounterSet;
 use crate::decode::{DecodeConfig, Decoder, LinkType, Packet, L4};
-use crate::decode::{IpInfo, TcpInfo, UdpInfo};
+use crate::decode::{HwChecksums, IpInfo, TcpInfo, UdpInfo};
 use crate::detect::{
     AlertEvent, DetectConfig, Detector, FlowDetectState, PacketView, TxAlerts, Verdict,
 };
@@ -1072,15 +1072,33 @@ impl Pipeline {
         now: Timestamp,
         events: &mut E,
     ) -> Verdict {
+        self.process_offloaded(frame, now, HwChecksums::UNKNOWN, events)
+    }
+
+    /// [`Pipeline::process`] for a frame whose outer checksums the NIC verified (`hw`, see
+    /// [`crate::decode::Decoder::decode_offloaded`]).
+    pub fn process_offloaded<E: EventSink>(
+        &mut self,
+        frame: &[u8],
+        now: Timestamp,
+        hw: HwChecksums,
+        events: &mut E,
+    ) -> Verdict {
         let drops = self.detector.as_ref().map_or(0, |d| d.blocking_matches());
-        self.process_inner(frame, now, events);
+        self.process_inner(frame, now, hw, events);
         match &self.detector {
             Some(d) if d.blocking_matches() != drops => Verdict::Drop,
             _ => Verdict::Accept,
         }
     }
 
-    fn process_inner<E: EventSink>(&mut self, frame: &[u8], now: Timestamp, events: &mut E) {
+    fn process_inner<E: EventSink>(
+        &mut self,
+        frame: &[u8],
+        now: Timestamp,
+        hw: HwChecksums,
+        events: &mut E,
+    ) {
         self.pcap_cnt += 1;
         let pcap_cnt = self.pcap_cnt;
         let Pipeline {
@@ -1106,7 +1124,7 @@ impl Pipeline {
         windows.clear();
         // Decoded in place: returning the summary by value copied ~400 bytes per packet.
         let mut pkt = Packet::new(*link, frame);
-        decoder.decode_into(*link, frame, now, &mut pkt);
+        decoder.decode_offloaded(*link, frame, now, hw, &mut pkt);
         let pkt = pkt;
         let log_anomalies = events.wants_eve() && (anomaly.decode || anomaly.stream);
         let Some(fp) = flow_packet(&pkt) else {

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::counters::CounterSet;
-use crate::decode::LinkType;
+use crate::decode::{HwChecksums, LinkType};
 use crate::detect::AlertEvent;
 use crate::dpdk::{Burst, RxQueue};
 use crate::export::{EveProducer, Producer};
@@ -491,11 +491,24 @@ impl Worker {
     /// Processes one frame: `captured` bytes at packet time `ts`, `wire_len` bytes on the wire.
     #[inline]
     pub fn handle(&mut self, frame: &[u8], wire_len: u32, ts: Timestamp) {
+        self.handle_offloaded(frame, wire_len, ts, HwChecksums::UNKNOWN)
+    }
+
+    /// [`Worker::handle`] for a frame whose outer checksums the NIC verified (`hw`).
+    #[inline]
+    pub fn handle_offloaded(
+        &mut self,
+        frame: &[u8],
+        wire_len: u32,
+        ts: Timestamp,
+        hw: HwChecksums,
+    ) {
         self.capture.packets += 1;
         self.capture.bytes += wire_len.max(frame.len() as u32) as u64;
         self.capture.captured_bytes += frame.len() as u64;
         self.last_ts = ts;
-        self.pipeline.process(frame, ts, &mut self.export);
+        self.pipeline
+            .process_offloaded(frame, ts, hw, &mut self.export);
         self.since_publish += 1;
         if self.since_publish >= PUBLISH_EVERY {
             self.publish();
@@ -602,7 +615,7 @@ impl Worker {
                 let number = self.capture.packets + 1;
                 let wire = self.wire.wire_len(number, len as u32);
                 let frame = pkt.bytes(&mut scratch);
-                self.handle(frame, wire, ts);
+                self.handle_offloaded(frame, wire, ts, pkt.hw_checksums());
             }
             burst.clear();
             self.pipeline.end_burst();

@@ -420,6 +420,58 @@ fn checksum_off_mode_reports_not_checked() {
     assert_eq!(off.counters().tcp_csum_bad, 0);
 }
 
+proptest! {
+    /// With the NIC's verdicts (checksum offload), the outer IPv4 and TCP checksums are taken
+    /// from them instead of computed: a NIC-verified frame is good even with bytes changed after
+    /// the check, a NIC-rejected one is bad and counted; without verdicts they are computed.
+    #[test]
+    fn nic_checksum_verdicts_replace_the_outer_computation(s in tcp_spec()) {
+        use dataplane::decode::{HwChecksums, HwCsum};
+        let good = build_tcp(&s);
+        let mut corrupt = good.clone();
+        let last = corrupt.len() - 1;
+        corrupt[last] ^= 0xff;
+        let ip_at = 14 + 4 * s.vlans.len();
+        corrupt[ip_at + 8] ^= 0x01; // TTL: the IPv4 header checksum no longer holds
+        let both = |ip, l4| HwChecksums { ip, l4 };
+        let cases = [
+            (&good, HwChecksums::UNKNOWN, (Csum::Ok, Csum::Ok)),
+            (&corrupt, HwChecksums::UNKNOWN, (Csum::Bad, Csum::Bad)),
+            (&corrupt, both(HwCsum::Good, HwCsum::Good), (Csum::Ok, Csum::Ok)),
+            (&good, both(HwCsum::Bad, HwCsum::Bad), (Csum::Bad, Csum::Bad)),
+            (&corrupt, both(HwCsum::Unknown, HwCsum::Good), (Csum::Bad, Csum::Ok)),
+        ];
+        for (frame, hw, want) in cases {
+            let mut dec = Decoder::new(DecodeConfig::default()).unwrap();
+            let mut p = dataplane::decode::Packet::new(LinkType::Ethernet, frame);
+            dec.decode_offloaded(LinkType::Ethernet, frame, Timestamp(0), hw, &mut p);
+            prop_assert_eq!((p.csum.ipv4, p.csum.l4), want, "{:?}", hw);
+            let c = dec.counters();
+            prop_assert_eq!(
+                (c.ipv4_csum_bad, c.tcp_csum_bad),
+                (u64::from(want.0 == Csum::Bad), u64::from(want.1 == Csum::Bad))
+            );
+        }
+        // Inside a tunnel the verdicts (which may be the outer layer's) are not used: the
+        // inner segment is computed. The same frame in IPv4-in-IPv4:
+        let inner = &corrupt[ip_at..];
+        let mut tunnelled = vec![0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00];
+        let mut outer = vec![0x45, 0];
+        outer.extend_from_slice(&((20 + inner.len()) as u16).to_be_bytes());
+        outer.extend_from_slice(&[0, 0, 0, 0, 64, 4, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2]);
+        let c = checksum::checksum(&outer);
+        outer[10..12].copy_from_slice(&c.to_be_bytes());
+        tunnelled.extend_from_slice(&outer);
+        tunnelled.extend_from_slice(inner);
+        let mut dec = Decoder::new(DecodeConfig::default()).unwrap();
+        let mut p = dataplane::decode::Packet::new(LinkType::Ethernet, &tunnelled);
+        let hw = both(HwCsum::Good, HwCsum::Good);
+        dec.decode_offloaded(LinkType::Ethernet, &tunnelled, Timestamp(0), hw, &mut p);
+        prop_assert_eq!(p.tunnel.depth, 1);
+        prop_assert_eq!((p.csum.ipv4, p.csum.l4), (Csum::Bad, Csum::Bad));
+    }
+}
+
 #[test]
 fn link_types_from_pcap_numbers() {
     for (n, l) in [

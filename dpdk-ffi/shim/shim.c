@@ -32,6 +32,7 @@ struct rte_mbuf *osp_mbuf_next(const struct rte_mbuf *m) { return m->next; }
 uint32_t osp_mbuf_rss_hash(const struct rte_mbuf *m) { return m->hash.rss; }
 uint16_t osp_mbuf_port(const struct rte_mbuf *m) { return m->port; }
 uint64_t osp_mbuf_ol_flags(const struct rte_mbuf *m) { return m->ol_flags; }
+uint32_t osp_mbuf_packet_type(const struct rte_mbuf *m) { return m->packet_type; }
 
 uint64_t osp_mbuf_dynfield_u64(const struct rte_mbuf *m, int offset)
 {
@@ -68,6 +69,12 @@ const char *osp_version(void) { return rte_version(); }
 const uint64_t osp_rx_offload_timestamp = RTE_ETH_RX_OFFLOAD_TIMESTAMP;
 const uint64_t osp_rx_offload_scatter = RTE_ETH_RX_OFFLOAD_SCATTER;
 const uint64_t osp_rx_offload_rss_hash = RTE_ETH_RX_OFFLOAD_RSS_HASH;
+const uint64_t osp_rx_offload_checksum = RTE_ETH_RX_OFFLOAD_CHECKSUM;
+const uint64_t osp_rx_ip_cksum_bad = RTE_MBUF_F_RX_IP_CKSUM_BAD;
+const uint64_t osp_rx_ip_cksum_good = RTE_MBUF_F_RX_IP_CKSUM_GOOD;
+const uint64_t osp_rx_l4_cksum_bad = RTE_MBUF_F_RX_L4_CKSUM_BAD;
+const uint64_t osp_rx_l4_cksum_good = RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+const uint32_t osp_ptype_tunnel_mask = RTE_PTYPE_TUNNEL_MASK;
 const uint64_t osp_rss_ip = RTE_ETH_RSS_IP;
 const uint64_t osp_rss_tcp = RTE_ETH_RSS_TCP;
 const uint64_t osp_rss_udp = RTE_ETH_RSS_UDP;

@@ -40,6 +40,7 @@ struct rte_mbuf *osp_mbuf_next(const struct rte_mbuf *m);
 uint32_t osp_mbuf_rss_hash(const struct rte_mbuf *m);
 uint16_t osp_mbuf_port(const struct rte_mbuf *m);
 uint64_t osp_mbuf_ol_flags(const struct rte_mbuf *m);
+uint32_t osp_mbuf_packet_type(const struct rte_mbuf *m);
 /* Reads the Rx timestamp dynamic field at `offset` (from rte_mbuf_dynfield_lookup). */
 uint64_t osp_mbuf_dynfield_u64(const struct rte_mbuf *m, int offset);
 /* Appends `len` bytes to a freshly allocated mbuf, copying `data`; 0 on success, -1 when the
@@ -62,6 +63,14 @@ const char *osp_version(void);
 extern const uint64_t osp_rx_offload_timestamp;
 extern const uint64_t osp_rx_offload_scatter;
 extern const uint64_t osp_rx_offload_rss_hash;
+extern const uint64_t osp_rx_offload_checksum;
+/* Rx checksum verdict flags and the tunnel bits of the packet type (the Rust side keeps
+ * copies as constants for the hot path and tests that they match these). */
+extern const uint64_t osp_rx_ip_cksum_bad;
+extern const uint64_t osp_rx_ip_cksum_good;
+extern const uint64_t osp_rx_l4_cksum_bad;
+extern const uint64_t osp_rx_l4_cksum_good;
+extern const uint32_t osp_ptype_tunnel_mask;
 extern const uint64_t osp_rss_ip;
 extern const uint64_t osp_rss_tcp;
 extern const uint64_t osp_rss_udp;

@@ -9,8 +9,8 @@ use super::counters::DecodeCounters;
 use super::defrag::{Defragmenter, FragKey, Fragment};
 use super::events::DecodeEvent as E;
 use super::packet::{
-    Anomaly, Csum, FragInfo, IcmpInfo, IpInfo, OuterIp, Packet, TcpInfo, TcpOpts, TunnelKind,
-    UdpInfo, L4, MAX_VLANS,
+    Anomaly, Csum, FragInfo, HwChecksums, HwCsum, IcmpInfo, IpInfo, OuterIp, Packet, TcpInfo,
+    TcpOpts, TunnelKind, UdpInfo, L4, MAX_VLANS,
 };
 use super::{DecodeConfig, LinkType};
 use crate::time::Timestamp;
@@ -72,9 +72,12 @@ struct Dec<'c, 'p> {
     /// `memcpy` per packet.
     pkt: &'c mut Packet<'p>,
     in_reassembled: bool,
+    /// The NIC's verdicts on the outermost IPv4 header and the segment after it.
+    hw: HwChecksums,
 }
 
 /// Decodes into `out`, which holds `Packet::new(link, frame)`.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn decode<'p>(
     cfg: &DecodeConfig,
     counters: &mut DecodeCounters,
@@ -82,6 +85,7 @@ pub(super) fn decode<'p>(
     link: LinkType,
     frame: &'p [u8],
     now: Timestamp,
+    hw: HwChecksums,
     out: &mut Packet<'p>,
 ) {
     counters.pkts += 1;
@@ -92,6 +96,7 @@ pub(super) fn decode<'p>(
         counters,
         pkt: out,
         in_reassembled: false,
+        hw,
     };
     let mut defrag = Some(defrag);
     let mut step = d.link(link, frame);
@@ -133,6 +138,20 @@ pub(super) fn decode<'p>(
 }
 
 impl<'p> Dec<'_, 'p> {
+    /// The NIC's verdict for a checksum of the outermost IP layer, `None` when it must be
+    /// computed (no verdict, inside a tunnel, or in a datagram rebuilt from fragments).
+    #[inline]
+    fn hw_verdict(&self, v: HwCsum) -> Option<bool> {
+        if self.pkt.tunnel.depth != 0 || self.in_reassembled {
+            return None;
+        }
+        match v {
+            HwCsum::Unknown => None,
+            HwCsum::Good => Some(true),
+            HwCsum::Bad => Some(false),
+        }
+    }
+
     /// Records an event once per packet and counts it.
     fn event(&mut self, event: E, offset: usize, needed: usize, available: usize) {
         if self.pkt.anomalies.contains(event) {
@@ -564,7 +583,11 @@ impl<'p> Dec<'_, 'p> {
             self.ipv4_options(&b[ipv4::MIN_HEADER_LEN..hl], off + ipv4::MIN_HEADER_LEN);
         }
         if self.cfg.checksum_validation {
-            if checksum::verify(&b[..hl]) {
+            let ok = match self.hw_verdict(self.hw.ip) {
+                Some(ok) => ok,
+                None => checksum::verify(&b[..hl]),
+            };
+            if ok {
                 self.pkt.csum.ipv4 = Csum::Ok;
             } else {
                 self.pkt.csum.ipv4 = Csum::Bad;
@@ -1042,7 +1065,11 @@ impl<'p> Dec<'_, 'p> {
         });
         self.pkt.payload = &b[hl..];
         if self.cfg.checksum_validation {
-            if checksum::verify_with(ps.sum(ipproto::TCP, b.len()), b) {
+            let ok = match self.hw_verdict(self.hw.l4) {
+                Some(ok) => ok,
+                None => checksum::verify_with(ps.sum(ipproto::TCP, b.len()), b),
+            };
+            if ok {
                 self.pkt.csum.l4 = Csum::Ok;
             } else {
                 self.pkt.csum.l4 = Csum::Bad;
@@ -1155,7 +1182,10 @@ impl<'p> Dec<'_, 'p> {
                     None
                 }
             } else {
-                Some(checksum::verify_with(ps.sum(ipproto::UDP, b.len()), b))
+                Some(
+                    self.hw_verdict(self.hw.l4)
+                        .unwrap_or_else(|| checksum::verify_with(ps.sum(ipproto::UDP, b.len()), b)),
+                )
             };
             match ok {
                 Some(true) => self.pkt.csum.l4 = Csum::Ok,

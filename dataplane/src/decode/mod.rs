@@ -40,8 +40,8 @@ pub use defrag::{DefragConfig, Defragmenter};
 pub use events::{DecodeEvent, Layer, UnknownEvent};
 pub use hint::{flow_hint, FlowHint};
 pub use packet::{
-    Anomalies, Anomaly, Checksums, Csum, FragInfo, IcmpInfo, IpInfo, OuterIp, Packet, TcpInfo,
-    TcpOpts, Tunnel, TunnelKind, UdpInfo, L4, MAX_ANOMALIES, MAX_VLANS,
+    Anomalies, Anomaly, Checksums, Csum, FragInfo, HwChecksums, HwCsum, IcmpInfo, IpInfo, OuterIp,
+    Packet, TcpInfo, TcpOpts, Tunnel, TunnelKind, UdpInfo, L4, MAX_ANOMALIES, MAX_VLANS,
 };
 
 use crate::counters::CounterSet;
@@ -209,6 +209,21 @@ impl Decoder {
         now: Timestamp,
         out: &mut Packet<'p>,
     ) {
+        self.decode_offloaded(link, frame, now, HwChecksums::UNKNOWN, out)
+    }
+
+    /// [`Decoder::decode_into`] for a frame whose outer checksums the NIC already checked
+    /// (`hw`): with validation on, those are taken from `hw` instead of being computed. Inner
+    /// layers of tunnels and reassembled datagrams are always computed.
+    #[inline]
+    pub fn decode_offloaded<'p>(
+        &'p mut self,
+        link: LinkType,
+        frame: &'p [u8],
+        now: Timestamp,
+        hw: HwChecksums,
+        out: &mut Packet<'p>,
+    ) {
         let Decoder {
             cfg,
             counters,
@@ -218,7 +233,7 @@ impl Decoder {
         // Here rather than in the layer walk, so that once this is inlined the caller's own
         // initialisation of `out` is a dead store the compiler removes.
         *out = Packet::new(link, frame);
-        decoder::decode(cfg, counters, defrag, link, frame, now, out);
+        decoder::decode(cfg, counters, defrag, link, frame, now, hw, out);
     }
 }
 
