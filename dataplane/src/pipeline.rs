@@ -1655,7 +1655,7 @@ fn alert_context(
 const IGMP: u8 = 2;
 
 /// The flow layer's view of a decoded packet; `None` for packets that belong to no flow.
-fn flow_packet<'p>(pkt: &'p Packet<'p>) -> Option<flow::Packet<'p>> {
+pub fn flow_packet<'p>(pkt: &'p Packet<'p>) -> Option<flow::Packet<'p>> {
     let ip = pkt.ip.as_ref()?;
     // Like Suricata, IGMP (multicast membership) sets up no flow.
     if ip.proto == IGMP {
