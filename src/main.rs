@@ -502,6 +502,11 @@ struct BenchWorker {
     pps: f64,
     gbps: f64,
     cycles_per_packet: f64,
+    /// CPU seconds the worker's thread ran (less than `seconds` when other processes
+    /// preempted it on a shared machine).
+    cpu_seconds: Option<f64>,
+    /// Packets per CPU second of the worker: its rate on a core of its own.
+    pps_per_cpu_second: Option<f64>,
 }
 
 #[derive(serde::Serialize)]
@@ -548,6 +553,11 @@ fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
             } else {
                 0.0
             },
+            cpu_seconds: w.cpu_secs,
+            pps_per_cpu_second: w
+                .cpu_secs
+                .filter(|&c| c > 0.0)
+                .map(|c| w.packets as f64 / c),
         })
         .collect();
     let report = BenchReport {
@@ -570,8 +580,14 @@ fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         for w in &report.per_worker {
+            let cpu = match (w.cpu_seconds, w.pps_per_cpu_second) {
+                (Some(c), Some(p)) => {
+                    format!("; {c:.2} s of CPU, {:.3} Mpps per CPU second", p / 1e6)
+                }
+                _ => String::new(),
+            };
             println!(
-                "worker {} (lcore {}): {:.3} Mpps, {:.2} Gbps, {:.0} cycles/packet",
+                "worker {} (lcore {}): {:.3} Mpps, {:.2} Gbps, {:.0} cycles/packet{cpu}",
                 w.worker,
                 w.lcore,
                 w.pps / 1e6,

@@ -369,6 +369,12 @@ fn bench_reports_rates_per_worker() {
     assert!(r["gbps"].as_f64().unwrap() > 0.0);
     assert!(r["cycles_per_packet"].as_f64().unwrap() > 0.0);
     assert_eq!(r["per_worker"].as_array().unwrap().len(), 1);
+    // The worker's own CPU time: it polls for the whole run, at most the run's length (plus
+    // start-up and clock granularity).
+    let w = &r["per_worker"][0];
+    let cpu = w["cpu_seconds"].as_f64().expect("worker CPU time");
+    assert!(cpu > 0.0 && cpu <= r["seconds"].as_f64().unwrap() + 0.5, "{w}");
+    assert!(w["pps_per_cpu_second"].as_f64().unwrap() >= w["pps"].as_f64().unwrap() * 0.9);
 }
 
 #[test]

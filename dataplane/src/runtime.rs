@@ -161,6 +161,8 @@ pub struct WorkerReport {
     pub captured_bytes: u64,
     /// Packet time of the last packet the worker handled (nanoseconds since the epoch).
     pub last_packet_time: Timestamp,
+    /// CPU time the worker's thread used (user + system), when the clock could be read.
+    pub cpu_secs: Option<f64>,
     /// Every counter of the worker by name.
     pub counters: std::collections::BTreeMap<&'static str, u64>,
 }
@@ -478,11 +480,15 @@ pub fn run(
             });
         }
         let job = dpdk::launch(&eal, lcore, move || {
+            // The worker's own CPU time (two clock reads per run, not per packet): on a shared
+            // machine the lcore may be preempted, and then wall time overstates its cost.
+            let cpu = cpu_time::ThreadTime::try_now().ok();
             let t0 = dpdk::rdtsc();
             let w = worker.run_queues(queues, &ctl);
             let cycles = dpdk::rdtsc().wrapping_sub(t0);
+            let cpu = cpu.and_then(|c| c.try_elapsed().ok());
             done.store(true, Ordering::Release);
-            (w, cycles)
+            (w, cycles, cpu)
         })?;
         jobs.push(job);
     }
@@ -541,7 +547,7 @@ pub fn run(
     for (i, job) in jobs.into_iter().enumerate() {
         let lcore = job.lcore().0;
         match job.join() {
-            Ok((w, cycles)) => {
+            Ok((w, cycles, cpu)) => {
                 worker_cycles += cycles;
                 let mut counters = std::collections::BTreeMap::new();
                 w.visit_counters(&mut |n, v| {
@@ -554,6 +560,7 @@ pub fn run(
                     bytes: w.capture().bytes,
                     captured_bytes: w.capture().captured_bytes,
                     last_packet_time: w.last_packet_time(),
+                    cpu_secs: cpu.map(|d| d.as_secs_f64()),
                     counters,
                 });
             }
