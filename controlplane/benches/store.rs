@@ -1,7 +1,8 @@
 //! Storage benchmarks.
 //!
 //! - `store::append_alerts`: alerts per second into RocksDB with the WAL on (batches of 16,384,
-//!   each alert with its three index entries), the write path ingest uses. Before criterion's
+//!   with one index posting per sid, source and destination of a batch), the write path ingest
+//!   uses. Before criterion's
 //!   runs, `OSPREY_BENCH_APPEND` alerts (default 1,000,000) are appended to a fresh store and
 //!   the sustained rate and the writing thread's CPU time per alert are printed.
 //! - `ingest::alerts_to_rocksdb`: the whole ingest stage, alerts per second from worker rings
