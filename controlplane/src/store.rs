@@ -1026,10 +1026,9 @@ impl Store {
     /// Deletes up to `max` oldest alerts (those before `before_ns` if given) with the index
     /// postings they end, in chunks of [`RETENTION_CHUNK`] alerts, each chunk one batch.
     ///
-    /// A posting is keyed by its newest alert, which has the posting's prefix; so when a
-    /// chunk deletes the alerts from `first` to `last`, the postings to delete are exactly
-    /// those of the chunk's sids and addresses whose `max_akey` lies in `[first, last]`
-    /// (every stored key there is in the chunk). Deleting them in the same batch keeps "a
+    /// A posting is keyed by its newest alert, which has the posting's prefix; so the
+    /// postings a chunk ends are among `prefix ‖ key` of its alerts (see
+    /// [`Store::delete_postings`]). Deleting them in the same batch as the alerts keeps "a
     /// posting exists as long as its newest alert" true across crashes.
     fn delete_oldest_alerts(&self, before_ns: Option<u64>, max: usize) -> Result<u64> {
         let (cf_a, cf_sid, cf_src, cf_dst) = (
@@ -1041,12 +1040,11 @@ impl Store {
         let mut deleted = 0u64;
         let mut it = self.db.raw_iterator_cf(cf_a);
         it.seek_to_first();
-        let mut sids: Vec<[u8; 4]> = Vec::new();
-        let mut srcs: Vec<[u8; 16]> = Vec::new();
-        let mut dsts: Vec<[u8; 16]> = Vec::new();
+        let mut sids: Vec<([u8; 4], u128)> = Vec::new();
+        let mut srcs: Vec<([u8; 16], u128)> = Vec::new();
+        let mut dsts: Vec<([u8; 16], u128)> = Vec::new();
         loop {
             let mut batch = WriteBatch::default();
-            let (mut first, mut last) = (None, 0u128);
             sids.clear();
             srcs.clear();
             dsts.clear();
@@ -1062,41 +1060,49 @@ impl Store {
                 }
                 let a = decode_alert(v)?;
                 batch.delete_cf(cf_a, k);
-                first.get_or_insert(key.to_u128());
-                last = key.to_u128();
-                sids.push(a.sid.to_be_bytes());
-                srcs.push(ip16(a.src_ip));
-                dsts.push(ip16(a.dst_ip));
+                let k = key.to_u128();
+                sids.push((a.sid.to_be_bytes(), k));
+                srcs.push((ip16(a.src_ip), k));
+                dsts.push((ip16(a.dst_ip), k));
                 deleted += 1;
                 it.next();
             }
             it.status()?;
-            let Some(first) = first else { break };
-            self.delete_postings(&mut batch, cf_sid, &mut sids, first, last)?;
-            self.delete_postings(&mut batch, cf_src, &mut srcs, first, last)?;
-            self.delete_postings(&mut batch, cf_dst, &mut dsts, first, last)?;
+            if sids.is_empty() {
+                break;
+            }
+            self.delete_postings(&mut batch, cf_sid, &mut sids)?;
+            self.delete_postings(&mut batch, cf_src, &mut srcs)?;
+            self.delete_postings(&mut batch, cf_dst, &mut dsts)?;
             self.write_deletes(batch, "retention")?;
         }
         Ok(deleted)
     }
 
-    /// Adds deletes of the postings of `prefixes` whose `max_akey` is in `[first, last]`.
+    /// Adds deletes of the postings that end at the chunk's alerts: `entries` are the chunk's
+    /// (prefix, alert key) pairs. A posting's key names its newest alert, so the candidates
+    /// are exactly `prefix ‖ key` of these pairs. A prefix with one alert in the chunk gets a
+    /// blind delete of its one candidate (no read); one with several gets a seek over
+    /// `[its first key, its last key]`, so only real postings get tombstones.
     fn delete_postings<const N: usize>(
         &self,
         batch: &mut WriteBatch,
         cf: &ColumnFamily,
-        prefixes: &mut Vec<[u8; N]>,
-        first: u128,
-        last: u128,
+        entries: &mut [([u8; N], u128)],
     ) -> Result<()> {
-        prefixes.sort_unstable();
-        prefixes.dedup();
+        entries.sort_unstable();
         let mut it = self.db.raw_iterator_cf(cf);
         let mut target = Vec::with_capacity(N + 16);
-        for p in prefixes.iter() {
+        for run in entries.chunk_by(|a, b| a.0 == b.0) {
+            let (p, first) = run[0];
+            let last = run[run.len() - 1].1;
             target.clear();
-            target.extend_from_slice(p);
+            target.extend_from_slice(&p);
             target.extend_from_slice(&first.to_be_bytes());
+            if run.len() == 1 {
+                batch.delete_cf(cf, &target);
+                continue;
+            }
             it.seek(&target);
             while let Some(k) = it.key() {
                 let Some(rest) = k.strip_prefix(p.as_slice()) else {
