@@ -1108,9 +1108,14 @@ impl Store {
                 let Some(rest) = k.strip_prefix(p.as_slice()) else {
                     break;
                 };
-                match <[u8; 16]>::try_from(rest) {
-                    Ok(m) if u128::from_be_bytes(m) <= last => batch.delete_cf(cf, k),
+                let max = match <[u8; 16]>::try_from(rest) {
+                    Ok(m) if u128::from_be_bytes(m) <= last => u128::from_be_bytes(m),
                     _ => break,
+                };
+                // Only postings ending at an alert of this chunk: a batch stored since the
+                // chunk was read may hold an older alert of this prefix, still stored.
+                if run.binary_search_by_key(&max, |e| e.1).is_ok() {
+                    batch.delete_cf(cf, k);
                 }
                 it.next();
             }
@@ -1829,6 +1834,43 @@ mod tests {
         let n = s.delete_oldest_alerts(None, usize::MAX).unwrap();
         assert_eq!(n as usize, all.len());
         assert_eq!(counts(&s), [0, 0, 0]);
+    }
+
+    #[test]
+    fn retention_keeps_postings_of_alerts_stored_after_its_chunk_was_read() {
+        let (_d, s) = open();
+        let mut first = vec![
+            alert(10, 1, "10.0.0.1", "10.0.0.2"),
+            alert(30, 1, "10.0.0.1", "10.0.0.2"),
+        ];
+        s.append_alerts(&mut first).unwrap();
+        // Stored after retention read its chunk (10 and 30): an alert between them.
+        let mut late = vec![alert(20, 1, "10.0.0.3", "10.0.0.4")];
+        s.append_alerts(&mut late).unwrap();
+        let key = |a: &Alert| {
+            AlertKey {
+                ts_nanos: a.ts_nanos,
+                id: a.id,
+            }
+            .to_u128()
+        };
+        let mut run = [
+            (1u32.to_be_bytes(), key(&first[0])),
+            (1u32.to_be_bytes(), key(&first[1])),
+        ];
+        let mut batch = WriteBatch::default();
+        s.delete_postings(&mut batch, s.cf(CF_IDX_SID).unwrap(), &mut run)
+            .unwrap();
+        assert_eq!(batch.len(), 1, "only the posting ending at 30");
+        s.write_deletes(batch, "test").unwrap();
+        let p = s
+            .query_alerts(&AlertFilter {
+                sid: Some(1),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(p.items.iter().map(|a| a.ts_nanos).collect::<Vec<_>>(), [20]);
     }
 
     #[test]
