@@ -6,7 +6,7 @@
 //!   overflow), drained by a pinned thread that assigns alert ids and fans out to
 //!   [`store`], [`eve`] and live subscribers.
 //! - [`store`]: RocksDB with column families for alerts, indices, flows, rules and audit;
-//!   [`record`] is the stored form of an alert.
+//!   [`record`] is the stored form of an alert, [`posting`] the batch-level index postings.
 //! - [`api`]: the tonic services (`osprey.v1.*`), with [`auth`] (TLS, mTLS or bearer tokens,
 //!   roles, audit) and one error type ([`error::Error`]) mapped to `tonic::Status` once.
 //! - [`metrics`]: Prometheus `/metrics`.
@@ -25,6 +25,7 @@ pub mod eve;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
+pub mod posting;
 pub mod record;
 pub mod seams;
 pub mod server;

@@ -1,4 +1,4 @@
-//! The stored form of an alert (value of the `alerts` column family, format version 2).
+//! The stored form of an alert (value of the `alerts` column family, since format version 2).
 //!
 //! A fixed little-endian header followed by length-prefixed variable fields. It replaced the
 //! protobuf value of format version 1, whose encoding formatted both addresses as text and

@@ -1,7 +1,7 @@
 //! RocksDB storage of alerts, their indices, flow records, the ruleset with its reload
 //! history, and the audit log.
 //!
-//! # Key layout, format version 2
+//! # Key layout, format version 3
 //!
 //! All integers are big-endian so that byte order is numeric order. `ip16` is the address as
 //! 16 bytes (IPv4 mapped into IPv6, `::ffff:a.b.c.d`). `akey` is an alert key.
@@ -9,9 +9,9 @@
 //! | column family | key | value |
 //! |---|---|---|
 //! | `alerts`  | `akey` = `ts_nanos:u64 ‖ alert_id:u64` | [`crate::record`] (fixed little-endian layout) |
-//! | `idx_sid` | `sid:u32 ‖ akey` | empty |
-//! | `idx_src` | `ip16 ‖ akey` | empty |
-//! | `idx_dst` | `ip16 ‖ akey` | empty |
+//! | `idx_sid` | `sid:u32 ‖ max_akey` | posting: the batch's other akeys of that sid ([`crate::posting`]) |
+//! | `idx_src` | `ip16 ‖ max_akey` | posting, by source address |
+//! | `idx_dst` | `ip16 ‖ max_akey` | posting, by destination address |
 //! | `flows`   | `end_nanos:u64 ‖ record_id:u64` | protobuf `osprey.v1.Flow` |
 //! | `rules`   | `'r' ‖ gid:u32 ‖ sid:u32` | JSON [`StoredRule`] |
 //! | `rules`   | `'h' ‖ generation:u64` | JSON [`ReloadRecord`] |
@@ -19,11 +19,19 @@
 //! | `meta`    | `format_version` | `u32` (= [`FORMAT_VERSION`]) |
 //! | `meta`    | `next_alert_id`, `next_flow_id`, `generation` | `u64` |
 //!
-//! Time-ordered keys make range queries and age retention sequential scans, and the
-//! indices carry the whole alert key so an index range scan is already in time order.
-//! An alert, its three index entries and the new `next_alert_id` go into one `WriteBatch`
-//! with the WAL on: once [`Store::append_alerts`] returns, the alert survives a kill of
-//! the process (and a power loss too with `sync_writes`).
+//! Time-ordered keys make range queries and age retention sequential scans. The indices hold
+//! batch-level postings: one entry per sid (source, destination) per write batch and time
+//! bucket (2^30 ns), keyed by the newest alert key it lists, its value the other alert keys,
+//! delta-coded. Newest-first queries walk postings backwards and merge them lazily (an entry
+//! is returned once no unread posting can hold a newer one), so pages come in alert-key order
+//! and the cursor is an alert key as before. Version 2 had one empty-valued index entry per
+//! alert and index; three skiplist inserts per alert were most of the write path.
+//!
+//! An alert batch, its postings and the new `next_alert_id` go into one `WriteBatch` with the
+//! WAL on: once [`Store::append_alerts`] returns, the alerts survive a kill of the process
+//! (and a power loss too with `sync_writes`). Retention deletes a posting in the same
+//! `WriteBatch` as the alert its key names (its newest), so a posting exists exactly as long
+//! as that alert; its older alerts may be gone before it, and queries skip them.
 //!
 //! A database with another format version is refused at open with a clear error, never
 //! guessed at.
@@ -48,10 +56,10 @@ use rocksdb::{
 
 use crate::error::{Error, Kind, Result};
 use crate::model::{Alert, AuditRecord, FlowRecord, ReloadRecord, StoredRule};
-use crate::{proto, record};
+use crate::{posting, proto, record};
 
 /// Version of the key layout above. Bump it on any incompatible change.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 const CF_ALERTS: &str = "alerts";
 const CF_IDX_SID: &str = "idx_sid";
@@ -73,6 +81,9 @@ const META_GENERATION: &[u8] = b"generation";
 /// Index entries examined per query before it returns a partial page with a token to
 /// continue; bounds the work one request can cause.
 pub const SCAN_BUDGET: usize = 200_000;
+
+/// Alerts deleted per retention batch (with the postings they end).
+const RETENTION_CHUNK: usize = 16_384;
 
 /// Opening options.
 #[derive(Clone, Debug, Default)]
@@ -214,11 +225,24 @@ fn be_u64(v: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(v.try_into().ok()?))
 }
 
-fn prefixed(prefix: &[u8], key: AlertKey) -> Vec<u8> {
-    let mut k = Vec::with_capacity(prefix.len() + 16);
-    k.extend_from_slice(prefix);
-    k.extend_from_slice(&key.bytes());
-    k
+/// Adds the postings of `entries` (sorted by prefix, then alert key) to `batch`.
+fn put_postings<const N: usize>(
+    batch: &mut WriteBatch,
+    cf: &ColumnFamily,
+    entries: &[([u8; N], u128)],
+    keys: &mut Vec<u128>,
+    value: &mut Vec<u8>,
+) {
+    let mut ik = Vec::with_capacity(N + 16);
+    posting::group(entries, keys, |prefix, keys| {
+        let Some(&max) = keys.last() else { return };
+        ik.clear();
+        ik.extend_from_slice(&prefix);
+        ik.extend_from_slice(&max.to_be_bytes());
+        value.clear();
+        posting::encode(keys, value);
+        batch.put_cf(cf, &ik, &value);
+    });
 }
 
 fn rule_key(gid: u32, sid: u32) -> [u8; 9] {
@@ -379,10 +403,21 @@ impl Store {
                         )
                     })?;
                 if got != FORMAT_VERSION {
+                    // No in-place upgrade: rewriting every index of a large store at start-up
+                    // would hold the sensor down for minutes; say what to do instead.
+                    let what = if got < FORMAT_VERSION {
+                        "written by an older build (version 3 changed the alert indices to \
+                         batch postings); there is no in-place upgrade: move the directory \
+                         aside (or set storage.path to a new one) to start a new store, and \
+                         read the old one with the build that wrote it"
+                    } else {
+                        "written by a newer build; use that build or a new storage.path"
+                    };
                     return Err(Error::new(
                         Kind::Corrupt,
                         format!(
-                            "database {} has format version {got}; this build reads version {FORMAT_VERSION}",
+                            "database {} has format version {got}; this build reads version \
+                             {FORMAT_VERSION}: {what}",
                             self.path.display()
                         ),
                     ));
@@ -520,9 +555,9 @@ impl Store {
         let mut batch = WriteBatch::default();
         let mut buf = Vec::with_capacity(512);
         let mut id = *next;
-        let mut by_sid: Vec<[u8; 20]> = Vec::with_capacity(alerts.len());
-        let mut by_src: Vec<[u8; 32]> = Vec::with_capacity(alerts.len());
-        let mut by_dst: Vec<[u8; 32]> = Vec::with_capacity(alerts.len());
+        let mut by_sid: Vec<([u8; 4], u128)> = Vec::with_capacity(alerts.len());
+        let mut by_src: Vec<([u8; 16], u128)> = Vec::with_capacity(alerts.len());
+        let mut by_dst: Vec<([u8; 16], u128)> = Vec::with_capacity(alerts.len());
         for a in alerts.iter_mut() {
             a.id = id;
             id += 1;
@@ -533,33 +568,20 @@ impl Store {
             buf.clear();
             record::encode(a, &mut buf);
             batch.put_cf(cf_a, key.bytes(), &buf);
-            let kb = key.bytes();
-            let mut k = [0u8; 20];
-            k[..4].copy_from_slice(&a.sid.to_be_bytes());
-            k[4..].copy_from_slice(&kb);
-            by_sid.push(k);
-            let mut k = [0u8; 32];
-            k[..16].copy_from_slice(&ip16(a.src_ip));
-            k[16..].copy_from_slice(&kb);
-            by_src.push(k);
-            k[..16].copy_from_slice(&ip16(a.dst_ip));
-            by_dst.push(k);
+            let k = key.to_u128();
+            by_sid.push((a.sid.to_be_bytes(), k));
+            by_src.push((ip16(a.src_ip), k));
+            by_dst.push((ip16(a.dst_ip), k));
         }
-        // Index entries go in key order: the memtable's skiplist then inserts each one next
-        // to the previous (its splice is reused) instead of searching from the top for keys
-        // scattered over the whole index, which was most of the cost of a batch.
+        // One posting per prefix and time bucket, written in key order: the memtable's
+        // skiplist then inserts each next to the previous (its splice is reused).
         by_sid.sort_unstable();
         by_src.sort_unstable();
         by_dst.sort_unstable();
-        for k in &by_sid {
-            batch.put_cf(cf_sid, k, b"");
-        }
-        for k in &by_src {
-            batch.put_cf(cf_src, k, b"");
-        }
-        for k in &by_dst {
-            batch.put_cf(cf_dst, k, b"");
-        }
+        let mut keys = Vec::new();
+        put_postings(&mut batch, cf_sid, &by_sid, &mut keys, &mut buf);
+        put_postings(&mut batch, cf_src, &by_src, &mut keys, &mut buf);
+        put_postings(&mut batch, cf_dst, &by_dst, &mut keys, &mut buf);
         batch.put_cf(cf_meta, META_NEXT_ALERT, id.to_be_bytes());
         match self.write(batch, "storing alerts") {
             Ok(()) => {
@@ -685,7 +707,7 @@ impl Store {
         }
         let mut sources = Vec::with_capacity(2);
         if let Some(sid) = f.sid {
-            sources.push(KeySource::new(
+            sources.push(PostingSource::new(
                 &self.db,
                 self.cf(CF_IDX_SID)?,
                 sid.to_be_bytes().to_vec(),
@@ -695,7 +717,7 @@ impl Store {
             ));
         } else if let Some(ip) = f.address {
             for cf in [CF_IDX_SRC, CF_IDX_DST] {
-                sources.push(KeySource::new(
+                sources.push(PostingSource::new(
                     &self.db,
                     self.cf(cf)?,
                     ip16(ip).to_vec(),
@@ -1001,8 +1023,13 @@ impl Store {
         Ok(k)
     }
 
-    /// Deletes up to `max` oldest alerts (those before `before_ns` if given) with their
-    /// index entries, in batches.
+    /// Deletes up to `max` oldest alerts (those before `before_ns` if given) with the index
+    /// postings they end, in chunks of [`RETENTION_CHUNK`] alerts, each chunk one batch.
+    ///
+    /// A posting is keyed by its newest alert, which has the posting's prefix; so the
+    /// postings a chunk ends are among `prefix ‖ key` of its alerts (see
+    /// [`Store::delete_postings`]). Deleting them in the same batch as the alerts keeps "a
+    /// posting exists as long as its newest alert" true across crashes.
     fn delete_oldest_alerts(&self, before_ns: Option<u64>, max: usize) -> Result<u64> {
         let (cf_a, cf_sid, cf_src, cf_dst) = (
             self.cf(CF_ALERTS)?,
@@ -1013,33 +1040,88 @@ impl Store {
         let mut deleted = 0u64;
         let mut it = self.db.raw_iterator_cf(cf_a);
         it.seek_to_first();
-        let mut batch = WriteBatch::default();
-        while (deleted as usize) < max {
-            let (Some(k), Some(v)) = (it.key(), it.value()) else {
-                break;
-            };
-            let Some(key) = AlertKey::parse(k) else {
-                return Err(Error::new(Kind::Corrupt, "alert key is not 16 bytes"));
-            };
-            if before_ns.is_some_and(|b| key.ts_nanos >= b) {
+        let mut sids: Vec<([u8; 4], u128)> = Vec::new();
+        let mut srcs: Vec<([u8; 16], u128)> = Vec::new();
+        let mut dsts: Vec<([u8; 16], u128)> = Vec::new();
+        loop {
+            let mut batch = WriteBatch::default();
+            sids.clear();
+            srcs.clear();
+            dsts.clear();
+            while (deleted as usize) < max && sids.len() < RETENTION_CHUNK {
+                let (Some(k), Some(v)) = (it.key(), it.value()) else {
+                    break;
+                };
+                let Some(key) = AlertKey::parse(k) else {
+                    return Err(Error::new(Kind::Corrupt, "alert key is not 16 bytes"));
+                };
+                if before_ns.is_some_and(|b| key.ts_nanos >= b) {
+                    break;
+                }
+                let a = decode_alert(v)?;
+                batch.delete_cf(cf_a, k);
+                let k = key.to_u128();
+                sids.push((a.sid.to_be_bytes(), k));
+                srcs.push((ip16(a.src_ip), k));
+                dsts.push((ip16(a.dst_ip), k));
+                deleted += 1;
+                it.next();
+            }
+            it.status()?;
+            if sids.is_empty() {
                 break;
             }
-            let a = decode_alert(v)?;
-            batch.delete_cf(cf_a, k);
-            batch.delete_cf(cf_sid, prefixed(&a.sid.to_be_bytes(), key));
-            batch.delete_cf(cf_src, prefixed(&ip16(a.src_ip), key));
-            batch.delete_cf(cf_dst, prefixed(&ip16(a.dst_ip), key));
-            deleted += 1;
-            if batch.len() >= 4 * 4096 {
-                self.write_deletes(std::mem::take(&mut batch), "retention")?;
-            }
-            it.next();
-        }
-        it.status()?;
-        if !batch.is_empty() {
+            self.delete_postings(&mut batch, cf_sid, &mut sids)?;
+            self.delete_postings(&mut batch, cf_src, &mut srcs)?;
+            self.delete_postings(&mut batch, cf_dst, &mut dsts)?;
             self.write_deletes(batch, "retention")?;
         }
         Ok(deleted)
+    }
+
+    /// Adds deletes of the postings that end at the chunk's alerts: `entries` are the chunk's
+    /// (prefix, alert key) pairs. A posting's key names its newest alert, so the candidates
+    /// are exactly `prefix ‖ key` of these pairs. A prefix with one alert in the chunk gets a
+    /// blind delete of its one candidate (no read); one with several gets a seek over
+    /// `[its first key, its last key]`, so only real postings get tombstones.
+    fn delete_postings<const N: usize>(
+        &self,
+        batch: &mut WriteBatch,
+        cf: &ColumnFamily,
+        entries: &mut [([u8; N], u128)],
+    ) -> Result<()> {
+        entries.sort_unstable();
+        let mut it = self.db.raw_iterator_cf(cf);
+        let mut target = Vec::with_capacity(N + 16);
+        for run in entries.chunk_by(|a, b| a.0 == b.0) {
+            let (p, first) = run[0];
+            let last = run[run.len() - 1].1;
+            target.clear();
+            target.extend_from_slice(&p);
+            target.extend_from_slice(&first.to_be_bytes());
+            if run.len() == 1 {
+                batch.delete_cf(cf, &target);
+                continue;
+            }
+            it.seek(&target);
+            while let Some(k) = it.key() {
+                let Some(rest) = k.strip_prefix(p.as_slice()) else {
+                    break;
+                };
+                let max = match <[u8; 16]>::try_from(rest) {
+                    Ok(m) if u128::from_be_bytes(m) <= last => u128::from_be_bytes(m),
+                    _ => break,
+                };
+                // Only postings ending at an alert of this chunk: a batch stored since the
+                // chunk was read may hold an older alert of this prefix, still stored.
+                if run.binary_search_by_key(&max, |e| e.1).is_ok() {
+                    batch.delete_cf(cf, k);
+                }
+                it.next();
+            }
+            it.status()?;
+        }
+        Ok(())
     }
 
     /// Flushes memtables to SST files (used before a clean shutdown and by benches).
@@ -1142,6 +1224,143 @@ impl<'a> KeySource<'a> {
     }
 
     fn status(&self) -> Result<()> {
+        self.it.status().map_err(Error::from)
+    }
+}
+
+/// Walks the postings of one prefix in one index CF and yields their alert keys within
+/// `[lo, hi)` one by one, in the query's order.
+///
+/// Postings of different batches may overlap in time, so their keys are merged: loaded
+/// postings' keys wait in a heap, and the best one is yielded once no unread posting can hold
+/// a better one. Newest first, postings come in decreasing `max_akey` and an unread posting
+/// holds nothing above its `max_akey`; oldest first, they come in increasing `max_akey` and
+/// an unread one holds nothing below the start of its bucket. A page thus reads the postings
+/// it needs, plus at most the rest of one bucket.
+struct PostingSource<'a> {
+    it: DBRawIterator<'a>,
+    prefix: Vec<u8>,
+    lo: u128,
+    hi: u128,
+    order: Order,
+    /// Keys of loaded postings within `[lo, hi)`; oldest first they are stored inverted
+    /// (`!k`) so the heap's maximum is always the next key in the query's order.
+    heap: std::collections::BinaryHeap<u128>,
+    /// No posting left to read.
+    done: bool,
+    scratch: Vec<u128>,
+    err: Option<Error>,
+}
+
+impl<'a> PostingSource<'a> {
+    fn new(
+        db: &'a DB,
+        cf: &ColumnFamily,
+        prefix: Vec<u8>,
+        lo: u128,
+        hi: u128,
+        order: Order,
+    ) -> Self {
+        let mut it = db.raw_iterator_cf(cf);
+        let mut target = prefix.clone();
+        match order {
+            // A posting holding keys below `hi` ends at the latest in `hi - 1`'s bucket.
+            Order::NewestFirst => {
+                target.extend_from_slice(&posting::bucket_end(hi - 1).to_be_bytes());
+                it.seek_for_prev(&target);
+            }
+            // A posting holding keys at or above `lo` has its maximum there too.
+            Order::OldestFirst => {
+                target.extend_from_slice(&lo.to_be_bytes());
+                it.seek(&target);
+            }
+        }
+        PostingSource {
+            it,
+            prefix,
+            lo,
+            hi,
+            order,
+            heap: std::collections::BinaryHeap::new(),
+            done: false,
+            scratch: Vec::new(),
+            err: None,
+        }
+    }
+
+    /// `max_akey` of the posting under the iterator, if it is one this query still needs.
+    fn posting_max(&self) -> Option<u128> {
+        let k = self.it.key()?;
+        let rest = k.strip_prefix(self.prefix.as_slice())?;
+        let max = u128::from_be_bytes(rest.try_into().ok()?);
+        let needed = match self.order {
+            Order::NewestFirst => max >= self.lo,
+            Order::OldestFirst => posting::bucket_start(max) < self.hi,
+        };
+        needed.then_some(max)
+    }
+
+    /// Reads postings until the heap's best key is final (or nothing is left).
+    fn fill(&mut self) {
+        while !self.done {
+            let Some(max) = self.posting_max() else {
+                self.done = true;
+                break;
+            };
+            if let Some(&top) = self.heap.peek() {
+                let ready = match self.order {
+                    Order::NewestFirst => top > max,
+                    Order::OldestFirst => !top < posting::bucket_start(max),
+                };
+                if ready {
+                    break;
+                }
+            }
+            self.scratch.clear();
+            let value = self.it.value().unwrap_or_default();
+            if let Err(e) = posting::decode(max, value, &mut self.scratch) {
+                self.err = Some(Error::new(
+                    Kind::Corrupt,
+                    format!("index posting {:032x}: {e}", max),
+                ));
+                self.done = true;
+                self.heap.clear();
+                break;
+            }
+            let (lo, hi) = (self.lo, self.hi);
+            let inverted = self.order == Order::OldestFirst;
+            self.heap.extend(
+                self.scratch
+                    .iter()
+                    .filter(|&&k| k >= lo && k < hi)
+                    .map(|&k| if inverted { !k } else { k }),
+            );
+            match self.order {
+                Order::OldestFirst => self.it.next(),
+                Order::NewestFirst => self.it.prev(),
+            }
+        }
+    }
+
+    /// The next key in order, if any.
+    fn peek(&mut self) -> Option<u128> {
+        self.fill();
+        let top = *self.heap.peek()?;
+        Some(match self.order {
+            Order::NewestFirst => top,
+            Order::OldestFirst => !top,
+        })
+    }
+
+    fn advance(&mut self) {
+        self.fill();
+        self.heap.pop();
+    }
+
+    fn status(&self) -> Result<()> {
+        if let Some(e) = &self.err {
+            return Err(e.clone());
+        }
         self.it.status().map_err(Error::from)
     }
 }
@@ -1358,6 +1577,353 @@ mod tests {
             }
             proptest::prop_assert_eq!(got, want);
         }
+    }
+
+    /// Keys in one column family (index postings here).
+    fn count_keys(s: &Store, cf: &str) -> usize {
+        let mut it = s.db.raw_iterator_cf(s.cf(cf).unwrap());
+        it.seek_to_first();
+        let mut n = 0;
+        while it.valid() {
+            n += 1;
+            it.next();
+        }
+        it.status().unwrap();
+        n
+    }
+
+    /// Every posting's key names a stored alert of its prefix (postings never outlive the
+    /// alert that ends them), and its keys decode.
+    fn assert_postings_consistent(s: &Store) {
+        for (cf, plen) in [(CF_IDX_SID, 4), (CF_IDX_SRC, 16), (CF_IDX_DST, 16)] {
+            let mut it = s.db.raw_iterator_cf(s.cf(cf).unwrap());
+            it.seek_to_first();
+            while let (Some(k), Some(v)) = (it.key(), it.value()) {
+                let max = AlertKey::parse(&k[plen..]).unwrap();
+                let a = s
+                    .get_alert(max)
+                    .unwrap()
+                    .expect("posting outlived its alert");
+                let prefix = match cf {
+                    CF_IDX_SID => a.sid.to_be_bytes().to_vec(),
+                    CF_IDX_SRC => ip16(a.src_ip).to_vec(),
+                    _ => ip16(a.dst_ip).to_vec(),
+                };
+                assert_eq!(&k[..plen], prefix.as_slice(), "{cf}");
+                posting::decode(max.to_u128(), v, &mut Vec::new()).unwrap();
+                it.next();
+            }
+        }
+    }
+
+    /// Pages through `f` to the end; the ids in order.
+    fn page_all(s: &Store, mut f: AlertFilter) -> Vec<u64> {
+        let mut got = Vec::new();
+        for _ in 0..100_000 {
+            let p = s.query_alerts(&f).unwrap();
+            assert!(p.items.len() <= f.limit.max(1));
+            got.extend(p.items.iter().map(|a| a.id));
+            match p.next {
+                Some(n) => f.after = Some(n),
+                None => return got,
+            }
+        }
+        panic!("paging did not end");
+    }
+
+    const B: u64 = 1 << posting::BUCKET_SHIFT;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+        /// Postings from many batches whose times overlap and cross bucket boundaries: paging
+        /// by sid or address, any time range, either order, returns exactly the brute-force
+        /// answer over all stored alerts. Then retention by age or size, and again.
+        #[test]
+        fn postings_over_many_batches_match_a_brute_force_model(
+            batches in proptest::collection::vec(
+                proptest::collection::vec((0u64..4, 0u64..40, 0u32..3, 0u8..5, 0u8..3), 1..40),
+                1..8,
+            ),
+            start in (0u64..4, 0u64..40), len in 0u64..(3 * B),
+            sid in proptest::option::of(0u32..3), addr in 0u8..5,
+            oldest in proptest::bool::ANY, page in 1usize..12,
+            keep_age in 0u64..(4 * B), by_size in proptest::bool::ANY,
+        ) {
+            let (_d, s) = open();
+            let mut all: Vec<Alert> = Vec::new();
+            for rows in &batches {
+                // Near the end of a bucket, so runs cross into the next one.
+                let mut v: Vec<Alert> = rows
+                    .iter()
+                    .map(|(b, off, sid, src, dst)| {
+                        // Destinations 10.0.0.0 and .1 are sources too: one address in both
+                        // indices, and an alert with src == dst returned once.
+                        let dst = if *dst < 2 { format!("10.0.0.{dst}") } else { format!("10.0.1.{dst}") };
+                        alert(b * B + B - 20 + off, *sid, &format!("10.0.0.{src}"), &dst)
+                    })
+                    .collect();
+                s.append_alerts(&mut v).unwrap();
+                all.extend(v);
+            }
+            let run = |s: &Store, all: &[Alert]| -> std::result::Result<(), proptest::test_runner::TestCaseError> {
+                let start_ns = start.0 * B + B - 20 + start.1;
+                for (sid, address) in [
+                    (sid, None),
+                    (None, Some(format!("10.0.0.{addr}").parse().unwrap())),
+                    (None, Some(format!("10.0.1.{}", addr % 3).parse().unwrap())),
+                    (sid, Some(format!("10.0.0.{addr}").parse().unwrap())),
+                ] {
+                    if sid.is_none() && address.is_none() {
+                        continue;
+                    }
+                    let f = AlertFilter {
+                        start_ns,
+                        end_ns: if len == 0 { 0 } else { start_ns + len },
+                        sid,
+                        address,
+                        order: if oldest { Order::OldestFirst } else { Order::NewestFirst },
+                        after: None,
+                        limit: page,
+                    };
+                    proptest::prop_assert_eq!(page_all(s, f.clone()), expected(all, &f));
+                }
+                Ok(())
+            };
+            run(&s, &all)?;
+            // Retention: what stays is the brute-force model's input, and no posting dangles.
+            let postings_before = count_keys(&s, CF_IDX_SID);
+            let deleted = if by_size {
+                s.delete_oldest_alerts(None, all.len() / 2).unwrap()
+            } else {
+                s.enforce_retention(keep_age.max(1), 0, 1_000_000).unwrap().alerts_deleted
+            };
+            all.sort_by_key(|a| (a.ts_nanos, a.id));
+            all.drain(..deleted as usize);
+            assert_postings_consistent(&s);
+            proptest::prop_assert!(count_keys(&s, CF_IDX_SID) <= postings_before);
+            if all.is_empty() {
+                for cf in [CF_IDX_SID, CF_IDX_SRC, CF_IDX_DST] {
+                    proptest::prop_assert_eq!(count_keys(&s, cf), 0);
+                }
+            }
+            run(&s, &all)?;
+        }
+    }
+
+    #[test]
+    fn a_batch_of_one_sid_is_one_posting() {
+        let (_d, s) = open();
+        let mut v: Vec<Alert> = (0..16_384u64)
+            .map(|i| alert(5_000 + i * 7 % 1000, 42, "10.0.0.1", "10.0.0.2"))
+            .collect();
+        s.append_alerts(&mut v).unwrap();
+        for cf in [CF_IDX_SID, CF_IDX_SRC, CF_IDX_DST] {
+            assert_eq!(count_keys(&s, cf), 1, "{cf}");
+        }
+        let f = AlertFilter {
+            sid: Some(42),
+            limit: 100,
+            ..Default::default()
+        };
+        let got = page_all(&s, f.clone());
+        assert_eq!(got.len(), 16_384);
+        assert_eq!(got, expected(&v, &f));
+        // A second batch of the same sid, earlier in time, interleaves correctly.
+        let mut w: Vec<Alert> = (0..1000u64)
+            .map(|i| alert(4_500 + i, 42, "10.0.0.3", "10.0.0.2"))
+            .collect();
+        s.append_alerts(&mut w).unwrap();
+        v.extend(w);
+        assert_eq!(count_keys(&s, CF_IDX_SID), 2);
+        for order in [Order::NewestFirst, Order::OldestFirst] {
+            let f = AlertFilter {
+                sid: Some(42),
+                start_ns: 4_900,
+                end_ns: 5_100,
+                order,
+                limit: 33,
+                ..Default::default()
+            };
+            let got = page_all(&s, f.clone());
+            assert!(!got.is_empty());
+            assert_eq!(got, expected(&v, &f), "{order:?}");
+        }
+    }
+
+    #[test]
+    fn sid_within_a_time_range_across_buckets() {
+        let (_d, s) = open();
+        let mut all = Vec::new();
+        // Ten batches, each spanning three buckets, times interleaved between batches.
+        for b in 0..10u64 {
+            let mut v: Vec<Alert> = (0..300u64)
+                .map(|i| alert(i * B / 100 + b, (i % 4) as u32, "10.0.0.1", "10.0.0.2"))
+                .collect();
+            s.append_alerts(&mut v).unwrap();
+            all.extend(v);
+        }
+        for (start_ns, end_ns) in [(B / 2, B + B / 2), (B - 1, B + 1), (0, 0), (2 * B, 3 * B)] {
+            for order in [Order::NewestFirst, Order::OldestFirst] {
+                let f = AlertFilter {
+                    sid: Some(1),
+                    start_ns,
+                    end_ns,
+                    order,
+                    limit: 17,
+                    ..Default::default()
+                };
+                assert_eq!(
+                    page_all(&s, f.clone()),
+                    expected(&all, &f),
+                    "{start_ns}..{end_ns} {order:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn retention_removes_postings_and_leaves_nothing_dangling() {
+        let (_d, s) = open();
+        let mut all = Vec::new();
+        for b in 0..20u64 {
+            let mut v: Vec<Alert> = (0..500u64)
+                .map(|i| {
+                    alert(
+                        b * 1_000_000_000 + i * 1000,
+                        (i % 5) as u32,
+                        &format!("10.0.0.{}", i % 7),
+                        "10.0.1.1",
+                    )
+                })
+                .collect();
+            s.append_alerts(&mut v).unwrap();
+            all.extend(v);
+        }
+        let counts = |s: &Store| [CF_IDX_SID, CF_IDX_SRC, CF_IDX_DST].map(|cf| count_keys(s, cf));
+        let before = counts(&s);
+        // Keep the newest 5 s of packet time.
+        let r = s.enforce_retention(5_000_000_000, 0, 1_000_000).unwrap();
+        assert_eq!(r.alerts_deleted, 14 * 500 + 499);
+        let after = counts(&s);
+        for i in 0..3 {
+            assert!(after[i] < before[i], "{before:?} -> {after:?}");
+        }
+        assert_postings_consistent(&s);
+        all.retain(|a| a.ts_nanos >= 14_000_000_000 + 499 * 1000);
+        for f in [
+            AlertFilter {
+                sid: Some(3),
+                limit: 50,
+                ..Default::default()
+            },
+            AlertFilter {
+                address: Some("10.0.0.4".parse().unwrap()),
+                limit: 50,
+                ..Default::default()
+            },
+            AlertFilter {
+                address: Some("10.0.1.1".parse().unwrap()),
+                order: Order::OldestFirst,
+                limit: 50,
+                ..Default::default()
+            },
+        ] {
+            assert_eq!(page_all(&s, f.clone()), expected(&all, &f));
+        }
+        // Everything goes: no index entry is left behind.
+        let n = s.delete_oldest_alerts(None, usize::MAX).unwrap();
+        assert_eq!(n as usize, all.len());
+        assert_eq!(counts(&s), [0, 0, 0]);
+    }
+
+    #[test]
+    fn retention_keeps_postings_of_alerts_stored_after_its_chunk_was_read() {
+        let (_d, s) = open();
+        let mut first = vec![
+            alert(10, 1, "10.0.0.1", "10.0.0.2"),
+            alert(30, 1, "10.0.0.1", "10.0.0.2"),
+        ];
+        s.append_alerts(&mut first).unwrap();
+        // Stored after retention read its chunk (10 and 30): an alert between them.
+        let mut late = vec![alert(20, 1, "10.0.0.3", "10.0.0.4")];
+        s.append_alerts(&mut late).unwrap();
+        let key = |a: &Alert| {
+            AlertKey {
+                ts_nanos: a.ts_nanos,
+                id: a.id,
+            }
+            .to_u128()
+        };
+        let mut run = [
+            (1u32.to_be_bytes(), key(&first[0])),
+            (1u32.to_be_bytes(), key(&first[1])),
+        ];
+        let mut batch = WriteBatch::default();
+        s.delete_postings(&mut batch, s.cf(CF_IDX_SID).unwrap(), &mut run)
+            .unwrap();
+        assert_eq!(batch.len(), 1, "only the posting ending at 30");
+        s.write_deletes(batch, "test").unwrap();
+        let p = s
+            .query_alerts(&AlertFilter {
+                sid: Some(1),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(p.items.iter().map(|a| a.ts_nanos).collect::<Vec<_>>(), [20]);
+    }
+
+    #[test]
+    fn a_version_2_database_is_refused_with_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("db");
+        {
+            let s = Store::open(&p, &StoreOptions::default()).unwrap();
+            let mut v = vec![alert(1, 1, "10.0.0.1", "10.0.0.2")];
+            s.append_alerts(&mut v).unwrap();
+            s.db.put_cf(s.cf(CF_META).unwrap(), META_FORMAT, 2u32.to_be_bytes())
+                .unwrap();
+        }
+        let e = Store::open(&p, &StoreOptions::default()).unwrap_err();
+        assert_eq!(e.kind, Kind::Corrupt);
+        for want in [
+            "format version 2",
+            "reads version 3",
+            "no in-place upgrade",
+            "storage.path",
+        ] {
+            assert!(e.context.contains(want), "{want:?} not in {e}");
+        }
+        // Refusing changed nothing: still version 2.
+        let e2 = Store::open(&p, &StoreOptions::default()).unwrap_err();
+        assert_eq!(e2.context, e.context);
+    }
+
+    #[test]
+    fn a_damaged_posting_is_an_error_not_a_wrong_page() {
+        let (_d, s) = open();
+        let mut v = vec![
+            alert(10, 1, "10.0.0.1", "10.0.0.2"),
+            alert(11, 1, "10.0.0.1", "10.0.0.2"),
+        ];
+        s.append_alerts(&mut v).unwrap();
+        let mut k = 1u32.to_be_bytes().to_vec();
+        k.extend_from_slice(
+            &AlertKey {
+                ts_nanos: 11,
+                id: v[1].id,
+            }
+            .bytes(),
+        );
+        s.db.put_cf(s.cf(CF_IDX_SID).unwrap(), &k, [0x80]).unwrap();
+        let e = s
+            .query_alerts(&AlertFilter {
+                sid: Some(1),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert_eq!(e.kind, Kind::Corrupt);
     }
 
     #[test]
