@@ -373,7 +373,10 @@ fn bench_reports_rates_per_worker() {
     // start-up and clock granularity).
     let w = &r["per_worker"][0];
     let cpu = w["cpu_seconds"].as_f64().expect("worker CPU time");
-    assert!(cpu > 0.0 && cpu <= r["seconds"].as_f64().unwrap() + 0.5, "{w}");
+    assert!(
+        cpu > 0.0 && cpu <= r["seconds"].as_f64().unwrap() + 0.5,
+        "{w}"
+    );
     assert!(w["pps_per_cpu_second"].as_f64().unwrap() >= w["pps"].as_f64().unwrap() * 0.9);
 }
 
