@@ -1655,6 +1655,7 @@ fn alert_context(
 const IGMP: u8 = 2;
 
 /// The flow layer's view of a decoded packet; `None` for packets that belong to no flow.
+#[inline]
 pub fn flow_packet<'p>(pkt: &'p Packet<'p>) -> Option<flow::Packet<'p>> {
     let ip = pkt.ip.as_ref()?;
     // Like Suricata, IGMP (multicast membership) sets up no flow.

@@ -412,6 +412,24 @@ struct SweepSlot {
 
 const SWEEP_BYTES_PER_FLOW: usize = std::mem::size_of::<SweepSlot>();
 
+/// [`FlowTable::timeout_of`]'s table: ns by [emergency][timeout class][state].
+fn timeout_table(t: &FlowTimeouts) -> [[[u64; 3]; 4]; 2] {
+    let ns = |secs: u32| u64::from(secs) * 1_000_000_000;
+    let mut tab = [[[0; 3]; 4]; 2];
+    for (class, c) in [&t.tcp, &t.udp, &t.icmp, &t.default]
+        .into_iter()
+        .enumerate()
+    {
+        tab[0][class] = [ns(c.new), ns(c.established), ns(c.closed)];
+        tab[1][class] = [
+            ns(c.emergency_new),
+            ns(c.emergency_established),
+            ns(c.emergency_closed),
+        ];
+    }
+    tab
+}
+
 /// Index of a protocol's timeouts: TCP, UDP, ICMP, other.
 #[inline]
 fn timeout_class(p: u8) -> u8 {
@@ -442,6 +460,10 @@ pub struct FlowTable {
     index: Index,
     hasher: RandomState,
     cfg: FlowConfig,
+    /// Timeouts in ns by [emergency][timeout class][state], from `cfg.timeouts`: every lookup
+    /// and every swept slot needs one, and a table is a load where the match was a chain of
+    /// branches.
+    timeout_ns_tab: [[[u64; 3]; 4]; 2],
     max_flows: u32,
     next_seq: u64,
     sweep_cursor: u32,
@@ -488,6 +510,7 @@ impl FlowTable {
             Some([a, b, c, d]) => RandomState::with_seeds(a, b, c, d),
             None => RandomState::new(),
         };
+        let timeout_ns_tab = timeout_table(&cfg.timeouts);
         let mut entries = Vec::with_capacity(max_flows as usize);
         // Lookups land anywhere in the slab (hundreds of MB at a million flows): on 4 KiB
         // pages most of them would miss the TLB as well as the caches. The slab is reserved
@@ -508,6 +531,7 @@ impl FlowTable {
             emergency: false,
             ctr: FlowCounters::default(),
             tcp_ctr: TcpCounters::default(),
+            timeout_ns_tab,
             cfg,
         })
     }
@@ -597,22 +621,7 @@ impl FlowTable {
 
     #[inline]
     fn timeout_of(&self, class: u8, state: FlowState) -> u64 {
-        let t = &self.cfg.timeouts;
-        let class = match class {
-            0 => &t.tcp,
-            1 => &t.udp,
-            2 => &t.icmp,
-            _ => &t.default,
-        };
-        let secs = match (state, self.emergency) {
-            (FlowState::New, false) => class.new,
-            (FlowState::Established, false) => class.established,
-            (FlowState::Closed, false) => class.closed,
-            (FlowState::New, true) => class.emergency_new,
-            (FlowState::Established, true) => class.emergency_established,
-            (FlowState::Closed, true) => class.emergency_closed,
-        };
-        secs as u64 * 1_000_000_000
+        self.timeout_ns_tab[usize::from(self.emergency)][usize::from(class & 3)][state as usize]
     }
 
     #[inline]
@@ -883,27 +892,33 @@ impl FlowTable {
         streams: &mut S,
         records: &mut R,
     ) -> usize {
-        let n = self.entries.len() as u32;
+        let n = self.sweep.len();
         let mut ended = 0;
-        if n > 0 {
-            // The slab never shrinks, so the cursor is always below `n`; kept cheap and safe.
-            if self.sweep_cursor >= n {
-                self.sweep_cursor = 0;
-            }
-            for _ in 0..budget.min(n as usize) {
-                let i = self.sweep_cursor;
-                // A compare instead of `% n`: a division per examined entry showed in profiles.
-                self.sweep_cursor = if i + 1 == n { 0 } else { i + 1 };
-                let s = self.sweep[i as usize];
+        let mut left = budget.min(n);
+        // The slab never shrinks, so the cursor is always below `n`; kept cheap and safe.
+        let mut at = if (self.sweep_cursor as usize) < n {
+            self.sweep_cursor as usize
+        } else {
+            0
+        };
+        // At most two contiguous runs (the cursor wraps once): a plain loop over each, where a
+        // wrap test per slot cost as much as the expiry test.
+        while left > 0 {
+            let end = (at + left).min(n);
+            for i in at..end {
+                let s = self.sweep[i];
                 if s.live && now.saturating_since(s.last) > self.timeout_of(s.class, s.state) {
-                    debug_assert!(self.expired(&self.entries[i as usize], now));
-                    self.count_timeout(i);
-                    let reason = self.timeout_reason(i);
-                    self.end_flow(i, reason, streams, records);
+                    debug_assert!(self.expired(&self.entries[i], now));
+                    self.count_timeout(i as u32);
+                    let reason = self.timeout_reason(i as u32);
+                    self.end_flow(i as u32, reason, streams, records);
                     ended += 1;
                 }
             }
+            left -= end - at;
+            at = if end == n { 0 } else { end };
         }
+        self.sweep_cursor = at as u32;
         self.check_emergency_over();
         ended
     }
