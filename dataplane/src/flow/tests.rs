@@ -941,3 +941,68 @@ proptest! {
         prop_assert_eq!(plain.active(), pre.active());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    /// The shortcut for a packet of the previous packet's flow changes nothing: through flows
+    /// that expire, are evicted from a full table, end with a RST or are reused by a new SYN,
+    /// every packet reaches the same flow, and the same records come out, as in a table that
+    /// always looks flows up through the index.
+    #[test]
+    fn the_previous_packets_flow_is_found_as_through_the_index(
+        steps in proptest::collection::vec((0u8..10, 0u8..5, any::<bool>(), 0u16..3), 1..200),
+    ) {
+        let cfg = FlowConfig {
+            max_flows: 4,
+            hash_seed: Some([1, 3, 5, 7]),
+            ..FlowConfig::default()
+        };
+        let mut fast = FlowTable::new(cfg.clone()).unwrap();
+        let mut slow = FlowTable::new(cfg).unwrap();
+        let (mut fast_recs, mut slow_recs) = (Vec::new(), Vec::new());
+        let mut now = Timestamp::from_micros(1_700_000_000, 0);
+        let mut streams = NullStreamSink;
+        for &(flow, kind, reverse, gap) in &steps {
+            // Gaps of 1 ms, 40 s (past UDP's and new TCP flows' timeouts) or 10 min.
+            now = Timestamp(now.0 + [1_000_000, 40_000_000_000, 600_000_000_000][gap as usize]);
+            let proto = if flow < 6 { proto::TCP } else { proto::UDP };
+            let mut t = tuple([10, 0, 0, 1 + flow % 3], 1000 + u16::from(flow), [10, 0, 1, 1], 80, proto);
+            if reverse {
+                t = t.reversed();
+            }
+            let flags = [SYN, SYN | ACK, ACK, ACK | FIN, RST][kind as usize];
+            let seg = TcpSegment {
+                seq: 1000 * u32::from(kind),
+                ack: 1,
+                flags: TcpFlags(flags),
+                window: 65535,
+                wscale: None,
+                payload: if kind == 2 { b"data" } else { b"" },
+            };
+            let pkt = Packet {
+                tuple: t,
+                wire_len: 60,
+                tcp: (proto == proto::TCP).then_some(seg),
+                icmp: None,
+            };
+            if gap == 2 {
+                // The sweep ends flows between packets, the previous packet's among them.
+                fast.sweep(now, 8, &mut streams, &mut |r: &FlowRecord| fast_recs.push(*r));
+                slow.sweep(now, 8, &mut streams, &mut |r: &FlowRecord| slow_recs.push(*r));
+            }
+            slow.forget_recent();
+            let a = fast.process(&pkt, now, &mut streams, &mut |r: &FlowRecord| fast_recs.push(*r));
+            let b = slow.process(&pkt, now, &mut streams, &mut |r: &FlowRecord| slow_recs.push(*r));
+            prop_assert_eq!(a.is_ok(), b.is_ok());
+            if let (Ok(a), Ok(b)) = (a, b) {
+                prop_assert_eq!(a.flow, b.flow);
+                prop_assert_eq!(a.dir, b.dir);
+                prop_assert_eq!(a.new_flow, b.new_flow);
+                prop_assert_eq!(a.state, b.state);
+                prop_assert_eq!(a.tcp_state, b.tcp_state);
+            }
+        }
+        prop_assert_eq!(fast.active(), slow.active());
+        prop_assert_eq!(&fast_recs, &slow_recs);
+    }
+}
