@@ -268,133 +268,296 @@ impl FlowEntry {
     }
 }
 
-/// One index bucket: the entry's slab slot and the low half of its hash (which also names the
-/// bucket the entry belongs in), so that probing compares tags inside the index and touches
-/// only the entry that matches: one entry access per lookup, and none for a prefetch.
-#[derive(Clone, Copy, Debug)]
-struct IndexSlot {
-    slot: u32,
-    tag: u32,
-}
+/// One index bucket: the entry's slab slot plus one in the low half (0: empty, so that fresh
+/// zeroed memory is an empty index without being written) and the low half of its hash in the
+/// high half (the tag, which also names the bucket the entry belongs in), so that probing
+/// compares tags inside the index and touches only the entry that matches: one entry access
+/// per lookup, and none for a prefetch.
+type Bucket = u64;
 
-const EMPTY: IndexSlot = IndexSlot {
-    slot: u32::MAX,
-    tag: 0,
-};
+const EMPTY: Bucket = 0;
 
 #[inline]
 fn tag_of(hash: u64) -> u32 {
     hash as u32
 }
 
-/// Open addressing with linear probing over a power-of-two bucket array at most half full,
-/// deletion by backward shift (no tombstones, so probe lengths never degrade). Buckets are
-/// 8 bytes, eight per cache line; a lookup's probe usually stays within one line, which is
-/// what [`FlowTable::prefetch_burst`] prefetches before any lookup of a burst runs.
+#[inline]
+fn bucket(slot: u32, tag: u32) -> Bucket {
+    (tag as u64) << 32 | (slot as u64 + 1)
+}
+
+#[inline]
+fn bucket_slot(b: Bucket) -> u32 {
+    (b as u32).wrapping_sub(1)
+}
+
+#[inline]
+fn bucket_tag(b: Bucket) -> u32 {
+    (b >> 32) as u32
+}
+
+/// Smallest bucket array: 16 KiB.
+const INDEX_MIN_BUCKETS: usize = 2048;
+
+/// Buckets moved to the new array per insertion and per [`Index::step`] while the index
+/// grows. Growth starts when the old array is half full, and the new one (twice as large)
+/// reaches half full only after as many insertions as the old array has buckets over two:
+/// moving at least two buckets per insertion finishes first, four leaves a margin.
+const MIGRATE_STEP: usize = 4;
+
+/// The flow index: open addressing with linear probing over a power-of-two bucket array at
+/// most half full, deletion by backward shift (no tombstones, so probe lengths never degrade).
+/// Buckets are 8 bytes, eight per cache line; a lookup's probe usually stays within one line,
+/// which is what [`FlowTable::prefetch_burst`] prefetches before any lookup of a burst runs.
+///
+/// The array is sized by the flows tracked now, not by the most the table may hold: sized
+/// for the default memcap's 441k flows (8 MiB) while 13.7k flows were live, every lookup
+/// missed the core's caches, since each flow's bucket had a line to itself; the index load
+/// was the largest single stall of decode + flow. It doubles when half full, without a pause:
+/// both arrays are reserved up front at the largest size (zeroed, so untouched pages cost no
+/// memory), new entries go to the new array, and each insertion and each
+/// [`FlowTable::process`] moves a few whole probe runs (clusters) of the old one across.
+/// While that lasts, a lookup that misses the new array also probes the old one.
 struct Index {
-    buckets: Box<[IndexSlot]>,
+    /// The current array (`cur`) and the other one: the previous array while growing, else
+    /// unused (all zero within its old size).
+    arrays: [Box<[Bucket]>; 2],
+    cur: usize,
+    /// Buckets in use in the current array, minus one.
     mask: usize,
+    /// Entries in the index.
+    len: usize,
+    /// Growing: the old array's mask, where its scan started (an empty bucket), and how many
+    /// of its buckets have been moved.
+    old: Option<Migration>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Migration {
+    mask: usize,
+    start: usize,
+    done: usize,
 }
 
 impl Index {
     /// An index for up to `max` entries (at most half the buckets in use).
     fn new(max: usize) -> Index {
-        let n = (max.max(1) * 2).next_power_of_two();
-        let mut buckets = Vec::with_capacity(n);
-        // Huge pages before the first write (see `FlowTable::new`).
-        crate::dpdk::advise_hugepages(buckets.spare_capacity_mut());
-        buckets.resize(n, EMPTY);
+        let n_max = (max.max(1) * 2).next_power_of_two();
+        let array = |n: usize| {
+            // Zeroed: a fresh mapping the kernel backs only where written. Huge pages are
+            // advised before the first write (see `FlowTable::new`).
+            let mut a = vec![EMPTY; n].into_boxed_slice();
+            crate::dpdk::advise_hugepages(&mut a);
+            a
+        };
+        // Both at the largest size: the arrays take turns as the new one, and which of them
+        // reaches the largest size depends on how often it grew.
+        let arrays = [array(n_max), array(n_max)];
+        let n = n_max.min(INDEX_MIN_BUCKETS);
         Index {
-            buckets: buckets.into_boxed_slice(),
+            arrays,
+            cur: 0,
             mask: n - 1,
+            len: 0,
+            old: None,
         }
     }
 
-    #[inline]
-    fn home(&self, tag: u32) -> usize {
-        tag as usize & self.mask
+    /// The current array's buckets in use.
+    #[cfg(test)]
+    fn buckets(&self) -> &[Bucket] {
+        &self.arrays[self.cur][..=self.mask]
     }
 
     /// The bucket where probing for `hash` starts.
     #[inline]
-    fn first(&self, hash: u64) -> &IndexSlot {
-        &self.buckets[self.home(tag_of(hash))]
+    fn first(&self, hash: u64) -> &Bucket {
+        &self.arrays[self.cur][tag_of(hash) as usize & self.mask]
     }
 
     /// The slot whose tag matches `hash` and for which `eq` holds.
     #[inline]
     fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
-        let tag = tag_of(hash);
-        let mut i = self.home(tag);
-        // Bounded: at least half the buckets are empty.
-        for _ in 0..=self.mask {
-            let b = self.buckets[i];
-            if b.slot == EMPTY.slot {
-                return None;
+        let found = probe(&self.arrays[self.cur], self.mask, tag_of(hash), &mut eq);
+        match self.old {
+            Some(m) if found.is_none() => {
+                probe(&self.arrays[1 - self.cur], m.mask, tag_of(hash), &mut eq)
             }
-            if b.tag == tag && eq(b.slot) {
-                return Some(b.slot);
-            }
-            i = (i + 1) & self.mask;
+            _ => found,
         }
-        None
     }
 
     /// Adds `slot` (not present) under `hash`.
     fn insert(&mut self, hash: u64, slot: u32) {
-        let tag = tag_of(hash);
-        let mut i = self.home(tag);
-        for _ in 0..=self.mask {
-            if self.buckets[i].slot == EMPTY.slot {
-                self.buckets[i] = IndexSlot { slot, tag };
-                return;
-            }
-            i = (i + 1) & self.mask;
+        if self.old.is_some() {
+            self.step(MIGRATE_STEP);
         }
-        // Unreachable while the table holds at most half as many flows as buckets.
-        debug_assert!(false, "flow index full");
+        if (self.len + 1) * 2 > self.mask + 1 {
+            // Growing never reaches this point (see `MIGRATE_STEP`); if it did, the move
+            // would be finished at once rather than the array filled past half.
+            self.step(usize::MAX);
+            self.grow();
+        }
+        let a = &mut self.arrays[self.cur];
+        place(a, self.mask, bucket(slot, tag_of(hash)));
+        self.len += 1;
     }
 
     /// Removes `slot`, filed under `hash`; shifts the following run back to close the hole.
     fn remove(&mut self, hash: u64, slot: u32) {
         let tag = tag_of(hash);
-        let mut i = self.home(tag);
-        let mut found = None;
-        for _ in 0..=self.mask {
-            let b = self.buckets[i];
-            if b.slot == EMPTY.slot {
-                break;
-            }
-            if b.slot == slot {
-                found = Some(i);
-                break;
-            }
-            i = (i + 1) & self.mask;
+        if unplace(&mut self.arrays[self.cur], self.mask, tag, slot) {
+            self.len -= 1;
+            return;
         }
-        let Some(mut hole) = found else {
+        if let Some(m) = self.old {
+            // In the old array's part not moved yet: a backward shift there stays within the
+            // run it happens in, which the scan has not reached.
+            if unplace(&mut self.arrays[1 - self.cur], m.mask, tag, slot) {
+                self.len -= 1;
+            }
+        }
+    }
+
+    /// Starts doubling (unless at the largest size): the current array becomes the old one.
+    fn grow(&mut self) {
+        let n = self.mask + 1;
+        let new = 1 - self.cur;
+        if 2 * n > self.arrays[new].len() {
+            // At the largest size, which holds `max` entries at most half full.
+            return;
+        }
+        // Start the scan at an empty bucket, so that no run is cut in two (one exists: at
+        // most half the buckets are full).
+        let start = self.arrays[self.cur][..n]
+            .iter()
+            .position(|&b| b == EMPTY)
+            .unwrap_or(0);
+        self.old = Some(Migration {
+            mask: n - 1,
+            start,
+            done: 0,
+        });
+        self.cur = new;
+        self.mask = 2 * n - 1;
+    }
+
+    /// Moves at least `budget` buckets of the old array (whole runs) to the current one.
+    fn step(&mut self, budget: usize) {
+        let Some(mut m) = self.old else {
             return;
         };
-        let mut j = hole;
-        for _ in 0..=self.mask {
-            j = (j + 1) & self.mask;
-            let b = self.buckets[j];
-            if b.slot == EMPTY.slot {
-                break;
+        let n = m.mask + 1;
+        let (cur, old) = if self.cur == 0 {
+            let (a, b) = self.arrays.split_at_mut(1);
+            (&mut a[0], &mut b[0])
+        } else {
+            let (a, b) = self.arrays.split_at_mut(1);
+            (&mut b[0], &mut a[0])
+        };
+        let mut moved = 0;
+        while moved < budget && m.done < n {
+            let i = (m.start + m.done) & m.mask;
+            let b = old[i];
+            m.done += 1;
+            moved += 1;
+            if b == EMPTY {
+                continue;
             }
-            // `b` may fill the hole when the hole lies between its home and where it sits.
-            let home = self.home(b.tag);
-            if (j.wrapping_sub(home) & self.mask) >= (j.wrapping_sub(hole) & self.mask) {
-                self.buckets[hole] = b;
-                hole = j;
+            // A run: this bucket and those up to the next empty one, moved whole, so that no
+            // probe in the old array crosses a hole.
+            old[i] = EMPTY;
+            place(cur, self.mask, b);
+            while m.done < n {
+                let j = (m.start + m.done) & m.mask;
+                let b = old[j];
+                if b == EMPTY {
+                    break;
+                }
+                old[j] = EMPTY;
+                place(cur, self.mask, b);
+                m.done += 1;
+                moved += 1;
             }
         }
-        self.buckets[hole] = EMPTY;
+        self.old = (m.done < n).then_some(m);
     }
 }
 
-/// Bytes of index accounted per flow: 8-byte buckets, 2 to 4 per flow (at most half full,
-/// power-of-two rounding).
-const INDEX_BYTES_PER_FLOW: usize = 32;
+/// Linear probe of `a[..=mask]` for a bucket with `tag` whose slot satisfies `eq`.
+#[inline]
+fn probe(a: &[Bucket], mask: usize, tag: u32, eq: &mut impl FnMut(u32) -> bool) -> Option<u32> {
+    let mut i = tag as usize & mask;
+    // Bounded: at least half the buckets are empty.
+    for _ in 0..=mask {
+        let b = a[i];
+        if b == EMPTY {
+            return None;
+        }
+        if bucket_tag(b) == tag && eq(bucket_slot(b)) {
+            return Some(bucket_slot(b));
+        }
+        i = (i + 1) & mask;
+    }
+    None
+}
+
+/// Puts `b` in the first empty bucket from its home.
+#[inline]
+fn place(a: &mut [Bucket], mask: usize, b: Bucket) {
+    let mut i = bucket_tag(b) as usize & mask;
+    for _ in 0..=mask {
+        if a[i] == EMPTY {
+            a[i] = b;
+            return;
+        }
+        i = (i + 1) & mask;
+    }
+    // Unreachable while the array is at most half full.
+    debug_assert!(false, "flow index full");
+}
+
+/// Removes `slot` filed under `tag` from `a[..=mask]` by backward shift; false if absent.
+fn unplace(a: &mut [Bucket], mask: usize, tag: u32, slot: u32) -> bool {
+    let mut i = tag as usize & mask;
+    let mut found = None;
+    for _ in 0..=mask {
+        let b = a[i];
+        if b == EMPTY {
+            break;
+        }
+        if bucket_slot(b) == slot {
+            found = Some(i);
+            break;
+        }
+        i = (i + 1) & mask;
+    }
+    let Some(mut hole) = found else {
+        return false;
+    };
+    let mut j = hole;
+    for _ in 0..=mask {
+        j = (j + 1) & mask;
+        let b = a[j];
+        if b == EMPTY {
+            break;
+        }
+        // `b` may fill the hole when the hole lies between its home and where it sits.
+        let home = bucket_tag(b) as usize & mask;
+        if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
+            a[hole] = b;
+            hole = j;
+        }
+    }
+    a[hole] = EMPTY;
+    true
+}
+
+/// Bytes of index accounted per flow: 8-byte buckets, 2 to 4 per flow in the current array
+/// (at most half full, power-of-two rounding), and the pages of the other array, half as
+/// large, written while it was current.
+const INDEX_BYTES_PER_FLOW: usize = 48;
 
 /// What the sweep reads of a slot, kept apart from the 256-byte entries: the sweep examines a
 /// few dozen slots per burst, and reading whole entries for that was four cache lines per slot
@@ -675,6 +838,10 @@ impl FlowTable {
         streams: &mut S,
         records: &mut R,
     ) -> Result<PacketOutcome, FlowDrop> {
+        if self.index.old.is_some() {
+            // Growing: lookups probe two arrays until the old one is moved across.
+            self.index.step(MIGRATE_STEP);
+        }
         let (key, side) = FlowKey::from_tuple(&pkt.tuple);
         // Packets come in trains: most follow the previous packet of their own flow (60% of
         // public_mix's), whose entry is still in L1. Checking that entry first skips the hash
@@ -1030,6 +1197,17 @@ mod index_tests {
     use super::*;
     use std::collections::HashMap;
 
+    fn used(idx: &Index) -> usize {
+        let mut n = idx.buckets().iter().filter(|&&b| b != EMPTY).count();
+        if let Some(m) = idx.old {
+            n += idx.arrays[1 - idx.cur][..=m.mask]
+                .iter()
+                .filter(|&&b| b != EMPTY)
+                .count();
+        }
+        n
+    }
+
     proptest::proptest! {
         /// Inserts and removes with heavy home-bucket collisions (hashes drawn from a small
         /// range) against a map model: every present slot is found under its hash, removed
@@ -1053,8 +1231,56 @@ mod index_tests {
                 for (&slot, &hash) in &model {
                     proptest::prop_assert_eq!(idx.find(hash, |s| s == slot), Some(slot));
                 }
-                let used = idx.buckets.iter().filter(|b| b.slot != EMPTY.slot).count();
-                proptest::prop_assert_eq!(used, model.len());
+                proptest::prop_assert_eq!(used(&idx), model.len());
+            }
+        }
+
+        /// The index grows from its smallest array to the largest while entries come and go
+        /// and moves are interleaved at random: every present slot stays findable, none is
+        /// lost or duplicated, the current array never passes half full, and once the moves
+        /// end the old array is empty.
+        #[test]
+        fn growing_keeps_every_entry_findable(
+            ops in proptest::collection::vec((proptest::prelude::any::<u64>(), 0u8..10), 1..6000),
+        ) {
+            let max = 5000;
+            let mut idx = Index::new(max);
+            let mut model: HashMap<u32, u64> = HashMap::new();
+            let mut next = 0u32;
+            let mut grew = false;
+            for (i, &(h, op)) in ops.iter().enumerate() {
+                // Few distinct homes among some of them, so runs form and cross the array end.
+                let hash = if op == 9 { h & 0xffff_0000_0000_001f } else { h };
+                if op < 7 && model.len() < max {
+                    idx.insert(hash, next);
+                    model.insert(next, hash);
+                    next += 1;
+                } else if op == 7 {
+                    idx.step(MIGRATE_STEP);
+                } else if let Some((&slot, &hash)) = model.iter().next() {
+                    idx.remove(hash, slot);
+                    model.remove(&slot);
+                }
+                grew |= idx.old.is_some();
+                proptest::prop_assert!(idx.len * 2 <= idx.mask + 1);
+                proptest::prop_assert_eq!(idx.len, model.len());
+                // Checking everything each time is quadratic: every 97th operation and the end.
+                if i % 97 == 0 || i + 1 == ops.len() {
+                    for (&slot, &hash) in &model {
+                        proptest::prop_assert_eq!(idx.find(hash, |s| s == slot), Some(slot));
+                    }
+                    proptest::prop_assert_eq!(used(&idx), model.len());
+                }
+            }
+            idx.step(usize::MAX);
+            proptest::prop_assert!(idx.old.is_none());
+            let other = &idx.arrays[1 - idx.cur];
+            proptest::prop_assert!(other.iter().all(|&b| b == EMPTY));
+            for (&slot, &hash) in &model {
+                proptest::prop_assert_eq!(idx.find(hash, |s| s == slot), Some(slot));
+            }
+            if model.len() > INDEX_MIN_BUCKETS {
+                proptest::prop_assert!(grew);
             }
         }
     }
