@@ -20,6 +20,8 @@ use crate::wire::{
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+mod fast;
+
 /// What to decode next.
 enum Step<'p> {
     Done,
@@ -98,6 +100,12 @@ pub(super) fn decode<'p>(
         in_reassembled: false,
         hw,
     };
+    if cfg.fast_path && link == LinkType::Ethernet && d.fast_ethernet(frame) {
+        if d.pkt.invalid {
+            d.counters.invalid += 1;
+        }
+        return;
+    }
     let mut defrag = Some(defrag);
     let mut step = d.link(link, frame);
     loop {
@@ -583,16 +591,7 @@ impl<'p> Dec<'_, 'p> {
             self.ipv4_options(&b[ipv4::MIN_HEADER_LEN..hl], off + ipv4::MIN_HEADER_LEN);
         }
         if self.cfg.checksum_validation {
-            let ok = match self.hw_verdict(self.hw.ip) {
-                Some(ok) => ok,
-                None => checksum::verify(&b[..hl]),
-            };
-            if ok {
-                self.pkt.csum.ipv4 = Csum::Ok;
-            } else {
-                self.pkt.csum.ipv4 = Csum::Bad;
-                self.counters.ipv4_csum_bad += 1;
-            }
+            self.ipv4_checksum(&b[..hl]);
         }
         let payload = &b[hl..];
         if frag.is_fragment {
@@ -622,6 +621,21 @@ impl<'p> Dec<'_, 'p> {
             );
         }
         self.transport(proto, payload, off + hl, Pseudo::V4(src, dst))
+    }
+
+    /// Checks (or takes the NIC's verdict on) the IPv4 header `h`, options included.
+    #[inline]
+    fn ipv4_checksum(&mut self, h: &[u8]) {
+        let ok = match self.hw_verdict(self.hw.ip) {
+            Some(ok) => ok,
+            None => checksum::verify(h),
+        };
+        if ok {
+            self.pkt.csum.ipv4 = Csum::Ok;
+        } else {
+            self.pkt.csum.ipv4 = Csum::Bad;
+            self.counters.ipv4_csum_bad += 1;
+        }
     }
 
     fn ipv4_options(&mut self, opts: &[u8], off: usize) {
@@ -938,6 +952,14 @@ impl<'p> Dec<'_, 'p> {
             self.event(e, off, 0, len);
         }
         match rebuilt {
+            // No layer left to decode the datagram with: stop at the fragment, which the
+            // summary still describes (switching `data` to an undecoded datagram would leave
+            // `ip_header` and `payload` pointing outside it).
+            Some(_) if self.pkt.layers >= self.cfg.max_layers => {
+                self.counters.too_many_layers += 1;
+                self.event(E::TooManyLayers, 0, 0, 0);
+                Step::Done
+            }
             Some(buf) => {
                 self.pkt.data = buf;
                 self.pkt.reassembled = true;
@@ -1037,11 +1059,11 @@ impl<'p> Dec<'_, 'p> {
 
     fn tcp(&mut self, b: &'p [u8], off: usize, ps: Pseudo) {
         self.counters.tcp += 1;
-        if b.len() < tcp::MIN_HEADER_LEN {
+        let Some(h) = b.first_chunk::<{ tcp::MIN_HEADER_LEN }>() else {
             self.event(E::TcpPktTooSmall, off, tcp::MIN_HEADER_LEN, b.len());
             return;
-        }
-        let t = tcp::TcpPacket::new_unchecked(b);
+        };
+        let t = tcp::TcpPacket::new_unchecked(h);
         let hl = t.header_len();
         if hl > b.len() {
             self.event(E::TcpHlenTooSmall, off, hl, b.len());
@@ -1051,8 +1073,7 @@ impl<'p> Dec<'_, 'p> {
             self.event(E::TcpInvalidOptlen, off, tcp::MIN_HEADER_LEN, hl);
             return;
         }
-        let options = self.tcp_options(t.options(), off + tcp::MIN_HEADER_LEN);
-        self.pkt.l4 = L4::Tcp(TcpInfo {
+        let info = TcpInfo {
             src_port: t.src_port(),
             dst_port: t.dst_port(),
             seq: t.seq(),
@@ -1061,8 +1082,28 @@ impl<'p> Dec<'_, 'p> {
             window: t.window(),
             header_len: hl as u8,
             urgent: t.urgent(),
-            options,
-        });
+            options: TcpOpts::default(),
+        };
+        // The two layouts nearly every segment carries are told apart before the general
+        // walk, which they would go through without an event (part of the fast path, so
+        // that turning it off checks them); each branch writes its own summary so that none
+        // is built on the stack and copied.
+        let opts = &b[tcp::MIN_HEADER_LEN..hl];
+        let fast = self.cfg.fast_path;
+        if opts.is_empty() {
+            self.pkt.l4 = L4::Tcp(info);
+        } else if let Some(ts) = tcp::nop_nop_timestamp(opts).filter(|_| fast) {
+            self.pkt.l4 = L4::Tcp(TcpInfo {
+                options: TcpOpts {
+                    timestamp: Some(ts),
+                    ..TcpOpts::default()
+                },
+                ..info
+            });
+        } else {
+            let options = self.tcp_options(opts, off + tcp::MIN_HEADER_LEN);
+            self.pkt.l4 = L4::Tcp(TcpInfo { options, ..info });
+        }
         self.pkt.payload = &b[hl..];
         if self.cfg.checksum_validation {
             let ok = match self.hw_verdict(self.hw.l4) {

@@ -118,6 +118,11 @@ pub struct DecodeConfig {
     pub max_layers: u8,
     /// Fragment reassembly.
     pub defrag: DefragConfig,
+    /// Decode the common frame shape (Ethernet, up to two VLAN tags, IPv4 without options
+    /// that is not a fragment, TCP or plain UDP) in one straight-line pass instead of the
+    /// layer walk, and the common TCP option layouts without the option walk. The result is
+    /// the same either way; off only to check that it is.
+    pub fast_path: bool,
 }
 
 impl Default for DecodeConfig {
@@ -128,6 +133,7 @@ impl Default for DecodeConfig {
             geneve: true,
             max_layers: 16,
             defrag: DefragConfig::default(),
+            fast_path: true,
         }
     }
 }
