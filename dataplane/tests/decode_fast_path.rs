@@ -217,6 +217,9 @@ struct Spec {
     /// Corrupt the IPv4 / L4 checksums.
     bad_ip_csum: bool,
     bad_l4_csum: bool,
+    /// IPv6 instead of IPv4 (`ver_ihl` 0x45 then means version 6, an EtherType of IPv4
+    /// becomes IPv6, `tl_delta` is added to the payload length), with a hop-by-hop header.
+    v6: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -287,6 +290,7 @@ fn spec() -> impl Strategy<Value = Spec> {
         prop::sample::select(vec![0u8, 0, 0, 1, 6]),
         any::<bool>(),
         any::<bool>(),
+        prop::option::weighted(0.3, prop::bool::weighted(0.2)),
     )
         .prop_map(
             |(
@@ -301,6 +305,7 @@ fn spec() -> impl Strategy<Value = Spec> {
                 padding,
                 bi,
                 bl,
+                v6,
             )| Spec {
                 tags,
                 ethertype,
@@ -314,6 +319,7 @@ fn spec() -> impl Strategy<Value = Spec> {
                 padding,
                 bad_ip_csum: bi,
                 bad_l4_csum: bl,
+                v6,
             },
         )
 }
@@ -340,6 +346,12 @@ fn tunnelled(port: u16) -> Vec<u8> {
 fn build(s: &Spec) -> Vec<u8> {
     let src = [10, 0, 0, 1];
     let dst = [192, 168, 7, 9];
+    let src6 = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    let dst6 = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+    let pseudo = |proto: u8, len: usize| match s.v6 {
+        Some(_) => checksum::pseudo_v6(src6, dst6, proto, len as u32),
+        None => checksum::pseudo_v4(src, dst, proto, len as u32),
+    };
     let mut l4 = match &s.l4 {
         L4Spec::Tcp(words, opts) => {
             let mut t = vec![0x04, 0xd2, 0x00, 0x50, 1, 2, 3, 4, 5, 6, 7, 8];
@@ -347,7 +359,7 @@ fn build(s: &Spec) -> Vec<u8> {
             t.extend_from_slice(&[0x18, 0xff, 0xff, 0, 0, 0, 0]);
             t.extend_from_slice(opts);
             t.extend_from_slice(&s.payload);
-            let c = checksum::compute_with(checksum::pseudo_v4(src, dst, 6, t.len() as u32), &t);
+            let c = checksum::compute_with(pseudo(6, t.len()), &t);
             t[16..18].copy_from_slice(&c.to_be_bytes());
             if s.bad_l4_csum {
                 t[17] ^= 0x5a;
@@ -367,7 +379,7 @@ fn build(s: &Spec) -> Vec<u8> {
             u.extend_from_slice(&[0, 0]);
             u.extend_from_slice(&payload);
             if !zero {
-                let c = checksum::compute_with(checksum::pseudo_v4(src, dst, 17, len as u32), &u);
+                let c = checksum::compute_with(pseudo(17, len), &u);
                 u[6..8].copy_from_slice(&c.to_be_bytes());
                 if s.bad_l4_csum {
                     u[7] ^= 0x5a;
@@ -377,9 +389,46 @@ fn build(s: &Spec) -> Vec<u8> {
         }
         L4Spec::Raw(b) => b.clone(),
     };
+    let ip = match s.v6 {
+        Some(ext) => ipv6_header(s, ext, src6, dst6, l4.len()),
+        None => ipv4_header(s, src, dst, l4.len()),
+    };
+    let mut f = vec![0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2];
+    for (tpid, tci) in &s.tags {
+        f.extend_from_slice(&tpid.to_be_bytes());
+        f.extend_from_slice(&tci.to_be_bytes());
+    }
+    let et = match (s.v6, s.ethertype) {
+        (Some(_), 0x0800) => 0x86dd,
+        (_, et) => et,
+    };
+    f.extend_from_slice(&et.to_be_bytes());
+    f.extend_from_slice(&ip);
+    f.append(&mut l4);
+    f.extend(std::iter::repeat_n(0u8, usize::from(s.padding)));
+    f
+}
+
+fn ipv6_header(s: &Spec, ext: bool, src: [u8; 16], dst: [u8; 16], l4_len: usize) -> Vec<u8> {
+    let first = if s.ver_ihl == 0x45 { 0x6a } else { s.ver_ihl };
+    let mut ip = vec![first, 0xb1, 0x23, 0x45];
+    let ext_len = if ext { 8 } else { 0 };
+    let plen = (ext_len + l4_len) as i32 + i32::from(s.tl_delta);
+    ip.extend_from_slice(&(plen.max(0) as u16).to_be_bytes());
+    ip.extend_from_slice(&[if ext { 0 } else { s.proto }, s.ttl]);
+    ip.extend_from_slice(&src);
+    ip.extend_from_slice(&dst);
+    if ext {
+        // Hop-by-hop options holding one PadN.
+        ip.extend_from_slice(&[s.proto, 0, 1, 4, 0, 0, 0, 0]);
+    }
+    ip
+}
+
+fn ipv4_header(s: &Spec, src: [u8; 4], dst: [u8; 4], l4_len: usize) -> Vec<u8> {
     let ihl = usize::from(s.ver_ihl & 0x0f) * 4;
     let opts_len = ihl.saturating_sub(20);
-    let tl = (20 + opts_len + l4.len()) as i32 + i32::from(s.tl_delta);
+    let tl = (20 + opts_len + l4_len) as i32 + i32::from(s.tl_delta);
     let mut ip = vec![s.ver_ihl, 0x10];
     ip.extend_from_slice(&(tl.max(0) as u16).to_be_bytes());
     ip.extend_from_slice(&[0xab, 0xcd]);
@@ -397,16 +446,7 @@ fn build(s: &Spec) -> Vec<u8> {
     if s.bad_ip_csum {
         ip[11] ^= 0x5a;
     }
-    let mut f = vec![0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2];
-    for (tpid, tci) in &s.tags {
-        f.extend_from_slice(&tpid.to_be_bytes());
-        f.extend_from_slice(&tci.to_be_bytes());
-    }
-    f.extend_from_slice(&s.ethertype.to_be_bytes());
-    f.extend_from_slice(&ip);
-    f.append(&mut l4);
-    f.extend(std::iter::repeat_n(0u8, usize::from(s.padding)));
-    f
+    ip
 }
 
 proptest! {
@@ -463,6 +503,7 @@ fn comparison_detects_a_difference() {
         padding: 0,
         bad_ip_csum: false,
         bad_l4_csum: true,
+        v6: None,
     };
     let frame = build(&s);
     let mut pair = Pair::new(DecodeConfig::default());

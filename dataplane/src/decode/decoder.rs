@@ -74,7 +74,8 @@ struct Dec<'c, 'p> {
     /// `memcpy` per packet.
     pkt: &'c mut Packet<'p>,
     in_reassembled: bool,
-    /// The NIC's verdicts on the outermost IPv4 header and the segment after it.
+    /// The NIC's verdicts on the outermost IPv4 header and the segment after it; cleared on
+    /// entering a tunnel or a rebuilt datagram, whose checksums are computed.
     hw: HwChecksums,
 }
 
@@ -100,10 +101,9 @@ pub(super) fn decode<'p>(
         in_reassembled: false,
         hw,
     };
+    // The fast path raises no invalid event (only TCP option events, which are not), so
+    // there is no `decoder.invalid` to count after it.
     if cfg.fast_path && link == LinkType::Ethernet && d.fast_ethernet(frame) {
-        if d.pkt.invalid {
-            d.counters.invalid += 1;
-        }
         return;
     }
     let mut defrag = Some(defrag);
@@ -147,12 +147,10 @@ pub(super) fn decode<'p>(
 
 impl<'p> Dec<'_, 'p> {
     /// The NIC's verdict for a checksum of the outermost IP layer, `None` when it must be
-    /// computed (no verdict, inside a tunnel, or in a datagram rebuilt from fragments).
+    /// computed: no verdict, inside a tunnel or in a datagram rebuilt from fragments (entering
+    /// either clears `hw`).
     #[inline]
     fn hw_verdict(&self, v: HwCsum) -> Option<bool> {
-        if self.pkt.tunnel.depth != 0 || self.in_reassembled {
-            return None;
-        }
         match v {
             HwCsum::Unknown => None,
             HwCsum::Good => Some(true),
@@ -526,6 +524,7 @@ impl<'p> Dec<'_, 'p> {
         self.pkt.tunnel.depth = self.pkt.tunnel.depth.saturating_add(1);
         self.pkt.tunnel.inner_offset = inner_off as u32;
         self.pkt.tunnel.in_data = self.in_reassembled;
+        self.hw = HwChecksums::UNKNOWN;
     }
 
     /// Resets the per-IP-layer fields before a (possibly inner) IP header is decoded.
@@ -624,7 +623,7 @@ impl<'p> Dec<'_, 'p> {
     }
 
     /// Checks (or takes the NIC's verdict on) the IPv4 header `h`, options included.
-    #[inline]
+    #[inline(always)]
     fn ipv4_checksum(&mut self, h: &[u8]) {
         let ok = match self.hw_verdict(self.hw.ip) {
             Some(ok) => ok,
@@ -964,6 +963,7 @@ impl<'p> Dec<'_, 'p> {
                 self.pkt.data = buf;
                 self.pkt.reassembled = true;
                 self.in_reassembled = true;
+                self.hw = HwChecksums::UNKNOWN;
                 if v6 {
                     Step::Ipv6(buf, 0)
                 } else {
@@ -1057,6 +1057,7 @@ impl<'p> Dec<'_, 'p> {
         }
     }
 
+    #[inline(always)]
     fn tcp(&mut self, b: &'p [u8], off: usize, ps: Pseudo) {
         self.counters.tcp += 1;
         let Some(h) = b.first_chunk::<{ tcp::MIN_HEADER_LEN }>() else {
