@@ -1074,7 +1074,7 @@ impl<'p> Dec<'_, 'p> {
             self.event(E::TcpInvalidOptlen, off, tcp::MIN_HEADER_LEN, hl);
             return;
         }
-        let info = TcpInfo {
+        self.pkt.l4 = L4::Tcp(TcpInfo {
             src_port: t.src_port(),
             dst_port: t.dst_port(),
             seq: t.seq(),
@@ -1084,26 +1084,26 @@ impl<'p> Dec<'_, 'p> {
             header_len: hl as u8,
             urgent: t.urgent(),
             options: TcpOpts::default(),
-        };
-        // The two layouts nearly every segment carries are told apart before the general
-        // walk, which they would go through without an event (part of the fast path, so
-        // that turning it off checks them); each branch writes its own summary so that none
-        // is built on the stack and copied.
+        });
+        // The layout nearly every segment after the handshake carries is recognised before
+        // the general walk, which it would go through without an event (part of the fast
+        // path, so that turning that off checks it). The options are filled in place rather
+        // than built beside the header and copied.
         let opts = &b[tcp::MIN_HEADER_LEN..hl];
-        let fast = self.cfg.fast_path;
-        if opts.is_empty() {
-            self.pkt.l4 = L4::Tcp(info);
-        } else if let Some(ts) = tcp::nop_nop_timestamp(opts).filter(|_| fast) {
-            self.pkt.l4 = L4::Tcp(TcpInfo {
-                options: TcpOpts {
-                    timestamp: Some(ts),
-                    ..TcpOpts::default()
-                },
-                ..info
-            });
-        } else {
-            let options = self.tcp_options(opts, off + tcp::MIN_HEADER_LEN);
-            self.pkt.l4 = L4::Tcp(TcpInfo { options, ..info });
+        if !opts.is_empty() {
+            match tcp::nop_nop_timestamp(opts) {
+                Some(ts) if self.cfg.fast_path => {
+                    if let L4::Tcp(info) = &mut self.pkt.l4 {
+                        info.options.timestamp = Some(ts);
+                    }
+                }
+                _ => {
+                    let parsed = self.tcp_options(opts, off + tcp::MIN_HEADER_LEN);
+                    if let L4::Tcp(info) = &mut self.pkt.l4 {
+                        info.options = parsed;
+                    }
+                }
+            }
         }
         self.pkt.payload = &b[hl..];
         if self.cfg.checksum_validation {
