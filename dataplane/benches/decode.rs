@@ -7,6 +7,12 @@
 //!
 //! Run: `cargo bench -p dataplane --bench decode`
 //!
+//! `ONLY=<case>` (e.g. `ONLY=public_mix_mbuf_burst32_nic_csum`) runs only that pool case in
+//! the report after criterion and skips the other cases' thread-CPU-time report, so that one
+//! case can be profiled alone: pass a criterion filter that matches nothing
+//! (`ONLY=... BENCH_BINARY --bench nomatch` under `valgrind --tool=callgrind`); the pool case
+//! then decodes the capture 5 times, plus once for the NIC verdicts.
+//!
 //! The capture (72 MB of frames) does not fit in cache. `decode/public_mix_burst32` does what
 //! the worker does: each burst of 32 frames has its first cache lines prefetched
 //! (`RxPacket::prefetch_data`) before the first is decoded.
@@ -209,14 +215,17 @@ fn run_pool(
             let hw = nic.map_or(HwChecksums::UNKNOWN, |v| v[i]);
             dec.decode_offloaded(link, frame, pkts[i].0, hw, &mut p);
             acc += p.payload.len() + usize::from(p.invalid);
-            if let (Some(t), Some(fp)) = (flows.as_deref_mut(), flow_packet(&p)) {
-                let out = t.process(
-                    &fp,
-                    pkts[i].0,
-                    &mut NullStreamSink,
-                    &mut |_: &FlowRecord| {},
-                );
-                acc += usize::from(out.is_ok());
+            // Only with a table: the decoder-only cases must not pay for the flow key.
+            if let Some(t) = flows.as_deref_mut() {
+                if let Some(fp) = flow_packet(&p) {
+                    let out = t.process(
+                        &fp,
+                        pkts[i].0,
+                        &mut NullStreamSink,
+                        &mut |_: &FlowRecord| {},
+                    );
+                    acc += usize::from(out.is_ok());
+                }
             }
         }
         // After each burst, as the worker does.
@@ -360,6 +369,11 @@ fn bench_decode(c: &mut Criterion) {
         pkts.len(),
         bytes
     );
+    let only = std::env::var("ONLY").ok();
+    if only.is_some() {
+        report_pool(link, &pkts, only.as_deref());
+        return;
+    }
     // On a shared, loaded machine wall time overstates the cost; also report this thread's
     // CPU time (user + system, from /proc) per packet over a fixed number of passes.
     for (name, csum, burst) in CASES {
@@ -391,14 +405,18 @@ fn bench_decode(c: &mut Criterion) {
         let ns = (t1 - t0) as f64 * 1e7 / (passes as f64 * pkts.len() as f64);
         eprintln!("decode::{name} thread CPU time: {ns:.1} ns/packet over {passes} passes");
     }
-    report_pool(link, &pkts);
+    report_pool(link, &pkts, None);
 }
 
-/// The pool cases outside criterion: the fastest of a few passes.
-fn report_pool(link: LinkType, pkts: &[(Timestamp, Vec<u8>)]) {
+/// The pool cases outside criterion (only the one named `only`, if given): the fastest of a
+/// few passes.
+fn report_pool(link: LinkType, pkts: &[(Timestamp, Vec<u8>)], only: Option<&str>) {
     let mut pool = MbufPool::new();
     let verdicts = nic_verdicts(link, pkts);
     for (name, lead, nic, flow) in POOL_CASES {
+        if only.is_some_and(|o| o != name) {
+            continue;
+        }
         let mut dec = Decoder::new(DecodeConfig::default()).expect("config");
         let nic = nic.then_some(&verdicts[..]);
         let mut table = flow.then(flow_table);

@@ -102,3 +102,33 @@ fn ipv4_overlap_raises_event_and_first_offset_wins() {
     assert_eq!(&p.data[36..44], &[b'Z'; 8]);
     assert_eq!(&p.data[44..52], &body[24..32]);
 }
+
+/// A fragment that completes a datagram when no layer is left to decode it with (Ethernet,
+/// EtherType, IPv4 and the fragment take all four of `max_layers`) stops at the fragment: the
+/// summary keeps describing the frame, `too_many_layers` is raised, and its slices stay inside
+/// its data.
+#[test]
+fn completing_fragment_at_the_layer_limit_describes_the_fragment() {
+    let mut d = Decoder::new(DecodeConfig {
+        max_layers: 4,
+        ..DecodeConfig::default()
+    })
+    .unwrap();
+    let body = udp(b"sixteen byte msg");
+    let (a, b) = body.split_at(16);
+    let src = [198, 51, 100, 8];
+    let eth = |ip: Vec<u8>| [&[2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 8, 0][..], &ip].concat();
+    let t = Timestamp(1);
+    let tail = eth(frag(src, 3, 16, false, b));
+    let p = d.decode(LinkType::Ethernet, &tail, t);
+    assert!(!p.reassembled && p.validate().is_ok());
+    let last = eth(frag(src, 3, 0, true, a));
+    let p = d.decode(LinkType::Ethernet, &last, t);
+    assert!(!p.reassembled);
+    assert!(core::ptr::eq(p.data, p.frame));
+    assert_eq!(p.validate(), Ok(()));
+    assert!(p.has_event(DecodeEvent::TooManyLayers));
+    assert_eq!(p.payload, a);
+    assert_eq!(d.counters().too_many_layers, 1);
+    assert_eq!(d.counters().defrag.ipv4_reassembled, 1);
+}

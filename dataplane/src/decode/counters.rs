@@ -9,7 +9,7 @@ use super::events::DecodeEvent;
 use crate::counters::CounterSet;
 
 /// Per-worker decoder counters.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeCounters {
     /// `decoder.pkts`: packets handed to the decoder.
     pub pkts: u64,

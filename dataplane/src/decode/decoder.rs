@@ -20,6 +20,8 @@ use crate::wire::{
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+mod fast;
+
 /// What to decode next.
 enum Step<'p> {
     Done,
@@ -72,7 +74,8 @@ struct Dec<'c, 'p> {
     /// `memcpy` per packet.
     pkt: &'c mut Packet<'p>,
     in_reassembled: bool,
-    /// The NIC's verdicts on the outermost IPv4 header and the segment after it.
+    /// The NIC's verdicts on the outermost IPv4 header and the segment after it; cleared on
+    /// entering a tunnel or a rebuilt datagram, whose checksums are computed.
     hw: HwChecksums,
 }
 
@@ -98,6 +101,11 @@ pub(super) fn decode<'p>(
         in_reassembled: false,
         hw,
     };
+    // The fast path raises no invalid event (only TCP option events, which are not), so
+    // there is no `decoder.invalid` to count after it.
+    if cfg.fast_path && link == LinkType::Ethernet && d.fast_ethernet(frame) {
+        return;
+    }
     let mut defrag = Some(defrag);
     let mut step = d.link(link, frame);
     loop {
@@ -139,12 +147,10 @@ pub(super) fn decode<'p>(
 
 impl<'p> Dec<'_, 'p> {
     /// The NIC's verdict for a checksum of the outermost IP layer, `None` when it must be
-    /// computed (no verdict, inside a tunnel, or in a datagram rebuilt from fragments).
+    /// computed: no verdict, inside a tunnel or in a datagram rebuilt from fragments (entering
+    /// either clears `hw`).
     #[inline]
     fn hw_verdict(&self, v: HwCsum) -> Option<bool> {
-        if self.pkt.tunnel.depth != 0 || self.in_reassembled {
-            return None;
-        }
         match v {
             HwCsum::Unknown => None,
             HwCsum::Good => Some(true),
@@ -518,6 +524,7 @@ impl<'p> Dec<'_, 'p> {
         self.pkt.tunnel.depth = self.pkt.tunnel.depth.saturating_add(1);
         self.pkt.tunnel.inner_offset = inner_off as u32;
         self.pkt.tunnel.in_data = self.in_reassembled;
+        self.hw = HwChecksums::UNKNOWN;
     }
 
     /// Resets the per-IP-layer fields before a (possibly inner) IP header is decoded.
@@ -583,16 +590,7 @@ impl<'p> Dec<'_, 'p> {
             self.ipv4_options(&b[ipv4::MIN_HEADER_LEN..hl], off + ipv4::MIN_HEADER_LEN);
         }
         if self.cfg.checksum_validation {
-            let ok = match self.hw_verdict(self.hw.ip) {
-                Some(ok) => ok,
-                None => checksum::verify(&b[..hl]),
-            };
-            if ok {
-                self.pkt.csum.ipv4 = Csum::Ok;
-            } else {
-                self.pkt.csum.ipv4 = Csum::Bad;
-                self.counters.ipv4_csum_bad += 1;
-            }
+            self.ipv4_checksum(&b[..hl]);
         }
         let payload = &b[hl..];
         if frag.is_fragment {
@@ -622,6 +620,21 @@ impl<'p> Dec<'_, 'p> {
             );
         }
         self.transport(proto, payload, off + hl, Pseudo::V4(src, dst))
+    }
+
+    /// Checks (or takes the NIC's verdict on) the IPv4 header `h`, options included.
+    #[inline(always)]
+    fn ipv4_checksum(&mut self, h: &[u8]) {
+        let ok = match self.hw_verdict(self.hw.ip) {
+            Some(ok) => ok,
+            None => checksum::verify(h),
+        };
+        if ok {
+            self.pkt.csum.ipv4 = Csum::Ok;
+        } else {
+            self.pkt.csum.ipv4 = Csum::Bad;
+            self.counters.ipv4_csum_bad += 1;
+        }
     }
 
     fn ipv4_options(&mut self, opts: &[u8], off: usize) {
@@ -938,10 +951,19 @@ impl<'p> Dec<'_, 'p> {
             self.event(e, off, 0, len);
         }
         match rebuilt {
+            // No layer left to decode the datagram with: stop at the fragment, which the
+            // summary still describes (switching `data` to an undecoded datagram would leave
+            // `ip_header` and `payload` pointing outside it).
+            Some(_) if self.pkt.layers >= self.cfg.max_layers => {
+                self.counters.too_many_layers += 1;
+                self.event(E::TooManyLayers, 0, 0, 0);
+                Step::Done
+            }
             Some(buf) => {
                 self.pkt.data = buf;
                 self.pkt.reassembled = true;
                 self.in_reassembled = true;
+                self.hw = HwChecksums::UNKNOWN;
                 if v6 {
                     Step::Ipv6(buf, 0)
                 } else {
@@ -1035,13 +1057,14 @@ impl<'p> Dec<'_, 'p> {
         }
     }
 
+    #[inline(always)]
     fn tcp(&mut self, b: &'p [u8], off: usize, ps: Pseudo) {
         self.counters.tcp += 1;
-        if b.len() < tcp::MIN_HEADER_LEN {
+        let Some(h) = b.first_chunk::<{ tcp::MIN_HEADER_LEN }>() else {
             self.event(E::TcpPktTooSmall, off, tcp::MIN_HEADER_LEN, b.len());
             return;
-        }
-        let t = tcp::TcpPacket::new_unchecked(b);
+        };
+        let t = tcp::TcpPacket::new_unchecked(h);
         let hl = t.header_len();
         if hl > b.len() {
             self.event(E::TcpHlenTooSmall, off, hl, b.len());
@@ -1051,7 +1074,6 @@ impl<'p> Dec<'_, 'p> {
             self.event(E::TcpInvalidOptlen, off, tcp::MIN_HEADER_LEN, hl);
             return;
         }
-        let options = self.tcp_options(t.options(), off + tcp::MIN_HEADER_LEN);
         self.pkt.l4 = L4::Tcp(TcpInfo {
             src_port: t.src_port(),
             dst_port: t.dst_port(),
@@ -1061,8 +1083,28 @@ impl<'p> Dec<'_, 'p> {
             window: t.window(),
             header_len: hl as u8,
             urgent: t.urgent(),
-            options,
+            options: TcpOpts::default(),
         });
+        // The layout nearly every segment after the handshake carries is recognised before
+        // the general walk, which it would go through without an event (part of the fast
+        // path, so that turning that off checks it). The options are filled in place rather
+        // than built beside the header and copied.
+        let opts = &b[tcp::MIN_HEADER_LEN..hl];
+        if !opts.is_empty() {
+            match tcp::nop_nop_timestamp(opts) {
+                Some(ts) if self.cfg.fast_path => {
+                    if let L4::Tcp(info) = &mut self.pkt.l4 {
+                        info.options.timestamp = Some(ts);
+                    }
+                }
+                _ => {
+                    let parsed = self.tcp_options(opts, off + tcp::MIN_HEADER_LEN);
+                    if let L4::Tcp(info) = &mut self.pkt.l4 {
+                        info.options = parsed;
+                    }
+                }
+            }
+        }
         self.pkt.payload = &b[hl..];
         if self.cfg.checksum_validation {
             let ok = match self.hw_verdict(self.hw.l4) {

@@ -9,6 +9,13 @@
 //! walk continues. Loops over stacked headers (VLAN, MPLS, extension headers, tunnels) are
 //! bounded by the bytes they consume and by [`DecodeConfig::max_layers`].
 //!
+//! Most frames (Ethernet, at most two VLAN tags, IPv4 without options that is not a fragment
+//! or IPv6 without extension headers, then TCP or plain UDP) skip the layer walk: a
+//! straight-line fast path checks the whole shape before writing anything and hands anything
+//! else to the walk untouched. Its result is the walk's, field for field and counter for
+//! counter ([`DecodeConfig::fast_path`] turns it off; `tests/decode_fast_path.rs` compares the
+//! two).
+//!
 //! Tunnels (GRE, VXLAN, IP-in-IP, PPTP) are decoded through: the [`Packet`] describes the
 //! innermost IP packet, with the outermost addresses in [`Packet::outer`]. A fragment that
 //! completes a datagram yields a packet that describes the rebuilt datagram
@@ -118,6 +125,11 @@ pub struct DecodeConfig {
     pub max_layers: u8,
     /// Fragment reassembly.
     pub defrag: DefragConfig,
+    /// Decode the common frame shape (Ethernet, up to two VLAN tags, IPv4 without options
+    /// that is not a fragment, TCP or plain UDP) in one straight-line pass instead of the
+    /// layer walk, and the common TCP option layouts without the option walk. The result is
+    /// the same either way; off only to check that it is.
+    pub fast_path: bool,
 }
 
 impl Default for DecodeConfig {
@@ -128,6 +140,7 @@ impl Default for DecodeConfig {
             geneve: true,
             max_layers: 16,
             defrag: DefragConfig::default(),
+            fast_path: true,
         }
     }
 }

@@ -28,7 +28,8 @@ pub struct Anomaly {
     pub in_reassembled: bool,
 }
 
-/// Fixed-capacity anomaly list; never allocates.
+/// Fixed-capacity anomaly list; never allocates. Two lists are equal when they stored the
+/// same anomalies in the same order and counted the same number.
 #[derive(Debug, Clone, Copy)]
 pub struct Anomalies {
     items: [Option<Anomaly>; MAX_ANOMALIES],
@@ -45,6 +46,14 @@ impl Default for Anomalies {
         }
     }
 }
+
+impl PartialEq for Anomalies {
+    fn eq(&self, other: &Self) -> bool {
+        self.total == other.total && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Anomalies {}
 
 impl Anomalies {
     /// Stores `a` if there is room; returns false when it was counted but not stored.
@@ -306,8 +315,9 @@ pub enum L4 {
     Other(u8),
 }
 
-/// Everything later stages need from one packet, without re-parsing.
-#[derive(Debug, Clone, Copy)]
+/// Everything later stages need from one packet, without re-parsing. Equality compares the
+/// bytes that `frame`, `data`, `ip_header` and `payload` hold, not where they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Packet<'a> {
     /// Link type it was decoded as.
     pub link: LinkType,

@@ -236,6 +236,21 @@ impl<'a> Iterator for TcpOptions<'a> {
     }
 }
 
+/// The timestamp value and echo reply of an options area that is exactly NOP, NOP,
+/// Timestamps (RFC 7323 Appendix A's layout, which most stacks send on every segment after the
+/// handshake); `None` for any other options area.
+#[inline]
+pub fn nop_nop_timestamp(opts: &[u8]) -> Option<(u32, u32)> {
+    let o: &[u8; 12] = opts.try_into().ok()?;
+    if o[..4] != [opt::NOP, opt::NOP, opt::TIMESTAMP, 10] {
+        return None;
+    }
+    Some((
+        u32::from_be_bytes([o[4], o[5], o[6], o[7]]),
+        u32::from_be_bytes([o[8], o[9], o[10], o[11]]),
+    ))
+}
+
 /// Required total length (kind + len + data) of options with a fixed size; `None` when the size
 /// varies or is unknown.
 pub const fn fixed_option_len(kind: u8) -> Option<usize> {
