@@ -211,13 +211,13 @@ fn run_pool(
         }
         for i in start..end {
             let frame = pool.bytes(slots[i % POOL]);
-            let mut p = Packet::new(link, frame);
             let hw = nic.map_or(HwChecksums::UNKNOWN, |v| v[i]);
-            dec.decode_offloaded(link, frame, pkts[i].0, hw, &mut p);
+            let mut slot = None;
+            let p = dec.decode_offloaded_in(link, frame, pkts[i].0, hw, &mut slot);
             acc += p.payload.len() + usize::from(p.invalid);
             // Only with a table: the decoder-only cases must not pay for the flow key.
             if let Some(t) = flows.as_deref_mut() {
-                if let Some(fp) = flow_packet(&p) {
+                if let Some(fp) = flow_packet(p) {
                     let out = t.process(
                         &fp,
                         pkts[i].0,

@@ -1123,17 +1123,16 @@ impl Pipeline {
         stream_buf.clear();
         windows.clear();
         // Decoded in place: returning the summary by value copied ~400 bytes per packet.
-        let mut pkt = Packet::new(*link, frame);
-        decoder.decode_offloaded(*link, frame, now, hw, &mut pkt);
-        let pkt = pkt;
+        let mut slot = None;
+        let pkt = decoder.decode_offloaded_in(*link, frame, now, hw, &mut slot);
         let log_anomalies = events.wants_eve() && (anomaly.decode || anomaly.stream);
-        let Some(fp) = flow_packet(&pkt) else {
+        let Some(fp) = flow_packet(pkt) else {
             counters.no_flow += 1;
             if log_anomalies {
                 let types = *anomaly;
                 log_packet_anomalies(
                     eve_buf,
-                    &pkt,
+                    pkt,
                     0,
                     pcap_cnt,
                     now,
@@ -1144,8 +1143,8 @@ impl Pipeline {
                 );
             }
             if let Some(det) = detector.as_mut() {
-                let ctx = alert_context(&pkt, 0, pcap_cnt, None);
-                det.inspect_packet(&PacketView::stateless(&pkt), None, now, &mut |ev| {
+                let ctx = alert_context(pkt, 0, pcap_cnt, None);
+                det.inspect_packet(&PacketView::stateless(pkt), None, now, &mut |ev| {
                     pending.push((ev, ctx))
                 });
                 emit_alerts(pending, eve_buf, det, Some(0), None, None, events);
@@ -1166,7 +1165,7 @@ impl Pipeline {
                     buf: &mut *stream_buf,
                     pending: &mut *pending,
                     deferred: Some(&mut *windows),
-                    pkt: Some(&pkt),
+                    pkt: Some(pkt),
                     pcap_cnt,
                     overlap: *overlap,
                 }),
@@ -1181,7 +1180,7 @@ impl Pipeline {
                     let types = *anomaly;
                     log_packet_anomalies(
                         eve_buf,
-                        &pkt,
+                        pkt,
                         0,
                         pcap_cnt,
                         now,
@@ -1199,7 +1198,7 @@ impl Pipeline {
                 let types = *anomaly;
                 log_packet_anomalies(
                     eve_buf,
-                    &pkt,
+                    pkt,
                     outcome.flow.id.0,
                     pcap_cnt,
                     now,
@@ -1262,7 +1261,7 @@ impl Pipeline {
                     log_app_anomalies(
                         eve_buf,
                         s,
-                        &pkt,
+                        pkt,
                         outcome.flow.id.0,
                         pcap_cnt,
                         now,
@@ -1286,7 +1285,7 @@ impl Pipeline {
                 let known =
                     app.filter(|a| !matches!(a, app::AppProto::Unknown | app::AppProto::Failed));
                 let view = PacketView {
-                    pkt: &pkt,
+                    pkt,
                     dir: Some(match outcome.dir {
                         flow::Direction::ToServer => rules::ir::FlowDir::ToServer,
                         flow::Direction::ToClient => rules::ir::FlowDir::ToClient,
@@ -1308,7 +1307,7 @@ impl Pipeline {
                         _ => false,
                     },
                 };
-                let ctx = alert_context(&pkt, outcome.flow.id.0, pcap_cnt, known.map(|a| a.name()));
+                let ctx = alert_context(pkt, outcome.flow.id.0, pcap_cnt, known.map(|a| a.name()));
                 let key = STREAM_KEY[usize::from(outcome.dir == flow::Direction::ToClient)];
                 // Rules that match the packet are marked so the stream inspection of the same
                 // bytes does not match them again.
@@ -1331,7 +1330,7 @@ impl Pipeline {
                         det,
                         txi,
                         s,
-                        &pkt,
+                        pkt,
                         outcome.dir,
                         outcome.flow.id.0,
                         tx_established,
@@ -1351,7 +1350,7 @@ impl Pipeline {
                     inspect_window(
                         det,
                         pending,
-                        Some(&pkt),
+                        Some(pkt),
                         pcap_cnt,
                         s,
                         w.flow,

@@ -243,10 +243,35 @@ impl Decoder {
             defrag,
         } = self;
         defrag.expire(now, &mut counters.defrag);
-        // Here rather than in the layer walk, so that once this is inlined the caller's own
-        // initialisation of `out` is a dead store the compiler removes.
+        // The caller's own initialisation of `out` is not removed by the compiler (`out` has
+        // escaped into earlier calls): the per-packet path uses
+        // [`Decoder::decode_offloaded_in`], which initialises once.
         *out = Packet::new(link, frame);
         decoder::decode(cfg, counters, defrag, link, frame, now, hw, out);
+    }
+
+    /// [`Decoder::decode_offloaded`] into `slot`, which it fills (whatever it held) and
+    /// returns. The per-packet path: the summary (about 400 bytes) is initialised once, in
+    /// the caller's memory, where a summary the caller initialised and passed by reference
+    /// was written twice (≈ 35 stores per packet; 2–3 ns of decode + flow's 60).
+    #[inline]
+    pub fn decode_offloaded_in<'s, 'p>(
+        &'p mut self,
+        link: LinkType,
+        frame: &'p [u8],
+        now: Timestamp,
+        hw: HwChecksums,
+        slot: &'s mut Option<Packet<'p>>,
+    ) -> &'s Packet<'p> {
+        let Decoder {
+            cfg,
+            counters,
+            defrag,
+        } = self;
+        defrag.expire(now, &mut counters.defrag);
+        let out = slot.insert(Packet::new(link, frame));
+        decoder::decode(cfg, counters, defrag, link, frame, now, hw, out);
+        out
     }
 }
 
