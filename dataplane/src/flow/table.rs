@@ -817,11 +817,23 @@ impl FlowTable {
                 *h = self.hasher.hash_one(key);
                 crate::dpdk::prefetch(self.index.first(*h));
             }
-            for &h in &hashes[..chunk.len()] {
+            for (&h, t) in hashes.iter().zip(chunk) {
                 // Tags only: touching the entry here would be the miss we want to hide.
                 if let Some(i) = self.index.find(h, |_| true) {
                     if let Some(e) = self.entries.get(i as usize) {
+                        // Every line `process` touches: the key's, the counters' (`last`
+                        // starts the second line), the TCP state's for TCP, and the sweep
+                        // slot. With the first line alone, 1M UDP flows cost 85 ns per
+                        // packet in bursts (the counters' and the slot's misses).
                         crate::dpdk::prefetch(e);
+                        crate::dpdk::prefetch(&e.last);
+                        if t.proto == proto::TCP {
+                            crate::dpdk::prefetch(&e.tcp.half[0]);
+                            crate::dpdk::prefetch(&e.tcp.half[1]);
+                        }
+                    }
+                    if let Some(s) = self.sweep.get(i as usize) {
+                        crate::dpdk::prefetch(s);
                     }
                 }
             }
