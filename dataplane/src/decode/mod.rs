@@ -237,17 +237,11 @@ impl Decoder {
         hw: HwChecksums,
         out: &mut Packet<'p>,
     ) {
-        let Decoder {
-            cfg,
-            counters,
-            defrag,
-        } = self;
-        defrag.expire(now, &mut counters.defrag);
         // The caller's own initialisation of `out` is not removed by the compiler (`out` has
         // escaped into earlier calls): the per-packet path uses
         // [`Decoder::decode_offloaded_in`], which initialises once.
         *out = Packet::new(link, frame);
-        decoder::decode(cfg, counters, defrag, link, frame, now, hw, out);
+        self.walk(link, frame, now, hw, out);
     }
 
     /// [`Decoder::decode_offloaded`] into `slot`, which it fills (whatever it held) and
@@ -263,15 +257,29 @@ impl Decoder {
         hw: HwChecksums,
         slot: &'s mut Option<Packet<'p>>,
     ) -> &'s Packet<'p> {
+        let out = slot.insert(Packet::new(link, frame));
+        self.walk(link, frame, now, hw, out);
+        out
+    }
+
+    /// Expires fragment trackers, then decodes `frame` into `out`, which holds
+    /// `Packet::new(link, frame)`.
+    #[inline(always)]
+    fn walk<'p>(
+        &'p mut self,
+        link: LinkType,
+        frame: &'p [u8],
+        now: Timestamp,
+        hw: HwChecksums,
+        out: &mut Packet<'p>,
+    ) {
         let Decoder {
             cfg,
             counters,
             defrag,
         } = self;
         defrag.expire(now, &mut counters.defrag);
-        let out = slot.insert(Packet::new(link, frame));
         decoder::decode(cfg, counters, defrag, link, frame, now, hw, out);
-        out
     }
 }
 
