@@ -481,7 +481,7 @@ pub fn convert_alert(r: &AlertRecord, engine: Option<&rules::Engine>, worker: &s
         app_proto: c.app_proto.unwrap_or("").to_owned(),
         flow_id: c.flow_id,
         direction: match ev.dir {
-            Some(rules::ir::FlowDir::ToClient) => model::Direction::ToClient,
+            Some(vocab::Direction::ToClient) => model::Direction::ToClient,
             _ => model::Direction::ToServer,
         },
         packet_no: c.pcap_cnt,
@@ -525,7 +525,7 @@ pub fn convert_flow(f: &FlowRecord, worker: &str) -> model::FlowRecord {
             EndReason::TcpReuse => model::FlowEndReason::TcpReuse,
             EndReason::Shutdown => model::FlowEndReason::Shutdown,
         },
-        app_proto: f.app_proto.name().unwrap_or("").to_owned(),
+        app_proto: f.app_proto.eve_name().unwrap_or("").to_owned(),
         alerted: f.alerted,
         worker: worker.to_owned(),
     }

@@ -42,33 +42,8 @@ impl Action {
     }
 }
 
-/// Packet direction relative to the flow's initiator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    #[default]
-    ToServer,
-    ToClient,
-}
-
-impl Direction {
-    /// EVE spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::ToServer => "to_server",
-            Direction::ToClient => "to_client",
-        }
-    }
-
-    /// Parses the spelling of [`Direction::as_str`].
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "to_server" => Some(Direction::ToServer),
-            "to_client" => Some(Direction::ToClient),
-            _ => None,
-        }
-    }
-}
+/// Packet direction relative to the flow's initiator (serialized as EVE spells it).
+pub use vocab::Direction;
 
 /// One alert, as stored and served.
 #[derive(Clone, Debug, PartialEq, Eq)]

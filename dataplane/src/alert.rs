@@ -39,8 +39,8 @@ pub fn write_eve_alert<'b>(
         j.str(
             "direction",
             match d {
-                rules::ir::FlowDir::ToServer => "to_server",
-                rules::ir::FlowDir::ToClient => "to_client",
+                vocab::Direction::ToServer => "to_server",
+                vocab::Direction::ToClient => "to_client",
             },
         );
     }

@@ -503,7 +503,7 @@ pub fn select_fast_pattern(rule: &ir::Rule) -> Option<FastPatternChoice> {
 }
 
 fn transport_of(p: Proto) -> Vec<Transport> {
-    use ir::AppProto::*;
+    use vocab::AppProto::*;
     match p {
         Proto::Ip => vec![Transport::Ip],
         Proto::Tcp | Proto::TcpPkt | Proto::TcpStream => vec![Transport::Tcp],
@@ -522,12 +522,12 @@ fn transport_of(p: Proto) -> Vec<Transport> {
 
 fn dirs_of(r: &ir::Rule) -> Vec<GroupDir> {
     // A transactional rule's matches can come from either direction.
-    if r.direction == crate::ast::Direction::Transaction {
+    if r.direction == crate::ast::Arrow::Transaction {
         return vec![GroupDir::ToServer, GroupDir::ToClient];
     }
     match r.flow.and_then(|f| f.dir) {
-        Some(ir::FlowDir::ToServer) => vec![GroupDir::ToServer],
-        Some(ir::FlowDir::ToClient) => vec![GroupDir::ToClient],
+        Some(vocab::Direction::ToServer) => vec![GroupDir::ToServer],
+        Some(vocab::Direction::ToClient) => vec![GroupDir::ToClient],
         None => vec![GroupDir::ToServer, GroupDir::ToClient],
     }
 }
@@ -601,7 +601,7 @@ impl Engine {
                 for d in dirs_of(r) {
                     let ports = match (t, d) {
                         // `<>` rules may see the service on either side.
-                        _ if r.direction != crate::ast::Direction::To => ir::PortSet::any(),
+                        _ if r.direction != crate::ast::Arrow::To => ir::PortSet::any(),
                         (Transport::Tcp | Transport::Udp, GroupDir::ToServer) => {
                             r.dst_ports.clone()
                         }

@@ -178,7 +178,7 @@ impl Lowering<'_> {
     }
 
     /// The untransformed list of `buffer` restricted to `dir` (transactional rules).
-    fn list_dir(&mut self, buffer: Buffer, dir: Option<ir::FlowDir>) -> usize {
+    fn list_dir(&mut self, buffer: Buffer, dir: Option<vocab::Direction>) -> usize {
         if let Some(i) = self
             .rule
             .lists
@@ -674,8 +674,8 @@ impl Lowering<'_> {
                     // Suricata 8: `buffer: to_client` picks one direction of a transaction.
                     let dir = match v.map(str::trim) {
                         None => None,
-                        Some("to_client") => Some(ir::FlowDir::ToClient),
-                        Some("to_server") => Some(ir::FlowDir::ToServer),
+                        Some("to_client") => Some(vocab::Direction::ToClient),
+                        Some("to_server") => Some(vocab::Direction::ToServer),
                         Some(o) => {
                             return Err(inv(format!(
                                 "`{name}` takes no value or `to_client`/`to_server`, not `{o}`"
@@ -751,10 +751,10 @@ impl Lowering<'_> {
         };
         for l in &self.rule.lists {
             if let Some(p) = l.buffer.app_proto() {
-                let same = |a: ir::AppProto| {
+                let same = |a: vocab::AppProto| {
                     a == p
-                        || (p == ir::AppProto::Http
-                            && matches!(a, ir::AppProto::Http1 | ir::AppProto::Http2))
+                        || (p == vocab::AppProto::Http
+                            && matches!(a, vocab::AppProto::Http1 | vocab::AppProto::Http2))
                 };
                 match app {
                     Some(a) if !same(a) => {
