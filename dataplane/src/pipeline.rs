@@ -92,7 +92,9 @@ impl Default for AnomalyTypes {
 /// and index, past what the caches keep warm beside everything else a worker touches.
 pub const PREFETCH_MIN_FLOWS: usize = 32_768;
 
-/// Where an alert happened: the packet's addresses (sender first), its flow and number.
+/// Where an alert happened: the packet's addresses (sender first), its flow and number, and
+/// what the worker's EVE `alert` record needs beside them (VLANs, ICMP, transaction). It stays
+/// in the worker: with the [`AlertEvent`] it becomes the [`vocab::AlertRecord`] handed over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AlertContext {
     pub flow_id: u64,

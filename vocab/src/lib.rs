@@ -3,6 +3,8 @@
 //! binary alike.
 //!
 //! - [`Direction`]: which way a packet or record travels relative to the flow's initiator.
+//! - [`AlertRecord`]: the alert a worker hands to the control plane (and why an alert has
+//!   two other shapes, one on each side).
 //! - [`AppProto`]: application-layer protocols, with the one table of their Suricata names.
 //! - [`proto`]: IANA names of IP protocol numbers, spelled as Suricata writes them in EVE.
 //! - [`calendar`]: days since the epoch to a civil date, and EVE's timestamp spelling.
@@ -13,11 +15,13 @@
 //! only tests and benches call).
 #![forbid(unsafe_code)]
 
+pub mod alert;
 pub mod app_proto;
 pub mod calendar;
 pub mod direction;
 pub mod proto;
 pub mod testing;
 
+pub use alert::AlertRecord;
 pub use app_proto::AppProto;
 pub use direction::Direction;

@@ -28,11 +28,13 @@ pub fn shared_data_root() -> PathBuf {
 
 /// `rel` under [`shared_data_root`] when it exists; see the module doc for what happens when
 /// it does not.
+#[track_caller]
 pub fn shared_data(rel: impl AsRef<Path>) -> Option<PathBuf> {
     material(shared_data_root().join(rel))
 }
 
 /// `path` when it exists; see the module doc for what happens when it does not.
+#[track_caller]
 pub fn material(path: impl Into<PathBuf>) -> Option<PathBuf> {
     match check(path.into(), in_ci()) {
         Ok(p) => Some(p),
