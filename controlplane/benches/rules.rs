@@ -8,8 +8,6 @@
 //!
 //! `cargo bench -p controlplane --bench rules`
 
-use std::path::Path;
-
 use controlplane::api::rules::ruleset_hash;
 use controlplane::ingest::SignatureCatalog;
 use controlplane::model::StoredRule;

@@ -12,7 +12,6 @@ use dataplane::time::Timestamp;
 use rules::ir::{Buffer, Proto};
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::path::Path;
 use std::sync::Arc;
 use vocab::Direction;
 
