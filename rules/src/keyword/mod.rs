@@ -756,13 +756,11 @@ impl Lowering<'_> {
             // Suricata 8: `buffer: to_client` picks one direction of a transaction.
             let dir = match v.map(str::trim) {
                 None => None,
-                Some("to_client") => Some(vocab::Direction::ToClient),
-                Some("to_server") => Some(vocab::Direction::ToServer),
-                Some(o) => {
-                    return Err(inv(format!(
-                        "`{name}` takes no value or `to_client`/`to_server`, not `{o}`"
-                    )))
-                }
+                Some(d) => Some(vocab::Direction::parse(d).ok_or_else(|| {
+                    inv(format!(
+                        "`{name}` takes no value or `to_client`/`to_server`, not `{d}`"
+                    ))
+                })?),
             };
             if b == Buffer::Payload {
                 self.cur = None;
