@@ -23,7 +23,8 @@ use controlplane::seams::{
 use dataplane::export::{Consumer, EveConsumer};
 use dataplane::flow::FlowRecord;
 use dataplane::runtime::Attach;
-use dataplane::worker::{AlertRecord, EngineSlot};
+use dataplane::worker::EngineSlot;
+use vocab::AlertRecord;
 
 /// Generations whose engines are kept for rendering alerts still in the rings.
 const LIVE_GENERATIONS: usize = 4;
@@ -439,57 +440,20 @@ impl WorkerSource {
     }
 }
 
-fn action_of(a: rules::ast::Action) -> model::Action {
-    use rules::ast::Action as A;
-    match a {
-        A::Alert => model::Action::Alert,
-        A::Pass => model::Action::Pass,
-        A::Drop => model::Action::Drop,
-        _ => model::Action::Reject,
-    }
-}
-
-/// The control plane's alert for a worker's record, rendered with `engine`.
+/// The control plane's alert for a worker's record, with the rule's details from `engine`
+/// (the engine of the record's generation).
 pub fn convert_alert(r: &AlertRecord, engine: Option<&rules::Engine>, worker: &str) -> Alert {
-    let ev = &r.event;
-    let c = &r.ctx;
-    let rule = engine.and_then(|e| e.rules.get(ev.rule as usize));
-    Alert {
-        id: 0,
-        ts_nanos: ev.ts.0,
-        gid: ev.gid,
-        sid: ev.sid,
-        rev: ev.rev,
-        action: action_of(ev.rule_action),
-        msg: rule.map(|r| r.meta.msg.clone()).unwrap_or_default(),
-        category: match (engine, rule) {
-            (Some(e), Some(r)) => e.category(r).to_owned(),
-            _ => String::new(),
-        },
-        severity: rule.map_or(3, |r| {
-            if r.meta.priority == 0 {
-                3
-            } else {
-                r.meta.priority
+    let mut a = Alert::from_record(r, worker);
+    if let Some(e) = engine {
+        if let Some(rule) = e.rules.get(r.rule as usize) {
+            a.msg = rule.meta.msg.clone();
+            a.category = e.category(rule).to_owned();
+            if rule.meta.priority != 0 {
+                a.severity = rule.meta.priority;
             }
-        }),
-        src_ip: c.src,
-        src_port: c.src_port,
-        dst_ip: c.dst,
-        dst_port: c.dst_port,
-        proto: c.proto,
-        app_proto: c.app_proto.unwrap_or("").to_owned(),
-        flow_id: c.flow_id,
-        direction: match ev.dir {
-            Some(rules::ir::FlowDir::ToClient) => model::Direction::ToClient,
-            _ => model::Direction::ToServer,
-        },
-        packet_no: c.pcap_cnt,
-        payload: Vec::new(),
-        worker: worker.to_owned(),
-        generation: r.generation,
-        eve: String::new(),
+        }
     }
+    a
 }
 
 /// The control plane's flow record for a worker's.
@@ -525,7 +489,7 @@ pub fn convert_flow(f: &FlowRecord, worker: &str) -> model::FlowRecord {
             EndReason::TcpReuse => model::FlowEndReason::TcpReuse,
             EndReason::Shutdown => model::FlowEndReason::Shutdown,
         },
-        app_proto: f.app_proto.name().unwrap_or("").to_owned(),
+        app_proto: f.app_proto.eve_name().unwrap_or("").to_owned(),
         alerted: f.alerted,
         worker: worker.to_owned(),
     }

@@ -486,7 +486,7 @@ fn write_eve_stats(w: &mut dyn Write, report: &runtime::ReplayReport) -> std::io
     let mut rec = Map::new();
     rec.insert(
         "timestamp".into(),
-        Value::from(dataplane::flow::eve_timestamp(last)),
+        Value::from(vocab::calendar::eve_timestamp(last.0)),
     );
     rec.insert("event_type".into(), Value::from("stats"));
     rec.insert("stats".into(), Value::Object(stats));

@@ -12,17 +12,10 @@ const SUBSET_FLOOR: u32 = 89;
 const TIER2_FLOOR: u32 = 30;
 
 fn run_list(list: &str, alert_only: bool) -> Option<(u32, u32, u32)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    let runner = root.join("tools/sv_run.py");
-    let list = root.join("data/suricata-verify").join(list);
-    if !runner.exists() || !list.exists() {
-        eprintln!(
-            "skipping: {} or {} is absent",
-            runner.display(),
-            list.display()
-        );
-        return None;
-    }
+    let runner = vocab::testing::material(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/sv_run.py"),
+    )?;
+    let list = vocab::testing::shared_data(Path::new("suricata-verify").join(list))?;
     let engine = format!(
         "{} replay -q --pcap {{pcap}} --rules {{rules}} --eve {{eve}} --flags {{flags}}",
         env!("CARGO_BIN_EXE_osprey")

@@ -3,7 +3,8 @@
 //! `net_pcap` into pinned workers, and reports exact counts.
 //!
 //! Captures come from `../shared/data/` (public material, not in this repository); a test whose
-//! capture is absent says so and passes vacuously.
+//! capture is absent says so and passes vacuously, or fails naming the path when `CI` is set
+//! (`vocab::testing`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,15 +18,7 @@ fn osprey() -> Command {
 }
 
 fn shared(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
-        .join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("skipping: {} is absent", p.display());
-        None
-    }
+    vocab::testing::shared_data(rel)
 }
 
 fn run(cmd: &mut Command) -> Output {

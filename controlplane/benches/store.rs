@@ -23,7 +23,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use controlplane::config::IngestConfig;
-use controlplane::ingest::{AlertEvent, Ingest, SignatureCatalog};
+use controlplane::ingest::{AlertRecord, Ingest, SignatureCatalog};
 use controlplane::model::Alert;
 use controlplane::store::{AlertFilter, Order, Store, StoreOptions};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -159,7 +159,7 @@ fn ingest_run(n: u64) -> std::time::Duration {
         let mut i = 0u64;
         while i < n {
             let r = rng.next();
-            let mut ev = AlertEvent {
+            let mut ev = AlertRecord {
                 ts_nanos: BASE_TS + i * 1000,
                 sid: 2_000_000 + (r % 2000) as u32,
                 src_ip: IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | ((r >> 16) as u32 & 0xffff))),
@@ -169,7 +169,7 @@ fn ingest_run(n: u64) -> std::time::Duration {
                 proto: 6,
                 flow_id: r,
                 packet_no: i,
-                ..AlertEvent::default()
+                ..AlertRecord::default()
             };
             ev.set_payload(&[0x41; 64]);
             // A benchmark producer retries instead of dropping, to measure the consumer. It

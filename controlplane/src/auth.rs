@@ -92,7 +92,8 @@ pub fn token_sha256_hex(token: &str) -> String {
 
 /// Equality that takes the same time wherever the inputs differ.
 fn ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq as _;
+    bool::from(a.ct_eq(b))
 }
 
 fn now_nanos() -> u64 {

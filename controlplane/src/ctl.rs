@@ -16,12 +16,13 @@ use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
-use crate::eve::{format_timestamp, proto_name};
 use crate::proto;
 use crate::proto::alerts_service_client::AlertsServiceClient;
 use crate::proto::flows_service_client::FlowsServiceClient;
 use crate::proto::rules_service_client::RulesServiceClient;
 use crate::proto::system_service_client::SystemServiceClient;
+use vocab::calendar::eve_timestamp as format_timestamp;
+use vocab::proto::name as proto_name;
 
 /// Endpoint used when neither a flag nor a config file names one.
 pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:50051";
@@ -353,30 +354,24 @@ fn now_ns() -> u64 {
         .unwrap_or(0)
 }
 
-/// Parses `--since`/`--until`: unix seconds, `<n>ns`, or an age (`30s`, `15m`, `2h`, `7d`).
+/// Parses `--since`/`--until`: unix seconds, `<n>ns`, or an age as humantime spells it
+/// (`30s`, `15m`, `2h`, `7d`, `1h 30m`).
 pub fn parse_time(s: &str, now_ns: u64) -> anyhow::Result<u64> {
     let s = s.trim();
     if let Some(n) = s.strip_suffix("ns") {
         return n.parse().with_context(|| format!("time `{s}`"));
     }
-    let unit = match s.chars().last() {
-        Some('s') => 1,
-        Some('m') => 60,
-        Some('h') => 3600,
-        Some('d') => 86_400,
-        _ => {
-            let secs: u64 = s
-                .parse()
-                .with_context(|| format!("time `{s}`: unix seconds, <n>ns, or an age like 15m"))?;
-            return secs
-                .checked_mul(1_000_000_000)
-                .ok_or_else(|| anyhow!("time `{s}` is too large"));
-        }
-    };
-    let n: u64 = s[..s.len() - 1]
-        .parse()
-        .with_context(|| format!("age `{s}`"))?;
-    Ok(now_ns.saturating_sub(n.saturating_mul(unit).saturating_mul(1_000_000_000)))
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        let secs: u64 = s
+            .parse()
+            .with_context(|| format!("time `{s}`: unix seconds, <n>ns, or an age like 15m"))?;
+        return secs
+            .checked_mul(1_000_000_000)
+            .ok_or_else(|| anyhow!("time `{s}` is too large"));
+    }
+    let age = humantime::parse_duration(s)
+        .with_context(|| format!("time `{s}`: unix seconds, <n>ns, or an age like 15m"))?;
+    Ok(now_ns.saturating_sub(u64::try_from(age.as_nanos()).unwrap_or(u64::MAX)))
 }
 
 /// Prints rows as an aligned table.
@@ -433,7 +428,7 @@ fn alert_row(a: &proto::Alert) -> Vec<String> {
         a.severity.to_string(),
         format!("{}:{}", a.src_ip, a.src_port),
         format!("{}:{}", a.dest_ip, a.dest_port),
-        proto_name(u8::try_from(a.proto).unwrap_or(0)),
+        proto_name(u8::try_from(a.proto).unwrap_or(0)).into_owned(),
         a.msg.clone(),
     ]
 }
@@ -715,7 +710,7 @@ pub async fn run_with_output(args: CtlArgs, out: &mut (dyn Write + Send)) -> any
                             format_timestamp(f.end_ns),
                             format!("{}:{}", f.src_ip, f.src_port),
                             format!("{}:{}", f.dest_ip, f.dest_port),
-                            proto_name(u8::try_from(f.proto).unwrap_or(0)),
+                            proto_name(u8::try_from(f.proto).unwrap_or(0)).into_owned(),
                             f.app_proto.clone(),
                             format!("{}/{}", f.pkts_toserver, f.pkts_toclient),
                             format!("{}/{}", f.bytes_toserver, f.bytes_toclient),
@@ -1015,6 +1010,14 @@ mod tests {
         assert_eq!(parse_time("100", now).unwrap(), 100_000_000_000);
         assert_eq!(parse_time("1h", now).unwrap(), now - 3600 * 1_000_000_000);
         assert!(parse_time("yesterday", now).is_err());
+        assert_eq!(parse_time("15m", now).unwrap(), now - 900 * 1_000_000_000);
+        assert_eq!(
+            parse_time("1h 30m", now).unwrap(),
+            now - 5400 * 1_000_000_000
+        );
+        assert_eq!(parse_time("30000d", now).unwrap(), 0);
+        assert!(parse_time("", now).is_err());
+        assert!(parse_time("5x", now).is_err());
     }
 
     #[test]

@@ -31,7 +31,7 @@
 //! export rings that way.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
@@ -41,65 +41,11 @@ use tokio::sync::broadcast;
 
 use crate::config::IngestConfig;
 use crate::eve::{flow_json, EveWriter};
-use crate::model::{Action, Alert, Direction, FlowEndReason, FlowRecord, FlowState, StoredRule};
+use crate::model::{Alert, FlowEndReason, FlowRecord, FlowState, StoredRule};
 use crate::store::Store;
 
-/// Bytes of payload an alert record carries.
-pub const PAYLOAD_EXCERPT: usize = 128;
-
-/// Fixed-size alert record pushed by a worker. `Copy`, no heap: the hot path fills it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AlertEvent {
-    pub ts_nanos: u64,
-    pub gid: u32,
-    pub sid: u32,
-    pub rev: u32,
-    pub action: Action,
-    pub src_ip: IpAddr,
-    pub src_port: u16,
-    pub dst_ip: IpAddr,
-    pub dst_port: u16,
-    pub proto: u8,
-    /// "http", "tls", ... or "" when unknown.
-    pub app_proto: &'static str,
-    pub flow_id: u64,
-    pub direction: Direction,
-    pub packet_no: u64,
-    pub payload_len: u16,
-    pub payload: [u8; PAYLOAD_EXCERPT],
-}
-
-impl Default for AlertEvent {
-    fn default() -> Self {
-        AlertEvent {
-            ts_nanos: 0,
-            gid: 1,
-            sid: 0,
-            rev: 0,
-            action: Action::Alert,
-            src_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            src_port: 0,
-            dst_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            dst_port: 0,
-            proto: 0,
-            app_proto: "",
-            flow_id: 0,
-            direction: Direction::ToServer,
-            packet_no: 0,
-            payload_len: 0,
-            payload: [0; PAYLOAD_EXCERPT],
-        }
-    }
-}
-
-impl AlertEvent {
-    /// Copies up to [`PAYLOAD_EXCERPT`] bytes of `data` into the record.
-    pub fn set_payload(&mut self, data: &[u8]) {
-        let n = data.len().min(PAYLOAD_EXCERPT);
-        self.payload[..n].copy_from_slice(&data[..n]);
-        self.payload_len = n as u16;
-    }
-}
+pub use vocab::alert::PAYLOAD_EXCERPT;
+pub use vocab::AlertRecord;
 
 /// Fixed-size flow record pushed by a worker when a flow ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,7 +87,7 @@ pub struct RingOverflow {
 /// The worker's side of its rings. Owned by exactly one worker thread.
 pub struct WorkerEndpoint {
     name: String,
-    alerts: rtrb::Producer<AlertEvent>,
+    alerts: rtrb::Producer<AlertRecord>,
     flows: rtrb::Producer<FlowEvent>,
     stats: rtrb::Producer<StatsEvent>,
     overflow: Arc<RingOverflow>,
@@ -162,7 +108,7 @@ impl WorkerEndpoint {
 
     /// Queues an alert; `false` (and an overflow count) when the ring is full.
     #[inline]
-    pub fn push_alert(&mut self, ev: AlertEvent) -> bool {
+    pub fn push_alert(&mut self, ev: AlertRecord) -> bool {
         match self.alerts.push(ev) {
             Ok(()) => true,
             Err(_) => {
@@ -199,7 +145,7 @@ impl WorkerEndpoint {
 
 struct WorkerRings {
     name: String,
-    alerts: rtrb::Consumer<AlertEvent>,
+    alerts: rtrb::Consumer<AlertRecord>,
     flows: rtrb::Consumer<FlowEvent>,
     stats: rtrb::Consumer<StatsEvent>,
 }
@@ -242,30 +188,7 @@ impl RecordSource for WorkerRings {
         while n < max {
             let Ok(ev) = self.alerts.pop() else { break };
             n += 1;
-            out.push(Alert {
-                id: 0,
-                ts_nanos: ev.ts_nanos,
-                gid: ev.gid,
-                sid: ev.sid,
-                rev: ev.rev,
-                action: ev.action,
-                msg: String::new(),
-                category: String::new(),
-                severity: 3,
-                src_ip: ev.src_ip,
-                src_port: ev.src_port,
-                dst_ip: ev.dst_ip,
-                dst_port: ev.dst_port,
-                proto: ev.proto,
-                app_proto: ev.app_proto.to_owned(),
-                flow_id: ev.flow_id,
-                direction: ev.direction,
-                packet_no: ev.packet_no,
-                payload: ev.payload[..usize::from(ev.payload_len).min(PAYLOAD_EXCERPT)].to_vec(),
-                worker: self.name.clone(),
-                generation: 0,
-                eve: String::new(),
-            });
+            out.push(Alert::from_record(&ev, &self.name));
         }
         n
     }
@@ -893,10 +816,10 @@ mod tests {
         .unwrap();
         let mut pushed = 0u64;
         for i in 0..400u64 {
-            if eps[0].push_alert(AlertEvent {
+            if eps[0].push_alert(AlertRecord {
                 sid: 1,
                 ts_nanos: i,
-                ..AlertEvent::default()
+                ..AlertRecord::default()
             }) {
                 pushed += 1;
             }
@@ -945,10 +868,10 @@ mod tests {
         ingest.stop();
         let mut ok = 0;
         for i in 0..100u64 {
-            if eps[0].push_alert(AlertEvent {
+            if eps[0].push_alert(AlertRecord {
                 sid: 1,
                 ts_nanos: i,
-                ..AlertEvent::default()
+                ..AlertRecord::default()
             }) {
                 ok += 1;
             }
@@ -983,10 +906,10 @@ mod tests {
         .unwrap();
         let mut rx = ingest.shared.subscribe();
         for (i, ep) in eps.iter_mut().enumerate() {
-            let mut ev = AlertEvent {
+            let mut ev = AlertRecord {
                 sid: 5,
                 ts_nanos: 100 + i as u64,
-                ..AlertEvent::default()
+                ..AlertRecord::default()
             };
             ev.set_payload(b"GET /x");
             assert!(ep.push_alert(ev));

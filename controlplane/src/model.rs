@@ -1,5 +1,5 @@
 //! Domain records the control plane stores and serves: alerts, flow records and the stored
-//! rules. Worker-side records (`ingest::AlertEvent`, `ingest::FlowEvent`) are fixed-size and
+//! rules. Worker-side records ([`vocab::AlertRecord`], `ingest::FlowEvent`) are fixed-size and
 //! copied through rings; these are the enriched, owned forms.
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -8,69 +8,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::proto;
 
-/// Rule action that produced an alert.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    #[default]
-    Alert,
-    Drop,
-    Reject,
-    Pass,
-}
+/// Rule action that produced an alert (serialized lowercase, as the rule keyword).
+pub use vocab::alert::Action;
 
-impl Action {
-    /// EVE spelling (`alert.action` uses "allowed"/"blocked"; this is the rule action).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Alert => "alert",
-            Action::Drop => "drop",
-            Action::Reject => "reject",
-            Action::Pass => "pass",
-        }
-    }
+/// Packet direction relative to the flow's initiator (serialized as EVE spells it).
+pub use vocab::Direction;
 
-    /// Parses the spelling of [`Action::as_str`].
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "alert" => Action::Alert,
-            "drop" => Action::Drop,
-            "reject" => Action::Reject,
-            "pass" => Action::Pass,
-            _ => return None,
-        })
-    }
-}
-
-/// Packet direction relative to the flow's initiator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    #[default]
-    ToServer,
-    ToClient,
-}
-
-impl Direction {
-    /// EVE spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::ToServer => "to_server",
-            Direction::ToClient => "to_client",
-        }
-    }
-
-    /// Parses the spelling of [`Direction::as_str`].
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "to_server" => Some(Direction::ToServer),
-            "to_client" => Some(Direction::ToClient),
-            _ => None,
-        }
-    }
-}
-
-/// One alert, as stored and served.
+/// One alert, as stored and served: the worker's [`vocab::AlertRecord`] with the rule's
+/// message, category and severity filled in, an id, and owned fields that outlive the rule
+/// engine that raised it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Alert {
     /// Assigned by ingest; strictly increasing over the life of a database.
@@ -105,6 +51,37 @@ pub struct Alert {
     /// app-layer transaction, rule metadata, as `osprey replay --eve` writes), or empty
     /// when the worker rendered none.
     pub eve: String,
+}
+
+impl Alert {
+    /// The stored form of a worker's record, raised by worker `worker`; message, category
+    /// and severity (3) wait for the rule's details, the id for the store.
+    pub fn from_record(r: &vocab::AlertRecord, worker: &str) -> Alert {
+        Alert {
+            id: 0,
+            ts_nanos: r.ts_nanos,
+            gid: r.gid,
+            sid: r.sid,
+            rev: r.rev,
+            action: r.action,
+            msg: String::new(),
+            category: String::new(),
+            severity: 3,
+            src_ip: r.src_ip,
+            src_port: r.src_port,
+            dst_ip: r.dst_ip,
+            dst_port: r.dst_port,
+            proto: r.proto,
+            app_proto: r.app_proto.eve_name().unwrap_or("").to_owned(),
+            flow_id: r.flow_id,
+            direction: r.direction,
+            packet_no: r.packet_no,
+            payload: r.payload().to_vec(),
+            worker: worker.to_owned(),
+            generation: r.generation,
+            eve: String::new(),
+        }
+    }
 }
 
 impl Default for Alert {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use controlplane::config::IngestConfig;
-use controlplane::ingest::{AlertEvent, Ingest, SignatureCatalog};
+use controlplane::ingest::{AlertRecord, Ingest, SignatureCatalog};
 use controlplane::store::{AlertKey, Store, StoreOptions};
 
 const ENV: &str = "OSPREY_CRASH_CHILD_DB";
@@ -39,13 +39,13 @@ fn crash_child() {
         let mut n = 0u64;
         // Bounded, so that a parent that never kills this process cannot fill the disk.
         while n < CHILD_ALERTS {
-            let ev = AlertEvent {
+            let ev = AlertRecord {
                 ts_nanos: 1_000_000 + n,
                 sid: 1 + (n % 50) as u32,
                 src_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
                 dst_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
                 packet_no: n,
-                ..AlertEvent::default()
+                ..AlertRecord::default()
             };
             if ep.push_alert(ev) {
                 n += 1;

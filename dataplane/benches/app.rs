@@ -22,15 +22,18 @@ use dataplane::time::Timestamp;
 #[path = "../src/app/testpcap.rs"]
 mod testpcap;
 
-const PCAP: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/data/pcaps/public_mix.pcap"
-);
+const PCAP: &str = "pcaps/public_mix.pcap";
+
+/// Every flow of the capture; `None` (with a note, or a failure under `CI`) when it is absent.
+fn all_flows() -> Option<Vec<testpcap::PcapFlow>> {
+    let path = vocab::testing::shared_data(PCAP)?;
+    Some(testpcap::read_flows(&path.to_string_lossy()).expect("capture reads"))
+}
 
 type Flow = Vec<(Direction, Vec<u8>)>;
 
 fn flows(proto: u8, port: u16) -> Vec<Flow> {
-    let Some(all) = testpcap::read_flows(PCAP) else {
+    let Some(all) = all_flows() else {
         return Vec::new();
     };
     all.into_iter()
@@ -62,7 +65,7 @@ fn bench(c: &mut Criterion) {
     let now = Timestamp(0);
     let http = flows(6, 80);
     if http.is_empty() {
-        eprintln!("note: {PCAP} absent or without HTTP flows; skipping");
+        eprintln!("note: no HTTP flows in {PCAP}; app::http skipped");
         return;
     }
     let mut g = c.benchmark_group("app::http");
@@ -133,7 +136,7 @@ type Apps = Vec<(AppLayer, Envelope<'static>)>;
 /// The flows to `port` run through whole app layers, with every record they produce (flow
 /// index, transaction).
 fn app_records(proto: u8, port: u16) -> (Apps, Vec<(usize, TxRef)>) {
-    let Some(all) = testpcap::read_flows(PCAP) else {
+    let Some(all) = all_flows() else {
         return (Vec::new(), Vec::new());
     };
     let cfg = AppConfig {
@@ -197,7 +200,7 @@ fn bench_eve(c: &mut Criterion) {
     ] {
         let (apps, recs) = app_records(proto, port);
         if recs.is_empty() {
-            eprintln!("note: {PCAP} absent or without records for {name}; skipping");
+            eprintln!("note: no records for {name} in {PCAP}; skipped");
             continue;
         }
         let opts = EveOptions::default();

@@ -3,7 +3,7 @@
 //! `decode::public_mix`: every packet of `shared/data/pcaps/public_mix.pcap` (272,826 packets,
 //! Ethernet), preloaded in memory, decoded in capture order with checksum validation on and
 //! off; one iteration decodes the whole capture, so criterion's time / 272,826 is ns/packet.
-//! Skips with a message when the capture is absent.
+//! Skips with a message when the capture is absent (fails under `CI`).
 //!
 //! Run: `cargo bench -p dataplane --bench decode`
 //!
@@ -63,14 +63,8 @@ use std::time::Duration;
 type Capture = Vec<(Timestamp, Vec<u8>)>;
 
 fn load() -> Option<(LinkType, Capture)> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/data/pcaps/public_mix.pcap"
-    );
-    let Ok(file) = std::fs::File::open(path) else {
-        eprintln!("note: {path} absent, decode::public_mix skipped");
-        return None;
-    };
+    let path = vocab::testing::shared_data("pcaps/public_mix.pcap")?;
+    let file = std::fs::File::open(path).expect("capture opens");
     let mut r = pcap_file::pcap::PcapReader::new(std::io::BufReader::new(file)).ok()?;
     let link = LinkType::try_from(u32::from(r.header().datalink)).ok()?;
     let mut pkts = Vec::new();

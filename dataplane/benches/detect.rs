@@ -9,24 +9,18 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dataplane::decode::{DecodeConfig, Decoder, LinkType};
 use dataplane::detect::{DetectConfig, Detector, PacketView};
 use dataplane::time::Timestamp;
-use rules::ir::{Buffer, FlowDir, Proto};
+use rules::ir::{Buffer, Proto};
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::path::Path;
 use std::sync::Arc;
+use vocab::Direction;
 
 const PACKETS: usize = 20_000;
 
-fn shared(p: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
-        .join(p)
-}
-
-type Frame = (Vec<u8>, Timestamp, Option<FlowDir>);
+type Frame = (Vec<u8>, Timestamp, Option<Direction>);
 
 fn frames() -> Option<(LinkType, Vec<Frame>)> {
-    let f = std::fs::File::open(shared("pcaps/public_mix.pcap")).ok()?;
+    let f = std::fs::File::open(vocab::testing::shared_data("pcaps/public_mix.pcap")?).ok()?;
     let mut r = pcap_file::pcap::PcapReader::new(std::io::BufReader::new(f)).ok()?;
     let link = LinkType::try_from(u32::from(r.header().datalink)).ok()?;
     let mut dec = Decoder::new(DecodeConfig {
@@ -45,10 +39,10 @@ fn frames() -> Option<(LinkType, Vec<Frame>)> {
         let dir = d.ip.map(|ip| {
             let (sp, dp) = d.ports();
             if seen.contains_key(&(ip.dst, dp, ip.src, sp)) {
-                FlowDir::ToClient
+                Direction::ToClient
             } else {
                 seen.insert((ip.src, sp, ip.dst, dp), ());
-                FlowDir::ToServer
+                Direction::ToServer
             }
         });
         out.push((p.data.to_vec(), ts, dir));
@@ -57,7 +51,7 @@ fn frames() -> Option<(LinkType, Vec<Frame>)> {
 }
 
 fn engine(limit_payload: Option<usize>) -> Option<Arc<rules::Engine>> {
-    let mut files: Vec<_> = std::fs::read_dir(shared("et-open"))
+    let mut files: Vec<_> = std::fs::read_dir(vocab::testing::shared_data("et-open")?)
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "rules"))
@@ -122,13 +116,11 @@ fn run(
 
 fn benches(c: &mut Criterion) {
     let Some((link, frames)) = frames() else {
-        println!("note: public_mix.pcap absent, skipping");
         return;
     };
     run(c, "decode_only", link, &frames, None);
     for (name, lim) in [("payload_1k", Some(1000)), ("et_open_all", None)] {
         let Some(e) = engine(lim) else {
-            println!("note: et-open absent, skipping");
             return;
         };
         let mut det = Detector::new(e, DetectConfig::default()).expect("detector");

@@ -308,14 +308,10 @@ fn reassembly(c: &mut Crit) {
 }
 
 fn public_mix(c: &mut Crit) {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/data/pcaps/public_mix.pcap"
-    );
-    let Ok(file) = std::fs::read(path) else {
-        println!("skipping flow::public_mix: {path} not present");
+    let Some(path) = vocab::testing::shared_data("pcaps/public_mix.pcap") else {
         return;
     };
+    let file = std::fs::read(path).expect("capture reads");
     let cap = mix::load(&file).expect("classic pcap");
     drop(file);
     let n = cap.packets.len();

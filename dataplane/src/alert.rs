@@ -36,13 +36,7 @@ pub fn write_eve_alert<'b>(
         icmp: ctx.icmp,
     });
     if let Some(d) = ev.dir {
-        j.str(
-            "direction",
-            match d {
-                rules::ir::FlowDir::ToServer => "to_server",
-                rules::ir::FlowDir::ToClient => "to_client",
-            },
-        );
+        j.str("direction", d.as_str());
     }
     j.object("alert");
     j.str("action", ev.action.as_str())

@@ -45,24 +45,8 @@ use crate::time::Timestamp;
 
 pub use buffers::BufferId;
 
-/// Direction of a chunk relative to the flow's initiator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Direction {
-    /// Client to server (the flow's initiator sent it).
-    ToServer,
-    /// Server to client.
-    ToClient,
-}
-
-impl Direction {
-    /// Index (0 to server, 1 to client) for per-direction arrays.
-    pub const fn index(self) -> usize {
-        match self {
-            Direction::ToServer => 0,
-            Direction::ToClient => 1,
-        }
-    }
-}
+/// Direction of a chunk relative to the flow's initiator (the one type the workspace uses).
+pub use vocab::Direction;
 
 /// Transport carrying the application protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -73,69 +57,8 @@ pub enum Transport {
     Udp,
 }
 
-/// Application protocol of a flow, with Suricata's names (`app_proto` in EVE,
-/// `app-layer-protocol` in rules).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum AppProto {
-    /// Not determined yet.
-    #[default]
-    Unknown,
-    /// Detection ran out of probing budget without a match.
-    Failed,
-    /// HTTP/1.x.
-    Http,
-    /// DNS over UDP or TCP.
-    Dns,
-    /// TLS (and SSLv3).
-    Tls,
-    /// SMTP (detected from its banner or first command; not parsed further).
-    Smtp,
-    /// SSH (detected from its banner; not parsed further).
-    Ssh,
-    /// FTP control channel (detected from its banner or first command; not parsed further).
-    Ftp,
-    /// WebSocket after an HTTP/1.1 upgrade.
-    WebSocket,
-}
-
-impl AppProto {
-    /// Suricata's name (EVE `app_proto`).
-    pub const fn name(self) -> &'static str {
-        match self {
-            AppProto::Unknown => "unknown",
-            AppProto::Failed => "failed",
-            AppProto::Http => "http",
-            AppProto::Dns => "dns",
-            AppProto::Tls => "tls",
-            AppProto::Smtp => "smtp",
-            AppProto::Ssh => "ssh",
-            AppProto::Ftp => "ftp",
-            AppProto::WebSocket => "websocket",
-        }
-    }
-
-    /// Parses a name as the `app-layer-protocol` keyword accepts it (`http1` is HTTP/1.x).
-    pub fn from_name(name: &str) -> Option<AppProto> {
-        Some(match name.trim().to_ascii_lowercase().as_str() {
-            "unknown" => AppProto::Unknown,
-            "failed" => AppProto::Failed,
-            "http" | "http1" => AppProto::Http,
-            "dns" => AppProto::Dns,
-            "tls" | "ssl" => AppProto::Tls,
-            "smtp" => AppProto::Smtp,
-            "ssh" => AppProto::Ssh,
-            "ftp" => AppProto::Ftp,
-            "websocket" => AppProto::WebSocket,
-            _ => return None,
-        })
-    }
-
-    /// `app-layer-protocol:<name>` semantics: `http` matches an HTTP flow that was upgraded to
-    /// WebSocket too (its original protocol), as Suricata's `http` covers `http1`.
-    pub fn matches(self, flow_original: AppProto, flow_current: AppProto) -> bool {
-        self == flow_current || self == flow_original
-    }
-}
+/// Application protocol of a flow, with Suricata's names (the workspace's one table).
+pub use vocab::AppProto;
 
 /// Outcome of feeding bytes to a parser.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -702,25 +625,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn proto_names_round_trip() {
-        for p in [
-            AppProto::Unknown,
-            AppProto::Failed,
-            AppProto::Http,
-            AppProto::Dns,
-            AppProto::Tls,
-            AppProto::Smtp,
-            AppProto::Ssh,
-            AppProto::Ftp,
-            AppProto::WebSocket,
-        ] {
-            assert_eq!(AppProto::from_name(p.name()), Some(p));
-        }
-        assert_eq!(AppProto::from_name("http1"), Some(AppProto::Http));
-        assert_eq!(AppProto::from_name("nope"), None);
-    }
-
-    #[test]
     fn event_names_unique_and_found() {
         for (i, e) in AppEvent::ALL.iter().enumerate() {
             assert_eq!(AppEvent::from_name(e.name()), Some(*e));
@@ -857,9 +761,6 @@ mod tests {
         );
         assert_eq!(app.proto(), AppProto::WebSocket);
         assert_eq!(app.original_proto(), AppProto::Http);
-        assert!(AppProto::Http.matches(app.original_proto(), app.proto()));
-        assert!(AppProto::WebSocket.matches(app.original_proto(), app.proto()));
-        assert!(!AppProto::Tls.matches(app.original_proto(), app.proto()));
         let AppState::Http(s) = app.state() else {
             panic!("not http")
         };

@@ -11,42 +11,6 @@ use std::net::IpAddr;
 
 use crate::time::Timestamp;
 
-/// The name Suricata writes in `proto` for an IP protocol number (IANA's keyword, as in
-/// `/etc/protocols`' aliases); `None` for numbers it writes as digits.
-pub fn proto_keyword(p: u8) -> Option<&'static str> {
-    Some(match p {
-        0 => "HOPOPT",
-        1 => "ICMP",
-        2 => "IGMP",
-        4 => "IPv4",
-        6 => "TCP",
-        17 => "UDP",
-        33 => "DCCP",
-        41 => "IPv6",
-        43 => "IPv6-Route",
-        44 => "IPv6-Frag",
-        46 => "RSVP",
-        47 => "GRE",
-        50 => "ESP",
-        51 => "AH",
-        58 => "IPv6-ICMP",
-        59 => "IPv6-NoNxt",
-        60 => "IPv6-Opts",
-        88 => "EIGRP",
-        89 => "OSPFIGP",
-        94 => "IPIP",
-        97 => "ETHERIP",
-        103 => "PIM",
-        108 => "IPComp",
-        112 => "VRRP",
-        115 => "L2TP",
-        132 => "SCTP",
-        136 => "UDPLite",
-        137 => "MPLS-in-IP",
-        _ => return None,
-    })
-}
-
 /// The VLAN ids an EVE record lists in `vlan` (outermost first; none: the field is left out).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Vlans {
@@ -151,7 +115,7 @@ impl<'o> Json<'o> {
         }
         self.key("proto");
         self.out.push(b'"');
-        match proto_keyword(e.proto) {
+        match vocab::proto::keyword(e.proto) {
             Some(name) => self.out.extend_from_slice(name.as_bytes()),
             None => {
                 let _ = write!(self.out, "{}", e.proto);
@@ -443,7 +407,7 @@ pub fn write_timestamp(out: &mut Vec<u8>, ts: Timestamp) {
     let micros = (ts.0 % 1_000_000_000) / 1_000;
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
-    let (y, m, d) = crate::flow::civil_from_days(days);
+    let (y, m, d) = vocab::calendar::civil_from_days(days);
     // Fixed-width digits by hand: every record starts with this, the formatting machinery
     // would be a good part of a record's cost.
     let mut b = *b"0000-00-00T00:00:00.000000+0000";
@@ -747,7 +711,7 @@ mod tests {
             write_timestamp(&mut out, Timestamp(ns));
             let secs = ns / 1_000_000_000;
             let rem = secs % 86_400;
-            let (y, m, d) = crate::flow::civil_from_days((secs / 86_400) as i64);
+            let (y, m, d) = vocab::calendar::civil_from_days((secs / 86_400) as i64);
             let want = format!(
                 "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}+0000",
                 rem / 3600,

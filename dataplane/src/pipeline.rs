@@ -92,7 +92,9 @@ impl Default for AnomalyTypes {
 /// and index, past what the caches keep warm beside everything else a worker touches.
 pub const PREFETCH_MIN_FLOWS: usize = 32_768;
 
-/// Where an alert happened: the packet's addresses (sender first), its flow and number.
+/// Where an alert happened: the packet's addresses (sender first), its flow and number, and
+/// what the worker's EVE `alert` record needs beside them (VLANs, ICMP, transaction). It stays
+/// in the worker: with the [`AlertEvent`] it becomes the [`vocab::AlertRecord`] handed over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AlertContext {
     pub flow_id: u64,
@@ -392,8 +394,8 @@ fn inspect_window(
     let view = PacketView {
         pkt: &p,
         dir: Some(match dir {
-            flow::Direction::ToServer => rules::ir::FlowDir::ToServer,
-            flow::Direction::ToClient => rules::ir::FlowDir::ToClient,
+            flow::Direction::ToServer => vocab::Direction::ToServer,
+            flow::Direction::ToClient => vocab::Direction::ToClient,
         }),
         established: true,
         app_proto,
@@ -754,8 +756,8 @@ fn inspect_txs(
         let view = PacketView {
             pkt: p,
             dir: Some(match d {
-                app::Direction::ToServer => rules::ir::FlowDir::ToServer,
-                app::Direction::ToClient => rules::ir::FlowDir::ToClient,
+                app::Direction::ToServer => vocab::Direction::ToServer,
+                app::Direction::ToClient => vocab::Direction::ToClient,
             }),
             established,
             app_proto,
@@ -909,16 +911,11 @@ fn inspect_txs(
     }
 }
 
-fn flow_app_proto(p: app::AppProto) -> flow::AppProto {
+/// The flow record names an upgraded WebSocket flow by the protocol it started as.
+fn flow_app_proto(p: app::AppProto) -> app::AppProto {
     match p {
-        app::AppProto::Unknown => flow::AppProto::UNKNOWN,
-        app::AppProto::Failed => flow::AppProto::FAILED,
-        app::AppProto::Http | app::AppProto::WebSocket => flow::AppProto::HTTP,
-        app::AppProto::Dns => flow::AppProto::DNS,
-        app::AppProto::Tls => flow::AppProto::TLS,
-        app::AppProto::Smtp => flow::AppProto::SMTP,
-        app::AppProto::Ssh => flow::AppProto::SSH,
-        app::AppProto::Ftp => flow::AppProto::FTP,
+        app::AppProto::WebSocket => app::AppProto::Http,
+        p => p,
     }
 }
 
@@ -1287,8 +1284,8 @@ impl Pipeline {
                 let view = PacketView {
                     pkt,
                     dir: Some(match outcome.dir {
-                        flow::Direction::ToServer => rules::ir::FlowDir::ToServer,
-                        flow::Direction::ToClient => rules::ir::FlowDir::ToClient,
+                        flow::Direction::ToServer => vocab::Direction::ToServer,
+                        flow::Direction::ToClient => vocab::Direction::ToClient,
                     }),
                     established: outcome.state == flow::FlowState::Established,
                     app_proto: known.and_then(rules_app_proto),
@@ -1614,17 +1611,12 @@ fn log_app_anomalies<E: EventSink>(
     slot.events_logged = held.min(u8::MAX as usize) as u8;
 }
 
-fn rules_app_proto(p: app::AppProto) -> Option<rules::ir::AppProto> {
-    use rules::ir::AppProto as R;
-    Some(match p {
-        app::AppProto::Http | app::AppProto::WebSocket => R::Http,
-        app::AppProto::Dns => R::Dns,
-        app::AppProto::Tls => R::Tls,
-        app::AppProto::Smtp => R::Smtp,
-        app::AppProto::Ssh => R::Ssh,
-        app::AppProto::Ftp => R::Ftp,
-        app::AppProto::Unknown | app::AppProto::Failed => return None,
-    })
+/// The protocol rules see: an upgraded WebSocket flow is HTTP; unknown and failed name none.
+fn rules_app_proto(p: app::AppProto) -> Option<app::AppProto> {
+    match p {
+        app::AppProto::WebSocket => Some(app::AppProto::Http),
+        p => p.is_known().then_some(p),
+    }
 }
 
 fn alert_context(

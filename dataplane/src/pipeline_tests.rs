@@ -1,6 +1,6 @@
 //! The whole pipeline (decode → flows → app layer → detection → EVE alert records) over
 //! captures from suricata-verify (`../shared/data/suricata-verify`, public material; the
-//! tests skip with a note when it is absent).
+//! tests skip with a note when it is absent, and fail naming it when `CI` is set).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,15 +12,7 @@ use crate::io::pcap::PcapSource;
 use crate::pipeline::{AlertContext, EventSink, Pipeline, PipelineConfig};
 
 fn sv(test: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/suricata-verify/tests")
-        .join(test);
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("skipping: {} is absent", p.display());
-        None
-    }
+    vocab::testing::shared_data(Path::new("suricata-verify/tests").join(test))
 }
 
 fn engine(rules: &str) -> Arc<rules::Engine> {
@@ -384,7 +376,7 @@ fn app_events_raised_at_flow_end_are_rendered_as_anomalies() {
     // At the flow's last packet time, not the time of the shutdown.
     assert_eq!(
         a["timestamp"],
-        crate::flow::eve_timestamp(out.flows[0].end).as_str()
+        vocab::calendar::eve_timestamp(out.flows[0].end.0).as_str()
     );
     assert_eq!(logged, 1);
 

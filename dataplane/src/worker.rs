@@ -159,16 +159,40 @@ impl Default for WorkerConfig {
 /// Flow records a sweep may end per burst (bounds the work the sweep adds to one burst).
 const SWEEP_BUDGET: usize = 64;
 
-/// An alert as it leaves the worker: the match and where it happened.
-#[derive(Clone, Copy, Debug)]
-pub struct AlertRecord {
-    pub event: AlertEvent,
-    pub ctx: AlertContext,
-    /// Ruleset generation of the engine that raised it (`event.rule` indexes that engine).
-    pub generation: u64,
-    /// The worker's EVE rendering of this alert waits in its EVE ring, as the next `alert`
-    /// record there not claimed by an earlier record (only with [`Export::join_alert_lines`]).
-    pub eve: bool,
+/// An alert as it leaves the worker for the control plane: the workspace's one alert record.
+pub use vocab::AlertRecord;
+
+/// The record of an alert the pipeline raised, from the engine of `generation`.
+fn alert_record(ev: &AlertEvent, ctx: &AlertContext, generation: u64) -> AlertRecord {
+    use rules::ast::Action as A;
+    use vocab::alert::Action;
+    AlertRecord {
+        ts_nanos: ev.ts.0,
+        gid: ev.gid,
+        sid: ev.sid,
+        rev: ev.rev,
+        rule: ev.rule,
+        generation,
+        action: match ev.rule_action {
+            A::Alert => Action::Alert,
+            A::Pass => Action::Pass,
+            A::Drop => Action::Drop,
+            _ => Action::Reject,
+        },
+        src_ip: ctx.src,
+        src_port: ctx.src_port,
+        dst_ip: ctx.dst,
+        dst_port: ctx.dst_port,
+        proto: ctx.proto,
+        app_proto: ctx
+            .app_proto
+            .and_then(vocab::AppProto::from_name)
+            .unwrap_or_default(),
+        flow_id: ctx.flow_id,
+        direction: ev.dir.unwrap_or_default(),
+        packet_no: ctx.pcap_cnt,
+        ..AlertRecord::default()
+    }
 }
 
 /// One worker's mailbox for new rule engines (hot reload).
@@ -269,12 +293,7 @@ impl crate::pipeline::EventSink for Export {
     #[inline]
     fn alert(&mut self, ev: &AlertEvent, ctx: &AlertContext) {
         self.alerts_raised += 1;
-        let rec = AlertRecord {
-            event: *ev,
-            ctx: *ctx,
-            generation: self.generation,
-            eve: false,
-        };
+        let rec = alert_record(ev, ctx, self.generation);
         if self.join_alert_lines && self.eve_alerts && self.eve.is_some() {
             // Its line follows (`eve_line("alert", ..)`); a record still held means the
             // previous alert's line never came, so it goes without one.
@@ -695,9 +714,7 @@ mod tests {
         assert_eq!((slot.active(), w.generation()), (2, 2));
         w.handle(&f, f.len() as u32, Timestamp(3_000));
         let mut got = Vec::new();
-        ca.drain(usize::MAX, |r: AlertRecord| {
-            got.push((r.event.sid, r.generation))
-        });
+        ca.drain(usize::MAX, |r: AlertRecord| got.push((r.sid, r.generation)));
         assert_eq!(got, vec![(1, 1), (1, 1), (2, 2)]);
         assert_eq!(slot.failed(), 0);
         let mut counters = std::collections::BTreeMap::new();

@@ -8,22 +8,14 @@
 
 use dataplane::decode::{DecodeConfig, DecodeEvent, Decoder, LinkType, L4};
 use dataplane::time::Timestamp;
-use std::path::PathBuf;
-
-fn data_path(rel: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/")).join(rel)
-}
 
 /// A capture loaded in memory: (time, bytes) per packet.
 type Capture = Vec<(Timestamp, Vec<u8>)>;
 
 /// Reads a classic pcap: link type and its packets.
 fn read_pcap(rel: &str) -> Option<(LinkType, Capture)> {
-    let path = data_path(rel);
-    let Ok(file) = std::fs::File::open(&path) else {
-        println!("note: {} absent, check skipped", path.display());
-        return None;
-    };
+    let path = vocab::testing::shared_data(rel)?;
+    let file = std::fs::File::open(&path).expect("capture opens");
     let mut reader = pcap_file::pcap::PcapReader::new(std::io::BufReader::new(file)).ok()?;
     let link = LinkType::try_from(u32::from(reader.header().datalink)).expect("link type");
     let mut out = Vec::new();

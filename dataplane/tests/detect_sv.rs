@@ -7,13 +7,13 @@
 use dataplane::decode::{DecodeConfig, Decoder, LinkType};
 use dataplane::detect::{DetectConfig, Detector, FlowDetectState, PacketView};
 use dataplane::time::Timestamp;
-use rules::ir::FlowDir;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use vocab::Direction;
 
 fn sv_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/suricata-verify/tests")
+    vocab::testing::shared_data_root().join("suricata-verify/tests")
 }
 
 /// `(sid, count)` checks; `None` when the yaml has checks this harness cannot evaluate.
@@ -97,15 +97,15 @@ fn run_case(name: &str) -> Option<Vec<(u32, usize, usize)>> {
             let k: Key = (ip.src, sp, ip.dst, dp, ip.proto);
             let rev: Key = (ip.dst, dp, ip.src, sp, ip.proto);
             if flows.contains_key(&rev) {
-                (rev, FlowDir::ToClient)
+                (rev, Direction::ToClient)
             } else {
-                (k, FlowDir::ToServer)
+                (k, Direction::ToServer)
             }
         });
         let state = match flow {
             Some((k, d)) => {
                 let e = flows.entry(k).or_default();
-                e.1[usize::from(d == FlowDir::ToClient)] = true;
+                e.1[usize::from(d == Direction::ToClient)] = true;
                 view.dir = Some(d);
                 view.established = e.1[0] && e.1[1];
                 Some(&mut e.0)
@@ -134,8 +134,7 @@ fn run_case(name: &str) -> Option<Vec<(u32, usize, usize)>> {
 
 #[test]
 fn per_packet_cases() {
-    if !sv_root().exists() {
-        println!("note: suricata-verify material absent, skipping");
+    if vocab::testing::material(sv_root()).is_none() {
         return;
     }
     // Per-packet groups of the subset: header-only, decoder events, IP-only, ICMP/UDP content,
@@ -190,11 +189,13 @@ const FLOOR: usize = 39;
 #[test]
 #[ignore]
 fn et_open_candidate_profile() {
-    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
-    let mut files: Vec<_> = match std::fs::read_dir(base.join("et-open")) {
-        Ok(d) => d.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-        Err(_) => return,
+    let Some(et_open) = vocab::testing::shared_data("et-open") else {
+        return;
     };
+    let mut files: Vec<_> = std::fs::read_dir(et_open)
+        .expect("et-open reads")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
     files.retain(|p| p.extension().is_some_and(|x| x == "rules"));
     files.sort();
     let rs = rules::load_files(&files, rules::LoadOptions::default()).expect("load");

@@ -10,11 +10,6 @@ use dataplane::flow::{
     Direction, FlowConfig, FlowId, FlowRecord, FlowTable, StreamConfig, StreamSink,
 };
 
-const PCAP: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/data/pcaps/public_mix.pcap"
-);
-
 #[derive(Default)]
 struct Bytes {
     data: u64,
@@ -36,10 +31,10 @@ impl StreamSink for Bytes {
 
 #[test]
 fn public_mix_flow_count() {
-    let Ok(file) = std::fs::read(PCAP) else {
-        println!("skipping: {PCAP} not present");
+    let Some(path) = vocab::testing::shared_data("pcaps/public_mix.pcap") else {
         return;
     };
+    let file = std::fs::read(path).expect("capture reads");
     let cap = mix::load(&file).expect("classic pcap");
     let mut table = FlowTable::new(FlowConfig {
         hash_seed: Some([1, 2, 3, 4]),

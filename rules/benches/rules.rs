@@ -1,4 +1,5 @@
-//! Benchmarks over ET Open (`../shared/data/et-open/`, skipped when absent):
+//! Benchmarks over ET Open (`../shared/data/et-open/`; skipped with a note when absent, a
+//! failure under `CI`):
 //! `parse::et_open` (text → AST, rules/s), `load::et_open` (→ validated IR incl. PCRE
 //! compile), `compile::et_open_cold` and `compile::et_open_cached` (Hyperscan databases).
 //!
@@ -9,14 +10,8 @@ use rules::{CompileOptions, Engine, LoadOptions, Loader};
 use std::path::PathBuf;
 
 fn et_open() -> Option<Vec<(String, String)>> {
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/data/et-open"
-    ));
-    let Ok(rd) = std::fs::read_dir(&dir) else {
-        println!("note: {} absent, skipping benches", dir.display());
-        return None;
-    };
+    let dir = vocab::testing::shared_data("et-open")?;
+    let rd = std::fs::read_dir(&dir).expect("et-open reads");
     let mut files: Vec<PathBuf> = rd
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "rules"))

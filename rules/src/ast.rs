@@ -58,9 +58,10 @@ impl Action {
     }
 }
 
-/// `->`, `<>` or `=>`.
+/// The rule header's arrow: `->`, `<>` or `=>` (which way the header's addresses are read;
+/// not a flow direction, which is [`vocab::Direction`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-pub enum Direction {
+pub enum Arrow {
     /// `->`: source to destination.
     To,
     /// `<>`: either way.
@@ -134,8 +135,8 @@ pub struct Rule {
     pub src: AddrExpr,
     /// Source ports.
     pub src_ports: PortExpr,
-    /// Direction and its span.
-    pub direction: (Direction, Span),
+    /// Arrow and its span.
+    pub direction: (Arrow, Span),
     /// Destination addresses.
     pub dst: AddrExpr,
     /// Destination ports.
@@ -244,12 +245,12 @@ impl fmt::Display for Action {
     }
 }
 
-impl fmt::Display for Direction {
+impl fmt::Display for Arrow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Direction::To => "->",
-            Direction::Both => "<>",
-            Direction::Transaction => "=>",
+            Arrow::To => "->",
+            Arrow::Both => "<>",
+            Arrow::Transaction => "=>",
         })
     }
 }

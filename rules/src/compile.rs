@@ -503,7 +503,7 @@ pub fn select_fast_pattern(rule: &ir::Rule) -> Option<FastPatternChoice> {
 }
 
 fn transport_of(p: Proto) -> Vec<Transport> {
-    use ir::AppProto::*;
+    use vocab::AppProto::*;
     match p {
         Proto::Ip => vec![Transport::Ip],
         Proto::Tcp | Proto::TcpPkt | Proto::TcpStream => vec![Transport::Tcp],
@@ -522,12 +522,12 @@ fn transport_of(p: Proto) -> Vec<Transport> {
 
 fn dirs_of(r: &ir::Rule) -> Vec<GroupDir> {
     // A transactional rule's matches can come from either direction.
-    if r.direction == crate::ast::Direction::Transaction {
+    if r.direction == crate::ast::Arrow::Transaction {
         return vec![GroupDir::ToServer, GroupDir::ToClient];
     }
     match r.flow.and_then(|f| f.dir) {
-        Some(ir::FlowDir::ToServer) => vec![GroupDir::ToServer],
-        Some(ir::FlowDir::ToClient) => vec![GroupDir::ToClient],
+        Some(vocab::Direction::ToServer) => vec![GroupDir::ToServer],
+        Some(vocab::Direction::ToClient) => vec![GroupDir::ToClient],
         None => vec![GroupDir::ToServer, GroupDir::ToClient],
     }
 }
@@ -585,251 +585,29 @@ impl Engine {
         }
     }
 
-    /// Compiles loaded rules.
+    /// Compiles loaded rules: rules are grouped by transport, direction and service ports,
+    /// each port set gets one prefilter database per inspected buffer over its groups' fast
+    /// patterns, and the databases are built (or read from the cache) and attached.
     pub fn compile(rules: &[LoadedRule], opts: &CompileOptions) -> Result<Engine, CompileError> {
         let rules: Vec<Arc<ir::Rule>> = rules.iter().map(|r| r.ir.clone()).collect();
         let mut stats = CompileStats {
             rules: rules.len(),
             ..CompileStats::default()
         };
-        // Group rules: (transport, direction, service ports) per rule and direction.
-        let mut members: Vec<(Transport, GroupDir, ir::PortSet, RuleIdx)> = Vec::new();
-        let mut choices: Vec<Option<FastPatternChoice>> = Vec::with_capacity(rules.len());
-        for (i, r) in rules.iter().enumerate() {
-            choices.push(select_fast_pattern(r));
-            for t in transport_of(r.proto) {
-                for d in dirs_of(r) {
-                    let ports = match (t, d) {
-                        // `<>` rules may see the service on either side.
-                        _ if r.direction != crate::ast::Direction::To => ir::PortSet::any(),
-                        (Transport::Tcp | Transport::Udp, GroupDir::ToServer) => {
-                            r.dst_ports.clone()
-                        }
-                        (Transport::Tcp | Transport::Udp, GroupDir::ToClient) => {
-                            r.src_ports.clone()
-                        }
-                        _ => ir::PortSet::any(),
-                    };
-                    members.push((t, d, ports, i as RuleIdx));
-                }
-            }
-        }
-        // Small port groups join their any-port group: each database costs a fixed amount
-        // of compile time and scratch, and a few extra candidates cost less (the header's
-        // ports are verified per candidate anyway).
-        let mut sizes: HashMap<(Transport, GroupDir, &ir::PortSet), usize> = HashMap::new();
-        for (t, d, p, _) in &members {
-            *sizes.entry((*t, *d, p)).or_default() += 1;
-        }
-        let small: std::collections::HashSet<(Transport, GroupDir, ir::PortSet)> = sizes
-            .into_iter()
-            .filter(|(_, n)| *n < opts.min_port_group())
-            .map(|((t, d, p), _)| (t, d, p.clone()))
-            .collect();
-        let mut key_of: HashMap<(Transport, GroupDir, ir::PortSet), usize> = HashMap::new();
-        let mut groups: Vec<RuleGroup> = Vec::new();
-        for (t, d, mut ports, ri) in members {
-            if small.contains(&(t, d, ports.clone())) {
-                ports = ir::PortSet::any();
-            }
-            let gi = *key_of.entry((t, d, ports.clone())).or_insert_with(|| {
-                groups.push(RuleGroup {
-                    transport: t,
-                    dir: d,
-                    ports,
-                    rules: Vec::new(),
-                    always: Vec::new(),
-                    buffers: Vec::new(),
-                });
-                groups.len() - 1
-            });
-            groups[gi].rules.push(ri);
-        }
-        // Each group's literals per buffer instance, deduplicated (the group's description;
-        // the scanned databases are the port sets' below).
-        for g in groups.iter_mut() {
-            let mut per_buf: BTreeMap<(Buffer, Vec<Transform>), BufPlan> = BTreeMap::new();
-            for &ri in &g.rules {
-                match &choices[ri as usize] {
-                    Some(c) => {
-                        stats.literals_total += 1;
-                        let e = per_buf.entry((c.buffer, c.transforms.clone())).or_default();
-                        let id = *e.0.entry(c.literal.clone()).or_insert_with(|| {
-                            e.1.push(c.literal.clone());
-                            e.2.push(Vec::new());
-                            e.1.len() - 1
-                        });
-                        e.2[id].push(ri);
-                    }
-                    None => g.always.push(ri),
-                }
-            }
-            for ((buffer, transforms), (_, lits, rules_of)) in per_buf {
-                stats.literals_unique += lits.len();
-                g.buffers.push(BufferDb {
-                    buffer,
-                    transforms,
-                    max_len: lits.iter().map(|l| l.bytes.len()).max().unwrap_or(0),
-                    literals: lits,
-                    rules_of,
-                    stream: false,
-                    db: None,
-                });
-            }
-        }
+        let mut choices: Vec<Option<FastPatternChoice>> =
+            rules.iter().map(|r| select_fast_pattern(r)).collect();
+        let mut groups = form_groups(group_members(&rules), opts.min_port_group());
+        describe_group_literals(&mut groups, &choices, &mut stats);
         stats.always_rules = choices.iter().filter(|c| c.is_none()).count();
         let port_map = PortMap::build(&groups)?;
-        // One prefilter per port set and buffer instance over the union of its groups'
-        // literals; identical unions (sets that differ only in groups without that buffer)
-        // share one database.
-        let mut port_sets: Vec<PortSet> = Vec::with_capacity(port_map.sets.len());
-        let mut plans: Vec<DbPlan> = Vec::new();
-        let mut plan_of: HashMap<(Buffer, Vec<Transform>, Vec<Literal>), usize> = HashMap::new();
-        // (port set, buffer index) → plan.
-        let mut uses: Vec<(usize, usize, usize)> = Vec::new();
-        for (si, set) in port_map.sets.iter().enumerate() {
-            let mut per_buf: BTreeMap<(Buffer, Vec<Transform>), BufPlan> = BTreeMap::new();
-            for &gi in set.iter() {
-                for b in &groups[gi as usize].buffers {
-                    let e = per_buf.entry((b.buffer, b.transforms.clone())).or_default();
-                    for (l, rs) in b.literals.iter().zip(&b.rules_of) {
-                        let id = *e.0.entry(l.clone()).or_insert_with(|| {
-                            e.1.push(l.clone());
-                            e.2.push(Vec::new());
-                            e.1.len() - 1
-                        });
-                        e.2[id].extend_from_slice(rs);
-                    }
-                }
-            }
-            // The payload's stream subset, scanned on stream windows.
-            let mut subsets: Vec<((Buffer, Vec<Transform>), BufPlan, bool)> = Vec::new();
-            for ((buffer, transforms), (index, lits, rules_of)) in per_buf {
-                if buffer == Buffer::Payload {
-                    let mut sub = BufPlan::default();
-                    for (l, rs) in lits.iter().zip(&rules_of) {
-                        let keep: Vec<RuleIdx> = rs
-                            .iter()
-                            .copied()
-                            .filter(|&r| stream_prefiltered(&rules[r as usize]))
-                            .collect();
-                        if !keep.is_empty() {
-                            sub.0.insert(l.clone(), sub.1.len());
-                            sub.1.push(l.clone());
-                            sub.2.push(keep);
-                        }
-                    }
-                    stats.stream_literals += sub.1.len();
-                    stats.payload_literals += lits.len();
-                    subsets.push(((buffer, transforms.clone()), sub, true));
-                }
-                subsets.push(((buffer, transforms), (index, lits, rules_of), false));
-            }
-            let mut buffers = Vec::with_capacity(subsets.len());
-            for ((buffer, transforms), (_, lits, mut rules_of), stream) in subsets {
-                for rs in &mut rules_of {
-                    rs.sort_unstable();
-                    rs.dedup();
-                }
-                let key = (buffer, transforms.clone(), lits.clone());
-                let pi = *plan_of.entry(key).or_insert_with(|| {
-                    plans.push(DbPlan {
-                        buffer,
-                        transforms: transforms.clone(),
-                        literals: lits.clone(),
-                    });
-                    plans.len() - 1
-                });
-                uses.push((si, buffers.len(), pi));
-                buffers.push(BufferDb {
-                    buffer,
-                    transforms,
-                    max_len: lits.iter().map(|l| l.bytes.len()).max().unwrap_or(0),
-                    literals: lits,
-                    rules_of,
-                    stream,
-                    db: None,
-                });
-            }
-            port_sets.push(PortSet {
-                groups: set.clone(),
-                buffers,
-            });
-        }
-        // Cache key over everything Hyperscan sees.
-        let mut h = Sha256::new();
-        h.update(b"osprey-rules-hsdb-v2\0");
-        h.update(hyperscan::version_str().to_bytes());
-        for (i, p) in plans.iter().enumerate() {
-            h.update(format!("db {i} {:?} {:?}\n", p.buffer, p.transforms).as_bytes());
-            for l in &p.literals {
-                h.update(expression(l).as_bytes());
-                h.update([0, l.nocase as u8]);
-            }
-        }
-        let key: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        stats.cache_key = key.clone();
-        let t0 = Instant::now();
-        let cache_path = opts
-            .cache_dir
-            .as_ref()
-            .map(|d| d.join(format!("{key}.hsdb")));
-        let cached = cache_path
-            .as_deref()
-            .and_then(|p| read_cache(p, plans.len()));
-        let dbs: Vec<Built> = match cached {
-            Some(dbs) => {
-                stats.from_cache = true;
-                dbs.into_iter().map(|d| (Some(d), Vec::new())).collect()
-            }
-            None => {
-                let built = build_all(&plans, opts.threads)?;
-                if let Some(p) = &cache_path {
-                    // A cache that cannot be written only costs the next start its speed.
-                    let _ = write_cache(p, &built);
-                }
-                built
-            }
-        };
-        stats.hyperscan_ms = t0.elapsed().as_millis();
-        let mut shared: Vec<(Option<Arc<BlockDatabase>>, Vec<usize>)> = Vec::new();
-        for (plan, (db, refused)) in plans.iter().zip(dbs) {
-            let size = db.as_ref().and_then(|d| d.size().ok()).unwrap_or(0);
-            stats.database_bytes += size;
-            let e = stats
-                .by_buffer
-                .entry(plan.buffer.keyword().to_string())
-                .or_default();
-            e.0 += 1;
-            e.1 += size;
-            stats.refused_literals += refused.len();
-            shared.push((db.map(Arc::new), refused));
-        }
-        // Attach databases; refused literals turn their rules into always rules of every
-        // group that holds them.
-        for &(si, bi, pi) in &uses {
-            let Some((db, refused)) = shared.get(pi) else {
-                continue;
-            };
-            let set = &mut port_sets[si];
-            for &li in refused {
-                let rs = std::mem::take(&mut set.buffers[bi].rules_of[li]);
-                for &r in &rs {
-                    choices[r as usize] = None;
-                    for &gi in set.groups.iter() {
-                        let g = &mut groups[gi as usize];
-                        if g.rules.binary_search(&r).is_ok() {
-                            g.always.push(r);
-                        }
-                    }
-                }
-            }
-            set.buffers[bi].db = db.clone();
-        }
-        for g in &mut groups {
-            g.always.sort_unstable();
-            g.always.dedup();
-        }
+        let SetPlans {
+            mut port_sets,
+            plans,
+            uses,
+        } = plan_port_sets(&port_map, &groups, &rules, &mut stats);
+        let dbs = build_databases(&plans, opts, &mut stats)?;
+        let shared = share_databases(&plans, dbs, &mut stats);
+        attach_databases(&shared, &uses, &mut port_sets, &mut groups, &mut choices);
         stats.groups = groups.len();
         stats.port_sets = port_sets.len();
         stats.databases = plans.len();
@@ -943,6 +721,309 @@ impl Engine {
                 .map(|s| s.len() * 4 + 16)
                 .sum::<usize>();
         self.stats.database_bytes + ir + lits + ports
+    }
+}
+
+/// A rule's place in grouping: (transport, direction, service ports, rule).
+type Member = (Transport, GroupDir, ir::PortSet, RuleIdx);
+
+/// Every (transport, direction, service ports) a rule is inspected under, per rule.
+fn group_members(rules: &[Arc<ir::Rule>]) -> Vec<Member> {
+    let mut members: Vec<Member> = Vec::new();
+    for (i, r) in rules.iter().enumerate() {
+        for t in transport_of(r.proto) {
+            for d in dirs_of(r) {
+                let ports = match (t, d) {
+                    // `<>` rules may see the service on either side.
+                    _ if r.direction != crate::ast::Arrow::To => ir::PortSet::any(),
+                    (Transport::Tcp | Transport::Udp, GroupDir::ToServer) => r.dst_ports.clone(),
+                    (Transport::Tcp | Transport::Udp, GroupDir::ToClient) => r.src_ports.clone(),
+                    _ => ir::PortSet::any(),
+                };
+                members.push((t, d, ports, i as RuleIdx));
+            }
+        }
+    }
+    members
+}
+
+/// Rule groups from their members; port groups smaller than `min_port_group` join the
+/// any-port group of their transport and direction.
+fn form_groups(members: Vec<Member>, min_port_group: usize) -> Vec<RuleGroup> {
+    // Small port groups join their any-port group: each database costs a fixed amount
+    // of compile time and scratch, and a few extra candidates cost less (the header's
+    // ports are verified per candidate anyway).
+    let mut sizes: HashMap<(Transport, GroupDir, &ir::PortSet), usize> = HashMap::new();
+    for (t, d, p, _) in &members {
+        *sizes.entry((*t, *d, p)).or_default() += 1;
+    }
+    let small: std::collections::HashSet<(Transport, GroupDir, ir::PortSet)> = sizes
+        .into_iter()
+        .filter(|(_, n)| *n < min_port_group)
+        .map(|((t, d, p), _)| (t, d, p.clone()))
+        .collect();
+    let mut key_of: HashMap<(Transport, GroupDir, ir::PortSet), usize> = HashMap::new();
+    let mut groups: Vec<RuleGroup> = Vec::new();
+    for (t, d, mut ports, ri) in members {
+        if small.contains(&(t, d, ports.clone())) {
+            ports = ir::PortSet::any();
+        }
+        let gi = *key_of.entry((t, d, ports.clone())).or_insert_with(|| {
+            groups.push(RuleGroup {
+                transport: t,
+                dir: d,
+                ports,
+                rules: Vec::new(),
+                always: Vec::new(),
+                buffers: Vec::new(),
+            });
+            groups.len() - 1
+        });
+        groups[gi].rules.push(ri);
+    }
+    groups
+}
+
+/// Each group's fast-pattern literals per buffer instance, deduplicated; rules without a
+/// fast pattern become the group's always-inspected rules.
+fn describe_group_literals(
+    groups: &mut [RuleGroup],
+    choices: &[Option<FastPatternChoice>],
+    stats: &mut CompileStats,
+) {
+    // Each group's literals per buffer instance, deduplicated (the group's description;
+    // the scanned databases are the port sets' below).
+    for g in groups.iter_mut() {
+        let mut per_buf: BTreeMap<(Buffer, Vec<Transform>), BufPlan> = BTreeMap::new();
+        for &ri in &g.rules {
+            match &choices[ri as usize] {
+                Some(c) => {
+                    stats.literals_total += 1;
+                    let e = per_buf.entry((c.buffer, c.transforms.clone())).or_default();
+                    let id = *e.0.entry(c.literal.clone()).or_insert_with(|| {
+                        e.1.push(c.literal.clone());
+                        e.2.push(Vec::new());
+                        e.1.len() - 1
+                    });
+                    e.2[id].push(ri);
+                }
+                None => g.always.push(ri),
+            }
+        }
+        for ((buffer, transforms), (_, lits, rules_of)) in per_buf {
+            stats.literals_unique += lits.len();
+            g.buffers.push(BufferDb {
+                buffer,
+                transforms,
+                max_len: lits.iter().map(|l| l.bytes.len()).max().unwrap_or(0),
+                literals: lits,
+                rules_of,
+                stream: false,
+                db: None,
+            });
+        }
+    }
+}
+
+/// The prefilter plan of every port set: its buffers, the distinct databases they need, and
+/// which buffer uses which database.
+struct SetPlans {
+    port_sets: Vec<PortSet>,
+    plans: Vec<DbPlan>,
+    /// (port set, buffer index in it, plan).
+    uses: Vec<(usize, usize, usize)>,
+}
+
+/// Plans the prefilters of every port set.
+fn plan_port_sets(
+    port_map: &PortMap,
+    groups: &[RuleGroup],
+    rules: &[Arc<ir::Rule>],
+    stats: &mut CompileStats,
+) -> SetPlans {
+    // One prefilter per port set and buffer instance over the union of its groups'
+    // literals; identical unions (sets that differ only in groups without that buffer)
+    // share one database.
+    let mut port_sets: Vec<PortSet> = Vec::with_capacity(port_map.sets.len());
+    let mut plans: Vec<DbPlan> = Vec::new();
+    let mut plan_of: HashMap<(Buffer, Vec<Transform>, Vec<Literal>), usize> = HashMap::new();
+    // (port set, buffer index) → plan.
+    let mut uses: Vec<(usize, usize, usize)> = Vec::new();
+    for (si, set) in port_map.sets.iter().enumerate() {
+        let mut per_buf: BTreeMap<(Buffer, Vec<Transform>), BufPlan> = BTreeMap::new();
+        for &gi in set.iter() {
+            for b in &groups[gi as usize].buffers {
+                let e = per_buf.entry((b.buffer, b.transforms.clone())).or_default();
+                for (l, rs) in b.literals.iter().zip(&b.rules_of) {
+                    let id = *e.0.entry(l.clone()).or_insert_with(|| {
+                        e.1.push(l.clone());
+                        e.2.push(Vec::new());
+                        e.1.len() - 1
+                    });
+                    e.2[id].extend_from_slice(rs);
+                }
+            }
+        }
+        // The payload's stream subset, scanned on stream windows.
+        let mut subsets: Vec<((Buffer, Vec<Transform>), BufPlan, bool)> = Vec::new();
+        for ((buffer, transforms), (index, lits, rules_of)) in per_buf {
+            if buffer == Buffer::Payload {
+                let mut sub = BufPlan::default();
+                for (l, rs) in lits.iter().zip(&rules_of) {
+                    let keep: Vec<RuleIdx> = rs
+                        .iter()
+                        .copied()
+                        .filter(|&r| stream_prefiltered(&rules[r as usize]))
+                        .collect();
+                    if !keep.is_empty() {
+                        sub.0.insert(l.clone(), sub.1.len());
+                        sub.1.push(l.clone());
+                        sub.2.push(keep);
+                    }
+                }
+                stats.stream_literals += sub.1.len();
+                stats.payload_literals += lits.len();
+                subsets.push(((buffer, transforms.clone()), sub, true));
+            }
+            subsets.push(((buffer, transforms), (index, lits, rules_of), false));
+        }
+        let mut buffers = Vec::with_capacity(subsets.len());
+        for ((buffer, transforms), (_, lits, mut rules_of), stream) in subsets {
+            for rs in &mut rules_of {
+                rs.sort_unstable();
+                rs.dedup();
+            }
+            let key = (buffer, transforms.clone(), lits.clone());
+            let pi = *plan_of.entry(key).or_insert_with(|| {
+                plans.push(DbPlan {
+                    buffer,
+                    transforms: transforms.clone(),
+                    literals: lits.clone(),
+                });
+                plans.len() - 1
+            });
+            uses.push((si, buffers.len(), pi));
+            buffers.push(BufferDb {
+                buffer,
+                transforms,
+                max_len: lits.iter().map(|l| l.bytes.len()).max().unwrap_or(0),
+                literals: lits,
+                rules_of,
+                stream,
+                db: None,
+            });
+        }
+        port_sets.push(PortSet {
+            groups: set.clone(),
+            buffers,
+        });
+    }
+    SetPlans {
+        port_sets,
+        plans,
+        uses,
+    }
+}
+
+/// Builds the planned databases, or reads them from the cache (keyed by everything
+/// Hyperscan sees) when it holds them.
+fn build_databases(
+    plans: &[DbPlan],
+    opts: &CompileOptions,
+    stats: &mut CompileStats,
+) -> Result<Vec<Built>, CompileError> {
+    // Cache key over everything Hyperscan sees.
+    let mut h = Sha256::new();
+    h.update(b"osprey-rules-hsdb-v2\0");
+    h.update(hyperscan::version_str().to_bytes());
+    for (i, p) in plans.iter().enumerate() {
+        h.update(format!("db {i} {:?} {:?}\n", p.buffer, p.transforms).as_bytes());
+        for l in &p.literals {
+            h.update(expression(l).as_bytes());
+            h.update([0, l.nocase as u8]);
+        }
+    }
+    let key: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    stats.cache_key = key.clone();
+    let t0 = Instant::now();
+    let cache_path = opts
+        .cache_dir
+        .as_ref()
+        .map(|d| d.join(format!("{key}.hsdb")));
+    let cached = cache_path
+        .as_deref()
+        .and_then(|p| read_cache(p, plans.len()));
+    let dbs: Vec<Built> = match cached {
+        Some(dbs) => {
+            stats.from_cache = true;
+            dbs.into_iter().map(|d| (Some(d), Vec::new())).collect()
+        }
+        None => {
+            let built = build_all(plans, opts.threads)?;
+            if let Some(p) = &cache_path {
+                // A cache that cannot be written only costs the next start its speed.
+                let _ = write_cache(p, &built);
+            }
+            built
+        }
+    };
+    stats.hyperscan_ms = t0.elapsed().as_millis();
+    Ok(dbs)
+}
+
+/// A built database (shared by the port sets whose plans are equal) and the literals it
+/// refused.
+type Shared = (Option<Arc<BlockDatabase>>, Vec<usize>);
+
+/// Shares each built database and accounts its size.
+fn share_databases(plans: &[DbPlan], dbs: Vec<Built>, stats: &mut CompileStats) -> Vec<Shared> {
+    let mut shared: Vec<Shared> = Vec::new();
+    for (plan, (db, refused)) in plans.iter().zip(dbs) {
+        let size = db.as_ref().and_then(|d| d.size().ok()).unwrap_or(0);
+        stats.database_bytes += size;
+        let e = stats
+            .by_buffer
+            .entry(plan.buffer.keyword().to_string())
+            .or_default();
+        e.0 += 1;
+        e.1 += size;
+        stats.refused_literals += refused.len();
+        shared.push((db.map(Arc::new), refused));
+    }
+    shared
+}
+
+/// Attaches the databases to their port sets' buffers; refused literals turn their rules
+/// into always rules of every group that holds them.
+fn attach_databases(
+    shared: &[Shared],
+    uses: &[(usize, usize, usize)],
+    port_sets: &mut [PortSet],
+    groups: &mut [RuleGroup],
+    choices: &mut [Option<FastPatternChoice>],
+) {
+    for &(si, bi, pi) in uses {
+        let Some((db, refused)) = shared.get(pi) else {
+            continue;
+        };
+        let set = &mut port_sets[si];
+        for &li in refused {
+            let rs = std::mem::take(&mut set.buffers[bi].rules_of[li]);
+            for &r in &rs {
+                choices[r as usize] = None;
+                for &gi in set.groups.iter() {
+                    let g = &mut groups[gi as usize];
+                    if g.rules.binary_search(&r).is_ok() {
+                        g.always.push(r);
+                    }
+                }
+            }
+        }
+        set.buffers[bi].db = db.clone();
+    }
+    for g in groups.iter_mut() {
+        g.always.sort_unstable();
+        g.always.dedup();
     }
 }
 

@@ -315,11 +315,10 @@ mod tests {
 
     #[test]
     fn et_open_side_files() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/et-open/");
-        let Ok(text) = std::fs::read_to_string(format!("{dir}classification.config")) else {
-            println!("note: et-open absent, skipping");
+        let Some(path) = vocab::testing::shared_data("et-open/classification.config") else {
             return;
         };
+        let text = std::fs::read_to_string(path).unwrap();
         let (c, e) = Classifications::parse(&text);
         assert!(e.is_empty(), "{e:?}");
         assert!(c.len() > 30);

@@ -4,9 +4,10 @@
 //! [`Buffer`] is the single source of truth for where a match applies: the data plane keys its
 //! inspection on it, the compiler keys its Hyperscan databases on it.
 
-use crate::ast::{Action, Direction};
+use crate::ast::{Action, Arrow};
 use serde::Serialize;
 use std::sync::Arc;
+use vocab::{AppProto, Direction};
 
 /// Protocol of the rule header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
@@ -30,54 +31,13 @@ pub enum Proto {
     Icmpv6,
     /// SCTP.
     Sctp,
-    /// An application-layer protocol.
+    /// An application-layer protocol (never [`AppProto::Unknown`] or [`AppProto::Failed`]).
     App(AppProto),
-}
-
-/// Application-layer protocols a rule header may name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
-#[serde(rename_all = "kebab-case")]
-#[allow(missing_docs)]
-pub enum AppProto {
-    Http,
-    Http1,
-    Http2,
-    Dns,
-    Tls,
-    Smtp,
-    Ftp,
-    FtpData,
-    Smb,
-    Ssh,
-    Dcerpc,
-    Dhcp,
-    Nfs,
-    Krb5,
-    Snmp,
-    Sip,
-    Rdp,
-    Mqtt,
-    Modbus,
-    Dnp3,
-    Enip,
-    Ike,
-    Ntp,
-    Tftp,
-    Imap,
-    Pop3,
-    Quic,
-    Rfb,
-    Ldap,
-    Websocket,
-    Pgsql,
-    Telnet,
-    BittorrentDht,
 }
 
 impl Proto {
     /// Parses a header protocol name as Suricata accepts it.
     pub fn from_name(s: &str) -> Option<Proto> {
-        use AppProto::*;
         Some(match s.to_ascii_lowercase().as_str() {
             "ip" | "ipv4" | "ipv6" | "pkthdr" => Proto::Ip,
             "tcp" => Proto::Tcp,
@@ -88,40 +48,11 @@ impl Proto {
             "icmpv4" => Proto::Icmpv4,
             "icmpv6" => Proto::Icmpv6,
             "sctp" => Proto::Sctp,
-            "http" => Proto::App(Http),
-            "http1" => Proto::App(Http1),
-            "http2" => Proto::App(Http2),
-            "dns" => Proto::App(Dns),
-            "tls" | "ssl" => Proto::App(Tls),
-            "smtp" => Proto::App(Smtp),
-            "ftp" => Proto::App(Ftp),
-            "ftp-data" => Proto::App(FtpData),
-            "smb" => Proto::App(Smb),
-            "ssh" => Proto::App(Ssh),
-            "dcerpc" => Proto::App(Dcerpc),
-            "dhcp" => Proto::App(Dhcp),
-            "nfs" => Proto::App(Nfs),
-            "krb5" => Proto::App(Krb5),
-            "snmp" => Proto::App(Snmp),
-            "sip" => Proto::App(Sip),
-            "rdp" => Proto::App(Rdp),
-            "mqtt" => Proto::App(Mqtt),
-            "modbus" => Proto::App(Modbus),
-            "dnp3" => Proto::App(Dnp3),
-            "enip" => Proto::App(Enip),
-            "ike" | "ikev2" => Proto::App(Ike),
-            "ntp" => Proto::App(Ntp),
-            "tftp" => Proto::App(Tftp),
-            "imap" => Proto::App(Imap),
-            "pop3" => Proto::App(Pop3),
-            "quic" => Proto::App(Quic),
-            "rfb" => Proto::App(Rfb),
-            "ldap" => Proto::App(Ldap),
-            "websocket" => Proto::App(Websocket),
-            "pgsql" => Proto::App(Pgsql),
-            "telnet" => Proto::App(Telnet),
-            "bittorrent-dht" => Proto::App(BittorrentDht),
-            _ => return None,
+            other => {
+                return AppProto::from_name(other)
+                    .filter(|a| a.is_known())
+                    .map(Proto::App)
+            }
         })
     }
 
@@ -741,26 +672,16 @@ pub struct BufferList {
     /// Transforms in order.
     pub transforms: Vec<Transform>,
     /// Direction of the transaction this list inspects (`buffer: to_client`), if restricted.
-    pub dir: Option<FlowDir>,
+    pub dir: Option<Direction>,
     /// Matches in rule order.
     pub matches: Vec<Match>,
-}
-
-/// Flow direction constraint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FlowDir {
-    /// Client → server.
-    ToServer,
-    /// Server → client.
-    ToClient,
 }
 
 /// `flow` keyword.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct FlowMatch {
     /// Direction.
-    pub dir: Option<FlowDir>,
+    pub dir: Option<Direction>,
     /// `established` (true) / `not_established` (false).
     pub established: Option<bool>,
     /// `stateless`.
@@ -1040,7 +961,7 @@ pub struct Rule {
     /// Source ports.
     pub src_ports: PortSet,
     /// `->` or `<>`.
-    pub direction: Direction,
+    pub direction: Arrow,
     /// Destination addresses.
     pub dst: IpSet,
     /// Destination ports.

@@ -1,7 +1,15 @@
 //! Flow direction.
 
 /// Which way a packet travels relative to the flow's initiator (the client).
+///
+/// One type for the flow table, the app layer, rule options (`flow:to_server`) and the stored
+/// alert; with the `serde` feature it is written as EVE spells it (`to_server`, `to_client`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum Direction {
     /// Client to server: the direction of the flow's first packet (or of the SYN).
     #[default]
@@ -57,5 +65,15 @@ mod tests {
         }
         assert_eq!(Direction::ToServer.index(), 0);
         assert_eq!(Direction::parse("both"), None);
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn serde_uses_eve_spelling() {
+        for d in [Direction::ToServer, Direction::ToClient] {
+            let json = serde_json::to_string(&d).unwrap();
+            assert_eq!(json, format!("\"{}\"", d.as_str()));
+            assert_eq!(serde_json::from_str::<Direction>(&json).unwrap(), d);
+        }
     }
 }

@@ -3,14 +3,25 @@
 //! binary alike.
 //!
 //! - [`Direction`]: which way a packet or record travels relative to the flow's initiator.
+//! - [`AlertRecord`]: the alert a worker hands to the control plane (and why an alert has
+//!   two other shapes, one on each side).
+//! - [`AppProto`]: application-layer protocols, with the one table of their Suricata names.
 //! - [`proto`]: IANA names of IP protocol numbers, spelled as Suricata writes them in EVE.
 //! - [`calendar`]: days since the epoch to a civil date, and EVE's timestamp spelling.
+//! - [`testing`]: where tests and benches find the shared material outside the repository, and
+//!   what they do when it is missing (fail under `CI`, otherwise say so).
 //!
-//! Nothing here allocates on a hot path, reads the clock or does I/O.
+//! Nothing here allocates on a hot path, reads the clock or does I/O ([`testing`] aside, which
+//! only tests and benches call).
 #![forbid(unsafe_code)]
 
+pub mod alert;
+pub mod app_proto;
 pub mod calendar;
 pub mod direction;
 pub mod proto;
+pub mod testing;
 
+pub use alert::AlertRecord;
+pub use app_proto::AppProto;
 pub use direction::Direction;

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use controlplane::ingest::{AlertEvent, FlowEvent, StatsEvent, WorkerEndpoint};
+use controlplane::ingest::{AlertRecord, FlowEvent, StatsEvent, WorkerEndpoint};
 use controlplane::model::{FlowEndReason, FlowState, StoredRule};
 use controlplane::seams::{
     Appliance, ApplianceStatus, CompileError, Diagnostic, PortStatus, ReloadOutcome, RuleCompiler,
@@ -329,7 +329,7 @@ impl SimAppliance {
                     state.packets.fetch_add(32, Ordering::Relaxed);
                     if !current.sids.is_empty() {
                         let (gid, sid) = current.sids[(n as usize) % current.sids.len()];
-                        let mut ev = AlertEvent {
+                        let mut ev = AlertRecord {
                             ts_nanos: 1_700_000_000_000_000_000 + n * 1000 + i as u64,
                             gid,
                             sid,
@@ -339,10 +339,10 @@ impl SimAppliance {
                             dst_ip: IpAddr::V4(Ipv4Addr::new(192, 168, 1, (n % 200) as u8 + 1)),
                             dst_port: 80,
                             proto: 6,
-                            app_proto: "http",
+                            app_proto: vocab::AppProto::Http,
                             flow_id: n,
                             packet_no: n,
-                            ..AlertEvent::default()
+                            ..AlertRecord::default()
                         };
                         ev.set_payload(b"GET / HTTP/1.1");
                         if ep.push_alert(ev) {

@@ -690,7 +690,7 @@ pub fn write_tls_with(j: &mut Json<'_>, info: &TlsInfo, opts: &EveOptions) {
 fn iso_field(j: &mut Json<'_>, key: &str, ts: i64) {
     let days = ts.div_euclid(86_400);
     let secs = ts.rem_euclid(86_400);
-    let (y, m, d) = crate::flow::civil_from_days(days);
+    let (y, m, d) = vocab::calendar::civil_from_days(days);
     j.str_fmt(
         key,
         format_args!(

@@ -7,18 +7,10 @@ use super::buffers::{urilen, BufferId};
 use super::testpcap::read_flows;
 use super::*;
 
-const SV: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/data/suricata-verify/tests/"
-);
-
 /// Runs every flow of `test/pcap` through the app layer; `None` (with a note) if absent.
 fn run(pcap: &str) -> Option<Vec<AppLayer>> {
-    let path = format!("{SV}{pcap}");
-    let Some(flows) = read_flows(&path) else {
-        eprintln!("note: {path} not found, skipping");
-        return None;
-    };
+    let path = vocab::testing::shared_data(format!("suricata-verify/tests/{pcap}"))?;
+    let flows = read_flows(&path.to_string_lossy()).expect("capture reads");
     let cfg = AppConfig::default();
     let mut ctr = AppCounters::default();
     let mut out = Vec::new();
@@ -417,14 +409,10 @@ sv!(
 #[test]
 #[ignore]
 fn public_mix_smoke() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/data/pcaps/public_mix.pcap"
-    );
-    let Some(flows) = read_flows(path) else {
-        eprintln!("note: {path} absent, skipping");
+    let Some(path) = vocab::testing::shared_data("pcaps/public_mix.pcap") else {
         return;
     };
+    let flows = read_flows(&path.to_string_lossy()).expect("capture reads");
     let cfg = AppConfig {
         eve_logging: true,
         ..AppConfig::default()

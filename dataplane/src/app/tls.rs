@@ -484,14 +484,6 @@ fn join_dec(out: &mut String, vals: impl Iterator<Item = u16>) {
     }
 }
 
-fn hex_lower(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        let _ = write!(s, "{x:02x}");
-    }
-    s
-}
-
 /// JA3, JA4 and SNI from a ClientHello.
 fn client_hello(info: &mut TlsInfo, version: u16, ciphers: &[u16], ext: &[u8]) {
     let mut ext_types = Vec::new();
@@ -538,7 +530,7 @@ fn client_hello(info: &mut TlsInfo, version: u16, ciphers: &[u16], ext: &[u8]) {
     join_dec(&mut s, u16_list(groups).filter(|c| !is_grease(*c)));
     s.push(',');
     join_dec(&mut s, formats.iter().map(|&f| u16::from(f)));
-    info.ja3_hash = hex_lower(&Md5::digest(s.as_bytes()));
+    info.ja3_hash = hex::encode(Md5::digest(s.as_bytes()));
     info.ja3 = s;
 
     info.ja4 = ja4(
@@ -625,7 +617,7 @@ fn trunc_sha256(s: &str, empty: bool) -> String {
     if empty {
         return "000000000000".to_string();
     }
-    let h = hex_lower(&Sha256::digest(s.as_bytes()));
+    let h = hex::encode(Sha256::digest(s.as_bytes()));
     h[..12].to_string()
 }
 
@@ -645,7 +637,7 @@ fn server_hello(info: &mut TlsInfo, version: u16, cipher: u16, ext: &[u8]) {
     }
     let mut s = format!("{version},{cipher},");
     join_dec(&mut s, types.into_iter().filter(|c| !is_grease(*c)));
-    info.ja3s_hash = hex_lower(&Md5::digest(s.as_bytes()));
+    info.ja3s_hash = hex::encode(Md5::digest(s.as_bytes()));
     info.ja3s = s;
 }
 

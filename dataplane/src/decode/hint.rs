@@ -86,14 +86,10 @@ mod tests {
     /// what the decoder finds for untunnelled packets.
     #[test]
     fn hints_agree_with_the_decoder_on_real_traffic() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/data/pcaps/public_mix.pcap"
-        );
-        let Ok(file) = std::fs::File::open(path) else {
-            eprintln!("skipping: {path} is absent");
+        let Some(path) = vocab::testing::shared_data("pcaps/public_mix.pcap") else {
             return;
         };
+        let file = std::fs::File::open(path).unwrap();
         let mut r = pcap_file::pcap::PcapReader::new(std::io::BufReader::new(file)).unwrap();
         let mut dec = Decoder::new(DecodeConfig::default()).unwrap();
         let (mut agreed, mut frames) = (0, 0);

@@ -17,9 +17,10 @@ use super::header::{in_addrs, in_ports};
 use super::{InspectKind, PacketView, Scope};
 use crate::decode::L4;
 use hashbrown::HashMap;
-use rules::ast::Direction;
-use rules::ir::{self, FlowDir, IpSet, PortSet, Proto};
+use rules::ast::Arrow;
+use rules::ir::{self, IpSet, PortSet, Proto};
 use std::net::IpAddr;
+use vocab::Direction;
 
 // Inspection kinds (`Gate::kinds`, any of).
 /// A packet inspection.
@@ -169,14 +170,14 @@ impl Gates {
             };
             let sp = port(&r.src_ports, G_SP_SET);
             let dp = port(&r.dst_ports, G_DP_SET);
-            if r.direction == Direction::Both {
+            if r.direction == Arrow::Both {
                 flags |= G_BOTH;
             }
             let fl = r.flow.unwrap_or_default();
             let mut need = 0u8;
             match fl.dir {
-                Some(FlowDir::ToServer) => need |= F_TOSERVER,
-                Some(FlowDir::ToClient) => need |= F_TOCLIENT,
+                Some(Direction::ToServer) => need |= F_TOSERVER,
+                Some(Direction::ToClient) => need |= F_TOCLIENT,
                 None => {}
             }
             match fl.established {
@@ -284,8 +285,8 @@ impl PacketGate {
         }
         let mut have = 0;
         match view.dir {
-            Some(FlowDir::ToServer) => have |= F_TOSERVER,
-            Some(FlowDir::ToClient) => have |= F_TOCLIENT,
+            Some(Direction::ToServer) => have |= F_TOSERVER,
+            Some(Direction::ToClient) => have |= F_TOCLIENT,
             None => {}
         }
         if view.dir.is_some() {
@@ -465,8 +466,8 @@ alert tcp any any -> 192.168.1.0/24 any (msg:"l"; flags:S; sid:12;)
                 pkt: &pkt,
                 dir: match dir {
                     0 => None,
-                    1 => Some(FlowDir::ToServer),
-                    _ => Some(FlowDir::ToClient),
+                    1 => Some(Direction::ToServer),
+                    _ => Some(Direction::ToClient),
                 },
                 established,
                 app_proto: None,

@@ -3,8 +3,9 @@
 
 use super::{InspectKind, PacketView};
 use crate::decode::L4;
-use rules::ast::Direction;
-use rules::ir::{self, CmpOp, FlowDir, HeaderMatch, Proto, StreamSide};
+use rules::ast::Arrow;
+use rules::ir::{self, CmpOp, HeaderMatch, Proto, StreamSide};
+use vocab::Direction;
 
 pub(super) fn in_ports(ps: &ir::PortSet, p: u16) -> bool {
     let i = ps.0.partition_point(|&(lo, _)| lo <= p);
@@ -68,7 +69,7 @@ pub fn header_ok(rule: &ir::Rule, view: &PacketView<'_>, kind: InspectKind) -> b
     }
     let fwd = in_addrs(&rule.src, s) && in_addrs(&rule.dst, d) && ports(sp, dp);
     let ok = fwd
-        || (rule.direction == Direction::Both
+        || (rule.direction == Arrow::Both
             && in_addrs(&rule.src, d)
             && in_addrs(&rule.dst, s)
             && ports(dp, sp));
@@ -227,11 +228,11 @@ fn ipopts(hdr: &[u8], name: &str) -> bool {
 }
 
 /// Direction helper for callers building views from a 5-tuple orientation.
-pub fn dir_of(to_server: bool) -> FlowDir {
+pub fn dir_of(to_server: bool) -> Direction {
     if to_server {
-        FlowDir::ToServer
+        Direction::ToServer
     } else {
-        FlowDir::ToClient
+        Direction::ToClient
     }
 }
 

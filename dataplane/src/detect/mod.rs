@@ -40,10 +40,11 @@ use content::{Walk, WalkLimit};
 use hashbrown::HashMap;
 use rules::ast::Action;
 use rules::compile::{GroupDir, RuleIdx, Scratch, Transport};
-use rules::ir::{self, AppMatch, AppProto, BitCmd, Buffer, FlowDir, FlowintOp, Proto, Value};
+use rules::ir::{self, AppMatch, BitCmd, Buffer, FlowintOp, Proto, Value};
 use rules::Engine;
 use std::sync::Arc;
 use threshold::{Thresholds, Tracked};
+use vocab::{AppProto, Direction};
 
 /// Flowbits one flow can hold at once (more are counted in `detect.flowbits_overflow`).
 pub const MAX_FLOWBITS: usize = 16;
@@ -112,7 +113,7 @@ pub struct AlertEvent {
     /// Packet time.
     pub ts: Timestamp,
     /// Flow direction of the packet, if it has a flow.
-    pub dir: Option<FlowDir>,
+    pub dir: Option<Direction>,
     /// Application protocol of the flow, if known.
     pub app_proto: Option<AppProto>,
     /// What was inspected.
@@ -133,7 +134,7 @@ pub struct PacketView<'a> {
     /// The decoded packet.
     pub pkt: &'a Packet<'a>,
     /// Direction within its flow; `None` for packets without flow (stateless path).
-    pub dir: Option<FlowDir>,
+    pub dir: Option<Direction>,
     /// The TCP handshake completed (or the UDP flow saw both directions).
     pub established: bool,
     /// Application protocol detected on the flow.
@@ -634,7 +635,7 @@ impl Detector {
         );
         if let (Some(f), Some(d)) = (flow, view.dir) {
             let end = stream_offset.saturating_add(chunk.len() as u64);
-            let s = &mut f.stream_seen[usize::from(d == FlowDir::ToClient)];
+            let s = &mut f.stream_seen[usize::from(d == Direction::ToClient)];
             *s = (*s).max(end);
         }
         v
@@ -760,7 +761,7 @@ impl Core {
                     i as u32,
                     r.src.clone(),
                     r.dst.clone(),
-                    r.direction == rules::ast::Direction::Both,
+                    r.direction == rules::ast::Arrow::Both,
                 ));
             }
             aux.push(a);
@@ -844,7 +845,7 @@ impl Core {
             _ => Transport::Ip,
         };
         let gdir = match view.dir {
-            Some(FlowDir::ToClient) => GroupDir::ToClient,
+            Some(Direction::ToClient) => GroupDir::ToClient,
             _ => GroupDir::ToServer,
         };
         let (sp, dp) = pkt.ports();
@@ -926,7 +927,7 @@ impl Core {
         }
         // IP-only rules: once per flow direction (every packet without flow), as Suricata.
         if ctx.kind == InspectKind::Packet && !self.iponly.is_empty() && pkt.ip.is_some() {
-            let d = usize::from(view.dir == Some(FlowDir::ToClient));
+            let d = usize::from(view.dir == Some(Direction::ToClient));
             let run = match flow.as_deref_mut() {
                 Some(f) if view.dir.is_some() => !std::mem::replace(&mut f.iponly_done[d], true),
                 _ => true,
@@ -1015,7 +1016,7 @@ impl Core {
             if ctx.kind == InspectKind::Stream {
                 if let (Some(f), Some(d)) = (flow.as_deref(), view.dir) {
                     let end = ctx.stream_offset + m.end as u64;
-                    if m.has_pos && end <= f.stream_seen[usize::from(d == FlowDir::ToClient)] {
+                    if m.has_pos && end <= f.stream_seen[usize::from(d == Direction::ToClient)] {
                         self.counters.stream_duplicates += 1;
                         continue;
                     }

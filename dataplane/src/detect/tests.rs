@@ -95,7 +95,7 @@ impl Run {
     fn packet(
         &mut self,
         f: &[u8],
-        dir: Option<FlowDir>,
+        dir: Option<Direction>,
         flow: Option<&mut FlowDetectState>,
         t: u64,
     ) -> (Vec<u32>, Verdict) {
@@ -180,31 +180,34 @@ fn flowbits_flow_and_pass() {
     let up = frame(C, S, 6, 1, 2, 0x18, b"login");
     let down = frame(S, C, 6, 2, 1, 0x18, b"secret");
     assert_eq!(
-        r.packet(&down, Some(FlowDir::ToClient), Some(&mut st), 0).0,
+        r.packet(&down, Some(Direction::ToClient), Some(&mut st), 0)
+            .0,
         vec![3]
     );
     assert_eq!(
-        r.packet(&up, Some(FlowDir::ToServer), Some(&mut st), 0).0,
+        r.packet(&up, Some(Direction::ToServer), Some(&mut st), 0).0,
         Vec::<u32>::new()
     );
     assert_eq!(
-        r.packet(&down, Some(FlowDir::ToClient), Some(&mut st), 0).0,
+        r.packet(&down, Some(Direction::ToClient), Some(&mut st), 0)
+            .0,
         vec![2]
     );
     // Without a flow the bit is never set and flow:to_client never holds.
     assert_eq!(r.packet(&down, None, None, 0).0, Vec::<u32>::new());
     let bad = frame(C, S, 6, 1, 2, 0x18, b"bad");
-    let (s, v) = r.packet(&bad, Some(FlowDir::ToServer), Some(&mut st), 0);
+    let (s, v) = r.packet(&bad, Some(Direction::ToServer), Some(&mut st), 0);
     assert_eq!((s, v), (vec![6], Verdict::Drop));
     // pass: stops later rules (sid 5) and passes the flow.
     let t = frame(C, S, 6, 1, 2, 0x18, b"trusted bad");
     assert_eq!(
-        r.packet(&t, Some(FlowDir::ToServer), Some(&mut st), 0),
+        r.packet(&t, Some(Direction::ToServer), Some(&mut st), 0),
         (vec![], Verdict::Accept)
     );
     assert!(st.passed);
     assert_eq!(
-        r.packet(&bad, Some(FlowDir::ToServer), Some(&mut st), 0).0,
+        r.packet(&bad, Some(Direction::ToServer), Some(&mut st), 0)
+            .0,
         Vec::<u32>::new()
     );
     assert_eq!(r.det.counters().passed_flow_packets, 1);
@@ -249,15 +252,16 @@ fn iponly_rules_once_per_flow_direction() {
     assert_eq!(r.packet(&up, None, None, 0).0, vec![2, 3]);
     let mut st = FlowDetectState::default();
     assert_eq!(
-        r.packet(&up, Some(FlowDir::ToServer), Some(&mut st), 0).0,
+        r.packet(&up, Some(Direction::ToServer), Some(&mut st), 0).0,
         vec![2, 3]
     );
     assert_eq!(
-        r.packet(&up, Some(FlowDir::ToServer), Some(&mut st), 0).0,
+        r.packet(&up, Some(Direction::ToServer), Some(&mut st), 0).0,
         Vec::<u32>::new()
     );
     assert_eq!(
-        r.packet(&down, Some(FlowDir::ToClient), Some(&mut st), 0).0,
+        r.packet(&down, Some(Direction::ToClient), Some(&mut st), 0)
+            .0,
         vec![1, 2, 3]
     );
 }
@@ -287,7 +291,7 @@ fn stream_chunks_match_across_segments_once() {
     let f = frame(C, S, 6, 1, 2, 0x18, b"");
     let p = r.dec.decode(LinkType::Ethernet, &f, Timestamp(0));
     let mut view = PacketView::stateless(&p);
-    view.dir = Some(FlowDir::ToServer);
+    view.dir = Some(Direction::ToServer);
     view.established = true;
     view.stream_active = true;
     let mut st = FlowDetectState::default();
@@ -328,7 +332,7 @@ fn stream_chunks_match_across_segments_once() {
     let f = frame(C, S, 6, 1, 2, 0x18, b"splitpattern");
     let p = r.dec.decode(LinkType::Ethernet, &f, Timestamp(0));
     let mut view = PacketView::stateless(&p);
-    view.dir = Some(FlowDir::ToServer);
+    view.dir = Some(Direction::ToServer);
     view.stream_active = true;
     r.det
         .inspect_packet(&view, Some(&mut st), Timestamp(0), &mut |_| n += 1);
@@ -344,7 +348,7 @@ fn anchored_rules_match_packets_and_the_stream_start_only() {
     let f = frame(C, S, 6, 1, 2, 0x18, b"head free");
     let p = r.dec.decode(LinkType::Ethernet, &f, Timestamp(0));
     let mut view = PacketView::stateless(&p);
-    view.dir = Some(FlowDir::ToServer);
+    view.dir = Some(Direction::ToServer);
     view.established = true;
     let mut sids = Vec::new();
     // A packet: both rules.
@@ -392,7 +396,7 @@ fn app_buffers_with_transforms_and_instances() {
     let f = frame(C, S, 6, 1, 80, 0x18, b"");
     let p = r.dec.decode(LinkType::Ethernet, &f, Timestamp(0));
     let mut view = PacketView::stateless(&p);
-    view.dir = Some(FlowDir::ToServer);
+    view.dir = Some(Direction::ToServer);
     view.app_proto = Some(AppProto::Http);
     let bufs: &[(Buffer, &[u8])] = &[
         (Buffer::HttpUri, b"/admin/x"),
@@ -431,7 +435,7 @@ fn app_buffers_with_transforms_and_instances() {
     let f = frame(C, S, 17, 1, 53, 0, b"");
     let p = r.dec.decode(LinkType::Ethernet, &f, Timestamp(0));
     let mut view = PacketView::stateless(&p);
-    view.dir = Some(FlowDir::ToServer);
+    view.dir = Some(Direction::ToServer);
     view.app_proto = Some(AppProto::Dns);
     let bufs: &[(Buffer, &[u8])] = &[
         (Buffer::DnsQuery, b"good.org"),
@@ -476,15 +480,15 @@ fn engine_swap_resets_flowbits() {
     let mut st = FlowDetectState::default();
     let a = frame(C, S, 6, 1, 2, 0x18, b"a");
     let b = frame(C, S, 6, 1, 2, 0x18, b"b");
-    r.packet(&a, Some(FlowDir::ToServer), Some(&mut st), 0);
+    r.packet(&a, Some(Direction::ToServer), Some(&mut st), 0);
     assert_eq!(
-        r.packet(&b, Some(FlowDir::ToServer), Some(&mut st), 0).0,
+        r.packet(&b, Some(Direction::ToServer), Some(&mut st), 0).0,
         vec![2]
     );
     let e2 = engine("alert tcp any any -> any any (content:\"b\"; flowbits:isset,x; sid:2;)\n");
     r.det.set_engine(e2).expect("swap");
     assert_eq!(
-        r.packet(&b, Some(FlowDir::ToServer), Some(&mut st), 0).0,
+        r.packet(&b, Some(Direction::ToServer), Some(&mut st), 0).0,
         Vec::<u32>::new()
     );
 }
@@ -541,7 +545,7 @@ mod stream_props {
             let f = frame(C, S, 6, 1, 2, 0x18, b"");
             let p = r.dec.decode(LinkType::Ethernet, &f, Timestamp(0));
             let mut view = PacketView::stateless(&p);
-            view.dir = Some(FlowDir::ToServer);
+            view.dir = Some(Direction::ToServer);
             view.stream_active = true;
             let mut st = FlowDetectState::default();
             let mut n = 0usize;
@@ -626,7 +630,7 @@ fn flowbit_gated_rules_without_content() {
     let mut st = FlowDetectState::default();
     let b = frame(C, S, 6, 1, 2, 0x18, b"b");
     let a = frame(C, S, 6, 1, 2, 0x18, b"a");
-    let d = Some(FlowDir::ToServer);
+    let d = Some(Direction::ToServer);
     assert_eq!(r.packet(&b, d, Some(&mut st), 0).0, vec![3]);
     assert_eq!(r.packet(&b, None, None, 0).0, vec![3]);
     // The setter matches first in rule order; sid 2 on the same packet sees the bit.
@@ -644,13 +648,14 @@ fn iponly_rules_may_set_flowbits() {
     let mut st = FlowDetectState::default();
     let down = frame(S, C, 6, 2, 1, 0x18, b"x");
     assert_eq!(
-        r.packet(&down, Some(FlowDir::ToClient), Some(&mut st), 0).0,
+        r.packet(&down, Some(Direction::ToClient), Some(&mut st), 0)
+            .0,
         vec![2]
     );
     let mut st = FlowDetectState::default();
     let up = frame(C, S, 6, 1, 2, 0x18, b"x");
     assert_eq!(
-        r.packet(&up, Some(FlowDir::ToServer), Some(&mut st), 0).0,
+        r.packet(&up, Some(Direction::ToServer), Some(&mut st), 0).0,
         Vec::<u32>::new()
     );
 }
@@ -664,7 +669,7 @@ fn protocol_detection_only_rules_match_when_detection_finishes() {
     let f = frame(C, S, 6, 1, 443, 0x18, b"x");
     let p = r.dec.decode(LinkType::Ethernet, &f, Timestamp(0));
     let mut view = PacketView::stateless(&p);
-    view.dir = Some(FlowDir::ToServer);
+    view.dir = Some(Direction::ToServer);
     view.app_proto = Some(AppProto::Tls);
     let mut st = FlowDetectState::default();
     let mut got = Vec::new();

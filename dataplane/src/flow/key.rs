@@ -67,30 +67,8 @@ impl FlowTuple {
     }
 }
 
-/// Which way a packet travels relative to the flow's initiator (the client).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Direction {
-    /// Client to server: the direction of the flow's first packet (or of the SYN).
-    ToServer = 0,
-    /// Server to client.
-    ToClient = 1,
-}
-
-impl Direction {
-    /// 0 for to-server, 1 for to-client: index into per-direction arrays.
-    #[inline]
-    pub const fn index(self) -> usize {
-        self as usize
-    }
-    /// The opposite direction.
-    #[inline]
-    pub const fn other(self) -> Direction {
-        match self {
-            Direction::ToServer => Direction::ToClient,
-            Direction::ToClient => Direction::ToServer,
-        }
-    }
-}
+/// Which way a packet travels relative to the flow's initiator (the one type the workspace uses).
+pub use vocab::Direction;
 
 /// Direction-free flow key: both directions of a flow map to the same key.
 ///

@@ -12,53 +12,10 @@ use serde::Serialize;
 use super::key::{proto, FlowId, FlowTuple};
 use super::tcp::{TcpFlags, TcpState};
 use crate::time::Timestamp;
+use vocab::calendar::eve_timestamp;
 
-/// Application protocol slot the app layer fills in (a small `Copy` id).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct AppProto(pub u8);
-
-impl AppProto {
-    /// Not (yet) identified.
-    pub const UNKNOWN: AppProto = AppProto(0);
-    /// Detection ran and gave up.
-    pub const FAILED: AppProto = AppProto(1);
-    /// HTTP/1.x.
-    pub const HTTP: AppProto = AppProto(2);
-    /// TLS.
-    pub const TLS: AppProto = AppProto(3);
-    /// DNS.
-    pub const DNS: AppProto = AppProto(4);
-    /// SSH.
-    pub const SSH: AppProto = AppProto(5);
-    /// SMTP.
-    pub const SMTP: AppProto = AppProto(6);
-    /// FTP.
-    pub const FTP: AppProto = AppProto(7);
-    /// SMB.
-    pub const SMB: AppProto = AppProto(8);
-    /// HTTP/2.
-    pub const HTTP2: AppProto = AppProto(9);
-    /// QUIC.
-    pub const QUIC: AppProto = AppProto(10);
-
-    /// Suricata's `app_proto` name, `None` when unknown.
-    pub const fn name(self) -> Option<&'static str> {
-        Some(match self.0 {
-            0 => return None,
-            1 => "failed",
-            2 => "http",
-            3 => "tls",
-            4 => "dns",
-            5 => "ssh",
-            6 => "smtp",
-            7 => "ftp",
-            8 => "smb",
-            9 => "http2",
-            10 => "quic",
-            _ => return None,
-        })
-    }
-}
+/// The flow's application protocol, as the app layer detected it.
+pub use vocab::AppProto;
 
 /// Coarse flow state, Suricata's `flow.state`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -161,44 +118,6 @@ impl<F: FnMut(&FlowRecord)> FlowRecordSink for F {
     }
 }
 
-/// Formats a timestamp as Suricata's EVE does: `2024-01-01T00:00:00.000000+0000` (UTC).
-pub fn eve_timestamp(ts: Timestamp) -> String {
-    let secs = ts.0 / 1_000_000_000;
-    let micros = (ts.0 % 1_000_000_000) / 1_000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}+0000",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar (H. Hinnant's
-/// `civil_from_days` algorithm).
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// Suricata's `proto` field.
-pub fn proto_name(p: u8) -> std::borrow::Cow<'static, str> {
-    match crate::eve::proto_keyword(p) {
-        Some(name) => name.into(),
-        None => p.to_string().into(),
-    }
-}
-
 #[derive(Serialize)]
 struct EveFlow<'a> {
     timestamp: String,
@@ -292,7 +211,7 @@ pub fn write_eve_flow<W: Write>(rec: &FlowRecord, mut w: W) -> io::Result<()> {
     let response = icmp && rec.pkts_toclient > 0;
     let vlan = super::key::zone_vlan(t.zone);
     let ev = EveFlow {
-        timestamp: eve_timestamp(rec.end),
+        timestamp: eve_timestamp(rec.end.0),
         flow_id: rec.id.0,
         event_type: "flow",
         vlan: (vlan != 0).then_some([vlan]),
@@ -300,19 +219,19 @@ pub fn write_eve_flow<W: Write>(rec: &FlowRecord, mut w: W) -> io::Result<()> {
         src_port: has_ports.then_some(t.src_port),
         dest_ip: t.dst,
         dest_port: has_ports.then_some(t.dst_port),
-        proto: proto_name(t.proto),
+        proto: vocab::proto::name(t.proto),
         icmp_type: icmp.then_some(rec.icmp[0][0]),
         icmp_code: icmp.then_some(rec.icmp[0][1]),
         response_icmp_type: response.then_some(rec.icmp[1][0]),
         response_icmp_code: response.then_some(rec.icmp[1][1]),
-        app_proto: rec.app_proto.name(),
+        app_proto: rec.app_proto.eve_name(),
         flow: EveFlowBody {
             pkts_toserver: rec.pkts_toserver,
             pkts_toclient: rec.pkts_toclient,
             bytes_toserver: rec.bytes_toserver,
             bytes_toclient: rec.bytes_toclient,
-            start: eve_timestamp(rec.start),
-            end: eve_timestamp(rec.end),
+            start: eve_timestamp(rec.start.0),
+            end: eve_timestamp(rec.end.0),
             age: rec.end.secs().saturating_sub(rec.start.secs()),
             state: rec.state.name(),
             reason: rec.reason.eve_name(),
@@ -327,23 +246,6 @@ pub fn write_eve_flow<W: Write>(rec: &FlowRecord, mut w: W) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_match_eve_format() {
-        assert_eq!(
-            eve_timestamp(Timestamp(0)),
-            "1970-01-01T00:00:00.000000+0000"
-        );
-        // 2024-02-29T12:34:56.789012Z (leap day).
-        assert_eq!(
-            eve_timestamp(Timestamp::from_micros(1_709_210_096, 789_012)),
-            "2024-02-29T12:34:56.789012+0000"
-        );
-        assert_eq!(
-            eve_timestamp(Timestamp::from_micros(1_704_067_199, 999_999)),
-            "2023-12-31T23:59:59.999999+0000"
-        );
-    }
 
     #[test]
     fn eve_flow_fields() {
@@ -369,7 +271,7 @@ mod tests {
             tcp_state: Some(TcpState::Closed),
             state: FlowState::Closed,
             reason: EndReason::TcpClosed,
-            app_proto: AppProto::HTTP,
+            app_proto: AppProto::Http,
             alerted: false,
         };
         let mut out = Vec::new();

@@ -979,7 +979,7 @@ impl FlowTable {
             client,
             tcp_flags: [0; 2],
             icmp: [[0; 2]; 2],
-            app_proto: AppProto::UNKNOWN,
+            app_proto: AppProto::Unknown,
             alerted: false,
             seen_dirs: 0,
             live: true,

@@ -653,10 +653,10 @@ fn drain_all_reports_every_flow_once() {
 fn app_proto_and_alerted_reach_the_record() {
     let mut s = Sim::new(config(false));
     let h = udp(&mut s, true).flow;
-    s.table.set_app_proto(h, AppProto::DNS);
+    s.table.set_app_proto(h, AppProto::Dns);
     s.table.set_alerted(h);
     s.drain();
-    assert_eq!(s.records[0].app_proto, AppProto::DNS);
+    assert_eq!(s.records[0].app_proto, AppProto::Dns);
     assert!(s.records[0].alerted);
     // Stale handles are ignored.
     s.table.set_alerted(h);

@@ -439,12 +439,9 @@ mod tests {
 
     #[test]
     fn public_mix_matches_capinfos() {
-        let p =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/pcaps/public_mix.pcap");
-        if !p.exists() {
-            eprintln!("skipping: {} is absent", p.display());
+        let Some(p) = vocab::testing::shared_data("pcaps/public_mix.pcap") else {
             return;
-        }
+        };
         let i = scan(&p).unwrap();
         // `capinfos -c -d public_mix.pcap`
         assert_eq!(i.packets, 272_826);

@@ -205,12 +205,9 @@ mod tests {
 
     #[test]
     fn split_keeps_every_packet() {
-        let p =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/pcaps/public_mix.pcap");
-        if !p.exists() {
-            eprintln!("skipping: {} is absent", p.display());
+        let Some(p) = vocab::testing::shared_data("pcaps/public_mix.pcap") else {
             return;
-        }
+        };
         let d = tempfile::tempdir().unwrap();
         let s = split(&p, 2, d.path()).unwrap();
         assert_eq!(totals(&s), (272_826, 73_149_407));

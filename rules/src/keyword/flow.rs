@@ -2,8 +2,9 @@
 
 use super::{split_args, uint::parse_cmp, KwResult};
 use crate::ir::{
-    BitCmd, FlowDir, FlowMatch, Flowbits, Flowint, FlowintOp, StreamSide, StreamSize, Value, Xbits,
+    BitCmd, FlowMatch, Flowbits, Flowint, FlowintOp, StreamSide, StreamSize, Value, Xbits,
 };
+use vocab::Direction;
 
 /// `flow:to_server,established,...`.
 pub fn flow(v: &str) -> KwResult<FlowMatch> {
@@ -18,8 +19,8 @@ pub fn flow(v: &str) -> KwResult<FlowMatch> {
             Ok(())
         };
         match a {
-            "to_server" | "from_client" => set_dir(&mut f, FlowDir::ToServer)?,
-            "to_client" | "from_server" => set_dir(&mut f, FlowDir::ToClient)?,
+            "to_server" | "from_client" => set_dir(&mut f, Direction::ToServer)?,
+            "to_client" | "from_server" => set_dir(&mut f, Direction::ToClient)?,
             "established" => f.established = Some(true),
             "not_established" => f.established = Some(false),
             "stateless" => f.stateless = true,

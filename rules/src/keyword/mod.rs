@@ -171,6 +171,33 @@ pub fn lower(r: &ast::Rule, ctx: LowerCtx<'_>) -> Result<ir::Rule, LowerError> {
     l.finish(r)
 }
 
+/// One option of a rule: its keyword and value, with the checks every keyword shares.
+#[derive(Clone, Copy)]
+struct Opt<'a> {
+    name: &'a str,
+    v: Option<&'a str>,
+}
+
+impl<'a> Opt<'a> {
+    /// The value, which the keyword requires.
+    fn need(self) -> Result<&'a str, LowerErrorKind> {
+        self.v
+            .ok_or_else(|| inv(format!("`{}` needs a value", self.name)))
+    }
+
+    /// Refuses a value the keyword does not take.
+    fn no_value(self) -> Result<(), LowerErrorKind> {
+        match self.v {
+            Some(_) => Err(inv(format!("`{}` takes no value", self.name))),
+            None => Ok(()),
+        }
+    }
+}
+
+fn inv(m: String) -> LowerErrorKind {
+    LowerErrorKind::Invalid(m)
+}
+
 impl Lowering<'_> {
     /// The untransformed list of `buffer`, created on first use.
     fn list(&mut self, buffer: Buffer) -> usize {
@@ -178,7 +205,7 @@ impl Lowering<'_> {
     }
 
     /// The untransformed list of `buffer` restricted to `dir` (transactional rules).
-    fn list_dir(&mut self, buffer: Buffer, dir: Option<ir::FlowDir>) -> usize {
+    fn list_dir(&mut self, buffer: Buffer, dir: Option<vocab::Direction>) -> usize {
         if let Some(i) = self
             .rule
             .lists
@@ -234,31 +261,48 @@ impl Lowering<'_> {
     }
 
     fn option(&mut self, o: &RuleOption) -> Result<(), LowerErrorKind> {
-        let inv = LowerErrorKind::Invalid;
-        let name = o.name.as_str();
-        let v = o.value.as_ref().map(|v| v.0.as_str());
-        let need = || v.ok_or_else(|| inv(format!("`{name}` needs a value")));
-        let no_value = || match v {
-            Some(_) => Err(inv(format!("`{name}` takes no value"))),
-            None => Ok(()),
+        let o = Opt {
+            name: o.name.as_str(),
+            v: o.value.as_ref().map(|v| v.0.as_str()),
         };
+        // Each group answers `false` for a keyword it does not know; every keyword belongs to
+        // one group only, so the order matters for the catch-alls at the end alone.
+        if self.meta_option(o)?
+            || self.content_option(o)?
+            || self.payload_option(o)?
+            || self.flow_option(o)?
+            || self.app_option(o)?
+        {
+            return Ok(());
+        }
+        if NO_OP.contains(&o.name) {
+            if o.name == "rawbytes" {
+                self.last_content(o.name).map_err(inv)?.rawbytes = true;
+            }
+            return Ok(());
+        }
+        self.buffer_option(o)
+    }
+
+    /// Meta keywords (`msg`, `sid`, `classtype`, ...); `false` when `o` is none of them.
+    fn meta_option(&mut self, o: Opt<'_>) -> Result<bool, LowerErrorKind> {
+        let Opt { name, .. } = o;
         match name {
-            // ---- meta
-            "msg" => self.rule.meta.msg = meta::msg(need()?).map_err(inv)?,
+            "msg" => self.rule.meta.msg = meta::msg(o.need()?).map_err(inv)?,
             "sid" => {
                 if self.sid.is_some() {
                     return Err(inv("duplicate `sid`".into()));
                 }
-                let s = meta::id(need()?, "sid").map_err(inv)?;
+                let s = meta::id(o.need()?, "sid").map_err(inv)?;
                 if s == 0 {
                     return Err(inv("sid 0 is reserved".into()));
                 }
                 self.sid = Some(s);
             }
-            "rev" => self.rule.rev = meta::id(need()?, "rev").map_err(inv)?,
-            "gid" => self.rule.gid = meta::id(need()?, "gid").map_err(inv)?,
+            "rev" => self.rule.rev = meta::id(o.need()?, "rev").map_err(inv)?,
+            "gid" => self.rule.gid = meta::id(o.need()?, "gid").map_err(inv)?,
             "classtype" => {
-                let c = meta::classtype(need()?).map_err(inv)?;
+                let c = meta::classtype(o.need()?).map_err(inv)?;
                 if let Some(classes) = self.ctx.classes {
                     if classes.get(&c).is_none() {
                         return Err(inv(format!("unknown classtype `{c}`")));
@@ -266,22 +310,29 @@ impl Lowering<'_> {
                 }
                 self.rule.meta.classtype = Some(c);
             }
-            "priority" => self.priority = Some(meta::priority(need()?).map_err(inv)?),
+            "priority" => self.priority = Some(meta::priority(o.need()?).map_err(inv)?),
             "reference" => self
                 .rule
                 .meta
                 .references
-                .push(meta::reference(need()?).map_err(inv)?),
+                .push(meta::reference(o.need()?).map_err(inv)?),
             "metadata" => self
                 .rule
                 .meta
                 .metadata
-                .extend(meta::metadata(need()?).map_err(inv)?),
-            "target" => self.rule.meta.target = Some(meta::target(need()?).map_err(inv)?),
+                .extend(meta::metadata(o.need()?).map_err(inv)?),
+            "target" => self.rule.meta.target = Some(meta::target(o.need()?).map_err(inv)?),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
 
-            // ---- payload
+    /// `content` and its modifiers, and the legacy TLS strings; `false` when `o` is none of them.
+    fn content_option(&mut self, o: Opt<'_>) -> Result<bool, LowerErrorKind> {
+        let Opt { name, v } = o;
+        match name {
             "content" | "uricontent" => {
-                let c = payload::content(need()?).map_err(inv)?;
+                let c = payload::content(o.need()?).map_err(inv)?;
                 if name == "uricontent" {
                     let saved = self.cur;
                     self.cur = Some(self.list(Buffer::HttpUri));
@@ -294,7 +345,7 @@ impl Lowering<'_> {
             // Legacy TLS keywords: a substring of one certificate field, in its own buffer
             // (not a content: `nocase` and friends do not apply to it).
             "tls.subject" | "tls.issuerdn" | "tls.fingerprint" => {
-                let c = payload::legacy_string(need()?).map_err(inv)?;
+                let c = payload::legacy_string(o.need()?).map_err(inv)?;
                 let buffer = match name {
                     "tls.subject" => Buffer::TlsCertSubject,
                     "tls.issuerdn" => Buffer::TlsCertIssuer,
@@ -307,7 +358,7 @@ impl Lowering<'_> {
                 self.last_content = None;
             }
             "nocase" => {
-                no_value()?;
+                o.no_value()?;
                 let c = self.last_content(name).map_err(inv)?;
                 if c.nocase {
                     return Err(inv("duplicate `nocase`".into()));
@@ -315,7 +366,7 @@ impl Lowering<'_> {
                 c.nocase = true;
             }
             "offset" | "depth" | "distance" | "within" => {
-                let val = payload::modifier_value(need()?, &self.vars, name == "distance")
+                let val = payload::modifier_value(o.need()?, &self.vars, name == "distance")
                     .map_err(inv)?;
                 let c = self.last_content(name).map_err(inv)?;
                 let slot = match name {
@@ -346,7 +397,7 @@ impl Lowering<'_> {
                 }
             }
             "startswith" | "endswith" => {
-                no_value()?;
+                o.no_value()?;
                 let c = self.last_content(name).map_err(inv)?;
                 if name == "startswith" {
                     if c.offset.is_some() || c.depth.is_some() || c.is_relative() {
@@ -403,8 +454,17 @@ impl Lowering<'_> {
                 }
                 c.fast_pattern = Some(fp);
             }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Payload keywords other than `content` (`pcre`, the byte keywords, sizes); `false` when `o` is none of them.
+    fn payload_option(&mut self, o: Opt<'_>) -> Result<bool, LowerErrorKind> {
+        let Opt { name, v } = o;
+        match name {
             "pcre" => {
-                let (p, buf) = payload::pcre(need()?).map_err(|m| {
+                let (p, buf) = payload::pcre(o.need()?).map_err(|m| {
                     if let Some(f) = m.strip_prefix("unsupported pcre flag `") {
                         LowerErrorKind::Unsupported(format!("pcre:{}", f.trim_end_matches('`')))
                     } else {
@@ -439,18 +499,18 @@ impl Lowering<'_> {
                 }
             }
             "byte_test" => {
-                let m = payload::byte_test(need()?, &self.vars).map_err(inv)?;
+                let m = payload::byte_test(o.need()?, &self.vars).map_err(inv)?;
                 self.push(m);
             }
             "byte_jump" => {
-                let m = payload::byte_jump(need()?, &self.vars).map_err(inv)?;
+                let m = payload::byte_jump(o.need()?, &self.vars).map_err(inv)?;
                 self.push(m);
             }
             "byte_extract" | "byte_math" => {
                 let m = if name == "byte_extract" {
-                    payload::byte_extract(need()?, &self.vars)
+                    payload::byte_extract(o.need()?, &self.vars)
                 } else {
-                    payload::byte_math(need()?, &self.vars)
+                    payload::byte_math(o.need()?, &self.vars)
                 }
                 .map_err(inv)?;
                 let var = match &m {
@@ -465,24 +525,24 @@ impl Lowering<'_> {
                 self.push(m);
             }
             "isdataat" => {
-                let m = payload::isdataat(need()?, &self.vars).map_err(inv)?;
+                let m = payload::isdataat(o.need()?, &self.vars).map_err(inv)?;
                 self.push(m);
             }
             "dsize" => {
                 if self.rule.dsize.is_some() {
                     return Err(inv("duplicate `dsize`".into()));
                 }
-                self.rule.dsize = Some(uint::parse_cmp(need()?, 65535).map_err(inv)?);
+                self.rule.dsize = Some(uint::parse_cmp(o.need()?, 65535).map_err(inv)?);
             }
             "bsize" => {
-                let cmp = uint::parse_cmp(need()?, u64::from(u32::MAX)).map_err(inv)?;
+                let cmp = uint::parse_cmp(o.need()?, u64::from(u32::MAX)).map_err(inv)?;
                 let li = self
                     .cur
                     .ok_or_else(|| inv("`bsize` needs a sticky buffer".into()))?;
                 self.rule.lists[li].matches.push(Match::Bsize(cmp));
             }
             "urilen" => {
-                let val = need()?;
+                let val = o.need()?;
                 let (n, kind) = val.split_once(',').unwrap_or((val, "norm"));
                 let buf = match kind.trim() {
                     "norm" => Buffer::HttpUri,
@@ -497,40 +557,49 @@ impl Lowering<'_> {
                 let m = payload::base64_decode(v).map_err(inv)?;
                 self.push(m);
             }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
 
-            // ---- flow
+    /// Flow state, DNS header fields and thresholds; `false` when `o` is none of them.
+    fn flow_option(&mut self, o: Opt<'_>) -> Result<bool, LowerErrorKind> {
+        let Opt { name, .. } = o;
+        match name {
             "flow" => {
                 if self.rule.flow.is_some() {
                     return Err(inv("duplicate `flow`".into()));
                 }
-                self.rule.flow = Some(flow::flow(need()?).map_err(inv)?);
+                self.rule.flow = Some(flow::flow(o.need()?).map_err(inv)?);
             }
-            "flowbits" => match flow::flowbits(need()?).map_err(inv)? {
+            "flowbits" => match flow::flowbits(o.need()?).map_err(inv)? {
                 Some(fb) => self.rule.flowbits.push(fb),
                 None => self.rule.noalert = true,
             },
-            "xbits" => self.rule.xbits.push(flow::xbits(need()?).map_err(inv)?),
+            "xbits" => self.rule.xbits.push(flow::xbits(o.need()?).map_err(inv)?),
             "flowint" => self
                 .rule
                 .flowints
-                .push(flow::flowint(need()?).map_err(inv)?),
-            "stream_size" => self.rule.stream_size = Some(flow::stream_size(need()?).map_err(inv)?),
+                .push(flow::flowint(o.need()?).map_err(inv)?),
+            "stream_size" => {
+                self.rule.stream_size = Some(flow::stream_size(o.need()?).map_err(inv)?)
+            }
             "noalert" => {
-                no_value()?;
+                o.no_value()?;
                 self.rule.noalert = true;
             }
             "prefilter" => {
-                no_value()?;
+                o.no_value()?;
                 self.rule.prefilter_hint = true;
             }
             "dns.opcode" => self.rule.app.push(AppMatch::DnsOpcode(
-                uint::parse_cmp(need()?, 15).map_err(inv)?,
+                uint::parse_cmp(o.need()?, 15).map_err(inv)?,
             )),
             "dns.rcode" => self.rule.app.push(AppMatch::DnsRcode(
-                uint::parse_cmp(need()?, 4095).map_err(inv)?,
+                uint::parse_cmp(o.need()?, 4095).map_err(inv)?,
             )),
             "dns.rrtype" => {
-                let val = need()?;
+                let val = o.need()?;
                 let (t, idx) = val.split_once(',').unwrap_or((val, "all"));
                 let index = match idx.trim() {
                     "all" => None,
@@ -547,30 +616,37 @@ impl Lowering<'_> {
 
             // ---- thresholds
             "threshold" => {
-                self.rule.threshold = Some(threshold::threshold(need()?, true).map_err(inv)?)
+                self.rule.threshold = Some(threshold::threshold(o.need()?, true).map_err(inv)?)
             }
             "detection_filter" => {
                 self.rule.detection_filter =
-                    Some(threshold::threshold(need()?, false).map_err(inv)?)
+                    Some(threshold::threshold(o.need()?, false).map_err(inv)?)
             }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
 
-            // ---- events, app layer
+    /// Decoder and app-layer events, app-layer protocol and TLS state, `tag`; `false` when `o` is none of them.
+    fn app_option(&mut self, o: Opt<'_>) -> Result<bool, LowerErrorKind> {
+        let Opt { name, .. } = o;
+        match name {
             "decode-event" => {
-                let e = need()?.trim();
+                let e = o.need()?.trim();
                 if !e.contains('.') || e.contains(char::is_whitespace) {
                     return Err(inv(format!("invalid decode-event `{e}`")));
                 }
                 self.rule.decode_events.push(e.to_string());
             }
             "app-layer-event" => {
-                let e = need()?.trim();
+                let e = o.need()?.trim();
                 if !e.contains('.') || e.contains(char::is_whitespace) {
                     return Err(inv(format!("invalid app-layer-event `{e}`")));
                 }
                 self.rule.app.push(AppMatch::Event(e.to_string()));
             }
             "app-layer-protocol" => {
-                let val = need()?.trim();
+                let val = o.need()?.trim();
                 let first = split_args(val)[0];
                 let (negated, p) = first
                     .strip_prefix('!')
@@ -584,7 +660,10 @@ impl Lowering<'_> {
                 });
             }
             "ssl_version" => {
-                let vs: Vec<String> = split_args(need()?).iter().map(|s| s.to_string()).collect();
+                let vs: Vec<String> = split_args(o.need()?)
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
                 for s in &vs {
                     let s = s.trim_start_matches('!');
                     if !matches!(
@@ -597,7 +676,7 @@ impl Lowering<'_> {
                 self.rule.app.push(AppMatch::SslVersion(vs));
             }
             "ssl_state" => {
-                let s = need()?.trim();
+                let s = o.need()?.trim();
                 for part in s.split([',', '|']) {
                     let p = part.trim().trim_start_matches('!');
                     if !matches!(
@@ -610,7 +689,7 @@ impl Lowering<'_> {
                 self.rule.app.push(AppMatch::SslState(s.to_string()));
             }
             "tls.version" => {
-                let s = need()?.trim().trim_matches('"');
+                let s = o.need()?.trim().trim_matches('"');
                 if !matches!(
                     s,
                     "1.0" | "1.1" | "1.2" | "1.3" | "1" | "0x0303" | "0x0302" | "0x0301" | "0x0300"
@@ -620,7 +699,7 @@ impl Lowering<'_> {
                 self.rule.app.push(AppMatch::TlsVersion(s.to_string()));
             }
             "tag" => {
-                let a = split_args(need()?);
+                let a = split_args(o.need()?);
                 let kind = a[0];
                 if !matches!(kind, "session" | "host") {
                     return Err(inv(format!("unknown tag type `{kind}`")));
@@ -639,85 +718,84 @@ impl Lowering<'_> {
                     metric: metric.to_string(),
                 });
             }
-            _ if NO_OP.contains(&name) => {
-                if name == "rawbytes" {
-                    self.last_content(name).map_err(inv)?.rawbytes = true;
-                }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Everything else: header keywords, transforms, sticky buffers and legacy content
+    /// modifiers; unsupported when none of them.
+    fn buffer_option(&mut self, o: Opt<'_>) -> Result<(), LowerErrorKind> {
+        let Opt { name, v } = o;
+        if let Some(h) = header::header(name, v) {
+            self.rule.header.push(h.map_err(inv)?);
+        } else if let Some(t) = Transform::from_keyword(name) {
+            o.no_value()?;
+            let li = self
+                .cur
+                .filter(|&i| self.rule.lists[i].buffer != Buffer::Payload)
+                .ok_or_else(|| inv(format!("transform `{name}` needs a sticky buffer")))?;
+            if self.rule.lists[li].matches.is_empty() {
+                self.rule.lists[li].transforms.push(t);
+            } else {
+                // A transform after matches starts a new instance of the buffer: the
+                // earlier matches keep inspecting the untransformed data.
+                let mut transforms = self.rule.lists[li].transforms.clone();
+                transforms.push(t);
+                let buffer = self.rule.lists[li].buffer;
+                let dir = self.rule.lists[li].dir;
+                self.rule.lists.push(BufferList {
+                    buffer,
+                    transforms,
+                    dir,
+                    matches: Vec::new(),
+                });
+                self.cur = Some(self.rule.lists.len() - 1);
             }
-            _ => {
-                if let Some(h) = header::header(name, v) {
-                    self.rule.header.push(h.map_err(inv)?);
-                } else if let Some(t) = Transform::from_keyword(name) {
-                    no_value()?;
-                    let li = self
-                        .cur
-                        .filter(|&i| self.rule.lists[i].buffer != Buffer::Payload)
-                        .ok_or_else(|| inv(format!("transform `{name}` needs a sticky buffer")))?;
-                    if self.rule.lists[li].matches.is_empty() {
-                        self.rule.lists[li].transforms.push(t);
-                    } else {
-                        // A transform after matches starts a new instance of the buffer: the
-                        // earlier matches keep inspecting the untransformed data.
-                        let mut transforms = self.rule.lists[li].transforms.clone();
-                        transforms.push(t);
-                        let buffer = self.rule.lists[li].buffer;
-                        let dir = self.rule.lists[li].dir;
-                        self.rule.lists.push(BufferList {
-                            buffer,
-                            transforms,
-                            dir,
-                            matches: Vec::new(),
-                        });
-                        self.cur = Some(self.rule.lists.len() - 1);
-                    }
-                } else if let Some(b) = Buffer::from_sticky(name) {
-                    // Suricata 8: `buffer: to_client` picks one direction of a transaction.
-                    let dir = match v.map(str::trim) {
-                        None => None,
-                        Some("to_client") => Some(ir::FlowDir::ToClient),
-                        Some("to_server") => Some(ir::FlowDir::ToServer),
-                        Some(o) => {
-                            return Err(inv(format!(
-                                "`{name}` takes no value or `to_client`/`to_server`, not `{o}`"
-                            )))
-                        }
-                    };
-                    if b == Buffer::Payload {
-                        self.cur = None;
-                    } else {
-                        let li = self.list_dir(b, dir);
-                        // Transforms apply per use of the buffer; reusing a transformed
-                        // buffer later would need a second list.
-                        self.cur = Some(li);
-                    }
-                } else if let Some(b) = Buffer::from_modifier(name) {
-                    no_value()?;
-                    if self.cur.is_some() {
-                        return Err(inv(format!(
-                            "content modifier `{name}` after a sticky buffer"
-                        )));
-                    }
-                    let (li, mi) = self
-                        .last_content
-                        .ok_or_else(|| inv(format!("`{name}` needs a preceding content")))?;
-                    if self.rule.lists[li].buffer != Buffer::Payload
-                        || mi + 1 != self.rule.lists[li].matches.len()
-                    {
-                        return Err(inv(format!(
-                            "`{name}` must directly follow a payload content"
-                        )));
-                    }
-                    let m = self.rule.lists[li].matches.remove(mi);
-                    if self.rule.lists[li].matches.is_empty() {
-                        self.rule.lists.remove(li);
-                    }
-                    let target = self.list(b);
-                    self.rule.lists[target].matches.push(m);
-                    self.last_content = Some((target, self.rule.lists[target].matches.len() - 1));
-                } else {
-                    return Err(LowerErrorKind::Unsupported(name.to_string()));
-                }
+        } else if let Some(b) = Buffer::from_sticky(name) {
+            // Suricata 8: `buffer: to_client` picks one direction of a transaction.
+            let dir = match v.map(str::trim) {
+                None => None,
+                Some(d) => Some(vocab::Direction::parse(d).ok_or_else(|| {
+                    inv(format!(
+                        "`{name}` takes no value or `to_client`/`to_server`, not `{d}`"
+                    ))
+                })?),
+            };
+            if b == Buffer::Payload {
+                self.cur = None;
+            } else {
+                let li = self.list_dir(b, dir);
+                // Transforms apply per use of the buffer; reusing a transformed
+                // buffer later would need a second list.
+                self.cur = Some(li);
             }
+        } else if let Some(b) = Buffer::from_modifier(name) {
+            o.no_value()?;
+            if self.cur.is_some() {
+                return Err(inv(format!(
+                    "content modifier `{name}` after a sticky buffer"
+                )));
+            }
+            let (li, mi) = self
+                .last_content
+                .ok_or_else(|| inv(format!("`{name}` needs a preceding content")))?;
+            if self.rule.lists[li].buffer != Buffer::Payload
+                || mi + 1 != self.rule.lists[li].matches.len()
+            {
+                return Err(inv(format!(
+                    "`{name}` must directly follow a payload content"
+                )));
+            }
+            let m = self.rule.lists[li].matches.remove(mi);
+            if self.rule.lists[li].matches.is_empty() {
+                self.rule.lists.remove(li);
+            }
+            let target = self.list(b);
+            self.rule.lists[target].matches.push(m);
+            self.last_content = Some((target, self.rule.lists[target].matches.len() - 1));
+        } else {
+            return Err(LowerErrorKind::Unsupported(name.to_string()));
         }
         Ok(())
     }
@@ -751,10 +829,10 @@ impl Lowering<'_> {
         };
         for l in &self.rule.lists {
             if let Some(p) = l.buffer.app_proto() {
-                let same = |a: ir::AppProto| {
+                let same = |a: vocab::AppProto| {
                     a == p
-                        || (p == ir::AppProto::Http
-                            && matches!(a, ir::AppProto::Http1 | ir::AppProto::Http2))
+                        || (p == vocab::AppProto::Http
+                            && matches!(a, vocab::AppProto::Http1 | vocab::AppProto::Http2))
                 };
                 match app {
                     Some(a) if !same(a) => {

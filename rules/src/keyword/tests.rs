@@ -1,5 +1,6 @@
 use super::*;
-use crate::ir::{CmpOp, FlowDir, HeaderMatch};
+use crate::ir::{CmpOp, HeaderMatch};
+use vocab::Direction;
 
 fn lower_text(text: &str) -> Result<ir::Rule, LowerError> {
     let r = crate::parse::parse_rule(text).expect("parses");
@@ -28,7 +29,7 @@ fn sticky_buffers_and_modifiers() {
     );
     assert_eq!(r.sid, 5);
     assert_eq!(r.rev, 2);
-    assert_eq!(r.flow.and_then(|f| f.dir), Some(FlowDir::ToServer));
+    assert_eq!(r.flow.and_then(|f| f.dir), Some(Direction::ToServer));
     let bufs: Vec<Buffer> = r.lists.iter().map(|l| l.buffer).collect();
     assert_eq!(
         bufs,
@@ -247,7 +248,7 @@ fn newer_suricata_keywords() {
     let r = ok(
         r#"alert http any any => any any (http.uri; content:"/a"; file.data: to_client; content:"b"; sid:1;)"#,
     );
-    assert_eq!(r.lists[1].dir, Some(ir::FlowDir::ToClient));
+    assert_eq!(r.lists[1].dir, Some(vocab::Direction::ToClient));
     assert!(matches!(
         err(r#"alert http any any -> any any (file.data: sideways; content:"b"; sid:1;)"#),
         LowerErrorKind::Invalid(_)

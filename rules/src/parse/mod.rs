@@ -6,7 +6,7 @@
 
 mod header;
 
-use crate::ast::{Action, Direction, Rule, RuleOption};
+use crate::ast::{Action, Arrow, Rule, RuleOption};
 use crate::span::{SourceMap, Span};
 use thiserror::Error;
 
@@ -156,9 +156,9 @@ pub fn parse_rule(text: &str) -> Result<Rule, ParseError> {
     let src_ports = header::parse_port(t, s.start as usize)?;
     let (t, dspan) = c.header_token("direction")?;
     let direction = match t {
-        "->" => Direction::To,
-        "<>" => Direction::Both,
-        "=>" => Direction::Transaction,
+        "->" => Arrow::To,
+        "<>" => Arrow::Both,
+        "=>" => Arrow::Transaction,
         "<-" => {
             return Err(ParseError::new(
                 dspan,

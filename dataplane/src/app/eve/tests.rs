@@ -536,19 +536,11 @@ fn helpers() {
 
 // ---- suricata-verify: records compared with the test's expected EVE output ----
 
-const SV: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/data/suricata-verify/tests/"
-);
-
 /// Runs a capture flow by flow through the app layer as the pipeline would (records after
 /// every packet, the rest at flow end) and returns the records; `None` if absent.
 fn sv_records(pcap: &str, opts: &EveOptions) -> Option<Vec<Value>> {
-    let path = format!("{SV}{pcap}");
-    let Some(flows) = read_flows(&path) else {
-        eprintln!("note: {path} not found, skipping");
-        return None;
-    };
+    let path = vocab::testing::shared_data(format!("suricata-verify/tests/{pcap}"))?;
+    let flows = read_flows(&path.to_string_lossy()).expect("capture reads");
     let cfg = cfg();
     let mut ctr = AppCounters::default();
     let mut recs = Vec::new();
@@ -703,11 +695,11 @@ fn sv_dns_forward_pointer() {
 // server to client.
 #[test]
 fn sv_dns_rcode_alert_metadata() {
-    let path = format!("{SV}dns/dns-rcode/input.pcap");
-    let Some(flows) = read_flows(&path) else {
-        eprintln!("note: {path} not found, skipping");
+    let Some(path) = vocab::testing::shared_data("suricata-verify/tests/dns/dns-rcode/input.pcap")
+    else {
         return;
     };
+    let flows = read_flows(&path.to_string_lossy()).expect("capture reads");
     let cfg = cfg();
     let mut ctr = AppCounters::default();
     let mut checked = 0;
