@@ -4,29 +4,27 @@
 //! Layers, from the workers inwards:
 //! - [`ingest`]: per-worker SPSC rings (the worker side only ever `try_push`es and counts
 //!   overflow), drained by a pinned thread that assigns alert ids and fans out to
-//!   [`store`], [`eve`] and live subscribers.
+//!   [`store`], [`outputs::eve`] and live subscribers.
 //! - [`store`]: RocksDB with column families for alerts, indices, flows, rules and audit;
-//!   [`record`] is the stored form of an alert, [`posting`] the batch-level index postings.
-//! - [`api`]: the tonic services (`osprey.v1.*`), with [`auth`] (TLS, mTLS or bearer tokens,
+//!   [`store::record`] is the stored form of an alert, [`store::posting`] the batch-level
+//!   index postings.
+//! - [`api`]: the tonic services (`osprey.v1.*`), with [`api::auth`] (TLS, mTLS or bearer tokens,
 //!   roles, audit) and one error type ([`error::Error`]) mapped to `tonic::Status` once.
 //! - [`metrics`]: Prometheus `/metrics`.
-//! - [`ctl`]: the `osprey ctl` console library.
+//! - [`console`]: the `osprey ctl` console library.
 //! - [`server`]: starts all of it from a [`config::ControlPlaneConfig`].
 //!
 //! The data plane and the rule compiler are reached only through the [`seams`] traits.
 #![forbid(unsafe_code)]
 
 pub mod api;
-pub mod auth;
 pub mod config;
-pub mod ctl;
+pub mod console;
 pub mod error;
-pub mod eve;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
-pub mod posting;
-pub mod record;
+pub mod outputs;
 pub mod seams;
 pub mod server;
 pub mod store;

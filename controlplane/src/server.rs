@@ -9,15 +9,15 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
+use crate::api::auth::Authenticator;
 use crate::api::records::{AlertsApi, FlowsApi};
 use crate::api::rules::RulesApi;
 use crate::api::system::SystemApi;
 use crate::api::{ApiContext, ApiCounters};
-use crate::auth::Authenticator;
 use crate::config::ControlPlaneConfig;
 use crate::error::{Error, Kind, Result};
-use crate::eve::EveWriter;
 use crate::ingest::{Ingest, RecordSource, SignatureCatalog, WorkerEndpoint};
+use crate::outputs::eve::EveWriter;
 use crate::proto;
 use crate::seams::{Appliance, RuleCompiler};
 use crate::store::{Store, StoreOptions};

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use controlplane::auth::{token_sha256_hex, Role};
+use controlplane::api::auth::{token_sha256_hex, Role};
 use controlplane::config::{ControlPlaneConfig, TokenConfig};
-use controlplane::ctl::{self, CtlArgs};
+use controlplane::console::{self as ctl, CtlArgs};
 use controlplane::proto;
 use controlplane::server::ControlPlane;
 use tonic::Code;

@@ -7,9 +7,9 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use controlplane::auth::{token_sha256_hex, Role};
+use controlplane::api::auth::{token_sha256_hex, Role};
 use controlplane::config::{ClientCertConfig, ControlPlaneConfig, TlsConfig, TokenConfig};
-use controlplane::ctl::Connection;
+use controlplane::console::Connection;
 use controlplane::proto;
 use controlplane::server::ControlPlane;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};

@@ -11,9 +11,9 @@ use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use controlplane::auth::{token_sha256_hex, Role};
+use controlplane::api::auth::{token_sha256_hex, Role};
 use controlplane::config::{ControlPlaneConfig, TokenConfig};
-use controlplane::ctl::Connection;
+use controlplane::console::Connection;
 use controlplane::proto;
 use controlplane::server::ControlPlane;
 use controlplane::store::AlertKey;

@@ -3,6 +3,7 @@
 //! audited), audit every mutating call, run RocksDB work on the blocking pool, and return
 //! [`crate::error::Error`], turned into a `tonic::Status` by its one `From` impl.
 
+pub mod auth;
 pub mod records;
 pub mod rules;
 pub mod system;
@@ -12,7 +13,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::auth::Authenticator;
+use crate::api::auth::Authenticator;
 use crate::config::ApiConfig;
 use crate::error::{Error, Kind, Result};
 use crate::ingest::IngestShared;
@@ -183,7 +184,7 @@ mod tests {
                 prop_assert_eq!(ip, s.trim().parse::<IpAddr>().unwrap());
             }
             prop_assert_eq!(check_range(a, b).is_ok(), b == 0 || a < b);
-            let _ = crate::ctl::parse_time(&s, 1_700_000_000_000_000_000);
+            let _ = crate::console::parse_time(&s, 1_700_000_000_000_000_000);
         }
     }
 

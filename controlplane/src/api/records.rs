@@ -8,7 +8,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use crate::auth::Role;
+use crate::api::auth::Role;
 use crate::proto;
 use crate::proto::alerts_service_server::AlertsService;
 use crate::proto::flows_service_server::FlowsService;

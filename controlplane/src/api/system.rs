@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use crate::auth::Role;
+use crate::api::auth::Role;
 use crate::proto;
 use crate::proto::system_service_server::SystemService;
 

@@ -16,7 +16,7 @@ use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
-use crate::eve::{format_timestamp, proto_name};
+use crate::outputs::eve::{format_timestamp, proto_name};
 use crate::proto;
 use crate::proto::alerts_service_client::AlertsServiceClient;
 use crate::proto::flows_service_client::FlowsServiceClient;

@@ -40,8 +40,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 use crate::config::IngestConfig;
-use crate::eve::{flow_json, EveWriter};
 use crate::model::{Action, Alert, Direction, FlowEndReason, FlowRecord, FlowState, StoredRule};
+use crate::outputs::eve::{flow_json, EveWriter};
 use crate::store::Store;
 
 /// Bytes of payload an alert record carries.

@@ -8,8 +8,8 @@
 //!
 //! | column family | key | value |
 //! |---|---|---|
-//! | `alerts`  | `akey` = `ts_nanos:u64 ‖ alert_id:u64` | [`crate::record`] (fixed little-endian layout) |
-//! | `idx_sid` | `sid:u32 ‖ max_akey` | posting: the batch's other akeys of that sid ([`crate::posting`]) |
+//! | `alerts`  | `akey` = `ts_nanos:u64 ‖ alert_id:u64` | [`record`] (fixed little-endian layout) |
+//! | `idx_sid` | `sid:u32 ‖ max_akey` | posting: the batch's other akeys of that sid ([`posting`]) |
 //! | `idx_src` | `ip16 ‖ max_akey` | posting, by source address |
 //! | `idx_dst` | `ip16 ‖ max_akey` | posting, by destination address |
 //! | `flows`   | `end_nanos:u64 ‖ record_id:u64` | protobuf `osprey.v1.Flow` |
@@ -56,7 +56,10 @@ use rocksdb::{
 
 use crate::error::{Error, Kind, Result};
 use crate::model::{Alert, AuditRecord, FlowRecord, ReloadRecord, StoredRule};
-use crate::{posting, proto, record};
+use crate::proto;
+
+pub mod posting;
+pub mod record;
 
 /// Version of the key layout above. Bump it on any incompatible change.
 pub const FORMAT_VERSION: u32 = 3;

@@ -1,0 +1,3 @@
+//! Outputs of stored records: the EVE JSON file ([`eve`]).
+
+pub mod eve;
