@@ -21,6 +21,7 @@ pub mod api;
 pub mod config;
 pub mod console;
 pub mod error;
+pub mod events;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
