@@ -16,8 +16,10 @@ use crate::api::system::SystemApi;
 use crate::api::{ApiContext, ApiCounters};
 use crate::config::ControlPlaneConfig;
 use crate::error::{Error, Kind, Result};
-use crate::ingest::{Ingest, RecordSource, SignatureCatalog, WorkerEndpoint};
+use crate::events::Bus;
+use crate::ingest::{Ingest, RecordSource, SignatureCatalog};
 use crate::outputs::eve::EveWriter;
+use crate::outputs::EveOutput;
 use crate::proto;
 use crate::seams::{Appliance, RuleCompiler};
 use crate::store::{Store, StoreOptions};
@@ -27,21 +29,13 @@ const MAX_REQUEST_BYTES: usize = 64 << 20;
 /// Alerts deleted per retention pass at most.
 const RETENTION_BUDGET: usize = 500_000;
 
-/// Where ingest gets worker records from.
-enum Feed {
-    /// Rings this crate creates, one per named worker.
-    Rings(Vec<String>),
-    /// The caller's sources.
-    Sources(Vec<Box<dyn RecordSource>>),
-}
-
 /// The running control plane.
 pub struct ControlPlane {
     pub ctx: Arc<ApiContext>,
     pub grpc_addr: SocketAddr,
     pub metrics_addr: Option<SocketAddr>,
     ingest: Ingest,
-    endpoints: Vec<WorkerEndpoint>,
+    eve: Option<EveOutput>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -59,32 +53,12 @@ fn read_pem(what: &str, path: &std::path::Path) -> Result<Vec<u8>> {
 }
 
 impl ControlPlane {
-    /// Opens storage and starts every part. `workers` names the worker rings to create
-    /// (take them with [`ControlPlane::take_worker_endpoints`]). Errors say which part
-    /// failed and why (bad config key, damaged database, port in use, bad certificate).
-    pub async fn start(
-        cfg: ControlPlaneConfig,
-        workers: &[String],
-        appliance: Arc<dyn Appliance>,
-        compiler: Arc<dyn RuleCompiler>,
-    ) -> Result<ControlPlane> {
-        Self::start_inner(cfg, Feed::Rings(workers.to_vec()), appliance, compiler).await
-    }
-
-    /// Like [`ControlPlane::start`], with ingest draining `sources` (the data plane's own
-    /// rings, one per worker) instead of rings this crate creates.
+    /// Opens storage and starts every part, with ingest draining `sources` (one per worker:
+    /// the data plane's rings in the appliance). Errors say which part failed and why (bad
+    /// config key, damaged database, port in use, bad certificate).
     pub async fn start_with_sources(
         cfg: ControlPlaneConfig,
         sources: Vec<Box<dyn RecordSource>>,
-        appliance: Arc<dyn Appliance>,
-        compiler: Arc<dyn RuleCompiler>,
-    ) -> Result<ControlPlane> {
-        Self::start_inner(cfg, Feed::Sources(sources), appliance, compiler).await
-    }
-
-    async fn start_inner(
-        cfg: ControlPlaneConfig,
-        feed: Feed,
         appliance: Arc<dyn Appliance>,
         compiler: Arc<dyn RuleCompiler>,
     ) -> Result<ControlPlane> {
@@ -110,17 +84,21 @@ impl ControlPlane {
         } else {
             None
         };
-        let started = match feed {
-            Feed::Rings(workers) => {
-                Ingest::start(&cfg.ingest, &workers, store.clone(), eve, catalog)
+        let bus = Arc::new(Bus::new());
+        let mut ingest =
+            Ingest::start(&cfg.ingest, sources, store.clone(), bus.clone(), catalog)
+                .map_err(|e| Error::internal(format!("starting the ingest thread: {e}")))?;
+        // Subscribed before the first source is drained, so the file misses nothing.
+        let eve = match eve.map(|w| EveOutput::start(w, &bus, ingest.shared.clone())) {
+            Some(Ok(o)) => Some(o),
+            Some(Err(e)) => {
+                ingest.stop();
+                return Err(Error::internal(format!(
+                    "starting the EVE output thread: {e}"
+                )));
             }
-            Feed::Sources(sources) => {
-                Ingest::start_sources(&cfg.ingest, sources, store.clone(), eve, catalog)
-                    .map(|i| (i, Vec::new()))
-            }
+            None => None,
         };
-        let (ingest, endpoints) =
-            started.map_err(|e| Error::internal(format!("starting the ingest thread: {e}")))?;
         let (shutdown, _) = tokio::sync::watch::channel(false);
         let ctx = Arc::new(ApiContext {
             store: store.clone(),
@@ -128,6 +106,8 @@ impl ControlPlane {
             appliance,
             compiler,
             ingest: ingest.shared.clone(),
+            events: bus,
+            subscriber_buffer: cfg.ingest.subscriber_buffer,
             config: cfg.api.clone(),
             started: Instant::now(),
             counters: ApiCounters::default(),
@@ -265,14 +245,9 @@ impl ControlPlane {
             grpc_addr,
             metrics_addr,
             ingest,
-            endpoints,
+            eve,
             tasks,
         })
-    }
-
-    /// The worker ends of the rings, in the order of `workers` given to `start`.
-    pub fn take_worker_endpoints(&mut self) -> Vec<WorkerEndpoint> {
-        std::mem::take(&mut self.endpoints)
     }
 
     /// Flips the shutdown flag (what the API's `Shutdown` does after stopping the workers).
@@ -280,7 +255,8 @@ impl ControlPlane {
         let _ = self.ctx.shutdown.send(true);
     }
 
-    /// Waits for the shutdown flag, then stops servers, drains ingest and flushes storage.
+    /// Waits for the shutdown flag, then stops servers, drains ingest, lets every consumer of
+    /// the event stream finish (the EVE file is complete and flushed) and flushes storage.
     pub async fn wait(mut self) {
         let mut sd = self.ctx.shutdown.subscribe();
         let _ = sd.wait_for(|s| *s).await;
@@ -288,9 +264,15 @@ impl ControlPlane {
             let _ = t.await;
         }
         let mut ingest = self.ingest;
+        let mut eve = self.eve;
         let store = self.ctx.store.clone();
+        let events = self.ctx.events.clone();
         let _ = tokio::task::spawn_blocking(move || {
             ingest.stop();
+            events.close();
+            if let Some(e) = eve.as_mut() {
+                e.join();
+            }
             if let Err(e) = store.flush() {
                 tracing::error!(error = %e, "flushing storage at shutdown");
             }

@@ -16,6 +16,7 @@ use std::time::Instant;
 use crate::api::auth::Authenticator;
 use crate::config::ApiConfig;
 use crate::error::{Error, Kind, Result};
+use crate::events::Bus;
 use crate::ingest::IngestShared;
 use crate::seams::{Appliance, RuleCompiler};
 use crate::store::{AlertKey, Store};
@@ -28,7 +29,6 @@ pub const DEFAULT_PAGE_SIZE: u32 = 100;
 pub struct ApiCounters {
     pub reloads: AtomicU64,
     pub reload_failures: AtomicU64,
-    pub tail_lagged: AtomicU64,
 }
 
 /// Everything the handlers share.
@@ -38,6 +38,10 @@ pub struct ApiContext {
     pub appliance: Arc<dyn Appliance>,
     pub compiler: Arc<dyn RuleCompiler>,
     pub ingest: Arc<IngestShared>,
+    /// The live event stream (the tail subscribes to it).
+    pub events: Arc<Bus>,
+    /// Queue of each tail on the event stream (`ingest.subscriber_buffer`).
+    pub subscriber_buffer: usize,
     pub config: ApiConfig,
     pub started: Instant,
     pub counters: ApiCounters,

@@ -1,9 +1,12 @@
 //! Test doubles for the two seams, with real behaviour: a rule compiler that parses rule
 //! headers and options itself (line/column diagnostics, sid/rev/msg/classtype), and a
 //! simulated data plane whose worker threads swap rulesets only at burst boundaries and
-//! raise alerts for the sids of the ruleset they are running. They stand in for the real
-//! engine and data plane until integration.
+//! raise alerts for the sids of the ruleset they are running. Its records reach the control
+//! plane the way `osprey run`'s do: one `RecordSource` per worker ([`source`]), given to
+//! `ControlPlane::start_with_sources`, draining bounded rings whose worker side never blocks.
 #![allow(dead_code)]
+
+pub mod source;
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -12,8 +15,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use controlplane::ingest::{AlertEvent, FlowEvent, StatsEvent, WorkerEndpoint};
-use controlplane::model::{FlowEndReason, FlowState, StoredRule};
+use controlplane::ingest::{RecordSource, StatsEvent};
+use controlplane::model::{Alert, FlowEndReason, FlowRecord, FlowState, StoredRule};
 use controlplane::seams::{
     Appliance, ApplianceStatus, CompileError, Diagnostic, PortStatus, ReloadOutcome, RuleCompiler,
     RuleMeta, Severity, StatsSnapshot, Validation, WorkerStats, WorkerStatus,
@@ -284,10 +287,18 @@ pub struct SimAppliance {
     pub stop: Arc<AtomicBool>,
     pub shutdown_calls: AtomicU64,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Worker ends of the rings, taken by `run_workers`.
+    producers: Mutex<Vec<source::Producer>>,
+    /// Ingest ends of the rings, taken by `sources`.
+    sources: Mutex<Vec<Box<dyn RecordSource>>>,
 }
 
 impl SimAppliance {
     pub fn new(names: &[String]) -> Arc<Self> {
+        let (producers, sources) = names
+            .iter()
+            .map(|n| source::ring(n, source::RING_CAPACITY))
+            .unzip();
         Arc::new(SimAppliance {
             published: Arc::new(RwLock::new(Arc::new(SimRuleset::default()))),
             workers: names
@@ -297,7 +308,14 @@ impl SimAppliance {
             stop: Arc::new(AtomicBool::new(false)),
             shutdown_calls: AtomicU64::new(0),
             threads: Mutex::new(Vec::new()),
+            producers: Mutex::new(producers),
+            sources: Mutex::new(sources),
         })
+    }
+
+    /// The record sources ingest drains, one per worker in order (once).
+    pub fn sources(&self) -> Vec<Box<dyn RecordSource>> {
+        std::mem::take(&mut *self.sources.lock().unwrap())
     }
 
     pub fn compiler(&self, delay: Duration) -> Arc<TestCompiler> {
@@ -307,11 +325,12 @@ impl SimAppliance {
         })
     }
 
-    /// Starts worker threads on the given ring endpoints (same order as `workers`).
+    /// Starts the worker threads on the rings behind [`SimAppliance::sources`].
     /// `burst_interval` paces bursts; each burst raises one alert if the ruleset has rules.
-    pub fn run_workers(&self, endpoints: Vec<WorkerEndpoint>, burst_interval: Duration) {
+    pub fn run_workers(&self, burst_interval: Duration) {
         let mut th = self.threads.lock().unwrap();
-        for (i, mut ep) in endpoints.into_iter().enumerate() {
+        let producers = std::mem::take(&mut *self.producers.lock().unwrap());
+        for (i, ep) in producers.into_iter().enumerate() {
             let state = self.workers[i].1.clone();
             let published = self.published.clone();
             let stop = self.stop.clone();
@@ -327,54 +346,7 @@ impl SimAppliance {
                     }
                     state.generation.store(current.generation, Ordering::SeqCst);
                     state.packets.fetch_add(32, Ordering::Relaxed);
-                    if !current.sids.is_empty() {
-                        let (gid, sid) = current.sids[(n as usize) % current.sids.len()];
-                        let mut ev = AlertEvent {
-                            ts_nanos: 1_700_000_000_000_000_000 + n * 1000 + i as u64,
-                            gid,
-                            sid,
-                            rev: 1,
-                            src_ip: IpAddr::V4(Ipv4Addr::new(10, 0, i as u8, 1)),
-                            src_port: 40000,
-                            dst_ip: IpAddr::V4(Ipv4Addr::new(192, 168, 1, (n % 200) as u8 + 1)),
-                            dst_port: 80,
-                            proto: 6,
-                            app_proto: "http",
-                            flow_id: n,
-                            packet_no: n,
-                            ..AlertEvent::default()
-                        };
-                        ev.set_payload(b"GET / HTTP/1.1");
-                        if ep.push_alert(ev) {
-                            state.alerts.fetch_add(1, Ordering::Relaxed);
-                        } else {
-                            state.alerts_not_queued.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    if n % 16 == 0 {
-                        ep.push_flow(FlowEvent {
-                            flow_id: n,
-                            src_ip: IpAddr::V4(Ipv4Addr::new(10, 0, i as u8, 1)),
-                            src_port: 40000,
-                            dst_ip: IpAddr::V4(Ipv4Addr::new(192, 168, 1, 1)),
-                            dst_port: 80,
-                            proto: 6,
-                            pkts_toserver: 3,
-                            pkts_toclient: 2,
-                            bytes_toserver: 300,
-                            bytes_toclient: 1200,
-                            start_nanos: 1_700_000_000_000_000_000 + n * 1000,
-                            end_nanos: 1_700_000_000_000_000_000 + n * 1000 + 500,
-                            state: FlowState::Closed,
-                            reason: FlowEndReason::Timeout,
-                            app_proto: "http",
-                            alerted: true,
-                        });
-                        ep.push_stat(StatsEvent {
-                            name: "decoder.pkts",
-                            value: state.packets.load(Ordering::Relaxed),
-                        });
-                    }
+                    burst(i, n, &current, &ep, &state);
                     n += 1;
                     std::thread::sleep(burst_interval);
                 }
@@ -441,6 +413,73 @@ impl Appliance for SimAppliance {
     fn shutdown(&self) {
         self.shutdown_calls.fetch_add(1, Ordering::SeqCst);
         self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// One simulated burst of worker `i`: an alert for a sid of the running ruleset (rendered
+/// as the worker renders its EVE line), every 16th burst a flow record, an app-layer record
+/// and a counter sample.
+fn burst(i: usize, n: u64, current: &SimRuleset, ep: &source::Producer, state: &SimWorkerState) {
+    let t0 = 1_700_000_000_000_000_000 + n * 1000;
+    let client = IpAddr::V4(Ipv4Addr::new(10, 0, i as u8, 1));
+    if !current.sids.is_empty() {
+        let (gid, sid) = current.sids[(n as usize) % current.sids.len()];
+        let mut a = Alert {
+            ts_nanos: t0 + i as u64,
+            gid,
+            sid,
+            rev: 1,
+            src_ip: client,
+            src_port: 40000,
+            dst_ip: IpAddr::V4(Ipv4Addr::new(192, 168, 1, (n % 200) as u8 + 1)),
+            dst_port: 80,
+            proto: 6,
+            app_proto: "http".into(),
+            flow_id: n,
+            packet_no: n,
+            payload: b"GET / HTTP/1.1".to_vec(),
+            generation: current.generation,
+            ..Alert::default()
+        };
+        a.eve = serde_json::json!({
+            "timestamp": n, "flow_id": n, "event_type": "alert", "src_ip": a.src_ip,
+            "dest_ip": a.dst_ip, "alert": {"signature_id": sid, "gid": gid},
+            "flow": {"pkts_toserver": 3},
+        })
+        .to_string();
+        if ep.push_alert(a) {
+            state.alerts.fetch_add(1, Ordering::Relaxed);
+        } else {
+            state.alerts_not_queued.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    if n % 16 == 0 {
+        ep.push_flow(FlowRecord {
+            flow_id: n,
+            src_ip: client,
+            src_port: 40000,
+            dst_ip: IpAddr::V4(Ipv4Addr::new(192, 168, 1, 1)),
+            dst_port: 80,
+            proto: 6,
+            pkts_toserver: 3,
+            pkts_toclient: 2,
+            bytes_toserver: 300,
+            bytes_toclient: 1200,
+            start_nanos: t0,
+            end_nanos: t0 + 500,
+            state: FlowState::Closed,
+            reason: FlowEndReason::Timeout,
+            app_proto: "http".into(),
+            alerted: true,
+            worker: String::new(),
+        });
+        ep.push_record(format!(
+            "{{\"timestamp\":{n},\"flow_id\":{n},\"event_type\":\"http\",\"http\":{{\"url\":\"/\"}}}}"
+        ));
+        ep.push_stat(StatsEvent {
+            name: "decoder.pkts",
+            value: state.packets.load(Ordering::Relaxed),
+        });
     }
 }
 
