@@ -63,15 +63,7 @@ impl ControlPlane {
         compiler: Arc<dyn RuleCompiler>,
     ) -> Result<ControlPlane> {
         cfg.validate().map_err(|e| Error::config(e.to_string()))?;
-        let path = cfg.storage.path.clone();
-        let sopts = StoreOptions {
-            sync_writes: cfg.storage.sync_writes,
-            min_free_bytes: cfg.storage.min_free_bytes,
-        };
-        let store = tokio::task::spawn_blocking(move || Store::open(&path, &sopts))
-            .await
-            .map_err(|e| Error::internal(e.to_string()))??;
-        let store = Arc::new(store);
+        let store = Self::open_store(&cfg).await?;
         let auth = Arc::new(Authenticator::new(&cfg.auth, store.clone())?);
         let enabled: Vec<_> = store
             .all_rules()?
@@ -79,17 +71,17 @@ impl ControlPlane {
             .filter(|r| r.enabled)
             .collect();
         let catalog = SignatureCatalog::from_rules(&enabled);
+        let bus = Arc::new(Bus::new());
+        // The EVE file subscribes before ingest starts, so it misses nothing.
         let eve = if cfg.eve.enabled {
-            Some(EveWriter::open(&cfg.eve)?)
+            Some((EveWriter::open(&cfg.eve)?, EveOutput::subscribe(&bus)))
         } else {
             None
         };
-        let bus = Arc::new(Bus::new());
         let mut ingest =
             Ingest::start(&cfg.ingest, sources, store.clone(), bus.clone(), catalog)
                 .map_err(|e| Error::internal(format!("starting the ingest thread: {e}")))?;
-        // Subscribed before the first source is drained, so the file misses nothing.
-        let eve = match eve.map(|w| EveOutput::start(w, &bus, ingest.shared.clone())) {
+        let eve = match eve.map(|(w, sub)| EveOutput::start(w, sub, ingest.shared.clone())) {
             Some(Ok(o)) => Some(o),
             Some(Err(e)) => {
                 ingest.stop();
@@ -115,6 +107,40 @@ impl ControlPlane {
             shutdown,
         });
 
+        let mut tasks = Vec::new();
+        let grpc_addr = Self::serve_grpc(&cfg, &ctx, &mut tasks).await?;
+        let metrics_addr = Self::serve_metrics(&cfg, &ctx, &mut tasks).await?;
+        Self::spawn_retention(&cfg, &store, &ctx, &mut tasks);
+        tracing::info!(%grpc_addr, ?metrics_addr, storage = %store.path().display(), "control plane started");
+        Ok(ControlPlane {
+            ctx,
+            grpc_addr,
+            metrics_addr,
+            ingest,
+            eve,
+            tasks,
+        })
+    }
+
+    async fn open_store(cfg: &ControlPlaneConfig) -> Result<Arc<Store>> {
+        let path = cfg.storage.path.clone();
+        let sopts = StoreOptions {
+            sync_writes: cfg.storage.sync_writes,
+            min_free_bytes: cfg.storage.min_free_bytes,
+        };
+        let store = tokio::task::spawn_blocking(move || Store::open(&path, &sopts))
+            .await
+            .map_err(|e| Error::internal(e.to_string()))??;
+        Ok(Arc::new(store))
+    }
+
+    /// Binds `api.listen` and serves the gRPC services (with TLS when configured, health and
+    /// reflection) until the shutdown flag flips.
+    async fn serve_grpc(
+        cfg: &ControlPlaneConfig,
+        ctx: &Arc<ApiContext>,
+        tasks: &mut Vec<JoinHandle<()>>,
+    ) -> Result<SocketAddr> {
         let listener = tokio::net::TcpListener::bind(cfg.api.listen)
             .await
             .map_err(|e| {
@@ -175,7 +201,6 @@ impl ControlPlane {
             .add_service(proto::flows_service_server::FlowsServiceServer::new(
                 FlowsApi { ctx: ctx.clone() },
             ));
-        let mut tasks = Vec::new();
         let mut sd = ctx.shutdown.subscribe();
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         tasks.push(tokio::spawn(async move {
@@ -189,7 +214,16 @@ impl ControlPlane {
             }
         }));
 
-        let metrics_addr = if cfg.metrics.enabled {
+        Ok(grpc_addr)
+    }
+
+    /// Serves `/metrics` when enabled; returns its address.
+    async fn serve_metrics(
+        cfg: &ControlPlaneConfig,
+        ctx: &Arc<ApiContext>,
+        tasks: &mut Vec<JoinHandle<()>>,
+    ) -> Result<Option<SocketAddr>> {
+        Ok(if cfg.metrics.enabled {
             let l = tokio::net::TcpListener::bind(cfg.metrics.listen)
                 .await
                 .map_err(|e| {
@@ -208,8 +242,16 @@ impl ControlPlane {
             Some(addr)
         } else {
             None
-        };
+        })
+    }
 
+    /// Runs retention every `storage.retention_interval_secs` when a limit is set.
+    fn spawn_retention(
+        cfg: &ControlPlaneConfig,
+        store: &Arc<Store>,
+        ctx: &Arc<ApiContext>,
+        tasks: &mut Vec<JoinHandle<()>>,
+    ) {
         let max_age_ns = cfg.storage.max_age_secs.saturating_mul(1_000_000_000);
         let max_bytes = cfg.storage.max_bytes;
         if max_age_ns > 0 || max_bytes > 0 {
@@ -239,15 +281,6 @@ impl ControlPlane {
                 }
             }));
         }
-        tracing::info!(%grpc_addr, ?metrics_addr, storage = %store.path().display(), "control plane started");
-        Ok(ControlPlane {
-            ctx,
-            grpc_addr,
-            metrics_addr,
-            ingest,
-            eve,
-            tasks,
-        })
     }
 
     /// Flips the shutdown flag (what the API's `Shutdown` does after stopping the workers).

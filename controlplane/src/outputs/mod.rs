@@ -24,14 +24,19 @@ pub struct EveOutput {
 }
 
 impl EveOutput {
-    /// Subscribes to `bus` now (so nothing published from here on is missed) and starts the
-    /// writing thread. Write failures count in `ingest.eve_errors` of `shared`.
+    /// The output's subscription: take it before ingest starts publishing, so the file
+    /// misses nothing.
+    pub fn subscribe(bus: &Bus) -> Subscription {
+        bus.subscribe("eve", Interest::ALL, Policy::Wait, EVE_QUEUE)
+    }
+
+    /// Starts the writing thread on `sub` (from [`EveOutput::subscribe`]). Write failures
+    /// count in `ingest.eve_errors` of `shared`.
     pub fn start(
         writer: EveWriter,
-        bus: &Bus,
+        sub: Subscription,
         shared: Arc<IngestShared>,
     ) -> std::io::Result<EveOutput> {
-        let sub = bus.subscribe("eve", Interest::ALL, Policy::Wait, EVE_QUEUE);
         let thread = std::thread::Builder::new()
             .name("osprey-eve".into())
             .spawn(move || run(writer, sub, &shared))?;
