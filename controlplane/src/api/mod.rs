@@ -1,11 +1,13 @@
 //! The gRPC management API (`osprey.v1`): [`SystemService`](system), [`RulesService`](rules),
 //! `AlertsService` and `FlowsService` ([`records`]). Handlers authorize first (refusals are
 //! audited), audit every mutating call, run RocksDB work on the blocking pool, and return
-//! [`crate::error::Error`], turned into a `tonic::Status` by its one `From` impl.
+//! [`crate::error::Error`], turned into a `tonic::Status` by its one `From` impl (in
+//! `status.rs`). [`auth`] is the one check of identity, role and audit.
 
 pub mod auth;
 pub mod records;
 pub mod rules;
+mod status;
 pub mod system;
 
 use std::net::IpAddr;
