@@ -12,7 +12,7 @@
 //! was already acknowledged.
 //!
 //! The RocksDB write itself (most of an alert's cost) runs on a second thread, `osprey-store`
-//! ([`writer`]), one batch at a time: while it writes a batch, the ingest thread drains and
+//! (`writer.rs`), one batch at a time: while it writes a batch, the ingest thread drains and
 //! enriches the next, and acknowledges the written batch once its outcome is back (or as soon
 //! as the sources are idle). With two management cores the stage's throughput is the slower
 //! of the two halves instead of their sum; on one core it costs a thread hand-off per batch.
