@@ -205,10 +205,29 @@ impl Bus {
         }
         self.published.fetch_add(1, Ordering::Relaxed);
         let mut closed = false;
+        // Full queues of waiting consumers: waited on after the lock is released, so that
+        // subscribing (an API call) never waits for a slow consumer.
+        let mut full: Vec<(
+            tokio::sync::mpsc::Sender<Event>,
+            Arc<ConsumerCounters>,
+            Event,
+        )> = Vec::new();
         {
             let slots = self.slots.read().unwrap_or_else(|p| p.into_inner());
             for s in slots.iter().filter(|s| s.interest.has(kind)) {
-                closed |= !deliver(s, ev.clone());
+                match offer(s, ev.clone()) {
+                    Offer::Done => {}
+                    Offer::Closed => closed = true,
+                    Offer::Full(ev) => full.push((s.tx.clone(), s.counters.clone(), ev)),
+                }
+            }
+        }
+        for (tx, c, ev) in full {
+            c.waits.fetch_add(1, Ordering::Relaxed);
+            if tx.blocking_send(ev).is_ok() {
+                c.delivered.fetch_add(1, Ordering::Relaxed);
+            } else {
+                closed = true;
             }
         }
         if closed {
@@ -254,28 +273,32 @@ impl Bus {
     }
 }
 
-/// Queues `ev` for one subscription; false when its consumer is gone.
-fn deliver(s: &Slot, ev: Event) -> bool {
+/// What [`offer`] did with an event.
+enum Offer {
+    /// Queued, or dropped and counted.
+    Done,
+    /// The consumer is gone.
+    Closed,
+    /// The queue of a waiting consumer is full: the event is handed back.
+    Full(Event),
+}
+
+/// Queues `ev` for one subscription if there is room; a dropping consumer's full queue
+/// counts the event as dropped.
+fn offer(s: &Slot, ev: Event) -> Offer {
     let c = &s.counters;
     match s.tx.try_send(ev) {
         Ok(()) => {
             c.delivered.fetch_add(1, Ordering::Relaxed);
-            true
+            Offer::Done
         }
-        Err(TrySendError::Closed(_)) => false,
+        Err(TrySendError::Closed(_)) => Offer::Closed,
         Err(TrySendError::Full(ev)) => match s.policy {
             Policy::Drop => {
                 c.dropped.fetch_add(1, Ordering::Relaxed);
-                true
+                Offer::Done
             }
-            Policy::Wait => {
-                c.waits.fetch_add(1, Ordering::Relaxed);
-                let sent = s.tx.blocking_send(ev).is_ok();
-                if sent {
-                    c.delivered.fetch_add(1, Ordering::Relaxed);
-                }
-                sent
-            }
+            Policy::Wait => Offer::Full(ev),
         },
     }
 }
