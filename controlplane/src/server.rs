@@ -72,6 +72,7 @@ impl ControlPlane {
             .collect();
         let catalog = SignatureCatalog::from_rules(&enabled);
         let bus = Arc::new(Bus::new());
+        bus.register(crate::api::records::TAIL_CONSUMER);
         // The EVE file subscribes before ingest starts, so it misses nothing.
         let eve = if cfg.eve.enabled {
             Some((EveWriter::open(&cfg.eve)?, EveOutput::subscribe(&bus)))

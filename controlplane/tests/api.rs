@@ -302,6 +302,7 @@ async fn rules_alerts_flows_status_and_metrics_through_the_generated_client() {
     assert!(cp_counter("events.eve.delivered") > Some(0));
     assert_eq!(cp_counter("events.eve.dropped"), Some(0));
     assert_eq!(cp_counter("events.eve.subscribers"), Some(1));
+    assert!(cp_counter("events.tail.dropped").is_some());
 
     // Prometheus endpoint.
     let body = http_get(h.cp().metrics_addr.unwrap(), "/metrics").await;

@@ -166,17 +166,7 @@ impl Bus {
         policy: Policy,
         capacity: usize,
     ) -> Subscription {
-        let counters = {
-            let mut c = self.consumers.lock().unwrap_or_else(|p| p.into_inner());
-            match c.iter().find(|(n, _)| n == name) {
-                Some((_, k)) => k.clone(),
-                None => {
-                    let k = Arc::new(ConsumerCounters::default());
-                    c.push((name.to_owned(), k.clone()));
-                    k
-                }
-            }
-        };
+        let counters = self.register(name);
         counters.subscribers.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
         let mut slots = self.slots.write().unwrap_or_else(|p| p.into_inner());
@@ -188,6 +178,21 @@ impl Bus {
         });
         self.wanted.fetch_or(interest.0, Ordering::Release);
         Subscription { rx, counters }
+    }
+
+    /// The counters of consumer `name`, created (at zero) if it never subscribed: a consumer
+    /// that comes and goes (the API's tails) is registered at start so that its counters are
+    /// shown before its first subscription.
+    pub fn register(&self, name: &str) -> Arc<ConsumerCounters> {
+        let mut c = self.consumers.lock().unwrap_or_else(|p| p.into_inner());
+        match c.iter().find(|(n, _)| n == name) {
+            Some((_, k)) => k.clone(),
+            None => {
+                let k = Arc::new(ConsumerCounters::default());
+                c.push((name.to_owned(), k.clone()));
+                k
+            }
+        }
     }
 
     /// True when an open subscription wants events of `kind`: publishers skip building

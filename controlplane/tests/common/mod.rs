@@ -210,6 +210,8 @@ fn uses_only_supported(text: &str) -> bool {
 pub struct SimRuleset {
     pub generation: u64,
     pub sids: Vec<(u32, u32)>,
+    /// (msg, classtype, priority) of each of `sids`, as the engine would render its alerts.
+    pub meta: Vec<(String, String, u8)>,
 }
 
 /// The test compiler; publishes into a [`SimAppliance`].
@@ -242,10 +244,12 @@ impl RuleCompiler for TestCompiler {
         let started = Instant::now();
         std::thread::sleep(self.compile_delay);
         let mut sids = Vec::new();
+        let mut meta = Vec::new();
         let mut failures = Vec::new();
         for r in rules {
             if uses_only_supported(&r.text) {
                 sids.push((r.gid, r.sid));
+                meta.push((r.msg.clone(), r.classtype.clone(), r.priority));
             } else {
                 failures.push(Diagnostic {
                     severity: Severity::Error,
@@ -256,7 +260,11 @@ impl RuleCompiler for TestCompiler {
                 });
             }
         }
-        let rs = Arc::new(SimRuleset { generation, sids });
+        let rs = Arc::new(SimRuleset {
+            generation,
+            sids,
+            meta,
+        });
         let loaded = rs.sids.len() as u32;
         *self.published.write().unwrap() = rs;
         Ok(ReloadOutcome {
@@ -423,7 +431,11 @@ fn burst(i: usize, n: u64, current: &SimRuleset, ep: &source::Producer, state: &
     let t0 = 1_700_000_000_000_000_000 + n * 1000;
     let client = IpAddr::V4(Ipv4Addr::new(10, 0, i as u8, 1));
     if !current.sids.is_empty() {
-        let (gid, sid) = current.sids[(n as usize) % current.sids.len()];
+        let k = (n as usize) % current.sids.len();
+        let (gid, sid) = current.sids[k];
+        // Rendered with the ruleset that raised it, as the appliance's source does with the
+        // engine of the alert's generation.
+        let (msg, category, priority) = current.meta[k].clone();
         let mut a = Alert {
             ts_nanos: t0 + i as u64,
             gid,
@@ -439,6 +451,9 @@ fn burst(i: usize, n: u64, current: &SimRuleset, ep: &source::Producer, state: &
             packet_no: n,
             payload: b"GET / HTTP/1.1".to_vec(),
             generation: current.generation,
+            msg,
+            category,
+            severity: if priority == 0 { 3 } else { priority },
             ..Alert::default()
         };
         a.eve = serde_json::json!({
