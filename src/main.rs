@@ -58,7 +58,7 @@ enum Command {
     /// Rule tools: check, compile, export.
     Rules(rules::cli::RulesArgs),
     /// Manage a running appliance over its gRPC API (status, stats, rules, alerts, flows).
-    Ctl(controlplane::ctl::CtlArgs),
+    Ctl(controlplane::console::CtlArgs),
 }
 
 #[derive(Args, Debug)]
@@ -690,12 +690,12 @@ impl StatusLine {
     }
 }
 
-fn cmd_ctl(a: controlplane::ctl::CtlArgs) -> anyhow::Result<ExitCode> {
+fn cmd_ctl(a: controlplane::console::CtlArgs) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the console runtime")?;
-    let code = rt.block_on(controlplane::ctl::run(a))?;
+    let code = rt.block_on(controlplane::console::run(a))?;
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }
 

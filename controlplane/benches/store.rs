@@ -7,9 +7,10 @@
 //!   the sustained rate and the writing thread's CPU time per alert are printed, then the rate
 //!   of an age retention pass that deletes them all again.
 //! - `ingest::alerts_to_rocksdb`: the whole ingest stage, alerts per second from worker rings
-//!   to acknowledged-as-stored (a producer thread pushes 1,000,000 alerts through a worker
-//!   endpoint; the ingest thread converts, batches and writes them with the WAL on). Printed
-//!   once as alerts/s, then measured by criterion per 65,536 alerts.
+//!   to acknowledged-as-stored (a producer thread pushes 1,000,000 fixed-size alert records
+//!   into an SPSC ring; the ingest thread drains them through a `RecordSource` that converts
+//!   them as the appliance's does, batches and writes them with the WAL on). Printed once as
+//!   alerts/s, then measured by criterion per 65,536 alerts.
 //! - `store::query_page100_*`: latency of one page of 100 over a large stored set
 //!   (`OSPREY_BENCH_ALERTS`, default 1,000,000), for a plain time-range page, a sid page and an
 //!   address page. Besides criterion's estimate, p50/p99 over 1000 random pages are printed.
@@ -23,8 +24,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use controlplane::config::IngestConfig;
-use controlplane::ingest::{AlertRecord, Ingest, SignatureCatalog};
-use controlplane::model::Alert;
+use controlplane::events::Bus;
+use controlplane::ingest::{Ingest, RecordSource, SignatureCatalog};
+use controlplane::model::{Alert, FlowRecord};
 use controlplane::store::{AlertFilter, Order, Store, StoreOptions};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
@@ -138,45 +140,101 @@ fn bench_append(c: &mut Criterion) {
     g.finish();
 }
 
-/// Pushes `n` alerts through one worker endpoint and waits until ingest has stored them all.
+/// A worker's fixed-size alert record, `Copy` and heap-free as on the data plane's rings.
+#[derive(Clone, Copy)]
+struct Rec {
+    ts_nanos: u64,
+    sid: u32,
+    src_ip: IpAddr,
+    src_port: u16,
+    dst_ip: IpAddr,
+    flow_id: u64,
+    packet_no: u64,
+    payload: [u8; 64],
+}
+
+/// Drains the ring and converts each record to the control plane's alert, as the
+/// appliance's source does on the ingest thread.
+struct RingSource {
+    name: String,
+    rx: rtrb::Consumer<Rec>,
+}
+
+impl RecordSource for RingSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn drain_alerts(&mut self, max: usize, out: &mut Vec<Alert>) -> usize {
+        let mut n = 0;
+        while n < max {
+            let Ok(r) = self.rx.pop() else { break };
+            out.push(Alert {
+                ts_nanos: r.ts_nanos,
+                gid: 1,
+                sid: r.sid,
+                src_ip: r.src_ip,
+                src_port: r.src_port,
+                dst_ip: r.dst_ip,
+                dst_port: 3306,
+                proto: 6,
+                flow_id: r.flow_id,
+                packet_no: r.packet_no,
+                payload: r.payload.to_vec(),
+                worker: self.name.clone(),
+                ..Alert::default()
+            });
+            n += 1;
+        }
+        n
+    }
+
+    fn drain_flows(&mut self, _max: usize, _out: &mut Vec<FlowRecord>) -> usize {
+        0
+    }
+}
+
+/// Pushes `n` alerts through one worker ring and waits until ingest has stored them all.
 fn ingest_run(n: u64) -> std::time::Duration {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(&dir.path().join("db"), &StoreOptions::default()).unwrap());
     let cfg = IngestConfig::default();
-    let (mut ingest, mut eps) = Ingest::start(
+    let (mut tx, rx) = rtrb::RingBuffer::new(cfg.ring_capacity);
+    let source = RingSource {
+        name: "w0".into(),
+        rx,
+    };
+    let mut ingest = Ingest::start(
         &cfg,
-        &["w0".into()],
+        vec![Box::new(source)],
         store,
-        None,
+        Arc::new(Bus::new()),
         SignatureCatalog::default(),
     )
     .unwrap();
     let shared = ingest.shared.clone();
-    let mut ep = eps.pop().unwrap();
     let t = Instant::now();
     let producer = std::thread::spawn(move || {
         let mut rng = Rng(0x517c_c1b7_2722_0a95);
         let mut i = 0u64;
         while i < n {
             let r = rng.next();
-            let mut ev = AlertRecord {
+            let mut rec = Rec {
                 ts_nanos: BASE_TS + i * 1000,
                 sid: 2_000_000 + (r % 2000) as u32,
                 src_ip: IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | ((r >> 16) as u32 & 0xffff))),
                 dst_ip: IpAddr::V4(Ipv4Addr::from(0xc0a8_0000 | ((r >> 40) as u32 & 0xff))),
                 src_port: (r >> 32) as u16,
-                dst_port: 3306,
-                proto: 6,
                 flow_id: r,
                 packet_no: i,
-                ..AlertRecord::default()
+                payload: [0x41; 64],
             };
-            ev.set_payload(&[0x41; 64]);
             // A benchmark producer retries instead of dropping, to measure the consumer. It
             // sleeps rather than yields while the ring is full: on a 2-core machine a
             // yielding producer kept most of a core that the stage it measures needs (a
             // real worker has a core of its own); the ring holds 65,536 alerts.
-            while !ep.push_alert(ev) {
+            while let Err(rtrb::PushError::Full(back)) = tx.push(rec) {
+                rec = back;
                 std::thread::sleep(std::time::Duration::from_micros(100));
             }
             i += 1;

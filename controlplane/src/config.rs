@@ -29,7 +29,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Role;
+use crate::api::auth::Role;
 
 /// A config problem, naming the key it is about.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -183,7 +183,8 @@ pub struct IngestConfig {
     pub batch_max: usize,
     /// Management core to pin the ingest thread to; none = unpinned.
     pub core: Option<usize>,
-    /// Live subscribers lagging more than this many alerts lose the oldest.
+    /// Queue of each live tail on the event stream: a tail this many alerts behind misses
+    /// the next ones (counted in `events.tail.dropped`) until it catches up.
     pub subscriber_buffer: usize,
 }
 

@@ -1,32 +1,50 @@
-//! Osprey's control plane: drains worker records, stores them in RocksDB, writes outputs and
-//! serves the gRPC management API. It never touches packets and never blocks a worker.
+//! Osprey's control plane: drains worker records, stores them in RocksDB, publishes them to
+//! the outputs and live consumers, and serves the gRPC management API. It never touches
+//! packets and never blocks a worker.
 //!
-//! Layers, from the workers inwards:
-//! - [`ingest`]: per-worker SPSC rings (the worker side only ever `try_push`es and counts
-//!   overflow), drained by a pinned thread that assigns alert ids and fans out to
-//!   [`store`], [`eve`] and live subscribers.
-//! - [`store`]: RocksDB with column families for alerts, indices, flows, rules and audit;
-//!   [`record`] is the stored form of an alert, [`posting`] the batch-level index postings.
-//! - [`api`]: the tonic services (`osprey.v1.*`), with [`auth`] (TLS, mTLS or bearer tokens,
-//!   roles, audit) and one error type ([`error::Error`]) mapped to `tonic::Status` once.
+//! ```text
+//!  RecordSource per worker ─► ingest ─► store (ids, acknowledged) ─► events (the live stream)
+//!   (seams: the data plane)     │                                     ├─► outputs::EveOutput
+//!                               └ signature catalog                   ├─► api: alerts tail
+//!                                                                      └─► (correlation, …)
+//!  api (gRPC, auth, one error → status mapping) ◄─ console (`osprey ctl`), metrics (/metrics)
+//! ```
+//!
+//! Rooms, one folder or file per capability:
+//! - [`ingest`]: the worker-facing stage. One [`ingest::RecordSource`] per worker (the
+//!   appliance's drains the data plane's rings, tests and benches bring their own), one pinned
+//!   thread that drains them, completes alerts from the ruleset's catalog, has the store write
+//!   them in batches and only then publishes them.
+//! - [`store`]: RocksDB with column families for alerts, indices, flows, rules and audit:
+//!   the write path in `store/mod.rs`, queries and their iterators (`query.rs`), retention,
+//!   rule history and the audit log in their own files; [`store::record`] is the stored form
+//!   of an alert, [`store::posting`] the batch-level index postings.
+//! - [`events`]: the live event stream, the one seam after storage. Ingest publishes each
+//!   stored record once; every consumer subscribes with its own bounded queue and counters
+//!   and chooses to drop (counted) or to wait when it is full, so a slow consumer never costs
+//!   another one anything and can never make storage lose an alert.
+//! - [`outputs`]: consumers that write records out: the EVE JSON file ([`outputs::eve`]).
+//! - [`api`]: the tonic services (`osprey.v1.*`), [`api::auth`] (TLS, mTLS or bearer tokens,
+//!   roles, audit) and the one mapping of [`error::Error`] to `tonic::Status`.
+//! - [`console`]: the `osprey ctl` client, one file per command group.
 //! - [`metrics`]: Prometheus `/metrics`.
-//! - [`ctl`]: the `osprey ctl` console library.
-//! - [`server`]: starts all of it from a [`config::ControlPlaneConfig`].
+//! - [`config`], [`model`] (the records stored and served), [`error`], [`seams`] (the traits
+//!   the data plane and the rule compiler implement), [`server`] (starts and stops all of it).
 //!
-//! The data plane and the rule compiler are reached only through the [`seams`] traits.
+//! A capability that comes later gets a folder of its own beside these (threat intel,
+//! incidents and correlation, analytics, the fleet) and, if it reacts to records, a
+//! subscription to [`events`].
 #![forbid(unsafe_code)]
 
 pub mod api;
-pub mod auth;
 pub mod config;
-pub mod ctl;
+pub mod console;
 pub mod error;
-pub mod eve;
+pub mod events;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
-pub mod posting;
-pub mod record;
+pub mod outputs;
 pub mod seams;
 pub mod server;
 pub mod store;

@@ -39,7 +39,7 @@ fn escape_label(v: &str) -> String {
 
 /// Control-plane values that go up and down.
 fn is_gauge(name: &str) -> bool {
-    matches!(name, "store.size_bytes")
+    name == "store.size_bytes" || (name.starts_with("events.") && name.ends_with(".subscribers"))
 }
 
 /// Renders the exposition text.

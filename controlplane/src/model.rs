@@ -1,6 +1,6 @@
 //! Domain records the control plane stores and serves: alerts, flow records and the stored
-//! rules. Worker-side records ([`vocab::AlertRecord`], `ingest::FlowEvent`) are fixed-size and
-//! copied through rings; these are the enriched, owned forms.
+//! rules. Worker-side records are fixed-size and copied through the data plane's rings; a
+//! `RecordSource` converts them to these enriched, owned forms.
 
 use std::net::{IpAddr, Ipv4Addr};
 

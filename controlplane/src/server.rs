@@ -9,15 +9,17 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
+use crate::api::auth::Authenticator;
 use crate::api::records::{AlertsApi, FlowsApi};
 use crate::api::rules::RulesApi;
 use crate::api::system::SystemApi;
 use crate::api::{ApiContext, ApiCounters};
-use crate::auth::Authenticator;
 use crate::config::ControlPlaneConfig;
 use crate::error::{Error, Kind, Result};
-use crate::eve::EveWriter;
-use crate::ingest::{Ingest, RecordSource, SignatureCatalog, WorkerEndpoint};
+use crate::events::Bus;
+use crate::ingest::{Ingest, RecordSource, SignatureCatalog};
+use crate::outputs::eve::EveWriter;
+use crate::outputs::EveOutput;
 use crate::proto;
 use crate::seams::{Appliance, RuleCompiler};
 use crate::store::{Store, StoreOptions};
@@ -27,21 +29,13 @@ const MAX_REQUEST_BYTES: usize = 64 << 20;
 /// Alerts deleted per retention pass at most.
 const RETENTION_BUDGET: usize = 500_000;
 
-/// Where ingest gets worker records from.
-enum Feed {
-    /// Rings this crate creates, one per named worker.
-    Rings(Vec<String>),
-    /// The caller's sources.
-    Sources(Vec<Box<dyn RecordSource>>),
-}
-
 /// The running control plane.
 pub struct ControlPlane {
     pub ctx: Arc<ApiContext>,
     pub grpc_addr: SocketAddr,
     pub metrics_addr: Option<SocketAddr>,
     ingest: Ingest,
-    endpoints: Vec<WorkerEndpoint>,
+    eve: Option<EveOutput>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -59,36 +53,77 @@ fn read_pem(what: &str, path: &std::path::Path) -> Result<Vec<u8>> {
 }
 
 impl ControlPlane {
-    /// Opens storage and starts every part. `workers` names the worker rings to create
-    /// (take them with [`ControlPlane::take_worker_endpoints`]). Errors say which part
-    /// failed and why (bad config key, damaged database, port in use, bad certificate).
-    pub async fn start(
-        cfg: ControlPlaneConfig,
-        workers: &[String],
-        appliance: Arc<dyn Appliance>,
-        compiler: Arc<dyn RuleCompiler>,
-    ) -> Result<ControlPlane> {
-        Self::start_inner(cfg, Feed::Rings(workers.to_vec()), appliance, compiler).await
-    }
-
-    /// Like [`ControlPlane::start`], with ingest draining `sources` (the data plane's own
-    /// rings, one per worker) instead of rings this crate creates.
+    /// Opens storage and starts every part, with ingest draining `sources` (one per worker:
+    /// the data plane's rings in the appliance). Errors say which part failed and why (bad
+    /// config key, damaged database, port in use, bad certificate).
     pub async fn start_with_sources(
         cfg: ControlPlaneConfig,
         sources: Vec<Box<dyn RecordSource>>,
         appliance: Arc<dyn Appliance>,
         compiler: Arc<dyn RuleCompiler>,
     ) -> Result<ControlPlane> {
-        Self::start_inner(cfg, Feed::Sources(sources), appliance, compiler).await
+        cfg.validate().map_err(|e| Error::config(e.to_string()))?;
+        let store = Self::open_store(&cfg).await?;
+        let auth = Arc::new(Authenticator::new(&cfg.auth, store.clone())?);
+        let enabled: Vec<_> = store
+            .all_rules()?
+            .into_iter()
+            .filter(|r| r.enabled)
+            .collect();
+        let catalog = SignatureCatalog::from_rules(&enabled);
+        let bus = Arc::new(Bus::new());
+        bus.register(crate::api::records::TAIL_CONSUMER);
+        // The EVE file subscribes before ingest starts, so it misses nothing.
+        let eve = if cfg.eve.enabled {
+            Some((EveWriter::open(&cfg.eve)?, EveOutput::subscribe(&bus)))
+        } else {
+            None
+        };
+        let mut ingest =
+            Ingest::start(&cfg.ingest, sources, store.clone(), bus.clone(), catalog)
+                .map_err(|e| Error::internal(format!("starting the ingest thread: {e}")))?;
+        let eve = match eve.map(|(w, sub)| EveOutput::start(w, sub, ingest.shared.clone())) {
+            Some(Ok(o)) => Some(o),
+            Some(Err(e)) => {
+                ingest.stop();
+                return Err(Error::internal(format!(
+                    "starting the EVE output thread: {e}"
+                )));
+            }
+            None => None,
+        };
+        let (shutdown, _) = tokio::sync::watch::channel(false);
+        let ctx = Arc::new(ApiContext {
+            store: store.clone(),
+            auth,
+            appliance,
+            compiler,
+            ingest: ingest.shared.clone(),
+            events: bus,
+            subscriber_buffer: cfg.ingest.subscriber_buffer,
+            config: cfg.api.clone(),
+            started: Instant::now(),
+            counters: ApiCounters::default(),
+            reload_lock: tokio::sync::Mutex::new(()),
+            shutdown,
+        });
+
+        let mut tasks = Vec::new();
+        let grpc_addr = Self::serve_grpc(&cfg, &ctx, &mut tasks).await?;
+        let metrics_addr = Self::serve_metrics(&cfg, &ctx, &mut tasks).await?;
+        Self::spawn_retention(&cfg, &store, &ctx, &mut tasks);
+        tracing::info!(%grpc_addr, ?metrics_addr, storage = %store.path().display(), "control plane started");
+        Ok(ControlPlane {
+            ctx,
+            grpc_addr,
+            metrics_addr,
+            ingest,
+            eve,
+            tasks,
+        })
     }
 
-    async fn start_inner(
-        cfg: ControlPlaneConfig,
-        feed: Feed,
-        appliance: Arc<dyn Appliance>,
-        compiler: Arc<dyn RuleCompiler>,
-    ) -> Result<ControlPlane> {
-        cfg.validate().map_err(|e| Error::config(e.to_string()))?;
+    async fn open_store(cfg: &ControlPlaneConfig) -> Result<Arc<Store>> {
         let path = cfg.storage.path.clone();
         let sopts = StoreOptions {
             sync_writes: cfg.storage.sync_writes,
@@ -97,44 +132,16 @@ impl ControlPlane {
         let store = tokio::task::spawn_blocking(move || Store::open(&path, &sopts))
             .await
             .map_err(|e| Error::internal(e.to_string()))??;
-        let store = Arc::new(store);
-        let auth = Arc::new(Authenticator::new(&cfg.auth, store.clone())?);
-        let enabled: Vec<_> = store
-            .all_rules()?
-            .into_iter()
-            .filter(|r| r.enabled)
-            .collect();
-        let catalog = SignatureCatalog::from_rules(&enabled);
-        let eve = if cfg.eve.enabled {
-            Some(EveWriter::open(&cfg.eve)?)
-        } else {
-            None
-        };
-        let started = match feed {
-            Feed::Rings(workers) => {
-                Ingest::start(&cfg.ingest, &workers, store.clone(), eve, catalog)
-            }
-            Feed::Sources(sources) => {
-                Ingest::start_sources(&cfg.ingest, sources, store.clone(), eve, catalog)
-                    .map(|i| (i, Vec::new()))
-            }
-        };
-        let (ingest, endpoints) =
-            started.map_err(|e| Error::internal(format!("starting the ingest thread: {e}")))?;
-        let (shutdown, _) = tokio::sync::watch::channel(false);
-        let ctx = Arc::new(ApiContext {
-            store: store.clone(),
-            auth,
-            appliance,
-            compiler,
-            ingest: ingest.shared.clone(),
-            config: cfg.api.clone(),
-            started: Instant::now(),
-            counters: ApiCounters::default(),
-            reload_lock: tokio::sync::Mutex::new(()),
-            shutdown,
-        });
+        Ok(Arc::new(store))
+    }
 
+    /// Binds `api.listen` and serves the gRPC services (with TLS when configured, health and
+    /// reflection) until the shutdown flag flips.
+    async fn serve_grpc(
+        cfg: &ControlPlaneConfig,
+        ctx: &Arc<ApiContext>,
+        tasks: &mut Vec<JoinHandle<()>>,
+    ) -> Result<SocketAddr> {
         let listener = tokio::net::TcpListener::bind(cfg.api.listen)
             .await
             .map_err(|e| {
@@ -195,7 +202,6 @@ impl ControlPlane {
             .add_service(proto::flows_service_server::FlowsServiceServer::new(
                 FlowsApi { ctx: ctx.clone() },
             ));
-        let mut tasks = Vec::new();
         let mut sd = ctx.shutdown.subscribe();
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         tasks.push(tokio::spawn(async move {
@@ -209,7 +215,16 @@ impl ControlPlane {
             }
         }));
 
-        let metrics_addr = if cfg.metrics.enabled {
+        Ok(grpc_addr)
+    }
+
+    /// Serves `/metrics` when enabled; returns its address.
+    async fn serve_metrics(
+        cfg: &ControlPlaneConfig,
+        ctx: &Arc<ApiContext>,
+        tasks: &mut Vec<JoinHandle<()>>,
+    ) -> Result<Option<SocketAddr>> {
+        Ok(if cfg.metrics.enabled {
             let l = tokio::net::TcpListener::bind(cfg.metrics.listen)
                 .await
                 .map_err(|e| {
@@ -228,8 +243,16 @@ impl ControlPlane {
             Some(addr)
         } else {
             None
-        };
+        })
+    }
 
+    /// Runs retention every `storage.retention_interval_secs` when a limit is set.
+    fn spawn_retention(
+        cfg: &ControlPlaneConfig,
+        store: &Arc<Store>,
+        ctx: &Arc<ApiContext>,
+        tasks: &mut Vec<JoinHandle<()>>,
+    ) {
         let max_age_ns = cfg.storage.max_age_secs.saturating_mul(1_000_000_000);
         let max_bytes = cfg.storage.max_bytes;
         if max_age_ns > 0 || max_bytes > 0 {
@@ -259,20 +282,6 @@ impl ControlPlane {
                 }
             }));
         }
-        tracing::info!(%grpc_addr, ?metrics_addr, storage = %store.path().display(), "control plane started");
-        Ok(ControlPlane {
-            ctx,
-            grpc_addr,
-            metrics_addr,
-            ingest,
-            endpoints,
-            tasks,
-        })
-    }
-
-    /// The worker ends of the rings, in the order of `workers` given to `start`.
-    pub fn take_worker_endpoints(&mut self) -> Vec<WorkerEndpoint> {
-        std::mem::take(&mut self.endpoints)
     }
 
     /// Flips the shutdown flag (what the API's `Shutdown` does after stopping the workers).
@@ -280,7 +289,8 @@ impl ControlPlane {
         let _ = self.ctx.shutdown.send(true);
     }
 
-    /// Waits for the shutdown flag, then stops servers, drains ingest and flushes storage.
+    /// Waits for the shutdown flag, then stops servers, drains ingest, lets every consumer of
+    /// the event stream finish (the EVE file is complete and flushed) and flushes storage.
     pub async fn wait(mut self) {
         let mut sd = self.ctx.shutdown.subscribe();
         let _ = sd.wait_for(|s| *s).await;
@@ -288,9 +298,15 @@ impl ControlPlane {
             let _ = t.await;
         }
         let mut ingest = self.ingest;
+        let mut eve = self.eve;
         let store = self.ctx.store.clone();
+        let events = self.ctx.events.clone();
         let _ = tokio::task::spawn_blocking(move || {
             ingest.stop();
+            events.close();
+            if let Some(e) = eve.as_mut() {
+                e.join();
+            }
             if let Err(e) = store.flush() {
                 tracing::error!(error = %e, "flushing storage at shutdown");
             }

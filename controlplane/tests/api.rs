@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use controlplane::auth::{token_sha256_hex, Role};
+use controlplane::api::auth::{token_sha256_hex, Role};
 use controlplane::config::{ControlPlaneConfig, TokenConfig};
-use controlplane::ctl::{self, CtlArgs};
+use controlplane::console::{self as ctl, CtlArgs};
 use controlplane::proto;
 use controlplane::server::ControlPlane;
 use tonic::Code;
@@ -53,10 +53,10 @@ impl Harness {
         let names: Vec<String> = (0..workers).map(|i| format!("w{i}")).collect();
         let sim = SimAppliance::new(&names);
         let compiler = sim.compiler(Duration::from_millis(2));
-        let mut cp = ControlPlane::start(cfg, &names, sim.clone(), compiler)
+        let cp = ControlPlane::start_with_sources(cfg, sim.sources(), sim.clone(), compiler)
             .await
             .unwrap();
-        sim.run_workers(cp.take_worker_endpoints(), burst);
+        sim.run_workers(burst);
         let endpoint = format!("http://{}", cp.grpc_addr);
         Harness {
             _dir: dir,
@@ -292,6 +292,17 @@ async fn rules_alerts_flows_status_and_metrics_through_the_generated_client() {
         .control_plane
         .iter()
         .any(|c| c.name == "ingest.alerts_stored" && c.value > 0));
+    // The event stream's consumers, each with its counters: the EVE file gets everything.
+    let cp_counter = |n: &str| {
+        s.control_plane
+            .iter()
+            .find(|c| c.name == n)
+            .map(|c| c.value)
+    };
+    assert!(cp_counter("events.eve.delivered") > Some(0));
+    assert_eq!(cp_counter("events.eve.dropped"), Some(0));
+    assert_eq!(cp_counter("events.eve.subscribers"), Some(1));
+    assert!(cp_counter("events.tail.dropped").is_some());
 
     // Prometheus endpoint.
     let body = http_get(h.cp().metrics_addr.unwrap(), "/metrics").await;
@@ -302,6 +313,8 @@ async fn rules_alerts_flows_status_and_metrics_through_the_generated_client() {
     assert!(body.contains("osprey_capture_kernel_packets{worker=\"w1\"}"));
     assert!(body.contains("# TYPE osprey_ingest_alerts_stored counter"));
     assert!(body.contains("osprey_ruleset_generation 1"));
+    assert!(body.contains("# TYPE osprey_events_eve_dropped counter"));
+    assert!(body.contains("# TYPE osprey_events_eve_subscribers gauge"));
 
     // grpc.health.v1 and reflection.
     let ch = tonic::transport::Channel::from_shared(h.endpoint.clone())
@@ -335,11 +348,19 @@ async fn rules_alerts_flows_status_and_metrics_through_the_generated_client() {
         );
     }
 
-    // EVE output sits behind ingest.
+    // EVE output sits behind ingest, fed by the event stream: stored alerts as the worker
+    // rendered them with the control plane's `osprey` object added, flow records, and the
+    // worker's other records as they are.
     let eve = std::fs::read_to_string(h._dir.path().join("eve.json")).unwrap_or_default();
-    let first: serde_json::Value =
-        serde_json::from_str(eve.lines().next().expect("eve lines")).unwrap();
-    assert!(first["event_type"] == "alert" || first["event_type"] == "flow");
+    let records: Vec<serde_json::Value> = eve
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let of = |t: &'static str| records.iter().filter(move |r| r["event_type"] == t);
+    assert!(of("alert").count() > 0, "{eve}");
+    assert!(of("alert")
+        .all(|a| a["osprey"]["alert_id"].as_u64() > Some(0) && a["flow"]["pkts_toserver"] == 3));
+    assert!(of("flow").count() > 0 && of("http").count() > 0, "{eve}");
 
     // Mutations were audited with who and result.
     let audit = h.cp().ctx.store.audit_log(100).unwrap();
@@ -769,9 +790,9 @@ async fn damaged_or_foreign_database_directory_is_a_clear_startup_error() {
     // A working database first, then damage it.
     {
         let sim = SimAppliance::new(&names);
-        let cp = ControlPlane::start(
+        let cp = ControlPlane::start_with_sources(
             mk(db.clone()),
-            &names,
+            sim.sources(),
             sim.clone(),
             sim.compiler(Duration::ZERO),
         )
@@ -787,9 +808,9 @@ async fn damaged_or_foreign_database_directory_is_a_clear_startup_error() {
         .path();
     std::fs::write(&manifest, b"this is not a manifest").unwrap();
     let sim = SimAppliance::new(&names);
-    let e = ControlPlane::start(
+    let e = ControlPlane::start_with_sources(
         mk(db.clone()),
-        &names,
+        sim.sources(),
         sim.clone(),
         sim.compiler(Duration::ZERO),
     )
@@ -801,9 +822,14 @@ async fn damaged_or_foreign_database_directory_is_a_clear_startup_error() {
     // A file where the directory should be.
     let f = dir.path().join("file");
     std::fs::write(&f, b"x").unwrap();
-    let e = ControlPlane::start(mk(f), &names, sim.clone(), sim.compiler(Duration::ZERO))
-        .await
-        .unwrap_err();
+    let e = ControlPlane::start_with_sources(
+        mk(f),
+        sim.sources(),
+        sim.clone(),
+        sim.compiler(Duration::ZERO),
+    )
+    .await
+    .unwrap_err();
     assert!(e.context.contains("not a directory"), "{e}");
 
     // A missing certificate file names its key.
@@ -813,16 +839,26 @@ async fn damaged_or_foreign_database_directory_is_a_clear_startup_error() {
         key: dir.path().join("missing.key"),
         client_ca: None,
     });
-    let e = ControlPlane::start(cfg, &names, sim.clone(), sim.compiler(Duration::ZERO))
-        .await
-        .unwrap_err();
+    let e = ControlPlane::start_with_sources(
+        cfg,
+        sim.sources(),
+        sim.clone(),
+        sim.compiler(Duration::ZERO),
+    )
+    .await
+    .unwrap_err();
     assert!(e.context.contains("api.tls.cert"), "{e}");
 
     // Config errors name the key.
     let mut cfg = mk(dir.path().join("db2"));
     cfg.api.listen = "0.0.0.0:0".parse().unwrap();
-    let e = ControlPlane::start(cfg, &names, sim.clone(), sim.compiler(Duration::ZERO))
-        .await
-        .unwrap_err();
+    let e = ControlPlane::start_with_sources(
+        cfg,
+        sim.sources(),
+        sim.clone(),
+        sim.compiler(Duration::ZERO),
+    )
+    .await
+    .unwrap_err();
     assert!(e.context.contains("api.allow_plaintext"), "{e}");
 }

@@ -7,9 +7,9 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use controlplane::auth::{token_sha256_hex, Role};
+use controlplane::api::auth::{token_sha256_hex, Role};
 use controlplane::config::{ClientCertConfig, ControlPlaneConfig, TlsConfig, TokenConfig};
-use controlplane::ctl::Connection;
+use controlplane::console::Connection;
 use controlplane::proto;
 use controlplane::server::ControlPlane;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
@@ -89,10 +89,15 @@ async fn tls_mtls_tokens_roles_and_audit() {
     }];
     let names = vec!["w0".to_string()];
     let sim = SimAppliance::new(&names);
-    let mut cp = ControlPlane::start(cfg, &names, sim.clone(), sim.compiler(Duration::ZERO))
-        .await
-        .unwrap();
-    sim.run_workers(cp.take_worker_endpoints(), Duration::from_millis(2));
+    let cp = ControlPlane::start_with_sources(
+        cfg,
+        sim.sources(),
+        sim.clone(),
+        sim.compiler(Duration::ZERO),
+    )
+    .await
+    .unwrap();
+    sim.run_workers(Duration::from_millis(2));
     let endpoint = format!("https://127.0.0.1:{}", cp.grpc_addr.port());
     let server_ca_file = write(d, "server-ca.crt", &server_ca.pem);
     let conn = |cert: Option<(&str, &str)>, token: Option<&str>| {
@@ -282,10 +287,15 @@ async fn admin_shutdown_stops_appliance_and_servers() {
     }];
     let names = vec!["w0".to_string()];
     let sim = SimAppliance::new(&names);
-    let mut cp = ControlPlane::start(cfg, &names, sim.clone(), sim.compiler(Duration::ZERO))
-        .await
-        .unwrap();
-    sim.run_workers(cp.take_worker_endpoints(), Duration::from_millis(1));
+    let cp = ControlPlane::start_with_sources(
+        cfg,
+        sim.sources(),
+        sim.clone(),
+        sim.compiler(Duration::ZERO),
+    )
+    .await
+    .unwrap();
+    sim.run_workers(Duration::from_millis(1));
     let mut c = Connection {
         endpoint: format!("http://{}", cp.grpc_addr),
         token: Some("root".into()),

@@ -12,8 +12,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use controlplane::config::IngestConfig;
-use controlplane::ingest::{AlertRecord, Ingest, SignatureCatalog};
+use controlplane::events::{Bus, Event, Interest, Policy};
+use controlplane::ingest::{Ingest, SignatureCatalog};
+use controlplane::model::Alert;
 use controlplane::store::{AlertKey, Store, StoreOptions};
+
+mod common;
 
 const ENV: &str = "OSPREY_CRASH_CHILD_DB";
 
@@ -25,29 +29,26 @@ fn crash_child() {
         batch_max: 256,
         ..IngestConfig::default()
     };
-    let (ingest, mut eps) = Ingest::start(
-        &cfg,
-        &["w0".into()],
-        store,
-        None,
-        SignatureCatalog::default(),
-    )
-    .unwrap();
-    let mut rx = ingest.shared.subscribe();
-    let mut ep = eps.pop().unwrap();
+    let (producer, source) = common::source::ring("w0", cfg.ring_capacity);
+    let bus = Arc::new(Bus::new());
+    // The acknowledgement stream: alerts published once their batch is written.
+    let mut sub = bus.subscribe("acks", Interest::ALERTS, Policy::Drop, 4096);
+    let _ingest =
+        Ingest::start(&cfg, vec![source], store, bus, SignatureCatalog::default()).unwrap();
     std::thread::spawn(move || {
         let mut n = 0u64;
         // Bounded, so that a parent that never kills this process cannot fill the disk.
         while n < CHILD_ALERTS {
-            let ev = AlertRecord {
+            let a = Alert {
                 ts_nanos: 1_000_000 + n,
+                gid: 1,
                 sid: 1 + (n % 50) as u32,
                 src_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
                 dst_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
                 packet_no: n,
-                ..AlertRecord::default()
+                ..Alert::default()
             };
-            if ep.push_alert(ev) {
+            if producer.push_alert(a) {
                 n += 1;
             } else {
                 std::thread::yield_now();
@@ -56,14 +57,12 @@ fn crash_child() {
     });
     let out = std::io::stdout();
     loop {
-        let a = match rx.blocking_recv() {
-            Ok(a) => a,
-            // Printing fell behind the live stream: the skipped alerts are simply not
-            // reported (the parent checks the ones it saw). Panicking here instead would
-            // unwind into `Ingest`'s drop, which waits for the rings to go idle while the
-            // producer keeps them busy.
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        // Printing falling behind drops acknowledgements from this consumer's queue: those
+        // alerts are simply not reported (the parent checks the ones it saw).
+        let a = match sub.blocking_recv() {
+            Some(Event::Alert(a)) => a,
+            Some(_) => continue,
+            None => return,
         };
         let mut o = out.lock();
         writeln!(o, "ACK {} {}", a.ts_nanos, a.id).unwrap();

@@ -11,9 +11,10 @@ use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use controlplane::auth::{token_sha256_hex, Role};
+use controlplane::api::auth::{token_sha256_hex, Role};
 use controlplane::config::{ControlPlaneConfig, TokenConfig};
-use controlplane::ctl::Connection;
+use controlplane::console::Connection;
+use controlplane::events::{Event, Interest, Policy};
 use controlplane::proto;
 use controlplane::server::ControlPlane;
 use controlplane::store::AlertKey;
@@ -59,9 +60,14 @@ async fn full_disk_is_a_counted_error_and_loses_nothing_acknowledged() {
     }];
     let names = vec!["w0".to_string(), "w1".to_string()];
     let sim = SimAppliance::new(&names);
-    let mut cp = ControlPlane::start(cfg, &names, sim.clone(), sim.compiler(Duration::ZERO))
-        .await
-        .unwrap();
+    let cp = ControlPlane::start_with_sources(
+        cfg,
+        sim.sources(),
+        sim.clone(),
+        sim.compiler(Duration::ZERO),
+    )
+    .await
+    .unwrap();
     let mut c = Connection {
         endpoint: format!("http://{}", cp.grpc_addr),
         token: Some("ops".into()),
@@ -71,24 +77,24 @@ async fn full_disk_is_a_counted_error_and_loses_nothing_acknowledged() {
     .await
     .unwrap();
     // Collect every acknowledgement while traffic fills the disk.
-    let mut rx = cp.ctx.ingest.subscribe();
+    // A consumer of the event stream that ingest waits for, so it sees every alert stored.
+    let mut sub = cp
+        .ctx
+        .events
+        .subscribe("acks", Interest::ALERTS, Policy::Wait, 1 << 20);
     let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<AlertKey>::new()));
     let acked2 = acked.clone();
     let collector = tokio::spawn(async move {
-        loop {
-            match rx.recv().await {
-                Ok(a) => acked2.lock().unwrap().push(AlertKey {
+        while let Some(ev) = sub.recv().await {
+            if let Event::Alert(a) = ev {
+                acked2.lock().unwrap().push(AlertKey {
                     ts_nanos: a.ts_nanos,
                     id: a.id,
-                }),
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    panic!("collector lagged by {n}")
-                }
-                Err(_) => break,
+                });
             }
         }
     });
-    sim.run_workers(cp.take_worker_endpoints(), Duration::ZERO);
+    sim.run_workers(Duration::ZERO);
     c.rules
         .add(proto::AddRulesRequest {
             text: rule_text(1, "fill"),

@@ -25,5 +25,5 @@ fuzz_target!(|data: &[u8]| {
         let b = u64::from_le_bytes(data[8..16].try_into().unwrap());
         assert_eq!(check_range(a, b).is_ok(), b == 0 || a < b);
     }
-    let _ = controlplane::ctl::parse_time(s, 1_700_000_000_000_000_000);
+    let _ = controlplane::console::parse_time(s, 1_700_000_000_000_000_000);
 });

@@ -1,10 +1,13 @@
 //! The gRPC management API (`osprey.v1`): [`SystemService`](system), [`RulesService`](rules),
 //! `AlertsService` and `FlowsService` ([`records`]). Handlers authorize first (refusals are
 //! audited), audit every mutating call, run RocksDB work on the blocking pool, and return
-//! [`crate::error::Error`], turned into a `tonic::Status` by its one `From` impl.
+//! [`crate::error::Error`], turned into a `tonic::Status` by its one `From` impl (in
+//! `status.rs`). [`auth`] is the one check of identity, role and audit.
 
+pub mod auth;
 pub mod records;
 pub mod rules;
+mod status;
 pub mod system;
 
 use std::net::IpAddr;
@@ -12,9 +15,10 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::auth::Authenticator;
+use crate::api::auth::Authenticator;
 use crate::config::ApiConfig;
 use crate::error::{Error, Kind, Result};
+use crate::events::Bus;
 use crate::ingest::IngestShared;
 use crate::seams::{Appliance, RuleCompiler};
 use crate::store::{AlertKey, Store};
@@ -27,7 +31,6 @@ pub const DEFAULT_PAGE_SIZE: u32 = 100;
 pub struct ApiCounters {
     pub reloads: AtomicU64,
     pub reload_failures: AtomicU64,
-    pub tail_lagged: AtomicU64,
 }
 
 /// Everything the handlers share.
@@ -37,6 +40,10 @@ pub struct ApiContext {
     pub appliance: Arc<dyn Appliance>,
     pub compiler: Arc<dyn RuleCompiler>,
     pub ingest: Arc<IngestShared>,
+    /// The live event stream (the tail subscribes to it).
+    pub events: Arc<Bus>,
+    /// Queue of each tail on the event stream (`ingest.subscriber_buffer`).
+    pub subscriber_buffer: usize,
     pub config: ApiConfig,
     pub started: Instant,
     pub counters: ApiCounters,
@@ -183,7 +190,7 @@ mod tests {
                 prop_assert_eq!(ip, s.trim().parse::<IpAddr>().unwrap());
             }
             prop_assert_eq!(check_range(a, b).is_ok(), b == 0 || a < b);
-            let _ = crate::ctl::parse_time(&s, 1_700_000_000_000_000_000);
+            let _ = crate::console::parse_time(&s, 1_700_000_000_000_000_000);
         }
     }
 

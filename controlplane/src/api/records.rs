@@ -1,14 +1,13 @@
 //! `osprey.v1.AlertsService` and `osprey.v1.FlowsService`: stored records and the live tail.
 
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use tokio::sync::broadcast::error::RecvError;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use crate::auth::Role;
+use crate::api::auth::Role;
+use crate::events::{Event, Interest, Policy};
 use crate::proto;
 use crate::proto::alerts_service_server::AlertsService;
 use crate::proto::flows_service_server::FlowsService;
@@ -36,8 +35,12 @@ fn order(oldest_first: bool) -> Order {
     }
 }
 
-/// Alerts a tail subscriber may queue before it is considered too slow and skipped ahead.
+/// Alerts a tail's gRPC stream may hold before the tail's task waits for the client (the
+/// event stream's own queue, `ingest.subscriber_buffer`, drops beyond that).
 const TAIL_QUEUE: usize = 1024;
+
+/// The tails' name on the event stream (`events.tail.*` counters).
+pub const TAIL_CONSUMER: &str = "tail";
 
 type AlertStream = Pin<Box<dyn Stream<Item = Result<proto::Alert, Status>> + Send>>;
 
@@ -81,15 +84,20 @@ impl AlertsService for AlertsApi {
         let q = request.into_inner();
         let address = parse_address("address", &q.address)?;
         let sid = q.sid;
-        let mut rx = ctx.ingest.subscribe();
+        let mut sub = ctx.events.subscribe(
+            TAIL_CONSUMER,
+            Interest::ALERTS,
+            Policy::Drop,
+            ctx.subscriber_buffer,
+        );
         let mut shutdown = ctx.shutdown.subscribe();
         let (tx, out) = tokio::sync::mpsc::channel(TAIL_QUEUE);
         tokio::spawn(async move {
             loop {
                 tokio::select! {
                     _ = super::until_shutdown(&mut shutdown) => break,
-                    r = rx.recv() => match r {
-                        Ok(a) => {
+                    ev = sub.recv() => match ev {
+                        Some(Event::Alert(a)) => {
                             if sid.is_some_and(|s| a.sid != s)
                                 || address.is_some_and(|ip| a.src_ip != ip && a.dst_ip != ip)
                             {
@@ -99,10 +107,8 @@ impl AlertsService for AlertsApi {
                                 break; // the client went away
                             }
                         }
-                        Err(RecvError::Lagged(n)) => {
-                            ctx.counters.tail_lagged.fetch_add(n, Ordering::Relaxed);
-                        }
-                        Err(RecvError::Closed) => break,
+                        Some(_) => {}
+                        None => break,
                     }
                 }
             }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use sha2::{Digest, Sha256};
 use tonic::{Request, Response, Status};
 
-use crate::auth::Role;
+use crate::api::auth::Role;
 use crate::error::{Error, Kind, Result};
 use crate::ingest::SignatureCatalog;
 use crate::model::{ReloadRecord, StoredRule};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use crate::auth::Role;
+use crate::api::auth::Role;
 use crate::proto;
 use crate::proto::system_service_server::SystemService;
 
@@ -33,7 +33,7 @@ impl SystemApi {
         let s = &ctx.store.counters;
         let a = &ctx.auth.counters;
         let api = &ctx.counters;
-        vec![
+        let mut out = vec![
             ("ingest.alerts_received".into(), l(&i.alerts_received)),
             ("ingest.alerts_stored".into(), l(&i.alerts_stored)),
             ("ingest.flows_received".into(), l(&i.flows_received)),
@@ -60,8 +60,21 @@ impl SystemApi {
             ("auth.audit_write_errors".into(), l(&a.audit_write_errors)),
             ("api.reloads".into(), l(&api.reloads)),
             ("api.reload_failures".into(), l(&api.reload_failures)),
-            ("api.tail_lagged".into(), l(&api.tail_lagged)),
-        ]
+        ];
+        let events = &ctx.events;
+        // Kept under its earlier name: alerts a slow tail did not get.
+        let tail_dropped = events
+            .consumer(super::records::TAIL_CONSUMER)
+            .map_or(0, |c| l(&c.dropped));
+        out.push(("api.tail_lagged".into(), tail_dropped));
+        out.push(("events.published".into(), events.published()));
+        for (name, c) in events.counters() {
+            out.push((format!("events.{name}.delivered"), l(&c.delivered)));
+            out.push((format!("events.{name}.dropped"), l(&c.dropped)));
+            out.push((format!("events.{name}.waits"), l(&c.waits)));
+            out.push((format!("events.{name}.subscribers"), l(&c.subscribers)));
+        }
+        out
     }
 
     /// Per-worker counters: the appliance's own, the samples workers pushed through their

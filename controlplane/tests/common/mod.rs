@@ -1,9 +1,12 @@
 //! Test doubles for the two seams, with real behaviour: a rule compiler that parses rule
 //! headers and options itself (line/column diagnostics, sid/rev/msg/classtype), and a
 //! simulated data plane whose worker threads swap rulesets only at burst boundaries and
-//! raise alerts for the sids of the ruleset they are running. They stand in for the real
-//! engine and data plane until integration.
+//! raise alerts for the sids of the ruleset they are running. Its records reach the control
+//! plane the way `osprey run`'s do: one `RecordSource` per worker ([`source`]), given to
+//! `ControlPlane::start_with_sources`, draining bounded rings whose worker side never blocks.
 #![allow(dead_code)]
+
+pub mod source;
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -12,8 +15,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use controlplane::ingest::{AlertRecord, FlowEvent, StatsEvent, WorkerEndpoint};
-use controlplane::model::{FlowEndReason, FlowState, StoredRule};
+use controlplane::ingest::{RecordSource, StatsEvent};
+use controlplane::model::{Alert, FlowEndReason, FlowRecord, FlowState, StoredRule};
 use controlplane::seams::{
     Appliance, ApplianceStatus, CompileError, Diagnostic, PortStatus, ReloadOutcome, RuleCompiler,
     RuleMeta, Severity, StatsSnapshot, Validation, WorkerStats, WorkerStatus,
@@ -207,6 +210,8 @@ fn uses_only_supported(text: &str) -> bool {
 pub struct SimRuleset {
     pub generation: u64,
     pub sids: Vec<(u32, u32)>,
+    /// (msg, classtype, priority) of each of `sids`, as the engine would render its alerts.
+    pub meta: Vec<(String, String, u8)>,
 }
 
 /// The test compiler; publishes into a [`SimAppliance`].
@@ -239,10 +244,12 @@ impl RuleCompiler for TestCompiler {
         let started = Instant::now();
         std::thread::sleep(self.compile_delay);
         let mut sids = Vec::new();
+        let mut meta = Vec::new();
         let mut failures = Vec::new();
         for r in rules {
             if uses_only_supported(&r.text) {
                 sids.push((r.gid, r.sid));
+                meta.push((r.msg.clone(), r.classtype.clone(), r.priority));
             } else {
                 failures.push(Diagnostic {
                     severity: Severity::Error,
@@ -253,7 +260,11 @@ impl RuleCompiler for TestCompiler {
                 });
             }
         }
-        let rs = Arc::new(SimRuleset { generation, sids });
+        let rs = Arc::new(SimRuleset {
+            generation,
+            sids,
+            meta,
+        });
         let loaded = rs.sids.len() as u32;
         *self.published.write().unwrap() = rs;
         Ok(ReloadOutcome {
@@ -284,10 +295,18 @@ pub struct SimAppliance {
     pub stop: Arc<AtomicBool>,
     pub shutdown_calls: AtomicU64,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Worker ends of the rings, taken by `run_workers`.
+    producers: Mutex<Vec<source::Producer>>,
+    /// Ingest ends of the rings, taken by `sources`.
+    sources: Mutex<Vec<Box<dyn RecordSource>>>,
 }
 
 impl SimAppliance {
     pub fn new(names: &[String]) -> Arc<Self> {
+        let (producers, sources) = names
+            .iter()
+            .map(|n| source::ring(n, source::RING_CAPACITY))
+            .unzip();
         Arc::new(SimAppliance {
             published: Arc::new(RwLock::new(Arc::new(SimRuleset::default()))),
             workers: names
@@ -297,7 +316,14 @@ impl SimAppliance {
             stop: Arc::new(AtomicBool::new(false)),
             shutdown_calls: AtomicU64::new(0),
             threads: Mutex::new(Vec::new()),
+            producers: Mutex::new(producers),
+            sources: Mutex::new(sources),
         })
+    }
+
+    /// The record sources ingest drains, one per worker in order (once).
+    pub fn sources(&self) -> Vec<Box<dyn RecordSource>> {
+        std::mem::take(&mut *self.sources.lock().unwrap())
     }
 
     pub fn compiler(&self, delay: Duration) -> Arc<TestCompiler> {
@@ -307,11 +333,12 @@ impl SimAppliance {
         })
     }
 
-    /// Starts worker threads on the given ring endpoints (same order as `workers`).
+    /// Starts the worker threads on the rings behind [`SimAppliance::sources`].
     /// `burst_interval` paces bursts; each burst raises one alert if the ruleset has rules.
-    pub fn run_workers(&self, endpoints: Vec<WorkerEndpoint>, burst_interval: Duration) {
+    pub fn run_workers(&self, burst_interval: Duration) {
         let mut th = self.threads.lock().unwrap();
-        for (i, mut ep) in endpoints.into_iter().enumerate() {
+        let producers = std::mem::take(&mut *self.producers.lock().unwrap());
+        for (i, ep) in producers.into_iter().enumerate() {
             let state = self.workers[i].1.clone();
             let published = self.published.clone();
             let stop = self.stop.clone();
@@ -327,54 +354,7 @@ impl SimAppliance {
                     }
                     state.generation.store(current.generation, Ordering::SeqCst);
                     state.packets.fetch_add(32, Ordering::Relaxed);
-                    if !current.sids.is_empty() {
-                        let (gid, sid) = current.sids[(n as usize) % current.sids.len()];
-                        let mut ev = AlertRecord {
-                            ts_nanos: 1_700_000_000_000_000_000 + n * 1000 + i as u64,
-                            gid,
-                            sid,
-                            rev: 1,
-                            src_ip: IpAddr::V4(Ipv4Addr::new(10, 0, i as u8, 1)),
-                            src_port: 40000,
-                            dst_ip: IpAddr::V4(Ipv4Addr::new(192, 168, 1, (n % 200) as u8 + 1)),
-                            dst_port: 80,
-                            proto: 6,
-                            app_proto: vocab::AppProto::Http,
-                            flow_id: n,
-                            packet_no: n,
-                            ..AlertRecord::default()
-                        };
-                        ev.set_payload(b"GET / HTTP/1.1");
-                        if ep.push_alert(ev) {
-                            state.alerts.fetch_add(1, Ordering::Relaxed);
-                        } else {
-                            state.alerts_not_queued.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    if n % 16 == 0 {
-                        ep.push_flow(FlowEvent {
-                            flow_id: n,
-                            src_ip: IpAddr::V4(Ipv4Addr::new(10, 0, i as u8, 1)),
-                            src_port: 40000,
-                            dst_ip: IpAddr::V4(Ipv4Addr::new(192, 168, 1, 1)),
-                            dst_port: 80,
-                            proto: 6,
-                            pkts_toserver: 3,
-                            pkts_toclient: 2,
-                            bytes_toserver: 300,
-                            bytes_toclient: 1200,
-                            start_nanos: 1_700_000_000_000_000_000 + n * 1000,
-                            end_nanos: 1_700_000_000_000_000_000 + n * 1000 + 500,
-                            state: FlowState::Closed,
-                            reason: FlowEndReason::Timeout,
-                            app_proto: "http",
-                            alerted: true,
-                        });
-                        ep.push_stat(StatsEvent {
-                            name: "decoder.pkts",
-                            value: state.packets.load(Ordering::Relaxed),
-                        });
-                    }
+                    burst(i, n, &current, &ep, &state);
                     n += 1;
                     std::thread::sleep(burst_interval);
                 }
@@ -441,6 +421,80 @@ impl Appliance for SimAppliance {
     fn shutdown(&self) {
         self.shutdown_calls.fetch_add(1, Ordering::SeqCst);
         self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// One simulated burst of worker `i`: an alert for a sid of the running ruleset (rendered
+/// as the worker renders its EVE line), every 16th burst a flow record, an app-layer record
+/// and a counter sample.
+fn burst(i: usize, n: u64, current: &SimRuleset, ep: &source::Producer, state: &SimWorkerState) {
+    let t0 = 1_700_000_000_000_000_000 + n * 1000;
+    let client = IpAddr::V4(Ipv4Addr::new(10, 0, i as u8, 1));
+    if !current.sids.is_empty() {
+        let k = (n as usize) % current.sids.len();
+        let (gid, sid) = current.sids[k];
+        // Rendered with the ruleset that raised it, as the appliance's source does with the
+        // engine of the alert's generation.
+        let (msg, category, priority) = current.meta[k].clone();
+        let mut a = Alert {
+            ts_nanos: t0 + i as u64,
+            gid,
+            sid,
+            rev: 1,
+            src_ip: client,
+            src_port: 40000,
+            dst_ip: IpAddr::V4(Ipv4Addr::new(192, 168, 1, (n % 200) as u8 + 1)),
+            dst_port: 80,
+            proto: 6,
+            app_proto: "http".into(),
+            flow_id: n,
+            packet_no: n,
+            payload: b"GET / HTTP/1.1".to_vec(),
+            generation: current.generation,
+            msg,
+            category,
+            severity: if priority == 0 { 3 } else { priority },
+            ..Alert::default()
+        };
+        a.eve = serde_json::json!({
+            "timestamp": n, "flow_id": n, "event_type": "alert", "src_ip": a.src_ip,
+            "dest_ip": a.dst_ip, "alert": {"signature_id": sid, "gid": gid},
+            "flow": {"pkts_toserver": 3},
+        })
+        .to_string();
+        if ep.push_alert(a) {
+            state.alerts.fetch_add(1, Ordering::Relaxed);
+        } else {
+            state.alerts_not_queued.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    if n % 16 == 0 {
+        ep.push_flow(FlowRecord {
+            flow_id: n,
+            src_ip: client,
+            src_port: 40000,
+            dst_ip: IpAddr::V4(Ipv4Addr::new(192, 168, 1, 1)),
+            dst_port: 80,
+            proto: 6,
+            pkts_toserver: 3,
+            pkts_toclient: 2,
+            bytes_toserver: 300,
+            bytes_toclient: 1200,
+            start_nanos: t0,
+            end_nanos: t0 + 500,
+            state: FlowState::Closed,
+            reason: FlowEndReason::Timeout,
+            app_proto: "http".into(),
+            alerted: true,
+            worker: String::new(),
+        });
+        ep.push_record(format!(
+            "{{\"timestamp\":{n},\"flow_id\":{n},\"event_type\":\"http\",\"http\":{{\"url\":\"/\"}}}}"
+        ));
+        ep.push_stat(StatsEvent {
+            name: "decoder.pkts",
+            value: state.packets.load(Ordering::Relaxed),
+        });
     }
 }
 

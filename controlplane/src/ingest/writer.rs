@@ -1,0 +1,74 @@
+//! The `osprey-store` thread: RocksDB writes of alert batches beside the ingest thread.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crate::model::Alert;
+use crate::store::Store;
+
+/// The thread that writes alert batches to the store, one batch at a time, so that the
+/// ingest thread drains and enriches the next batch while RocksDB inserts the previous one
+/// (the write is most of an alert's cost). At most one batch is in flight; its outcome comes
+/// back with the batch, and only then is it acknowledged (counted, written to EVE, published).
+pub(super) struct AlertWriter {
+    tx: Option<std::sync::mpsc::SyncSender<Vec<Alert>>>,
+    rx: std::sync::mpsc::Receiver<(Vec<Alert>, crate::error::Result<()>)>,
+    pub(super) in_flight: bool,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl AlertWriter {
+    pub(super) fn start(store: Arc<Store>) -> std::io::Result<AlertWriter> {
+        let (tx, jobs) = std::sync::mpsc::sync_channel::<Vec<Alert>>(1);
+        let (done, rx) = std::sync::mpsc::sync_channel(1);
+        let thread = std::thread::Builder::new()
+            .name("osprey-store".into())
+            .spawn(move || {
+                for mut batch in jobs {
+                    let r = store.append_alerts(&mut batch);
+                    if done.send((batch, r)).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(AlertWriter {
+            tx: Some(tx),
+            rx,
+            in_flight: false,
+            thread: Some(thread),
+        })
+    }
+
+    /// Hands a batch to the writer; the previous one must have been collected.
+    pub(super) fn submit(&mut self, batch: Vec<Alert>) -> std::result::Result<(), Vec<Alert>> {
+        debug_assert!(!self.in_flight);
+        let Some(tx) = &self.tx else {
+            return Err(batch);
+        };
+        match tx.send(batch) {
+            Ok(()) => {
+                self.in_flight = true;
+                Ok(())
+            }
+            Err(e) => Err(e.0),
+        }
+    }
+
+    /// Waits for the batch in flight, if any.
+    pub(super) fn collect(&mut self) -> Option<(Vec<Alert>, crate::error::Result<()>)> {
+        if !self.in_flight {
+            return None;
+        }
+        self.in_flight = false;
+        self.rx.recv().ok()
+    }
+}
+
+impl Drop for AlertWriter {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
