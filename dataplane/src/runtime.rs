@@ -68,8 +68,11 @@ pub struct EalConfig {
     pub no_pci: bool,
     /// Memory in MB to reserve (with `no_huge`, taken from ordinary pages).
     pub memory_mb: u32,
-    /// Runtime-file prefix; empty means a unique prefix per process so several runs can share a
-    /// machine.
+    /// Runtime-file prefix. Empty (the default): a prefix unique to the process, which shares
+    /// nothing with secondary DPDK processes and leaves no runtime files behind (`--in-memory`,
+    /// or `--no-shconf` without hugepages; no telemetry socket). Set it to let secondary
+    /// processes (`dpdk-proc-info`, `dpdk-pdump`) attach: DPDK then keeps its shared files
+    /// under `/var/run/dpdk/<prefix>`, reused by the next process with the same prefix.
     pub file_prefix: String,
     /// EAL log level (`error`, `warning`, `notice`, `info`, `debug`).
     pub log_level: String,
@@ -110,6 +113,18 @@ impl EalConfig {
         a.push("-m".into());
         a.push(memory_mb.max(self.memory_mb).to_string());
         let prefix = if self.file_prefix.is_empty() {
+            // A process of its own shares no memory with secondary processes, so it needs no
+            // shared runtime files. DPDK 22.11 refuses `--in-memory` with `--no-huge` (which
+            // implies legacy memory); `--no-shconf` is the part of it that applies there.
+            a.push(
+                if self.no_huge {
+                    "--no-shconf"
+                } else {
+                    "--in-memory"
+                }
+                .into(),
+            );
+            a.push("--no-telemetry".into());
             unique_prefix()
         } else {
             self.file_prefix.clone()

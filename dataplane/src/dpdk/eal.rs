@@ -1,9 +1,16 @@
 //! The Environment Abstraction Layer: started once per process, cleaned up (runtime files
 //! included) when its guard drops.
+//!
+//! DPDK creates a runtime directory for every process (`/var/run/dpdk/<file-prefix>` as root),
+//! even when it shares nothing through it (`--in-memory`, `--no-shconf`), and `rte_eal_cleanup`
+//! leaves the directory behind. The guard removes it once DPDK is done, if it is empty: a
+//! process started to share its memory with secondary processes keeps its files there, as
+//! DPDK intends.
 
 use std::ffi::CStr;
 use std::fmt;
 use std::os::raw::c_int;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use dpdk_ffi as ffi;
@@ -23,6 +30,8 @@ static EAL_STARTED: AtomicBool = AtomicBool::new(false);
 
 /// The initialised Environment Abstraction Layer. One per process.
 pub struct Eal {
+    /// This process's runtime directory, removed after cleanup when DPDK left it empty.
+    runtime_dir: Option<PathBuf>,
     _not_send: std::marker::PhantomData<*const ()>,
 }
 
@@ -52,9 +61,13 @@ impl Eal {
         // flag guarantees a single call per process.
         let rc = unsafe { ffi::rte_eal_init(argc, argv.as_mut_ptr()) };
         if rc < 0 {
-            return Err(DpdkError::last("rte_eal_init"));
+            let e = DpdkError::last("rte_eal_init");
+            // A failed start may have created the directory already.
+            remove_if_empty(runtime_dir());
+            return Err(e);
         }
         Ok(Eal {
+            runtime_dir: runtime_dir(),
             _not_send: std::marker::PhantomData,
         })
     }
@@ -94,5 +107,25 @@ impl Drop for Eal {
         unsafe {
             ffi::rte_eal_cleanup();
         }
+        remove_if_empty(self.runtime_dir.take());
+    }
+}
+
+/// The runtime directory DPDK chose for this process, once `rte_eal_init` has got that far.
+fn runtime_dir() -> Option<PathBuf> {
+    // SAFETY: rte_eal_get_runtime_dir returns a pointer to a static NUL-terminated buffer (empty
+    // until the EAL sets it); it is copied out at once.
+    let dir = unsafe { CStr::from_ptr(ffi::rte_eal_get_runtime_dir()) };
+    let dir = dir.to_str().ok()?;
+    (!dir.is_empty()).then(|| PathBuf::from(dir))
+}
+
+/// Removes `dir` if it exists and is empty; a directory still holding files is kept.
+fn remove_if_empty(dir: Option<PathBuf>) {
+    let Some(dir) = dir else { return };
+    match std::fs::remove_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::debug!(dir = %dir.display(), "EAL runtime directory kept: {e}"),
     }
 }
