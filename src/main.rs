@@ -208,6 +208,13 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+    if matches!(
+        cli.command,
+        Command::Pcap(_) | Command::Rules(_) | Command::Ctl(_)
+    ) {
+        // Commands without an EAL to clean up: a closed output pipe ends them at once.
+        quiet_on_broken_pipe();
+    }
     let result = match cli.command {
         Command::Run(a) => cmd_run(a),
         Command::Replay(a) => cmd_replay(a),
@@ -220,6 +227,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader of our output went away (`osprey ... | head`): nothing to report.
+        Err(e) if is_broken_pipe(&e) => ExitCode::from(BROKEN_PIPE_EXIT),
         Err(e) => {
             // One line naming the problem, causes joined.
             let mut msg = e.to_string();
@@ -231,10 +240,45 @@ fn main() -> ExitCode {
                     msg.push_str(&c);
                 }
             }
-            eprintln!("osprey: error: {msg}");
+            // Not eprintln!: with stderr gone too (`2>&1 | head`) it would panic.
+            let _ = writeln!(std::io::stderr(), "osprey: error: {msg}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// The exit status of a process killed by SIGPIPE as shells report it (128 + 13), which a
+/// command whose output pipe was closed returns instead.
+const BROKEN_PIPE_EXIT: u8 = 141;
+
+/// True when `e` comes from writing to a pipe whose reader has gone.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// `println!` panics when its pipe has been closed (Rust ignores SIGPIPE, so the write fails
+/// with EPIPE instead of ending the process): exit quietly with [`BROKEN_PIPE_EXIT`] then, as a
+/// Unix tool killed by SIGPIPE would; every other panic goes to the default hook.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        // std's message: "failed printing to stdout: Broken pipe (os error 32)" (EPIPE is 32
+        // on Linux).
+        let epipe = std::io::Error::from_raw_os_error(32).to_string();
+        if msg.starts_with("failed printing to std") && msg.ends_with(&epipe) {
+            std::process::exit(i32::from(BROKEN_PIPE_EXIT));
+        }
+        default(info);
+    }));
 }
 
 /// A stop flag set by Ctrl-C and SIGTERM.

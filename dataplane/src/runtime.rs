@@ -52,11 +52,20 @@ pub enum RuntimeError {
     WorkDir(std::io::Error),
     #[error("{0} workers requested: at least 1 and at most 64")]
     Workers(usize),
+    #[error(
+        "{0} workers requested: a capture replay takes 1 to {MAX_REPLAY_WORKERS} (one net_pcap \
+         Rx queue each)"
+    )]
+    ReplayWorkers(usize),
     #[error("worker {0} panicked")]
     WorkerPanicked(usize),
     #[error("invalid worker configuration: {0}")]
     Config(String),
 }
+
+/// Most workers a capture replay can have: `net_pcap` serves at most 16 Rx queues
+/// (`RTE_PMD_PCAP_MAX_QUEUES`) and each worker polls one.
+pub const MAX_REPLAY_WORKERS: usize = 16;
 
 /// EAL settings from the configuration (the `[dpdk]` section).
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
@@ -750,8 +759,8 @@ pub fn replay_with(
     on_alert: Option<OnAlert<'_>>,
     on_eve: Option<OnEve<'_>>,
 ) -> Result<ReplayReport, RuntimeError> {
-    if opts.workers == 0 || opts.workers > 64 {
-        return Err(RuntimeError::Workers(opts.workers));
+    if opts.workers == 0 || opts.workers > MAX_REPLAY_WORKERS {
+        return Err(RuntimeError::ReplayWorkers(opts.workers));
     }
     let info = scan(&opts.pcap)?;
     check_link(&opts.pcap, info.link_type)?;
