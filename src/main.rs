@@ -395,11 +395,13 @@ fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     // writer and the first write error.
     let eve = std::cell::RefCell::new(eve);
     let eve_error: std::cell::RefCell<Option<std::io::Error>> = Default::default();
+    let written = std::cell::RefCell::new(EveWritten::default());
     let mut on_flow = |_worker: usize, rec: &dataplane::flow::FlowRecord| {
         let mut err = eve_error.borrow_mut();
         if let (Some(w), None) = (eve.borrow_mut().as_mut(), err.as_ref()) {
-            if let Err(e) = dataplane::flow::write_eve_flow(rec, &mut *w) {
-                *err = Some(e);
+            match dataplane::flow::write_eve_flow(rec, &mut *w) {
+                Ok(()) => written.borrow_mut().count("flow"),
+                Err(e) => *err = Some(e),
             }
         }
     };
@@ -409,8 +411,9 @@ fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         }
         let mut err = eve_error.borrow_mut();
         if let (Some(w), None) = (eve.borrow_mut().as_mut(), err.as_ref()) {
-            if let Err(e) = w.write_all(line).and_then(|()| w.write_all(b"\n")) {
-                *err = Some(e);
+            match w.write_all(line).and_then(|()| w.write_all(b"\n")) {
+                Ok(()) => written.borrow_mut().count(event_type),
+                Err(e) => *err = Some(e),
             }
         }
     };
@@ -436,6 +439,7 @@ fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut eve = eve.into_inner();
     if let (Some(w), true) = (eve.as_mut(), wants("stats")) {
         write_eve_stats(&mut *w, &report).context("writing EVE")?;
+        written.borrow_mut().count("stats");
     }
     if let Some(e) = eve_error.into_inner() {
         return Err(anyhow::Error::new(e).context("writing EVE"));
@@ -445,7 +449,18 @@ fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(p) = &a.stats_json {
         let f = std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
-        serde_json::to_writer_pretty(std::io::BufWriter::new(f), &report)
+        let stats = StatsJson {
+            eve: EveStats {
+                written: written.into_inner().0,
+                queue_overflow: report
+                    .per_worker
+                    .iter()
+                    .filter_map(|w| w.counters.get("eve.queue_overflow"))
+                    .sum(),
+            },
+            report: &report,
+        };
+        serde_json::to_writer_pretty(std::io::BufWriter::new(f), &stats)
             .with_context(|| format!("writing {}", p.display()))?;
     }
     if !a.quiet {
@@ -481,6 +496,38 @@ fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// EVE records written to the `--eve` file, by event type.
+#[derive(Default, serde::Serialize)]
+struct EveWritten(std::collections::BTreeMap<String, u64>);
+
+impl EveWritten {
+    fn count(&mut self, event_type: &str) {
+        match self.0.get_mut(event_type) {
+            Some(n) => *n += 1,
+            None => {
+                self.0.insert(event_type.to_owned(), 1);
+            }
+        }
+    }
+}
+
+/// The EVE side of a replay in `--stats-json`.
+#[derive(serde::Serialize)]
+struct EveStats {
+    /// Records written to the `--eve` file, by event type (empty without `--eve`).
+    written: std::collections::BTreeMap<String, u64>,
+    /// Records the workers rendered but could not queue for the writer (summed over workers).
+    queue_overflow: u64,
+}
+
+/// `--stats-json`: the replay's counters, and the EVE records written and lost.
+#[derive(serde::Serialize)]
+struct StatsJson<'a> {
+    #[serde(flatten)]
+    report: &'a runtime::ReplayReport,
+    eve: EveStats,
 }
 
 /// Writes Suricata's end-of-run `stats` record: every counter summed over the workers,
