@@ -287,7 +287,9 @@ fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
     let s = stop.clone();
     ctrlc::set_handler(move || {
         if s.swap(true, Ordering::SeqCst) {
-            // Second signal: the user insists.
+            // Second signal: the user insists. The EAL guard will not run; take its runtime
+            // directory along (it holds nothing unless a file prefix was configured).
+            dataplane::dpdk::remove_empty_runtime_dir();
             std::process::exit(130);
         }
     })

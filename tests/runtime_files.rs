@@ -140,13 +140,11 @@ fn bench_leaves_no_runtime_files() {
     assert_nothing_left(pid, "bench");
 }
 
-/// `osprey run` stopped by SIGTERM returns through the normal path, so the EAL is cleaned up.
-#[test]
-fn run_stopped_by_sigterm_leaves_no_runtime_files() {
-    let d = tempfile::tempdir().unwrap();
-    let pcap = d.path().join("small.pcap");
+/// Starts `osprey run` looping a small capture and waits for its first status line.
+fn start_run(d: &Path) -> (Child, std::sync::mpsc::Receiver<String>) {
+    let pcap = d.join("small.pcap");
     small_capture(&pcap, 20);
-    let cfg = d.path().join("loop.toml");
+    let cfg = d.join("loop.toml");
     std::fs::write(
         &cfg,
         format!(
@@ -158,7 +156,7 @@ fn run_stopped_by_sigterm_leaves_no_runtime_files() {
     let mut child = osprey()
         .args(["run", "--api-listen", "127.0.0.1:0"])
         .args(["--metrics-listen", "127.0.0.1:0", "--data-dir"])
-        .arg(d.path().join("db"))
+        .arg(d.join("db"))
         .arg("-c")
         .arg(&cfg)
         .stdout(Stdio::piped())
@@ -187,11 +185,37 @@ fn run_stopped_by_sigterm_leaves_no_runtime_files() {
         }
     }
     assert!(up, "no status line from osprey run");
+    (child, rx)
+}
+
+fn signal(child: &Child, sig: &str) {
     let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([sig, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
+}
+
+/// A second signal ends the process at once (exit 130) without waiting for the shutdown;
+/// the runtime directory goes with it.
+#[test]
+fn run_stopped_by_two_signals_leaves_no_runtime_files() {
+    let d = tempfile::tempdir().unwrap();
+    let (mut child, _lines) = start_run(d.path());
+    signal(&child, "-INT");
+    signal(&child, "-INT");
+    let status = child.wait().unwrap();
+    // The normal path may have finished between the two signals.
+    assert!(matches!(status.code(), Some(130 | 0)), "{status:?}");
+    assert_nothing_left(child.id(), "run stopped by two signals");
+}
+
+/// `osprey run` stopped by SIGTERM returns through the normal path, so the EAL is cleaned up.
+#[test]
+fn run_stopped_by_sigterm_leaves_no_runtime_files() {
+    let d = tempfile::tempdir().unwrap();
+    let (child, rx) = start_run(d.path());
+    signal(&child, "-TERM");
     let pid = finish(child, "run");
     let rest: Vec<String> = rx.try_iter().collect();
     assert!(

@@ -28,6 +28,10 @@ pub fn version() -> String {
 
 static EAL_STARTED: AtomicBool = AtomicBool::new(false);
 
+/// Set once `rte_eal_init` has returned successfully: DPDK no longer writes the runtime
+/// directory's name, so another thread may read it.
+static RUNTIME_DIR_SET: AtomicBool = AtomicBool::new(false);
+
 /// The initialised Environment Abstraction Layer. One per process.
 pub struct Eal {
     /// This process's runtime directory, removed after cleanup when DPDK left it empty.
@@ -66,6 +70,7 @@ impl Eal {
             remove_if_empty(runtime_dir());
             return Err(e);
         }
+        RUNTIME_DIR_SET.store(true, Ordering::Release);
         Ok(Eal {
             runtime_dir: runtime_dir(),
             _not_send: std::marker::PhantomData,
@@ -108,6 +113,14 @@ impl Drop for Eal {
             ffi::rte_eal_cleanup();
         }
         remove_if_empty(self.runtime_dir.take());
+    }
+}
+
+/// For a process about to exit without dropping its [`Eal`] (a second Ctrl-C): removes the
+/// runtime directory if DPDK keeps nothing in it. A no-op until the EAL has started.
+pub fn remove_empty_runtime_dir() {
+    if RUNTIME_DIR_SET.load(Ordering::Acquire) {
+        remove_if_empty(runtime_dir());
     }
 }
 

@@ -27,7 +27,7 @@ mod port;
 mod stats;
 
 pub use cpu::{advise_hugepages, prefetch, rdtsc};
-pub use eal::{version, Eal};
+pub use eal::{remove_empty_runtime_dir, version, Eal};
 pub use error::DpdkError;
 pub use lcore::{launch, JoinError, LcoreId, LcoreJob};
 pub use mbuf::{Burst, Mbuf, RxPacket, BURST_SIZE};
