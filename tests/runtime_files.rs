@@ -5,8 +5,10 @@
 //! `--file-prefix`) under the runtime root (`/var/run/dpdk` as root).
 //!
 //! Other processes may run DPDK on the machine at the same time, so the tests look only for
-//! entries of the processes they started.
+//! entries named after the processes they started, and that those processes created or
+//! changed.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -36,30 +38,47 @@ fn runtime_root() -> PathBuf {
     }
 }
 
-/// Entries under the runtime root that belong to process `pid`, with their sizes in bytes.
-fn entries_of(pid: u32) -> Vec<(String, u64)> {
-    let prefix = format!("osprey-{pid}-");
+/// One entry of the runtime root: its bytes and the latest modification time of the
+/// directory and its files.
+#[derive(Debug, PartialEq)]
+struct Entry {
+    bytes: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+/// Every entry of the runtime root by name.
+fn snapshot() -> BTreeMap<String, Entry> {
     let Ok(dir) = std::fs::read_dir(runtime_root()) else {
-        return Vec::new();
+        return BTreeMap::new();
     };
     dir.filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
         .map(|e| {
-            let bytes = std::fs::read_dir(e.path())
-                .map(|d| {
-                    d.filter_map(Result::ok)
-                        .filter_map(|f| f.metadata().ok())
-                        .map(|m| m.len())
-                        .sum()
-                })
-                .unwrap_or(0);
-            (e.file_name().to_string_lossy().into_owned(), bytes)
+            let mut entry = Entry {
+                bytes: 0,
+                modified: e.metadata().and_then(|m| m.modified()).ok(),
+            };
+            for m in std::fs::read_dir(e.path())
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f.ok()?.metadata().ok())
+            {
+                entry.bytes += m.len();
+                entry.modified = entry.modified.max(m.modified().ok());
+            }
+            (e.file_name().to_string_lossy().into_owned(), entry)
         })
         .collect()
 }
 
-fn assert_nothing_left(pid: u32, what: &str) {
-    let left = entries_of(pid);
+/// Asserts that process `pid` left nothing: no entry named after it that was not in `before`,
+/// or that it changed. (Pids are reused: a process of another build may have left an entry
+/// under the same name earlier.)
+fn assert_nothing_left(before: &BTreeMap<String, Entry>, pid: u32, what: &str) {
+    let prefix = format!("osprey-{pid}-");
+    let left: Vec<_> = snapshot()
+        .into_iter()
+        .filter(|(name, e)| name.starts_with(&prefix) && before.get(name) != Some(e))
+        .collect();
     assert!(
         left.is_empty(),
         "{what} left runtime files under {}: {left:?}",
@@ -112,6 +131,7 @@ fn replay_leaves_no_runtime_files() {
     let pcap = d.path().join("small.pcap");
     small_capture(&pcap, 20);
     for workers in ["1", "2"] {
+        let before = snapshot();
         let child = osprey()
             .args(["replay", "-q", "--workers", workers, "--pcap"])
             .arg(&pcap)
@@ -120,7 +140,7 @@ fn replay_leaves_no_runtime_files() {
             .spawn()
             .unwrap();
         let pid = finish(child, "replay");
-        assert_nothing_left(pid, &format!("replay --workers {workers}"));
+        assert_nothing_left(&before, pid, &format!("replay --workers {workers}"));
     }
 }
 
@@ -129,6 +149,7 @@ fn bench_leaves_no_runtime_files() {
     let d = tempfile::tempdir().unwrap();
     let pcap = d.path().join("small.pcap");
     small_capture(&pcap, 20);
+    let before = snapshot();
     let child = osprey()
         .args(["bench", "--seconds", "1", "--json", "--pcap"])
         .arg(&pcap)
@@ -137,7 +158,7 @@ fn bench_leaves_no_runtime_files() {
         .spawn()
         .unwrap();
     let pid = finish(child, "bench");
-    assert_nothing_left(pid, "bench");
+    assert_nothing_left(&before, pid, "bench");
 }
 
 /// Starts `osprey run` looping a small capture and waits for its first status line.
@@ -201,19 +222,21 @@ fn signal(child: &Child, sig: &str) {
 #[test]
 fn run_stopped_by_two_signals_leaves_no_runtime_files() {
     let d = tempfile::tempdir().unwrap();
+    let before = snapshot();
     let (mut child, _lines) = start_run(d.path());
     signal(&child, "-INT");
     signal(&child, "-INT");
     let status = child.wait().unwrap();
     // The normal path may have finished between the two signals.
     assert!(matches!(status.code(), Some(130 | 0)), "{status:?}");
-    assert_nothing_left(child.id(), "run stopped by two signals");
+    assert_nothing_left(&before, child.id(), "run stopped by two signals");
 }
 
 /// `osprey run` stopped by SIGTERM returns through the normal path, so the EAL is cleaned up.
 #[test]
 fn run_stopped_by_sigterm_leaves_no_runtime_files() {
     let d = tempfile::tempdir().unwrap();
+    let before = snapshot();
     let (child, rx) = start_run(d.path());
     signal(&child, "-TERM");
     let pid = finish(child, "run");
@@ -222,5 +245,5 @@ fn run_stopped_by_sigterm_leaves_no_runtime_files() {
         rest.iter().any(|l| l.starts_with("stopped: ")),
         "run did not stop through its normal path: {rest:?}"
     );
-    assert_nothing_left(pid, "run stopped by SIGTERM");
+    assert_nothing_left(&before, pid, "run stopped by SIGTERM");
 }
