@@ -79,7 +79,7 @@ fn main() {
         .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
         .allowlist_function("osp_.*")
         .allowlist_var("osp_.*")
-        .allowlist_function("rte_eal_(init|cleanup|remote_launch|wait_lcore|mp_wait_lcore|process_type|has_hugepages)")
+        .allowlist_function("rte_eal_(init|cleanup|remote_launch|wait_lcore|mp_wait_lcore|process_type|has_hugepages|get_runtime_dir)")
         .allowlist_function("rte_lcore_(count|to_socket_id|index)")
         .allowlist_function("rte_get_(next_lcore|main_lcore|tsc_hz)")
         .allowlist_function("rte_socket_id")

@@ -12,7 +12,7 @@ use controlplane::config::{
     ApiConfig, AuthConfig, ControlPlaneConfig, EveConfig, IngestConfig, MetricsConfig,
     StorageConfig,
 };
-use dataplane::runtime::EalConfig;
+use dataplane::runtime::{EalConfig, MAX_REPLAY_WORKERS};
 use serde::Deserialize;
 
 /// The embedded default configuration.
@@ -242,6 +242,13 @@ impl Config {
         }
         match c.mode {
             Mode::Replay => {
+                if c.workers > MAX_REPLAY_WORKERS {
+                    return Err(invalid(format!(
+                        "capture.workers = {}: a replay through net_pcap takes at most \
+                         {MAX_REPLAY_WORKERS} workers (one Rx queue each)",
+                        c.workers
+                    )));
+                }
                 let Some(pcap) = c.pcap.as_mut() else {
                     return Err(invalid(
                         "capture.pcap: required with mode = \"replay\"".into(),
@@ -279,6 +286,11 @@ impl Config {
         }
         if cfg.status.interval_secs == 0 {
             return Err(invalid("status.interval_secs must be at least 1".into()));
+        }
+        if let Some(&core) = cfg.management.cores.iter().find(|&&c| !cpu_exists(c)) {
+            return Err(invalid(format!(
+                "management.cores: CPU {core} does not exist on this machine"
+            )));
         }
         if cfg.management.threads == 0 || cfg.management.threads > 64 {
             return Err(invalid(format!(
@@ -332,6 +344,11 @@ impl Config {
             }
         }
     }
+}
+
+/// True when this process may run on CPU `id` (pinning a thread to any other panics or fails).
+fn cpu_exists(id: usize) -> bool {
+    core_affinity::get_core_ids().is_some_and(|ids| ids.iter().any(|c| c.id == id))
 }
 
 /// Keeps a relative capture path that exists from the working directory; otherwise tries it
@@ -434,5 +451,42 @@ mod tests {
         let text = "[capture]\nmode = \"ports\"\nworkers = 4\n[[capture.ports]]\ndevice = \"0000:01:00.0\"\nrx_queues = 2\n";
         let e = Config::parse(text, "t.toml", Path::new(".")).unwrap_err();
         assert!(e.to_string().contains("rx_queues"), "{e}");
+    }
+
+    /// net_pcap serves 16 Rx queues: a replay with more workers is refused here, not by DPDK
+    /// after the start-up. Live ports keep the wider limit.
+    #[test]
+    fn replay_workers_are_limited_to_net_pcaps_queues() {
+        let replay = |w: usize| {
+            let text = format!("[capture]\nmode = \"replay\"\npcap = \"x.pcap\"\nworkers = {w}\n");
+            Config::parse(&text, "t.toml", Path::new("."))
+        };
+        assert!(replay(16).is_ok());
+        for w in [17, 64] {
+            let e = replay(w).unwrap_err().to_string();
+            assert!(
+                e.contains("capture.workers") && e.contains("at most 16"),
+                "{e}"
+            );
+        }
+        let text = "[capture]\nmode = \"ports\"\nworkers = 17\n[[capture.ports]]\ndevice = \"net_null0\"\n";
+        assert!(Config::parse(text, "t.toml", Path::new(".")).is_ok());
+    }
+
+    #[test]
+    fn management_cores_must_exist() {
+        let base = "[capture]\nmode = \"replay\"\npcap = \"x.pcap\"\n[management]\n";
+        let e = Config::parse(&format!("{base}cores = [1024]\n"), "t.toml", Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("management.cores") && e.contains("1024"), "{e}");
+        let here = core_affinity::get_core_ids().unwrap()[0].id;
+        let text = format!("{base}cores = [{here}, 99999]\n");
+        let e = Config::parse(&text, "t.toml", Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("99999"), "{e}");
+        let text = format!("{base}cores = [{here}]\n");
+        assert!(Config::parse(&text, "t.toml", Path::new(".")).is_ok());
     }
 }

@@ -208,6 +208,13 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+    if matches!(
+        cli.command,
+        Command::Pcap(_) | Command::Rules(_) | Command::Ctl(_)
+    ) {
+        // Commands without an EAL to clean up: a closed output pipe ends them at once.
+        quiet_on_broken_pipe();
+    }
     let result = match cli.command {
         Command::Run(a) => cmd_run(a),
         Command::Replay(a) => cmd_replay(a),
@@ -220,6 +227,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader of our output went away (`osprey ... | head`): nothing to report.
+        Err(e) if is_broken_pipe(&e) => ExitCode::from(BROKEN_PIPE_EXIT),
         Err(e) => {
             // One line naming the problem, causes joined.
             let mut msg = e.to_string();
@@ -231,10 +240,45 @@ fn main() -> ExitCode {
                     msg.push_str(&c);
                 }
             }
-            eprintln!("osprey: error: {msg}");
+            // Not eprintln!: with stderr gone too (`2>&1 | head`) it would panic.
+            let _ = writeln!(std::io::stderr(), "osprey: error: {msg}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// The exit status of a process killed by SIGPIPE as shells report it (128 + 13), which a
+/// command whose output pipe was closed returns instead.
+const BROKEN_PIPE_EXIT: u8 = 141;
+
+/// True when `e` comes from writing to a pipe whose reader has gone.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// `println!` panics when its pipe has been closed (Rust ignores SIGPIPE, so the write fails
+/// with EPIPE instead of ending the process): exit quietly with [`BROKEN_PIPE_EXIT`] then, as a
+/// Unix tool killed by SIGPIPE would; every other panic goes to the default hook.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        // std's message: "failed printing to stdout: Broken pipe (os error 32)" (EPIPE is 32
+        // on Linux).
+        let epipe = std::io::Error::from_raw_os_error(32).to_string();
+        if msg.starts_with("failed printing to std") && msg.ends_with(&epipe) {
+            std::process::exit(i32::from(BROKEN_PIPE_EXIT));
+        }
+        default(info);
+    }));
 }
 
 /// A stop flag set by Ctrl-C and SIGTERM.
@@ -243,7 +287,9 @@ fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
     let s = stop.clone();
     ctrlc::set_handler(move || {
         if s.swap(true, Ordering::SeqCst) {
-            // Second signal: the user insists.
+            // Second signal: the user insists. The EAL guard will not run; take its runtime
+            // directory along (it holds nothing unless a file prefix was configured).
+            dataplane::dpdk::remove_empty_runtime_dir();
             std::process::exit(130);
         }
     })
@@ -351,11 +397,13 @@ fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     // writer and the first write error.
     let eve = std::cell::RefCell::new(eve);
     let eve_error: std::cell::RefCell<Option<std::io::Error>> = Default::default();
+    let written = std::cell::RefCell::new(EveWritten::default());
     let mut on_flow = |_worker: usize, rec: &dataplane::flow::FlowRecord| {
         let mut err = eve_error.borrow_mut();
         if let (Some(w), None) = (eve.borrow_mut().as_mut(), err.as_ref()) {
-            if let Err(e) = dataplane::flow::write_eve_flow(rec, &mut *w) {
-                *err = Some(e);
+            match dataplane::flow::write_eve_flow(rec, &mut *w) {
+                Ok(()) => written.borrow_mut().count("flow"),
+                Err(e) => *err = Some(e),
             }
         }
     };
@@ -365,8 +413,9 @@ fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         }
         let mut err = eve_error.borrow_mut();
         if let (Some(w), None) = (eve.borrow_mut().as_mut(), err.as_ref()) {
-            if let Err(e) = w.write_all(line).and_then(|()| w.write_all(b"\n")) {
-                *err = Some(e);
+            match w.write_all(line).and_then(|()| w.write_all(b"\n")) {
+                Ok(()) => written.borrow_mut().count(event_type),
+                Err(e) => *err = Some(e),
             }
         }
     };
@@ -392,6 +441,7 @@ fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut eve = eve.into_inner();
     if let (Some(w), true) = (eve.as_mut(), wants("stats")) {
         write_eve_stats(&mut *w, &report).context("writing EVE")?;
+        written.borrow_mut().count("stats");
     }
     if let Some(e) = eve_error.into_inner() {
         return Err(anyhow::Error::new(e).context("writing EVE"));
@@ -401,7 +451,18 @@ fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(p) = &a.stats_json {
         let f = std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
-        serde_json::to_writer_pretty(std::io::BufWriter::new(f), &report)
+        let stats = StatsJson {
+            eve: EveStats {
+                written: written.into_inner().0,
+                queue_overflow: report
+                    .per_worker
+                    .iter()
+                    .filter_map(|w| w.counters.get("eve.queue_overflow"))
+                    .sum(),
+            },
+            report: &report,
+        };
+        serde_json::to_writer_pretty(std::io::BufWriter::new(f), &stats)
             .with_context(|| format!("writing {}", p.display()))?;
     }
     if !a.quiet {
@@ -437,6 +498,38 @@ fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// EVE records written to the `--eve` file, by event type.
+#[derive(Default, serde::Serialize)]
+struct EveWritten(std::collections::BTreeMap<String, u64>);
+
+impl EveWritten {
+    fn count(&mut self, event_type: &str) {
+        match self.0.get_mut(event_type) {
+            Some(n) => *n += 1,
+            None => {
+                self.0.insert(event_type.to_owned(), 1);
+            }
+        }
+    }
+}
+
+/// The EVE side of a replay in `--stats-json`.
+#[derive(serde::Serialize)]
+struct EveStats {
+    /// Records written to the `--eve` file, by event type (empty without `--eve`).
+    written: std::collections::BTreeMap<String, u64>,
+    /// Records the workers rendered but could not queue for the writer (summed over workers).
+    queue_overflow: u64,
+}
+
+/// `--stats-json`: the replay's counters, and the EVE records written and lost.
+#[derive(serde::Serialize)]
+struct StatsJson<'a> {
+    #[serde(flatten)]
+    report: &'a runtime::ReplayReport,
+    eve: EveStats,
 }
 
 /// Writes Suricata's end-of-run `stats` record: every counter summed over the workers,

@@ -518,3 +518,48 @@ fn anomaly_records_reach_the_eve_file_and_types_filter_them() {
     assert_eq!(only_flow.len(), 1);
     assert_eq!(only_flow[0]["event_type"], "flow");
 }
+
+/// `--stats-json` says how many EVE records of each type reached the file, and how many the
+/// workers could not queue: they add up to the file's lines.
+#[test]
+fn stats_json_counts_eve_records_by_type() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("anomalies.pcap");
+    let trunc = tcp_frame(100, 0x02, 1);
+    let syn = tcp_frame(40, 0x02, 1000);
+    let resend = tcp_frame(40, 0x02, 2000);
+    write_pcap(&p, 1, &[&trunc, &syn, &resend]);
+    let eve = d.path().join("eve.json");
+    let stats = d.path().join("s.json");
+    let replay = |types: &str| {
+        let mut cmd = osprey();
+        cmd.args(["replay", "-q", "--flags", "checksum-off"])
+            .args(["--anomaly-types", "decode,stream", "--eve-types", types])
+            .arg("--pcap")
+            .arg(&p)
+            .arg("--eve")
+            .arg(&eve)
+            .arg("--stats-json")
+            .arg(&stats);
+        assert!(run(&mut cmd).status.success());
+        let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+        (eve_records(&eve), s)
+    };
+    let (recs, s) = replay("anomaly,flow,stats");
+    let mut by_type = std::collections::BTreeMap::<String, u64>::new();
+    for r in &recs {
+        *by_type
+            .entry(r["event_type"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    assert_eq!(by_type.len(), 3, "{by_type:?}");
+    let written: std::collections::BTreeMap<String, u64> =
+        serde_json::from_value(s["eve"]["written"].clone()).unwrap();
+    assert_eq!(written, by_type);
+    assert_eq!(s["eve"]["queue_overflow"], 0);
+    // The replay's own counters are still at the top level.
+    assert_eq!(s["packets"], 3);
+    let (recs, s) = replay("flow");
+    assert_eq!(recs.len(), 1);
+    assert_eq!(s["eve"]["written"], serde_json::json!({"flow": 1}));
+}

@@ -3,6 +3,8 @@
 //! Layers, bottom up:
 //! - [`dpdk`]: the only module allowed `unsafe` — safe wrappers over `dpdk-ffi` (EAL, mempools,
 //!   ports, mbufs, lcores, rings).
+//! - [`offload`]: what the NIC vouches for about a frame (checksum verdicts), shared by `dpdk`
+//!   and `decode`.
 //! - [`io`]: packet sources (DPDK ports, pcap/pcapng files) behind one burst interface.
 //! - [`wire`]: zero-copy typed views of protocol headers.
 //! - [`decode`]: lenient layered decoding into a packet summary plus counted anomalies.
@@ -28,6 +30,7 @@ pub mod eve;
 pub mod export;
 pub mod flow;
 pub mod io;
+pub mod offload;
 pub mod pipeline;
 #[cfg(test)]
 mod pipeline_tests;

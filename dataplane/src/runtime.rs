@@ -52,11 +52,20 @@ pub enum RuntimeError {
     WorkDir(std::io::Error),
     #[error("{0} workers requested: at least 1 and at most 64")]
     Workers(usize),
+    #[error(
+        "{0} workers requested: a capture replay takes 1 to {MAX_REPLAY_WORKERS} (one net_pcap \
+         Rx queue each)"
+    )]
+    ReplayWorkers(usize),
     #[error("worker {0} panicked")]
     WorkerPanicked(usize),
     #[error("invalid worker configuration: {0}")]
     Config(String),
 }
+
+/// Most workers a capture replay can have: `net_pcap` serves at most 16 Rx queues
+/// (`RTE_PMD_PCAP_MAX_QUEUES`) and each worker polls one.
+pub const MAX_REPLAY_WORKERS: usize = 16;
 
 /// EAL settings from the configuration (the `[dpdk]` section).
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
@@ -68,8 +77,11 @@ pub struct EalConfig {
     pub no_pci: bool,
     /// Memory in MB to reserve (with `no_huge`, taken from ordinary pages).
     pub memory_mb: u32,
-    /// Runtime-file prefix; empty means a unique prefix per process so several runs can share a
-    /// machine.
+    /// Runtime-file prefix. Empty (the default): a prefix unique to the process, which shares
+    /// nothing with secondary DPDK processes and leaves no runtime files behind (`--in-memory`,
+    /// or `--no-shconf` without hugepages; no telemetry socket). Set it to let secondary
+    /// processes (`dpdk-proc-info`, `dpdk-pdump`) attach: DPDK then keeps its shared files
+    /// under `/var/run/dpdk/<prefix>`, reused by the next process with the same prefix.
     pub file_prefix: String,
     /// EAL log level (`error`, `warning`, `notice`, `info`, `debug`).
     pub log_level: String,
@@ -110,6 +122,18 @@ impl EalConfig {
         a.push("-m".into());
         a.push(memory_mb.max(self.memory_mb).to_string());
         let prefix = if self.file_prefix.is_empty() {
+            // A process of its own shares no memory with secondary processes, so it needs no
+            // shared runtime files. DPDK 22.11 refuses `--in-memory` with `--no-huge` (which
+            // implies legacy memory); `--no-shconf` is the part of it that applies there.
+            a.push(
+                if self.no_huge {
+                    "--no-shconf"
+                } else {
+                    "--in-memory"
+                }
+                .into(),
+            );
+            a.push("--no-telemetry".into());
             unique_prefix()
         } else {
             self.file_prefix.clone()
@@ -374,128 +398,24 @@ pub fn run(
         256,
         MBUF_DATA_ROOM as u16,
     )?);
-    let mut ports = Vec::with_capacity(plan.ports.len());
-    for pp in &plan.ports {
-        let id = Port::by_name(&eal, &pp.name)?;
-        let cfg = PortConfig {
-            rx_queues: pp.rx_queues,
-            tx_queues: 1,
-            ..PortConfig::default()
-        };
-        ports.push(Port::start(&eal, id, &pp.name, &cfg, pool.clone())?);
-    }
+    let ports = start_ports(&eal, plan, &pool)?;
     let link = check_link(Path::new(&plan.ports[0].name), plan.link_type)?;
-    let lcores = eal.worker_lcores();
-    let mut attached: Vec<Option<WorkerAttach>> = match &plan.attach {
-        Some(a) => {
-            let mut g = a.pending.lock().unwrap_or_else(|p| p.into_inner());
-            let v: Vec<_> = std::mem::take(&mut *g).into_iter().map(Some).collect();
-            if v.len() != plan.workers.len() {
-                return Err(RuntimeError::Config(format!(
-                    "{} worker attachments for {} workers",
-                    v.len(),
-                    plan.workers.len()
-                )));
-            }
-            v
-        }
-        None => Vec::new(),
-    };
-    let mut live = Vec::with_capacity(plan.workers.len());
-    let mut flow_rings = Vec::new();
-    let mut alert_rings = Vec::new();
-    let mut eve_rings = Vec::new();
+    let attached = take_attachments(plan)?;
     let started = Instant::now();
-    let mut jobs = Vec::with_capacity(plan.workers.len());
-    // Dropped before `jobs` on any early return: workers are told to stop before their
-    // handles wait for them, so an error here never leaves a worker polling forever.
-    let _stop_workers = StopOnDrop(&plan.stop);
-    let mut published = Vec::with_capacity(plan.workers.len());
-    let mut done_flags = Vec::with_capacity(plan.workers.len());
-    for (i, (wp, lcore)) in plan.workers.iter().zip(lcores.iter().copied()).enumerate() {
-        let mut export = Export::default();
-        let attach = attached.get_mut(i).and_then(Option::take);
-        let slot = attach.as_ref().map(|a| a.engine.clone());
-        if let Some(a) = attach {
-            export.alerts = Some(a.alerts);
-            export.flows = Some(a.flows);
-            export.engine = Some(a.engine);
-            if let Some(e) = a.eve {
-                export.eve = Some(e);
-                export.eve_alerts = true;
-                export.join_alert_lines = true;
-            }
-        } else if plan.export_flows {
-            let (p, c) = crate::export::ring(FLOW_RING);
-            flow_rings.push(c);
-            export.flows = Some(p);
-        }
-        if plan.export_alerts && export.alerts.is_none() {
-            let (p, c) = crate::export::ring(ALERT_RING);
-            alert_rings.push(c);
-            export.alerts = Some(p);
-        }
-        if plan.export_eve && export.eve.is_none() {
-            let (p, c) = crate::export::eve_ring(plan.worker.eve_ring_bytes);
-            eve_rings.push(c);
-            export.eve = Some(p);
-            export.eve_alerts = plan.worker.eve_alerts;
-        }
-        let worker = Worker::new(i, link, wp.wire.clone(), &plan.worker, export)
-            .map_err(|e| RuntimeError::Config(e.to_string()))?;
-        published.push(worker.published());
-        let mut queues = Vec::with_capacity(wp.queues.len());
-        for &(p, q) in &wp.queues {
-            let port = ports.get(p).ok_or(RuntimeError::Workers(i))?;
-            queues.push(port.rx_queue(q)?);
-        }
-        let clock = match wp.first_packet {
-            Some(first_packet) => PacketClock::Device { first_packet },
-            None => PacketClock::Tsc {
-                wall_at_start: Timestamp(
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_nanos() as u64),
-                ),
-                tsc_at_start: dpdk::rdtsc(),
-                tsc_hz: eal.tsc_hz(),
-            },
-        };
-        let ctl = RunControl {
-            stop: plan.stop.clone(),
-            expected_packets: wp.expected_packets,
-            idle_timeout: plan.idle_timeout,
-            monotonic_time: plan.monotonic_time,
-            clock,
-        };
-        let done = Arc::new(AtomicBool::new(false));
-        done_flags.push(done.clone());
-        if let Some(engine) = slot {
-            live.push(LiveWorker {
-                worker: i,
-                lcore: lcore.0,
-                published: worker.published(),
-                engine,
-                done: done.clone(),
-            });
-        }
-        let job = dpdk::launch(&eal, lcore, move || {
-            // The worker's own CPU time (two clock reads per run, not per packet): on a shared
-            // machine the lcore may be preempted, and then wall time overstates its cost.
-            let cpu = cpu_time::ThreadTime::try_now().ok();
-            let t0 = dpdk::rdtsc();
-            let w = worker.run_queues(queues, &ctl);
-            let cycles = dpdk::rdtsc().wrapping_sub(t0);
-            let cpu = cpu.and_then(|c| c.try_elapsed().ok());
-            done.store(true, Ordering::Release);
-            (w, cycles, cpu)
-        })?;
-        jobs.push(job);
-    }
+    // Kept whole until the end: on an early return its stop guard drops before its jobs.
+    let mut launched = launch_workers(&eal, plan, &ports, link, attached)?;
     if let Some(a) = &plan.attach {
-        let _ = a.workers.set(live);
+        let _ = a.workers.set(std::mem::take(&mut launched.live));
         refresh_ports(a, &ports);
     }
+    let Launched {
+        published,
+        done_flags,
+        flow_rings,
+        alert_rings,
+        eve_rings,
+        ..
+    } = &mut launched;
     let mut progress = progress;
     let mut next_tick = Instant::now() + Duration::from_secs(1);
     // Alerts and worker-rendered records first: a flow's record follows the events raised on
@@ -521,7 +441,7 @@ pub fn run(
     };
     while !done_flags.iter().all(|d| d.load(Ordering::Acquire)) {
         std::thread::sleep(Duration::from_millis(10));
-        drain(&mut flow_rings, &mut alert_rings, &mut eve_rings);
+        drain(flow_rings, alert_rings, eve_rings);
         let now = Instant::now();
         if let Some(d) = plan.duration {
             if now.duration_since(started) >= d {
@@ -535,12 +455,213 @@ pub fn run(
             }
             if let Some(p) = progress.as_mut() {
                 let stats = sum_port_stats(&ports)?;
-                p(&published, &stats, now.duration_since(started));
+                p(published, &stats, now.duration_since(started));
             }
         }
     }
     let elapsed = started.elapsed();
-    drain(&mut flow_rings, &mut alert_rings, &mut eve_rings);
+    drain(flow_rings, alert_rings, eve_rings);
+    let joined = join_workers(std::mem::take(&mut launched.jobs));
+    // Records pushed between the last drain and the worker's exit.
+    drain(
+        &mut launched.flow_rings,
+        &mut launched.alert_rings,
+        &mut launched.eve_rings,
+    );
+    let (per_worker, worker_cycles) = joined?;
+    if let Some(a) = &plan.attach {
+        refresh_ports(a, &ports);
+    }
+    let total = sum_port_stats(&ports)?;
+    let infos = ports.iter().map(|p| p.info().clone()).collect();
+    let report = RunReport {
+        per_worker,
+        port: total,
+        ports: infos,
+        elapsed_secs: elapsed.as_secs_f64(),
+        tsc_hz: eal.tsc_hz(),
+        worker_cycles,
+        dpdk_version: dpdk::version(),
+    };
+    drop(launched);
+    drop(ports);
+    drop(pool);
+    drop(eal);
+    Ok(report)
+}
+
+/// Finds, configures and starts every port of `plan`, receiving into `pool`.
+fn start_ports(eal: &Eal, plan: &Plan, pool: &Arc<Mempool>) -> Result<Vec<Port>, RuntimeError> {
+    let mut ports = Vec::with_capacity(plan.ports.len());
+    for pp in &plan.ports {
+        let id = Port::by_name(eal, &pp.name)?;
+        let cfg = PortConfig {
+            rx_queues: pp.rx_queues,
+            tx_queues: 1,
+            ..PortConfig::default()
+        };
+        ports.push(Port::start(eal, id, &pp.name, &cfg, pool.clone())?);
+    }
+    Ok(ports)
+}
+
+/// The control plane's ends for each worker, in plan order (none without a control plane).
+fn take_attachments(plan: &Plan) -> Result<Vec<Option<WorkerAttach>>, RuntimeError> {
+    let Some(a) = &plan.attach else {
+        return Ok(Vec::new());
+    };
+    let mut g = a.pending.lock().unwrap_or_else(|p| p.into_inner());
+    let v: Vec<_> = std::mem::take(&mut *g).into_iter().map(Some).collect();
+    if v.len() != plan.workers.len() {
+        return Err(RuntimeError::Config(format!(
+            "{} worker attachments for {} workers",
+            v.len(),
+            plan.workers.len()
+        )));
+    }
+    Ok(v)
+}
+
+/// What a worker's lcore job returns: the worker, the TSC cycles of its poll loop and the CPU
+/// time its thread used.
+type WorkerOutcome = (Worker, u64, Option<Duration>);
+
+/// The launched workers and what the main lcore watches while they run.
+struct Launched<'p> {
+    /// Declared first, so dropped first: on an early return the workers are told to stop
+    /// before their handles in `jobs` wait for them, never leaving a worker polling forever.
+    _stop_workers: StopOnDrop<'p>,
+    jobs: Vec<dpdk::LcoreJob<WorkerOutcome>>,
+    published: Vec<Arc<Published>>,
+    /// Set by each worker when its poll loop returns.
+    done_flags: Vec<Arc<AtomicBool>>,
+    /// The workers as the control plane sees them (attached runs only).
+    live: Vec<LiveWorker>,
+    /// Consumer ends of the rings that feed the `on_*` callbacks.
+    flow_rings: Vec<crate::export::Consumer<FlowRecord>>,
+    alert_rings: Vec<crate::export::Consumer<AlertRecord>>,
+    eve_rings: Vec<crate::export::EveConsumer>,
+}
+
+/// Builds each worker with its exports and queues and launches it on its lcore.
+fn launch_workers<'p>(
+    eal: &Eal,
+    plan: &'p Plan,
+    ports: &[Port],
+    link: crate::decode::LinkType,
+    mut attached: Vec<Option<WorkerAttach>>,
+) -> Result<Launched<'p>, RuntimeError> {
+    let n = plan.workers.len();
+    let mut l = Launched {
+        _stop_workers: StopOnDrop(&plan.stop),
+        jobs: Vec::with_capacity(n),
+        published: Vec::with_capacity(n),
+        done_flags: Vec::with_capacity(n),
+        live: Vec::with_capacity(n),
+        flow_rings: Vec::new(),
+        alert_rings: Vec::new(),
+        eve_rings: Vec::new(),
+    };
+    let lcores = eal.worker_lcores();
+    for (i, (wp, lcore)) in plan.workers.iter().zip(lcores.iter().copied()).enumerate() {
+        let attach = attached.get_mut(i).and_then(Option::take);
+        let slot = attach.as_ref().map(|a| a.engine.clone());
+        let export = worker_export(plan, attach, &mut l);
+        let worker = Worker::new(i, link, wp.wire.clone(), &plan.worker, export)
+            .map_err(|e| RuntimeError::Config(e.to_string()))?;
+        l.published.push(worker.published());
+        let mut queues = Vec::with_capacity(wp.queues.len());
+        for &(p, q) in &wp.queues {
+            let port = ports.get(p).ok_or(RuntimeError::Workers(i))?;
+            queues.push(port.rx_queue(q)?);
+        }
+        let ctl = RunControl {
+            stop: plan.stop.clone(),
+            expected_packets: wp.expected_packets,
+            idle_timeout: plan.idle_timeout,
+            monotonic_time: plan.monotonic_time,
+            clock: packet_clock(eal, wp),
+        };
+        let done = Arc::new(AtomicBool::new(false));
+        l.done_flags.push(done.clone());
+        if let Some(engine) = slot {
+            l.live.push(LiveWorker {
+                worker: i,
+                lcore: lcore.0,
+                published: worker.published(),
+                engine,
+                done: done.clone(),
+            });
+        }
+        let job = dpdk::launch(eal, lcore, move || {
+            // The worker's own CPU time (two clock reads per run, not per packet): on a shared
+            // machine the lcore may be preempted, and then wall time overstates its cost.
+            let cpu = cpu_time::ThreadTime::try_now().ok();
+            let t0 = dpdk::rdtsc();
+            let w = worker.run_queues(queues, &ctl);
+            let cycles = dpdk::rdtsc().wrapping_sub(t0);
+            let cpu = cpu.and_then(|c| c.try_elapsed().ok());
+            done.store(true, Ordering::Release);
+            (w, cycles, cpu)
+        })?;
+        l.jobs.push(job);
+    }
+    Ok(l)
+}
+
+/// Where one worker's records go: the control plane's rings when attached, else rings whose
+/// consumers (kept in `l`) feed the `on_*` callbacks the plan asks for.
+fn worker_export(plan: &Plan, attach: Option<WorkerAttach>, l: &mut Launched<'_>) -> Export {
+    let mut export = Export::default();
+    if let Some(a) = attach {
+        export.alerts = Some(a.alerts);
+        export.flows = Some(a.flows);
+        export.engine = Some(a.engine);
+        if let Some(e) = a.eve {
+            export.eve = Some(e);
+            export.eve_alerts = true;
+            export.join_alert_lines = true;
+        }
+    } else if plan.export_flows {
+        let (p, c) = crate::export::ring(FLOW_RING);
+        l.flow_rings.push(c);
+        export.flows = Some(p);
+    }
+    if plan.export_alerts && export.alerts.is_none() {
+        let (p, c) = crate::export::ring(ALERT_RING);
+        l.alert_rings.push(c);
+        export.alerts = Some(p);
+    }
+    if plan.export_eve && export.eve.is_none() {
+        let (p, c) = crate::export::eve_ring(plan.worker.eve_ring_bytes);
+        l.eve_rings.push(c);
+        export.eve = Some(p);
+        export.eve_alerts = plan.worker.eve_alerts;
+    }
+    export
+}
+
+/// Packet time of a worker: the device's stamps for a replayed file, else the TSC from now.
+fn packet_clock(eal: &Eal, wp: &WorkerPlan) -> PacketClock {
+    match wp.first_packet {
+        Some(first_packet) => PacketClock::Device { first_packet },
+        None => PacketClock::Tsc {
+            wall_at_start: Timestamp(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as u64),
+            ),
+            tsc_at_start: dpdk::rdtsc(),
+            tsc_hz: eal.tsc_hz(),
+        },
+    }
+}
+
+/// Waits for every worker and collects its report and poll-loop cycles; the first worker that
+/// panicked makes the run fail (after every job was waited for).
+fn join_workers(
+    jobs: Vec<dpdk::LcoreJob<WorkerOutcome>>,
+) -> Result<(Vec<WorkerReport>, u64), RuntimeError> {
     let mut per_worker = Vec::with_capacity(jobs.len());
     let mut worker_cycles = 0u64;
     let mut panicked = None;
@@ -567,29 +688,10 @@ pub fn run(
             Err(_) => panicked = panicked.or(Some(i)),
         }
     }
-    // Records pushed between the last drain and the worker's exit.
-    drain(&mut flow_rings, &mut alert_rings, &mut eve_rings);
-    if let Some(i) = panicked {
-        return Err(RuntimeError::WorkerPanicked(i));
+    match panicked {
+        Some(i) => Err(RuntimeError::WorkerPanicked(i)),
+        None => Ok((per_worker, worker_cycles)),
     }
-    if let Some(a) = &plan.attach {
-        refresh_ports(a, &ports);
-    }
-    let total = sum_port_stats(&ports)?;
-    let infos = ports.iter().map(|p| p.info().clone()).collect();
-    let report = RunReport {
-        per_worker,
-        port: total,
-        ports: infos,
-        elapsed_secs: elapsed.as_secs_f64(),
-        tsc_hz: eal.tsc_hz(),
-        worker_cycles,
-        dpdk_version: dpdk::version(),
-    };
-    drop(ports);
-    drop(pool);
-    drop(eal);
-    Ok(report)
 }
 
 /// Sets a stop flag when dropped.
@@ -657,8 +759,8 @@ pub fn replay_with(
     on_alert: Option<OnAlert<'_>>,
     on_eve: Option<OnEve<'_>>,
 ) -> Result<ReplayReport, RuntimeError> {
-    if opts.workers == 0 || opts.workers > 64 {
-        return Err(RuntimeError::Workers(opts.workers));
+    if opts.workers == 0 || opts.workers > MAX_REPLAY_WORKERS {
+        return Err(RuntimeError::ReplayWorkers(opts.workers));
     }
     let info = scan(&opts.pcap)?;
     check_link(&opts.pcap, info.link_type)?;

@@ -151,11 +151,17 @@ impl fmt::Display for Diagnostic {
             "{}:{}:{}: {}: {}",
             self.file, self.line, self.col, sev, self.message
         )?;
-        // Show a window of the logical text around the span so long rules stay readable.
+        // Show a window of the logical text around the span so long rules stay readable; a
+        // span longer than MAX_SHOWN_SPAN (a whole multi-megabyte rule) is cut, with a marker.
         let start = self.span.start as usize;
         let end = (self.span.end as usize).max(start + 1);
         let lo = floor_char(&self.source, start.saturating_sub(60));
-        let hi = floor_char(&self.source, (end + 60).min(self.source.len()));
+        let cut = end - start > MAX_SHOWN_SPAN;
+        let hi = if cut {
+            floor_char(&self.source, start + MAX_SHOWN_SPAN)
+        } else {
+            floor_char(&self.source, (end + 60).min(self.source.len()))
+        };
         let window = &self.source[lo..hi];
         let prefix = if lo > 0 { "..." } else { "" };
         let pad = prefix.len()
@@ -167,10 +173,18 @@ impl fmt::Display for Diagnostic {
             .chars()
             .count()
             .max(1);
-        writeln!(f, "  | {prefix}{window}")?;
+        if cut {
+            let more = self.source.len() - hi;
+            writeln!(f, "  | {prefix}{window}... [{more} more bytes not shown]")?;
+        } else {
+            writeln!(f, "  | {prefix}{window}")?;
+        }
         write!(f, "  | {}{}", " ".repeat(pad), "^".repeat(carets))
     }
 }
+
+/// Longest part of a span a diagnostic prints (and underlines).
+const MAX_SHOWN_SPAN: usize = 200;
 
 fn floor_char(s: &str, mut i: usize) -> usize {
     i = i.min(s.len());
@@ -178,4 +192,39 @@ fn floor_char(s: &str, mut i: usize) -> usize {
         i -= 1;
     }
     i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(text: &str, span: Span) -> String {
+        let map = SourceMap::single("t.rules", 1);
+        Diagnostic::new(Severity::Error, &map, text, span, "too long").to_string()
+    }
+
+    /// A diagnostic over a whole 20 MB rule prints a short window with a marker, not the rule
+    /// twice (text and carets).
+    #[test]
+    fn a_long_span_is_cut_with_a_marker() {
+        let text = format!(
+            "alert tcp any any -> any any (content:\"{}\";)",
+            "A".repeat(20 << 20)
+        );
+        let out = render(&text, Span::new(0, text.len()));
+        assert!(out.len() < 1_000, "{} bytes", out.len());
+        let more = text.len() - MAX_SHOWN_SPAN;
+        assert!(
+            out.contains(&format!("... [{more} more bytes not shown]")),
+            "{out}"
+        );
+        assert_eq!(out.matches('^').count(), MAX_SHOWN_SPAN);
+        // A short span is shown whole, without a marker.
+        let out = render(&text[..60], Span::new(6, 9));
+        assert!(
+            out.contains("alert tcp") && !out.contains("not shown"),
+            "{out}"
+        );
+        assert_eq!(out.matches('^').count(), 3);
+    }
 }

@@ -37,6 +37,16 @@ pub enum CaptureError {
         index: u64,
         why: String,
     },
+    #[error(
+        "{path}: record {index} (at byte {offset}) claims {len} captured bytes, more than \
+         {MAX_RECORD}: its header is corrupt"
+    )]
+    RecordLength {
+        path: PathBuf,
+        index: u64,
+        offset: u64,
+        len: u32,
+    },
     #[error("{path}: cannot write split capture: {source}")]
     Write {
         path: PathBuf,
@@ -90,9 +100,14 @@ enum Inner {
     Pcap {
         reader: pcap_file::pcap::PcapReader<BufReader<File>>,
         nano: bool,
+        big_endian: bool,
+        /// Byte offset of the next record header.
+        offset: u64,
     },
     PcapNg {
         reader: pcap_file::pcapng::PcapNgReader<BufReader<File>>,
+        /// Interfaces the current section has described so far.
+        interfaces: u32,
     },
 }
 
@@ -115,6 +130,15 @@ impl std::fmt::Debug for PcapSource {
 }
 
 fn open_file(path: &Path) -> Result<BufReader<File>, CaptureError> {
+    let open_err = |source| CaptureError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    // Opening a FIFO or a device would block (or never end): only regular files are captures.
+    let meta = std::fs::metadata(path).map_err(open_err)?;
+    if !meta.is_file() {
+        return Err(open_err(std::io::Error::other("not a regular file")));
+    }
     let f = File::open(path).map_err(|source| CaptureError::Open {
         path: path.to_owned(),
         source,
@@ -145,7 +169,10 @@ impl PcapSource {
                     .map_err(|e| not(format!("bad pcapng section header: {e}")))?;
                 let mut src = PcapSource {
                     path: path.to_owned(),
-                    inner: Inner::PcapNg { reader },
+                    inner: Inner::PcapNg {
+                        reader,
+                        interfaces: 0,
+                    },
                     link_type: u32::MAX,
                     snaplen: 0,
                     buf: Vec::with_capacity(MAX_RECORD as usize),
@@ -167,6 +194,8 @@ impl PcapSource {
                     inner: Inner::Pcap {
                         reader,
                         nano: h.ts_resolution == TsResolution::NanoSecond,
+                        big_endian: h.endianness == pcap_file::Endianness::Big,
+                        offset: PCAP_HEADER_LEN,
                     },
                     buf: Vec::with_capacity(MAX_RECORD as usize),
                     index: 0,
@@ -179,7 +208,7 @@ impl PcapSource {
 
     /// Reads pcapng blocks up to the first interface description so the link type is known.
     fn pcapng_prime(&mut self) -> Result<(), CaptureError> {
-        let Inner::PcapNg { reader } = &mut self.inner else {
+        let Inner::PcapNg { reader, .. } = &mut self.inner else {
             return Ok(());
         };
         if let Some(idb) = reader.interfaces().first() {
@@ -236,13 +265,31 @@ impl PcapSource {
             why,
         };
         match &mut self.inner {
-            Inner::Pcap { reader, nano } => {
+            Inner::Pcap {
+                reader,
+                nano,
+                big_endian,
+                offset,
+            } => {
+                let too_long = |len: u32| CaptureError::RecordLength {
+                    path: path.clone(),
+                    index: index + 1,
+                    offset: *offset,
+                    len,
+                };
                 let raw: RawPcapPacket<'_> = match reader.next_raw_packet() {
                     None => {
                         self.done = true;
                         return Ok(None);
                     }
                     Some(Err(e)) if is_truncation(&e) => {
+                        // A complete record header whose length runs past the end of the file
+                        // is a corrupt header, not a capture cut short.
+                        if let Some(len) = record_length_at(path, *offset, *big_endian) {
+                            if len > MAX_RECORD {
+                                return Err(too_long(len));
+                            }
+                        }
                         self.done = true;
                         self.truncated_tail = true;
                         return Ok(None);
@@ -251,11 +298,9 @@ impl PcapSource {
                     Some(Ok(p)) => p,
                 };
                 if raw.incl_len > MAX_RECORD {
-                    return Err(corrupt(format!(
-                        "captured length {} exceeds {MAX_RECORD}",
-                        raw.incl_len
-                    )));
+                    return Err(too_long(raw.incl_len));
                 }
+                *offset += PCAP_RECORD_HEADER_LEN + u64::from(raw.incl_len);
                 let frac = if *nano {
                     raw.ts_frac as u64
                 } else {
@@ -271,7 +316,7 @@ impl PcapSource {
                     data: &self.buf,
                 }))
             }
-            Inner::PcapNg { reader } => loop {
+            Inner::PcapNg { reader, interfaces } => loop {
                 let block = match reader.next_block() {
                     None => {
                         self.done = true;
@@ -286,13 +331,25 @@ impl PcapSource {
                     Some(Ok(b)) => b,
                 };
                 let (ts, orig_len, data): (Timestamp, u32, &[u8]) = match &block {
+                    Block::EnhancedPacket(p) if p.interface_id >= *interfaces => {
+                        return Err(corrupt(format!(
+                            "its packet names interface {}, but the section describes {}",
+                            p.interface_id, *interfaces
+                        )));
+                    }
                     Block::EnhancedPacket(p) => (
                         Timestamp(p.timestamp.as_nanos() as u64),
                         p.original_len,
                         &p.data,
                     ),
                     Block::SimplePacket(p) => (Timestamp(0), p.original_len, &p.data),
+                    Block::SectionHeader(_) => {
+                        // Interface numbers start again in each section.
+                        *interfaces = 0;
+                        continue;
+                    }
                     Block::InterfaceDescription(idb) => {
+                        *interfaces += 1;
                         if self.link_type == u32::MAX {
                             self.link_type = u32::from(idb.linktype);
                             self.snaplen = idb.snaplen;
@@ -318,6 +375,26 @@ impl PcapSource {
             },
         }
     }
+}
+
+/// Bytes of a classic pcap file header, and of each record header after it.
+const PCAP_HEADER_LEN: u64 = 24;
+const PCAP_RECORD_HEADER_LEN: u64 = 16;
+
+/// The captured length in the pcap record header at `offset`, when the file holds the whole
+/// header there (read again from the file: the reader has consumed it).
+fn record_length_at(path: &Path, offset: u64, big_endian: bool) -> Option<u32> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = File::open(path).ok()?;
+    f.seek(SeekFrom::Start(offset)).ok()?;
+    let mut h = [0u8; PCAP_RECORD_HEADER_LEN as usize];
+    f.read_exact(&mut h).ok()?;
+    let incl = [h[8], h[9], h[10], h[11]];
+    Some(if big_endian {
+        u32::from_be_bytes(incl)
+    } else {
+        u32::from_le_bytes(incl)
+    })
 }
 
 /// A record cut short by the end of the file (libpcap ends the capture there too).
@@ -435,6 +512,104 @@ mod tests {
             scan(&tiny).unwrap_err(),
             CaptureError::NotACapture { .. }
         ));
+    }
+
+    /// A FIFO would block the open (and the signal that should stop it): refused at once.
+    #[test]
+    fn refuses_what_is_not_a_regular_file() {
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("fifo.pcap");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        let e = scan(&fifo).unwrap_err();
+        assert!(matches!(e, CaptureError::Open { .. }), "{e}");
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        let e = scan(d.path()).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+    }
+
+    /// Sets the captured length of the record header at `offset`.
+    fn set_caplen(p: &Path, offset: u64, caplen: u32) {
+        use std::io::{Seek, SeekFrom};
+        let mut f = std::fs::OpenOptions::new().write(true).open(p).unwrap();
+        f.seek(SeekFrom::Start(offset + 8)).unwrap();
+        f.write_all(&caplen.to_le_bytes()).unwrap();
+    }
+
+    #[test]
+    fn impossible_captured_length_names_the_record_and_its_offset() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write_pcap(d.path(), "a.pcap", 1, &[(1, 4, b"abcd"), (2, 4, b"efgh")]);
+        // The second record starts after the file header and the first record (16 + 4).
+        set_caplen(&p, 44, u32::MAX);
+        let e = scan(&p).unwrap_err();
+        match &e {
+            CaptureError::RecordLength {
+                index, offset, len, ..
+            } => assert_eq!((*index, *offset, *len), (2, 44, u32::MAX)),
+            other => panic!("{other}"),
+        }
+        assert!(e.to_string().contains("record 2 (at byte 44)"), "{e}");
+        // On the first record: not "holds no packets".
+        let p = write_pcap(d.path(), "b.pcap", 1, &[(1, 4, b"abcd")]);
+        set_caplen(&p, 24, u32::MAX);
+        let e = scan(&p).unwrap_err();
+        assert!(e.to_string().contains("record 1 (at byte 24)"), "{e}");
+        // Within the limit but past the end of the file: a truncated tail, as before.
+        let p = write_pcap(d.path(), "c.pcap", 1, &[(1, 4, b"abcd"), (2, 4, b"efgh")]);
+        set_caplen(&p, 44, 1000);
+        let i = scan(&p).unwrap();
+        assert_eq!(i.packets, 1);
+        assert!(i.truncated_tail);
+    }
+
+    /// pcapng: a section header, one Ethernet interface, then enhanced packets on the given
+    /// interface ids.
+    fn write_pcapng(p: &Path, packet_interfaces: &[u32]) {
+        let mut b = Vec::new();
+        let mut block = |kind: u32, body: &[u8]| {
+            let len = 12 + body.len() as u32;
+            b.extend_from_slice(&kind.to_le_bytes());
+            b.extend_from_slice(&len.to_le_bytes());
+            b.extend_from_slice(body);
+            b.extend_from_slice(&len.to_le_bytes());
+        };
+        let mut shb = Vec::new();
+        shb.extend_from_slice(&0x1A2B_3C4Du32.to_le_bytes());
+        shb.extend_from_slice(&1u16.to_le_bytes());
+        shb.extend_from_slice(&0u16.to_le_bytes());
+        shb.extend_from_slice(&u64::MAX.to_le_bytes());
+        block(0x0A0D_0D0A, &shb);
+        let mut idb = Vec::new();
+        idb.extend_from_slice(&1u16.to_le_bytes());
+        idb.extend_from_slice(&0u16.to_le_bytes());
+        idb.extend_from_slice(&65535u32.to_le_bytes());
+        block(1, &idb);
+        for &iface in packet_interfaces {
+            let mut epb = Vec::new();
+            epb.extend_from_slice(&iface.to_le_bytes());
+            epb.extend_from_slice(&0u32.to_le_bytes());
+            epb.extend_from_slice(&1_000_000u32.to_le_bytes());
+            epb.extend_from_slice(&4u32.to_le_bytes());
+            epb.extend_from_slice(&4u32.to_le_bytes());
+            epb.extend_from_slice(b"abcd");
+            block(6, &epb);
+        }
+        std::fs::write(p, b).unwrap();
+    }
+
+    #[test]
+    fn pcapng_packet_on_an_undescribed_interface_names_the_record() {
+        let d = tempfile::tempdir().unwrap();
+        let good = d.path().join("good.pcapng");
+        write_pcapng(&good, &[0, 0]);
+        let i = scan(&good).unwrap();
+        assert_eq!((i.packets, i.link_type), (2, 1));
+        let bad = d.path().join("bad.pcapng");
+        write_pcapng(&bad, &[0, 3]);
+        let e = scan(&bad).unwrap_err();
+        assert!(matches!(e, CaptureError::Corrupt { index: 2, .. }), "{e}");
+        assert!(e.to_string().contains("interface 3"), "{e}");
     }
 
     #[test]
