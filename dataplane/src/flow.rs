@@ -28,8 +28,8 @@ pub mod tcp;
 pub use key::{proto, zone, zone_vlan, Direction, FlowId, FlowKey, FlowTuple, Side};
 pub use reassembly::{NullStreamSink, SegmentPool, StreamSink, CHUNK_SIZE};
 pub use record::{
-    civil_from_days, eve_timestamp, write_eve_flow, AppProto, EndReason, FlowRecord,
-    FlowRecordSink, FlowState,
+    civil_from_days, eve_timestamp, render_eve_flow, write_eve_flow, AppProto, EndReason,
+    FlowRecord, FlowRecordSink, FlowState,
 };
 pub use stats::{FlowCounters, TcpCounters};
 pub use table::{

@@ -412,6 +412,14 @@ pub fn run(
     let _stop_workers = StopOnDrop(&plan.stop);
     let mut published = Vec::with_capacity(plan.workers.len());
     let mut done_flags = Vec::with_capacity(plan.workers.len());
+    // A capture replayed once is offline: a full ring makes the worker wait for its consumer
+    // (nothing is lost); live sources drop and count instead.
+    let offline = plan.workers.iter().all(|w| w.expected_packets.is_some());
+    let when_full = if offline {
+        crate::export::WhenFull::Wait(plan.stop.clone())
+    } else {
+        crate::export::WhenFull::Drop
+    };
     for (i, (wp, lcore)) in plan.workers.iter().zip(lcores.iter().copied()).enumerate() {
         let mut export = Export::default();
         let attach = attached.get_mut(i).and_then(Option::take);
@@ -441,6 +449,7 @@ pub fn run(
             export.eve = Some(p);
             export.eve_alerts = plan.worker.eve_alerts;
         }
+        export.set_when_full(&when_full);
         let worker = Worker::new(i, link, wp.wire.clone(), &plan.worker, export)
             .map_err(|e| RuntimeError::Config(e.to_string()))?;
         published.push(worker.published());
