@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 use crate::config::IngestConfig;
-use crate::eve::{flow_json, EveWriter};
+use crate::eve::EveWriter;
 use crate::model::{Action, Alert, Direction, FlowEndReason, FlowRecord, FlowState, StoredRule};
 use crate::store::Store;
 
@@ -293,6 +293,7 @@ impl RecordSource for WorkerRings {
                 app_proto: ev.app_proto.to_owned(),
                 alerted: ev.alerted,
                 worker: self.name.clone(),
+                eve: String::new(),
             });
         }
         n
@@ -368,6 +369,8 @@ pub struct IngestCounters {
     pub unknown_signatures: AtomicU64,
     /// Flow records dropped after storage kept failing with a full retry buffer.
     pub flows_dropped: AtomicU64,
+    /// Alerts and flow records still unstored when ingest stopped (storage refused them).
+    pub discarded_at_stop: AtomicU64,
 }
 
 /// State shared between the ingest thread and the API.
@@ -378,6 +381,8 @@ pub struct IngestShared {
     overflow: Vec<(String, Arc<RingOverflow>)>,
     live: broadcast::Sender<Arc<Alert>>,
     stop: AtomicBool,
+    /// EVE lines written after everything drained, when ingest stops (the `stats` record).
+    eve_at_stop: Mutex<Vec<u8>>,
 }
 
 impl std::fmt::Debug for IngestShared {
@@ -398,6 +403,22 @@ impl IngestShared {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Queues newline-terminated EVE lines to be written last, once every record is drained
+    /// and stored at stop (the end-of-run `stats` record).
+    pub fn write_eve_at_stop(&self, lines: &[u8]) {
+        self.eve_at_stop
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(lines);
+    }
+
+    /// Records lost: alerts and flows storage refused until ingest stopped, and flows dropped
+    /// from a full retry buffer.
+    pub fn discarded(&self) -> u64 {
+        self.counters.discarded_at_stop.load(Ordering::Relaxed)
+            + self.counters.flows_dropped.load(Ordering::Relaxed)
     }
 
     /// A receiver of every alert stored from now on.
@@ -518,6 +539,7 @@ impl Ingest {
             overflow,
             live,
             stop: AtomicBool::new(false),
+            eve_at_stop: Mutex::new(Vec::new()),
         });
         let core = cfg.core;
         let batch_max = cfg.batch_max;
@@ -696,8 +718,32 @@ impl Loop {
             }
         }
         self.finish_in_flight();
+        let lost = self.retry_alerts.len() + self.retry_flows.len();
+        if lost > 0 {
+            tracing::error!(
+                alerts = self.retry_alerts.len(),
+                flows = self.retry_flows.len(),
+                "stopped with records that could not be stored"
+            );
+        }
+        self.shared
+            .counters
+            .discarded_at_stop
+            .store(lost as u64, Ordering::Relaxed);
+        let last = std::mem::take(
+            &mut *self
+                .shared
+                .eve_at_stop
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
         if let Some(e) = self.eve.as_mut() {
-            let _ = e.flush();
+            if e.write_lines(&last).and_then(|()| e.flush()).is_err() {
+                self.shared
+                    .counters
+                    .eve_errors
+                    .fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -836,7 +882,7 @@ impl Loop {
                         .fetch_add(flows.len() as u64, Ordering::Relaxed);
                     if let Some(e) = self.eve.as_mut() {
                         for f in &flows {
-                            if e.write_event(&flow_json(f)).is_err() {
+                            if e.write_flow(f).is_err() {
                                 c.eve_errors.fetch_add(1, Ordering::Relaxed);
                             }
                         }

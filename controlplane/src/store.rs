@@ -1950,6 +1950,7 @@ mod tests {
                 app_proto: if i % 5 == 0 { "dns" } else { "http" }.into(),
                 alerted: false,
                 worker: "w0".into(),
+                eve: String::new(),
             })
             .collect();
         s.append_flows(&flows).unwrap();
