@@ -650,6 +650,8 @@ mod tests {
                     ty,
                     format!("{i}:{}", "z".repeat((i % 50) as usize)).as_bytes()
                 ));
+            }
+            for i in 0..n {
                 assert!(pf.push(i));
             }
             (p.overflow(), p.waits(), pf.overflow(), pf.waits())
