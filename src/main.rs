@@ -674,8 +674,22 @@ impl StatusLine {
         self.last_bytes = bytes;
         self.last_elapsed = elapsed;
         let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
+        // Records the workers dropped on full rings, shown only once there are some.
+        let records: u64 = [
+            "detect.alert_queue_overflow",
+            "flow.export_overflow",
+            "eve.queue_overflow",
+        ]
+        .iter()
+        .filter_map(|n| sum(published, n))
+        .sum();
+        let records = if records > 0 {
+            format!(" | records dropped {records}")
+        } else {
+            String::new()
+        };
         format!(
-            "[{:>6.0}s] {:>10.0} pps {:>9.1} Mbps | packets {} | flows {} | alerts {} | drops {}",
+            "[{:>6.0}s] {:>10.0} pps {:>9.1} Mbps | packets {} | flows {} | alerts {} | drops {}{records}",
             elapsed.as_secs_f64(),
             pps,
             mbps,
