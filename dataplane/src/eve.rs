@@ -49,7 +49,8 @@ impl Vlans {
     }
 }
 
-/// The common fields at the start of every EVE record.
+/// The common fields at the start of every EVE record, in the data plane's terms (packet time,
+/// the decoder's VLAN tags); [`Json::envelope`] takes it as a [`vocab::eve::Envelope`].
 #[derive(Clone, Copy, Debug)]
 pub struct Envelope<'a> {
     /// Packet time of the event.
@@ -94,6 +95,7 @@ impl<'a> From<&'a Envelope<'_>> for vocab::eve::Envelope<'a> {
     }
 }
 
+/// Packet time as [`Json::timestamp`] takes it: nanoseconds since the epoch.
 impl From<Timestamp> for u64 {
     fn from(ts: Timestamp) -> u64 {
         ts.0
