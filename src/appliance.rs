@@ -380,6 +380,8 @@ pub struct WorkerSource {
     shared: Arc<Shared>,
     /// The engine of the last generation rendered (a lookup only when it changes).
     engine: Option<(u64, Arc<rules::Engine>)>,
+    /// Render each flow's EVE record (for the EVE file), as `osprey replay --eve` does.
+    eve_flows: bool,
 }
 
 impl WorkerSource {
@@ -400,7 +402,15 @@ impl WorkerSource {
             other: Vec::new(),
             shared,
             engine: None,
+            eve_flows: false,
         }
+    }
+
+    /// Renders each flow's EVE `flow` record for the EVE file, with the function
+    /// `osprey replay --eve` uses.
+    pub fn with_eve_flows(mut self, on: bool) -> Self {
+        self.eve_flows = on;
+        self
     }
 
     /// Moves up to `max` records out of the EVE ring: alert lines queue for their records,
@@ -492,6 +502,7 @@ pub fn convert_flow(f: &FlowRecord, worker: &str) -> model::FlowRecord {
         app_proto: f.app_proto.eve_name().unwrap_or("").to_owned(),
         alerted: f.alerted,
         worker: worker.to_owned(),
+        eve: String::new(),
     }
 }
 
@@ -523,8 +534,17 @@ impl RecordSource for WorkerSource {
     }
 
     fn drain_flows(&mut self, max: usize, out: &mut Vec<model::FlowRecord>) -> usize {
-        let name = &self.name;
-        self.flows.drain(max, |f| out.push(convert_flow(&f, name)))
+        let (name, eve) = (&self.name, self.eve_flows);
+        let mut line = Vec::new();
+        self.flows.drain(max, |f| {
+            let mut rec = convert_flow(&f, name);
+            if eve {
+                line.clear();
+                dataplane::flow::render_eve_flow(&f, &mut line);
+                rec.eve = String::from_utf8_lossy(&line).into_owned();
+            }
+            out.push(rec);
+        })
     }
 
     fn overflow(&self) -> Option<(u64, u64)> {

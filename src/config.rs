@@ -65,6 +65,8 @@ pub struct EveSection {
     /// Suricata's `anomaly.types`: any of `decode`, `stream`, `applayer` (default: Suricata's
     /// default configuration, `applayer` only).
     pub anomaly_types: Vec<AnomalyType>,
+    /// Bytes of each worker's EVE record ring (default 4 MiB).
+    pub ring_bytes: usize,
 }
 
 impl Default for EveSection {
@@ -81,6 +83,7 @@ impl Default for EveSection {
             rotate_bytes,
             keep,
             anomaly_types: vec![AnomalyType::Applayer],
+            ring_bytes: dataplane::worker::EVE_RING_BYTES,
         }
     }
 }

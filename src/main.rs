@@ -114,6 +114,10 @@ struct ReplayArgs {
     /// `[eve] anomaly_types`, else Suricata's default configuration (`applayer`).
     #[arg(long, value_delimiter = ',', value_parser = ["decode", "stream", "applayer"])]
     anomaly_types: Option<Vec<String>>,
+    /// Bytes of each worker's EVE record ring (default 4 MiB). A replay never drops records:
+    /// when the ring is full the worker waits for the writer (`eve.queue_waits`).
+    #[arg(long)]
+    eve_ring_bytes: Option<usize>,
     /// Engine mode flags, comma-separated: `checksum-off` (do not validate checksums, like
     /// Suricata's `-k none`), `stream-inline`, `midstream`, `simulate-ips`.
     #[arg(long, default_value = "", value_parser = parse_flags)]
@@ -377,6 +381,9 @@ fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     worker.eve_alerts = a.eve.is_some() && wants("alert") && engine.is_some();
     worker.pipeline.app.eve_logging =
         a.eve.is_some() && ["http", "dns", "tls", "websocket"].iter().any(|t| wants(t));
+    if let Some(b) = a.eve_ring_bytes {
+        worker.eve_ring_bytes = b;
+    }
     let opts = ReplayOptions {
         pcap: a.pcap.clone(),
         workers: a.workers,
@@ -440,7 +447,9 @@ fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     )?;
     let mut eve = eve.into_inner();
     if let (Some(w), true) = (eve.as_mut(), wants("stats")) {
-        write_eve_stats(&mut *w, &report).context("writing EVE")?;
+        let mut line = eve_stats_record(&report.per_worker, report.elapsed_secs);
+        line.push(b'\n');
+        w.write_all(&line).context("writing EVE")?;
         written.borrow_mut().count("stats");
     }
     if let Some(e) = eve_error.into_inner() {
@@ -493,7 +502,11 @@ fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             )?;
         }
     }
-    Ok(if report.drops.undelivered > 0 {
+    let dropped = records_dropped(&report.per_worker);
+    if dropped > 0 {
+        eprintln!("osprey: {dropped} record(s) dropped on full worker rings (stopped early)");
+    }
+    Ok(if report.drops.undelivered > 0 || dropped > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
@@ -532,59 +545,43 @@ struct StatsJson<'a> {
     eve: EveStats,
 }
 
-/// Writes Suricata's end-of-run `stats` record: every counter summed over the workers,
-/// nested by its dotted name (`decoder.pkts` → `"decoder": {"pkts": ...}`).
-fn write_eve_stats(w: &mut dyn Write, report: &runtime::ReplayReport) -> std::io::Result<()> {
-    use serde_json::{Map, Value};
-    let mut sums: std::collections::BTreeMap<&str, u64> = Default::default();
-    for wr in &report.per_worker {
-        for (k, v) in &wr.counters {
-            *sums.entry(k).or_default() += *v;
-        }
-    }
-    let mut stats = Map::new();
-    stats.insert(
-        "uptime".into(),
-        Value::from(report.elapsed_secs.round() as u64),
-    );
-    for (name, v) in sums {
-        let mut node = &mut stats;
-        let mut parts = name.split('.').peekable();
-        while let Some(p) = parts.next() {
-            if parts.peek().is_none() {
-                // A leaf never replaces a group of the same name.
-                node.entry(p.to_string()).or_insert(Value::from(v));
-                break;
-            }
-            let child = node
-                .entry(p.to_string())
-                .or_insert_with(|| Value::Object(Map::new()));
-            if !child.is_object() {
-                // A group under a name already used by a leaf: the leaf moves aside.
-                let leaf = std::mem::replace(child, Value::Object(Map::new()));
-                if let Value::Object(m) = child {
-                    m.insert("total".into(), leaf);
-                }
-            }
-            let Value::Object(m) = child else { break };
-            node = m;
-        }
-    }
-    let last = report
-        .per_worker
+/// Suricata's end-of-run `stats` record (no newline), with the one EVE writer: every counter
+/// summed over the workers, nested by its dotted name (`decoder.pkts` → `"decoder": {"pkts":
+/// ...}`), stamped with the last packet's time. `osprey replay --eve` and `osprey run` write
+/// it the same way. The workers' waits for a full ring are left out: they describe how fast
+/// the writer kept up on this machine, not the traffic (`--stats-json`, `osprey ctl stats` and
+/// the metrics have them).
+fn eve_stats_record(per_worker: &[runtime::WorkerReport], elapsed_secs: f64) -> Vec<u8> {
+    let last = per_worker
         .iter()
         .map(|w| w.last_packet_time)
         .max()
         .unwrap_or_default();
-    let mut rec = Map::new();
-    rec.insert(
-        "timestamp".into(),
-        Value::from(vocab::calendar::eve_timestamp(last.0)),
-    );
-    rec.insert("event_type".into(), Value::from("stats"));
-    rec.insert("stats".into(), Value::Object(stats));
-    serde_json::to_writer(&mut *w, &Value::Object(rec)).map_err(std::io::Error::other)?;
-    w.write_all(b"\n")
+    let counters = per_worker.iter().flat_map(|w| {
+        w.counters
+            .iter()
+            .filter(|(n, _)| !dataplane::worker::WAIT_COUNTERS.contains(n))
+            .map(|(n, v)| (*n, *v))
+    });
+    let mut out = Vec::with_capacity(4096);
+    vocab::eve::write_stats(&mut out, last.0, elapsed_secs.round() as u64, counters);
+    out
+}
+
+/// Records the workers dropped on full rings (alerts, flows, EVE records).
+fn records_dropped(per_worker: &[runtime::WorkerReport]) -> u64 {
+    per_worker
+        .iter()
+        .flat_map(|w| {
+            [
+                "detect.alert_queue_overflow",
+                "flow.export_overflow",
+                "eve.queue_overflow",
+            ]
+            .iter()
+            .map(|n| w.counters.get(n).copied().unwrap_or(0))
+        })
+        .sum()
 }
 
 #[derive(serde::Serialize)]
@@ -770,8 +767,22 @@ impl StatusLine {
         self.last_bytes = bytes;
         self.last_elapsed = elapsed;
         let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
+        // Records the workers dropped on full rings, shown only once there are some.
+        let records: u64 = [
+            "detect.alert_queue_overflow",
+            "flow.export_overflow",
+            "eve.queue_overflow",
+        ]
+        .iter()
+        .filter_map(|n| sum(published, n))
+        .sum();
+        let records = if records > 0 {
+            format!(" | records dropped {records}")
+        } else {
+            String::new()
+        };
         format!(
-            "[{:>6.0}s] {:>10.0} pps {:>9.1} Mbps | packets {} | flows {} | alerts {} | drops {}",
+            "[{:>6.0}s] {:>10.0} pps {:>9.1} Mbps | packets {} | flows {} | alerts {} | drops {}{records}",
             elapsed.as_secs_f64(),
             pps,
             mbps,
@@ -962,9 +973,11 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
         let (pf, cf) = dataplane::export::ring(cfg.ingest.ring_capacity);
         // Each alert's line as the worker renders it (flow counters, the transaction), paired
         // with its record by ingest; app-layer and anomaly records go to the EVE file.
-        let (pe, ce) = dataplane::export::eve_ring(dataplane::worker::EVE_RING_BYTES);
+        let (pe, ce) = dataplane::export::eve_ring(cfg.eve.ring_bytes);
         producers.push((pa, pf, pe));
-        sources.push(Box::new(WorkerSource::new(i, ca, cf, ce, shared.clone())));
+        sources.push(Box::new(
+            WorkerSource::new(i, ca, cf, ce, shared.clone()).with_eve_flows(cfg.eve.enabled),
+        ));
     }
     let appliance = Arc::new(DataPlane {
         shared: shared.clone(),
@@ -1030,11 +1043,39 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
     }
 
     let result = run_dataplane(&cfg, &a, stop.clone(), engine, shared.attach.clone());
-    // The data plane has stopped (signal, --seconds, API shutdown or an error): drain the
-    // rings into storage, stop the servers, flush.
+    // The data plane has stopped (the capture ended, a signal, --seconds, API shutdown or an
+    // error): the stats record goes last into the EVE file, once ingest has drained the rings
+    // into storage; then the servers stop and storage flushes.
+    let ingest = cp.ctx.ingest.clone();
+    if let (Ok(r), true) = (&result, cfg.eve.enabled) {
+        let mut line = eve_stats_record(&r.per_worker, r.elapsed_secs);
+        line.push(b'\n');
+        ingest.write_eve_at_stop(&line);
+    }
     stop.store(true, Ordering::SeqCst);
     rt.block_on(cp.shutdown());
-    result
+    let r = result?;
+    // Records lost on the way to storage and the EVE file: refused by storage until the end,
+    // or dropped on full worker rings by a run that should not drop (a capture replayed once).
+    let discarded = ingest.discarded()
+        + if r.offline {
+            records_dropped(&r.per_worker)
+        } else {
+            0
+        };
+    if discarded > 0 {
+        eprintln!("osprey: {discarded} record(s) discarded");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How the data plane's run ended.
+struct DataplaneRun {
+    per_worker: Vec<runtime::WorkerReport>,
+    elapsed_secs: f64,
+    /// A capture replayed once (the workers waited instead of dropping).
+    offline: bool,
 }
 
 /// Runs the data plane of `cfg` until it stops, with the status line.
@@ -1044,7 +1085,7 @@ fn run_dataplane(
     stop: Arc<AtomicBool>,
     engine: Arc<rules::Engine>,
     attach: Arc<runtime::Attach>,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<DataplaneRun> {
     let mut status = StatusLine {
         last_packets: 0,
         last_bytes: 0,
@@ -1065,6 +1106,7 @@ fn run_dataplane(
     // Transactions are rendered as EVE records only for an EVE file; alerts always carry
     // their own rendering (stored with them).
     worker.pipeline.app.eve_logging = cfg.eve.enabled;
+    worker.eve_ring_bytes = cfg.eve.ring_bytes;
     let c = &cfg.capture;
     let workers = &c.workers;
     match c.mode {
@@ -1096,6 +1138,11 @@ fn run_dataplane(
                 r.drops.rx_nombuf,
                 r.drops.ierrors
             );
+            Ok(DataplaneRun {
+                per_worker: r.per_worker,
+                elapsed_secs: r.elapsed_secs,
+                offline: !*looping,
+            })
         }
         config::Mode::Ports => {
             let ports = &c.ports;
@@ -1140,7 +1187,11 @@ fn run_dataplane(
                 "stopped: {packets} packets in {:.1} s; drops: imissed {} rx_nombuf {} ierrors {}",
                 r.elapsed_secs, r.port.imissed, r.port.rx_nombuf, r.port.ierrors
             );
+            Ok(DataplaneRun {
+                per_worker: r.per_worker,
+                elapsed_secs: r.elapsed_secs,
+                offline: false,
+            })
         }
     }
-    Ok(ExitCode::SUCCESS)
 }

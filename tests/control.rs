@@ -383,7 +383,8 @@ fn run_alerts_carry_flow_counters_and_transaction_metadata() {
     for a in &alerts {
         assert!(a["flow"]["pkts_toserver"].as_u64().is_some(), "{a}");
         assert!(a["http"].is_object(), "{a}");
-        assert!(a["osprey"]["alert_id"].as_u64().unwrap_or(0) >= 1, "{a}");
+        // As `osprey replay --eve` writes it: the alert's id stays in the store and the API.
+        assert!(a.get("osprey").is_none(), "{a}");
     }
     // The workers' transaction records reach the file too.
     assert!(

@@ -202,6 +202,9 @@ pub struct FlowRecord {
     pub app_proto: String,
     pub alerted: bool,
     pub worker: String,
+    /// The worker's EVE `flow` record (one JSON object, as `osprey replay --eve` writes it),
+    /// or empty when there is none; not stored.
+    pub eve: String,
 }
 
 /// One rule as stored in the ruleset.
@@ -357,6 +360,7 @@ impl From<proto::Flow> for FlowRecord {
             app_proto: p.app_proto,
             alerted: p.alerted,
             worker: p.worker,
+            eve: String::new(),
         }
     }
 }

@@ -1,13 +1,12 @@
-//! Direct EVE JSON writing into reused memory, for records the workers render themselves
-//! (app-layer transactions, anomalies): no intermediate `serde_json::Value`, no allocation once
-//! the output buffer has grown to its working size.
-//!
-//! A record is built as `Json::new(buf)` → [`Json::envelope`] (the common fields every EVE
-//! record starts with) → fields → [`Json::end`]. The result is one JSON object without a
-//! trailing newline, which the pipeline hands to [`crate::pipeline::EventSink::eve_line`].
+//! EVE records the workers render (alerts, app-layer transactions, anomalies) with the one
+//! EVE writer, [`vocab::eve::Json`]: this module adds what only the data plane knows, the
+//! packet's or flow's [`Envelope`] (packet time, VLAN tags) and the `anomaly` record. The
+//! result is one JSON object without a trailing newline, which the pipeline hands to
+//! [`crate::pipeline::EventSink::eve_line`].
 
-use std::io::Write;
 use std::net::IpAddr;
+
+pub use vocab::eve::Json;
 
 use crate::time::Timestamp;
 
@@ -50,7 +49,8 @@ impl Vlans {
     }
 }
 
-/// The common fields at the start of every EVE record.
+/// The common fields at the start of every EVE record, in the data plane's terms (packet time,
+/// the decoder's VLAN tags); [`Json::envelope`] takes it as a [`vocab::eve::Envelope`].
 #[derive(Clone, Copy, Debug)]
 pub struct Envelope<'a> {
     /// Packet time of the event.
@@ -77,279 +77,29 @@ pub struct Envelope<'a> {
     pub icmp: Option<[u8; 2]>,
 }
 
-/// Writes one JSON object into `out` (appending).
-#[derive(Debug)]
-pub struct Json<'o> {
-    out: &'o mut Vec<u8>,
-    /// A field was written at the current nesting level (a comma is due before the next).
-    need_comma: bool,
-}
-
-impl<'o> Json<'o> {
-    /// Starts an object at the end of `out`.
-    pub fn new(out: &'o mut Vec<u8>) -> Json<'o> {
-        out.push(b'{');
-        Json {
-            out,
-            need_comma: false,
+impl<'a> From<&'a Envelope<'_>> for vocab::eve::Envelope<'a> {
+    fn from(e: &'a Envelope<'_>) -> Self {
+        vocab::eve::Envelope {
+            ts_nanos: e.ts.0,
+            flow_id: e.flow_id,
+            pcap_cnt: e.pcap_cnt,
+            event_type: e.event_type,
+            src: e.src,
+            src_port: e.src_port,
+            dst: e.dst,
+            dst_port: e.dst_port,
+            proto: e.proto,
+            vlan: e.vlan.ids(),
+            icmp: e.icmp,
         }
-    }
-
-    /// The common EVE fields: `timestamp`, `flow_id`, `pcap_cnt`, `event_type`, addresses,
-    /// ports, `proto` and `ip_v`, in Suricata's order.
-    pub fn envelope(&mut self, e: &Envelope<'_>) -> &mut Self {
-        self.envelope_without_addresses(e);
-        // A packet whose IP layer could not be decoded has no addresses: Suricata leaves the
-        // fields out.
-        if e.proto == 0 && e.src.is_unspecified() && e.dst.is_unspecified() {
-            return self;
-        }
-        self.ip("src_ip", e.src);
-        let ports = matches!(e.proto, 6 | 17 | 132);
-        if ports {
-            self.u64("src_port", u64::from(e.src_port));
-        }
-        self.ip("dest_ip", e.dst);
-        if ports {
-            self.u64("dest_port", u64::from(e.dst_port));
-        }
-        self.key("proto");
-        self.out.push(b'"');
-        match vocab::proto::keyword(e.proto) {
-            Some(name) => self.out.extend_from_slice(name.as_bytes()),
-            None => {
-                let _ = write!(self.out, "{}", e.proto);
-            }
-        }
-        self.out.push(b'"');
-        self.u64("ip_v", if e.src.is_ipv4() { 4 } else { 6 });
-        if let Some([kind, code]) = e.icmp {
-            self.u64("icmp_type", u64::from(kind))
-                .u64("icmp_code", u64::from(code));
-        }
-        self
-    }
-
-    /// The common fields of a record about a packet without IP addresses (a malformed or
-    /// non-IP frame): `timestamp`, `flow_id`, `pcap_cnt`, `event_type`; `e`'s addresses,
-    /// ports and protocol are not written.
-    pub fn envelope_without_addresses(&mut self, e: &Envelope<'_>) -> &mut Self {
-        self.key("timestamp");
-        self.out.push(b'"');
-        write_timestamp(self.out, e.ts);
-        self.out.push(b'"');
-        if e.flow_id != 0 {
-            self.u64("flow_id", e.flow_id);
-        }
-        if e.pcap_cnt != 0 {
-            self.u64("pcap_cnt", e.pcap_cnt);
-        }
-        self.str("event_type", e.event_type);
-        if !e.vlan.ids().is_empty() {
-            self.array("vlan");
-            for &id in e.vlan.ids() {
-                self.sep();
-                let _ = write!(self.out, "{id}");
-            }
-            self.close_array();
-        }
-        self
-    }
-
-    /// Writes `"name":` (with a comma when needed).
-    pub fn key(&mut self, name: &str) -> &mut Self {
-        if self.need_comma {
-            self.out.push(b',');
-        }
-        self.need_comma = true;
-        self.out.push(b'"');
-        escape_into(self.out, name.as_bytes());
-        self.out.extend_from_slice(b"\":");
-        self
-    }
-
-    /// A string field.
-    pub fn str(&mut self, name: &str, v: &str) -> &mut Self {
-        self.bytes(name, v.as_bytes())
-    }
-
-    /// A string field from raw bytes: invalid UTF-8 becomes U+FFFD, control characters are
-    /// escaped, as Suricata's JSON output does.
-    pub fn bytes(&mut self, name: &str, v: &[u8]) -> &mut Self {
-        self.key(name);
-        self.value_bytes(v);
-        self
-    }
-
-    /// A string value inside an array (after [`Json::array`]).
-    pub fn value_bytes(&mut self, v: &[u8]) -> &mut Self {
-        self.out.push(b'"');
-        escape_into(self.out, v);
-        self.out.push(b'"');
-        self
-    }
-
-    /// An unsigned number field.
-    pub fn u64(&mut self, name: &str, v: u64) -> &mut Self {
-        self.key(name);
-        write_u64(self.out, v);
-        self
-    }
-
-    /// A signed number field.
-    pub fn i64(&mut self, name: &str, v: i64) -> &mut Self {
-        self.key(name);
-        let _ = write!(self.out, "{v}");
-        self
-    }
-
-    /// A boolean field.
-    pub fn bool(&mut self, name: &str, v: bool) -> &mut Self {
-        self.key(name);
-        self.out
-            .extend_from_slice(if v { b"true" } else { b"false" });
-        self
-    }
-
-    /// An IP address as a string field.
-    pub fn ip(&mut self, name: &str, v: IpAddr) -> &mut Self {
-        self.key(name);
-        self.out.push(b'"');
-        let _ = write!(self.out, "{v}");
-        self.out.push(b'"');
-        self
-    }
-
-    /// A timestamp field in EVE's format.
-    pub fn timestamp(&mut self, name: &str, ts: Timestamp) -> &mut Self {
-        self.key(name);
-        self.out.push(b'"');
-        write_timestamp(self.out, ts);
-        self.out.push(b'"');
-        self
-    }
-
-    /// Opens a nested object under `name`; close it with [`Json::close`].
-    pub fn object(&mut self, name: &str) -> &mut Self {
-        self.key(name);
-        self.out.push(b'{');
-        self.need_comma = false;
-        self
-    }
-
-    /// Opens an array under `name`; elements are separated with [`Json::sep`]; close it with
-    /// [`Json::close_array`].
-    pub fn array(&mut self, name: &str) -> &mut Self {
-        self.key(name);
-        self.out.push(b'[');
-        self.need_comma = false;
-        self
-    }
-
-    /// Starts an element of an open array (writes the comma when needed).
-    pub fn sep(&mut self) -> &mut Self {
-        if self.need_comma {
-            self.out.push(b',');
-        }
-        self.need_comma = true;
-        self
-    }
-
-    /// Opens an object as an array element.
-    pub fn element_object(&mut self) -> &mut Self {
-        self.sep();
-        self.out.push(b'{');
-        self.need_comma = false;
-        self
-    }
-
-    /// Closes the innermost object.
-    pub fn close(&mut self) -> &mut Self {
-        self.out.push(b'}');
-        self.need_comma = true;
-        self
-    }
-
-    /// Closes the innermost array.
-    pub fn close_array(&mut self) -> &mut Self {
-        self.out.push(b']');
-        self.need_comma = true;
-        self
-    }
-
-    /// A string field from format arguments, written without an intermediate `String`. The
-    /// text is escaped like [`Json::bytes`] when it needs to be.
-    pub fn str_fmt(&mut self, name: &str, args: std::fmt::Arguments<'_>) -> &mut Self {
-        self.key(name);
-        self.value_fmt_inner(args);
-        self
-    }
-
-    /// A string element of an open array from format arguments (see [`Json::str_fmt`]).
-    pub fn value_fmt(&mut self, args: std::fmt::Arguments<'_>) -> &mut Self {
-        self.sep();
-        self.value_fmt_inner(args);
-        self
-    }
-
-    fn value_fmt_inner(&mut self, args: std::fmt::Arguments<'_>) {
-        self.out.push(b'"');
-        let start = self.out.len();
-        let _ = self.out.write_fmt(args);
-        if self.out[start..]
-            .iter()
-            .any(|&c| c < 0x20 || c == b'"' || c == b'\\' || c >= 0x7f)
-        {
-            // Rare: move the text aside and write it escaped (only formatted values that
-            // carry arbitrary text get here).
-            let text = self.out.split_off(start);
-            escape_into(self.out, &text);
-        }
-        self.out.push(b'"');
-    }
-
-    /// An unsigned number element of an open array.
-    pub fn value_u64(&mut self, v: u64) -> &mut Self {
-        self.sep();
-        write_u64(self.out, v);
-        self
-    }
-
-    /// Opens an array as an array element.
-    pub fn element_array(&mut self) -> &mut Self {
-        self.sep();
-        self.out.push(b'[');
-        self.need_comma = false;
-        self
-    }
-
-    /// Raw JSON text as the value of `name` (the caller guarantees it is valid JSON).
-    pub fn raw(&mut self, name: &str, json: &[u8]) -> &mut Self {
-        self.key(name);
-        self.out.extend_from_slice(json);
-        self
-    }
-
-    /// Closes the record.
-    pub fn end(self) {
-        self.out.push(b'}');
     }
 }
 
-/// Appends `v` in decimal (without the formatting machinery: numbers are most of a record's
-/// fields).
-fn write_u64(out: &mut Vec<u8>, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+/// Packet time as [`Json::timestamp`] takes it: nanoseconds since the epoch.
+impl From<Timestamp> for u64 {
+    fn from(ts: Timestamp) -> u64 {
+        ts.0
     }
-    out.extend_from_slice(&buf[i..]);
 }
 
 /// What an `anomaly` record reports, as Suricata's anomaly logger types it.
@@ -399,76 +149,6 @@ pub fn write_anomaly(out: &mut Vec<u8>, env: &Envelope<'_>, addresses: bool, a: 
     }
     j.close();
     j.end();
-}
-
-/// Appends `ts` as `2024-01-01T00:00:00.000000+0000` (UTC).
-pub fn write_timestamp(out: &mut Vec<u8>, ts: Timestamp) {
-    let secs = ts.0 / 1_000_000_000;
-    let micros = (ts.0 % 1_000_000_000) / 1_000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (y, m, d) = vocab::calendar::civil_from_days(days);
-    // Fixed-width digits by hand: every record starts with this, the formatting machinery
-    // would be a good part of a record's cost.
-    let mut b = *b"0000-00-00T00:00:00.000000+0000";
-    let mut put = |at: usize, width: usize, mut v: u64| {
-        for i in (at..at + width).rev() {
-            b[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-    };
-    if (0..=9999).contains(&y) {
-        put(0, 4, y as u64);
-        put(5, 2, u64::from(m));
-        put(8, 2, u64::from(d));
-        put(11, 2, rem / 3600);
-        put(14, 2, (rem / 60) % 60);
-        put(17, 2, rem % 60);
-        put(20, 6, micros);
-        out.extend_from_slice(&b);
-    } else {
-        let _ = write!(
-            out,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}+0000",
-            rem / 3600,
-            (rem / 60) % 60,
-            rem % 60
-        );
-    }
-}
-
-/// Appends `v` as the inside of a JSON string: valid UTF-8 is kept, invalid sequences become
-/// U+FFFD, quotes, backslashes and control characters are escaped.
-pub fn escape_into(out: &mut Vec<u8>, v: &[u8]) {
-    // Fast path: printable ASCII without quotes or backslashes (nearly every field) is copied
-    // as is.
-    if v.iter()
-        .all(|&c| (0x20..0x7f).contains(&c) && c != b'"' && c != b'\\')
-    {
-        out.extend_from_slice(v);
-        return;
-    }
-    for chunk in v.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '"' => out.extend_from_slice(b"\\\""),
-                '\\' => out.extend_from_slice(b"\\\\"),
-                '\n' => out.extend_from_slice(b"\\n"),
-                '\r' => out.extend_from_slice(b"\\r"),
-                '\t' => out.extend_from_slice(b"\\t"),
-                c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                    let _ = write!(out, "\\u{:04x}", c as u32);
-                }
-                c => {
-                    let mut b = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
-                }
-            }
-        }
-        if !chunk.invalid().is_empty() {
-            out.extend_from_slice("\u{fffd}".as_bytes());
-        }
-    }
 }
 
 #[cfg(test)]
@@ -704,27 +384,6 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// The hand-written digits match the formatting machinery's.
-        #[test]
-        fn timestamps_match_formatting(ns in proptest::num::u64::ANY, n in proptest::num::u64::ANY) {
-            let mut out = Vec::new();
-            write_timestamp(&mut out, Timestamp(ns));
-            let secs = ns / 1_000_000_000;
-            let rem = secs % 86_400;
-            let (y, m, d) = vocab::calendar::civil_from_days((secs / 86_400) as i64);
-            let want = format!(
-                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}+0000",
-                rem / 3600,
-                (rem / 60) % 60,
-                rem % 60,
-                (ns % 1_000_000_000) / 1_000
-            );
-            proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), want);
-            let mut out = Vec::new();
-            write_u64(&mut out, n);
-            proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
-        }
-
         /// Any frames through a pipeline: every worker-rendered record is one valid JSON
         /// object of its announced type, and the count matches `eve.anomaly`.
         #[test]
@@ -756,16 +415,6 @@ mod tests {
                 }
             });
             proptest::prop_assert_eq!(logged, sink.0.len() as u64);
-        }
-
-        #[test]
-        fn any_bytes_escape_to_valid_json(b in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
-            let mut buf = Vec::new();
-            let mut j = Json::new(&mut buf);
-            j.bytes("k", &b);
-            j.end();
-            let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
-            proptest::prop_assert_eq!(v["k"].as_str().unwrap(), String::from_utf8_lossy(&b));
         }
     }
 }

@@ -1,13 +1,52 @@
 //! Records leaving a worker: one bounded single-producer/single-consumer ring per worker and
-//! record kind, drained by the control plane. The worker never blocks: a full ring drops the
-//! record and counts it (`overflow`), so a slow consumer costs records, never packets.
+//! record kind, drained by the control plane.
+//!
+//! What a full ring does depends on the source ([`WhenFull`]). Live, the worker never blocks:
+//! a full ring drops the record and counts it (`overflow`), so a slow consumer costs records,
+//! never packets; in the EVE ring alerts keep a reserved share that lower-priority records
+//! cannot take, and drops are counted by event type. Offline (a capture replayed once) the
+//! worker waits for the consumer instead, so nothing is lost, and counts how often it waited.
 //!
 //! Records are fixed-size values written into preallocated slots (no allocation per push).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crossbeam::queue::ArrayQueue;
+
+/// What a producer does when its ring is full.
+#[derive(Clone, Debug, Default)]
+pub enum WhenFull {
+    /// Drop the record and count it: the worker never waits (live capture).
+    #[default]
+    Drop,
+    /// Wait until the consumer makes room (a capture replayed once: nothing is lost). The
+    /// wait ends, dropping and counting the record, when the flag is set (shutdown) or the
+    /// consumer is gone.
+    Wait(Arc<AtomicBool>),
+}
+
+impl WhenFull {
+    /// Waits a little for the consumer; false when waiting is over (not in wait mode, stop
+    /// requested, or `gone`).
+    #[cold]
+    fn wait(&self, spins: &mut u32, gone: bool) -> bool {
+        let WhenFull::Wait(stop) = self else {
+            return false;
+        };
+        if gone || stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        // Spin briefly, then give the core away: offline the consumer may share it.
+        if *spins < 64 {
+            std::hint::spin_loop();
+        } else {
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        }
+        *spins += 1;
+        true
+    }
+}
 
 struct Shared<T> {
     queue: ArrayQueue<T>,
@@ -19,6 +58,8 @@ struct Shared<T> {
 pub struct Producer<T> {
     shared: Arc<Shared<T>>,
     overflow: u64,
+    when_full: WhenFull,
+    waits: u64,
 }
 
 /// The control plane's end of a ring.
@@ -48,25 +89,54 @@ pub fn ring<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
         Producer {
             shared: shared.clone(),
             overflow: 0,
+            when_full: WhenFull::Drop,
+            waits: 0,
         },
         Consumer { shared },
     )
 }
 
 impl<T> Producer<T> {
-    /// Pushes a record; on a full ring drops it, counts it and returns false.
+    /// Sets what a full ring does (default: drop).
+    pub fn set_when_full(&mut self, w: WhenFull) {
+        self.when_full = w;
+    }
+
+    /// Pushes a record; on a full ring waits ([`WhenFull::Wait`]) or drops it, counts it and
+    /// returns false.
     #[inline]
     pub fn push(&mut self, record: T) -> bool {
         match self.shared.queue.push(record) {
             Ok(()) => true,
-            Err(_) => {
-                self.overflow += 1;
-                // Relaxed store of the producer's own count: no read-modify-write on the hot
-                // path, and readers only need an eventually consistent value.
-                self.shared.overflow.store(self.overflow, Ordering::Relaxed);
-                false
+            Err(r) => self.push_full(r),
+        }
+    }
+
+    #[cold]
+    fn push_full(&mut self, mut record: T) -> bool {
+        let mut spins = 0;
+        while self
+            .when_full
+            .wait(&mut spins, Arc::strong_count(&self.shared) == 1)
+        {
+            match self.shared.queue.push(record) {
+                Ok(()) => {
+                    self.waits += 1;
+                    return true;
+                }
+                Err(r) => record = r,
             }
         }
+        self.overflow += 1;
+        // Relaxed store of the producer's own count: no read-modify-write on the hot path,
+        // and readers only need an eventually consistent value.
+        self.shared.overflow.store(self.overflow, Ordering::Relaxed);
+        false
+    }
+
+    /// Pushes that found the ring full and waited for room.
+    pub fn waits(&self) -> u64 {
+        self.waits
     }
 
     /// Records dropped so far.
@@ -138,13 +208,50 @@ impl<T> Consumer<T> {
 /// length of its event type (u8).
 const EVE_HEADER: usize = 5;
 
+/// EVE event types whose dropped records are counted separately
+/// (`eve.queue_overflow.<type>`); any other type counts as `other`.
+pub const EVE_TYPES: [&str; 9] = [
+    "alert",
+    "flow",
+    "http",
+    "dns",
+    "tls",
+    "websocket",
+    "anomaly",
+    "stats",
+    "other",
+];
+
+/// The counter names of [`EVE_TYPES`]' drops, in the same order.
+pub const EVE_OVERFLOW_COUNTERS: [&str; 9] = [
+    "eve.queue_overflow.alert",
+    "eve.queue_overflow.flow",
+    "eve.queue_overflow.http",
+    "eve.queue_overflow.dns",
+    "eve.queue_overflow.tls",
+    "eve.queue_overflow.websocket",
+    "eve.queue_overflow.anomaly",
+    "eve.queue_overflow.stats",
+    "eve.queue_overflow.other",
+];
+
+/// The share of an EVE ring (1/`ALERT_RESERVE_DIV` of its bytes) that only alerts may fill
+/// when records are dropped on a full ring: a burst of lower-priority records never takes the
+/// last room from an alert.
+pub const ALERT_RESERVE_DIV: usize = 4;
+
 /// The worker's end of an EVE byte ring: variable-length records (a rendered EVE JSON object
 /// and its `event_type`) copied into a preallocated byte ring, no allocation per record.
 pub struct EveProducer {
     ring: rtrb::Producer<u8>,
     shared: Arc<AtomicU64>,
     overflow: u64,
+    /// Drops by [`EVE_TYPES`] index.
+    overflow_by_type: [u64; EVE_TYPES.len()],
     pushed: u64,
+    when_full: WhenFull,
+    waits: u64,
+    capacity: usize,
 }
 
 /// The main lcore's end of an EVE byte ring.
@@ -174,14 +281,19 @@ impl std::fmt::Debug for EveConsumer {
 /// An EVE byte ring holding `capacity_bytes` bytes of records (each record also costs
 /// a 5-byte header and its event type's length).
 pub fn eve_ring(capacity_bytes: usize) -> (EveProducer, EveConsumer) {
-    let (p, c) = rtrb::RingBuffer::new(capacity_bytes.max(EVE_HEADER + 1));
+    let capacity = capacity_bytes.max(EVE_HEADER + 1);
+    let (p, c) = rtrb::RingBuffer::new(capacity);
     let shared = Arc::new(AtomicU64::new(0));
     (
         EveProducer {
             ring: p,
             shared: shared.clone(),
             overflow: 0,
+            overflow_by_type: [0; EVE_TYPES.len()],
             pushed: 0,
+            when_full: WhenFull::Drop,
+            waits: 0,
+            capacity,
         },
         EveConsumer {
             ring: c,
@@ -192,19 +304,36 @@ pub fn eve_ring(capacity_bytes: usize) -> (EveProducer, EveConsumer) {
 }
 
 impl EveProducer {
-    /// Copies one record in; on a full ring (or a record longer than the ring) drops it,
-    /// counts it and returns false. Never blocks. `event_type` is cut to 255 bytes.
+    /// Sets what a full ring does (default: drop, with a share reserved for alerts).
+    pub fn set_when_full(&mut self, w: WhenFull) {
+        self.when_full = w;
+    }
+
+    /// Copies one record in. When the ring is full: in [`WhenFull::Wait`] mode waits for
+    /// room; else drops the record, counts it by type and returns false (records other than
+    /// alerts also find the ring full when only the alerts' reserved share is left). A
+    /// record longer than the ring is always dropped. `event_type` is cut to 255 bytes.
     #[inline]
     pub fn push(&mut self, event_type: &str, line: &[u8]) -> bool {
         let ty = &event_type.as_bytes()[..event_type.len().min(255)];
         let body = ty.len() + line.len();
         let total = EVE_HEADER + body;
         let Ok(len) = u32::try_from(body) else {
-            return self.dropped();
+            return self.dropped(event_type);
         };
+        if total > self.capacity {
+            return self.dropped(event_type);
+        }
+        let need = match self.when_full {
+            WhenFull::Drop if event_type != "alert" => total + self.capacity / ALERT_RESERVE_DIV,
+            _ => total,
+        };
+        if self.ring.slots() < need && !self.wait_for(need) {
+            return self.dropped(event_type);
+        }
         // The whole record is committed at once, so the consumer never sees half of one.
         let Ok(mut chunk) = self.ring.write_chunk(total) else {
-            return self.dropped();
+            return self.dropped(event_type);
         };
         let (a, b) = chunk.as_mut_slices();
         let mut w = SplitWriter { a, b, at: 0 };
@@ -217,7 +346,26 @@ impl EveProducer {
         true
     }
 
-    fn dropped(&mut self) -> bool {
+    /// Waits for `need` free bytes ([`WhenFull::Wait`] only); true once they are there.
+    #[cold]
+    fn wait_for(&mut self, need: usize) -> bool {
+        let mut spins = 0;
+        while self.when_full.wait(&mut spins, self.ring.is_abandoned()) {
+            if self.ring.slots() >= need {
+                self.waits += 1;
+                return true;
+            }
+        }
+        false
+    }
+
+    #[cold]
+    fn dropped(&mut self, event_type: &str) -> bool {
+        let i = EVE_TYPES[..EVE_TYPES.len() - 1]
+            .iter()
+            .position(|t| *t == event_type)
+            .unwrap_or(EVE_TYPES.len() - 1);
+        self.overflow_by_type[i] += 1;
         self.overflow += 1;
         self.shared.store(self.overflow, Ordering::Relaxed);
         false
@@ -226,6 +374,16 @@ impl EveProducer {
     /// Records dropped so far (`eve.queue_overflow`).
     pub fn overflow(&self) -> u64 {
         self.overflow
+    }
+
+    /// Records dropped so far by event type, in [`EVE_TYPES`] order.
+    pub fn overflow_by_type(&self) -> &[u64; EVE_TYPES.len()] {
+        &self.overflow_by_type
+    }
+
+    /// Pushes that found the ring full and waited for room ([`WhenFull::Wait`]).
+    pub fn waits(&self) -> u64 {
+        self.waits
     }
 
     /// Records pushed so far.
@@ -409,11 +567,12 @@ mod tests {
                 "{{\"n\":{i},\"pad\":\"{}\"}}",
                 "x".repeat((i % 11) as usize)
             );
+            // Alerts may fill the whole ring (no reserve to leave).
             assert!(
-                p.push("flow", line.as_bytes()),
+                p.push("alert", line.as_bytes()),
                 "record {i} fits after a drain"
             );
-            expect.push(("flow".to_string(), line.into_bytes()));
+            expect.push(("alert".to_string(), line.into_bytes()));
             if i % 2 == 1 {
                 got.extend(drain_all(&mut c));
             }
@@ -442,6 +601,98 @@ mod tests {
         assert!(!c.is_finished());
         drop(p);
         assert!(c.is_finished());
+    }
+
+    #[test]
+    fn alerts_keep_a_reserved_share_and_drops_count_by_type() {
+        // 400 bytes, 100 reserved for alerts; records of 5 + len(type) + 80 bytes.
+        let (mut p, mut c) = eve_ring(400);
+        let line = [b'x'; 80];
+        let mut http = 0;
+        while p.push("http", &line) {
+            http += 1;
+        }
+        // Three http records (3 x 89 = 267 bytes) leave 133 bytes: less than a record plus
+        // the reserve, so the fourth is dropped while an alert still fits.
+        assert_eq!(http, 3);
+        assert!(p.push("alert", &line), "the reserve is the alerts'");
+        assert!(!p.push("dns", &line));
+        assert!(!p.push("custom", &line));
+        let by_type = *p.overflow_by_type();
+        let count = |t: &str| by_type[EVE_TYPES.iter().position(|x| *x == t).unwrap()];
+        assert_eq!(
+            (count("http"), count("dns"), count("other"), count("alert")),
+            (1, 1, 1, 0)
+        );
+        assert_eq!(p.overflow(), 3);
+        assert_eq!(c.overflow(), 3);
+        let got = drain_all(&mut c);
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[3].0, "alert");
+        // Only alerts fill the ring to its end: then they are dropped too, and counted.
+        while p.push("alert", &line) {}
+        assert_eq!(p.overflow_by_type()[0], 1);
+        assert_eq!(EVE_OVERFLOW_COUNTERS[0], "eve.queue_overflow.alert");
+    }
+
+    #[test]
+    fn waiting_producers_lose_nothing_and_count_their_waits() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (mut p, mut c) = eve_ring(256);
+        p.set_when_full(WhenFull::Wait(stop.clone()));
+        let (mut pf, mut cf) = ring::<u64>(4);
+        pf.set_when_full(WhenFull::Wait(stop.clone()));
+        let n = 5_000u64;
+        let t = std::thread::spawn(move || {
+            for i in 0..n {
+                let ty = if i % 3 == 0 { "alert" } else { "anomaly" };
+                assert!(p.push(
+                    ty,
+                    format!("{i}:{}", "z".repeat((i % 50) as usize)).as_bytes()
+                ));
+            }
+            for i in 0..n {
+                assert!(pf.push(i));
+            }
+            (p.overflow(), p.waits(), pf.overflow(), pf.waits())
+        });
+        let (mut next, mut next_f) = (0u64, 0u64);
+        while next < n || next_f < n {
+            // A slow consumer: the producer must wait, never drop.
+            std::thread::sleep(std::time::Duration::from_micros(200));
+            c.drain(usize::MAX, |_, l| {
+                let (i, _) = std::str::from_utf8(l).unwrap().split_once(':').unwrap();
+                assert_eq!(i.parse::<u64>().unwrap(), next);
+                next += 1;
+            });
+            cf.drain(usize::MAX, |v| {
+                assert_eq!(v, next_f);
+                next_f += 1;
+            });
+        }
+        let (over, waits, over_f, waits_f) = t.join().unwrap();
+        assert_eq!((over, over_f), (0, 0));
+        assert!(waits > 0 && waits_f > 0, "{waits} {waits_f}");
+    }
+
+    #[test]
+    fn waiting_ends_on_stop_or_when_the_consumer_is_gone() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (mut p, c) = eve_ring(64);
+        p.set_when_full(WhenFull::Wait(stop.clone()));
+        assert!(p.push("alert", &[b'a'; 40]));
+        stop.store(true, Ordering::Relaxed);
+        assert!(!p.push("alert", &[b'a'; 40]), "stop ends the wait");
+        assert_eq!(p.overflow(), 1);
+        stop.store(false, Ordering::Relaxed);
+        drop(c);
+        assert!(!p.push("alert", &[b'a'; 40]), "nobody will make room");
+        let (mut pf, cf) = ring::<u8>(1);
+        pf.set_when_full(WhenFull::Wait(stop));
+        assert!(pf.push(1));
+        drop(cf);
+        assert!(!pf.push(2));
+        assert_eq!(pf.overflow(), 1);
     }
 
     proptest::proptest! {

@@ -27,7 +27,9 @@ pub mod tcp;
 
 pub use key::{proto, zone, zone_vlan, Direction, FlowId, FlowKey, FlowTuple, Side};
 pub use reassembly::{NullStreamSink, SegmentPool, StreamSink, CHUNK_SIZE};
-pub use record::{write_eve_flow, AppProto, EndReason, FlowRecord, FlowRecordSink, FlowState};
+pub use record::{
+    render_eve_flow, write_eve_flow, AppProto, EndReason, FlowRecord, FlowRecordSink, FlowState,
+};
 pub use stats::{FlowCounters, TcpCounters};
 pub use table::{
     FlowConfig, FlowConfigError, FlowDrop, FlowHandle, FlowSnapshot, FlowTable, FlowTimeouts,

@@ -562,11 +562,20 @@ fn launch_workers<'p>(
         alert_rings: Vec::new(),
         eve_rings: Vec::new(),
     };
+    // A capture replayed once is offline: a full ring makes the worker wait for its consumer
+    // (nothing is lost); live sources drop and count instead.
+    let offline = plan.workers.iter().all(|w| w.expected_packets.is_some());
+    let when_full = if offline {
+        crate::export::WhenFull::Wait(plan.stop.clone())
+    } else {
+        crate::export::WhenFull::Drop
+    };
     let lcores = eal.worker_lcores();
     for (i, (wp, lcore)) in plan.workers.iter().zip(lcores.iter().copied()).enumerate() {
         let attach = attached.get_mut(i).and_then(Option::take);
         let slot = attach.as_ref().map(|a| a.engine.clone());
-        let export = worker_export(plan, attach, &mut l);
+        let mut export = worker_export(plan, attach, &mut l);
+        export.set_when_full(&when_full);
         let worker = Worker::new(i, link, wp.wire.clone(), &plan.worker, export)
             .map_err(|e| RuntimeError::Config(e.to_string()))?;
         l.published.push(worker.published());

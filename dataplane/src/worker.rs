@@ -134,8 +134,9 @@ impl Default for RunControl {
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
     pub pipeline: PipelineConfig,
-    /// Bytes of each worker's EVE record ring (worker-rendered records: anomalies, app-layer
-    /// transactions); a full ring drops records and counts them (`eve.queue_overflow`).
+    /// Bytes of each worker's EVE record ring (worker-rendered records: alerts, anomalies,
+    /// app-layer transactions). Live, a full ring drops records and counts them by type
+    /// (`eve.queue_overflow.<type>`); a capture replayed once waits instead.
     pub eve_ring_bytes: usize,
     /// Alerts also go into the EVE record ring, rendered by the worker with the flow's
     /// counters and the transaction's metadata (what `osprey replay --eve` writes).
@@ -155,6 +156,14 @@ impl Default for WorkerConfig {
         }
     }
 }
+
+/// Counters of the worker's waits for a full ring (offline replays): alerts, flows, EVE.
+/// They measure the machine (how fast the consumer kept up), not the traffic.
+pub const WAIT_COUNTERS: [&str; 3] = [
+    "detect.alert_queue_waits",
+    "flow.export_waits",
+    "eve.queue_waits",
+];
 
 /// Flow records a sweep may end per burst (bounds the work the sweep adds to one burst).
 const SWEEP_BUDGET: usize = 64;
@@ -263,6 +272,8 @@ pub struct Export {
     /// An alert waiting for its rendered line (the pipeline hands over the line right after
     /// the alert).
     held: Option<AlertRecord>,
+    /// Full rings wait for their consumer instead of dropping ([`crate::export::WhenFull`]).
+    wait_when_full: bool,
     /// Alerts raised (exported or not).
     alerts_raised: u64,
     /// Generation of the engine in use, stamped on every alert.
@@ -272,6 +283,20 @@ pub struct Export {
 }
 
 impl Export {
+    /// Sets what every ring of this export does when full (see [`crate::export::WhenFull`]).
+    pub fn set_when_full(&mut self, w: &crate::export::WhenFull) {
+        self.wait_when_full = matches!(w, crate::export::WhenFull::Wait(_));
+        if let Some(p) = self.flows.as_mut() {
+            p.set_when_full(w.clone());
+        }
+        if let Some(p) = self.alerts.as_mut() {
+            p.set_when_full(w.clone());
+        }
+        if let Some(p) = self.eve.as_mut() {
+            p.set_when_full(w.clone());
+        }
+    }
+
     /// Sends an alert still waiting for its line without one (between bursts; the pipeline
     /// always follows an alert with its line, so this only guards against a record stuck
     /// until the next alert).
@@ -319,9 +344,10 @@ impl crate::pipeline::EventSink for Export {
         if event_type == "alert" {
             if let Some(mut rec) = self.held.take() {
                 if let Some(p) = self.alerts.as_mut() {
-                    // The line is queued only when its record will fit, so no line is ever
-                    // left without its record; a full alert ring drops (and counts) both.
-                    if !p.is_full() {
+                    // The line is queued only when its record will fit (or wait for room), so
+                    // no line is ever left without its record; a full alert ring drops (and
+                    // counts) both.
+                    if self.wait_when_full || !p.is_full() {
                         rec.eve = self.eve.as_mut().is_some_and(|e| e.push(event_type, line));
                     }
                     p.push(rec);
@@ -368,9 +394,14 @@ impl Worker {
         export: Export,
     ) -> Result<Self, crate::pipeline::PipelineError> {
         let mut export = export;
-        if let Some(slot) = &export.engine {
-            export.generation = slot.active();
-            export.seen_offer = export.generation;
+        match &export.engine {
+            Some(slot) => {
+                export.generation = slot.active();
+                export.seen_offer = export.generation;
+            }
+            // A run without a control plane keeps its first ruleset: generation 1, as the
+            // appliance numbers its first.
+            None => export.generation = u64::from(cfg.pipeline.engine.is_some()),
         }
         let mut pcfg = cfg.pipeline.clone();
         pcfg.flow.worker_id = id as u8;
@@ -439,10 +470,22 @@ impl Worker {
             self.export.alerts.as_ref().map_or(0, |p| p.overflow()),
         );
         f("detect.engine_generation", self.export.generation);
+        let eve = self.export.eve.as_ref();
+        f("eve.queue_overflow", eve.map_or(0, |p| p.overflow()));
+        let by_type = eve.map(|p| p.overflow_by_type());
+        for (i, name) in crate::export::EVE_OVERFLOW_COUNTERS.iter().enumerate() {
+            f(name, by_type.map_or(0, |b| b[i]));
+        }
+        // How often a full ring made the worker wait (offline replays only; live never waits).
         f(
-            "eve.queue_overflow",
-            self.export.eve.as_ref().map_or(0, |p| p.overflow()),
+            WAIT_COUNTERS[0],
+            self.export.alerts.as_ref().map_or(0, |p| p.waits()),
         );
+        f(
+            WAIT_COUNTERS[1],
+            self.export.flows.as_ref().map_or(0, |p| p.waits()),
+        );
+        f(WAIT_COUNTERS[2], eve.map_or(0, |p| p.waits()));
     }
 
     /// Ruleset generation this worker runs.

@@ -46,5 +46,11 @@ mod tests {
     fn timestamps_format_like_suricata() {
         let ns = 1_713_528_001_123_456_789;
         assert_eq!(eve_timestamp(ns), "2024-04-19T12:00:01.123456+0000");
+        assert_eq!(eve_timestamp(0), "1970-01-01T00:00:00.000000+0000");
+        // 2024-02-29T23:59:59.123456Z, a leap day.
+        assert_eq!(
+            eve_timestamp(1_709_251_199_123_456_000),
+            "2024-02-29T23:59:59.123456+0000"
+        );
     }
 }

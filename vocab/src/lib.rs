@@ -10,6 +10,7 @@
 //! - [`calendar`]: days since the epoch to a civil date, and EVE's timestamp spelling.
 //! - [`testing`]: where tests and benches find the shared material outside the repository, and
 //!   what they do when it is missing (fail under `CI`, otherwise say so).
+//! - [`eve`]: the one writer of EVE JSON records, for the workers and the control plane.
 //!
 //! Nothing here allocates on a hot path, reads the clock or does I/O ([`testing`] aside, which
 //! only tests and benches call).
@@ -19,6 +20,7 @@ pub mod alert;
 pub mod app_proto;
 pub mod calendar;
 pub mod direction;
+pub mod eve;
 pub mod proto;
 pub mod testing;
 

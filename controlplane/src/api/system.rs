@@ -39,6 +39,7 @@ impl SystemApi {
             ("ingest.flows_received".into(), l(&i.flows_received)),
             ("ingest.flows_stored".into(), l(&i.flows_stored)),
             ("ingest.flows_dropped".into(), l(&i.flows_dropped)),
+            ("ingest.discarded_at_stop".into(), l(&i.discarded_at_stop)),
             ("ingest.store_errors".into(), l(&i.store_errors)),
             ("ingest.eve_errors".into(), l(&i.eve_errors)),
             ("ingest.batches".into(), l(&i.batches)),

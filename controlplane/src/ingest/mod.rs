@@ -59,6 +59,8 @@ pub struct IngestCounters {
     pub unknown_signatures: AtomicU64,
     /// Flow records dropped after storage kept failing with a full retry buffer.
     pub flows_dropped: AtomicU64,
+    /// Alerts and flow records still unstored when ingest stopped (storage refused them).
+    pub discarded_at_stop: AtomicU64,
 }
 
 /// State shared between the ingest thread and the API.
@@ -68,6 +70,9 @@ pub struct IngestShared {
     latest_stats: Mutex<HashMap<String, Vec<(&'static str, u64)>>>,
     overflow: Vec<(String, Arc<RingOverflow>)>,
     stop: AtomicBool,
+    /// EVE lines published last, after everything drained, when ingest stops (the `stats`
+    /// record).
+    eve_at_stop: Mutex<Vec<u8>>,
 }
 
 impl std::fmt::Debug for IngestShared {
@@ -77,6 +82,22 @@ impl std::fmt::Debug for IngestShared {
 }
 
 impl IngestShared {
+    /// Queues newline-terminated EVE lines to be published last, once every record is drained
+    /// and stored at stop (the end-of-run `stats` record).
+    pub fn write_eve_at_stop(&self, lines: &[u8]) {
+        self.eve_at_stop
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(lines);
+    }
+
+    /// Records lost: alerts and flows storage refused until ingest stopped, and flows dropped
+    /// from a full retry buffer.
+    pub fn discarded(&self) -> u64 {
+        self.counters.discarded_at_stop.load(Ordering::Relaxed)
+            + self.counters.flows_dropped.load(Ordering::Relaxed)
+    }
+
     /// Replaces the signature catalog (after a reload).
     pub fn set_catalog(&self, c: SignatureCatalog) {
         let mut g = self.catalog.write().unwrap_or_else(|p| p.into_inner());
@@ -154,6 +175,7 @@ impl Ingest {
             latest_stats: Mutex::new(HashMap::new()),
             overflow,
             stop: AtomicBool::new(false),
+            eve_at_stop: Mutex::new(Vec::new()),
         });
         let core = cfg.core;
         let batch_max = cfg.batch_max;
@@ -260,6 +282,33 @@ impl Loop {
             }
         }
         self.finish_in_flight();
+        self.account_at_stop();
+    }
+
+    /// At stop: counts what storage never took, and publishes the end-of-run EVE lines last.
+    fn account_at_stop(&mut self) {
+        let lost = self.retry_alerts.len() + self.retry_flows.len();
+        if lost > 0 {
+            tracing::error!(
+                alerts = self.retry_alerts.len(),
+                flows = self.retry_flows.len(),
+                "stopped with records that could not be stored"
+            );
+        }
+        self.shared
+            .counters
+            .discarded_at_stop
+            .store(lost as u64, Ordering::Relaxed);
+        let last = std::mem::take(
+            &mut *self
+                .shared
+                .eve_at_stop
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        if !last.is_empty() {
+            self.bus.publish(Event::Records(last.into()));
+        }
     }
 
     /// Waits for the alert batch in flight and acknowledges it (counts it, publishes each

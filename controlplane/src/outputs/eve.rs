@@ -1,18 +1,22 @@
 //! EVE JSON file output behind the ingest stage: one JSON object per line with Suricata's
-//! field names (`event_type` alert and flow), so existing tooling reads it. The file rotates
-//! by size: `eve.json` → `eve.json.1` → ... → `eve.json.N` (oldest dropped).
+//! field names, so existing tooling reads it. The file rotates by size: `eve.json` →
+//! `eve.json.1` → ... → `eve.json.N` (oldest dropped).
+//!
+//! Records are written as the workers rendered them (alerts, flows, app-layer transactions,
+//! anomalies), with the one EVE writer ([`vocab::eve`]), so `osprey run` writes what
+//! `osprey replay --eve` writes. A record that reached the control plane without its worker
+//! rendering (an alert whose line a full EVE ring dropped in live mode) is rendered here, with
+//! the same writer, from what was stored.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
-use serde_json::json;
+use vocab::eve::{Envelope, Json};
 
 use crate::config::EveConfig;
 use crate::error::{Error, Kind, Result};
 use crate::model::{Action, Alert, FlowRecord};
-use vocab::calendar::eve_timestamp as format_timestamp;
-use vocab::proto::name as proto_name;
 
 /// Standard base64 with padding (EVE's `payload` field).
 fn base64(data: &[u8]) -> String {
@@ -20,68 +24,80 @@ fn base64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
 }
 
-/// The EVE object for an alert.
-pub fn alert_json(a: &Alert) -> serde_json::Value {
+/// Appends the EVE record of an alert stored without its worker rendering (no newline).
+pub fn render_alert(a: &Alert, out: &mut Vec<u8>) {
     let action = match a.action {
         Action::Drop | Action::Reject => "blocked",
         Action::Alert | Action::Pass => "allowed",
     };
-    let mut v = json!({
-        "timestamp": format_timestamp(a.ts_nanos),
-        "flow_id": a.flow_id,
-        "event_type": "alert",
-        "src_ip": a.src_ip.to_string(),
-        "src_port": a.src_port,
-        "dest_ip": a.dst_ip.to_string(),
-        "dest_port": a.dst_port,
-        "proto": proto_name(a.proto),
-        "direction": a.direction.as_str(),
-        "pcap_cnt": a.packet_no,
-        "alert": {
-            "action": action,
-            "gid": a.gid,
-            "signature_id": a.sid,
-            "rev": a.rev,
-            "signature": a.msg,
-            "category": a.category,
-            "severity": a.severity,
-        },
-        "osprey": { "alert_id": a.id, "worker": a.worker, "ruleset_generation": a.generation },
+    let mut j = Json::new(out);
+    j.envelope(Envelope {
+        ts_nanos: a.ts_nanos,
+        flow_id: a.flow_id,
+        pcap_cnt: a.packet_no,
+        event_type: "alert",
+        src: a.src_ip,
+        src_port: a.src_port,
+        dst: a.dst_ip,
+        dst_port: a.dst_port,
+        proto: a.proto,
+        vlan: &[],
+        icmp: None,
     });
+    j.str("direction", a.direction.as_str());
+    j.object("alert")
+        .str("action", action)
+        .u64("gid", u64::from(a.gid))
+        .u64("signature_id", u64::from(a.sid))
+        .u64("rev", u64::from(a.rev))
+        .str("signature", &a.msg)
+        .str("category", &a.category)
+        .u64("severity", u64::from(a.severity))
+        .close();
     if !a.app_proto.is_empty() {
-        v["app_proto"] = json!(a.app_proto);
+        j.str("app_proto", &a.app_proto);
     }
     if !a.payload.is_empty() {
-        v["payload"] = json!(base64(&a.payload));
+        j.str("payload", &base64(&a.payload));
     }
-    v
+    j.end();
 }
 
-/// The EVE object for a finished flow.
-pub fn flow_json(f: &FlowRecord) -> serde_json::Value {
-    json!({
-        "timestamp": format_timestamp(f.end_nanos),
-        "flow_id": f.flow_id,
-        "event_type": "flow",
-        "src_ip": f.src_ip.to_string(),
-        "src_port": f.src_port,
-        "dest_ip": f.dst_ip.to_string(),
-        "dest_port": f.dst_port,
-        "proto": proto_name(f.proto),
-        "app_proto": if f.app_proto.is_empty() { "failed" } else { f.app_proto.as_str() },
-        "flow": {
-            "pkts_toserver": f.pkts_toserver,
-            "pkts_toclient": f.pkts_toclient,
-            "bytes_toserver": f.bytes_toserver,
-            "bytes_toclient": f.bytes_toclient,
-            "start": format_timestamp(f.start_nanos),
-            "end": format_timestamp(f.end_nanos),
-            "age": f.end_nanos.saturating_sub(f.start_nanos) / 1_000_000_000,
-            "state": f.state.as_str(),
-            "reason": f.reason.as_str(),
-            "alerted": f.alerted,
-        },
-    })
+/// Appends the EVE record of a flow stored without its worker rendering (no newline).
+pub fn render_flow(f: &FlowRecord, out: &mut Vec<u8>) {
+    let mut j = Json::new(out);
+    j.envelope(Envelope {
+        ts_nanos: f.end_nanos,
+        flow_id: f.flow_id,
+        pcap_cnt: 0,
+        event_type: "flow",
+        src: f.src_ip,
+        src_port: f.src_port,
+        dst: f.dst_ip,
+        dst_port: f.dst_port,
+        proto: f.proto,
+        vlan: &[],
+        icmp: None,
+    });
+    if !f.app_proto.is_empty() {
+        j.str("app_proto", &f.app_proto);
+    }
+    j.object("flow")
+        .u64("pkts_toserver", f.pkts_toserver)
+        .u64("pkts_toclient", f.pkts_toclient)
+        .u64("bytes_toserver", f.bytes_toserver)
+        .u64("bytes_toclient", f.bytes_toclient)
+        .timestamp("start", f.start_nanos)
+        .timestamp("end", f.end_nanos)
+        .u64(
+            "age",
+            (f.end_nanos / 1_000_000_000).saturating_sub(f.start_nanos / 1_000_000_000),
+        )
+        .str("state", f.state.as_str())
+        .str("reason", f.reason.as_str())
+        .bool("alerted", f.alerted)
+        .close();
+    j.end();
 }
 
 /// Appending, rotating EVE writer. Not shared: the ingest thread owns it.
@@ -92,6 +108,8 @@ pub struct EveWriter {
     out: BufWriter<File>,
     written: u64,
     pub rotations: u64,
+    /// The line being written (reused).
+    line: Vec<u8>,
 }
 
 impl std::fmt::Debug for EveWriter {
@@ -121,43 +139,33 @@ impl EveWriter {
             out: BufWriter::with_capacity(1 << 16, file),
             written,
             rotations: 0,
+            line: Vec::new(),
         })
     }
 
-    /// Writes one event line, rotating first if the file is full.
-    pub fn write_event(&mut self, v: &serde_json::Value) -> Result<()> {
-        if self.rotate_bytes > 0 && self.written >= self.rotate_bytes {
-            self.rotate()?;
-        }
-        let mut line = serde_json::to_vec(v).map_err(|e| Error::internal(e.to_string()))?;
-        line.push(b'\n');
-        self.out
-            .write_all(&line)
-            .map_err(|e| io_err("writing EVE output", &self.path, e))?;
-        self.written += line.len() as u64;
-        Ok(())
+    /// Writes an alert: the worker's own rendering when it has one, else [`render_alert`].
+    pub fn write_alert(&mut self, a: &Alert) -> Result<()> {
+        self.write_record(&a.eve, |out| render_alert(a, out))
     }
 
-    /// Writes an alert: the worker's own rendering when it has one (flow counters, the
-    /// transaction), with the control plane's `osprey` object added; else [`alert_json`].
-    pub fn write_alert(&mut self, a: &Alert) -> Result<()> {
-        let line = a.eve.trim_end();
-        match line.strip_suffix('}') {
-            Some(body) if line.starts_with('{') => {
-                let mut out = Vec::with_capacity(line.len() + 96);
-                out.extend_from_slice(body.as_bytes());
-                let osprey = json!({
-                    "alert_id": a.id,
-                    "worker": a.worker,
-                    "ruleset_generation": a.generation,
-                });
-                out.extend_from_slice(b",\"osprey\":");
-                out.extend_from_slice(osprey.to_string().as_bytes());
-                out.extend_from_slice(b"}\n");
-                self.write_lines(&out)
-            }
-            _ => self.write_event(&alert_json(a)),
+    /// Writes a flow: the worker's own rendering when it has one, else [`render_flow`].
+    pub fn write_flow(&mut self, f: &FlowRecord) -> Result<()> {
+        self.write_record(&f.eve, |out| render_flow(f, out))
+    }
+
+    fn write_record(&mut self, rendered: &str, fallback: impl FnOnce(&mut Vec<u8>)) -> Result<()> {
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        let rendered = rendered.trim_end();
+        if rendered.is_empty() {
+            fallback(&mut line);
+        } else {
+            line.extend_from_slice(rendered.as_bytes());
         }
+        line.push(b'\n');
+        let r = self.write_lines(&line);
+        self.line = line;
+        r
     }
 
     /// Writes complete, newline-terminated lines as they are (records the workers
@@ -221,13 +229,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn timestamps_format_like_suricata() {
-        assert_eq!(format_timestamp(0), "1970-01-01T00:00:00.000000+0000");
-        // 2024-02-29T23:59:59.123456Z, a leap day.
-        assert_eq!(
-            format_timestamp(1_709_251_199_123_456_000),
-            "2024-02-29T23:59:59.123456+0000"
-        );
+    fn worker_renderings_are_written_as_they_are_and_the_rest_rendered() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = EveConfig {
+            enabled: true,
+            path: dir.path().join("eve.json"),
+            rotate_bytes: 0,
+            keep: 0,
+        };
+        let mut w = EveWriter::open(&cfg).unwrap();
+        let rendered = r#"{"timestamp":"x","event_type":"alert","flow":{"pkts_toserver":3}}"#;
+        let a = Alert {
+            sid: 42,
+            eve: format!("{rendered}\n"),
+            ..Alert::default()
+        };
+        w.write_alert(&a).unwrap();
+        let plain = Alert {
+            sid: 43,
+            payload: b"GET".to_vec(),
+            ..Alert::default()
+        };
+        w.write_alert(&plain).unwrap();
+        w.flush().unwrap();
+        let text = std::fs::read_to_string(&cfg.path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], rendered, "the worker's line, unchanged");
+        let v: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+        assert_eq!(v["alert"]["signature_id"], 43);
+        assert_eq!(v["payload"], "R0VU");
+        assert!(v.get("osprey").is_none());
     }
 
     #[test]
@@ -259,7 +290,7 @@ mod tests {
             ..Alert::default()
         };
         for _ in 0..20 {
-            w.write_event(&alert_json(&a)).unwrap();
+            w.write_alert(&a).unwrap();
         }
         w.flush().unwrap();
         assert!(w.rotations >= 3);

@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 
 use crate::events::{Bus, Event, Interest, Policy, Subscription};
 use crate::ingest::IngestShared;
-use eve::{flow_json, EveWriter};
+use eve::EveWriter;
 
 /// Events the EVE output may have queued before ingest waits for it.
 pub const EVE_QUEUE: usize = 32_768;
@@ -63,7 +63,7 @@ fn run(mut w: EveWriter, mut sub: Subscription, shared: &IngestShared) {
         while let Some(ev) = next {
             let r = match &ev {
                 Event::Alert(a) => w.write_alert(a),
-                Event::Flow(f) => w.write_event(&flow_json(f)),
+                Event::Flow(f) => w.write_flow(f),
                 Event::Records(lines) => w.write_lines(lines),
             };
             if r.is_err() {

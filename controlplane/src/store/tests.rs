@@ -584,6 +584,7 @@ fn flows_page_by_end_time_with_filters() {
             app_proto: if i % 5 == 0 { "dns" } else { "http" }.into(),
             alerted: false,
             worker: "w0".into(),
+            eve: String::new(),
         })
         .collect();
     s.append_flows(&flows).unwrap();

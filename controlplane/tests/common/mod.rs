@@ -487,6 +487,7 @@ fn burst(i: usize, n: u64, current: &SimRuleset, ep: &source::Producer, state: &
             app_proto: "http".into(),
             alerted: true,
             worker: String::new(),
+            eve: String::new(),
         });
         ep.push_record(format!(
             "{{\"timestamp\":{n},\"flow_id\":{n},\"event_type\":\"http\",\"http\":{{\"url\":\"/\"}}}}"

@@ -2,17 +2,13 @@
 //!
 //! A [`FlowRecord`] is a plain `Copy` value handed to a [`FlowRecordSink`] when a flow ends
 //! (timeout, TCP close, eviction, port reuse) or at shutdown; the worker copies it into its SPSC
-//! ring. [`write_eve_flow`] renders one as Suricata's `event_type: "flow"` JSON off the hot path.
-
-use std::io::{self, Write};
-use std::net::IpAddr;
-
-use serde::Serialize;
+//! ring. [`render_eve_flow`] renders one as Suricata's `event_type: "flow"` JSON with the one
+//! EVE writer ([`vocab::eve::Json`]), off the hot path.
 
 use super::key::{proto, FlowId, FlowTuple};
 use super::tcp::{TcpFlags, TcpState};
 use crate::time::Timestamp;
-use vocab::calendar::eve_timestamp;
+use std::io::{self, Write};
 
 /// The flow's application protocol, as the app layer detected it.
 pub use vocab::AppProto;
@@ -118,129 +114,79 @@ impl<F: FnMut(&FlowRecord)> FlowRecordSink for F {
     }
 }
 
-#[derive(Serialize)]
-struct EveFlow<'a> {
-    timestamp: String,
-    flow_id: u64,
-    event_type: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    vlan: Option<[u16; 1]>,
-    src_ip: IpAddr,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    src_port: Option<u16>,
-    dest_ip: IpAddr,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    dest_port: Option<u16>,
-    proto: std::borrow::Cow<'static, str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    icmp_type: Option<u8>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    icmp_code: Option<u8>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    response_icmp_type: Option<u8>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    response_icmp_code: Option<u8>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    app_proto: Option<&'static str>,
-    flow: EveFlowBody<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tcp: Option<EveTcp>,
-}
-
-#[derive(Serialize)]
-struct EveFlowBody<'a> {
-    pkts_toserver: u64,
-    pkts_toclient: u64,
-    bytes_toserver: u64,
-    bytes_toclient: u64,
-    start: String,
-    end: String,
-    age: u64,
-    state: &'a str,
-    reason: &'a str,
-    alerted: bool,
-}
-
-#[derive(Serialize)]
-struct EveTcp {
-    tcp_flags: String,
-    tcp_flags_ts: String,
-    tcp_flags_tc: String,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    syn: bool,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    fin: bool,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    rst: bool,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    psh: bool,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    ack: bool,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    urg: bool,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    ecn: bool,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    cwr: bool,
-    state: &'static str,
-}
-
-/// Writes `rec` as one EVE `flow` event (one JSON object followed by a newline).
-pub fn write_eve_flow<W: Write>(rec: &FlowRecord, mut w: W) -> io::Result<()> {
+/// Appends `rec` as one EVE `flow` record to `out` (one JSON object, no newline), with the
+/// one EVE writer: `osprey replay` and `osprey run` both write flows this way.
+pub fn render_eve_flow(rec: &FlowRecord, out: &mut Vec<u8>) {
     let t = &rec.tuple;
-    let has_ports = matches!(t.proto, proto::TCP | proto::UDP | proto::SCTP);
-    let tcp = rec.tcp_state.map(|st| {
-        let all = TcpFlags(rec.tcp_flags_ts.0 | rec.tcp_flags_tc.0);
-        EveTcp {
-            tcp_flags: format!("{:02x}", all.0),
-            tcp_flags_ts: format!("{:02x}", rec.tcp_flags_ts.0),
-            tcp_flags_tc: format!("{:02x}", rec.tcp_flags_tc.0),
-            syn: all.has(TcpFlags::SYN),
-            fin: all.has(TcpFlags::FIN),
-            rst: all.has(TcpFlags::RST),
-            psh: all.has(TcpFlags::PSH),
-            ack: all.has(TcpFlags::ACK),
-            urg: all.has(TcpFlags::URG),
-            ecn: all.has(TcpFlags::ECE),
-            cwr: all.has(TcpFlags::CWR),
-            state: st.name(),
-        }
-    });
     // Suricata writes the request's ICMP type and code, and the response's once one was seen.
     let icmp = matches!(t.proto, proto::ICMP | proto::ICMPV6);
     let response = icmp && rec.pkts_toclient > 0;
     let vlan = super::key::zone_vlan(t.zone);
-    let ev = EveFlow {
-        timestamp: eve_timestamp(rec.end.0),
+    let vlans = [vlan];
+    let mut j = vocab::eve::Json::new(out);
+    j.envelope(vocab::eve::Envelope {
+        ts_nanos: rec.end.0,
         flow_id: rec.id.0,
+        pcap_cnt: 0,
         event_type: "flow",
-        vlan: (vlan != 0).then_some([vlan]),
-        src_ip: t.src,
-        src_port: has_ports.then_some(t.src_port),
-        dest_ip: t.dst,
-        dest_port: has_ports.then_some(t.dst_port),
-        proto: vocab::proto::name(t.proto),
-        icmp_type: icmp.then_some(rec.icmp[0][0]),
-        icmp_code: icmp.then_some(rec.icmp[0][1]),
-        response_icmp_type: response.then_some(rec.icmp[1][0]),
-        response_icmp_code: response.then_some(rec.icmp[1][1]),
-        app_proto: rec.app_proto.eve_name(),
-        flow: EveFlowBody {
-            pkts_toserver: rec.pkts_toserver,
-            pkts_toclient: rec.pkts_toclient,
-            bytes_toserver: rec.bytes_toserver,
-            bytes_toclient: rec.bytes_toclient,
-            start: eve_timestamp(rec.start.0),
-            end: eve_timestamp(rec.end.0),
-            age: rec.end.secs().saturating_sub(rec.start.secs()),
-            state: rec.state.name(),
-            reason: rec.reason.eve_name(),
-            alerted: rec.alerted,
-        },
-        tcp,
-    };
-    serde_json::to_writer(&mut w, &ev)?;
-    w.write_all(b"\n")
+        src: t.src,
+        src_port: t.src_port,
+        dst: t.dst,
+        dst_port: t.dst_port,
+        proto: t.proto,
+        vlan: if vlan != 0 { &vlans } else { &[] },
+        icmp: icmp.then_some(rec.icmp[0]),
+    });
+    if response {
+        j.u64("response_icmp_type", u64::from(rec.icmp[1][0]))
+            .u64("response_icmp_code", u64::from(rec.icmp[1][1]));
+    }
+    if let Some(name) = rec.app_proto.eve_name() {
+        j.str("app_proto", name);
+    }
+    j.object("flow")
+        .u64("pkts_toserver", rec.pkts_toserver)
+        .u64("pkts_toclient", rec.pkts_toclient)
+        .u64("bytes_toserver", rec.bytes_toserver)
+        .u64("bytes_toclient", rec.bytes_toclient)
+        .timestamp("start", rec.start.0)
+        .timestamp("end", rec.end.0)
+        .u64("age", rec.end.secs().saturating_sub(rec.start.secs()))
+        .str("state", rec.state.name())
+        .str("reason", rec.reason.eve_name())
+        .bool("alerted", rec.alerted)
+        .close();
+    if let Some(st) = rec.tcp_state {
+        let all = TcpFlags(rec.tcp_flags_ts.0 | rec.tcp_flags_tc.0);
+        j.object("tcp")
+            .str_fmt("tcp_flags", format_args!("{:02x}", all.0))
+            .str_fmt("tcp_flags_ts", format_args!("{:02x}", rec.tcp_flags_ts.0))
+            .str_fmt("tcp_flags_tc", format_args!("{:02x}", rec.tcp_flags_tc.0));
+        for (flag, name) in [
+            (TcpFlags::SYN, "syn"),
+            (TcpFlags::FIN, "fin"),
+            (TcpFlags::RST, "rst"),
+            (TcpFlags::PSH, "psh"),
+            (TcpFlags::ACK, "ack"),
+            (TcpFlags::URG, "urg"),
+            (TcpFlags::ECE, "ecn"),
+            (TcpFlags::CWR, "cwr"),
+        ] {
+            if all.has(flag) {
+                j.bool(name, true);
+            }
+        }
+        j.str("state", st.name()).close();
+    }
+    j.end();
+}
+
+/// Writes `rec` as one EVE `flow` event (one JSON object followed by a newline).
+pub fn write_eve_flow<W: Write>(rec: &FlowRecord, mut w: W) -> io::Result<()> {
+    let mut line = Vec::with_capacity(512);
+    render_eve_flow(rec, &mut line);
+    line.push(b'\n');
+    w.write_all(&line)
 }
 
 #[cfg(test)]
