@@ -8,8 +8,6 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use hashbrown::HashMap;
-
 use crate::app::{self, AppConfig, AppCounters, AppLayer};
 use crate::counters::CounterSet;
 use crate::decode::{DecodeConfig, Decoder, LinkType, Packet, L4};
@@ -19,8 +17,8 @@ use crate::detect::{
 };
 use crate::eve;
 use crate::flow::{
-    self, proto, FlowConfig, FlowId, FlowRecord, FlowRecordSink, FlowSnapshot, FlowTable,
-    FlowTuple, StreamSink, TcpFlags, TcpSegment,
+    self, proto, FlowConfig, FlowHandle, FlowId, FlowRecord, FlowRecordSink, FlowSnapshot,
+    FlowTable, FlowTuple, StreamSink, TcpFlags, TcpSegment,
 };
 use crate::time::Timestamp;
 use crate::txbuf::{HeaderLines, TxBuffers, TxRef};
@@ -166,7 +164,8 @@ pub struct PipelineCounters {
     pub no_flow: u64,
     /// Packets the flow table refused (memcap, no slot).
     pub flow_drop: u64,
-    /// App-layer states refused because the per-worker cap was reached.
+    /// Flows that got no app-layer state for want of room. Every flow-table slot has room
+    /// for its flow's state, so this stays 0; kept so the counter set does not change.
     pub app_state_cap: u64,
     /// EVE `anomaly` records rendered.
     pub anomalies_logged: u64,
@@ -181,8 +180,12 @@ impl CounterSet for PipelineCounters {
     }
 }
 
-/// One flow's app-layer and detection state.
+/// One flow's app-layer and detection state: the pipeline's half of the per-flow record, kept
+/// in the slot of the flow's table entry ([`FlowHandle::slot`]).
+#[derive(Debug)]
 struct AppSlot {
+    /// The flow this state belongs to; `FlowId(0)` (no flow has it) while the slot is vacant.
+    id: FlowId,
     app: Option<AppLayer>,
     detect: FlowDetectState,
     /// Rules that alerted per transaction (app-layer rules alert once per transaction).
@@ -201,10 +204,132 @@ struct AppSlot {
     events_logged: u8,
 }
 
-/// App-layer states by flow, bounded; freed states are kept for reuse.
+impl Default for AppSlot {
+    fn default() -> Self {
+        let unspecified = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+        AppSlot {
+            id: FlowId(0),
+            app: None,
+            detect: FlowDetectState::default(),
+            tx_alerts: TxAlerts::default(),
+            bytes: [0; 2],
+            tuple: FlowTuple {
+                zone: 0,
+                proto: 0,
+                src: unspecified,
+                src_port: 0,
+                dst: unspecified,
+                dst_port: 0,
+            },
+            tail: Default::default(),
+            tail_end: [0; 2],
+            pd_done: false,
+            events_logged: 0,
+        }
+    }
+}
+
+impl AppSlot {
+    /// Makes this state flow `id`'s, client → server `tuple`, forgetting whatever an earlier
+    /// flow left in it; the tails keep their memory.
+    fn reset(&mut self, id: FlowId, tuple: FlowTuple, app: Option<AppLayer>) {
+        self.id = id;
+        self.app = app;
+        self.detect = FlowDetectState::default();
+        self.tx_alerts.clear();
+        self.bytes = [0; 2];
+        self.tuple = tuple;
+        for t in &mut self.tail {
+            t.clear();
+        }
+        self.tail_end = [0; 2];
+        self.pd_done = false;
+        self.events_logged = 0;
+    }
+}
+
+/// The per-flow states, indexed like the flow table's slab: a packet reaches its flow's state
+/// with the slot the table's lookup already found, and checks only that the slot still holds
+/// the same flow.
+///
+/// Memory: `size_of::<AppSlot>()` bytes per slot, reserved up front for the table's
+/// `max_flows` like the table's slab (pages are touched only as slots are used), plus what the
+/// flow's parsers and stream tails allocate once per flow. The flow memcap (`flow.memuse`)
+/// counts the table's own bytes per flow ([`flow::FLOW_BYTES_ACCOUNTED`]: entry, index
+/// bucket, sweep slot), not these; they are bounded by the same flow count.
+#[derive(Debug)]
 struct AppStates {
-    by_flow: HashMap<FlowId, AppSlot>,
-    cap: usize,
+    /// By flow-table slot; grows as the table's slab does.
+    slots: Vec<AppSlot>,
+    /// States of flows that ended during the current table call, taken out of their slots
+    /// (which a new flow may take at once) until the flow's end is processed.
+    ended: Vec<AppSlot>,
+    /// Vacant states whose buffers are kept for reuse.
+    spare: Vec<AppSlot>,
+}
+
+impl AppStates {
+    fn new(max_flows: usize) -> AppStates {
+        AppStates {
+            slots: Vec::with_capacity(max_flows),
+            ended: Vec::with_capacity(64),
+            spare: Vec::with_capacity(64),
+        }
+    }
+
+    /// Flow `h`'s state, if it has one.
+    #[inline]
+    fn get_mut(&mut self, h: FlowHandle) -> Option<&mut AppSlot> {
+        self.slots.get_mut(h.slot()).filter(|s| s.id == h.id)
+    }
+
+    /// Flow `h`'s state, if it has one.
+    #[inline]
+    fn get(&self, h: FlowHandle) -> Option<&AppSlot> {
+        self.slots.get(h.slot()).filter(|s| s.id == h.id)
+    }
+
+    /// Flow `h`'s state, also when the flow ended during the current table call.
+    fn find_mut(&mut self, h: FlowHandle) -> Option<&mut AppSlot> {
+        match self.slots.get_mut(h.slot()) {
+            Some(s) if s.id == h.id => Some(s),
+            _ => self.ended.iter_mut().find(|s| s.id == h.id),
+        }
+    }
+
+    /// Gives new flow `h` a fresh state.
+    fn open(&mut self, h: FlowHandle, tuple: FlowTuple, app: Option<AppLayer>) {
+        let i = h.slot();
+        while self.slots.len() <= i {
+            // The table hands out new slots in order: one at a time, within the reserve.
+            let s = self.spare.pop().unwrap_or_default();
+            self.slots.push(s);
+        }
+        self.slots[i].reset(h.id, tuple, app);
+    }
+
+    /// Flow `h` ended: its state leaves the slot for [`AppStates::take_ended`], and a vacant
+    /// one takes its place.
+    fn flow_ended(&mut self, h: FlowHandle) {
+        let Some(s) = self.slots.get_mut(h.slot()).filter(|s| s.id == h.id) else {
+            return;
+        };
+        let vacant = self.spare.pop().unwrap_or_default();
+        self.ended.push(std::mem::replace(s, vacant));
+    }
+
+    /// The state of flow `id`, which ended.
+    fn take_ended(&mut self, id: FlowId) -> Option<AppSlot> {
+        let i = self.ended.iter().position(|s| s.id == id)?;
+        Some(self.ended.swap_remove(i))
+    }
+
+    /// Keeps a finished state's memory for a later flow.
+    fn recycle(&mut self, mut s: AppSlot) {
+        s.id = FlowId(0);
+        s.app = None;
+        self.spare.push(s);
+    }
 }
 
 /// One worker's pipeline.
@@ -299,7 +424,7 @@ struct StreamDetect<'a, 'p> {
 /// A stream window kept for inspection: `buf[lo..hi]` starts at stream offset `start`.
 #[derive(Clone, Copy, Debug)]
 struct Window {
-    flow: FlowId,
+    flow: FlowHandle,
     dir: flow::Direction,
     start: u64,
     lo: usize,
@@ -316,7 +441,7 @@ impl StreamDetect<'_, '_> {
     fn data(
         &mut self,
         slot: &mut AppSlot,
-        flow: FlowId,
+        flow: FlowHandle,
         dir: flow::Direction,
         offset: u64,
         data: &[u8],
@@ -353,7 +478,7 @@ impl StreamDetect<'_, '_> {
                 self.pkt,
                 self.pcap_cnt,
                 slot,
-                flow,
+                flow.id,
                 dir,
                 start,
                 &self.buf[lo..hi],
@@ -427,8 +552,8 @@ fn app_dir(d: flow::Direction) -> app::Direction {
 }
 
 impl StreamSink for StreamToApp<'_, '_> {
-    fn data(&mut self, flow: FlowId, dir: flow::Direction, offset: u64, data: &[u8]) {
-        let Some(slot) = self.apps.by_flow.get_mut(&flow) else {
+    fn data(&mut self, flow: FlowHandle, dir: flow::Direction, offset: u64, data: &[u8]) {
+        let Some(slot) = self.apps.get_mut(flow) else {
             return;
         };
         // The app layer first: the stream inspection then knows the protocol.
@@ -439,25 +564,18 @@ impl StreamSink for StreamToApp<'_, '_> {
             sd.data(slot, flow, dir, offset, data, self.now);
         }
     }
-    fn gap(&mut self, flow: FlowId, dir: flow::Direction, _offset: u64, len: u64) {
-        if let Some(app) = self
-            .apps
-            .by_flow
-            .get_mut(&flow)
-            .and_then(|s| s.app.as_mut())
-        {
+    fn gap(&mut self, flow: FlowHandle, dir: flow::Direction, _offset: u64, len: u64) {
+        if let Some(app) = self.apps.get_mut(flow).and_then(|s| s.app.as_mut()) {
             app.on_gap(app_dir(dir), len, self.counters);
         }
     }
-    fn end(&mut self, flow: FlowId, dir: flow::Direction) {
-        if let Some(app) = self
-            .apps
-            .by_flow
-            .get_mut(&flow)
-            .and_then(|s| s.app.as_mut())
-        {
+    fn end(&mut self, flow: FlowHandle, dir: flow::Direction) {
+        if let Some(app) = self.apps.get_mut(flow).and_then(|s| s.app.as_mut()) {
             app.on_end(self.cfg, app_dir(dir), self.now, self.counters);
         }
+    }
+    fn flow_ended(&mut self, flow: FlowHandle) {
+        self.apps.flow_ended(flow);
     }
 }
 
@@ -480,7 +598,7 @@ struct EndFlows<'a, E: EventSink> {
 impl<E: EventSink> FlowRecordSink for EndFlows<'_, E> {
     fn flow_end(&mut self, rec: &FlowRecord) {
         let mut rec = *rec;
-        if let Some(mut slot) = self.apps.by_flow.remove(&rec.id) {
+        if let Some(mut slot) = self.apps.take_ended(rec.id) {
             if self.app_anomalies && self.events.wants_eve() {
                 // Events the flow's end raised (a stream cut short, a transaction left
                 // incomplete), on a pseudo packet at the flow's last packet time, as the
@@ -548,9 +666,10 @@ impl<E: EventSink> FlowRecordSink for EndFlows<'_, E> {
                     self.events,
                 );
             }
-            if let Some(app) = slot.app {
+            if let Some(app) = slot.app.as_ref() {
                 rec.app_proto = flow_app_proto(app.proto());
             }
+            self.apps.recycle(slot);
         }
         self.events.flow_end(&rec);
     }
@@ -932,10 +1051,7 @@ impl Pipeline {
             link,
             decoder,
             flows,
-            apps: AppStates {
-                by_flow: HashMap::with_capacity(cap.min(1 << 16)),
-                cap,
-            },
+            apps: AppStates::new(cap),
             app_cfg: cfg.app.clone(),
             app_counters: AppCounters::default(),
             counters: PipelineCounters::default(),
@@ -1209,43 +1325,24 @@ impl Pipeline {
                 );
             }
             if outcome.new_flow {
-                if apps.by_flow.len() >= apps.cap {
-                    counters.app_state_cap += 1;
+                let client = match outcome.dir {
+                    flow::Direction::ToServer => fp.tuple,
+                    flow::Direction::ToClient => fp.tuple.reversed(),
+                };
+                let transport = if fp.tuple.proto == proto::UDP {
+                    Some(app::Transport::Udp)
+                } else if fp.tuple.proto == proto::TCP {
+                    Some(app::Transport::Tcp)
                 } else {
-                    let client = match outcome.dir {
-                        flow::Direction::ToServer => fp.tuple,
-                        flow::Direction::ToClient => fp.tuple.reversed(),
-                    };
-                    let transport = if fp.tuple.proto == proto::UDP {
-                        Some(app::Transport::Udp)
-                    } else if fp.tuple.proto == proto::TCP {
-                        Some(app::Transport::Tcp)
-                    } else {
-                        None
-                    };
-                    apps.by_flow.insert(
-                        outcome.flow.id,
-                        AppSlot {
-                            app: transport
-                                .map(|t| AppLayer::new(t, client.src_port, client.dst_port)),
-                            detect: FlowDetectState::default(),
-                            tx_alerts: TxAlerts::default(),
-                            bytes: [0; 2],
-                            tuple: client,
-                            tail: Default::default(),
-                            tail_end: [0; 2],
-                            pd_done: false,
-                            events_logged: 0,
-                        },
-                    );
-                }
+                    None
+                };
+                let app = transport.map(|t| AppLayer::new(t, client.src_port, client.dst_port));
+                apps.open(outcome.flow, client, app);
             }
+            // The flow's state, found by the slot the table's lookup returned.
+            let mut slot = apps.get_mut(outcome.flow);
             if fp.tuple.proto == proto::UDP && !pkt.payload.is_empty() {
-                if let Some(app) = apps
-                    .by_flow
-                    .get_mut(&outcome.flow.id)
-                    .and_then(|s| s.app.as_mut())
-                {
+                if let Some(app) = slot.as_deref_mut().and_then(|s| s.app.as_mut()) {
                     app.on_datagram(
                         app_cfg,
                         app_dir(outcome.dir),
@@ -1255,7 +1352,6 @@ impl Pipeline {
                     );
                 }
             }
-            let mut slot = apps.by_flow.get_mut(&outcome.flow.id);
             if anomaly.applayer && events.wants_eve() {
                 if let Some(s) = slot.as_deref_mut() {
                     log_app_anomalies(
@@ -1346,14 +1442,14 @@ impl Pipeline {
             // Stream data handed on while the packet was tracked: this flow's, and the last
             // data of flows that ended on the way.
             for w in windows.iter() {
-                if let Some(s) = apps.by_flow.get_mut(&w.flow) {
+                if let Some(s) = apps.find_mut(w.flow) {
                     inspect_window(
                         det,
                         pending,
                         Some(pkt),
                         pcap_cnt,
                         s,
-                        w.flow,
+                        w.flow.id,
                         w.dir,
                         w.start,
                         &stream_buf[w.lo..w.hi],
@@ -1369,7 +1465,7 @@ impl Pipeline {
                     }
                 }
                 let snap = cur.and_then(|h| flows.snapshot(h));
-                let slot = cur.and_then(|h| apps.by_flow.get(&h.id));
+                let slot = cur.and_then(|h| apps.get(h));
                 emit_alerts(
                     pending,
                     eve_buf,
@@ -1383,8 +1479,7 @@ impl Pipeline {
         }
         // EVE records of the transactions this packet completed.
         if app_cfg.eve_logging {
-            if let Some(s) = outcome.and_then(|o| apps.by_flow.get_mut(&o.flow.id).map(|s| (o, s)))
-            {
+            if let Some(s) = outcome.and_then(|o| apps.get_mut(o.flow).map(|s| (o, s))) {
                 let (o, slot) = s;
                 log_app_records(
                     slot,
@@ -1702,4 +1797,79 @@ pub fn flow_packet<'p>(pkt: &'p Packet<'p>) -> Option<flow::Packet<'p>> {
         tcp,
         icmp: icmp_of(pkt),
     })
+}
+
+#[cfg(test)]
+mod flow_state_tests {
+    use super::*;
+
+    /// The handle of a table's flow in `slot` (handles come from a table only).
+    fn handle_of(slot: usize) -> FlowHandle {
+        let mut t = FlowTable::new(FlowConfig::default()).unwrap();
+        let mut h = None;
+        for i in 0..=slot {
+            let p = flow::Packet {
+                tuple: FlowTuple {
+                    zone: 0,
+                    proto: proto::UDP,
+                    src: IpAddr::from([10, 0, 0, 1]),
+                    src_port: 1000 + i as u16,
+                    dst: IpAddr::from([10, 0, 0, 2]),
+                    dst_port: 53,
+                },
+                wire_len: 60,
+                tcp: None,
+                icmp: None,
+            };
+            let o = t
+                .process(
+                    &p,
+                    Timestamp(1),
+                    &mut flow::NullStreamSink,
+                    &mut |_: &FlowRecord| {},
+                )
+                .unwrap();
+            h = Some(o.flow);
+        }
+        h.unwrap()
+    }
+
+    /// A state used by one flow and recycled comes back to a new flow as if new.
+    #[test]
+    fn recycled_states_are_reset_for_the_next_flow() {
+        let mut states = AppStates::new(16);
+        let h0 = handle_of(0);
+        let tuple = AppSlot::default().tuple;
+        states.open(h0, tuple, None);
+        {
+            let s = states.get_mut(h0).unwrap();
+            s.bytes = [10, 20];
+            s.tail[0].extend_from_slice(b"old");
+            s.tail_end = [3, 0];
+            s.pd_done = true;
+            s.events_logged = 2;
+            s.detect.passed = true;
+            s.tx_alerts.add(1, 7);
+        }
+        states.flow_ended(h0);
+        assert!(
+            states.get(h0).is_none(),
+            "an ended flow's state leaves its slot"
+        );
+        let old = states.take_ended(h0.id).unwrap();
+        states.recycle(old);
+        // The recycled state goes to the next slot filled, then is made the new flow's.
+        let h1 = handle_of(1);
+        assert_ne!(h1.slot(), h0.slot());
+        states.open(h1, tuple, None);
+        let s = states.get(h1).unwrap();
+        assert_eq!(s.id, h1.id);
+        assert_eq!(s.bytes, [0, 0]);
+        assert!(s.tail[0].is_empty());
+        assert_eq!(s.tail_end, [0, 0]);
+        assert!(!s.pd_done);
+        assert_eq!(s.events_logged, 0);
+        assert_eq!(s.detect, FlowDetectState::default());
+        assert!(s.tx_alerts.is_empty());
+    }
 }

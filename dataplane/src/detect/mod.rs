@@ -739,6 +739,13 @@ impl TxAlerts {
     pub fn is_empty(&self) -> bool {
         self.marks.is_empty()
     }
+
+    /// Forgets every mark, keeping the memory (a slot taken by a new flow).
+    pub fn clear(&mut self) {
+        self.marks.clear();
+        self.epoch = 0;
+        self.forgotten = 0;
+    }
 }
 
 impl Core {

@@ -44,7 +44,8 @@ impl Checker {
 }
 
 impl StreamSink for Checker {
-    fn data(&mut self, flow: FlowId, dir: Direction, offset: u64, data: &[u8]) {
+    fn data(&mut self, flow: FlowHandle, dir: Direction, offset: u64, data: &[u8]) {
+        let flow = flow.id;
         let depth = self.depth;
         let t = *self.tuple_of.entry(flow).or_insert(self.current);
         let tainted = self.tainted.contains(&t);
@@ -68,7 +69,8 @@ impl StreamSink for Checker {
         s.next += data.len() as u64;
         s.data += data.len() as u64;
     }
-    fn gap(&mut self, flow: FlowId, dir: Direction, offset: u64, len: u64) {
+    fn gap(&mut self, flow: FlowHandle, dir: Direction, offset: u64, len: u64) {
+        let flow = flow.id;
         let depth = self.depth;
         let s = self.stream(flow, dir);
         assert_eq!(s.ended, 0, "gap after end");
@@ -77,8 +79,8 @@ impl StreamSink for Checker {
         assert!(offset + len <= depth, "gap past depth");
         s.next += len;
     }
-    fn end(&mut self, flow: FlowId, dir: Direction) {
-        self.stream(flow, dir).ended += 1;
+    fn end(&mut self, flow: FlowHandle, dir: Direction) {
+        self.stream(flow.id, dir).ended += 1;
     }
 }
 
