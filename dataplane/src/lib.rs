@@ -18,7 +18,6 @@
 //! the clock or touch a socket, so they behave the same under DPDK, pcap replay and unit tests.
 #![deny(unsafe_code)]
 
-pub mod alert;
 pub mod app;
 pub mod counters;
 pub mod decode;
@@ -29,10 +28,7 @@ pub mod export;
 pub mod flow;
 pub mod io;
 pub mod pipeline;
-#[cfg(test)]
-mod pipeline_tests;
 pub mod runtime;
 pub mod time;
-pub mod txbuf;
 pub mod wire;
 pub mod worker;

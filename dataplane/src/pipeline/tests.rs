@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::{AlertContext, EventSink, Pipeline, PipelineConfig};
 use crate::decode::LinkType;
 use crate::detect::AlertEvent;
 use crate::flow::FlowRecord;
 use crate::io::pcap::PcapSource;
-use crate::pipeline::{AlertContext, EventSink, Pipeline, PipelineConfig};
 
 fn sv(test: &str) -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
