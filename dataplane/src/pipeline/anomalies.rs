@@ -4,12 +4,11 @@ use crate::app;
 use crate::decode::Packet;
 use crate::eve;
 use crate::flow;
-use crate::time::Timestamp;
 
 use super::flow_state::AppSlot;
 use super::sink::EventSink;
 use super::views::icmp_of;
-use super::PipelineCounters;
+use super::{At, PipelineCounters};
 
 /// Which anomalies become EVE `anomaly` records (Suricata's `anomaly.types`). Suricata's
 /// default configuration logs only app-layer anomalies; Osprey's default logs all three.
@@ -62,17 +61,12 @@ impl Default for AnomalyTypes {
 }
 
 /// The EVE envelope of a record about `pkt`.
-pub(super) fn packet_envelope(
-    pkt: &Packet<'_>,
-    flow_id: u64,
-    pcap_cnt: u64,
-    now: Timestamp,
-) -> eve::Envelope<'static> {
+fn packet_envelope(pkt: &Packet<'_>, at: At) -> eve::Envelope<'static> {
     let (src_port, dst_port) = pkt.ports();
     eve::Envelope {
-        ts: now,
-        flow_id,
-        pcap_cnt,
+        ts: at.now,
+        flow_id: at.flow_id,
+        pcap_cnt: at.pcap_cnt,
         event_type: "anomaly",
         src: pkt.src_addr(),
         src_port,
@@ -84,23 +78,30 @@ pub(super) fn packet_envelope(
     }
 }
 
+/// Where anomaly records go: the reused record buffer, the sink, the count of records.
+pub(super) struct Out<'a, E> {
+    pub(super) buf: &'a mut Vec<u8>,
+    pub(super) events: &'a mut E,
+    pub(super) counters: &'a mut PipelineCounters,
+}
+
 /// Renders the packet's decoder and stream events as EVE `anomaly` records (each event once).
-#[allow(clippy::too_many_arguments)]
 pub(super) fn log_packet_anomalies<E: EventSink>(
-    buf: &mut Vec<u8>,
+    out: &mut Out<'_, E>,
     pkt: &Packet<'_>,
-    flow_id: u64,
-    pcap_cnt: u64,
-    now: Timestamp,
+    at: At,
     types: AnomalyTypes,
     stream: flow::StreamEvents,
-    events: &mut E,
-    counters: &mut PipelineCounters,
 ) {
     if (pkt.anomalies.is_empty() || !types.decode) && (stream.is_empty() || !types.stream) {
         return;
     }
-    let env = packet_envelope(pkt, flow_id, pcap_cnt, now);
+    let Out {
+        buf,
+        events,
+        counters,
+    } = out;
+    let env = packet_envelope(pkt, at);
     let addresses = pkt.ip.is_some();
     if types.decode {
         for (i, a) in pkt.anomalies.iter().enumerate() {
@@ -129,17 +130,17 @@ pub(super) fn log_packet_anomalies<E: EventSink>(
 }
 
 /// Renders the app-layer events the flow raised since the last call as EVE `anomaly` records.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn log_app_anomalies<E: EventSink>(
-    buf: &mut Vec<u8>,
+    out: &mut Out<'_, E>,
     slot: &mut AppSlot,
     pkt: &Packet<'_>,
-    flow_id: u64,
-    pcap_cnt: u64,
-    now: Timestamp,
-    events: &mut E,
-    counters: &mut PipelineCounters,
+    at: At,
 ) {
+    let Out {
+        buf,
+        events,
+        counters,
+    } = out;
     let Some(app) = slot.app.as_ref() else {
         return;
     };
@@ -148,7 +149,7 @@ pub(super) fn log_app_anomalies<E: EventSink>(
     if held <= from {
         return;
     }
-    let env = packet_envelope(pkt, flow_id, pcap_cnt, now);
+    let env = packet_envelope(pkt, at);
     let flow_proto = app.proto();
     for ev in app.events.iter().skip(from) {
         // `http.request_field_too_long`: the parser's protocol, then the event.

@@ -1,32 +1,28 @@
 //! EVE records of app-layer transactions (`http`, `dns`, `tls`, `websocket`), written once each
 //! transaction is due.
 
-use crate::time::Timestamp;
-
 use super::flow_state::AppSlot;
 use super::sink::EventSink;
+use super::At;
 
 /// Writes the EVE records of a flow's transactions that are due (all unlogged ones at the
 /// flow's end), in the flow's client → server orientation.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn log_app_records<E: EventSink>(
-    slot: &mut AppSlot,
-    flow_id: u64,
-    pcap_cnt: u64,
-    now: Timestamp,
-    at_end: bool,
-    opts: &crate::app::eve::EveOptions,
     buf: &mut Vec<u8>,
     events: &mut E,
+    slot: &mut AppSlot,
+    at: At,
+    at_end: bool,
+    opts: &crate::app::eve::EveOptions,
 ) {
     let t = slot.tuple;
     let Some(app) = slot.app.as_mut() else {
         return;
     };
     let env = crate::eve::Envelope {
-        ts: now,
-        flow_id,
-        pcap_cnt,
+        ts: at.now,
+        flow_id: at.flow_id,
+        pcap_cnt: at.pcap_cnt,
         event_type: "",
         src: t.src,
         src_port: t.src_port,

@@ -11,6 +11,7 @@
 //! - [`flow_state`]: the per-flow app-layer and detection state, kept by flow-table slot;
 //! - [`stream_app`]: reassembled stream data → the flow's app-layer parser;
 //! - [`stream_inspect`]: stream-window inspection (patterns split across segments);
+//! - [`packet_inspect`]: the packet's own rules in its flow;
 //! - [`tx_inspect`] and [`tx_buffers`]: app-layer transaction inspection and the rule buffers a
 //!   transaction answers;
 //! - [`flow_end`]: what a flow's end emits;
@@ -24,6 +25,7 @@ mod anomalies;
 mod app_records;
 mod flow_end;
 mod flow_state;
+mod packet_inspect;
 mod sink;
 mod stream_app;
 mod stream_inspect;
@@ -41,7 +43,8 @@ use crate::counters::CounterSet;
 use crate::decode::{DecodeConfig, Decoder, HwChecksums, LinkType, Packet, L4};
 use crate::detect::{DetectConfig, Detector, PacketView, Verdict};
 use crate::flow::{
-    self, proto, FlowConfig, FlowRecord, FlowRecordSink, FlowTable, FlowTuple, TcpFlags, TcpSegment,
+    self, proto, FlowConfig, FlowHandle, FlowRecord, FlowRecordSink, FlowTable, FlowTuple,
+    TcpFlags, TcpSegment,
 };
 use crate::time::Timestamp;
 
@@ -51,9 +54,9 @@ use app_records::log_app_records;
 use flow_end::EndFlows;
 use flow_state::AppStates;
 use stream_app::{app_dir, StreamToApp};
-use stream_inspect::{inspect_window, stream_overlap, StreamDetect, Window, STREAM_KEY};
+use stream_inspect::{inspect_window, stream_overlap, StreamDetect, StreamWindow, Window};
 use tx_buffers::HeaderLines;
-use tx_inspect::{inspect_txs, TxInspect};
+use tx_inspect::TxInspect;
 use views::icmp_of;
 
 pub use anomalies::AnomalyTypes;
@@ -103,7 +106,15 @@ impl CounterSet for PipelineCounters {
 pub struct Pipeline {
     link: LinkType,
     decoder: Decoder,
+    /// Everything after decoding, apart from the decoder that the packet being processed
+    /// borrows.
+    st: Stages,
+}
+
+/// The stages after decoding and their reused scratch.
+struct Stages {
     flows: FlowTable,
+    /// Per-flow app-layer and detection state, by flow-table slot.
     apps: AppStates,
     app_cfg: AppConfig,
     app_counters: AppCounters,
@@ -127,13 +138,28 @@ pub struct Pipeline {
     anomaly: AnomalyTypes,
 }
 
+/// Where and when an inspection or a record happens: the flow (0: none), the packet number
+/// (0: outside a packet) and the time.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct At {
+    pub(super) flow_id: u64,
+    pub(super) pcap_cnt: u64,
+    pub(super) now: Timestamp,
+}
+
+/// A detector and the alerts its inspections raised, waiting for the inspection to be over.
+pub(super) struct Detection<'a> {
+    pub(super) det: &'a mut Detector,
+    pub(super) pending: &'a mut Pending,
+}
+
 impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
             "Pipeline({:?}, {} flows)",
             self.link,
-            self.flows.active()
+            self.st.flows.active()
         )
     }
 }
@@ -174,41 +200,40 @@ impl Pipeline {
         let decoder = Decoder::new(cfg.decode)?;
         let flows = FlowTable::new(cfg.flow.clone())?;
         let cap = flows.max_flows() as usize;
+        let detector = match &cfg.engine {
+            Some(e) => Some(Detector::new(e.clone(), cfg.detect)?),
+            None => None,
+        };
         Ok(Pipeline {
             link,
             decoder,
-            flows,
-            apps: AppStates::new(cap),
-            app_cfg: cfg.app.clone(),
-            app_counters: AppCounters::default(),
-            counters: PipelineCounters::default(),
-            pcap_cnt: 0,
-            ended: Vec::with_capacity(256),
-            detector: match &cfg.engine {
-                Some(e) => Some(Detector::new(e.clone(), cfg.detect)?),
-                None => None,
-            },
-            txi: TxInspect {
-                lines: HeaderLines::default(),
-                want_lines: cfg
-                    .engine
-                    .as_deref()
-                    .is_some_and(tx_buffers::uses_header_lines),
-                eve_opts: crate::app::eve::EveOptions {
-                    ja3: cfg.engine.as_deref().is_some_and(tx_buffers::uses_ja3),
-                    ja4: false,
+            st: Stages {
+                flows,
+                apps: AppStates::new(cap),
+                app_cfg: cfg.app.clone(),
+                app_counters: AppCounters::default(),
+                counters: PipelineCounters::default(),
+                pcap_cnt: 0,
+                ended: Vec::with_capacity(256),
+                overlap: detector.as_ref().map_or(0, stream_overlap),
+                detector,
+                txi: TxInspect {
+                    lines: HeaderLines::default(),
+                    want_lines: cfg
+                        .engine
+                        .as_deref()
+                        .is_some_and(tx_buffers::uses_header_lines),
+                    eve_opts: crate::app::eve::EveOptions {
+                        ja3: cfg.engine.as_deref().is_some_and(tx_buffers::uses_ja3),
+                        ja4: false,
+                    },
                 },
+                pending: Vec::with_capacity(64),
+                eve_buf: Vec::with_capacity(4096),
+                stream_buf: Vec::new(),
+                windows: Vec::new(),
+                anomaly: cfg.anomaly,
             },
-            pending: Vec::with_capacity(64),
-            eve_buf: Vec::with_capacity(4096),
-            stream_buf: Vec::new(),
-            overlap: 0,
-            windows: Vec::new(),
-            anomaly: cfg.anomaly,
-        })
-        .map(|mut p| {
-            p.overlap = p.detector.as_ref().map_or(0, stream_overlap);
-            p
         })
     }
 
@@ -220,12 +245,13 @@ impl Pipeline {
     ) -> Result<(), crate::detect::DetectError> {
         let want_lines = tx_buffers::uses_header_lines(&engine);
         let ja3 = tx_buffers::uses_ja3(&engine);
-        match self.detector.as_mut() {
+        let st = &mut self.st;
+        match st.detector.as_mut() {
             Some(d) => {
                 d.set_engine(engine)?;
-                self.overlap = stream_overlap(d);
-                self.txi.want_lines = want_lines;
-                self.txi.eve_opts.ja3 = ja3;
+                st.overlap = stream_overlap(d);
+                st.txi.want_lines = want_lines;
+                st.txi.eve_opts.ja3 = ja3;
                 Ok(())
             }
             None => Ok(()),
@@ -234,7 +260,7 @@ impl Pipeline {
 
     /// The flow table.
     pub fn flows(&self) -> &FlowTable {
-        &self.flows
+        &self.st.flows
     }
 
     /// The decoder.
@@ -244,17 +270,18 @@ impl Pipeline {
 
     /// Packets processed so far (the packet number of the last one).
     pub fn pcap_cnt(&self) -> u64 {
-        self.pcap_cnt
+        self.st.pcap_cnt
     }
 
     /// Every counter, by Suricata-style name.
     pub fn visit_counters(&self, f: &mut dyn FnMut(&'static str, u64)) {
+        let st = &self.st;
         self.decoder.counters().visit(f);
-        self.flows.counters().visit(f);
-        self.flows.tcp_counters().visit(f);
-        self.app_counters.visit(f);
-        self.counters.visit(f);
-        if let Some(d) = &self.detector {
+        st.flows.counters().visit(f);
+        st.flows.tcp_counters().visit(f);
+        st.app_counters.visit(f);
+        st.counters.visit(f);
+        if let Some(d) = &st.detector {
             d.counters().visit(f);
         }
     }
@@ -269,7 +296,7 @@ impl Pipeline {
     /// `flow::lookup_zipf` at 1M flows 161 ns plain, 62 ns prefetched).
     pub fn prefetch_flows<'f>(&self, frames: impl Iterator<Item = &'f [u8]>) {
         const N: usize = 32;
-        if self.flows.active() < PREFETCH_MIN_FLOWS {
+        if self.st.flows.active() < PREFETCH_MIN_FLOWS {
             return;
         }
         let mut tuples = [FlowTuple {
@@ -295,12 +322,12 @@ impl Pipeline {
                 n += 1;
             }
         }
-        self.flows.prefetch_burst(&tuples[..n]);
+        self.st.flows.prefetch_burst(&tuples[..n]);
     }
 
     /// Ends a burst: releases per-burst scratch memory.
     pub fn end_burst(&mut self) {
-        if let Some(d) = self.detector.as_mut() {
+        if let Some(d) = self.st.detector.as_mut() {
             d.end_burst();
         }
     }
@@ -327,328 +354,310 @@ impl Pipeline {
         hw: HwChecksums,
         events: &mut E,
     ) -> Verdict {
-        let drops = self.detector.as_ref().map_or(0, |d| d.blocking_matches());
-        self.process_inner(frame, now, hw, events);
-        match &self.detector {
-            Some(d) if d.blocking_matches() != drops => Verdict::Drop,
-            _ => Verdict::Accept,
-        }
-    }
-
-    fn process_inner<E: EventSink>(
-        &mut self,
-        frame: &[u8],
-        now: Timestamp,
-        hw: HwChecksums,
-        events: &mut E,
-    ) {
-        self.pcap_cnt += 1;
-        let pcap_cnt = self.pcap_cnt;
-        let Pipeline {
-            link,
-            decoder,
-            flows,
-            apps,
-            app_cfg,
-            app_counters,
-            counters,
-            ended,
-            detector,
-            txi,
-            pending,
-            eve_buf,
-            stream_buf,
-            overlap,
-            windows,
-            anomaly,
-            ..
-        } = self;
-        stream_buf.clear();
-        windows.clear();
+        let blocking = |p: &Pipeline| p.st.detector.as_ref().map(|d| d.blocking_matches());
+        let drops = blocking(self).unwrap_or(0);
+        let Pipeline { link, decoder, st } = self;
+        st.pcap_cnt += 1;
+        st.stream_buf.clear();
+        st.windows.clear();
         // Decoded in place: returning the summary by value copied ~400 bytes per packet.
         let mut slot = None;
         let pkt = decoder.decode_offloaded_in(*link, frame, now, hw, &mut slot);
-        let log_anomalies = events.wants_eve() && (anomaly.decode || anomaly.stream);
-        let Some(fp) = flow_packet(pkt) else {
-            counters.no_flow += 1;
-            if log_anomalies {
-                let types = *anomaly;
-                log_packet_anomalies(
-                    eve_buf,
-                    pkt,
-                    0,
-                    pcap_cnt,
-                    now,
-                    types,
-                    Default::default(),
-                    events,
-                    counters,
-                );
-            }
-            if let Some(det) = detector.as_mut() {
-                let ctx = alert_context(pkt, 0, pcap_cnt, None);
-                det.inspect_packet(&PacketView::stateless(pkt), None, now, &mut |ev| {
-                    pending.push((ev, ctx))
-                });
-                emit_alerts(pending, eve_buf, det, Some(0), None, None, events);
-            }
-            return;
-        };
-        // Flows that end on the way (expired, evicted, reused) are collected, then emitted
-        // once the table is no longer borrowed.
-        ended.clear();
-        let outcome = {
-            let mut streams = StreamToApp {
-                apps: &mut *apps,
-                cfg: app_cfg,
-                counters: &mut *app_counters,
-                now,
-                detect: detector.as_mut().map(|det| StreamDetect {
-                    det,
-                    buf: &mut *stream_buf,
-                    pending: &mut *pending,
-                    deferred: Some(&mut *windows),
-                    pkt: Some(pkt),
-                    pcap_cnt,
-                    overlap: *overlap,
-                }),
-            };
-            flows.process(&fp, now, &mut streams, &mut |r: &FlowRecord| ended.push(*r))
-        };
-        let outcome = match outcome {
-            Ok(o) => Some(o),
-            Err(_) => {
-                counters.flow_drop += 1;
-                if log_anomalies {
-                    let types = *anomaly;
-                    log_packet_anomalies(
-                        eve_buf,
-                        pkt,
-                        0,
-                        pcap_cnt,
-                        now,
-                        types,
-                        Default::default(),
-                        events,
-                        counters,
-                    );
-                }
-                None
-            }
-        };
-        if let Some(outcome) = outcome {
-            if log_anomalies {
-                let types = *anomaly;
-                log_packet_anomalies(
-                    eve_buf,
-                    pkt,
-                    outcome.flow.id.0,
-                    pcap_cnt,
-                    now,
-                    types,
-                    outcome.events,
-                    events,
-                    counters,
-                );
-            }
-            if outcome.new_flow {
-                let client = match outcome.dir {
-                    flow::Direction::ToServer => fp.tuple,
-                    flow::Direction::ToClient => fp.tuple.reversed(),
-                };
-                let transport = if fp.tuple.proto == proto::UDP {
-                    Some(app::Transport::Udp)
-                } else if fp.tuple.proto == proto::TCP {
-                    Some(app::Transport::Tcp)
-                } else {
-                    None
-                };
-                let app = transport.map(|t| AppLayer::new(t, client.src_port, client.dst_port));
-                apps.open(outcome.flow, client, app);
-            }
-            // The flow's state, found by the slot the table's lookup returned.
-            let mut slot = apps.get_mut(outcome.flow);
-            if fp.tuple.proto == proto::UDP && !pkt.payload.is_empty() {
-                if let Some(app) = slot.as_deref_mut().and_then(|s| s.app.as_mut()) {
-                    app.on_datagram(
-                        app_cfg,
-                        app_dir(outcome.dir),
-                        pkt.payload,
-                        now,
-                        &mut *app_counters,
-                    );
-                }
-            }
-            if anomaly.applayer && events.wants_eve() {
-                if let Some(s) = slot.as_deref_mut() {
-                    log_app_anomalies(
-                        eve_buf,
-                        s,
-                        pkt,
-                        outcome.flow.id.0,
-                        pcap_cnt,
-                        now,
-                        events,
-                        counters,
-                    );
-                }
-            }
-            if let (Some(s), L4::Tcp(_)) = (slot.as_deref_mut(), pkt.l4) {
-                s.bytes[usize::from(outcome.dir == flow::Direction::ToClient)] +=
-                    pkt.payload.len() as u64;
-            }
-            let app = slot
-                .as_ref()
-                .and_then(|s| s.app.as_ref())
-                .map(|a| a.proto());
-            if let Some(a) = app {
-                flows.set_app_proto(outcome.flow, flow_app_proto(a));
-            }
-            if let Some(det) = detector.as_mut() {
-                let known =
-                    app.filter(|a| !matches!(a, app::AppProto::Unknown | app::AppProto::Failed));
-                let view = PacketView {
-                    pkt,
-                    dir: Some(match outcome.dir {
-                        flow::Direction::ToServer => rules::ir::FlowDir::ToServer,
-                        flow::Direction::ToClient => rules::ir::FlowDir::ToClient,
-                    }),
-                    established: outcome.state == flow::FlowState::Established,
-                    app_proto: known.and_then(rules_app_proto),
-                    flow_id: outcome.flow.id.0,
-                    // Payload rules see each packet's payload here, and the reassembled
-                    // stream below (patterns split across segments).
-                    stream_active: false,
-                    stream_bytes: slot.as_deref().map_or([0; 2], |s| seq_space(&s.bytes)),
-                    proto_detected: match slot.as_deref_mut() {
-                        Some(s)
-                            if !s.pd_done && app.is_some_and(|a| a != app::AppProto::Unknown) =>
-                        {
-                            s.pd_done = true;
-                            true
-                        }
-                        _ => false,
-                    },
-                };
-                let ctx = alert_context(pkt, outcome.flow.id.0, pcap_cnt, known.map(|a| a.name()));
-                let key = STREAM_KEY[usize::from(outcome.dir == flow::Direction::ToClient)];
-                // Rules that match the packet are marked so the stream inspection of the same
-                // bytes does not match them again.
-                match slot.as_deref_mut() {
-                    Some(s) => det.inspect_packet_marking(
-                        &view,
-                        Some((key, &mut s.tx_alerts)),
-                        Some(&mut s.detect),
-                        now,
-                        &mut |ev| pending.push((ev, ctx)),
-                    ),
-                    None => det.inspect_packet(&view, None, now, &mut |ev| pending.push((ev, ctx))),
-                };
-                if let Some(s) = slot {
-                    // A closing session still counts as established for its transactions:
-                    // Suricata would match them on its flow-end pseudo packets, which are.
-                    let tx_established =
-                        view.established || outcome.state == flow::FlowState::Closed;
-                    inspect_txs(
-                        det,
-                        txi,
-                        s,
-                        pkt,
-                        outcome.dir,
-                        outcome.flow.id.0,
-                        tx_established,
-                        pcap_cnt,
-                        now,
-                        false,
-                        pending,
-                    );
-                }
-            }
-        }
-        if let Some(det) = detector.as_mut() {
-            // Stream data handed on while the packet was tracked: this flow's, and the last
-            // data of flows that ended on the way.
-            for w in windows.iter() {
-                if let Some(s) = apps.find_mut(w.flow) {
-                    inspect_window(
-                        det,
-                        pending,
-                        Some(pkt),
-                        pcap_cnt,
-                        s,
-                        w.flow.id,
-                        w.dir,
-                        w.start,
-                        &stream_buf[w.lo..w.hi],
-                        now,
-                    );
-                }
-            }
-            if !pending.is_empty() {
-                let cur = outcome.map(|o| o.flow);
-                if let Some(h) = cur {
-                    if pending.iter().any(|(_, c)| c.flow_id == h.id.0) {
-                        flows.set_alerted(h);
-                    }
-                }
-                let snap = cur.and_then(|h| flows.snapshot(h));
-                let slot = cur.and_then(|h| apps.get(h));
-                emit_alerts(
-                    pending,
-                    eve_buf,
-                    det,
-                    cur.map(|h| h.id.0),
-                    snap.as_ref(),
-                    slot,
-                    events,
-                );
-            }
-        }
-        // EVE records of the transactions this packet completed.
-        if app_cfg.eve_logging {
-            if let Some(s) = outcome.and_then(|o| apps.get_mut(o.flow).map(|s| (o, s))) {
-                let (o, slot) = s;
-                log_app_records(
-                    slot,
-                    o.flow.id.0,
-                    pcap_cnt,
-                    now,
-                    false,
-                    &txi.eve_opts,
-                    eve_buf,
-                    events,
-                );
-            }
-        }
-        for rec in ended.iter() {
-            EndFlows {
-                apps: &mut *apps,
-                events,
-                detector: detector.as_mut(),
-                txi,
-                pcap_cnt,
-                pending,
-                eve_buf,
-                eve_logging: app_cfg.eve_logging,
-                app_anomalies: anomaly.applayer,
-                counters,
-            }
-            .flow_end(rec);
+        st.packet(pkt, now, events);
+        match blocking(self) {
+            Some(d) if d != drops => Verdict::Drop,
+            _ => Verdict::Accept,
         }
     }
 
     /// Expires idle flows (bounded work; call once per burst or when idle).
     pub fn sweep<E: EventSink>(&mut self, now: Timestamp, budget: usize, events: &mut E) {
-        self.end_flows(now, events, |flows, streams, mut ended| {
+        self.st.end_flows(now, events, |flows, streams, mut ended| {
             flows.sweep(now, budget, streams, &mut ended);
         });
     }
 
     /// Ends every flow (shutdown, end of a capture): flushes streams and emits their records.
     pub fn finish<E: EventSink>(&mut self, now: Timestamp, events: &mut E) {
-        self.end_flows(now, events, |flows, streams, mut ended| {
+        self.st.end_flows(now, events, |flows, streams, mut ended| {
             flows.drain_all(streams, &mut ended);
         });
+    }
+}
+
+impl Stages {
+    /// Everything after decoding, for one packet: flow tracking, the app layer, detection of
+    /// the packet, its stream and its transactions, then the records that are due.
+    #[inline]
+    fn packet<E: EventSink>(&mut self, pkt: &Packet<'_>, now: Timestamp, events: &mut E) {
+        let Some(fp) = flow_packet(pkt) else {
+            self.counters.no_flow += 1;
+            self.flowless(pkt, now, events);
+            return;
+        };
+        // Flows that end on the way (expired, evicted, reused) are collected, then emitted
+        // once the table is no longer borrowed.
+        self.ended.clear();
+        let outcome = match self.track(pkt, &fp, now) {
+            Ok(o) => Some(o),
+            Err(_) => {
+                self.counters.flow_drop += 1;
+                self.log_packet_anomalies(pkt, 0, Default::default(), now, events);
+                None
+            }
+        };
+        if let Some(o) = outcome {
+            self.log_packet_anomalies(pkt, o.flow.id.0, o.events, now, events);
+            self.on_flow_packet(pkt, &fp, &o, now, events);
+        }
+        if self.detector.is_some() {
+            self.inspect_windows(pkt, now);
+            if !self.pending.is_empty() {
+                self.emit_packet_alerts(outcome.map(|o| o.flow), events);
+            }
+        }
+        // EVE records of the transactions this packet completed.
+        if self.app_cfg.eve_logging {
+            if let Some(o) = outcome {
+                if let Some(slot) = self.apps.get_mut(o.flow) {
+                    let at = At {
+                        flow_id: o.flow.id.0,
+                        pcap_cnt: self.pcap_cnt,
+                        now,
+                    };
+                    log_app_records(
+                        &mut self.eve_buf,
+                        events,
+                        slot,
+                        at,
+                        false,
+                        &self.txi.eve_opts,
+                    );
+                }
+            }
+        }
+        let mut end = self.end_flows_with(events);
+        for rec in end.ended.iter() {
+            end.end.flow_end(rec);
+        }
+    }
+
+    /// A packet that belongs to no flow: its anomalies, then stateless detection.
+    fn flowless<E: EventSink>(&mut self, pkt: &Packet<'_>, now: Timestamp, events: &mut E) {
+        self.log_packet_anomalies(pkt, 0, Default::default(), now, events);
+        let pending = &mut self.pending;
+        if let Some(det) = self.detector.as_mut() {
+            let ctx = alert_context(pkt, 0, self.pcap_cnt, None);
+            det.inspect_packet(&PacketView::stateless(pkt), None, now, &mut |ev| {
+                pending.push((ev, ctx))
+            });
+            emit_alerts(pending, &mut self.eve_buf, det, Some(0), None, None, events);
+        }
+    }
+
+    /// Hands the packet to the flow table, its stream data on to the app layer (stream
+    /// windows are kept in `windows` for inspection after the packet itself).
+    #[inline]
+    fn track(
+        &mut self,
+        pkt: &Packet<'_>,
+        fp: &flow::Packet<'_>,
+        now: Timestamp,
+    ) -> Result<flow::PacketOutcome, flow::FlowDrop> {
+        let Stages {
+            flows,
+            apps,
+            app_cfg,
+            app_counters,
+            ended,
+            detector,
+            pending,
+            stream_buf,
+            overlap,
+            windows,
+            pcap_cnt,
+            ..
+        } = self;
+        let mut streams = StreamToApp {
+            apps,
+            cfg: app_cfg,
+            counters: app_counters,
+            now,
+            detect: detector.as_mut().map(|det| StreamDetect {
+                det,
+                buf: stream_buf,
+                pending,
+                deferred: Some(windows),
+                pkt: Some(pkt),
+                pcap_cnt: *pcap_cnt,
+                overlap: *overlap,
+            }),
+        };
+        flows.process(fp, now, &mut streams, &mut |r: &FlowRecord| ended.push(*r))
+    }
+
+    /// The packet's decoder and stream events as EVE `anomaly` records, when wanted.
+    #[inline]
+    fn log_packet_anomalies<E: EventSink>(
+        &mut self,
+        pkt: &Packet<'_>,
+        flow_id: u64,
+        stream: flow::StreamEvents,
+        now: Timestamp,
+        events: &mut E,
+    ) {
+        let types = self.anomaly;
+        if !(events.wants_eve() && (types.decode || types.stream)) {
+            return;
+        }
+        let at = At {
+            flow_id,
+            pcap_cnt: self.pcap_cnt,
+            now,
+        };
+        let out = &mut anomalies::Out {
+            buf: &mut self.eve_buf,
+            events,
+            counters: &mut self.counters,
+        };
+        log_packet_anomalies(out, pkt, at, types, stream);
+    }
+
+    /// The packet in its flow: the flow's state (created with the flow), the app layer of a
+    /// datagram, app-layer anomalies, stream byte counts, then detection of the packet and of
+    /// the transactions it changed.
+    #[inline]
+    fn on_flow_packet<E: EventSink>(
+        &mut self,
+        pkt: &Packet<'_>,
+        fp: &flow::Packet<'_>,
+        outcome: &flow::PacketOutcome,
+        now: Timestamp,
+        events: &mut E,
+    ) {
+        let h = outcome.flow;
+        if outcome.new_flow {
+            let client = match outcome.dir {
+                flow::Direction::ToServer => fp.tuple,
+                flow::Direction::ToClient => fp.tuple.reversed(),
+            };
+            let transport = if fp.tuple.proto == proto::UDP {
+                Some(app::Transport::Udp)
+            } else if fp.tuple.proto == proto::TCP {
+                Some(app::Transport::Tcp)
+            } else {
+                None
+            };
+            let app = transport.map(|t| AppLayer::new(t, client.src_port, client.dst_port));
+            self.apps.open(h, client, app);
+        }
+        // The flow's state, found by the slot the table's lookup returned.
+        let Some(slot) = self.apps.get_mut(h) else {
+            return;
+        };
+        if fp.tuple.proto == proto::UDP && !pkt.payload.is_empty() {
+            if let Some(app) = slot.app.as_mut() {
+                let dir = app_dir(outcome.dir);
+                app.on_datagram(&self.app_cfg, dir, pkt.payload, now, &mut self.app_counters);
+            }
+        }
+        let at = At {
+            flow_id: h.id.0,
+            pcap_cnt: self.pcap_cnt,
+            now,
+        };
+        if self.anomaly.applayer && events.wants_eve() {
+            let out = &mut anomalies::Out {
+                buf: &mut self.eve_buf,
+                events,
+                counters: &mut self.counters,
+            };
+            log_app_anomalies(out, slot, pkt, at);
+        }
+        if let L4::Tcp(_) = pkt.l4 {
+            slot.bytes[usize::from(outcome.dir == flow::Direction::ToClient)] +=
+                pkt.payload.len() as u64;
+        }
+        let app = slot.app.as_ref().map(|a| a.proto());
+        if let Some(a) = app {
+            self.flows.set_app_proto(h, flow_app_proto(a));
+        }
+        if let Some(det) = self.detector.as_mut() {
+            let mut d = Detection {
+                det,
+                pending: &mut self.pending,
+            };
+            d.packet(&mut self.txi, slot, pkt, outcome, app, at);
+        }
+    }
+
+    /// Stream data handed on while the packet was tracked: this flow's, and the last data of
+    /// flows that ended on the way.
+    fn inspect_windows(&mut self, pkt: &Packet<'_>, now: Timestamp) {
+        let Some(det) = self.detector.as_mut() else {
+            return;
+        };
+        let mut d = Detection {
+            det,
+            pending: &mut self.pending,
+        };
+        for w in self.windows.iter() {
+            if let Some(s) = self.apps.find_mut(w.flow) {
+                let at = At {
+                    flow_id: w.flow.id.0,
+                    pcap_cnt: self.pcap_cnt,
+                    now,
+                };
+                let win = StreamWindow {
+                    dir: w.dir,
+                    start: w.start,
+                    bytes: &self.stream_buf[w.lo..w.hi],
+                };
+                inspect_window(&mut d, s, Some(pkt), at, win);
+            }
+        }
+    }
+
+    /// Emits the packet's alerts, with the counters and state of the packet's flow `cur`.
+    fn emit_packet_alerts<E: EventSink>(&mut self, cur: Option<FlowHandle>, events: &mut E) {
+        let Some(det) = self.detector.as_ref() else {
+            return;
+        };
+        if let Some(h) = cur {
+            if self.pending.iter().any(|(_, c)| c.flow_id == h.id.0) {
+                self.flows.set_alerted(h);
+            }
+        }
+        let snap = cur.and_then(|h| self.flows.snapshot(h));
+        let slot = cur.and_then(|h| self.apps.get(h));
+        emit_alerts(
+            &mut self.pending,
+            &mut self.eve_buf,
+            det,
+            cur.map(|h| h.id.0),
+            snap.as_ref(),
+            slot,
+            events,
+        );
+    }
+
+    /// What processes the flows in `ended` once the table is no longer borrowed.
+    fn end_flows_with<'a, E: EventSink>(&'a mut self, events: &'a mut E) -> Ending<'a, E> {
+        Ending {
+            ended: &self.ended,
+            end: EndFlows {
+                apps: &mut self.apps,
+                events,
+                detector: self.detector.as_mut(),
+                txi: &mut self.txi,
+                pcap_cnt: self.pcap_cnt,
+                pending: &mut self.pending,
+                eve_buf: &mut self.eve_buf,
+                eve_logging: self.app_cfg.eve_logging,
+                app_anomalies: self.anomaly.applayer,
+                counters: &mut self.counters,
+            },
+        }
     }
 
     /// Ends flows outside a packet (`end`: a sweep or the final drain): their last stream data
@@ -660,34 +669,30 @@ impl Pipeline {
         events: &mut E,
         end: impl FnOnce(&mut FlowTable, &mut StreamToApp<'_, '_>, &mut dyn FnMut(&FlowRecord)),
     ) {
-        let Pipeline {
-            flows,
-            apps,
-            app_cfg,
-            app_counters,
-            ended,
-            detector,
-            txi,
-            pcap_cnt,
-            pending,
-            eve_buf,
-            stream_buf,
-            overlap,
-            anomaly,
-            counters,
-            ..
-        } = self;
-        ended.clear();
+        self.ended.clear();
         {
+            let Stages {
+                flows,
+                apps,
+                app_cfg,
+                app_counters,
+                ended,
+                detector,
+                pcap_cnt,
+                pending,
+                stream_buf,
+                overlap,
+                ..
+            } = self;
             let mut streams = StreamToApp {
-                apps: &mut *apps,
+                apps,
                 cfg: app_cfg,
-                counters: &mut *app_counters,
+                counters: app_counters,
                 now,
                 detect: detector.as_mut().map(|det| StreamDetect {
                     det,
-                    buf: &mut *stream_buf,
-                    pending: &mut *pending,
+                    buf: stream_buf,
+                    pending,
                     deferred: None,
                     pkt: None,
                     pcap_cnt: *pcap_cnt,
@@ -696,18 +701,7 @@ impl Pipeline {
             };
             end(flows, &mut streams, &mut |r: &FlowRecord| ended.push(*r));
         }
-        let mut end = EndFlows {
-            apps,
-            events,
-            detector: detector.as_mut(),
-            txi,
-            pcap_cnt: *pcap_cnt,
-            pending,
-            eve_buf,
-            eve_logging: app_cfg.eve_logging,
-            app_anomalies: anomaly.applayer,
-            counters,
-        };
+        let Ending { ended, mut end } = self.end_flows_with(events);
         for r in ended.iter() {
             end.flow_end(r);
         }
@@ -717,6 +711,12 @@ impl Pipeline {
             }
         }
     }
+}
+
+/// Flows that ended, and what processes their end.
+struct Ending<'a, E: EventSink> {
+    ended: &'a [FlowRecord],
+    end: EndFlows<'a, E>,
 }
 
 pub(super) fn rules_app_proto(p: app::AppProto) -> Option<rules::ir::AppProto> {

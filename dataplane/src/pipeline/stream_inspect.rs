@@ -3,13 +3,14 @@
 
 use crate::decode::Packet;
 use crate::detect::{Detector, PacketView};
-use crate::flow::{self, FlowHandle, FlowId};
+use crate::flow::{self, FlowHandle};
 use crate::time::Timestamp;
 
 use super::alerts::{alert_context, Pending};
+
 use super::flow_state::AppSlot;
 use super::views::{pseudo_packet, sent_by, turned};
-use super::{rules_app_proto, seq_space};
+use super::{rules_app_proto, seq_space, At, Detection};
 
 /// Inspects reassembled stream data as it is handed on (IDS mode: once acknowledged; inline:
 /// at once), so rules see patterns split across segments. While a packet is processed, the
@@ -81,37 +82,47 @@ impl StreamDetect<'_, '_> {
                 lo,
                 hi,
             }),
-            None => inspect_window(
-                self.det,
-                self.pending,
-                self.pkt,
-                self.pcap_cnt,
-                slot,
-                flow.id,
-                dir,
-                start,
-                &self.buf[lo..hi],
-                now,
-            ),
+            None => {
+                let mut d = Detection {
+                    det: self.det,
+                    pending: self.pending,
+                };
+                let at = At {
+                    flow_id: flow.id.0,
+                    pcap_cnt: self.pcap_cnt,
+                    now,
+                };
+                let win = StreamWindow {
+                    dir,
+                    start,
+                    bytes: &self.buf[lo..hi],
+                };
+                inspect_window(&mut d, slot, self.pkt, at, win);
+            }
         }
     }
 }
 
-/// Inspects one stream window of `flow`'s direction `dir` (see [`Detector::inspect_stream`]).
-#[allow(clippy::too_many_arguments)]
+/// Stream bytes of one direction to inspect: `bytes` start at stream offset `start`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct StreamWindow<'w> {
+    pub(super) dir: flow::Direction,
+    pub(super) start: u64,
+    pub(super) bytes: &'w [u8],
+}
+
+/// Inspects one stream window of the flow whose state is `slot` (see
+/// [`Detector::inspect_stream`]); `pkt` is the packet that handed the data on, `None` outside a
+/// packet (a pseudo packet stands in).
 pub(super) fn inspect_window(
-    det: &mut Detector,
-    pending: &mut Pending,
-    pkt: Option<&Packet<'_>>,
-    pcap_cnt: u64,
+    d: &mut Detection<'_>,
     slot: &mut AppSlot,
-    flow: FlowId,
-    dir: flow::Direction,
-    start: u64,
-    window: &[u8],
-    now: Timestamp,
+    pkt: Option<&Packet<'_>>,
+    at: At,
+    win: StreamWindow<'_>,
 ) {
-    let d = usize::from(dir == flow::Direction::ToClient);
+    let dir = win.dir;
+    let i = usize::from(dir == flow::Direction::ToClient);
     let tuple = match dir {
         flow::Direction::ToServer => slot.tuple,
         flow::Direction::ToClient => slot.tuple.reversed(),
@@ -131,19 +142,25 @@ pub(super) fn inspect_window(
         }),
         established: true,
         app_proto,
-        flow_id: flow.0,
+        flow_id: at.flow_id,
         stream_active: true,
         stream_bytes: seq_space(&slot.bytes),
         proto_detected: false,
     };
-    let ctx = alert_context(&p, flow.0, pcap_cnt, app_proto.and(proto).map(|p| p.name()));
-    det.inspect_stream(
+    let ctx = alert_context(
+        &p,
+        at.flow_id,
+        at.pcap_cnt,
+        app_proto.and(proto).map(|p| p.name()),
+    );
+    let pending = &mut *d.pending;
+    d.det.inspect_stream(
         &view,
-        window,
-        start,
-        Some((STREAM_KEY[d], &mut slot.tx_alerts)),
+        win.bytes,
+        win.start,
+        Some((STREAM_KEY[i], &mut slot.tx_alerts)),
         Some(&mut slot.detect),
-        now,
+        at.now,
         &mut |ev| pending.push((ev, ctx)),
     );
 }
