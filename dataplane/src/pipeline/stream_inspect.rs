@@ -2,7 +2,7 @@
 //! by the previous chunk's tail so that patterns split across segments match.
 
 use crate::decode::Packet;
-use crate::detect::{Detector, PacketView};
+use crate::detect::{Detector, PacketView, StreamChunk};
 use crate::flow::{self, FlowHandle};
 use crate::time::Timestamp;
 
@@ -156,8 +156,10 @@ pub(super) fn inspect_window(
     let pending = &mut *d.pending;
     d.det.inspect_stream(
         &view,
-        win.bytes,
-        win.start,
+        StreamChunk {
+            data: win.bytes,
+            offset: win.start,
+        },
         Some((STREAM_KEY[i], &mut slot.tx_alerts)),
         Some(&mut slot.detect),
         at.now,

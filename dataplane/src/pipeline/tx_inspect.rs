@@ -106,8 +106,7 @@ impl TxRun<'_, '_, '_> {
         self.d.det.inspect_buffers(
             &view,
             &src,
-            key,
-            self.tx_alerts,
+            (key, &mut *self.tx_alerts),
             Some(self.detect),
             self.at.now,
             &mut |ev| pending.push((ev, ctx)),
