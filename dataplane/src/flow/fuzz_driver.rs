@@ -120,6 +120,8 @@ fn tuple(i: u8) -> FlowTuple {
 }
 
 /// Runs one input; panics on a broken invariant.
+// Kept as one script (about 160 lines, test and fuzzing builds only): the input's bytes are
+// read in order, and the reader sees every operation beside the invariant it checks.
 pub fn run(data: &[u8]) -> u64 {
     let mut inp = Input(data);
     let Some(mode) = inp.u8() else { return 0 };
