@@ -9,6 +9,9 @@
 //! - [`flow`]: per-worker flow table, TCP tracking and stream reassembly.
 //! - [`app`]: application-layer parsers (HTTP, DNS, TLS) over reassembled streams.
 //! - [`detect`]: per-worker rule matching (Hyperscan prefilter, option verification, verdicts).
+//! - [`pipeline`]: one packet through decode → flow → app layer → detection → records, with
+//!   each flow's app-layer and detection state beside its flow-table entry; nothing below
+//!   imports it.
 //! - [`worker`]: the per-lcore poll loop; [`runtime`]: EAL start-up, ports, replay.
 //! - [`eve`]: direct EVE JSON writing for records the workers render.
 //! - [`counters`]: plain per-worker counters, summed by the control plane.

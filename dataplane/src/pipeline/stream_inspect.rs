@@ -7,14 +7,13 @@ use crate::flow::{self, FlowHandle};
 use crate::time::Timestamp;
 
 use super::alerts::{alert_context, Pending};
-
 use super::flow_state::AppSlot;
 use super::views::{pseudo_packet, sent_by, turned};
 use super::{rules_app_proto, seq_space, At, Detection};
 
 /// Inspects reassembled stream data as it is handed on (IDS mode: once acknowledged; inline:
 /// at once), so rules see patterns split across segments. While a packet is processed, the
-/// windows are kept and inspected after the packet itself ([`Pipeline::process`]), so a rule
+/// windows are kept and inspected after the packet itself ([`super::Pipeline::process`]), so a rule
 /// that alerted on the packet does not alert again on the same bytes in the stream.
 pub(super) struct StreamDetect<'a, 'p> {
     pub(super) det: &'a mut Detector,
@@ -43,7 +42,7 @@ pub(super) struct Window {
 /// Most bytes of a direction's stream kept to overlap its next chunk.
 const MAX_STREAM_OVERLAP: usize = 256;
 
-/// [`TxAlerts`] keys of stream inspection, per direction (rules that alerted on a packet or
+/// [`crate::detect::TxAlerts`] keys of stream inspection, per direction (rules that alerted on a packet or
 /// the stream of that direction).
 pub(super) const STREAM_KEY: [u64; 2] = [(1 << 60) | 1, (1 << 60) | 2];
 
