@@ -79,9 +79,10 @@ impl AppSlot {
 /// with the slot the table's lookup already found, and checks only that the slot still holds
 /// the same flow.
 ///
-/// Memory: `size_of::<AppSlot>()` bytes per slot, reserved up front for the table's
-/// `max_flows` like the table's slab (pages are touched only as slots are used), plus what the
-/// flow's parsers and stream tails allocate once per flow. The flow memcap (`flow.memuse`)
+/// Memory: `size_of::<AppSlot>()` bytes per slot (424 on x86-64), reserved up front for the
+/// table's `max_flows` like the table's slab (pages are touched only as slots are used), plus
+/// what the flow's parser state, stream tails and alert marks allocate; those are kept and
+/// reused by later flows, except the parser state, allocated once per flow that gets one. The flow memcap (`flow.memuse`)
 /// counts the table's own bytes per flow ([`flow::FLOW_BYTES_ACCOUNTED`]: entry, index
 /// bucket, sweep slot), not these; they are bounded by the same flow count.
 #[derive(Debug)]
