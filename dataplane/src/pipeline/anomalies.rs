@@ -5,10 +5,10 @@ use crate::decode::Packet;
 use crate::eve;
 use crate::flow;
 
+use super::context::{At, PipelineCounters};
 use super::flow_state::AppSlot;
 use super::sink::EventSink;
 use super::views::icmp_of;
-use super::{At, PipelineCounters};
 
 /// Which anomalies become EVE `anomaly` records (Suricata's `anomaly.types`). Suricata's
 /// default configuration logs only app-layer anomalies; Osprey's default logs all three.

@@ -1,9 +1,9 @@
 //! EVE records of app-layer transactions (`http`, `dns`, `tls`, `websocket`), written once each
 //! transaction is due.
 
+use super::context::At;
 use super::flow_state::AppSlot;
 use super::sink::EventSink;
-use super::At;
 
 /// Writes the EVE records of a flow's transactions that are due (all unlogged ones at the
 /// flow's end), in the flow's client → server orientation.

@@ -7,11 +7,11 @@ use crate::flow::{self, FlowRecord, FlowRecordSink, FlowSnapshot};
 use super::alerts::{emit_alerts, Pending};
 use super::anomalies::{log_app_anomalies, Out};
 use super::app_records::log_app_records;
+use super::context::{flow_app_proto, At, Detection, PipelineCounters};
 use super::flow_state::{AppSlot, AppStates};
 use super::sink::EventSink;
 use super::tx_inspect::{inspect_txs, TxInspect, TxPass};
 use super::views::pseudo_packet;
-use super::{flow_app_proto, At, Detection, PipelineCounters};
 
 /// Ends flows: records out, app states released.
 pub(super) struct EndFlows<'a, E: EventSink> {

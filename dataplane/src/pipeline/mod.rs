@@ -16,6 +16,8 @@
 //!   transaction answers;
 //! - [`flow_end`]: what a flow's end emits;
 //! - [`alerts`], [`anomalies`], [`app_records`]: EVE `alert`, `anomaly` and app-layer records;
+//! - [`context`]: what the stages share (where and when, the detector and its pending
+//!   alerts, protocol names across layers);
 //! - [`views`]: pseudo and turned packets for inspections no packet of the right side triggers.
 //!
 //! Lower layers (`decode`, `flow`, `app`, `detect`, `eve`) never import this module.
@@ -23,6 +25,7 @@
 mod alerts;
 mod anomalies;
 mod app_records;
+mod context;
 mod flow_end;
 mod flow_state;
 mod packet_inspect;
@@ -51,6 +54,7 @@ use crate::time::Timestamp;
 use alerts::{alert_context, emit_alerts, Pending};
 use anomalies::{log_app_anomalies, log_packet_anomalies};
 use app_records::log_app_records;
+use context::{flow_app_proto, At, Detection};
 use flow_end::EndFlows;
 use flow_state::AppStates;
 use stream_app::{app_dir, StreamToApp};
@@ -60,6 +64,7 @@ use tx_inspect::TxInspect;
 use views::icmp_of;
 
 pub use anomalies::AnomalyTypes;
+pub use context::PipelineCounters;
 pub use sink::{AlertContext, EventSink, NullEvents};
 
 /// Settings of a pipeline.
@@ -78,29 +83,6 @@ pub struct PipelineConfig {
 /// Tracked flows from which the worker prefetches each burst's flows: about 9 MiB of entries
 /// and index, past what the caches keep warm beside everything else a worker touches.
 pub const PREFETCH_MIN_FLOWS: usize = 32_768;
-
-/// Counters of the glue itself.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PipelineCounters {
-    /// Packets that belong to no flow (non-IP, undecodable L3).
-    pub no_flow: u64,
-    /// Packets the flow table refused (memcap, no slot).
-    pub flow_drop: u64,
-    /// Flows that got no app-layer state for want of room. Every flow-table slot has room
-    /// for its flow's state, so this stays 0; kept so the counter set does not change.
-    pub app_state_cap: u64,
-    /// EVE `anomaly` records rendered.
-    pub anomalies_logged: u64,
-}
-
-impl CounterSet for PipelineCounters {
-    fn visit(&self, f: &mut dyn FnMut(&'static str, u64)) {
-        f("flow.no_flow", self.no_flow);
-        f("flow.drop", self.flow_drop);
-        f("app_layer.state_cap", self.app_state_cap);
-        f("eve.anomaly", self.anomalies_logged);
-    }
-}
 
 /// One worker's pipeline.
 pub struct Pipeline {
@@ -138,21 +120,6 @@ struct Stages {
     anomaly: AnomalyTypes,
 }
 
-/// Where and when an inspection or a record happens: the flow (0: none), the packet number
-/// (0: outside a packet) and the time.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct At {
-    pub(super) flow_id: u64,
-    pub(super) pcap_cnt: u64,
-    pub(super) now: Timestamp,
-}
-
-/// A detector and the alerts its inspections raised, waiting for the inspection to be over.
-pub(super) struct Detection<'a> {
-    pub(super) det: &'a mut Detector,
-    pub(super) pending: &'a mut Pending,
-}
-
 impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -173,25 +140,6 @@ pub enum PipelineError {
     Flow(#[from] flow::FlowConfigError),
     #[error("detection: {0}")]
     Detect(#[from] crate::detect::DetectError),
-}
-
-/// `stream_size` values as Suricata computes them from sequence numbers: payload bytes plus
-/// the one sequence number each side's SYN takes.
-pub(super) fn seq_space(bytes: &[u64; 2]) -> [u64; 2] {
-    [bytes[0] + 1, bytes[1] + 1]
-}
-
-pub(super) fn flow_app_proto(p: app::AppProto) -> flow::AppProto {
-    match p {
-        app::AppProto::Unknown => flow::AppProto::UNKNOWN,
-        app::AppProto::Failed => flow::AppProto::FAILED,
-        app::AppProto::Http | app::AppProto::WebSocket => flow::AppProto::HTTP,
-        app::AppProto::Dns => flow::AppProto::DNS,
-        app::AppProto::Tls => flow::AppProto::TLS,
-        app::AppProto::Smtp => flow::AppProto::SMTP,
-        app::AppProto::Ssh => flow::AppProto::SSH,
-        app::AppProto::Ftp => flow::AppProto::FTP,
-    }
 }
 
 impl Pipeline {
@@ -717,19 +665,6 @@ impl Stages {
 struct Ending<'a, E: EventSink> {
     ended: &'a [FlowRecord],
     end: EndFlows<'a, E>,
-}
-
-pub(super) fn rules_app_proto(p: app::AppProto) -> Option<rules::ir::AppProto> {
-    use rules::ir::AppProto as R;
-    Some(match p {
-        app::AppProto::Http | app::AppProto::WebSocket => R::Http,
-        app::AppProto::Dns => R::Dns,
-        app::AppProto::Tls => R::Tls,
-        app::AppProto::Smtp => R::Smtp,
-        app::AppProto::Ssh => R::Ssh,
-        app::AppProto::Ftp => R::Ftp,
-        app::AppProto::Unknown | app::AppProto::Failed => return None,
-    })
 }
 
 /// IP protocol number of IGMP.

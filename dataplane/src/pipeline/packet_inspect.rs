@@ -7,10 +7,10 @@ use crate::detect::PacketView;
 use crate::flow;
 
 use super::alerts::alert_context;
+use super::context::{rules_app_proto, seq_space, At, Detection};
 use super::flow_state::AppSlot;
 use super::stream_inspect::STREAM_KEY;
 use super::tx_inspect::{inspect_txs, TxInspect, TxPass};
-use super::{rules_app_proto, seq_space, At, Detection};
 
 impl Detection<'_> {
     /// Inspects `pkt` of the flow whose state is `slot`, `app` the flow's protocol so far.

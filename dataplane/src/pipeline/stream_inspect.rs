@@ -7,9 +7,9 @@ use crate::flow::{self, FlowHandle};
 use crate::time::Timestamp;
 
 use super::alerts::{alert_context, Pending};
+use super::context::{rules_app_proto, seq_space, At, Detection};
 use super::flow_state::AppSlot;
 use super::views::{pseudo_packet, sent_by, turned};
-use super::{rules_app_proto, seq_space, At, Detection};
 
 /// Inspects reassembled stream data as it is handed on (IDS mode: once acknowledged; inline:
 /// at once), so rules see patterns split across segments. While a packet is processed, the

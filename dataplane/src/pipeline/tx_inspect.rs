@@ -7,10 +7,10 @@ use crate::detect::{FlowDetectState, PacketView, TxAlerts};
 use crate::flow;
 
 use super::alerts::alert_context;
+use super::context::{rules_app_proto, seq_space, At, Detection};
 use super::flow_state::AppSlot;
 use super::tx_buffers::{HeaderLines, TxBuffers, TxRef};
 use super::views::turned;
-use super::{rules_app_proto, seq_space, At, Detection};
 
 /// Scratch and settings of transaction inspection.
 #[derive(Debug, Default)]
