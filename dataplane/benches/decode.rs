@@ -161,19 +161,31 @@ impl MbufPool {
     }
 }
 
-/// Runs the whole capture through the pool, frames written `lead` packets ahead of the
-/// decoder (at least one burst); with `decode` false only the NIC's side (the copies) runs.
-#[allow(clippy::too_many_arguments)]
+/// A capture as the pool is fed with it: frames written `lead` packets ahead of the decoder
+/// (at least one burst), with the NIC's checksum verdicts when it validated them.
+#[derive(Clone, Copy)]
+struct Feed<'a> {
+    link: LinkType,
+    pkts: &'a [(Timestamp, Vec<u8>)],
+    lead: usize,
+    nic: Option<&'a [HwChecksums]>,
+}
+
+/// Runs the whole capture through the pool; with `decode` false only the NIC's side (the
+/// copies) runs.
 fn run_pool(
     dec: &mut Decoder,
-    link: LinkType,
-    pkts: &[(Timestamp, Vec<u8>)],
+    feed: Feed<'_>,
     pool: &mut MbufPool,
-    lead: usize,
-    nic: Option<&[HwChecksums]>,
     mut flows: Option<&mut FlowTable>,
     decode: bool,
 ) {
+    let Feed {
+        link,
+        pkts,
+        lead,
+        nic,
+    } = feed;
     let n = pkts.len();
     let mut slots = [Slot::Scratch(0, 0); POOL];
     let mut written = 0usize;
@@ -269,18 +281,15 @@ fn nic_verdicts(link: LinkType, pkts: &[(Timestamp, Vec<u8>)]) -> Vec<HwChecksum
 /// decoding, minus that of the copies alone.
 fn decode_from_pool(
     dec: &mut Decoder,
-    link: LinkType,
-    pkts: &[(Timestamp, Vec<u8>)],
+    feed: Feed<'_>,
     pool: &mut MbufPool,
-    lead: usize,
-    nic: Option<&[HwChecksums]>,
     flows: Option<&mut FlowTable>,
 ) -> Duration {
     let t = ThreadTime::now();
-    run_pool(dec, link, pkts, pool, lead, nic, flows, true);
+    run_pool(dec, feed, pool, flows, true);
     let both = t.elapsed();
     let t = ThreadTime::now();
-    run_pool(dec, link, pkts, pool, lead, nic, None, false);
+    run_pool(dec, feed, pool, None, false);
     both.saturating_sub(t.elapsed())
 }
 
@@ -351,7 +360,13 @@ fn bench_decode(c: &mut Criterion) {
                 (0..iters)
                     .map(|_| {
                         let t = table.as_mut();
-                        decode_from_pool(&mut dec, link, &pkts, &mut pool, lead, nic, t)
+                        let feed = Feed {
+                            link,
+                            pkts: &pkts,
+                            lead,
+                            nic,
+                        };
+                        decode_from_pool(&mut dec, feed, &mut pool, t)
                     })
                     .sum()
             })
@@ -415,7 +430,15 @@ fn report_pool(link: LinkType, pkts: &[(Timestamp, Vec<u8>)], only: Option<&str>
         let nic = nic.then_some(&verdicts[..]);
         let mut table = flow.then(flow_table);
         let best = (0..5)
-            .map(|_| decode_from_pool(&mut dec, link, pkts, &mut pool, lead, nic, table.as_mut()))
+            .map(|_| {
+                let feed = Feed {
+                    link,
+                    pkts,
+                    lead,
+                    nic,
+                };
+                decode_from_pool(&mut dec, feed, &mut pool, table.as_mut())
+            })
             .min()
             .unwrap_or_default();
         let ns = best.as_nanos() as f64 / pkts.len() as f64;

@@ -32,8 +32,8 @@ use cpu_time::ThreadTime;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use dataplane::flow::{
-    proto, Direction, FlowConfig, FlowId, FlowRecord, FlowTable, FlowTuple, Packet, StreamConfig,
-    StreamSink, TcpFlags, TcpSegment, FLOW_BYTES_ACCOUNTED,
+    proto, Direction, FlowConfig, FlowHandle, FlowRecord, FlowTable, FlowTuple, Packet,
+    StreamConfig, StreamSink, TcpFlags, TcpSegment, FLOW_BYTES_ACCOUNTED,
 };
 use dataplane::time::Timestamp;
 use rand::rngs::StdRng;
@@ -160,11 +160,11 @@ fn lookup_zipf(c: &mut Crit) {
 struct CountSink(u64);
 
 impl StreamSink for CountSink {
-    fn data(&mut self, _: FlowId, _: Direction, _: u64, data: &[u8]) {
+    fn data(&mut self, _: FlowHandle, _: Direction, _: u64, data: &[u8]) {
         self.0 += black_box(data).len() as u64;
     }
-    fn gap(&mut self, _: FlowId, _: Direction, _: u64, _: u64) {}
-    fn end(&mut self, _: FlowId, _: Direction) {}
+    fn gap(&mut self, _: FlowHandle, _: Direction, _: u64, _: u64) {}
+    fn end(&mut self, _: FlowHandle, _: Direction) {}
 }
 
 const STREAM: usize = 64 << 10;

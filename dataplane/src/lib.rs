@@ -11,6 +11,9 @@
 //! - [`flow`]: per-worker flow table, TCP tracking and stream reassembly.
 //! - [`app`]: application-layer parsers (HTTP, DNS, TLS) over reassembled streams.
 //! - [`detect`]: per-worker rule matching (Hyperscan prefilter, option verification, verdicts).
+//! - [`pipeline`]: one packet through decode → flow → app layer → detection → records, with
+//!   each flow's app-layer and detection state beside its flow-table entry; nothing below
+//!   imports it.
 //! - [`worker`]: the per-lcore poll loop; [`runtime`]: EAL start-up, ports, replay.
 //! - [`eve`]: direct EVE JSON writing for records the workers render.
 //! - [`counters`]: plain per-worker counters, summed by the control plane.
@@ -20,7 +23,6 @@
 //! the clock or touch a socket, so they behave the same under DPDK, pcap replay and unit tests.
 #![deny(unsafe_code)]
 
-pub mod alert;
 pub mod app;
 pub mod counters;
 pub mod decode;
@@ -32,10 +34,7 @@ pub mod flow;
 pub mod io;
 pub mod offload;
 pub mod pipeline;
-#[cfg(test)]
-mod pipeline_tests;
 pub mod runtime;
 pub mod time;
-pub mod txbuf;
 pub mod wire;
 pub mod worker;

@@ -7,7 +7,7 @@ mod mix;
 
 use dataplane::counters::CounterSet;
 use dataplane::flow::{
-    Direction, FlowConfig, FlowId, FlowRecord, FlowTable, StreamConfig, StreamSink,
+    Direction, FlowConfig, FlowHandle, FlowRecord, FlowTable, StreamConfig, StreamSink,
 };
 
 #[derive(Default)]
@@ -18,13 +18,13 @@ struct Bytes {
 }
 
 impl StreamSink for Bytes {
-    fn data(&mut self, _: FlowId, _: Direction, _: u64, data: &[u8]) {
+    fn data(&mut self, _: FlowHandle, _: Direction, _: u64, data: &[u8]) {
         self.data += data.len() as u64;
     }
-    fn gap(&mut self, _: FlowId, _: Direction, _: u64, _: u64) {
+    fn gap(&mut self, _: FlowHandle, _: Direction, _: u64, _: u64) {
         self.gaps += 1;
     }
-    fn end(&mut self, _: FlowId, _: Direction) {
+    fn end(&mut self, _: FlowHandle, _: Direction) {
         self.ends += 1;
     }
 }

@@ -688,7 +688,6 @@ impl HttpState {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn headers_into(
         &mut self,
         cfg: &AppConfig,

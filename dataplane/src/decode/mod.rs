@@ -273,13 +273,8 @@ impl Decoder {
         hw: HwChecksums,
         out: &mut Packet<'p>,
     ) {
-        let Decoder {
-            cfg,
-            counters,
-            defrag,
-        } = self;
-        defrag.expire(now, &mut counters.defrag);
-        decoder::decode(cfg, counters, defrag, link, frame, now, hw, out);
+        self.defrag.expire(now, &mut self.counters.defrag);
+        decoder::decode(self, link, frame, now, hw, out);
     }
 }
 

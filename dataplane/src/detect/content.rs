@@ -7,7 +7,7 @@
 //! per-rule budget so hostile buffers cannot make the walk quadratic without bound.
 
 use bumpalo::Bump;
-use rules::ir::{ByteOpts, ByteTestOp, Content, Endian, Match, MathOp, NumBase, Value};
+use rules::ir::{ByteOpts, ByteTestOp, Content, Endian, Match, MathOp, NumBase, Pcre, Value};
 
 /// Most `byte_extract`/`byte_math` variables one rule may hold.
 pub const MAX_VARS: usize = 8;
@@ -135,42 +135,7 @@ impl<'a, 'r> Walk<'a, 'r> {
         let Some(m) = ms.get(i) else { return true };
         match m {
             Match::Content(c) => self.content(ms, i, c, buf, cur),
-            Match::Pcre(p) => {
-                let Some(re) = &p.regex else { return false };
-                // Like Suricata, a relative pcre sees the buffer from the cursor on as its
-                // subject, so `^` anchors at the cursor.
-                let base = if p.relative { cur.min(buf.len()) } else { 0 };
-                let subject = &buf[base..];
-                let mut from = 0;
-                loop {
-                    if from > subject.len() {
-                        return p.negated && self.step(ms, i + 1, buf, cur);
-                    }
-                    let found = match re.find_at(subject, from) {
-                        Ok(f) => f.map(|m| (base + m.start(), base + m.end())),
-                        Err(_) => {
-                            self.hit(WalkLimit::Pcre);
-                            return false;
-                        }
-                    };
-                    if p.negated {
-                        return found.is_none() && self.step(ms, i + 1, buf, cur);
-                    }
-                    let Some((s, e)) = found else { return false };
-                    let (ps, pe) = (self.last_start, self.last_end);
-                    self.last_start = s;
-                    self.last_end = e;
-                    if self.step(ms, i + 1, buf, e) {
-                        return true;
-                    }
-                    self.last_start = ps;
-                    self.last_end = pe;
-                    if !Self::next_is_relative(ms, i) || !self.spend() {
-                        return false;
-                    }
-                    from = s + 1 - base;
-                }
-            }
+            Match::Pcre(p) => self.pcre(ms, i, p, buf, cur),
             Match::ByteTest {
                 opts,
                 negated,
@@ -318,6 +283,45 @@ impl<'a, 'r> Walk<'a, 'r> {
         }
         self.budget -= 1;
         true
+    }
+
+    /// A `pcre` option, then the options after it from the match's end (trying later matches
+    /// while a relative option after it fails, within the backtracking budget).
+    fn pcre(&mut self, ms: &'r [Match], i: usize, p: &Pcre, buf: &[u8], cur: usize) -> bool {
+        let Some(re) = &p.regex else { return false };
+        // Like Suricata, a relative pcre sees the buffer from the cursor on as its
+        // subject, so `^` anchors at the cursor.
+        let base = if p.relative { cur.min(buf.len()) } else { 0 };
+        let subject = &buf[base..];
+        let mut from = 0;
+        loop {
+            if from > subject.len() {
+                return p.negated && self.step(ms, i + 1, buf, cur);
+            }
+            let found = match re.find_at(subject, from) {
+                Ok(f) => f.map(|m| (base + m.start(), base + m.end())),
+                Err(_) => {
+                    self.hit(WalkLimit::Pcre);
+                    return false;
+                }
+            };
+            if p.negated {
+                return found.is_none() && self.step(ms, i + 1, buf, cur);
+            }
+            let Some((s, e)) = found else { return false };
+            let (ps, pe) = (self.last_start, self.last_end);
+            self.last_start = s;
+            self.last_end = e;
+            if self.step(ms, i + 1, buf, e) {
+                return true;
+            }
+            self.last_start = ps;
+            self.last_end = pe;
+            if !Self::next_is_relative(ms, i) || !self.spend() {
+                return false;
+            }
+            from = s + 1 - base;
+        }
     }
 
     fn content(&mut self, ms: &'r [Match], i: usize, c: &Content, buf: &[u8], cur: usize) -> bool {

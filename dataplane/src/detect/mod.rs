@@ -591,26 +591,28 @@ impl Detector {
             data: view.pkt.payload,
             stream_offset: 0,
             src: None,
+            now,
         };
-        let txd = mark.map(|(k, t)| (k, t, false));
+        let st = FlowRefs {
+            marks: mark.map(|(k, t)| (k, t, false)),
+            flow,
+        };
         self.core
-            .inspect(&self.engine, &self.arena, view, &ctx, txd, flow, now, sink)
+            .inspect(&self.engine, &self.arena, view, &ctx, st, sink)
     }
 
-    /// Inspects a reassembled, in-order chunk of one direction's stream starting at stream
-    /// offset `stream_offset`. The caller keeps an overlap of at least the engine's longest
+    /// Inspects a reassembled, in-order chunk of one direction's stream (`chunk.data`,
+    /// starting at stream offset `chunk.offset`). The caller keeps an overlap of at least the engine's longest
     /// prefilter literal minus one byte between chunks so a pattern split across segments is
     /// seen whole; matches ending inside already inspected bytes are not reported again.
     ///
     /// `done` (a key and the flow's marks) limits each rule to one alert per key: the caller
     /// marks rules that already alerted on the direction's packets so the same bytes do not
     /// alert twice, once per packet and once per stream.
-    #[allow(clippy::too_many_arguments)]
     pub fn inspect_stream(
         &mut self,
         view: &PacketView<'_>,
-        chunk: &[u8],
-        stream_offset: u64,
+        chunk: StreamChunk<'_>,
         done: Option<(u64, &mut TxAlerts)>,
         mut flow: Option<&mut FlowDetectState>,
         now: Timestamp,
@@ -619,37 +621,34 @@ impl Detector {
         self.core.counters.stream_chunks += 1;
         let ctx = Ctx {
             kind: InspectKind::Stream,
-            data: chunk,
-            stream_offset,
+            data: chunk.data,
+            stream_offset: chunk.offset,
             src: None,
-        };
-        let v = self.core.inspect(
-            &self.engine,
-            &self.arena,
-            view,
-            &ctx,
-            done.map(|(k, t)| (k, t, true)),
-            flow.as_deref_mut(),
             now,
-            sink,
-        );
+        };
+        let st = FlowRefs {
+            marks: done.map(|(k, t)| (k, t, true)),
+            flow: flow.as_deref_mut(),
+        };
+        let v = self
+            .core
+            .inspect(&self.engine, &self.arena, view, &ctx, st, sink);
         if let (Some(f), Some(d)) = (flow, view.dir) {
-            let end = stream_offset.saturating_add(chunk.len() as u64);
+            let end = chunk.offset.saturating_add(chunk.data.len() as u64);
             let s = &mut f.stream_seen[usize::from(d == Direction::ToClient)];
             *s = (*s).max(end);
         }
         v
     }
 
-    /// Inspects the app-layer buffers of transaction `tx` (rules with sticky buffers). Each
-    /// rule alerts at most once per transaction: `done` remembers which already did.
-    #[allow(clippy::too_many_arguments)]
+    /// Inspects the app-layer buffers of one transaction (rules with sticky buffers). Each
+    /// rule alerts at most once per transaction: `done` (the transaction's key and the flow's
+    /// marks) remembers which already did.
     pub fn inspect_buffers(
         &mut self,
         view: &PacketView<'_>,
         src: &dyn BufferSource,
-        tx: u64,
-        done: &mut TxAlerts,
+        done: (u64, &mut TxAlerts),
         flow: Option<&mut FlowDetectState>,
         now: Timestamp,
         sink: &mut impl FnMut(AlertEvent),
@@ -660,17 +659,14 @@ impl Detector {
             data: &[],
             stream_offset: 0,
             src: Some(src),
-        };
-        self.core.inspect(
-            &self.engine,
-            &self.arena,
-            view,
-            &ctx,
-            Some((tx, done, true)),
-            flow,
             now,
-            sink,
-        )
+        };
+        let st = FlowRefs {
+            marks: Some((done.0, done.1, true)),
+            flow,
+        };
+        self.core
+            .inspect(&self.engine, &self.arena, view, &ctx, st, sink)
     }
 
     /// Longest prefilter literal of the payload databases: a stream caller keeps this minus
@@ -687,12 +683,36 @@ impl Detector {
     }
 }
 
-/// What is being inspected.
+/// What is being inspected, and when.
 struct Ctx<'d> {
     kind: InspectKind,
     data: &'d [u8],
     stream_offset: u64,
     src: Option<&'d dyn BufferSource>,
+    now: Timestamp,
+}
+
+/// A reassembled, in-order chunk of one direction's stream: `data` starts at stream offset
+/// `offset`.
+#[derive(Clone, Copy, Debug)]
+pub struct StreamChunk<'d> {
+    pub data: &'d [u8],
+    pub offset: u64,
+}
+
+/// The flow's detection state an inspection reads and updates.
+struct FlowRefs<'f> {
+    /// Alert marks under a key; with `true`, a rule already marked is not reported again.
+    marks: Option<(u64, &'f mut TxAlerts, bool)>,
+    flow: Option<&'f mut FlowDetectState>,
+}
+
+/// A rule considered by one inspection, with what the detector derived from it.
+#[derive(Clone, Copy)]
+struct Cand<'a, 'x> {
+    rule: &'a ir::Rule,
+    gate: gate::Gate,
+    aux: &'x RuleAux,
 }
 
 /// Most (transaction, rule) alert marks one flow keeps; the oldest are forgotten first.
@@ -739,6 +759,13 @@ impl TxAlerts {
     /// True when nothing alerted yet.
     pub fn is_empty(&self) -> bool {
         self.marks.is_empty()
+    }
+
+    /// Forgets every mark, keeping the memory (a slot taken by a new flow).
+    pub fn clear(&mut self) {
+        self.marks.clear();
+        self.epoch = 0;
+        self.forgotten = 0;
     }
 }
 
@@ -815,28 +842,186 @@ impl Core {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Runs one inspection: candidate rules from the prefilter, the rules without patterns
+    /// and the IP-only rules, each verified, then thresholds and actions; alerts go to `sink`.
     fn inspect(
         &mut self,
         engine: &Engine,
         arena: &Bump,
         view: &PacketView<'_>,
         ctx: &Ctx<'_>,
-        mut txd: Option<(u64, &mut TxAlerts, bool)>,
-        mut flow: Option<&mut FlowDetectState>,
-        now: Timestamp,
+        mut st: FlowRefs<'_>,
         sink: &mut impl FnMut(AlertEvent),
     ) -> Verdict {
-        if let Some((_, done, _)) = txd.as_mut() {
+        if let Some((_, done, _)) = st.marks.as_mut() {
             done.sync(self.epoch);
         }
-        if let Some(f) = flow.as_deref_mut() {
+        if let Some(f) = st.flow.as_deref_mut() {
             f.sync(self.epoch);
             if f.passed {
                 self.counters.passed_flow_packets += 1;
                 return Verdict::Accept;
             }
         }
+        let pkt = view.pkt;
+        let (cands, mut pg) = self.candidates(engine, arena, view, ctx, st.flow.as_deref_mut());
+        let now = ctx.now;
+        let mut verdict = Verdict::Accept;
+        let mut alerts = 0usize;
+        let mut tcache = TransformCache {
+            cache: BVec::new_in(arena),
+            arena,
+        };
+        for &r in cands.iter() {
+            let g = self.gates.get(r as usize);
+            if !pg.pass(&self.gates, g) {
+                self.counters.gate_rejected += 1;
+                continue;
+            }
+            let Some(rule) = engine.rules.get(r as usize) else {
+                continue;
+            };
+            let aux = &self.aux[r as usize];
+            let cand = Cand { rule, gate: g, aux };
+            let Some(m) = Self::verify(
+                &mut self.counters,
+                cand,
+                view,
+                ctx,
+                st.flow.as_deref(),
+                &mut tcache,
+            ) else {
+                continue;
+            };
+            if let Some((tx, done, skip)) = st.marks.as_mut() {
+                if done.has(*tx, r) {
+                    if *skip {
+                        self.counters.tx_duplicates += 1;
+                        continue;
+                    }
+                } else {
+                    done.add(*tx, r);
+                }
+            }
+            // Stream matches already reported from an earlier chunk's bytes.
+            if ctx.kind == InspectKind::Stream {
+                if let (Some(f), Some(d)) = (st.flow.as_deref(), view.dir) {
+                    let end = ctx.stream_offset + m.end as u64;
+                    if m.has_pos && end <= f.stream_seen[usize::from(d == Direction::ToClient)] {
+                        self.counters.stream_duplicates += 1;
+                        continue;
+                    }
+                }
+            }
+            if let Some(f) = st.flow.as_deref_mut() {
+                if !apply_post(aux, f) {
+                    self.counters.flowvar_overflow += 1;
+                }
+            }
+            if rule.action == Action::Pass {
+                self.counters.pass += 1;
+                if let Some(f) = st.flow.as_deref_mut() {
+                    f.passed = true;
+                }
+                // A pass rule stops every later rule for this packet.
+                break;
+            }
+            let tracked = Tracked {
+                src: addr_key(pkt.src_addr()).0,
+                dst: addr_key(pkt.dst_addr()).0,
+                flow: view.flow_id,
+                sport: pkt.ports().0,
+                dport: pkt.ports().1,
+            };
+            let Some(action) = self.admit(r, rule, tracked, now) else {
+                continue;
+            };
+            let blocks = !matches!(action, Action::Alert | Action::Pass);
+            if blocks {
+                self.counters.drop += 1;
+                verdict = Verdict::Drop;
+            }
+            if rule.noalert {
+                continue;
+            }
+            if alerts >= self.cfg.max_alerts {
+                self.counters.alert_limit += 1;
+                continue;
+            }
+            alerts += 1;
+            self.counters.alerts += 1;
+            sink(AlertEvent {
+                rule: r,
+                gid: rule.gid,
+                sid: rule.sid,
+                rev: rule.rev,
+                rule_action: action,
+                action: if blocks && self.cfg.inline {
+                    AlertAction::Blocked
+                } else {
+                    AlertAction::Allowed
+                },
+                ts: now,
+                dir: view.dir,
+                app_proto: view.app_proto,
+                kind: m.kind,
+                instance: m.instance,
+                stream_offset: ctx.stream_offset,
+                match_offset: m.start as u32,
+                match_len: (m.end - m.start) as u32,
+            });
+        }
+        verdict
+    }
+
+    /// Suppression, thresholds, detection filters and rate filters of verified rule `r`: the
+    /// action it takes, `None` when it is held back (counted).
+    #[inline]
+    fn admit(
+        &mut self,
+        r: RuleIdx,
+        rule: &ir::Rule,
+        tracked: Tracked,
+        now: Timestamp,
+    ) -> Option<Action> {
+        if suppressed(rule, tracked) {
+            self.counters.threshold_suppressed += 1;
+            return None;
+        }
+        let mut ok = true;
+        if let Some(th) = &rule.threshold {
+            ok &= self.thresholds.check(r, th, tracked, now);
+        }
+        if let Some(df) = &rule.detection_filter {
+            ok &= self.thresholds.check(r, df, tracked, now);
+        }
+        if !ok {
+            self.counters.threshold_suppressed += 1;
+            return None;
+        }
+        let mut action = rule.action;
+        if let Some(rf) = &rule.rate_filter {
+            if self
+                .thresholds
+                .rate(r, &rf.threshold, rf.timeout, tracked, now)
+            {
+                action = rf.new_action;
+            }
+        }
+        Some(action)
+    }
+
+    /// The candidate rules of one inspection, sorted and without duplicates, and the
+    /// packet's side of the rule gates.
+    #[inline]
+    fn candidates<'b>(
+        &mut self,
+        engine: &Engine,
+        arena: &'b Bump,
+        view: &PacketView<'_>,
+        ctx: &Ctx<'_>,
+        mut flow: Option<&mut FlowDetectState>,
+    ) -> (BVec<'b, RuleIdx>, gate::PacketGate) {
         let pkt = view.pkt;
         let transport = match pkt.l4 {
             L4::Tcp(_) => Transport::Tcp,
@@ -975,148 +1160,21 @@ impl Core {
         cands.sort_unstable();
         cands.dedup();
         self.counters.candidates += cands.len() as u64;
-        let mut verdict = Verdict::Accept;
-        let mut alerts = 0usize;
-        let mut tcache = TransformCache(BVec::new_in(arena));
         self.counters.gate_rejected += gate_rejected;
-        for &r in cands.iter() {
-            let g = self.gates.get(r as usize);
-            if !pg.pass(&self.gates, g) {
-                self.counters.gate_rejected += 1;
-                continue;
-            }
-            let Some(rule) = engine.rules.get(r as usize) else {
-                continue;
-            };
-            let aux = &self.aux[r as usize];
-            let Some(m) = Self::verify(
-                &mut self.counters,
-                rule,
-                g,
-                aux,
-                view,
-                ctx,
-                flow.as_deref(),
-                arena,
-                &mut tcache,
-            ) else {
-                continue;
-            };
-            if let Some((tx, done, skip)) = txd.as_mut() {
-                if done.has(*tx, r) {
-                    if *skip {
-                        self.counters.tx_duplicates += 1;
-                        continue;
-                    }
-                } else {
-                    done.add(*tx, r);
-                }
-            }
-            // Stream matches already reported from an earlier chunk's bytes.
-            if ctx.kind == InspectKind::Stream {
-                if let (Some(f), Some(d)) = (flow.as_deref(), view.dir) {
-                    let end = ctx.stream_offset + m.end as u64;
-                    if m.has_pos && end <= f.stream_seen[usize::from(d == Direction::ToClient)] {
-                        self.counters.stream_duplicates += 1;
-                        continue;
-                    }
-                }
-            }
-            if let Some(f) = flow.as_deref_mut() {
-                if !apply_post(aux, f) {
-                    self.counters.flowvar_overflow += 1;
-                }
-            }
-            let tracked = Tracked {
-                src: addr_key(pkt.src_addr()).0,
-                dst: addr_key(pkt.dst_addr()).0,
-                flow: view.flow_id,
-                sport: pkt.ports().0,
-                dport: pkt.ports().1,
-            };
-            if rule.action == Action::Pass {
-                self.counters.pass += 1;
-                if let Some(f) = flow.as_deref_mut() {
-                    f.passed = true;
-                }
-                // A pass rule stops every later rule for this packet.
-                break;
-            }
-            if suppressed(rule, tracked) {
-                self.counters.threshold_suppressed += 1;
-                continue;
-            }
-            let mut ok = true;
-            if let Some(th) = &rule.threshold {
-                ok &= self.thresholds.check(r, th, tracked, now);
-            }
-            if let Some(df) = &rule.detection_filter {
-                ok &= self.thresholds.check(r, df, tracked, now);
-            }
-            if !ok {
-                self.counters.threshold_suppressed += 1;
-                continue;
-            }
-            let mut action = rule.action;
-            if let Some(rf) = &rule.rate_filter {
-                if self
-                    .thresholds
-                    .rate(r, &rf.threshold, rf.timeout, tracked, now)
-                {
-                    action = rf.new_action;
-                }
-            }
-            let blocks = !matches!(action, Action::Alert | Action::Pass);
-            if blocks {
-                self.counters.drop += 1;
-                verdict = Verdict::Drop;
-            }
-            if rule.noalert {
-                continue;
-            }
-            if alerts >= self.cfg.max_alerts {
-                self.counters.alert_limit += 1;
-                continue;
-            }
-            alerts += 1;
-            self.counters.alerts += 1;
-            sink(AlertEvent {
-                rule: r,
-                gid: rule.gid,
-                sid: rule.sid,
-                rev: rule.rev,
-                rule_action: action,
-                action: if blocks && self.cfg.inline {
-                    AlertAction::Blocked
-                } else {
-                    AlertAction::Allowed
-                },
-                ts: now,
-                dir: view.dir,
-                app_proto: view.app_proto,
-                kind: m.kind,
-                instance: m.instance,
-                stream_offset: ctx.stream_offset,
-                match_offset: m.start as u32,
-                match_len: (m.end - m.start) as u32,
-            });
-        }
-        verdict
+        (cands, pg)
     }
 
     /// Verifies every option of `rule` for this inspection.
-    #[allow(clippy::too_many_arguments)]
     fn verify<'a>(
         counters: &mut DetectCounters,
-        rule: &'a ir::Rule,
-        g: gate::Gate,
-        aux: &RuleAux,
+        cand: Cand<'a, '_>,
         view: &PacketView<'_>,
         ctx: &Ctx<'a>,
         flow: Option<&FlowDetectState>,
-        arena: &'a Bump,
         tcache: &mut TransformCache<'a>,
     ) -> Option<Hit> {
+        let Cand { rule, gate: g, aux } = cand;
+        let arena = tcache.arena;
         // The gate passed: the inspection kind (scope), protocol, addresses, ports and flow
         // state hold unless it could not summarise the header (or the packet has no IP).
         let header = if g.full() || view.pkt.ip.is_none() {
@@ -1190,7 +1248,7 @@ impl Core {
                 } else if list.buffer == Buffer::Base64Data {
                     transform::apply(&list.transforms, raw, arena)
                 } else {
-                    tcache.get_or_apply(list.buffer, inst, &list.transforms, raw, arena)
+                    tcache.get_or_apply(list.buffer, inst, &list.transforms, raw)
                 };
                 let before = walk.vars;
                 if walk.run(&list.matches, data) {
@@ -1225,7 +1283,11 @@ impl Core {
 
 /// Transformed buffers of one inspection: each (buffer, instance, transform chain) is
 /// transformed once, whatever the number of rules inspecting it.
-struct TransformCache<'a>(BVec<'a, (Buffer, usize, &'a [ir::Transform], &'a [u8])>);
+struct TransformCache<'a> {
+    cache: BVec<'a, (Buffer, usize, &'a [ir::Transform], &'a [u8])>,
+    /// Where transformed buffers are made.
+    arena: &'a Bump,
+}
 
 /// Distinct transformed buffers cached per inspection; more are recomputed.
 const TRANSFORM_CACHE: usize = 32;
@@ -1237,14 +1299,17 @@ impl<'a> TransformCache<'a> {
         inst: usize,
         ts: &'a [ir::Transform],
         raw: &'a [u8],
-        arena: &'a Bump,
     ) -> &'a [u8] {
-        if let Some(e) = self.0.iter().find(|e| e.0 == b && e.1 == inst && e.2 == ts) {
+        if let Some(e) = self
+            .cache
+            .iter()
+            .find(|e| e.0 == b && e.1 == inst && e.2 == ts)
+        {
             return e.3;
         }
-        let d = transform::apply(ts, raw, arena);
-        if self.0.len() < TRANSFORM_CACHE {
-            self.0.push((b, inst, ts, d));
+        let d = transform::apply(ts, raw, self.arena);
+        if self.cache.len() < TRANSFORM_CACHE {
+            self.cache.push((b, inst, ts, d));
         }
         d
     }

@@ -299,17 +299,26 @@ fn stream_chunks_match_across_segments_once() {
     // Segment 1 ends inside the pattern; segment 2 completes it.
     let stream = b"aaaa splitpattern bbbb";
     let c1 = &stream[..10];
-    r.det
-        .inspect_stream(&view, c1, 0, None, Some(&mut st), Timestamp(0), &mut |_| {
-            n += 1
-        });
+    r.det.inspect_stream(
+        &view,
+        StreamChunk {
+            data: c1,
+            offset: 0,
+        },
+        None,
+        Some(&mut st),
+        Timestamp(0),
+        &mut |_| n += 1,
+    );
     assert_eq!(n, 0);
     // The caller re-presents the last `overlap` bytes with the new data.
     let start = 10 - overlap.min(10);
     r.det.inspect_stream(
         &view,
-        &stream[start..],
-        start as u64,
+        StreamChunk {
+            data: &stream[start..],
+            offset: start as u64,
+        },
         None,
         Some(&mut st),
         Timestamp(0),
@@ -319,8 +328,10 @@ fn stream_chunks_match_across_segments_once() {
     // Re-scanning the same bytes again (e.g. overlap) does not alert twice.
     r.det.inspect_stream(
         &view,
-        &stream[5..],
-        5,
+        StreamChunk {
+            data: &stream[5..],
+            offset: 5,
+        },
         None,
         Some(&mut st),
         Timestamp(0),
@@ -361,8 +372,10 @@ fn anchored_rules_match_packets_and_the_stream_start_only() {
     sids.clear();
     r.det.inspect_stream(
         &view,
-        b"head free",
-        0,
+        StreamChunk {
+            data: b"head free",
+            offset: 0,
+        },
         None,
         Some(&mut st),
         Timestamp(0),
@@ -375,8 +388,10 @@ fn anchored_rules_match_packets_and_the_stream_start_only() {
     sids.clear();
     r.det.inspect_stream(
         &view,
-        b"head free",
-        100,
+        StreamChunk {
+            data: b"head free",
+            offset: 100,
+        },
         None,
         Some(&mut st),
         Timestamp(0),
@@ -406,7 +421,7 @@ fn app_buffers_with_transforms_and_instances() {
     let mut got = Vec::new();
     let mut done = TxAlerts::default();
     r.det
-        .inspect_buffers(&view, &bufs, 0, &mut done, None, Timestamp(0), &mut |a| {
+        .inspect_buffers(&view, &bufs, (0, &mut done), None, Timestamp(0), &mut |a| {
             got.push((a.sid, a.kind))
         });
     got.sort_unstable_by_key(|g| g.0);
@@ -420,15 +435,23 @@ fn app_buffers_with_transforms_and_instances() {
     // The same transaction inspected again (its buffers changed): no second alert; the next
     // transaction alerts again.
     let mut n = 0;
-    r.det
-        .inspect_buffers(&view, &bufs, 0, &mut done, None, Timestamp(0), &mut |_| {
-            n += 1
-        });
+    r.det.inspect_buffers(
+        &view,
+        &bufs,
+        (0, &mut done),
+        None,
+        Timestamp(0),
+        &mut |_| n += 1,
+    );
     assert_eq!(n, 0);
-    r.det
-        .inspect_buffers(&view, &bufs, 1, &mut done, None, Timestamp(0), &mut |_| {
-            n += 1
-        });
+    r.det.inspect_buffers(
+        &view,
+        &bufs,
+        (1, &mut done),
+        None,
+        Timestamp(0),
+        &mut |_| n += 1,
+    );
     assert_eq!(n, 2);
     assert_eq!(done.len(), 4);
     // DNS: the second query matches; the app proto must be dns.
@@ -444,14 +467,14 @@ fn app_buffers_with_transforms_and_instances() {
     let mut got = Vec::new();
     let mut done = TxAlerts::default();
     r.det
-        .inspect_buffers(&view, &bufs, 0, &mut done, None, Timestamp(0), &mut |a| {
+        .inspect_buffers(&view, &bufs, (0, &mut done), None, Timestamp(0), &mut |a| {
             got.push((a.sid, a.instance))
         });
     assert_eq!(got, vec![(2, 1)]);
     view.app_proto = Some(AppProto::Http);
     let mut got = Vec::new();
     r.det
-        .inspect_buffers(&view, &bufs, 1, &mut done, None, Timestamp(0), &mut |a| {
+        .inspect_buffers(&view, &bufs, (1, &mut done), None, Timestamp(0), &mut |a| {
             got.push(a.sid)
         });
     assert!(got.is_empty());
@@ -555,7 +578,7 @@ mod stream_props {
                 let end = (done + cuts[ci % cuts.len()]).min(stream.len());
                 ci += 1;
                 let start = done.saturating_sub(overlap);
-                r.det.inspect_stream(&view, &stream[start..end], start as u64, None, Some(&mut st), Timestamp(0), &mut |_| n += 1);
+                r.det.inspect_stream(&view, StreamChunk { data: &stream[start..end], offset: start as u64 }, None, Some(&mut st), Timestamp(0), &mut |_| n += 1);
                 r.det.end_burst();
                 done = end;
             }

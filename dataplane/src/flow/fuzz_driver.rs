@@ -44,7 +44,8 @@ impl Checker {
 }
 
 impl StreamSink for Checker {
-    fn data(&mut self, flow: FlowId, dir: Direction, offset: u64, data: &[u8]) {
+    fn data(&mut self, flow: FlowHandle, dir: Direction, offset: u64, data: &[u8]) {
+        let flow = flow.id;
         let depth = self.depth;
         let t = *self.tuple_of.entry(flow).or_insert(self.current);
         let tainted = self.tainted.contains(&t);
@@ -68,7 +69,8 @@ impl StreamSink for Checker {
         s.next += data.len() as u64;
         s.data += data.len() as u64;
     }
-    fn gap(&mut self, flow: FlowId, dir: Direction, offset: u64, len: u64) {
+    fn gap(&mut self, flow: FlowHandle, dir: Direction, offset: u64, len: u64) {
+        let flow = flow.id;
         let depth = self.depth;
         let s = self.stream(flow, dir);
         assert_eq!(s.ended, 0, "gap after end");
@@ -77,8 +79,8 @@ impl StreamSink for Checker {
         assert!(offset + len <= depth, "gap past depth");
         s.next += len;
     }
-    fn end(&mut self, flow: FlowId, dir: Direction) {
-        self.stream(flow, dir).ended += 1;
+    fn end(&mut self, flow: FlowHandle, dir: Direction) {
+        self.stream(flow.id, dir).ended += 1;
     }
 }
 
@@ -118,6 +120,8 @@ fn tuple(i: u8) -> FlowTuple {
 }
 
 /// Runs one input; panics on a broken invariant.
+// Kept as one script (about 160 lines, test and fuzzing builds only): the input's bytes are
+// read in order, and the reader sees every operation beside the invariant it checks.
 pub fn run(data: &[u8]) -> u64 {
     let mut inp = Input(data);
     let Some(mode) = inp.u8() else { return 0 };

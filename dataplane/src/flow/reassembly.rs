@@ -21,8 +21,9 @@
 //! limits: in IDS mode both are the peer's ACK; inline, data goes at once and gaps wait for the
 //! ACK. Nothing is handed on past the reassembly depth.
 
-use super::key::{Direction, FlowId};
+use super::key::Direction;
 use super::stats::TcpCounters;
+use super::table::FlowHandle;
 
 /// Bytes per pool chunk. 512 stores a 1460-byte segment in three chunks (95% fill) while
 /// keeping small segments from wasting much.
@@ -30,14 +31,21 @@ pub const CHUNK_SIZE: usize = 512;
 const NONE: u32 = u32::MAX;
 
 /// Receives in-order stream data, per flow and direction.
+///
+/// Each call names the flow by its [`FlowHandle`], whose slot indexes per-flow state kept
+/// beside the table (see [`FlowHandle::slot`]).
 pub trait StreamSink {
     /// `data` starts at byte `offset` of the direction's stream (0 = first byte after the SYN).
-    fn data(&mut self, flow: FlowId, dir: Direction, offset: u64, data: &[u8]);
+    fn data(&mut self, flow: FlowHandle, dir: Direction, offset: u64, data: &[u8]);
     /// `len` bytes starting at `offset` were never seen and will never be delivered.
-    fn gap(&mut self, flow: FlowId, dir: Direction, offset: u64, len: u64);
+    fn gap(&mut self, flow: FlowHandle, dir: Direction, offset: u64, len: u64);
     /// The direction's stream is over (FIN handed on, RST, flow end or depth reached); no
     /// further calls for this direction follow.
-    fn end(&mut self, flow: FlowId, dir: Direction);
+    fn end(&mut self, flow: FlowHandle, dir: Direction);
+    /// The flow is over: its streams handed on everything, and its record follows. Its slot
+    /// may hold another flow as soon as this returns, so state kept by slot must be taken or
+    /// reset here.
+    fn flow_ended(&mut self, _flow: FlowHandle) {}
 }
 
 /// A sink that discards everything.
@@ -45,9 +53,18 @@ pub trait StreamSink {
 pub struct NullStreamSink;
 
 impl StreamSink for NullStreamSink {
-    fn data(&mut self, _: FlowId, _: Direction, _: u64, _: &[u8]) {}
-    fn gap(&mut self, _: FlowId, _: Direction, _: u64, _: u64) {}
-    fn end(&mut self, _: FlowId, _: Direction) {}
+    fn data(&mut self, _: FlowHandle, _: Direction, _: u64, _: &[u8]) {}
+    fn gap(&mut self, _: FlowHandle, _: Direction, _: u64, _: u64) {}
+    fn end(&mut self, _: FlowHandle, _: Direction) {}
+}
+
+/// Stream offsets that bound one [`SegmentPool::deliver`]: contiguous data below `data` is
+/// handed on, a hole below `gap` is reported as a gap, nothing past `depth`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub data: u64,
+    pub gap: u64,
+    pub depth: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -362,18 +379,20 @@ impl SegmentPool {
     /// Hands on buffered data in order. Contiguous data below `data_limit` goes to the sink; a
     /// hole below `gap_limit` is reported as a gap and skipped. Nothing past `depth` or the FIN
     /// is handed on. Returns the number of gaps reported.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn deliver<S: StreamSink>(
         &mut self,
         r: &mut Reasm,
-        data_limit: u64,
-        gap_limit: u64,
-        depth: u64,
-        flow: FlowId,
+        limits: Limits,
+        flow: FlowHandle,
         dir: Direction,
         sink: &mut S,
         ctr: &mut TcpCounters,
     ) -> u32 {
+        let Limits {
+            data: data_limit,
+            gap: gap_limit,
+            depth,
+        } = limits;
         let stop = depth.min(r.fin_off);
         let data_limit = data_limit.min(stop);
         // A hole after the last chunk is only known to end at a finite limit: the ACK, or the
@@ -458,7 +477,7 @@ impl SegmentPool {
         &mut self,
         r: &mut Reasm,
         depth: u64,
-        flow: FlowId,
+        flow: FlowHandle,
         dir: Direction,
         sink: &mut S,
         ctr: &mut TcpCounters,
@@ -467,7 +486,12 @@ impl SegmentPool {
             self.release_all(r);
             return;
         }
-        self.deliver(r, u64::MAX, u64::MAX, depth, flow, dir, sink, ctr);
+        let limits = Limits {
+            data: u64::MAX,
+            gap: u64::MAX,
+            depth,
+        };
+        self.deliver(r, limits, flow, dir, sink, ctr);
         self.release_all(r);
         r.flags |= R_ENDED;
         sink.end(flow, dir);

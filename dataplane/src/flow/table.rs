@@ -172,6 +172,16 @@ pub struct FlowHandle {
     pub id: FlowId,
 }
 
+impl FlowHandle {
+    /// The flow's dense slot in the table: below [`FlowTable::max_flows`], reused by a later
+    /// flow once this one ends ([`crate::flow::StreamSink::flow_ended`]). State kept by slot
+    /// beside the table is found with it in one index, no lookup by id.
+    #[inline]
+    pub fn slot(self) -> usize {
+        self.slot as usize
+    }
+}
+
 /// A live flow's counters at one moment (index 0: to server, 1: to client).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowSnapshot {
@@ -922,7 +932,7 @@ impl FlowTable {
                     pool: &mut self.pool,
                     ctr: &mut self.tcp_ctr,
                     sink: streams,
-                    flow: e.id,
+                    flow: FlowHandle { slot: i, id: e.id },
                 };
                 e.tcp.process(dir, seg, &mut cx)
             }
@@ -1155,16 +1165,18 @@ impl FlowTable {
         records: &mut R,
     ) {
         let e = &mut self.entries[i as usize];
+        let handle = FlowHandle { slot: i, id: e.id };
         if e.key.proto() == proto::TCP {
             let mut cx = TcpCx {
                 cfg: &self.cfg.stream,
                 pool: &mut self.pool,
                 ctr: &mut self.tcp_ctr,
-                sink: streams,
-                flow: e.id,
+                sink: &mut *streams,
+                flow: handle,
             };
             e.tcp.finish(&mut cx);
         }
+        streams.flow_ended(handle);
         let e = &self.entries[i as usize];
         let rec = FlowRecord {
             id: e.id,

@@ -14,9 +14,10 @@
 //! On RST, on the close of both sides and at flow end, everything buffered is flushed (holes
 //! become gaps) and each direction gets one `end`.
 
-use super::key::{Direction, FlowId};
-use super::reassembly::{Reasm, SegmentPool, StreamSink, R_DEPTH, R_ENDED};
+use super::key::Direction;
+use super::reassembly::{Limits, Reasm, SegmentPool, StreamSink, R_DEPTH, R_ENDED};
 use super::stats::TcpCounters;
+use super::table::FlowHandle;
 
 /// TCP header flags (RFC 793, RFC 3168).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -280,7 +281,7 @@ pub(crate) struct TcpCx<'a, S> {
     pub pool: &'a mut SegmentPool,
     pub ctr: &'a mut TcpCounters,
     pub sink: &'a mut S,
-    pub flow: FlowId,
+    pub flow: FlowHandle,
 }
 
 #[inline]
@@ -701,16 +702,13 @@ impl TcpConn {
             let gaps = if !cx.cfg.inline && dir == packet_dir {
                 0
             } else {
-                cx.pool.deliver(
-                    &mut sender.reasm,
-                    data_limit,
-                    acked,
-                    cx.cfg.depth,
-                    cx.flow,
-                    dir,
-                    cx.sink,
-                    cx.ctr,
-                )
+                let limits = Limits {
+                    data: data_limit,
+                    gap: acked,
+                    depth: cx.cfg.depth,
+                };
+                cx.pool
+                    .deliver(&mut sender.reasm, limits, cx.flow, dir, cx.sink, cx.ctr)
             };
             if gaps > 0 {
                 ev.insert(StreamEvent::ReassemblySeqGap);

@@ -25,7 +25,7 @@ struct Consumer {
 }
 
 impl StreamSink for Consumer {
-    fn data(&mut self, _: FlowId, dir: Direction, offset: u64, data: &[u8]) {
+    fn data(&mut self, _: FlowHandle, dir: Direction, offset: u64, data: &[u8]) {
         let d = dir.index();
         assert_eq!(offset, self.next[d], "data offsets must be contiguous");
         assert!(!data.is_empty());
@@ -33,7 +33,7 @@ impl StreamSink for Consumer {
         self.data[d].extend_from_slice(data);
         self.next[d] += data.len() as u64;
     }
-    fn gap(&mut self, _: FlowId, dir: Direction, offset: u64, len: u64) {
+    fn gap(&mut self, _: FlowHandle, dir: Direction, offset: u64, len: u64) {
         let d = dir.index();
         assert_eq!(offset, self.next[d], "gap offsets must be contiguous");
         assert!(len > 0);
@@ -41,7 +41,7 @@ impl StreamSink for Consumer {
         self.gaps[d].push((offset, len));
         self.next[d] += len;
     }
-    fn end(&mut self, _: FlowId, dir: Direction) {
+    fn end(&mut self, _: FlowHandle, dir: Direction) {
         self.ends[dir.index()] += 1;
     }
 }

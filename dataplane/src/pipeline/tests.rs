@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::{AlertContext, EventSink, Pipeline, PipelineConfig};
 use crate::decode::LinkType;
 use crate::detect::AlertEvent;
 use crate::flow::FlowRecord;
 use crate::io::pcap::PcapSource;
-use crate::pipeline::{AlertContext, EventSink, Pipeline, PipelineConfig};
 
 fn sv(test: &str) -> Option<PathBuf> {
     vocab::testing::shared_data(Path::new("suricata-verify/tests").join(test))
@@ -522,4 +522,63 @@ fn tunnelled_flows_count_the_bytes_after_the_tunnel_header() {
         .flows
         .iter()
         .all(|f| f.bytes_toserver == inner.len() as u64));
+}
+
+/// A flow-table slot freed by one flow and taken by the next never shows the earlier flow's
+/// state: flow A sets a flowbit and ends; its state is kept for reuse, lands in the slot of a
+/// second flow that ends, and that slot goes to flow B, whose rule tests the flowbit.
+#[test]
+fn a_reused_flow_slot_starts_with_fresh_state() {
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    const PSH: u8 = 0x08;
+    let rules = "alert tcp any any -> any any (content:\"hello\"; flowbits:set,seen.hello; flowbits:noalert; sid:1;)\n\
+                 alert tcp any any -> any any (content:\"world\"; flowbits:isset,seen.hello; sid:2;)\n";
+    let mut cfg = PipelineConfig {
+        engine: Some(engine(rules)),
+        ..PipelineConfig::default()
+    };
+    cfg.decode.checksum_validation = false;
+    cfg.flow.stream.inline = true;
+    let mut p = Pipeline::new(LinkType::Ethernet, &cfg).expect("pipeline");
+    let mut out = Collect::default();
+    let at = |s: u64| crate::time::Timestamp::from_micros(1_700_000_000 + s, 0);
+    let s = ([10, 0, 0, 2], 4444);
+    let session = |c: ([u8; 4], u16), data: &[u8]| {
+        vec![
+            tcp(c, s, 100, 0, SYN, b""),
+            tcp(s, c, 500, 101, SYN | ACK, b""),
+            tcp(c, s, 101, 501, ACK, b""),
+            tcp(c, s, 101, 501, PSH | ACK, b"hello"),
+            tcp(s, c, 501, 106, PSH | ACK, data),
+        ]
+    };
+    // Flow A (slot 0): sets the flowbit, and alerts on its own "world".
+    for (i, f) in session(([10, 0, 0, 1], 40000), b"world").iter().enumerate() {
+        p.process(f, at(i as u64), &mut out);
+    }
+    // Flow C (slot 1), then A times out; its state is kept for reuse.
+    let mut echo = vec![0u8; 12];
+    echo.extend_from_slice(&[0x08, 0x00]);
+    echo.extend_from_slice(&icmp_echo([10, 0, 0, 3], [10, 0, 0, 4], 8));
+    p.process(&echo, at(700), &mut out);
+    p.sweep(at(700), usize::MAX, &mut out);
+    assert_eq!(out.flows.len(), 1);
+    // C times out: A's old state takes C's slot, which flow B gets next.
+    p.sweep(at(800), usize::MAX, &mut out);
+    assert_eq!(out.flows.len(), 2);
+    let c = ([10, 0, 0, 5], 40001);
+    let b = [
+        tcp(c, s, 100, 0, SYN, b""),
+        tcp(s, c, 500, 101, SYN | ACK, b""),
+        tcp(c, s, 101, 501, ACK, b""),
+        tcp(s, c, 501, 101, PSH | ACK, b"world"),
+    ];
+    for (i, f) in b.iter().enumerate() {
+        p.process(f, at(801 + i as u64), &mut out);
+    }
+    p.finish(at(900), &mut out);
+    let a_id = out.flows[0].id.0;
+    let sids: Vec<(u32, u64)> = out.alerts.iter().map(|(e, c)| (e.sid, c.flow_id)).collect();
+    assert_eq!(sids, vec![(2, a_id)], "only flow A has the flowbit");
 }

@@ -1,17 +1,75 @@
-//! EVE `alert` records as Suricata 8 writes them, rendered in the worker (which alone has the
-//! flow's counters and the transaction the alert is about) with [`crate::eve::Json`].
+//! Alert emission: alerts collected during one inspection are handed to the sink once it is
+//! over, with EVE `alert` records as Suricata 8 writes them, rendered here (only the worker has
+//! the flow's counters and the transaction the alert is about) with [`crate::eve::Json`].
 
 use std::net::IpAddr;
 
 use crate::app::AppLayer;
-use crate::detect::AlertEvent;
+use crate::decode::Packet;
+use crate::detect::{AlertEvent, Detector};
 use crate::eve::{Envelope, Json};
 use crate::flow::FlowSnapshot;
-use crate::pipeline::AlertContext;
+
+use super::flow_state::AppSlot;
+use super::sink::{AlertContext, EventSink};
+use super::views::icmp_of;
+
+/// An alert waiting for the inspection that raised it to finish.
+pub(super) type Pending = Vec<(AlertEvent, AlertContext)>;
+
+/// Hands the collected alerts to the sink, rendered as EVE records too when it wants them.
+/// `flow` and `app` describe flow `current` (`None`: whichever flow each alert names); alerts
+/// of other flows are rendered without them.
+pub(super) fn emit_alerts<E: EventSink>(
+    pending: &mut Pending,
+    buf: &mut Vec<u8>,
+    det: &Detector,
+    current: Option<u64>,
+    flow: Option<&FlowSnapshot>,
+    slot: Option<&AppSlot>,
+    events: &mut E,
+) {
+    let eve = events.wants_eve() && events.wants_eve_alerts();
+    for (ev, ctx) in pending.drain(..) {
+        events.alert(&ev, &ctx);
+        if eve {
+            buf.clear();
+            let mine = current.is_none_or(|c| c == ctx.flow_id);
+            let (flow, slot) = if mine { (flow, slot) } else { (None, None) };
+            let app = slot.and_then(|s| s.app.as_ref());
+            let bits = slot.map(|s| det.flowbits(&s.detect)).into_iter().flatten();
+            write_eve_alert(buf, det.engine(), &ev, &ctx, flow, app, bits);
+            events.eve_line("alert", buf);
+        }
+    }
+}
+
+pub(super) fn alert_context(
+    pkt: &Packet<'_>,
+    flow_id: u64,
+    pcap_cnt: u64,
+    app_proto: Option<&'static str>,
+) -> AlertContext {
+    let unspecified = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+    let (src_port, dst_port) = pkt.ports();
+    AlertContext {
+        flow_id,
+        pcap_cnt,
+        proto: pkt.ip.as_ref().map_or(0, |i| i.proto),
+        src: pkt.ip.as_ref().map_or(unspecified, |i| i.src),
+        src_port,
+        dst: pkt.ip.as_ref().map_or(unspecified, |i| i.dst),
+        dst_port,
+        app_proto,
+        tx_id: None,
+        vlan: crate::eve::Vlans::of_packet(pkt),
+        icmp: icmp_of(pkt),
+    }
+}
 
 /// Writes one alert record into `out` (appending; no trailing newline). `flowbits` are the
 /// names of the flow's flowbits after the alerting packet.
-pub fn write_eve_alert<'b>(
+pub(super) fn write_eve_alert<'b>(
     out: &mut Vec<u8>,
     engine: &rules::Engine,
     ev: &AlertEvent,
