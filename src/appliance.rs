@@ -294,7 +294,11 @@ fn to_diag(d: &rules::Diagnostic, line_base: Option<u32>) -> Diagnostic {
 
 impl RuleCompiler for Compiler {
     fn validate(&self, text: &str) -> Validation {
-        let mut loader = rules::Loader::new(rules::LoadOptions::default());
+        // Validation never runs the rules: no PCRE2 JIT code for them.
+        let mut loader = rules::Loader::new(rules::LoadOptions {
+            validate_only: true,
+            ..rules::LoadOptions::default()
+        });
         loader.add_str("request", text);
         let set = loader.finish();
         let mut metas: Vec<RuleMeta> = set

@@ -107,7 +107,7 @@ pub fn run_to(args: RulesArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     let mut out = out;
     match args.command {
         RulesCommand::Check(a) => {
-            let rs = load(&a.input)?;
+            let rs = load(&a.input, true)?;
             if a.json {
                 serde_json::to_writer_pretty(&mut *out, &rs.report)?;
                 writeln!(out)?;
@@ -118,7 +118,7 @@ pub fn run_to(args: RulesArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         }
         RulesCommand::Compile(a) => {
             let t0 = Instant::now();
-            let rs = load(&a.input)?;
+            let rs = load(&a.input, false)?;
             let load_ms = t0.elapsed().as_millis();
             let t1 = Instant::now();
             let engine = Engine::compile(
@@ -152,7 +152,7 @@ pub fn run_to(args: RulesArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             Ok(i32::from(rs.report.failed > 0))
         }
         RulesCommand::Export(a) => {
-            let rs = load(&a.input)?;
+            let rs = load(&a.input, true)?;
             for r in &rs.rules {
                 match a.format {
                     ExportFormat::Suricata => writeln!(out, "{}", r.ast()?)?,
@@ -167,7 +167,8 @@ pub fn run_to(args: RulesArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     }
 }
 
-fn load(input: &InputArgs) -> anyhow::Result<Ruleset> {
+/// Loads the input files; `validate_only` when the rules will not be run (no PCRE2 JIT).
+fn load(input: &InputArgs, validate_only: bool) -> anyhow::Result<Ruleset> {
     let vars = match &input.vars {
         Some(p) => {
             let text =
@@ -209,6 +210,7 @@ fn load(input: &InputArgs) -> anyhow::Result<Ruleset> {
         LoadOptions {
             vars: vars.clone(),
             classes,
+            validate_only,
             ..LoadOptions::default()
         },
     )?;

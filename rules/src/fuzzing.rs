@@ -45,6 +45,7 @@ pub fn check_text(text: &str) -> Result<(), String> {
                     LowerCtx {
                         vars: &vars,
                         classes: None,
+                        validate_only: false,
                     },
                 ) {
                     let _ = e.to_string();

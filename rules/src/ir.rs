@@ -468,7 +468,8 @@ pub struct Pcre {
     pub relative: bool,
     /// Capture targets after the flags (`pkt:name`, `flow:name`, `alert:name`), in order.
     pub captures: Vec<String>,
-    /// Compiled once at load time; `None` only for rules that failed (never loaded).
+    /// Compiled once at load time; `None` for rules that failed (never loaded) and for rules
+    /// loaded only to be validated (`LoadOptions::validate_only`), which are never run.
     #[serde(skip)]
     pub regex: Option<Arc<pcre2::bytes::Regex>>,
 }

@@ -160,6 +160,9 @@ pub struct LoadOptions {
     pub classes: Option<Classifications>,
     /// Evaluation order.
     pub action_order: ActionOrder,
+    /// The rules are only validated (`osprey rules check`, the API's `Validate`), never run:
+    /// `pcre` expressions are compiled without PCRE2's JIT to check them, and not kept.
+    pub validate_only: bool,
 }
 
 /// Counts and diagnostics of a load (`osprey rules check`).
@@ -382,6 +385,7 @@ fn process(file: &str, text: &str, opts: &LoadOptions) -> Vec<Outcome> {
     let ctx = LowerCtx {
         vars: &opts.vars,
         classes: opts.classes.as_ref(),
+        validate_only: opts.validate_only,
     };
     for rt in split_rules(file, text) {
         let ast = match parse_rule(&rt.text) {

@@ -54,6 +54,9 @@ pub struct LowerCtx<'a> {
     pub vars: &'a Vars,
     /// `classification.config`, when loaded: classtypes are checked and give priorities.
     pub classes: Option<&'a Classifications>,
+    /// The rules are validated, not run: `pcre` expressions are compiled without PCRE2's JIT
+    /// (whose machine code is most of a compiled expression's memory) and not kept.
+    pub validate_only: bool,
 }
 
 /// Splits a keyword value on commas, trimming each part.
@@ -464,7 +467,7 @@ impl Lowering<'_> {
         let Opt { name, v } = o;
         match name {
             "pcre" => {
-                let (p, buf) = payload::pcre(o.need()?).map_err(|m| {
+                let (p, buf) = payload::pcre(o.need()?, !self.ctx.validate_only).map_err(|m| {
                     if let Some(f) = m.strip_prefix("unsupported pcre flag `") {
                         LowerErrorKind::Unsupported(format!("pcre:{}", f.trim_end_matches('`')))
                     } else {

@@ -190,7 +190,7 @@ pub const MAX_PCRE: usize = 8 * 1024;
 pub const PCRE_LIMITS: &str = "(*LIMIT_MATCH=3500)(*LIMIT_DEPTH=1500)";
 
 /// Parses and compiles a `pcre` value. Returns the match and the buffer its flags select.
-pub fn pcre(v: &str) -> KwResult<(Pcre, Option<Buffer>)> {
+pub fn pcre(v: &str, jit: bool) -> KwResult<(Pcre, Option<Buffer>)> {
     let (negated, v) = negation(v);
     let v = v
         .strip_prefix('"')
@@ -226,7 +226,7 @@ pub fn pcre(v: &str) -> KwResult<(Pcre, Option<Buffer>)> {
         return Err(format!("pcre longer than {MAX_PCRE} bytes"));
     }
     let mut b = pcre2::bytes::RegexBuilder::new();
-    b.jit_if_available(true);
+    b.jit_if_available(jit);
     let mut relative = false;
     let mut buffer = None;
     let mut prefix = String::new();
@@ -281,7 +281,8 @@ pub fn pcre(v: &str) -> KwResult<(Pcre, Option<Buffer>)> {
             negated,
             relative,
             captures,
-            regex: Some(Arc::new(regex)),
+            // Validation only needs to know it compiles.
+            regex: jit.then(|| Arc::new(regex)),
         },
         buffer,
     ))
@@ -642,28 +643,46 @@ mod tests {
     }
 
     #[test]
+    fn validation_only_checks_the_expression_and_keeps_no_code() {
+        for v in [
+            r#""/^GET\s+\/a/Ui""#,
+            r#""/ab/A""#,
+            r#""/(/""#,
+            r#""/x/E""#,
+            r#""/(a{60000}){60000}/""#,
+        ] {
+            let (run, check) = (pcre(v, true), pcre(v, false));
+            assert_eq!(run.is_ok(), check.is_ok(), "{v}");
+            if let (Ok((r, _)), Ok((c, _))) = (run, check) {
+                assert!(r.regex.is_some() && c.regex.is_none(), "{v}");
+                assert_eq!(r, c, "{v}");
+            }
+        }
+    }
+
+    #[test]
     fn pcre_flags() {
-        let (p, b) = pcre(r#""/^GET\s+\/a/Ui""#).expect("ok");
+        let (p, b) = pcre(r#""/^GET\s+\/a/Ui""#, true).expect("ok");
         assert!(p.regex.is_some());
         assert_eq!(b, Some(Buffer::HttpUri));
         let re = p.regex.expect("regex");
         assert!(re.is_match(b"get  /a").expect("match"));
-        let (p, _) = pcre(r#"!"/x/R""#).expect("ok");
+        let (p, _) = pcre(r#"!"/x/R""#, true).expect("ok");
         assert!(p.negated && p.relative);
-        assert!(pcre(r#""/(/""#).is_err());
-        assert!(pcre(r#""/x/E""#).is_err());
-        assert!(pcre(r#""/x/UH""#).is_err());
-        let (p, _) = pcre(r#""/^(?P<a>x)(y)/i,alert:ua, flow:f""#).expect("captures");
+        assert!(pcre(r#""/(/""#, true).is_err());
+        assert!(pcre(r#""/x/E""#, true).is_err());
+        assert!(pcre(r#""/x/UH""#, true).is_err());
+        let (p, _) = pcre(r#""/^(?P<a>x)(y)/i,alert:ua, flow:f""#, true).expect("captures");
         assert_eq!(p.captures, vec!["alert:ua", "flow:f"]);
-        assert!(pcre(r#""/x/,bogus""#).is_err());
+        assert!(pcre(r#""/x/,bogus""#, true).is_err());
         // Catastrophic backtracking stops at the match limit instead of hanging.
-        let (p, _) = pcre(r#""/^(a+)+$/""#).expect("ok");
+        let (p, _) = pcre(r#""/^(a+)+$/""#, true).expect("ok");
         let mut hostile = vec![b'a'; 5000];
         hostile.push(b'b');
         assert!(p.regex.expect("re").is_match(&hostile).is_err());
         // Huge repetition counts are refused at load.
-        assert!(pcre(r#""/(a{60000}){60000}/""#).is_err());
-        let (p, _) = pcre(r#""/ab/A""#).expect("ok");
+        assert!(pcre(r#""/(a{60000}){60000}/""#, true).is_err());
+        let (p, _) = pcre(r#""/ab/A""#, true).expect("ok");
         assert!(!p.regex.expect("re").is_match(b"xab").expect("m"));
     }
 

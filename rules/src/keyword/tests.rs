@@ -10,6 +10,7 @@ fn lower_text(text: &str) -> Result<ir::Rule, LowerError> {
         LowerCtx {
             vars: &vars,
             classes: None,
+            validate_only: false,
         },
     )
 }
