@@ -3,70 +3,13 @@
 //! that do not exist, and output pipes closed by their reader. None of these needs the
 //! material under `../shared/data`.
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use common::{
+    one_error_line, osprey, run_within, spawn, write_pcap, write_replay_config, ETHERNET,
+};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn osprey() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_osprey"));
-    c.env_remove("OSPREY_LOG");
-    c
-}
-
-/// Runs `cmd`, killing it (and failing) if it has not finished within `limit`.
-fn run_within(cmd: &mut Command, limit: Duration) -> Output {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn osprey");
-    let deadline = Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "still running after {limit:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
-/// The single `osprey: error:` line of a failed run.
-fn one_error_line(out: &Output) -> String {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "exit status; stderr: {err}");
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "one error line expected, got {lines:?}");
-    assert!(lines[0].starts_with("osprey: error: "), "{}", lines[0]);
-    lines[0].to_string()
-}
-
-/// A pcap with one record per entry of `frames`.
-fn write_pcap(path: &Path, frames: &[&[u8]]) {
-    let mut f = std::fs::File::create(path).unwrap();
-    let mut h = Vec::new();
-    h.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
-    h.extend_from_slice(&2u16.to_le_bytes());
-    h.extend_from_slice(&4u16.to_le_bytes());
-    h.extend_from_slice(&[0; 8]);
-    h.extend_from_slice(&65535u32.to_le_bytes());
-    h.extend_from_slice(&1u32.to_le_bytes());
-    f.write_all(&h).unwrap();
-    for (i, r) in frames.iter().enumerate() {
-        let mut rec = Vec::new();
-        rec.extend_from_slice(&(1_700_000_000u32 + i as u32).to_le_bytes());
-        rec.extend_from_slice(&0u32.to_le_bytes());
-        rec.extend_from_slice(&(r.len() as u32).to_le_bytes());
-        rec.extend_from_slice(&(r.len() as u32).to_le_bytes());
-        f.write_all(&rec).unwrap();
-        f.write_all(r).unwrap();
-    }
-}
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -92,7 +35,7 @@ fn corrupt_records_are_named() {
     let d = tempfile::tempdir().unwrap();
     // A captured length of 0xFFFFFFFF in the only record: not "holds no packets".
     let p = d.path().join("caplen.pcap");
-    write_pcap(&p, &[&[0u8; 60]]);
+    write_pcap(&p, ETHERNET, &[&[0u8; 60]]);
     let mut bytes = std::fs::read(&p).unwrap();
     bytes[24 + 8..24 + 12].copy_from_slice(&u32::MAX.to_le_bytes());
     std::fs::write(&p, bytes).unwrap();
@@ -140,7 +83,7 @@ fn corrupt_records_are_named() {
 fn replay_workers_beyond_net_pcaps_queues_are_refused() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("a.pcap");
-    write_pcap(&p, &[&[0u8; 60]]);
+    write_pcap(&p, ETHERNET, &[&[0u8; 60]]);
     let out = run_within(
         osprey()
             .args(["replay", "--workers", "17", "--pcap"])
@@ -150,14 +93,7 @@ fn replay_workers_beyond_net_pcaps_queues_are_refused() {
     let e = one_error_line(&out);
     assert!(e.contains("1 to 16") && !e.contains("net_pcap0"), "{e}");
     let cfg = d.path().join("w.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[capture]\nmode = \"replay\"\npcap = {:?}\nworkers = 17\n",
-            p.display().to_string()
-        ),
-    )
-    .unwrap();
+    write_replay_config(&cfg, &p, "workers = 17\n");
     let e = one_error_line(&run_within(osprey().args(["run", "-c"]).arg(&cfg), LIMIT));
     assert!(e.contains("capture.workers") && e.contains("16"), "{e}");
 }
@@ -166,16 +102,9 @@ fn replay_workers_beyond_net_pcaps_queues_are_refused() {
 fn management_cores_that_do_not_exist_are_a_config_error() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("a.pcap");
-    write_pcap(&p, &[&[0u8; 60]]);
+    write_pcap(&p, ETHERNET, &[&[0u8; 60]]);
     let cfg = d.path().join("cores.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[capture]\nmode = \"replay\"\npcap = {:?}\n[management]\ncores = [1024]\n",
-            p.display().to_string()
-        ),
-    )
-    .unwrap();
+    write_replay_config(&cfg, &p, "[management]\ncores = [1024]\n");
     let out = run_within(
         osprey()
             .args(["run", "--seconds", "1", "--data-dir"])
@@ -194,13 +123,9 @@ fn management_cores_that_do_not_exist_are_a_config_error() {
 fn closed_output_pipes_end_commands_quietly() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("a.pcap");
-    write_pcap(&p, &[&[0u8; 60]]);
+    write_pcap(&p, ETHERNET, &[&[0u8; 60]]);
     let spawn_closed = |cmd: &mut Command, close_stderr: bool| {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn(cmd);
         drop(child.stdout.take());
         if close_stderr {
             drop(child.stderr.take());

@@ -3,6 +3,9 @@
 //! `../shared/tools/sv_run.py`. The floors only go up: raise them as the engine improves; a
 //! drop in the pass count fails the build.
 
+mod common;
+
+use common::{root, OSPREY};
 use std::path::Path;
 use std::process::Command;
 
@@ -12,13 +15,10 @@ const SUBSET_FLOOR: u32 = 89;
 const TIER2_FLOOR: u32 = 30;
 
 fn run_list(list: &str, alert_only: bool) -> Option<(u32, u32, u32)> {
-    let runner = vocab::testing::material(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/sv_run.py"),
-    )?;
+    let runner = vocab::testing::material(root().join("../shared/tools/sv_run.py"))?;
     let list = vocab::testing::shared_data(Path::new("suricata-verify").join(list))?;
     let engine = format!(
-        "{} replay -q --pcap {{pcap}} --rules {{rules}} --eve {{eve}} --flags {{flags}}",
-        env!("CARGO_BIN_EXE_osprey")
+        "{OSPREY} replay -q --pcap {{pcap}} --rules {{rules}} --eve {{eve}} --flags {{flags}}"
     );
     let mut cmd = Command::new("python3");
     cmd.arg(&runner).args(["-j", "2", "--list"]).arg(&list);

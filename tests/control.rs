@@ -11,22 +11,20 @@
 //! The rules are written for `configs/samples/demo.pcap` (all HTTP on port 80): sid 9100001
 //! matches the requests (`GET `), sid 9100002 the responses (`HTTP/1.`).
 
+mod common;
+
+use common::{
+    eve_records, osprey, osprey_run, read_json, sample, signal, stdout_lines, wait_within,
+};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::BufRead;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 const RULE_A: &str = r#"alert tcp any any -> any 80 (msg:"TEST A request"; flow:to_server; content:"GET "; depth:4; sid:9100001; rev:1;)"#;
 const RULE_H: &str = r#"alert http any any -> any any (msg:"TEST H method"; flow:to_server; http.method; content:"GET"; classtype:misc-activity; sid:9100003; rev:1;)"#;
 const RULE_B: &str = r#"alert tcp any 80 -> any any (msg:"TEST B response"; flow:to_client; content:"HTTP/1."; depth:7; sid:9100002; rev:1;)"#;
-
-fn osprey() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_osprey"));
-    c.env_remove("OSPREY_LOG");
-    c
-}
 
 /// A running `osprey run` child with its API address.
 struct Running {
@@ -35,7 +33,7 @@ struct Running {
     metrics: String,
     lines: Receiver<String>,
     /// The EVE file, when started with one.
-    eve: Option<std::path::PathBuf>,
+    eve: Option<PathBuf>,
     _dir: tempfile::TempDir,
 }
 
@@ -53,7 +51,6 @@ impl Running {
             .as_ref()
             .map(|p| format!("[eve]\nenabled = true\npath = {p:?}\n"))
             .unwrap_or_default();
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let rules_file = dir.path().join("start.rules");
         std::fs::write(&rules_file, rules.join("\n")).unwrap();
         // Read beside the first rule file, as Suricata's classification.config.
@@ -72,7 +69,7 @@ impl Running {
                  [metrics]\nlisten = \"127.0.0.1:0\"\n\
                  [storage]\npath = {:?}\n\
                  [rules]\nfiles = [{:?}]\n{eve_toml}",
-                root.join("configs/samples/demo.pcap"),
+                sample("demo.pcap"),
                 dir.path().join("db"),
                 rules_file
             ),
@@ -88,22 +85,11 @@ impl Running {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = stdout_lines(&mut child);
         let deadline = Instant::now() + Duration::from_secs(120);
         let (api, metrics) = loop {
-            if let Ok(text) = std::fs::read_to_string(&addr_file) {
-                let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            if addr_file.exists() {
+                let v = read_json(&addr_file);
                 break (
                     v["api"].as_str().unwrap().to_owned(),
                     v["metrics"].as_str().unwrap().to_owned(),
@@ -186,39 +172,21 @@ impl Running {
 
     /// Waits for the child to exit and returns its remaining stdout lines.
     fn wait(mut self) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                assert!(st.success(), "osprey run: {st:?}");
-                break;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("osprey run did not stop");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let st = wait_within(&mut self.child, Duration::from_secs(120))
+            .expect("osprey run did not stop");
+        assert!(st.success(), "osprey run: {st:?}");
         self.lines.try_iter().collect()
     }
 
-    /// Stops the appliance and returns its EVE file (before the directory goes away).
-    fn stop_reading_eve(mut self) -> String {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "osprey run did not stop");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let path = self.eve.as_ref().expect("started with an EVE file");
-        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    /// Stops the appliance and returns its EVE records (before the directory goes away).
+    fn stop_reading_eve(mut self) -> Vec<serde_json::Value> {
+        let _ = signal(&self.child, "-TERM");
+        wait_within(&mut self.child, Duration::from_secs(120)).expect("osprey run did not stop");
+        eve_records(self.eve.as_ref().expect("started with an EVE file"))
     }
 
     fn stop(self) -> Vec<String> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        let _ = signal(&self.child, "-TERM");
         self.wait()
     }
 }
@@ -370,11 +338,7 @@ fn run_alerts_carry_flow_counters_and_transaction_metadata() {
     assert_eq!(eve["app_proto"], "http", "{alert}");
     assert!(eve["http"]["url"].is_string(), "{alert}");
     assert_eq!(eve["alert"]["category"], "Misc activity", "{alert}");
-    let text = app.stop_reading_eve();
-    let lines: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
+    let lines = app.stop_reading_eve();
     let alerts: Vec<_> = lines
         .iter()
         .filter(|v| v["event_type"] == "alert")
@@ -522,10 +486,8 @@ fn control_plane_start_errors_are_clear() {
     let dir = tempfile::tempdir().unwrap();
     let not_dir = dir.path().join("file");
     std::fs::write(&not_dir, b"x").unwrap();
-    let out = osprey()
-        .args(["run", "--seconds", "1", "--api-listen", "127.0.0.1:0"])
-        .args(["--metrics-listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&not_dir)
+    let out = osprey_run(&not_dir)
+        .args(["--seconds", "1"])
         .output()
         .unwrap();
     assert!(!out.status.success());

@@ -12,56 +12,23 @@
 //! workers' records differently), without the `stats` record's `timestamp` and `uptime`
 //! (wall-clock facts of each run).
 
-use std::io::Write;
+mod common;
+
+use common::{
+    eve_records, osprey, read_json, run, run_within, sample, tcp_frame, write_pcap, ETHERNET,
+};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::time::Duration;
+use vocab::testing::shared_data;
 
 const ANOMALIES: &str = "decode,stream,applayer";
-
-fn osprey() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_osprey"));
-    c.env_remove("OSPREY_LOG");
-    c
-}
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A file under `../shared/data`; `None` when absent (a failure under CI, which must have it).
-fn shared(rel: &str) -> Option<PathBuf> {
-    let p = root().join("../shared/data").join(rel);
-    if p.exists() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} is absent (CI must provide ../shared/data)",
-        p.display()
-    );
-    eprintln!("skipping: {} is absent", p.display());
-    None
-}
-
-fn output(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("spawn osprey");
-    eprintln!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 /// The EVE file's records, each line parsed, sorted by their text; the `stats` record without
 /// its wall-clock fields.
 fn records(path: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut v: Vec<String> = text
-        .lines()
-        .map(|l| {
-            let mut r: serde_json::Value =
-                serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+    let mut v: Vec<String> = eve_records(path)
+        .into_iter()
+        .map(|mut r| {
             if r["event_type"] == "stats" {
                 let o = r.as_object_mut().unwrap();
                 o.remove("timestamp");
@@ -82,16 +49,14 @@ fn count(recs: &[String], event_type: &str) -> usize {
 /// `osprey replay --eve` of `pcap` with `rules`; returns the EVE file's records.
 fn replay(dir: &Path, pcap: &Path, rules: &Path, extra: &[&str]) -> Vec<String> {
     let eve = dir.join("replay.json");
-    let out = output(
-        osprey()
-            .args(["replay", "-q", "--anomaly-types", ANOMALIES, "--pcap"])
-            .arg(pcap)
-            .arg("--rules")
-            .arg(rules)
-            .arg("--eve")
-            .arg(&eve)
-            .args(extra),
-    );
+    let out = run(osprey()
+        .args(["replay", "-q", "--anomaly-types", ANOMALIES, "--pcap"])
+        .arg(pcap)
+        .arg("--rules")
+        .arg(rules)
+        .arg("--eve")
+        .arg(&eve)
+        .args(extra));
     assert!(out.status.success(), "replay failed");
     records(&eve)
 }
@@ -116,23 +81,11 @@ fn run_once(dir: &Path, pcap: &Path, rules: &Path) -> Vec<String> {
         ),
     )
     .unwrap();
-    let mut child = osprey()
-        .args(["run", "-c"])
-        .arg(&cfg)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn osprey run");
     // It must stop by itself once the capture is processed and every record written.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("osprey run with loop = false did not exit by itself");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = run_within(
+        osprey().args(["run", "-c"]).arg(&cfg),
+        Duration::from_secs(120),
+    );
     eprintln!(
         "run stdout:\n{}\nrun stderr:\n{}",
         String::from_utf8_lossy(&out.stdout),
@@ -169,26 +122,6 @@ fn assert_same(case: &str, run: &[String], replay: &[String]) {
     );
 }
 
-/// Ethernet + IPv4 + TCP 10.0.0.1:1234 → 10.0.0.2:80, the IPv4 header claiming `ip_len`.
-fn tcp_frame(ip_len: u16, flags: u8, seq: u32) -> Vec<u8> {
-    let mut f = vec![0u8; 12];
-    f.extend_from_slice(&[0x08, 0x00]);
-    let mut ip = vec![
-        0x45, 0, 0, 0, 0, 1, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
-    ];
-    ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
-    f.extend_from_slice(&ip);
-    let mut tcp = vec![0u8; 20];
-    tcp[0..2].copy_from_slice(&1234u16.to_be_bytes());
-    tcp[2..4].copy_from_slice(&80u16.to_be_bytes());
-    tcp[4..8].copy_from_slice(&seq.to_be_bytes());
-    tcp[12] = 5 << 4;
-    tcp[13] = flags;
-    tcp[14..16].copy_from_slice(&64240u16.to_be_bytes());
-    f.extend_from_slice(&tcp);
-    f
-}
-
 /// A capture with decoder anomalies (IPv4 lengths beyond the frame, a frame cut inside the IP
 /// header) and a TCP stream anomaly (a SYN resent with another sequence number), VLAN-tagged
 /// and plain.
@@ -210,29 +143,13 @@ fn write_anomalies_pcap(path: &Path) {
         })
         .collect();
     frames.extend(tagged);
-    let mut f = std::fs::File::create(path).unwrap();
-    let mut h = Vec::new();
-    h.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
-    h.extend_from_slice(&2u16.to_le_bytes());
-    h.extend_from_slice(&4u16.to_le_bytes());
-    h.extend_from_slice(&[0; 8]);
-    h.extend_from_slice(&65535u32.to_le_bytes());
-    h.extend_from_slice(&1u32.to_le_bytes());
-    f.write_all(&h).unwrap();
-    for (i, r) in frames.iter().enumerate() {
-        let mut rec = Vec::new();
-        rec.extend_from_slice(&(1_700_000_000u32 + i as u32).to_le_bytes());
-        rec.extend_from_slice(&0u32.to_le_bytes());
-        rec.extend_from_slice(&(r.len() as u32).to_le_bytes());
-        rec.extend_from_slice(&(r.len() as u32).to_le_bytes());
-        f.write_all(&rec).unwrap();
-        f.write_all(r).unwrap();
-    }
+    let frames: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+    write_pcap(path, ETHERNET, &frames);
 }
 
 /// The first `n` rules of each ET Open file, with the classification beside them.
 fn et_open_subset(dir: &Path, n: usize) -> Option<PathBuf> {
-    let et = shared("et-open")?;
+    let et = shared_data("et-open")?;
     let mut files: Vec<PathBuf> = std::fs::read_dir(&et)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -262,20 +179,16 @@ fn run_writes_the_same_records_as_replay() {
     let tmp = tempfile::tempdir().unwrap();
     let demo_rules = tmp.path().join("demo").join("demo.rules");
     std::fs::create_dir_all(demo_rules.parent().unwrap()).unwrap();
-    std::fs::copy(root().join("configs/samples/demo.rules"), &demo_rules).unwrap();
+    std::fs::copy(sample("demo.rules"), &demo_rules).unwrap();
     std::fs::copy(
-        root().join("configs/samples/classification.config"),
+        sample("classification.config"),
         demo_rules.with_file_name("classification.config"),
     )
     .unwrap();
     let anomalies = tmp.path().join("anomalies.pcap");
     write_anomalies_pcap(&anomalies);
     let mut cases: Vec<(String, PathBuf, PathBuf)> = vec![
-        (
-            "demo".into(),
-            root().join("configs/samples/demo.pcap"),
-            demo_rules.clone(),
-        ),
+        ("demo".into(), sample("demo.pcap"), demo_rules.clone()),
         ("anomalies".into(), anomalies, demo_rules.clone()),
     ];
     for rel in [
@@ -283,12 +196,12 @@ fn run_writes_the_same_records_as_replay() {
         "suricata-verify/tests/output-eve-anomaly-02/input.pcap",
         "suricata-verify/tests/ipv4-truncated/truncated.pcap",
     ] {
-        if let Some(p) = shared(rel) {
+        if let Some(p) = shared_data(rel) {
             cases.push((rel.into(), p, demo_rules.clone()));
         }
     }
     if let (Some(pcap), Some(rules)) = (
-        shared("pcaps/public_mix.pcap"),
+        shared_data("pcaps/public_mix.pcap"),
         et_open_subset(tmp.path(), 40),
     ) {
         cases.push(("public_mix with ET Open".into(), pcap, rules));
@@ -324,8 +237,8 @@ fn run_writes_the_same_records_as_replay() {
 #[test]
 fn tiny_eve_ring_replay_waits_and_drops_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let pcap = root().join("configs/samples/demo.pcap");
-    let rules = root().join("configs/samples/demo.rules");
+    let pcap = sample("demo.pcap");
+    let rules = sample("demo.rules");
     let normal = replay(tmp.path(), &pcap, &rules, &[]);
     let stats = tmp.path().join("stats.json");
     let tiny_dir = tmp.path().join("tiny");
@@ -343,7 +256,7 @@ fn tiny_eve_ring_replay_waits_and_drops_nothing() {
     );
     assert_same("4 KiB EVE ring", &tiny, &normal);
     assert!(count(&tiny, "alert") > 0 && count(&tiny, "http") > 0);
-    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    let s = read_json(&stats);
     let c = &s["per_worker"][0]["counters"];
     assert_eq!(c["eve.queue_overflow"], 0, "{c}");
     assert_eq!(c["eve.queue_overflow.alert"], 0, "{c}");

@@ -6,47 +6,40 @@
 //! capture is absent says so and passes vacuously, or fails naming the path when `CI` is set
 //! (`vocab::testing`).
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-fn osprey() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_osprey"));
-    c.env_remove("OSPREY_LOG");
-    c
-}
+use common::{
+    eve_records, finish, one_error_line, osprey, osprey_run, read_json, run, signal, spawn,
+    status_lines, stdout_lines, tcp_frame, write_pcap, write_replay_config, ETHERNET,
+};
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+use vocab::testing::shared_data;
 
-fn shared(rel: &str) -> Option<PathBuf> {
-    vocab::testing::shared_data(rel)
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("spawn osprey");
-    eprintln!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn replay_stats(pcap: &Path, workers: usize) -> serde_json::Value {
+/// `osprey replay --pcap PCAP ARGS --stats-json`: its output and the stats it wrote, after
+/// it succeeded.
+fn replay_with_stats(pcap: &Path, args: &[&str]) -> (Output, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let stats = dir.path().join("stats.json");
     let out = run(osprey()
         .args(["replay", "--pcap"])
         .arg(pcap)
-        .args(["--workers", &workers.to_string(), "--stats-json"])
+        .args(args)
+        .arg("--stats-json")
         .arg(&stats));
     assert!(out.status.success(), "replay failed");
-    serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap()
+    (out, read_json(&stats))
+}
+
+fn replay_stats(pcap: &Path, workers: usize) -> serde_json::Value {
+    replay_with_stats(pcap, &["--workers", &workers.to_string()]).1
 }
 
 /// `capinfos -c -d public_mix.pcap`: 272,826 packets, 73,149,407 bytes.
 #[test]
 fn public_mix_exact_counts_with_one_and_two_workers() {
-    let Some(pcap) = shared("pcaps/public_mix.pcap") else {
+    let Some(pcap) = shared_data("pcaps/public_mix.pcap") else {
         return;
     };
     for workers in [1usize, 2] {
@@ -86,7 +79,9 @@ fn null_raw_and_cooked_link_types_replay() {
         "suricata-verify/tests/detect-bytejump-01/input.pcap",
         "suricata-verify/tests/tcp-fastopen-05/tfo.pcap",
     ] {
-        let Some(pcap) = shared(rel) else { continue };
+        let Some(pcap) = shared_data(rel) else {
+            continue;
+        };
         let scan = run(osprey().args(["pcap", "scan", "--json"]).arg(&pcap));
         assert!(scan.status.success());
         let info: serde_json::Value = serde_json::from_slice(&scan.stdout).unwrap();
@@ -95,37 +90,6 @@ fn null_raw_and_cooked_link_types_replay() {
         assert_eq!(s["bytes"], info["bytes"], "{rel}");
         assert_eq!(s["link_type"], info["link_type"], "{rel}");
     }
-}
-
-fn write_pcap(path: &Path, link: u32, records: &[&[u8]]) {
-    let mut f = std::fs::File::create(path).unwrap();
-    let mut h = Vec::new();
-    h.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
-    h.extend_from_slice(&2u16.to_le_bytes());
-    h.extend_from_slice(&4u16.to_le_bytes());
-    h.extend_from_slice(&[0; 8]);
-    h.extend_from_slice(&65535u32.to_le_bytes());
-    h.extend_from_slice(&link.to_le_bytes());
-    f.write_all(&h).unwrap();
-    for (i, r) in records.iter().enumerate() {
-        let mut rec = Vec::new();
-        rec.extend_from_slice(&(1_700_000_000u32 + i as u32).to_le_bytes());
-        rec.extend_from_slice(&0u32.to_le_bytes());
-        rec.extend_from_slice(&(r.len() as u32).to_le_bytes());
-        rec.extend_from_slice(&(r.len() as u32).to_le_bytes());
-        f.write_all(&rec).unwrap();
-        f.write_all(r).unwrap();
-    }
-}
-
-fn one_error_line(out: &Output) -> String {
-    assert!(!out.status.success(), "expected failure");
-    let err = String::from_utf8_lossy(&out.stderr);
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "one error line expected, got {lines:?}");
-    assert!(lines[0].starts_with("osprey: error: "), "{}", lines[0]);
-    assert!(!err.contains("panicked"));
-    lines[0].to_string()
 }
 
 #[test]
@@ -150,7 +114,7 @@ fn bad_captures_give_one_clear_error() {
     assert!(e.contains("unsupported link type 147"), "{e}");
 
     let empty = d.path().join("empty.pcap");
-    write_pcap(&empty, 1, &[]);
+    write_pcap(&empty, ETHERNET, &[]);
     let e = one_error_line(&run(osprey().args(["replay", "--pcap"]).arg(&empty)));
     assert!(e.contains("holds no packets"), "{e}");
 
@@ -167,7 +131,7 @@ fn truncated_last_record_is_reported() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("trunc.pcap");
     let frame = [0u8; 60];
-    write_pcap(&p, 1, &[&frame, &frame, &frame]);
+    write_pcap(&p, ETHERNET, &[&frame, &frame, &frame]);
     let len = std::fs::metadata(&p).unwrap().len();
     std::fs::OpenOptions::new()
         .write(true)
@@ -175,15 +139,8 @@ fn truncated_last_record_is_reported() {
         .unwrap()
         .set_len(len - 10)
         .unwrap();
-    let stats = d.path().join("s.json");
-    let out = run(osprey()
-        .args(["replay", "--pcap"])
-        .arg(&p)
-        .arg("--stats-json")
-        .arg(&stats));
-    assert!(out.status.success());
+    let (out, s) = replay_with_stats(&p, &[]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("truncated record"));
-    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
     assert_eq!(s["packets"], 2);
     assert_eq!(s["capture"]["truncated_tail"], true);
 }
@@ -195,15 +152,8 @@ fn jumbo_frames_arrive_whole() {
     let p = d.path().join("jumbo.pcap");
     let big = vec![0x45u8; 9000];
     let small = [0u8; 64];
-    write_pcap(&p, 1, &[&big, &small, &big]);
-    let stats = d.path().join("s.json");
-    let out = run(osprey()
-        .args(["replay", "--pcap"])
-        .arg(&p)
-        .arg("--stats-json")
-        .arg(&stats));
-    assert!(out.status.success());
-    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    write_pcap(&p, ETHERNET, &[&big, &small, &big]);
+    let (_, s) = replay_with_stats(&p, &[]);
     assert_eq!(s["packets"], 3);
     assert_eq!(s["bytes"], 9000 * 2 + 64);
     assert_eq!(s["per_worker"][0]["counters"]["capture.multi_segment"], 2);
@@ -212,27 +162,14 @@ fn jumbo_frames_arrive_whole() {
 /// Two replays at once share the machine (unique EAL runtime prefixes).
 #[test]
 fn concurrent_replays_do_not_collide() {
-    let Some(pcap) = shared("suricata-verify/tests/detect-bidir-flowbits/input.pcap") else {
+    let Some(pcap) = shared_data("suricata-verify/tests/detect-bidir-flowbits/input.pcap") else {
         return;
     };
     let kids: Vec<_> = (0..2)
-        .map(|_| {
-            osprey()
-                .args(["replay", "-q", "--pcap"])
-                .arg(&pcap)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
+        .map(|_| spawn(osprey().args(["replay", "-q", "--pcap"]).arg(&pcap)))
         .collect();
     for k in kids {
-        let out = k.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        finish(k, "replay");
     }
 }
 
@@ -241,43 +178,9 @@ fn concurrent_replays_do_not_collide() {
 #[test]
 fn run_shows_status_and_stops_on_sigterm() {
     let data = tempfile::tempdir().unwrap();
-    let mut child = osprey()
-        .arg("run")
-        // The control plane on free loopback ports with its own store, so tests run side by side.
-        .args([
-            "--api-listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(data.path().join("db"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut status_lines = Vec::new();
-    while status_lines.len() < 2 && Instant::now() < deadline {
-        if let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) {
-            if line.contains(" pps ") {
-                status_lines.push(line);
-            }
-        }
-    }
+    let mut child = spawn(&mut osprey_run(&data.path().join("db")));
+    let rx = stdout_lines(&mut child);
+    let status_lines = status_lines(&rx, 2, Duration::from_secs(60));
     assert!(status_lines.len() >= 2, "no status lines: {status_lines:?}");
     // Packets are flowing in a loop: the second line shows more than the first.
     let packets = |l: &str| -> u64 {
@@ -291,11 +194,7 @@ fn run_shows_status_and_stops_on_sigterm() {
         packets(&status_lines[1]) > packets(&status_lines[0]),
         "{status_lines:?}"
     );
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    assert!(signal(&child, "-TERM"));
     let status = child.wait().unwrap();
     let rest: Vec<String> = rx.try_iter().collect();
     assert!(status.success(), "exit {status:?}");
@@ -316,11 +215,8 @@ fn run_polls_configured_ports() {
         "[capture]\nmode = \"ports\"\nworkers = 1\n[[capture.ports]]\ndevice = \"net_null0\"\nvdev = \"net_null0\"\nrx_queues = 1\n",
     )
     .unwrap();
-    let out = run(osprey()
-        .args(["run", "--seconds", "2", "--api-listen", "127.0.0.1:0"])
-        .args(["--metrics-listen", "127.0.0.1:0", "--data-dir"])
-        .arg(d.path().join("db"))
-        .arg("-c")
+    let out = run(osprey_run(&d.path().join("db"))
+        .args(["--seconds", "2", "-c"])
         .arg(&cfg));
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
@@ -350,7 +246,7 @@ fn bad_config_names_key_and_line() {
 
 #[test]
 fn bench_reports_rates_per_worker() {
-    let Some(pcap) = shared("suricata-verify/tests/detect-bidir-flowbits/input.pcap") else {
+    let Some(pcap) = shared_data("suricata-verify/tests/detect-bidir-flowbits/input.pcap") else {
         return;
     };
     let out = run(osprey()
@@ -389,7 +285,7 @@ fn bench_loops_captures_with_jumbo_frames() {
     let p = d.path().join("jumbo.pcap");
     let big = vec![0x45u8; 9000];
     let small = [0u8; 64];
-    write_pcap(&p, 1, &[&big, &small, &big, &small]);
+    write_pcap(&p, ETHERNET, &[&big, &small, &big, &small]);
     let out = run(osprey()
         .args(["bench", "--seconds", "1", "--json", "--pcap"])
         .arg(&p));
@@ -398,39 +294,13 @@ fn bench_loops_captures_with_jumbo_frames() {
     assert!(r["packets"].as_u64().unwrap() > 4, "{r}");
 }
 
-/// Ethernet + IPv4 (total length `ip_len`, checksum filled in) + TCP 10.0.0.1:1234 →
-/// 10.0.0.2:80 with `flags` and `seq` (TCP checksum left 0: replayed with `checksum-off`).
-fn tcp_frame(ip_len: u16, flags: u8, seq: u32) -> Vec<u8> {
-    let mut f = vec![0u8; 12];
-    f.extend_from_slice(&[0x08, 0x00]);
-    let mut ip = vec![
-        0x45, 0, 0, 0, 0, 1, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
-    ];
-    ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
-    let sum: u32 = ip
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
-        .sum();
-    let sum = !(((sum & 0xffff) + (sum >> 16)) as u16);
-    ip[10..12].copy_from_slice(&sum.to_be_bytes());
-    f.extend_from_slice(&ip);
-    let mut tcp = vec![0u8; 20];
-    tcp[0..2].copy_from_slice(&1234u16.to_be_bytes());
-    tcp[2..4].copy_from_slice(&80u16.to_be_bytes());
-    tcp[4..8].copy_from_slice(&seq.to_be_bytes());
-    tcp[12] = 5 << 4;
-    tcp[13] = flags;
-    tcp[14..16].copy_from_slice(&64240u16.to_be_bytes());
-    f.extend_from_slice(&tcp);
-    f
-}
-
-fn eve_records(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect()
+/// A truncated IPv4 packet (its header claims 100 bytes), a SYN, and the SYN resent with
+/// another sequence number.
+fn write_anomalies_pcap(path: &Path) {
+    let trunc = tcp_frame(100, 0x02, 1);
+    let syn = tcp_frame(40, 0x02, 1000);
+    let resend = tcp_frame(40, 0x02, 2000);
+    write_pcap(path, ETHERNET, &[&trunc, &syn, &resend]);
 }
 
 /// Worker-rendered `anomaly` records cross the worker's EVE ring into `--eve`: a truncated
@@ -441,10 +311,7 @@ fn eve_records(path: &Path) -> Vec<serde_json::Value> {
 fn anomaly_records_reach_the_eve_file_and_types_filter_them() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("anomalies.pcap");
-    let trunc = tcp_frame(100, 0x02, 1);
-    let syn = tcp_frame(40, 0x02, 1000);
-    let resend = tcp_frame(40, 0x02, 2000);
-    write_pcap(&p, 1, &[&trunc, &syn, &resend]);
+    write_anomalies_pcap(&p);
     let replay_with = |types: Option<&str>, extra: &[&str]| {
         let eve = d.path().join("eve.json");
         let stats = d.path().join("s.json");
@@ -460,7 +327,7 @@ fn anomaly_records_reach_the_eve_file_and_types_filter_them() {
         }
         cmd.args(extra);
         assert!(run(&mut cmd).status.success());
-        let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+        let s = read_json(&stats);
         (eve_records(&eve), s)
     };
     let anomaly_types = |recs: &[serde_json::Value]| -> Vec<String> {
@@ -473,14 +340,7 @@ fn anomaly_records_reach_the_eve_file_and_types_filter_them() {
     let (dflt, _) = replay_with(None, &[]);
     assert_eq!(anomaly_types(&dflt), Vec::<String>::new(), "{dflt:?}");
     let cfg = d.path().join("osprey.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[capture]\nmode = \"replay\"\npcap = {:?}\n[eve]\nanomaly_types = [\"stream\"]\n",
-            p.display().to_string()
-        ),
-    )
-    .unwrap();
+    write_replay_config(&cfg, &p, "[eve]\nanomaly_types = [\"stream\"]\n");
     let cfg = cfg.to_str().unwrap();
     let (from_file, _) = replay_with(None, &["--config", cfg]);
     assert_eq!(anomaly_types(&from_file), ["stream"]);
@@ -525,10 +385,7 @@ fn anomaly_records_reach_the_eve_file_and_types_filter_them() {
 fn stats_json_counts_eve_records_by_type() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("anomalies.pcap");
-    let trunc = tcp_frame(100, 0x02, 1);
-    let syn = tcp_frame(40, 0x02, 1000);
-    let resend = tcp_frame(40, 0x02, 2000);
-    write_pcap(&p, 1, &[&trunc, &syn, &resend]);
+    write_anomalies_pcap(&p);
     let eve = d.path().join("eve.json");
     let stats = d.path().join("s.json");
     let replay = |types: &str| {
@@ -542,7 +399,7 @@ fn stats_json_counts_eve_records_by_type() {
             .arg("--stats-json")
             .arg(&stats);
         assert!(run(&mut cmd).status.success());
-        let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+        let s = read_json(&stats);
         (eve_records(&eve), s)
     };
     let (recs, s) = replay("anomaly,flow,stats");

@@ -8,17 +8,17 @@
 //! entries named after the processes they started, and that those processes created or
 //! changed.
 
-use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-fn osprey() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_osprey"));
-    c.env_remove("OSPREY_LOG");
-    c
-}
+use common::{
+    finish, osprey, osprey_run, signal, spawn, status_lines, stdout_lines, write_pcap,
+    write_replay_config, ETHERNET,
+};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
 
 /// DPDK's runtime root (`eal_get_baseruntime_dir`): `/var/run/dpdk` for root, else
 /// `$XDG_RUNTIME_DIR/dpdk` or `/tmp/dpdk`.
@@ -87,42 +87,13 @@ fn assert_nothing_left(before: &BTreeMap<String, Entry>, pid: u32, what: &str) {
 }
 
 /// A pcap of `n` small Ethernet/IPv4/UDP frames.
-fn small_capture(path: &Path, n: u32) {
-    let mut f = std::fs::File::create(path).unwrap();
-    let mut h = Vec::new();
-    h.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
-    h.extend_from_slice(&2u16.to_le_bytes());
-    h.extend_from_slice(&4u16.to_le_bytes());
-    h.extend_from_slice(&[0; 8]);
-    h.extend_from_slice(&65535u32.to_le_bytes());
-    h.extend_from_slice(&1u32.to_le_bytes());
-    f.write_all(&h).unwrap();
-    for i in 0..n {
-        let mut frame = vec![0u8; 12];
-        frame.extend_from_slice(&[0x08, 0x00]);
-        frame.extend_from_slice(&[0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0]);
-        frame.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
-        frame.extend_from_slice(&[0x30, 0x39, 0, 53, 0, 8, 0, 0]);
-        let mut rec = Vec::new();
-        rec.extend_from_slice(&(1_700_000_000 + i).to_le_bytes());
-        rec.extend_from_slice(&0u32.to_le_bytes());
-        rec.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        rec.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        f.write_all(&rec).unwrap();
-        f.write_all(&frame).unwrap();
-    }
-}
-
-fn finish(child: Child, what: &str) -> u32 {
-    let pid = child.id();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{what}: {:?}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    pid
+fn small_capture(path: &Path, n: usize) {
+    let mut frame = vec![0u8; 12];
+    frame.extend_from_slice(&[0x08, 0x00]);
+    frame.extend_from_slice(&[0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0]);
+    frame.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
+    frame.extend_from_slice(&[0x30, 0x39, 0, 53, 0, 8, 0, 0]);
+    write_pcap(path, ETHERNET, &vec![frame.as_slice(); n]);
 }
 
 #[test]
@@ -132,13 +103,11 @@ fn replay_leaves_no_runtime_files() {
     small_capture(&pcap, 20);
     for workers in ["1", "2"] {
         let before = snapshot();
-        let child = osprey()
-            .args(["replay", "-q", "--workers", workers, "--pcap"])
-            .arg(&pcap)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = spawn(
+            osprey()
+                .args(["replay", "-q", "--workers", workers, "--pcap"])
+                .arg(&pcap),
+        );
         let pid = finish(child, "replay");
         assert_nothing_left(&before, pid, &format!("replay --workers {workers}"));
     }
@@ -150,71 +119,27 @@ fn bench_leaves_no_runtime_files() {
     let pcap = d.path().join("small.pcap");
     small_capture(&pcap, 20);
     let before = snapshot();
-    let child = osprey()
-        .args(["bench", "--seconds", "1", "--json", "--pcap"])
-        .arg(&pcap)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(
+        osprey()
+            .args(["bench", "--seconds", "1", "--json", "--pcap"])
+            .arg(&pcap),
+    );
     let pid = finish(child, "bench");
     assert_nothing_left(&before, pid, "bench");
 }
 
 /// Starts `osprey run` looping a small capture and waits for its first status line.
-fn start_run(d: &Path) -> (Child, std::sync::mpsc::Receiver<String>) {
+fn start_run(d: &Path) -> (Child, Receiver<String>) {
     let pcap = d.join("small.pcap");
     small_capture(&pcap, 20);
     let cfg = d.join("loop.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[capture]\nmode = \"replay\"\npcap = {:?}\nloop = true\n",
-            pcap.display().to_string()
-        ),
-    )
-    .unwrap();
-    let mut child = osprey()
-        .args(["run", "--api-listen", "127.0.0.1:0"])
-        .args(["--metrics-listen", "127.0.0.1:0", "--data-dir"])
-        .arg(d.join("db"))
-        .arg("-c")
-        .arg(&cfg)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    write_replay_config(&cfg, &pcap, "loop = true\n");
+    let mut child = spawn(osprey_run(&d.join("db")).arg("-c").arg(&cfg));
+    let rx = stdout_lines(&mut child);
     // The data plane is up once the first status line is printed.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut up = false;
-    while !up && Instant::now() < deadline {
-        if let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) {
-            up = line.contains(" pps ");
-        }
-    }
-    assert!(up, "no status line from osprey run");
+    let up = status_lines(&rx, 1, Duration::from_secs(60));
+    assert!(!up.is_empty(), "no status line from osprey run");
     (child, rx)
-}
-
-fn signal(child: &Child, sig: &str) {
-    let kill = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
 }
 
 /// A second signal ends the process at once (exit 130) without waiting for the shutdown;
@@ -224,8 +149,8 @@ fn run_stopped_by_two_signals_leaves_no_runtime_files() {
     let d = tempfile::tempdir().unwrap();
     let before = snapshot();
     let (mut child, _lines) = start_run(d.path());
-    signal(&child, "-INT");
-    signal(&child, "-INT");
+    assert!(signal(&child, "-INT"));
+    assert!(signal(&child, "-INT"));
     let status = child.wait().unwrap();
     // The normal path may have finished between the two signals.
     assert!(matches!(status.code(), Some(130 | 0)), "{status:?}");
@@ -238,7 +163,7 @@ fn run_stopped_by_sigterm_leaves_no_runtime_files() {
     let d = tempfile::tempdir().unwrap();
     let before = snapshot();
     let (child, rx) = start_run(d.path());
-    signal(&child, "-TERM");
+    assert!(signal(&child, "-TERM"));
     let pid = finish(child, "run");
     let rest: Vec<String> = rx.try_iter().collect();
     assert!(
