@@ -620,13 +620,13 @@ mod tests {
     fn relative_pcre_anchors_at_the_cursor() {
         // ET's "*.top domain": `.top` then `^(:port)?$` right after it; the first `.top` is
         // inside the name, the second ends it.
-        let (p, _) = rules::keyword::payload::pcre(r#""/^(\x3a\d{1,5})?$/R""#).expect("pcre");
+        let (p, _) = rules::keyword::payload::pcre(r#""/^(\x3a\d{1,5})?$/R""#, true).expect("pcre");
         let ms = [Match::Content(c(".top")), Match::Pcre(p.clone())];
         assert!(run(&ms, b"xktzjm.topcentc.top"));
         assert!(run(&ms, b"a.top:8080"));
         assert!(!run(&ms, b"a.topx"));
         // Not relative: `^` is the buffer start.
-        let (q, _) = rules::keyword::payload::pcre(r#""/^a/""#).expect("pcre");
+        let (q, _) = rules::keyword::payload::pcre(r#""/^a/""#, true).expect("pcre");
         assert!(run(&[Match::Content(c("b")), Match::Pcre(q)], b"ab"));
     }
 
