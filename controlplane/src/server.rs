@@ -202,10 +202,12 @@ impl ControlPlane {
             .build_v1()
             .map_err(|e| Error::internal(format!("reflection: {e}")))?;
         // Decoding limits per service back up the per-method and per-role ones of the guard.
+        // Health and reflection stay open to unknown callers (probes, `grpcurl list`), with
+        // the small limit.
         let small = cfg.api.max_request_bytes;
         let router = builder
-            .add_service(health_svc)
-            .add_service(reflection)
+            .add_service(health_svc.max_decoding_message_size(small))
+            .add_service(reflection.max_decoding_message_size(small))
             .add_service(Guarded::new(
                 proto::system_service_server::SystemServiceServer::new(SystemApi {
                     ctx: ctx.clone(),
