@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use controlplane::api::auth::{token_sha256_hex, Role};
+use controlplane::api::guard::Class;
 use controlplane::config::{ControlPlaneConfig, TokenConfig};
 use controlplane::console::{self as ctl, CtlArgs};
 use controlplane::proto;
@@ -250,7 +251,7 @@ async fn concurrency_is_limited_per_role_and_method() {
         |c| {
             c.api.concurrency.operator = 1;
         },
-        Duration::from_millis(600),
+        Duration::from_millis(1500),
     )
     .await;
     let mut op = h.clients(Some(OPERATOR)).await;
@@ -263,7 +264,11 @@ async fn concurrency_is_limited_per_role_and_method() {
         .unwrap();
     let mut op2 = op.clone();
     let first = tokio::spawn(async move { op2.rules.reload(proto::ReloadRequest {}).await });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let adm = h.cp().ctx.admission.clone();
+    wait_for("the first reload to hold its permit", || {
+        adm.available(Class::Reload, Role::Operator) == 0
+    })
+    .await;
     let e = op.rules.reload(proto::ReloadRequest {}).await.unwrap_err();
     assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
     assert!(

@@ -244,6 +244,11 @@ impl Admission {
         Ok((permit, limit, key))
     }
 
+    /// Permits of `class` that `role` has free now.
+    pub fn available(&self, class: Class, role: Role) -> usize {
+        self.permits[class.index()][role_index(role)].available_permits()
+    }
+
     /// Counters of every refusal cause, `(cause, count)`.
     pub fn refusals(&self) -> [(&'static str, u64); 5] {
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
