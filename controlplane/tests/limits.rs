@@ -386,7 +386,7 @@ async fn unauthenticated_flood_is_rate_limited_and_summarised() {
         .find(|r| r.method == "unauthenticated")
         .unwrap();
     assert!(
-        first.detail.contains("unauthenticated calls refused")
+        first.detail.contains("calls refused before authentication")
             && first.detail.contains("osprey.v1.SystemService/Shutdown x"),
         "{first:?}"
     );

@@ -304,7 +304,7 @@ impl Authenticator {
         };
         let total = s.unauthenticated + s.rate_limited;
         let detail = format!(
-            "{total} unauthenticated calls refused in {:.1} s ({} UNAUTHENTICATED, {} RESOURCE_EXHAUSTED over the per-peer rate); methods: {}",
+            "{total} calls refused before authentication in {:.1} s ({} UNAUTHENTICATED, {} RESOURCE_EXHAUSTED unexamined, their peer over its refusal rate); methods: {}",
             s.since.elapsed().as_secs_f64(),
             s.unauthenticated,
             s.rate_limited,
@@ -474,7 +474,9 @@ mod tests {
         assert_eq!(log[0].method, "unauthenticated");
         assert_eq!(log[0].result, "Unauthenticated");
         assert!(
-            log[0].detail.starts_with("2 unauthenticated calls refused"),
+            log[0]
+                .detail
+                .starts_with("2 calls refused before authentication"),
             "{log:?}"
         );
         assert!(log[0].detail.contains("m.List x2"), "{log:?}");
