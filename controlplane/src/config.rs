@@ -11,10 +11,17 @@
 //! # key = "/etc/osprey/api.key"
 //! # client_ca = "/etc/osprey/clients-ca.crt"   # enables mTLS client certificates
 //!
+//! max_rules_bytes = 8388608      # largest rule text of an Add or Validate (any role)
+//! max_request_bytes = 65536      # every other request
+//! # [api.concurrency]            # expensive calls per role and method at once
+//! # viewer = 1
+//!
 //! [storage]
 //! path = "data"
 //! max_age_secs = 604800
 //! max_bytes = 10737418240
+//! audit_max_age_secs = 7776000
+//! audit_max_records = 100000
 //!
 //! [auth]
 //! anonymous_role = "admin"        # only for plaintext loopback
@@ -70,6 +77,54 @@ pub struct ApiConfig {
     pub max_page_size: u32,
     /// How long a reload waits for every worker to run the new generation.
     pub reload_confirm_timeout_ms: u64,
+    /// Largest rule text one call carries: the largest rule file an operator may `Add`, and
+    /// the largest text anyone may `Validate` (a viewer included). Larger requests are
+    /// refused with RESOURCE_EXHAUSTED before they are read.
+    pub max_rules_bytes: usize,
+    /// Largest request of every other method (queries, status, shutdown, a viewer's `Add`).
+    pub max_request_bytes: usize,
+    /// Unauthenticated calls refused per second and peer address (token bucket refill);
+    /// beyond the bucket every call from that address is refused with RESOURCE_EXHAUSTED
+    /// without looking at its credentials, until the bucket refills.
+    pub refusals_per_sec: u32,
+    /// Size of that bucket: refusals a peer may cause in a burst.
+    pub refusals_burst: u32,
+    /// Refused unauthenticated calls are audited as one summary record per this interval,
+    /// not one record each.
+    pub refusal_summary_secs: u64,
+    /// Expensive calls (`Validate`, `Add`, `Reload`, queries) in progress at once per role
+    /// and method; one more is refused with RESOURCE_EXHAUSTED.
+    pub concurrency: ConcurrencyConfig,
+}
+
+/// `[api.concurrency]`: calls of one expensive method each role may have in progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConcurrencyConfig {
+    pub viewer: u32,
+    pub operator: u32,
+    pub admin: u32,
+}
+
+impl Default for ConcurrencyConfig {
+    fn default() -> Self {
+        ConcurrencyConfig {
+            viewer: 1,
+            operator: 2,
+            admin: 4,
+        }
+    }
+}
+
+impl ConcurrencyConfig {
+    /// The limit of `role`.
+    pub fn of(&self, role: Role) -> u32 {
+        match role {
+            Role::Viewer => self.viewer,
+            Role::Operator => self.operator,
+            Role::Admin => self.admin,
+        }
+    }
 }
 
 impl Default for ApiConfig {
@@ -80,6 +135,13 @@ impl Default for ApiConfig {
             tls: None,
             max_page_size: 1000,
             reload_confirm_timeout_ms: 10_000,
+            // The largest ET Open file is 3.7 MB.
+            max_rules_bytes: 8 << 20,
+            max_request_bytes: 64 << 10,
+            refusals_per_sec: 2,
+            refusals_burst: 20,
+            refusal_summary_secs: 60,
+            concurrency: ConcurrencyConfig::default(),
         }
     }
 }
@@ -111,6 +173,11 @@ pub struct StorageConfig {
     /// Writes are refused (a counted storage error) while the volume has less free space
     /// than this, so RocksDB never runs into ENOSPC mid-write.
     pub min_free_bytes: u64,
+    /// Audit records older than this (wall-clock time) are deleted; 0 keeps them.
+    pub audit_max_age_secs: u64,
+    /// The oldest audit records are deleted while more than this many are stored; 0 = no
+    /// limit.
+    pub audit_max_records: u64,
 }
 
 impl Default for StorageConfig {
@@ -122,6 +189,8 @@ impl Default for StorageConfig {
             max_bytes: 0,
             retention_interval_secs: 60,
             min_free_bytes: 256 << 20,
+            audit_max_age_secs: 90 * 24 * 3600,
+            audit_max_records: 100_000,
         }
     }
 }
@@ -273,6 +342,39 @@ impl ControlPlaneConfig {
         if self.api.max_page_size == 0 || self.api.max_page_size > 100_000 {
             return Err(cfg_err("api.max_page_size", "must be within 1..=100000"));
         }
+        if !(1024..=256 << 20).contains(&self.api.max_rules_bytes) {
+            return Err(cfg_err(
+                "api.max_rules_bytes",
+                "must be within 1024..=268435456",
+            ));
+        }
+        if !(1024..=self.api.max_rules_bytes).contains(&self.api.max_request_bytes) {
+            return Err(cfg_err(
+                "api.max_request_bytes",
+                "must be at least 1024 and at most api.max_rules_bytes",
+            ));
+        }
+        if self.api.refusals_per_sec == 0 || self.api.refusals_burst == 0 {
+            return Err(cfg_err(
+                "api.refusals_per_sec",
+                "refusals_per_sec and refusals_burst must be > 0",
+            ));
+        }
+        if self.api.refusal_summary_secs == 0 {
+            return Err(cfg_err("api.refusal_summary_secs", "must be > 0"));
+        }
+        for (role, n) in [
+            ("viewer", self.api.concurrency.viewer),
+            ("operator", self.api.concurrency.operator),
+            ("admin", self.api.concurrency.admin),
+        ] {
+            if !(1..=1024).contains(&n) {
+                return Err(cfg_err(
+                    &format!("api.concurrency.{role}"),
+                    "must be within 1..=1024",
+                ));
+            }
+        }
         for (i, t) in self.auth.tokens.iter().enumerate() {
             if t.sha256.len() != 64 || hex::decode(&t.sha256).is_err() {
                 return Err(cfg_err(
@@ -375,6 +477,28 @@ sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
         c.eve.enabled = true;
         let text = toml::to_string(&c).unwrap();
         assert_eq!(ControlPlaneConfig::from_toml_str(&text).unwrap(), c);
+    }
+
+    #[test]
+    fn limits_are_checked_by_key() {
+        let e = ControlPlaneConfig::from_toml_str("[api]\nmax_rules_bytes = 10\n").unwrap_err();
+        assert_eq!(e.key, "api.max_rules_bytes");
+        let e = ControlPlaneConfig::from_toml_str(
+            "[api]\nmax_rules_bytes = 4096\nmax_request_bytes = 8192\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "api.max_request_bytes");
+        let e = ControlPlaneConfig::from_toml_str("[api.concurrency]\nviewer = 0\n").unwrap_err();
+        assert_eq!(e.key, "api.concurrency.viewer");
+        let e = ControlPlaneConfig::from_toml_str("[api.concurrency]\nguest = 1\n").unwrap_err();
+        assert!(e.message.contains("guest"), "{e}");
+        let c = ControlPlaneConfig::from_toml_str(
+            "[api.concurrency]\noperator = 3\n[storage]\naudit_max_records = 5\n",
+        )
+        .unwrap();
+        assert_eq!(c.api.concurrency.of(Role::Operator), 3);
+        assert_eq!(c.api.concurrency.of(Role::Viewer), 1);
+        assert_eq!(c.storage.audit_max_records, 5);
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //!
 //! Worker counters keep Suricata's dotted names, turned into metric names with the `osprey_`
 //! prefix (`decoder.pkts` → `osprey_decoder_pkts{worker="w0"}`), so no external exporter is
-//! needed. Control-plane counters get the same treatment without a label.
+//! needed. Control-plane counters get the same treatment without a label, except the API's
+//! refusals: one family, `osprey_api_refused_total{cause="..."}` (unauthenticated,
+//! rate_limited, permission, too_large, concurrency).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -62,9 +64,16 @@ pub fn render(ctx: &ApiContext) -> String {
         }
     }
     for (n, v) in SystemApi::control_plane_counters(ctx) {
+        if n.starts_with("api.refused.") {
+            continue; // the labelled family below
+        }
         let name = metric_name(&n);
         let kind = if is_gauge(&n) { "gauge" } else { "counter" };
         let _ = writeln!(out, "# TYPE {name} {kind}\n{name} {v}");
+    }
+    let _ = writeln!(out, "# TYPE osprey_api_refused_total counter");
+    for (cause, n) in ctx.admission.refusals() {
+        let _ = writeln!(out, "osprey_api_refused_total{{cause=\"{cause}\"}} {n}");
     }
     let st = ctx.appliance.status();
     let _ = writeln!(

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
+use crate::api::audit::AuditApi;
 use crate::api::auth::Authenticator;
+use crate::api::guard::{Admission, Guarded};
 use crate::api::records::{AlertsApi, FlowsApi};
 use crate::api::rules::RulesApi;
 use crate::api::system::SystemApi;
@@ -24,8 +26,8 @@ use crate::proto;
 use crate::seams::{Appliance, RuleCompiler};
 use crate::store::{Store, StoreOptions};
 
-/// Largest request the API decodes (a whole ruleset in one `Add`).
-const MAX_REQUEST_BYTES: usize = 64 << 20;
+/// Room for the fields around a rule text in an `Add` or `Validate` request.
+const RULES_REQUEST_SLACK: usize = 4096;
 /// Alerts deleted per retention pass at most.
 const RETENTION_BUDGET: usize = 500_000;
 
@@ -48,6 +50,13 @@ impl std::fmt::Debug for ControlPlane {
     }
 }
 
+fn now_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
 fn read_pem(what: &str, path: &std::path::Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::config(format!("{what} {}: {e}", path.display())))
 }
@@ -65,6 +74,7 @@ impl ControlPlane {
         cfg.validate().map_err(|e| Error::config(e.to_string()))?;
         let store = Self::open_store(&cfg).await?;
         let auth = Arc::new(Authenticator::new(&cfg.auth, store.clone())?);
+        let admission = Arc::new(Admission::new(&cfg.api, auth.clone()));
         let enabled: Vec<_> = store
             .all_rules()?
             .into_iter()
@@ -96,6 +106,7 @@ impl ControlPlane {
         let ctx = Arc::new(ApiContext {
             store: store.clone(),
             auth,
+            admission,
             appliance,
             compiler,
             ingest: ingest.shared.clone(),
@@ -112,6 +123,7 @@ impl ControlPlane {
         let grpc_addr = Self::serve_grpc(&cfg, &ctx, &mut tasks).await?;
         let metrics_addr = Self::serve_metrics(&cfg, &ctx, &mut tasks).await?;
         Self::spawn_retention(&cfg, &store, &ctx, &mut tasks);
+        Self::spawn_refusal_summary(&cfg, &ctx, &mut tasks);
         tracing::info!(%grpc_addr, ?metrics_addr, storage = %store.path().display(), "control plane started");
         Ok(ControlPlane {
             ctx,
@@ -181,26 +193,49 @@ impl ControlPlane {
         health
             .set_serving::<proto::flows_service_server::FlowsServiceServer<FlowsApi>>()
             .await;
+        health
+            .set_serving::<proto::audit_service_server::AuditServiceServer<AuditApi>>()
+            .await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()
             .map_err(|e| Error::internal(format!("reflection: {e}")))?;
+        // Decoding limits per service back up the per-method and per-role ones of the guard.
+        // Health and reflection stay open to unknown callers (probes, `grpcurl list`), with
+        // the small limit.
+        let small = cfg.api.max_request_bytes;
         let router = builder
-            .add_service(health_svc)
-            .add_service(reflection)
-            .add_service(proto::system_service_server::SystemServiceServer::new(
-                SystemApi { ctx: ctx.clone() },
+            .add_service(health_svc.max_decoding_message_size(small))
+            .add_service(reflection.max_decoding_message_size(small))
+            .add_service(Guarded::new(
+                proto::system_service_server::SystemServiceServer::new(SystemApi {
+                    ctx: ctx.clone(),
+                })
+                .max_decoding_message_size(small),
+                ctx.admission.clone(),
             ))
-            .add_service(
+            .add_service(Guarded::new(
                 proto::rules_service_server::RulesServiceServer::new(RulesApi { ctx: ctx.clone() })
-                    .max_decoding_message_size(MAX_REQUEST_BYTES),
-            )
-            .add_service(proto::alerts_service_server::AlertsServiceServer::new(
-                AlertsApi { ctx: ctx.clone() },
+                    .max_decoding_message_size(cfg.api.max_rules_bytes + RULES_REQUEST_SLACK),
+                ctx.admission.clone(),
             ))
-            .add_service(proto::flows_service_server::FlowsServiceServer::new(
-                FlowsApi { ctx: ctx.clone() },
+            .add_service(Guarded::new(
+                proto::alerts_service_server::AlertsServiceServer::new(AlertsApi {
+                    ctx: ctx.clone(),
+                })
+                .max_decoding_message_size(small),
+                ctx.admission.clone(),
+            ))
+            .add_service(Guarded::new(
+                proto::flows_service_server::FlowsServiceServer::new(FlowsApi { ctx: ctx.clone() })
+                    .max_decoding_message_size(small),
+                ctx.admission.clone(),
+            ))
+            .add_service(Guarded::new(
+                proto::audit_service_server::AuditServiceServer::new(AuditApi { ctx: ctx.clone() })
+                    .max_decoding_message_size(small),
+                ctx.admission.clone(),
             ));
         let mut sd = ctx.shutdown.subscribe();
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
@@ -246,7 +281,8 @@ impl ControlPlane {
         })
     }
 
-    /// Runs retention every `storage.retention_interval_secs` when a limit is set.
+    /// Runs retention every `storage.retention_interval_secs` when a limit is set: alerts and
+    /// flows by packet time and size, the audit log by wall-clock age and count.
     fn spawn_retention(
         cfg: &ControlPlaneConfig,
         store: &Arc<Store>,
@@ -255,7 +291,9 @@ impl ControlPlane {
     ) {
         let max_age_ns = cfg.storage.max_age_secs.saturating_mul(1_000_000_000);
         let max_bytes = cfg.storage.max_bytes;
-        if max_age_ns > 0 || max_bytes > 0 {
+        let audit_age_ns = cfg.storage.audit_max_age_secs.saturating_mul(1_000_000_000);
+        let audit_records = cfg.storage.audit_max_records;
+        if max_age_ns > 0 || max_bytes > 0 || audit_age_ns > 0 || audit_records > 0 {
             let every = Duration::from_secs(cfg.storage.retention_interval_secs);
             let st = store.clone();
             let mut sd = ctx.shutdown.subscribe();
@@ -267,7 +305,19 @@ impl ControlPlane {
                         _ = tick.tick() => {
                             let st = st.clone();
                             let r = tokio::task::spawn_blocking(move || {
-                                st.enforce_retention(max_age_ns, max_bytes, RETENTION_BUDGET)
+                                let audit = st.enforce_audit_retention(
+                                    now_nanos(),
+                                    audit_age_ns,
+                                    audit_records,
+                                );
+                                if let Err(e) = &audit {
+                                    tracing::error!(error = %e, "audit retention pass failed");
+                                }
+                                if max_age_ns > 0 || max_bytes > 0 {
+                                    st.enforce_retention(max_age_ns, max_bytes, RETENTION_BUDGET)
+                                } else {
+                                    Ok(crate::store::RetentionReport::default())
+                                }
                             })
                             .await;
                             match r {
@@ -282,6 +332,31 @@ impl ControlPlane {
                 }
             }));
         }
+    }
+
+    /// Writes the summary of refused unauthenticated calls every `api.refusal_summary_secs`
+    /// (and once more at shutdown).
+    fn spawn_refusal_summary(
+        cfg: &ControlPlaneConfig,
+        ctx: &Arc<ApiContext>,
+        tasks: &mut Vec<JoinHandle<()>>,
+    ) {
+        let every = Duration::from_secs(cfg.api.refusal_summary_secs);
+        let auth = ctx.auth.clone();
+        let mut sd = ctx.shutdown.subscribe();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = crate::api::until_shutdown(&mut sd) => break,
+                    _ = tick.tick() => {}
+                }
+                let a = auth.clone();
+                let _ = tokio::task::spawn_blocking(move || a.flush_refusals()).await;
+            }
+            let _ = tokio::task::spawn_blocking(move || auth.flush_refusals()).await;
+        }));
     }
 
     /// Flips the shutdown flag (what the API's `Shutdown` does after stopping the workers).

@@ -7,13 +7,17 @@
 //! loopback only). Roles are ordered: viewer (read) < operator (rules, alerts) < admin
 //! (config, shutdown).
 //!
-//! Every refusal and every mutating call is written to the audit log (who, what, when,
-//! result). A certificate the CA did not sign never reaches this layer: the TLS handshake
-//! fails and the client sees `UNAVAILABLE`.
+//! Every refusal of a known caller and every mutating call is written to the audit log (who,
+//! what, when, result). Refused unauthenticated calls are counted instead and written as one
+//! summary record per interval ([`Authenticator::flush_refusals`]): whoever is not known
+//! decides neither how often nor how much the log grows. A certificate the CA did not sign
+//! never reaches this layer: the TLS handshake fails and the client sees `UNAVAILABLE`.
 
+use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -62,8 +66,52 @@ pub struct Principal {
 #[derive(Debug, Default)]
 pub struct AuthCounters {
     pub refused_unauthenticated: AtomicU64,
+    /// Calls refused because their peer address exceeded its budget of refusals.
+    pub refused_rate_limited: AtomicU64,
     pub refused_permission: AtomicU64,
     pub audit_write_errors: AtomicU64,
+}
+
+/// Distinct peers and methods a refusal summary names; the rest are counted as "others".
+const SUMMARY_NAMES: usize = 8;
+
+/// Refused unauthenticated calls since the last summary record.
+#[derive(Debug)]
+struct RefusalSummary {
+    since: Instant,
+    unauthenticated: u64,
+    rate_limited: u64,
+    peers: BTreeMap<String, u64>,
+    methods: BTreeMap<String, u64>,
+}
+
+impl RefusalSummary {
+    fn new() -> Self {
+        RefusalSummary {
+            since: Instant::now(),
+            unauthenticated: 0,
+            rate_limited: 0,
+            peers: BTreeMap::new(),
+            methods: BTreeMap::new(),
+        }
+    }
+
+    fn bump(map: &mut BTreeMap<String, u64>, name: &str) {
+        if let Some(n) = map.get_mut(name) {
+            *n += 1;
+        } else if map.len() < SUMMARY_NAMES {
+            map.insert(name.to_owned(), 1);
+        } else {
+            *map.entry("others".to_owned()).or_insert(0) += 1;
+        }
+    }
+
+    fn list(map: &BTreeMap<String, u64>) -> String {
+        map.iter()
+            .map(|(k, n)| format!("{k} x{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// Identifies callers, checks roles, writes the audit log.
@@ -72,6 +120,7 @@ pub struct Authenticator {
     clients: Vec<(String, Role)>,
     anonymous: Option<Role>,
     store: Arc<Store>,
+    refusals: Mutex<RefusalSummary>,
     pub counters: AuthCounters,
 }
 
@@ -140,14 +189,33 @@ impl Authenticator {
                 .collect(),
             anonymous: cfg.anonymous_role,
             store,
+            refusals: Mutex::new(RefusalSummary::new()),
             counters: AuthCounters::default(),
         })
     }
 
-    /// Who is calling, or `Unauthenticated`.
+    /// Who is calling, or `Unauthenticated`. The admission layer ([`super::guard`]) has
+    /// usually identified the caller before the body was read and left the answer in the
+    /// request's extensions.
     pub fn identify<T>(&self, req: &tonic::Request<T>) -> Result<Principal, Error> {
-        if let Some(v) = req.metadata().get("authorization") {
-            let text = v.to_str().map_err(|_| {
+        if let Some(p) = req.extensions().get::<Principal>() {
+            return Ok(p.clone());
+        }
+        let authorization = req.metadata().get("authorization").map(|v| v.as_bytes());
+        let certs = req.peer_certs();
+        let first = certs.as_ref().and_then(|c| c.first()).map(|c| c.as_ref());
+        self.identify_parts(authorization, first)
+    }
+
+    /// Who is calling, from the `authorization` header and the first client certificate
+    /// (DER), or `Unauthenticated`.
+    pub fn identify_parts(
+        &self,
+        authorization: Option<&[u8]>,
+        first_cert: Option<&[u8]>,
+    ) -> Result<Principal, Error> {
+        if let Some(v) = authorization {
+            let text = std::str::from_utf8(v).map_err(|_| {
                 Error::new(Kind::Unauthenticated, "authorization header is not text")
             })?;
             let token = text
@@ -176,21 +244,19 @@ impl Authenticator {
                 None => Err(Error::new(Kind::Unauthenticated, "unknown bearer token")),
             };
         }
-        if let Some(certs) = req.peer_certs() {
-            if let Some(first) = certs.first() {
-                let cn = cert_subject_cn(first.as_ref()).ok_or_else(|| {
-                    Error::new(
-                        Kind::Unauthenticated,
-                        "client certificate has no subject CN",
-                    )
-                })?;
-                let role = self.clients.iter().find(|(s, _)| *s == cn).map(|(_, r)| *r);
-                return Ok(Principal {
-                    name: format!("cert:{cn}"),
-                    role,
-                    via: Via::Certificate,
-                });
-            }
+        if let Some(first) = first_cert {
+            let cn = cert_subject_cn(first).ok_or_else(|| {
+                Error::new(
+                    Kind::Unauthenticated,
+                    "client certificate has no subject CN",
+                )
+            })?;
+            let role = self.clients.iter().find(|(s, _)| *s == cn).map(|(_, r)| *r);
+            return Ok(Principal {
+                name: format!("cert:{cn}"),
+                role,
+                via: Via::Certificate,
+            });
         }
         match self.anonymous {
             Some(role) => Ok(Principal {
@@ -205,7 +271,58 @@ impl Authenticator {
         }
     }
 
-    /// Identifies the caller and checks it holds `need`. Refusals are audited.
+    /// Counts a refused unauthenticated call (`rate_limited`: refused because its peer had
+    /// exceeded its refusal budget) for the next summary record.
+    pub fn note_refusal(&self, peer: Option<IpAddr>, method: &str, rate_limited: bool) {
+        let c = if rate_limited {
+            &self.counters.refused_rate_limited
+        } else {
+            &self.counters.refused_unauthenticated
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+        let mut s = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+        if rate_limited {
+            s.rate_limited += 1;
+        } else {
+            s.unauthenticated += 1;
+        }
+        let peer = peer.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        RefusalSummary::bump(&mut s.peers, &peer);
+        RefusalSummary::bump(&mut s.methods, method);
+    }
+
+    /// Writes one audit record summing up the unauthenticated calls refused since the last
+    /// one (method `unauthenticated`, target the peers, detail the counts and methods);
+    /// nothing when there were none. Returns the number of calls it summed up.
+    pub fn flush_refusals(&self) -> u64 {
+        let s = {
+            let mut g = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+            if g.unauthenticated + g.rate_limited == 0 {
+                return 0;
+            }
+            std::mem::replace(&mut *g, RefusalSummary::new())
+        };
+        let total = s.unauthenticated + s.rate_limited;
+        let detail = format!(
+            "{total} calls refused before authentication in {:.1} s ({} UNAUTHENTICATED, {} RESOURCE_EXHAUSTED unexamined, their peer over its refusal rate); methods: {}",
+            s.since.elapsed().as_secs_f64(),
+            s.unauthenticated,
+            s.rate_limited,
+            RefusalSummary::list(&s.methods)
+        );
+        let e = Error::new(Kind::Unauthenticated, detail);
+        self.record(
+            "anonymous",
+            "none",
+            "unauthenticated",
+            &format!("peers: {}", RefusalSummary::list(&s.peers)),
+            Err(&e),
+        );
+        total
+    }
+
+    /// Identifies the caller and checks it holds `need`. A known caller's refusal is
+    /// audited; an unknown one's is counted for the summary record.
     pub fn authorize<T>(
         &self,
         req: &tonic::Request<T>,
@@ -216,10 +333,7 @@ impl Authenticator {
         let p = match self.identify(req) {
             Ok(p) => p,
             Err(e) => {
-                self.counters
-                    .refused_unauthenticated
-                    .fetch_add(1, Ordering::Relaxed);
-                self.record("anonymous", "none", method, target, Err(&e));
+                self.note_refusal(req.remote_addr().map(|a| a.ip()), method, false);
                 return Err(e);
             }
         };
@@ -348,11 +462,28 @@ mod tests {
             .authorize(&req(None), "m.List", "", Role::Viewer)
             .unwrap_err();
         assert_eq!(e.kind, Kind::Unauthenticated);
+        // The known caller's refusal is audited at once, the unknown ones' in one summary.
         let log = store.audit_log(10).unwrap();
-        assert_eq!(log.len(), 3);
-        assert_eq!(log[2].method, "m.Shutdown");
-        assert_eq!(log[2].result, "PermissionDenied");
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0].method, "m.Shutdown");
+        assert_eq!(log[0].result, "PermissionDenied");
+        assert_eq!(a.flush_refusals(), 2);
+        assert_eq!(a.flush_refusals(), 0);
+        let log = store.audit_log(10).unwrap();
+        assert_eq!(log.len(), 2);
+        assert_eq!(log[0].method, "unauthenticated");
         assert_eq!(log[0].result, "Unauthenticated");
+        assert!(
+            log[0]
+                .detail
+                .starts_with("2 calls refused before authentication"),
+            "{log:?}"
+        );
+        assert!(log[0].detail.contains("m.List x2"), "{log:?}");
+        assert_eq!(
+            a.counters.refused_unauthenticated.load(Ordering::Relaxed),
+            2
+        );
     }
 
     #[test]

@@ -1,10 +1,14 @@
 //! The gRPC management API (`osprey.v1`): [`SystemService`](system), [`RulesService`](rules),
-//! `AlertsService` and `FlowsService` ([`records`]). Handlers authorize first (refusals are
-//! audited), audit every mutating call, run RocksDB work on the blocking pool, and return
-//! [`crate::error::Error`], turned into a `tonic::Status` by its one `From` impl (in
-//! `status.rs`). [`auth`] is the one check of identity, role and audit.
+//! `AlertsService` and `FlowsService` ([`records`]), `AuditService` ([`audit`]). Every
+//! service sits behind [`guard`], which refuses unknown callers, oversized requests and
+//! calls over their role's concurrency before the body is decoded. Handlers authorize first
+//! (refusals are audited), audit every mutating call, run RocksDB work on the blocking pool,
+//! and return [`crate::error::Error`], turned into a `tonic::Status` by its one `From` impl
+//! (in `status.rs`). [`auth`] is the one check of identity, role and audit.
 
+pub mod audit;
 pub mod auth;
+pub mod guard;
 pub mod records;
 pub mod rules;
 mod status;
@@ -16,6 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::api::auth::Authenticator;
+use crate::api::guard::Admission;
 use crate::config::ApiConfig;
 use crate::error::{Error, Kind, Result};
 use crate::events::Bus;
@@ -37,6 +42,8 @@ pub struct ApiCounters {
 pub struct ApiContext {
     pub store: Arc<Store>,
     pub auth: Arc<Authenticator>,
+    /// Limits applied before a handler runs (and their refusal counters).
+    pub admission: Arc<Admission>,
     pub appliance: Arc<dyn Appliance>,
     pub compiler: Arc<dyn RuleCompiler>,
     pub ingest: Arc<IngestShared>,

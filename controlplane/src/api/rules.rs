@@ -96,9 +96,22 @@ fn quote_diagnostics(diags: &[Diagnostic]) -> String {
 }
 
 impl RulesApi {
+    /// Validates on a thread of its own, not the shared blocking pool: the parse of a large
+    /// text allocates in that thread's allocator arena, which has nothing else in it and is
+    /// given back to the system once the call's memory is freed.
     async fn validate_text(&self, text: String) -> Result<Validation> {
         let compiler = self.ctx.compiler.clone();
-        blocking(move || Ok(compiler.validate(&text))).await
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("osprey-validate".into())
+            .spawn(move || {
+                let v = compiler.validate(&text);
+                drop(text);
+                let _ = tx.send(v);
+            })
+            .map_err(|e| Error::internal(format!("starting a validation thread: {e}")))?;
+        rx.await
+            .map_err(|_| Error::internal("the validation thread ended without an answer"))
     }
 
     async fn set_enabled(

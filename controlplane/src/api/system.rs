@@ -62,6 +62,9 @@ impl SystemApi {
             ("api.reloads".into(), l(&api.reloads)),
             ("api.reload_failures".into(), l(&api.reload_failures)),
         ];
+        for (cause, n) in ctx.admission.refusals() {
+            out.push((format!("api.refused.{cause}"), n));
+        }
         let events = &ctx.events;
         // Kept under its earlier name: alerts a slow tail did not get.
         let tail_dropped = events

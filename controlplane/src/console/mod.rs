@@ -16,10 +16,12 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
 use crate::proto::alerts_service_client::AlertsServiceClient;
+use crate::proto::audit_service_client::AuditServiceClient;
 use crate::proto::flows_service_client::FlowsServiceClient;
 use crate::proto::rules_service_client::RulesServiceClient;
 use crate::proto::system_service_client::SystemServiceClient;
 
+mod audit;
 mod records;
 mod render;
 mod rules;
@@ -79,6 +81,8 @@ pub enum CtlCommand {
     /// Stored flow records.
     #[command(subcommand)]
     Flows(FlowsCmd),
+    /// The audit log (who called what, when, with what result), newest first. Admin only.
+    Audit(audit::AuditArgs),
 }
 
 /// `osprey ctl rules ...`
@@ -233,6 +237,7 @@ pub struct Clients {
     pub rules: RulesServiceClient<Svc>,
     pub alerts: AlertsServiceClient<Svc>,
     pub flows: FlowsServiceClient<Svc>,
+    pub audit: AuditServiceClient<Svc>,
 }
 
 /// Resolved connection settings.
@@ -333,7 +338,8 @@ impl Connection {
             rules: RulesServiceClient::with_interceptor(channel.clone(), auth.clone())
                 .max_encoding_message_size(big),
             alerts: AlertsServiceClient::with_interceptor(channel.clone(), auth.clone()),
-            flows: FlowsServiceClient::with_interceptor(channel, auth),
+            flows: FlowsServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            audit: AuditServiceClient::with_interceptor(channel, auth),
         })
     }
 }
@@ -387,6 +393,7 @@ pub async fn run_with_output(args: CtlArgs, out: &mut (dyn Write + Send)) -> any
         CtlCommand::Rules(cmd) => return rules::run(&mut c, cmd, js, out).await,
         CtlCommand::Alerts(cmd) => records::alerts(&mut c, cmd, js, out).await?,
         CtlCommand::Flows(cmd) => records::flows(&mut c, cmd, js, out).await?,
+        CtlCommand::Audit(a) => audit::run(&mut c, a, js, out).await?,
     }
     Ok(0)
 }
@@ -482,5 +489,21 @@ mod tests {
             })
         ));
         assert!(Cli::try_parse_from(["ctl", "rules", "frobnicate"]).is_err());
+        let c = Cli::try_parse_from([
+            "ctl", "audit", "--since", "1h", "--who", "ops", "--method", "Shutdown", "--limit", "5",
+        ])
+        .unwrap();
+        let CtlCommand::Audit(a) = c.ctl.command else {
+            panic!("not audit: {:?}", c.ctl.command);
+        };
+        assert_eq!(
+            (
+                a.since.as_deref(),
+                a.who.as_deref(),
+                a.method.as_deref(),
+                a.limit
+            ),
+            (Some("1h"), Some("ops"), Some("Shutdown"), 5)
+        );
     }
 }

@@ -56,13 +56,14 @@ use crate::error::{Error, Kind, Result};
 use crate::model::{Alert, FlowRecord};
 use crate::proto;
 
-mod audit;
+pub mod audit;
 pub mod posting;
 mod query;
 pub mod record;
 mod retention;
 mod rules;
 
+pub use audit::{AuditFilter, AuditPage, AuditRetention};
 pub use query::{AlertFilter, FlowFilter, Order, Page};
 pub use retention::RetentionReport;
 
