@@ -737,6 +737,23 @@ struct StatusLine {
     last_packets: u64,
     last_bytes: u64,
     last_elapsed: Duration,
+    /// Alerts lost on their way to storage, by cause.
+    ingest: Arc<controlplane::ingest::IngestShared>,
+}
+
+/// Alerts lost so far: dropped at the workers' alert rings (their own count, current even
+/// while ingest is held up, or ingest's count by cause when that is ahead) plus those still
+/// unstored when ingest stopped.
+fn alerts_lost(published_ring: u64, drops: &[(&'static str, u64)]) -> u64 {
+    let (mut ring, mut other) = (0, 0);
+    for (cause, n) in drops {
+        if *cause == "shutdown" {
+            other += n;
+        } else {
+            ring += n;
+        }
+    }
+    ring.max(published_ring) + other
 }
 
 fn sum(published: &[Arc<Published>], name: &str) -> Option<u64> {
@@ -781,15 +798,25 @@ impl StatusLine {
         } else {
             String::new()
         };
+        // Packets the ports dropped plus alerts lost, so that `drops 0` means nothing lost.
+        let lost = alerts_lost(
+            sum(published, "detect.alert_queue_overflow").unwrap_or(0),
+            &self.ingest.alert_drops(),
+        );
+        let lost_note = if lost > 0 {
+            format!(" (alerts lost {lost})")
+        } else {
+            String::new()
+        };
         format!(
-            "[{:>6.0}s] {:>10.0} pps {:>9.1} Mbps | packets {} | flows {} | alerts {} | drops {}{records}",
+            "[{:>6.0}s] {:>10.0} pps {:>9.1} Mbps | packets {} | flows {} | alerts {} | drops {}{lost_note}{records}",
             elapsed.as_secs_f64(),
             pps,
             mbps,
             packets,
             opt(sum(published, "flow.active")),
             opt(sum(published, "detect.alerts")),
-            port.imissed + port.rx_nombuf + port.ierrors
+            port.imissed + port.rx_nombuf + port.ierrors + lost
         )
     }
 }
@@ -1042,7 +1069,14 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("writing {}", p.display()))?;
     }
 
-    let result = run_dataplane(&cfg, &a, stop.clone(), engine, shared.attach.clone());
+    let result = run_dataplane(
+        &cfg,
+        &a,
+        stop.clone(),
+        engine,
+        shared.attach.clone(),
+        cp.ctx.ingest.clone(),
+    );
     // The data plane has stopped (the capture ended, a signal, --seconds, API shutdown or an
     // error): the stats record goes last into the EVE file, once ingest has drained the rings
     // into storage; then the servers stop and storage flushes.
@@ -1055,6 +1089,28 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
     stop.store(true, Ordering::SeqCst);
     rt.block_on(cp.shutdown());
     let r = result?;
+    // Alerts lost anywhere (worker rings, storage refusing or stalled, unstored at stop), live
+    // or not, fail the run, with the causes.
+    let ring: u64 = r
+        .per_worker
+        .iter()
+        .map(|w| {
+            w.counters
+                .get("detect.alert_queue_overflow")
+                .copied()
+                .unwrap_or(0)
+        })
+        .sum();
+    let drops = ingest.alert_drops();
+    let lost = alerts_lost(ring, &drops);
+    if lost > 0 {
+        let by: Vec<String> = drops
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect();
+        eprintln!("osprey: {lost} alert(s) lost ({})", by.join(", "));
+    }
     // Records lost on the way to storage and the EVE file: refused by storage until the end,
     // or dropped on full worker rings by a run that should not drop (a capture replayed once).
     let discarded = ingest.discarded()
@@ -1065,6 +1121,8 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
         };
     if discarded > 0 {
         eprintln!("osprey: {discarded} record(s) discarded");
+    }
+    if discarded > 0 || lost > 0 {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
@@ -1085,11 +1143,13 @@ fn run_dataplane(
     stop: Arc<AtomicBool>,
     engine: Arc<rules::Engine>,
     attach: Arc<runtime::Attach>,
+    ingest: Arc<controlplane::ingest::IngestShared>,
 ) -> anyhow::Result<DataplaneRun> {
     let mut status = StatusLine {
         last_packets: 0,
         last_bytes: 0,
         last_elapsed: Duration::ZERO,
+        ingest,
     };
     let interval = cfg.status.interval_secs.max(1);
     let mut ticks = 0u64;

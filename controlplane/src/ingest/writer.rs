@@ -1,7 +1,9 @@
 //! The `osprey-store` thread: RocksDB writes of alert batches beside the ingest thread.
 
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crate::model::Alert;
 use crate::store::Store;
@@ -54,14 +56,36 @@ impl AlertWriter {
         }
     }
 
-    /// Waits for the batch in flight, if any.
-    pub(super) fn collect(&mut self) -> Option<(Vec<Alert>, crate::error::Result<()>)> {
+    /// Collects the batch in flight, waiting at most `wait` for it (`None`: as long as it
+    /// takes).
+    pub(super) fn collect(&mut self, wait: Option<Duration>) -> Collected {
         if !self.in_flight {
-            return None;
+            return Collected::Idle;
         }
+        let got = match wait {
+            Some(d) => match self.rx.recv_timeout(d) {
+                Ok(v) => Some(v),
+                Err(RecvTimeoutError::Timeout) => return Collected::Pending,
+                Err(RecvTimeoutError::Disconnected) => None,
+            },
+            None => self.rx.recv().ok(),
+        };
         self.in_flight = false;
-        self.rx.recv().ok()
+        match got {
+            Some((batch, r)) => Collected::Done(batch, r),
+            None => Collected::Idle,
+        }
     }
+}
+
+/// What [`AlertWriter::collect`] found.
+pub(super) enum Collected {
+    /// No batch in flight (or the writer is gone).
+    Idle,
+    /// The batch is still being written.
+    Pending,
+    /// The batch and the outcome of its write.
+    Done(Vec<Alert>, crate::error::Result<()>),
 }
 
 impl Drop for AlertWriter {
