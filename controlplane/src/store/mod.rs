@@ -694,9 +694,10 @@ impl Store {
             )
             .context(what));
         }
-        let _gate = self.write_gate.read().unwrap_or_else(|p| p.into_inner());
+        // Started when it begins to wait: a write held up anywhere counts as stalled.
         self.write_started
             .store(now_nanos().max(1), Ordering::Relaxed);
+        let _gate = self.write_gate.read().unwrap_or_else(|p| p.into_inner());
         let r = self.db.write_opt(batch, &self.write_opts);
         self.write_started.store(0, Ordering::Relaxed);
         match r {
