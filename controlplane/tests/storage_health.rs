@@ -78,7 +78,11 @@ fn a_corrupted_sst_is_reported_at_open_by_name() {
             let h = store.health();
             eprintln!("opened; health: {h:?}");
             assert_eq!(h.state, State::Degraded, "{h:?}");
-            assert!(h.reason.contains(&name), "reason names {name}: {}", h.reason);
+            assert!(
+                h.reason.contains(&name),
+                "reason names {name}: {}",
+                h.reason
+            );
             assert!(h.reason.contains("orrupt"), "{}", h.reason);
             assert!(h.since_nanos > 0);
             // Still serving what it can, and the verification says so again on demand.
@@ -103,9 +107,8 @@ fn a_corrupted_sst_is_reported_at_open_by_name() {
 #[test]
 fn a_stalled_write_shows_as_degraded_storage() {
     let dir = tempfile::tempdir().unwrap();
-    let store = std::sync::Arc::new(
-        Store::open(&dir.path().join("db"), &StoreOptions::default()).unwrap(),
-    );
+    let store =
+        std::sync::Arc::new(Store::open(&dir.path().join("db"), &StoreOptions::default()).unwrap());
     let pause = store.pause_writes();
     let s2 = store.clone();
     let writer = std::thread::spawn(move || {

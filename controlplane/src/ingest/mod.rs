@@ -51,7 +51,7 @@ use crate::events::{Bus, Event, Interest};
 use crate::health::{ComponentHealth, Since};
 use crate::model::{Alert, FlowRecord};
 use crate::store::{Store, STALL_AFTER};
-use writer::{AlertWriter, Collected};
+use writer::{AlertWriter, Collected, FlowWriter};
 
 /// Causes of lost alerts, as counted in [`IngestCounters::alerts_dropped`] (and named
 /// `ingest.alerts_dropped.<cause>` in the API, `osprey_alerts_dropped{cause=...}` in
@@ -273,15 +273,22 @@ impl Ingest {
                         return;
                     }
                 };
+                let flow_writer = match FlowWriter::start(store.clone()) {
+                    Ok(w) => w,
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not start the flow writer thread");
+                        return;
+                    }
+                };
                 let mut l = Loop {
                     shared: sh,
-                    store,
                     bus,
                     sources,
                     batch_max,
                     retry_alerts: Vec::new(),
                     retry_flows: Vec::new(),
                     writer,
+                    flow_writer,
                     samples: Vec::new(),
                     seen_alert_overflow: vec![0; n_sources],
                     storage: StorageState::Ok,
@@ -314,13 +321,13 @@ impl Drop for Ingest {
 
 struct Loop {
     shared: Arc<IngestShared>,
-    store: Arc<Store>,
     bus: Arc<Bus>,
     sources: Vec<Box<dyn RecordSource>>,
     batch_max: usize,
     retry_alerts: Vec<Alert>,
     retry_flows: Vec<FlowRecord>,
     writer: AlertWriter,
+    flow_writer: FlowWriter,
     /// Scratch for counter samples.
     samples: Vec<StatsEvent>,
     /// Each source's alert ring overflow as last seen (to attribute the increase).
@@ -381,13 +388,35 @@ impl Loop {
                     }
                     continue;
                 }
-                if stopping {
+                let flows_pending = self.flow_writer.in_flight || !self.retry_flows.is_empty();
+                if stopping && !flows_pending {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
         self.finish_in_flight(None);
+        // The last flow batch: acknowledged, or counted below with the rest.
+        if let Collected::Done(batch, r) = self.flow_writer.collect(None) {
+            let c = &self.shared.counters;
+            match r {
+                Ok(()) => {
+                    c.flows_stored
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    if self.bus.wants(Interest::FLOWS) {
+                        for f in batch {
+                            self.bus.publish(Event::Flow(Arc::new(f)));
+                        }
+                    }
+                }
+                Err(_) => {
+                    c.store_errors.fetch_add(1, Ordering::Relaxed);
+                    let mut batch = batch;
+                    batch.append(&mut self.retry_flows);
+                    self.retry_flows = batch;
+                }
+            }
+        }
         self.account_at_stop();
     }
 
@@ -494,7 +523,7 @@ impl Loop {
         if self.storage != StorageState::Ok {
             // Alerts first: while their write is refused or stalled, flows wait (bounded).
             self.keep_flows(flows, retry_cap);
-        } else if !flows.is_empty() {
+        } else {
             failed |= self.store_flows(flows, retry_cap);
         }
         (moved, failed)
@@ -625,33 +654,47 @@ impl Loop {
         false
     }
 
-    /// Stores flow records and publishes them; on failure keeps the newest `retry_cap` for
-    /// the next round (older ones are counted as dropped). Returns true when storage failed.
+    /// Acknowledges the flow batch written since the last round (publishes it), then hands
+    /// `flows` (with what failed before) to the flow writer; while a batch is still being
+    /// written, keeps them for the next round. At most `retry_cap` wait; older ones are
+    /// counted as dropped. Returns true when storage failed.
     fn store_flows(&mut self, mut flows: Vec<FlowRecord>, retry_cap: usize) -> bool {
-        let c = &self.shared.counters;
-        match self.store.append_flows(&flows) {
-            Ok(()) => {
+        match self.flow_writer.collect(Some(Duration::ZERO)) {
+            Collected::Pending => {
+                self.keep_flows(flows, retry_cap);
+                return false;
+            }
+            Collected::Done(mut batch, r) => {
+                let c = &self.shared.counters;
+                if let Err(e) = r {
+                    c.store_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(error = %e, "flow batch not stored; will retry");
+                    batch.append(&mut flows);
+                    self.keep_flows(batch, retry_cap);
+                    return true;
+                }
                 c.flows_stored
-                    .fetch_add(flows.len() as u64, Ordering::Relaxed);
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
                 if self.bus.wants(Interest::FLOWS) {
-                    for f in flows {
+                    for f in batch {
                         self.bus.publish(Event::Flow(Arc::new(f)));
                     }
                 }
-                false
             }
-            Err(e) => {
-                c.store_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(error = %e, "flow batch not stored; will retry");
-                if flows.len() > retry_cap {
-                    let drop_n = flows.len() - retry_cap;
-                    flows.drain(..drop_n);
-                    c.flows_dropped.fetch_add(drop_n as u64, Ordering::Relaxed);
-                }
-                self.retry_flows = flows;
-                true
-            }
+            Collected::Idle => {}
         }
+        if flows.is_empty() {
+            return false;
+        }
+        if let Err(f) = self.flow_writer.submit(flows) {
+            self.shared
+                .counters
+                .store_errors
+                .fetch_add(1, Ordering::Relaxed);
+            self.keep_flows(f, retry_cap);
+            return true;
+        }
+        false
     }
 }
 
