@@ -915,10 +915,15 @@ fn startup_ruleset(
                 updated_nanos: now,
             }));
         }
-        store
-            .put_rules(&imported)
-            .context("storing the imported rules")?;
-        stored = store.all_rules().context("reading the stored ruleset")?;
+        if store.is_read_only() {
+            // Nothing can be stored: inspect with the files' rules all the same.
+            stored = imported;
+        } else {
+            store
+                .put_rules(&imported)
+                .context("storing the imported rules")?;
+            stored = store.all_rules().context("reading the stored ruleset")?;
+        }
     }
     let enabled: Vec<StoredRule> = stored.into_iter().filter(|r| r.enabled).collect();
     let texts: Vec<&str> = enabled.iter().map(|r| r.text.as_str()).collect();
@@ -933,6 +938,9 @@ fn startup_ruleset(
         .generation()
         .context("reading the ruleset generation")?
         + 1;
+    if store.is_read_only() {
+        return Ok((generation, Arc::new(engine), report.loaded));
+    }
     store
         .append_reload(&ReloadRecord {
             generation,
@@ -1029,6 +1037,10 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
         }
     };
     shared.remember(generation, engine.clone());
+    let storage = cp.ctx.store.health();
+    if storage.state != controlplane::health::State::Ok {
+        eprintln!("osprey: storage degraded: {}", storage.reason);
+    }
     let slots: Vec<Arc<EngineSlot>> = (0..workers)
         .map(|_| Arc::new(EngineSlot::new(generation)))
         .collect();

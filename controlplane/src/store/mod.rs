@@ -117,8 +117,14 @@ const MAX_TOTAL_WAL_BYTES: u64 = 256 << 20;
 
 /// Free space a restart needs: opening replays the WAL (at most its cap, plus the memtable
 /// being written when the cap was crossed) and flushes it to SST files before the old log
-/// is deleted. The free-space floor is never below this.
-pub const FLUSH_HEADROOM_BYTES: u64 = WRITE_BUFFER_BYTES + MAX_TOTAL_WAL_BYTES;
+/// is deleted, and it preallocates a new WAL (the memtable size and a tenth) and writes a
+/// new manifest. The free-space floor is never below this.
+pub const FLUSH_HEADROOM_BYTES: u64 =
+    MAX_TOTAL_WAL_BYTES + WRITE_BUFFER_BYTES + WAL_PREALLOCATION_BYTES + MANIFEST_BYTES;
+/// What RocksDB preallocates for a new WAL file.
+const WAL_PREALLOCATION_BYTES: u64 = WRITE_BUFFER_BYTES + WRITE_BUFFER_BYTES / 10;
+/// Room kept for a new manifest and the small files written at open.
+const MANIFEST_BYTES: u64 = 8 << 20;
 
 /// Bytes of the newest SST files read through (checksums verified) at open.
 pub const VERIFY_AT_OPEN_BYTES: u64 = 256 << 20;
@@ -262,6 +268,21 @@ fn free_bytes(path: &Path) -> Option<u64> {
         .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
 }
 
+/// Free space a (writable) open of the database at `path` needs: flushing its WAL files,
+/// a new preallocated WAL (the memtable size and a tenth) and a new manifest.
+fn open_needs(path: &Path) -> u64 {
+    let wal: u64 = std::fs::read_dir(path)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0);
+    wal + WAL_PREALLOCATION_BYTES + MANIFEST_BYTES
+}
+
 /// The number of an SST file (`/000123.sst` → 123), 0 when the name has none.
 fn sst_number(name: &str) -> u64 {
     name.trim_start_matches('/')
@@ -370,25 +391,39 @@ impl Store {
                 ColumnFamilyDescriptor::new(n, o)
             })
         };
-        let (db, read_only) = match DB::open_cf_descriptors(&opts, path, descriptors()) {
-            Ok(db) => (db, None),
-            Err(e) if is_no_space(&e) => {
-                // Opening flushes what the WAL holds; with no room for that, serve what is
-                // stored read-only rather than not start at all.
-                let free = free_bytes(path).unwrap_or(0);
-                let reason = format!(
-                    "storage volume of {} is full ({free} bytes free; opening needs room to \
-                     flush the write-ahead log: {e}): opened read-only, new alerts and flows \
-                     are not stored. Free space on that volume (or set storage.path to a \
-                     larger one) and restart",
-                    path.display()
-                );
-                tracing::error!("{reason}");
-                let db = DB::open_cf_descriptors_read_only(&opts, path, descriptors(), false)
-                    .map_err(|e| opened_err(path, e))?;
-                (db, Some(reason))
+        // Opening flushes what the WAL holds and preallocates a new WAL; with no room for
+        // that, serve what is stored read-only rather than not start at all. RocksDB is not
+        // asked to try: after a failed write in an open it may abort the process.
+        let need = open_needs(path);
+        let free = free_bytes(path).unwrap_or(u64::MAX);
+        let read_only_reason = |why: String| {
+            format!(
+                "storage volume of {} is full ({free} bytes free; {why}): opened read-only, \
+                 new alerts and flows are not stored. Free space on that volume (or set \
+                 storage.path to a larger one) and restart",
+                path.display()
+            )
+        };
+        let (db, read_only) = if path.join("CURRENT").exists() && free < need {
+            let reason = read_only_reason(format!(
+                "opening needs about {need} to flush the write-ahead log"
+            ));
+            tracing::error!("{reason}");
+            let db = DB::open_cf_descriptors_read_only(&opts, path, descriptors(), false)
+                .map_err(|e| opened_err(path, e))?;
+            (db, Some(reason))
+        } else {
+            match DB::open_cf_descriptors(&opts, path, descriptors()) {
+                Ok(db) => (db, None),
+                Err(e) if is_no_space(&e) => {
+                    let reason = read_only_reason(e.to_string());
+                    tracing::error!("{reason}");
+                    let db = DB::open_cf_descriptors_read_only(&opts, path, descriptors(), false)
+                        .map_err(|e| opened_err(path, e))?;
+                    (db, Some(reason))
+                }
+                Err(e) => return Err(opened_err(path, e)),
             }
-            Err(e) => return Err(opened_err(path, e)),
         };
         let mut write_opts = rocksdb::WriteOptions::default();
         write_opts.set_sync(options.sync_writes);
