@@ -112,6 +112,9 @@ impl ControlPlane {
         let grpc_addr = Self::serve_grpc(&cfg, &ctx, &mut tasks).await?;
         let metrics_addr = Self::serve_metrics(&cfg, &ctx, &mut tasks).await?;
         Self::spawn_retention(&cfg, &store, &ctx, &mut tasks);
+        if let Err(e) = crate::store::watch_health(&store) {
+            tracing::warn!(error = %e, "could not start the storage health watch");
+        }
         tracing::info!(%grpc_addr, ?metrics_addr, storage = %store.path().display(), "control plane started");
         Ok(ControlPlane {
             ctx,

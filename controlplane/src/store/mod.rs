@@ -919,6 +919,46 @@ impl Store {
     }
 }
 
+/// How often [`watch_health`] looks at storage health (a property read and a lock).
+pub const HEALTH_POLL: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often [`watch_health`] verifies the newest files again.
+pub const VERIFY_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Watches `store` on a thread of its own until the store is dropped: logs each change of
+/// its health (so a background error or corruption is in the log when it happens, not only
+/// when someone asks) and reads the newest files through again every [`VERIFY_EVERY`]. Holds
+/// the store only while looking.
+pub fn watch_health(store: &std::sync::Arc<Store>) -> std::io::Result<()> {
+    let weak = std::sync::Arc::downgrade(store);
+    std::thread::Builder::new()
+        .name("osprey-store-health".into())
+        .spawn(move || {
+            let mut last = String::new();
+            let mut verified = std::time::Instant::now();
+            loop {
+                std::thread::sleep(HEALTH_POLL);
+                let Some(store) = weak.upgrade() else { return };
+                if verified.elapsed() >= VERIFY_EVERY {
+                    verified = std::time::Instant::now();
+                    if let Err(e) = store.verify_newest(VERIFY_AT_OPEN_BYTES) {
+                        tracing::error!(error = %e, "storage verification found damage");
+                    }
+                }
+                let h = store.health();
+                if h.reason != last {
+                    match h.state {
+                        crate::health::State::Ok => tracing::info!("storage healthy again"),
+                        crate::health::State::Degraded => {
+                            tracing::error!(reason = %h.reason, "storage degraded")
+                        }
+                    }
+                    last = h.reason;
+                }
+            }
+        })?;
+    Ok(())
+}
+
 fn decode_alert(v: &[u8]) -> Result<Alert> {
     record::decode(v).map_err(|e| Error::new(Kind::Corrupt, e.to_string()))
 }
