@@ -80,7 +80,18 @@ async fn a_storage_stall_shows_lost_alerts_in_status_and_metrics() {
 
     let store = cp.ctx.store.clone();
     let ingest = cp.ctx.ingest.clone();
-    let pause = store.pause_writes();
+    // Storage stalls: a thread holds every write until told to let go.
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (paused, is_paused) = std::sync::mpsc::channel::<()>();
+    let holder = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            let _pause = store.pause_writes();
+            paused.send(()).unwrap();
+            let _ = released.recv();
+        })
+    };
+    is_paused.recv().unwrap();
     let t = Instant::now();
     loop {
         let drops = ingest.alert_drops();
@@ -158,7 +169,8 @@ async fn a_storage_stall_shows_lost_alerts_in_status_and_metrics() {
     assert!(text.contains("storage degraded since"), "{text}");
 
     // The stall ends: storage recovers, the loss stays on record.
-    drop(pause);
+    release.send(()).unwrap();
+    holder.join().unwrap();
     sim.join();
     let t = Instant::now();
     loop {

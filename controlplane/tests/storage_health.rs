@@ -36,7 +36,7 @@ fn ssts(db: &Path) -> Vec<PathBuf> {
         .filter(|e| e.file_name().to_string_lossy().ends_with(".sst"))
         .map(|e| (e.metadata().unwrap().len(), e.path()))
         .collect();
-    v.sort_by(|a, b| b.0.cmp(&a.0));
+    v.sort_by_key(|b| std::cmp::Reverse(b.0));
     v.into_iter().map(|(_, p)| p).collect()
 }
 
