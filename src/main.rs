@@ -1267,3 +1267,24 @@ fn run_dataplane(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::alerts_lost;
+
+    #[test]
+    fn lost_alerts_are_the_newer_ring_count_plus_those_unstored_at_stop() {
+        let drops = [
+            ("worker_ring", 5),
+            ("storage_refused", 3),
+            ("storage_stalled", 1),
+            ("shutdown", 2),
+        ];
+        // Ingest's count by cause is ahead of the workers' published one...
+        assert_eq!(alerts_lost(4, &drops), 11);
+        // ...or behind it (ingest held up): the workers' own count wins.
+        assert_eq!(alerts_lost(20, &drops), 22);
+        let none = [("worker_ring", 0), ("shutdown", 0)];
+        assert_eq!(alerts_lost(0, &none), 0);
+    }
+}

@@ -123,3 +123,40 @@ fn a_stalled_write_shows_as_degraded_storage() {
     writer.join().unwrap();
     assert_eq!(store.health().state, State::Ok);
 }
+
+#[test]
+fn damage_behind_an_open_store_is_found_by_the_background_verification() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let store = Store::open(&db, &StoreOptions::default()).unwrap();
+    let mut b: Vec<Alert> = (0..20_000).map(alert).collect();
+    store.append_alerts(&mut b).unwrap();
+    store.flush().unwrap();
+    assert_eq!(store.health().state, State::Ok);
+    // Damage the alerts' file behind the open database's back (same inode).
+    let victim = ssts(&db).into_iter().next().expect("an SST file");
+    let name = victim.file_name().unwrap().to_string_lossy().into_owned();
+    let mut bytes = std::fs::read(&victim).unwrap();
+    let at = bytes.len() / 4;
+    for x in &mut bytes[at..at + 64] {
+        *x ^= 0x5a;
+    }
+    {
+        use std::io::{Seek, Write};
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&victim)
+            .unwrap();
+        f.seek(std::io::SeekFrom::Start(0)).unwrap();
+        f.write_all(&bytes).unwrap();
+        f.sync_all().unwrap();
+    }
+    // What the health watch runs every hour.
+    let e = store
+        .verify_newest(controlplane::store::VERIFY_AT_OPEN_BYTES)
+        .unwrap_err();
+    assert!(e.to_string().contains(&name), "{e}");
+    let h = store.health();
+    assert_eq!(h.state, State::Degraded);
+    assert!(h.reason.contains(&name), "{}", h.reason);
+}
