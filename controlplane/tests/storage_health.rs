@@ -160,3 +160,41 @@ fn damage_behind_an_open_store_is_found_by_the_background_verification() {
     assert_eq!(h.state, State::Degraded);
     assert!(h.reason.contains(&name), "{}", h.reason);
 }
+
+#[test]
+fn a_compaction_that_meets_damage_is_a_background_error_in_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let store = Store::open(&db, &StoreOptions::default()).unwrap();
+    // Interleaved times: the files overlap, so a compaction has to read them (files that do
+    // not overlap are moved down a level unread).
+    for i in 0..3u64 {
+        let mut b: Vec<Alert> = (0..10_000u64).map(|j| alert(j * 3 + i)).collect();
+        store.append_alerts(&mut b).unwrap();
+        store.flush().unwrap();
+    }
+    let victim = ssts(&db).into_iter().next().expect("an SST file");
+    let mut bytes = std::fs::read(&victim).unwrap();
+    let at = bytes.len() / 4;
+    for x in &mut bytes[at..at + 64] {
+        *x ^= 0x5a;
+    }
+    {
+        use std::io::{Seek, Write};
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&victim)
+            .unwrap();
+        f.seek(std::io::SeekFrom::Start(0)).unwrap();
+        f.write_all(&bytes).unwrap();
+        f.sync_all().unwrap();
+    }
+    assert_eq!(store.health().state, State::Ok);
+    store.compact_all();
+    let h = store.health();
+    assert_eq!(h.state, State::Degraded, "{h:?}");
+    assert!(h.reason.contains("background error"), "{}", h.reason);
+    // Writes stop, and say so.
+    let mut more = vec![alert(99_999_999)];
+    assert!(store.append_alerts(&mut more).is_err());
+}
