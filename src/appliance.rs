@@ -212,10 +212,12 @@ impl Appliance for DataPlane {
                         .into_iter()
                         .map(|(n, v)| (n.to_owned(), v))
                         .collect();
-                    // Ring overflow as the consumer sees it now (the published copy lags).
+                    // Ring overflow: the newer of the worker's published count and the copy
+                    // ingest took from the ring (either can lag: the worker publishes every
+                    // few thousand packets, ingest only looks between batches).
                     let (a, f) = overflow.get(w.worker).copied().unwrap_or((0, 0));
-                    set(&mut counters, "detect.alert_queue_overflow", a);
-                    set(&mut counters, "flow.export_overflow", f);
+                    set_max(&mut counters, "detect.alert_queue_overflow", a);
+                    set_max(&mut counters, "flow.export_overflow", f);
                     set(
                         &mut counters,
                         "detect.engine_swap_failed",
@@ -253,6 +255,14 @@ impl Appliance for DataPlane {
 
     fn shutdown(&self) {
         self.shared.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Sets counter `name` to `v` unless it already holds more.
+fn set_max(counters: &mut Vec<(String, u64)>, name: &str, v: u64) {
+    match counters.iter_mut().find(|(n, _)| n == name) {
+        Some(slot) => slot.1 = slot.1.max(v),
+        None => counters.push((name.to_owned(), v)),
     }
 }
 

@@ -737,6 +737,23 @@ struct StatusLine {
     last_packets: u64,
     last_bytes: u64,
     last_elapsed: Duration,
+    /// Alerts lost on their way to storage, by cause.
+    ingest: Arc<controlplane::ingest::IngestShared>,
+}
+
+/// Alerts lost so far: dropped at the workers' alert rings (their own count, current even
+/// while ingest is held up, or ingest's count by cause when that is ahead) plus those still
+/// unstored when ingest stopped.
+fn alerts_lost(published_ring: u64, drops: &[(&'static str, u64)]) -> u64 {
+    let (mut ring, mut other) = (0, 0);
+    for (cause, n) in drops {
+        if *cause == "shutdown" {
+            other += n;
+        } else {
+            ring += n;
+        }
+    }
+    ring.max(published_ring) + other
 }
 
 fn sum(published: &[Arc<Published>], name: &str) -> Option<u64> {
@@ -781,15 +798,25 @@ impl StatusLine {
         } else {
             String::new()
         };
+        // Packets the ports dropped plus alerts lost, so that `drops 0` means nothing lost.
+        let lost = alerts_lost(
+            sum(published, "detect.alert_queue_overflow").unwrap_or(0),
+            &self.ingest.alert_drops(),
+        );
+        let lost_note = if lost > 0 {
+            format!(" (alerts lost {lost})")
+        } else {
+            String::new()
+        };
         format!(
-            "[{:>6.0}s] {:>10.0} pps {:>9.1} Mbps | packets {} | flows {} | alerts {} | drops {}{records}",
+            "[{:>6.0}s] {:>10.0} pps {:>9.1} Mbps | packets {} | flows {} | alerts {} | drops {}{lost_note}{records}",
             elapsed.as_secs_f64(),
             pps,
             mbps,
             packets,
             opt(sum(published, "flow.active")),
             opt(sum(published, "detect.alerts")),
-            port.imissed + port.rx_nombuf + port.ierrors
+            port.imissed + port.rx_nombuf + port.ierrors + lost
         )
     }
 }
@@ -888,10 +915,15 @@ fn startup_ruleset(
                 updated_nanos: now,
             }));
         }
-        store
-            .put_rules(&imported)
-            .context("storing the imported rules")?;
-        stored = store.all_rules().context("reading the stored ruleset")?;
+        if store.is_read_only() {
+            // Nothing can be stored: inspect with the files' rules all the same.
+            stored = imported;
+        } else {
+            store
+                .put_rules(&imported)
+                .context("storing the imported rules")?;
+            stored = store.all_rules().context("reading the stored ruleset")?;
+        }
     }
     let enabled: Vec<StoredRule> = stored.into_iter().filter(|r| r.enabled).collect();
     let texts: Vec<&str> = enabled.iter().map(|r| r.text.as_str()).collect();
@@ -906,6 +938,9 @@ fn startup_ruleset(
         .generation()
         .context("reading the ruleset generation")?
         + 1;
+    if store.is_read_only() {
+        return Ok((generation, Arc::new(engine), report.loaded));
+    }
     store
         .append_reload(&ReloadRecord {
             generation,
@@ -1002,6 +1037,10 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
         }
     };
     shared.remember(generation, engine.clone());
+    let storage = cp.ctx.store.health();
+    if storage.state != controlplane::health::State::Ok {
+        eprintln!("osprey: storage degraded: {}", storage.reason);
+    }
     let slots: Vec<Arc<EngineSlot>> = (0..workers)
         .map(|_| Arc::new(EngineSlot::new(generation)))
         .collect();
@@ -1042,7 +1081,14 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("writing {}", p.display()))?;
     }
 
-    let result = run_dataplane(&cfg, &a, stop.clone(), engine, shared.attach.clone());
+    let result = run_dataplane(
+        &cfg,
+        &a,
+        stop.clone(),
+        engine,
+        shared.attach.clone(),
+        cp.ctx.ingest.clone(),
+    );
     // The data plane has stopped (the capture ended, a signal, --seconds, API shutdown or an
     // error): the stats record goes last into the EVE file, once ingest has drained the rings
     // into storage; then the servers stop and storage flushes.
@@ -1055,6 +1101,28 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
     stop.store(true, Ordering::SeqCst);
     rt.block_on(cp.shutdown());
     let r = result?;
+    // Alerts lost anywhere (worker rings, storage refusing or stalled, unstored at stop), live
+    // or not, fail the run, with the causes.
+    let ring: u64 = r
+        .per_worker
+        .iter()
+        .map(|w| {
+            w.counters
+                .get("detect.alert_queue_overflow")
+                .copied()
+                .unwrap_or(0)
+        })
+        .sum();
+    let drops = ingest.alert_drops();
+    let lost = alerts_lost(ring, &drops);
+    if lost > 0 {
+        let by: Vec<String> = drops
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect();
+        eprintln!("osprey: {lost} alert(s) lost ({})", by.join(", "));
+    }
     // Records lost on the way to storage and the EVE file: refused by storage until the end,
     // or dropped on full worker rings by a run that should not drop (a capture replayed once).
     let discarded = ingest.discarded()
@@ -1065,6 +1133,8 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
         };
     if discarded > 0 {
         eprintln!("osprey: {discarded} record(s) discarded");
+    }
+    if discarded > 0 || lost > 0 {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
@@ -1085,11 +1155,13 @@ fn run_dataplane(
     stop: Arc<AtomicBool>,
     engine: Arc<rules::Engine>,
     attach: Arc<runtime::Attach>,
+    ingest: Arc<controlplane::ingest::IngestShared>,
 ) -> anyhow::Result<DataplaneRun> {
     let mut status = StatusLine {
         last_packets: 0,
         last_bytes: 0,
         last_elapsed: Duration::ZERO,
+        ingest,
     };
     let interval = cfg.status.interval_secs.max(1);
     let mut ticks = 0u64;
@@ -1193,5 +1265,26 @@ fn run_dataplane(
                 offline: false,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::alerts_lost;
+
+    #[test]
+    fn lost_alerts_are_the_newer_ring_count_plus_those_unstored_at_stop() {
+        let drops = [
+            ("worker_ring", 5),
+            ("storage_refused", 3),
+            ("storage_stalled", 1),
+            ("shutdown", 2),
+        ];
+        // Ingest's count by cause is ahead of the workers' published one...
+        assert_eq!(alerts_lost(4, &drops), 11);
+        // ...or behind it (ingest held up): the workers' own count wins.
+        assert_eq!(alerts_lost(20, &drops), 22);
+        let none = [("worker_ring", 0), ("shutdown", 0)];
+        assert_eq!(alerts_lost(0, &none), 0);
     }
 }

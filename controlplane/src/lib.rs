@@ -27,7 +27,7 @@
 //! - [`api`]: the tonic services (`osprey.v1.*`), [`api::auth`] (TLS, mTLS or bearer tokens,
 //!   roles, audit) and the one mapping of [`error::Error`] to `tonic::Status`.
 //! - [`console`]: the `osprey ctl` client, one file per command group.
-//! - [`metrics`]: Prometheus `/metrics`.
+//! - [`metrics`]: Prometheus `/metrics`; [`health`]: each component ok or degraded, with why.
 //! - [`config`], [`model`] (the records stored and served), [`error`], [`seams`] (the traits
 //!   the data plane and the rule compiler implement), [`server`] (starts and stops all of it).
 //!
@@ -41,6 +41,7 @@ pub mod config;
 pub mod console;
 pub mod error;
 pub mod events;
+pub mod health;
 pub mod ingest;
 pub mod metrics;
 pub mod model;

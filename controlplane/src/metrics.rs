@@ -2,9 +2,12 @@
 //!
 //! Worker counters keep Suricata's dotted names, turned into metric names with the `osprey_`
 //! prefix (`decoder.pkts` → `osprey_decoder_pkts{worker="w0"}`), so no external exporter is
-//! needed. Control-plane counters get the same treatment without a label, except the API's
-//! refusals: one family, `osprey_api_refused_total{cause="..."}` (unauthenticated,
-//! rate_limited, permission, too_large, concurrency).
+//! needed. Control-plane counters get the same treatment without a label, except two labelled
+//! families: the API's refusals, `osprey_api_refused_total{cause="..."}` (unauthenticated,
+//! rate_limited, permission, too_large, concurrency), and lost alerts,
+//! `osprey_alerts_dropped{cause="..."}` (one series per cause of
+//! [`crate::ingest::ALERT_DROP_CAUSES`]); `osprey_degraded{component="..."}` is 1 while a
+//! component's health is degraded.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -64,8 +67,8 @@ pub fn render(ctx: &ApiContext) -> String {
         }
     }
     for (n, v) in SystemApi::control_plane_counters(ctx) {
-        if n.starts_with("api.refused.") {
-            continue; // the labelled family below
+        if n.starts_with("api.refused.") || n.starts_with("ingest.alerts_dropped.") {
+            continue; // the labelled families below
         }
         let name = metric_name(&n);
         let kind = if is_gauge(&n) { "gauge" } else { "counter" };
@@ -74,6 +77,19 @@ pub fn render(ctx: &ApiContext) -> String {
     let _ = writeln!(out, "# TYPE osprey_api_refused_total counter");
     for (cause, n) in ctx.admission.refusals() {
         let _ = writeln!(out, "osprey_api_refused_total{{cause=\"{cause}\"}} {n}");
+    }
+    let _ = writeln!(out, "# TYPE osprey_alerts_dropped counter");
+    for (cause, n) in ctx.ingest.alert_drops() {
+        let _ = writeln!(out, "osprey_alerts_dropped{{cause=\"{cause}\"}} {n}");
+    }
+    let _ = writeln!(out, "# TYPE osprey_degraded gauge");
+    for h in SystemApi::health(ctx) {
+        let _ = writeln!(
+            out,
+            "osprey_degraded{{component=\"{}\"}} {}",
+            h.component,
+            u8::from(h.state != crate::health::State::Ok)
+        );
     }
     let st = ctx.appliance.status();
     let _ = writeln!(

@@ -124,6 +124,9 @@ impl ControlPlane {
         let metrics_addr = Self::serve_metrics(&cfg, &ctx, &mut tasks).await?;
         Self::spawn_retention(&cfg, &store, &ctx, &mut tasks);
         Self::spawn_refusal_summary(&cfg, &ctx, &mut tasks);
+        if let Err(e) = crate::store::watch_health(&store) {
+            tracing::warn!(error = %e, "could not start the storage health watch");
+        }
         tracing::info!(%grpc_addr, ?metrics_addr, storage = %store.path().display(), "control plane started");
         Ok(ControlPlane {
             ctx,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use crate::api::auth::Role;
+use crate::health::{ComponentHealth, State};
 use crate::proto;
 use crate::proto::system_service_server::SystemService;
 
@@ -40,6 +41,7 @@ impl SystemApi {
             ("ingest.flows_stored".into(), l(&i.flows_stored)),
             ("ingest.flows_dropped".into(), l(&i.flows_dropped)),
             ("ingest.discarded_at_stop".into(), l(&i.discarded_at_stop)),
+            ("ingest.alerts_dropped".into(), ctx.ingest.alerts_dropped()),
             ("ingest.store_errors".into(), l(&i.store_errors)),
             ("ingest.eve_errors".into(), l(&i.eve_errors)),
             ("ingest.batches".into(), l(&i.batches)),
@@ -47,6 +49,7 @@ impl SystemApi {
             ("store.alerts_stored".into(), l(&s.alerts_stored)),
             ("store.flows_stored".into(), l(&s.flows_stored)),
             ("store.write_errors".into(), l(&s.write_errors)),
+            ("store.corruption_errors".into(), l(&s.corruption_errors)),
             ("store.retention_runs".into(), l(&s.retention_runs)),
             (
                 "store.retention_alerts_deleted".into(),
@@ -65,6 +68,9 @@ impl SystemApi {
         for (cause, n) in ctx.admission.refusals() {
             out.push((format!("api.refused.{cause}"), n));
         }
+        for (cause, n) in ctx.ingest.alert_drops() {
+            out.push((format!("ingest.alerts_dropped.{cause}"), n));
+        }
         let events = &ctx.events;
         // Kept under its earlier name: alerts a slow tail did not get.
         let tail_dropped = events
@@ -79,6 +85,11 @@ impl SystemApi {
             out.push((format!("events.{name}.subscribers"), l(&c.subscribers)));
         }
         out
+    }
+
+    /// Health of each component: storage, and alerts (lost or not).
+    pub fn health(ctx: &ApiContext) -> Vec<ComponentHealth> {
+        vec![ctx.store.health(), ctx.ingest.health()]
     }
 
     /// Per-worker counters: the appliance's own, the samples workers pushed through their
@@ -127,6 +138,12 @@ impl SystemService for SystemApi {
         ctx.auth
             .authorize(&request, &format!("{SVC}/Status"), "", Role::Viewer)?;
         let st = ctx.appliance.status();
+        // Store properties: off the reactor.
+        let c2 = ctx.clone();
+        let health = tokio::task::spawn_blocking(move || Self::health(&c2))
+            .await
+            .map_err(|e| Status::internal(format!("health: {e}")))?;
+        let degraded = health.iter().any(|h| h.state != State::Ok);
         Ok(Response::new(proto::StatusResponse {
             version: if st.version.is_empty() {
                 env!("CARGO_PKG_VERSION").to_owned()
@@ -159,6 +176,18 @@ impl SystemService for SystemApi {
             alerts_stored: ctx.store.alerts_estimate(),
             storage_path: ctx.store.path().display().to_string(),
             mode: st.mode,
+            state: if degraded { State::Degraded } else { State::Ok }
+                .as_str()
+                .to_owned(),
+            health: health
+                .into_iter()
+                .map(|h| proto::ComponentHealth {
+                    component: h.component.to_owned(),
+                    state: h.state.as_str().to_owned(),
+                    reason: h.reason,
+                    since_nanos: h.since_nanos,
+                })
+                .collect(),
         }))
     }
 

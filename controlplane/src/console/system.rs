@@ -26,7 +26,8 @@ pub(super) async fn status(
             &json!({
                 "version": s.version, "uptime_secs": s.uptime_secs, "mode": s.mode,
                 "ruleset_generation": s.ruleset_generation, "alerts_stored": s.alerts_stored,
-                "storage_path": s.storage_path,
+                "storage_path": s.storage_path, "state": s.state,
+                "health": s.health.iter().map(|h| json!({"component": h.component, "state": h.state, "reason": h.reason, "since_nanos": h.since_nanos})).collect::<Vec<_>>(),
                 "ports": s.ports.iter().map(|p| json!({"port_id": p.port_id, "name": p.name, "link_up": p.link_up, "speed_mbps": p.speed_mbps, "driver": p.driver})).collect::<Vec<_>>(),
                 "workers": s.workers.iter().map(|w| json!({"name": w.name, "lcore": w.lcore, "running": w.running, "ruleset_generation": w.ruleset_generation})).collect::<Vec<_>>(),
             }),
@@ -44,6 +45,19 @@ fn print_status(out: &mut (dyn Write + Send), s: &proto::StatusResponse) -> anyh
     writeln!(out, "ruleset generation {}", s.ruleset_generation)?;
     writeln!(out, "alerts stored      ~{}", s.alerts_stored)?;
     writeln!(out, "storage            {}", s.storage_path)?;
+    if !s.state.is_empty() {
+        writeln!(out, "state              {}", s.state)?;
+    }
+    for h in s.health.iter().filter(|h| h.state != "ok") {
+        let since = humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_nanos(h.since_nanos),
+        );
+        writeln!(
+            out,
+            "  {} {} since {since}: {}",
+            h.component, h.state, h.reason
+        )?;
+    }
     writeln!(out)?;
     let rows: Vec<Vec<String>> = s
         .ports

@@ -11,6 +11,14 @@
 //! shows up as counted ring overflow at the workers instead of blocking them or losing what
 //! was already acknowledged.
 //!
+//! Loss is loud: every alert lost is counted by cause ([`ALERT_DROP_CAUSES`]): dropped at a
+//! worker's full alert ring while ingest was draining (`worker_ring`), while it held back
+//! because storage refused writes and the retry buffer was full (`storage_refused`) or
+//! because a write was stalled (`storage_stalled`), or still unstored when ingest stopped
+//! (`shutdown`). [`IngestShared::health`] reports any of it as a degraded `alerts`
+//! component. Alerts come first for storage: while an alert write is refused or stalled,
+//! flow records wait in their own bounded retry buffer (dropping their oldest, counted).
+//!
 //! The RocksDB write itself (most of an alert's cost) runs on a second thread, `osprey-store`
 //! (`writer.rs`), one batch at a time: while it writes a batch, the ingest thread drains and
 //! enriches the next, and acknowledges the written batch once its outcome is back (or as soon
@@ -40,9 +48,28 @@ pub use source::{RecordSource, RingOverflow, StatsEvent};
 
 use crate::config::IngestConfig;
 use crate::events::{Bus, Event, Interest};
+use crate::health::{ComponentHealth, Since};
 use crate::model::{Alert, FlowRecord};
-use crate::store::Store;
-use writer::AlertWriter;
+use crate::store::{Store, STALL_AFTER};
+use writer::{AlertWriter, Collected, FlowWriter};
+
+/// Causes of lost alerts, as counted in [`IngestCounters::alerts_dropped`] (and named
+/// `ingest.alerts_dropped.<cause>` in the API, `osprey_alerts_dropped{cause=...}` in
+/// Prometheus).
+pub const ALERT_DROP_CAUSES: [&str; 4] = [
+    "worker_ring",
+    "storage_refused",
+    "storage_stalled",
+    "shutdown",
+];
+const WORKER_RING: usize = 0;
+const STORAGE_REFUSED: usize = 1;
+const STORAGE_STALLED: usize = 2;
+const SHUTDOWN: usize = 3;
+
+/// How long the ingest thread waits for a batch in flight before it goes on draining (and
+/// counting) the sources; the batch stays in flight.
+const COLLECT_WAIT: Duration = Duration::from_millis(200);
 
 /// Counters of the ingest stage.
 #[derive(Debug, Default)]
@@ -61,6 +88,8 @@ pub struct IngestCounters {
     pub flows_dropped: AtomicU64,
     /// Alerts and flow records still unstored when ingest stopped (storage refused them).
     pub discarded_at_stop: AtomicU64,
+    /// Alerts lost, by [`ALERT_DROP_CAUSES`].
+    pub alerts_dropped: [AtomicU64; 4],
 }
 
 /// State shared between the ingest thread and the API.
@@ -73,6 +102,8 @@ pub struct IngestShared {
     /// EVE lines published last, after everything drained, when ingest stops (the `stats`
     /// record).
     eve_at_stop: Mutex<Vec<u8>>,
+    /// When the first alert was lost.
+    first_drop: Since,
 }
 
 impl std::fmt::Debug for IngestShared {
@@ -96,6 +127,51 @@ impl IngestShared {
     pub fn discarded(&self) -> u64 {
         self.counters.discarded_at_stop.load(Ordering::Relaxed)
             + self.counters.flows_dropped.load(Ordering::Relaxed)
+    }
+
+    /// Alerts lost so far, by cause ([`ALERT_DROP_CAUSES`]).
+    pub fn alert_drops(&self) -> [(&'static str, u64); 4] {
+        let d = &self.counters.alerts_dropped;
+        std::array::from_fn(|i| (ALERT_DROP_CAUSES[i], d[i].load(Ordering::Relaxed)))
+    }
+
+    /// Alerts lost so far, over every cause.
+    pub fn alerts_dropped(&self) -> u64 {
+        self.alert_drops().iter().map(|(_, n)| n).sum()
+    }
+
+    /// The `alerts` component: degraded once an alert was lost, with the counts by cause and
+    /// what to do.
+    pub fn health(&self) -> ComponentHealth {
+        const C: &str = "alerts";
+        let drops = self.alert_drops();
+        let total: u64 = drops.iter().map(|(_, n)| n).sum();
+        if total == 0 {
+            return ComponentHealth::ok(C);
+        }
+        let by: Vec<String> = drops
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect();
+        let hint = if drops[STORAGE_REFUSED].1 + drops[STORAGE_STALLED].1 + drops[SHUTDOWN].1 > 0 {
+            "storage did not take them: see the storage component"
+        } else {
+            "ingest did not keep up with the workers: give ingest a core of its own \
+             (ingest.core) or raise ingest.ring_capacity"
+        };
+        ComponentHealth::degraded(
+            C,
+            format!("{total} alert(s) lost ({}): {hint}", by.join(", ")),
+            self.first_drop.get(),
+        )
+    }
+
+    fn count_drops(&self, cause: usize, n: u64) {
+        if n > 0 {
+            self.counters.alerts_dropped[cause].fetch_add(n, Ordering::Relaxed);
+            self.first_drop.mark();
+        }
     }
 
     /// Replaces the signature catalog (after a reload).
@@ -176,7 +252,9 @@ impl Ingest {
             overflow,
             stop: AtomicBool::new(false),
             eve_at_stop: Mutex::new(Vec::new()),
+            first_drop: Since::default(),
         });
+        let n_sources = sources.len();
         let core = cfg.core;
         let batch_max = cfg.batch_max;
         let sh = shared.clone();
@@ -195,16 +273,26 @@ impl Ingest {
                         return;
                     }
                 };
+                let flow_writer = match FlowWriter::start(store.clone()) {
+                    Ok(w) => w,
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not start the flow writer thread");
+                        return;
+                    }
+                };
                 let mut l = Loop {
                     shared: sh,
-                    store,
                     bus,
                     sources,
                     batch_max,
                     retry_alerts: Vec::new(),
                     retry_flows: Vec::new(),
                     writer,
+                    flow_writer,
                     samples: Vec::new(),
+                    seen_alert_overflow: vec![0; n_sources],
+                    storage: StorageState::Ok,
+                    in_flight_since: None,
                 };
                 l.run();
             })?;
@@ -233,15 +321,40 @@ impl Drop for Ingest {
 
 struct Loop {
     shared: Arc<IngestShared>,
-    store: Arc<Store>,
     bus: Arc<Bus>,
     sources: Vec<Box<dyn RecordSource>>,
     batch_max: usize,
     retry_alerts: Vec<Alert>,
     retry_flows: Vec<FlowRecord>,
     writer: AlertWriter,
+    flow_writer: FlowWriter,
     /// Scratch for counter samples.
     samples: Vec<StatsEvent>,
+    /// Each source's alert ring overflow as last seen (to attribute the increase).
+    seen_alert_overflow: Vec<u64>,
+    /// What storage did last: the cause given to alerts the rings drop meanwhile.
+    storage: StorageState,
+    /// When the batch in flight was handed over.
+    in_flight_since: Option<Instant>,
+}
+
+/// Storage as ingest last saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StorageState {
+    Ok,
+    Refused,
+    Stalled,
+}
+
+/// The batch in flight, as [`Loop::finish_in_flight`] found it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flight {
+    /// Nothing in flight any more (acknowledged, or nothing was).
+    Clear,
+    /// Storage refused it; it is back in the retry buffer.
+    Failed,
+    /// Still being written.
+    Pending,
 }
 
 impl Loop {
@@ -270,18 +383,40 @@ impl Loop {
             if moved == 0 {
                 // Nothing new: acknowledge the batch in flight now rather than with the next.
                 if self.writer.in_flight {
-                    if self.finish_in_flight() {
+                    if self.finish_in_flight(Some(COLLECT_WAIT)) == Flight::Failed {
                         backoff_until = Some(Instant::now() + Duration::from_millis(200));
                     }
                     continue;
                 }
-                if stopping {
+                let flows_pending = self.flow_writer.in_flight || !self.retry_flows.is_empty();
+                if stopping && !flows_pending {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
-        self.finish_in_flight();
+        self.finish_in_flight(None);
+        // The last flow batch: acknowledged, or counted below with the rest.
+        if let Collected::Done(batch, r) = self.flow_writer.collect(None) {
+            let c = &self.shared.counters;
+            match r {
+                Ok(()) => {
+                    c.flows_stored
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    if self.bus.wants(Interest::FLOWS) {
+                        for f in batch {
+                            self.bus.publish(Event::Flow(Arc::new(f)));
+                        }
+                    }
+                }
+                Err(_) => {
+                    c.store_errors.fetch_add(1, Ordering::Relaxed);
+                    let mut batch = batch;
+                    batch.append(&mut self.retry_flows);
+                    self.retry_flows = batch;
+                }
+            }
+        }
         self.account_at_stop();
     }
 
@@ -299,6 +434,8 @@ impl Loop {
             .counters
             .discarded_at_stop
             .store(lost as u64, Ordering::Relaxed);
+        self.shared
+            .count_drops(SHUTDOWN, self.retry_alerts.len() as u64);
         let last = std::mem::take(
             &mut *self
                 .shared
@@ -311,16 +448,31 @@ impl Loop {
         }
     }
 
-    /// Waits for the alert batch in flight and acknowledges it (counts it, publishes each
-    /// alert), or on failure puts it back in front of the retry buffer. Returns true when
-    /// storage failed.
-    fn finish_in_flight(&mut self) -> bool {
-        let Some((mut batch, r)) = self.writer.collect() else {
-            return false;
+    /// Waits (at most `wait`, `None`: as long as it takes) for the alert batch in flight and
+    /// acknowledges it (counts it, publishes each alert), or on failure puts it back in front
+    /// of the retry buffer.
+    fn finish_in_flight(&mut self, wait: Option<Duration>) -> Flight {
+        let (mut batch, r) = match self.writer.collect(wait) {
+            Collected::Idle => {
+                self.in_flight_since = None;
+                return Flight::Clear;
+            }
+            Collected::Pending => {
+                if self
+                    .in_flight_since
+                    .is_some_and(|t| t.elapsed() >= STALL_AFTER)
+                {
+                    self.storage = StorageState::Stalled;
+                }
+                return Flight::Pending;
+            }
+            Collected::Done(batch, r) => (batch, r),
         };
+        self.in_flight_since = None;
         let c = &self.shared.counters;
         match r {
             Ok(()) => {
+                self.storage = StorageState::Ok;
                 c.batches.fetch_add(1, Ordering::Relaxed);
                 c.alerts_stored
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -330,14 +482,15 @@ impl Loop {
                         self.bus.publish(Event::Alert(Arc::new(std::mem::take(a))));
                     }
                 }
-                false
+                Flight::Clear
             }
             Err(e) => {
+                self.storage = StorageState::Refused;
                 c.store_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %e, pending = batch.len() + self.retry_alerts.len(), "alert batch not stored; will retry");
                 batch.append(&mut self.retry_alerts);
                 self.retry_alerts = batch;
-                true
+                Flight::Failed
             }
         }
     }
@@ -367,10 +520,27 @@ impl Loop {
         if !lines.is_empty() && self.bus.wants(Interest::RECORDS) {
             self.bus.publish(Event::Records(lines.into()));
         }
-        if !flows.is_empty() {
+        if self.storage != StorageState::Ok {
+            // Alerts first: while their write is refused or stalled, flows wait (bounded).
+            self.keep_flows(flows, retry_cap);
+        } else {
             failed |= self.store_flows(flows, retry_cap);
         }
         (moved, failed)
+    }
+
+    /// Keeps `flows` for a later round, the newest `retry_cap` of them (the rest counted as
+    /// dropped).
+    fn keep_flows(&mut self, mut flows: Vec<FlowRecord>, retry_cap: usize) {
+        if flows.len() > retry_cap {
+            let drop_n = flows.len() - retry_cap;
+            flows.drain(..drop_n);
+            self.shared
+                .counters
+                .flows_dropped
+                .fetch_add(drop_n as u64, Ordering::Relaxed);
+        }
+        self.retry_flows = flows;
     }
 
     /// Takes at most one batch of source `w`'s alerts (so no worker starves the others) and
@@ -406,8 +576,18 @@ impl Loop {
     }
 
     /// Copies source `w`'s own overflow counts, when it keeps them.
-    fn note_overflow(&self, w: usize) {
+    /// The increase since the last look is counted as alerts lost, with the cause storage
+    /// gave ingest meanwhile.
+    fn note_overflow(&mut self, w: usize) {
         if let Some((a, f)) = self.sources[w].overflow() {
+            let seen = &mut self.seen_alert_overflow[w];
+            let cause = match self.storage {
+                StorageState::Ok => WORKER_RING,
+                StorageState::Refused => STORAGE_REFUSED,
+                StorageState::Stalled => STORAGE_STALLED,
+            };
+            self.shared.count_drops(cause, a.saturating_sub(*seen));
+            *seen = (*seen).max(a);
             let over = &self.shared.overflow[w].1;
             over.alerts.store(a, Ordering::Relaxed);
             over.flows.store(f, Ordering::Relaxed);
@@ -442,14 +622,24 @@ impl Loop {
     fn submit_alerts(&mut self, alerts: Vec<Alert>) -> bool {
         let mut rest = alerts;
         while !rest.is_empty() {
-            if self.finish_in_flight() {
-                // Storage refused the previous batch: keep order (it is now at the front of
-                // the retry buffer) and stop writing for this round.
-                self.retry_alerts.append(&mut rest);
-                return true;
+            match self.finish_in_flight(Some(COLLECT_WAIT)) {
+                Flight::Clear => {}
+                Flight::Failed => {
+                    // Storage refused the previous batch: keep order (it is now at the front
+                    // of the retry buffer) and stop writing for this round.
+                    self.retry_alerts.append(&mut rest);
+                    return true;
+                }
+                Flight::Pending => {
+                    // A slow write: keep the rest for the next round and go on draining
+                    // (bounded by the retry buffer) and counting meanwhile.
+                    self.retry_alerts.append(&mut rest);
+                    return false;
+                }
             }
             let tail = rest.split_off(rest.len().min(self.batch_max.max(1)));
             let chunk = std::mem::replace(&mut rest, tail);
+            self.in_flight_since = Some(Instant::now());
             if let Err(mut chunk) = self.writer.submit(chunk) {
                 self.shared
                     .counters
@@ -464,33 +654,47 @@ impl Loop {
         false
     }
 
-    /// Stores flow records and publishes them; on failure keeps the newest `retry_cap` for
-    /// the next round (older ones are counted as dropped). Returns true when storage failed.
+    /// Acknowledges the flow batch written since the last round (publishes it), then hands
+    /// `flows` (with what failed before) to the flow writer; while a batch is still being
+    /// written, keeps them for the next round. At most `retry_cap` wait; older ones are
+    /// counted as dropped. Returns true when storage failed.
     fn store_flows(&mut self, mut flows: Vec<FlowRecord>, retry_cap: usize) -> bool {
-        let c = &self.shared.counters;
-        match self.store.append_flows(&flows) {
-            Ok(()) => {
+        match self.flow_writer.collect(Some(Duration::ZERO)) {
+            Collected::Pending => {
+                self.keep_flows(flows, retry_cap);
+                return false;
+            }
+            Collected::Done(mut batch, r) => {
+                let c = &self.shared.counters;
+                if let Err(e) = r {
+                    c.store_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(error = %e, "flow batch not stored; will retry");
+                    batch.append(&mut flows);
+                    self.keep_flows(batch, retry_cap);
+                    return true;
+                }
                 c.flows_stored
-                    .fetch_add(flows.len() as u64, Ordering::Relaxed);
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
                 if self.bus.wants(Interest::FLOWS) {
-                    for f in flows {
+                    for f in batch {
                         self.bus.publish(Event::Flow(Arc::new(f)));
                     }
                 }
-                false
             }
-            Err(e) => {
-                c.store_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(error = %e, "flow batch not stored; will retry");
-                if flows.len() > retry_cap {
-                    let drop_n = flows.len() - retry_cap;
-                    flows.drain(..drop_n);
-                    c.flows_dropped.fetch_add(drop_n as u64, Ordering::Relaxed);
-                }
-                self.retry_flows = flows;
-                true
-            }
+            Collected::Idle => {}
         }
+        if flows.is_empty() {
+            return false;
+        }
+        if let Err(f) = self.flow_writer.submit(flows) {
+            self.shared
+                .counters
+                .store_errors
+                .fetch_add(1, Ordering::Relaxed);
+            self.keep_flows(f, retry_cap);
+            return true;
+        }
+        false
     }
 }
 

@@ -38,21 +38,38 @@
 //!
 //! # Full disk
 //!
-//! Writes are refused with [`Kind::Storage`] while the volume has less than
-//! `min_free_bytes` free, so RocksDB itself never hits ENOSPC in a write. If a write fails
-//! anyway (another process filled the disk), all further writes are refused until restart:
+//! Writes are refused with [`Kind::Storage`] while the volume has less than the free-space
+//! floor: `min_free_bytes`, but never less than [`FLUSH_HEADROOM_BYTES`] (the largest
+//! memtable flush plus the WAL cap), so RocksDB itself never hits ENOSPC in a write and a
+//! restart, which flushes what the WAL holds, finds room for it. If a write fails anyway
+//! (another process filled the disk), all further writes are refused until restart:
 //! RocksDB's WAL writer is in an error state then, and writing to it again is undefined (a
-//! library built with assertions aborts).
+//! library built with assertions aborts). If even the restart finds no room, the database
+//! is opened read-only (queries work, nothing is stored) and [`Store::health`] says what to
+//! do.
+//!
+//! # Health
+//!
+//! Damage is looked for, not waited for: `paranoid_checks` at open, checksums verified on
+//! every read, and at open the newest SST files (up to [`VERIFY_AT_OPEN_BYTES`]) are read
+//! through once ([`Store::verify_newest`]), so a corrupted file is reported, by name, before
+//! a compaction trips over it. RocksDB's background errors (a failed flush or compaction
+//! stops its writes) are polled (`rocksdb.background-errors`). [`Store::health`] turns all
+//! of it, and refused or stalled writes, into a degraded state the API reports; the data
+//! plane keeps running whatever storage does.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 use prost::Message;
-use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Options, WriteBatch, DB};
+use rocksdb::{
+    ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Options, ReadOptions, WriteBatch, DB,
+};
 
 use crate::error::{Error, Kind, Result};
+use crate::health::{now_nanos, ComponentHealth, Since};
 use crate::model::{Alert, FlowRecord};
 use crate::proto;
 
@@ -94,12 +111,35 @@ pub const SCAN_BUDGET: usize = 200_000;
 /// Alerts deleted per retention batch (with the postings they end).
 const RETENTION_CHUNK: usize = 16_384;
 
+/// Memtable size of the alert, flow, rule, audit and meta column families.
+const WRITE_BUFFER_BYTES: u64 = 64 << 20;
+/// WAL size beyond which RocksDB flushes the column families holding the oldest log.
+const MAX_TOTAL_WAL_BYTES: u64 = 256 << 20;
+
+/// Free space a restart needs: opening replays the WAL (at most its cap, plus the memtable
+/// being written when the cap was crossed) and flushes it to SST files before the old log
+/// is deleted, and it preallocates a new WAL (the memtable size and a tenth) and writes a
+/// new manifest. The free-space floor is never below this.
+pub const FLUSH_HEADROOM_BYTES: u64 =
+    MAX_TOTAL_WAL_BYTES + WRITE_BUFFER_BYTES + WAL_PREALLOCATION_BYTES + MANIFEST_BYTES;
+/// What RocksDB preallocates for a new WAL file.
+const WAL_PREALLOCATION_BYTES: u64 = WRITE_BUFFER_BYTES + WRITE_BUFFER_BYTES / 10;
+/// Room kept for a new manifest and the small files written at open.
+const MANIFEST_BYTES: u64 = 8 << 20;
+
+/// Bytes of the newest SST files read through (checksums verified) at open.
+pub const VERIFY_AT_OPEN_BYTES: u64 = 256 << 20;
+
+/// A write outstanding longer than this makes storage "stalled" in [`Store::health`].
+pub const STALL_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Opening options.
 #[derive(Clone, Debug, Default)]
 pub struct StoreOptions {
     /// fsync each batch (see `StorageConfig::sync_writes`).
     pub sync_writes: bool,
-    /// Refuse writes while the volume has less free space than this; 0 = no check.
+    /// Refuse writes while the volume has less free space than this (raised to
+    /// [`FLUSH_HEADROOM_BYTES`]); 0 = no check.
     pub min_free_bytes: u64,
 }
 
@@ -114,6 +154,17 @@ pub struct StoreCounters {
     pub write_errors: AtomicU64,
     pub retention_alerts_deleted: AtomicU64,
     pub retention_runs: AtomicU64,
+    /// Corrupt blocks found by reads and verifications.
+    pub corruption_errors: AtomicU64,
+}
+
+/// Why storage is not doing its job, as last seen.
+#[derive(Debug, Default)]
+struct Faults {
+    /// Damage found at open or by a verification: (when, reason naming the file).
+    corruption: Option<(u64, String)>,
+    /// The last write refused for lack of space: (since, reason). Cleared by a stored write.
+    refused: Option<(u64, String)>,
 }
 
 /// An alert key: packet time then id.
@@ -156,6 +207,15 @@ pub struct Store {
     free_space: Mutex<Option<(std::time::Instant, u64)>>,
     /// First write failure; once set, every write is refused.
     failed: std::sync::OnceLock<String>,
+    failed_since: Since,
+    /// Set when the database could only be opened read-only: why, and what to do.
+    read_only: Option<String>,
+    opened_nanos: u64,
+    faults: Mutex<Faults>,
+    /// Start (ns since the epoch) of the write in progress, 0 when none.
+    write_started: AtomicU64,
+    /// Writers hold it shared; [`Store::pause_writes`] exclusively.
+    write_gate: RwLock<()>,
     pub counters: StoreCounters,
 }
 
@@ -196,6 +256,42 @@ fn put_postings<const N: usize>(
     });
 }
 
+/// True for RocksDB's ENOSPC ("IO error: No space left on device").
+fn is_no_space(e: &rocksdb::Error) -> bool {
+    let s = e.to_string();
+    s.contains("No space left") || s.contains("NoSpace")
+}
+
+/// Bytes free for unprivileged use on the volume of `path`.
+fn free_bytes(path: &Path) -> Option<u64> {
+    rustix::fs::statvfs(path)
+        .ok()
+        .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+}
+
+/// Free space a (writable) open of the database at `path` needs: flushing its WAL files,
+/// a new preallocated WAL (the memtable size and a tenth) and a new manifest.
+fn open_needs(path: &Path) -> u64 {
+    let wal: u64 = std::fs::read_dir(path)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0);
+    wal + WAL_PREALLOCATION_BYTES + MANIFEST_BYTES
+}
+
+/// The number of an SST file (`/000123.sst` → 123), 0 when the name has none.
+fn sst_number(name: &str) -> u64 {
+    name.trim_start_matches('/')
+        .trim_end_matches(".sst")
+        .parse()
+        .unwrap_or(0)
+}
+
 fn opened_err(path: &Path, e: rocksdb::Error) -> Error {
     let e = Error::from(e);
     let hint = match e.kind {
@@ -219,6 +315,8 @@ impl Store {
             ));
         }
         let mut opts = Options::default();
+        // Verify what RocksDB reads at open (manifest, file sizes) and fail loudly on damage.
+        opts.set_paranoid_checks(true);
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_max_background_jobs(2);
@@ -226,9 +324,9 @@ impl Store {
         opts.set_allow_concurrent_memtable_write(false);
         opts.set_bytes_per_sync(1 << 20);
         // Never let RocksDB keep unbounded WAL around while one CF (audit) is idle.
-        opts.set_max_total_wal_size(256 << 20);
+        opts.set_max_total_wal_size(MAX_TOTAL_WAL_BYTES);
         let mut cf_opts = Options::default();
-        cf_opts.set_write_buffer_size(64 << 20);
+        cf_opts.set_write_buffer_size(WRITE_BUFFER_BYTES as usize);
         // Flushes and the first compactions write uncompressed: on a machine whose cores the
         // workers own, background CPU is what keeps ingest fed; older levels, which hold most
         // of the data, use LZ4.
@@ -284,15 +382,50 @@ impl Store {
         let mut idx_opts = cf_opts.clone();
         idx_opts.set_write_buffer_size(16 << 20);
         idx_opts.set_max_write_buffer_number(6);
-        let cfs = names.iter().map(|n| {
-            let o = if n.starts_with("idx_") {
-                idx_opts.clone()
-            } else {
-                cf_opts.clone()
-            };
-            ColumnFamilyDescriptor::new(n, o)
-        });
-        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| opened_err(path, e))?;
+        let descriptors = || {
+            names.iter().map(|n| {
+                let o = if n.starts_with("idx_") {
+                    idx_opts.clone()
+                } else {
+                    cf_opts.clone()
+                };
+                ColumnFamilyDescriptor::new(n, o)
+            })
+        };
+        // Opening flushes what the WAL holds and preallocates a new WAL; with no room for
+        // that, serve what is stored read-only rather than not start at all. RocksDB is not
+        // asked to try: after a failed write in an open it may abort the process.
+        let need = open_needs(path);
+        let free = free_bytes(path).unwrap_or(u64::MAX);
+        let read_only_reason = |why: String| {
+            format!(
+                "storage volume of {} is full ({free} bytes free; {why}): opened read-only, \
+                 new alerts and flows are not stored. Free space on that volume (or set \
+                 storage.path to a larger one) and restart",
+                path.display()
+            )
+        };
+        let (db, read_only) = if path.join("CURRENT").exists() && free < need {
+            let reason = read_only_reason(format!(
+                "opening needs about {need} to flush the write-ahead log"
+            ));
+            tracing::error!("{reason}");
+            let db = DB::open_cf_descriptors_read_only(&opts, path, descriptors(), false)
+                .map_err(|e| opened_err(path, e))?;
+            (db, Some(reason))
+        } else {
+            match DB::open_cf_descriptors(&opts, path, descriptors()) {
+                Ok(db) => (db, None),
+                Err(e) if is_no_space(&e) => {
+                    let reason = read_only_reason(e.to_string());
+                    tracing::error!("{reason}");
+                    let db = DB::open_cf_descriptors_read_only(&opts, path, descriptors(), false)
+                        .map_err(|e| opened_err(path, e))?;
+                    (db, Some(reason))
+                }
+                Err(e) => return Err(opened_err(path, e)),
+            }
+        };
         let mut write_opts = rocksdb::WriteOptions::default();
         write_opts.set_sync(options.sync_writes);
         write_opts.disable_wal(false);
@@ -303,9 +436,19 @@ impl Store {
             next_alert_id: Mutex::new(1),
             next_flow_id: Mutex::new(1),
             audit_seq: AtomicU64::new(0),
-            min_free_bytes: options.min_free_bytes,
+            min_free_bytes: if options.min_free_bytes == 0 {
+                0
+            } else {
+                options.min_free_bytes.max(FLUSH_HEADROOM_BYTES)
+            },
             free_space: Mutex::new(None),
             failed: std::sync::OnceLock::new(),
+            failed_since: Since::default(),
+            read_only,
+            opened_nanos: now_nanos(),
+            faults: Mutex::new(Faults::default()),
+            write_started: AtomicU64::new(0),
+            write_gate: RwLock::new(()),
             counters: StoreCounters::default(),
         };
         store.check_format()?;
@@ -315,7 +458,147 @@ impl Store {
         store.next_flow_id = Mutex::new(next_flow);
         let seq = store.last_audit_seq()?;
         store.audit_seq = AtomicU64::new(seq);
+        if let Err(e) = store.verify_newest(VERIFY_AT_OPEN_BYTES) {
+            tracing::error!(error = %e, "storage verification at open found damage");
+        }
         Ok(store)
+    }
+
+    /// Reads the newest SST files (by file number) through, up to `budget` bytes of them,
+    /// with checksums verified; returns how many files were read. Damage found makes
+    /// [`Store::health`] degraded with the file's name, and is returned as a
+    /// [`Kind::Corrupt`] error.
+    pub fn verify_newest(&self, budget: u64) -> Result<usize> {
+        let mut files = self.db.live_files()?;
+        files.sort_by_key(|f| std::cmp::Reverse(sst_number(&f.name)));
+        let mut spent = 0u64;
+        let mut read = 0;
+        for f in files {
+            if spent >= budget {
+                break;
+            }
+            spent = spent.saturating_add(f.size as u64);
+            let (Some(start), Some(end)) = (f.start_key.clone(), f.end_key.clone()) else {
+                continue;
+            };
+            let cf = self.cf(&f.column_family_name)?;
+            let mut ro = ReadOptions::default();
+            ro.set_verify_checksums(true);
+            ro.fill_cache(false);
+            ro.set_iterate_lower_bound(start.clone());
+            let mut upper = end;
+            upper.push(0);
+            ro.set_iterate_upper_bound(upper);
+            let mut it = self.db.raw_iterator_cf_opt(cf, ro);
+            it.seek(&start);
+            while it.valid() {
+                it.next();
+            }
+            read += 1;
+            if let Err(e) = it.status() {
+                let file = f.name.trim_start_matches('/').to_owned();
+                self.counters
+                    .corruption_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                let reason = format!(
+                    "corruption in {file} (column family {}, level {}) of {}: {}; records in \
+                     it cannot be read and a compaction touching it stops every write: \
+                     restore the database from a backup or move the directory aside",
+                    f.column_family_name,
+                    f.level,
+                    self.path.display(),
+                    e.into_string()
+                );
+                let mut g = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+                g.corruption = Some((now_nanos(), reason.clone()));
+                return Err(Error::new(Kind::Corrupt, reason));
+            }
+        }
+        Ok(read)
+    }
+
+    /// Storage health: degraded while the database is read-only, damaged, in a RocksDB
+    /// background error, refusing writes (full volume, an earlier failure) or stalled in a
+    /// write; the reason says what to do.
+    pub fn health(&self) -> ComponentHealth {
+        const C: &str = "storage";
+        if let Some(r) = &self.read_only {
+            return ComponentHealth::degraded(C, r.clone(), self.opened_nanos);
+        }
+        let faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((t, r)) = &faults.corruption {
+            return ComponentHealth::degraded(C, r.clone(), *t);
+        }
+        let bg = self
+            .db
+            .property_int_value("rocksdb.background-errors")
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        if bg > 0 {
+            let t = self.failed_since.mark();
+            let first = self
+                .failed
+                .get()
+                .map_or(String::new(), |f| format!(": {f}"));
+            return ComponentHealth::degraded(
+                C,
+                format!(
+                    "{bg} RocksDB background error(s) (a flush or compaction failed; writes \
+                     are stopped){first}. Check the volume of {} (space, I/O errors), then \
+                     restart",
+                    self.path.display()
+                ),
+                t,
+            );
+        }
+        if let Some(first) = self.failed.get() {
+            return ComponentHealth::degraded(
+                C,
+                format!("writes stopped after a storage failure ({first}); free space and restart"),
+                self.failed_since.get(),
+            );
+        }
+        if let Some((t, r)) = &faults.refused {
+            return ComponentHealth::degraded(C, r.clone(), *t);
+        }
+        let started = self.write_started.load(Ordering::Relaxed);
+        let now = now_nanos();
+        if started != 0 && now.saturating_sub(started) >= STALL_AFTER.as_nanos() as u64 {
+            return ComponentHealth::degraded(
+                C,
+                format!(
+                    "a write has been waiting for {:.1} s (storage stalled); alerts are held \
+                     back and dropped at the workers once their rings are full",
+                    (now - started) as f64 / 1e9
+                ),
+                started,
+            );
+        }
+        ComponentHealth::ok(C)
+    }
+
+    /// Compacts every column family now (RocksDB's manual compaction; errors it meets become
+    /// background errors, reported by [`Store::health`]). For maintenance and fault tests.
+    #[doc(hidden)]
+    pub fn compact_all(&self) {
+        for name in ALL_CFS {
+            if let Ok(cf) = self.cf(name) {
+                self.db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
+            }
+        }
+    }
+
+    /// True when the database was opened read-only (no room to flush at open).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only.is_some()
+    }
+
+    /// Blocks every write until the guard is dropped (writes wait, they are not refused).
+    /// For fault tests of what a storage stall does upstream.
+    #[doc(hidden)]
+    pub fn pause_writes(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
+        self.write_gate.write().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Directory of the database.
@@ -393,6 +676,9 @@ impl Store {
 
     /// Refuses a write when an earlier one failed or the volume is nearly full.
     fn writable(&self) -> Result<()> {
+        if let Some(r) = &self.read_only {
+            return Err(Error::new(Kind::Storage, r.clone()));
+        }
         if let Some(first) = self.failed.get() {
             return Err(Error::new(
                 Kind::Storage,
@@ -416,15 +702,19 @@ impl Store {
             *g = Some((std::time::Instant::now(), free));
         }
         let free = g.map_or(u64::MAX, |(_, f)| f);
+        drop(g);
         if free < self.min_free_bytes {
-            return Err(Error::new(
-                Kind::Storage,
-                format!(
-                    "only {free} bytes free on the volume of {} (storage.min_free_bytes = {}); writes refused",
-                    self.path.display(),
-                    self.min_free_bytes
-                ),
-            ));
+            let reason = format!(
+                "only {free} bytes free on the volume of {} (floor {} bytes: \
+                 storage.min_free_bytes, at least the room a restart needs to flush); writes \
+                 refused: free space or shorten retention",
+                self.path.display(),
+                self.min_free_bytes
+            );
+            let mut f = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+            let since = f.refused.as_ref().map_or_else(now_nanos, |(t, _)| *t);
+            f.refused = Some((since, reason.clone()));
+            return Err(Error::new(Kind::Storage, reason));
         }
         Ok(())
     }
@@ -441,6 +731,9 @@ impl Store {
     /// Like [`Store::write`] but without the free-space reserve: retention deletes are how
     /// space comes back, so they must run on a nearly full volume.
     fn write_deletes(&self, batch: WriteBatch, what: &str) -> Result<()> {
+        if let Some(r) = &self.read_only {
+            return Err(Error::new(Kind::Storage, r.clone()).context(what));
+        }
         if let Some(first) = self.failed.get() {
             return Err(Error::new(
                 Kind::Storage,
@@ -448,12 +741,33 @@ impl Store {
             )
             .context(what));
         }
-        self.db.write_opt(batch, &self.write_opts).map_err(|e| {
-            self.counters.write_errors.fetch_add(1, Ordering::Relaxed);
-            let e = Error::from(e);
-            let _ = self.failed.set(e.context.clone());
-            e.context(what)
-        })
+        // Started when it begins to wait: a write held up anywhere counts as stalled.
+        self.write_started
+            .store(now_nanos().max(1), Ordering::Relaxed);
+        let _gate = self.write_gate.read().unwrap_or_else(|p| p.into_inner());
+        let r = self.db.write_opt(batch, &self.write_opts);
+        self.write_started.store(0, Ordering::Relaxed);
+        match r {
+            Ok(()) => {
+                let mut f = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+                f.refused = None;
+                Ok(())
+            }
+            Err(e) => {
+                self.counters.write_errors.fetch_add(1, Ordering::Relaxed);
+                let e = Error::from(e);
+                if e.kind == Kind::Corrupt {
+                    self.counters
+                        .corruption_errors
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                if self.failed.set(e.context.clone()).is_ok() {
+                    self.failed_since.mark();
+                    tracing::error!(error = %e, "storage write failed; writes stop until restart");
+                }
+                Err(e.context(what))
+            }
+        }
     }
 
     fn meta_u64(&self, key: &[u8]) -> Result<Option<u64>> {
@@ -615,6 +929,46 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// How often [`watch_health`] looks at storage health (a property read and a lock).
+pub const HEALTH_POLL: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often [`watch_health`] verifies the newest files again.
+pub const VERIFY_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Watches `store` on a thread of its own until the store is dropped: logs each change of
+/// its health (so a background error or corruption is in the log when it happens, not only
+/// when someone asks) and reads the newest files through again every [`VERIFY_EVERY`]. Holds
+/// the store only while looking.
+pub fn watch_health(store: &std::sync::Arc<Store>) -> std::io::Result<()> {
+    let weak = std::sync::Arc::downgrade(store);
+    std::thread::Builder::new()
+        .name("osprey-store-health".into())
+        .spawn(move || {
+            let mut last = String::new();
+            let mut verified = std::time::Instant::now();
+            loop {
+                std::thread::sleep(HEALTH_POLL);
+                let Some(store) = weak.upgrade() else { return };
+                if verified.elapsed() >= VERIFY_EVERY {
+                    verified = std::time::Instant::now();
+                    if let Err(e) = store.verify_newest(VERIFY_AT_OPEN_BYTES) {
+                        tracing::error!(error = %e, "storage verification found damage");
+                    }
+                }
+                let h = store.health();
+                if h.reason != last {
+                    match h.state {
+                        crate::health::State::Ok => tracing::info!("storage healthy again"),
+                        crate::health::State::Degraded => {
+                            tracing::error!(reason = %h.reason, "storage degraded")
+                        }
+                    }
+                    last = h.reason;
+                }
+            }
+        })?;
+    Ok(())
 }
 
 fn decode_alert(v: &[u8]) -> Result<Alert> {
