@@ -184,10 +184,16 @@ async fn full_disk_is_a_counted_error_and_loses_nothing_acknowledged() {
     assert_eq!(h.state, "degraded");
     assert!(h.reason.contains("bytes free"), "{}", h.reason);
     assert!(h.since_nanos > 0);
-    // The workers' alerts that found the rings full are lost to storage, and said so.
+    // The workers' alerts that found the rings full are lost, and said so with their cause:
+    // `storage_refused` once the retry buffer is full; on a loaded machine the simulated
+    // workers can outrun ingest before the disk fills, which is `worker_ring`.
     let a = st.health.iter().find(|h| h.component == "alerts").unwrap();
     assert_eq!(a.state, "degraded");
-    assert!(a.reason.contains("storage_refused"), "{}", a.reason);
+    assert!(
+        a.reason.contains("storage_refused") || a.reason.contains("worker_ring"),
+        "{}",
+        a.reason
+    );
     sim.join();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let acked: Vec<AlertKey> = acked.lock().unwrap().clone();
