@@ -10,42 +10,19 @@ pub use vocab::eve::Json;
 
 use crate::time::Timestamp;
 
-/// The VLAN ids an EVE record lists in `vlan` (outermost first; none: the field is left out).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Vlans {
-    ids: [u16; crate::decode::MAX_VLANS],
-    len: u8,
+/// The VLAN ids an EVE record lists in `vlan`.
+pub use vocab::eve::Vlans;
+
+/// The tags a packet carried (as many as the decoder kept).
+pub fn packet_vlans(p: &crate::decode::Packet<'_>) -> Vlans {
+    Vlans::new(&p.vlan[..usize::from(p.vlan_len).min(p.vlan.len())])
 }
 
-impl Vlans {
-    /// No VLAN.
-    pub const NONE: Vlans = Vlans {
-        ids: [0; crate::decode::MAX_VLANS],
-        len: 0,
-    };
-
-    /// The tags a packet carried (as many as the decoder kept).
-    pub fn of_packet(p: &crate::decode::Packet<'_>) -> Vlans {
-        Vlans {
-            ids: p.vlan,
-            len: p.vlan_len.min(crate::decode::MAX_VLANS as u8),
-        }
-    }
-
-    /// The VLAN a flow was keyed by (its innermost tag).
-    pub fn of_zone(zone: u32) -> Vlans {
-        match crate::flow::zone_vlan(zone) {
-            0 => Vlans::NONE,
-            v => Vlans {
-                ids: [v, 0, 0],
-                len: 1,
-            },
-        }
-    }
-
-    /// The ids, outermost first.
-    pub fn ids(&self) -> &[u16] {
-        &self.ids[..usize::from(self.len)]
+/// The VLAN a flow was keyed by (its innermost tag).
+pub fn zone_vlans(zone: u32) -> Vlans {
+    match crate::flow::zone_vlan(zone) {
+        0 => Vlans::NONE,
+        v => Vlans::new(&[v]),
     }
 }
 

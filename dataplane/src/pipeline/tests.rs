@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{AlertContext, EventSink, Pipeline, PipelineConfig};
+use super::{EventSink, Pipeline, PipelineConfig};
 use crate::decode::LinkType;
-use crate::detect::AlertEvent;
 use crate::flow::FlowRecord;
 use crate::io::pcap::PcapSource;
+use vocab::AlertRecord;
 
 fn sv(test: &str) -> Option<PathBuf> {
     vocab::testing::shared_data(Path::new("suricata-verify/tests").join(test))
@@ -21,7 +21,7 @@ fn engine(rules: &str) -> Arc<rules::Engine> {
 
 #[derive(Default)]
 struct Collect {
-    alerts: Vec<(AlertEvent, AlertContext)>,
+    alerts: Vec<AlertRecord>,
     lines: Vec<serde_json::Value>,
     flows: Vec<FlowRecord>,
 }
@@ -30,8 +30,8 @@ impl EventSink for Collect {
     fn flow_end(&mut self, rec: &FlowRecord) {
         self.flows.push(*rec);
     }
-    fn alert(&mut self, ev: &AlertEvent, ctx: &AlertContext) {
-        self.alerts.push((*ev, *ctx));
+    fn alert(&mut self, rec: &AlertRecord) {
+        self.alerts.push(*rec);
     }
     fn eve_line(&mut self, _event_type: &str, line: &[u8]) {
         self.lines
@@ -77,14 +77,16 @@ fn dns_alerts_once_per_transaction_with_metadata() {
         ),
         false,
     );
-    let got: Vec<(u32, u64)> = out
-        .alerts
-        .iter()
-        .map(|(e, c)| (e.sid, c.pcap_cnt))
-        .collect();
+    let got: Vec<(u32, u64)> = out.alerts.iter().map(|a| (a.sid, a.packet_no)).collect();
     // The query (packet 1) alerts, its response (packet 2) does not alert again for sid 1;
     // the second query (packet 3) alerts for sid 2; the response matches the rcode rule.
     assert_eq!(got, vec![(1, 1), (3, 2), (2, 3)]);
+    // Transaction alerts name their transaction, and the flow's protocol and direction.
+    for a in &out.alerts {
+        assert!(a.tx_id.is_some(), "{a:?}");
+        assert_eq!(a.app_proto, vocab::AppProto::Dns);
+        assert!(a.direction.is_some() && a.flow_id > 0);
+    }
     assert_eq!(out.lines.len(), 3);
     let first = &out.lines[0];
     assert_eq!(first["event_type"], "alert");
@@ -111,7 +113,7 @@ fn http_uri_alerts_on_the_packet_completing_each_request() {
         "alert tcp any any -> any any (msg:\"one\"; uricontent:\"one\"; sid:1;)\n",
         true,
     );
-    let got: Vec<u64> = out.alerts.iter().map(|(_, c)| c.pcap_cnt).collect();
+    let got: Vec<u64> = out.alerts.iter().map(|a| a.packet_no).collect();
     // Inline mode: two requests in the capture, each alerting once, on the packets that
     // complete them (4 and 5).
     assert_eq!(got, vec![4, 5]);
@@ -135,7 +137,7 @@ fn a_request_handed_on_by_the_servers_ack_is_inspected_on_the_clients_next_packe
         "alert tcp any any -> any any (content:\"blah\"; http_uri; sid:100;)\n",
         false,
     );
-    let got: Vec<u64> = out.alerts.iter().map(|(_, c)| c.pcap_cnt).collect();
+    let got: Vec<u64> = out.alerts.iter().map(|a| a.packet_no).collect();
     assert_eq!(got, vec![6]);
     let l = &out.lines[0];
     assert_eq!(
@@ -213,22 +215,21 @@ fn stream_matches_patterns_split_across_segments_once() {
     );
     for inline in [false, true] {
         let out = run_frames(&frames, rules, inline);
-        let mut sids: Vec<u32> = out.alerts.iter().map(|(e, _)| e.sid).collect();
+        let mut sids: Vec<u32> = out.alerts.iter().map(|a| a.sid).collect();
         sids.sort_unstable();
         // The split pattern alerts once (from the stream), the whole one once (from its
         // packet, not again from the stream), the packet-only rule never.
         assert_eq!(sids, vec![1, 2], "inline={inline}");
-        let split = out.alerts.iter().find(|(e, _)| e.sid == 1).unwrap();
+        let split = out.alerts.iter().find(|a| a.sid == 1).unwrap();
         // Seen from the client, whatever packet handed the data on.
-        assert_eq!(split.1.src, std::net::IpAddr::from([10, 0, 0, 1]));
-        assert_eq!(split.1.dst_port, 4444);
-        assert_eq!(split.0.kind, crate::detect::InspectKind::Stream);
+        assert_eq!(split.src_ip, std::net::IpAddr::from([10, 0, 0, 1]));
+        assert_eq!(split.dst_port, 4444);
         if inline {
             // Inline mode inspects data at once: the packet completing the pattern.
-            assert_eq!(split.1.pcap_cnt, 6);
+            assert_eq!(split.packet_no, 6);
         } else {
             // IDS mode inspects acknowledged data: the server's acknowledgement.
-            assert_eq!(split.1.pcap_cnt, 7);
+            assert_eq!(split.packet_no, 7);
         }
     }
 }
@@ -480,6 +481,12 @@ fn icmp_records_carry_the_vlan_and_the_icmp_type_and_code() {
         assert_eq!(l["icmp_code"], 0, "{l}");
         assert_eq!(l["alert"]["signature_id"], if kind == 8 { 2 } else { 1 });
     }
+    // The record that crosses to the control plane carries the same packet side.
+    for (a, kind) in out.alerts.iter().zip([8u8, 0]) {
+        assert_eq!(a.vlan.ids(), [23], "{a:?}");
+        assert_eq!(a.icmp, Some([kind, 0]), "{a:?}");
+        assert_eq!(a.tx_id, None);
+    }
     assert_eq!(out.flows.len(), 1);
     let f = eve_flow(&out.flows[0]);
     assert_eq!(f["vlan"], serde_json::json!([23]), "{f}");
@@ -579,6 +586,6 @@ fn a_reused_flow_slot_starts_with_fresh_state() {
     }
     p.finish(at(900), &mut out);
     let a_id = out.flows[0].id.0;
-    let sids: Vec<(u32, u64)> = out.alerts.iter().map(|(e, c)| (e.sid, c.flow_id)).collect();
+    let sids: Vec<(u32, u64)> = out.alerts.iter().map(|a| (a.sid, a.flow_id)).collect();
     assert_eq!(sids, vec![(2, a_id)], "only flow A has the flowbit");
 }

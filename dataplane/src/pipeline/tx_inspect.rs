@@ -6,7 +6,7 @@ use crate::decode::Packet;
 use crate::detect::{FlowDetectState, PacketView, TxAlerts};
 use crate::flow;
 
-use super::alerts::alert_context;
+use super::alerts::{packet_side, raised};
 use super::context::{rules_app_proto, seq_space, At, Detection};
 use super::flow_state::AppSlot;
 use super::tx_buffers::{HeaderLines, TxBuffers, TxRef};
@@ -56,8 +56,10 @@ struct TxRun<'r, 'a, 'p> {
     pkt: &'r Packet<'p>,
     at: At,
     pass: TxPass,
+    /// The protocol rules see (an upgraded WebSocket flow is HTTP).
     app_proto: Option<vocab::AppProto>,
-    app_name: Option<&'static str>,
+    /// The flow's own protocol, as its alerts name it.
+    app: vocab::AppProto,
     stream_bytes: [u64; 2],
     /// A copy (small, fixed size): the transactions borrow the app state mutably.
     app_events: crate::app::EventSet,
@@ -92,8 +94,8 @@ impl TxRun<'_, '_, '_> {
             payload: p.payload,
             events: &self.app_events,
         };
-        let mut ctx = alert_context(p, self.at.flow_id, self.at.pcap_cnt, self.app_name);
-        ctx.tx_id = Some(match tx {
+        let mut side = packet_side(p, self.at.flow_id, self.at.pcap_cnt, self.app);
+        side.tx_id = Some(match tx {
             TxRef::Http(t) => t.id,
             TxRef::Dns(t) => t.tx_id,
             TxRef::Tls(_) => 0,
@@ -106,7 +108,7 @@ impl TxRun<'_, '_, '_> {
             (key, &mut *self.tx_alerts),
             Some(self.detect),
             self.at.now,
-            &mut |ev| pending.push((ev, ctx)),
+            &mut |ev| pending.push(raised(&side, &ev)),
         );
     }
 
@@ -228,7 +230,7 @@ pub(super) fn inspect_txs(
         at,
         pass,
         app_proto: rules_app_proto(proto),
-        app_name: Some(proto.name()),
+        app: proto,
         stream_bytes: seq_space(bytes),
         app_events: app.events.clone(),
     };
