@@ -5,11 +5,13 @@
 //!   the inspected data), in the rule engine's own types; it never leaves the detector's
 //!   callback, where the pipeline stamps it onto an [`AlertRecord`];
 //! - [`AlertRecord`] (here): the one alert a worker hands over. The pipeline fills the
-//!   packet's side once per inspection (addresses, flow, packet number, VLANs, ICMP,
-//!   transaction) and each alert of that inspection copies it with the rule's side added,
-//!   straight into a reused vector: one copy per alert, no allocation. The worker renders
-//!   the alert's EVE record from it and pushes the same value, `Copy` and fixed size, through
-//!   its ring to the control plane;
+//!   packet's side (addresses, flow, packet number, VLANs, ICMP, transaction) at the first
+//!   alert of an inspection, and each alert of that inspection copies it with the rule's side
+//!   added, straight into a reused vector: one copy per alert, no allocation, and nothing at
+//!   all for the many inspections that raise none (the detector's event carrying the packet
+//!   side instead would have the pipeline hand it over on every inspection). The worker
+//!   renders the alert's EVE record from the record and pushes the same value, `Copy` and
+//!   fixed size, through its ring to the control plane;
 //! - the control plane's `model::Alert`: the stored and served alert, with the rule's
 //!   message and category filled in and owned strings, outliving the engine that raised it.
 

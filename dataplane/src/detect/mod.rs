@@ -98,7 +98,7 @@ pub enum InspectKind {
 /// matched, in the rule engine's own types. It exists so the detector needs nothing of the
 /// packet's context (flow id, packet number, VLANs, transaction): the pipeline stamps it at
 /// once onto the one record that crosses to the control plane, `vocab::AlertRecord`, whose
-/// packet side it filled once per inspection. Msg, classtype and metadata stay in the engine
+/// packet side it fills at an inspection's first alert. Msg, classtype and metadata stay in the engine
 /// (`engine.rules[rule]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AlertEvent {

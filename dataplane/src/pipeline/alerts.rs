@@ -1,6 +1,6 @@
 //! Alert emission: each alert an inspection raises becomes the workspace's one alert record,
-//! [`AlertRecord`], at once (the packet's side, filled once per inspection, plus the rule's
-//! side of the detector's event); once the inspection is over the records go to the sink, with
+//! [`AlertRecord`], at once (the packet's side, filled at the inspection's first alert, plus
+//! the rule's side of the detector's event); once the inspection is over the records go to the sink, with
 //! EVE `alert` records as Suricata 8 writes them, rendered here from the same record (only the
 //! worker has the flow's counters and the transaction the alert is about) with
 //! [`crate::eve::Json`].
@@ -52,6 +52,21 @@ pub(super) fn emit_alerts<E: EventSink>(
     }
 }
 
+/// The detector's callback for one inspection: each alert becomes its record in `pending`,
+/// the packet's side of which `side` builds at the inspection's first alert and every later
+/// alert of the inspection copies (most inspections raise none, and build nothing).
+#[inline]
+pub(super) fn collect<'a>(
+    pending: &'a mut Pending,
+    side: impl Fn() -> AlertRecord + 'a,
+) -> impl FnMut(AlertEvent) + 'a {
+    let mut filled: Option<AlertRecord> = None;
+    move |ev| {
+        let side = filled.get_or_insert_with(&side);
+        pending.push(raised(side, &ev));
+    }
+}
+
 /// The packet's side of every alert an inspection of `pkt` raises: addresses (sender first),
 /// flow, packet number, the flow's protocol ([`AppProto::Unknown`]: none named), VLANs and
 /// ICMP. [`raised`] adds each alert's rule side.
@@ -81,7 +96,7 @@ pub(super) fn packet_side(
 /// The record of alert `ev`: the packet's side `side` with the rule's side added. The
 /// engine's generation is the worker's to stamp.
 #[inline]
-pub(super) fn raised(side: &AlertRecord, ev: &AlertEvent) -> AlertRecord {
+fn raised(side: &AlertRecord, ev: &AlertEvent) -> AlertRecord {
     use rules::ast::Action as A;
     AlertRecord {
         ts_nanos: ev.ts.0,

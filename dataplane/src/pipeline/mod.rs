@@ -51,7 +51,7 @@ use crate::flow::{
 };
 use crate::time::Timestamp;
 
-use alerts::{emit_alerts, packet_side, raised, Pending};
+use alerts::{collect, emit_alerts, packet_side, Pending};
 use anomalies::{log_app_anomalies, log_packet_anomalies};
 use app_records::log_app_records;
 use context::{flow_app_proto, At, Detection};
@@ -395,10 +395,14 @@ impl Stages {
         self.log_packet_anomalies(pkt, 0, Default::default(), now, events);
         let pending = &mut self.pending;
         if let Some(det) = self.detector.as_mut() {
-            let side = packet_side(pkt, 0, self.pcap_cnt, vocab::AppProto::Unknown);
-            det.inspect_packet(&PacketView::stateless(pkt), None, now, &mut |ev| {
-                pending.push(raised(&side, &ev))
-            });
+            let pcap_cnt = self.pcap_cnt;
+            let side = || packet_side(pkt, 0, pcap_cnt, vocab::AppProto::Unknown);
+            det.inspect_packet(
+                &PacketView::stateless(pkt),
+                None,
+                now,
+                &mut collect(pending, side),
+            );
             emit_alerts(pending, &mut self.eve_buf, det, Some(0), None, None, events);
         }
     }

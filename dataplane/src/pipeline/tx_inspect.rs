@@ -5,8 +5,9 @@ use crate::app::{self, http};
 use crate::decode::Packet;
 use crate::detect::{FlowDetectState, PacketView, TxAlerts};
 use crate::flow;
+use vocab::AlertRecord;
 
-use super::alerts::{packet_side, raised};
+use super::alerts::{collect, packet_side};
 use super::context::{rules_app_proto, seq_space, At, Detection};
 use super::flow_state::AppSlot;
 use super::tx_buffers::{HeaderLines, TxBuffers, TxRef};
@@ -94,13 +95,13 @@ impl TxRun<'_, '_, '_> {
             payload: p.payload,
             events: &self.app_events,
         };
-        let mut side = packet_side(p, self.at.flow_id, self.at.pcap_cnt, self.app);
-        side.tx_id = Some(match tx {
+        let tx_id = Some(match tx {
             TxRef::Http(t) => t.id,
             TxRef::Dns(t) => t.tx_id,
             TxRef::Tls(_) => 0,
             TxRef::WebSocket(f) => f.id,
         });
+        let (at, app) = (self.at, self.app);
         let pending = &mut *self.d.pending;
         self.d.det.inspect_buffers(
             &view,
@@ -108,7 +109,10 @@ impl TxRun<'_, '_, '_> {
             (key, &mut *self.tx_alerts),
             Some(self.detect),
             self.at.now,
-            &mut |ev| pending.push(raised(&side, &ev)),
+            &mut collect(pending, || AlertRecord {
+                tx_id,
+                ..packet_side(p, at.flow_id, at.pcap_cnt, app)
+            }),
         );
     }
 
