@@ -356,34 +356,44 @@ fn load_engine(files: &[PathBuf]) -> anyhow::Result<Option<Arc<rules::Engine>>> 
     Ok(Some(Arc::new(engine)))
 }
 
+/// What each replay worker runs: the flags, the engine, the anomaly types (flag, else the
+/// configuration file, else Suricata's default) and which EVE records the workers render.
+fn replay_worker_config(
+    a: &ReplayArgs,
+    engine: Option<Arc<rules::Engine>>,
+    file_cfg: Option<&config::Config>,
+    wants: impl Fn(&str) -> bool,
+) -> anyhow::Result<WorkerConfig> {
+    let mut worker = a.flags.worker_config();
+    worker.pipeline.engine = engine;
+    worker.pipeline.anomaly = match &a.anomaly_types {
+        Some(names) => {
+            dataplane::pipeline::AnomalyTypes::from_names(names.iter().map(String::as_str))
+                .map_err(|n| anyhow::anyhow!("unknown anomaly type {n:?}"))?
+        }
+        None => file_cfg.map_or(dataplane::pipeline::AnomalyTypes::SURICATA_DEFAULT, |c| {
+            c.eve.anomaly()
+        }),
+    };
+    // Alerts, app-layer transactions and anomalies are rendered by the workers (they alone
+    // have the flow's counters and the transactions); flows come from the flow records.
+    worker.eve_alerts = a.eve.is_some() && wants("alert") && worker.pipeline.engine.is_some();
+    worker.pipeline.app.eve_logging =
+        a.eve.is_some() && ["http", "dns", "tls", "websocket"].iter().any(|t| wants(t));
+    if let Some(b) = a.eve_ring_bytes {
+        worker.eve_ring_bytes = b;
+    }
+    Ok(worker)
+}
+
 fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let engine = load_engine(&a.rules)?;
     let file_cfg = match &a.config {
         Some(p) => Some(config::Config::load(Some(p))?),
         None => None,
     };
-    let mut worker = a.flags.worker_config();
-    worker.pipeline.engine = engine.clone();
-    worker.pipeline.anomaly = match &a.anomaly_types {
-        Some(names) => {
-            dataplane::pipeline::AnomalyTypes::from_names(names.iter().map(String::as_str))
-                .map_err(|n| anyhow::anyhow!("unknown anomaly type {n:?}"))?
-        }
-        None => file_cfg
-            .as_ref()
-            .map_or(dataplane::pipeline::AnomalyTypes::SURICATA_DEFAULT, |c| {
-                c.eve.anomaly()
-            }),
-    };
     let wants = |t: &str| a.eve_types.is_empty() || a.eve_types.iter().any(|x| x == t);
-    // Alerts, app-layer transactions and anomalies are rendered by the workers (they alone
-    // have the flow's counters and the transactions); flows come from the flow records.
-    worker.eve_alerts = a.eve.is_some() && wants("alert") && engine.is_some();
-    worker.pipeline.app.eve_logging =
-        a.eve.is_some() && ["http", "dns", "tls", "websocket"].iter().any(|t| wants(t));
-    if let Some(b) = a.eve_ring_bytes {
-        worker.eve_ring_bytes = b;
-    }
+    let worker = replay_worker_config(&a, engine, file_cfg.as_ref(), wants)?;
     let opts = ReplayOptions {
         pcap: a.pcap.clone(),
         workers: a.workers,

@@ -36,7 +36,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::auth::Role;
+use crate::model::Role;
 
 /// A config problem, naming the key it is about.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -16,7 +16,9 @@ pub use vocab::Direction;
 
 /// One alert, as stored and served: the worker's [`vocab::AlertRecord`] with the rule's
 /// message, category and severity filled in, an id, and owned fields that outlive the rule
-/// engine that raised it.
+/// engine that raised it. It exists beside the record because the record is fixed size for the
+/// ring and names its rule only by index into an engine that a reload retires; the packet
+/// details only the worker's EVE rendering needs (VLANs, ICMP, transaction) live on in `eve`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Alert {
     /// Assigned by ingest; strictly increasing over the life of a database.
@@ -74,7 +76,7 @@ impl Alert {
             proto: r.proto,
             app_proto: r.app_proto.eve_name().unwrap_or("").to_owned(),
             flow_id: r.flow_id,
-            direction: r.direction,
+            direction: r.direction.unwrap_or_default(),
             packet_no: r.packet_no,
             payload: r.payload().to_vec(),
             worker: worker.to_owned(),
@@ -235,6 +237,26 @@ pub struct ReloadRecord {
     pub compile_us: u64,
     pub swap_us: u64,
     pub who: String,
+}
+
+/// Access level, ordered from least to most: what a configured user or certificate holds
+/// ([`crate::config`]) and what the API checks ([`crate::api::auth`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Operator,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
 }
 
 /// One audited call.

@@ -10,42 +10,19 @@ pub use vocab::eve::Json;
 
 use crate::time::Timestamp;
 
-/// The VLAN ids an EVE record lists in `vlan` (outermost first; none: the field is left out).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Vlans {
-    ids: [u16; crate::decode::MAX_VLANS],
-    len: u8,
+/// The VLAN ids an EVE record lists in `vlan`.
+pub use vocab::eve::Vlans;
+
+/// The tags a packet carried (as many as the decoder kept).
+pub fn packet_vlans(p: &crate::decode::Packet<'_>) -> Vlans {
+    Vlans::new(&p.vlan[..usize::from(p.vlan_len).min(p.vlan.len())])
 }
 
-impl Vlans {
-    /// No VLAN.
-    pub const NONE: Vlans = Vlans {
-        ids: [0; crate::decode::MAX_VLANS],
-        len: 0,
-    };
-
-    /// The tags a packet carried (as many as the decoder kept).
-    pub fn of_packet(p: &crate::decode::Packet<'_>) -> Vlans {
-        Vlans {
-            ids: p.vlan,
-            len: p.vlan_len.min(crate::decode::MAX_VLANS as u8),
-        }
-    }
-
-    /// The VLAN a flow was keyed by (its innermost tag).
-    pub fn of_zone(zone: u32) -> Vlans {
-        match crate::flow::zone_vlan(zone) {
-            0 => Vlans::NONE,
-            v => Vlans {
-                ids: [v, 0, 0],
-                len: 1,
-            },
-        }
-    }
-
-    /// The ids, outermost first.
-    pub fn ids(&self) -> &[u16] {
-        &self.ids[..usize::from(self.len)]
+/// The VLAN a flow was keyed by (its innermost tag).
+pub fn zone_vlans(zone: u32) -> Vlans {
+    match crate::flow::zone_vlan(zone) {
+        0 => Vlans::NONE,
+        v => Vlans::new(&[v]),
     }
 }
 
@@ -268,153 +245,5 @@ mod tests {
         assert_eq!(v["anomaly"]["type"], "applayer");
         assert_eq!(v["anomaly"]["event"], "request_field_too_long");
         assert_eq!(v["anomaly"]["layer"], "proto_parser");
-    }
-
-    /// Collects worker-rendered records.
-    #[derive(Default)]
-    struct Lines(Vec<(String, serde_json::Value)>);
-
-    impl crate::pipeline::EventSink for Lines {
-        fn flow_end(&mut self, _: &crate::flow::FlowRecord) {}
-        fn eve_line(&mut self, event_type: &str, line: &[u8]) {
-            let v = serde_json::from_slice(line).expect("a record is one JSON object");
-            self.0.push((event_type.to_string(), v));
-        }
-    }
-
-    /// Ethernet + IPv4 (total length `ip_len`) + TCP header from 10.0.0.1:1234 to
-    /// 10.0.0.2:80 with `flags`, `seq`, `ack`.
-    fn tcp_frame(ip_len: u16, flags: u8, seq: u32, ack: u32) -> Vec<u8> {
-        let mut f = vec![0u8; 12];
-        f.extend_from_slice(&[0x08, 0x00]);
-        let mut ip = vec![
-            0x45, 0, 0, 0, 0, 1, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
-        ];
-        ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
-        f.extend_from_slice(&ip);
-        let mut tcp = vec![0u8; 20];
-        tcp[0..2].copy_from_slice(&1234u16.to_be_bytes());
-        tcp[2..4].copy_from_slice(&80u16.to_be_bytes());
-        tcp[4..8].copy_from_slice(&seq.to_be_bytes());
-        tcp[8..12].copy_from_slice(&ack.to_be_bytes());
-        tcp[12] = 5 << 4;
-        tcp[13] = flags;
-        tcp[14..16].copy_from_slice(&64240u16.to_be_bytes());
-        f.extend_from_slice(&tcp);
-        f
-    }
-
-    fn pipeline(anomaly: crate::pipeline::AnomalyTypes) -> crate::pipeline::Pipeline {
-        let mut cfg = crate::pipeline::PipelineConfig::default();
-        cfg.decode.checksum_validation = false;
-        cfg.anomaly = anomaly;
-        crate::pipeline::Pipeline::new(crate::decode::LinkType::Ethernet, &cfg).unwrap()
-    }
-
-    #[test]
-    fn pipeline_renders_decoder_and_stream_anomalies_once_each() {
-        let mut p = pipeline(Default::default());
-        let mut sink = Lines::default();
-        let t = Timestamp::from_micros(1_700_000_000, 0);
-        // IPv4 says 100 bytes, 40 captured: decoder.ipv4.trunc_pkt, no flow.
-        p.process(&tcp_frame(100, 0x02, 1, 0), t, &mut sink);
-        assert_eq!(sink.0.len(), 1, "{:?}", sink.0);
-        let (ty, v) = &sink.0[0];
-        assert_eq!(ty, "anomaly");
-        assert_eq!(v["anomaly"]["type"], "decode");
-        assert_eq!(v["anomaly"]["event"], "decoder.ipv4.trunc_pkt");
-        assert_eq!(v["pcap_cnt"], 1);
-        // The IPv4 layer did not decode: no addresses, as Suricata writes it.
-        assert!(v.get("src_ip").is_none());
-        // A well-formed SYN raises nothing.
-        p.process(&tcp_frame(40, 0x02, 1000, 0), t, &mut sink);
-        assert_eq!(sink.0.len(), 1);
-        // The client resends its SYN with another sequence number: a stream event.
-        p.process(&tcp_frame(40, 0x02, 2000, 0), t, &mut sink);
-        let stream: Vec<_> = sink.0[1..].iter().map(|(_, v)| v).collect();
-        assert_eq!(stream.len(), 1, "{stream:?}");
-        assert_eq!(
-            stream[0]["anomaly"]["event"],
-            "stream.3whs_syn_resend_diff_seq"
-        );
-        for v in &stream {
-            assert_eq!(v["anomaly"]["type"], "stream");
-            assert!(v["anomaly"]["event"]
-                .as_str()
-                .unwrap()
-                .starts_with("stream."));
-            assert!(v["flow_id"].as_u64().unwrap() > 0);
-            assert_eq!(v["pcap_cnt"], 3);
-            assert_eq!(v["src_ip"], "10.0.0.1");
-            assert_eq!(v["dest_port"], 80);
-        }
-        let mut logged = 0;
-        p.visit_counters(&mut |n, v| {
-            if n == "eve.anomaly" {
-                logged = v;
-            }
-        });
-        assert_eq!(logged, sink.0.len() as u64);
-    }
-
-    #[test]
-    fn anomaly_types_narrow_and_null_sinks_render_nothing() {
-        let t = Timestamp::from_micros(1_700_000_000, 0);
-        let mut p = pipeline(crate::pipeline::AnomalyTypes {
-            decode: false,
-            stream: true,
-            applayer: true,
-        });
-        let mut sink = Lines::default();
-        p.process(&tcp_frame(100, 0x02, 1, 0), t, &mut sink);
-        assert!(sink.0.is_empty());
-        let mut p = pipeline(Default::default());
-        p.process(
-            &tcp_frame(100, 0x02, 1, 0),
-            t,
-            &mut crate::pipeline::NullEvents,
-        );
-        let mut logged = 1;
-        p.visit_counters(&mut |n, v| {
-            if n == "eve.anomaly" {
-                logged = v;
-            }
-        });
-        assert_eq!(logged, 0);
-    }
-
-    proptest::proptest! {
-        /// Any frames through a pipeline: every worker-rendered record is one valid JSON
-        /// object of its announced type, and the count matches `eve.anomaly`.
-        #[test]
-        fn any_frames_render_valid_anomaly_records(
-            frames in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..80), 1..40),
-        ) {
-            let mut p = pipeline(Default::default());
-            let mut sink = Lines::default();
-            let t = Timestamp::from_micros(1_700_000_000, 0);
-            for mut f in frames {
-                // Mostly IPv4 over Ethernet, so decoding gets past the first layer.
-                if f.len() > 14 {
-                    f[12] = 0x08;
-                    f[13] = 0x00;
-                    f[14] = 0x45;
-                }
-                p.process(&f, t, &mut sink);
-            }
-            for (ty, v) in &sink.0 {
-                proptest::prop_assert_eq!(ty.as_str(), "anomaly");
-                proptest::prop_assert_eq!(&v["event_type"], "anomaly");
-                let kind = v["anomaly"]["type"].as_str().unwrap_or("");
-                proptest::prop_assert!(matches!(kind, "decode" | "stream" | "applayer"), "{}", v);
-            }
-            let mut logged = 0;
-            p.visit_counters(&mut |n, v| {
-                if n == "eve.anomaly" {
-                    logged = v;
-                }
-            });
-            proptest::prop_assert_eq!(logged, sink.0.len() as u64);
-        }
     }
 }

@@ -7,7 +7,8 @@
 //! end are reported as [`FlowRecord`]s to a [`FlowRecordSink`]; [`write_eve_flow`] renders one
 //! as Suricata's EVE `flow` event.
 //!
-//! - [`key`]: tuples, direction-free keys, flow ids.
+//! - [`key`]: tuples, direction-free keys, flow ids, handles of live flows.
+//! - [`events`]: the TCP anomalies the tracker raises.
 //! - [`table`]: the flow table: keyed-hash index over a preallocated slab, memcap, timeouts,
 //!   incremental sweep, emergency eviction.
 //! - [`tcp`]: TCP session tracking and hand-off policy (IDS: on ACK; inline: at once).
@@ -18,6 +19,7 @@
 //! Nothing here reads a clock, locks or allocates per packet; everything is bounded by
 //! configured caps, and every cap has a counter.
 
+pub mod events;
 pub mod key;
 pub mod reassembly;
 pub mod record;
@@ -25,17 +27,18 @@ pub mod stats;
 pub mod table;
 pub mod tcp;
 
-pub use key::{proto, zone, zone_vlan, Direction, FlowId, FlowKey, FlowTuple, Side};
+pub use events::{StreamEvent, StreamEvents};
+pub use key::{proto, zone, zone_vlan, Direction, FlowHandle, FlowId, FlowKey, FlowTuple, Side};
 pub use reassembly::{NullStreamSink, SegmentPool, StreamSink, CHUNK_SIZE};
 pub use record::{
     render_eve_flow, write_eve_flow, AppProto, EndReason, FlowRecord, FlowRecordSink, FlowState,
 };
 pub use stats::{FlowCounters, TcpCounters};
 pub use table::{
-    FlowConfig, FlowConfigError, FlowDrop, FlowHandle, FlowSnapshot, FlowTable, FlowTimeouts,
-    Packet, PacketOutcome, Timeouts, FLOW_BYTES_ACCOUNTED, FLOW_ENTRY_BYTES,
+    FlowConfig, FlowConfigError, FlowDrop, FlowSnapshot, FlowTable, FlowTimeouts, Packet,
+    PacketOutcome, Timeouts, FLOW_BYTES_ACCOUNTED, FLOW_ENTRY_BYTES,
 };
-pub use tcp::{StreamConfig, StreamEvent, StreamEvents, TcpConn, TcpFlags, TcpSegment, TcpState};
+pub use tcp::{StreamConfig, TcpConn, TcpFlags, TcpSegment, TcpState};
 
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]

@@ -11,12 +11,11 @@ use std::time::{Duration, Instant};
 
 use crate::counters::CounterSet;
 use crate::decode::{HwChecksums, LinkType};
-use crate::detect::AlertEvent;
 use crate::dpdk::{Burst, RxQueue};
 use crate::export::{EveProducer, Producer};
 use crate::flow::FlowRecord;
 use crate::io::WireLengths;
-use crate::pipeline::{AlertContext, Pipeline, PipelineConfig};
+use crate::pipeline::{Pipeline, PipelineConfig};
 use crate::time::Timestamp;
 
 /// Largest frame a worker linearises (jumbo frames arrive as mbuf chains).
@@ -171,39 +170,6 @@ const SWEEP_BUDGET: usize = 64;
 /// An alert as it leaves the worker for the control plane: the workspace's one alert record.
 pub use vocab::AlertRecord;
 
-/// The record of an alert the pipeline raised, from the engine of `generation`.
-fn alert_record(ev: &AlertEvent, ctx: &AlertContext, generation: u64) -> AlertRecord {
-    use rules::ast::Action as A;
-    use vocab::alert::Action;
-    AlertRecord {
-        ts_nanos: ev.ts.0,
-        gid: ev.gid,
-        sid: ev.sid,
-        rev: ev.rev,
-        rule: ev.rule,
-        generation,
-        action: match ev.rule_action {
-            A::Alert => Action::Alert,
-            A::Pass => Action::Pass,
-            A::Drop => Action::Drop,
-            _ => Action::Reject,
-        },
-        src_ip: ctx.src,
-        src_port: ctx.src_port,
-        dst_ip: ctx.dst,
-        dst_port: ctx.dst_port,
-        proto: ctx.proto,
-        app_proto: ctx
-            .app_proto
-            .and_then(vocab::AppProto::from_name)
-            .unwrap_or_default(),
-        flow_id: ctx.flow_id,
-        direction: ev.dir.unwrap_or_default(),
-        packet_no: ctx.pcap_cnt,
-        ..AlertRecord::default()
-    }
-}
-
 /// One worker's mailbox for new rule engines (hot reload).
 ///
 /// The control plane compiles off the hot path, then [`EngineSlot::publish`]es the engine
@@ -316,9 +282,12 @@ impl crate::pipeline::EventSink for Export {
         }
     }
     #[inline]
-    fn alert(&mut self, ev: &AlertEvent, ctx: &AlertContext) {
+    fn alert(&mut self, rec: &AlertRecord) {
         self.alerts_raised += 1;
-        let rec = alert_record(ev, ctx, self.generation);
+        let rec = AlertRecord {
+            generation: self.generation,
+            ..*rec
+        };
         if self.join_alert_lines && self.eve_alerts && self.eve.is_some() {
             // Its line follows (`eve_line("alert", ..)`); a record still held means the
             // previous alert's line never came, so it goes without one.

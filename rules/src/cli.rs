@@ -7,7 +7,8 @@
 //! ```
 
 use crate::compile::{CompileOptions, Engine};
-use crate::config::{apply_thresholds, parse_threshold_config, Classifications};
+use crate::config::{parse_threshold_config, Classifications};
+use crate::load::apply_thresholds;
 use crate::load::{load_files, LoadOptions, Ruleset};
 use crate::vars::Vars;
 use anyhow::Context;

@@ -4,12 +4,9 @@
 //! rule loader does for rules.
 
 use crate::ir::{IpSet, RateFilter, Threshold, ThresholdKind, Track};
-use crate::keyword::threshold::track;
-use crate::load::LoadedRule;
 use crate::vars::Vars;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// A bad line of a configuration file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -216,7 +213,7 @@ fn threshold_line(line: &str, vars: &Vars) -> Result<(u32, u32, ThresholdAction)
     let counting = |kind| -> Result<Threshold, String> {
         Ok(Threshold {
             kind,
-            track: track(kv.get("track").ok_or("missing `track`")?)?,
+            track: Track::parse(kv.get("track").ok_or("missing `track`")?)?,
             count: num("count")?,
             seconds: num("seconds")?,
             unique_on: None,
@@ -265,31 +262,6 @@ fn threshold_line(line: &str, vars: &Vars) -> Result<(u32, u32, ThresholdAction)
         o => return Err(format!("unknown entry `{o}`")),
     };
     Ok((gid, sid, action))
-}
-
-/// Applies `threshold.config` entries to loaded rules (gid/sid 0 match every rule, as in
-/// Suricata): `threshold`/`event_filter` replace the rule's own threshold, `suppress` and
-/// `rate_filter` attach to it. Returns how many entries matched at least one rule.
-pub fn apply_thresholds(rules: &mut [LoadedRule], entries: &[ThresholdEntry]) -> usize {
-    let mut used = 0;
-    for e in entries {
-        let mut hit = false;
-        for r in rules.iter_mut() {
-            let (gid, sid) = (r.ir.gid, r.ir.sid);
-            if (e.gid != 0 && e.gid != gid) || (e.sid != 0 && e.sid != sid) {
-                continue;
-            }
-            hit = true;
-            let ir = Arc::make_mut(&mut r.ir);
-            match &e.action {
-                ThresholdAction::Threshold(t) => ir.threshold = Some(*t),
-                ThresholdAction::Suppress { track } => ir.suppress.push(track.clone()),
-                ThresholdAction::RateFilter(f) => ir.rate_filter = Some(*f),
-            }
-        }
-        used += usize::from(hit);
-    }
-    used
 }
 
 /// Non-empty, non-comment lines with their 1-based numbers.
@@ -348,29 +320,5 @@ mod tests {
             t[3].action,
             ThresholdAction::RateFilter(RateFilter { timeout: 5, .. })
         ));
-
-        let mut l = crate::load::Loader::new(crate::load::LoadOptions::default());
-        l.add_str(
-            "t.rules",
-            "alert tcp any any -> any any (sid:10; threshold:type threshold, track by_dst, count 9, seconds 9;)\n\
-             alert tcp any any -> any any (sid:12;)\nalert tcp any any -> any any (sid:13;)\n",
-        );
-        let mut rules = l.finish().rules;
-        assert_eq!(apply_thresholds(&mut rules, &t), 3);
-        let by_sid = |s: u32| {
-            rules
-                .iter()
-                .find(|r| r.ir.sid == s)
-                .expect("rule")
-                .ir
-                .clone()
-        };
-        assert_eq!(by_sid(10).threshold.map(|t| t.count), Some(1));
-        let sup = &by_sid(12).suppress;
-        assert_eq!(sup.len(), 1);
-        let (track, set) = sup[0].as_ref().expect("tracked");
-        assert_eq!(*track, Track::BySrc);
-        assert!(set.contains("10.0.0.1".parse().expect("ip")));
-        assert!(by_sid(13).rate_filter.is_some());
     }
 }

@@ -55,3 +55,45 @@ pub fn check_text(text: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_text;
+
+    /// Found by the fuzzer: an unterminated list at the end of the token gave a span one byte
+    /// past the text.
+    #[test]
+    fn unterminated_list_holds_the_invariants() {
+        let text = "alert tcp $EXTERNAL_NET any -> [[[[\n\0\0[[[[[[[[\x14\x1d$MODBUS_PORTS\x1d13;)";
+        assert!(check_text(text).is_ok());
+    }
+
+    /// Found by the fuzzer: a value ending in `\` + space lost the space when trimmed, and
+    /// the printed `\;` then escaped the terminator.
+    #[test]
+    fn escaped_semicolon_after_spaces_holds_the_invariants() {
+        assert!(
+            check_text(r"alert udp any 53 -> any any (byte_test:1,!&,8,3  \; flow:x; sid:1;)")
+                .is_ok()
+        );
+    }
+
+    /// The fuzzer's input for the case above (`byte_test` then `\;` after spaces; a mutated ET Open rule, sid 2022531; ET Open is BSD
+    /// licensed).
+    #[test]
+    fn fuzz_crash_escaped_semicolon_after_spaces() {
+        let text = concat!(
+            r#"alert udp any 53 -> $HOME_NET any (msg:"ET EXPLOIT Possible CVE-2015-7547 Long Response to A lookup"; flow:from_server; revcon; byte_test:1,!&,16,2; byte_test:1,!&,8,byte_tset:1,!&,16,2; byte_test:1,!&,8,2; byte_tes3; byte_test:1,!&,8,3"#,
+            "\x01\x00\x00",
+            r#"\; flow:"/^.{6},!&,1,3; b:1,!&,8,2; byte_tes3; byte_test:1,!&,8,3"#,
+            "\x01\x00\x00",
+            r#"\ ;flow:"/^.{6},!&,1,3; byte_test:1,!&,2,3; byte_test:1,!&,4,3; byte_test:1,!&,8,3"#,
+            "\x01\x00\x00",
+            r#"\; pcre:"/^.{6}[^\x00]+/Rs"; content:"|00 00 01 00 01|"; within:5; reference:cve,2015-754nt:"|00 00 01 00 01|"; within:5; reference:cve,2015-7547; class:peytattempted-us1; metadata:cryte_test:1,!&,2,3; byte_7test:1,!&,4,3; byte_test:1,!&,8,3"#,
+            "\x01\x00\x00",
+            r#"\; pcre:"/^.{6}[^\x00]+/Rs"; content:"|00 00 01 00 01|"; within:5; reference:cve,2015-754nt:"|00 00 01 00 01|"; within:5; reference:cve,2015-7547; class:peytattempted-us1; metadata:created_at 2016_02_18, cve CVE_2015_7547, updated_at 2019_07_26;)"#,
+            "\n"
+        );
+        assert!(check_text(text).is_ok(), "{:?}", check_text(text));
+    }
+}

@@ -834,6 +834,21 @@ pub enum Track {
     ByFlow,
 }
 
+impl Track {
+    /// Parses `by_src`, `by_dst`, `by_rule`, `by_both` or `by_flow` (the `track` of rule
+    /// keywords and of `threshold.config` alike).
+    pub fn parse(s: &str) -> Result<Track, String> {
+        Ok(match s.trim() {
+            "by_src" => Track::BySrc,
+            "by_dst" => Track::ByDst,
+            "by_rule" => Track::ByRule,
+            "by_both" => Track::ByBoth,
+            "by_flow" => Track::ByFlow,
+            o => return Err(format!("unknown track `{o}`")),
+        })
+    }
+}
+
 /// `threshold` type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -9,8 +9,8 @@
 //! | reader, parser, printer | [`parse`], [`ast`], [`span`] | [`split_rules`], [`parse_rule`], `Display for ast::Rule`, [`Diagnostic`] |
 //! | variables | [`vars`] | [`Vars`] (Suricata defaults, serde overrides) |
 //! | keyword semantics | [`keyword`], [`ir`] | [`lower`] → [`ir::Rule`], [`ir::Buffer`] |
-//! | side files | [`config`] | `Classifications`, `ReferenceSystems`, `parse_threshold_config`, `apply_thresholds` |
-//! | loading | [`load`] | [`Loader`], [`load_files`] → [`Ruleset`] with a [`CheckReport`]; [`ActionOrder`] |
+//! | side files | [`config`] | `Classifications`, `ReferenceSystems`, `parse_threshold_config` |
+//! | loading | [`load`] | [`Loader`], [`load_files`] → [`Ruleset`] with a [`CheckReport`]; [`ActionOrder`]; `apply_thresholds` |
 //! | compilation | [`compile`] | [`Engine::compile`], `Engine::groups_for`, `BufferDb::scan`, `Engine::alloc_scratch` |
 //! | command line | [`cli`] | `cli::RulesArgs`, `cli::run` (`osprey rules check/compile/export`) |
 //!

@@ -3,7 +3,7 @@
 //! `osprey rules check` report.
 
 use crate::ast::{self, Action};
-use crate::config::Classifications;
+use crate::config::{Classifications, ThresholdAction, ThresholdEntry};
 use crate::ir;
 use crate::keyword::{lower, LowerCtx, LowerErrorKind};
 use crate::parse::{parse_rule, split_rules};
@@ -468,6 +468,31 @@ pub struct LoadError {
     pub source: std::io::Error,
 }
 
+/// Applies `threshold.config` entries to loaded rules (gid/sid 0 match every rule, as in
+/// Suricata): `threshold`/`event_filter` replace the rule's own threshold, `suppress` and
+/// `rate_filter` attach to it. Returns how many entries matched at least one rule.
+pub fn apply_thresholds(rules: &mut [LoadedRule], entries: &[ThresholdEntry]) -> usize {
+    let mut used = 0;
+    for e in entries {
+        let mut hit = false;
+        for r in rules.iter_mut() {
+            let (gid, sid) = (r.ir.gid, r.ir.sid);
+            if (e.gid != 0 && e.gid != gid) || (e.sid != 0 && e.sid != sid) {
+                continue;
+            }
+            hit = true;
+            let ir = Arc::make_mut(&mut r.ir);
+            match &e.action {
+                ThresholdAction::Threshold(t) => ir.threshold = Some(*t),
+                ThresholdAction::Suppress { track } => ir.suppress.push(track.clone()),
+                ThresholdAction::RateFilter(f) => ir.rate_filter = Some(*f),
+            }
+        }
+        used += usize::from(hit);
+    }
+    used
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -596,5 +621,39 @@ mod tests {
         ));
         let sids: Vec<u32> = rs.rules.iter().map(|r| r.ir.sid).collect();
         assert_eq!(sids, vec![4, 3, 1, 2]);
+    }
+
+    #[test]
+    fn threshold_config_entries_attach_to_rules() {
+        let text = "threshold gen_id 1, sig_id 10, type limit, track by_src, count 1, seconds 60\n\
+                    suppress gen_id 1, sig_id 12, track by_src, ip $HOME_NET\n\
+                    rate_filter gen_id 1, sig_id 13, track by_rule, count 10, seconds 1, new_action drop, timeout 5\n\
+                    suppress gen_id 1, sig_id 99\n";
+        let (t, e) = crate::config::parse_threshold_config(text, &Vars::default());
+        assert!(e.is_empty(), "{e:?}");
+        let mut l = Loader::new(LoadOptions::default());
+        l.add_str(
+            "t.rules",
+            "alert tcp any any -> any any (sid:10; threshold:type threshold, track by_dst, count 9, seconds 9;)\n\
+             alert tcp any any -> any any (sid:12;)\nalert tcp any any -> any any (sid:13;)\n",
+        );
+        let mut rules = l.finish().rules;
+        // sid 99 names no rule.
+        assert_eq!(apply_thresholds(&mut rules, &t), 3);
+        let by_sid = |s: u32| {
+            rules
+                .iter()
+                .find(|r| r.ir.sid == s)
+                .expect("rule")
+                .ir
+                .clone()
+        };
+        assert_eq!(by_sid(10).threshold.map(|t| t.count), Some(1));
+        let sup = &by_sid(12).suppress;
+        assert_eq!(sup.len(), 1);
+        let (track, set) = sup[0].as_ref().expect("tracked");
+        assert_eq!(*track, ir::Track::BySrc);
+        assert!(set.contains("10.0.0.1".parse().expect("ip")));
+        assert!(by_sid(13).rate_filter.is_some());
     }
 }

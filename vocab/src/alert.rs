@@ -1,18 +1,23 @@
 //! The alert record that crosses from a worker to the control plane.
 //!
 //! An alert has three shapes in the workspace, each for a reason:
-//! - the data plane's `detect::AlertEvent`: what the detector found, where in the inspected
-//!   data (buffer, instance, match offsets), in rules' own types; it lives only inside the
-//!   worker, which renders the EVE record from it (with the pipeline's `AlertContext`, the
-//!   packet's side of the same alert);
-//! - [`AlertRecord`] (here): what the control plane needs of an alert, fixed size and `Copy`
-//!   so a worker hands it over through a ring without allocating, in the vocabulary every
-//!   crate shares;
+//! - the data plane's `detect::AlertEvent`: what the detector found (rule, action, where in
+//!   the inspected data), in the rule engine's own types; it never leaves the detector's
+//!   callback, where the pipeline stamps it onto an [`AlertRecord`];
+//! - [`AlertRecord`] (here): the one alert a worker hands over. The pipeline fills the
+//!   packet's side (addresses, flow, packet number, VLANs, ICMP, transaction) at the first
+//!   alert of an inspection, and each alert of that inspection copies it with the rule's side
+//!   added, straight into a reused vector: one copy per alert, no allocation, and nothing at
+//!   all for the many inspections that raise none (the detector's event carrying the packet
+//!   side instead would have the pipeline hand it over on every inspection). The worker
+//!   renders the alert's EVE record from the record and pushes the same value, `Copy` and
+//!   fixed size, through its ring to the control plane;
 //! - the control plane's `model::Alert`: the stored and served alert, with the rule's
-//!   message and category filled in and owned strings.
+//!   message and category filled in and owned strings, outliving the engine that raised it.
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use crate::eve::Vlans;
 use crate::{AppProto, Direction};
 
 /// The rule action behind an alert, as stored and served (Suricata's reject variants are
@@ -61,7 +66,8 @@ impl Action {
 /// Bytes of payload an [`AlertRecord`] carries.
 pub const PAYLOAD_EXCERPT: usize = 128;
 
-/// One alert as a worker hands it to the control plane: fixed size, `Copy`, no heap.
+/// One alert as a worker hands it to the control plane, and as the worker renders its EVE
+/// record: fixed size, `Copy`, no heap.
 ///
 /// The rule's message, classtype and metadata stay in the rule engine: `rule` indexes the
 /// engine of ruleset `generation`, and (`gid`, `sid`) name the signature when that engine is
@@ -82,6 +88,9 @@ pub struct AlertRecord {
     pub generation: u64,
     /// The rule's action.
     pub action: Action,
+    /// The packet was dropped (a blocking rule in inline mode): EVE's `alert.action` says
+    /// `blocked` instead of `allowed`.
+    pub blocked: bool,
     /// Sender of the packet.
     pub src_ip: IpAddr,
     /// Sender's port (0 without ports).
@@ -96,10 +105,16 @@ pub struct AlertRecord {
     pub app_proto: AppProto,
     /// Flow id (0: no flow).
     pub flow_id: u64,
-    /// Direction of the packet in its flow (to-server without flow).
-    pub direction: Direction,
+    /// Direction of the packet in its flow, `None` for a packet without flow.
+    pub direction: Option<Direction>,
     /// Packet number within the capture or since start-up.
     pub packet_no: u64,
+    /// The app-layer transaction the alert is about (its metadata goes into the EVE record).
+    pub tx_id: Option<u64>,
+    /// The packet's VLAN tags.
+    pub vlan: Vlans,
+    /// The packet's ICMP type and code, `None` when not ICMP.
+    pub icmp: Option<[u8; 2]>,
     /// The worker rendered this alert's EVE record too; it waits in the worker's EVE ring as
     /// the next `alert` record there not claimed by an earlier record.
     pub eve: bool,
@@ -119,6 +134,7 @@ impl Default for AlertRecord {
             rule: 0,
             generation: 0,
             action: Action::Alert,
+            blocked: false,
             src_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             src_port: 0,
             dst_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -126,8 +142,11 @@ impl Default for AlertRecord {
             proto: 0,
             app_proto: AppProto::Unknown,
             flow_id: 0,
-            direction: Direction::ToServer,
+            direction: None,
             packet_no: 0,
+            tx_id: None,
+            vlan: Vlans::NONE,
+            icmp: None,
             eve: false,
             payload_len: 0,
             payload: [0; PAYLOAD_EXCERPT],

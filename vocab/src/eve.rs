@@ -11,6 +11,40 @@
 use std::io::Write;
 use std::net::IpAddr;
 
+/// Most VLAN tags an EVE record lists (the decoder keeps as many).
+pub const MAX_VLANS: usize = 3;
+
+/// The VLAN ids an EVE record lists in `vlan` (outermost first; none: the field is left out),
+/// fixed size and `Copy` so records that carry them (the alert record a worker hands over)
+/// stay off the heap.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Vlans {
+    ids: [u16; MAX_VLANS],
+    len: u8,
+}
+
+impl Vlans {
+    /// No VLAN.
+    pub const NONE: Vlans = Vlans {
+        ids: [0; MAX_VLANS],
+        len: 0,
+    };
+
+    /// The first [`MAX_VLANS`] of `ids`, outermost first.
+    pub fn new(ids: &[u16]) -> Vlans {
+        let mut v = Vlans::NONE;
+        let n = ids.len().min(MAX_VLANS);
+        v.ids[..n].copy_from_slice(&ids[..n]);
+        v.len = n as u8;
+        v
+    }
+
+    /// The ids, outermost first.
+    pub fn ids(&self) -> &[u16] {
+        &self.ids[..usize::from(self.len)]
+    }
+}
+
 /// The common fields at the start of every EVE record about a packet or a flow.
 #[derive(Clone, Copy, Debug)]
 pub struct Envelope<'a> {
@@ -470,6 +504,14 @@ mod tests {
             vlan: &[],
             icmp: None,
         }
+    }
+
+    #[test]
+    fn vlans_keep_at_most_three_outermost_first() {
+        assert_eq!(Vlans::new(&[]).ids(), &[] as &[u16]);
+        assert_eq!(Vlans::new(&[10, 20]).ids(), [10, 20]);
+        assert_eq!(Vlans::new(&[1, 2, 3, 4, 5]).ids(), [1, 2, 3]);
+        assert_eq!(Vlans::NONE, Vlans::default());
     }
 
     #[test]

@@ -19,7 +19,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::AuthConfig;
@@ -27,24 +26,9 @@ use crate::error::{Error, Kind};
 use crate::model::AuditRecord;
 use crate::store::Store;
 
-/// Access level, ordered from least to most.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Viewer,
-    Operator,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Operator => "operator",
-            Role::Admin => "admin",
-        }
-    }
-}
+/// Access level, ordered from least to most (defined with the records that name it, below
+/// both the configuration and the API).
+pub use crate::model::Role;
 
 /// How the caller proved who it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -118,11 +118,10 @@ impl SystemApi {
                 }
             }
         }
-        for (w, a, f, s) in ctx.ingest.ring_overflow() {
+        for (w, a, f) in ctx.ingest.ring_overflow() {
             let i = slot(&w, &mut out);
             out[i].1.push(("ingest.alerts_ring_overflow".into(), a));
             out[i].1.push(("ingest.flows_ring_overflow".into(), f));
-            out[i].1.push(("ingest.stats_ring_overflow".into(), s));
         }
         out
     }

@@ -187,8 +187,8 @@ impl IngestShared {
             .clone()
     }
 
-    /// Per worker: (name, alert ring overflow, flow ring overflow, stats ring overflow).
-    pub fn ring_overflow(&self) -> Vec<(String, u64, u64, u64)> {
+    /// Per worker: (name, alert ring overflow, flow ring overflow).
+    pub fn ring_overflow(&self) -> Vec<(String, u64, u64)> {
         self.overflow
             .iter()
             .map(|(n, o)| {
@@ -196,7 +196,6 @@ impl IngestShared {
                     n.clone(),
                     o.alerts.load(Ordering::Relaxed),
                     o.flows.load(Ordering::Relaxed),
-                    o.stats.load(Ordering::Relaxed),
                 )
             })
             .collect()

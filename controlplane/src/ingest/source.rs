@@ -15,12 +15,12 @@ pub struct StatsEvent {
 }
 
 /// Ring overflow of one worker, per ring, as its source last reported it
-/// ([`RecordSource::overflow`]; a source without a stats ring leaves `stats` at 0).
+/// ([`RecordSource::overflow`]). Counter samples have none: each is a counter's latest
+/// value, so one lost is superseded by the next.
 #[derive(Debug, Default)]
 pub struct RingOverflow {
     pub alerts: AtomicU64,
     pub flows: AtomicU64,
-    pub stats: AtomicU64,
 }
 
 /// One worker's records as the ingest thread drains them ([`super::Ingest::start`]), converted

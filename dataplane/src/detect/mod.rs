@@ -93,9 +93,13 @@ pub enum InspectKind {
     AppBuffer(Buffer),
 }
 
-/// One alert, fixed size and `Copy`: it goes onto the worker's SPSC ring as is. The worker adds
-/// flow id, tuple and capture packet number; msg, classtype and metadata stay in the engine
-/// (`engine.rules[rule]`) for the control plane to render.
+/// One alert as the detector raises it, fixed size and `Copy`, handed to the caller's callback
+/// by value: the rule's side (rule, action, time, direction) and where in the inspected data it
+/// matched, in the rule engine's own types. It exists so the detector needs nothing of the
+/// packet's context (flow id, packet number, VLANs, transaction): the pipeline stamps it at
+/// once onto the one record that crosses to the control plane, `vocab::AlertRecord`, whose
+/// packet side it fills at an inspection's first alert. Msg, classtype and metadata stay in the engine
+/// (`engine.rules[rule]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AlertEvent {
     /// Index in `Engine::rules`.

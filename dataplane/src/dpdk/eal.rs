@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use dpdk_ffi as ffi;
 
 use super::error::{cstring, DpdkError};
-use super::lcore::LcoreId;
 
 /// DPDK's version string, e.g. `DPDK 22.11.11`.
 pub fn version() -> String {
@@ -24,6 +23,17 @@ pub fn version() -> String {
     unsafe { CStr::from_ptr(ffi::osp_version()) }
         .to_string_lossy()
         .into_owned()
+}
+
+/// An EAL logical core id, shown as `lcore3`: the EAL lists its worker lcores
+/// ([`Eal::worker_lcores`]), `lcore.rs` launches work on them.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LcoreId(pub u32);
+
+impl fmt::Debug for LcoreId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "lcore{}", self.0)
+    }
 }
 
 static EAL_STARTED: AtomicBool = AtomicBool::new(false);

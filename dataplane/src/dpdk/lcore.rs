@@ -7,18 +7,8 @@ use std::sync::Arc;
 
 use dpdk_ffi as ffi;
 
-use super::eal::Eal;
+use super::eal::{Eal, LcoreId};
 use super::error::DpdkError;
-
-/// An EAL logical core id, shown as `lcore3`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct LcoreId(pub u32);
-
-impl fmt::Debug for LcoreId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "lcore{}", self.0)
-    }
-}
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 

@@ -27,9 +27,9 @@ mod port;
 mod stats;
 
 pub use cpu::{advise_hugepages, prefetch, rdtsc};
-pub use eal::{remove_empty_runtime_dir, version, Eal};
+pub use eal::{remove_empty_runtime_dir, version, Eal, LcoreId};
 pub use error::DpdkError;
-pub use lcore::{launch, JoinError, LcoreId, LcoreJob};
+pub use lcore::{launch, JoinError, LcoreJob};
 pub use mbuf::{Burst, Mbuf, RxPacket, BURST_SIZE};
 pub use mempool::Mempool;
 pub use port::{Port, PortConfig, PortId, PortInfo, RxQueue};

@@ -199,6 +199,30 @@ impl FlowId {
     }
 }
 
+/// Refers to a live flow; stale handles (the flow ended) are detected by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowHandle {
+    slot: u32,
+    /// The flow's id.
+    pub id: FlowId,
+}
+
+impl FlowHandle {
+    /// The handle of the flow `id` in table slot `slot` (only the table hands them out).
+    #[inline]
+    pub(super) const fn new(slot: u32, id: FlowId) -> FlowHandle {
+        FlowHandle { slot, id }
+    }
+
+    /// The flow's dense slot in the table: below [`crate::flow::FlowTable::max_flows`], reused by a later
+    /// flow once this one ends ([`crate::flow::StreamSink::flow_ended`]). State kept by slot
+    /// beside the table is found with it in one index, no lookup by id.
+    #[inline]
+    pub fn slot(self) -> usize {
+        self.slot as usize
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

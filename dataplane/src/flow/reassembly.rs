@@ -21,9 +21,8 @@
 //! limits: in IDS mode both are the peer's ACK; inline, data goes at once and gaps wait for the
 //! ACK. Nothing is handed on past the reassembly depth.
 
-use super::key::Direction;
+use super::key::{Direction, FlowHandle};
 use super::stats::TcpCounters;
-use super::table::FlowHandle;
 
 /// Bytes per pool chunk. 512 stores a 1460-byte segment in three chunks (95% fill) while
 /// keeping small segments from wasting much.

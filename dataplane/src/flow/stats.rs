@@ -2,7 +2,7 @@
 
 use crate::counters::CounterSet;
 
-use super::tcp::StreamEvent;
+use super::events::StreamEvent;
 
 /// Flow table counters (`flow.*`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

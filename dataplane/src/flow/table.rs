@@ -22,11 +22,12 @@
 
 use ahash::RandomState;
 
-use super::key::{proto, Direction, FlowId, FlowKey, FlowTuple, Side};
+use super::events::StreamEvents;
+use super::key::{proto, Direction, FlowHandle, FlowId, FlowKey, FlowTuple, Side};
 use super::reassembly::{SegmentPool, StreamSink};
 use super::record::{AppProto, EndReason, FlowRecord, FlowRecordSink, FlowState};
 use super::stats::{FlowCounters, TcpCounters};
-use super::tcp::{StreamConfig, StreamEvents, TcpConn, TcpCx, TcpFlags, TcpSegment, TcpState};
+use super::tcp::{StreamConfig, TcpConn, TcpCx, TcpFlags, TcpSegment, TcpState};
 use crate::counters::CounterSet;
 use crate::time::Timestamp;
 
@@ -162,24 +163,6 @@ pub struct Packet<'a> {
     pub tcp: Option<TcpSegment<'a>>,
     /// ICMP type and code when `tuple.proto` is ICMP or ICMPv6.
     pub icmp: Option<[u8; 2]>,
-}
-
-/// Refers to a live flow; stale handles (the flow ended) are detected by id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct FlowHandle {
-    slot: u32,
-    /// The flow's id.
-    pub id: FlowId,
-}
-
-impl FlowHandle {
-    /// The flow's dense slot in the table: below [`FlowTable::max_flows`], reused by a later
-    /// flow once this one ends ([`crate::flow::StreamSink::flow_ended`]). State kept by slot
-    /// beside the table is found with it in one index, no lookup by id.
-    #[inline]
-    pub fn slot(self) -> usize {
-        self.slot as usize
-    }
 }
 
 /// A live flow's counters at one moment (index 0: to server, 1: to client).
@@ -770,7 +753,7 @@ impl FlowTable {
 
     /// What a live flow counted so far, for records written while it runs (alerts).
     pub fn snapshot(&self, h: FlowHandle) -> Option<FlowSnapshot> {
-        let e = self.entries.get(h.slot as usize)?;
+        let e = self.entries.get(h.slot())?;
         (e.live && e.id == h.id).then(|| FlowSnapshot {
             tuple: e.key.tuple_from(e.client),
             pkts: e.pkts,
@@ -782,19 +765,19 @@ impl FlowTable {
     /// Whether the handle still refers to a live flow.
     pub fn is_live(&self, h: FlowHandle) -> bool {
         self.entries
-            .get(h.slot as usize)
+            .get(h.slot())
             .is_some_and(|e| e.live && e.id == h.id)
     }
 
     /// Stream chunks buffered by a live flow (both directions).
     pub fn buffered_chunks(&self, h: FlowHandle) -> Option<usize> {
-        let e = self.entries.get(h.slot as usize)?;
+        let e = self.entries.get(h.slot())?;
         (e.live && e.id == h.id).then(|| e.tcp.buffered_chunks())
     }
 
     fn live_mut(&mut self, h: FlowHandle) -> Option<&mut FlowEntry> {
         self.entries
-            .get_mut(h.slot as usize)
+            .get_mut(h.slot())
             .filter(|e| e.live && e.id == h.id)
     }
 
@@ -932,7 +915,7 @@ impl FlowTable {
                     pool: &mut self.pool,
                     ctr: &mut self.tcp_ctr,
                     sink: streams,
-                    flow: FlowHandle { slot: i, id: e.id },
+                    flow: FlowHandle::new(i, e.id),
                 };
                 e.tcp.process(dir, seg, &mut cx)
             }
@@ -941,7 +924,7 @@ impl FlowTable {
         let is_tcp = key.proto() == proto::TCP;
         let state = e.state();
         let out = PacketOutcome {
-            flow: FlowHandle { slot: i, id: e.id },
+            flow: FlowHandle::new(i, e.id),
             dir,
             new_flow,
             state,
@@ -1165,7 +1148,7 @@ impl FlowTable {
         records: &mut R,
     ) {
         let e = &mut self.entries[i as usize];
-        let handle = FlowHandle { slot: i, id: e.id };
+        let handle = FlowHandle::new(i, e.id);
         if e.key.proto() == proto::TCP {
             let mut cx = TcpCx {
                 cfg: &self.cfg.stream,

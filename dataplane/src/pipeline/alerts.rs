@@ -1,21 +1,29 @@
-//! Alert emission: alerts collected during one inspection are handed to the sink once it is
-//! over, with EVE `alert` records as Suricata 8 writes them, rendered here (only the worker has
-//! the flow's counters and the transaction the alert is about) with [`crate::eve::Json`].
+//! Alert emission: each alert an inspection raises becomes the workspace's one alert record,
+//! [`AlertRecord`], at once (the packet's side, filled at the inspection's first alert, plus
+//! the rule's side of the detector's event); once the inspection is over the records go to the sink, with
+//! EVE `alert` records as Suricata 8 writes them, rendered here from the same record (only the
+//! worker has the flow's counters and the transaction the alert is about) with
+//! [`crate::eve::Json`].
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
+
+use vocab::alert::Action;
+use vocab::eve::Envelope;
+use vocab::{AlertRecord, AppProto};
 
 use crate::app::AppLayer;
 use crate::decode::Packet;
-use crate::detect::{AlertEvent, Detector};
-use crate::eve::{Envelope, Json};
+use crate::detect::{AlertAction, AlertEvent, Detector};
+use crate::eve::Json;
 use crate::flow::FlowSnapshot;
 
 use super::flow_state::AppSlot;
-use super::sink::{AlertContext, EventSink};
+use super::sink::EventSink;
 use super::views::icmp_of;
 
-/// An alert waiting for the inspection that raised it to finish.
-pub(super) type Pending = Vec<(AlertEvent, AlertContext)>;
+/// Alerts raised during one inspection, waiting for it to finish (the vector is reused: no
+/// allocation once it has grown to the most alerts one inspection raises).
+pub(super) type Pending = Vec<AlertRecord>;
 
 /// Hands the collected alerts to the sink, rendered as EVE records too when it wants them.
 /// `flow` and `app` describe flow `current` (`None`: whichever flow each alert names); alerts
@@ -30,40 +38,81 @@ pub(super) fn emit_alerts<E: EventSink>(
     events: &mut E,
 ) {
     let eve = events.wants_eve() && events.wants_eve_alerts();
-    for (ev, ctx) in pending.drain(..) {
-        events.alert(&ev, &ctx);
+    for rec in pending.drain(..) {
+        events.alert(&rec);
         if eve {
             buf.clear();
-            let mine = current.is_none_or(|c| c == ctx.flow_id);
+            let mine = current.is_none_or(|c| c == rec.flow_id);
             let (flow, slot) = if mine { (flow, slot) } else { (None, None) };
             let app = slot.and_then(|s| s.app.as_ref());
             let bits = slot.map(|s| det.flowbits(&s.detect)).into_iter().flatten();
-            write_eve_alert(buf, det.engine(), &ev, &ctx, flow, app, bits);
+            write_eve_alert(buf, det.engine(), &rec, flow, app, bits);
             events.eve_line("alert", buf);
         }
     }
 }
 
-pub(super) fn alert_context(
+/// The detector's callback for one inspection: each alert becomes its record in `pending`,
+/// the packet's side of which `side` builds at the inspection's first alert and every later
+/// alert of the inspection copies (most inspections raise none, and build nothing).
+#[inline]
+pub(super) fn collect<'a>(
+    pending: &'a mut Pending,
+    side: impl Fn() -> AlertRecord + 'a,
+) -> impl FnMut(AlertEvent) + 'a {
+    let mut filled: Option<AlertRecord> = None;
+    move |ev| {
+        let side = filled.get_or_insert_with(&side);
+        pending.push(raised(side, &ev));
+    }
+}
+
+/// The packet's side of every alert an inspection of `pkt` raises: addresses (sender first),
+/// flow, packet number, the flow's protocol ([`AppProto::Unknown`]: none named), VLANs and
+/// ICMP. [`raised`] adds each alert's rule side.
+pub(super) fn packet_side(
     pkt: &Packet<'_>,
     flow_id: u64,
     pcap_cnt: u64,
-    app_proto: Option<&'static str>,
-) -> AlertContext {
-    let unspecified = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+    app_proto: AppProto,
+) -> AlertRecord {
+    let unspecified = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
     let (src_port, dst_port) = pkt.ports();
-    AlertContext {
+    AlertRecord {
         flow_id,
-        pcap_cnt,
+        packet_no: pcap_cnt,
         proto: pkt.ip.as_ref().map_or(0, |i| i.proto),
-        src: pkt.ip.as_ref().map_or(unspecified, |i| i.src),
+        src_ip: pkt.ip.as_ref().map_or(unspecified, |i| i.src),
         src_port,
-        dst: pkt.ip.as_ref().map_or(unspecified, |i| i.dst),
+        dst_ip: pkt.ip.as_ref().map_or(unspecified, |i| i.dst),
         dst_port,
         app_proto,
-        tx_id: None,
-        vlan: crate::eve::Vlans::of_packet(pkt),
+        vlan: crate::eve::packet_vlans(pkt),
         icmp: icmp_of(pkt),
+        ..AlertRecord::default()
+    }
+}
+
+/// The record of alert `ev`: the packet's side `side` with the rule's side added. The
+/// engine's generation is the worker's to stamp.
+#[inline]
+fn raised(side: &AlertRecord, ev: &AlertEvent) -> AlertRecord {
+    use rules::ast::Action as A;
+    AlertRecord {
+        ts_nanos: ev.ts.0,
+        gid: ev.gid,
+        sid: ev.sid,
+        rev: ev.rev,
+        rule: ev.rule,
+        action: match ev.rule_action {
+            A::Alert => Action::Alert,
+            A::Pass => Action::Pass,
+            A::Drop => Action::Drop,
+            _ => Action::Reject,
+        },
+        blocked: ev.action == AlertAction::Blocked,
+        direction: ev.dir,
+        ..*side
     }
 }
 
@@ -72,35 +121,39 @@ pub(super) fn alert_context(
 pub(super) fn write_eve_alert<'b>(
     out: &mut Vec<u8>,
     engine: &rules::Engine,
-    ev: &AlertEvent,
-    ctx: &AlertContext,
+    rec: &AlertRecord,
     flow: Option<&FlowSnapshot>,
     app: Option<&AppLayer>,
     flowbits: impl Iterator<Item = &'b str> + Clone,
 ) {
-    let rule = engine.rules.get(ev.rule as usize);
+    let rule = engine.rules.get(rec.rule as usize);
     let mut j = Json::new(out);
-    j.envelope(&Envelope {
-        ts: ev.ts,
-        flow_id: ctx.flow_id,
-        pcap_cnt: ctx.pcap_cnt,
+    j.envelope(Envelope {
+        ts_nanos: rec.ts_nanos,
+        flow_id: rec.flow_id,
+        pcap_cnt: rec.packet_no,
         event_type: "alert",
-        src: ctx.src,
-        src_port: ctx.src_port,
-        dst: ctx.dst,
-        dst_port: ctx.dst_port,
-        proto: ctx.proto,
-        vlan: ctx.vlan,
-        icmp: ctx.icmp,
+        src: rec.src_ip,
+        src_port: rec.src_port,
+        dst: rec.dst_ip,
+        dst_port: rec.dst_port,
+        proto: rec.proto,
+        vlan: rec.vlan.ids(),
+        icmp: rec.icmp,
     });
-    if let Some(d) = ev.dir {
+    if let Some(d) = rec.direction {
         j.str("direction", d.as_str());
     }
+    let action = if rec.blocked {
+        AlertAction::Blocked
+    } else {
+        AlertAction::Allowed
+    };
     j.object("alert");
-    j.str("action", ev.action.as_str())
-        .u64("gid", u64::from(ev.gid))
-        .u64("signature_id", u64::from(ev.sid))
-        .u64("rev", u64::from(ev.rev));
+    j.str("action", action.as_str())
+        .u64("gid", u64::from(rec.gid))
+        .u64("signature_id", u64::from(rec.sid))
+        .u64("rev", u64::from(rec.rev));
     let (msg, class, prio) = match rule {
         Some(r) => (r.meta.msg.as_str(), engine.category(r), r.meta.priority),
         None => ("", "", 0),
@@ -127,11 +180,11 @@ pub(super) fn write_eve_alert<'b>(
         }
     }
     j.close();
-    if let Some(a) = ctx.app_proto {
+    if let Some(a) = rec.app_proto.eve_name() {
         j.str("app_proto", a);
     }
     if let Some(app) = app {
-        crate::app::eve::write_alert_app_metadata(&mut j, app, ctx.tx_id);
+        crate::app::eve::write_alert_app_metadata(&mut j, app, rec.tx_id);
     }
     write_flowbits(&mut j, flowbits);
     if let Some(f) = flow {

@@ -73,7 +73,7 @@ fn packet_envelope(pkt: &Packet<'_>, at: At) -> eve::Envelope<'static> {
         dst: pkt.dst_addr(),
         dst_port,
         proto: pkt.ip.as_ref().map_or(0, |i| i.proto),
-        vlan: eve::Vlans::of_packet(pkt),
+        vlan: eve::packet_vlans(pkt),
         icmp: icmp_of(pkt),
     }
 }

@@ -29,7 +29,7 @@ pub(super) fn log_app_records<E: EventSink>(
         dst: t.dst,
         dst_port: t.dst_port,
         proto: t.proto,
-        vlan: crate::eve::Vlans::of_zone(t.zone),
+        vlan: crate::eve::zone_vlans(t.zone),
         icmp: None,
     };
     loop {

@@ -108,5 +108,5 @@ fn last_inspection(
         flush: true,
     };
     inspect_txs(d, txi, slot, &pseudo, at, pass);
-    d.pending.iter().any(|(_, c)| c.flow_id == rec.id.0)
+    d.pending.iter().any(|a| a.flow_id == rec.id.0)
 }

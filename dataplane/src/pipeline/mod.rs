@@ -51,7 +51,7 @@ use crate::flow::{
 };
 use crate::time::Timestamp;
 
-use alerts::{alert_context, emit_alerts, Pending};
+use alerts::{collect, emit_alerts, packet_side, Pending};
 use anomalies::{log_app_anomalies, log_packet_anomalies};
 use app_records::log_app_records;
 use context::{flow_app_proto, At, Detection};
@@ -65,7 +65,7 @@ use views::icmp_of;
 
 pub use anomalies::AnomalyTypes;
 pub use context::PipelineCounters;
-pub use sink::{AlertContext, EventSink, NullEvents};
+pub use sink::{EventSink, NullEvents};
 
 /// Settings of a pipeline.
 #[derive(Clone, Debug, Default)]
@@ -395,10 +395,14 @@ impl Stages {
         self.log_packet_anomalies(pkt, 0, Default::default(), now, events);
         let pending = &mut self.pending;
         if let Some(det) = self.detector.as_mut() {
-            let ctx = alert_context(pkt, 0, self.pcap_cnt, None);
-            det.inspect_packet(&PacketView::stateless(pkt), None, now, &mut |ev| {
-                pending.push((ev, ctx))
-            });
+            let pcap_cnt = self.pcap_cnt;
+            let side = || packet_side(pkt, 0, pcap_cnt, vocab::AppProto::Unknown);
+            det.inspect_packet(
+                &PacketView::stateless(pkt),
+                None,
+                now,
+                &mut collect(pending, side),
+            );
             emit_alerts(pending, &mut self.eve_buf, det, Some(0), None, None, events);
         }
     }
@@ -572,7 +576,7 @@ impl Stages {
             return;
         };
         if let Some(h) = cur {
-            if self.pending.iter().any(|(_, c)| c.flow_id == h.id.0) {
+            if self.pending.iter().any(|a| a.flow_id == h.id.0) {
                 self.flows.set_alerted(h);
             }
         }

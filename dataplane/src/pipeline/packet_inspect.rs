@@ -6,7 +6,7 @@ use crate::decode::Packet;
 use crate::detect::PacketView;
 use crate::flow;
 
-use super::alerts::alert_context;
+use super::alerts::{collect, packet_side};
 use super::context::{rules_app_proto, seq_space, At, Detection};
 use super::flow_state::AppSlot;
 use super::stream_inspect::STREAM_KEY;
@@ -42,7 +42,6 @@ impl Detection<'_> {
                 false
             },
         };
-        let ctx = alert_context(pkt, at.flow_id, at.pcap_cnt, known.map(|a| a.name()));
         let key = STREAM_KEY[usize::from(outcome.dir == flow::Direction::ToClient)];
         let pending = &mut *self.pending;
         // Rules that match the packet are marked so the stream inspection of the same bytes
@@ -52,7 +51,9 @@ impl Detection<'_> {
             Some((key, &mut slot.tx_alerts)),
             Some(&mut slot.detect),
             at.now,
-            &mut |ev| pending.push((ev, ctx)),
+            &mut collect(pending, || {
+                packet_side(pkt, at.flow_id, at.pcap_cnt, known.unwrap_or_default())
+            }),
         );
         // A closing session still counts as established for its transactions: Suricata
         // would match them on its flow-end pseudo packets, which are.

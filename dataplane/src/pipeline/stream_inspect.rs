@@ -6,7 +6,7 @@ use crate::detect::{Detector, PacketView, StreamChunk};
 use crate::flow::{self, FlowHandle};
 use crate::time::Timestamp;
 
-use super::alerts::{alert_context, Pending};
+use super::alerts::{collect, packet_side, Pending};
 use super::context::{rules_app_proto, seq_space, At, Detection};
 use super::flow_state::AppSlot;
 use super::views::{pseudo_packet, sent_by, turned};
@@ -143,12 +143,7 @@ pub(super) fn inspect_window(
         stream_bytes: seq_space(&slot.bytes),
         proto_detected: false,
     };
-    let ctx = alert_context(
-        &p,
-        at.flow_id,
-        at.pcap_cnt,
-        app_proto.and(proto).map(|p| p.name()),
-    );
+    let named = app_proto.and(proto).unwrap_or_default();
     let pending = &mut *d.pending;
     d.det.inspect_stream(
         &view,
@@ -159,7 +154,7 @@ pub(super) fn inspect_window(
         Some((STREAM_KEY[i], &mut slot.tx_alerts)),
         Some(&mut slot.detect),
         at.now,
-        &mut |ev| pending.push((ev, ctx)),
+        &mut collect(pending, || packet_side(&p, at.flow_id, at.pcap_cnt, named)),
     );
 }
 

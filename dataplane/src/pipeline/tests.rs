@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{AlertContext, EventSink, Pipeline, PipelineConfig};
+use super::{EventSink, Pipeline, PipelineConfig};
 use crate::decode::LinkType;
-use crate::detect::AlertEvent;
 use crate::flow::FlowRecord;
 use crate::io::pcap::PcapSource;
+use vocab::AlertRecord;
 
 fn sv(test: &str) -> Option<PathBuf> {
     vocab::testing::shared_data(Path::new("suricata-verify/tests").join(test))
@@ -21,7 +21,7 @@ fn engine(rules: &str) -> Arc<rules::Engine> {
 
 #[derive(Default)]
 struct Collect {
-    alerts: Vec<(AlertEvent, AlertContext)>,
+    alerts: Vec<AlertRecord>,
     lines: Vec<serde_json::Value>,
     flows: Vec<FlowRecord>,
 }
@@ -30,8 +30,8 @@ impl EventSink for Collect {
     fn flow_end(&mut self, rec: &FlowRecord) {
         self.flows.push(*rec);
     }
-    fn alert(&mut self, ev: &AlertEvent, ctx: &AlertContext) {
-        self.alerts.push((*ev, *ctx));
+    fn alert(&mut self, rec: &AlertRecord) {
+        self.alerts.push(*rec);
     }
     fn eve_line(&mut self, _event_type: &str, line: &[u8]) {
         self.lines
@@ -77,14 +77,16 @@ fn dns_alerts_once_per_transaction_with_metadata() {
         ),
         false,
     );
-    let got: Vec<(u32, u64)> = out
-        .alerts
-        .iter()
-        .map(|(e, c)| (e.sid, c.pcap_cnt))
-        .collect();
+    let got: Vec<(u32, u64)> = out.alerts.iter().map(|a| (a.sid, a.packet_no)).collect();
     // The query (packet 1) alerts, its response (packet 2) does not alert again for sid 1;
     // the second query (packet 3) alerts for sid 2; the response matches the rcode rule.
     assert_eq!(got, vec![(1, 1), (3, 2), (2, 3)]);
+    // Transaction alerts name their transaction, and the flow's protocol and direction.
+    for a in &out.alerts {
+        assert!(a.tx_id.is_some(), "{a:?}");
+        assert_eq!(a.app_proto, vocab::AppProto::Dns);
+        assert!(a.direction.is_some() && a.flow_id > 0);
+    }
     assert_eq!(out.lines.len(), 3);
     let first = &out.lines[0];
     assert_eq!(first["event_type"], "alert");
@@ -111,7 +113,7 @@ fn http_uri_alerts_on_the_packet_completing_each_request() {
         "alert tcp any any -> any any (msg:\"one\"; uricontent:\"one\"; sid:1;)\n",
         true,
     );
-    let got: Vec<u64> = out.alerts.iter().map(|(_, c)| c.pcap_cnt).collect();
+    let got: Vec<u64> = out.alerts.iter().map(|a| a.packet_no).collect();
     // Inline mode: two requests in the capture, each alerting once, on the packets that
     // complete them (4 and 5).
     assert_eq!(got, vec![4, 5]);
@@ -135,7 +137,7 @@ fn a_request_handed_on_by_the_servers_ack_is_inspected_on_the_clients_next_packe
         "alert tcp any any -> any any (content:\"blah\"; http_uri; sid:100;)\n",
         false,
     );
-    let got: Vec<u64> = out.alerts.iter().map(|(_, c)| c.pcap_cnt).collect();
+    let got: Vec<u64> = out.alerts.iter().map(|a| a.packet_no).collect();
     assert_eq!(got, vec![6]);
     let l = &out.lines[0];
     assert_eq!(
@@ -213,22 +215,21 @@ fn stream_matches_patterns_split_across_segments_once() {
     );
     for inline in [false, true] {
         let out = run_frames(&frames, rules, inline);
-        let mut sids: Vec<u32> = out.alerts.iter().map(|(e, _)| e.sid).collect();
+        let mut sids: Vec<u32> = out.alerts.iter().map(|a| a.sid).collect();
         sids.sort_unstable();
         // The split pattern alerts once (from the stream), the whole one once (from its
         // packet, not again from the stream), the packet-only rule never.
         assert_eq!(sids, vec![1, 2], "inline={inline}");
-        let split = out.alerts.iter().find(|(e, _)| e.sid == 1).unwrap();
+        let split = out.alerts.iter().find(|a| a.sid == 1).unwrap();
         // Seen from the client, whatever packet handed the data on.
-        assert_eq!(split.1.src, std::net::IpAddr::from([10, 0, 0, 1]));
-        assert_eq!(split.1.dst_port, 4444);
-        assert_eq!(split.0.kind, crate::detect::InspectKind::Stream);
+        assert_eq!(split.src_ip, std::net::IpAddr::from([10, 0, 0, 1]));
+        assert_eq!(split.dst_port, 4444);
         if inline {
             // Inline mode inspects data at once: the packet completing the pattern.
-            assert_eq!(split.1.pcap_cnt, 6);
+            assert_eq!(split.packet_no, 6);
         } else {
             // IDS mode inspects acknowledged data: the server's acknowledgement.
-            assert_eq!(split.1.pcap_cnt, 7);
+            assert_eq!(split.packet_no, 7);
         }
     }
 }
@@ -480,6 +481,12 @@ fn icmp_records_carry_the_vlan_and_the_icmp_type_and_code() {
         assert_eq!(l["icmp_code"], 0, "{l}");
         assert_eq!(l["alert"]["signature_id"], if kind == 8 { 2 } else { 1 });
     }
+    // The record that crosses to the control plane carries the same packet side.
+    for (a, kind) in out.alerts.iter().zip([8u8, 0]) {
+        assert_eq!(a.vlan.ids(), [23], "{a:?}");
+        assert_eq!(a.icmp, Some([kind, 0]), "{a:?}");
+        assert_eq!(a.tx_id, None);
+    }
     assert_eq!(out.flows.len(), 1);
     let f = eve_flow(&out.flows[0]);
     assert_eq!(f["vlan"], serde_json::json!([23]), "{f}");
@@ -579,6 +586,160 @@ fn a_reused_flow_slot_starts_with_fresh_state() {
     }
     p.finish(at(900), &mut out);
     let a_id = out.flows[0].id.0;
-    let sids: Vec<(u32, u64)> = out.alerts.iter().map(|(e, c)| (e.sid, c.flow_id)).collect();
+    let sids: Vec<(u32, u64)> = out.alerts.iter().map(|a| (a.sid, a.flow_id)).collect();
     assert_eq!(sids, vec![(2, a_id)], "only flow A has the flowbit");
+}
+
+/// Anomaly records as the pipeline renders them (decoder and stream events, the types
+/// configured, null sinks).
+mod anomaly_records {
+    use crate::time::Timestamp;
+
+    /// Collects worker-rendered records.
+    #[derive(Default)]
+    struct Lines(Vec<(String, serde_json::Value)>);
+
+    impl super::super::EventSink for Lines {
+        fn flow_end(&mut self, _: &crate::flow::FlowRecord) {}
+        fn eve_line(&mut self, event_type: &str, line: &[u8]) {
+            let v = serde_json::from_slice(line).expect("a record is one JSON object");
+            self.0.push((event_type.to_string(), v));
+        }
+    }
+
+    /// Ethernet + IPv4 (total length `ip_len`) + TCP header from 10.0.0.1:1234 to
+    /// 10.0.0.2:80 with `flags`, `seq`, `ack`.
+    fn tcp_frame(ip_len: u16, flags: u8, seq: u32, ack: u32) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00]);
+        let mut ip = vec![
+            0x45, 0, 0, 0, 0, 1, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
+        f.extend_from_slice(&ip);
+        let mut tcp = vec![0u8; 20];
+        tcp[0..2].copy_from_slice(&1234u16.to_be_bytes());
+        tcp[2..4].copy_from_slice(&80u16.to_be_bytes());
+        tcp[4..8].copy_from_slice(&seq.to_be_bytes());
+        tcp[8..12].copy_from_slice(&ack.to_be_bytes());
+        tcp[12] = 5 << 4;
+        tcp[13] = flags;
+        tcp[14..16].copy_from_slice(&64240u16.to_be_bytes());
+        f.extend_from_slice(&tcp);
+        f
+    }
+
+    fn pipeline(anomaly: super::super::AnomalyTypes) -> super::super::Pipeline {
+        let mut cfg = super::super::PipelineConfig::default();
+        cfg.decode.checksum_validation = false;
+        cfg.anomaly = anomaly;
+        super::super::Pipeline::new(crate::decode::LinkType::Ethernet, &cfg).unwrap()
+    }
+
+    #[test]
+    fn pipeline_renders_decoder_and_stream_anomalies_once_each() {
+        let mut p = pipeline(Default::default());
+        let mut sink = Lines::default();
+        let t = Timestamp::from_micros(1_700_000_000, 0);
+        // IPv4 says 100 bytes, 40 captured: decoder.ipv4.trunc_pkt, no flow.
+        p.process(&tcp_frame(100, 0x02, 1, 0), t, &mut sink);
+        assert_eq!(sink.0.len(), 1, "{:?}", sink.0);
+        let (ty, v) = &sink.0[0];
+        assert_eq!(ty, "anomaly");
+        assert_eq!(v["anomaly"]["type"], "decode");
+        assert_eq!(v["anomaly"]["event"], "decoder.ipv4.trunc_pkt");
+        assert_eq!(v["pcap_cnt"], 1);
+        // The IPv4 layer did not decode: no addresses, as Suricata writes it.
+        assert!(v.get("src_ip").is_none());
+        // A well-formed SYN raises nothing.
+        p.process(&tcp_frame(40, 0x02, 1000, 0), t, &mut sink);
+        assert_eq!(sink.0.len(), 1);
+        // The client resends its SYN with another sequence number: a stream event.
+        p.process(&tcp_frame(40, 0x02, 2000, 0), t, &mut sink);
+        let stream: Vec<_> = sink.0[1..].iter().map(|(_, v)| v).collect();
+        assert_eq!(stream.len(), 1, "{stream:?}");
+        assert_eq!(
+            stream[0]["anomaly"]["event"],
+            "stream.3whs_syn_resend_diff_seq"
+        );
+        for v in &stream {
+            assert_eq!(v["anomaly"]["type"], "stream");
+            assert!(v["anomaly"]["event"]
+                .as_str()
+                .unwrap()
+                .starts_with("stream."));
+            assert!(v["flow_id"].as_u64().unwrap() > 0);
+            assert_eq!(v["pcap_cnt"], 3);
+            assert_eq!(v["src_ip"], "10.0.0.1");
+            assert_eq!(v["dest_port"], 80);
+        }
+        let mut logged = 0;
+        p.visit_counters(&mut |n, v| {
+            if n == "eve.anomaly" {
+                logged = v;
+            }
+        });
+        assert_eq!(logged, sink.0.len() as u64);
+    }
+
+    #[test]
+    fn anomaly_types_narrow_and_null_sinks_render_nothing() {
+        let t = Timestamp::from_micros(1_700_000_000, 0);
+        let mut p = pipeline(super::super::AnomalyTypes {
+            decode: false,
+            stream: true,
+            applayer: true,
+        });
+        let mut sink = Lines::default();
+        p.process(&tcp_frame(100, 0x02, 1, 0), t, &mut sink);
+        assert!(sink.0.is_empty());
+        let mut p = pipeline(Default::default());
+        p.process(
+            &tcp_frame(100, 0x02, 1, 0),
+            t,
+            &mut super::super::NullEvents,
+        );
+        let mut logged = 1;
+        p.visit_counters(&mut |n, v| {
+            if n == "eve.anomaly" {
+                logged = v;
+            }
+        });
+        assert_eq!(logged, 0);
+    }
+
+    proptest::proptest! {
+        /// Any frames through a pipeline: every worker-rendered record is one valid JSON
+        /// object of its announced type, and the count matches `eve.anomaly`.
+        #[test]
+        fn any_frames_render_valid_anomaly_records(
+            frames in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..80), 1..40),
+        ) {
+            let mut p = pipeline(Default::default());
+            let mut sink = Lines::default();
+            let t = Timestamp::from_micros(1_700_000_000, 0);
+            for mut f in frames {
+                // Mostly IPv4 over Ethernet, so decoding gets past the first layer.
+                if f.len() > 14 {
+                    f[12] = 0x08;
+                    f[13] = 0x00;
+                    f[14] = 0x45;
+                }
+                p.process(&f, t, &mut sink);
+            }
+            for (ty, v) in &sink.0 {
+                proptest::prop_assert_eq!(ty.as_str(), "anomaly");
+                proptest::prop_assert_eq!(&v["event_type"], "anomaly");
+                let kind = v["anomaly"]["type"].as_str().unwrap_or("");
+                proptest::prop_assert!(matches!(kind, "decode" | "stream" | "applayer"), "{}", v);
+            }
+            let mut logged = 0;
+            p.visit_counters(&mut |n, v| {
+                if n == "eve.anomaly" {
+                    logged = v;
+                }
+            });
+            proptest::prop_assert_eq!(logged, sink.0.len() as u64);
+        }
+    }
 }

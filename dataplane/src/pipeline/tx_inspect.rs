@@ -5,8 +5,9 @@ use crate::app::{self, http};
 use crate::decode::Packet;
 use crate::detect::{FlowDetectState, PacketView, TxAlerts};
 use crate::flow;
+use vocab::AlertRecord;
 
-use super::alerts::alert_context;
+use super::alerts::{collect, packet_side};
 use super::context::{rules_app_proto, seq_space, At, Detection};
 use super::flow_state::AppSlot;
 use super::tx_buffers::{HeaderLines, TxBuffers, TxRef};
@@ -56,8 +57,10 @@ struct TxRun<'r, 'a, 'p> {
     pkt: &'r Packet<'p>,
     at: At,
     pass: TxPass,
+    /// The protocol rules see (an upgraded WebSocket flow is HTTP).
     app_proto: Option<vocab::AppProto>,
-    app_name: Option<&'static str>,
+    /// The flow's own protocol, as its alerts name it.
+    app: vocab::AppProto,
     stream_bytes: [u64; 2],
     /// A copy (small, fixed size): the transactions borrow the app state mutably.
     app_events: crate::app::EventSet,
@@ -92,13 +95,13 @@ impl TxRun<'_, '_, '_> {
             payload: p.payload,
             events: &self.app_events,
         };
-        let mut ctx = alert_context(p, self.at.flow_id, self.at.pcap_cnt, self.app_name);
-        ctx.tx_id = Some(match tx {
+        let tx_id = Some(match tx {
             TxRef::Http(t) => t.id,
             TxRef::Dns(t) => t.tx_id,
             TxRef::Tls(_) => 0,
             TxRef::WebSocket(f) => f.id,
         });
+        let (at, app) = (self.at, self.app);
         let pending = &mut *self.d.pending;
         self.d.det.inspect_buffers(
             &view,
@@ -106,7 +109,10 @@ impl TxRun<'_, '_, '_> {
             (key, &mut *self.tx_alerts),
             Some(self.detect),
             self.at.now,
-            &mut |ev| pending.push((ev, ctx)),
+            &mut collect(pending, || AlertRecord {
+                tx_id,
+                ..packet_side(p, at.flow_id, at.pcap_cnt, app)
+            }),
         );
     }
 
@@ -228,7 +234,7 @@ pub(super) fn inspect_txs(
         at,
         pass,
         app_proto: rules_app_proto(proto),
-        app_name: Some(proto.name()),
+        app: proto,
         stream_bytes: seq_space(bytes),
         app_events: app.events.clone(),
     };

@@ -3,18 +3,6 @@
 use super::{split_args, KwResult};
 use crate::ir::{Threshold, ThresholdKind, Track, UniqueOn};
 
-/// Parses `track` values shared with `threshold.config`.
-pub fn track(s: &str) -> KwResult<Track> {
-    Ok(match s.trim() {
-        "by_src" => Track::BySrc,
-        "by_dst" => Track::ByDst,
-        "by_rule" => Track::ByRule,
-        "by_both" => Track::ByBoth,
-        "by_flow" => Track::ByFlow,
-        o => return Err(format!("unknown track `{o}`")),
-    })
-}
-
 /// Parses `threshold` (`with_kind`) or `detection_filter`.
 pub fn threshold(v: &str, with_kind: bool) -> KwResult<Threshold> {
     let (mut kind, mut tr, mut count, mut seconds) = (None, None, None, None);
@@ -34,7 +22,7 @@ pub fn threshold(v: &str, with_kind: bool) -> KwResult<Threshold> {
                     o => return Err(format!("unknown threshold type `{o}`")),
                 })
             }
-            "track" => tr = Some(track(val)?),
+            "track" => tr = Some(Track::parse(val)?),
             "unique_on" if !with_kind => {
                 unique_on = Some(match val {
                     "src_port" => UniqueOn::SrcPort,

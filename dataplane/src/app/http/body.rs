@@ -173,63 +173,8 @@ impl BodyDecoder {
                         }
                         continue;
                     }
-                    if digits >= MAX_CHUNK_LINE {
-                        step.bad_chunk = true;
+                    if !self.size_line_byte(c, value, digits, ext, step) {
                         break;
-                    }
-                    if ext || c == b'\r' {
-                        if c == b'\r' {
-                            self.chunk = Chunk::SizeEol { value };
-                            if digits == 0 {
-                                // A bare CRLF before the size: tolerate as libhtp does.
-                                self.chunk = Chunk::Size {
-                                    value: 0,
-                                    digits: 0,
-                                    ext: false,
-                                };
-                            }
-                        } else {
-                            self.chunk = Chunk::Size {
-                                value,
-                                digits: digits + 1,
-                                ext,
-                            };
-                        }
-                        continue;
-                    }
-                    match c {
-                        b';' => {
-                            step.chunk_ext = true;
-                            self.chunk = Chunk::Size {
-                                value,
-                                digits: digits.max(1) + 1,
-                                ext: true,
-                            };
-                            if digits == 0 {
-                                step.bad_chunk = true;
-                                break;
-                            }
-                        }
-                        b' ' | b'\t' => {
-                            self.chunk = Chunk::Size {
-                                value,
-                                digits: digits + 1,
-                                ext,
-                            }
-                        }
-                        _ => match super::uri_hex(c) {
-                            Some(h) if value >> 56 == 0 => {
-                                self.chunk = Chunk::Size {
-                                    value: value << 4 | h as u64,
-                                    digits: digits + 1,
-                                    ext,
-                                }
-                            }
-                            _ => {
-                                step.bad_chunk = true;
-                                break;
-                            }
-                        },
                     }
                 }
                 Chunk::SizeEol { value } => {
@@ -313,6 +258,79 @@ impl BodyDecoder {
         }
         step.consumed = i;
         step.complete = self.chunk == Chunk::Done;
+    }
+
+    /// One byte of a chunk-size line other than its LF: a hex digit, whitespace, the start or
+    /// a byte of an extension, or the CR. False when the line is malformed
+    /// (`step.bad_chunk`).
+    #[inline]
+    fn size_line_byte(
+        &mut self,
+        c: u8,
+        value: u64,
+        digits: u8,
+        ext: bool,
+        step: &mut BodyStep,
+    ) -> bool {
+        if digits >= MAX_CHUNK_LINE {
+            step.bad_chunk = true;
+            return false;
+        }
+        if ext || c == b'\r' {
+            if c == b'\r' {
+                self.chunk = Chunk::SizeEol { value };
+                if digits == 0 {
+                    // A bare CRLF before the size: tolerate as libhtp does.
+                    self.chunk = Chunk::Size {
+                        value: 0,
+                        digits: 0,
+                        ext: false,
+                    };
+                }
+            } else {
+                self.chunk = Chunk::Size {
+                    value,
+                    digits: digits + 1,
+                    ext,
+                };
+            }
+            return true;
+        }
+        match c {
+            b';' => {
+                step.chunk_ext = true;
+                self.chunk = Chunk::Size {
+                    value,
+                    digits: digits.max(1) + 1,
+                    ext: true,
+                };
+                if digits == 0 {
+                    step.bad_chunk = true;
+                    return false;
+                }
+            }
+            b' ' | b'\t' => {
+                self.chunk = Chunk::Size {
+                    value,
+                    digits: digits + 1,
+                    ext,
+                }
+            }
+            _ => match super::uri_hex(c) {
+                Some(h) if value >> 56 == 0 => {
+                    self.chunk = Chunk::Size {
+                        value: value << 4 | h as u64,
+                        digits: digits + 1,
+                        ext,
+                    }
+                }
+                _ => {
+                    step.bad_chunk = true;
+                    return false;
+                }
+            },
+        }
+        true
     }
 
     fn end_size_line(&mut self, value: u64, digits: u8, step: &mut BodyStep) {
