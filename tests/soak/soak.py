@@ -86,7 +86,7 @@ class Settings:
 
 # A counter is a drop counter when its name says so. `detect.drop` counts alerts of rules whose
 # action is `drop` (an IPS verdict), not lost records.
-DROP_WORDS = ("drop", "overflow", "discard", "lost", "lagged", "nombuf", "imissed", "_errors")
+DROP_WORDS = ("drop", "overflow", "discard", "lost", "lagged", "nombuf", "imissed", "errors")
 NOT_DROPS = {"total:detect.drop"}
 # A drop counter that loses alerts: it names alerts, or it is a refusal by the store.
 STORE_REFUSALS = ("ingest.store_errors", "store.write_errors")
@@ -382,6 +382,7 @@ RESOURCE_COLUMNS = [
     ("alerts_raised", "alerts the workers raised since start"),
     ("alerts_stored", "alerts stored since start"),
     ("alerts_in_store", "alerts in the store now (after retention)"),
+    ("state", "ok or degraded, as `ctl status` reports it"),
 ]
 
 
@@ -397,6 +398,11 @@ def take_sample(app, store, eve, t0):
     row["alerts_raised"] = alerts_raised(flat or {})
     row["alerts_stored"] = alerts_stored(flat or {})
     row["alerts_in_store"] = status.get("alerts_stored")
+    row["state"] = status.get("state", "")
+    if row["state"] not in ("", "ok"):
+        reasons = [f"{h.get('component')}: {h.get('reason')}" for h in status.get("health", [])
+                   if h.get("state") != "ok"]
+        row["state_reason"] = "; ".join(reasons)
     return row, flat
 
 
@@ -474,8 +480,12 @@ def trend_failures(s, rows):
 
 def loss_failures(rows):
     """Alerts lost: a non-zero alert drop counter, or a sample that had stored fewer alerts
-    than the workers had raised by the previous one."""
-    failures = []
+    than the workers had raised by the previous one; a degraded appliance."""
+    failures = [
+        f"at {r['elapsed_s']} s the appliance reports {r['state']}: {r.get('state_reason', '')}"
+        for r in rows
+        if r.get("state") not in (None, "", "ok")
+    ]
     last = rows[-1]
     for k, v in last.items():
         if ":" in k and loses_alerts(k) and v:
