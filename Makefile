@@ -43,6 +43,7 @@ conformance-summary: unit
 # Soak test (not part of `make test`): `osprey run` with ET Open on a looping capture for
 # SOAK_SECONDS (default 3600) under a querying client; see tests/soak/README.md.
 soak: build
+	PYTHONDONTWRITEBYTECODE=1 python3 -m unittest -q tests/soak/test_soak.py
 	python3 tests/soak/soak.py
 
 bench: deps check-toolchain
