@@ -25,6 +25,7 @@ import csv
 import datetime
 import glob
 import json
+import math
 import os
 import shutil
 import signal
@@ -421,10 +422,11 @@ class Recorder:
 
     def add(self, row, flat):
         flat = flat or {}
-        others = sum(v for k, v in flat.items() if is_drop_counter(k) and k not in self.drops)
+        late = {k: v for k, v in flat.items() if is_drop_counter(k) and k not in self.drops and v}
         for d in self.drops:
             row[d] = flat.get(d)
-        row["drops_other"] = others
+        row["late_drops"] = late
+        others = row["drops_other"] = sum(late.values())
         self.rows.append(row)
         self.w.writerow([row.get(n) for n, _ in RESOURCE_COLUMNS] + [row[d] for d in self.drops] + [others])
         self.f.flush()
@@ -439,15 +441,26 @@ class Recorder:
 
 
 def theil_sen(xs, ys):
-    """Median of the pairwise slopes: one outlier (a compaction, a busy neighbour) cannot
-    move it."""
-    slopes = [
+    """Theil-Sen slope with Sen's 95% confidence interval: (low, median, high).
+
+    The median of the pairwise slopes: one outlier (a compaction, a busy neighbour) cannot
+    move it. The interval comes from the variance of Kendall's S, n(n-1)(2n+5)/18: with few
+    or noisy samples it is wide, so only growth that every part of the series shows makes
+    its lower end rise (Sen 1968, "Estimates of the regression coefficient based on
+    Kendall's tau")."""
+    slopes = sorted(
         (ys[j] - ys[i]) / (xs[j] - xs[i])
         for i in range(len(xs))
         for j in range(i + 1, len(xs))
         if xs[j] != xs[i]
-    ]
-    return statistics.median(slopes) if slopes else 0.0
+    )
+    if not slopes:
+        return 0.0, 0.0, 0.0
+    n, count = len(xs), len(slopes)
+    c = 1.96 * math.sqrt(n * (n - 1) * (2 * n + 5) / 18)
+    low = max(0, math.floor((count - c) / 2))
+    high = min(count - 1, math.ceil((count + c) / 2))
+    return slopes[low], statistics.median(slopes), slopes[high]
 
 
 def trend_failures(s, rows):
@@ -467,10 +480,11 @@ def trend_failures(s, rows):
     }
     failures, notes = [], []
     for name, (ys, limit) in series.items():
-        slope = theil_sen(hours, ys)
-        notes.append(f"{name}: {ys[0]:.0f} -> {ys[-1]:.0f} over the second half, slope {slope:+.1f}/h (limit {limit:g}/h)")
-        if slope > limit:
-            failures.append(f"{name} grows by {slope:.1f} per hour over the second half (limit {limit:g})")
+        low, slope, high = theil_sen(hours, ys)
+        trend = f"slope {slope:+.1f}/h (95%: {low:+.1f} to {high:+.1f}; limit {limit:g}/h)"
+        notes.append(f"{name}: {ys[0]:.0f} -> {ys[-1]:.0f} over the second half, {trend}")
+        if low > limit:
+            failures.append(f"{name} grows over the second half: {trend}")
     for name in ("fds", "threads"):
         ys = [r[name] for r in half]
         if all(b >= a for a, b in zip(ys, ys[1:])) and ys[-1] - ys[0] >= 2:
@@ -490,8 +504,9 @@ def loss_failures(rows):
     for k, v in last.items():
         if ":" in k and loses_alerts(k) and v:
             failures.append(f"alerts lost: {k} = {v}")
-    if last.get("drops_other"):
-        failures.append(f"drop counters that appeared during the run: {last['drops_other']} (see the stats)")
+    for k, v in last.get("late_drops", {}).items():
+        if loses_alerts(k):
+            failures.append(f"alerts lost: {k} = {v}")
     for prev, row in zip(rows, rows[1:]):
         if prev["alerts_raised"] is None or row["alerts_stored"] is None:
             continue
@@ -561,7 +576,8 @@ def summary(rows):
         f"packets {b['packets']}; alerts raised {b['alerts_raised']}, stored {b['alerts_stored']}, "
         f"in store {b['alerts_in_store']}",
     ]
-    nonzero = {k: v for k, v in b.items() if (":" in k or k == "drops_other") and v}
+    nonzero = {k: v for k, v in b.items() if ":" in k and v}
+    nonzero.update(b.get("late_drops", {}))
     lines.append("drop counters: " + (", ".join(f"{k}={v}" for k, v in nonzero.items()) or "all 0"))
     return lines
 
@@ -577,6 +593,33 @@ def find_material(s):
     if missing:
         sys.exit("soak: missing " + ", ".join(missing))
     return rules, pcap.resolve()
+
+
+def read_csv(path):
+    """Rows of a soak CSV, as the run recorded them (column names without their units)."""
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        names = [h.split(" (", 1)[0] for h in next(reader)]
+        rows = []
+        for values in reader:
+            row = {}
+            for name, value in zip(names, values):
+                row[name] = int(value) if value.lstrip("-").isdigit() else (value or None)
+            rows.append(row)
+    return rows
+
+
+def judge(path):
+    """`soak.py --verdict FILE.csv`: the verdicts on a recorded run, e.g. one attached to a
+    report, after a limit or the trend test changed."""
+    rows = read_csv(path)
+    failures, notes = trend_failures(Settings(), rows)
+    failures += loss_failures(rows)
+    for line in summary(rows) + notes:
+        print(f"soak: {line}")
+    for line in failures:
+        print(f"soak: FAIL: {line}")
+    return 1 if failures else 0
 
 
 def interrupted(*_):
@@ -676,4 +719,6 @@ def main():
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--verdict"] and len(sys.argv) == 3:
+        sys.exit(judge(sys.argv[2]))
     sys.exit(main())

@@ -51,6 +51,20 @@ class Trend(unittest.TestCase):
         failures, _ = soak.trend_failures(self.s, rows(60, rss=rss))
         self.assertTrue(any(f.startswith("rss") for f in failures), failures)
 
+    def test_fast_leak_in_a_ten_minute_run_fails(self):
+        # 10 MiB a minute over ten minutes, +-5 MiB of noise.
+        def rss(m):
+            return 2_600_000 + m * 10_240 + self.noise.randint(-5_000, 5_000)
+
+        failures, _ = soak.trend_failures(self.s, rows(10, rss=rss))
+        self.assertTrue(any(f.startswith("rss") for f in failures), failures)
+
+    def test_retention_sawtooth_in_a_ten_minute_run_passes(self):
+        # The store as a ten-minute run saw it: cut back under its cap every few minutes.
+        store = [74, 473, 510, 340, 417, 302, 406, 510, 373, 507, 332]
+        failures, _ = soak.trend_failures(self.s, rows(10, disk=lambda m: store[m] << 20))
+        self.assertEqual(failures, [])
+
     def test_warm_up_in_the_first_half_is_not_growth(self):
         failures, _ = soak.trend_failures(self.s, rows(60, rss=lambda m: 300_000 + min(m, 20) * 120_000))
         self.assertEqual(failures, [])
