@@ -245,6 +245,11 @@ class Appliance:
             cmd, stdout=self.out, stderr=self.err, stdin=subprocess.DEVNULL, cwd=tmp
         )
         self.spawned.add(self.proc.pid)
+        self.addr_file = addr_file
+
+    def wait_ready(self):
+        """Until the API listens and the workers' first counters are in."""
+        addr_file = self.addr_file
         deadline = time.monotonic() + 600  # compiling ET Open on a busy machine
         while not addr_file.exists() or not addr_file.read_text().strip():
             if self.proc.poll() is not None:
@@ -646,6 +651,7 @@ def main():
     try:
         config, store, eve = write_config(s, tmp, rules, pcap)
         app = Appliance(s, tmp, config)
+        app.wait_ready()
         print(f"soak: appliance pid {app.pid}, API {app.endpoint}", flush=True)
         client = Client(s, app)
         t0 = time.monotonic()
@@ -653,7 +659,6 @@ def main():
         next_sample = t0
         while True:
             if not app.alive():
-                failures.append(f"the appliance died (exit {app.proc.returncode}):\n{app.tail_of('stderr.txt')}")
                 break
             row, flat = take_sample(app, store, eve, t0)
             if flat is None:
@@ -673,8 +678,14 @@ def main():
     except KeyboardInterrupt:
         failures.append("interrupted")
     except Exception as e:  # noqa: BLE001 - reported as a failure of the run
-        failures.append(f"soak error: {e!r}")
+        if not app or app.alive():
+            failures.append(f"soak error: {e!r}")
     finally:
+        # A second Ctrl-C or SIGTERM must not cut the cleanup short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if app and not app.alive():
+            failures.append(f"the appliance died (exit {app.proc.returncode}):\n{app.tail_of('stderr.txt')}")
         if client:
             client.stopping.set()
             client.join(timeout=660)
