@@ -475,6 +475,7 @@ def trend_failures(s, rows):
     if len(half) < 4:
         return [], [f"trend test not assessed: {len(half)} samples in the second half (need 4; run longer)"]
     hours = [r["elapsed_s"] / 3600 for r in half]
+    window = hours[-1] - hours[0]
     disk = [(r["store_bytes"] + r["eve_bytes"]) / MIB for r in half]
     series = {
         "rss (MiB)": ([r["rss_kib"] / 1024 for r in half], s.rss_mib_per_hour),
@@ -488,11 +489,15 @@ def trend_failures(s, rows):
         low, slope, high = theil_sen(hours, ys)
         trend = f"slope {slope:+.1f}/h (95%: {low:+.1f} to {high:+.1f}; limit {limit:g}/h)"
         notes.append(f"{name}: {ys[0]:.0f} -> {ys[-1]:.0f} over the second half, {trend}")
-        if low > limit:
+        # Growth at the limit over the second half of an hour's run is what a shorter run must
+        # show too: a few MiB of cache warming in a ten-minute run is not a leak.
+        if low > limit and low * window > limit / 2:
             failures.append(f"{name} grows over the second half: {trend}")
     for name in ("fds", "threads"):
         ys = [r[name] for r in half]
-        if all(b >= a for a, b in zip(ys, ys[1:])) and ys[-1] - ys[0] >= 2:
+        # Six samples of RocksDB's file count can rise by chance; eight or more at every step
+        # do not.
+        if len(ys) >= 8 and all(b >= a for a, b in zip(ys, ys[1:])) and ys[-1] - ys[0] >= 2:
             failures.append(f"{name} rose at every sample of the second half: {ys}")
     return failures, notes
 

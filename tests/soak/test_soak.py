@@ -70,8 +70,13 @@ class Trend(unittest.TestCase):
         self.assertEqual(failures, [])
 
     def test_descriptors_rising_at_every_sample_fail(self):
-        failures, _ = soak.trend_failures(self.s, rows(10, fds=lambda m: 40 + m))
+        failures, _ = soak.trend_failures(self.s, rows(16, fds=lambda m: 40 + m // 2))
         self.assertTrue(any("fds rose" in f for f in failures), failures)
+
+    def test_cache_warming_in_a_ten_minute_run_passes(self):
+        # 8 MiB over the second half of a ten-minute run, steadily: a cache filling.
+        failures, _ = soak.trend_failures(self.s, rows(10, rss=lambda m: 2_960_000 + m * 1_700))
+        self.assertEqual(failures, [])
 
     def test_threads_that_come_and_go_pass(self):
         failures, _ = soak.trend_failures(self.s, rows(10, threads=lambda m: 13 + m % 2))
