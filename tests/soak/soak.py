@@ -592,6 +592,15 @@ def summary(rows):
     return lines
 
 
+def progress(row):
+    return (
+        f"soak: [{row['elapsed_s']:>5} s] rss {row['rss_kib'] // 1024} MiB, fds {row['fds']}, "
+        f"threads {row['threads']}, store {row['store_bytes'] // MIB} MiB, "
+        f"eve {row['eve_bytes'] // MIB} MiB, alerts raised/stored "
+        f"{row['alerts_raised']}/{row['alerts_stored']}"
+    )
+
+
 def find_material(s):
     rules = sorted(glob.glob(str(s.data / "et-open" / "*.rules")))
     pcap = Path(s.pcap) if s.pcap else s.data / "pcaps" / "public_mix.pcap"
@@ -671,9 +680,7 @@ def main():
             if recorder is None:
                 recorder = Recorder(csv_path, flat or {})
             recorder.add(row, flat)
-            print(f"soak: [{row['elapsed_s']:>5} s] rss {row['rss_kib'] // 1024} MiB, fds {row['fds']}, "
-                  f"threads {row['threads']}, store {row['store_bytes'] // MIB} MiB, eve {row['eve_bytes'] // MIB} MiB, "
-                  f"alerts {row['alerts_raised']}/{row['alerts_stored']}", flush=True)
+            print(progress(row), flush=True)
             if time.monotonic() - t0 >= s.seconds:
                 break
             next_sample += s.interval
