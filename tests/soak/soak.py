@@ -354,7 +354,7 @@ class Client(threading.Thread):
         start = time.monotonic()
         next_tail, next_reload = start + 30, start + 60
         turn = 0
-        while not self.stopping.is_set():
+        while not self.stopping.is_set() and self.app.alive():
             now = time.monotonic()
             if now >= next_reload:
                 ok, out = self.call("rules reload", "rules", "reload", timeout=600)
@@ -684,7 +684,9 @@ def main():
             if time.monotonic() - t0 >= s.seconds:
                 break
             next_sample += s.interval
-            time.sleep(max(0.0, min(next_sample, t0 + s.seconds) - time.monotonic()))
+            # Wait for the next sample, watching that the appliance lives.
+            while app.alive() and time.monotonic() < min(next_sample, t0 + s.seconds):
+                time.sleep(1)
         if app.alive():
             failures += final_settle(app)
     except KeyboardInterrupt:
@@ -729,7 +731,9 @@ def main():
     if client:
         notes.append("client calls: " + ", ".join(f"{k} {v}" for k, v in sorted(client.calls.items())))
         notes += [f"reload: {r}" for r in client.reloads]
-        failures += [f"client call failed: {f}" for f in client.failures]
+        failures += [f"client call failed: {f}" for f in client.failures[:10]]
+        if len(client.failures) > 10:
+            failures.append(f"client calls failed: {len(client.failures) - 10} more")
     notes.append(f"csv: {csv_path}")
     for line in notes:
         print(f"soak: {line}")
