@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all deps check-toolchain build run test fmt clippy unit bench conformance-summary clean
+.PHONY: all deps check-toolchain build run test fmt clippy unit bench conformance-summary soak clean
 
 all: build
 
@@ -39,6 +39,12 @@ conformance-summary: unit
 	  python3 ../shared/tools/sv_run.py -j 2 --alert-only --list ../shared/data/suricata-verify/tier2.txt --engine '$(SV_ENGINE)' 2>/dev/null | tail -1 | \
 	    awk '{printf "suricata-verify tier2 (alert checks): %s of %d tests pass, %s skipped\n", $$1, $$1+$$3, $$5}'; \
 	fi
+
+# Soak test (not part of `make test`): `osprey run` with ET Open on a looping capture for
+# SOAK_SECONDS (default 3600) under a querying client; see tests/soak/README.md.
+soak: build
+	PYTHONDONTWRITEBYTECODE=1 python3 -m unittest -q tests/soak/test_soak.py
+	python3 tests/soak/soak.py
 
 bench: deps check-toolchain
 	$(CARGO) bench --workspace
