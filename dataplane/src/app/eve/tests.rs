@@ -832,7 +832,7 @@ fn sv_sslv2_upgrade_tls() {
 // tests/tls/tls-issuerdn and tls-subject (pcap of tls-cert-issuer): four tls records.
 #[test]
 fn sv_tls_cert_issuer() {
-    let Some(recs) = sv_records("tls-cert-issuer/tls.pcap", &EveOptions::default()) else {
+    let Some(recs) = sv_records("tls/tls-cert-issuer/tls.pcap", &EveOptions::default()) else {
         return;
     };
     let tls = of_type(&recs, "tls");
