@@ -26,8 +26,45 @@ use dataplane::runtime::Attach;
 use dataplane::worker::EngineSlot;
 use vocab::AlertRecord;
 
-/// Generations whose engines are kept for rendering alerts still in the rings.
+/// Generations whose rule catalogs are kept for rendering alerts still in the rings.
 const LIVE_GENERATIONS: usize = 4;
+
+/// What rendering an alert needs of its ruleset generation: each rule's message, category and
+/// priority, by rule index. Kept instead of the engine itself, which holds the compiled
+/// Hyperscan databases and PCRE code (about 150 MB for ET Open against a few MB here), so
+/// the generations kept for alerts still in the rings cost little.
+#[derive(Debug, Default)]
+pub struct RuleCatalog {
+    rules: Vec<CatalogEntry>,
+}
+
+#[derive(Debug)]
+struct CatalogEntry {
+    msg: Box<str>,
+    category: Arc<str>,
+    priority: u8,
+}
+
+impl RuleCatalog {
+    /// The catalog of `engine`'s rules (categories shared between rules).
+    pub fn of(engine: &rules::Engine) -> RuleCatalog {
+        let mut categories: std::collections::HashMap<&str, Arc<str>> = Default::default();
+        let rules = engine
+            .rules
+            .iter()
+            .map(|rule| {
+                let c = engine.category(rule);
+                let category = categories.entry(c).or_insert_with(|| Arc::from(c)).clone();
+                CatalogEntry {
+                    msg: rule.meta.msg.as_str().into(),
+                    category,
+                    priority: rule.meta.priority,
+                }
+            })
+            .collect();
+        RuleCatalog { rules }
+    }
+}
 
 /// State shared by the appliance, the compiler and the record sources.
 pub struct Shared {
@@ -35,8 +72,8 @@ pub struct Shared {
     pub attach: Arc<Attach>,
     /// One per worker, in order; set before the data plane starts.
     pub slots: OnceLock<Vec<Arc<EngineSlot>>>,
-    /// Compiled engines by generation (the newest [`LIVE_GENERATIONS`]).
-    engines: Mutex<BTreeMap<u64, Arc<rules::Engine>>>,
+    /// Rule catalogs by generation (the newest [`LIVE_GENERATIONS`]).
+    catalogs: Mutex<BTreeMap<u64, Arc<RuleCatalog>>>,
     /// The data plane's stop flag (signals, `--seconds`, API shutdown).
     pub stop: Arc<AtomicBool>,
     /// "replay" or "ids".
@@ -73,7 +110,7 @@ impl Shared {
         Shared {
             attach: Arc::new(Attach::default()),
             slots: OnceLock::new(),
-            engines: Mutex::new(BTreeMap::new()),
+            catalogs: Mutex::new(BTreeMap::new()),
             stop,
             mode: mode.to_owned(),
             version: version.to_owned(),
@@ -85,9 +122,10 @@ impl Shared {
     }
 
     /// Remembers `engine` as `generation`, forgetting the oldest beyond the live few.
-    pub fn remember(&self, generation: u64, engine: Arc<rules::Engine>) {
-        let mut g = self.engines.lock().unwrap_or_else(|p| p.into_inner());
-        g.insert(generation, engine);
+    pub fn remember(&self, generation: u64, engine: &rules::Engine) {
+        let catalog = Arc::new(RuleCatalog::of(engine));
+        let mut g = self.catalogs.lock().unwrap_or_else(|p| p.into_inner());
+        g.insert(generation, catalog);
         while g.len() > LIVE_GENERATIONS {
             let Some((&oldest, _)) = g.iter().next() else {
                 break;
@@ -96,9 +134,9 @@ impl Shared {
         }
     }
 
-    /// The engine of `generation`, if still kept.
-    pub fn engine(&self, generation: u64) -> Option<Arc<rules::Engine>> {
-        self.engines
+    /// The rule catalog of `generation`, if still kept.
+    pub fn catalog(&self, generation: u64) -> Option<Arc<RuleCatalog>> {
+        self.catalogs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(&generation)
@@ -360,7 +398,7 @@ impl RuleCompiler for Compiler {
         let engine = Arc::new(engine);
         let compile_time = started.elapsed();
         // Known before any worker can raise an alert with it.
-        sh.remember(generation, engine.clone());
+        sh.remember(generation, &engine);
         for s in slots {
             s.publish(generation, engine.clone());
         }
@@ -393,7 +431,7 @@ pub struct WorkerSource {
     other: Vec<u8>,
     shared: Arc<Shared>,
     /// The engine of the last generation rendered (a lookup only when it changes).
-    engine: Option<(u64, Arc<rules::Engine>)>,
+    catalog: Option<(u64, Arc<RuleCatalog>)>,
     /// Render each flow's EVE record (for the EVE file), as `osprey replay --eve` does.
     eve_flows: bool,
 }
@@ -415,7 +453,7 @@ impl WorkerSource {
             lines: std::collections::VecDeque::new(),
             other: Vec::new(),
             shared,
-            engine: None,
+            catalog: None,
             eve_flows: false,
         }
     }
@@ -452,29 +490,27 @@ impl WorkerSource {
         self.lines.pop_front()
     }
 
-    fn engine_for(&mut self, generation: u64) -> Option<Arc<rules::Engine>> {
-        if let Some((g, e)) = &self.engine {
+    fn catalog_for(&mut self, generation: u64) -> Option<Arc<RuleCatalog>> {
+        if let Some((g, c)) = &self.catalog {
             if *g == generation {
-                return Some(e.clone());
+                return Some(c.clone());
             }
         }
-        let e = self.shared.engine(generation)?;
-        self.engine = Some((generation, e.clone()));
-        Some(e)
+        let c = self.shared.catalog(generation)?;
+        self.catalog = Some((generation, c.clone()));
+        Some(c)
     }
 }
 
-/// The control plane's alert for a worker's record, with the rule's details from `engine`
-/// (the engine of the record's generation).
-pub fn convert_alert(r: &AlertRecord, engine: Option<&rules::Engine>, worker: &str) -> Alert {
+/// The control plane's alert for a worker's record, with the rule's details from `catalog`
+/// (the catalog of the record's generation).
+pub fn convert_alert(r: &AlertRecord, catalog: Option<&RuleCatalog>, worker: &str) -> Alert {
     let mut a = Alert::from_record(r, worker);
-    if let Some(e) = engine {
-        if let Some(rule) = e.rules.get(r.rule as usize) {
-            a.msg = rule.meta.msg.clone();
-            a.category = e.category(rule).to_owned();
-            if rule.meta.priority != 0 {
-                a.severity = rule.meta.priority;
-            }
+    if let Some(rule) = catalog.and_then(|c| c.rules.get(r.rule as usize)) {
+        a.msg = rule.msg.to_string();
+        a.category = rule.category.to_string();
+        if rule.priority != 0 {
+            a.severity = rule.priority;
         }
     }
     a
@@ -529,8 +565,8 @@ impl RecordSource for WorkerSource {
         let mut n = 0;
         while n < max {
             let Some(r) = self.alerts.pop() else { break };
-            let engine = self.engine_for(r.generation);
-            let mut a = convert_alert(&r, engine.as_deref(), &self.name);
+            let catalog = self.catalog_for(r.generation);
+            let mut a = convert_alert(&r, catalog.as_deref(), &self.name);
             if r.eve {
                 a.eve = self.next_line().unwrap_or_default();
             }
@@ -573,5 +609,39 @@ impl RecordSource for WorkerSource {
             *slot = v;
         }
         Some(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alerts_are_completed_from_their_generations_catalog() {
+        let texts = [
+            r#"alert tcp any any -> any 80 (msg:"first"; content:"GET"; classtype:trojan-activity; priority:2; sid:1; rev:1;)"#,
+            r#"alert udp any any -> any 53 (msg:"second"; content:"x"; sid:2; rev:1;)"#,
+        ];
+        let (engine, _) = compile_texts(&texts, &None, None).expect("compiles");
+        let catalog = RuleCatalog::of(&engine);
+        for (i, rule) in engine.rules.iter().enumerate() {
+            let r = AlertRecord {
+                rule: u32::try_from(i).unwrap(),
+                sid: rule.sid,
+                ..AlertRecord::default()
+            };
+            let a = convert_alert(&r, Some(&catalog), "w0");
+            assert_eq!(a.msg, rule.meta.msg, "sid {}", rule.sid);
+            assert_eq!(a.category, engine.category(rule));
+            if rule.meta.priority != 0 {
+                assert_eq!(a.severity, rule.meta.priority);
+            }
+        }
+        // A rule index the generation does not have leaves the alert as the worker sent it.
+        let r = AlertRecord {
+            rule: 99,
+            ..AlertRecord::default()
+        };
+        assert!(convert_alert(&r, Some(&catalog), "w0").msg.is_empty());
     }
 }

@@ -1046,7 +1046,7 @@ fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
             return Err(e);
         }
     };
-    shared.remember(generation, engine.clone());
+    shared.remember(generation, &engine);
     let storage = cp.ctx.store.health();
     if storage.state != controlplane::health::State::Ok {
         eprintln!("osprey: storage degraded: {}", storage.reason);
