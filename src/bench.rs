@@ -1,0 +1,145 @@
+//! `osprey bench`: a capture looped from memory for a fixed time, throughput per worker.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::{eal_config, load_engine, stop_on_signals};
+use clap::Args;
+use dataplane::runtime::{self, ReplayOptions};
+use dataplane::worker::WorkerConfig;
+
+#[derive(Args, Debug)]
+pub(crate) struct BenchArgs {
+    /// The capture (pcap or pcapng), looped from memory by net_pcap's infinite_rx.
+    #[arg(long)]
+    pcap: PathBuf,
+    /// How long to run.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Worker lcores.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Configuration file for the `[dpdk]` settings.
+    #[arg(short, long)]
+    config: Option<PathBuf>,
+    /// Rule files to detect with while benchmarking.
+    #[arg(long, num_args = 1..)]
+    rules: Vec<PathBuf>,
+}
+
+#[derive(serde::Serialize)]
+struct BenchWorker {
+    worker: usize,
+    lcore: u32,
+    packets: u64,
+    pps: f64,
+    gbps: f64,
+    cycles_per_packet: f64,
+    /// CPU seconds the worker's thread ran (less than `seconds` when other processes
+    /// preempted it on a shared machine).
+    cpu_seconds: Option<f64>,
+    /// Packets per CPU second of the worker: its rate on a core of its own.
+    pps_per_cpu_second: Option<f64>,
+}
+
+#[derive(serde::Serialize)]
+struct BenchReport {
+    pcap: PathBuf,
+    seconds: f64,
+    packets: u64,
+    bytes: u64,
+    pps: f64,
+    gbps: f64,
+    cycles_per_packet: f64,
+    tsc_hz: u64,
+    per_worker: Vec<BenchWorker>,
+    drops: runtime::Drops,
+}
+
+pub(crate) fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
+    let mut worker = WorkerConfig::default();
+    worker.pipeline.engine = load_engine(&a.rules)?;
+    let opts = ReplayOptions {
+        pcap: a.pcap.clone(),
+        workers: a.workers,
+        eal: eal_config(a.config.as_ref())?,
+        infinite: true,
+        duration: Some(Duration::from_secs(a.seconds.max(1))),
+        stop: stop_on_signals()?,
+        worker,
+    };
+    let r = runtime::replay(&opts, None, None, None, None)?;
+    let secs = r.elapsed_secs.max(1e-9);
+    // Cycles per packet per worker: the worker's whole poll loop (PMD receive included) over
+    // the packets it handled.
+    let per_worker: Vec<BenchWorker> = r
+        .per_worker
+        .iter()
+        .map(|w| BenchWorker {
+            worker: w.worker,
+            lcore: w.lcore,
+            packets: w.packets,
+            pps: w.packets as f64 / secs,
+            gbps: w.captured_bytes as f64 * 8.0 / secs / 1e9,
+            cycles_per_packet: if w.packets > 0 {
+                (r.tsc_hz as f64 * secs) / w.packets as f64
+            } else {
+                0.0
+            },
+            cpu_seconds: w.cpu_secs,
+            pps_per_cpu_second: w
+                .cpu_secs
+                .filter(|&c| c > 0.0)
+                .map(|c| w.packets as f64 / c),
+        })
+        .collect();
+    let report = BenchReport {
+        pcap: a.pcap,
+        seconds: secs,
+        packets: r.packets,
+        bytes: r.captured_bytes,
+        pps: r.packets as f64 / secs,
+        gbps: r.captured_bytes as f64 * 8.0 / secs / 1e9,
+        cycles_per_packet: if r.packets > 0 {
+            r.worker_cycles as f64 / r.packets as f64
+        } else {
+            0.0
+        },
+        tsc_hz: r.tsc_hz,
+        per_worker,
+        drops: r.drops,
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for w in &report.per_worker {
+            let cpu = match (w.cpu_seconds, w.pps_per_cpu_second) {
+                (Some(c), Some(p)) => {
+                    format!("; {c:.2} s of CPU, {:.3} Mpps per CPU second", p / 1e6)
+                }
+                _ => String::new(),
+            };
+            println!(
+                "worker {} (lcore {}): {:.3} Mpps, {:.2} Gbps, {:.0} cycles/packet{cpu}",
+                w.worker,
+                w.lcore,
+                w.pps / 1e6,
+                w.gbps,
+                w.cycles_per_packet
+            );
+        }
+        println!(
+            "total: {:.3} Mpps, {:.2} Gbps, {:.0} cycles/packet over {:.1} s ({} packets)",
+            report.pps / 1e6,
+            report.gbps,
+            report.cycles_per_packet,
+            report.seconds,
+            report.packets
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
