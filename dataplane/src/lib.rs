@@ -14,6 +14,7 @@
 //! - [`pipeline`]: one packet through decode → flow → app layer → detection → records, with
 //!   each flow's app-layer and detection state beside its flow-table entry; nothing below
 //!   imports it.
+//! - [`snapshot`]: immutable tables the control plane publishes to workers (rule engines).
 //! - [`worker`]: the per-lcore poll loop; [`runtime`]: EAL start-up, ports, replay.
 //! - [`eve`]: direct EVE JSON writing for records the workers render.
 //! - [`counters`]: plain per-worker counters, summed by the control plane.
@@ -35,6 +36,7 @@ pub mod io;
 pub mod offload;
 pub mod pipeline;
 pub mod runtime;
+pub mod snapshot;
 pub mod time;
 pub mod wire;
 pub mod worker;

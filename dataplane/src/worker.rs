@@ -6,7 +6,7 @@
 //! for the control plane at most every [`PUBLISH_EVERY`] packets or when idle.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::counters::CounterSet;
@@ -16,6 +16,7 @@ use crate::export::{EveProducer, Producer};
 use crate::flow::FlowRecord;
 use crate::io::WireLengths;
 use crate::pipeline::{Pipeline, PipelineConfig};
+use crate::snapshot::Offer;
 use crate::time::Timestamp;
 
 /// Largest frame a worker linearises (jumbo frames arrive as mbuf chains).
@@ -171,54 +172,7 @@ const SWEEP_BUDGET: usize = 64;
 pub use vocab::AlertRecord;
 
 /// One worker's mailbox for new rule engines (hot reload).
-///
-/// The control plane compiles off the hot path, then [`EngineSlot::publish`]es the engine
-/// with a higher generation. The worker checks [`EngineSlot::offered`] once per poll (one
-/// relaxed atomic load, nothing per packet); only when it changed does it take the engine
-/// from the mutex-protected slot (`try_lock`: the worker never waits, it retries next poll),
-/// swap it in between bursts and report the generation it runs in [`EngineSlot::active`].
-#[derive(Debug)]
-pub struct EngineSlot {
-    offered: AtomicU64,
-    pending: Mutex<Option<(u64, Arc<rules::Engine>)>>,
-    active: AtomicU64,
-    /// Swaps that failed (the detector could not be rebuilt); the old engine kept running.
-    failed: AtomicU64,
-}
-
-impl EngineSlot {
-    /// A slot whose worker starts on `generation` (the engine in its `PipelineConfig`).
-    pub fn new(generation: u64) -> Self {
-        EngineSlot {
-            offered: AtomicU64::new(generation),
-            pending: Mutex::new(None),
-            active: AtomicU64::new(generation),
-            failed: AtomicU64::new(0),
-        }
-    }
-
-    /// Offers `engine` as `generation`; the worker swaps it in at its next burst boundary.
-    pub fn publish(&self, generation: u64, engine: Arc<rules::Engine>) {
-        let mut g = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        *g = Some((generation, engine));
-        self.offered.store(generation, Ordering::Release);
-    }
-
-    /// Generation last offered.
-    pub fn offered(&self) -> u64 {
-        self.offered.load(Ordering::Acquire)
-    }
-
-    /// Generation the worker runs (swapped in at a burst boundary).
-    pub fn active(&self) -> u64 {
-        self.active.load(Ordering::Acquire)
-    }
-
-    /// Swaps that failed.
-    pub fn failed(&self) -> u64 {
-        self.failed.load(Ordering::Relaxed)
-    }
-}
+pub type EngineSlot = crate::snapshot::Slot<rules::Engine>;
 
 /// Where a worker's records go: rings to the control plane, or nowhere.
 #[derive(Default)]
@@ -470,11 +424,9 @@ impl Worker {
         let Some(slot) = self.export.engine.as_ref() else {
             return;
         };
-        let offered = slot.offered.load(Ordering::Relaxed);
-        if offered == self.export.seen_offer {
-            return;
+        if slot.changed(self.export.seen_offer) {
+            self.swap_engine();
         }
-        self.swap_engine();
     }
 
     #[cold]
@@ -482,23 +434,22 @@ impl Worker {
         let Some(slot) = self.export.engine.clone() else {
             return;
         };
-        let Ok(mut g) = slot.pending.try_lock() else {
-            return;
+        let (generation, engine) = match slot.take() {
+            Offer::None => return,
+            Offer::CatchUp(offered) => {
+                self.export.seen_offer = offered;
+                return;
+            }
+            Offer::New(generation, engine) => (generation, engine),
         };
-        let Some((generation, engine)) = g.take() else {
-            // Already taken (or a publish is racing): catch up with what was offered.
-            self.export.seen_offer = slot.offered.load(Ordering::Acquire);
-            return;
-        };
-        drop(g);
         self.export.seen_offer = generation;
         match self.pipeline.set_engine(engine) {
             Ok(()) => {
                 self.export.generation = generation;
-                slot.active.store(generation, Ordering::Release);
+                slot.confirm(generation);
             }
             Err(e) => {
-                slot.failed.fetch_add(1, Ordering::Relaxed);
+                slot.fail();
                 tracing::error!(worker = self.id, generation, error = %e, "rule engine swap failed; the previous engine keeps running");
             }
         }
