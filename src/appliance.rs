@@ -318,15 +318,6 @@ pub struct Compiler {
 }
 
 /// Sid of the rule a diagnostic points into, when it parses that far.
-fn diag_sid(source: &str) -> Option<u32> {
-    let i = source.find("sid:")?;
-    let rest = source[i + 4..].trim_start();
-    let end = rest
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(rest.len());
-    rest[..end].parse().ok()
-}
-
 fn to_diag(d: &rules::Diagnostic, line_base: Option<u32>) -> Diagnostic {
     Diagnostic {
         severity: match d.severity {
@@ -336,7 +327,7 @@ fn to_diag(d: &rules::Diagnostic, line_base: Option<u32>) -> Diagnostic {
         line: line_base.unwrap_or(u32::try_from(d.line).unwrap_or(u32::MAX)),
         column: u32::try_from(d.col).unwrap_or(u32::MAX),
         message: d.message.clone(),
-        sid: diag_sid(&d.source),
+        sid: d.sid,
     }
 }
 

@@ -108,7 +108,7 @@ pub fn run_to(args: RulesArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     let mut out = out;
     match args.command {
         RulesCommand::Check(a) => {
-            let rs = load(&a.input, true)?;
+            let rs = load(&a.input, Purpose::Check)?;
             if a.json {
                 serde_json::to_writer_pretty(&mut *out, &rs.report)?;
                 writeln!(out)?;
@@ -119,7 +119,7 @@ pub fn run_to(args: RulesArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         }
         RulesCommand::Compile(a) => {
             let t0 = Instant::now();
-            let rs = load(&a.input, false)?;
+            let rs = load(&a.input, Purpose::Run)?;
             let load_ms = t0.elapsed().as_millis();
             let t1 = Instant::now();
             let engine = Engine::compile(
@@ -153,7 +153,7 @@ pub fn run_to(args: RulesArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             Ok(i32::from(rs.report.failed > 0))
         }
         RulesCommand::Export(a) => {
-            let rs = load(&a.input, true)?;
+            let rs = load(&a.input, Purpose::Export)?;
             for r in &rs.rules {
                 match a.format {
                     ExportFormat::Suricata => writeln!(out, "{}", r.ast()?)?,
@@ -168,8 +168,19 @@ pub fn run_to(args: RulesArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     }
 }
 
-/// Loads the input files; `validate_only` when the rules will not be run (no PCRE2 JIT).
-fn load(input: &InputArgs, validate_only: bool) -> anyhow::Result<Ruleset> {
+/// What the rules are loaded for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// Counted and diagnosed only: no rule is kept.
+    Check,
+    /// Printed, never run: no PCRE2 JIT.
+    Export,
+    /// Compiled and run.
+    Run,
+}
+
+/// Loads the input files for `purpose`.
+fn load(input: &InputArgs, purpose: Purpose) -> anyhow::Result<Ruleset> {
     let vars = match &input.vars {
         Some(p) => {
             let text =
@@ -211,7 +222,8 @@ fn load(input: &InputArgs, validate_only: bool) -> anyhow::Result<Ruleset> {
         LoadOptions {
             vars: vars.clone(),
             classes,
-            validate_only,
+            validate_only: purpose != Purpose::Run,
+            check_only: purpose == Purpose::Check,
             ..LoadOptions::default()
         },
     )?;

@@ -163,6 +163,11 @@ pub struct LoadOptions {
     /// The rules are only validated (`osprey rules check`, the API's `Validate`), never run:
     /// `pcre` expressions are compiled without PCRE2's JIT to check them, and not kept.
     pub validate_only: bool,
+    /// The rules are only checked (`osprey rules check`): each is dropped once validated and
+    /// only its (gid, sid, rev) is kept for duplicate resolution, so memory is bounded by the
+    /// files being read, not by the ruleset; [`Ruleset::rules`] comes back empty. Implies
+    /// `validate_only`.
+    pub check_only: bool,
 }
 
 /// Counts and diagnostics of a load (`osprey rules check`).
@@ -202,8 +207,60 @@ pub struct Ruleset {
 pub struct Loader {
     opts: LoadOptions,
     rules: Vec<LoadedRule>,
-    by_id: HashMap<(u32, u32), usize>,
+    by_id: HashMap<(u32, u32), Prior>,
     report: CheckReport,
+}
+
+/// What duplicate resolution remembers of a loaded rule.
+#[derive(Debug)]
+struct Prior {
+    rev: u32,
+    file: Arc<str>,
+    line: usize,
+    /// Its place in `Loader::rules` (none when rules are only checked).
+    index: Option<usize>,
+}
+
+/// A rule that loaded, as [`process`] hands it to the loader.
+enum Loaded {
+    /// Kept whole, with its source map for a duplicate warning.
+    Kept(Box<LoadedRule>, SourceMap),
+    /// Only checked: its identity and a warning ready to be worded if it is a duplicate.
+    Checked {
+        id: (u32, u32),
+        rev: u32,
+        line: usize,
+        sid_warning: Box<Diagnostic>,
+    },
+}
+
+impl Loaded {
+    fn id(&self) -> (u32, u32) {
+        match self {
+            Loaded::Kept(r, _) => (r.ir.gid, r.ir.sid),
+            Loaded::Checked { id, .. } => *id,
+        }
+    }
+
+    fn rev_line(&self) -> (u32, usize) {
+        match self {
+            Loaded::Kept(r, _) => (r.ir.rev, r.line),
+            Loaded::Checked { rev, line, .. } => (*rev, *line),
+        }
+    }
+
+    /// A warning at the rule's `sid` saying `message`.
+    fn warning(&self, message: String) -> Diagnostic {
+        match self {
+            Loaded::Kept(r, map) => {
+                Diagnostic::new(Severity::Warning, map, &r.text, r.sid_span, message)
+            }
+            Loaded::Checked { sid_warning, .. } => Diagnostic {
+                message,
+                ..(**sid_warning).clone()
+            },
+        }
+    }
 }
 
 impl Loader {
@@ -225,45 +282,53 @@ impl Loader {
     /// Loads rules from text named `file`.
     pub fn add_str(&mut self, file: &str, text: &str) {
         let outcomes = process(file, text, &self.opts);
-        self.merge(outcomes);
+        self.merge(file, outcomes);
     }
 
     /// Loads several named texts, parsing and validating them on `threads` threads (0 = all
     /// cores); results are merged in the given order, so the outcome equals sequential
     /// loading.
     pub fn add_many(&mut self, files: &[(String, String)], threads: usize) {
-        let threads = if threads == 0 {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        } else {
-            threads
-        };
-        let opts = &self.opts;
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let slots: Vec<std::sync::Mutex<Option<Vec<Outcome>>>> =
-            files.iter().map(|_| std::sync::Mutex::new(None)).collect();
-        std::thread::scope(|s| {
-            for _ in 0..threads.min(files.len()).max(1) {
-                s.spawn(|| loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some((name, text)) = files.get(i) else {
-                        break;
-                    };
-                    let out = process(name, text, opts);
-                    if let Ok(mut slot) = slots[i].lock() {
-                        *slot = Some(out);
-                    }
-                });
-            }
+        let outcomes = in_parallel(files.len(), threads, |i| {
+            let (name, text) = &files[i];
+            process(name, text, &self.opts)
         });
-        for slot in slots {
-            if let Some(out) = slot.into_inner().ok().flatten() {
-                self.merge(out);
-            }
+        for ((name, _), out) in files.iter().zip(outcomes) {
+            self.merge(name, out);
         }
     }
 
-    fn merge(&mut self, outcomes: Vec<Outcome>) {
+    /// Reads and loads files on `threads` threads (0 = all cores): each file's text is read by
+    /// the thread that processes it and dropped when it is done, so a check holds no more
+    /// than one file per thread. Results are merged in the given order; the first file that
+    /// cannot be read is the error.
+    pub fn add_files<P: AsRef<Path> + Sync>(
+        &mut self,
+        paths: &[P],
+        threads: usize,
+    ) -> Result<(), LoadError> {
+        let outcomes = in_parallel(paths.len(), threads, |i| {
+            let p = paths[i].as_ref();
+            let name = p.display().to_string();
+            let text = std::fs::read_to_string(p).map_err(|e| LoadError {
+                path: name.clone(),
+                source: e,
+            })?;
+            Ok(process(&name, &text, &self.opts))
+        });
+        let mut merged = Vec::with_capacity(paths.len());
+        for (p, out) in paths.iter().zip(outcomes) {
+            merged.push((p.as_ref().display().to_string(), out?));
+        }
+        for (name, out) in merged {
+            self.merge(&name, out);
+        }
+        Ok(())
+    }
+
+    fn merge(&mut self, file: &str, outcomes: Vec<Outcome>) {
         self.report.files += 1;
+        let file: Arc<str> = Arc::from(file);
         for o in outcomes {
             match o {
                 Outcome::Disabled => self.report.disabled += 1,
@@ -278,55 +343,66 @@ impl Loader {
                     *self.report.skipped_by_keyword.entry(k).or_default() += 1;
                     self.report.diagnostics.push(d);
                 }
-                Outcome::Loaded(r, map) => {
+                Outcome::Loaded(r) => {
                     self.report.read += 1;
-                    self.insert(*r, &map);
+                    self.insert(&file, r);
                 }
             }
         }
     }
 
-    fn diag(&mut self, sev: Severity, map: &SourceMap, text: &str, span: crate::Span, msg: String) {
-        self.report
-            .diagnostics
-            .push(Diagnostic::new(sev, map, text, span, msg));
-    }
-
     /// Duplicate (gid, sid): a higher `rev` replaces the earlier rule, otherwise the earlier
     /// one stays; either way with a warning.
-    fn insert(&mut self, r: LoadedRule, map: &SourceMap) {
-        let key = (r.ir.gid, r.ir.sid);
-        if let Some(&i) = self.by_id.get(&key) {
-            self.report.duplicates += 1;
-            let old = &self.rules[i];
-            let (old_rev, old_file, old_line) = (old.ir.rev, old.file.clone(), old.line);
-            let span = r.sid_span;
-            let text = r.text.clone();
-            let text = text.as_str();
-            if r.ir.rev > old_rev {
-                let m = format!(
-                    "duplicate sid {}: rev {} replaces rev {old_rev} from {old_file}:{old_line}",
-                    key.1, r.ir.rev
-                );
-                self.rules[i] = r;
-                self.diag(Severity::Warning, map, text, span, m);
-            } else {
-                let m = format!(
-                    "duplicate sid {}: rev {} ignored, rev {old_rev} from {old_file}:{old_line} kept",
-                    key.1, r.ir.rev
-                );
-                self.diag(Severity::Warning, map, text, span, m);
-            }
+    fn insert(&mut self, file: &Arc<str>, r: Loaded) {
+        let key = r.id();
+        let (rev, line) = r.rev_line();
+        let Some(old) = self.by_id.get_mut(&key) else {
+            let index = match r {
+                Loaded::Kept(rule, _) => {
+                    self.rules.push(*rule);
+                    Some(self.rules.len() - 1)
+                }
+                Loaded::Checked { .. } => None,
+            };
+            let file = file.clone();
+            self.by_id.insert(
+                key,
+                Prior {
+                    rev,
+                    file,
+                    line,
+                    index,
+                },
+            );
             return;
+        };
+        self.report.duplicates += 1;
+        let (old_rev, old_file, old_line) = (old.rev, old.file.clone(), old.line);
+        let replaces = rev > old_rev;
+        let message = if replaces {
+            format!(
+                "duplicate sid {}: rev {rev} replaces rev {old_rev} from {old_file}:{old_line}",
+                key.1
+            )
+        } else {
+            format!(
+                "duplicate sid {}: rev {rev} ignored, rev {old_rev} from {old_file}:{old_line} kept",
+                key.1
+            )
+        };
+        self.report.diagnostics.push(r.warning(message));
+        if replaces {
+            (old.rev, old.file, old.line) = (rev, file.clone(), line);
+            if let (Some(i), Loaded::Kept(rule, _)) = (old.index, r) {
+                self.rules[i] = *rule;
+            }
         }
-        self.by_id.insert(key, self.rules.len());
-        self.rules.push(r);
     }
 
     /// Orders the rules and returns them with the report.
     pub fn finish(mut self) -> Ruleset {
         self.opts.action_order.sort(&mut self.rules);
-        self.report.loaded = self.rules.len();
+        self.report.loaded = self.by_id.len();
         Ruleset {
             rules: self.rules,
             report: self.report,
@@ -375,7 +451,7 @@ enum Outcome {
     Disabled,
     Failed(Diagnostic),
     Skipped(String, Diagnostic),
-    Loaded(Box<LoadedRule>, SourceMap),
+    Loaded(Loaded),
 }
 
 /// Parses and validates one file's text; independent of other files so files can be
@@ -385,7 +461,7 @@ fn process(file: &str, text: &str, opts: &LoadOptions) -> Vec<Outcome> {
     let ctx = LowerCtx {
         vars: &opts.vars,
         classes: opts.classes.as_ref(),
-        validate_only: opts.validate_only,
+        validate_only: opts.validate_only || opts.check_only,
     };
     for rt in split_rules(file, text) {
         let ast = match parse_rule(&rt.text) {
@@ -411,16 +487,25 @@ fn process(file: &str, text: &str, opts: &LoadOptions) -> Vec<Outcome> {
             Ok(ir) => {
                 let line = rt.map.first_line();
                 let sid_span = ast.option("sid").map_or(ast.span, |o| o.span);
-                out.push(Outcome::Loaded(
-                    Box::new(LoadedRule {
+                let loaded = if opts.check_only {
+                    let w = Diagnostic::new(Severity::Warning, &rt.map, &rt.text, sid_span, "");
+                    Loaded::Checked {
+                        id: (ir.gid, ir.sid),
+                        rev: ir.rev,
+                        line,
+                        sid_warning: Box::new(w),
+                    }
+                } else {
+                    let rule = LoadedRule {
                         ir: Arc::new(ir),
                         text: rt.text,
                         sid_span,
                         file: file.to_string(),
                         line,
-                    }),
-                    rt.map,
-                ));
+                    };
+                    Loaded::Kept(Box::new(rule), rt.map)
+                };
+                out.push(Outcome::Loaded(loaded));
             }
             Err(e) => {
                 let sid = ast.sid().map(|s| format!(" (sid {s})")).unwrap_or_default();
@@ -442,19 +527,43 @@ fn process(file: &str, text: &str, opts: &LoadOptions) -> Vec<Outcome> {
 }
 
 /// Loads files with `opts`; I/O errors name the file.
-pub fn load_files<P: AsRef<Path>>(paths: &[P], opts: LoadOptions) -> Result<Ruleset, LoadError> {
-    let mut texts = Vec::with_capacity(paths.len());
-    for p in paths {
-        let p = p.as_ref();
-        let text = std::fs::read_to_string(p).map_err(|e| LoadError {
-            path: p.display().to_string(),
-            source: e,
-        })?;
-        texts.push((p.display().to_string(), text));
-    }
+pub fn load_files<P: AsRef<Path> + Sync>(
+    paths: &[P],
+    opts: LoadOptions,
+) -> Result<Ruleset, LoadError> {
     let mut l = Loader::new(opts);
-    l.add_many(&texts, 0);
+    l.add_files(paths, 0)?;
     Ok(l.finish())
+}
+
+/// Runs `job(0..n)` on `threads` threads (0 = all cores), results in index order.
+fn in_parallel<T: Send>(n: usize, threads: usize, job: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let threads = if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    };
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<T>>> =
+        (0..n).map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads.min(n).max(1) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                let out = job(i);
+                if let Ok(mut slot) = slots[i].lock() {
+                    *slot = Some(out);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|s| s.into_inner().ok().flatten().expect("every index ran"))
+        .collect()
 }
 
 /// A rules file could not be read.

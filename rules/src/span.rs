@@ -111,11 +111,18 @@ pub struct Diagnostic {
     pub col: usize,
     /// What is wrong.
     pub message: String,
-    /// The logical rule text the span points into.
+    /// The logical rule text the span points into: all of it up to [`MAX_KEPT_SOURCE`] bytes,
+    /// otherwise the window a diagnostic prints (a report over many huge rules stays small).
     pub source: String,
     /// The span in `source`.
     #[serde(skip)]
     pub span: Span,
+    /// Bytes of the rule text cut before and after `source`.
+    #[serde(skip)]
+    pub cut: (usize, usize),
+    /// The rule's `sid`, when its text names one (read before `source` is cut).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<u32>,
 }
 
 impl Diagnostic {
@@ -128,16 +135,49 @@ impl Diagnostic {
         message: impl Into<String>,
     ) -> Self {
         let (line, col) = map.line_col(span.start as usize);
+        let (lo, hi) = if text.len() <= MAX_KEPT_SOURCE {
+            (0, text.len())
+        } else {
+            window(text, span)
+        };
+        let shift = |i: u32| (i as usize).clamp(lo, hi) - lo;
         Diagnostic {
             severity,
             file: map.file.clone(),
             line,
             col,
             message: message.into(),
-            source: text.to_string(),
-            span,
+            source: text[lo..hi].to_string(),
+            span: Span::new(shift(span.start), shift(span.end)),
+            cut: (lo, text.len() - hi),
+            sid: sid_of(text),
         }
     }
+}
+
+/// The number after the first `sid:` in a rule's text (a text that failed to parse has no
+/// AST to ask).
+fn sid_of(text: &str) -> Option<u32> {
+    let i = text.find("sid:")?;
+    let rest = text[i + 4..].trim_start();
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+/// The part of `text` a diagnostic on `span` prints: 60 bytes either side of the span, and at
+/// most [`MAX_SHOWN_SPAN`] bytes of the span itself.
+fn window(text: &str, span: Span) -> (usize, usize) {
+    let start = span.start as usize;
+    let end = (span.end as usize).max(start + 1);
+    let lo = floor_char(text, start.saturating_sub(60));
+    let hi = if end - start > MAX_SHOWN_SPAN {
+        floor_char(text, start + MAX_SHOWN_SPAN)
+    } else {
+        floor_char(text, (end + 60).min(text.len()))
+    };
+    (lo, hi)
 }
 
 impl fmt::Display for Diagnostic {
@@ -153,17 +193,13 @@ impl fmt::Display for Diagnostic {
         )?;
         // Show a window of the logical text around the span so long rules stay readable; a
         // span longer than MAX_SHOWN_SPAN (a whole multi-megabyte rule) is cut, with a marker.
-        let start = self.span.start as usize;
-        let end = (self.span.end as usize).max(start + 1);
-        let lo = floor_char(&self.source, start.saturating_sub(60));
-        let cut = end - start > MAX_SHOWN_SPAN;
-        let hi = if cut {
-            floor_char(&self.source, start + MAX_SHOWN_SPAN)
-        } else {
-            floor_char(&self.source, (end + 60).min(self.source.len()))
-        };
+        let (start, end) = (self.span.start as usize, self.span.end as usize);
+        let (lo, hi) = window(&self.source, self.span);
+        let end = end.max(start + 1);
+        // A span that ran past a kept window was cut when the diagnostic was made.
+        let cut = end - start > MAX_SHOWN_SPAN || (self.cut.1 > 0 && end >= self.source.len());
         let window = &self.source[lo..hi];
-        let prefix = if lo > 0 { "..." } else { "" };
+        let prefix = if lo + self.cut.0 > 0 { "..." } else { "" };
         let pad = prefix.len()
             + self.source[lo..floor_char(&self.source, start.min(hi))]
                 .chars()
@@ -174,7 +210,7 @@ impl fmt::Display for Diagnostic {
             .count()
             .max(1);
         if cut {
-            let more = self.source.len() - hi;
+            let more = self.source.len() - hi + self.cut.1;
             writeln!(f, "  | {prefix}{window}... [{more} more bytes not shown]")?;
         } else {
             writeln!(f, "  | {prefix}{window}")?;
@@ -185,6 +221,9 @@ impl fmt::Display for Diagnostic {
 
 /// Longest part of a span a diagnostic prints (and underlines).
 const MAX_SHOWN_SPAN: usize = 200;
+
+/// Longest rule text a diagnostic keeps whole; a longer one keeps the printed window only.
+pub const MAX_KEPT_SOURCE: usize = 4096;
 
 fn floor_char(s: &str, mut i: usize) -> usize {
     i = i.min(s.len());
@@ -226,5 +265,29 @@ mod tests {
             "{out}"
         );
         assert_eq!(out.matches('^').count(), 3);
+    }
+
+    /// A diagnostic on a huge rule keeps only the window it prints, and prints the same.
+    #[test]
+    fn a_long_rule_keeps_only_the_printed_window() {
+        let text = format!(
+            "alert tcp any any -> any any (content:\"{}\"; sid:1;)",
+            "A".repeat(1 << 20)
+        );
+        let map = SourceMap::single("t.rules", 1);
+        let whole = Span::new(0, text.len());
+        let d = Diagnostic::new(Severity::Error, &map, &text, whole, "m");
+        assert!(d.source.len() < 400, "{} bytes kept", d.source.len());
+        let more = text.len() - MAX_SHOWN_SPAN;
+        assert!(d
+            .to_string()
+            .contains(&format!("[{more} more bytes not shown]")));
+        let at = text.find("sid").unwrap();
+        let d = Diagnostic::new(Severity::Error, &map, &text, Span::new(at, at + 3), "m");
+        assert!(d.source.len() < 200, "{} bytes kept", d.source.len());
+        let out = d.to_string();
+        assert!(out.contains("...AAA") && out.contains("sid:1;)"), "{out}");
+        assert_eq!(out.matches('^').count(), 3);
+        assert!(!out.contains("not shown"), "{out}");
     }
 }

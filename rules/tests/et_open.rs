@@ -78,3 +78,32 @@ fn et_open_loads_and_compiles() {
     assert!(e.stats.databases > 0);
     assert!(e.alloc_scratch().expect("scratch").is_some());
 }
+
+/// `rules check` keeps no rule (`check_only`) and still reports exactly what a full load does,
+/// duplicates and diagnostics included.
+#[test]
+fn et_open_check_only_reports_what_a_full_load_does() {
+    let Some(mut files) = et_open_files() else {
+        return;
+    };
+    // The same file twice: every rule is a duplicate of itself (warnings at each sid).
+    let largest = files
+        .iter()
+        .max_by_key(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .cloned()
+        .expect("files");
+    files.push(largest);
+    let full = rules::load_files(&files, rules::LoadOptions::default()).expect("load");
+    let opts = rules::LoadOptions {
+        check_only: true,
+        ..rules::LoadOptions::default()
+    };
+    let check = rules::load_files(&files, opts).expect("check");
+    assert!(check.rules.is_empty(), "a check keeps no rule");
+    assert!(full.report.duplicates > 100, "{}", full.report);
+    assert_eq!(check.report.to_string(), full.report.to_string());
+    assert_eq!(
+        serde_json::to_string(&check.report).unwrap(),
+        serde_json::to_string(&full.report).unwrap()
+    );
+}
