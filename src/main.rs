@@ -76,6 +76,15 @@ enum Command {
     Ctl(controlplane::console::CtlArgs),
 }
 
+/// The appliance runs for months: jemalloc's background thread returns freed pages to the
+/// system on its own schedule (without it, pages are purged only when the allocator is next
+/// busy, so a burst of API work left its memory resident while the process sat idle).
+fn purge_in_background() {
+    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
+        tracing::warn!(error = %e, "jemalloc background purging is not enabled");
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
@@ -84,6 +93,9 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+    if matches!(cli.command, Command::Run(_)) {
+        purge_in_background();
+    }
     if matches!(
         cli.command,
         Command::Pcap(_) | Command::Rules(_) | Command::Ctl(_)
