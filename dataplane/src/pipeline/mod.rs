@@ -18,7 +18,9 @@
 //! - [`alerts`], [`anomalies`], [`app_records`]: EVE `alert`, `anomaly` and app-layer records;
 //! - [`context`]: what the stages share (where and when, the detector and its pending
 //!   alerts, protocol names across layers);
-//! - [`views`]: pseudo and turned packets for inspections no packet of the right side triggers.
+//! - [`views`]: pseudo and turned packets for inspections no packet of the right side triggers;
+//! - [`verdict`]: the packet's verdict, the one way any stage drops a packet (and, inline, its
+//!   flow).
 //!
 //! Lower layers (`decode`, `flow`, `app`, `detect`, `eve`) never import this module.
 
@@ -36,6 +38,7 @@ mod stream_inspect;
 mod tests;
 mod tx_buffers;
 mod tx_inspect;
+mod verdict;
 mod views;
 
 use std::net::IpAddr;
@@ -118,6 +121,10 @@ struct Stages {
     /// Stream windows of the current packet; reused.
     windows: Vec<Window>,
     anomaly: AnomalyTypes,
+    /// Inline mode: verdicts are enforced (see [`verdict`]).
+    enforce: bool,
+    /// The verdict other stages asked for on the current packet ([`Stages::block`]).
+    verdict: Verdict,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -181,6 +188,8 @@ impl Pipeline {
                 stream_buf: Vec::new(),
                 windows: Vec::new(),
                 anomaly: cfg.anomaly,
+                enforce: cfg.detect.inline,
+                verdict: Verdict::Accept,
             },
         })
     }
@@ -282,8 +291,9 @@ impl Pipeline {
 
     /// Processes one frame captured at `now`.
     ///
-    /// Returns the packet's verdict: [`Verdict::Drop`] when a `drop`/`reject` rule matched it,
-    /// its stream or its transactions (the inline mode drops it; IDS forwards everything).
+    /// Returns the packet's verdict (see [`verdict`]): inline, [`Verdict::Drop`] when a `drop`
+    /// rule matched it, its stream or its transactions, or its flow was dropped before,
+    /// [`Verdict::Reject`] for the `reject` family; IDS mode accepts every packet.
     pub fn process<E: EventSink>(
         &mut self,
         frame: &[u8],
@@ -302,8 +312,6 @@ impl Pipeline {
         hw: HwChecksums,
         events: &mut E,
     ) -> Verdict {
-        let blocking = |p: &Pipeline| p.st.detector.as_ref().map(|d| d.blocking_matches());
-        let drops = blocking(self).unwrap_or(0);
         let Pipeline { link, decoder, st } = self;
         st.pcap_cnt += 1;
         st.stream_buf.clear();
@@ -311,11 +319,8 @@ impl Pipeline {
         // Decoded in place: returning the summary by value copied ~400 bytes per packet.
         let mut slot = None;
         let pkt = decoder.decode_offloaded_in(*link, frame, now, hw, &mut slot);
-        st.packet(pkt, now, events);
-        match blocking(self) {
-            Some(d) if d != drops => Verdict::Drop,
-            _ => Verdict::Accept,
-        }
+        let flow = st.packet(pkt, now, events);
+        st.settle(flow)
     }
 
     /// Expires idle flows (bounded work; call once per burst or when idle).
@@ -335,13 +340,19 @@ impl Pipeline {
 
 impl Stages {
     /// Everything after decoding, for one packet: flow tracking, the app layer, detection of
-    /// the packet, its stream and its transactions, then the records that are due.
+    /// the packet, its stream and its transactions, then the records that are due. Returns
+    /// the packet's flow.
     #[inline]
-    fn packet<E: EventSink>(&mut self, pkt: &Packet<'_>, now: Timestamp, events: &mut E) {
+    fn packet<E: EventSink>(
+        &mut self,
+        pkt: &Packet<'_>,
+        now: Timestamp,
+        events: &mut E,
+    ) -> Option<FlowHandle> {
         let Some(fp) = flow_packet(pkt) else {
             self.counters.no_flow += 1;
             self.flowless(pkt, now, events);
-            return;
+            return None;
         };
         // Flows that end on the way (expired, evicted, reused) are collected, then emitted
         // once the table is no longer borrowed.
@@ -388,6 +399,7 @@ impl Stages {
         for rec in end.ended.iter() {
             end.end.flow_end(rec);
         }
+        outcome.map(|o| o.flow)
     }
 
     /// A packet that belongs to no flow: its anomalies, then stateless detection.
@@ -507,6 +519,10 @@ impl Stages {
         let Some(slot) = self.apps.get_mut(h) else {
             return;
         };
+        if slot.dropped {
+            self.dropped_flow_packet();
+            return;
+        }
         if fp.tuple.proto == proto::UDP && !pkt.payload.is_empty() {
             if let Some(app) = slot.app.as_mut() {
                 let dir = outcome.dir;
@@ -554,7 +570,7 @@ impl Stages {
             pending: &mut self.pending,
         };
         for w in self.windows.iter() {
-            if let Some(s) = self.apps.find_mut(w.flow) {
+            if let Some(s) = self.apps.find_mut(w.flow).filter(|s| !s.dropped) {
                 let at = At {
                     flow_id: w.flow.id.0,
                     pcap_cnt: self.pcap_cnt,
@@ -657,10 +673,12 @@ impl Stages {
         for r in ended.iter() {
             end.flow_end(r);
         }
-        if let Some(det) = end.detector.as_deref() {
+        if let Some(det) = end.detector.as_deref_mut() {
             if !end.pending.is_empty() {
                 emit_alerts(end.pending, end.eve_buf, det, None, None, None, end.events);
             }
+            // Outside a packet there is nothing to drop.
+            det.take_verdict();
         }
     }
 }

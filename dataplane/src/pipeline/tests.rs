@@ -305,9 +305,107 @@ fn drop_rules_give_a_drop_verdict_and_blocked_alerts_inline() {
         })
         .collect();
     use crate::detect::Verdict::{Accept, Drop};
-    assert_eq!(verdicts, [Accept, Accept, Accept, Drop, Accept]);
+    // The server's ACK after the drop belongs to the dropped flow: dropped uninspected.
+    assert_eq!(verdicts, [Accept, Accept, Accept, Drop, Drop]);
     assert_eq!(out.alerts.len(), 1);
     assert_eq!(out.lines[0]["alert"]["action"], "blocked");
+    let c = counters(&p);
+    assert_eq!(c["verdict.blocked"], 2);
+    assert_eq!(c["verdict.flows_dropped"], 1);
+    assert_eq!(c["verdict.dropped_flow_packets"], 1);
+}
+
+/// Every counter of a pipeline, by name.
+fn counters(p: &Pipeline) -> std::collections::BTreeMap<&'static str, u64> {
+    let mut m = std::collections::BTreeMap::new();
+    p.visit_counters(&mut |n, v| {
+        m.insert(n, v);
+    });
+    m
+}
+
+/// A handshake then two data packets from the client, the first carrying `bad`, and the
+/// server's answer: the frames and the verdicts of `rule` over them, inline or not.
+fn verdicts_of(rule: &str, inline: bool) -> (Vec<crate::detect::Verdict>, Collect, Pipeline) {
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    const PSH: u8 = 0x08;
+    let c = ([10, 0, 0, 1], 40000);
+    let s = ([10, 0, 0, 2], 4444);
+    let frames = [
+        tcp(c, s, 100, 0, SYN, b""),
+        tcp(s, c, 500, 101, SYN | ACK, b""),
+        tcp(c, s, 101, 501, ACK, b""),
+        tcp(c, s, 101, 501, PSH | ACK, b"bad stuff"),
+        tcp(c, s, 110, 501, PSH | ACK, b"more bad"),
+        tcp(s, c, 501, 118, ACK, b""),
+    ];
+    let mut cfg = PipelineConfig {
+        engine: Some(engine(rule)),
+        ..PipelineConfig::default()
+    };
+    cfg.decode.checksum_validation = false;
+    cfg.detect.inline = inline;
+    let mut p = Pipeline::new(LinkType::Ethernet, &cfg).expect("pipeline");
+    let mut out = Collect::default();
+    let v = frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            p.process(
+                f,
+                crate::time::Timestamp::from_micros(1_700_000_000 + i as u64, 0),
+                &mut out,
+            )
+        })
+        .collect();
+    (v, out, p)
+}
+
+/// The reject family asks for answers to the sides it names, drops the flow like `drop`,
+/// and the flow's later packets raise no alert.
+#[test]
+fn reject_rules_name_the_sides_answered_and_drop_the_flow() {
+    use crate::detect::RejectTo;
+    use crate::detect::Verdict::{Accept, Drop, Reject};
+    for (action, to) in [
+        ("reject", RejectTo::Src),
+        ("rejectsrc", RejectTo::Src),
+        ("rejectdst", RejectTo::Dst),
+        ("rejectboth", RejectTo::Both),
+    ] {
+        let rule = format!("{action} tcp any any -> any any (msg:\"bad\"; content:\"bad\"; sid:9;)\n");
+        let (v, out, p) = verdicts_of(&rule, true);
+        assert_eq!(v, [Accept, Accept, Accept, Reject(to), Drop, Drop], "{action}");
+        assert_eq!(out.alerts.len(), 1, "{action}: later packets are not inspected");
+        let c = counters(&p);
+        assert_eq!(c["verdict.rejected"], 1);
+        assert_eq!(c["verdict.dropped_flow_packets"], 2);
+    }
+}
+
+/// IDS mode enforces nothing: every packet is accepted, the flow keeps being inspected
+/// (both data packets alert) and alerts say `allowed`.
+#[test]
+fn ids_mode_accepts_every_packet_and_keeps_inspecting() {
+    let rule = "drop tcp any any -> any any (msg:\"bad\"; content:\"bad\"; sid:9;)\n";
+    let (v, out, p) = verdicts_of(rule, false);
+    assert!(v.iter().all(|v| *v == crate::detect::Verdict::Accept), "{v:?}");
+    assert_eq!(out.alerts.len(), 2);
+    assert!(out.lines.iter().all(|l| l["alert"]["action"] == "allowed"));
+    let c = counters(&p);
+    assert_eq!(c["verdict.blocked"], 0);
+    assert_eq!(c["verdict.flows_dropped"], 0);
+}
+
+/// `pass` stops the flow's inspection: a later `drop` match does not drop anything.
+#[test]
+fn pass_stops_inspection_of_the_flow() {
+    let rules = "pass tcp any any -> any any (content:\"bad stuff\"; sid:1;)\n\
+                 drop tcp any any -> any any (content:\"more bad\"; sid:2;)\n";
+    let (v, out, _) = verdicts_of(rules, true);
+    assert!(v.iter().all(|v| *v == crate::detect::Verdict::Accept), "{v:?}");
+    assert!(out.alerts.is_empty());
 }
 
 /// App-layer events raised while a flow ends (here at shutdown: request headers cut short by
