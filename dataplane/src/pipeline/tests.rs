@@ -374,10 +374,19 @@ fn reject_rules_name_the_sides_answered_and_drop_the_flow() {
         ("rejectdst", RejectTo::Dst),
         ("rejectboth", RejectTo::Both),
     ] {
-        let rule = format!("{action} tcp any any -> any any (msg:\"bad\"; content:\"bad\"; sid:9;)\n");
+        let rule =
+            format!("{action} tcp any any -> any any (msg:\"bad\"; content:\"bad\"; sid:9;)\n");
         let (v, out, p) = verdicts_of(&rule, true);
-        assert_eq!(v, [Accept, Accept, Accept, Reject(to), Drop, Drop], "{action}");
-        assert_eq!(out.alerts.len(), 1, "{action}: later packets are not inspected");
+        assert_eq!(
+            v,
+            [Accept, Accept, Accept, Reject(to), Drop, Drop],
+            "{action}"
+        );
+        assert_eq!(
+            out.alerts.len(),
+            1,
+            "{action}: later packets are not inspected"
+        );
         let c = counters(&p);
         assert_eq!(c["verdict.rejected"], 1);
         assert_eq!(c["verdict.dropped_flow_packets"], 2);
@@ -390,7 +399,10 @@ fn reject_rules_name_the_sides_answered_and_drop_the_flow() {
 fn ids_mode_accepts_every_packet_and_keeps_inspecting() {
     let rule = "drop tcp any any -> any any (msg:\"bad\"; content:\"bad\"; sid:9;)\n";
     let (v, out, p) = verdicts_of(rule, false);
-    assert!(v.iter().all(|v| *v == crate::detect::Verdict::Accept), "{v:?}");
+    assert!(
+        v.iter().all(|v| *v == crate::detect::Verdict::Accept),
+        "{v:?}"
+    );
     assert_eq!(out.alerts.len(), 2);
     assert!(out.lines.iter().all(|l| l["alert"]["action"] == "allowed"));
     let c = counters(&p);
@@ -404,7 +416,10 @@ fn pass_stops_inspection_of_the_flow() {
     let rules = "pass tcp any any -> any any (content:\"bad stuff\"; sid:1;)\n\
                  drop tcp any any -> any any (content:\"more bad\"; sid:2;)\n";
     let (v, out, _) = verdicts_of(rules, true);
-    assert!(v.iter().all(|v| *v == crate::detect::Verdict::Accept), "{v:?}");
+    assert!(
+        v.iter().all(|v| *v == crate::detect::Verdict::Accept),
+        "{v:?}"
+    );
     assert!(out.alerts.is_empty());
 }
 
