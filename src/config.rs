@@ -169,6 +169,54 @@ pub struct Capture {
     /// `ports`: the DPDK ports to poll.
     #[serde(default)]
     pub ports: Vec<PortEntry>,
+    /// `ports`: inline (IPS) pairs of those ports; what one side receives and its verdict
+    /// lets through leaves on the other.
+    #[serde(default)]
+    pub inline: Vec<InlinePair>,
+}
+
+/// Two ports of `[[capture.ports]]` (by `device`) joined inline: every packet received on one
+/// is transmitted on the other unless its verdict drops it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InlinePair {
+    pub ports: [String; 2],
+}
+
+impl Capture {
+    /// For each of `ports`, the index of its inline peer (`None`: watched only).
+    pub fn inline_peers(&self) -> Vec<Option<usize>> {
+        let index = |d: &str| self.ports.iter().position(|p| p.device == d);
+        let mut peers = vec![None; self.ports.len()];
+        for pair in &self.inline {
+            if let (Some(a), Some(b)) = (index(&pair.ports[0]), index(&pair.ports[1])) {
+                peers[a] = Some(b);
+                peers[b] = Some(a);
+            }
+        }
+        peers
+    }
+
+    /// Refuses pairs naming unknown ports, a port twice, or one port on both sides.
+    fn check_inline(&self) -> Result<(), String> {
+        let mut seen: Vec<&str> = Vec::new();
+        for (i, pair) in self.inline.iter().enumerate() {
+            for d in &pair.ports {
+                if !self.ports.iter().any(|p| &p.device == d) {
+                    return Err(format!(
+                        "capture.inline[{i}].ports: {d:?} is not a device of [[capture.ports]]"
+                    ));
+                }
+                if seen.contains(&d.as_str()) {
+                    return Err(format!(
+                        "capture.inline[{i}].ports: {d:?} is already in an inline pair"
+                    ));
+                }
+                seen.push(d);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Capture modes.
@@ -257,9 +305,9 @@ impl Config {
                         "capture.pcap: required with mode = \"replay\"".into(),
                     ));
                 };
-                if !c.ports.is_empty() {
+                if !c.ports.is_empty() || !c.inline.is_empty() {
                     return Err(invalid(
-                        "capture.ports: only allowed with mode = \"ports\"".into(),
+                        "capture.ports, capture.inline: only allowed with mode = \"ports\"".into(),
                     ));
                 }
                 if pcap.is_relative() {
@@ -275,6 +323,7 @@ impl Config {
                         "capture.pcap: only allowed with mode = \"replay\"".into(),
                     ));
                 }
+                c.check_inline().map_err(invalid)?;
                 for (i, p) in c.ports.iter().enumerate() {
                     if let Some(q) = p.rx_queues {
                         if (q as usize) < c.workers {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use dataplane::dpdk::PortStats;
-use dataplane::runtime::{self, Plan, PortPlan, ReplayOptions, WorkerPlan};
+use dataplane::runtime::{self, Plan, PlanRoute, PortPlan, ReplayOptions, WorkerPlan};
 use dataplane::worker::{Published, WorkerConfig};
 
 use crate::replay::{eve_stats_record, records_dropped};
@@ -497,6 +497,7 @@ fn run_dataplane(
                 duration,
                 stop,
                 worker,
+                inline: None,
             };
             let r =
                 runtime::replay_with(&opts, Some(attach), Some(&mut progress), None, None, None)?;
@@ -517,23 +518,36 @@ fn run_dataplane(
         }
         config::Mode::Ports => {
             let ports = &c.ports;
+            let peers = c.inline_peers();
             println!(
-                "osprey: polling {} port(s) with {workers} worker(s); Ctrl-C to stop",
-                ports.len()
+                "osprey: polling {} port(s) with {workers} worker(s){}; Ctrl-C to stop",
+                ports.len(),
+                match c.inline.len() {
+                    0 => String::new(),
+                    n => format!(", {n} inline pair(s) forwarding"),
+                }
             );
             let plan = Plan {
                 eal: cfg.dpdk.clone(),
                 ports: ports
                     .iter()
-                    .map(|p| PortPlan {
+                    .zip(&peers)
+                    .map(|(p, peer)| PortPlan {
                         name: p.device.clone(),
                         vdev: p.vdev.clone(),
                         rx_queues: p.rx_queues.unwrap_or(*workers as u16),
+                        // Each worker transmits on its own queue of an inline port.
+                        tx_queues: if peer.is_some() { *workers as u16 } else { 1 },
                     })
                     .collect(),
                 workers: (0..*workers)
                     .map(|w| WorkerPlan {
                         queues: (0..ports.len()).map(|p| (p, w as u16)).collect(),
+                        routes: peers
+                            .iter()
+                            .enumerate()
+                            .map(|(p, peer)| peer.map(|q| PlanRoute { peer: q, back: p }))
+                            .collect(),
                         expected_packets: None,
                         wire: Default::default(),
                         first_packet: None,

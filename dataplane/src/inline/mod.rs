@@ -1,14 +1,16 @@
 //! The inline (IPS) path's own pieces: answers to rejected packets ([`reject`], sans-I/O
-//! bytes) and the counters of forwarding and answering ([`InlineCounters`]). The worker
-//! ([`crate::worker`]) forwards accepted packets to the peer port of their pair, frees
-//! dropped ones and transmits the answers.
+//! bytes), the worker's Tx side ([`forward`]: accepted packets to the peer port of their
+//! pair from the same mbuf, dropped ones freed, answers transmitted) and the counters of
+//! forwarding and answering ([`InlineCounters`]).
 
+pub mod forward;
 pub mod reject;
 
 use crate::counters::CounterSet;
 use crate::decode::LinkType;
 use crate::detect::RejectTo;
 
+pub use forward::{InlineIo, Route, RouteError, TX_RETRIES};
 pub use reject::{RejectError, ReplyKind, Side, MAX_REPLY};
 
 /// Counters of one worker's inline path.
@@ -18,6 +20,8 @@ pub struct InlineCounters {
     pub forwarded: u64,
     /// Packets not forwarded because their verdict blocked them.
     pub dropped: u64,
+    /// Packets (forwarded and answers) the Tx queues accepted.
+    pub tx_packets: u64,
     /// Tx bursts that left packets unsent (the queue was full); the rest is retried.
     pub tx_full: u64,
     /// Packets freed unsent after the retries (counted, never waited for).
@@ -39,6 +43,7 @@ impl CounterSet for InlineCounters {
     fn visit(&self, f: &mut dyn FnMut(&'static str, u64)) {
         f("inline.forwarded", self.forwarded);
         f("inline.dropped", self.dropped);
+        f("tx.packets", self.tx_packets);
         f("tx.full", self.tx_full);
         f("tx.dropped", self.tx_dropped);
         f("reject.rst", self.reject_rst);
