@@ -469,6 +469,46 @@ mod tests {
     }
 
     #[test]
+    fn example_inline_config_pairs_its_two_ports() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/appliance-inline-2x40g.toml");
+        let text = std::fs::read_to_string(&p).unwrap();
+        let cfg = Config::parse(&text, "inline", Path::new(".")).unwrap();
+        assert_eq!(cfg.capture.inline_peers(), vec![Some(1), Some(0)]);
+    }
+
+    #[test]
+    fn inline_pairs_must_name_distinct_known_ports() {
+        let ports = "[capture]\nmode = \"ports\"\n[[capture.ports]]\ndevice = \"a\"\n\
+                     [[capture.ports]]\ndevice = \"b\"\n[[capture.ports]]\ndevice = \"c\"\n";
+        let parse = |pairs: &str| Config::parse(&format!("{ports}{pairs}"), "t", Path::new("."));
+        let ok = parse("[[capture.inline]]\nports = [\"b\", \"c\"]\n").unwrap();
+        assert_eq!(ok.capture.inline_peers(), vec![None, Some(2), Some(1)]);
+        let e = parse("[[capture.inline]]\nports = [\"a\", \"x\"]\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("capture.inline[0].ports: \"x\" is not a device"),
+            "{e}"
+        );
+        let e = parse("[[capture.inline]]\nports = [\"a\", \"b\"]\n[[capture.inline]]\nports = [\"c\", \"a\"]\n")
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("capture.inline[1].ports: \"a\" is already"),
+            "{e}"
+        );
+        let e = parse("[[capture.inline]]\nports = [\"a\"]\n").unwrap_err();
+        assert!(e.to_string().contains("ports"), "{e}");
+        let e = parse("[[capture.inline]]\nports = [\"a\", \"b\"]\npeer = 1\n").unwrap_err();
+        assert!(e.to_string().contains("peer"), "{e}");
+        let replay = "[capture]\nmode = \"replay\"\npcap = \"x.pcap\"\n[[capture.inline]]\nports = [\"a\", \"b\"]\n";
+        let e = Config::parse(replay, "t", Path::new(".")).unwrap_err();
+        assert!(
+            e.to_string().contains("only allowed with mode = \"ports\""),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn eve_anomaly_types_default_to_suricatas_and_are_read() {
         use dataplane::pipeline::AnomalyTypes;
         let base = "[capture]\nmode = \"replay\"\npcap = \"x.pcap\"\n";

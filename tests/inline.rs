@@ -500,3 +500,64 @@ fn a_tx_ring_that_stays_full_is_counted_and_the_worker_keeps_going() {
         "{full} full bursts for {dropped} dropped"
     );
 }
+
+/// `osprey run` with an inline pair of two `net_pcap` ports forwards what `osprey replay
+/// --inline-out` writes for the same capture and rules: side A replays the demo capture,
+/// side B transmits into a file.
+#[test]
+fn osprey_run_forwards_between_an_inline_pair_as_the_replay_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let rules = std::fs::read_to_string(sample("demo.rules"))
+        .unwrap()
+        .replace("\nalert ", "\ndrop ");
+    let rules_file = d.join("drop.rules");
+    std::fs::write(&rules_file, rules).unwrap();
+    let pcap = sample("demo.pcap");
+    let replayed = d.join("replayed.pcap");
+    let o = run(osprey()
+        .args(["replay", "--quiet", "--pcap"])
+        .arg(&pcap)
+        .arg("--rules")
+        .arg(&rules_file)
+        .arg("--inline-out")
+        .arg(&replayed));
+    assert!(o.status.success());
+    let empty = d.join("empty.pcap");
+    write_pcap(&empty, ETHERNET, &[]);
+    let (out_a, out_b) = (d.join("a.pcap"), d.join("b.pcap"));
+    let cfg = d.join("osprey.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[capture]\nmode = \"ports\"\nworkers = 1\n\
+             [[capture.ports]]\ndevice = \"net_pcap0\"\nvdev = \"net_pcap0,rx_pcap={},tx_pcap={}\"\n\
+             [[capture.ports]]\ndevice = \"net_pcap1\"\nvdev = \"net_pcap1,rx_pcap={},tx_pcap={}\"\n\
+             [[capture.inline]]\nports = [\"net_pcap0\", \"net_pcap1\"]\n\
+             [api]\nlisten = \"127.0.0.1:0\"\nallow_plaintext = true\n\
+             [metrics]\nenabled = false\n\
+             [storage]\npath = {:?}\n\
+             [rules]\nfiles = [{rules_file:?}]\n",
+            pcap.display(),
+            out_a.display(),
+            empty.display(),
+            out_b.display(),
+            d.join("db"),
+        ),
+    )
+    .unwrap();
+    let o = common::run_within(
+        osprey().args(["run", "--seconds", "4", "-c"]).arg(&cfg),
+        std::time::Duration::from_secs(120),
+    );
+    eprintln!(
+        "run stdout:\n{}\nrun stderr:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "osprey run failed: {:?}", o.status);
+    let forwarded = frames(&out_b);
+    assert!(!forwarded.is_empty());
+    assert_eq!(forwarded, frames(&replayed));
+    assert!(frames(&out_a).is_empty(), "nothing came in on side B");
+}
