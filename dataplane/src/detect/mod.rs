@@ -632,6 +632,12 @@ impl Detector {
         std::mem::take(&mut self.core.verdict)
     }
 
+    /// Merges `v` into the verdict [`Detector::take_verdict`] returns next (what a caller
+    /// took aside for an inspection that must not count towards it).
+    pub fn merge_verdict(&mut self, v: Verdict) {
+        self.core.verdict = self.core.verdict.merge(v);
+    }
+
     /// Frees the per-burst arena; the worker calls it after each burst.
     pub fn end_burst(&mut self) {
         self.arena.reset();

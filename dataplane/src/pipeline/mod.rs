@@ -674,6 +674,10 @@ impl Stages {
             end.flow_end(r);
         }
         if let Some(det) = end.detector.as_deref_mut() {
+            // No packet is dropped outside a packet: these alerts were not blocking anything.
+            for a in end.pending.iter_mut() {
+                a.blocked = false;
+            }
             if !end.pending.is_empty() {
                 emit_alerts(end.pending, end.eve_buf, det, None, None, None, end.events);
             }
