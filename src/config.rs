@@ -12,6 +12,7 @@ use controlplane::config::{
     ApiConfig, AuthConfig, ControlPlaneConfig, EveConfig, IngestConfig, MetricsConfig,
     StorageConfig,
 };
+use dataplane::pipeline::{ExceptionPolicies, ExceptionPolicy};
 use dataplane::runtime::{EalConfig, MAX_REPLAY_WORKERS};
 use serde::Deserialize;
 
@@ -43,6 +44,47 @@ pub struct Config {
     pub rules: RulesSection,
     #[serde(default)]
     pub management: Management,
+    #[serde(default)]
+    pub exception_policy: ExceptionPolicySection,
+}
+
+/// `[exception_policy]`: Suricata's exception policies (`auto`, `ignore`, `pass-packet`,
+/// `pass-flow`, `bypass`, `drop-packet`, `drop-flow`, `reject`): `master` for every cause,
+/// then one key per cause.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExceptionPolicySection {
+    pub master: Option<String>,
+    pub flow_memcap: Option<String>,
+    pub app_layer_error: Option<String>,
+}
+
+impl ExceptionPolicySection {
+    /// The policies, or the key whose value is not one.
+    pub fn policies(&self) -> Result<ExceptionPolicies, String> {
+        let parse = |key: &str, v: &Option<String>| -> Result<Option<ExceptionPolicy>, String> {
+            v.as_deref()
+                .map(|s| {
+                    ExceptionPolicy::parse(s).ok_or_else(|| {
+                        let known: Vec<_> = ExceptionPolicy::ALL.iter().map(|(_, n)| *n).collect();
+                        format!(
+                            "exception_policy.{key} = {s:?}: one of {}",
+                            known.join(", ")
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let master = parse("master", &self.master)?.unwrap_or_default();
+        let mut p = ExceptionPolicies::all(master);
+        if let Some(v) = parse("flow_memcap", &self.flow_memcap)? {
+            p.flow_memcap = v;
+        }
+        if let Some(v) = parse("app_layer_error", &self.app_layer_error)? {
+            p.app_layer_error = v;
+        }
+        Ok(p)
+    }
 }
 
 /// Storage defaults for the appliance: a local `osprey-data` directory.
@@ -336,6 +378,7 @@ impl Config {
                 }
             }
         }
+        cfg.exception_policy.policies().map_err(invalid)?;
         if cfg.status.interval_secs == 0 {
             return Err(invalid("status.interval_secs must be at least 1".into()));
         }
@@ -504,6 +547,33 @@ mod tests {
         let e = Config::parse(replay, "t", Path::new(".")).unwrap_err();
         assert!(
             e.to_string().contains("only allowed with mode = \"ports\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn exception_policies_are_read_per_cause_over_the_master_switch() {
+        let base = "[capture]\nmode = \"replay\"\npcap = \"x.pcap\"\n";
+        let cfg = Config::parse(
+            &format!(
+                "{base}[exception_policy]\nmaster = \"ignore\"\napp_layer_error = \"drop-flow\"\n"
+            ),
+            "t",
+            Path::new("."),
+        )
+        .unwrap();
+        let p = cfg.exception_policy.policies().unwrap();
+        assert_eq!(p.flow_memcap, ExceptionPolicy::Ignore);
+        assert_eq!(p.app_layer_error, ExceptionPolicy::DropFlow);
+        let e = Config::parse(
+            &format!("{base}[exception_policy]\nflow_memcap = \"drop_flow\"\n"),
+            "t",
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("exception_policy.flow_memcap = \"drop_flow\""),
             "{e}"
         );
     }

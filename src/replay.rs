@@ -51,6 +51,13 @@ pub(crate) struct ReplayArgs {
     /// flow, `reject` also answers with a TCP RST or ICMP unreachable. One worker.
     #[arg(long)]
     inline_out: Option<PathBuf>,
+    /// Exception policies, comma-separated: a policy for every cause (`drop-flow`), or
+    /// `CAUSE=POLICY` with causes `flow-memcap`, `app-layer-error` and policies `auto`,
+    /// `ignore`, `pass-packet`, `pass-flow`, `bypass`, `drop-packet`, `drop-flow`, `reject`.
+    /// Default: the config file's `[exception_policy]`, else `auto` (inline: `drop-flow`,
+    /// IDS: `ignore`).
+    #[arg(long, value_parser = parse_exception_policies)]
+    exception_policy: Option<dataplane::pipeline::ExceptionPolicies>,
     /// Engine mode flags, comma-separated: `checksum-off` (do not validate checksums, like
     /// Suricata's `-k none`), `stream-inline`, `midstream`, `simulate-ips` (act as inline:
     /// `drop`/`reject` alerts say `blocked` and dropped flows are no longer inspected, while
@@ -60,6 +67,34 @@ pub(crate) struct ReplayArgs {
     /// Print nothing on success.
     #[arg(short, long)]
     quiet: bool,
+}
+
+fn parse_exception_policies(s: &str) -> Result<dataplane::pipeline::ExceptionPolicies, String> {
+    use dataplane::pipeline::{ExceptionPolicies, ExceptionPolicy};
+    let policy = |p: &str| {
+        ExceptionPolicy::parse(p).ok_or_else(|| {
+            let known: Vec<_> = ExceptionPolicy::ALL.iter().map(|(_, n)| *n).collect();
+            format!(
+                "unknown exception policy {p:?} (known: {})",
+                known.join(", ")
+            )
+        })
+    };
+    let mut out = ExceptionPolicies::default();
+    for part in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
+        match part.split_once('=') {
+            None => out = ExceptionPolicies::all(policy(part)?),
+            Some((cause, p)) => {
+                if !out.set(cause, policy(p)?) {
+                    return Err(format!(
+                        "unknown exception cause {cause:?} (known: {})",
+                        ExceptionPolicies::CAUSES.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Engine mode flags (`--flags`).
@@ -110,6 +145,11 @@ fn replay_worker_config(
 ) -> anyhow::Result<WorkerConfig> {
     let mut worker = a.flags.worker_config();
     worker.pipeline.engine = engine;
+    worker.pipeline.exceptions = match (&a.exception_policy, file_cfg) {
+        (Some(p), _) => *p,
+        (None, Some(c)) => c.exception_policy.policies().map_err(anyhow::Error::msg)?,
+        (None, None) => Default::default(),
+    };
     worker.pipeline.anomaly = match &a.anomaly_types {
         Some(names) => {
             dataplane::pipeline::AnomalyTypes::from_names(names.iter().map(String::as_str))

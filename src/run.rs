@@ -474,6 +474,10 @@ fn run_dataplane(
     let mut worker = WorkerConfig::default();
     worker.pipeline.engine = Some(engine);
     worker.pipeline.anomaly = cfg.eve.anomaly();
+    worker.pipeline.exceptions = cfg
+        .exception_policy
+        .policies()
+        .map_err(anyhow::Error::msg)?;
     // Transactions are rendered as EVE records only for an EVE file; alerts always carry
     // their own rendering (stored with them).
     worker.pipeline.app.eve_logging = cfg.eve.enabled;

@@ -561,3 +561,20 @@ fn osprey_run_forwards_between_an_inline_pair_as_the_replay_does() {
     assert_eq!(forwarded, frames(&replayed));
     assert!(frames(&out_a).is_empty(), "nothing came in on side B");
 }
+
+/// A policy or cause that does not exist is refused at the command line, naming the choices.
+#[test]
+fn unknown_exception_policies_are_refused_with_the_choices() {
+    for (arg, says) in [
+        ("flow-memcap=drop_it", "known: auto, ignore, pass-packet"),
+        ("stream-memcap=ignore", "known: flow-memcap, app-layer-error"),
+    ] {
+        let o = run(osprey()
+            .args(["replay", "--pcap"])
+            .arg(sample("demo.pcap"))
+            .args(["--exception-policy", arg]));
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{err}");
+    }
+}

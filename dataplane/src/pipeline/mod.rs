@@ -19,6 +19,7 @@
 //! - [`context`]: what the stages share (where and when, the detector and its pending
 //!   alerts, protocol names across layers);
 //! - [`views`]: pseudo and turned packets for inspections no packet of the right side triggers;
+//! - [`exception`]: exception policies (flow memcap, app-layer errors);
 //! - [`verdict`]: the packet's verdict, the one way any stage drops a packet (and, inline, its
 //!   flow).
 //!
@@ -28,6 +29,7 @@ mod alerts;
 mod anomalies;
 mod app_records;
 mod context;
+mod exception;
 mod flow_end;
 mod flow_state;
 mod packet_inspect;
@@ -68,6 +70,7 @@ use views::icmp_of;
 
 pub use anomalies::AnomalyTypes;
 pub use context::PipelineCounters;
+pub use exception::{ExceptionPolicies, ExceptionPolicy};
 pub use sink::{EventSink, NullEvents};
 
 /// Settings of a pipeline.
@@ -81,6 +84,8 @@ pub struct PipelineConfig {
     pub detect: DetectConfig,
     /// Which anomalies become EVE `anomaly` records.
     pub anomaly: AnomalyTypes,
+    /// What to do when a packet or its flow escapes inspection.
+    pub exceptions: ExceptionPolicies,
 }
 
 /// Tracked flows from which the worker prefetches each burst's flows: about 9 MiB of entries
@@ -123,8 +128,12 @@ struct Stages {
     anomaly: AnomalyTypes,
     /// Inline mode: verdicts are enforced (see [`verdict`]).
     enforce: bool,
-    /// The verdict other stages asked for on the current packet ([`Stages::block`]).
+    /// The verdict other stages asked for on the current packet and its flow
+    /// ([`Stages::block`]).
     verdict: Verdict,
+    /// The verdict asked for on the current packet alone ([`Stages::block_packet`]).
+    packet_verdict: Verdict,
+    exceptions: ExceptionPolicies,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -190,6 +199,8 @@ impl Pipeline {
                 anomaly: cfg.anomaly,
                 enforce: cfg.detect.inline,
                 verdict: Verdict::Accept,
+                packet_verdict: Verdict::Accept,
+                exceptions: cfg.exceptions,
             },
         })
     }
@@ -357,10 +368,12 @@ impl Stages {
         // Flows that end on the way (expired, evicted, reused) are collected, then emitted
         // once the table is no longer borrowed.
         self.ended.clear();
+        let errors = exception::parser_errors(&self.app_counters);
         let outcome = match self.track(pkt, &fp, now) {
             Ok(o) => Some(o),
             Err(_) => {
                 self.counters.flow_drop += 1;
+                self.flow_memcap_exception();
                 self.log_packet_anomalies(pkt, 0, Default::default(), now, events);
                 None
             }
@@ -368,6 +381,9 @@ impl Stages {
         if let Some(o) = outcome {
             self.log_packet_anomalies(pkt, o.flow.id.0, o.events, now, events);
             self.on_flow_packet(pkt, &fp, &o, now, events);
+            if exception::parser_errors(&self.app_counters) != errors {
+                self.app_layer_exception(o.flow);
+            }
         }
         if self.detector.is_some() {
             self.inspect_windows(pkt, now);

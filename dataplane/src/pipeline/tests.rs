@@ -856,3 +856,72 @@ mod anomaly_records {
         }
     }
 }
+
+/// A packet the flow table refused (its emergency eviction found nothing to evict) follows
+/// the flow-memcap exception policy, counted: `ignore` fails open, `drop-packet` and `auto`
+/// drop the packet inline (there is no flow to drop), IDS mode ignores drops.
+#[test]
+fn flow_memcap_exception_policies_fail_open_or_closed() {
+    use super::{ExceptionPolicies, ExceptionPolicy as P};
+    use crate::detect::{RejectTo, Verdict};
+    let settle = |policy: P, inline: bool| {
+        let mut cfg = PipelineConfig::default();
+        cfg.detect.inline = inline;
+        cfg.exceptions = ExceptionPolicies::all(policy);
+        let mut p = Pipeline::new(LinkType::Ethernet, &cfg).expect("pipeline");
+        p.st.flow_memcap_exception();
+        let v = p.st.settle(None);
+        // The next packet starts afresh.
+        assert_eq!(p.st.settle(None), Verdict::Accept);
+        (v, counters(&p)["exception_policy.flow_memcap"])
+    };
+    assert_eq!(settle(P::Ignore, true), (Verdict::Accept, 1));
+    assert_eq!(settle(P::PassFlow, true), (Verdict::Accept, 1));
+    assert_eq!(settle(P::DropPacket, true), (Verdict::Drop, 1));
+    assert_eq!(settle(P::DropFlow, true), (Verdict::Drop, 1));
+    assert_eq!(settle(P::Auto, true), (Verdict::Drop, 1));
+    assert_eq!(settle(P::Reject, true), (Verdict::Reject(RejectTo::Src), 1));
+    assert_eq!(settle(P::Auto, false), (Verdict::Accept, 1));
+    assert_eq!(settle(P::DropPacket, false), (Verdict::Accept, 1));
+}
+
+/// `drop-packet` on an app-layer error drops the packet and keeps the flow; `drop-flow`
+/// drops the flow's later packets too; `pass-flow` stops its inspection.
+#[test]
+fn app_layer_error_policies_act_on_the_packet_or_its_flow() {
+    use super::{ExceptionPolicies, ExceptionPolicy as P};
+    use crate::detect::Verdict::{Accept, Drop};
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    let c = ([10, 0, 0, 1], 40000);
+    let s = ([10, 0, 0, 2], 4444);
+    let syn = tcp(c, s, 100, 0, SYN, b"");
+    let later = tcp(s, c, 500, 101, SYN | ACK, b"");
+    let run = |policy: P| {
+        let mut cfg = PipelineConfig {
+            engine: Some(engine(
+                "alert tcp any any -> any any (msg:\"any\"; sid:1;)\n",
+            )),
+            ..PipelineConfig::default()
+        };
+        cfg.decode.checksum_validation = false;
+        cfg.detect.inline = true;
+        cfg.exceptions = ExceptionPolicies::all(policy);
+        let mut p = Pipeline::new(LinkType::Ethernet, &cfg).expect("pipeline");
+        let mut out = Collect::default();
+        let t = crate::time::Timestamp::from_micros(1_700_000_000, 0);
+        // The first packet as `process` runs it, with an app-layer error on its flow.
+        let Pipeline { link, decoder, st } = &mut p;
+        let mut slot = None;
+        let pkt = decoder.decode_offloaded_in(*link, &syn, t, Default::default(), &mut slot);
+        let h = st.packet(pkt, t, &mut out).expect("a flow");
+        st.app_layer_exception(h);
+        let first = st.settle(Some(h));
+        let second = p.process(&later, t, &mut out);
+        (first, second, out.alerts.len())
+    };
+    assert_eq!(run(P::DropPacket), (Drop, Accept, 2));
+    assert_eq!(run(P::DropFlow), (Drop, Drop, 1));
+    assert_eq!(run(P::PassFlow), (Accept, Accept, 1));
+    assert_eq!(run(P::Ignore), (Accept, Accept, 2));
+}

@@ -24,6 +24,13 @@ impl Stages {
         self.verdict = self.verdict.merge(v);
     }
 
+    /// Asks for verdict `v` on the packet being processed only: its flow is not dropped with
+    /// it (an exception policy's `drop-packet`).
+    #[inline]
+    pub(super) fn block_packet(&mut self, v: Verdict) {
+        self.packet_verdict = self.packet_verdict.merge(v);
+    }
+
     /// A packet of a dropped flow: dropped without inspection (counted).
     #[inline]
     pub(super) fn dropped_flow_packet(&mut self) {
@@ -40,7 +47,8 @@ impl Stages {
             .detector
             .as_mut()
             .map_or(Verdict::Accept, |d| d.take_verdict());
-        let v = std::mem::take(&mut self.verdict).merge(rules);
+        let flow_v = std::mem::take(&mut self.verdict).merge(rules);
+        let v = std::mem::take(&mut self.packet_verdict).merge(flow_v);
         if !self.enforce || !v.blocks() {
             return Verdict::Accept;
         }
@@ -48,7 +56,10 @@ impl Stages {
         if let Verdict::Reject(_) = v {
             self.counters.verdict_rejected += 1;
         }
-        if let Some(slot) = flow.and_then(|h| self.apps.get_mut(h)) {
+        if let Some(slot) = flow
+            .filter(|_| flow_v.blocks())
+            .and_then(|h| self.apps.get_mut(h))
+        {
             if !slot.dropped {
                 slot.dropped = true;
                 self.counters.flows_dropped += 1;
