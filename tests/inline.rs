@@ -567,7 +567,10 @@ fn osprey_run_forwards_between_an_inline_pair_as_the_replay_does() {
 fn unknown_exception_policies_are_refused_with_the_choices() {
     for (arg, says) in [
         ("flow-memcap=drop_it", "known: auto, ignore, pass-packet"),
-        ("stream-memcap=ignore", "known: flow-memcap, app-layer-error"),
+        (
+            "stream-memcap=ignore",
+            "known: flow-memcap, app-layer-error",
+        ),
     ] {
         let o = run(osprey()
             .args(["replay", "--pcap"])
