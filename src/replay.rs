@@ -54,8 +54,8 @@ pub(crate) struct ReplayArgs {
     /// Exception policies, comma-separated: a policy for every cause (`drop-flow`), or
     /// `CAUSE=POLICY` with causes `flow-memcap`, `app-layer-error` and policies `auto`,
     /// `ignore`, `pass-packet`, `pass-flow`, `bypass`, `drop-packet`, `drop-flow`, `reject`.
-    /// Default: the config file's `[exception_policy]`, else `auto` (inline: `drop-flow`,
-    /// IDS: `ignore`).
+    /// Default: the config file's `[exception_policy]`, else `ignore` (`auto` is `drop-flow`
+    /// inline, `ignore` in IDS mode).
     #[arg(long, value_parser = parse_exception_policies)]
     exception_policy: Option<dataplane::pipeline::ExceptionPolicies>,
     /// Engine mode flags, comma-separated: `checksum-off` (do not validate checksums, like

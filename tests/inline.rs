@@ -581,3 +581,30 @@ fn unknown_exception_policies_are_refused_with_the_choices() {
         assert!(err.contains(says), "{err}");
     }
 }
+
+/// Text sent to port 53 is no DNS: an app-layer error on that flow. By default the box fails
+/// open (everything forwarded, the exception counted); `app-layer-error=drop-flow` drops the
+/// flow from its first packet on and nothing else.
+#[test]
+fn app_layer_errors_fail_open_by_default_and_close_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = mixed_capture();
+    let out = dir.path().join("out.pcap");
+    let rules = "alert tcp any any -> any any (msg:\"never\"; content:\"zzz-not-there\"; sid:1;)\n";
+    let args = ["--inline-out", out.to_str().unwrap()];
+    let (stats, _) = replay(dir.path(), &input, rules, &args);
+    assert_eq!(frames(&out), input, "fail open");
+    let errors = counter(&stats, "exception_policy.app_layer_error");
+    assert!(errors >= 1);
+    let closed = [
+        &args[..],
+        &["--exception-policy", "app-layer-error=drop-flow"],
+    ]
+    .concat();
+    let (stats, _) = replay(dir.path(), &input, rules, &closed);
+    let is_dns = |f: &Vec<u8>| flow_key(f).is_some_and(|(p, _)| p == 17);
+    let expected: Vec<Vec<u8>> = input.iter().filter(|f| !is_dns(f)).cloned().collect();
+    assert_eq!(frames(&out), expected);
+    assert_eq!(counter(&stats, "verdict.flows_dropped"), 1);
+    assert_eq!(counter(&stats, "exception_policy.app_layer_error"), 1);
+}

@@ -11,7 +11,7 @@
 //! | `pass-flow`, `bypass` | the flow is no longer inspected | the same |
 //! | `pass-packet`, `ignore` | nothing more (the packet is forwarded) | the same |
 //!
-//! Each application is counted (`exception_policy.<cause>`), `ignore` included, so that a
+//! Nothing is configured: `ignore` (fail open). Each application is counted (`exception_policy.<cause>`), `ignore` included, so that a
 //! fail-open box shows what it let through uninspected.
 
 use crate::detect::{RejectTo, Verdict};
@@ -19,13 +19,14 @@ use crate::flow::FlowHandle;
 
 use super::Stages;
 
-/// One cause's policy.
+/// One cause's policy. The default is `ignore` (fail open: nothing changes unless a policy
+/// is chosen); Suricata's shipped configuration chooses `auto`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ExceptionPolicy {
     /// `drop-flow` inline, `ignore` in IDS mode.
-    #[default]
     Auto,
-    /// Do nothing more.
+    /// Do nothing more (the default).
+    #[default]
     Ignore,
     /// Let the packet through.
     PassPacket,
