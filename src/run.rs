@@ -116,15 +116,24 @@ impl StatusLine {
         } else {
             String::new()
         };
+        // Inline pairs: what was forwarded and blocked; packets a full Tx queue cost are drops.
+        let forwarded = sum(published, "inline.forwarded").unwrap_or(0);
+        let blocked = sum(published, "inline.dropped").unwrap_or(0);
+        let tx_dropped = sum(published, "tx.dropped").unwrap_or(0);
+        let inline = if forwarded + blocked > 0 {
+            format!(" | forwarded {forwarded} blocked {blocked}")
+        } else {
+            String::new()
+        };
         format!(
-            "[{:>6.0}s] {:>10.0} pps {:>9.1} Mbps | packets {} | flows {} | alerts {} | drops {}{lost_note}{records}",
+            "[{:>6.0}s] {:>10.0} pps {:>9.1} Mbps | packets {} | flows {} | alerts {}{inline} | drops {}{lost_note}{records}",
             elapsed.as_secs_f64(),
             pps,
             mbps,
             packets,
             opt(sum(published, "flow.active")),
             opt(sum(published, "detect.alerts")),
-            port.imissed + port.rx_nombuf + port.ierrors + lost
+            port.imissed + port.rx_nombuf + port.ierrors + lost + tx_dropped
         )
     }
 }

@@ -556,6 +556,13 @@ fn osprey_run_forwards_between_an_inline_pair_as_the_replay_does() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(o.status.success(), "osprey run failed: {:?}", o.status);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("| forwarded ") && l.contains(" blocked ")),
+        "the status line shows what was forwarded and blocked"
+    );
     let forwarded = frames(&out_b);
     assert!(!forwarded.is_empty());
     assert_eq!(forwarded, frames(&replayed));
