@@ -29,6 +29,11 @@ pub(crate) struct BenchArgs {
     /// Rule files to detect with while benchmarking.
     #[arg(long, num_args = 1..)]
     rules: Vec<PathBuf>,
+    /// `ids` watches only; `inline` forwards every packet its verdict lets through to a
+    /// `net_null` peer (from the same mbuf) and reports the forwarded rate and the time
+    /// packets spend in the box.
+    #[arg(long, default_value = "ids", value_parser = ["ids", "inline"])]
+    mode: String,
 }
 
 #[derive(serde::Serialize)]
@@ -44,11 +49,18 @@ struct BenchWorker {
     cpu_seconds: Option<f64>,
     /// Packets per CPU second of the worker: its rate on a core of its own.
     pps_per_cpu_second: Option<f64>,
+    /// Inline: packets forwarded per second.
+    forwarded_pps: Option<f64>,
+    /// Inline: time from a burst's receipt to the return of its transmission, per packet
+    /// sent, median and 99th percentile, in microseconds.
+    latency_p50_us: Option<f64>,
+    latency_p99_us: Option<f64>,
 }
 
 #[derive(serde::Serialize)]
 struct BenchReport {
     pcap: PathBuf,
+    mode: String,
     seconds: f64,
     packets: u64,
     bytes: u64,
@@ -71,7 +83,9 @@ pub(crate) fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
         duration: Some(Duration::from_secs(a.seconds.max(1))),
         stop: stop_on_signals()?,
         worker,
+        inline: (a.mode == "inline").then_some(runtime::InlinePeer::Null),
     };
+    let inline = opts.inline.is_some();
     let r = runtime::replay(&opts, None, None, None, None)?;
     let secs = r.elapsed_secs.max(1e-9);
     // Cycles per packet per worker: the worker's whole poll loop (PMD receive included) over
@@ -79,26 +93,34 @@ pub(crate) fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let per_worker: Vec<BenchWorker> = r
         .per_worker
         .iter()
-        .map(|w| BenchWorker {
-            worker: w.worker,
-            lcore: w.lcore,
-            packets: w.packets,
-            pps: w.packets as f64 / secs,
-            gbps: w.captured_bytes as f64 * 8.0 / secs / 1e9,
-            cycles_per_packet: if w.packets > 0 {
-                (r.tsc_hz as f64 * secs) / w.packets as f64
-            } else {
-                0.0
-            },
-            cpu_seconds: w.cpu_secs,
-            pps_per_cpu_second: w
-                .cpu_secs
-                .filter(|&c| c > 0.0)
-                .map(|c| w.packets as f64 / c),
+        .map(|w| {
+            let c = |n: &str| w.counters.get(n).copied().unwrap_or(0) as f64;
+            let us = |n: &str| c(n) * 1e6 / r.tsc_hz.max(1) as f64;
+            BenchWorker {
+                worker: w.worker,
+                lcore: w.lcore,
+                packets: w.packets,
+                pps: w.packets as f64 / secs,
+                gbps: w.captured_bytes as f64 * 8.0 / secs / 1e9,
+                cycles_per_packet: if w.packets > 0 {
+                    (r.tsc_hz as f64 * secs) / w.packets as f64
+                } else {
+                    0.0
+                },
+                cpu_seconds: w.cpu_secs,
+                pps_per_cpu_second: w
+                    .cpu_secs
+                    .filter(|&c| c > 0.0)
+                    .map(|c| w.packets as f64 / c),
+                forwarded_pps: inline.then(|| c("inline.forwarded") / secs),
+                latency_p50_us: inline.then(|| us("inline.latency_p50_cycles")),
+                latency_p99_us: inline.then(|| us("inline.latency_p99_cycles")),
+            }
         })
         .collect();
     let report = BenchReport {
         pcap: a.pcap,
+        mode: a.mode,
         seconds: secs,
         packets: r.packets,
         bytes: r.captured_bytes,
@@ -123,8 +145,15 @@ pub(crate) fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
                 }
                 _ => String::new(),
             };
+            let fwd = match (w.forwarded_pps, w.latency_p50_us, w.latency_p99_us) {
+                (Some(f), Some(p50), Some(p99)) => format!(
+                    "; forwarded {:.3} Mpps, in the box p50 {p50:.1} µs p99 {p99:.1} µs",
+                    f / 1e6
+                ),
+                _ => String::new(),
+            };
             println!(
-                "worker {} (lcore {}): {:.3} Mpps, {:.2} Gbps, {:.0} cycles/packet{cpu}",
+                "worker {} (lcore {}): {:.3} Mpps, {:.2} Gbps, {:.0} cycles/packet{cpu}{fwd}",
                 w.worker,
                 w.lcore,
                 w.pps / 1e6,

@@ -12,6 +12,7 @@ use controlplane::config::{
     ApiConfig, AuthConfig, ControlPlaneConfig, EveConfig, IngestConfig, MetricsConfig,
     StorageConfig,
 };
+use dataplane::pipeline::{ExceptionPolicies, ExceptionPolicy};
 use dataplane::runtime::{EalConfig, MAX_REPLAY_WORKERS};
 use serde::Deserialize;
 
@@ -43,6 +44,47 @@ pub struct Config {
     pub rules: RulesSection,
     #[serde(default)]
     pub management: Management,
+    #[serde(default)]
+    pub exception_policy: ExceptionPolicySection,
+}
+
+/// `[exception_policy]`: Suricata's exception policies (`auto`, `ignore`, `pass-packet`,
+/// `pass-flow`, `bypass`, `drop-packet`, `drop-flow`, `reject`): `master` for every cause,
+/// then one key per cause.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExceptionPolicySection {
+    pub master: Option<String>,
+    pub flow_memcap: Option<String>,
+    pub app_layer_error: Option<String>,
+}
+
+impl ExceptionPolicySection {
+    /// The policies, or the key whose value is not one.
+    pub fn policies(&self) -> Result<ExceptionPolicies, String> {
+        let parse = |key: &str, v: &Option<String>| -> Result<Option<ExceptionPolicy>, String> {
+            v.as_deref()
+                .map(|s| {
+                    ExceptionPolicy::parse(s).ok_or_else(|| {
+                        let known: Vec<_> = ExceptionPolicy::ALL.iter().map(|(_, n)| *n).collect();
+                        format!(
+                            "exception_policy.{key} = {s:?}: one of {}",
+                            known.join(", ")
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let master = parse("master", &self.master)?.unwrap_or_default();
+        let mut p = ExceptionPolicies::all(master);
+        if let Some(v) = parse("flow_memcap", &self.flow_memcap)? {
+            p.flow_memcap = v;
+        }
+        if let Some(v) = parse("app_layer_error", &self.app_layer_error)? {
+            p.app_layer_error = v;
+        }
+        Ok(p)
+    }
 }
 
 /// Storage defaults for the appliance: a local `osprey-data` directory.
@@ -169,6 +211,54 @@ pub struct Capture {
     /// `ports`: the DPDK ports to poll.
     #[serde(default)]
     pub ports: Vec<PortEntry>,
+    /// `ports`: inline (IPS) pairs of those ports; what one side receives and its verdict
+    /// lets through leaves on the other.
+    #[serde(default)]
+    pub inline: Vec<InlinePair>,
+}
+
+/// Two ports of `[[capture.ports]]` (by `device`) joined inline: every packet received on one
+/// is transmitted on the other unless its verdict drops it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InlinePair {
+    pub ports: [String; 2],
+}
+
+impl Capture {
+    /// For each of `ports`, the index of its inline peer (`None`: watched only).
+    pub fn inline_peers(&self) -> Vec<Option<usize>> {
+        let index = |d: &str| self.ports.iter().position(|p| p.device == d);
+        let mut peers = vec![None; self.ports.len()];
+        for pair in &self.inline {
+            if let (Some(a), Some(b)) = (index(&pair.ports[0]), index(&pair.ports[1])) {
+                peers[a] = Some(b);
+                peers[b] = Some(a);
+            }
+        }
+        peers
+    }
+
+    /// Refuses pairs naming unknown ports, a port twice, or one port on both sides.
+    fn check_inline(&self) -> Result<(), String> {
+        let mut seen: Vec<&str> = Vec::new();
+        for (i, pair) in self.inline.iter().enumerate() {
+            for d in &pair.ports {
+                if !self.ports.iter().any(|p| &p.device == d) {
+                    return Err(format!(
+                        "capture.inline[{i}].ports: {d:?} is not a device of [[capture.ports]]"
+                    ));
+                }
+                if seen.contains(&d.as_str()) {
+                    return Err(format!(
+                        "capture.inline[{i}].ports: {d:?} is already in an inline pair"
+                    ));
+                }
+                seen.push(d);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Capture modes.
@@ -257,9 +347,9 @@ impl Config {
                         "capture.pcap: required with mode = \"replay\"".into(),
                     ));
                 };
-                if !c.ports.is_empty() {
+                if !c.ports.is_empty() || !c.inline.is_empty() {
                     return Err(invalid(
-                        "capture.ports: only allowed with mode = \"ports\"".into(),
+                        "capture.ports, capture.inline: only allowed with mode = \"ports\"".into(),
                     ));
                 }
                 if pcap.is_relative() {
@@ -275,6 +365,7 @@ impl Config {
                         "capture.pcap: only allowed with mode = \"replay\"".into(),
                     ));
                 }
+                c.check_inline().map_err(invalid)?;
                 for (i, p) in c.ports.iter().enumerate() {
                     if let Some(q) = p.rx_queues {
                         if (q as usize) < c.workers {
@@ -287,6 +378,7 @@ impl Config {
                 }
             }
         }
+        cfg.exception_policy.policies().map_err(invalid)?;
         if cfg.status.interval_secs == 0 {
             return Err(invalid("status.interval_secs must be at least 1".into()));
         }
@@ -417,6 +509,73 @@ mod tests {
         assert_eq!(cfg.capture.mode, Mode::Ports);
         assert_eq!(cfg.capture.ports.len(), 2);
         assert!(cfg.capture.workers >= 1);
+    }
+
+    #[test]
+    fn example_inline_config_pairs_its_two_ports() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/appliance-inline-2x40g.toml");
+        let text = std::fs::read_to_string(&p).unwrap();
+        let cfg = Config::parse(&text, "inline", Path::new(".")).unwrap();
+        assert_eq!(cfg.capture.inline_peers(), vec![Some(1), Some(0)]);
+    }
+
+    #[test]
+    fn inline_pairs_must_name_distinct_known_ports() {
+        let ports = "[capture]\nmode = \"ports\"\n[[capture.ports]]\ndevice = \"a\"\n\
+                     [[capture.ports]]\ndevice = \"b\"\n[[capture.ports]]\ndevice = \"c\"\n";
+        let parse = |pairs: &str| Config::parse(&format!("{ports}{pairs}"), "t", Path::new("."));
+        let ok = parse("[[capture.inline]]\nports = [\"b\", \"c\"]\n").unwrap();
+        assert_eq!(ok.capture.inline_peers(), vec![None, Some(2), Some(1)]);
+        let e = parse("[[capture.inline]]\nports = [\"a\", \"x\"]\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("capture.inline[0].ports: \"x\" is not a device"),
+            "{e}"
+        );
+        let e = parse("[[capture.inline]]\nports = [\"a\", \"b\"]\n[[capture.inline]]\nports = [\"c\", \"a\"]\n")
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("capture.inline[1].ports: \"a\" is already"),
+            "{e}"
+        );
+        let e = parse("[[capture.inline]]\nports = [\"a\"]\n").unwrap_err();
+        assert!(e.to_string().contains("ports"), "{e}");
+        let e = parse("[[capture.inline]]\nports = [\"a\", \"b\"]\npeer = 1\n").unwrap_err();
+        assert!(e.to_string().contains("peer"), "{e}");
+        let replay = "[capture]\nmode = \"replay\"\npcap = \"x.pcap\"\n[[capture.inline]]\nports = [\"a\", \"b\"]\n";
+        let e = Config::parse(replay, "t", Path::new(".")).unwrap_err();
+        assert!(
+            e.to_string().contains("only allowed with mode = \"ports\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn exception_policies_are_read_per_cause_over_the_master_switch() {
+        let base = "[capture]\nmode = \"replay\"\npcap = \"x.pcap\"\n";
+        let cfg = Config::parse(
+            &format!(
+                "{base}[exception_policy]\nmaster = \"ignore\"\napp_layer_error = \"drop-flow\"\n"
+            ),
+            "t",
+            Path::new("."),
+        )
+        .unwrap();
+        let p = cfg.exception_policy.policies().unwrap();
+        assert_eq!(p.flow_memcap, ExceptionPolicy::Ignore);
+        assert_eq!(p.app_layer_error, ExceptionPolicy::DropFlow);
+        let e = Config::parse(
+            &format!("{base}[exception_policy]\nflow_memcap = \"drop_flow\"\n"),
+            "t",
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("exception_policy.flow_memcap = \"drop_flow\""),
+            "{e}"
+        );
     }
 
     #[test]

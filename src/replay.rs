@@ -46,13 +46,55 @@ pub(crate) struct ReplayArgs {
     /// when the ring is full the worker waits for the writer (`eve.queue_waits`).
     #[arg(long)]
     eve_ring_bytes: Option<usize>,
+    /// Run inline (IPS) and write what would have been forwarded to this capture, in order,
+    /// with the answers to rejected packets: `drop` drops the packet and the rest of its
+    /// flow, `reject` also answers with a TCP RST or ICMP unreachable. One worker.
+    #[arg(long)]
+    inline_out: Option<PathBuf>,
+    /// Exception policies, comma-separated: a policy for every cause (`drop-flow`), or
+    /// `CAUSE=POLICY` with causes `flow-memcap`, `app-layer-error` and policies `auto`,
+    /// `ignore`, `pass-packet`, `pass-flow`, `bypass`, `drop-packet`, `drop-flow`, `reject`.
+    /// Default: the config file's `[exception_policy]`, else `ignore` (`auto` is `drop-flow`
+    /// inline, `ignore` in IDS mode).
+    #[arg(long, value_parser = parse_exception_policies)]
+    exception_policy: Option<dataplane::pipeline::ExceptionPolicies>,
     /// Engine mode flags, comma-separated: `checksum-off` (do not validate checksums, like
-    /// Suricata's `-k none`), `stream-inline`, `midstream`, `simulate-ips`.
+    /// Suricata's `-k none`), `stream-inline`, `midstream`, `simulate-ips` (act as inline:
+    /// `drop`/`reject` alerts say `blocked` and dropped flows are no longer inspected, while
+    /// nothing is forwarded).
     #[arg(long, default_value = "", value_parser = parse_flags)]
     flags: Flags,
     /// Print nothing on success.
     #[arg(short, long)]
     quiet: bool,
+}
+
+fn parse_exception_policies(s: &str) -> Result<dataplane::pipeline::ExceptionPolicies, String> {
+    use dataplane::pipeline::{ExceptionPolicies, ExceptionPolicy};
+    let policy = |p: &str| {
+        ExceptionPolicy::parse(p).ok_or_else(|| {
+            let known: Vec<_> = ExceptionPolicy::ALL.iter().map(|(_, n)| *n).collect();
+            format!(
+                "unknown exception policy {p:?} (known: {})",
+                known.join(", ")
+            )
+        })
+    };
+    let mut out = ExceptionPolicies::default();
+    for part in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
+        match part.split_once('=') {
+            None => out = ExceptionPolicies::all(policy(part)?),
+            Some((cause, p)) => {
+                if !out.set(cause, policy(p)?) {
+                    return Err(format!(
+                        "unknown exception cause {cause:?} (known: {})",
+                        ExceptionPolicies::CAUSES.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Engine mode flags (`--flags`).
@@ -88,6 +130,7 @@ impl Flags {
         w.pipeline.decode.checksum_validation = !self.checksum_off;
         w.pipeline.flow.stream.inline = self.stream_inline;
         w.pipeline.flow.stream.midstream = self.midstream;
+        w.pipeline.detect.inline = self.simulate_ips;
         w
     }
 }
@@ -102,6 +145,11 @@ fn replay_worker_config(
 ) -> anyhow::Result<WorkerConfig> {
     let mut worker = a.flags.worker_config();
     worker.pipeline.engine = engine;
+    worker.pipeline.exceptions = match (&a.exception_policy, file_cfg) {
+        (Some(p), _) => *p,
+        (None, Some(c)) => c.exception_policy.policies().map_err(anyhow::Error::msg)?,
+        (None, None) => Default::default(),
+    };
     worker.pipeline.anomaly = match &a.anomaly_types {
         Some(names) => {
             dataplane::pipeline::AnomalyTypes::from_names(names.iter().map(String::as_str))
@@ -138,6 +186,7 @@ pub(crate) fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         duration: None,
         stop: stop_on_signals()?,
         worker,
+        inline: a.inline_out.clone().map(runtime::InlinePeer::Pcap),
     };
     let eve = match &a.eve {
         Some(p) => Some(std::io::BufWriter::with_capacity(
@@ -240,6 +289,25 @@ pub(crate) fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             report.drops.rx_nombuf,
             report.drops.undelivered
         )?;
+        if let Some(path) = &a.inline_out {
+            let sum = |n: &str| -> u64 {
+                report
+                    .per_worker
+                    .iter()
+                    .filter_map(|w| w.counters.get(n))
+                    .sum()
+            };
+            writeln!(
+                out,
+                "inline: {} forwarded, {} dropped, {} RST and {} ICMP answers written to {}; tx dropped {}",
+                sum("inline.forwarded"),
+                sum("inline.dropped"),
+                sum("reject.rst"),
+                sum("reject.icmp"),
+                path.display(),
+                sum("tx.dropped")
+            )?;
+        }
         if report.capture.truncated_tail {
             writeln!(
                 out,
@@ -252,11 +320,21 @@ pub(crate) fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     if dropped > 0 {
         eprintln!("osprey: {dropped} record(s) dropped on full worker rings (stopped early)");
     }
-    Ok(if report.drops.undelivered > 0 || dropped > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    let tx_dropped: u64 = report
+        .per_worker
+        .iter()
+        .filter_map(|w| w.counters.get("tx.dropped"))
+        .sum();
+    if tx_dropped > 0 {
+        eprintln!("osprey: {tx_dropped} packet(s) could not be written to the inline output");
+    }
+    Ok(
+        if report.drops.undelivered > 0 || dropped > 0 || tx_dropped > 0 {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }
 
 /// EVE records written to the `--eve` file, by event type.

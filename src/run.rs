@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use dataplane::dpdk::PortStats;
-use dataplane::runtime::{self, Plan, PortPlan, ReplayOptions, WorkerPlan};
+use dataplane::runtime::{self, Plan, PlanRoute, PortPlan, ReplayOptions, WorkerPlan};
 use dataplane::worker::{Published, WorkerConfig};
 
 use crate::replay::{eve_stats_record, records_dropped};
@@ -116,15 +116,24 @@ impl StatusLine {
         } else {
             String::new()
         };
+        // Inline pairs: what was forwarded and blocked; packets a full Tx queue cost are drops.
+        let forwarded = sum(published, "inline.forwarded").unwrap_or(0);
+        let blocked = sum(published, "inline.dropped").unwrap_or(0);
+        let tx_dropped = sum(published, "tx.dropped").unwrap_or(0);
+        let inline = if forwarded + blocked > 0 {
+            format!(" | forwarded {forwarded} blocked {blocked}")
+        } else {
+            String::new()
+        };
         format!(
-            "[{:>6.0}s] {:>10.0} pps {:>9.1} Mbps | packets {} | flows {} | alerts {} | drops {}{lost_note}{records}",
+            "[{:>6.0}s] {:>10.0} pps {:>9.1} Mbps | packets {} | flows {} | alerts {}{inline} | drops {}{lost_note}{records}",
             elapsed.as_secs_f64(),
             pps,
             mbps,
             packets,
             opt(sum(published, "flow.active")),
             opt(sum(published, "detect.alerts")),
-            port.imissed + port.rx_nombuf + port.ierrors + lost
+            port.imissed + port.rx_nombuf + port.ierrors + lost + tx_dropped
         )
     }
 }
@@ -474,6 +483,10 @@ fn run_dataplane(
     let mut worker = WorkerConfig::default();
     worker.pipeline.engine = Some(engine);
     worker.pipeline.anomaly = cfg.eve.anomaly();
+    worker.pipeline.exceptions = cfg
+        .exception_policy
+        .policies()
+        .map_err(anyhow::Error::msg)?;
     // Transactions are rendered as EVE records only for an EVE file; alerts always carry
     // their own rendering (stored with them).
     worker.pipeline.app.eve_logging = cfg.eve.enabled;
@@ -497,6 +510,7 @@ fn run_dataplane(
                 duration,
                 stop,
                 worker,
+                inline: None,
             };
             let r =
                 runtime::replay_with(&opts, Some(attach), Some(&mut progress), None, None, None)?;
@@ -517,23 +531,36 @@ fn run_dataplane(
         }
         config::Mode::Ports => {
             let ports = &c.ports;
+            let peers = c.inline_peers();
             println!(
-                "osprey: polling {} port(s) with {workers} worker(s); Ctrl-C to stop",
-                ports.len()
+                "osprey: polling {} port(s) with {workers} worker(s){}; Ctrl-C to stop",
+                ports.len(),
+                match c.inline.len() {
+                    0 => String::new(),
+                    n => format!(", {n} inline pair(s) forwarding"),
+                }
             );
             let plan = Plan {
                 eal: cfg.dpdk.clone(),
                 ports: ports
                     .iter()
-                    .map(|p| PortPlan {
+                    .zip(&peers)
+                    .map(|(p, peer)| PortPlan {
                         name: p.device.clone(),
                         vdev: p.vdev.clone(),
                         rx_queues: p.rx_queues.unwrap_or(*workers as u16),
+                        // Each worker transmits on its own queue of an inline port.
+                        tx_queues: if peer.is_some() { *workers as u16 } else { 1 },
                     })
                     .collect(),
                 workers: (0..*workers)
                     .map(|w| WorkerPlan {
                         queues: (0..ports.len()).map(|p| (p, w as u16)).collect(),
+                        routes: peers
+                            .iter()
+                            .enumerate()
+                            .map(|(p, peer)| peer.map(|q| PlanRoute { peer: q, back: p }))
+                            .collect(),
                         expected_packets: None,
                         wire: Default::default(),
                         first_packet: None,

@@ -11,6 +11,7 @@
 //! - [`flow`]: per-worker flow table, TCP tracking and stream reassembly.
 //! - [`app`]: application-layer parsers (HTTP, DNS, TLS) over reassembled streams.
 //! - [`detect`]: per-worker rule matching (Hyperscan prefilter, option verification, verdicts).
+//! - [`inline`]: answers to rejected packets and the inline path's counters.
 //! - [`pipeline`]: one packet through decode → flow → app layer → detection → records, with
 //!   each flow's app-layer and detection state beside its flow-table entry; nothing below
 //!   imports it.
@@ -32,6 +33,7 @@ pub mod dpdk;
 pub mod eve;
 pub mod export;
 pub mod flow;
+pub mod inline;
 pub mod io;
 pub mod offload;
 pub mod pipeline;

@@ -61,6 +61,11 @@ pub enum RuntimeError {
     WorkerPanicked(usize),
     #[error("invalid worker configuration: {0}")]
     Config(String),
+    #[error(
+        "{0} workers requested: an inline replay writing a capture takes one worker (the \
+         order of what is forwarded is one worker's)"
+    )]
+    InlineOutWorkers(usize),
 }
 
 /// Most workers a capture replay can have: `net_pcap` serves at most 16 Rx queues
@@ -173,6 +178,18 @@ pub struct ReplayOptions {
     pub stop: Arc<AtomicBool>,
     /// Decoder and pipeline settings.
     pub worker: WorkerConfig,
+    /// Run inline (IPS): forward what is not dropped to this peer; `None` watches only.
+    pub inline: Option<InlinePeer>,
+}
+
+/// Where an inline replay forwards what its verdicts let through.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InlinePeer {
+    /// A capture file (`net_pcap`'s `tx_pcap`): what would have been forwarded, in order,
+    /// with the answers to rejected packets (one worker).
+    Pcap(PathBuf),
+    /// `net_null`, which takes every packet (benchmarks).
+    Null,
 }
 
 /// Counters of one worker at the end of a run.
@@ -245,6 +262,19 @@ pub struct PortPlan {
     pub name: String,
     pub vdev: Option<String>,
     pub rx_queues: u16,
+    /// Tx queues: one per worker on a port of an inline pair (each worker transmits on its
+    /// own), else 1.
+    pub tx_queues: u16,
+}
+
+/// Where packets of a worker's Rx queue go inline: indices into [`Plan::ports`]. The worker
+/// transmits on Tx queue number `worker index` of each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlanRoute {
+    /// The peer port: forwarded packets, answers to the receiver.
+    pub peer: usize,
+    /// The receiving port: answers to the sender.
+    pub back: usize,
 }
 
 /// What one worker polls and when it stops.
@@ -252,6 +282,8 @@ pub struct PortPlan {
 pub struct WorkerPlan {
     /// (index into `Plan::ports`, queue) pairs, polled round-robin.
     pub queues: Vec<(usize, u16)>,
+    /// Inline: where each of `queues` forwards (same order; empty or `None`: watch only).
+    pub routes: Vec<Option<PlanRoute>>,
     pub expected_packets: Option<u64>,
     pub wire: WireLengths,
     /// Time of the first packet of a replayed file (calibrates the device timestamp unit);
@@ -403,7 +435,7 @@ pub fn run(
     let attached = take_attachments(plan)?;
     let started = Instant::now();
     // Kept whole until the end: on an early return its stop guard drops before its jobs.
-    let mut launched = launch_workers(&eal, plan, &ports, link, attached)?;
+    let mut launched = launch_workers(&eal, plan, &ports, &pool, link, attached)?;
     if let Some(a) = &plan.attach {
         let _ = a.workers.set(std::mem::take(&mut launched.live));
         refresh_ports(a, &ports);
@@ -497,7 +529,7 @@ fn start_ports(eal: &Eal, plan: &Plan, pool: &Arc<Mempool>) -> Result<Vec<Port>,
         let id = Port::by_name(eal, &pp.name)?;
         let cfg = PortConfig {
             rx_queues: pp.rx_queues,
-            tx_queues: 1,
+            tx_queues: pp.tx_queues.max(1),
             ..PortConfig::default()
         };
         ports.push(Port::start(eal, id, &pp.name, &cfg, pool.clone())?);
@@ -548,6 +580,7 @@ fn launch_workers<'p>(
     eal: &Eal,
     plan: &'p Plan,
     ports: &[Port],
+    pool: &Arc<Mempool>,
     link: crate::decode::LinkType,
     mut attached: Vec<Option<WorkerAttach>>,
 ) -> Result<Launched<'p>, RuntimeError> {
@@ -571,13 +604,19 @@ fn launch_workers<'p>(
         crate::export::WhenFull::Drop
     };
     let lcores = eal.worker_lcores();
+    let inline_cfg = inline_worker_config(&plan.worker);
     for (i, (wp, lcore)) in plan.workers.iter().zip(lcores.iter().copied()).enumerate() {
         let attach = attached.get_mut(i).and_then(Option::take);
         let slot = attach.as_ref().map(|a| a.engine.clone());
         let mut export = worker_export(plan, attach, &mut l);
         export.set_when_full(&when_full);
-        let worker = Worker::new(i, link, wp.wire.clone(), &plan.worker, export)
+        let inline = wp.routes.iter().any(Option::is_some);
+        let cfg = if inline { &inline_cfg } else { &plan.worker };
+        let mut worker = Worker::new(i, link, wp.wire.clone(), cfg, export)
             .map_err(|e| RuntimeError::Config(e.to_string()))?;
+        if inline {
+            worker.set_inline(inline_io(i, wp, ports, pool)?);
+        }
         l.published.push(worker.published());
         let mut queues = Vec::with_capacity(wp.queues.len());
         for &(p, q) in &wp.queues {
@@ -616,6 +655,50 @@ fn launch_workers<'p>(
         l.jobs.push(job);
     }
     Ok(l)
+}
+
+/// What an inline worker runs: the plan's settings with verdicts enforced and, as Suricata
+/// does in IPS mode, stream data inspected at once instead of once acknowledged (a drop
+/// must come before the data reaches the other side).
+fn inline_worker_config(w: &WorkerConfig) -> WorkerConfig {
+    let mut w = w.clone();
+    w.pipeline.detect.inline = true;
+    w.pipeline.flow.stream.inline = true;
+    w
+}
+
+/// Worker `i`'s Tx side: its queue on every port its routes name.
+fn inline_io(
+    i: usize,
+    wp: &WorkerPlan,
+    ports: &[Port],
+    pool: &Arc<Mempool>,
+) -> Result<crate::inline::InlineIo, RuntimeError> {
+    let mut used: Vec<usize> = Vec::new();
+    let mut index = |p: usize| match used.iter().position(|&u| u == p) {
+        Some(k) => k,
+        None => {
+            used.push(p);
+            used.len() - 1
+        }
+    };
+    let routes: Vec<Option<crate::inline::Route>> = wp
+        .routes
+        .iter()
+        .map(|r| {
+            r.map(|r| crate::inline::Route {
+                peer: index(r.peer),
+                back: index(r.back),
+            })
+        })
+        .collect();
+    let mut tx = Vec::with_capacity(used.len());
+    for &p in &used {
+        let port = ports.get(p).ok_or(RuntimeError::Workers(i))?;
+        tx.push(port.tx_queue(i as u16)?);
+    }
+    crate::inline::InlineIo::new(tx, routes, pool.clone())
+        .map_err(|e| RuntimeError::Config(e.to_string()))
 }
 
 /// Where one worker's records go: the control plane's rings when attached, else rings whose
@@ -771,6 +854,9 @@ pub fn replay_with(
     if opts.workers == 0 || opts.workers > MAX_REPLAY_WORKERS {
         return Err(RuntimeError::ReplayWorkers(opts.workers));
     }
+    if matches!(opts.inline, Some(InlinePeer::Pcap(_))) && opts.workers != 1 {
+        return Err(RuntimeError::InlineOutWorkers(opts.workers));
+    }
     let info = scan(&opts.pcap)?;
     check_link(&opts.pcap, info.link_type)?;
     if info.packets == 0 {
@@ -813,6 +899,32 @@ pub fn replay_with(
     if opts.infinite {
         vdev.push_str(",infinite_rx=1");
     }
+    let mut ports = vec![PortPlan {
+        name: "net_pcap0".into(),
+        vdev: None,
+        rx_queues: files.len() as u16,
+        tx_queues: 1,
+    }];
+    let route = match &opts.inline {
+        None => None,
+        Some(InlinePeer::Pcap(out)) => {
+            if out.to_string_lossy().contains([',', '=']) {
+                return Err(RuntimeError::BadPath { path: out.clone() });
+            }
+            vdev.push_str(&format!(",tx_pcap={}", out.display()));
+            Some(PlanRoute { peer: 0, back: 0 })
+        }
+        Some(InlinePeer::Null) => {
+            ports.push(PortPlan {
+                name: "net_null0".into(),
+                vdev: Some("net_null0,no-rx=1".into()),
+                rx_queues: 1,
+                tx_queues: files.len() as u16,
+            });
+            Some(PlanRoute { peer: 1, back: 1 })
+        }
+    };
+    ports[0].vdev = Some(vdev);
     // Mbufs: enough for the descriptors of every queue, and with `infinite_rx` for a copy of
     // every packet (the driver preloads the file), plus chains for jumbo frames.
     let mut mbufs = 8192 + 2048 * opts.workers as u64;
@@ -829,14 +941,11 @@ pub fn replay_with(
     let live_clock = opts.infinite && attach.is_some();
     let plan = Plan {
         eal: opts.eal.clone(),
-        ports: vec![PortPlan {
-            name: "net_pcap0".into(),
-            vdev: Some(vdev),
-            rx_queues: files.len() as u16,
-        }],
+        ports,
         workers: (0..files.len())
             .map(|i| WorkerPlan {
                 queues: vec![(0, i as u16)],
+                routes: vec![route],
                 expected_packets: (!opts.infinite).then_some(counts[i]),
                 wire: WireLengths::new(cuts[i].clone()),
                 // `infinite_rx` delivers no device stamps; an appliance looping a capture

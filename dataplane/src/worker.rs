@@ -11,9 +11,11 @@ use std::time::{Duration, Instant};
 
 use crate::counters::CounterSet;
 use crate::decode::{HwChecksums, LinkType};
+use crate::detect::Verdict;
 use crate::dpdk::{Burst, RxQueue};
 use crate::export::{EveProducer, Producer};
 use crate::flow::FlowRecord;
+use crate::inline::InlineIo;
 use crate::io::WireLengths;
 use crate::pipeline::{Pipeline, PipelineConfig};
 use crate::snapshot::Offer;
@@ -299,6 +301,8 @@ pub struct Worker {
     ts_scale: Option<u64>,
     published: Arc<Published>,
     since_publish: u64,
+    /// The Tx side of an inline (IPS) worker; `None` watches only (IDS).
+    inline: Option<InlineIo>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -342,11 +346,18 @@ impl Worker {
             ts_scale: None,
             published: Arc::new(Published::new(Vec::new())),
             since_publish: 0,
+            inline: None,
         };
         let mut names = Vec::new();
         w.visit_counters(&mut |n, _| names.push(n));
         w.published = Arc::new(Published::new(names));
         Ok(w)
+    }
+
+    /// Makes the worker inline: packets of the Rx queues `io` routes are forwarded unless
+    /// their verdict blocks them (the pipeline must run with `detect.inline` to give one).
+    pub fn set_inline(&mut self, io: InlineIo) {
+        self.inline = Some(io);
     }
 
     /// The worker's index.
@@ -409,6 +420,7 @@ impl Worker {
             self.export.flows.as_ref().map_or(0, |p| p.waits()),
         );
         f(WAIT_COUNTERS[2], eve.map_or(0, |p| p.waits()));
+        InlineIo::visit(self.inline.as_ref(), f);
     }
 
     /// Ruleset generation this worker runs.
@@ -471,8 +483,9 @@ impl Worker {
     }
 
     /// Processes one frame: `captured` bytes at packet time `ts`, `wire_len` bytes on the wire.
+    /// Returns its verdict (always [`Verdict::Accept`] in IDS mode).
     #[inline]
-    pub fn handle(&mut self, frame: &[u8], wire_len: u32, ts: Timestamp) {
+    pub fn handle(&mut self, frame: &[u8], wire_len: u32, ts: Timestamp) -> Verdict {
         self.handle_offloaded(frame, wire_len, ts, HwChecksums::UNKNOWN)
     }
 
@@ -484,17 +497,19 @@ impl Worker {
         wire_len: u32,
         ts: Timestamp,
         hw: HwChecksums,
-    ) {
+    ) -> Verdict {
         self.capture.packets += 1;
         self.capture.bytes += wire_len.max(frame.len() as u32) as u64;
         self.capture.captured_bytes += frame.len() as u64;
         self.last_ts = ts;
-        self.pipeline
+        let v = self
+            .pipeline
             .process_offloaded(frame, ts, hw, &mut self.export);
         self.since_publish += 1;
         if self.since_publish >= PUBLISH_EVERY {
             self.publish();
         }
+        v
     }
 
     fn packet_time(&mut self, raw: Option<u64>, ctl: &RunControl, burst_tsc: u64) -> Timestamp {
@@ -553,6 +568,7 @@ impl Worker {
                     break;
                 }
             }
+            let rx = qi;
             let Some(queue) = queues.get_mut(qi) else {
                 break;
             };
@@ -585,7 +601,14 @@ impl Worker {
             // Then their flows: index buckets and entries of the whole burst.
             self.pipeline
                 .prefetch_flows(burst.iter().map(|p| p.first_segment()));
-            for pkt in burst.iter() {
+            let route = self.inline.as_mut().and_then(|io| {
+                io.begin_burst(crate::dpdk::rdtsc());
+                io.route(rx)
+            });
+            for i in 0..burst.len() {
+                let Some(pkt) = burst.get(i) else {
+                    continue;
+                };
                 let len = pkt.len();
                 if pkt.segments() > 1 {
                     self.capture.multi_segment += 1;
@@ -597,9 +620,16 @@ impl Worker {
                 let number = self.capture.packets + 1;
                 let wire = self.wire.wire_len(number, len as u32);
                 let frame = pkt.bytes(&mut scratch);
-                self.handle_offloaded(frame, wire, ts, pkt.hw_checksums());
+                let v = self.handle_offloaded(frame, wire, ts, pkt.hw_checksums());
+                if let (Some(io), Some(r)) = (self.inline.as_mut(), route) {
+                    io.answer(self.link, frame, v, r);
+                    io.forward(&mut burst, i, v, r);
+                }
             }
             burst.clear();
+            if let Some(io) = self.inline.as_mut() {
+                io.flush();
+            }
             self.pipeline.end_burst();
             self.pipeline
                 .sweep(self.last_ts, SWEEP_BUDGET, &mut self.export);

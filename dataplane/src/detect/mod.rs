@@ -53,14 +53,82 @@ pub const MAX_FLOWINTS: usize = 4;
 /// Instances of a multi-buffer (`dns.query` per query, `tls.certs`, ...) inspected per call.
 pub const MAX_BUFFER_INSTANCES: usize = 64;
 
-/// What the worker should do with the packet.
+/// What the worker should do with the packet, with Suricata's semantics: `drop` drops the
+/// packet (and the pipeline every later packet of its flow), the `reject` family drops it and
+/// answers with a TCP RST or an ICMP unreachable. IDS mode enforces nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Verdict {
     /// Forward (IDS always forwards).
     #[default]
     Accept,
-    /// A `drop`/`reject` rule matched: the inline mode drops the packet.
+    /// A `drop` rule matched (or the flow was dropped): the inline mode drops the packet.
     Drop,
+    /// A `reject`, `rejectsrc`, `rejectdst` or `rejectboth` rule matched: the packet is
+    /// dropped and the side(s) named are answered.
+    Reject(RejectTo),
+}
+
+/// Which side of a rejected packet is answered: `reject` and `rejectsrc` answer its sender,
+/// `rejectdst` its receiver, `rejectboth` both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectTo {
+    /// The packet's sender.
+    Src,
+    /// The packet's receiver.
+    Dst,
+    /// Both.
+    Both,
+}
+
+impl RejectTo {
+    /// Answers to both the sides `self` and `other` name.
+    pub fn union(self, other: RejectTo) -> RejectTo {
+        if self == other {
+            self
+        } else {
+            RejectTo::Both
+        }
+    }
+
+    /// The sender is answered.
+    pub fn src(self) -> bool {
+        matches!(self, RejectTo::Src | RejectTo::Both)
+    }
+
+    /// The receiver is answered.
+    pub fn dst(self) -> bool {
+        matches!(self, RejectTo::Dst | RejectTo::Both)
+    }
+}
+
+impl Verdict {
+    /// The verdict a matching rule of action `a` asks for.
+    pub fn of(a: Action) -> Verdict {
+        match a {
+            Action::Alert | Action::Pass => Verdict::Accept,
+            Action::Drop => Verdict::Drop,
+            Action::Reject | Action::RejectSrc => Verdict::Reject(RejectTo::Src),
+            Action::RejectDst => Verdict::Reject(RejectTo::Dst),
+            Action::RejectBoth => Verdict::Reject(RejectTo::Both),
+        }
+    }
+
+    /// Both verdicts at once: a drop beats an accept, a reject beats a drop (it drops too),
+    /// and rejects answer every side either names.
+    pub fn merge(self, other: Verdict) -> Verdict {
+        use Verdict::{Accept, Drop, Reject};
+        match (self, other) {
+            (Reject(a), Reject(b)) => Reject(a.union(b)),
+            (Reject(a), _) | (_, Reject(a)) => Reject(a),
+            (Drop, _) | (_, Drop) => Drop,
+            (Accept, Accept) => Accept,
+        }
+    }
+
+    /// The packet is not forwarded.
+    pub fn blocks(self) -> bool {
+        self != Verdict::Accept
+    }
 }
 
 /// The `alert.action` field of an alert.
@@ -466,6 +534,8 @@ struct Core {
     epoch: u32,
     /// Flowbit names by index (EVE `metadata.flowbits`).
     bit_names: Vec<Box<str>>,
+    /// Verdicts of the inspections since [`Detector::take_verdict`], merged.
+    verdict: Verdict,
 }
 
 /// A failure to set up a detector for an engine.
@@ -509,6 +579,7 @@ impl Detector {
             cfg,
             epoch: 0,
             bit_names: Vec::new(),
+            verdict: Verdict::Accept,
         };
         core.rebuild(&engine)?;
         Ok(Detector {
@@ -555,10 +626,16 @@ impl Detector {
         c
     }
 
-    /// Blocking (`drop`/`reject`) matches so far; the pipeline compares it around a packet to
-    /// know the packet's verdict without plumbing each inspection's.
-    pub fn blocking_matches(&self) -> u64 {
-        self.core.counters.drop
+    /// The verdict of every inspection since the last call, merged (the pipeline takes it
+    /// once per packet instead of plumbing each inspection's), and starts over.
+    pub fn take_verdict(&mut self) -> Verdict {
+        std::mem::take(&mut self.core.verdict)
+    }
+
+    /// Merges `v` into the verdict [`Detector::take_verdict`] returns next (what a caller
+    /// took aside for an inspection that must not count towards it).
+    pub fn merge_verdict(&mut self, v: Verdict) {
+        self.core.verdict = self.core.verdict.merge(v);
     }
 
     /// Frees the per-burst arena; the worker calls it after each burst.
@@ -940,10 +1017,12 @@ impl Core {
             let Some(action) = self.admit(r, rule, tracked, now) else {
                 continue;
             };
-            let blocks = !matches!(action, Action::Alert | Action::Pass);
+            let v = Verdict::of(action);
+            let blocks = v.blocks();
             if blocks {
                 self.counters.drop += 1;
-                verdict = Verdict::Drop;
+                verdict = verdict.merge(v);
+                self.verdict = self.verdict.merge(v);
             }
             if rule.noalert {
                 continue;

@@ -233,9 +233,24 @@ impl Burst {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
-    /// The packets, in receive order.
+    /// The packets still held, in receive order (those handed over to a
+    /// [`super::TxBatch`] are gone).
     pub fn iter(&self) -> impl Iterator<Item = RxPacket<'_>> + '_ {
-        self.mbufs[..self.len].iter().map(move |&m| RxPacket {
+        self.mbufs[..self.len]
+            .iter()
+            .filter(|m| !m.is_null())
+            .map(move |&m| RxPacket {
+                raw: m,
+                ts: self.ts,
+                _burst: std::marker::PhantomData,
+            })
+    }
+
+    /// Packet `i`, unless it was handed over.
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<RxPacket<'_>> {
+        let m = *self.mbufs[..self.len].get(i)?;
+        (!m.is_null()).then_some(RxPacket {
             raw: m,
             ts: self.ts,
             _burst: std::marker::PhantomData,
@@ -244,8 +259,9 @@ impl Burst {
     /// Frees every held mbuf.
     pub fn clear(&mut self) {
         if self.len > 0 {
-            // SAFETY: the first `len` entries are mbufs we own; each is freed exactly once and
-            // then forgotten by resetting `len`.
+            // SAFETY: the first `len` entries are mbufs we own or NULL (handed over, which
+            // `rte_pktmbuf_free_bulk` skips); each is freed exactly once and then forgotten by
+            // resetting `len`.
             unsafe { ffi::osp_pktmbuf_free_bulk(self.mbufs.as_mut_ptr(), self.len as u32) };
             self.len = 0;
         }

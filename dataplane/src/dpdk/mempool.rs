@@ -67,6 +67,23 @@ impl Mempool {
         unsafe { ffi::rte_mempool_in_use_count(self.raw) }
     }
 
+    /// Allocates one mbuf holding a copy of `data` (answers to rejected packets), or `None`
+    /// when the pool is exhausted or `data` does not fit one mbuf. Allocates no memory
+    /// besides the mbuf: fit for a worker's packet path.
+    #[inline]
+    pub fn try_alloc_copy(&self, data: &[u8]) -> Option<Mbuf> {
+        let len = u16::try_from(data.len()).ok()?;
+        // SAFETY: `raw` is a live pool.
+        let m = unsafe { ffi::osp_pktmbuf_alloc(self.raw) };
+        if m.is_null() {
+            return None;
+        }
+        let mbuf = Mbuf { raw: m };
+        // SAFETY: `m` is a fresh mbuf from our pool; `data` is valid for `len` bytes.
+        let rc = unsafe { ffi::osp_pktmbuf_append_copy(m, data.as_ptr(), len) };
+        (rc == 0).then_some(mbuf)
+    }
+
     /// Allocates one mbuf and copies `data` into it (tests and the in-memory source).
     pub fn alloc_with(&self, data: &[u8]) -> Result<Mbuf, DpdkError> {
         let len = u16::try_from(data.len()).map_err(|_| DpdkError::Invalid {

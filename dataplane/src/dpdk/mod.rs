@@ -11,6 +11,9 @@
 //!   ([`RxQueue`]) hold an `Arc` of their port so a port cannot be closed under a polling worker.
 //! - [`Burst`] (`mbuf.rs`) owns up to [`BURST_SIZE`] mbufs and frees them in bulk when cleared or
 //!   dropped; an [`RxPacket`] borrows its burst.
+//! - [`TxQueue`] (`tx.rs`) transmits a [`TxBatch`] of owned mbufs: received ones handed over
+//!   from their burst (forwarded without a copy) and answers allocated from a pool; a full
+//!   queue is retried a bounded number of times, then the rest is freed and counted.
 //! - [`launch`] (`lcore.rs`) runs a closure on a worker lcore through a trampoline that catches
 //!   panics; [`LcoreJob`] waits for it.
 //! - Port counters (`stats.rs`) and CPU helpers (`cpu.rs`: TSC, prefetch, huge-page advice).
@@ -25,6 +28,7 @@ mod mbuf;
 mod mempool;
 mod port;
 mod stats;
+mod tx;
 
 pub use cpu::{advise_hugepages, prefetch, rdtsc};
 pub use eal::{remove_empty_runtime_dir, version, Eal, LcoreId};
@@ -34,3 +38,4 @@ pub use mbuf::{Burst, Mbuf, RxPacket, BURST_SIZE};
 pub use mempool::Mempool;
 pub use port::{Port, PortConfig, PortId, PortInfo, RxQueue};
 pub use stats::PortStats;
+pub use tx::{TxBatch, TxOutcome, TxQueue, TX_BATCH};

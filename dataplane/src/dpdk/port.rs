@@ -12,6 +12,7 @@ use super::eal::Eal;
 use super::error::{check, cstring, DpdkError};
 use super::mbuf::{Burst, TimestampField, BURST_SIZE};
 use super::mempool::Mempool;
+use super::tx::TxQueue;
 
 /// An ethernet port id, shown as `port0`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -59,6 +60,7 @@ pub struct PortInfo {
     pub name: String,
     pub driver: String,
     pub rx_queues: u16,
+    pub tx_queues: u16,
     pub rx_timestamp: bool,
     pub rss: bool,
     pub scatter: bool,
@@ -74,8 +76,8 @@ const SYMMETRIC_RSS_KEY: [u8; 40] = [
     0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
 ];
 
-struct PortInner {
-    id: PortId,
+pub(super) struct PortInner {
+    pub(super) id: PortId,
     info: PortInfo,
     _pool: Arc<Mempool>,
 }
@@ -224,6 +226,7 @@ impl Port {
                     name: name.to_owned(),
                     driver,
                     rx_queues: cfg.rx_queues,
+                    tx_queues: cfg.tx_queues,
                     rx_timestamp,
                     rss,
                     scatter,
@@ -259,6 +262,22 @@ impl Port {
             port: self.inner.clone(),
             queue,
             ts,
+        })
+    }
+}
+
+impl Port {
+    /// A handle for transmitting on Tx queue `queue` (to move onto a worker lcore).
+    pub fn tx_queue(&self, queue: u16) -> Result<TxQueue, DpdkError> {
+        if queue >= self.inner.info.tx_queues {
+            return Err(DpdkError::Invalid {
+                what: "tx queue",
+                why: format!("{queue} >= {}", self.inner.info.tx_queues),
+            });
+        }
+        Ok(TxQueue {
+            port: self.inner.clone(),
+            queue,
         })
     }
 }

@@ -57,6 +57,18 @@ pub struct PipelineCounters {
     pub app_state_cap: u64,
     /// EVE `anomaly` records rendered.
     pub anomalies_logged: u64,
+    /// Inline: packets given a blocking verdict (a `drop`/`reject` rule, a dropped flow).
+    pub verdict_blocked: u64,
+    /// Inline: packets given a `reject` verdict (answered by the worker).
+    pub verdict_rejected: u64,
+    /// Inline: flows dropped.
+    pub flows_dropped: u64,
+    /// Inline: packets of dropped flows, dropped without inspection.
+    pub dropped_flow_packets: u64,
+    /// Exception policy applied: the flow table refused a packet.
+    pub exception_flow_memcap: u64,
+    /// Exception policy applied: a flow hit an app-layer parser error.
+    pub exception_app_layer_error: u64,
 }
 
 impl CounterSet for PipelineCounters {
@@ -65,5 +77,14 @@ impl CounterSet for PipelineCounters {
         f("flow.drop", self.flow_drop);
         f("app_layer.state_cap", self.app_state_cap);
         f("eve.anomaly", self.anomalies_logged);
+        f("verdict.blocked", self.verdict_blocked);
+        f("verdict.rejected", self.verdict_rejected);
+        f("verdict.flows_dropped", self.flows_dropped);
+        f("verdict.dropped_flow_packets", self.dropped_flow_packets);
+        f("exception_policy.flow_memcap", self.exception_flow_memcap);
+        f(
+            "exception_policy.app_layer_error",
+            self.exception_app_layer_error,
+        );
     }
 }

@@ -54,7 +54,15 @@ impl<E: EventSink> FlowRecordSink for EndFlows<'_, E> {
                     det,
                     pending: self.pending,
                 };
+                let packets = d.det.take_verdict();
                 rec.alerted |= last_inspection(&mut d, self.txi, &mut slot, &rec, self.pcap_cnt);
+                // A flow's end drops no packet: its alerts blocked nothing, and its verdict is
+                // not that of the packet being processed (if any).
+                d.det.take_verdict();
+                d.det.merge_verdict(packets);
+                for a in d.pending.iter_mut().filter(|a| a.flow_id == rec.id.0) {
+                    a.blocked = false;
+                }
                 let snap = FlowSnapshot {
                     tuple: rec.tuple,
                     pkts: [rec.pkts_toserver, rec.pkts_toclient],

@@ -29,6 +29,8 @@ pub(super) struct AppSlot {
     pub(super) pd_done: bool,
     /// App-layer events already rendered as `anomaly` records (a prefix of `app.events`).
     pub(super) events_logged: u8,
+    /// The flow was dropped (inline mode): every later packet of it is dropped uninspected.
+    pub(super) dropped: bool,
 }
 
 impl Default for AppSlot {
@@ -52,6 +54,7 @@ impl Default for AppSlot {
             tail_end: [0; 2],
             pd_done: false,
             events_logged: 0,
+            dropped: false,
         }
     }
 }
@@ -72,6 +75,7 @@ impl AppSlot {
         self.tail_end = [0; 2];
         self.pd_done = false;
         self.events_logged = 0;
+        self.dropped = false;
     }
 }
 
@@ -211,6 +215,7 @@ mod tests {
             s.tail_end = [3, 0];
             s.pd_done = true;
             s.events_logged = 2;
+            s.dropped = true;
             s.detect.passed = true;
             s.tx_alerts.add(1, 7);
         }
@@ -232,6 +237,7 @@ mod tests {
         assert_eq!(s.tail_end, [0, 0]);
         assert!(!s.pd_done);
         assert_eq!(s.events_logged, 0);
+        assert!(!s.dropped);
         assert_eq!(s.detect, FlowDetectState::default());
         assert!(s.tx_alerts.is_empty());
     }

@@ -18,7 +18,10 @@
 //! - [`alerts`], [`anomalies`], [`app_records`]: EVE `alert`, `anomaly` and app-layer records;
 //! - [`context`]: what the stages share (where and when, the detector and its pending
 //!   alerts, protocol names across layers);
-//! - [`views`]: pseudo and turned packets for inspections no packet of the right side triggers.
+//! - [`views`]: pseudo and turned packets for inspections no packet of the right side triggers;
+//! - [`exception`]: exception policies (flow memcap, app-layer errors);
+//! - [`verdict`]: the packet's verdict, the one way any stage drops a packet (and, inline, its
+//!   flow).
 //!
 //! Lower layers (`decode`, `flow`, `app`, `detect`, `eve`) never import this module.
 
@@ -26,6 +29,7 @@ mod alerts;
 mod anomalies;
 mod app_records;
 mod context;
+mod exception;
 mod flow_end;
 mod flow_state;
 mod packet_inspect;
@@ -36,6 +40,7 @@ mod stream_inspect;
 mod tests;
 mod tx_buffers;
 mod tx_inspect;
+mod verdict;
 mod views;
 
 use std::net::IpAddr;
@@ -65,6 +70,7 @@ use views::icmp_of;
 
 pub use anomalies::AnomalyTypes;
 pub use context::PipelineCounters;
+pub use exception::{ExceptionPolicies, ExceptionPolicy};
 pub use sink::{EventSink, NullEvents};
 
 /// Settings of a pipeline.
@@ -78,6 +84,8 @@ pub struct PipelineConfig {
     pub detect: DetectConfig,
     /// Which anomalies become EVE `anomaly` records.
     pub anomaly: AnomalyTypes,
+    /// What to do when a packet or its flow escapes inspection.
+    pub exceptions: ExceptionPolicies,
 }
 
 /// Tracked flows from which the worker prefetches each burst's flows: about 9 MiB of entries
@@ -118,6 +126,14 @@ struct Stages {
     /// Stream windows of the current packet; reused.
     windows: Vec<Window>,
     anomaly: AnomalyTypes,
+    /// Inline mode: verdicts are enforced (see [`verdict`]).
+    enforce: bool,
+    /// The verdict other stages asked for on the current packet and its flow
+    /// ([`Stages::block`]).
+    verdict: Verdict,
+    /// The verdict asked for on the current packet alone ([`Stages::block_packet`]).
+    packet_verdict: Verdict,
+    exceptions: ExceptionPolicies,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -181,6 +197,10 @@ impl Pipeline {
                 stream_buf: Vec::new(),
                 windows: Vec::new(),
                 anomaly: cfg.anomaly,
+                enforce: cfg.detect.inline,
+                verdict: Verdict::Accept,
+                packet_verdict: Verdict::Accept,
+                exceptions: cfg.exceptions,
             },
         })
     }
@@ -282,8 +302,9 @@ impl Pipeline {
 
     /// Processes one frame captured at `now`.
     ///
-    /// Returns the packet's verdict: [`Verdict::Drop`] when a `drop`/`reject` rule matched it,
-    /// its stream or its transactions (the inline mode drops it; IDS forwards everything).
+    /// Returns the packet's verdict (see [`verdict`]): inline, [`Verdict::Drop`] when a `drop`
+    /// rule matched it, its stream or its transactions, or its flow was dropped before,
+    /// [`Verdict::Reject`] for the `reject` family; IDS mode accepts every packet.
     pub fn process<E: EventSink>(
         &mut self,
         frame: &[u8],
@@ -302,8 +323,6 @@ impl Pipeline {
         hw: HwChecksums,
         events: &mut E,
     ) -> Verdict {
-        let blocking = |p: &Pipeline| p.st.detector.as_ref().map(|d| d.blocking_matches());
-        let drops = blocking(self).unwrap_or(0);
         let Pipeline { link, decoder, st } = self;
         st.pcap_cnt += 1;
         st.stream_buf.clear();
@@ -311,11 +330,8 @@ impl Pipeline {
         // Decoded in place: returning the summary by value copied ~400 bytes per packet.
         let mut slot = None;
         let pkt = decoder.decode_offloaded_in(*link, frame, now, hw, &mut slot);
-        st.packet(pkt, now, events);
-        match blocking(self) {
-            Some(d) if d != drops => Verdict::Drop,
-            _ => Verdict::Accept,
-        }
+        let flow = st.packet(pkt, now, events);
+        st.settle(flow)
     }
 
     /// Expires idle flows (bounded work; call once per burst or when idle).
@@ -335,21 +351,29 @@ impl Pipeline {
 
 impl Stages {
     /// Everything after decoding, for one packet: flow tracking, the app layer, detection of
-    /// the packet, its stream and its transactions, then the records that are due.
+    /// the packet, its stream and its transactions, then the records that are due. Returns
+    /// the packet's flow.
     #[inline]
-    fn packet<E: EventSink>(&mut self, pkt: &Packet<'_>, now: Timestamp, events: &mut E) {
+    fn packet<E: EventSink>(
+        &mut self,
+        pkt: &Packet<'_>,
+        now: Timestamp,
+        events: &mut E,
+    ) -> Option<FlowHandle> {
         let Some(fp) = flow_packet(pkt) else {
             self.counters.no_flow += 1;
             self.flowless(pkt, now, events);
-            return;
+            return None;
         };
         // Flows that end on the way (expired, evicted, reused) are collected, then emitted
         // once the table is no longer borrowed.
         self.ended.clear();
+        let errors = exception::parser_errors(&self.app_counters);
         let outcome = match self.track(pkt, &fp, now) {
             Ok(o) => Some(o),
             Err(_) => {
                 self.counters.flow_drop += 1;
+                self.flow_memcap_exception();
                 self.log_packet_anomalies(pkt, 0, Default::default(), now, events);
                 None
             }
@@ -357,6 +381,9 @@ impl Stages {
         if let Some(o) = outcome {
             self.log_packet_anomalies(pkt, o.flow.id.0, o.events, now, events);
             self.on_flow_packet(pkt, &fp, &o, now, events);
+            if exception::parser_errors(&self.app_counters) != errors {
+                self.app_layer_exception(o.flow);
+            }
         }
         if self.detector.is_some() {
             self.inspect_windows(pkt, now);
@@ -388,6 +415,7 @@ impl Stages {
         for rec in end.ended.iter() {
             end.end.flow_end(rec);
         }
+        outcome.map(|o| o.flow)
     }
 
     /// A packet that belongs to no flow: its anomalies, then stateless detection.
@@ -507,6 +535,10 @@ impl Stages {
         let Some(slot) = self.apps.get_mut(h) else {
             return;
         };
+        if slot.dropped {
+            self.dropped_flow_packet();
+            return;
+        }
         if fp.tuple.proto == proto::UDP && !pkt.payload.is_empty() {
             if let Some(app) = slot.app.as_mut() {
                 let dir = outcome.dir;
@@ -554,7 +586,7 @@ impl Stages {
             pending: &mut self.pending,
         };
         for w in self.windows.iter() {
-            if let Some(s) = self.apps.find_mut(w.flow) {
+            if let Some(s) = self.apps.find_mut(w.flow).filter(|s| !s.dropped) {
                 let at = At {
                     flow_id: w.flow.id.0,
                     pcap_cnt: self.pcap_cnt,
@@ -657,10 +689,16 @@ impl Stages {
         for r in ended.iter() {
             end.flow_end(r);
         }
-        if let Some(det) = end.detector.as_deref() {
+        if let Some(det) = end.detector.as_deref_mut() {
+            // No packet is dropped outside a packet: these alerts were not blocking anything.
+            for a in end.pending.iter_mut() {
+                a.blocked = false;
+            }
             if !end.pending.is_empty() {
                 emit_alerts(end.pending, end.eve_buf, det, None, None, None, end.events);
             }
+            // Outside a packet there is nothing to drop.
+            det.take_verdict();
         }
     }
 }

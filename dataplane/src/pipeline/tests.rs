@@ -305,9 +305,122 @@ fn drop_rules_give_a_drop_verdict_and_blocked_alerts_inline() {
         })
         .collect();
     use crate::detect::Verdict::{Accept, Drop};
-    assert_eq!(verdicts, [Accept, Accept, Accept, Drop, Accept]);
+    // The server's ACK after the drop belongs to the dropped flow: dropped uninspected.
+    assert_eq!(verdicts, [Accept, Accept, Accept, Drop, Drop]);
     assert_eq!(out.alerts.len(), 1);
     assert_eq!(out.lines[0]["alert"]["action"], "blocked");
+    let c = counters(&p);
+    assert_eq!(c["verdict.blocked"], 2);
+    assert_eq!(c["verdict.flows_dropped"], 1);
+    assert_eq!(c["verdict.dropped_flow_packets"], 1);
+}
+
+/// Every counter of a pipeline, by name.
+fn counters(p: &Pipeline) -> std::collections::BTreeMap<&'static str, u64> {
+    let mut m = std::collections::BTreeMap::new();
+    p.visit_counters(&mut |n, v| {
+        m.insert(n, v);
+    });
+    m
+}
+
+/// A handshake then two data packets from the client, the first carrying `bad`, and the
+/// server's answer: the frames and the verdicts of `rule` over them, inline or not.
+fn verdicts_of(rule: &str, inline: bool) -> (Vec<crate::detect::Verdict>, Collect, Pipeline) {
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    const PSH: u8 = 0x08;
+    let c = ([10, 0, 0, 1], 40000);
+    let s = ([10, 0, 0, 2], 4444);
+    let frames = [
+        tcp(c, s, 100, 0, SYN, b""),
+        tcp(s, c, 500, 101, SYN | ACK, b""),
+        tcp(c, s, 101, 501, ACK, b""),
+        tcp(c, s, 101, 501, PSH | ACK, b"bad stuff"),
+        tcp(c, s, 110, 501, PSH | ACK, b"more bad"),
+        tcp(s, c, 501, 118, ACK, b""),
+    ];
+    let mut cfg = PipelineConfig {
+        engine: Some(engine(rule)),
+        ..PipelineConfig::default()
+    };
+    cfg.decode.checksum_validation = false;
+    cfg.detect.inline = inline;
+    let mut p = Pipeline::new(LinkType::Ethernet, &cfg).expect("pipeline");
+    let mut out = Collect::default();
+    let v = frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            p.process(
+                f,
+                crate::time::Timestamp::from_micros(1_700_000_000 + i as u64, 0),
+                &mut out,
+            )
+        })
+        .collect();
+    (v, out, p)
+}
+
+/// The reject family asks for answers to the sides it names, drops the flow like `drop`,
+/// and the flow's later packets raise no alert.
+#[test]
+fn reject_rules_name_the_sides_answered_and_drop_the_flow() {
+    use crate::detect::RejectTo;
+    use crate::detect::Verdict::{Accept, Drop, Reject};
+    for (action, to) in [
+        ("reject", RejectTo::Src),
+        ("rejectsrc", RejectTo::Src),
+        ("rejectdst", RejectTo::Dst),
+        ("rejectboth", RejectTo::Both),
+    ] {
+        let rule =
+            format!("{action} tcp any any -> any any (msg:\"bad\"; content:\"bad\"; sid:9;)\n");
+        let (v, out, p) = verdicts_of(&rule, true);
+        assert_eq!(
+            v,
+            [Accept, Accept, Accept, Reject(to), Drop, Drop],
+            "{action}"
+        );
+        assert_eq!(
+            out.alerts.len(),
+            1,
+            "{action}: later packets are not inspected"
+        );
+        let c = counters(&p);
+        assert_eq!(c["verdict.rejected"], 1);
+        assert_eq!(c["verdict.dropped_flow_packets"], 2);
+    }
+}
+
+/// IDS mode enforces nothing: every packet is accepted, the flow keeps being inspected
+/// (both data packets alert) and alerts say `allowed`.
+#[test]
+fn ids_mode_accepts_every_packet_and_keeps_inspecting() {
+    let rule = "drop tcp any any -> any any (msg:\"bad\"; content:\"bad\"; sid:9;)\n";
+    let (v, out, p) = verdicts_of(rule, false);
+    assert!(
+        v.iter().all(|v| *v == crate::detect::Verdict::Accept),
+        "{v:?}"
+    );
+    assert_eq!(out.alerts.len(), 2);
+    assert!(out.lines.iter().all(|l| l["alert"]["action"] == "allowed"));
+    let c = counters(&p);
+    assert_eq!(c["verdict.blocked"], 0);
+    assert_eq!(c["verdict.flows_dropped"], 0);
+}
+
+/// `pass` stops the flow's inspection: a later `drop` match does not drop anything.
+#[test]
+fn pass_stops_inspection_of_the_flow() {
+    let rules = "pass tcp any any -> any any (content:\"bad stuff\"; sid:1;)\n\
+                 drop tcp any any -> any any (content:\"more bad\"; sid:2;)\n";
+    let (v, out, _) = verdicts_of(rules, true);
+    assert!(
+        v.iter().all(|v| *v == crate::detect::Verdict::Accept),
+        "{v:?}"
+    );
+    assert!(out.alerts.is_empty());
 }
 
 /// App-layer events raised while a flow ends (here at shutdown: request headers cut short by
@@ -742,4 +855,73 @@ mod anomaly_records {
             proptest::prop_assert_eq!(logged, sink.0.len() as u64);
         }
     }
+}
+
+/// A packet the flow table refused (its emergency eviction found nothing to evict) follows
+/// the flow-memcap exception policy, counted: `ignore` fails open, `drop-packet` and `auto`
+/// drop the packet inline (there is no flow to drop), IDS mode ignores drops.
+#[test]
+fn flow_memcap_exception_policies_fail_open_or_closed() {
+    use super::{ExceptionPolicies, ExceptionPolicy as P};
+    use crate::detect::{RejectTo, Verdict};
+    let settle = |policy: P, inline: bool| {
+        let mut cfg = PipelineConfig::default();
+        cfg.detect.inline = inline;
+        cfg.exceptions = ExceptionPolicies::all(policy);
+        let mut p = Pipeline::new(LinkType::Ethernet, &cfg).expect("pipeline");
+        p.st.flow_memcap_exception();
+        let v = p.st.settle(None);
+        // The next packet starts afresh.
+        assert_eq!(p.st.settle(None), Verdict::Accept);
+        (v, counters(&p)["exception_policy.flow_memcap"])
+    };
+    assert_eq!(settle(P::Ignore, true), (Verdict::Accept, 1));
+    assert_eq!(settle(P::PassFlow, true), (Verdict::Accept, 1));
+    assert_eq!(settle(P::DropPacket, true), (Verdict::Drop, 1));
+    assert_eq!(settle(P::DropFlow, true), (Verdict::Drop, 1));
+    assert_eq!(settle(P::Auto, true), (Verdict::Drop, 1));
+    assert_eq!(settle(P::Reject, true), (Verdict::Reject(RejectTo::Src), 1));
+    assert_eq!(settle(P::Auto, false), (Verdict::Accept, 1));
+    assert_eq!(settle(P::DropPacket, false), (Verdict::Accept, 1));
+}
+
+/// `drop-packet` on an app-layer error drops the packet and keeps the flow; `drop-flow`
+/// drops the flow's later packets too; `pass-flow` stops its inspection.
+#[test]
+fn app_layer_error_policies_act_on_the_packet_or_its_flow() {
+    use super::{ExceptionPolicies, ExceptionPolicy as P};
+    use crate::detect::Verdict::{Accept, Drop};
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    let c = ([10, 0, 0, 1], 40000);
+    let s = ([10, 0, 0, 2], 4444);
+    let syn = tcp(c, s, 100, 0, SYN, b"");
+    let later = tcp(s, c, 500, 101, SYN | ACK, b"");
+    let run = |policy: P| {
+        let mut cfg = PipelineConfig {
+            engine: Some(engine(
+                "alert tcp any any -> any any (msg:\"any\"; sid:1;)\n",
+            )),
+            ..PipelineConfig::default()
+        };
+        cfg.decode.checksum_validation = false;
+        cfg.detect.inline = true;
+        cfg.exceptions = ExceptionPolicies::all(policy);
+        let mut p = Pipeline::new(LinkType::Ethernet, &cfg).expect("pipeline");
+        let mut out = Collect::default();
+        let t = crate::time::Timestamp::from_micros(1_700_000_000, 0);
+        // The first packet as `process` runs it, with an app-layer error on its flow.
+        let Pipeline { link, decoder, st } = &mut p;
+        let mut slot = None;
+        let pkt = decoder.decode_offloaded_in(*link, &syn, t, Default::default(), &mut slot);
+        let h = st.packet(pkt, t, &mut out).expect("a flow");
+        st.app_layer_exception(h);
+        let first = st.settle(Some(h));
+        let second = p.process(&later, t, &mut out);
+        (first, second, out.alerts.len())
+    };
+    assert_eq!(run(P::DropPacket), (Drop, Accept, 2));
+    assert_eq!(run(P::DropFlow), (Drop, Drop, 1));
+    assert_eq!(run(P::PassFlow), (Accept, Accept, 1));
+    assert_eq!(run(P::Ignore), (Accept, Accept, 2));
 }
