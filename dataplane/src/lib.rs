@@ -32,6 +32,7 @@ pub mod dpdk;
 pub mod eve;
 pub mod export;
 pub mod flow;
+pub mod intel;
 pub mod io;
 pub mod offload;
 pub mod pipeline;
