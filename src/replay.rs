@@ -35,7 +35,7 @@ pub(crate) struct ReplayArgs {
     /// EVE event types to write, comma-separated (default: every type). Produced today:
     /// `flow`, `alert` (with --rules), `anomaly`; `http`, `dns`, `tls` are accepted and written
     /// as their stages land.
-    #[arg(long, value_delimiter = ',', value_parser = ["alert", "flow", "anomaly", "http", "dns", "tls", "stats"])]
+    #[arg(long, value_delimiter = ',', value_parser = ["alert", "flow", "anomaly", "http", "dns", "tls", "intel", "stats"])]
     eve_types: Vec<String>,
     /// EVE `anomaly` record types, comma-separated: `decode` (decoder events), `stream` (TCP
     /// stream events), `applayer` (app-layer parser events). Default: the config file's
@@ -50,9 +50,47 @@ pub(crate) struct ReplayArgs {
     /// Suricata's `-k none`), `stream-inline`, `midstream`, `simulate-ips`.
     #[arg(long, default_value = "", value_parser = parse_flags)]
     flags: Flags,
+    /// Threat-intelligence files to match (STIX 2.1 bundles, or lists of addresses, prefixes,
+    /// domains, URLs and hashes; Suricata dataset and IP reputation files); hits are EVE
+    /// `intel` records. Each option takes one or more files.
+    #[arg(long, num_args = 1..)]
+    intel: Vec<PathBuf>,
     /// Print nothing on success.
     #[arg(short, long)]
     quiet: bool,
+}
+
+/// Patterns left out, listed on stderr before the rest is only counted.
+const INTEL_LISTED: usize = 20;
+
+/// The `--intel` files compiled into one indicator table; what was left out goes to stderr.
+fn load_intel(
+    files: &[PathBuf],
+    quiet: bool,
+) -> anyhow::Result<Option<Arc<dataplane::intel::Table>>> {
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let mut set = stix::IntelSet::new();
+    for f in files {
+        set.add_file(f)?;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let compiled = set.compile(now);
+    let r = &compiled.report;
+    if !quiet {
+        eprintln!("intel: {r}");
+        for (what, why) in r.listed.iter().take(INTEL_LISTED) {
+            eprintln!("intel: left out {what}: {why}");
+        }
+        let more = (r.unsupported + r.malformed).saturating_sub(INTEL_LISTED as u64);
+        if more > 0 {
+            eprintln!("intel: ... and {more} more left out");
+        }
+    }
+    Ok(Some(Arc::new(dataplane::intel::Table::compile(&compiled))))
 }
 
 /// Engine mode flags (`--flags`).
@@ -102,6 +140,7 @@ fn replay_worker_config(
 ) -> anyhow::Result<WorkerConfig> {
     let mut worker = a.flags.worker_config();
     worker.pipeline.engine = engine;
+    worker.pipeline.intel = load_intel(&a.intel, a.quiet)?;
     worker.pipeline.anomaly = match &a.anomaly_types {
         Some(names) => {
             dataplane::pipeline::AnomalyTypes::from_names(names.iter().map(String::as_str))

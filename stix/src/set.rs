@@ -123,6 +123,8 @@ pub enum SourceError {
     Bundle(String, crate::object::BundleError),
     #[error("more than {} sources", u16::MAX)]
     TooManySources,
+    #[error("reading {0}: {1}")]
+    Io(String, std::io::Error),
 }
 
 impl IntelSet {
@@ -134,6 +136,13 @@ impl IntelSet {
         let i = u16::try_from(self.sources.len()).map_err(|_| SourceError::TooManySources)?;
         self.sources.push(name.to_string());
         Ok(i)
+    }
+
+    /// Adds a file ([`IntelSet::add_text`]), named by its path.
+    pub fn add_file(&mut self, path: &std::path::Path) -> Result<(), SourceError> {
+        let name = path.display().to_string();
+        let text = std::fs::read(path).map_err(|e| SourceError::Io(name.clone(), e))?;
+        self.add_text(&name, &text)
     }
 
     /// Adds a file's content: a STIX bundle (JSON) or a plain list, told apart by the first
@@ -461,7 +470,8 @@ mod tests {
             "[ipv4-addr:value = '192.0.2.1']",
             r#", "modified": "2020-02-01T00:00:00Z", "revoked": true"#,
         );
-        s.add_text("feed", &bundle(std::slice::from_ref(&v1))).unwrap();
+        s.add_text("feed", &bundle(std::slice::from_ref(&v1)))
+            .unwrap();
         assert_eq!(s.compile(0).report.active, 1);
         s.add_text("feed", &bundle(&[v2])).unwrap();
         // An older copy arriving late does not bring it back.
