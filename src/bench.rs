@@ -29,6 +29,9 @@ pub(crate) struct BenchArgs {
     /// Rule files to detect with while benchmarking.
     #[arg(long, num_args = 1..)]
     rules: Vec<PathBuf>,
+    /// Threat-intelligence files matched while benchmarking (as `osprey replay --intel`).
+    #[arg(long, num_args = 1..)]
+    intel: Vec<PathBuf>,
 }
 
 #[derive(serde::Serialize)]
@@ -63,6 +66,7 @@ struct BenchReport {
 pub(crate) fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let mut worker = WorkerConfig::default();
     worker.pipeline.engine = load_engine(&a.rules)?;
+    worker.pipeline.intel = crate::replay::load_intel(&a.intel, a.json)?;
     let opts = ReplayOptions {
         pcap: a.pcap.clone(),
         workers: a.workers,

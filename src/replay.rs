@@ -63,17 +63,32 @@ pub(crate) struct ReplayArgs {
 /// Patterns left out, listed on stderr before the rest is only counted.
 const INTEL_LISTED: usize = 20;
 
-/// The `--intel` files compiled into one indicator table; what was left out goes to stderr.
-fn load_intel(
+/// The `--intel` files compiled into one indicator table; what was left out, and what the
+/// load took (time, table size), go to stderr.
+pub(crate) fn load_intel(
     files: &[PathBuf],
     quiet: bool,
 ) -> anyhow::Result<Option<Arc<dataplane::intel::Table>>> {
-    if files.is_empty() {
+    let named: Vec<(String, PathBuf)> = files
+        .iter()
+        .map(|f| (f.display().to_string(), f.clone()))
+        .collect();
+    load_intel_sources(&named, quiet)
+}
+
+/// [`load_intel`] of sources with names of their own (`[[intel.feeds]]`).
+pub(crate) fn load_intel_sources(
+    sources: &[(String, PathBuf)],
+    quiet: bool,
+) -> anyhow::Result<Option<Arc<dataplane::intel::Table>>> {
+    if sources.is_empty() {
         return Ok(None);
     }
+    let started = std::time::Instant::now();
     let mut set = stix::IntelSet::new();
-    for f in files {
-        set.add_file(f)?;
+    for (name, path) in sources {
+        let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        set.add_text(name, &text)?;
     }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -90,7 +105,18 @@ fn load_intel(
             eprintln!("intel: ... and {more} more left out");
         }
     }
-    Ok(Some(Arc::new(dataplane::intel::Table::compile(&compiled))))
+    let table = dataplane::intel::Table::compile(&compiled);
+    if !quiet {
+        let bytes = table.memory();
+        eprintln!(
+            "intel: {} indicators loaded in {:.2} s; table {:.1} MiB ({} bytes per indicator)",
+            r.active,
+            started.elapsed().as_secs_f64(),
+            bytes as f64 / (1 << 20) as f64,
+            bytes as u64 / r.active.max(1)
+        );
+    }
+    Ok(Some(Arc::new(table)))
 }
 
 /// Engine mode flags (`--flags`).

@@ -474,6 +474,13 @@ fn run_dataplane(
     let mut worker = WorkerConfig::default();
     worker.pipeline.engine = Some(engine);
     worker.pipeline.anomaly = cfg.eve.anomaly();
+    let feeds: Vec<(String, PathBuf)> = cfg
+        .intel
+        .feeds
+        .iter()
+        .map(|f| (f.name.clone(), f.path.clone()))
+        .collect();
+    worker.pipeline.intel = crate::replay::load_intel_sources(&feeds, false)?;
     // Transactions are rendered as EVE records only for an EVE file; alerts always carry
     // their own rendering (stored with them).
     worker.pipeline.app.eve_logging = cfg.eve.enabled;

@@ -12,8 +12,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
-use common::{eve_records, osprey, read_json, root, run};
+use common::{eve_records, osprey, read_json, root, run, run_within};
 use serde_json::Value;
 use vocab::testing::{in_ci, material, shared_data};
 
@@ -209,4 +210,66 @@ fn lists_and_bad_files_are_reported_clearly() {
         stderr.contains("bad.json") && stderr.contains("not JSON"),
         "{stderr}"
     );
+}
+
+#[test]
+fn run_matches_configured_feeds_and_refuses_bad_feed_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let list = d.join("list.txt");
+    std::fs::write(&list, "10.0.0.2\n").unwrap();
+    let pcap = d.join("syn.pcap");
+    let syn = common::tcp_frame(40, 0x02, 1);
+    common::write_pcap(&pcap, common::ETHERNET, &[&syn]);
+    let eve = d.join("eve.json");
+    let config = |feeds: &str| {
+        format!(
+            "[capture]\nmode = \"replay\"\npcap = {pcap:?}\nloop = false\nworkers = 1\n\
+             [api]\nlisten = \"127.0.0.1:0\"\nallow_plaintext = true\n\
+             [metrics]\nenabled = false\n\
+             [storage]\npath = {:?}\n\
+             [eve]\nenabled = true\npath = {eve:?}\n{feeds}",
+            d.join("db"),
+        )
+    };
+    let cfg = d.join("osprey.toml");
+    std::fs::write(
+        &cfg,
+        config(&format!(
+            "[[intel.feeds]]\nname = \"blocklist\"\npath = {list:?}\n"
+        )),
+    )
+    .unwrap();
+    let out = run_within(
+        osprey().args(["run", "-c"]).arg(&cfg),
+        Duration::from_secs(120),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hits: Vec<Value> = eve_records(&eve)
+        .into_iter()
+        .filter(|r| r["event_type"] == "intel")
+        .collect();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["intel"]["source"], "blocklist");
+    assert_eq!(hits[0]["intel"]["matched_value"], "10.0.0.2");
+    for (feeds, error) in [
+        (
+            format!("[[intel.feeds]]\nname = \"a\"\npath = {list:?}\nurl = \"x\"\n"),
+            "unknown field `url`",
+        ),
+        (
+            format!("[[intel.feeds]]\nname = \"a\"\npath = {list:?}\n[[intel.feeds]]\nname = \"a\"\npath = {list:?}\n"),
+            "used twice",
+        ),
+    ] {
+        std::fs::write(&cfg, config(&feeds)).unwrap();
+        let out = run_within(osprey().args(["run", "-c"]).arg(&cfg), Duration::from_secs(60));
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(error), "{stderr}");
+    }
 }
