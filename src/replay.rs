@@ -94,7 +94,9 @@ pub(crate) fn load_intel_sources(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     let compiled = set.compile(now);
-    let r = &compiled.report;
+    // The objects as read are not needed once compiled: freed before the table is built.
+    drop(set);
+    let r = compiled.report.clone();
     if !quiet {
         eprintln!("intel: {r}");
         for (what, why) in r.listed.iter().take(INTEL_LISTED) {
@@ -105,18 +107,31 @@ pub(crate) fn load_intel_sources(
             eprintln!("intel: ... and {more} more left out");
         }
     }
-    let table = dataplane::intel::Table::compile(&compiled);
+    let table = dataplane::intel::Table::compile(compiled);
     if !quiet {
         let bytes = table.memory();
         eprintln!(
-            "intel: {} indicators loaded in {:.2} s; table {:.1} MiB ({} bytes per indicator)",
+            "intel: {} indicators loaded in {:.2} s; table {:.1} MiB ({} bytes per indicator); peak RSS {} MiB",
             r.active,
             started.elapsed().as_secs_f64(),
             bytes as f64 / (1 << 20) as f64,
-            bytes as u64 / r.active.max(1)
+            bytes as u64 / r.active.max(1),
+            peak_rss_mib()
         );
     }
     Ok(Some(Arc::new(table)))
+}
+
+/// The process's peak resident set (`VmHWM`), in MiB; 0 where `/proc` does not say.
+fn peak_rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb / 1024)
 }
 
 /// Engine mode flags (`--flags`).

@@ -747,7 +747,7 @@ mod tests {
     fn indicator_tables_swap_between_bursts_and_hits_are_eve_records() {
         let mut set = stix::IntelSet::new();
         set.add_text("t.txt", b"192.0.2.2\n").unwrap();
-        let table = Arc::new(crate::intel::Table::compile(&set.compile(0)));
+        let table = Arc::new(crate::intel::Table::compile(set.compile(0)));
         let slot = Arc::new(crate::intel::IntelSlot::new(0));
         let (pe, mut ce) = crate::export::eve_ring(1 << 20);
         let export = Export {

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use crate::list::{parse_list, BadLine};
 use crate::object::{timestamp_nanos, Bundle, Indicator, Named, Object};
+
 use crate::observable::{matches_of, Match, Unsupported};
 use crate::pattern;
 
@@ -150,8 +151,20 @@ impl IntelSet {
     pub fn add_text(&mut self, name: &str, text: &[u8]) -> Result<(), SourceError> {
         let first = text.iter().find(|b| !b.is_ascii_whitespace());
         if first == Some(&b'{') {
-            let b = Bundle::from_json(text).map_err(|e| SourceError::Bundle(name.into(), e))?;
-            self.add_bundle(name, b)
+            let src = self.source(name)?;
+            // Object by object: a large bundle is never held as a vector of parsed objects.
+            let mut de = serde_json::Deserializer::from_slice(text);
+            let kind =
+                serde::de::DeserializeSeed::deserialize(BundleSeed { set: self, src }, &mut de)
+                    .and_then(|k| de.end().map(|()| k))
+                    .map_err(|e| SourceError::Bundle(name.into(), e.into()))?;
+            if kind != "bundle" {
+                return Err(SourceError::Bundle(
+                    name.into(),
+                    crate::object::BundleError::NotABundle(kind),
+                ));
+            }
+            Ok(())
         } else {
             self.add_list(name, &String::from_utf8_lossy(text))
         }
@@ -329,6 +342,74 @@ impl IntelSet {
         out.sort();
         out.truncate(MAX_RELATED);
         out
+    }
+}
+
+/// Reads a bundle's objects straight into a set; yields the bundle's `type`.
+struct BundleSeed<'a> {
+    set: &'a mut IntelSet,
+    src: u16,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for BundleSeed<'_> {
+    type Value = String;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for BundleSeed<'_> {
+    type Value = String;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a STIX bundle")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<String, A::Error> {
+        let mut kind = String::new();
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "type" => kind = map.next_value()?,
+                "objects" => map.next_value_seed(ObjectsSeed {
+                    set: &mut *self.set,
+                    src: self.src,
+                })?,
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(kind)
+    }
+}
+
+/// A bundle's `objects`, each added as it is read.
+struct ObjectsSeed<'a> {
+    set: &'a mut IntelSet,
+    src: u16,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for ObjectsSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ObjectsSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of STIX objects")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(v) = seq.next_element::<serde_json::Value>()? {
+            self.set.add_object(self.src, Object::from_value(v));
+        }
+        Ok(())
     }
 }
 

@@ -96,11 +96,11 @@ pub struct Table {
 impl Table {
     /// An empty table (nothing matches).
     pub fn empty() -> Table {
-        Table::compile(&Compiled::default())
+        Table::compile(Compiled::default())
     }
 
-    /// Compiles `c`'s lookups.
-    pub fn compile(c: &Compiled) -> Table {
+    /// Compiles `c`'s lookups (taking its indicators' context as it is, not a copy).
+    pub fn compile(c: Compiled) -> Table {
         let hasher = RandomState::new();
         let mut stats = TableStats {
             indicators: c.indicators.len() as u64,
@@ -189,8 +189,8 @@ impl Table {
             map.insert(key, run);
         }
         Table {
-            indicators: c.indicators.clone(),
-            sources: c.sources.clone(),
+            indicators: c.indicators,
+            sources: c.sources,
             entries,
             v4,
             v6,
@@ -325,7 +325,7 @@ mod tests {
     fn table(lines: &str) -> Table {
         let mut s = stix::IntelSet::new();
         s.add_text("t.txt", lines.as_bytes()).unwrap();
-        Table::compile(&s.compile(0))
+        Table::compile(s.compile(0))
     }
 
     fn ids(t: &Table, it: impl Iterator<Item = Entry>) -> Vec<String> {

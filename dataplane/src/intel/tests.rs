@@ -23,7 +23,7 @@ fn matcher() -> Matcher {
     s.add_text("feed.json", BUNDLE.as_bytes()).unwrap();
     let c = s.compile(0);
     assert_eq!(c.report.active, 4, "{}", c.report);
-    Matcher::new(Some(Arc::new(Table::compile(&c))))
+    Matcher::new(Some(Arc::new(Table::compile(c))))
 }
 
 fn tuple(src: &str, sp: u16, dst: &str, dp: u16, proto: u8) -> FlowTuple {
