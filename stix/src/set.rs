@@ -536,6 +536,22 @@ mod tests {
             s.add_text("x.json", b"{ not json"),
             Err(SourceError::Bundle(..))
         ));
+        let e = s
+            .add_text("i.json", br#"{"objects": [], "type": "indicator"}"#)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("\"indicator\" object where a bundle"),
+            "{e}"
+        );
+        // `type` may follow `objects`; trailing bytes after the bundle are refused.
+        let mut t = IntelSet::new();
+        t.add_text("late.json", br#"{"objects": [{"type": "indicator", "id": "indicator--l", "pattern": "[ipv4-addr:value = '192.0.2.8']"}], "type": "bundle"}"#)
+            .unwrap();
+        assert_eq!(t.len(), 1);
+        assert!(t
+            .add_text("trail.json", br#"{"type": "bundle", "objects": []} x"#)
+            .is_err());
     }
 
     #[test]
