@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages Osprey needs to build, test and run. Idempotent: when every
-# package is present it returns at once without touching apt.
+# Installs the Debian 12 packages Osprey needs to build, test and run, then the Python tools
+# the tests use into the repository's own virtual environment (.venv/, ignored by git): dpkt
+# (tests/intel.rs reads captures with it, independently of Osprey) and medallion (a TAXII 2.1
+# server). Idempotent: when every package is present it touches neither apt nor pip.
 set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$REPO/.venv"
+PYTHON_PACKAGES=(dpkt==1.9.8 medallion==3.0.0)
 
 PACKAGES=(
   # DPDK 22.11 runtime (net_pcap, net_ring, net_null drivers) and headers
@@ -12,8 +18,8 @@ PACKAGES=(
   clang libclang-dev pkg-config build-essential
   # captures
   libpcap-dev
-  # conformance runner
-  python3 python3-yaml
+  # conformance runner, and the tests' virtual environment
+  python3 python3-yaml python3-venv
 )
 
 missing=()
@@ -23,15 +29,38 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
-fi
+install_packages() {
+  if [ ${#missing[@]} -eq 0 ]; then
+    return
+  fi
+  echo "install-deps: installing ${missing[*]}"
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    sudo="sudo"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
 
-echo "install-deps: installing ${missing[*]}"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  SUDO="sudo"
-fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The pinned Python packages, into .venv/ (created when absent).
+install_venv() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    echo "install-deps: creating $VENV"
+    python3 -m venv "$VENV"
+  fi
+  local want=()
+  for spec in "${PYTHON_PACKAGES[@]}"; do
+    local name="${spec%%==*}" version="${spec##*==}"
+    if [ "$("$VENV/bin/pip" show "$name" 2>/dev/null | sed -n 's/^Version: //p')" != "$version" ]; then
+      want+=("$spec")
+    fi
+  done
+  if [ ${#want[@]} -gt 0 ]; then
+    echo "install-deps: installing ${want[*]} into $VENV"
+    "$VENV/bin/pip" install -q "${want[@]}"
+  fi
+}
+
+install_packages
+install_venv

@@ -34,6 +34,9 @@ pub(crate) struct BenchArgs {
     /// packets spend in the box.
     #[arg(long, default_value = "ids", value_parser = ["ids", "inline"])]
     mode: String,
+    /// Threat-intelligence files matched while benchmarking (as `osprey replay --intel`).
+    #[arg(long, num_args = 1..)]
+    intel: Vec<PathBuf>,
 }
 
 #[derive(serde::Serialize)]
@@ -75,6 +78,7 @@ struct BenchReport {
 pub(crate) fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let mut worker = WorkerConfig::default();
     worker.pipeline.engine = load_engine(&a.rules)?;
+    worker.pipeline.intel = crate::replay::load_intel(&a.intel, a.json)?;
     let opts = ReplayOptions {
         pcap: a.pcap.clone(),
         workers: a.workers,

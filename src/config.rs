@@ -43,6 +43,8 @@ pub struct Config {
     #[serde(default)]
     pub rules: RulesSection,
     #[serde(default)]
+    pub intel: controlplane::config::IntelConfig,
+    #[serde(default)]
     pub management: Management,
     #[serde(default)]
     pub exception_policy: ExceptionPolicySection,
@@ -396,6 +398,7 @@ impl Config {
         cfg.control_plane()
             .validate()
             .map_err(|e| invalid(e.to_string()))?;
+        cfg.intel.validate().map_err(invalid)?;
         if cfg.dpdk.memory_mb < 64 {
             return Err(invalid(format!(
                 "dpdk.memory_mb = {}: at least 64 MB are needed",
@@ -463,6 +466,9 @@ fn resolve_against(mut cfg: Config, alt: &Path) -> Config {
     }
     for f in &mut cfg.rules.files {
         fix(f);
+    }
+    for f in &mut cfg.intel.feeds {
+        fix(&mut f.path);
     }
     cfg
 }

@@ -35,7 +35,7 @@ pub(crate) struct ReplayArgs {
     /// EVE event types to write, comma-separated (default: every type). Produced today:
     /// `flow`, `alert` (with --rules), `anomaly`; `http`, `dns`, `tls` are accepted and written
     /// as their stages land.
-    #[arg(long, value_delimiter = ',', value_parser = ["alert", "flow", "anomaly", "http", "dns", "tls", "stats"])]
+    #[arg(long, value_delimiter = ',', value_parser = ["alert", "flow", "anomaly", "http", "dns", "tls", "intel", "stats"])]
     eve_types: Vec<String>,
     /// EVE `anomaly` record types, comma-separated: `decode` (decoder events), `stream` (TCP
     /// stream events), `applayer` (app-layer parser events). Default: the config file's
@@ -64,6 +64,11 @@ pub(crate) struct ReplayArgs {
     /// nothing is forwarded).
     #[arg(long, default_value = "", value_parser = parse_flags)]
     flags: Flags,
+    /// Threat-intelligence files to match (STIX 2.1 bundles, or lists of addresses, prefixes,
+    /// domains, URLs and hashes; Suricata dataset and IP reputation files); hits are EVE
+    /// `intel` records. Each option takes one or more files.
+    #[arg(long, num_args = 1..)]
+    intel: Vec<PathBuf>,
     /// Print nothing on success.
     #[arg(short, long)]
     quiet: bool,
@@ -95,6 +100,80 @@ fn parse_exception_policies(s: &str) -> Result<dataplane::pipeline::ExceptionPol
         }
     }
     Ok(out)
+}
+
+/// Patterns left out, listed on stderr before the rest is only counted.
+const INTEL_LISTED: usize = 20;
+
+/// The `--intel` files compiled into one indicator table; what was left out, and what the
+/// load took (time, table size), go to stderr.
+pub(crate) fn load_intel(
+    files: &[PathBuf],
+    quiet: bool,
+) -> anyhow::Result<Option<Arc<dataplane::intel::Table>>> {
+    let named: Vec<(String, PathBuf)> = files
+        .iter()
+        .map(|f| (f.display().to_string(), f.clone()))
+        .collect();
+    load_intel_sources(&named, quiet)
+}
+
+/// [`load_intel`] of sources with names of their own (`[[intel.feeds]]`).
+pub(crate) fn load_intel_sources(
+    sources: &[(String, PathBuf)],
+    quiet: bool,
+) -> anyhow::Result<Option<Arc<dataplane::intel::Table>>> {
+    if sources.is_empty() {
+        return Ok(None);
+    }
+    let started = std::time::Instant::now();
+    let mut set = stix::IntelSet::new();
+    for (name, path) in sources {
+        let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        set.add_text(name, &text)?;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let compiled = set.compile(now);
+    // The objects as read are not needed once compiled: freed before the table is built.
+    drop(set);
+    let r = compiled.report.clone();
+    if !quiet {
+        eprintln!("intel: {r}");
+        for (what, why) in r.listed.iter().take(INTEL_LISTED) {
+            eprintln!("intel: left out {what}: {why}");
+        }
+        let more = (r.unsupported + r.malformed).saturating_sub(INTEL_LISTED as u64);
+        if more > 0 {
+            eprintln!("intel: ... and {more} more left out");
+        }
+    }
+    let table = dataplane::intel::Table::compile(compiled);
+    if !quiet {
+        let bytes = table.memory();
+        eprintln!(
+            "intel: {} indicators loaded in {:.2} s; table {:.1} MiB ({} bytes per indicator); peak RSS {} MiB",
+            r.active,
+            started.elapsed().as_secs_f64(),
+            bytes as f64 / (1 << 20) as f64,
+            bytes as u64 / r.active.max(1),
+            peak_rss_mib()
+        );
+    }
+    Ok(Some(Arc::new(table)))
+}
+
+/// The process's peak resident set (`VmHWM`), in MiB; 0 where `/proc` does not say.
+fn peak_rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb / 1024)
 }
 
 /// Engine mode flags (`--flags`).
@@ -150,6 +229,7 @@ fn replay_worker_config(
         (None, Some(c)) => c.exception_policy.policies().map_err(anyhow::Error::msg)?,
         (None, None) => Default::default(),
     };
+    worker.pipeline.intel = load_intel(&a.intel, a.quiet)?;
     worker.pipeline.anomaly = match &a.anomaly_types {
         Some(names) => {
             dataplane::pipeline::AnomalyTypes::from_names(names.iter().map(String::as_str))

@@ -487,6 +487,13 @@ fn run_dataplane(
         .exception_policy
         .policies()
         .map_err(anyhow::Error::msg)?;
+    let feeds: Vec<(String, PathBuf)> = cfg
+        .intel
+        .feeds
+        .iter()
+        .map(|f| (f.name.clone(), f.path.clone()))
+        .collect();
+    worker.pipeline.intel = crate::replay::load_intel_sources(&feeds, false)?;
     // Transactions are rendered as EVE records only for an EVE file; alerts always carry
     // their own rendering (stored with them).
     worker.pipeline.app.eve_logging = cfg.eve.enabled;

@@ -268,6 +268,43 @@ impl Default for IngestConfig {
     }
 }
 
+/// `[intel]`: threat-intelligence sources the workers match (EVE `intel` records).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntelConfig {
+    /// `[[intel.feeds]]`, read at start.
+    pub feeds: Vec<IntelFeed>,
+}
+
+/// One `[[intel.feeds]]` entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntelFeed {
+    /// The feed's name in `intel` records (`source`).
+    pub name: String,
+    /// A STIX 2.1 bundle or plain indicator list.
+    pub path: std::path::PathBuf,
+}
+
+impl IntelConfig {
+    /// Refuses empty and repeated feed names.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut seen = std::collections::HashSet::new();
+        for f in &self.feeds {
+            if f.name.trim().is_empty() {
+                return Err(format!(
+                    "[[intel.feeds]] with path {:?} has an empty name",
+                    f.path
+                ));
+            }
+            if !seen.insert(f.name.as_str()) {
+                return Err(format!("[[intel.feeds]] name {:?} is used twice", f.name));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `[eve]`: EVE JSON file output.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -34,6 +34,7 @@ pub mod eve;
 pub mod export;
 pub mod flow;
 pub mod inline;
+pub mod intel;
 pub mod io;
 pub mod offload;
 pub mod pipeline;

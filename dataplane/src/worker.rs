@@ -183,6 +183,8 @@ pub struct Export {
     pub alerts: Option<Producer<AlertRecord>>,
     /// Where new rule engines arrive (hot reload); `None` keeps the starting engine.
     pub engine: Option<Arc<EngineSlot>>,
+    /// Where new indicator tables arrive; `None` keeps the starting table.
+    pub intel: Option<Arc<crate::intel::IntelSlot>>,
     /// Worker-rendered EVE records (anomalies, app-layer transactions).
     pub eve: Option<EveProducer>,
     /// Alerts are rendered into `eve` too.
@@ -202,6 +204,10 @@ pub struct Export {
     generation: u64,
     /// Engine generation last seen offered (compared once per poll).
     seen_offer: u64,
+    /// Generation of the indicator table in use.
+    intel_generation: u64,
+    /// Indicator table generation last seen offered.
+    seen_intel: u64,
 }
 
 impl Export {
@@ -330,6 +336,11 @@ impl Worker {
             // appliance numbers its first.
             None => export.generation = u64::from(cfg.pipeline.engine.is_some()),
         }
+        export.intel_generation = match &export.intel {
+            Some(slot) => slot.active(),
+            None => u64::from(cfg.pipeline.intel.is_some()),
+        };
+        export.seen_intel = export.intel_generation;
         let mut pcfg = cfg.pipeline.clone();
         pcfg.flow.worker_id = id as u8;
         let pipeline = Pipeline::new(link, &pcfg)?;
@@ -404,6 +415,7 @@ impl Worker {
             self.export.alerts.as_ref().map_or(0, |p| p.overflow()),
         );
         f("detect.engine_generation", self.export.generation);
+        f("intel.generation", self.export.intel_generation);
         let eve = self.export.eve.as_ref();
         f("eve.queue_overflow", eve.map_or(0, |p| p.overflow()));
         let by_type = eve.map(|p| p.overflow_by_type());
@@ -438,6 +450,41 @@ impl Worker {
         };
         if slot.changed(self.export.seen_offer) {
             self.swap_engine();
+        }
+    }
+
+    /// Indicator table generation this worker runs.
+    pub fn intel_generation(&self) -> u64 {
+        self.export.intel_generation
+    }
+
+    /// Swaps in a newly offered indicator table, like [`Worker::poll_engine`]: one relaxed
+    /// load per poll when nothing changed.
+    #[inline]
+    pub fn poll_intel(&mut self) {
+        let Some(slot) = self.export.intel.as_ref() else {
+            return;
+        };
+        if slot.changed(self.export.seen_intel) {
+            self.swap_intel();
+        }
+    }
+
+    #[cold]
+    fn swap_intel(&mut self) {
+        let Some(slot) = self.export.intel.clone() else {
+            return;
+        };
+        match slot.take() {
+            Offer::None => {}
+            Offer::CatchUp(offered) => self.export.seen_intel = offered,
+            Offer::New(generation, table) => {
+                self.export.seen_intel = generation;
+                self.pipeline.set_intel(table);
+                self.export.intel_generation = generation;
+                slot.confirm(generation);
+                self.publish();
+            }
         }
     }
 
@@ -563,6 +610,7 @@ impl Worker {
                 break;
             }
             self.poll_engine();
+            self.poll_intel();
             if let Some(n) = ctl.expected_packets {
                 if self.capture.packets >= n {
                     break;
@@ -715,6 +763,65 @@ mod tests {
             counters.insert(n, v);
         });
         assert_eq!(counters["detect.engine_generation"], 2);
+    }
+
+    /// A UDP frame to 192.0.2.2:53 from source port `sport` (a new flow per port).
+    fn frame_to_doc_addr(sport: u16) -> Vec<u8> {
+        let mut f = udp_frame(b"x");
+        f[30..34].copy_from_slice(&[192, 0, 2, 2]);
+        f[34..36].copy_from_slice(&sport.to_be_bytes());
+        f
+    }
+
+    #[test]
+    fn indicator_tables_swap_between_bursts_and_hits_are_eve_records() {
+        let mut set = stix::IntelSet::new();
+        set.add_text("t.txt", b"192.0.2.2\n").unwrap();
+        let table = Arc::new(crate::intel::Table::compile(set.compile(0)));
+        let slot = Arc::new(crate::intel::IntelSlot::new(0));
+        let (pe, mut ce) = crate::export::eve_ring(1 << 20);
+        let export = Export {
+            eve: Some(pe),
+            intel: Some(slot.clone()),
+            ..Export::default()
+        };
+        let mut cfg = WorkerConfig::default();
+        cfg.pipeline.decode.checksum_validation = false;
+        let mut w =
+            Worker::new(0, LinkType::Ethernet, WireLengths::default(), &cfg, export).unwrap();
+        assert_eq!(w.intel_generation(), 0);
+        let f = frame_to_doc_addr(1000);
+        w.handle(&f, f.len() as u32, Timestamp(1_000));
+        slot.publish(1, table);
+        // The burst in progress keeps the old (empty) table.
+        let f = frame_to_doc_addr(1001);
+        w.handle(&f, f.len() as u32, Timestamp(2_000));
+        assert_eq!(slot.active(), 0);
+        w.poll_intel();
+        assert_eq!((slot.active(), w.intel_generation()), (1, 1));
+        let f = frame_to_doc_addr(1002);
+        w.handle(&f, f.len() as u32, Timestamp(3_000));
+        let mut lines = Vec::new();
+        ce.drain(usize::MAX, |ty, line| {
+            if ty == "intel" {
+                lines.push(String::from_utf8_lossy(line).into_owned());
+            }
+        });
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("\"src_port\":1002"), "{}", lines[0]);
+        assert!(
+            lines[0].contains("\"matched_field\":\"dest_ip\""),
+            "{}",
+            lines[0]
+        );
+        let mut counters = std::collections::BTreeMap::new();
+        w.visit_counters(&mut |n, v| {
+            counters.insert(n, v);
+        });
+        assert_eq!(
+            (counters["intel.generation"], counters["intel.hits"]),
+            (1, 1)
+        );
     }
 
     /// With joined alert lines, a record says whether its line is in the EVE ring, and a

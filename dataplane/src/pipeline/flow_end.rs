@@ -6,7 +6,7 @@ use crate::flow::{self, FlowRecord, FlowRecordSink, FlowSnapshot};
 
 use super::alerts::{emit_alerts, Pending};
 use super::anomalies::{log_app_anomalies, Out};
-use super::app_records::log_app_records;
+use super::app_records::{log_app_records, AppRecords};
 use super::context::{flow_app_proto, At, Detection, PipelineCounters};
 use super::flow_state::{AppSlot, AppStates};
 use super::sink::EventSink;
@@ -24,6 +24,8 @@ pub(super) struct EndFlows<'a, E: EventSink> {
     pub(super) eve_buf: &'a mut Vec<u8>,
     /// EVE app-layer records are written.
     pub(super) eve_logging: bool,
+    /// Transactions are checked against indicators as their records fall due.
+    pub(super) intel: &'a mut crate::intel::Matcher,
     /// App-layer events become `anomaly` records.
     pub(super) app_anomalies: bool,
     pub(super) counters: &'a mut PipelineCounters,
@@ -79,10 +81,15 @@ impl<E: EventSink> FlowRecordSink for EndFlows<'_, E> {
                     self.events,
                 );
             }
-            if self.eve_logging {
+            if self.eve_logging || self.intel.is_on() {
                 // What the flow's end completed or cut short.
-                let opts = &self.txi.eve_opts;
-                log_app_records(self.eve_buf, self.events, &mut slot, at_end, true, opts);
+                let out = AppRecords {
+                    buf: self.eve_buf,
+                    opts: &self.txi.eve_opts,
+                    write: self.eve_logging,
+                    intel: self.intel,
+                };
+                log_app_records(out, self.events, &mut slot, at_end, true);
             }
             if let Some(app) = slot.app.as_ref() {
                 rec.app_proto = flow_app_proto(app.proto());

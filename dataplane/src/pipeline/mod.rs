@@ -58,7 +58,7 @@ use crate::time::Timestamp;
 
 use alerts::{collect, emit_alerts, packet_side, Pending};
 use anomalies::{log_app_anomalies, log_packet_anomalies};
-use app_records::log_app_records;
+use app_records::{log_app_records, AppRecords};
 use context::{flow_app_proto, At, Detection};
 use flow_end::EndFlows;
 use flow_state::AppStates;
@@ -86,6 +86,8 @@ pub struct PipelineConfig {
     pub anomaly: AnomalyTypes,
     /// What to do when a packet or its flow escapes inspection.
     pub exceptions: ExceptionPolicies,
+    /// Indicators matched on flows and transactions (EVE `intel` records); `None`: none.
+    pub intel: Option<Arc<crate::intel::Table>>,
 }
 
 /// Tracked flows from which the worker prefetches each burst's flows: about 9 MiB of entries
@@ -134,6 +136,7 @@ struct Stages {
     /// The verdict asked for on the current packet alone ([`Stages::block_packet`]).
     packet_verdict: Verdict,
     exceptions: ExceptionPolicies,
+    intel: crate::intel::Matcher,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -201,6 +204,7 @@ impl Pipeline {
                 verdict: Verdict::Accept,
                 packet_verdict: Verdict::Accept,
                 exceptions: cfg.exceptions,
+                intel: crate::intel::Matcher::new(cfg.intel.clone()),
             },
         })
     }
@@ -226,6 +230,11 @@ impl Pipeline {
         }
     }
 
+    /// Runs `table`'s indicators from the next packet on (between bursts).
+    pub fn set_intel(&mut self, table: Arc<crate::intel::Table>) {
+        self.st.intel.set_table(table);
+    }
+
     /// The flow table.
     pub fn flows(&self) -> &FlowTable {
         &self.st.flows
@@ -249,6 +258,7 @@ impl Pipeline {
         st.flows.tcp_counters().visit(f);
         st.app_counters.visit(f);
         st.counters.visit(f);
+        st.intel.counters().visit(f);
         if let Some(d) = &st.detector {
             d.counters().visit(f);
         }
@@ -391,8 +401,8 @@ impl Stages {
                 self.emit_packet_alerts(outcome.map(|o| o.flow), events);
             }
         }
-        // EVE records of the transactions this packet completed.
-        if self.app_cfg.eve_logging {
+        // EVE records of the transactions this packet completed, and their intel checks.
+        if self.app_cfg.eve_logging || self.intel.is_on() {
             if let Some(o) = outcome {
                 if let Some(slot) = self.apps.get_mut(o.flow) {
                     let at = At {
@@ -400,14 +410,13 @@ impl Stages {
                         pcap_cnt: self.pcap_cnt,
                         now,
                     };
-                    log_app_records(
-                        &mut self.eve_buf,
-                        events,
-                        slot,
-                        at,
-                        false,
-                        &self.txi.eve_opts,
-                    );
+                    let out = AppRecords {
+                        buf: &mut self.eve_buf,
+                        opts: &self.txi.eve_opts,
+                        write: self.app_cfg.eve_logging,
+                        intel: &mut self.intel,
+                    };
+                    log_app_records(out, events, slot, at, false);
                 }
             }
         }
@@ -530,6 +539,20 @@ impl Stages {
             };
             let app = transport.map(|t| AppLayer::new(t, client.src_port, client.dst_port));
             self.apps.open(h, client, app);
+            if self.intel.is_on() {
+                let at = crate::intel::At {
+                    tuple: &client,
+                    flow_id: h.id.0,
+                    pcap_cnt: self.pcap_cnt,
+                    now,
+                };
+                let wants = events.wants_eve();
+                self.intel.flow_start(at, &mut |line: &[u8]| {
+                    if wants {
+                        events.eve_line("intel", line)
+                    }
+                });
+            }
         }
         // The flow's state, found by the slot the table's lookup returned.
         let Some(slot) = self.apps.get_mut(h) else {
@@ -638,6 +661,7 @@ impl Stages {
                 pending: &mut self.pending,
                 eve_buf: &mut self.eve_buf,
                 eve_logging: self.app_cfg.eve_logging,
+                intel: &mut self.intel,
                 app_anomalies: self.anomaly.applayer,
                 counters: &mut self.counters,
             },
