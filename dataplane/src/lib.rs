@@ -11,10 +11,12 @@
 //! - [`flow`]: per-worker flow table, TCP tracking and stream reassembly.
 //! - [`app`]: application-layer parsers (HTTP, DNS, TLS) over reassembled streams.
 //! - [`detect`]: per-worker rule matching (Hyperscan prefilter, option verification, verdicts).
+//! - [`blocklist`]: the block table a worker drops packets by (addresses, networks, 5-tuples).
 //! - [`pipeline`]: one packet through decode → flow → app layer → detection → records, with
 //!   each flow's app-layer and detection state beside its flow-table entry; nothing below
 //!   imports it.
-//! - [`snapshot`]: immutable tables the control plane publishes to workers (rule engines).
+//! - [`snapshot`]: immutable tables the control plane publishes to workers (rule engines,
+//!   block tables).
 //! - [`worker`]: the per-lcore poll loop; [`runtime`]: EAL start-up, ports, replay.
 //! - [`eve`]: direct EVE JSON writing for records the workers render.
 //! - [`counters`]: plain per-worker counters, summed by the control plane.
@@ -25,6 +27,7 @@
 #![deny(unsafe_code)]
 
 pub mod app;
+pub mod blocklist;
 pub mod counters;
 pub mod decode;
 pub mod detect;
