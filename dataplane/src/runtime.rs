@@ -295,6 +295,8 @@ pub struct WorkerAttach {
     pub alerts: crate::export::Producer<AlertRecord>,
     pub flows: crate::export::Producer<FlowRecord>,
     pub engine: Arc<EngineSlot>,
+    /// Its block-table slot (`None`: the plan's starting block list stays).
+    pub blocks: Option<Arc<crate::blocklist::BlockSlot>>,
     /// Worker-rendered EVE records: each alert's own line (paired with its record, see
     /// `Export::join_alert_lines`), app-layer transactions and anomalies.
     pub eve: Option<crate::export::EveProducer>,
@@ -307,6 +309,7 @@ pub struct LiveWorker {
     pub lcore: u32,
     pub published: Arc<Published>,
     pub engine: Arc<EngineSlot>,
+    pub blocks: Option<Arc<crate::blocklist::BlockSlot>>,
     /// Set when the worker's poll loop has returned.
     pub done: Arc<AtomicBool>,
 }
@@ -573,7 +576,9 @@ fn launch_workers<'p>(
     let lcores = eal.worker_lcores();
     for (i, (wp, lcore)) in plan.workers.iter().zip(lcores.iter().copied()).enumerate() {
         let attach = attached.get_mut(i).and_then(Option::take);
-        let slot = attach.as_ref().map(|a| a.engine.clone());
+        let slot = attach
+            .as_ref()
+            .map(|a| (a.engine.clone(), a.blocks.clone()));
         let mut export = worker_export(plan, attach, &mut l);
         export.set_when_full(&when_full);
         let worker = Worker::new(i, link, wp.wire.clone(), &plan.worker, export)
@@ -593,12 +598,13 @@ fn launch_workers<'p>(
         };
         let done = Arc::new(AtomicBool::new(false));
         l.done_flags.push(done.clone());
-        if let Some(engine) = slot {
+        if let Some((engine, blocks)) = slot {
             l.live.push(LiveWorker {
                 worker: i,
                 lcore: lcore.0,
                 published: worker.published(),
                 engine,
+                blocks,
                 done: done.clone(),
             });
         }
@@ -626,6 +632,7 @@ fn worker_export(plan: &Plan, attach: Option<WorkerAttach>, l: &mut Launched<'_>
         export.alerts = Some(a.alerts);
         export.flows = Some(a.flows);
         export.engine = Some(a.engine);
+        export.blocks = a.blocks;
         if let Some(e) = a.eve {
             export.eve = Some(e);
             export.eve_alerts = true;

@@ -7,6 +7,7 @@
 
 //!
 //! One file per stage:
+//! - [`blocklist`]: the block list, checked first (a hit inline drops the packet);
 //! - [`sink`]: the [`EventSink`] and the records handed to it;
 //! - [`flow_state`]: the per-flow app-layer and detection state, kept by flow-table slot;
 //! - [`stream_app`]: reassembled stream data → the flow's app-layer parser;
@@ -25,6 +26,7 @@
 mod alerts;
 mod anomalies;
 mod app_records;
+mod blocklist;
 mod context;
 mod flow_end;
 mod flow_state;
@@ -54,6 +56,7 @@ use crate::time::Timestamp;
 use alerts::{collect, emit_alerts, packet_side, Pending};
 use anomalies::{log_app_anomalies, log_packet_anomalies};
 use app_records::log_app_records;
+use blocklist::{BlockOutcome, Blocks};
 use context::{flow_app_proto, At, Detection};
 use flow_end::EndFlows;
 use flow_state::AppStates;
@@ -64,6 +67,7 @@ use tx_inspect::TxInspect;
 use views::icmp_of;
 
 pub use anomalies::AnomalyTypes;
+pub use blocklist::BlockCounters;
 pub use context::PipelineCounters;
 pub use sink::{EventSink, NullEvents};
 
@@ -78,6 +82,8 @@ pub struct PipelineConfig {
     pub detect: DetectConfig,
     /// Which anomalies become EVE `anomaly` records.
     pub anomaly: AnomalyTypes,
+    /// The block list to start with (a hit drops the packet when `detect.inline`).
+    pub blocklist: Option<Arc<crate::blocklist::BlockTable>>,
 }
 
 /// Tracked flows from which the worker prefetches each burst's flows: about 9 MiB of entries
@@ -118,6 +124,7 @@ struct Stages {
     /// Stream windows of the current packet; reused.
     windows: Vec<Window>,
     anomaly: AnomalyTypes,
+    blocks: Blocks,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -181,6 +188,7 @@ impl Pipeline {
                 stream_buf: Vec::new(),
                 windows: Vec::new(),
                 anomaly: cfg.anomaly,
+                blocks: Blocks::new(cfg.blocklist.clone(), cfg.detect.inline),
             },
         })
     }
@@ -206,6 +214,11 @@ impl Pipeline {
         }
     }
 
+    /// Swaps the block list between bursts.
+    pub fn set_blocklist(&mut self, table: Arc<crate::blocklist::BlockTable>) {
+        self.st.blocks.set_table(table);
+    }
+
     /// The flow table.
     pub fn flows(&self) -> &FlowTable {
         &self.st.flows
@@ -229,6 +242,7 @@ impl Pipeline {
         st.flows.tcp_counters().visit(f);
         st.app_counters.visit(f);
         st.counters.visit(f);
+        st.blocks.counters.visit(f);
         if let Some(d) = &st.detector {
             d.counters().visit(f);
         }
@@ -283,7 +297,8 @@ impl Pipeline {
     /// Processes one frame captured at `now`.
     ///
     /// Returns the packet's verdict: [`Verdict::Drop`] when a `drop`/`reject` rule matched it,
-    /// its stream or its transactions (the inline mode drops it; IDS forwards everything).
+    /// its stream or its transactions (the inline mode drops it; IDS forwards everything), or,
+    /// inline, when the block list matched it (then it is not inspected at all).
     pub fn process<E: EventSink>(
         &mut self,
         frame: &[u8],
@@ -311,6 +326,14 @@ impl Pipeline {
         // Decoded in place: returning the summary by value copied ~400 bytes per packet.
         let mut slot = None;
         let pkt = decoder.decode_offloaded_in(*link, frame, now, hw, &mut slot);
+        let at = At {
+            flow_id: 0,
+            pcap_cnt: st.pcap_cnt,
+            now,
+        };
+        if st.blocks.check(pkt, at, &mut st.eve_buf, events) == BlockOutcome::Drop {
+            return Verdict::Drop;
+        }
         st.packet(pkt, now, events);
         match blocking(self) {
             Some(d) if d != drops => Verdict::Drop,
