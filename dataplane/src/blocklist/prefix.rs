@@ -32,7 +32,9 @@ impl Key for u128 {
 /// The networks of one prefix length.
 struct Level<K> {
     len: u8,
-    nets: HashMap<K, BySide, ahash::RandomState>,
+    /// hashbrown's default hasher (foldhash, seeded per process): the table's keys come from
+    /// the control plane, lookups only probe.
+    nets: HashMap<K, BySide>,
 }
 
 /// Networks of one family by prefix length, longest first.
