@@ -30,7 +30,6 @@ mod thread_cpu;
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 
-use cpu_time::ThreadTime;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use dataplane::flow::{
     proto, Direction, FlowConfig, FlowHandle, FlowRecord, FlowTable, FlowTuple, Packet,
