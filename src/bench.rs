@@ -29,6 +29,9 @@ pub(crate) struct BenchArgs {
     /// Rule files to detect with while benchmarking.
     #[arg(long, num_args = 1..)]
     rules: Vec<PathBuf>,
+    /// BPF capture filter (tcpdump syntax): rejected frames are counted, not inspected.
+    #[arg(long)]
+    filter: Option<String>,
 }
 
 #[derive(serde::Serialize)]
@@ -63,6 +66,7 @@ struct BenchReport {
 pub(crate) fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let mut worker = WorkerConfig::default();
     worker.pipeline.engine = load_engine(&a.rules)?;
+    worker.pipeline.filter = a.filter.clone();
     let opts = ReplayOptions {
         pcap: a.pcap.clone(),
         workers: a.workers,

@@ -17,6 +17,10 @@ pub(crate) struct ReplayArgs {
     /// The capture (pcap or pcapng).
     #[arg(long)]
     pcap: PathBuf,
+    /// BPF capture filter (tcpdump syntax, e.g. "not port 22"): rejected frames are counted
+    /// (`filter.rejected`) and not inspected.
+    #[arg(long)]
+    filter: Option<String>,
     /// Worker lcores; the capture is split by a symmetric host hash, one file per worker.
     #[arg(long, default_value_t = 1)]
     workers: usize,
@@ -102,6 +106,7 @@ fn replay_worker_config(
 ) -> anyhow::Result<WorkerConfig> {
     let mut worker = a.flags.worker_config();
     worker.pipeline.engine = engine;
+    worker.pipeline.filter = a.filter.clone();
     worker.pipeline.anomaly = match &a.anomaly_types {
         Some(names) => {
             dataplane::pipeline::AnomalyTypes::from_names(names.iter().map(String::as_str))

@@ -11,6 +11,7 @@
 //! - [`flow`]: per-worker flow table, TCP tracking and stream reassembly.
 //! - [`app`]: application-layer parsers (HTTP, DNS, TLS) over reassembled streams.
 //! - [`detect`]: per-worker rule matching (Hyperscan prefilter, option verification, verdicts).
+//! - [`filter`]: BPF capture filters (libpcap), run on each frame before it is decoded.
 //! - [`blocklist`]: the block table a worker drops packets by (addresses, networks, 5-tuples).
 //! - [`pipeline`]: one packet through decode → flow → app layer → detection → records, with
 //!   each flow's app-layer and detection state beside its flow-table entry; nothing below
@@ -34,6 +35,7 @@ pub mod detect;
 pub mod dpdk;
 pub mod eve;
 pub mod export;
+pub mod filter;
 pub mod flow;
 pub mod io;
 pub mod offload;

@@ -47,6 +47,7 @@ use crate::app::{self, AppConfig, AppCounters, AppLayer};
 use crate::counters::CounterSet;
 use crate::decode::{DecodeConfig, Decoder, HwChecksums, LinkType, Packet, L4};
 use crate::detect::{DetectConfig, Detector, PacketView, Verdict};
+use crate::filter::{CaptureFilter, FilterCounters};
 use crate::flow::{
     self, proto, FlowConfig, FlowHandle, FlowRecord, FlowRecordSink, FlowTable, FlowTuple,
     TcpFlags, TcpSegment,
@@ -84,6 +85,8 @@ pub struct PipelineConfig {
     pub anomaly: AnomalyTypes,
     /// The block list to start with (a hit drops the packet when `detect.inline`).
     pub blocklist: Option<Arc<crate::blocklist::BlockTable>>,
+    /// A BPF capture filter ([`crate::filter`]): frames it rejects are counted, not inspected.
+    pub filter: Option<String>,
 }
 
 /// Tracked flows from which the worker prefetches each burst's flows: about 9 MiB of entries
@@ -93,6 +96,8 @@ pub const PREFETCH_MIN_FLOWS: usize = 32_768;
 /// One worker's pipeline.
 pub struct Pipeline {
     link: LinkType,
+    /// Frames this rejects are not decoded.
+    filter: Option<(CaptureFilter, FilterCounters)>,
     decoder: Decoder,
     /// Everything after decoding, apart from the decoder that the packet being processed
     /// borrows.
@@ -147,6 +152,8 @@ pub enum PipelineError {
     Flow(#[from] flow::FlowConfigError),
     #[error("detection: {0}")]
     Detect(#[from] crate::detect::DetectError),
+    #[error("{0}")]
+    Filter(#[from] crate::filter::FilterError),
 }
 
 impl Pipeline {
@@ -159,8 +166,16 @@ impl Pipeline {
             Some(e) => Some(Detector::new(e.clone(), cfg.detect)?),
             None => None,
         };
+        let filter = match &cfg.filter {
+            Some(expr) => Some((
+                CaptureFilter::compile(expr, link)?,
+                FilterCounters::default(),
+            )),
+            None => None,
+        };
         Ok(Pipeline {
             link,
+            filter,
             decoder,
             st: Stages {
                 flows,
@@ -243,6 +258,9 @@ impl Pipeline {
         st.app_counters.visit(f);
         st.counters.visit(f);
         st.blocks.counters.visit(f);
+        if let Some((_, c)) = &self.filter {
+            c.visit(f);
+        }
         if let Some(d) = &st.detector {
             d.counters().visit(f);
         }
@@ -298,7 +316,8 @@ impl Pipeline {
     ///
     /// Returns the packet's verdict: [`Verdict::Drop`] when a `drop`/`reject` rule matched it,
     /// its stream or its transactions (the inline mode drops it; IDS forwards everything), or,
-    /// inline, when the block list matched it (then it is not inspected at all).
+    /// inline, when the block list matched it (then it is not inspected at all). A frame the
+    /// capture filter rejects is [`Verdict::Accept`]ed uninspected.
     pub fn process<E: EventSink>(
         &mut self,
         frame: &[u8],
@@ -317,9 +336,17 @@ impl Pipeline {
         hw: HwChecksums,
         events: &mut E,
     ) -> Verdict {
+        if let Some((f, c)) = self.filter.as_mut() {
+            if !f.accepts(frame) {
+                c.rejected += 1;
+                return Verdict::Accept;
+            }
+        }
         let blocking = |p: &Pipeline| p.st.detector.as_ref().map(|d| d.blocking_matches());
         let drops = blocking(self).unwrap_or(0);
-        let Pipeline { link, decoder, st } = self;
+        let Pipeline {
+            link, decoder, st, ..
+        } = self;
         st.pcap_cnt += 1;
         st.stream_buf.clear();
         st.windows.clear();
