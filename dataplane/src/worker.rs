@@ -331,9 +331,14 @@ impl Worker {
             // appliance numbers its first.
             None => export.generation = u64::from(cfg.pipeline.engine.is_some()),
         }
-        if let Some(slot) = &export.blocks {
-            export.block_generation = slot.active();
-            export.seen_block_offer = export.block_generation;
+        match &export.blocks {
+            Some(slot) => {
+                export.block_generation = slot.active();
+                export.seen_block_offer = export.block_generation;
+            }
+            // Without a control plane the starting list (empty or not) is generation 1, as
+            // the appliance numbers the first list it publishes.
+            None => export.block_generation = 1,
         }
         let mut pcfg = cfg.pipeline.clone();
         pcfg.flow.worker_id = id as u8;
