@@ -20,6 +20,7 @@ use controlplane::seams::{
     Appliance, ApplianceStatus, CompileError, Diagnostic, PortStatus, ReloadOutcome, RuleCompiler,
     RuleMeta, Severity, StatsSnapshot, Validation, WorkerStats, WorkerStatus,
 };
+use dataplane::blocklist::{BlockSlot, BlockTable};
 use dataplane::export::{Consumer, EveConsumer};
 use dataplane::flow::FlowRecord;
 use dataplane::runtime::Attach;
@@ -72,6 +73,9 @@ pub struct Shared {
     pub attach: Arc<Attach>,
     /// One per worker, in order; set before the data plane starts.
     pub slots: OnceLock<Vec<Arc<EngineSlot>>>,
+    /// Each worker's block-table slot, in order (the control plane publishes into them from
+    /// its start, before the workers run).
+    pub block_slots: Vec<Arc<BlockSlot>>,
     /// Rule catalogs by generation (the newest [`LIVE_GENERATIONS`]).
     catalogs: Mutex<BTreeMap<u64, Arc<RuleCatalog>>>,
     /// The data plane's stop flag (signals, `--seconds`, API shutdown).
@@ -110,6 +114,7 @@ impl Shared {
         Shared {
             attach: Arc::new(Attach::default()),
             slots: OnceLock::new(),
+            block_slots: (0..workers).map(|_| Arc::new(BlockSlot::new(0))).collect(),
             catalogs: Mutex::new(BTreeMap::new()),
             stop,
             mode: mode.to_owned(),
@@ -293,6 +298,28 @@ impl Appliance for DataPlane {
 
     fn shutdown(&self) {
         self.shared.stop.store(true, Ordering::SeqCst);
+    }
+
+    fn publish_blocks(&self, generation: u64, entries: &[vocab::block::BlockEntry]) {
+        let table = Arc::new(BlockTable::new(entries.iter().cloned()));
+        for s in &self.shared.block_slots {
+            s.publish(generation, table.clone());
+        }
+    }
+
+    fn block_generations(&self) -> Vec<u64> {
+        // Only running workers confirm; one that stopped keeps its last generation.
+        let running = |i: usize| match self.shared.attach.workers.get() {
+            Some(ws) => ws.get(i).is_some_and(|w| !w.done.load(Ordering::Acquire)),
+            None => false,
+        };
+        self.shared
+            .block_slots
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| running(*i))
+            .map(|(_, s)| s.active())
+            .collect()
     }
 }
 

@@ -37,6 +37,9 @@ pub(crate) struct BenchArgs {
     /// Threat-intelligence files matched while benchmarking (as `osprey replay --intel`).
     #[arg(long, num_args = 1..)]
     intel: Vec<PathBuf>,
+    /// BPF capture filter (tcpdump syntax): rejected frames are counted, not inspected.
+    #[arg(long)]
+    filter: Option<String>,
 }
 
 #[derive(serde::Serialize)]
@@ -79,6 +82,7 @@ pub(crate) fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let mut worker = WorkerConfig::default();
     worker.pipeline.engine = load_engine(&a.rules)?;
     worker.pipeline.intel = crate::replay::load_intel(&a.intel, a.json)?;
+    worker.pipeline.filter = a.filter.clone();
     let opts = ReplayOptions {
         pcap: a.pcap.clone(),
         workers: a.workers,

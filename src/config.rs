@@ -3,14 +3,14 @@
 //! and serves the management API on loopback.
 //!
 //! Data-plane sections reuse `dataplane::runtime::EalConfig`; the control plane's sections
-//! (`[api]`, `[storage]`, `[metrics]`, `[auth]`, `[ingest]`, `[eve]`) reuse
+//! (`[api]`, `[storage]`, `[metrics]`, `[auth]`, `[ingest]`, `[eve]`, `[blocklist]`) reuse
 //! `controlplane::config`'s types and its cross-field validation.
 
 use std::path::{Path, PathBuf};
 
 use controlplane::config::{
-    ApiConfig, AuthConfig, ControlPlaneConfig, EveConfig, IngestConfig, MetricsConfig,
-    StorageConfig,
+    ApiConfig, AuthConfig, BlocklistConfig, ControlPlaneConfig, EveConfig, IngestConfig,
+    MetricsConfig, StorageConfig,
 };
 use dataplane::pipeline::{ExceptionPolicies, ExceptionPolicy};
 use dataplane::runtime::{EalConfig, MAX_REPLAY_WORKERS};
@@ -48,6 +48,8 @@ pub struct Config {
     pub management: Management,
     #[serde(default)]
     pub exception_policy: ExceptionPolicySection,
+    #[serde(default)]
+    pub blocklist: BlocklistConfig,
 }
 
 /// `[exception_policy]`: Suricata's exception policies (`auto`, `ignore`, `pass-packet`,
@@ -417,6 +419,7 @@ impl Config {
             auth: self.auth.clone(),
             ingest: self.ingest.clone(),
             eve: self.eve.file(),
+            blocklist: self.blocklist.clone(),
         }
     }
 
@@ -504,6 +507,24 @@ mod tests {
         let text = "[capture]\nmode = \"replay\"\npcap = \"x.pcap\"\n[storage]\npaht = \"d\"\n";
         let e = Config::parse(text, "t.toml", Path::new(".")).unwrap_err();
         assert!(e.to_string().contains("paht"), "{e}");
+    }
+
+    #[test]
+    fn blocklist_section_is_read_and_bad_entries_are_named() {
+        let base = "[capture]\nmode = \"replay\"\npcap = \"x.pcap\"\n";
+        let text = format!(
+            "{base}[blocklist]\nmax_entries = 50\n[[blocklist.entries]]\ntarget = \"198.51.100.0/24\"\nside = \"src\"\nreason = \"lab\"\n"
+        );
+        let cfg = Config::parse(&text, "t.toml", Path::new(".")).unwrap();
+        let cp = cfg.control_plane();
+        assert_eq!(cp.blocklist.max_entries, 50);
+        assert_eq!(cp.blocklist.entries[0].target, "198.51.100.0/24");
+        let text = format!("{base}[[blocklist.entries]]\ntarget = \"198.51.100.1/24\"\n");
+        let e = Config::parse(&text, "t.toml", Path::new(".")).unwrap_err();
+        assert!(e.to_string().contains("blocklist.entries[0].target"), "{e}");
+        let text = format!("{base}[blocklist]\nmax_entrys = 5\n");
+        let e = Config::parse(&text, "t.toml", Path::new(".")).unwrap_err();
+        assert!(e.to_string().contains("max_entrys"), "{e}");
     }
 
     #[test]

@@ -17,6 +17,10 @@ pub(crate) struct ReplayArgs {
     /// The capture (pcap or pcapng).
     #[arg(long)]
     pcap: PathBuf,
+    /// BPF capture filter (tcpdump syntax, e.g. "not port 22"): rejected frames are counted
+    /// (`filter.rejected`) and not inspected.
+    #[arg(long)]
+    filter: Option<String>,
     /// Worker lcores; the capture is split by a symmetric host hash, one file per worker.
     #[arg(long, default_value_t = 1)]
     workers: usize,
@@ -230,6 +234,7 @@ fn replay_worker_config(
         (None, None) => Default::default(),
     };
     worker.pipeline.intel = load_intel(&a.intel, a.quiet)?;
+    worker.pipeline.filter = a.filter.clone();
     worker.pipeline.anomaly = match &a.anomaly_types {
         Some(names) => {
             dataplane::pipeline::AnomalyTypes::from_names(names.iter().map(String::as_str))

@@ -360,10 +360,12 @@ pub(crate) fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|p| p.into_inner()) = producers
         .into_iter()
         .zip(&slots)
-        .map(|((alerts, flows, eve), s)| WorkerAttach {
+        .zip(&shared.block_slots)
+        .map(|(((alerts, flows, eve), s), b)| WorkerAttach {
             alerts,
             flows,
             engine: s.clone(),
+            blocks: Some(b.clone()),
             eve: Some(eve),
         })
         .collect();

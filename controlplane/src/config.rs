@@ -63,6 +63,45 @@ pub struct ControlPlaneConfig {
     pub auth: AuthConfig,
     pub ingest: IngestConfig,
     pub eve: EveConfig,
+    pub blocklist: BlocklistConfig,
+}
+
+/// `[blocklist]`: the dynamic block list's cap and the entries the configuration file
+/// itself holds (origin `config`, added at start when missing, never expiring).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BlocklistConfig {
+    /// Entries the list may hold; one more is refused with RESOURCE_EXHAUSTED.
+    pub max_entries: usize,
+    /// How often the expiry task looks for expired entries.
+    pub expiry_check_ms: u64,
+    /// `[[blocklist.entries]]`.
+    pub entries: Vec<StaticBlockConfig>,
+}
+
+impl Default for BlocklistConfig {
+    fn default() -> Self {
+        BlocklistConfig {
+            max_entries: 100_000,
+            expiry_check_ms: 1_000,
+            entries: Vec::new(),
+        }
+    }
+}
+
+/// One `[[blocklist.entries]]`: `target` (address, network or 5-tuple), `side`, `reason`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticBlockConfig {
+    pub target: String,
+    #[serde(default = "either")]
+    pub side: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+fn either() -> String {
+    "either".into()
 }
 
 /// `[api]`: the gRPC listener.
@@ -343,6 +382,44 @@ impl ControlPlaneConfig {
     }
 
     /// Checks cross-field rules serde cannot.
+    fn validate_blocklist(&self) -> Result<(), ConfigError> {
+        let b = &self.blocklist;
+        if !(1..=10_000_000).contains(&b.max_entries) {
+            return Err(cfg_err(
+                "blocklist.max_entries",
+                "must be within 1..=10000000",
+            ));
+        }
+        if !(10..=3_600_000).contains(&b.expiry_check_ms) {
+            return Err(cfg_err(
+                "blocklist.expiry_check_ms",
+                "must be within 10..=3600000",
+            ));
+        }
+        if b.entries.len() > b.max_entries {
+            return Err(cfg_err(
+                "blocklist.entries",
+                format!(
+                    "{} entries exceed max_entries {}",
+                    b.entries.len(),
+                    b.max_entries
+                ),
+            ));
+        }
+        for (i, e) in b.entries.iter().enumerate() {
+            let side = vocab::block::Side::from_name(&e.side).ok_or_else(|| {
+                cfg_err(
+                    &format!("blocklist.entries[{i}].side"),
+                    format!("{:?} is not src, dst or either", e.side),
+                )
+            })?;
+            vocab::block::BlockMatch::parse(&e.target, side).map_err(|err| {
+                cfg_err(&format!("blocklist.entries[{i}].target"), err.to_string())
+            })?;
+        }
+        Ok(())
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         let loopback = self.api.listen.ip().is_loopback();
         if self.api.tls.is_none() {
@@ -376,6 +453,7 @@ impl ControlPlaneConfig {
                 ));
             }
         }
+        self.validate_blocklist()?;
         if self.api.max_page_size == 0 || self.api.max_page_size > 100_000 {
             return Err(cfg_err("api.max_page_size", "must be within 1..=100000"));
         }

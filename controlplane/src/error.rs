@@ -27,6 +27,8 @@ pub enum Kind {
     Unavailable,
     /// The request was valid but could not be completed now (reload not confirmed).
     Aborted,
+    /// A configured cap is reached (the block list is full).
+    Full,
     /// A bug or an unexpected condition.
     Internal,
     /// Configuration is invalid.
@@ -47,6 +49,7 @@ impl Kind {
             Kind::FailedPrecondition => "failed_precondition",
             Kind::Unavailable => "unavailable",
             Kind::Aborted => "aborted",
+            Kind::Full => "full",
             Kind::Internal => "internal",
             Kind::Config => "config",
         }

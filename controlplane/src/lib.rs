@@ -26,6 +26,8 @@
 //! - [`outputs`]: consumers that write records out: the EVE JSON file ([`outputs::eve`]).
 //! - [`api`]: the tonic services (`osprey.v1.*`), [`api::auth`] (TLS, mTLS or bearer tokens,
 //!   roles, audit) and the one mapping of [`error::Error`] to `tonic::Status`.
+//! - [`blocks`]: the dynamic block list: entries in the store, published to every worker as
+//!   an immutable table, expired by a task of its own.
 //! - [`console`]: the `osprey ctl` client, one file per command group.
 //! - [`metrics`]: Prometheus `/metrics`; [`health`]: each component ok or degraded, with why.
 //! - [`config`], [`model`] (the records stored and served), [`error`], [`seams`] (the traits
@@ -37,6 +39,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod blocks;
 pub mod config;
 pub mod console;
 pub mod error;

@@ -2,12 +2,14 @@
 //!
 //! Worker counters keep Suricata's dotted names, turned into metric names with the `osprey_`
 //! prefix (`decoder.pkts` → `osprey_decoder_pkts{worker="w0"}`), so no external exporter is
-//! needed. Control-plane counters get the same treatment without a label, except two labelled
+//! needed. Control-plane counters get the same treatment without a label, except three labelled
 //! families: the API's refusals, `osprey_api_refused_total{cause="..."}` (unauthenticated,
 //! rate_limited, permission, too_large, concurrency), and lost alerts,
 //! `osprey_alerts_dropped{cause="..."}` (one series per cause of
-//! [`crate::ingest::ALERT_DROP_CAUSES`]); `osprey_degraded{component="..."}` is 1 while a
-//! component's health is degraded.
+//! [`crate::ingest::ALERT_DROP_CAUSES`]), and block-list hits,
+//! `osprey_blocklist_hits_total{origin="..."}` (packets the block list matched, summed over the
+//! workers, by the entry's origin). `osprey_degraded{component="..."}` is 1 while a component's
+//! health is degraded.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -44,7 +46,13 @@ fn escape_label(v: &str) -> String {
 
 /// Control-plane values that go up and down.
 fn is_gauge(name: &str) -> bool {
-    name == "store.size_bytes" || (name.starts_with("events.") && name.ends_with(".subscribers"))
+    matches!(
+        name,
+        "store.size_bytes"
+            | "blocklist.entries"
+            | "blocklist.max_entries"
+            | "blocklist.published_generation"
+    ) || (name.starts_with("events.") && name.ends_with(".subscribers"))
 }
 
 /// Renders the exposition text.
@@ -81,6 +89,20 @@ pub fn render(ctx: &ApiContext) -> String {
     let _ = writeln!(out, "# TYPE osprey_alerts_dropped counter");
     for (cause, n) in ctx.ingest.alert_drops() {
         let _ = writeln!(out, "osprey_alerts_dropped{{cause=\"{cause}\"}} {n}");
+    }
+    let _ = writeln!(out, "# TYPE osprey_blocklist_hits_total counter");
+    let totals = ctx.appliance.stats().totals();
+    for origin in vocab::block::Origin::ALL {
+        let name = format!("blocklist.hits.{}", origin.name());
+        let n = totals
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map_or(0, |(_, v)| *v);
+        let _ = writeln!(
+            out,
+            "osprey_blocklist_hits_total{{origin=\"{}\"}} {n}",
+            origin.name()
+        );
     }
     let _ = writeln!(out, "# TYPE osprey_degraded gauge");
     for h in SystemApi::health(ctx) {

@@ -91,6 +91,14 @@ pub trait Appliance: Send + Sync {
     fn stats(&self) -> StatsSnapshot;
     /// Asks the workers to stop after their current burst; returns at once.
     fn shutdown(&self);
+    /// Builds a block table of `entries` and publishes it as `generation` to every worker,
+    /// which swaps it in at its next burst boundary. A data plane without block lists
+    /// ignores it.
+    fn publish_blocks(&self, _generation: u64, _entries: &[vocab::block::BlockEntry]) {}
+    /// The block-table generation each running worker confirmed (empty: none running).
+    fn block_generations(&self) -> Vec<u64> {
+        Vec::new()
+    }
 }
 
 /// How bad a [`Diagnostic`] is.

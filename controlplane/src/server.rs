@@ -11,11 +11,13 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::api::audit::AuditApi;
 use crate::api::auth::Authenticator;
+use crate::api::blocks::BlocksApi;
 use crate::api::guard::{Admission, Guarded};
 use crate::api::records::{AlertsApi, FlowsApi};
 use crate::api::rules::RulesApi;
 use crate::api::system::SystemApi;
 use crate::api::{ApiContext, ApiCounters};
+use crate::blocks::BlockList;
 use crate::config::ControlPlaneConfig;
 use crate::error::{Error, Kind, Result};
 use crate::events::Bus;
@@ -73,6 +75,14 @@ impl ControlPlane {
     ) -> Result<ControlPlane> {
         cfg.validate().map_err(|e| Error::config(e.to_string()))?;
         let store = Self::open_store(&cfg).await?;
+        let blocks = {
+            let (st, ap, bc) = (store.clone(), appliance.clone(), cfg.blocklist.clone());
+            tokio::task::spawn_blocking(move || BlockList::open(st, ap, &bc, now_nanos()))
+                .await
+                .map_err(|e| Error::internal(e.to_string()))?
+                .map_err(|e| e.context("opening the block list"))?
+        };
+        let blocks = Arc::new(blocks);
         let auth = Arc::new(Authenticator::new(&cfg.auth, store.clone())?);
         let admission = Arc::new(Admission::new(&cfg.api, auth.clone()));
         let enabled: Vec<_> = store
@@ -115,15 +125,22 @@ impl ControlPlane {
             config: cfg.api.clone(),
             started: Instant::now(),
             counters: ApiCounters::default(),
+            blocks: blocks.clone(),
             reload_lock: tokio::sync::Mutex::new(()),
             shutdown,
         });
+        let expiry = Duration::from_millis(cfg.blocklist.expiry_check_ms);
 
         let mut tasks = Vec::new();
         let grpc_addr = Self::serve_grpc(&cfg, &ctx, &mut tasks).await?;
         let metrics_addr = Self::serve_metrics(&cfg, &ctx, &mut tasks).await?;
         Self::spawn_retention(&cfg, &store, &ctx, &mut tasks);
         Self::spawn_refusal_summary(&cfg, &ctx, &mut tasks);
+        tasks.push(BlockList::spawn_expiry(
+            blocks,
+            expiry,
+            ctx.shutdown.subscribe(),
+        ));
         if let Err(e) = crate::store::watch_health(&store) {
             tracing::warn!(error = %e, "could not start the storage health watch");
         }
@@ -199,6 +216,9 @@ impl ControlPlane {
         health
             .set_serving::<proto::audit_service_server::AuditServiceServer<AuditApi>>()
             .await;
+        health
+            .set_serving::<proto::block_service_server::BlockServiceServer<BlocksApi>>()
+            .await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -238,6 +258,13 @@ impl ControlPlane {
             .add_service(Guarded::new(
                 proto::audit_service_server::AuditServiceServer::new(AuditApi { ctx: ctx.clone() })
                     .max_decoding_message_size(small),
+                ctx.admission.clone(),
+            ))
+            .add_service(Guarded::new(
+                proto::block_service_server::BlockServiceServer::new(BlocksApi {
+                    ctx: ctx.clone(),
+                })
+                .max_decoding_message_size(small),
                 ctx.admission.clone(),
             ));
         let mut sd = ctx.shutdown.subscribe();

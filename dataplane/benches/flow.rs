@@ -24,12 +24,12 @@
 
 #[path = "support/mix.rs"]
 mod mix;
+#[path = "support/thread_cpu.rs"]
+mod thread_cpu;
 
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 
-use cpu_time::ThreadTime;
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use dataplane::flow::{
     proto, Direction, FlowConfig, FlowHandle, FlowRecord, FlowTable, FlowTuple, Packet,
@@ -40,34 +40,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_distr::Zipf;
-
-/// CPU time of the benchmark thread: on a shared machine wall time also counts the time other
-/// processes hold the core, which says nothing about our code.
-struct ThreadCpu;
-
-impl Measurement for ThreadCpu {
-    type Intermediate = ThreadTime;
-    type Value = u64;
-    fn start(&self) -> ThreadTime {
-        ThreadTime::now()
-    }
-    fn end(&self, i: ThreadTime) -> u64 {
-        i.elapsed().as_nanos() as u64
-    }
-    fn add(&self, a: &u64, b: &u64) -> u64 {
-        a + b
-    }
-    fn zero(&self) -> u64 {
-        0
-    }
-    fn to_f64(&self, v: &u64) -> f64 {
-        *v as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        // Values are nanoseconds, as with wall time.
-        WallTime.formatter()
-    }
-}
+use thread_cpu::ThreadCpu;
 
 type Crit = Criterion<ThreadCpu>;
 

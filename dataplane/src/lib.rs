@@ -12,10 +12,13 @@
 //! - [`app`]: application-layer parsers (HTTP, DNS, TLS) over reassembled streams.
 //! - [`detect`]: per-worker rule matching (Hyperscan prefilter, option verification, verdicts).
 //! - [`inline`]: answers to rejected packets and the inline path's counters.
+//! - [`filter`]: BPF capture filters (libpcap), run on each frame before it is decoded.
+//! - [`blocklist`]: the block table a worker drops packets by (addresses, networks, 5-tuples).
 //! - [`pipeline`]: one packet through decode → flow → app layer → detection → records, with
 //!   each flow's app-layer and detection state beside its flow-table entry; nothing below
 //!   imports it.
-//! - [`snapshot`]: immutable tables the control plane publishes to workers (rule engines).
+//! - [`snapshot`]: immutable tables the control plane publishes to workers (rule engines,
+//!   block tables).
 //! - [`worker`]: the per-lcore poll loop; [`runtime`]: EAL start-up, ports, replay.
 //! - [`eve`]: direct EVE JSON writing for records the workers render.
 //! - [`counters`]: plain per-worker counters, summed by the control plane.
@@ -26,12 +29,14 @@
 #![deny(unsafe_code)]
 
 pub mod app;
+pub mod blocklist;
 pub mod counters;
 pub mod decode;
 pub mod detect;
 pub mod dpdk;
 pub mod eve;
 pub mod export;
+pub mod filter;
 pub mod flow;
 pub mod inline;
 pub mod intel;

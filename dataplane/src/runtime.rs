@@ -327,6 +327,8 @@ pub struct WorkerAttach {
     pub alerts: crate::export::Producer<AlertRecord>,
     pub flows: crate::export::Producer<FlowRecord>,
     pub engine: Arc<EngineSlot>,
+    /// Its block-table slot (`None`: the plan's starting block list stays).
+    pub blocks: Option<Arc<crate::blocklist::BlockSlot>>,
     /// Worker-rendered EVE records: each alert's own line (paired with its record, see
     /// `Export::join_alert_lines`), app-layer transactions and anomalies.
     pub eve: Option<crate::export::EveProducer>,
@@ -339,6 +341,7 @@ pub struct LiveWorker {
     pub lcore: u32,
     pub published: Arc<Published>,
     pub engine: Arc<EngineSlot>,
+    pub blocks: Option<Arc<crate::blocklist::BlockSlot>>,
     /// Set when the worker's poll loop has returned.
     pub done: Arc<AtomicBool>,
 }
@@ -607,7 +610,9 @@ fn launch_workers<'p>(
     let inline_cfg = inline_worker_config(&plan.worker);
     for (i, (wp, lcore)) in plan.workers.iter().zip(lcores.iter().copied()).enumerate() {
         let attach = attached.get_mut(i).and_then(Option::take);
-        let slot = attach.as_ref().map(|a| a.engine.clone());
+        let slot = attach
+            .as_ref()
+            .map(|a| (a.engine.clone(), a.blocks.clone()));
         let mut export = worker_export(plan, attach, &mut l);
         export.set_when_full(&when_full);
         let inline = wp.routes.iter().any(Option::is_some);
@@ -632,12 +637,13 @@ fn launch_workers<'p>(
         };
         let done = Arc::new(AtomicBool::new(false));
         l.done_flags.push(done.clone());
-        if let Some(engine) = slot {
+        if let Some((engine, blocks)) = slot {
             l.live.push(LiveWorker {
                 worker: i,
                 lcore: lcore.0,
                 published: worker.published(),
                 engine,
+                blocks,
                 done: done.clone(),
             });
         }
@@ -709,6 +715,7 @@ fn worker_export(plan: &Plan, attach: Option<WorkerAttach>, l: &mut Launched<'_>
         export.alerts = Some(a.alerts);
         export.flows = Some(a.flows);
         export.engine = Some(a.engine);
+        export.blocks = a.blocks;
         if let Some(e) = a.eve {
             export.eve = Some(e);
             export.eve_alerts = true;

@@ -176,6 +176,23 @@ pub use vocab::AlertRecord;
 /// One worker's mailbox for new rule engines (hot reload).
 pub type EngineSlot = crate::snapshot::Slot<rules::Engine>;
 
+/// Takes what `slot` offers without waiting; `seen` follows the generations offered. Called
+/// only when [`crate::snapshot::Slot::changed`].
+#[cold]
+fn take_offer<T>(slot: &crate::snapshot::Slot<T>, seen: &mut u64) -> Option<(u64, Arc<T>)> {
+    match slot.take() {
+        Offer::None => None,
+        Offer::CatchUp(offered) => {
+            *seen = offered;
+            None
+        }
+        Offer::New(generation, snapshot) => {
+            *seen = generation;
+            Some((generation, snapshot))
+        }
+    }
+}
+
 /// Where a worker's records go: rings to the control plane, or nowhere.
 #[derive(Default)]
 pub struct Export {
@@ -185,6 +202,8 @@ pub struct Export {
     pub engine: Option<Arc<EngineSlot>>,
     /// Where new indicator tables arrive; `None` keeps the starting table.
     pub intel: Option<Arc<crate::intel::IntelSlot>>,
+    /// Where new block tables arrive; `None` keeps the starting one.
+    pub blocks: Option<Arc<crate::blocklist::BlockSlot>>,
     /// Worker-rendered EVE records (anomalies, app-layer transactions).
     pub eve: Option<EveProducer>,
     /// Alerts are rendered into `eve` too.
@@ -208,6 +227,9 @@ pub struct Export {
     intel_generation: u64,
     /// Indicator table generation last seen offered.
     seen_intel: u64,
+    /// Generation of the block table in use, and the last one seen offered.
+    block_generation: u64,
+    seen_block_offer: u64,
 }
 
 impl Export {
@@ -341,6 +363,15 @@ impl Worker {
             None => u64::from(cfg.pipeline.intel.is_some()),
         };
         export.seen_intel = export.intel_generation;
+        match &export.blocks {
+            Some(slot) => {
+                export.block_generation = slot.active();
+                export.seen_block_offer = export.block_generation;
+            }
+            // Without a control plane the starting list (empty or not) is generation 1, as
+            // the appliance numbers the first list it publishes.
+            None => export.block_generation = 1,
+        }
         let mut pcfg = cfg.pipeline.clone();
         pcfg.flow.worker_id = id as u8;
         let pipeline = Pipeline::new(link, &pcfg)?;
@@ -416,6 +447,7 @@ impl Worker {
         );
         f("detect.engine_generation", self.export.generation);
         f("intel.generation", self.export.intel_generation);
+        f("blocklist.generation", self.export.block_generation);
         let eve = self.export.eve.as_ref();
         f("eve.queue_overflow", eve.map_or(0, |p| p.overflow()));
         let by_type = eve.map(|p| p.overflow_by_type());
@@ -462,29 +494,39 @@ impl Worker {
     /// load per poll when nothing changed.
     #[inline]
     pub fn poll_intel(&mut self) {
-        let Some(slot) = self.export.intel.as_ref() else {
-            return;
+        let x = &mut self.export;
+        let offer = match x.intel.as_deref() {
+            Some(slot) if slot.changed(x.seen_intel) => take_offer(slot, &mut x.seen_intel),
+            _ => return,
         };
-        if slot.changed(self.export.seen_intel) {
-            self.swap_intel();
+        if let Some((generation, table)) = offer {
+            self.pipeline.set_intel(table);
+            self.export.intel_generation = generation;
+            if let Some(slot) = &self.export.intel {
+                slot.confirm(generation);
+            }
+            self.publish();
         }
     }
 
-    #[cold]
-    fn swap_intel(&mut self) {
-        let Some(slot) = self.export.intel.clone() else {
-            return;
-        };
-        match slot.take() {
-            Offer::None => {}
-            Offer::CatchUp(offered) => self.export.seen_intel = offered,
-            Offer::New(generation, table) => {
-                self.export.seen_intel = generation;
-                self.pipeline.set_intel(table);
-                self.export.intel_generation = generation;
-                slot.confirm(generation);
-                self.publish();
+    /// Swaps in a newly offered block table, like [`Worker::poll_engine`]: one relaxed load
+    /// when nothing changed.
+    #[inline]
+    pub fn poll_blocks(&mut self) {
+        let x = &mut self.export;
+        let offer = match x.blocks.as_deref() {
+            Some(slot) if slot.changed(x.seen_block_offer) => {
+                take_offer(slot, &mut x.seen_block_offer)
             }
+            _ => return,
+        };
+        if let Some((generation, table)) = offer {
+            self.pipeline.set_blocklist(table);
+            self.export.block_generation = generation;
+            if let Some(slot) = &self.export.blocks {
+                slot.confirm(generation);
+            }
+            self.publish();
         }
     }
 
@@ -611,6 +653,7 @@ impl Worker {
             }
             self.poll_engine();
             self.poll_intel();
+            self.poll_blocks();
             if let Some(n) = ctl.expected_packets {
                 if self.capture.packets >= n {
                     break;
@@ -874,5 +917,90 @@ mod tests {
         // EVE ring too small for any line: records go out saying they have none.
         let (recs, lines) = run(64, 16, 3);
         assert_eq!((recs, lines.len()), (vec![false; 3], 0));
+    }
+
+    fn block_table(text: &str, side: vocab::block::Side) -> Arc<crate::blocklist::BlockTable> {
+        Arc::new(crate::blocklist::BlockTable::new([
+            vocab::block::BlockEntry {
+                id: 9,
+                matcher: vocab::block::BlockMatch::parse(text, side).unwrap(),
+                origin: vocab::block::Origin::Playbook,
+                reason: "test".into(),
+            },
+        ]))
+    }
+
+    /// A block table published under traffic applies from the next burst, is confirmed, and
+    /// its hits are counted by origin with one `drop` record per flow.
+    #[test]
+    fn block_table_swaps_between_bursts_and_hits_are_counted_and_recorded() {
+        for inline in [true, false] {
+            let slot = Arc::new(crate::blocklist::BlockSlot::new(0));
+            let (pe, mut ce) = crate::export::eve_ring(1 << 20);
+            let (pf, mut cf) = crate::export::ring(16);
+            let export = Export {
+                blocks: Some(slot.clone()),
+                eve: Some(pe),
+                flows: Some(pf),
+                ..Export::default()
+            };
+            let mut cfg = WorkerConfig::default();
+            cfg.pipeline.decode.checksum_validation = false;
+            cfg.pipeline.detect.inline = inline;
+            let mut w =
+                Worker::new(0, LinkType::Ethernet, WireLengths::default(), &cfg, export).unwrap();
+            let f = udp_frame(b"x");
+            w.handle(&f, f.len() as u32, Timestamp(1_000));
+            slot.publish(1, block_table("10.0.0.2", vocab::block::Side::Dst));
+            // The burst in progress still runs the empty table.
+            w.handle(&f, f.len() as u32, Timestamp(2_000));
+            w.poll_blocks();
+            assert_eq!(slot.active(), 1);
+            for i in 0..3 {
+                w.handle(&f, f.len() as u32, Timestamp(3_000 + i));
+            }
+            let mut c = std::collections::BTreeMap::new();
+            w.visit_counters(&mut |n, v| {
+                c.insert(n, v);
+            });
+            assert_eq!(c["blocklist.hits"], 3, "inline {inline}");
+            assert_eq!(c["blocklist.hits.playbook"], 3);
+            assert_eq!(c["blocklist.hits.api"], 0);
+            assert_eq!(
+                (c["blocklist.generation"], c["blocklist.table_entries"]),
+                (1, 1)
+            );
+            let mut drops = Vec::new();
+            ce.drain(usize::MAX, |ty, line| {
+                if ty == "drop" {
+                    drops.push(String::from_utf8_lossy(line).into_owned());
+                }
+            });
+            assert_eq!(drops.len(), 1, "{drops:?}");
+            let action = if inline { "blocked" } else { "allowed" };
+            let d = &drops[0];
+            assert!(d.contains(&format!("\"action\":\"{action}\"")), "{d}");
+            assert!(
+                d.contains("\"id\":9") && d.contains("\"origin\":\"playbook\""),
+                "{d}"
+            );
+            assert!(d.contains("\"match\":\"10.0.0.2\",\"side\":\"dst\""), "{d}");
+            // An empty table again: nothing more is blocked.
+            slot.publish(2, Arc::new(crate::blocklist::BlockTable::default()));
+            w.poll_blocks();
+            w.handle(&f, f.len() as u32, Timestamp(9_000));
+            let mut hits = 0;
+            w.visit_counters(&mut |n, v| {
+                if n == "blocklist.hits" {
+                    hits = v;
+                }
+            });
+            assert_eq!((hits, slot.active()), (3, 2));
+            // Inline, blocked packets never reach the flow table.
+            w.finish();
+            let mut packets = 0;
+            cf.drain(usize::MAX, |r: FlowRecord| packets += r.pkts_toserver);
+            assert_eq!(packets, if inline { 3 } else { 6 }, "inline {inline}");
+        }
     }
 }

@@ -6,6 +6,7 @@
 //! - [`AlertRecord`]: the alert a worker hands to the control plane (and why an alert has
 //!   two other shapes, one on each side).
 //! - [`AppProto`]: application-layer protocols, with the one table of their Suricata names.
+//! - [`block`]: block-list entries (networks by side, 5-tuples, origins) and their text.
 //! - [`proto`]: IANA names of IP protocol numbers, spelled as Suricata writes them in EVE.
 //! - [`calendar`]: days since the epoch to a civil date, and EVE's timestamp spelling.
 //! - [`testing`]: where tests and benches find the shared material outside the repository, and
@@ -18,6 +19,7 @@
 
 pub mod alert;
 pub mod app_proto;
+pub mod block;
 pub mod calendar;
 pub mod direction;
 pub mod eve;

@@ -1,5 +1,6 @@
 //! The gRPC management API (`osprey.v1`): [`SystemService`](system), [`RulesService`](rules),
-//! `AlertsService` and `FlowsService` ([`records`]), `AuditService` ([`audit`]). Every
+//! `AlertsService` and `FlowsService` ([`records`]), `AuditService` ([`audit`]),
+//! `BlockService` ([`blocks`]). Every
 //! service sits behind [`guard`], which refuses unknown callers, oversized requests and
 //! calls over their role's concurrency before the body is decoded. Handlers authorize first
 //! (refusals are audited), audit every mutating call, run RocksDB work on the blocking pool,
@@ -8,6 +9,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod blocks;
 pub mod guard;
 pub mod records;
 pub mod rules;
@@ -54,6 +56,8 @@ pub struct ApiContext {
     pub config: ApiConfig,
     pub started: Instant,
     pub counters: ApiCounters,
+    /// The dynamic block list.
+    pub blocks: Arc<crate::blocks::BlockList>,
     /// Serialises reloads: one compile at a time, generations in order.
     pub reload_lock: tokio::sync::Mutex<()>,
     /// Flipped to `true` when the appliance is asked to stop; servers and streams watch it.

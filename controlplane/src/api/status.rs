@@ -13,7 +13,7 @@ impl From<Error> for tonic::Status {
             Kind::Unauthenticated => Code::Unauthenticated,
             Kind::PermissionDenied => Code::PermissionDenied,
             // A full disk is a resource problem the operator can fix; say so.
-            Kind::Storage => Code::ResourceExhausted,
+            Kind::Storage | Kind::Full => Code::ResourceExhausted,
             Kind::Corrupt => Code::DataLoss,
             Kind::FailedPrecondition => Code::FailedPrecondition,
             Kind::Unavailable => Code::Unavailable,

@@ -56,6 +56,16 @@ impl SystemApi {
                 l(&s.retention_alerts_deleted),
             ),
             ("store.size_bytes".into(), ctx.store.size_bytes()),
+            ("blocklist.entries".into(), ctx.blocks.len() as u64),
+            (
+                "blocklist.max_entries".into(),
+                ctx.blocks.max_entries() as u64,
+            ),
+            (
+                "blocklist.published_generation".into(),
+                ctx.blocks.generation(),
+            ),
+            ("blocklist.expired".into(), l(&ctx.blocks.expired)),
             (
                 "auth.refused_unauthenticated".into(),
                 l(&a.refused_unauthenticated),

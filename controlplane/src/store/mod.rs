@@ -74,6 +74,7 @@ use crate::model::{Alert, FlowRecord};
 use crate::proto;
 
 pub mod audit;
+mod blocks;
 pub mod posting;
 mod query;
 pub mod record;

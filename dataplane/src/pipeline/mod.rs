@@ -7,6 +7,7 @@
 
 //!
 //! One file per stage:
+//! - [`blocklist`]: the block list, checked first (a hit inline drops the packet);
 //! - [`sink`]: the [`EventSink`] and the records handed to it;
 //! - [`flow_state`]: the per-flow app-layer and detection state, kept by flow-table slot;
 //! - [`stream_app`]: reassembled stream data → the flow's app-layer parser;
@@ -28,6 +29,7 @@
 mod alerts;
 mod anomalies;
 mod app_records;
+mod blocklist;
 mod context;
 mod exception;
 mod flow_end;
@@ -50,6 +52,7 @@ use crate::app::{self, AppConfig, AppCounters, AppLayer};
 use crate::counters::CounterSet;
 use crate::decode::{DecodeConfig, Decoder, HwChecksums, LinkType, Packet, L4};
 use crate::detect::{DetectConfig, Detector, PacketView, Verdict};
+use crate::filter::{CaptureFilter, FilterCounters};
 use crate::flow::{
     self, proto, FlowConfig, FlowHandle, FlowRecord, FlowRecordSink, FlowTable, FlowTuple,
     TcpFlags, TcpSegment,
@@ -59,6 +62,7 @@ use crate::time::Timestamp;
 use alerts::{collect, emit_alerts, packet_side, Pending};
 use anomalies::{log_app_anomalies, log_packet_anomalies};
 use app_records::{log_app_records, AppRecords};
+use blocklist::{BlockOutcome, Blocks};
 use context::{flow_app_proto, At, Detection};
 use flow_end::EndFlows;
 use flow_state::AppStates;
@@ -69,6 +73,7 @@ use tx_inspect::TxInspect;
 use views::icmp_of;
 
 pub use anomalies::AnomalyTypes;
+pub use blocklist::BlockCounters;
 pub use context::PipelineCounters;
 pub use exception::{ExceptionPolicies, ExceptionPolicy};
 pub use sink::{EventSink, NullEvents};
@@ -88,6 +93,10 @@ pub struct PipelineConfig {
     pub exceptions: ExceptionPolicies,
     /// Indicators matched on flows and transactions (EVE `intel` records); `None`: none.
     pub intel: Option<Arc<crate::intel::Table>>,
+    /// The block list to start with (a hit drops the packet when `detect.inline`).
+    pub blocklist: Option<Arc<crate::blocklist::BlockTable>>,
+    /// A BPF capture filter ([`crate::filter`]): frames it rejects are counted, not inspected.
+    pub filter: Option<String>,
 }
 
 /// Tracked flows from which the worker prefetches each burst's flows: about 9 MiB of entries
@@ -97,6 +106,8 @@ pub const PREFETCH_MIN_FLOWS: usize = 32_768;
 /// One worker's pipeline.
 pub struct Pipeline {
     link: LinkType,
+    /// Frames this rejects are not decoded.
+    filter: Option<(CaptureFilter, FilterCounters)>,
     decoder: Decoder,
     /// Everything after decoding, apart from the decoder that the packet being processed
     /// borrows.
@@ -137,6 +148,7 @@ struct Stages {
     packet_verdict: Verdict,
     exceptions: ExceptionPolicies,
     intel: crate::intel::Matcher,
+    blocks: Blocks,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -159,6 +171,8 @@ pub enum PipelineError {
     Flow(#[from] flow::FlowConfigError),
     #[error("detection: {0}")]
     Detect(#[from] crate::detect::DetectError),
+    #[error("{0}")]
+    Filter(#[from] crate::filter::FilterError),
 }
 
 impl Pipeline {
@@ -171,8 +185,16 @@ impl Pipeline {
             Some(e) => Some(Detector::new(e.clone(), cfg.detect)?),
             None => None,
         };
+        let filter = match &cfg.filter {
+            Some(expr) => Some((
+                CaptureFilter::compile(expr, link)?,
+                FilterCounters::default(),
+            )),
+            None => None,
+        };
         Ok(Pipeline {
             link,
+            filter,
             decoder,
             st: Stages {
                 flows,
@@ -205,6 +227,7 @@ impl Pipeline {
                 packet_verdict: Verdict::Accept,
                 exceptions: cfg.exceptions,
                 intel: crate::intel::Matcher::new(cfg.intel.clone()),
+                blocks: Blocks::new(cfg.blocklist.clone(), cfg.detect.inline),
             },
         })
     }
@@ -235,6 +258,11 @@ impl Pipeline {
         self.st.intel.set_table(table);
     }
 
+    /// Swaps the block list between bursts.
+    pub fn set_blocklist(&mut self, table: Arc<crate::blocklist::BlockTable>) {
+        self.st.blocks.set_table(table);
+    }
+
     /// The flow table.
     pub fn flows(&self) -> &FlowTable {
         &self.st.flows
@@ -259,6 +287,10 @@ impl Pipeline {
         st.app_counters.visit(f);
         st.counters.visit(f);
         st.intel.counters().visit(f);
+        st.blocks.counters.visit(f);
+        if let Some((_, c)) = &self.filter {
+            c.visit(f);
+        }
         if let Some(d) = &st.detector {
             d.counters().visit(f);
         }
@@ -313,8 +345,10 @@ impl Pipeline {
     /// Processes one frame captured at `now`.
     ///
     /// Returns the packet's verdict (see [`verdict`]): inline, [`Verdict::Drop`] when a `drop`
-    /// rule matched it, its stream or its transactions, or its flow was dropped before,
-    /// [`Verdict::Reject`] for the `reject` family; IDS mode accepts every packet.
+    /// rule matched it, its stream or its transactions, or its flow was dropped before, or the
+    /// block list matched it (then it is not inspected at all); [`Verdict::Reject`] for the
+    /// `reject` family; IDS mode accepts every packet. A frame the capture filter rejects is
+    /// [`Verdict::Accept`]ed uninspected.
     pub fn process<E: EventSink>(
         &mut self,
         frame: &[u8],
@@ -333,13 +367,31 @@ impl Pipeline {
         hw: HwChecksums,
         events: &mut E,
     ) -> Verdict {
-        let Pipeline { link, decoder, st } = self;
+        if let Some((f, c)) = self.filter.as_mut() {
+            if !f.accepts(frame) {
+                c.rejected += 1;
+                return Verdict::Accept;
+            }
+        }
+        let Pipeline {
+            link, decoder, st, ..
+        } = self;
         st.pcap_cnt += 1;
         st.stream_buf.clear();
         st.windows.clear();
         // Decoded in place: returning the summary by value copied ~400 bytes per packet.
         let mut slot = None;
         let pkt = decoder.decode_offloaded_in(*link, frame, now, hw, &mut slot);
+        let at = At {
+            flow_id: 0,
+            pcap_cnt: st.pcap_cnt,
+            now,
+        };
+        // A listed address is dropped per packet before any flow work, so removing the entry
+        // lets the flow's next packets through.
+        if st.blocks.check(pkt, at, &mut st.eve_buf, events) == BlockOutcome::Drop {
+            return Verdict::Drop;
+        }
         let flow = st.packet(pkt, now, events);
         st.settle(flow)
     }

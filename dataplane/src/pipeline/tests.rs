@@ -911,7 +911,9 @@ fn app_layer_error_policies_act_on_the_packet_or_its_flow() {
         let mut out = Collect::default();
         let t = crate::time::Timestamp::from_micros(1_700_000_000, 0);
         // The first packet as `process` runs it, with an app-layer error on its flow.
-        let Pipeline { link, decoder, st } = &mut p;
+        let Pipeline {
+            link, decoder, st, ..
+        } = &mut p;
         let mut slot = None;
         let pkt = decoder.decode_offloaded_in(*link, &syn, t, Default::default(), &mut slot);
         let h = st.packet(pkt, t, &mut out).expect("a flow");
