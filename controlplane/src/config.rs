@@ -1,5 +1,5 @@
 //! Configuration of the control plane's part of the appliance config: the `[api]`,
-//! `[storage]`, `[metrics]`, `[auth]`, `[ingest]` and `[eve]` sections. Every struct denies
+//! `[storage]`, `[metrics]`, `[auth]`, `[ingest]`, `[eve]` and `[incidents]` sections. Every struct denies
 //! unknown fields; [`ControlPlaneConfig::validate`] checks what serde cannot and names the key.
 //!
 //! ```toml
@@ -22,6 +22,15 @@
 //! max_bytes = 10737418240
 //! audit_max_age_secs = 7776000
 //! audit_max_records = 100000
+//!
+//! [incidents]
+//! group_by = "host"               # or "pair" (source → destination)
+//! window_secs = 3600              # a member joins if within this of the last one
+//! home_net = ["192.0.2.0/24"]
+//! [[incidents.assets]]
+//! name = "servers"
+//! cidrs = ["192.0.2.0/28"]
+//! criticality = 10                # 0..=10
 //!
 //! [auth]
 //! anonymous_role = "admin"        # only for plaintext loopback
@@ -63,6 +72,62 @@ pub struct ControlPlaneConfig {
     pub auth: AuthConfig,
     pub ingest: IngestConfig,
     pub eve: EveConfig,
+    pub incidents: IncidentsConfig,
+}
+
+/// `[incidents]`: correlation of stored alerts into incidents (see `crate::incidents`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IncidentsConfig {
+    pub enabled: bool,
+    /// `"host"`: one incident per internal host; `"pair"`: per source → destination.
+    pub group_by: crate::incidents::GroupBy,
+    /// A member joins an open incident of its key when within this many seconds (packet
+    /// time) of its last member; later ones open a new incident.
+    pub window_secs: u64,
+    /// Successive tactics of one incident within this many seconds are a kill-chain
+    /// progression.
+    pub killchain_window_secs: u64,
+    /// Internal networks (CIDR blocks); the default is Suricata's default `HOME_NET`.
+    pub home_net: Vec<String>,
+    /// Incidents open in memory at most; an alert that would open one more is counted
+    /// (`incidents.overflow`) and not grouped.
+    pub max_open: usize,
+    /// Members kept on one incident's timeline; later ones are counted only.
+    pub max_members: u64,
+    /// Queue of the correlator on the event stream; a full queue drops (counted in
+    /// `events.incidents.dropped`), never slowing ingest.
+    pub queue: usize,
+    /// Asset groups, first match wins.
+    pub assets: Vec<AssetConfig>,
+}
+
+/// `[[incidents.assets]]`: a named group of addresses and how much they matter.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssetConfig {
+    pub name: String,
+    pub cidrs: Vec<String>,
+    /// 0 (nothing of value) to 10 (crown jewels).
+    pub criticality: u8,
+}
+
+impl Default for IncidentsConfig {
+    fn default() -> Self {
+        IncidentsConfig {
+            enabled: true,
+            group_by: crate::incidents::GroupBy::Host,
+            window_secs: 3600,
+            killchain_window_secs: 86_400,
+            home_net: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
+                .map(String::from)
+                .to_vec(),
+            max_open: 100_000,
+            max_members: 1000,
+            queue: 65_536,
+            assets: Vec::new(),
+        }
+    }
 }
 
 /// `[api]`: the gRPC listener.
@@ -427,13 +492,102 @@ impl ControlPlaneConfig {
         if self.eve.enabled && self.eve.path.as_os_str().is_empty() {
             return Err(cfg_err("eve.path", "must not be empty"));
         }
+        self.incidents.settings()?;
         Ok(())
+    }
+}
+
+impl IncidentsConfig {
+    /// The correlator's settings, or the first bad key.
+    pub fn settings(&self) -> Result<crate::incidents::Settings, ConfigError> {
+        use crate::incidents::{Asset, Assets, Cidr};
+        let positive = |key: &str, v: u64| {
+            if v == 0 {
+                Err(cfg_err(key, "must be > 0"))
+            } else {
+                Ok(v)
+            }
+        };
+        let secs = 1_000_000_000u64;
+        let window = positive("incidents.window_secs", self.window_secs)?;
+        let kc = positive(
+            "incidents.killchain_window_secs",
+            self.killchain_window_secs,
+        )?;
+        positive("incidents.max_open", self.max_open as u64)?;
+        positive("incidents.max_members", self.max_members)?;
+        positive("incidents.queue", self.queue as u64)?;
+        let cidrs = |key: String, list: &[String]| -> Result<Vec<Cidr>, ConfigError> {
+            list.iter()
+                .map(|c| Cidr::parse(c).map_err(|m| cfg_err(&key, m)))
+                .collect()
+        };
+        let home_net = cidrs("incidents.home_net".into(), &self.home_net)?;
+        let mut assets = Vec::new();
+        for (i, a) in self.assets.iter().enumerate() {
+            let key = format!("incidents.assets[{i}]");
+            if a.name.trim().is_empty() {
+                return Err(cfg_err(&format!("{key}.name"), "must not be empty"));
+            }
+            if a.criticality > 10 {
+                return Err(cfg_err(
+                    &format!("{key}.criticality"),
+                    "must be within 0..=10",
+                ));
+            }
+            if a.cidrs.is_empty() {
+                return Err(cfg_err(
+                    &format!("{key}.cidrs"),
+                    "must list at least one block",
+                ));
+            }
+            assets.push(Asset {
+                name: a.name.clone(),
+                cidrs: cidrs(format!("{key}.cidrs"), &a.cidrs)?,
+                criticality: a.criticality,
+            });
+        }
+        Ok(crate::incidents::Settings {
+            group_by: self.group_by,
+            window_ns: window.saturating_mul(secs),
+            killchain_window_ns: kc.saturating_mul(secs),
+            home_net,
+            max_open: self.max_open,
+            max_members: self.max_members,
+            assets: Assets(assets),
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn incidents_section_is_checked_key_by_key() {
+        let ok = ControlPlaneConfig::from_toml_str(
+            "[incidents]\ngroup_by = \"pair\"\nhome_net = [\"192.0.2.0/24\"]\n\
+             [[incidents.assets]]\nname = \"servers\"\ncidrs = [\"192.0.2.0/28\"]\ncriticality = 10\n",
+        )
+        .unwrap();
+        let s = ok.incidents.settings().unwrap();
+        assert_eq!(s.assets.0[0].criticality, 10);
+        let bad = |t: &str| ControlPlaneConfig::from_toml_str(t).unwrap_err();
+        assert!(bad("[incidents]\nwindow = 5\n")
+            .message
+            .contains("unknown field"));
+        assert_eq!(
+            bad("[incidents]\nhome_net = [\"10/8\"]\n").key,
+            "incidents.home_net"
+        );
+        let e = bad(
+            "[[incidents.assets]]\nname = \"x\"\ncidrs = [\"192.0.2.0/24\"]\ncriticality = 11\n",
+        );
+        assert_eq!(e.key, "incidents.assets[0].criticality");
+        assert!(bad("[incidents]\ngroup_by = \"flow\"\n")
+            .message
+            .contains("unknown variant"));
+    }
 
     #[test]
     fn default_is_valid_and_loopback() {

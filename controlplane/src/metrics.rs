@@ -7,7 +7,8 @@
 //! rate_limited, permission, too_large, concurrency), and lost alerts,
 //! `osprey_alerts_dropped{cause="..."}` (one series per cause of
 //! [`crate::ingest::ALERT_DROP_CAUSES`]); `osprey_degraded{component="..."}` is 1 while a
-//! component's health is degraded.
+//! component's health is degraded; `osprey_incidents{state="..."}` counts stored incidents
+//! by workflow state.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -44,7 +45,9 @@ fn escape_label(v: &str) -> String {
 
 /// Control-plane values that go up and down.
 fn is_gauge(name: &str) -> bool {
-    name == "store.size_bytes" || (name.starts_with("events.") && name.ends_with(".subscribers"))
+    name == "store.size_bytes"
+        || name == "incidents.in_memory"
+        || (name.starts_with("events.") && name.ends_with(".subscribers"))
 }
 
 /// Renders the exposition text.
@@ -67,7 +70,10 @@ pub fn render(ctx: &ApiContext) -> String {
         }
     }
     for (n, v) in SystemApi::control_plane_counters(ctx) {
-        if n.starts_with("api.refused.") || n.starts_with("ingest.alerts_dropped.") {
+        if n.starts_with("api.refused.")
+            || n.starts_with("ingest.alerts_dropped.")
+            || n.starts_with("incidents.state.")
+        {
             continue; // the labelled families below
         }
         let name = metric_name(&n);
@@ -81,6 +87,14 @@ pub fn render(ctx: &ApiContext) -> String {
     let _ = writeln!(out, "# TYPE osprey_alerts_dropped counter");
     for (cause, n) in ctx.ingest.alert_drops() {
         let _ = writeln!(out, "osprey_alerts_dropped{{cause=\"{cause}\"}} {n}");
+    }
+    if let Some(inc) = &ctx.incidents {
+        let _ = writeln!(out, "# TYPE osprey_incidents gauge");
+        for (n, v) in inc.counter_values() {
+            if let Some(state) = n.strip_prefix("incidents.state.") {
+                let _ = writeln!(out, "osprey_incidents{{state=\"{state}\"}} {v}");
+            }
+        }
     }
     let _ = writeln!(out, "# TYPE osprey_degraded gauge");
     for h in SystemApi::health(ctx) {

@@ -12,6 +12,7 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use crate::api::audit::AuditApi;
 use crate::api::auth::Authenticator;
 use crate::api::guard::{Admission, Guarded};
+use crate::api::incidents::IncidentsApi;
 use crate::api::records::{AlertsApi, FlowsApi};
 use crate::api::rules::RulesApi;
 use crate::api::system::SystemApi;
@@ -19,6 +20,7 @@ use crate::api::{ApiContext, ApiCounters};
 use crate::config::ControlPlaneConfig;
 use crate::error::{Error, Kind, Result};
 use crate::events::Bus;
+use crate::incidents::Incidents;
 use crate::ingest::{Ingest, RecordSource, SignatureCatalog};
 use crate::outputs::eve::EveWriter;
 use crate::outputs::EveOutput;
@@ -38,6 +40,7 @@ pub struct ControlPlane {
     pub metrics_addr: Option<SocketAddr>,
     ingest: Ingest,
     eve: Option<EveOutput>,
+    incidents: Option<Incidents>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -89,6 +92,21 @@ impl ControlPlane {
         } else {
             None
         };
+        // The correlator too (it resumes from storage first).
+        let incidents = if cfg.incidents.enabled {
+            let settings = cfg
+                .incidents
+                .settings()
+                .map_err(|e| Error::config(e.to_string()))?;
+            Some(Incidents::start(
+                settings,
+                cfg.incidents.queue,
+                store.clone(),
+                &bus,
+            )?)
+        } else {
+            None
+        };
         let mut ingest =
             Ingest::start(&cfg.ingest, sources, store.clone(), bus.clone(), catalog)
                 .map_err(|e| Error::internal(format!("starting the ingest thread: {e}")))?;
@@ -111,6 +129,7 @@ impl ControlPlane {
             compiler,
             ingest: ingest.shared.clone(),
             events: bus,
+            incidents: incidents.as_ref().map(|i| i.shared.clone()),
             subscriber_buffer: cfg.ingest.subscriber_buffer,
             config: cfg.api.clone(),
             started: Instant::now(),
@@ -134,6 +153,7 @@ impl ControlPlane {
             metrics_addr,
             ingest,
             eve,
+            incidents,
             tasks,
         })
     }
@@ -199,6 +219,9 @@ impl ControlPlane {
         health
             .set_serving::<proto::audit_service_server::AuditServiceServer<AuditApi>>()
             .await;
+        health
+            .set_serving::<proto::incident_service_server::IncidentServiceServer<IncidentsApi>>()
+            .await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -238,6 +261,13 @@ impl ControlPlane {
             .add_service(Guarded::new(
                 proto::audit_service_server::AuditServiceServer::new(AuditApi { ctx: ctx.clone() })
                     .max_decoding_message_size(small),
+                ctx.admission.clone(),
+            ))
+            .add_service(Guarded::new(
+                proto::incident_service_server::IncidentServiceServer::new(IncidentsApi {
+                    ctx: ctx.clone(),
+                })
+                .max_decoding_message_size(small),
                 ctx.admission.clone(),
             ));
         let mut sd = ctx.shutdown.subscribe();
@@ -377,6 +407,7 @@ impl ControlPlane {
         }
         let mut ingest = self.ingest;
         let mut eve = self.eve;
+        let mut incidents = self.incidents;
         let store = self.ctx.store.clone();
         let events = self.ctx.events.clone();
         let _ = tokio::task::spawn_blocking(move || {
@@ -384,6 +415,9 @@ impl ControlPlane {
             events.close();
             if let Some(e) = eve.as_mut() {
                 e.join();
+            }
+            if let Some(i) = incidents.as_mut() {
+                i.join();
             }
             if let Err(e) = store.flush() {
                 tracing::error!(error = %e, "flushing storage at shutdown");

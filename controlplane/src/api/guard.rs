@@ -64,7 +64,8 @@ impl Class {
             "osprey.v1.RulesService/List"
             | "osprey.v1.AlertsService/Query"
             | "osprey.v1.FlowsService/Query"
-            | "osprey.v1.AuditService/List" => Some(Class::Query),
+            | "osprey.v1.AuditService/List"
+            | "osprey.v1.IncidentService/List" => Some(Class::Query),
             _ => None,
         }
     }

@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod auth;
 pub mod guard;
+pub mod incidents;
 pub mod records;
 pub mod rules;
 mod status;
@@ -49,6 +50,8 @@ pub struct ApiContext {
     pub ingest: Arc<IngestShared>,
     /// The live event stream (the tail subscribes to it).
     pub events: Arc<Bus>,
+    /// The correlator, when `[incidents]` is enabled.
+    pub incidents: Option<Arc<crate::incidents::IncidentsShared>>,
     /// Queue of each tail on the event stream (`ingest.subscriber_buffer`).
     pub subscriber_buffer: usize,
     pub config: ApiConfig,

@@ -84,6 +84,9 @@ impl SystemApi {
             out.push((format!("events.{name}.waits"), l(&c.waits)));
             out.push((format!("events.{name}.subscribers"), l(&c.subscribers)));
         }
+        if let Some(inc) = &ctx.incidents {
+            out.extend(inc.counter_values());
+        }
         out
     }
 

@@ -18,10 +18,12 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use crate::proto::alerts_service_client::AlertsServiceClient;
 use crate::proto::audit_service_client::AuditServiceClient;
 use crate::proto::flows_service_client::FlowsServiceClient;
+use crate::proto::incident_service_client::IncidentServiceClient;
 use crate::proto::rules_service_client::RulesServiceClient;
 use crate::proto::system_service_client::SystemServiceClient;
 
 mod audit;
+mod incidents;
 mod records;
 mod render;
 mod rules;
@@ -83,6 +85,9 @@ pub enum CtlCommand {
     Flows(FlowsCmd),
     /// The audit log (who called what, when, with what result), newest first. Admin only.
     Audit(audit::AuditArgs),
+    /// Incidents: correlated alerts, scored, and their workflow.
+    #[command(subcommand)]
+    Incidents(incidents::IncidentsCmd),
 }
 
 /// `osprey ctl rules ...`
@@ -238,6 +243,7 @@ pub struct Clients {
     pub alerts: AlertsServiceClient<Svc>,
     pub flows: FlowsServiceClient<Svc>,
     pub audit: AuditServiceClient<Svc>,
+    pub incidents: IncidentServiceClient<Svc>,
 }
 
 /// Resolved connection settings.
@@ -339,7 +345,8 @@ impl Connection {
                 .max_encoding_message_size(big),
             alerts: AlertsServiceClient::with_interceptor(channel.clone(), auth.clone()),
             flows: FlowsServiceClient::with_interceptor(channel.clone(), auth.clone()),
-            audit: AuditServiceClient::with_interceptor(channel, auth),
+            audit: AuditServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            incidents: IncidentServiceClient::with_interceptor(channel, auth),
         })
     }
 }
@@ -394,6 +401,7 @@ pub async fn run_with_output(args: CtlArgs, out: &mut (dyn Write + Send)) -> any
         CtlCommand::Alerts(cmd) => records::alerts(&mut c, cmd, js, out).await?,
         CtlCommand::Flows(cmd) => records::flows(&mut c, cmd, js, out).await?,
         CtlCommand::Audit(a) => audit::run(&mut c, a, js, out).await?,
+        CtlCommand::Incidents(cmd) => incidents::run(&mut c, cmd, js, out).await?,
     }
     Ok(0)
 }
