@@ -14,7 +14,7 @@
 //! ones are counted in `members_dropped`). Memory holds incident headers only; the timeline
 //! goes to storage as it grows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -77,7 +77,9 @@ pub struct Correlator {
     /// Newest packet time seen.
     now_ns: u64,
     swept_ns: u64,
+    /// Keys changed since the last [`Correlator::take_changes`], in first-change order.
     dirty: Vec<GroupKey>,
+    dirty_set: HashSet<GroupKey>,
     /// Changed incidents that left memory before their change was taken.
     finished: Vec<Incident>,
     members: Vec<(u64, u64, Member)>,
@@ -95,6 +97,7 @@ impl Correlator {
             now_ns: 0,
             swept_ns: 0,
             dirty: Vec::new(),
+            dirty_set: HashSet::new(),
             finished: Vec::new(),
             members: Vec::new(),
             counters: Arc::new(Counters::default()),
@@ -174,7 +177,7 @@ impl Correlator {
                 .members_dropped
                 .fetch_add(1, Ordering::Relaxed);
         }
-        if !self.dirty.contains(&key) {
+        if self.dirty_set.insert(key) {
             self.dirty.push(key);
         }
     }
@@ -182,6 +185,7 @@ impl Correlator {
     /// What changed since the last call, scored as of the newest packet time.
     pub fn take_changes(&mut self) -> Changes {
         let mut headers = std::mem::take(&mut self.finished);
+        self.dirty_set.clear();
         for key in self.dirty.drain(..) {
             if let Some(inc) = self.open.get_mut(&key) {
                 score(inc, &self.settings.assets, self.now_ns);
@@ -229,8 +233,8 @@ impl Correlator {
     fn expire(&mut self, key: GroupKey) {
         if let Some(mut i) = self.open.remove(&key) {
             self.by_id.remove(&i.id);
-            if let Some(at) = self.dirty.iter().position(|k| *k == key) {
-                self.dirty.swap_remove(at);
+            if self.dirty_set.remove(&key) {
+                self.dirty.retain(|k| *k != key);
                 score(&mut i, &self.settings.assets, self.now_ns);
                 self.finished.push(i);
             }
