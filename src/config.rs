@@ -3,14 +3,14 @@
 //! and serves the management API on loopback.
 //!
 //! Data-plane sections reuse `dataplane::runtime::EalConfig`; the control plane's sections
-//! (`[api]`, `[storage]`, `[metrics]`, `[auth]`, `[ingest]`, `[eve]`) reuse
+//! (`[api]`, `[storage]`, `[metrics]`, `[auth]`, `[ingest]`, `[eve]`, `[incidents]`) reuse
 //! `controlplane::config`'s types and its cross-field validation.
 
 use std::path::{Path, PathBuf};
 
 use controlplane::config::{
-    ApiConfig, AuthConfig, ControlPlaneConfig, EveConfig, IngestConfig, MetricsConfig,
-    StorageConfig,
+    ApiConfig, AuthConfig, ControlPlaneConfig, EveConfig, IncidentsConfig, IngestConfig,
+    MetricsConfig, StorageConfig,
 };
 use dataplane::runtime::{EalConfig, MAX_REPLAY_WORKERS};
 use serde::Deserialize;
@@ -43,6 +43,8 @@ pub struct Config {
     pub rules: RulesSection,
     #[serde(default)]
     pub management: Management,
+    #[serde(default)]
+    pub incidents: IncidentsConfig,
 }
 
 /// Storage defaults for the appliance: a local `osprey-data` directory.
@@ -322,6 +324,7 @@ impl Config {
             auth: self.auth.clone(),
             ingest: self.ingest.clone(),
             eve: self.eve.file(),
+            incidents: self.incidents.clone(),
         }
     }
 
