@@ -454,5 +454,21 @@ async fn alerts_become_scored_incidents_worked_through_the_workflow_and_kept_acr
         (SERVER, 1, "new")
     );
     assert!(fresh.id > printer.id.max(server.id));
+    // Recency: served scores are as of the newest packet seen.
+    let before = l.iter().find(|i| i.id == printer.id).unwrap().score;
+    h.push(3 * 86_400, SCANNER, "192.0.2.77", 200);
+    let l = until(&mut admin, "a member three days later", |l| l.len() == 4).await;
+    let printer_now = l.iter().find(|i| i.id == printer.id).unwrap();
+    let recency = printer_now
+        .explanation
+        .iter()
+        .find(|c| c.factor == "recency")
+        .unwrap();
+    assert_eq!(recency.points, 0.0);
+    assert!(
+        (before - printer_now.score - 5.0).abs() < 0.05,
+        "{before} → {}",
+        printer_now.score
+    );
     h.cp.shutdown().await;
 }

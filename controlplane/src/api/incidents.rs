@@ -184,6 +184,9 @@ impl IncidentService for IncidentsApi {
         let store = shared.store.clone();
         let (mut items, next) =
             blocking(move || persist::list(&store, before, limit, keep)).await?;
+        // Recency only falls after a change: filter again on the score as of now.
+        shared.rescore(&mut items);
+        items.retain(|i| i.score >= min_score);
         if q.by_score {
             items.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
         }
@@ -215,13 +218,14 @@ impl IncidentService for IncidentsApi {
             q.max_members as usize
         };
         let store = shared.store.clone();
-        let (inc, members) = blocking(move || {
+        let (mut inc, members) = blocking(move || {
             let inc = persist::get(&store, q.id)?
                 .ok_or_else(|| Error::not_found(format!("incident {}", q.id)))?;
             let m = persist::members(&store, q.id, limit)?;
             Ok((inc, m))
         })
         .await?;
+        shared.rescore(std::slice::from_mut(&mut inc));
         Ok(Response::new(proto::IncidentDetail {
             incident: Some(incident_proto(&inc, now_nanos())),
             timeline: members.iter().map(member_proto).collect(),

@@ -116,6 +116,11 @@ impl Correlator {
         &self.settings
     }
 
+    /// The newest packet time seen.
+    pub fn now_ns(&self) -> u64 {
+        self.now_ns
+    }
+
     /// Incidents in memory.
     pub fn open_count(&self) -> usize {
         self.open.len()

@@ -72,6 +72,16 @@ impl IncidentsShared {
         self.lock().open_count()
     }
 
+    /// Scores `inc` again as of the newest packet seen (recency moves on after an
+    /// incident's last change); the same input still gives the same scores.
+    pub fn rescore(&self, incidents: &mut [Incident]) {
+        let c = self.lock();
+        let now = c.now_ns();
+        for i in incidents {
+            score::score(i, &c.settings().assets, now.max(i.last_ns));
+        }
+    }
+
     /// Counters by name (`incidents.*`); `incidents.state.<state>` are gauges.
     pub fn counter_values(&self) -> Vec<(String, u64)> {
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
