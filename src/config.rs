@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use controlplane::config::{
     ApiConfig, AuthConfig, ControlPlaneConfig, EveConfig, IncidentsConfig, IngestConfig,
-    MetricsConfig, StorageConfig,
+    MetricsConfig, StorageConfig, SyslogConfig,
 };
 use dataplane::runtime::{EalConfig, MAX_REPLAY_WORKERS};
 use serde::Deserialize;
@@ -45,6 +45,8 @@ pub struct Config {
     pub management: Management,
     #[serde(default)]
     pub incidents: IncidentsConfig,
+    #[serde(default)]
+    pub syslog: SyslogConfig,
 }
 
 /// Storage defaults for the appliance: a local `osprey-data` directory.
@@ -325,6 +327,7 @@ impl Config {
             ingest: self.ingest.clone(),
             eve: self.eve.file(),
             incidents: self.incidents.clone(),
+            syslog: self.syslog.clone(),
         }
     }
 

@@ -1,5 +1,6 @@
 //! Configuration of the control plane's part of the appliance config: the `[api]`,
-//! `[storage]`, `[metrics]`, `[auth]`, `[ingest]`, `[eve]` and `[incidents]` sections. Every struct denies
+//! `[storage]`, `[metrics]`, `[auth]`, `[ingest]`, `[eve]`, `[syslog]` and `[incidents]`
+//! sections. Every struct denies
 //! unknown fields; [`ControlPlaneConfig::validate`] checks what serde cannot and names the key.
 //!
 //! ```toml
@@ -72,7 +73,63 @@ pub struct ControlPlaneConfig {
     pub auth: AuthConfig,
     pub ingest: IngestConfig,
     pub eve: EveConfig,
+    pub syslog: SyslogConfig,
     pub incidents: IncidentsConfig,
+}
+
+/// `[syslog]`: every stored alert's EVE record as an RFC 5424 message to a SIEM.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyslogConfig {
+    pub enabled: bool,
+    /// `"udp"` or `"tcp"` (octet-counted frames).
+    pub transport: crate::outputs::syslog::Transport,
+    pub server: SocketAddr,
+    /// Syslog facility, 0..=23 (16 = local0).
+    pub facility: u8,
+    /// HOSTNAME field; empty = `-`.
+    pub hostname: String,
+    /// Alerts queued for the output; beyond, they are dropped for it (counted in
+    /// `events.syslog.dropped`), never slowing ingest.
+    pub queue: usize,
+}
+
+impl Default for SyslogConfig {
+    fn default() -> Self {
+        SyslogConfig {
+            enabled: false,
+            transport: crate::outputs::syslog::Transport::Udp,
+            server: SocketAddr::from(([127, 0, 0, 1], 514)),
+            facility: 16,
+            hostname: String::new(),
+            queue: 65_536,
+        }
+    }
+}
+
+impl SyslogConfig {
+    /// The output's settings, or the first bad key.
+    pub fn settings(&self) -> Result<crate::outputs::syslog::SyslogSettings, ConfigError> {
+        if self.facility > 23 {
+            return Err(cfg_err("syslog.facility", "must be within 0..=23"));
+        }
+        if self.queue == 0 {
+            return Err(cfg_err("syslog.queue", "must be > 0"));
+        }
+        if self.hostname.chars().any(|c| !c.is_ascii_graphic()) || self.hostname.len() > 255 {
+            return Err(cfg_err(
+                "syslog.hostname",
+                "at most 255 printable ASCII characters without spaces (RFC 5424)",
+            ));
+        }
+        Ok(crate::outputs::syslog::SyslogSettings {
+            transport: self.transport,
+            server: self.server,
+            facility: self.facility,
+            hostname: self.hostname.clone(),
+            queue: self.queue,
+        })
+    }
 }
 
 /// `[incidents]`: correlation of stored alerts into incidents (see `crate::incidents`).
@@ -493,6 +550,7 @@ impl ControlPlaneConfig {
             return Err(cfg_err("eve.path", "must not be empty"));
         }
         self.incidents.settings()?;
+        self.syslog.settings()?;
         Ok(())
     }
 }
@@ -562,6 +620,21 @@ impl IncidentsConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn syslog_section_is_checked() {
+        let ok = ControlPlaneConfig::from_toml_str(
+            "[syslog]\nenabled = true\ntransport = \"tcp\"\nserver = \"192.0.2.10:6514\"\n",
+        )
+        .unwrap();
+        assert_eq!(ok.syslog.settings().unwrap().server.port(), 6514);
+        let bad = |t: &str| ControlPlaneConfig::from_toml_str(t).unwrap_err();
+        assert_eq!(bad("[syslog]\nfacility = 24\n").key, "syslog.facility");
+        assert_eq!(bad("[syslog]\nhostname = \"a b\"\n").key, "syslog.hostname");
+        assert!(bad("[syslog]\ntransport = \"tls\"\n")
+            .message
+            .contains("unknown variant"));
+    }
 
     #[test]
     fn incidents_section_is_checked_key_by_key() {

@@ -23,6 +23,7 @@ use crate::events::Bus;
 use crate::incidents::Incidents;
 use crate::ingest::{Ingest, RecordSource, SignatureCatalog};
 use crate::outputs::eve::EveWriter;
+use crate::outputs::syslog::SyslogOutput;
 use crate::outputs::EveOutput;
 use crate::proto;
 use crate::seams::{Appliance, RuleCompiler};
@@ -41,6 +42,7 @@ pub struct ControlPlane {
     ingest: Ingest,
     eve: Option<EveOutput>,
     incidents: Option<Incidents>,
+    syslog: Option<SyslogOutput>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -107,6 +109,18 @@ impl ControlPlane {
         } else {
             None
         };
+        let syslog =
+            if cfg.syslog.enabled {
+                let settings = cfg
+                    .syslog
+                    .settings()
+                    .map_err(|e| Error::config(e.to_string()))?;
+                Some(SyslogOutput::start(settings, &bus).map_err(|e| {
+                    Error::internal(format!("starting the syslog output thread: {e}"))
+                })?)
+            } else {
+                None
+            };
         let mut ingest =
             Ingest::start(&cfg.ingest, sources, store.clone(), bus.clone(), catalog)
                 .map_err(|e| Error::internal(format!("starting the ingest thread: {e}")))?;
@@ -130,6 +144,7 @@ impl ControlPlane {
             ingest: ingest.shared.clone(),
             events: bus,
             incidents: incidents.as_ref().map(|i| i.shared.clone()),
+            syslog: syslog.as_ref().map(|s| s.counters.clone()),
             subscriber_buffer: cfg.ingest.subscriber_buffer,
             config: cfg.api.clone(),
             started: Instant::now(),
@@ -154,6 +169,7 @@ impl ControlPlane {
             ingest,
             eve,
             incidents,
+            syslog,
             tasks,
         })
     }
@@ -408,6 +424,7 @@ impl ControlPlane {
         let mut ingest = self.ingest;
         let mut eve = self.eve;
         let mut incidents = self.incidents;
+        let mut syslog = self.syslog;
         let store = self.ctx.store.clone();
         let events = self.ctx.events.clone();
         let _ = tokio::task::spawn_blocking(move || {
@@ -418,6 +435,9 @@ impl ControlPlane {
             }
             if let Some(i) = incidents.as_mut() {
                 i.join();
+            }
+            if let Some(s) = syslog.as_mut() {
+                s.join();
             }
             if let Err(e) = store.flush() {
                 tracing::error!(error = %e, "flushing storage at shutdown");

@@ -52,6 +52,8 @@ pub struct ApiContext {
     pub events: Arc<Bus>,
     /// The correlator, when `[incidents]` is enabled.
     pub incidents: Option<Arc<crate::incidents::IncidentsShared>>,
+    /// The syslog output's counters, when `[syslog]` is enabled.
+    pub syslog: Option<Arc<crate::outputs::syslog::SyslogCounters>>,
     /// Queue of each tail on the event stream (`ingest.subscriber_buffer`).
     pub subscriber_buffer: usize,
     pub config: ApiConfig,

@@ -87,6 +87,12 @@ impl SystemApi {
         if let Some(inc) = &ctx.incidents {
             out.extend(inc.counter_values());
         }
+        if let Some(s) = &ctx.syslog {
+            out.push(("syslog.sent".into(), l(&s.sent)));
+            out.push(("syslog.dropped".into(), l(&s.dropped)));
+            out.push(("syslog.send_errors".into(), l(&s.send_errors)));
+            out.push(("syslog.connects".into(), l(&s.connects)));
+        }
         out
     }
 
