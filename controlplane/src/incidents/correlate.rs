@@ -187,13 +187,15 @@ impl Correlator {
         }
     }
 
-    /// What changed since the last call, scored as of the newest packet time.
+    /// What changed since the last call, each incident scored as of its last member (not
+    /// the newest packet seen, which depends on how events were batched into steps).
     pub fn take_changes(&mut self) -> Changes {
         let mut headers = std::mem::take(&mut self.finished);
         self.dirty_set.clear();
         for key in self.dirty.drain(..) {
             if let Some(inc) = self.open.get_mut(&key) {
-                score(inc, &self.settings.assets, self.now_ns);
+                let last = inc.last_ns;
+                score(inc, &self.settings.assets, last);
                 headers.push(inc.clone());
             }
         }
@@ -240,7 +242,8 @@ impl Correlator {
             self.by_id.remove(&i.id);
             if self.dirty_set.remove(&key) {
                 self.dirty.retain(|k| *k != key);
-                score(&mut i, &self.settings.assets, self.now_ns);
+                let last = i.last_ns;
+                score(&mut i, &self.settings.assets, last);
                 self.finished.push(i);
             }
             self.counters.expired.fetch_add(1, Ordering::Relaxed);
@@ -412,6 +415,33 @@ mod tests {
         let mut s = settings(GroupBy::Host);
         s.max_open = 100;
         assert_eq!(once(s.clone()), once(s));
+    }
+
+    #[test]
+    fn how_events_are_batched_into_steps_changes_nothing_stored() {
+        // One host's alerts, then another's 25 hours later: the first incident leaves
+        // memory in a different step depending on batching.
+        let inputs: Vec<Input> = (0..300)
+            .map(|i| {
+                let host = if i < 150 { "192.0.2.1" } else { "192.0.2.2" };
+                alert(i, i * 600, host, "198.51.100.1", (i % 5) as u32, "")
+            })
+            .collect();
+        let mut s = settings(GroupBy::Host);
+        s.window_ns = 3600 * SEC;
+        s.max_members = 1000;
+        let last_of = |steps: &[Changes]| {
+            let mut by_id = std::collections::BTreeMap::new();
+            for h in steps.iter().flat_map(|c| &c.headers) {
+                by_id.insert(h.id, h.clone());
+            }
+            by_id
+        };
+        let mut one = Correlator::new(s.clone(), Vec::new(), 1);
+        let once = vec![run(&mut one, &inputs)];
+        let mut each = Correlator::new(s, Vec::new(), 1);
+        let steps: Vec<Changes> = inputs.chunks(7).map(|c| run(&mut each, c)).collect();
+        assert_eq!(last_of(&once), last_of(&steps));
     }
 
     #[test]
