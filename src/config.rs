@@ -3,14 +3,15 @@
 //! and serves the management API on loopback.
 //!
 //! Data-plane sections reuse `dataplane::runtime::EalConfig`; the control plane's sections
-//! (`[api]`, `[storage]`, `[metrics]`, `[auth]`, `[ingest]`, `[eve]`, `[blocklist]`) reuse
+//! (`[api]`, `[storage]`, `[metrics]`, `[auth]`, `[ingest]`, `[eve]`, `[blocklist]`,
+//! `[syslog]`, `[incidents]`) reuse
 //! `controlplane::config`'s types and its cross-field validation.
 
 use std::path::{Path, PathBuf};
 
 use controlplane::config::{
-    ApiConfig, AuthConfig, BlocklistConfig, ControlPlaneConfig, EveConfig, IngestConfig,
-    MetricsConfig, StorageConfig,
+    ApiConfig, AuthConfig, BlocklistConfig, ControlPlaneConfig, EveConfig, IncidentsConfig,
+    IngestConfig, MetricsConfig, StorageConfig, SyslogConfig,
 };
 use dataplane::pipeline::{ExceptionPolicies, ExceptionPolicy};
 use dataplane::runtime::{EalConfig, MAX_REPLAY_WORKERS};
@@ -50,6 +51,10 @@ pub struct Config {
     pub exception_policy: ExceptionPolicySection,
     #[serde(default)]
     pub blocklist: BlocklistConfig,
+    #[serde(default)]
+    pub incidents: IncidentsConfig,
+    #[serde(default)]
+    pub syslog: SyslogConfig,
 }
 
 /// `[exception_policy]`: Suricata's exception policies (`auto`, `ignore`, `pass-packet`,
@@ -420,6 +425,8 @@ impl Config {
             ingest: self.ingest.clone(),
             eve: self.eve.file(),
             blocklist: self.blocklist.clone(),
+            incidents: self.incidents.clone(),
+            syslog: self.syslog.clone(),
         }
     }
 

@@ -345,6 +345,17 @@ pub(crate) fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
         }
     };
     shared.remember(generation, &engine);
+    // Ingest's signature catalog (each rule's ATT&CK mapping) follows the ruleset imported
+    // just now; the control plane started before the import.
+    match cp.ctx.store.all_rules() {
+        Ok(rules) => {
+            let enabled: Vec<_> = rules.into_iter().filter(|r| r.enabled).collect();
+            cp.ctx
+                .ingest
+                .set_catalog(controlplane::ingest::SignatureCatalog::from_rules(&enabled));
+        }
+        Err(e) => tracing::warn!(error = %e, "signature catalog not refreshed"),
+    }
     let storage = cp.ctx.store.health();
     if storage.state != controlplane::health::State::Ok {
         eprintln!("osprey: storage degraded: {}", storage.reason);

@@ -1,5 +1,6 @@
 //! Configuration of the control plane's part of the appliance config: the `[api]`,
-//! `[storage]`, `[metrics]`, `[auth]`, `[ingest]` and `[eve]` sections. Every struct denies
+//! `[storage]`, `[metrics]`, `[auth]`, `[ingest]`, `[eve]`, `[syslog]` and `[incidents]`
+//! sections. Every struct denies
 //! unknown fields; [`ControlPlaneConfig::validate`] checks what serde cannot and names the key.
 //!
 //! ```toml
@@ -22,6 +23,15 @@
 //! max_bytes = 10737418240
 //! audit_max_age_secs = 7776000
 //! audit_max_records = 100000
+//!
+//! [incidents]
+//! group_by = "host"               # or "pair" (source → destination)
+//! window_secs = 3600              # a member joins if within this of the last one
+//! home_net = ["192.0.2.0/24"]
+//! [[incidents.assets]]
+//! name = "servers"
+//! cidrs = ["192.0.2.0/28"]
+//! criticality = 10                # 0..=10
 //!
 //! [auth]
 //! anonymous_role = "admin"        # only for plaintext loopback
@@ -64,6 +74,118 @@ pub struct ControlPlaneConfig {
     pub ingest: IngestConfig,
     pub eve: EveConfig,
     pub blocklist: BlocklistConfig,
+    pub syslog: SyslogConfig,
+    pub incidents: IncidentsConfig,
+}
+
+/// `[syslog]`: every stored alert's EVE record as an RFC 5424 message to a SIEM.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyslogConfig {
+    pub enabled: bool,
+    /// `"udp"` or `"tcp"` (octet-counted frames).
+    pub transport: crate::outputs::syslog::Transport,
+    pub server: SocketAddr,
+    /// Syslog facility, 0..=23 (16 = local0).
+    pub facility: u8,
+    /// HOSTNAME field; empty = `-`.
+    pub hostname: String,
+    /// Alerts queued for the output; beyond, they are dropped for it (counted in
+    /// `events.syslog.dropped`), never slowing ingest.
+    pub queue: usize,
+}
+
+impl Default for SyslogConfig {
+    fn default() -> Self {
+        SyslogConfig {
+            enabled: false,
+            transport: crate::outputs::syslog::Transport::Udp,
+            server: SocketAddr::from(([127, 0, 0, 1], 514)),
+            facility: 16,
+            hostname: String::new(),
+            queue: 65_536,
+        }
+    }
+}
+
+impl SyslogConfig {
+    /// The output's settings, or the first bad key.
+    pub fn settings(&self) -> Result<crate::outputs::syslog::SyslogSettings, ConfigError> {
+        if self.facility > 23 {
+            return Err(cfg_err("syslog.facility", "must be within 0..=23"));
+        }
+        if self.queue == 0 {
+            return Err(cfg_err("syslog.queue", "must be > 0"));
+        }
+        if self.hostname.chars().any(|c| !c.is_ascii_graphic()) || self.hostname.len() > 255 {
+            return Err(cfg_err(
+                "syslog.hostname",
+                "at most 255 printable ASCII characters without spaces (RFC 5424)",
+            ));
+        }
+        Ok(crate::outputs::syslog::SyslogSettings {
+            transport: self.transport,
+            server: self.server,
+            facility: self.facility,
+            hostname: self.hostname.clone(),
+            queue: self.queue,
+        })
+    }
+}
+
+/// `[incidents]`: correlation of stored alerts into incidents (see `crate::incidents`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IncidentsConfig {
+    pub enabled: bool,
+    /// `"host"`: one incident per internal host; `"pair"`: per source → destination.
+    pub group_by: crate::incidents::GroupBy,
+    /// A member joins an open incident of its key when within this many seconds (packet
+    /// time) of its last member; later ones open a new incident.
+    pub window_secs: u64,
+    /// Successive tactics of one incident within this many seconds are a kill-chain
+    /// progression.
+    pub killchain_window_secs: u64,
+    /// Internal networks (CIDR blocks); the default is Suricata's default `HOME_NET`.
+    pub home_net: Vec<String>,
+    /// Incidents open in memory at most; an alert that would open one more is counted
+    /// (`incidents.overflow`) and not grouped.
+    pub max_open: usize,
+    /// Members kept on one incident's timeline; later ones are counted only.
+    pub max_members: u64,
+    /// Queue of the correlator on the event stream; a full queue drops (counted in
+    /// `events.incidents.dropped`), never slowing ingest.
+    pub queue: usize,
+    /// Asset groups, first match wins.
+    pub assets: Vec<AssetConfig>,
+}
+
+/// `[[incidents.assets]]`: a named group of addresses and how much they matter.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssetConfig {
+    pub name: String,
+    pub cidrs: Vec<String>,
+    /// 0 (nothing of value) to 10 (crown jewels).
+    pub criticality: u8,
+}
+
+impl Default for IncidentsConfig {
+    fn default() -> Self {
+        IncidentsConfig {
+            enabled: true,
+            group_by: crate::incidents::GroupBy::Host,
+            window_secs: 3600,
+            killchain_window_secs: 86_400,
+            home_net: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
+                .map(String::from)
+                .to_vec(),
+            max_open: 100_000,
+            max_members: 1000,
+            queue: 65_536,
+            assets: Vec::new(),
+        }
+    }
 }
 
 /// `[blocklist]`: the dynamic block list's cap and the entries the configuration file
@@ -381,7 +503,7 @@ impl ControlPlaneConfig {
         Ok(cfg)
     }
 
-    /// Checks cross-field rules serde cannot.
+    /// Checks the `[blocklist]` section: bounds, and every static entry parses.
     fn validate_blocklist(&self) -> Result<(), ConfigError> {
         let b = &self.blocklist;
         if !(1..=10_000_000).contains(&b.max_entries) {
@@ -420,6 +542,7 @@ impl ControlPlaneConfig {
         Ok(())
     }
 
+    /// Checks cross-field rules serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let loopback = self.api.listen.ip().is_loopback();
         if self.api.tls.is_none() {
@@ -542,13 +665,118 @@ impl ControlPlaneConfig {
         if self.eve.enabled && self.eve.path.as_os_str().is_empty() {
             return Err(cfg_err("eve.path", "must not be empty"));
         }
+        self.incidents.settings()?;
+        self.syslog.settings()?;
         Ok(())
+    }
+}
+
+impl IncidentsConfig {
+    /// The correlator's settings, or the first bad key.
+    pub fn settings(&self) -> Result<crate::incidents::Settings, ConfigError> {
+        use crate::incidents::{Asset, Assets, Cidr};
+        let positive = |key: &str, v: u64| {
+            if v == 0 {
+                Err(cfg_err(key, "must be > 0"))
+            } else {
+                Ok(v)
+            }
+        };
+        let secs = 1_000_000_000u64;
+        let window = positive("incidents.window_secs", self.window_secs)?;
+        let kc = positive(
+            "incidents.killchain_window_secs",
+            self.killchain_window_secs,
+        )?;
+        positive("incidents.max_open", self.max_open as u64)?;
+        positive("incidents.max_members", self.max_members)?;
+        positive("incidents.queue", self.queue as u64)?;
+        let cidrs = |key: String, list: &[String]| -> Result<Vec<Cidr>, ConfigError> {
+            list.iter()
+                .map(|c| Cidr::parse(c).map_err(|m| cfg_err(&key, m)))
+                .collect()
+        };
+        let home_net = cidrs("incidents.home_net".into(), &self.home_net)?;
+        let mut assets = Vec::new();
+        for (i, a) in self.assets.iter().enumerate() {
+            let key = format!("incidents.assets[{i}]");
+            if a.name.trim().is_empty() {
+                return Err(cfg_err(&format!("{key}.name"), "must not be empty"));
+            }
+            if a.criticality > 10 {
+                return Err(cfg_err(
+                    &format!("{key}.criticality"),
+                    "must be within 0..=10",
+                ));
+            }
+            if a.cidrs.is_empty() {
+                return Err(cfg_err(
+                    &format!("{key}.cidrs"),
+                    "must list at least one block",
+                ));
+            }
+            assets.push(Asset {
+                name: a.name.clone(),
+                cidrs: cidrs(format!("{key}.cidrs"), &a.cidrs)?,
+                criticality: a.criticality,
+            });
+        }
+        Ok(crate::incidents::Settings {
+            group_by: self.group_by,
+            window_ns: window.saturating_mul(secs),
+            killchain_window_ns: kc.saturating_mul(secs),
+            home_net,
+            max_open: self.max_open,
+            max_members: self.max_members,
+            assets: Assets(assets),
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn syslog_section_is_checked() {
+        let ok = ControlPlaneConfig::from_toml_str(
+            "[syslog]\nenabled = true\ntransport = \"tcp\"\nserver = \"192.0.2.10:6514\"\n",
+        )
+        .unwrap();
+        assert_eq!(ok.syslog.settings().unwrap().server.port(), 6514);
+        let bad = |t: &str| ControlPlaneConfig::from_toml_str(t).unwrap_err();
+        assert_eq!(bad("[syslog]\nfacility = 24\n").key, "syslog.facility");
+        assert_eq!(bad("[syslog]\nhostname = \"a b\"\n").key, "syslog.hostname");
+        assert!(bad("[syslog]\ntransport = \"tls\"\n")
+            .message
+            .contains("unknown variant"));
+    }
+
+    #[test]
+    fn incidents_section_is_checked_key_by_key() {
+        let ok = ControlPlaneConfig::from_toml_str(
+            "[incidents]\ngroup_by = \"pair\"\nhome_net = [\"192.0.2.0/24\"]\n\
+             [[incidents.assets]]\nname = \"servers\"\ncidrs = [\"192.0.2.0/28\"]\ncriticality = 10\n",
+        )
+        .unwrap();
+        let s = ok.incidents.settings().unwrap();
+        assert_eq!(s.assets.0[0].criticality, 10);
+        let bad = |t: &str| ControlPlaneConfig::from_toml_str(t).unwrap_err();
+        assert!(bad("[incidents]\nwindow = 5\n")
+            .message
+            .contains("unknown field"));
+        assert_eq!(
+            bad("[incidents]\nhome_net = [\"10/8\"]\n").key,
+            "incidents.home_net"
+        );
+        let e = bad(
+            "[[incidents.assets]]\nname = \"x\"\ncidrs = [\"192.0.2.0/24\"]\ncriticality = 11\n",
+        );
+        assert_eq!(e.key, "incidents.assets[0].criticality");
+        assert!(bad("[incidents]\ngroup_by = \"flow\"\n")
+            .message
+            .contains("unknown variant"));
+    }
 
     #[test]
     fn default_is_valid_and_loopback() {

@@ -6,7 +6,7 @@
 //!  RecordSource per worker ─► ingest ─► store (ids, acknowledged) ─► events (the live stream)
 //!   (seams: the data plane)     │                                     ├─► outputs::EveOutput
 //!                               └ signature catalog                   ├─► api: alerts tail
-//!                                                                      └─► (correlation, …)
+//!                                                                      └─► incidents (correlation)
 //!  api (gRPC, auth, one error → status mapping) ◄─ console (`osprey ctl`), metrics (/metrics)
 //! ```
 //!
@@ -33,6 +33,8 @@
 //! - [`config`], [`model`] (the records stored and served), [`error`], [`seams`] (the traits
 //!   the data plane and the rule compiler implement), [`server`] (starts and stops all of it).
 //!
+//! - [`incidents`]: ATT&CK mapping, the streaming correlator, scores and the workflow.
+//!
 //! A capability that comes later gets a folder of its own beside these (threat intel,
 //! incidents and correlation, analytics, the fleet) and, if it reacts to records, a
 //! subscription to [`events`].
@@ -45,6 +47,7 @@ pub mod console;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod incidents;
 pub mod ingest;
 pub mod metrics;
 pub mod model;

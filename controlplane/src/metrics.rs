@@ -9,7 +9,8 @@
 //! [`crate::ingest::ALERT_DROP_CAUSES`]), and block-list hits,
 //! `osprey_blocklist_hits_total{origin="..."}` (packets the block list matched, summed over the
 //! workers, by the entry's origin). `osprey_degraded{component="..."}` is 1 while a component's
-//! health is degraded.
+//! health is degraded; `osprey_incidents{state="..."}` counts stored incidents by workflow
+//! state.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -52,6 +53,7 @@ fn is_gauge(name: &str) -> bool {
             | "blocklist.entries"
             | "blocklist.max_entries"
             | "blocklist.published_generation"
+            | "incidents.in_memory"
     ) || (name.starts_with("events.") && name.ends_with(".subscribers"))
 }
 
@@ -75,7 +77,10 @@ pub fn render(ctx: &ApiContext) -> String {
         }
     }
     for (n, v) in SystemApi::control_plane_counters(ctx) {
-        if n.starts_with("api.refused.") || n.starts_with("ingest.alerts_dropped.") {
+        if n.starts_with("api.refused.")
+            || n.starts_with("ingest.alerts_dropped.")
+            || n.starts_with("incidents.state.")
+        {
             continue; // the labelled families below
         }
         let name = metric_name(&n);
@@ -103,6 +108,14 @@ pub fn render(ctx: &ApiContext) -> String {
             "osprey_blocklist_hits_total{{origin=\"{}\"}} {n}",
             origin.name()
         );
+    }
+    if let Some(inc) = &ctx.incidents {
+        let _ = writeln!(out, "# TYPE osprey_incidents gauge");
+        for (n, v) in inc.counter_values() {
+            if let Some(state) = n.strip_prefix("incidents.state.") {
+                let _ = writeln!(out, "osprey_incidents{{state=\"{state}\"}} {v}");
+            }
+        }
     }
     let _ = writeln!(out, "# TYPE osprey_degraded gauge");
     for h in SystemApi::health(ctx) {

@@ -53,6 +53,18 @@ pub struct Alert {
     /// app-layer transaction, rule metadata, as `osprey replay --eve` writes), or empty
     /// when the worker rendered none.
     pub eve: String,
+    /// MITRE ATT&CK tactic and technique of the rule, from its metadata or classtype.
+    pub attack: Attack,
+}
+
+/// MITRE ATT&CK tactic and technique of an alert (ids like `TA0011`, `T1041`; names as
+/// the rule spells them, `Command_And_Control`); empty strings when unknown.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Attack {
+    pub tactic_id: String,
+    pub tactic_name: String,
+    pub technique_id: String,
+    pub technique_name: String,
 }
 
 impl Alert {
@@ -82,6 +94,7 @@ impl Alert {
             worker: worker.to_owned(),
             generation: r.generation,
             eve: String::new(),
+            attack: Attack::default(),
         }
     }
 }
@@ -111,6 +124,7 @@ impl Default for Alert {
             worker: String::new(),
             generation: 0,
             eve: String::new(),
+            attack: Attack::default(),
         }
     }
 }
@@ -305,6 +319,10 @@ impl From<&Alert> for proto::Alert {
             worker: a.worker.clone(),
             ruleset_generation: a.generation,
             eve_json: a.eve.clone(),
+            tactic_id: a.attack.tactic_id.clone(),
+            tactic_name: a.attack.tactic_name.clone(),
+            technique_id: a.attack.technique_id.clone(),
+            technique_name: a.attack.technique_name.clone(),
         }
     }
 }
@@ -334,6 +352,12 @@ impl From<proto::Alert> for Alert {
             worker: p.worker,
             generation: p.ruleset_generation,
             eve: p.eve_json,
+            attack: Attack {
+                tactic_id: p.tactic_id,
+                tactic_name: p.tactic_name,
+                technique_id: p.technique_id,
+                technique_name: p.technique_name,
+            },
         }
     }
 }
@@ -443,6 +467,12 @@ mod tests {
             packet_no: 12,
             payload: b"abc".to_vec(),
             worker: "w0".into(),
+            attack: Attack {
+                tactic_id: "TA0011".into(),
+                tactic_name: "Command_And_Control".into(),
+                technique_id: "T1071".into(),
+                technique_name: "Application_Layer_Protocol".into(),
+            },
             ..Alert::default()
         };
         let p = proto::Alert::from(&a);

@@ -13,6 +13,7 @@ use crate::api::audit::AuditApi;
 use crate::api::auth::Authenticator;
 use crate::api::blocks::BlocksApi;
 use crate::api::guard::{Admission, Guarded};
+use crate::api::incidents::IncidentsApi;
 use crate::api::records::{AlertsApi, FlowsApi};
 use crate::api::rules::RulesApi;
 use crate::api::system::SystemApi;
@@ -21,8 +22,10 @@ use crate::blocks::BlockList;
 use crate::config::ControlPlaneConfig;
 use crate::error::{Error, Kind, Result};
 use crate::events::Bus;
+use crate::incidents::Incidents;
 use crate::ingest::{Ingest, RecordSource, SignatureCatalog};
 use crate::outputs::eve::EveWriter;
+use crate::outputs::syslog::SyslogOutput;
 use crate::outputs::EveOutput;
 use crate::proto;
 use crate::seams::{Appliance, RuleCompiler};
@@ -40,6 +43,8 @@ pub struct ControlPlane {
     pub metrics_addr: Option<SocketAddr>,
     ingest: Ingest,
     eve: Option<EveOutput>,
+    incidents: Option<Incidents>,
+    syslog: Option<SyslogOutput>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -99,6 +104,33 @@ impl ControlPlane {
         } else {
             None
         };
+        // The correlator too (it resumes from storage first).
+        let incidents = if cfg.incidents.enabled {
+            let settings = cfg
+                .incidents
+                .settings()
+                .map_err(|e| Error::config(e.to_string()))?;
+            Some(Incidents::start(
+                settings,
+                cfg.incidents.queue,
+                store.clone(),
+                &bus,
+            )?)
+        } else {
+            None
+        };
+        let syslog =
+            if cfg.syslog.enabled {
+                let settings = cfg
+                    .syslog
+                    .settings()
+                    .map_err(|e| Error::config(e.to_string()))?;
+                Some(SyslogOutput::start(settings, &bus).map_err(|e| {
+                    Error::internal(format!("starting the syslog output thread: {e}"))
+                })?)
+            } else {
+                None
+            };
         let mut ingest =
             Ingest::start(&cfg.ingest, sources, store.clone(), bus.clone(), catalog)
                 .map_err(|e| Error::internal(format!("starting the ingest thread: {e}")))?;
@@ -121,6 +153,8 @@ impl ControlPlane {
             compiler,
             ingest: ingest.shared.clone(),
             events: bus,
+            incidents: incidents.as_ref().map(|i| i.shared.clone()),
+            syslog: syslog.as_ref().map(|s| s.counters.clone()),
             subscriber_buffer: cfg.ingest.subscriber_buffer,
             config: cfg.api.clone(),
             started: Instant::now(),
@@ -151,6 +185,8 @@ impl ControlPlane {
             metrics_addr,
             ingest,
             eve,
+            incidents,
+            syslog,
             tasks,
         })
     }
@@ -219,6 +255,9 @@ impl ControlPlane {
         health
             .set_serving::<proto::block_service_server::BlockServiceServer<BlocksApi>>()
             .await;
+        health
+            .set_serving::<proto::incident_service_server::IncidentServiceServer<IncidentsApi>>()
+            .await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -262,6 +301,13 @@ impl ControlPlane {
             ))
             .add_service(Guarded::new(
                 proto::block_service_server::BlockServiceServer::new(BlocksApi {
+                    ctx: ctx.clone(),
+                })
+                .max_decoding_message_size(small),
+                ctx.admission.clone(),
+            ))
+            .add_service(Guarded::new(
+                proto::incident_service_server::IncidentServiceServer::new(IncidentsApi {
                     ctx: ctx.clone(),
                 })
                 .max_decoding_message_size(small),
@@ -404,6 +450,8 @@ impl ControlPlane {
         }
         let mut ingest = self.ingest;
         let mut eve = self.eve;
+        let mut incidents = self.incidents;
+        let mut syslog = self.syslog;
         let store = self.ctx.store.clone();
         let events = self.ctx.events.clone();
         let _ = tokio::task::spawn_blocking(move || {
@@ -411,6 +459,12 @@ impl ControlPlane {
             events.close();
             if let Some(e) = eve.as_mut() {
                 e.join();
+            }
+            if let Some(i) = incidents.as_mut() {
+                i.join();
+            }
+            if let Some(s) = syslog.as_mut() {
+                s.join();
             }
             if let Err(e) = store.flush() {
                 tracing::error!(error = %e, "flushing storage at shutdown");

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod auth;
 pub mod blocks;
 pub mod guard;
+pub mod incidents;
 pub mod records;
 pub mod rules;
 mod status;
@@ -51,6 +52,10 @@ pub struct ApiContext {
     pub ingest: Arc<IngestShared>,
     /// The live event stream (the tail subscribes to it).
     pub events: Arc<Bus>,
+    /// The correlator, when `[incidents]` is enabled.
+    pub incidents: Option<Arc<crate::incidents::IncidentsShared>>,
+    /// The syslog output's counters, when `[syslog]` is enabled.
+    pub syslog: Option<Arc<crate::outputs::syslog::SyslogCounters>>,
     /// Queue of each tail on the event stream (`ingest.subscriber_buffer`).
     pub subscriber_buffer: usize,
     pub config: ApiConfig,

@@ -94,6 +94,15 @@ impl SystemApi {
             out.push((format!("events.{name}.waits"), l(&c.waits)));
             out.push((format!("events.{name}.subscribers"), l(&c.subscribers)));
         }
+        if let Some(inc) = &ctx.incidents {
+            out.extend(inc.counter_values());
+        }
+        if let Some(s) = &ctx.syslog {
+            out.push(("syslog.sent".into(), l(&s.sent)));
+            out.push(("syslog.dropped".into(), l(&s.dropped)));
+            out.push(("syslog.send_errors".into(), l(&s.send_errors)));
+            out.push(("syslog.connects".into(), l(&s.connects)));
+        }
         out
     }
 

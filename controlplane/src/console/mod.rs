@@ -19,11 +19,13 @@ use crate::proto::alerts_service_client::AlertsServiceClient;
 use crate::proto::audit_service_client::AuditServiceClient;
 use crate::proto::block_service_client::BlockServiceClient;
 use crate::proto::flows_service_client::FlowsServiceClient;
+use crate::proto::incident_service_client::IncidentServiceClient;
 use crate::proto::rules_service_client::RulesServiceClient;
 use crate::proto::system_service_client::SystemServiceClient;
 
 mod audit;
 mod block;
+mod incidents;
 mod records;
 mod render;
 mod rules;
@@ -88,6 +90,9 @@ pub enum CtlCommand {
     /// The dynamic block list: add, list, get, remove entries.
     #[command(subcommand)]
     Block(block::BlockCmd),
+    /// Incidents: correlated alerts, scored, and their workflow.
+    #[command(subcommand)]
+    Incidents(incidents::IncidentsCmd),
 }
 
 /// `osprey ctl rules ...`
@@ -244,6 +249,7 @@ pub struct Clients {
     pub flows: FlowsServiceClient<Svc>,
     pub audit: AuditServiceClient<Svc>,
     pub blocks: BlockServiceClient<Svc>,
+    pub incidents: IncidentServiceClient<Svc>,
 }
 
 /// Resolved connection settings.
@@ -346,7 +352,8 @@ impl Connection {
             alerts: AlertsServiceClient::with_interceptor(channel.clone(), auth.clone()),
             flows: FlowsServiceClient::with_interceptor(channel.clone(), auth.clone()),
             audit: AuditServiceClient::with_interceptor(channel.clone(), auth.clone()),
-            blocks: BlockServiceClient::with_interceptor(channel, auth),
+            blocks: BlockServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            incidents: IncidentServiceClient::with_interceptor(channel, auth),
         })
     }
 }
@@ -402,6 +409,7 @@ pub async fn run_with_output(args: CtlArgs, out: &mut (dyn Write + Send)) -> any
         CtlCommand::Flows(cmd) => records::flows(&mut c, cmd, js, out).await?,
         CtlCommand::Audit(a) => audit::run(&mut c, a, js, out).await?,
         CtlCommand::Block(cmd) => block::run(&mut c, cmd, js, out).await?,
+        CtlCommand::Incidents(cmd) => incidents::run(&mut c, cmd, js, out).await?,
     }
     Ok(0)
 }

@@ -57,7 +57,9 @@ pub(super) fn alert_json(a: &proto::Alert) -> serde_json::Value {
            "dest_ip": a.dest_ip, "dest_port": a.dest_port, "proto": proto_name(u8::try_from(a.proto).unwrap_or(0)).into_owned(),
            "app_proto": a.app_proto, "flow_id": a.flow_id, "direction": a.direction,
            "packet_number": a.packet_number, "worker": a.worker,
-           "ruleset_generation": a.ruleset_generation})
+           "ruleset_generation": a.ruleset_generation,
+           "tactic_id": a.tactic_id, "tactic_name": a.tactic_name,
+           "technique_id": a.technique_id, "technique_name": a.technique_name})
 }
 
 pub(super) fn alert_row(a: &proto::Alert) -> Vec<String> {
@@ -69,12 +71,24 @@ pub(super) fn alert_row(a: &proto::Alert) -> Vec<String> {
         format!("{}:{}", a.src_ip, a.src_port),
         format!("{}:{}", a.dest_ip, a.dest_port),
         proto_name(u8::try_from(a.proto).unwrap_or(0)).into_owned(),
+        attack_cell(&a.tactic_id, &a.technique_id),
         a.msg.clone(),
     ]
 }
 
-pub(super) const ALERT_HEADER: [&str; 8] =
-    ["ID", "TIME", "SID", "SEV", "SRC", "DST", "PROTO", "MSG"];
+/// `TA0011/T1071`, `TA0011`, or `-`.
+pub(super) fn attack_cell(tactic: &str, technique: &str) -> String {
+    match (tactic, technique) {
+        ("", "") => "-".into(),
+        (t, "") => t.into(),
+        ("", q) => q.into(),
+        (t, q) => format!("{t}/{q}"),
+    }
+}
+
+pub(super) const ALERT_HEADER: [&str; 9] = [
+    "ID", "TIME", "SID", "SEV", "SRC", "DST", "PROTO", "ATT&CK", "MSG",
+];
 
 pub(super) fn read_rule_text(
     file: &Option<PathBuf>,

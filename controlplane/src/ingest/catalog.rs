@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use crate::model::StoredRule;
+use crate::incidents::attack::{self, ClasstypeTable};
+use crate::model::{Attack, StoredRule};
 
 /// What ingest knows about a signature, to fill in alert fields workers do not carry.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -11,6 +12,8 @@ pub struct SignatureInfo {
     pub msg: String,
     pub category: String,
     pub severity: u8,
+    /// ATT&CK tactic and technique, from the rule's metadata or its classtype.
+    pub attack: Attack,
 }
 
 /// Signature details by (gid, sid), from the active ruleset.
@@ -20,8 +23,10 @@ pub struct SignatureCatalog {
 }
 
 impl SignatureCatalog {
-    /// Builds from stored rules. `category` is the classtype; severity is the priority.
+    /// Builds from stored rules. `category` is the classtype; severity is the priority;
+    /// ATT&CK from each rule's text and the shipped classtype table.
     pub fn from_rules(rules: &[StoredRule]) -> Self {
+        let table = ClasstypeTable::builtin();
         let by_sid = rules
             .iter()
             .map(|r| {
@@ -31,6 +36,7 @@ impl SignatureCatalog {
                         msg: r.msg.clone(),
                         category: r.classtype.clone(),
                         severity: r.priority,
+                        attack: attack::of_rule(&r.text, &r.classtype, table),
                     },
                 )
             })

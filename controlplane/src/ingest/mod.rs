@@ -543,7 +543,8 @@ impl Loop {
     }
 
     /// Takes at most one batch of source `w`'s alerts (so no worker starves the others) and
-    /// completes those without a message from the catalog. Returns how many.
+    /// completes those without a message from the catalog, and gives every known one its
+    /// ATT&CK mapping. Returns how many.
     fn drain_alerts(
         &mut self,
         w: usize,
@@ -557,18 +558,19 @@ impl Loop {
         let n = self.sources[w].drain_alerts(room, alerts);
         c.alerts_received.fetch_add(n as u64, Ordering::Relaxed);
         for a in &mut alerts[first..] {
-            if !a.msg.is_empty() {
-                continue;
-            }
             match catalog.get(a.gid, a.sid) {
                 Some(info) => {
-                    a.msg.clone_from(&info.msg);
-                    a.category.clone_from(&info.category);
-                    a.severity = info.severity;
+                    if a.msg.is_empty() {
+                        a.msg.clone_from(&info.msg);
+                        a.category.clone_from(&info.category);
+                        a.severity = info.severity;
+                    }
+                    a.attack.clone_from(&info.attack);
                 }
-                None => {
+                None if a.msg.is_empty() => {
                     c.unknown_signatures.fetch_add(1, Ordering::Relaxed);
                 }
+                None => {}
             }
         }
         n

@@ -1,7 +1,9 @@
-//! Outputs of the records ingest publishes: the EVE JSON file ([`eve`]), written by its own
-//! thread from a subscription to the live event stream ([`crate::events`]).
+//! Outputs of the records ingest publishes: the EVE JSON file ([`eve`]) and EVE over syslog
+//! to a SIEM ([`syslog`]), each written by its own thread from a subscription to the live
+//! event stream ([`crate::events`]).
 
 pub mod eve;
+pub mod syslog;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

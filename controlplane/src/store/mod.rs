@@ -16,6 +16,7 @@
 //! | `rules`   | `'r' ‖ gid:u32 ‖ sid:u32` | JSON [`StoredRule`](crate::model::StoredRule) |
 //! | `rules`   | `'h' ‖ generation:u64` | JSON [`ReloadRecord`](crate::model::ReloadRecord) |
 //! | `audit`   | `time_nanos:u64 ‖ seq:u64` | JSON [`AuditRecord`](crate::model::AuditRecord) |
+//! | `incidents` | opaque keys and values of [`crate::incidents`] (its `persist.rs`) | |
 //! | `meta`    | `format_version` | `u32` (= [`FORMAT_VERSION`]) |
 //! | `meta`    | `next_alert_id`, `next_flow_id`, `generation` | `u64` |
 //!
@@ -75,6 +76,7 @@ use crate::proto;
 
 pub mod audit;
 mod blocks;
+mod incidents;
 pub mod posting;
 mod query;
 pub mod record;
@@ -96,8 +98,17 @@ const CF_FLOWS: &str = "flows";
 const CF_RULES: &str = "rules";
 const CF_AUDIT: &str = "audit";
 const CF_META: &str = "meta";
-const ALL_CFS: [&str; 8] = [
-    CF_ALERTS, CF_IDX_SID, CF_IDX_SRC, CF_IDX_DST, CF_FLOWS, CF_RULES, CF_AUDIT, CF_META,
+const CF_INCIDENTS: &str = "incidents";
+const ALL_CFS: [&str; 9] = [
+    CF_ALERTS,
+    CF_IDX_SID,
+    CF_IDX_SRC,
+    CF_IDX_DST,
+    CF_FLOWS,
+    CF_RULES,
+    CF_AUDIT,
+    CF_META,
+    CF_INCIDENTS,
 ];
 
 const META_FORMAT: &[u8] = b"format_version";

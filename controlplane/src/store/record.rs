@@ -1,4 +1,6 @@
 //! The stored form of an alert (value of the `alerts` column family, since format version 2).
+//! Layout 3 adds the ATT&CK fields after `eve`; layout 2 values (without them) still read,
+//! with the fields empty.
 //!
 //! A fixed little-endian header followed by length-prefixed variable fields. It replaced the
 //! protobuf value of format version 1, whose encoding formatted both addresses as text and
@@ -7,7 +9,7 @@
 //!
 //! ```text
 //! offset size  field
-//!      0    1  layout version (= 2)
+//!      0    1  layout version (= 3; 2 is read too)
 //!      1    1  flags: bit 0 src is IPv6, bit 1 dst is IPv6
 //!      2    1  action (Action as u8)     3  1  direction (0 to_server, 1 to_client)
 //!      4    1  severity                  5  1  IP protocol
@@ -17,6 +19,7 @@
 //!     62   16  src address (IPv4 in the first 4 bytes, rest zero)
 //!     78   16  dst address
 //!     94       then msg, category, app_proto, worker, payload, eve: each u32 length ‖ bytes
+//!              then (layout 3) tactic_id, tactic_name, technique_id, technique_name, the same way
 //! ```
 //!
 //! Decoding checks every length against the value's size and every string for UTF-8, and
@@ -24,10 +27,12 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::model::{Action, Alert, Direction};
+use crate::model::{Action, Alert, Attack, Direction};
 
 /// Layout version byte at offset 0.
-pub const LAYOUT: u8 = 2;
+pub const LAYOUT: u8 = 3;
+/// The layout before the ATT&CK fields, still read.
+pub const LAYOUT_2: u8 = 2;
 /// Bytes before the variable fields.
 pub const HEADER: usize = 94;
 
@@ -36,7 +41,7 @@ pub const HEADER: usize = 94;
 pub enum DecodeError {
     #[error("alert value shorter than its header")]
     Short,
-    #[error("alert value has layout {0}, expected 2")]
+    #[error("alert value has layout {0}, expected 2 or 3")]
     Layout(u8),
     #[error("alert value field {0} runs past the end")]
     Truncated(&'static str),
@@ -87,7 +92,12 @@ pub fn encode(a: &Alert, buf: &mut Vec<u8>) {
             + a.app_proto.len()
             + a.worker.len()
             + a.payload.len()
-            + a.eve.len(),
+            + a.eve.len()
+            + 16
+            + a.attack.tactic_id.len()
+            + a.attack.tactic_name.len()
+            + a.attack.technique_id.len()
+            + a.attack.technique_name.len(),
     );
     buf.push(LAYOUT);
     buf.push(u8::from(src6) | (u8::from(dst6) << 1));
@@ -114,6 +124,10 @@ pub fn encode(a: &Alert, buf: &mut Vec<u8>) {
     put_var(buf, a.worker.as_bytes());
     put_var(buf, &a.payload);
     put_var(buf, a.eve.as_bytes());
+    put_var(buf, a.attack.tactic_id.as_bytes());
+    put_var(buf, a.attack.tactic_name.as_bytes());
+    put_var(buf, a.attack.technique_id.as_bytes());
+    put_var(buf, a.attack.technique_name.as_bytes());
 }
 
 struct Reader<'a> {
@@ -172,7 +186,7 @@ pub fn decode(v: &[u8]) -> Result<Alert, DecodeError> {
     if v.len() < HEADER {
         return Err(DecodeError::Short);
     }
-    if v[0] != LAYOUT {
+    if v[0] != LAYOUT && v[0] != LAYOUT_2 {
         return Err(DecodeError::Layout(v[0]));
     }
     let flags = v[1];
@@ -189,7 +203,7 @@ pub fn decode(v: &[u8]) -> Result<Alert, DecodeError> {
         _ => return Err(DecodeError::Enum),
     };
     let mut r = Reader { v, at: HEADER };
-    let a = Alert {
+    let mut a = Alert {
         action,
         direction,
         severity: v[4],
@@ -212,7 +226,16 @@ pub fn decode(v: &[u8]) -> Result<Alert, DecodeError> {
         worker: r.string("worker")?,
         payload: r.bytes("payload")?.to_vec(),
         eve: r.string("eve")?,
+        attack: Attack::default(),
     };
+    if v[0] == LAYOUT {
+        a.attack = Attack {
+            tactic_id: r.string("tactic_id")?,
+            tactic_name: r.string("tactic_name")?,
+            technique_id: r.string("technique_id")?,
+            technique_name: r.string("technique_name")?,
+        };
+    }
     if r.at != v.len() {
         return Err(DecodeError::Trailing(v.len() - r.at));
     }
@@ -238,6 +261,7 @@ mod tests {
             action in 0u8..4, to_client in any::<bool>(),
             src in arb_ip(), dst in arb_ip(),
             strs in any::<(String, String, String, String, String)>(),
+            tactic in any::<(String, String)>(),
             payload in proptest::collection::vec(any::<u8>(), 0..200),
         ) -> Alert {
             let (id, ts, gid, sid, rev, sev) = nums;
@@ -250,6 +274,10 @@ mod tests {
                 src_ip: src, dst_ip: dst,
                 msg: strs.0, category: strs.1, app_proto: strs.2, worker: strs.3,
                 payload, eve: strs.4,
+                attack: Attack {
+                    tactic_id: tactic.0, tactic_name: "n".into(),
+                    technique_id: tactic.1, technique_name: String::new(),
+                },
             }
         }
     }
@@ -284,9 +312,13 @@ mod tests {
     fn header_size_matches_the_layout() {
         let mut buf = Vec::new();
         encode(&Alert::default(), &mut buf);
-        assert_eq!(buf.len(), HEADER + 6 * 4);
+        assert_eq!(buf.len(), HEADER + 10 * 4);
         assert_eq!(decode(&buf).unwrap(), Alert::default());
         assert_eq!(decode(&buf[..10]), Err(DecodeError::Short));
+        // A layout 2 value (no ATT&CK fields) still reads.
+        let mut old = buf[..HEADER + 6 * 4].to_vec();
+        old[0] = LAYOUT_2;
+        assert_eq!(decode(&old).unwrap(), Alert::default());
         buf[0] = 1;
         assert_eq!(decode(&buf), Err(DecodeError::Layout(1)));
     }

@@ -1,0 +1,306 @@
+//! EVE over syslog (RFC 5424) to a SIEM, over UDP or TCP (octet-counted frames, RFC 6587
+//! 3.4.1): each stored alert as one message whose MSG is its EVE record.
+//!
+//! ```text
+//! <PRI>1 TIMESTAMP HOSTNAME osprey - alert - {"timestamp":...,"event_type":"alert",...}
+//! ```
+//!
+//! PRI is `facility × 8 + severity`, severity from the alert's (1 → 2 critical, 2 → 3 error,
+//! 3 → 4 warning, else 5 notice); TIMESTAMP is the packet time. The output has its own
+//! thread and subscribes to the event stream with [`Policy::Drop`]: a slow or absent server
+//! costs alerts to this output only (counted), never ingest's time. A TCP connection that
+//! fails is retried with exponential back-off (0.1 s doubling to 10 s); alerts meanwhile are
+//! counted as dropped. Writes time out after a second, so a server that stops reading is
+//! treated as down.
+
+use std::io::Write as _;
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::events::{Bus, Event, Interest, Policy, Subscription};
+use crate::model::Alert;
+use crate::outputs::eve::render_alert;
+
+/// The transport to the syslog server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+/// What the output needs (validated from `[syslog]`).
+#[derive(Clone, Debug)]
+pub struct SyslogSettings {
+    pub transport: Transport,
+    pub server: SocketAddr,
+    /// 0..=23 (16 = local0).
+    pub facility: u8,
+    pub hostname: String,
+    pub queue: usize,
+}
+
+/// Counters (`syslog.*`).
+#[derive(Debug, Default)]
+pub struct SyslogCounters {
+    pub sent: AtomicU64,
+    /// Alerts not sent because the server was down or a send failed.
+    pub dropped: AtomicU64,
+    pub send_errors: AtomicU64,
+    pub connects: AtomicU64,
+}
+
+/// The consumer's name on the event stream (`events.syslog.*`: queue drops).
+pub const CONSUMER: &str = "syslog";
+
+const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+/// The running output.
+#[derive(Debug)]
+pub struct SyslogOutput {
+    pub counters: Arc<SyslogCounters>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SyslogOutput {
+    /// Subscribes to `bus` and starts the sending thread.
+    pub fn start(settings: SyslogSettings, bus: &Bus) -> std::io::Result<SyslogOutput> {
+        let sub = bus.subscribe(CONSUMER, Interest::ALERTS, Policy::Drop, settings.queue);
+        let counters = Arc::new(SyslogCounters::default());
+        let c = counters.clone();
+        let thread = std::thread::Builder::new()
+            .name("osprey-syslog".into())
+            .spawn(move || run(&settings, sub, &c))?;
+        Ok(SyslogOutput {
+            counters,
+            thread: Some(thread),
+        })
+    }
+
+    /// Waits for the thread, which ends once the event stream is closed and drained.
+    pub fn join(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// RFC 5424 severity of an alert severity.
+fn severity(alert_severity: u8) -> u8 {
+    match alert_severity {
+        1 => 2,
+        2 => 3,
+        3 => 4,
+        _ => 5,
+    }
+}
+
+/// Appends the syslog message of `a` (without framing).
+pub fn format(a: &Alert, s: &SyslogSettings, out: &mut Vec<u8>) {
+    let pri = u16::from(s.facility) * 8 + u16::from(severity(a.severity));
+    // EVE's `+0000` offset is not RFC 3339's; the packet time is UTC.
+    let ts = vocab::calendar::eve_timestamp(a.ts_nanos);
+    let ts = ts
+        .strip_suffix("+0000")
+        .map_or(ts.clone(), |t| format!("{t}Z"));
+    let host = if s.hostname.is_empty() {
+        "-"
+    } else {
+        &s.hostname
+    };
+    let _ = write!(out, "<{pri}>1 {ts} {host} osprey - alert - ");
+    if a.eve.is_empty() {
+        render_alert(a, out);
+    } else {
+        out.extend_from_slice(a.eve.as_bytes());
+    }
+}
+
+enum Conn {
+    Udp(UdpSocket),
+    Tcp(TcpStream),
+}
+
+impl Conn {
+    fn open(s: &SyslogSettings) -> std::io::Result<Conn> {
+        Ok(match s.transport {
+            Transport::Udp => {
+                let any: SocketAddr = if s.server.is_ipv4() {
+                    "0.0.0.0:0".parse().expect("literal")
+                } else {
+                    "[::]:0".parse().expect("literal")
+                };
+                let u = UdpSocket::bind(any)?;
+                u.connect(s.server)?;
+                Conn::Udp(u)
+            }
+            Transport::Tcp => {
+                let t = TcpStream::connect_timeout(&s.server, WRITE_TIMEOUT)?;
+                t.set_write_timeout(Some(WRITE_TIMEOUT))?;
+                t.set_nodelay(true)?;
+                Conn::Tcp(t)
+            }
+        })
+    }
+
+    fn send(&mut self, msg: &[u8], frame: &mut Vec<u8>) -> std::io::Result<()> {
+        match self {
+            Conn::Udp(u) => u.send(msg).map(|_| ()),
+            Conn::Tcp(t) => {
+                frame.clear();
+                let _ = write!(frame, "{} ", msg.len());
+                frame.extend_from_slice(msg);
+                t.write_all(frame)
+            }
+        }
+    }
+}
+
+fn run(s: &SyslogSettings, mut sub: Subscription, c: &SyslogCounters) {
+    let mut conn: Option<Conn> = None;
+    let mut retry_at = Instant::now();
+    let mut backoff = BACKOFF_MIN;
+    let (mut msg, mut frame) = (Vec::new(), Vec::new());
+    while let Some(ev) = sub.blocking_recv() {
+        let Event::Alert(a) = ev else { continue };
+        if conn.is_none() && Instant::now() >= retry_at {
+            match Conn::open(s) {
+                Ok(k) => {
+                    c.connects.fetch_add(1, Ordering::Relaxed);
+                    backoff = BACKOFF_MIN;
+                    conn = Some(k);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, server = %s.server, "syslog server unreachable");
+                    retry_at = Instant::now() + backoff;
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                }
+            }
+        }
+        let Some(k) = conn.as_mut() else {
+            c.dropped.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        msg.clear();
+        format(&a, s, &mut msg);
+        match k.send(&msg, &mut frame) {
+            Ok(()) => {
+                c.sent.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {
+                c.send_errors.fetch_add(1, Ordering::Relaxed);
+                c.dropped.fetch_add(1, Ordering::Relaxed);
+                conn = None;
+                retry_at = Instant::now() + backoff;
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read as _;
+
+    fn settings(transport: Transport, server: SocketAddr) -> SyslogSettings {
+        SyslogSettings {
+            transport,
+            server,
+            facility: 16,
+            hostname: "ids1".into(),
+            queue: 64,
+        }
+    }
+
+    fn alert(id: u64, severity: u8) -> Event {
+        Event::Alert(Arc::new(Alert {
+            id,
+            ts_nanos: 1_704_067_308_619_199_000,
+            sid: 2_023_882,
+            severity,
+            msg: "ET INFO test".into(),
+            src_ip: "192.0.2.1".parse().unwrap(),
+            dst_ip: "198.51.100.2".parse().unwrap(),
+            ..Alert::default()
+        }))
+    }
+
+    #[test]
+    fn udp_messages_are_rfc5424_with_the_eve_record() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let bus = Bus::new();
+        let mut out =
+            SyslogOutput::start(settings(Transport::Udp, rx.local_addr().unwrap()), &bus).unwrap();
+        bus.publish(alert(1, 1));
+        let mut buf = [0u8; 4096];
+        let n = rx.recv(&mut buf).unwrap();
+        let m = std::str::from_utf8(&buf[..n]).unwrap();
+        assert!(
+            m.starts_with("<130>1 2024-01-01T00:01:48.619199Z ids1 osprey - alert - {"),
+            "{m}"
+        );
+        let eve: serde_json::Value = serde_json::from_str(&m[m.find('{').unwrap()..]).unwrap();
+        assert_eq!(eve["alert"]["signature_id"], 2_023_882);
+        bus.close();
+        out.join();
+        assert_eq!(out.counters.sent.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn tcp_frames_are_octet_counted_and_a_down_server_is_counted_not_waited_for() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let bus = Bus::new();
+        let mut out = SyslogOutput::start(settings(Transport::Tcp, addr), &bus).unwrap();
+        bus.publish(alert(1, 3));
+        bus.publish(alert(2, 3));
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while got.iter().filter(|&&b| b == b'<').count() < 2 {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "connection closed");
+            got.extend_from_slice(&buf[..n]);
+        }
+        let text = String::from_utf8(got).unwrap();
+        let (len, rest) = text.split_once(' ').unwrap();
+        let len: usize = len.parse().unwrap();
+        assert!(rest[..len].starts_with("<132>1 "), "{text}");
+        assert!(rest[len..]
+            .trim_start_matches(char::is_numeric)
+            .starts_with(" <132>1 "));
+        // The server goes away: alerts are counted as dropped, publishing never waits.
+        drop(s);
+        drop(l);
+        let t = Instant::now();
+        for i in 3..200 {
+            bus.publish(alert(i, 3));
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(t.elapsed() < Duration::from_secs(5));
+        bus.close();
+        out.join();
+        let c = &out.counters;
+        assert_eq!(
+            c.sent.load(Ordering::Relaxed)
+                + c.dropped.load(Ordering::Relaxed)
+                + bus
+                    .consumer(CONSUMER)
+                    .unwrap()
+                    .dropped
+                    .load(Ordering::Relaxed),
+            199
+        );
+        assert!(c.dropped.load(Ordering::Relaxed) > 0);
+    }
+}
