@@ -8,10 +8,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
 use controlplane::api::auth::{token_sha256_hex, Role};
 use controlplane::config::{ControlPlaneConfig, TokenConfig};
-use controlplane::console::{self as ctl, CtlArgs};
+use controlplane::console::{self as ctl};
 use controlplane::proto;
 use controlplane::server::ControlPlane;
 use tonic::Code;
@@ -71,28 +70,11 @@ impl Harness {
     }
 
     async fn clients(&self, token: &str) -> ctl::Clients {
-        ctl::Connection {
-            endpoint: self.endpoint.clone(),
-            token: Some(token.into()),
-            ..Default::default()
-        }
-        .connect()
-        .await
-        .unwrap()
+        common::console::clients(&self.endpoint, Some(token)).await
     }
 
     async fn ctl(&self, token: &str, args: &[&str]) -> (anyhow::Result<i32>, String) {
-        #[derive(Parser)]
-        struct Cli {
-            #[command(flatten)]
-            ctl: CtlArgs,
-        }
-        let mut argv = vec!["ctl", "--endpoint", &self.endpoint, "--token", token];
-        argv.extend_from_slice(args);
-        let cli = Cli::try_parse_from(argv).unwrap();
-        let mut out = Vec::new();
-        let r = ctl::run_with_output(cli.ctl, &mut out).await;
-        (r, String::from_utf8(out).unwrap())
+        common::console::run(&self.endpoint, token, args).await
     }
 
     async fn stop(mut self) {

@@ -4,16 +4,17 @@
 //! block tables, each polled by a thread between "bursts" as a worker does, which also looks
 //! a probe packet up in the table it runs.
 
+mod common;
+
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
 use controlplane::api::auth::{token_sha256_hex, Role};
 use controlplane::config::{ControlPlaneConfig, StaticBlockConfig, TokenConfig};
-use controlplane::console::{self as ctl, CtlArgs};
+use controlplane::console::{self as ctl};
 use controlplane::proto;
 use controlplane::seams::{Appliance, ApplianceStatus, StatsSnapshot, WorkerStats};
 use controlplane::server::ControlPlane;
@@ -163,28 +164,11 @@ impl Harness {
     }
 
     async fn clients(&self, token: &str) -> ctl::Clients {
-        ctl::Connection {
-            endpoint: self.endpoint.clone(),
-            token: Some(token.into()),
-            ..Default::default()
-        }
-        .connect()
-        .await
-        .unwrap()
+        common::console::clients(&self.endpoint, Some(token)).await
     }
 
     async fn ctl(&self, token: &str, args: &[&str]) -> (anyhow::Result<i32>, String) {
-        #[derive(Parser)]
-        struct Cli {
-            #[command(flatten)]
-            ctl: CtlArgs,
-        }
-        let mut argv = vec!["ctl", "--endpoint", &self.endpoint, "--token", token];
-        argv.extend_from_slice(args);
-        let cli = Cli::try_parse_from(argv).unwrap();
-        let mut out = Vec::new();
-        let r = ctl::run_with_output(cli.ctl, &mut out).await;
-        (r, String::from_utf8(out).unwrap())
+        common::console::run(&self.endpoint, token, args).await
     }
 
     async fn stop(mut self) {

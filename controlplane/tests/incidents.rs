@@ -9,10 +9,9 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
 use controlplane::api::auth::{token_sha256_hex, Role};
 use controlplane::config::{AssetConfig, ControlPlaneConfig, TokenConfig};
-use controlplane::console::{self as ctl, CtlArgs};
+use controlplane::console::{self as ctl};
 use controlplane::model::{Alert, StoredRule};
 use controlplane::proto;
 use controlplane::server::ControlPlane;
@@ -114,28 +113,11 @@ async fn start(db: &Path) -> Harness {
 
 impl Harness {
     async fn clients(&self, token: &str) -> ctl::Clients {
-        ctl::Connection {
-            endpoint: self.endpoint.clone(),
-            token: Some(token.into()),
-            ..Default::default()
-        }
-        .connect()
-        .await
-        .unwrap()
+        common::console::clients(&self.endpoint, Some(token)).await
     }
 
     async fn ctl(&self, token: &str, args: &[&str]) -> (anyhow::Result<i32>, String) {
-        #[derive(Parser)]
-        struct Cli {
-            #[command(flatten)]
-            ctl: CtlArgs,
-        }
-        let mut argv = vec!["ctl", "--endpoint", &self.endpoint, "--token", token];
-        argv.extend_from_slice(args);
-        let cli = Cli::try_parse_from(argv).unwrap();
-        let mut out = Vec::new();
-        let r = ctl::run_with_output(cli.ctl, &mut out).await;
-        (r, String::from_utf8(out).unwrap())
+        common::console::run(&self.endpoint, token, args).await
     }
 
     fn push(&self, at_secs: u64, src: &str, dst: &str, sid: u32) {

@@ -72,6 +72,8 @@ class Settings:
     tail_every: int = env_int("SOAK_TAIL_EVERY", 300)
     tail_count: int = env_int("SOAK_TAIL_COUNT", 1000)
     reload_every: int = env_int("SOAK_RELOAD_EVERY", 600)
+    # A block (expiring after 30 s) added every `block_every` queries.
+    block_every: int = env_int("SOAK_BLOCK_EVERY", 10)
     # Growth limits over the second half of the run, per hour.
     rss_mib_per_hour: float = float(os.environ.get("SOAK_RSS_MIB_PER_HOUR", "64"))
     vsz_mib_per_hour: float = float(os.environ.get("SOAK_VSZ_MIB_PER_HOUR", "256"))
@@ -336,6 +338,7 @@ class Client(threading.Thread):
         self.calls = {}
         self.failures = []
         self.reloads = []
+        self.turns = 0
 
     def call(self, what, *args, timeout=120):
         ok, out = self.app.ctl(*args, timeout=timeout)
@@ -345,10 +348,14 @@ class Client(threading.Thread):
         return ok, out
 
     def add_block(self):
-        # HOOK (block list): the appliance has no block list yet. When `osprey ctl blocks add`
-        # exists, add and remove a block here (e.g. an address from a stored alert), so the
-        # soak exercises the block path too. Until then this does nothing.
-        pass
+        """Every `block_every` calls, a block with a short expiry on a documentation address
+        the capture never uses: the block list's add, publication to the workers, per-packet
+        lookup and expiry run all along without changing what the capture raises."""
+        self.turns += 1
+        if self.turns % self.s.block_every:
+            return
+        address = f"203.0.113.{self.turns // self.s.block_every % 250 + 1}"
+        self.call("block add", "block", "add", address, "--ttl", "30s", "--reason", "soak")
 
     def run(self):
         start = time.monotonic()

@@ -6,6 +6,7 @@
 //! `ControlPlane::start_with_sources`, draining bounded rings whose worker side never blocks.
 #![allow(dead_code)]
 
+pub mod console;
 pub mod source;
 
 use std::collections::HashSet;
