@@ -210,7 +210,7 @@ const EVE_HEADER: usize = 5;
 
 /// EVE event types whose dropped records are counted separately
 /// (`eve.queue_overflow.<type>`); any other type counts as `other`.
-pub const EVE_TYPES: [&str; 9] = [
+pub const EVE_TYPES: [&str; 11] = [
     "alert",
     "flow",
     "http",
@@ -219,11 +219,13 @@ pub const EVE_TYPES: [&str; 9] = [
     "websocket",
     "anomaly",
     "stats",
+    "intel",
+    "drop",
     "other",
 ];
 
 /// The counter names of [`EVE_TYPES`]' drops, in the same order.
-pub const EVE_OVERFLOW_COUNTERS: [&str; 9] = [
+pub const EVE_OVERFLOW_COUNTERS: [&str; 11] = [
     "eve.queue_overflow.alert",
     "eve.queue_overflow.flow",
     "eve.queue_overflow.http",
@@ -232,6 +234,8 @@ pub const EVE_OVERFLOW_COUNTERS: [&str; 9] = [
     "eve.queue_overflow.websocket",
     "eve.queue_overflow.anomaly",
     "eve.queue_overflow.stats",
+    "eve.queue_overflow.intel",
+    "eve.queue_overflow.drop",
     "eve.queue_overflow.other",
 ];
 
@@ -617,15 +621,14 @@ mod tests {
         assert_eq!(http, 3);
         assert!(p.push("alert", &line), "the reserve is the alerts'");
         assert!(!p.push("dns", &line));
+        assert!(!p.push("intel", &line));
         assert!(!p.push("custom", &line));
         let by_type = *p.overflow_by_type();
         let count = |t: &str| by_type[EVE_TYPES.iter().position(|x| *x == t).unwrap()];
-        assert_eq!(
-            (count("http"), count("dns"), count("other"), count("alert")),
-            (1, 1, 1, 0)
-        );
-        assert_eq!(p.overflow(), 3);
-        assert_eq!(c.overflow(), 3);
+        assert_eq!((count("http"), count("dns"), count("intel")), (1, 1, 1));
+        assert_eq!((count("other"), count("alert")), (1, 0));
+        assert_eq!(p.overflow(), 4);
+        assert_eq!(c.overflow(), 4);
         let got = drain_all(&mut c);
         assert_eq!(got.len(), 4);
         assert_eq!(got[3].0, "alert");
