@@ -172,3 +172,23 @@ fn run_stopped_by_sigterm_leaves_no_runtime_files() {
     );
     assert_nothing_left(&before, pid, "run stopped by SIGTERM");
 }
+
+/// A process killed before it could clean up (SIGKILL) leaves an empty directory; the next
+/// process removes those of dead processes (and only empty ones).
+#[test]
+fn a_killed_processs_empty_directory_is_swept_by_the_next() {
+    let d = tempfile::tempdir().unwrap();
+    let pcap = d.path().join("small.pcap");
+    small_capture(&pcap, 20);
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    let root = runtime_root();
+    std::fs::create_dir_all(&root).unwrap();
+    let stale = root.join(format!("osprey-{}-0", gone.id()));
+    std::fs::create_dir(&stale).unwrap();
+    let child = spawn(osprey().args(["replay", "-q", "--pcap"]).arg(&pcap));
+    finish(child, "replay");
+    let left = stale.exists();
+    let _ = std::fs::remove_dir(&stale);
+    assert!(!left, "{} was not swept", stale.display());
+}

@@ -5,7 +5,8 @@
 //! even when it shares nothing through it (`--in-memory`, `--no-shconf`), and `rte_eal_cleanup`
 //! leaves the directory behind. The guard removes it once DPDK is done, if it is empty: a
 //! process started to share its memory with secondary processes keeps its files there, as
-//! DPDK intends.
+//! DPDK intends. A process killed before its guard drops cannot do that, so each start also
+//! removes the empty directories of `osprey` processes that no longer run.
 
 use std::ffi::CStr;
 use std::fmt;
@@ -81,8 +82,15 @@ impl Eal {
             return Err(e);
         }
         RUNTIME_DIR_SET.store(true, Ordering::Release);
+        let runtime_dir = runtime_dir();
+        if let Some(root) = runtime_dir.as_deref().and_then(std::path::Path::parent) {
+            let swept = sweep_dead_runtime_dirs(root);
+            if swept > 0 {
+                tracing::info!(swept, root = %root.display(), "removed empty EAL runtime directories of processes that no longer run");
+            }
+        }
         Ok(Eal {
-            runtime_dir: runtime_dir(),
+            runtime_dir,
             _not_send: std::marker::PhantomData,
         })
     }
@@ -143,6 +151,35 @@ fn runtime_dir() -> Option<PathBuf> {
     (!dir.is_empty()).then(|| PathBuf::from(dir))
 }
 
+/// Removes the empty runtime directories (`osprey-<pid>-<n>`) that processes which no longer
+/// run left under `root`: a process killed before its guard dropped (SIGKILL, a crash) cannot
+/// remove its own. Only empty directories of dead processes go; returns how many.
+fn sweep_dead_runtime_dirs(root: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return 0;
+    };
+    let mut swept = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(osprey_prefix_pid) else {
+            continue;
+        };
+        let alive = std::path::Path::new("/proc").join(pid.to_string()).exists();
+        if !alive && std::fs::remove_dir(e.path()).is_ok() {
+            swept += 1;
+        }
+    }
+    swept
+}
+
+/// The pid in a default runtime prefix, `osprey-<pid>-<n>` (see `runtime::EalConfig`).
+fn osprey_prefix_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix("osprey-")?;
+    let (pid, n) = rest.split_once('-')?;
+    n.parse::<u32>().ok()?;
+    pid.parse().ok()
+}
+
 /// Removes `dir` if it exists and is empty; a directory still holding files is kept.
 fn remove_if_empty(dir: Option<PathBuf>) {
     let Some(dir) = dir else { return };
@@ -150,5 +187,51 @@ fn remove_if_empty(dir: Option<PathBuf>) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => tracing::debug!(dir = %dir.display(), "EAL runtime directory kept: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_name_their_pid() {
+        assert_eq!(osprey_prefix_pid("osprey-5299-0"), Some(5299));
+        assert_eq!(osprey_prefix_pid("osprey-5299-x"), None);
+        assert_eq!(osprey_prefix_pid("rte"), None);
+        assert_eq!(osprey_prefix_pid("osprey-lab"), None);
+    }
+
+    /// Empty directories of dead processes go; a live process's, a dead one's that still
+    /// holds files (shared memory meant for secondaries) and other names stay.
+    #[test]
+    fn only_empty_directories_of_dead_processes_are_swept() {
+        let root = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        child.wait().unwrap();
+        let dead = child.id();
+        let live = std::process::id();
+        for name in [
+            format!("osprey-{dead}-0"),
+            format!("osprey-{dead}-1"),
+            format!("osprey-{live}-0"),
+            "rte".to_string(),
+        ] {
+            std::fs::create_dir(root.path().join(name)).unwrap();
+        }
+        std::fs::write(root.path().join(format!("osprey-{dead}-1/config")), b"x").unwrap();
+        assert_eq!(sweep_dead_runtime_dirs(root.path()), 1);
+        let mut left: Vec<String> = std::fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        let mut want = vec![
+            format!("osprey-{dead}-1"),
+            format!("osprey-{live}-0"),
+            "rte".to_string(),
+        ];
+        want.sort();
+        assert_eq!(left, want);
     }
 }
