@@ -3,10 +3,11 @@
 //! the simulations in `common/` (real parsing and burst-boundary swaps, not canned answers).
 
 mod common;
+use common::console::wait_for;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use controlplane::api::auth::{token_sha256_hex, Role};
 use controlplane::config::{ControlPlaneConfig, TokenConfig};
@@ -82,17 +83,6 @@ impl Harness {
         if let Some(cp) = self.cp.take() {
             cp.shutdown().await;
         }
-    }
-}
-
-async fn wait_for<F: FnMut() -> bool>(what: &str, mut f: F) {
-    let t = Instant::now();
-    while !f() {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 

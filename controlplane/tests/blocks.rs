@@ -5,6 +5,7 @@
 //! a probe packet up in the table it runs.
 
 mod common;
+use common::console::wait_for;
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -12,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use controlplane::api::auth::{token_sha256_hex, Role};
-use controlplane::config::{ControlPlaneConfig, StaticBlockConfig, TokenConfig};
+use controlplane::api::auth::Role;
+use controlplane::config::{ControlPlaneConfig, StaticBlockConfig};
 use controlplane::console::{self as ctl};
 use controlplane::proto;
 use controlplane::seams::{Appliance, ApplianceStatus, StatsSnapshot, WorkerStats};
@@ -133,18 +134,11 @@ fn config(dir: &std::path::Path) -> ControlPlaneConfig {
     cfg.metrics.listen = "127.0.0.1:0".parse().unwrap();
     cfg.storage.path = dir.join("db");
     cfg.blocklist.expiry_check_ms = 20;
-    cfg.auth.tokens = [
+    cfg.auth.tokens = common::console::tokens(&[
         ("admin", Role::Admin, ADMIN),
         ("ops", Role::Operator, OPERATOR),
         ("viewer", Role::Viewer, VIEWER),
-    ]
-    .into_iter()
-    .map(|(name, role, t)| TokenConfig {
-        name: name.into(),
-        role,
-        sha256: token_sha256_hex(t),
-    })
-    .collect();
+    ]);
     cfg
 }
 
@@ -210,17 +204,6 @@ async fn list_all(c: &mut ctl::Clients) -> proto::ListBlocksResponse {
         .await
         .unwrap()
         .into_inner()
-}
-
-async fn wait_for<F: FnMut() -> bool>(what: &str, mut f: F) {
-    let t = Instant::now();
-    while !f() {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,8 +9,8 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use controlplane::api::auth::{token_sha256_hex, Role};
-use controlplane::config::{AssetConfig, ControlPlaneConfig, TokenConfig};
+use controlplane::api::auth::Role;
+use controlplane::config::{AssetConfig, ControlPlaneConfig};
 use controlplane::console::{self as ctl};
 use controlplane::model::{Alert, StoredRule};
 use controlplane::proto;
@@ -79,18 +79,11 @@ fn config(db: &Path) -> ControlPlaneConfig {
             criticality: 1,
         },
     ];
-    cfg.auth.tokens = [
+    cfg.auth.tokens = common::console::tokens(&[
         ("admin", Role::Admin, ADMIN),
         ("operator", Role::Operator, OPERATOR),
         ("viewer", Role::Viewer, VIEWER),
-    ]
-    .into_iter()
-    .map(|(name, role, t)| TokenConfig {
-        name: name.into(),
-        role,
-        sha256: token_sha256_hex(t),
-    })
-    .collect();
+    ]);
     cfg
 }
 

@@ -4,14 +4,15 @@
 //! audit log through `AuditService` and `osprey ctl audit`.
 
 mod common;
+use common::console::wait_for;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use controlplane::api::auth::{token_sha256_hex, Role};
+use controlplane::api::auth::Role;
 use controlplane::api::guard::Class;
-use controlplane::config::{ControlPlaneConfig, TokenConfig};
+use controlplane::config::ControlPlaneConfig;
 use controlplane::console::{self as ctl};
 use controlplane::proto;
 use controlplane::server::ControlPlane;
@@ -38,18 +39,11 @@ impl Harness {
         cfg.api.reload_confirm_timeout_ms = 5000;
         cfg.metrics.listen = "127.0.0.1:0".parse().unwrap();
         cfg.storage.path = dir.path().join("db");
-        cfg.auth.tokens = [
+        cfg.auth.tokens = common::console::tokens(&[
             ("admin", Role::Admin, ADMIN),
             ("operator", Role::Operator, OPERATOR),
             ("viewer", Role::Viewer, VIEWER),
-        ]
-        .iter()
-        .map(|(n, r, t)| TokenConfig {
-            name: (*n).into(),
-            role: *r,
-            sha256: token_sha256_hex(t),
-        })
-        .collect();
+        ]);
         tune(&mut cfg);
         let sim = SimAppliance::new(&["w0".to_owned()]);
         let compiler = sim.compiler(compile);
@@ -93,17 +87,6 @@ impl Harness {
         if let Some(cp) = self.cp.take() {
             cp.shutdown().await;
         }
-    }
-}
-
-async fn wait_for<F: FnMut() -> bool>(what: &str, mut f: F) {
-    let t = Instant::now();
-    while !f() {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

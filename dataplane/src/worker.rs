@@ -477,11 +477,13 @@ impl Worker {
     #[inline]
     pub fn poll_engine(&mut self) {
         self.export.release_held();
-        let Some(slot) = self.export.engine.as_ref() else {
-            return;
+        let x = &mut self.export;
+        let offer = match x.engine.as_deref() {
+            Some(slot) if slot.changed(x.seen_offer) => take_offer(slot, &mut x.seen_offer),
+            _ => return,
         };
-        if slot.changed(self.export.seen_offer) {
-            self.swap_engine();
+        if let Some((generation, engine)) = offer {
+            self.swap_engine(generation, engine);
         }
     }
 
@@ -531,19 +533,10 @@ impl Worker {
     }
 
     #[cold]
-    fn swap_engine(&mut self) {
+    fn swap_engine(&mut self, generation: u64, engine: Arc<rules::Engine>) {
         let Some(slot) = self.export.engine.clone() else {
             return;
         };
-        let (generation, engine) = match slot.take() {
-            Offer::None => return,
-            Offer::CatchUp(offered) => {
-                self.export.seen_offer = offered;
-                return;
-            }
-            Offer::New(generation, engine) => (generation, engine),
-        };
-        self.export.seen_offer = generation;
         match self.pipeline.set_engine(engine) {
             Ok(()) => {
                 self.export.generation = generation;

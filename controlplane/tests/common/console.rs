@@ -30,3 +30,28 @@ pub async fn run(endpoint: &str, token: &str, args: &[&str]) -> (anyhow::Result<
     let r = ctl::run_with_output(cli.ctl, &mut out).await;
     (r, String::from_utf8(out).unwrap())
 }
+
+/// Configured tokens for `(name, role, token)` triples (the token's SHA-256 is stored).
+pub fn tokens(
+    list: &[(&str, controlplane::api::auth::Role, &str)],
+) -> Vec<controlplane::config::TokenConfig> {
+    list.iter()
+        .map(|(name, role, t)| controlplane::config::TokenConfig {
+            name: (*name).into(),
+            role: *role,
+            sha256: controlplane::api::auth::token_sha256_hex(t),
+        })
+        .collect()
+}
+
+/// Polls `f` every few milliseconds until it holds; fails the test after 20 s.
+pub async fn wait_for<F: FnMut() -> bool>(what: &str, mut f: F) {
+    let t = std::time::Instant::now();
+    while !f() {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
