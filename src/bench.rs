@@ -82,7 +82,6 @@ pub(crate) fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let mut worker = WorkerConfig::default();
     worker.pipeline.engine = load_engine(&a.rules)?;
     worker.pipeline.intel = crate::replay::load_intel(&a.intel, a.json)?;
-    worker.pipeline.filter = a.filter.clone();
     let opts = ReplayOptions {
         pcap: a.pcap.clone(),
         workers: a.workers,
@@ -92,6 +91,7 @@ pub(crate) fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
         stop: stop_on_signals()?,
         worker,
         inline: (a.mode == "inline").then_some(runtime::InlinePeer::Null),
+        filter: a.filter.clone(),
     };
     let inline = opts.inline.is_some();
     let r = runtime::replay(&opts, None, None, None, None)?;

@@ -234,7 +234,6 @@ fn replay_worker_config(
         (None, None) => Default::default(),
     };
     worker.pipeline.intel = load_intel(&a.intel, a.quiet)?;
-    worker.pipeline.filter = a.filter.clone();
     worker.pipeline.anomaly = match &a.anomaly_types {
         Some(names) => {
             dataplane::pipeline::AnomalyTypes::from_names(names.iter().map(String::as_str))
@@ -272,6 +271,7 @@ pub(crate) fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         stop: stop_on_signals()?,
         worker,
         inline: a.inline_out.clone().map(runtime::InlinePeer::Pcap),
+        filter: a.filter.clone(),
     };
     let eve = match &a.eve {
         Some(p) => Some(std::io::BufWriter::with_capacity(
@@ -374,6 +374,17 @@ pub(crate) fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             report.drops.rx_nombuf,
             report.drops.undelivered
         )?;
+        if let Some(engine) = report.filter_engine {
+            let rejected: u64 = report
+                .per_worker
+                .iter()
+                .filter_map(|w| w.counters.get("filter.rejected"))
+                .sum();
+            writeln!(
+                out,
+                "filter: {rejected} rejected (not inspected), run by {engine}"
+            )?;
+        }
         if let Some(path) = &a.inline_out {
             let sum = |n: &str| -> u64 {
                 report
