@@ -21,6 +21,11 @@ pub(crate) struct ReplayArgs {
     /// (`filter.rejected`) and not inspected.
     #[arg(long)]
     filter: Option<String>,
+    /// A block list to apply: one entry per line as `osprey ctl block add` takes it (`#`
+    /// starts a comment). A hit is recorded (EVE `drop`); inline (`--inline-out`) the packet
+    /// is dropped.
+    #[arg(long)]
+    blocklist: Option<PathBuf>,
     /// Worker lcores; the capture is split by a symmetric host hash, one file per worker.
     #[arg(long, default_value_t = 1)]
     workers: usize,
@@ -39,7 +44,7 @@ pub(crate) struct ReplayArgs {
     /// EVE event types to write, comma-separated (default: every type). Produced today:
     /// `flow`, `alert` (with --rules), `anomaly`; `http`, `dns`, `tls` are accepted and written
     /// as their stages land.
-    #[arg(long, value_delimiter = ',', value_parser = ["alert", "flow", "anomaly", "http", "dns", "tls", "intel", "stats"])]
+    #[arg(long, value_delimiter = ',', value_parser = ["alert", "flow", "anomaly", "http", "dns", "tls", "intel", "drop", "stats"])]
     eve_types: Vec<String>,
     /// EVE `anomaly` record types, comma-separated: `decode` (decoder events), `stream` (TCP
     /// stream events), `applayer` (app-layer parser events). Default: the config file's
@@ -234,6 +239,7 @@ fn replay_worker_config(
         (None, None) => Default::default(),
     };
     worker.pipeline.intel = load_intel(&a.intel, a.quiet)?;
+    worker.pipeline.blocklist = crate::blockfile::load(a.blocklist.as_deref())?;
     worker.pipeline.anomaly = match &a.anomaly_types {
         Some(names) => {
             dataplane::pipeline::AnomalyTypes::from_names(names.iter().map(String::as_str))
