@@ -48,6 +48,8 @@ fn main() {
 
     let mut build = cc::Build::new();
     build.file("shim/shim.c").warnings(false).opt_level(3);
+    // rte_bpf_convert (classic BPF from libpcap → eBPF) is experimental in DPDK 22.11.
+    build.define("ALLOW_EXPERIMENTAL_API", None);
     for p in &dpdk.include_paths {
         build.include(p);
     }
@@ -72,6 +74,7 @@ fn main() {
         .map(|p| format!("-I{}", p.display()))
         .collect();
     clang_args.extend(raw_cflags.iter().filter(|f| !f.starts_with("-I")).cloned());
+    clang_args.push("-DALLOW_EXPERIMENTAL_API".into());
 
     let bindings = bindgen::Builder::default()
         .header("shim/shim.h")
@@ -94,6 +97,7 @@ fn main() {
         .allowlist_function("rte_eth_(stats_get|stats_reset|xstats_get|xstats_get_names|link_get_nowait|macaddr_get|promiscuous_enable)")
         .allowlist_function("rte_ring_(create|free)")
         .allowlist_function("rte_vdev_(init|uninit)")
+        .allowlist_function("rte_bpf_(destroy|exec)")
         .allowlist_var("RTE_ETH_.*")
         .allowlist_var("RTE_MBUF_.*")
         .allowlist_var("RTE_MAX_ETHPORTS")

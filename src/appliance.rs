@@ -216,6 +216,8 @@ impl Appliance for DataPlane {
                 link_up: p.link_up,
                 speed_mbps: p.speed_mbps,
                 driver: p.driver.clone(),
+                filter: p.filter.clone(),
+                filter_engine: p.filter_engine.clone(),
             })
             .collect();
         let workers = match sh.attach.workers.get() {
@@ -275,13 +277,17 @@ impl Appliance for DataPlane {
             None => Vec::new(),
         };
         // Device counters belong to ports, not workers; Suricata reports them as capture.*.
-        for p in sh
+        // A port's capture filter rejects frames in every worker polling it.
+        let live = sh.attach.workers.get().map_or(&[][..], Vec::as_slice);
+        for (i, p) in sh
             .attach
             .ports
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
+            .enumerate()
         {
+            let rejected: u64 = live.iter().map(|w| w.published.filter_rejected(i)).sum();
             workers.push(WorkerStats {
                 worker: format!("port:{}", p.name),
                 counters: vec![
@@ -290,6 +296,9 @@ impl Appliance for DataPlane {
                     ("capture.kernel_drops".into(), p.stats.imissed),
                     ("capture.rx_nombuf".into(), p.stats.rx_nombuf),
                     ("capture.errors".into(), p.stats.ierrors),
+                    // Not `filter.rejected`: the workers' counters of the same frames, which
+                    // the totals already sum.
+                    ("filter.port_rejected".into(), rejected),
                 ],
             });
         }

@@ -40,6 +40,10 @@ pub(crate) struct BenchArgs {
     /// BPF capture filter (tcpdump syntax): rejected frames are counted, not inspected.
     #[arg(long)]
     filter: Option<String>,
+    /// A block list to apply (one `osprey ctl block add` entry per line); inline, hits are
+    /// dropped.
+    #[arg(long)]
+    blocklist: Option<PathBuf>,
 }
 
 #[derive(serde::Serialize)]
@@ -82,7 +86,7 @@ pub(crate) fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let mut worker = WorkerConfig::default();
     worker.pipeline.engine = load_engine(&a.rules)?;
     worker.pipeline.intel = crate::replay::load_intel(&a.intel, a.json)?;
-    worker.pipeline.filter = a.filter.clone();
+    worker.pipeline.blocklist = crate::blockfile::load(a.blocklist.as_deref())?;
     let opts = ReplayOptions {
         pcap: a.pcap.clone(),
         workers: a.workers,
@@ -92,6 +96,7 @@ pub(crate) fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
         stop: stop_on_signals()?,
         worker,
         inline: (a.mode == "inline").then_some(runtime::InlinePeer::Null),
+        filter: a.filter.clone(),
     };
     let inline = opts.inline.is_some();
     let r = runtime::replay(&opts, None, None, None, None)?;

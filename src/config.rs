@@ -248,6 +248,21 @@ impl Capture {
         peers
     }
 
+    /// Compiles every port's capture filter (ports deliver Ethernet frames) to refuse one
+    /// libpcap cannot compile, naming the port and libpcap's reason.
+    fn check_filters(&self) -> Result<(), String> {
+        for (i, p) in self.ports.iter().enumerate() {
+            if let Some(expr) = &p.filter {
+                dataplane::filter::CaptureFilter::compile(
+                    expr,
+                    dataplane::decode::LinkType::Ethernet,
+                )
+                .map_err(|e| format!("capture.ports[{i}].filter (device {:?}): {e}", p.device))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Refuses pairs naming unknown ports, a port twice, or one port on both sides.
     fn check_inline(&self) -> Result<(), String> {
         let mut seen: Vec<&str> = Vec::new();
@@ -296,6 +311,10 @@ pub struct PortEntry {
     /// Rx queues (usually one per worker).
     #[serde(default)]
     pub rx_queues: Option<u16>,
+    /// A BPF capture filter (tcpdump syntax, e.g. `"not port 22"`): frames it rejects are
+    /// counted (`filter.rejected`) and not inspected; inline they are forwarded as they came.
+    #[serde(default)]
+    pub filter: Option<String>,
 }
 
 /// The live status line.
@@ -375,6 +394,7 @@ impl Config {
                     ));
                 }
                 c.check_inline().map_err(invalid)?;
+                c.check_filters().map_err(invalid)?;
                 for (i, p) in c.ports.iter().enumerate() {
                     if let Some(q) = p.rx_queues {
                         if (q as usize) < c.workers {
@@ -551,6 +571,27 @@ mod tests {
         let text = std::fs::read_to_string(&p).unwrap();
         let cfg = Config::parse(&text, "inline", Path::new(".")).unwrap();
         assert_eq!(cfg.capture.inline_peers(), vec![Some(1), Some(0)]);
+    }
+
+    #[test]
+    fn port_filters_compile_at_start_and_a_bad_one_names_its_port() {
+        let text = |f: &str| {
+            format!(
+                "[capture]\nmode = \"ports\"\n[[capture.ports]]\ndevice = \"a\"\nfilter = \"not port 22\"\n\
+                 [[capture.ports]]\ndevice = \"b\"\nfilter = {f:?}\n"
+            )
+        };
+        let ok = Config::parse(&text("tcp or udp"), "t", Path::new(".")).unwrap();
+        assert_eq!(ok.capture.ports[0].filter.as_deref(), Some("not port 22"));
+        let e = Config::parse(&text("tcp prot 80"), "t", Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("capture.ports[1].filter (device \"b\")")
+                && e.contains("capture filter \"tcp prot 80\"")
+                && e.contains("syntax error"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@
 
 mod appliance;
 mod bench;
+mod blockfile;
 mod config;
 mod pcap;
 mod replay;

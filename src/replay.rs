@@ -21,6 +21,11 @@ pub(crate) struct ReplayArgs {
     /// (`filter.rejected`) and not inspected.
     #[arg(long)]
     filter: Option<String>,
+    /// A block list to apply: one entry per line as `osprey ctl block add` takes it (`#`
+    /// starts a comment). A hit is recorded (EVE `drop`); inline (`--inline-out`) the packet
+    /// is dropped.
+    #[arg(long)]
+    blocklist: Option<PathBuf>,
     /// Worker lcores; the capture is split by a symmetric host hash, one file per worker.
     #[arg(long, default_value_t = 1)]
     workers: usize,
@@ -39,7 +44,7 @@ pub(crate) struct ReplayArgs {
     /// EVE event types to write, comma-separated (default: every type). Produced today:
     /// `flow`, `alert` (with --rules), `anomaly`; `http`, `dns`, `tls` are accepted and written
     /// as their stages land.
-    #[arg(long, value_delimiter = ',', value_parser = ["alert", "flow", "anomaly", "http", "dns", "tls", "intel", "stats"])]
+    #[arg(long, value_delimiter = ',', value_parser = ["alert", "flow", "anomaly", "http", "dns", "tls", "intel", "drop", "stats"])]
     eve_types: Vec<String>,
     /// EVE `anomaly` record types, comma-separated: `decode` (decoder events), `stream` (TCP
     /// stream events), `applayer` (app-layer parser events). Default: the config file's
@@ -234,7 +239,7 @@ fn replay_worker_config(
         (None, None) => Default::default(),
     };
     worker.pipeline.intel = load_intel(&a.intel, a.quiet)?;
-    worker.pipeline.filter = a.filter.clone();
+    worker.pipeline.blocklist = crate::blockfile::load(a.blocklist.as_deref())?;
     worker.pipeline.anomaly = match &a.anomaly_types {
         Some(names) => {
             dataplane::pipeline::AnomalyTypes::from_names(names.iter().map(String::as_str))
@@ -272,6 +277,7 @@ pub(crate) fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         stop: stop_on_signals()?,
         worker,
         inline: a.inline_out.clone().map(runtime::InlinePeer::Pcap),
+        filter: a.filter.clone(),
     };
     let eve = match &a.eve {
         Some(p) => Some(std::io::BufWriter::with_capacity(
@@ -374,6 +380,17 @@ pub(crate) fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             report.drops.rx_nombuf,
             report.drops.undelivered
         )?;
+        if let Some(engine) = report.filter_engine {
+            let rejected: u64 = report
+                .per_worker
+                .iter()
+                .filter_map(|w| w.counters.get("filter.rejected"))
+                .sum();
+            writeln!(
+                out,
+                "filter: {rejected} rejected (not inspected), run by {engine}"
+            )?;
+        }
         if let Some(path) = &a.inline_out {
             let sum = |n: &str| -> u64 {
                 report

@@ -531,6 +531,7 @@ fn run_dataplane(
                 stop,
                 worker,
                 inline: None,
+                filter: None,
             };
             let r =
                 runtime::replay_with(&opts, Some(attach), Some(&mut progress), None, None, None)?;
@@ -571,6 +572,7 @@ fn run_dataplane(
                         rx_queues: p.rx_queues.unwrap_or(*workers as u16),
                         // Each worker transmits on its own queue of an inline port.
                         tx_queues: if peer.is_some() { *workers as u16 } else { 1 },
+                        filter: p.filter.clone(),
                     })
                     .collect(),
                 workers: (0..*workers)

@@ -459,12 +459,14 @@ fn a_tx_ring_that_stays_full_is_counted_and_the_worker_keeps_going() {
                 vdev: Some(format!("net_pcap0,rx_pcap={}", pcap.display())),
                 rx_queues: 1,
                 tx_queues: 1,
+                filter: None,
             },
             PortPlan {
                 name: "net_ring0".into(),
                 vdev: Some("net_ring0".into()),
                 rx_queues: 1,
                 tx_queues: 1,
+                filter: None,
             },
         ],
         workers: vec![WorkerPlan {

@@ -14,6 +14,10 @@ pub struct PortStatus {
     pub link_up: bool,
     pub speed_mbps: u32,
     pub driver: String,
+    /// The port's BPF capture filter (empty: none) and what runs it (`rte_bpf-jit`,
+    /// `rte_bpf-interpreter`, `libpcap`).
+    pub filter: String,
+    pub filter_engine: String,
 }
 
 /// One worker lcore.

@@ -103,9 +103,10 @@ fn lookup(c: &mut Criterion<ThreadCpu>) {
             .collect();
         let hits = probes.iter().filter(|p| t.lookup(p).is_some()).count();
         eprintln!(
-            "blocklist::lookup/{name}: {} entries, prefix lengths {:?}, {hits} of {} probes hit",
+            "blocklist::lookup/{name}: {} entries, prefix lengths {:?}, {} KiB, {hits} of {} probes hit",
             t.len(),
             t.prefix_lengths(),
+            t.memory_bytes() >> 10,
             probes.len()
         );
         let mut i = 0usize;

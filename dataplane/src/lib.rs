@@ -12,7 +12,8 @@
 //! - [`app`]: application-layer parsers (HTTP, DNS, TLS) over reassembled streams.
 //! - [`detect`]: per-worker rule matching (Hyperscan prefilter, option verification, verdicts).
 //! - [`inline`]: answers to rejected packets and the inline path's counters.
-//! - [`filter`]: BPF capture filters (libpcap), run on each frame before it is decoded.
+//! - [`filter`]: BPF capture filters, one per port, compiled by libpcap and run by `rte_bpf`'s JIT
+//!   (else libpcap) on each frame before it is decoded.
 //! - [`blocklist`]: the block table a worker drops packets by (addresses, networks, 5-tuples).
 //! - [`pipeline`]: one packet through decode → flow → app layer → detection → records, with
 //!   each flow's app-layer and detection state beside its flow-table entry; nothing below

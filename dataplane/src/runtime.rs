@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::dpdk::{self, DpdkError, Eal, Mempool, Port, PortConfig, PortStats};
+use crate::filter::{CaptureFilter, FilterEngine, QueueFilters};
 use crate::flow::FlowRecord;
 use crate::io::pcap::{scan, CaptureError, CaptureInfo};
 use crate::io::{split, WireLengths};
@@ -61,6 +62,11 @@ pub enum RuntimeError {
     WorkerPanicked(usize),
     #[error("invalid worker configuration: {0}")]
     Config(String),
+    #[error("port {port}: {source}")]
+    Filter {
+        port: String,
+        source: crate::filter::FilterError,
+    },
     #[error(
         "{0} workers requested: an inline replay writing a capture takes one worker (the \
          order of what is forwarded is one worker's)"
@@ -180,6 +186,8 @@ pub struct ReplayOptions {
     pub worker: WorkerConfig,
     /// Run inline (IPS): forward what is not dropped to this peer; `None` watches only.
     pub inline: Option<InlinePeer>,
+    /// A BPF capture filter on the capture port ([`crate::filter`]).
+    pub filter: Option<String>,
 }
 
 /// Where an inline replay forwards what its verdicts let through.
@@ -240,6 +248,9 @@ pub struct ReplayReport {
     pub worker_cycles: u64,
     pub dpdk_version: String,
     pub port_info: dpdk::PortInfo,
+    /// What ran the capture filter (`rte_bpf-jit`, `rte_bpf-interpreter`, `libpcap`); `None`:
+    /// no filter.
+    pub filter_engine: Option<&'static str>,
 }
 
 /// The decoder's `LinkType` is the one list of what is supported; `SUPPORTED_LINK_TYPES`
@@ -265,6 +276,9 @@ pub struct PortPlan {
     /// Tx queues: one per worker on a port of an inline pair (each worker transmits on its
     /// own), else 1.
     pub tx_queues: u16,
+    /// A BPF capture filter (tcpdump syntax): frames it rejects are counted and not
+    /// inspected; inline they are forwarded as they came.
+    pub filter: Option<String>,
 }
 
 /// Where packets of a worker's Rx queue go inline: indices into [`Plan::ports`]. The worker
@@ -355,6 +369,9 @@ pub struct LivePort {
     pub link_up: bool,
     pub speed_mbps: u32,
     pub stats: PortStats,
+    /// The port's capture filter and what runs it (`rte_bpf-jit`, ...); empty: none.
+    pub filter: String,
+    pub filter_engine: String,
 }
 
 /// Connects a run to a control plane. The caller creates the rings and engine slots before
@@ -409,6 +426,8 @@ pub struct RunReport {
     pub tsc_hz: u64,
     pub worker_cycles: u64,
     pub dpdk_version: String,
+    /// Per port of the plan, what ran its capture filter (`None`: no filter).
+    pub filter_engines: Vec<Option<&'static str>>,
 }
 
 /// Starts the EAL, the ports and the workers of `plan`, and waits until every worker stops.
@@ -436,12 +455,13 @@ pub fn run(
     let ports = start_ports(&eal, plan, &pool)?;
     let link = check_link(Path::new(&plan.ports[0].name), plan.link_type)?;
     let attached = take_attachments(plan)?;
+    let engines = filter_engines(&eal, plan, link);
     let started = Instant::now();
     // Kept whole until the end: on an early return its stop guard drops before its jobs.
     let mut launched = launch_workers(&eal, plan, &ports, &pool, link, attached)?;
     if let Some(a) = &plan.attach {
         let _ = a.workers.set(std::mem::take(&mut launched.live));
-        refresh_ports(a, &ports);
+        refresh_ports(a, plan, &ports, &engines);
     }
     let Launched {
         published,
@@ -486,7 +506,7 @@ pub fn run(
         if now >= next_tick {
             next_tick += Duration::from_secs(1);
             if let Some(a) = &plan.attach {
-                refresh_ports(a, &ports);
+                refresh_ports(a, plan, &ports, &engines);
             }
             if let Some(p) = progress.as_mut() {
                 let stats = sum_port_stats(&ports)?;
@@ -505,7 +525,7 @@ pub fn run(
     );
     let (per_worker, worker_cycles) = joined?;
     if let Some(a) = &plan.attach {
-        refresh_ports(a, &ports);
+        refresh_ports(a, plan, &ports, &engines);
     }
     let total = sum_port_stats(&ports)?;
     let infos = ports.iter().map(|p| p.info().clone()).collect();
@@ -517,6 +537,7 @@ pub fn run(
         tsc_hz: eal.tsc_hz(),
         worker_cycles,
         dpdk_version: dpdk::version(),
+        filter_engines: engines.iter().map(|e| e.map(FilterEngine::name)).collect(),
     };
     drop(launched);
     drop(ports);
@@ -619,6 +640,9 @@ fn launch_workers<'p>(
         let cfg = if inline { &inline_cfg } else { &plan.worker };
         let mut worker = Worker::new(i, link, wp.wire.clone(), cfg, export)
             .map_err(|e| RuntimeError::Config(e.to_string()))?;
+        let filters = queue_filters(eal, plan, wp, link)?;
+        let queue_ports = wp.queues.iter().map(|&(p, _)| p).collect();
+        worker.set_filters(filters, queue_ports, plan.ports.len());
         if inline {
             worker.set_inline(inline_io(i, wp, ports, pool)?);
         }
@@ -661,6 +685,53 @@ fn launch_workers<'p>(
         l.jobs.push(job);
     }
     Ok(l)
+}
+
+/// Worker `wp`'s capture filters, one per polled queue: its port's, compiled for the run's
+/// link type and loaded into `rte_bpf`. The first worker logs which engine runs each.
+fn queue_filters(
+    eal: &Eal,
+    plan: &Plan,
+    wp: &WorkerPlan,
+    link: crate::decode::LinkType,
+) -> Result<QueueFilters, RuntimeError> {
+    let mut by_queue = Vec::with_capacity(wp.queues.len());
+    for &(p, _) in &wp.queues {
+        let port = plan.ports.get(p);
+        let filter = match port.and_then(|pp| pp.filter.as_deref().map(|f| (pp, f))) {
+            Some((pp, expr)) => {
+                let f = CaptureFilter::load(expr, link, eal).map_err(|source| {
+                    RuntimeError::Filter {
+                        port: pp.name.clone(),
+                        source,
+                    }
+                })?;
+                tracing::debug!(port = %pp.name, filter = expr, engine = %f.engine(), "capture filter loaded");
+                Some(f)
+            }
+            None => None,
+        };
+        by_queue.push(filter);
+    }
+    Ok(QueueFilters::new(by_queue))
+}
+
+/// The engine that runs each port's filter (`None`: no filter), from a probe load: what every
+/// worker's copy of the same program gets.
+fn filter_engines(
+    eal: &Eal,
+    plan: &Plan,
+    link: crate::decode::LinkType,
+) -> Vec<Option<FilterEngine>> {
+    plan.ports
+        .iter()
+        .map(|p| {
+            let expr = p.filter.as_deref()?;
+            let f = CaptureFilter::load(expr, link, eal).ok()?;
+            tracing::info!(port = %p.name, filter = expr, engine = %f.engine(), "capture filter");
+            Some(f.engine())
+        })
+        .collect()
 }
 
 /// What an inline worker runs: the plan's settings with verdicts enforced and, as Suricata
@@ -803,11 +874,13 @@ impl Drop for StopOnDrop<'_> {
 }
 
 /// Link state and counters of every port into `a.ports` (main lcore, about once a second).
-fn refresh_ports(a: &Attach, ports: &[Port]) {
+fn refresh_ports(a: &Attach, plan: &Plan, ports: &[Port], engines: &[Option<FilterEngine>]) {
     let v: Vec<LivePort> = ports
         .iter()
-        .map(|p| {
+        .enumerate()
+        .map(|(i, p)| {
             let (link_up, speed_mbps) = p.link();
+            let filter = plan.ports.get(i).and_then(|pp| pp.filter.clone());
             LivePort {
                 port_id: p.id().0,
                 name: p.info().name.clone(),
@@ -815,6 +888,12 @@ fn refresh_ports(a: &Attach, ports: &[Port]) {
                 link_up,
                 speed_mbps,
                 stats: p.stats().unwrap_or_default(),
+                filter: filter.unwrap_or_default(),
+                filter_engine: engines
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .map_or_else(String::new, |e| e.name().to_owned()),
             }
         })
         .collect();
@@ -911,6 +990,7 @@ pub fn replay_with(
         vdev: None,
         rx_queues: files.len() as u16,
         tx_queues: 1,
+        filter: opts.filter.clone(),
     }];
     let route = match &opts.inline {
         None => None,
@@ -927,6 +1007,7 @@ pub fn replay_with(
                 vdev: Some("net_null0,no-rx=1".into()),
                 rx_queues: 1,
                 tx_queues: files.len() as u16,
+                filter: None,
             });
             Some(PlanRoute { peer: 1, back: 1 })
         }
@@ -1000,5 +1081,6 @@ pub fn replay_with(
         worker_cycles: r.worker_cycles,
         dpdk_version: r.dpdk_version,
         port_info: r.ports.into_iter().next().unwrap_or_default(),
+        filter_engine: r.filter_engines.first().copied().flatten(),
     })
 }

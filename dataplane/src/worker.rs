@@ -14,6 +14,7 @@ use crate::decode::{HwChecksums, LinkType};
 use crate::detect::Verdict;
 use crate::dpdk::{Burst, RxQueue};
 use crate::export::{EveProducer, Producer};
+use crate::filter::QueueFilters;
 use crate::flow::FlowRecord;
 use crate::inline::InlineIo;
 use crate::io::WireLengths;
@@ -63,12 +64,26 @@ impl CounterSet for CaptureCounters {
 pub struct Published {
     names: Vec<&'static str>,
     values: Vec<AtomicU64>,
+    /// Frames each port's capture filter rejected in this worker, by port index of the run.
+    filter_rejected: Vec<AtomicU64>,
 }
 
 impl Published {
-    fn new(names: Vec<&'static str>) -> Self {
+    fn new(names: Vec<&'static str>, ports: usize) -> Self {
         let values = names.iter().map(|_| AtomicU64::new(0)).collect();
-        Published { names, values }
+        let filter_rejected = (0..ports).map(|_| AtomicU64::new(0)).collect();
+        Published {
+            names,
+            values,
+            filter_rejected,
+        }
+    }
+
+    /// Frames port `port`'s capture filter rejected in this worker.
+    pub fn filter_rejected(&self, port: usize) -> u64 {
+        self.filter_rejected
+            .get(port)
+            .map_or(0, |v| v.load(Ordering::Relaxed))
     }
 
     /// (name, value) pairs, in a stable order.
@@ -331,6 +346,10 @@ pub struct Worker {
     since_publish: u64,
     /// The Tx side of an inline (IPS) worker; `None` watches only (IDS).
     inline: Option<InlineIo>,
+    /// Capture filters of the polled queues' ports.
+    filters: QueueFilters,
+    /// For each polled queue, its port's index in the run (where its rejections publish).
+    queue_ports: Vec<usize>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -386,14 +405,29 @@ impl Worker {
             last_ts: Timestamp::default(),
             ts_offset: 0,
             ts_scale: None,
-            published: Arc::new(Published::new(Vec::new())),
+            published: Arc::new(Published::new(Vec::new(), 0)),
             since_publish: 0,
             inline: None,
+            filters: QueueFilters::default(),
+            queue_ports: Vec::new(),
         };
-        let mut names = Vec::new();
-        w.visit_counters(&mut |n, _| names.push(n));
-        w.published = Arc::new(Published::new(names));
+        w.published = Arc::new(w.new_published(0));
         Ok(w)
+    }
+
+    fn new_published(&self, ports: usize) -> Published {
+        let mut names = Vec::new();
+        self.visit_counters(&mut |n, _| names.push(n));
+        Published::new(names, ports)
+    }
+
+    /// Filters the queues [`Worker::run_queues`] polls: `filters` in poll order, each queue's
+    /// port index in `queue_ports`, of `ports` ports in the run. Call before handing out
+    /// [`Worker::published`].
+    pub fn set_filters(&mut self, filters: QueueFilters, queue_ports: Vec<usize>, ports: usize) {
+        self.filters = filters;
+        self.queue_ports = queue_ports;
+        self.published = Arc::new(self.new_published(ports));
     }
 
     /// Makes the worker inline: packets of the Rx queues `io` routes are forwarded unless
@@ -435,6 +469,7 @@ impl Worker {
     /// Every counter of the worker, by name.
     pub fn visit_counters(&self, f: &mut dyn FnMut(&'static str, u64)) {
         self.capture.visit(f);
+        self.filters.counters().visit(f);
         self.pipeline.visit_counters(f);
         f(
             "flow.export_overflow",
@@ -561,6 +596,11 @@ impl Worker {
             }
             i += 1;
         });
+        for (q, &p) in self.queue_ports.iter().enumerate() {
+            if let Some(slot) = published.filter_rejected.get(p) {
+                slot.store(self.filters.rejected(q), Ordering::Relaxed);
+            }
+        }
         self.since_publish = 0;
     }
 
@@ -580,18 +620,48 @@ impl Worker {
         ts: Timestamp,
         hw: HwChecksums,
     ) -> Verdict {
+        self.count_capture(frame, wire_len, ts);
+        let v = self
+            .pipeline
+            .process_offloaded(frame, ts, hw, &mut self.export);
+        self.count_published();
+        v
+    }
+
+    /// [`Worker::handle_offloaded`] for a frame of polled queue `queue`: a frame its port's
+    /// capture filter rejects is counted and accepted uninspected (inline: forwarded as it
+    /// came).
+    #[inline]
+    fn handle_queued(
+        &mut self,
+        queue: usize,
+        frame: &[u8],
+        wire_len: u32,
+        ts: Timestamp,
+        hw: HwChecksums,
+    ) -> Verdict {
+        if self.filters.rejects(queue, frame) {
+            self.count_capture(frame, wire_len, ts);
+            self.count_published();
+            return Verdict::Accept;
+        }
+        self.handle_offloaded(frame, wire_len, ts, hw)
+    }
+
+    #[inline]
+    fn count_capture(&mut self, frame: &[u8], wire_len: u32, ts: Timestamp) {
         self.capture.packets += 1;
         self.capture.bytes += wire_len.max(frame.len() as u32) as u64;
         self.capture.captured_bytes += frame.len() as u64;
         self.last_ts = ts;
-        let v = self
-            .pipeline
-            .process_offloaded(frame, ts, hw, &mut self.export);
+    }
+
+    #[inline]
+    fn count_published(&mut self) {
         self.since_publish += 1;
         if self.since_publish >= PUBLISH_EVERY {
             self.publish();
         }
-        v
     }
 
     fn packet_time(&mut self, raw: Option<u64>, ctl: &RunControl, burst_tsc: u64) -> Timestamp {
@@ -704,7 +774,7 @@ impl Worker {
                 let number = self.capture.packets + 1;
                 let wire = self.wire.wire_len(number, len as u32);
                 let frame = pkt.bytes(&mut scratch);
-                let v = self.handle_offloaded(frame, wire, ts, pkt.hw_checksums());
+                let v = self.handle_queued(rx, frame, wire, ts, pkt.hw_checksums());
                 if let (Some(io), Some(r)) = (self.inline.as_mut(), route) {
                     io.answer(self.link, frame, v, r);
                     io.forward(&mut burst, i, v, r);

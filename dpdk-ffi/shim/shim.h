@@ -22,6 +22,7 @@
 #include <rte_bus_vdev.h>
 #include <rte_log.h>
 #include <rte_version.h>
+#include <rte_bpf.h>
 
 uint16_t osp_eth_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
 uint16_t osp_eth_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
@@ -74,4 +75,23 @@ extern const uint32_t osp_ptype_tunnel_mask;
 extern const uint64_t osp_rss_ip;
 extern const uint64_t osp_rss_tcp;
 extern const uint64_t osp_rss_udp;
+/* Capture filters through librte_bpf. A classic BPF instruction as libpcap lays it out
+ * (`struct bpf_insn`). */
+struct osp_cbpf_insn {
+	uint16_t code;
+	uint8_t jt;
+	uint8_t jf;
+	uint32_t k;
+};
+
+/* Converts a classic BPF program (libpcap's) to eBPF (rte_bpf_convert, experimental in 22.11:
+ * needs the EAL's heap) and loads it; NULL with rte_errno set on failure. `*jit_ok` says
+ * whether DPDK 22.11's JIT compiles the program correctly (see shim.c). */
+struct rte_bpf *osp_bpf_load_cbpf(const struct osp_cbpf_insn *insns, uint32_t len, int *jit_ok);
+/* The JIT's entry point for `bpf`, or NULL when this CPU has no JIT. */
+void *osp_bpf_jit(const struct rte_bpf *bpf);
+/* Runs `bpf` (the JIT's `jit` when not NULL, else the interpreter) over one contiguous frame,
+ * presented as a single-segment mbuf header built on the stack. */
+uint64_t osp_bpf_run_frame(const struct rte_bpf *bpf, void *jit, const uint8_t *data, uint32_t len);
+
 #endif

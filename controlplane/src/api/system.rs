@@ -179,6 +179,8 @@ impl SystemService for SystemApi {
                     link_up: p.link_up,
                     speed_mbps: p.speed_mbps,
                     driver: p.driver.clone(),
+                    filter: p.filter.clone(),
+                    filter_engine: p.filter_engine.clone(),
                 })
                 .collect(),
             workers: st

@@ -25,6 +25,7 @@ use crate::proto::system_service_client::SystemServiceClient;
 
 mod audit;
 mod block;
+pub use block::BlockCmd;
 mod incidents;
 mod records;
 mod render;

@@ -28,7 +28,7 @@ pub(super) async fn status(
                 "ruleset_generation": s.ruleset_generation, "alerts_stored": s.alerts_stored,
                 "storage_path": s.storage_path, "state": s.state,
                 "health": s.health.iter().map(|h| json!({"component": h.component, "state": h.state, "reason": h.reason, "since_nanos": h.since_nanos})).collect::<Vec<_>>(),
-                "ports": s.ports.iter().map(|p| json!({"port_id": p.port_id, "name": p.name, "link_up": p.link_up, "speed_mbps": p.speed_mbps, "driver": p.driver})).collect::<Vec<_>>(),
+                "ports": s.ports.iter().map(|p| json!({"port_id": p.port_id, "name": p.name, "link_up": p.link_up, "speed_mbps": p.speed_mbps, "driver": p.driver, "filter": p.filter, "filter_engine": p.filter_engine})).collect::<Vec<_>>(),
                 "workers": s.workers.iter().map(|w| json!({"name": w.name, "lcore": w.lcore, "running": w.running, "ruleset_generation": w.ruleset_generation})).collect::<Vec<_>>(),
             }),
         )?;
@@ -73,10 +73,18 @@ fn print_status(out: &mut (dyn Write + Send), s: &proto::StatusResponse) -> anyh
                 },
                 p.speed_mbps.to_string(),
                 p.driver.clone(),
+                match p.filter.as_str() {
+                    "" => "-".into(),
+                    f => format!("{f} ({})", p.filter_engine),
+                },
             ]
         })
         .collect();
-    table(out, &["PORT", "NAME", "LINK", "MBPS", "DRIVER"], &rows)?;
+    table(
+        out,
+        &["PORT", "NAME", "LINK", "MBPS", "DRIVER", "FILTER"],
+        &rows,
+    )?;
     writeln!(out)?;
     let rows: Vec<Vec<String>> = s
         .workers

@@ -383,6 +383,7 @@ impl Appliance for SimAppliance {
                 link_up: true,
                 speed_mbps: 10_000,
                 driver: "net_ring".into(),
+                ..Default::default()
             }],
             workers: self
                 .workers

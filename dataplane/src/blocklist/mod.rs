@@ -5,14 +5,16 @@
 //! A lookup tests, in order: the packet's exact 5-tuple (either direction), the most specific
 //! network holding its source address (entries on `src` or `either`), then the most specific
 //! one holding its destination (`dst` or `either`). The first found is the hit reported; when
-//! entries overlap, that is the most specific one on the first side that matches. Networks
-//! are kept per address family as one hash set per prefix length in use ([`prefix`]), so a
-//! lookup costs one probe per length in use per address, nothing for an empty table, and
-//! never allocates (`cargo bench -p dataplane --bench blocklist`).
+//! entries overlap, that is the most specific one on the first side that matches. IPv4 hosts
+//! (/32) are one hash set, IPv4 networks a multibit trie ([`dir`]: one to three array reads
+//! whatever the lengths in use), IPv6 one hash set per prefix length in use ([`prefix`]). A
+//! lookup never allocates and costs nothing for an empty table (`cargo bench -p dataplane
+//! --bench blocklist`); [`BlockTable::memory_bytes`] says what a table holds.
 //!
 //! Ports are those of TCP and UDP; a 5-tuple entry for another protocol matches its packets
 //! with ports 0.
 
+mod dir;
 mod prefix;
 
 use std::net::IpAddr;
@@ -20,6 +22,7 @@ use std::net::IpAddr;
 use hashbrown::HashMap;
 use vocab::block::{BlockEntry, BlockMatch, Side};
 
+use dir::V4Nets;
 use prefix::Prefixes;
 
 /// One worker's mailbox for new block tables.
@@ -85,7 +88,7 @@ fn bits(ip: IpAddr) -> u128 {
 #[derive(Default)]
 pub struct BlockTable {
     entries: Vec<BlockEntry>,
-    v4: Prefixes<u32>,
+    v4: V4,
     v6: Prefixes<u128>,
     tuples: HashMap<TupleKey, u32>,
 }
@@ -99,15 +102,55 @@ impl std::fmt::Debug for BlockTable {
 const SRC_SIDES: [usize; 2] = [Side::Src as usize, Side::Either as usize];
 const DST_SIDES: [usize; 2] = [Side::Dst as usize, Side::Either as usize];
 
+/// IPv4: hosts by hash, shorter networks in the trie, each looked up in the view of the
+/// packet's side (0: source, 1: destination).
+#[derive(Default)]
+struct V4 {
+    hosts: Prefixes<u32>,
+    nets: V4Nets,
+    /// Network prefix lengths in use (bit `len`), for [`BlockTable::prefix_lengths`].
+    net_lengths: u32,
+}
+
+impl V4 {
+    /// Builds the trie from `nets` (network, length, side, entry index) in table order: for
+    /// each length, shortest first, `either` entries before one-sided ones, so the more
+    /// specific and, at equal length, the one-sided and then the later entry win.
+    fn build_nets(&mut self, mut nets: Vec<(u32, u8, Side, u32)>) {
+        nets.sort_by_key(|&(_, len, side, _)| (len, side != Side::Either));
+        for (net, len, side, index) in nets {
+            let views: &[usize] = match side {
+                Side::Src => &[0],
+                Side::Dst => &[1],
+                Side::Either => &[0, 1],
+            };
+            self.nets.insert(net, len, views, index);
+            self.net_lengths |= 1 << len;
+        }
+    }
+
+    #[inline]
+    fn lookup(&self, addr: u32, sides: [usize; 2], view: usize) -> Option<u32> {
+        if let Some(i) = self.hosts.lookup(addr, sides) {
+            return Some(i);
+        }
+        self.nets.lookup(addr, view).checked_sub(1)
+    }
+}
+
 impl BlockTable {
     /// A table of `entries`. Two entries with the same match keep the later one's id.
     pub fn new(entries: impl IntoIterator<Item = BlockEntry>) -> BlockTable {
         let mut t = BlockTable::default();
+        let mut v4_nets = Vec::new();
         for e in entries {
             let index = t.entries.len() as u32;
             match e.matcher {
                 BlockMatch::Net { net, side } => match net.addr() {
-                    IpAddr::V4(a) => t.v4.insert(u32::from(a), net.len(), side as usize, index),
+                    IpAddr::V4(a) if net.len() == 32 => {
+                        t.v4.hosts.insert(u32::from(a), 32, side as usize, index)
+                    }
+                    IpAddr::V4(a) => v4_nets.push((u32::from(a), net.len(), side, index)),
                     IpAddr::V6(a) => t.v6.insert(u128::from(a), net.len(), side as usize, index),
                 },
                 BlockMatch::Tuple(f) => {
@@ -117,6 +160,7 @@ impl BlockTable {
             }
             t.entries.push(e);
         }
+        t.v4.build_nets(v4_nets);
         t
     }
 
@@ -130,9 +174,20 @@ impl BlockTable {
         self.entries.is_empty()
     }
 
-    /// Prefix lengths in use (IPv4, IPv6): what a lookup's cost grows with.
+    /// Prefix lengths in use (IPv4, IPv6). An IPv6 lookup costs a probe per length; an IPv4
+    /// one a host probe and at most three reads.
     pub fn prefix_lengths(&self) -> (usize, usize) {
-        (self.v4.lengths(), self.v6.lengths())
+        let v4 = self.v4.hosts.lengths() + self.v4.net_lengths.count_ones() as usize;
+        (v4, self.v6.lengths())
+    }
+
+    /// Bytes the table's lookup structures hold (the entries' own text aside).
+    pub fn memory_bytes(&self) -> usize {
+        self.v4.nets.memory_bytes()
+            + self.v4.hosts.memory_bytes()
+            + self.v6.memory_bytes()
+            + self.tuples.capacity() * (size_of::<TupleKey>() + size_of::<u32>() + 1)
+            + self.entries.capacity() * size_of::<BlockEntry>()
     }
 
     /// The entry that blocks `p`, if any (see the module doc for which one when several do).
@@ -153,14 +208,14 @@ impl BlockTable {
                 return Some(i);
             }
         }
-        self.address(p.src, SRC_SIDES)
-            .or_else(|| self.address(p.dst, DST_SIDES))
+        self.address(p.src, SRC_SIDES, 0)
+            .or_else(|| self.address(p.dst, DST_SIDES, 1))
     }
 
     #[inline]
-    fn address(&self, ip: IpAddr, sides: [usize; 2]) -> Option<u32> {
+    fn address(&self, ip: IpAddr, sides: [usize; 2], view: usize) -> Option<u32> {
         match ip {
-            IpAddr::V4(a) => self.v4.lookup(u32::from(a), sides),
+            IpAddr::V4(a) => self.v4.lookup(u32::from(a), sides, view),
             IpAddr::V6(a) => self.v6.lookup(u128::from(a), sides),
         }
     }

@@ -1,5 +1,5 @@
 //! Longest-prefix match over one address family: one hash set per prefix length in use,
-//! longest first. A lookup costs one hash probe per length in use (block lists hold few
+//! longest first (IPv6 networks, IPv4 hosts). A lookup costs one hash probe per length in use (block lists hold few
 //! lengths: /32 hosts, a handful of network sizes), and nothing when the family is empty.
 
 use hashbrown::HashMap;
@@ -85,6 +85,14 @@ impl<K: Key> Prefixes<K> {
     /// Prefix lengths in use.
     pub(super) fn lengths(&self) -> usize {
         self.levels.len()
+    }
+
+    /// Bytes the hash sets hold (buckets and their control bytes).
+    pub(super) fn memory_bytes(&self) -> usize {
+        self.levels
+            .iter()
+            .map(|l| l.nets.capacity() * (size_of::<K>() + size_of::<BySide>() + 1))
+            .sum()
     }
 }
 

@@ -16,10 +16,13 @@
 //!   queue is retried a bounded number of times, then the rest is freed and counted.
 //! - [`launch`] (`lcore.rs`) runs a closure on a worker lcore through a trampoline that catches
 //!   panics; [`LcoreJob`] waits for it.
+//! - [`Bpf`] (`bpf.rs`): a capture filter loaded into librte_bpf (JIT or interpreter), destroyed
+//!   on drop.
 //! - Port counters (`stats.rs`) and CPU helpers (`cpu.rs`: TSC, prefetch, huge-page advice).
 //! - C return codes become [`DpdkError`] in one place, `check` (`error.rs`).
 #![allow(unsafe_code)]
 
+mod bpf;
 mod cpu;
 mod eal;
 mod error;
@@ -30,6 +33,7 @@ mod port;
 mod stats;
 mod tx;
 
+pub use bpf::{Bpf, ClassicInsn};
 pub use cpu::{advise_hugepages, prefetch, rdtsc};
 pub use eal::{remove_empty_runtime_dir, version, Eal, LcoreId};
 pub use error::DpdkError;

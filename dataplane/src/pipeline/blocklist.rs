@@ -43,6 +43,8 @@ pub struct BlockCounters {
     pub records: u64,
     /// Entries in the table in use.
     pub entries: u64,
+    /// Bytes of the table in use ([`BlockTable::memory_bytes`]; shared by every worker).
+    pub table_bytes: u64,
 }
 
 impl CounterSet for BlockCounters {
@@ -59,6 +61,7 @@ impl CounterSet for BlockCounters {
         }
         f("blocklist.records", self.records);
         f("blocklist.table_entries", self.entries);
+        f("blocklist.table_bytes", self.table_bytes);
     }
 }
 
@@ -78,6 +81,7 @@ impl Blocks {
         Blocks {
             counters: BlockCounters {
                 entries: table.len() as u64,
+                table_bytes: table.memory_bytes() as u64,
                 ..BlockCounters::default()
             },
             table,
@@ -89,6 +93,7 @@ impl Blocks {
     /// Swaps in a new table (between bursts).
     pub(super) fn set_table(&mut self, table: Arc<BlockTable>) {
         self.counters.entries = table.len() as u64;
+        self.counters.table_bytes = table.memory_bytes() as u64;
         self.table = table;
     }
 

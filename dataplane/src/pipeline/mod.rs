@@ -52,7 +52,6 @@ use crate::app::{self, AppConfig, AppCounters, AppLayer};
 use crate::counters::CounterSet;
 use crate::decode::{DecodeConfig, Decoder, HwChecksums, LinkType, Packet, L4};
 use crate::detect::{DetectConfig, Detector, PacketView, Verdict};
-use crate::filter::{CaptureFilter, FilterCounters};
 use crate::flow::{
     self, proto, FlowConfig, FlowHandle, FlowRecord, FlowRecordSink, FlowTable, FlowTuple,
     TcpFlags, TcpSegment,
@@ -95,8 +94,6 @@ pub struct PipelineConfig {
     pub intel: Option<Arc<crate::intel::Table>>,
     /// The block list to start with (a hit drops the packet when `detect.inline`).
     pub blocklist: Option<Arc<crate::blocklist::BlockTable>>,
-    /// A BPF capture filter ([`crate::filter`]): frames it rejects are counted, not inspected.
-    pub filter: Option<String>,
 }
 
 /// Tracked flows from which the worker prefetches each burst's flows: about 9 MiB of entries
@@ -106,8 +103,6 @@ pub const PREFETCH_MIN_FLOWS: usize = 32_768;
 /// One worker's pipeline.
 pub struct Pipeline {
     link: LinkType,
-    /// Frames this rejects are not decoded.
-    filter: Option<(CaptureFilter, FilterCounters)>,
     decoder: Decoder,
     /// Everything after decoding, apart from the decoder that the packet being processed
     /// borrows.
@@ -171,8 +166,6 @@ pub enum PipelineError {
     Flow(#[from] flow::FlowConfigError),
     #[error("detection: {0}")]
     Detect(#[from] crate::detect::DetectError),
-    #[error("{0}")]
-    Filter(#[from] crate::filter::FilterError),
 }
 
 impl Pipeline {
@@ -185,16 +178,8 @@ impl Pipeline {
             Some(e) => Some(Detector::new(e.clone(), cfg.detect)?),
             None => None,
         };
-        let filter = match &cfg.filter {
-            Some(expr) => Some((
-                CaptureFilter::compile(expr, link)?,
-                FilterCounters::default(),
-            )),
-            None => None,
-        };
         Ok(Pipeline {
             link,
-            filter,
             decoder,
             st: Stages {
                 flows,
@@ -288,9 +273,6 @@ impl Pipeline {
         st.counters.visit(f);
         st.intel.counters().visit(f);
         st.blocks.counters.visit(f);
-        if let Some((_, c)) = &self.filter {
-            c.visit(f);
-        }
         if let Some(d) = &st.detector {
             d.counters().visit(f);
         }
@@ -347,8 +329,7 @@ impl Pipeline {
     /// Returns the packet's verdict (see [`verdict`]): inline, [`Verdict::Drop`] when a `drop`
     /// rule matched it, its stream or its transactions, or its flow was dropped before, or the
     /// block list matched it (then it is not inspected at all); [`Verdict::Reject`] for the
-    /// `reject` family; IDS mode accepts every packet. A frame the capture filter rejects is
-    /// [`Verdict::Accept`]ed uninspected.
+    /// `reject` family; IDS mode accepts every packet.
     pub fn process<E: EventSink>(
         &mut self,
         frame: &[u8],
@@ -367,12 +348,6 @@ impl Pipeline {
         hw: HwChecksums,
         events: &mut E,
     ) -> Verdict {
-        if let Some((f, c)) = self.filter.as_mut() {
-            if !f.accepts(frame) {
-                c.rejected += 1;
-                return Verdict::Accept;
-            }
-        }
         let Pipeline {
             link, decoder, st, ..
         } = self;
