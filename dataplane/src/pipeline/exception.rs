@@ -268,9 +268,13 @@ impl Stages {
         }
     }
 
-    /// Flow `h` hit `cause` on this packet: its policy, counted.
+    /// Flow `h` hit `cause` on this packet: its policy, counted. A flow already dropped is
+    /// decided: nothing more is counted or done.
     pub(super) fn flow_exception(&mut self, cause: Cause, h: FlowHandle) {
         use ExceptionPolicy as P;
+        if self.apps.get(h).is_some_and(|s| s.dropped) {
+            return;
+        }
         match self.exceptions.apply(cause) {
             P::DropPacket => self.block_packet(Verdict::Drop),
             P::DropFlow => self.block(Verdict::Drop),
