@@ -50,6 +50,8 @@ pub struct Config {
     #[serde(default)]
     pub exception_policy: ExceptionPolicySection,
     #[serde(default)]
+    pub runtime: RuntimeSection,
+    #[serde(default)]
     pub stream: StreamSection,
     #[serde(default)]
     pub defrag: DefragSection,
@@ -106,6 +108,43 @@ impl ExceptionPolicySection {
             }
         }
         Ok(p)
+    }
+}
+
+/// `[runtime]`: the stall watchdog.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeSection {
+    /// A running worker whose poll loop makes no progress for this long (`"2s"`, `"500ms"`)
+    /// is reported stalled; `"off"` disables the watchdog. Default `"5s"`.
+    pub watchdog: String,
+}
+
+impl Default for RuntimeSection {
+    fn default() -> Self {
+        RuntimeSection {
+            watchdog: "5s".into(),
+        }
+    }
+}
+
+impl RuntimeSection {
+    /// The watchdog's timeout, `None` when off.
+    pub fn watchdog(&self) -> Result<Option<std::time::Duration>, String> {
+        if self.watchdog == "off" {
+            return Ok(None);
+        }
+        match humantime::parse_duration(&self.watchdog) {
+            Ok(d) if d >= std::time::Duration::from_millis(100) => Ok(Some(d)),
+            Ok(_) => Err(format!(
+                "runtime.watchdog = {:?}: at least 100ms, or \"off\"",
+                self.watchdog
+            )),
+            Err(e) => Err(format!(
+                "runtime.watchdog = {:?}: {e} (e.g. \"2s\", \"500ms\", \"off\")",
+                self.watchdog
+            )),
+        }
     }
 }
 
@@ -472,6 +511,7 @@ impl Config {
             }
         }
         cfg.exception_policy.policies().map_err(invalid)?;
+        cfg.runtime.watchdog().map_err(invalid)?;
         if let Some(m) = cfg.defrag.memcap_bytes.filter(|&m| m < 65_536) {
             return Err(invalid(format!(
                 "defrag.memcap_bytes = {m}: at least 65536 (the largest fragment) is needed"
@@ -521,6 +561,7 @@ impl Config {
             blocklist: self.blocklist.clone(),
             incidents: self.incidents.clone(),
             syslog: self.syslog.clone(),
+            watchdog: self.runtime.watchdog().ok().flatten(),
         }
     }
 
@@ -717,6 +758,22 @@ mod tests {
                 .contains("exception_policy.flow_memcap = \"drop_flow\""),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_watchdog_is_on_by_default_and_read() {
+        let base = "[capture]\nmode = \"replay\"\npcap = \"x.pcap\"\n";
+        let parse = |extra: &str| Config::parse(&format!("{base}{extra}"), "t", Path::new("."));
+        let d = std::time::Duration::from_millis;
+        assert_eq!(parse("").unwrap().control_plane().watchdog, Some(d(5000)));
+        let cfg = parse("[runtime]\nwatchdog = \"750ms\"\n").unwrap();
+        assert_eq!(cfg.control_plane().watchdog, Some(d(750)));
+        let cfg = parse("[runtime]\nwatchdog = \"off\"\n").unwrap();
+        assert_eq!(cfg.control_plane().watchdog, None);
+        for bad in ["\"soon\"", "\"10ms\""] {
+            let e = parse(&format!("[runtime]\nwatchdog = {bad}\n")).unwrap_err();
+            assert!(e.to_string().contains("runtime.watchdog"), "{e}");
+        }
     }
 
     #[test]
