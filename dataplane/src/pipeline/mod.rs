@@ -78,7 +78,7 @@ use views::icmp_of;
 pub use anomalies::AnomalyTypes;
 pub use blocklist::BlockCounters;
 pub use context::PipelineCounters;
-pub use exception::{Cause as ExceptionCause, ExceptionPolicies, ExceptionPolicy};
+pub use exception::{ExceptionPolicies, ExceptionPolicy};
 pub use sink::{EventSink, NullEvents};
 
 /// Settings of a pipeline.
@@ -452,10 +452,10 @@ impl Stages {
             Some(o) if o.bypassed => self.bypassed_flow_packet(o.flow),
             Some(o) => {
                 self.log_packet_anomalies(pkt, o.flow.id.0, o.events, now, events);
+                self.on_flow_packet(pkt, &fp, &o, now, events);
                 if self.flows.tcp_counters().segment_memcap_drop != refused {
                     self.flow_exception(Cause::StreamMemcap, o.flow);
                 }
-                self.on_flow_packet(pkt, &fp, &o, now, events);
                 if exception::parser_errors(&self.app_counters) != errors {
                     self.flow_exception(Cause::AppLayerError, o.flow);
                 }
