@@ -351,4 +351,72 @@ mod tests {
         assert!(wd.observe(&[done], at(20000)).is_empty());
         assert_eq!(wd.stalls(), 1);
     }
+
+    /// A data plane whose only worker's heartbeat moves while `beating` is set.
+    struct OneWorker {
+        beats: AtomicU64,
+        beating: std::sync::atomic::AtomicBool,
+    }
+
+    impl crate::seams::Appliance for OneWorker {
+        fn status(&self) -> crate::seams::ApplianceStatus {
+            Default::default()
+        }
+        fn stats(&self) -> crate::seams::StatsSnapshot {
+            Default::default()
+        }
+        fn shutdown(&self) {}
+        fn heartbeats(&self) -> Vec<Heartbeat> {
+            if self.beating.load(Ordering::Relaxed) {
+                self.beats.fetch_add(1, Ordering::Relaxed);
+            }
+            vec![beat("w0", self.beats.load(Ordering::Relaxed))]
+        }
+    }
+
+    /// The gRPC health service's overall status follows the watchdog: `NOT_SERVING` while the
+    /// worker is stalled, `SERVING` again once it beats.
+    #[tokio::test]
+    async fn the_health_service_is_not_serving_while_a_worker_is_stalled() {
+        use std::sync::Arc;
+        use tonic_health::pb::health_server::Health;
+        use tonic_health::pb::{health_check_response::ServingStatus, HealthCheckRequest};
+        let (reporter, _) = tonic_health::server::health_reporter();
+        let svc = tonic_health::server::HealthService::from_health_reporter(reporter.clone());
+        let app = Arc::new(OneWorker {
+            beats: AtomicU64::new(0),
+            beating: std::sync::atomic::AtomicBool::new(false),
+        });
+        let wd = Arc::new(Watchdog::new(Duration::from_millis(200)));
+        let (stop, sd) = tokio::sync::watch::channel(false);
+        let task = spawn_watchdog(wd.clone(), app.clone(), reporter, sd);
+        let overall = || async {
+            let r = svc
+                .check(tonic::Request::new(HealthCheckRequest {
+                    service: String::new(),
+                }))
+                .await
+                .unwrap();
+            r.into_inner().status()
+        };
+        let wait_for = |want: ServingStatus| {
+            let overall = &overall;
+            async move {
+                for _ in 0..100 {
+                    if overall().await == want {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                panic!("health never became {want:?}");
+            }
+        };
+        wait_for(ServingStatus::NotServing).await;
+        assert_eq!(wd.stalls(), 1);
+        app.beating.store(true, Ordering::Relaxed);
+        wait_for(ServingStatus::Serving).await;
+        assert_eq!(wd.health().state, State::Ok);
+        stop.send(true).unwrap();
+        task.await.unwrap();
+    }
 }
