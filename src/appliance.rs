@@ -330,6 +330,18 @@ impl Appliance for DataPlane {
             .map(|(_, s)| s.active())
             .collect()
     }
+
+    fn heartbeats(&self) -> Vec<controlplane::seams::Heartbeat> {
+        self.shared.attach.workers.get().map_or(Vec::new(), |ws| {
+            ws.iter()
+                .map(|w| controlplane::seams::Heartbeat {
+                    worker: format!("w{}", w.worker),
+                    running: !w.done.load(Ordering::Acquire),
+                    beats: w.published.heartbeat(),
+                })
+                .collect()
+        })
+    }
 }
 
 /// Sets counter `name` to `v` unless it already holds more.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::{eal_config, load_engine, stop_on_signals};
+use crate::{load_engine, stop_on_signals};
 use clap::Args;
 use dataplane::runtime::{self, ReplayOptions};
 use dataplane::worker::WorkerConfig;
@@ -44,6 +44,8 @@ pub(crate) struct BenchArgs {
     /// dropped.
     #[arg(long)]
     blocklist: Option<PathBuf>,
+    #[command(flatten)]
+    limits: crate::replay::LimitArgs,
 }
 
 #[derive(serde::Serialize)]
@@ -84,13 +86,18 @@ struct BenchReport {
 
 pub(crate) fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let mut worker = WorkerConfig::default();
+    let file = match &a.config {
+        Some(p) => Some(crate::config::Config::load(Some(p))?),
+        None => None,
+    };
+    a.limits.limits(file.as_ref()).apply(&mut worker.pipeline);
     worker.pipeline.engine = load_engine(&a.rules)?;
     worker.pipeline.intel = crate::replay::load_intel(&a.intel, a.json)?;
     worker.pipeline.blocklist = crate::blockfile::load(a.blocklist.as_deref())?;
     let opts = ReplayOptions {
         pcap: a.pcap.clone(),
         workers: a.workers,
-        eal: eal_config(a.config.as_ref())?,
+        eal: file.map(|c| c.dpdk).unwrap_or_default(),
         infinite: true,
         duration: Some(Duration::from_secs(a.seconds.max(1))),
         stop: stop_on_signals()?,

@@ -50,6 +50,12 @@ pub struct Config {
     #[serde(default)]
     pub exception_policy: ExceptionPolicySection,
     #[serde(default)]
+    pub runtime: RuntimeSection,
+    #[serde(default)]
+    pub stream: StreamSection,
+    #[serde(default)]
+    pub defrag: DefragSection,
+    #[serde(default)]
     pub blocklist: BlocklistConfig,
     #[serde(default)]
     pub incidents: IncidentsConfig,
@@ -65,6 +71,8 @@ pub struct Config {
 pub struct ExceptionPolicySection {
     pub master: Option<String>,
     pub flow_memcap: Option<String>,
+    pub stream_memcap: Option<String>,
+    pub defrag_memcap: Option<String>,
     pub app_layer_error: Option<String>,
 }
 
@@ -89,10 +97,125 @@ impl ExceptionPolicySection {
         if let Some(v) = parse("flow_memcap", &self.flow_memcap)? {
             p.flow_memcap = v;
         }
-        if let Some(v) = parse("app_layer_error", &self.app_layer_error)? {
-            p.app_layer_error = v;
+        for (key, v) in [
+            ("flow_memcap", &self.flow_memcap),
+            ("stream_memcap", &self.stream_memcap),
+            ("defrag_memcap", &self.defrag_memcap),
+            ("app_layer_error", &self.app_layer_error),
+        ] {
+            if let Some(v) = parse(key, v)? {
+                p.set(key, v);
+            }
         }
         Ok(p)
+    }
+}
+
+/// `[runtime]`: the stall watchdog.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeSection {
+    /// A running worker whose poll loop makes no progress for this long (`"2s"`, `"500ms"`)
+    /// is reported stalled; `"off"` disables the watchdog. Default `"5s"`.
+    pub watchdog: String,
+}
+
+impl Default for RuntimeSection {
+    fn default() -> Self {
+        RuntimeSection {
+            watchdog: "5s".into(),
+        }
+    }
+}
+
+impl RuntimeSection {
+    /// The watchdog's timeout, `None` when off.
+    pub fn watchdog(&self) -> Result<Option<std::time::Duration>, String> {
+        if self.watchdog == "off" {
+            return Ok(None);
+        }
+        match humantime::parse_duration(&self.watchdog) {
+            Ok(d) if d >= std::time::Duration::from_millis(100) => Ok(Some(d)),
+            Ok(_) => Err(format!(
+                "runtime.watchdog = {:?}: at least 100ms, or \"off\"",
+                self.watchdog
+            )),
+            Err(e) => Err(format!(
+                "runtime.watchdog = {:?}: {e} (e.g. \"2s\", \"500ms\", \"off\")",
+                self.watchdog
+            )),
+        }
+    }
+}
+
+/// `[stream]`: TCP reassembly limits and Suricata's `stream.bypass`. Unset keys keep the
+/// data plane's defaults (64 MiB memcap per worker, 1 MiB depth, no bypass).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StreamSection {
+    /// Bytes of reassembly buffers per worker (`stream.reassembly.memcap`).
+    pub reassembly_memcap_bytes: Option<usize>,
+    /// Bytes reassembled per direction (`stream.reassembly.depth`).
+    pub reassembly_depth_bytes: Option<u64>,
+    /// Bypass a flow once a direction reached the depth (`stream.bypass`).
+    pub bypass: Option<bool>,
+}
+
+/// `[defrag]`: IP defragmentation limits.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DefragSection {
+    /// Bytes of fragment data buffered per worker (`defrag.memcap`, default 16 MiB).
+    pub memcap_bytes: Option<usize>,
+}
+
+/// Reassembly and defragmentation limits, from `[stream]` and `[defrag]` or the command
+/// line, applied over a pipeline's defaults.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub stream_memcap: Option<usize>,
+    pub stream_depth: Option<u64>,
+    pub stream_bypass: Option<bool>,
+    pub defrag_memcap: Option<usize>,
+}
+
+impl Limits {
+    /// `self`, with what it leaves unset taken from `under`.
+    pub fn or(self, under: Limits) -> Limits {
+        Limits {
+            stream_memcap: self.stream_memcap.or(under.stream_memcap),
+            stream_depth: self.stream_depth.or(under.stream_depth),
+            stream_bypass: self.stream_bypass.or(under.stream_bypass),
+            defrag_memcap: self.defrag_memcap.or(under.defrag_memcap),
+        }
+    }
+
+    /// Sets what is given on `p`.
+    pub fn apply(&self, p: &mut dataplane::pipeline::PipelineConfig) {
+        if let Some(m) = self.stream_memcap {
+            p.flow.stream.memcap = m;
+        }
+        if let Some(d) = self.stream_depth {
+            p.flow.stream.depth = d;
+        }
+        if let Some(b) = self.stream_bypass {
+            p.flow.stream.bypass = b;
+        }
+        if let Some(m) = self.defrag_memcap {
+            p.decode.defrag.memcap = m;
+        }
+    }
+}
+
+impl Config {
+    /// The `[stream]` and `[defrag]` limits.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            stream_memcap: self.stream.reassembly_memcap_bytes,
+            stream_depth: self.stream.reassembly_depth_bytes,
+            stream_bypass: self.stream.bypass,
+            defrag_memcap: self.defrag.memcap_bytes,
+        }
     }
 }
 
@@ -408,6 +531,17 @@ impl Config {
             }
         }
         cfg.exception_policy.policies().map_err(invalid)?;
+        cfg.runtime.watchdog().map_err(invalid)?;
+        if let Some(m) = cfg.defrag.memcap_bytes.filter(|&m| m < 65_536) {
+            return Err(invalid(format!(
+                "defrag.memcap_bytes = {m}: at least 65536 (the largest fragment) is needed"
+            )));
+        }
+        if cfg.stream.reassembly_depth_bytes == Some(0) {
+            return Err(invalid(
+                "stream.reassembly_depth_bytes must be at least 1".into(),
+            ));
+        }
         if cfg.status.interval_secs == 0 {
             return Err(invalid("status.interval_secs must be at least 1".into()));
         }
@@ -447,6 +581,7 @@ impl Config {
             blocklist: self.blocklist.clone(),
             incidents: self.incidents.clone(),
             syslog: self.syslog.clone(),
+            watchdog: self.runtime.watchdog().ok().flatten(),
         }
     }
 
@@ -640,6 +775,19 @@ mod tests {
         let p = cfg.exception_policy.policies().unwrap();
         assert_eq!(p.flow_memcap, ExceptionPolicy::Ignore);
         assert_eq!(p.app_layer_error, ExceptionPolicy::DropFlow);
+        let cfg = Config::parse(
+            &format!(
+                "{base}[exception_policy]\nmaster = \"drop-flow\"\nstream_memcap = \"bypass\"\n\
+                 defrag_memcap = \"pass-packet\"\n"
+            ),
+            "t",
+            Path::new("."),
+        )
+        .unwrap();
+        let p = cfg.exception_policy.policies().unwrap();
+        assert_eq!(p.flow_memcap, ExceptionPolicy::DropFlow);
+        assert_eq!(p.stream_memcap, ExceptionPolicy::Bypass);
+        assert_eq!(p.defrag_memcap, ExceptionPolicy::PassPacket);
         let e = Config::parse(
             &format!("{base}[exception_policy]\nflow_memcap = \"drop_flow\"\n"),
             "t",
@@ -651,6 +799,49 @@ mod tests {
                 .contains("exception_policy.flow_memcap = \"drop_flow\""),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_watchdog_is_on_by_default_and_read() {
+        let base = "[capture]\nmode = \"replay\"\npcap = \"x.pcap\"\n";
+        let parse = |extra: &str| Config::parse(&format!("{base}{extra}"), "t", Path::new("."));
+        let d = std::time::Duration::from_millis;
+        assert_eq!(parse("").unwrap().control_plane().watchdog, Some(d(5000)));
+        let cfg = parse("[runtime]\nwatchdog = \"750ms\"\n").unwrap();
+        assert_eq!(cfg.control_plane().watchdog, Some(d(750)));
+        let cfg = parse("[runtime]\nwatchdog = \"off\"\n").unwrap();
+        assert_eq!(cfg.control_plane().watchdog, None);
+        for bad in ["\"soon\"", "\"10ms\""] {
+            let e = parse(&format!("[runtime]\nwatchdog = {bad}\n")).unwrap_err();
+            assert!(e.to_string().contains("runtime.watchdog"), "{e}");
+        }
+    }
+
+    #[test]
+    fn stream_and_defrag_limits_are_read_and_checked() {
+        let base = "[capture]\nmode = \"replay\"\npcap = \"x.pcap\"\n";
+        let parse = |extra: &str| Config::parse(&format!("{base}{extra}"), "t", Path::new("."));
+        let cfg = parse(
+            "[stream]\nreassembly_memcap_bytes = 4096\nreassembly_depth_bytes = 100\nbypass = true\n\
+             [defrag]\nmemcap_bytes = 65536\n",
+        )
+        .unwrap();
+        let mut p = dataplane::pipeline::PipelineConfig::default();
+        cfg.limits().apply(&mut p);
+        assert_eq!(p.flow.stream.memcap, 4096);
+        assert_eq!(p.flow.stream.depth, 100);
+        assert!(p.flow.stream.bypass);
+        assert_eq!(p.decode.defrag.memcap, 65536);
+        let unset = parse("").unwrap().limits();
+        assert_eq!(unset, Limits::default());
+        let e = parse("[stream]\nreassembly_depth_bytes = 0\n").unwrap_err();
+        assert!(e.to_string().contains("reassembly_depth_bytes"), "{e}");
+        let e = parse("[stream]\ndepth = 5\n").unwrap_err();
+        assert!(e.to_string().contains("depth"), "{e}");
+        let e = parse("[defrag]\nmemcap_bytes = 4096\n").unwrap_err();
+        assert!(e.to_string().contains("at least 65536"), "{e}");
+        let e = parse("[defrag]\nmemcap = 5\n").unwrap_err();
+        assert!(e.to_string().contains("memcap"), "{e}");
     }
 
     #[test]

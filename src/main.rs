@@ -34,7 +34,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use dataplane::runtime::EalConfig;
 
 /// The process allocator is jemalloc: its arenas return freed memory to the system on their
 /// own (decay), where glibc's per-thread arenas kept 3–6 MB of every rule reload for good.
@@ -184,13 +183,6 @@ fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
     })
     .context("installing the signal handler")?;
     Ok(stop)
-}
-
-fn eal_config(path: Option<&PathBuf>) -> anyhow::Result<EalConfig> {
-    Ok(match path {
-        Some(p) => config::Config::load(Some(p))?.dpdk,
-        None => EalConfig::default(),
-    })
 }
 
 /// Like Suricata, the classtypes come from `classification.config` (`path`, or beside the

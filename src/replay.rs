@@ -61,12 +61,15 @@ pub(crate) struct ReplayArgs {
     #[arg(long)]
     inline_out: Option<PathBuf>,
     /// Exception policies, comma-separated: a policy for every cause (`drop-flow`), or
-    /// `CAUSE=POLICY` with causes `flow-memcap`, `app-layer-error` and policies `auto`,
+    /// `CAUSE=POLICY` with causes `flow-memcap`, `stream-memcap`, `defrag-memcap`,
+    /// `app-layer-error` and policies `auto`,
     /// `ignore`, `pass-packet`, `pass-flow`, `bypass`, `drop-packet`, `drop-flow`, `reject`.
     /// Default: the config file's `[exception_policy]`, else `ignore` (`auto` is `drop-flow`
     /// inline, `ignore` in IDS mode).
     #[arg(long, value_parser = parse_exception_policies)]
     exception_policy: Option<dataplane::pipeline::ExceptionPolicies>,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// Engine mode flags, comma-separated: `checksum-off` (do not validate checksums, like
     /// Suricata's `-k none`), `stream-inline`, `midstream`, `simulate-ips` (act as inline:
     /// `drop`/`reject` alerts say `blocked` and dropped flows are no longer inspected, while
@@ -81,6 +84,41 @@ pub(crate) struct ReplayArgs {
     /// Print nothing on success.
     #[arg(short, long)]
     quiet: bool,
+}
+
+/// Reassembly and defragmentation limits on the command line, over the configuration
+/// file's `[stream]` and `[defrag]`.
+#[derive(Args, Debug, Clone, Copy)]
+pub(crate) struct LimitArgs {
+    /// Bytes of TCP reassembly buffers per worker (default: `[stream]`, else 64 MiB); a
+    /// segment that does not fit is the `stream-memcap` exception.
+    #[arg(long)]
+    stream_memcap: Option<usize>,
+    /// Bytes reassembled per direction of a TCP flow (default: `[stream]`, else 1 MiB).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    stream_depth: Option<u64>,
+    /// Bypass a TCP flow once a direction was reassembled up to the depth: its later
+    /// packets are counted (`flow.bypassed_packets`), not inspected (Suricata's
+    /// `stream.bypass`).
+    #[arg(long)]
+    stream_bypass: bool,
+    /// Bytes of IP fragment data buffered per worker (default: `[defrag]`, else 16 MiB); a
+    /// fragment that does not fit is the `defrag-memcap` exception.
+    #[arg(long)]
+    defrag_memcap: Option<usize>,
+}
+
+impl LimitArgs {
+    /// The limits given, over those of `file` (its `[stream]` and `[defrag]`).
+    pub(crate) fn limits(&self, file: Option<&config::Config>) -> config::Limits {
+        let given = config::Limits {
+            stream_memcap: self.stream_memcap,
+            stream_depth: self.stream_depth,
+            stream_bypass: self.stream_bypass.then_some(true),
+            defrag_memcap: self.defrag_memcap,
+        };
+        given.or(file.map(config::Config::limits).unwrap_or_default())
+    }
 }
 
 fn parse_exception_policies(s: &str) -> Result<dataplane::pipeline::ExceptionPolicies, String> {
@@ -232,6 +270,7 @@ fn replay_worker_config(
     wants: impl Fn(&str) -> bool,
 ) -> anyhow::Result<WorkerConfig> {
     let mut worker = a.flags.worker_config();
+    a.limits.limits(file_cfg).apply(&mut worker.pipeline);
     worker.pipeline.engine = engine;
     worker.pipeline.exceptions = match (&a.exception_policy, file_cfg) {
         (Some(p), _) => *p,

@@ -500,6 +500,7 @@ fn run_dataplane(
         .exception_policy
         .policies()
         .map_err(anyhow::Error::msg)?;
+    cfg.limits().apply(&mut worker.pipeline);
     let feeds: Vec<(String, PathBuf)> = cfg
         .intel
         .feeds

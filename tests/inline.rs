@@ -2,6 +2,8 @@
 //! `net_pcap` (`rx_pcap` in, `tx_pcap` out) what its verdicts let through, and the output is
 //! checked against an independent computation of what `drop` and `reject` must remove and
 //! add; a peer whose Tx ring is never drained (`net_ring`) is counted, not waited for.
+//! Exception policies under tiny reassembly and defrag memcaps, and bypassed flows (the
+//! `bypass` rule keyword, `--stream-bypass`), are checked the same way.
 
 mod common;
 
@@ -577,8 +579,8 @@ fn unknown_exception_policies_are_refused_with_the_choices() {
     for (arg, says) in [
         ("flow-memcap=drop_it", "known: auto, ignore, pass-packet"),
         (
-            "stream-memcap=ignore",
-            "known: flow-memcap, app-layer-error",
+            "tcp-memcap=ignore",
+            "known: flow-memcap, stream-memcap, defrag-memcap, app-layer-error",
         ),
     ] {
         let o = run(osprey()
@@ -616,4 +618,360 @@ fn app_layer_errors_fail_open_by_default_and_close_when_asked() {
     assert_eq!(frames(&out), expected);
     assert_eq!(counter(&stats, "verdict.flows_dropped"), 1);
     assert_eq!(counter(&stats, "exception_policy.app_layer_error"), 1);
+}
+
+/// What an inline box forwards when every TCP packet carrying data is dropped (`flow`: with
+/// the rest of its flow from there on).
+fn expected_after_tcp_data_drops(input: &[Vec<u8>], flow: bool) -> Vec<Vec<u8>> {
+    let mut dropped: HashSet<FlowKey> = HashSet::new();
+    let mut out = Vec::new();
+    for f in input {
+        let key = flow_key(f).expect("IPv4 TCP/UDP");
+        let data = key.0 == 6 && !payload(f).is_empty();
+        if data && flow {
+            dropped.insert(key);
+        }
+        if !dropped.contains(&key) && !data {
+            out.push(f.clone());
+        }
+    }
+    out
+}
+
+/// A reassembly memcap that holds nothing: every TCP segment with data is the
+/// `stream-memcap` exception. Failing open forwards everything and counts each; `drop-packet`
+/// drops those segments only; `drop-flow` their flows from there on; `bypass` forwards
+/// everything and bypasses the flows (their later packets counted, not inspected).
+#[test]
+fn stream_memcap_exceptions_forward_or_drop_as_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = mixed_capture();
+    let out = dir.path().join("out.pcap");
+    let rules = "alert tcp any any -> any any (msg:\"never\"; content:\"zzz-not-there\"; sid:1;)\n";
+    let tcp_data = input
+        .iter()
+        .filter(|f| flow_key(f).unwrap().0 == 6 && !payload(f).is_empty())
+        .count() as u64;
+    let tcp_flows_with_data = 3;
+    let run = |policy: &str| {
+        let args = [
+            "--inline-out",
+            out.to_str().unwrap(),
+            "--stream-memcap",
+            "0",
+            "--exception-policy",
+            policy,
+        ];
+        let (stats, eve) = replay(dir.path(), &input, rules, &args);
+        (stats, eve, frames(&out))
+    };
+    let (stats, _, forwarded) = run("stream-memcap=ignore");
+    assert_eq!(forwarded, input, "fail open");
+    assert_eq!(counter(&stats, "tcp.segment_memcap_drop"), tcp_data);
+    assert_eq!(counter(&stats, "exception_policy.stream_memcap"), tcp_data);
+    assert_eq!(
+        counter(&stats, "exception_policy.stream_memcap.ignore"),
+        tcp_data
+    );
+
+    let (stats, _, forwarded) = run("stream-memcap=drop-packet");
+    assert_eq!(forwarded, expected_after_tcp_data_drops(&input, false));
+    assert_eq!(
+        counter(&stats, "exception_policy.stream_memcap.drop_packet"),
+        tcp_data
+    );
+    assert_eq!(counter(&stats, "verdict.flows_dropped"), 0);
+
+    let (stats, _, forwarded) = run("stream-memcap=drop-flow");
+    assert_eq!(forwarded, expected_after_tcp_data_drops(&input, true));
+    assert_eq!(
+        counter(&stats, "verdict.flows_dropped"),
+        tcp_flows_with_data
+    );
+    // Only each flow's first data packet meets the memcap: the rest are dropped with it.
+    assert_eq!(
+        counter(&stats, "exception_policy.stream_memcap.drop_flow"),
+        tcp_flows_with_data
+    );
+
+    let (stats, eve, forwarded) = run("stream-memcap=bypass");
+    assert_eq!(forwarded, input);
+    assert_eq!(counter(&stats, "flow.bypassed"), tcp_flows_with_data);
+    assert_eq!(
+        counter(&stats, "exception_policy.stream_memcap.bypass"),
+        tcp_flows_with_data
+    );
+    // Every TCP packet after a flow's first data packet.
+    let after_first_data: u64 = {
+        let mut bypassed: HashSet<FlowKey> = HashSet::new();
+        let mut n = 0;
+        for f in &input {
+            let key = flow_key(f).unwrap();
+            if bypassed.contains(&key) {
+                n += 1;
+            } else if key.0 == 6 && !payload(f).is_empty() {
+                bypassed.insert(key);
+            }
+        }
+        n
+    };
+    assert_eq!(counter(&stats, "flow.bypassed_packets"), after_first_data);
+    let bypass_records = eve
+        .iter()
+        .filter(|r| r["event_type"] == "flow" && r["flow"]["bypass"] == "local")
+        .count() as u64;
+    assert_eq!(bypass_records, tcp_flows_with_data);
+    // In IDS mode the drops are ignored: nothing changes but the count.
+    let ids = replay(
+        dir.path(),
+        &input,
+        rules,
+        &["--stream-memcap", "0", "--exception-policy", "drop-flow"],
+    )
+    .0;
+    assert_eq!(
+        counter(&ids, "exception_policy.stream_memcap.ignore"),
+        tcp_data
+    );
+    assert_eq!(counter(&ids, "verdict.blocked"), 0);
+}
+
+/// Ethernet + IPv4 fragment (`c` → `s`, UDP) of datagram `id`: `data` at `offset` (a
+/// multiple of 8), more fragments to come or not.
+fn ipv4_fragment(
+    c: [u8; 4],
+    s: [u8; 4],
+    id: u16,
+    offset: usize,
+    more: bool,
+    data: &[u8],
+) -> Vec<u8> {
+    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+    let flags_off = (offset / 8) as u16 | if more { 0x2000 } else { 0 };
+    let mut ip = vec![0x45, 0, 0, 0];
+    ip[2..4].copy_from_slice(&((20 + data.len()) as u16).to_be_bytes());
+    ip.extend_from_slice(&id.to_be_bytes());
+    ip.extend_from_slice(&flags_off.to_be_bytes());
+    ip.extend_from_slice(&[64, 17, 0, 0]);
+    ip.extend_from_slice(&c);
+    ip.extend_from_slice(&s);
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(data);
+    f
+}
+
+/// Data bytes of each fragment of [`fragmented_capture`].
+const FRAGMENT_DATA: usize = 1400;
+
+/// First fragments (more to come, never sent) of 50 UDP datagrams, between two whole UDP
+/// packets: each fragment stays buffered, so a small defrag memcap runs out part-way.
+fn fragmented_capture() -> Vec<Vec<u8>> {
+    let (c, s) = ([192, 0, 2, 7], [198, 51, 100, 7]);
+    let mut v = vec![udp((c, 5000), (s, 6000), b"whole before")];
+    for id in 1..=50u16 {
+        let mut first = Vec::new();
+        first.extend_from_slice(&5000u16.to_be_bytes());
+        first.extend_from_slice(&6000u16.to_be_bytes());
+        first.extend_from_slice(&3000u16.to_be_bytes());
+        first.extend_from_slice(&[0, 0]);
+        first.resize(FRAGMENT_DATA, b'f');
+        v.push(ipv4_fragment(c, s, id, 0, true, &first));
+    }
+    v.push(udp((c, 5000), (s, 6000), b"whole after"));
+    v
+}
+
+/// The smallest defrag memcap (64 KiB) holds a few dozen buffered fragments: the rest are
+/// refused, the `defrag-memcap` exception. Failing open forwards every fragment;
+/// `drop-packet` (and `drop-flow`, there being no flow) drops the refused ones and nothing
+/// else. With the default memcap no fragment is refused.
+#[test]
+fn defrag_memcap_exceptions_forward_or_drop_the_fragments() {
+    use dataplane::decode::defrag::BLOCK_SIZE;
+    let dir = tempfile::tempdir().unwrap();
+    let input = fragmented_capture();
+    let out = dir.path().join("out.pcap");
+    let rules = "alert udp any any -> any any (msg:\"never\"; content:\"zzz-not-there\"; sid:1;)\n";
+    let is_fragment = |f: &Vec<u8>| f[20..22] != [0, 0];
+    let fragments = input.iter().filter(|f| is_fragment(f)).count();
+    // Each fragment takes whole blocks of the pool; the memcap holds this many.
+    let held = 65_536 / BLOCK_SIZE / FRAGMENT_DATA.div_ceil(BLOCK_SIZE);
+    let refused = (fragments - held) as u64;
+    assert!(refused > 0 && held > 0);
+    let run = |extra: &[&str]| {
+        let args = [&["--inline-out", out.to_str().unwrap()][..], extra].concat();
+        let (stats, _) = replay(dir.path(), &input, rules, &args);
+        (stats, frames(&out))
+    };
+    let (stats, forwarded) = run(&[]);
+    assert_eq!(forwarded, input);
+    assert_eq!(counter(&stats, "exception_policy.defrag_memcap"), 0);
+
+    let (stats, forwarded) = run(&["--defrag-memcap", "65536"]);
+    assert_eq!(forwarded, input, "fail open");
+    assert_eq!(counter(&stats, "defrag.memcap_exceeded"), refused);
+    assert_eq!(
+        counter(&stats, "exception_policy.defrag_memcap.ignore"),
+        refused
+    );
+
+    // The fragments that came once the pool was full are dropped.
+    let mut kept = 0;
+    let expected: Vec<Vec<u8>> = input
+        .iter()
+        .filter(|f| {
+            if !is_fragment(f) {
+                return true;
+            }
+            kept += 1;
+            kept <= held
+        })
+        .cloned()
+        .collect();
+    for policy in ["drop-packet", "drop-flow"] {
+        let p = format!("defrag-memcap={policy}");
+        let (stats, forwarded) = run(&["--defrag-memcap", "65536", "--exception-policy", &p]);
+        assert_eq!(forwarded, expected, "{policy}");
+        let applied = format!(
+            "exception_policy.defrag_memcap.{}",
+            policy.replace('-', "_")
+        );
+        assert_eq!(counter(&stats, &applied), refused, "{policy}");
+        assert_eq!(counter(&stats, "verdict.blocked"), refused, "{policy}");
+    }
+}
+
+/// A rule with `bypass` matching a flow's first data packet bypasses the flow: it alerts,
+/// and a `drop` rule that matches the flow's later data neither alerts nor drops; the flow's
+/// later packets are counted as bypassed and forwarded. Other flows are still inspected.
+#[test]
+fn a_bypass_rule_forwards_the_rest_of_its_flow_uninspected() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = mixed_capture();
+    let out = dir.path().join("out.pcap");
+    let rules = "alert tcp any any -> any any (msg:\"hello\"; content:\"hello\"; bypass; sid:1;)\n\
+                 drop tcp any any -> any any (msg:\"bad tcp\"; content:\"bad\"; sid:2;)\n\
+                 drop udp any any -> any any (msg:\"bad udp\"; content:\"bad\"; sid:3;)\n";
+    let (stats, eve) = replay(
+        dir.path(),
+        &input,
+        rules,
+        &["--inline-out", out.to_str().unwrap()],
+    );
+    // Only the UDP flow is dropped; the TCP flow that says hello is bypassed first.
+    let is_udp = |f: &Vec<u8>| flow_key(f).is_some_and(|(p, _)| p == 17);
+    let udp: Vec<Vec<u8>> = input.iter().filter(|f| is_udp(f)).cloned().collect();
+    let expected_udp = expected_after_drops(&udp, b"bad");
+    let expected: Vec<Vec<u8>> = input
+        .iter()
+        .filter(|f| !is_udp(f) || expected_udp.contains(f))
+        .cloned()
+        .collect();
+    assert_eq!(frames(&out), expected);
+    let mut sids: Vec<u64> = alerts(&eve)
+        .iter()
+        .map(|a| a["alert"]["signature_id"].as_u64().unwrap())
+        .collect();
+    sids.sort();
+    assert_eq!(sids, [1, 3]);
+    let hello = input
+        .iter()
+        .find(|f| payload(f) == b"hello")
+        .and_then(|f| flow_key(f))
+        .unwrap();
+    let at = input.iter().position(|f| payload(f) == b"hello").unwrap();
+    let later = input[at + 1..]
+        .iter()
+        .filter(|f| flow_key(f) == Some(hello))
+        .count() as u64;
+    assert_eq!(counter(&stats, "detect.bypass"), 1);
+    assert_eq!(counter(&stats, "flow.bypassed"), 1);
+    assert_eq!(counter(&stats, "flow.bypassed_packets"), later);
+    let bytes: u64 = input[at + 1..]
+        .iter()
+        .filter(|f| flow_key(f) == Some(hello))
+        .map(|f| f.len() as u64)
+        .sum();
+    assert_eq!(counter(&stats, "flow.bypassed_bytes"), bytes);
+    let bypassed: Vec<_> = eve
+        .iter()
+        .filter(|r| r["event_type"] == "flow" && r["flow"]["bypass"] == "local")
+        .collect();
+    assert_eq!(bypassed.len(), 1);
+    assert_eq!(bypassed[0]["src_port"], 40002);
+}
+
+/// One long TCP transfer: the client sends `segments` segments of 1,000 bytes, each
+/// acknowledged; `early-marker` is in the first, `late-marker` in the last.
+fn long_transfer(segments: u32) -> Vec<Vec<u8>> {
+    let c = ([192, 0, 2, 9], 40009);
+    let s = ([198, 51, 100, 9], 8080);
+    let chunks: Vec<Vec<u8>> = (0..segments)
+        .map(|i| {
+            let mut d = vec![b'.'; 1000];
+            let tag: &[u8] = match i {
+                0 => b"early-marker",
+                i if i + 1 == segments => b"late-marker",
+                _ => b"",
+            };
+            d[200..200 + tag.len()].copy_from_slice(tag);
+            d
+        })
+        .collect();
+    let refs: Vec<&[u8]> = chunks.iter().map(Vec::as_slice).collect();
+    tcp_flow(c, s, &refs)
+}
+
+/// `--stream-bypass`: once the client's stream was reassembled up to the depth, the flow is
+/// bypassed. The early marker alerts, the late one (past the depth, in a packet of its own)
+/// does not, and every packet after the server acknowledged the depth is bypassed. Without
+/// the bypass, packet inspection still finds the late marker.
+#[test]
+fn flows_past_the_reassembly_depth_are_bypassed() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = long_transfer(200);
+    let depth = 65_536u32;
+    let rules = "alert tcp any any -> any any (msg:\"early\"; content:\"early-marker\"; sid:1;)\n\
+                 alert tcp any any -> any any (msg:\"late\"; content:\"late-marker\"; sid:2;)\n";
+    let sids = |eve: &[serde_json::Value]| {
+        let mut v: Vec<u64> = alerts(eve)
+            .iter()
+            .map(|a| a["alert"]["signature_id"].as_u64().unwrap())
+            .collect();
+        v.sort();
+        v
+    };
+    let depth_arg = depth.to_string();
+    let (stats, eve) = replay(
+        dir.path(),
+        &input,
+        rules,
+        &["--stream-depth", &depth_arg, "--stream-bypass"],
+    );
+    assert_eq!(sids(&eve), [1]);
+    // IDS reassembly hands data on once acknowledged: the server's ACK of the depth's last
+    // byte ends the stream, and the flow is bypassed from the next packet on. The client's
+    // first sequence number is 1001 (see `tcp_flow`).
+    let ack_of = |f: &Vec<u8>| u32::from_be_bytes([f[42], f[43], f[44], f[45]]);
+    let from_server = |f: &Vec<u8>| f[34..36] == 8080u16.to_be_bytes();
+    let at = input
+        .iter()
+        .position(|f| from_server(f) && ack_of(f).wrapping_sub(1001) >= depth)
+        .unwrap();
+    let later = (input.len() - at - 1) as u64;
+    assert_eq!(counter(&stats, "flow.bypassed_depth"), 1);
+    assert_eq!(counter(&stats, "flow.bypassed_packets"), later);
+    let flow = eve.iter().find(|r| r["event_type"] == "flow").unwrap();
+    assert_eq!(flow["flow"]["bypass"], "local");
+    assert_eq!(
+        flow["flow"]["pkts_toserver"].as_u64().unwrap()
+            + flow["flow"]["pkts_toclient"].as_u64().unwrap(),
+        input.len() as u64
+    );
+
+    let (stats, eve) = replay(dir.path(), &input, rules, &["--stream-depth", &depth_arg]);
+    assert_eq!(sids(&eve), [1, 2]);
+    assert_eq!(counter(&stats, "flow.bypassed"), 0);
+    let flow = eve.iter().find(|r| r["event_type"] == "flow").unwrap();
+    assert!(flow["flow"].get("bypass").is_none());
 }

@@ -76,6 +76,9 @@ pub struct ControlPlaneConfig {
     pub blocklist: BlocklistConfig,
     pub syslog: SyslogConfig,
     pub incidents: IncidentsConfig,
+    /// The stall watchdog: a running worker without a heartbeat for this long is reported
+    /// (component `workers`); `None`: no watchdog.
+    pub watchdog: Option<std::time::Duration>,
 }
 
 /// `[syslog]`: every stored alert's EVE record as an RFC 5424 message to a SIEM.

@@ -9,7 +9,8 @@
 //! [`crate::ingest::ALERT_DROP_CAUSES`]), and block-list hits,
 //! `osprey_blocklist_hits_total{origin="..."}` (packets the block list matched, summed over the
 //! workers, by the entry's origin). `osprey_degraded{component="..."}` is 1 while a component's
-//! health is degraded; `osprey_incidents{state="..."}` counts stored incidents by workflow
+//! health is degraded; with the watchdog, `osprey_worker_stalled{worker="..."}` is 1 while a
+//! worker makes no progress and `osprey_worker_stalls_total` counts stalls; `osprey_incidents{state="..."}` counts stored incidents by workflow
 //! state.
 
 use std::collections::BTreeMap;
@@ -124,6 +125,22 @@ pub fn render(ctx: &ApiContext) -> String {
             "osprey_degraded{{component=\"{}\"}} {}",
             h.component,
             u8::from(h.state != crate::health::State::Ok)
+        );
+    }
+    if let Some(wd) = &ctx.watchdog {
+        let _ = writeln!(out, "# TYPE osprey_worker_stalled gauge");
+        for (w, stalled) in wd.stalled() {
+            let _ = writeln!(
+                out,
+                "osprey_worker_stalled{{worker=\"{}\"}} {}",
+                escape_label(&w),
+                u8::from(stalled)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# TYPE osprey_worker_stalls_total counter\nosprey_worker_stalls_total {}",
+            wd.stalls()
         );
     }
     let st = ctx.appliance.status();

@@ -103,6 +103,20 @@ pub trait Appliance: Send + Sync {
     fn block_generations(&self) -> Vec<u64> {
         Vec::new()
     }
+    /// Each worker's heartbeat, for the stall watchdog (empty: nothing to watch).
+    fn heartbeats(&self) -> Vec<Heartbeat> {
+        Vec::new()
+    }
+}
+
+/// A worker's sign of life: a counter its poll loop advances, idle or not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// `w0`, `w1`, ... as in [`WorkerStatus::name`].
+    pub worker: String,
+    /// Its poll loop has not returned (a finished replay is not stalled).
+    pub running: bool,
+    pub beats: u64,
 }
 
 /// How bad a [`Diagnostic`] is.

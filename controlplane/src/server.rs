@@ -162,11 +162,22 @@ impl ControlPlane {
             blocks: blocks.clone(),
             reload_lock: tokio::sync::Mutex::new(()),
             shutdown,
+            watchdog: cfg
+                .watchdog
+                .map(|t| Arc::new(crate::health::Watchdog::new(t))),
         });
         let expiry = Duration::from_millis(cfg.blocklist.expiry_check_ms);
 
         let mut tasks = Vec::new();
-        let grpc_addr = Self::serve_grpc(&cfg, &ctx, &mut tasks).await?;
+        let (grpc_addr, health) = Self::serve_grpc(&cfg, &ctx, &mut tasks).await?;
+        if let Some(wd) = &ctx.watchdog {
+            tasks.push(crate::health::spawn_watchdog(
+                wd.clone(),
+                ctx.appliance.clone(),
+                health,
+                ctx.shutdown.subscribe(),
+            ));
+        }
         let metrics_addr = Self::serve_metrics(&cfg, &ctx, &mut tasks).await?;
         Self::spawn_retention(&cfg, &store, &ctx, &mut tasks);
         Self::spawn_refusal_summary(&cfg, &ctx, &mut tasks);
@@ -204,12 +215,13 @@ impl ControlPlane {
     }
 
     /// Binds `api.listen` and serves the gRPC services (with TLS when configured, health and
-    /// reflection) until the shutdown flag flips.
+    /// reflection) until the shutdown flag flips; returns the address and the health
+    /// service's reporter.
     async fn serve_grpc(
         cfg: &ControlPlaneConfig,
         ctx: &Arc<ApiContext>,
         tasks: &mut Vec<JoinHandle<()>>,
-    ) -> Result<SocketAddr> {
+    ) -> Result<(SocketAddr, tonic_health::server::HealthReporter)> {
         let listener = tokio::net::TcpListener::bind(cfg.api.listen)
             .await
             .map_err(|e| {
@@ -326,7 +338,7 @@ impl ControlPlane {
             }
         }));
 
-        Ok(grpc_addr)
+        Ok((grpc_addr, health))
     }
 
     /// Serves `/metrics` when enabled; returns its address.

@@ -66,7 +66,15 @@ pub struct Published {
     values: Vec<AtomicU64>,
     /// Frames each port's capture filter rejected in this worker, by port index of the run.
     filter_rejected: Vec<AtomicU64>,
+    /// Poll-loop iterations so far, idle or not (the control plane's watchdog).
+    heartbeat: Heartbeat,
 }
+
+/// A counter on a cache line of its own: the worker stores it every poll, the control plane
+/// reads it a few times a second.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Heartbeat(AtomicU64);
 
 impl Published {
     fn new(names: Vec<&'static str>, ports: usize) -> Self {
@@ -76,6 +84,7 @@ impl Published {
             names,
             values,
             filter_rejected,
+            heartbeat: Heartbeat::default(),
         }
     }
 
@@ -84,6 +93,12 @@ impl Published {
         self.filter_rejected
             .get(port)
             .map_or(0, |v| v.load(Ordering::Relaxed))
+    }
+
+    /// Poll-loop iterations of the worker so far: advances while its loop runs, with
+    /// packets or without; stands still while it is stuck.
+    pub fn heartbeat(&self) -> u64 {
+        self.heartbeat.0.load(Ordering::Relaxed)
     }
 
     /// (name, value) pairs, in a stable order.
@@ -100,6 +115,25 @@ impl Published {
         let i = self.names.iter().position(|n| *n == name)?;
         Some(self.values[i].load(Ordering::Relaxed))
     }
+}
+
+/// Environment variable that makes a worker stall once, for tests of the control plane's
+/// watchdog: `<worker>:<milliseconds>` sleeps worker `<worker>` that long after its first
+/// burst. Read once when the worker starts; never set in production.
+pub const TEST_STALL_ENV: &str = "OSPREY_TEST_STALL_WORKER";
+
+/// The stall [`TEST_STALL_ENV`] asks of worker `id`, if any.
+fn test_stall(id: usize) -> Option<Duration> {
+    let v = std::env::var(TEST_STALL_ENV).ok()?;
+    let (w, ms) = v.split_once(':')?;
+    (w.trim().parse::<usize>().ok()? == id).then_some(())?;
+    let ms = ms.trim().parse::<u64>().ok()?;
+    tracing::warn!(
+        worker = id,
+        ms,
+        "{TEST_STALL_ENV} is set: this worker will stall once"
+    );
+    Some(Duration::from_millis(ms))
 }
 
 /// How a replay or live run ends.
@@ -710,7 +744,12 @@ impl Worker {
         let mut idle_since: Option<Instant> = None;
         let nq = queues.len().max(1);
         let mut qi = 0usize;
+        let published = self.published.clone();
+        let mut beats = 0u64;
+        let mut stall = test_stall(self.id);
         loop {
+            beats += 1;
+            published.heartbeat.0.store(beats, Ordering::Relaxed);
             if ctl.stop.load(Ordering::Relaxed) {
                 break;
             }
@@ -744,6 +783,9 @@ impl Worker {
             }
             idle_since = None;
             self.capture.bursts += 1;
+            if let Some(d) = stall.take() {
+                std::thread::sleep(d);
+            }
             let burst_tsc = match ctl.clock {
                 PacketClock::Tsc { .. } => crate::dpdk::rdtsc(),
                 PacketClock::Device { .. } => 0,

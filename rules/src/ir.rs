@@ -1012,6 +1012,8 @@ pub struct Rule {
     pub tags: Vec<Tag>,
     /// `noalert` (or `flowbits:noalert`).
     pub noalert: bool,
+    /// `bypass`: a match bypasses the flow (its later packets are not inspected).
+    pub bypass: bool,
     /// `prefilter`: the rule asks for its non-content keyword to be the prefilter (a
     /// performance hint; matching is the same without it).
     pub prefilter_hint: bool,

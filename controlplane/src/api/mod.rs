@@ -67,6 +67,8 @@ pub struct ApiContext {
     pub reload_lock: tokio::sync::Mutex<()>,
     /// Flipped to `true` when the appliance is asked to stop; servers and streams watch it.
     pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// The stall watchdog, when `watchdog` is configured.
+    pub watchdog: Option<Arc<crate::health::Watchdog>>,
 }
 
 impl std::fmt::Debug for ApiContext {

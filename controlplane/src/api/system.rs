@@ -106,9 +106,14 @@ impl SystemApi {
         out
     }
 
-    /// Health of each component: storage, and alerts (lost or not).
+    /// Health of each component: storage, alerts (lost or not) and, with the watchdog,
+    /// workers (stalled or not).
     pub fn health(ctx: &ApiContext) -> Vec<ComponentHealth> {
-        vec![ctx.store.health(), ctx.ingest.health()]
+        let mut h = vec![ctx.store.health(), ctx.ingest.health()];
+        if let Some(wd) = &ctx.watchdog {
+            h.push(wd.health());
+        }
+        h
     }
 
     /// Per-worker counters: the appliance's own, the samples workers pushed through their

@@ -117,6 +117,13 @@ pub struct DefragCounters {
     pub memuse: u64,
 }
 
+impl DefragCounters {
+    /// Fragments refused for want of room: memcap, trackers or fragments.
+    pub fn refusals(&self) -> u64 {
+        self.memcap_exceeded + self.max_trackers_reached + self.max_frag_hits
+    }
+}
+
 impl Default for DecodeCounters {
     fn default() -> Self {
         DecodeCounters {

@@ -948,12 +948,16 @@ impl<'p> Dec<'_, 'p> {
         let len = frag.data.len();
         let mut raised = [None; 4];
         let mut n = 0;
+        let refused = self.counters.defrag.refusals();
         let rebuilt = df.insert(frag, now, &mut self.counters.defrag, |e| {
             if n < raised.len() {
                 raised[n] = Some(e);
                 n += 1;
             }
         });
+        if self.counters.defrag.refusals() != refused {
+            self.pkt.defrag_refused = true;
+        }
         // Events point at the fragment's data in the bytes this packet was decoded from.
         for e in raised.into_iter().flatten() {
             self.event(e, off, 0, len);

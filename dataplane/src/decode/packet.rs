@@ -299,6 +299,9 @@ pub struct Packet<'a> {
     pub data: &'a [u8],
     /// This packet completed an IP datagram and describes the rebuilt datagram.
     pub reassembled: bool,
+    /// The defragmenter had no room for this fragment (memcap, trackers or fragments): it
+    /// was not kept (the `defrag-memcap` exception).
+    pub defrag_refused: bool,
     /// VLAN ids, outermost first; `vlan_len` are valid.
     pub vlan: [u16; MAX_VLANS],
     /// Number of VLAN tags seen (may exceed `MAX_VLANS` in hostile frames).
@@ -337,6 +340,7 @@ impl<'a> Packet<'a> {
             frame,
             data: frame,
             reassembled: false,
+            defrag_refused: false,
             vlan: [0; MAX_VLANS],
             vlan_len: 0,
             mpls_labels: 0,

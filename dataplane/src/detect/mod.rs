@@ -402,6 +402,8 @@ pub struct DetectCounters {
     pub passed_flow_packets: u64,
     /// `drop`/`reject` rules matched.
     pub drop: u64,
+    /// Rules with `bypass` matched (their flow is bypassed).
+    pub bypass: u64,
     /// Stream matches already reported in an earlier chunk.
     pub stream_duplicates: u64,
     /// App-layer matches on a transaction the rule already alerted on.
@@ -432,6 +434,7 @@ impl CounterSet for DetectCounters {
         f("detect.pass", self.pass);
         f("detect.passed_flow_packets", self.passed_flow_packets);
         f("detect.drop", self.drop);
+        f("detect.bypass", self.bypass);
         f("detect.stream_duplicates", self.stream_duplicates);
         f("detect.tx_duplicates", self.tx_duplicates);
         f("detect.flowvar_overflow", self.flowvar_overflow);
@@ -536,6 +539,8 @@ struct Core {
     bit_names: Vec<Box<str>>,
     /// Verdicts of the inspections since [`Detector::take_verdict`], merged.
     verdict: Verdict,
+    /// A rule with `bypass` matched since [`Detector::take_bypass`].
+    bypass: bool,
 }
 
 /// A failure to set up a detector for an engine.
@@ -580,6 +585,7 @@ impl Detector {
             epoch: 0,
             bit_names: Vec::new(),
             verdict: Verdict::Accept,
+            bypass: false,
         };
         core.rebuild(&engine)?;
         Ok(Detector {
@@ -630,6 +636,12 @@ impl Detector {
     /// once per packet instead of plumbing each inspection's), and starts over.
     pub fn take_verdict(&mut self) -> Verdict {
         std::mem::take(&mut self.core.verdict)
+    }
+
+    /// Whether a rule with `bypass` matched since the last call (the caller bypasses the
+    /// flow of the packet inspected).
+    pub fn take_bypass(&mut self) -> bool {
+        std::mem::take(&mut self.core.bypass)
     }
 
     /// Merges `v` into the verdict [`Detector::take_verdict`] returns next (what a caller
@@ -1017,6 +1029,10 @@ impl Core {
             let Some(action) = self.admit(r, rule, tracked, now) else {
                 continue;
             };
+            if rule.bypass {
+                self.counters.bypass += 1;
+                self.bypass = true;
+            }
             let v = Verdict::of(action);
             let blocks = v.blocks();
             if blocks {

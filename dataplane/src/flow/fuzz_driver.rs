@@ -136,6 +136,7 @@ pub fn run(data: &[u8]) -> u64 {
             depth: if mode & 4 != 0 { 3000 } else { 1 << 20 },
             memcap: 24 * CHUNK_SIZE,
             max_buffered_per_dir: 10 * CHUNK_SIZE,
+            bypass: false,
         },
         ..FlowConfig::default()
     };

@@ -100,6 +100,8 @@ pub struct FlowRecord {
     pub app_proto: AppProto,
     /// Whether any alert fired on the flow.
     pub alerted: bool,
+    /// Whether the flow was bypassed (EVE `flow.bypass: "local"`, state `bypassed`).
+    pub bypassed: bool,
 }
 
 /// Receives flow-end records.
@@ -152,10 +154,21 @@ pub fn render_eve_flow(rec: &FlowRecord, out: &mut Vec<u8>) {
         .timestamp("start", rec.start.0)
         .timestamp("end", rec.end.0)
         .u64("age", rec.end.secs().saturating_sub(rec.start.secs()))
-        .str("state", rec.state.name())
+        .str(
+            "state",
+            if rec.bypassed {
+                "bypassed"
+            } else {
+                rec.state.name()
+            },
+        )
         .str("reason", rec.reason.eve_name())
-        .bool("alerted", rec.alerted)
-        .close();
+        .bool("alerted", rec.alerted);
+    if rec.bypassed {
+        // Suricata's local bypass (no capture-level bypass here).
+        j.str("bypass", "local");
+    }
+    j.close();
     if let Some(st) = rec.tcp_state {
         let all = TcpFlags(rec.tcp_flags_ts.0 | rec.tcp_flags_tc.0);
         j.object("tcp")
@@ -219,6 +232,7 @@ mod tests {
             reason: EndReason::TcpClosed,
             app_proto: AppProto::Http,
             alerted: false,
+            bypassed: false,
         };
         let mut out = Vec::new();
         write_eve_flow(&rec, &mut out).unwrap();

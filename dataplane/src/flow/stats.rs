@@ -43,6 +43,15 @@ pub struct FlowCounters {
     pub end_shutdown: u64,
     /// Flow records handed to the record sink (`flow.records`).
     pub records: u64,
+    /// Flows bypassed, for any reason (`flow.bypassed`).
+    pub bypassed: u64,
+    /// Flows bypassed because a direction reached the reassembly depth
+    /// (`flow.bypassed_depth`, `stream.bypass`).
+    pub bypassed_depth: u64,
+    /// Packets of bypassed flows, counted and not inspected (`flow.bypassed_packets`).
+    pub bypassed_packets: u64,
+    /// Bytes of those packets (`flow.bypassed_bytes`).
+    pub bypassed_bytes: u64,
 }
 
 impl CounterSet for FlowCounters {
@@ -65,6 +74,10 @@ impl CounterSet for FlowCounters {
         f("flow.tcp_reuse", self.tcp_reuse);
         f("flow.end_shutdown", self.end_shutdown);
         f("flow.records", self.records);
+        f("flow.bypassed", self.bypassed);
+        f("flow.bypassed_depth", self.bypassed_depth);
+        f("flow.bypassed_packets", self.bypassed_packets);
+        f("flow.bypassed_bytes", self.bypassed_bytes);
     }
 }
 

@@ -193,6 +193,9 @@ pub struct PacketOutcome {
     pub tcp_state: Option<TcpState>,
     /// Stream anomalies the packet raised (already counted).
     pub events: StreamEvents,
+    /// The flow was bypassed before this packet: the packet was counted
+    /// (`flow.bypassed_packets`), not tracked, and is not to be inspected.
+    pub bypassed: bool,
 }
 
 /// One tracked flow. Big per-flow state (stream buffers) lives in the segment pool.
@@ -217,6 +220,8 @@ struct FlowEntry {
     bytes: [u64; 2],
     app_proto: AppProto,
     alerted: bool,
+    /// Bypassed: packets are counted, not tracked or inspected.
+    bypassed: bool,
     live: bool,
     tcp: TcpConn,
 }
@@ -751,6 +756,24 @@ impl FlowTable {
         }
     }
 
+    /// Bypasses a live flow (Suricata's local bypass): its later packets are counted
+    /// (`flow.bypassed_packets`, `flow.bypassed_bytes`) and neither tracked nor inspected, and
+    /// its buffered stream data is freed. Returns whether it was newly bypassed; a stale
+    /// handle is ignored.
+    pub fn set_bypassed(&mut self, h: FlowHandle) -> bool {
+        let Some(e) = self
+            .entries
+            .get_mut(h.slot())
+            .filter(|e| e.live && e.id == h.id && !e.bypassed)
+        else {
+            return false;
+        };
+        e.bypassed = true;
+        e.tcp.release(&mut self.pool);
+        self.ctr.bypassed += 1;
+        true
+    }
+
     /// What a live flow counted so far, for records written while it runs (alerts).
     pub fn snapshot(&self, h: FlowHandle) -> Option<FlowSnapshot> {
         let e = self.entries.get(h.slot())?;
@@ -908,7 +931,12 @@ impl FlowTable {
         if now > e.last {
             e.last = now;
         }
-        let events = match tcp {
+        let bypassed = e.bypassed;
+        if bypassed {
+            self.ctr.bypassed_packets += 1;
+            self.ctr.bypassed_bytes += pkt.wire_len as u64;
+        }
+        let events = match tcp.filter(|_| !bypassed) {
             Some(seg) => {
                 let mut cx = TcpCx {
                     cfg: &self.cfg.stream,
@@ -917,7 +945,16 @@ impl FlowTable {
                     sink: streams,
                     flow: FlowHandle::new(i, e.id),
                 };
-                e.tcp.process(dir, seg, &mut cx)
+                let ev = e.tcp.process(dir, seg, &mut cx);
+                if self.cfg.stream.bypass && e.tcp.depth_done() {
+                    // Later packets skip inspection; this one's data up to the depth is
+                    // inspected as usual.
+                    e.bypassed = true;
+                    e.tcp.release(&mut self.pool);
+                    self.ctr.bypassed += 1;
+                    self.ctr.bypassed_depth += 1;
+                }
+                ev
             }
             None => StreamEvents::default(),
         };
@@ -930,6 +967,7 @@ impl FlowTable {
             state,
             tcp_state: is_tcp.then(|| e.tcp.state()),
             events,
+            bypassed,
         };
         let last = e.last;
         let s = &mut self.sweep[i as usize];
@@ -974,6 +1012,7 @@ impl FlowTable {
             icmp: [[0; 2]; 2],
             app_proto: AppProto::Unknown,
             alerted: false,
+            bypassed: false,
             seen_dirs: 0,
             live: true,
         };
@@ -1178,6 +1217,7 @@ impl FlowTable {
             reason,
             app_proto: e.app_proto,
             alerted: e.alerted,
+            bypassed: e.bypassed,
         };
         records.flow_end(&rec);
         self.ctr.records += 1;

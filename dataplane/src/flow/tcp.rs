@@ -121,6 +121,10 @@ pub struct StreamConfig {
     pub memcap: usize,
     /// Most bytes one direction may hold buffered (unacknowledged or out of order).
     pub max_buffered_per_dir: usize,
+    /// Suricata's `stream.bypass`: once either direction of a TCP flow reached `depth` (and
+    /// was handed on up to it), the flow is bypassed: later packets are counted, not
+    /// tracked or inspected.
+    pub bypass: bool,
 }
 
 impl Default for StreamConfig {
@@ -131,6 +135,7 @@ impl Default for StreamConfig {
             depth: 1 << 20,
             memcap: 64 << 20,
             max_buffered_per_dir: 1 << 20,
+            bypass: false,
         }
     }
 }
@@ -679,6 +684,21 @@ impl TcpConn {
             } else {
                 cx.pool.release_all(&mut h.reasm);
             }
+        }
+    }
+
+    /// Whether a direction reached the reassembly depth and was handed on up to it.
+    pub(crate) fn depth_done(&self) -> bool {
+        self.half
+            .iter()
+            .any(|h| h.reasm.flags & (R_DEPTH | R_ENDED) == R_DEPTH | R_ENDED)
+    }
+
+    /// Frees both directions' buffered chunks (the flow is bypassed: nothing more is handed
+    /// on).
+    pub(crate) fn release(&mut self, pool: &mut SegmentPool) {
+        for h in &mut self.half {
+            pool.release_all(&mut h.reasm);
         }
     }
 

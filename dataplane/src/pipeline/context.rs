@@ -65,10 +65,6 @@ pub struct PipelineCounters {
     pub flows_dropped: u64,
     /// Inline: packets of dropped flows, dropped without inspection.
     pub dropped_flow_packets: u64,
-    /// Exception policy applied: the flow table refused a packet.
-    pub exception_flow_memcap: u64,
-    /// Exception policy applied: a flow hit an app-layer parser error.
-    pub exception_app_layer_error: u64,
 }
 
 impl CounterSet for PipelineCounters {
@@ -81,10 +77,5 @@ impl CounterSet for PipelineCounters {
         f("verdict.rejected", self.verdict_rejected);
         f("verdict.flows_dropped", self.flows_dropped);
         f("verdict.dropped_flow_packets", self.dropped_flow_packets);
-        f("exception_policy.flow_memcap", self.exception_flow_memcap);
-        f(
-            "exception_policy.app_layer_error",
-            self.exception_app_layer_error,
-        );
     }
 }

@@ -20,7 +20,8 @@
 //! - [`context`]: what the stages share (where and when, the detector and its pending
 //!   alerts, protocol names across layers);
 //! - [`views`]: pseudo and turned packets for inspections no packet of the right side triggers;
-//! - [`exception`]: exception policies (flow memcap, app-layer errors);
+//! - [`bypass`]: bypassed flows (the `bypass` rule keyword, `stream.bypass`);
+//! - [`exception`]: exception policies (flow, stream and defrag memcaps, app-layer errors);
 //! - [`verdict`]: the packet's verdict, the one way any stage drops a packet (and, inline, its
 //!   flow).
 //!
@@ -30,6 +31,7 @@ mod alerts;
 mod anomalies;
 mod app_records;
 mod blocklist;
+mod bypass;
 mod context;
 mod exception;
 mod flow_end;
@@ -63,6 +65,7 @@ use anomalies::{log_app_anomalies, log_packet_anomalies};
 use app_records::{log_app_records, AppRecords};
 use blocklist::{BlockOutcome, Blocks};
 use context::{flow_app_proto, At, Detection};
+use exception::Cause;
 use flow_end::EndFlows;
 use flow_state::AppStates;
 use stream_app::StreamToApp;
@@ -141,7 +144,7 @@ struct Stages {
     verdict: Verdict,
     /// The verdict asked for on the current packet alone ([`Stages::block_packet`]).
     packet_verdict: Verdict,
-    exceptions: ExceptionPolicies,
+    exceptions: exception::Exceptions,
     intel: crate::intel::Matcher,
     blocks: Blocks,
 }
@@ -210,7 +213,7 @@ impl Pipeline {
                 enforce: cfg.detect.inline,
                 verdict: Verdict::Accept,
                 packet_verdict: Verdict::Accept,
-                exceptions: cfg.exceptions,
+                exceptions: exception::Exceptions::new(&cfg.exceptions, cfg.detect.inline),
                 intel: crate::intel::Matcher::new(cfg.intel.clone()),
                 blocks: Blocks::new(cfg.blocklist.clone(), cfg.detect.inline),
             },
@@ -271,6 +274,7 @@ impl Pipeline {
         st.flows.tcp_counters().visit(f);
         st.app_counters.visit(f);
         st.counters.visit(f);
+        st.exceptions.visit(f);
         st.intel.counters().visit(f);
         st.blocks.counters.visit(f);
         if let Some(d) = &st.detector {
@@ -367,6 +371,9 @@ impl Pipeline {
         if st.blocks.check(pkt, at, &mut st.eve_buf, events) == BlockOutcome::Drop {
             return Verdict::Drop;
         }
+        if pkt.defrag_refused {
+            st.packet_exception(Cause::DefragMemcap);
+        }
         let flow = st.packet(pkt, now, events);
         st.settle(flow)
     }
@@ -406,31 +413,40 @@ impl Stages {
         // once the table is no longer borrowed.
         self.ended.clear();
         let errors = exception::parser_errors(&self.app_counters);
+        let refused = self.flows.tcp_counters().segment_memcap_drop;
         let outcome = match self.track(pkt, &fp, now) {
             Ok(o) => Some(o),
             Err(_) => {
                 self.counters.flow_drop += 1;
-                self.flow_memcap_exception();
+                self.packet_exception(Cause::FlowMemcap);
                 self.log_packet_anomalies(pkt, 0, Default::default(), now, events);
                 None
             }
         };
-        if let Some(o) = outcome {
-            self.log_packet_anomalies(pkt, o.flow.id.0, o.events, now, events);
-            self.on_flow_packet(pkt, &fp, &o, now, events);
-            if exception::parser_errors(&self.app_counters) != errors {
-                self.app_layer_exception(o.flow);
+        match outcome {
+            Some(o) if o.bypassed => self.bypassed_flow_packet(o.flow),
+            Some(o) => {
+                self.log_packet_anomalies(pkt, o.flow.id.0, o.events, now, events);
+                self.on_flow_packet(pkt, &fp, &o, now, events);
+                if self.flows.tcp_counters().segment_memcap_drop != refused {
+                    self.flow_exception(Cause::StreamMemcap, o.flow);
+                }
+                if exception::parser_errors(&self.app_counters) != errors {
+                    self.flow_exception(Cause::AppLayerError, o.flow);
+                }
             }
+            None => {}
         }
         if self.detector.is_some() {
             self.inspect_windows(pkt, now);
             if !self.pending.is_empty() {
                 self.emit_packet_alerts(outcome.map(|o| o.flow), events);
             }
+            self.rule_bypass(outcome.map(|o| o.flow));
         }
         // EVE records of the transactions this packet completed, and their intel checks.
         if self.app_cfg.eve_logging || self.intel.is_on() {
-            if let Some(o) = outcome {
+            if let Some(o) = outcome.filter(|o| !o.bypassed) {
                 if let Some(slot) = self.apps.get_mut(o.flow) {
                     let at = At {
                         flow_id: o.flow.id.0,
@@ -468,6 +484,8 @@ impl Stages {
                 &mut collect(pending, side),
             );
             emit_alerts(pending, &mut self.eve_buf, det, Some(0), None, None, events);
+            // No flow to bypass.
+            det.take_bypass();
         }
     }
 
@@ -748,8 +766,9 @@ impl Stages {
             if !end.pending.is_empty() {
                 emit_alerts(end.pending, end.eve_buf, det, None, None, None, end.events);
             }
-            // Outside a packet there is nothing to drop.
+            // Outside a packet there is nothing to drop or bypass.
             det.take_verdict();
+            det.take_bypass();
         }
     }
 }

@@ -869,11 +869,17 @@ fn flow_memcap_exception_policies_fail_open_or_closed() {
         cfg.detect.inline = inline;
         cfg.exceptions = ExceptionPolicies::all(policy);
         let mut p = Pipeline::new(LinkType::Ethernet, &cfg).expect("pipeline");
-        p.st.flow_memcap_exception();
+        p.st.packet_exception(super::Cause::FlowMemcap);
         let v = p.st.settle(None);
         // The next packet starts afresh.
         assert_eq!(p.st.settle(None), Verdict::Accept);
-        (v, counters(&p)["exception_policy.flow_memcap"])
+        let c = counters(&p);
+        let applied = format!(
+            "exception_policy.flow_memcap.{}",
+            policy.effective(inline).as_str().replace('-', "_")
+        );
+        assert_eq!(c[applied.as_str()], c["exception_policy.flow_memcap"]);
+        (v, c["exception_policy.flow_memcap"])
     };
     assert_eq!(settle(P::Ignore, true), (Verdict::Accept, 1));
     assert_eq!(settle(P::PassFlow, true), (Verdict::Accept, 1));
@@ -917,7 +923,7 @@ fn app_layer_error_policies_act_on_the_packet_or_its_flow() {
         let mut slot = None;
         let pkt = decoder.decode_offloaded_in(*link, &syn, t, Default::default(), &mut slot);
         let h = st.packet(pkt, t, &mut out).expect("a flow");
-        st.app_layer_exception(h);
+        st.flow_exception(super::Cause::AppLayerError, h);
         let first = st.settle(Some(h));
         let second = p.process(&later, t, &mut out);
         (first, second, out.alerts.len())
@@ -926,4 +932,122 @@ fn app_layer_error_policies_act_on_the_packet_or_its_flow() {
     assert_eq!(run(P::DropFlow), (Drop, Drop, 1));
     assert_eq!(run(P::PassFlow), (Accept, Accept, 1));
     assert_eq!(run(P::Ignore), (Accept, Accept, 2));
+}
+
+/// A rule with `bypass` that matches the first data packet bypasses its flow: it alerts, and
+/// the flow's later packets are counted, not inspected (a `drop` rule matching the second
+/// data packet neither alerts nor drops); the flow record says `bypass: "local"`.
+#[test]
+fn a_bypass_rule_stops_inspection_of_the_flows_later_packets() {
+    use crate::detect::Verdict::Accept;
+    let rules =
+        "alert tcp any any -> any any (msg:\"first\"; content:\"bad stuff\"; bypass; sid:1;)\n\
+                 drop tcp any any -> any any (msg:\"later\"; content:\"more bad\"; sid:2;)\n";
+    let (v, mut out, mut p) = verdicts_of(rules, true);
+    assert_eq!(v, [Accept; 6]);
+    let sids: Vec<u32> = out.alerts.iter().map(|a| a.sid).collect();
+    assert_eq!(sids, [1]);
+    let c = counters(&p);
+    assert_eq!(c["detect.bypass"], 1);
+    assert_eq!(c["flow.bypassed"], 1);
+    assert_eq!(c["flow.bypassed_depth"], 0);
+    // The second data packet and the server's ACK.
+    assert_eq!(c["flow.bypassed_packets"], 2);
+    assert_eq!(c["flow.bypassed_bytes"], (14 + 40 + 8) + (14 + 40));
+    assert_eq!(c["verdict.blocked"], 0);
+    p.finish(
+        crate::time::Timestamp::from_micros(1_700_000_010, 0),
+        &mut out,
+    );
+    let flow = eve_flow(&out.flows[0]);
+    assert_eq!(flow["flow"]["bypass"], "local");
+    assert_eq!(flow["flow"]["state"], "bypassed");
+    // Without `bypass`, the same rules drop the flow at its second data packet.
+    let (v, out, _) = verdicts_of(&rules.replace(" bypass;", ""), true);
+    assert_eq!(v[4], crate::detect::Verdict::Drop);
+    assert_eq!(out.alerts.len(), 2);
+}
+
+/// A flow dropped inline stays dropped when a `bypass` rule matched the same packet.
+#[test]
+fn a_dropped_flow_stays_dropped_when_bypassed() {
+    use crate::detect::Verdict::{Accept, Drop};
+    let rules =
+        "drop tcp any any -> any any (msg:\"bad\"; content:\"bad stuff\"; bypass; sid:1;)\n";
+    let (v, _, p) = verdicts_of(rules, true);
+    assert_eq!(v, [Accept, Accept, Accept, Drop, Drop, Drop]);
+    assert_eq!(counters(&p)["verdict.dropped_flow_packets"], 2);
+}
+
+/// `stream.bypass`: once the client's stream reached the reassembly depth (and was handed on
+/// up to it), the flow's later packets are bypassed: a pattern within the depth alerts, one
+/// sent after it does not, and nothing more is reassembled.
+#[test]
+fn flows_past_the_reassembly_depth_are_bypassed_with_stream_bypass() {
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    const PSH: u8 = 0x08;
+    let c = ([10, 0, 0, 1], 40000);
+    let s = ([10, 0, 0, 2], 4444);
+    let rules = "alert tcp any any -> any any (msg:\"early\"; content:\"early-marker\"; sid:1;)\n\
+                 alert tcp any any -> any any (msg:\"late\"; content:\"late-marker\"; sid:2;)\n";
+    let chunk = |tag: &[u8]| {
+        let mut d = vec![b'x'; 1000];
+        d[100..100 + tag.len()].copy_from_slice(tag);
+        d
+    };
+    let mut frames = vec![
+        tcp(c, s, 100, 0, SYN, b""),
+        tcp(s, c, 500, 101, SYN | ACK, b""),
+        tcp(c, s, 101, 501, ACK, b""),
+    ];
+    let mut seq = 101u32;
+    for i in 0..6 {
+        let d = chunk(if i == 0 {
+            b"early-marker"
+        } else {
+            b"late-marker"
+        });
+        frames.push(tcp(c, s, seq, 501, PSH | ACK, &d));
+        seq += d.len() as u32;
+        frames.push(tcp(s, c, 501, seq, ACK, b""));
+    }
+    let run = |bypass: bool| {
+        let mut cfg = PipelineConfig {
+            engine: Some(engine(rules)),
+            ..PipelineConfig::default()
+        };
+        cfg.decode.checksum_validation = false;
+        cfg.flow.stream.depth = 2000;
+        cfg.flow.stream.bypass = bypass;
+        let mut p = Pipeline::new(LinkType::Ethernet, &cfg).expect("pipeline");
+        let mut out = Collect::default();
+        let mut t = crate::time::Timestamp::from_micros(1_700_000_000, 0);
+        for f in &frames {
+            t = crate::time::Timestamp(t.0 + 1_000);
+            p.process(f, t, &mut out);
+        }
+        p.finish(t, &mut out);
+        let mut sids: Vec<u32> = out.alerts.iter().map(|a| a.sid).collect();
+        sids.sort();
+        sids.dedup();
+        (sids, counters(&p), eve_flow(&out.flows[0]))
+    };
+    let (sids, c, flow) = run(true);
+    // The late marker at 1,100 lies within the depth: it alerts before the bypass.
+    assert_eq!(sids, [1, 2]);
+    assert_eq!(c["flow.bypassed"], 1);
+    assert_eq!(c["flow.bypassed_depth"], 1);
+    assert!(
+        c["flow.bypassed_packets"] >= 6,
+        "{}",
+        c["flow.bypassed_packets"]
+    );
+    assert_eq!(flow["flow"]["bypass"], "local");
+    let (_, without, flow) = run(false);
+    assert_eq!(without["flow.bypassed"], 0);
+    assert_eq!(without["flow.bypassed_packets"], 0);
+    assert!(flow["flow"].get("bypass").is_none());
+    // Packet inspection stops with the bypass: fewer packets inspected.
+    assert!(c["detect.packets"] < without["detect.packets"]);
 }

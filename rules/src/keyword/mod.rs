@@ -155,6 +155,7 @@ pub fn lower(r: &ast::Rule, ctx: LowerCtx<'_>) -> Result<ir::Rule, LowerError> {
             app: Vec::new(),
             tags: Vec::new(),
             noalert: false,
+            bypass: false,
             prefilter_hint: false,
             suppress: Vec::new(),
             rate_filter: None,
@@ -594,6 +595,10 @@ impl Lowering<'_> {
             "prefilter" => {
                 o.no_value()?;
                 self.rule.prefilter_hint = true;
+            }
+            "bypass" => {
+                o.no_value()?;
+                self.rule.bypass = true;
             }
             "dns.opcode" => self.rule.app.push(AppMatch::DnsOpcode(
                 uint::parse_cmp(o.need()?, 15).map_err(inv)?,

@@ -219,6 +219,15 @@ fn other_families() {
     assert_eq!(r.list(Buffer::HttpUri).expect("uri").matches.len(), 2);
 }
 
+/// `bypass` marks the rule; it takes no value, like Suricata's.
+#[test]
+fn bypass_is_a_flag() {
+    let r = ok(r#"alert tcp any any -> any any (content:"big"; bypass; sid:1;)"#);
+    assert!(r.bypass);
+    assert!(!ok(r#"alert tcp any any -> any any (content:"big"; sid:1;)"#).bypass);
+    assert!(lower_text(r#"alert tcp any any -> any any (bypass:yes; sid:1;)"#).is_err());
+}
+
 #[test]
 fn newer_suricata_keywords() {
     let r =
