@@ -4,7 +4,7 @@
 //!
 //! Data-plane sections reuse `dataplane::runtime::EalConfig`; the control plane's sections
 //! (`[api]`, `[storage]`, `[metrics]`, `[auth]`, `[ingest]`, `[eve]`, `[blocklist]`,
-//! `[syslog]`, `[incidents]`) reuse
+//! `[syslog]`, `[incidents]`, `[[webhooks]]`) reuse
 //! `controlplane::config`'s types and its cross-field validation.
 
 use std::path::{Path, PathBuf};
@@ -55,6 +55,8 @@ pub struct Config {
     pub incidents: IncidentsConfig,
     #[serde(default)]
     pub syslog: SyslogConfig,
+    #[serde(default)]
+    pub webhooks: Vec<controlplane::config::WebhookConfig>,
 }
 
 /// `[exception_policy]`: Suricata's exception policies (`auto`, `ignore`, `pass-packet`,
@@ -427,6 +429,7 @@ impl Config {
             blocklist: self.blocklist.clone(),
             incidents: self.incidents.clone(),
             syslog: self.syslog.clone(),
+            webhooks: self.webhooks.clone(),
         }
     }
 

@@ -14,6 +14,7 @@ use crate::api::auth::Authenticator;
 use crate::api::blocks::BlocksApi;
 use crate::api::guard::{Admission, Guarded};
 use crate::api::incidents::IncidentsApi;
+use crate::api::outputs::OutputsApi;
 use crate::api::records::{AlertsApi, FlowsApi};
 use crate::api::rules::RulesApi;
 use crate::api::system::SystemApi;
@@ -26,6 +27,7 @@ use crate::incidents::Incidents;
 use crate::ingest::{Ingest, RecordSource, SignatureCatalog};
 use crate::outputs::eve::EveWriter;
 use crate::outputs::syslog::SyslogOutput;
+use crate::outputs::webhook::Webhooks;
 use crate::outputs::EveOutput;
 use crate::proto;
 use crate::seams::{Appliance, RuleCompiler};
@@ -33,6 +35,8 @@ use crate::store::{Store, StoreOptions};
 
 /// Room for the fields around a rule text in an `Add` or `Validate` request.
 const RULES_REQUEST_SLACK: usize = 4096;
+/// How long webhooks may take at shutdown to send what is queued.
+const WEBHOOK_GRACE: Duration = Duration::from_secs(5);
 /// Alerts deleted per retention pass at most.
 const RETENTION_BUDGET: usize = 500_000;
 
@@ -131,6 +135,13 @@ impl ControlPlane {
             } else {
                 None
             };
+        let webhooks = Arc::new(Webhooks::start(
+            cfg.webhook_settings()
+                .map_err(|e| Error::config(e.to_string()))?,
+            &bus,
+            incidents.as_ref().map(|i| &i.shared.changes),
+            store.clone(),
+        )?);
         let mut ingest =
             Ingest::start(&cfg.ingest, sources, store.clone(), bus.clone(), catalog)
                 .map_err(|e| Error::internal(format!("starting the ingest thread: {e}")))?;
@@ -155,6 +166,7 @@ impl ControlPlane {
             events: bus,
             incidents: incidents.as_ref().map(|i| i.shared.clone()),
             syslog: syslog.as_ref().map(|s| s.counters.clone()),
+            webhooks,
             subscriber_buffer: cfg.ingest.subscriber_buffer,
             config: cfg.api.clone(),
             started: Instant::now(),
@@ -258,6 +270,9 @@ impl ControlPlane {
         health
             .set_serving::<proto::incident_service_server::IncidentServiceServer<IncidentsApi>>()
             .await;
+        health
+            .set_serving::<proto::output_service_server::OutputServiceServer<OutputsApi>>()
+            .await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -308,6 +323,13 @@ impl ControlPlane {
             ))
             .add_service(Guarded::new(
                 proto::incident_service_server::IncidentServiceServer::new(IncidentsApi {
+                    ctx: ctx.clone(),
+                })
+                .max_decoding_message_size(small),
+                ctx.admission.clone(),
+            ))
+            .add_service(Guarded::new(
+                proto::output_service_server::OutputServiceServer::new(OutputsApi {
                     ctx: ctx.clone(),
                 })
                 .max_decoding_message_size(small),
@@ -466,6 +488,10 @@ impl ControlPlane {
             if let Some(s) = syslog.as_mut() {
                 s.join();
             }
+        })
+        .await;
+        self.ctx.webhooks.join(WEBHOOK_GRACE).await;
+        let _ = tokio::task::spawn_blocking(move || {
             if let Err(e) = store.flush() {
                 tracing::error!(error = %e, "flushing storage at shutdown");
             }

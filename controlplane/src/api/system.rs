@@ -103,6 +103,7 @@ impl SystemApi {
             out.push(("syslog.send_errors".into(), l(&s.send_errors)));
             out.push(("syslog.connects".into(), l(&s.connects)));
         }
+        out.extend(ctx.webhooks.counter_values());
         out
     }
 

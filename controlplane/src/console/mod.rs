@@ -20,12 +20,14 @@ use crate::proto::audit_service_client::AuditServiceClient;
 use crate::proto::block_service_client::BlockServiceClient;
 use crate::proto::flows_service_client::FlowsServiceClient;
 use crate::proto::incident_service_client::IncidentServiceClient;
+use crate::proto::output_service_client::OutputServiceClient;
 use crate::proto::rules_service_client::RulesServiceClient;
 use crate::proto::system_service_client::SystemServiceClient;
 
 mod audit;
 mod block;
 mod incidents;
+mod outputs;
 mod records;
 mod render;
 mod rules;
@@ -93,6 +95,9 @@ pub enum CtlCommand {
     /// Incidents: correlated alerts, scored, and their workflow.
     #[command(subcommand)]
     Incidents(incidents::IncidentsCmd),
+    /// Outputs to other tools: the webhooks' dead letters.
+    #[command(subcommand)]
+    Outputs(outputs::OutputsCmd),
 }
 
 /// `osprey ctl rules ...`
@@ -250,6 +255,7 @@ pub struct Clients {
     pub audit: AuditServiceClient<Svc>,
     pub blocks: BlockServiceClient<Svc>,
     pub incidents: IncidentServiceClient<Svc>,
+    pub outputs: OutputServiceClient<Svc>,
 }
 
 /// Resolved connection settings.
@@ -353,7 +359,8 @@ impl Connection {
             flows: FlowsServiceClient::with_interceptor(channel.clone(), auth.clone()),
             audit: AuditServiceClient::with_interceptor(channel.clone(), auth.clone()),
             blocks: BlockServiceClient::with_interceptor(channel.clone(), auth.clone()),
-            incidents: IncidentServiceClient::with_interceptor(channel, auth),
+            incidents: IncidentServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            outputs: OutputServiceClient::with_interceptor(channel, auth),
         })
     }
 }
@@ -410,6 +417,7 @@ pub async fn run_with_output(args: CtlArgs, out: &mut (dyn Write + Send)) -> any
         CtlCommand::Audit(a) => audit::run(&mut c, a, js, out).await?,
         CtlCommand::Block(cmd) => block::run(&mut c, cmd, js, out).await?,
         CtlCommand::Incidents(cmd) => incidents::run(&mut c, cmd, js, out).await?,
+        CtlCommand::Outputs(cmd) => outputs::run(&mut c, cmd, js, out).await?,
     }
     Ok(0)
 }
