@@ -4,7 +4,7 @@
 //!
 //! Data-plane sections reuse `dataplane::runtime::EalConfig`; the control plane's sections
 //! (`[api]`, `[storage]`, `[metrics]`, `[auth]`, `[ingest]`, `[eve]`, `[blocklist]`,
-//! `[syslog]`, `[incidents]`, `[[webhooks]]`) reuse
+//! `[syslog]`, `[incidents]`, `[[webhooks]]`, `[response]`, `[[playbooks]]`) reuse
 //! `controlplane::config`'s types and its cross-field validation.
 
 use std::path::{Path, PathBuf};
@@ -57,6 +57,10 @@ pub struct Config {
     pub syslog: SyslogConfig,
     #[serde(default)]
     pub webhooks: Vec<controlplane::config::WebhookConfig>,
+    #[serde(default)]
+    pub response: controlplane::config::ResponseConfig,
+    #[serde(default)]
+    pub playbooks: Vec<controlplane::playbooks::PlaybookConfig>,
 }
 
 /// `[exception_policy]`: Suricata's exception policies (`auto`, `ignore`, `pass-packet`,
@@ -430,6 +434,8 @@ impl Config {
             incidents: self.incidents.clone(),
             syslog: self.syslog.clone(),
             webhooks: self.webhooks.clone(),
+            response: self.response.clone(),
+            playbooks: self.playbooks.clone(),
         }
     }
 

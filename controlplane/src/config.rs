@@ -77,6 +77,44 @@ pub struct ControlPlaneConfig {
     pub syslog: SyslogConfig,
     pub incidents: IncidentsConfig,
     pub webhooks: Vec<WebhookConfig>,
+    pub response: ResponseConfig,
+    pub playbooks: Vec<crate::playbooks::PlaybookConfig>,
+}
+
+/// `[response]`: how playbooks (`[[playbooks]]` here and in `playbooks_file`) run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResponseConfig {
+    /// Every playbook records what it would do and does nothing.
+    pub dry_run: bool,
+    /// A TOML file of `[[playbooks]]`, validated at start (an error stops the start) and
+    /// reloaded when it changes (an error keeps the playbooks in force).
+    pub playbooks_file: Option<PathBuf>,
+    /// How often the file is checked for changes.
+    pub reload_interval_ms: u64,
+}
+
+impl Default for ResponseConfig {
+    fn default() -> Self {
+        ResponseConfig {
+            dry_run: false,
+            playbooks_file: None,
+            reload_interval_ms: 2000,
+        }
+    }
+}
+
+impl ControlPlaneConfig {
+    /// The playbook engine's settings (not yet validated: [`crate::playbooks::load`]).
+    pub fn playbook_settings(&self) -> crate::playbooks::Settings {
+        crate::playbooks::Settings {
+            inline: self.playbooks.clone(),
+            file: self.response.playbooks_file.clone(),
+            reload_interval: std::time::Duration::from_millis(self.response.reload_interval_ms),
+            dry_run: self.response.dry_run,
+            webhooks: self.webhooks.iter().map(|w| w.name.clone()).collect(),
+        }
+    }
 }
 
 /// `[[webhooks]]`: JSON POSTs of alerts and incident changes to an HTTP(S) receiver (see
@@ -864,6 +902,19 @@ impl ControlPlaneConfig {
         self.incidents.settings()?;
         self.syslog.settings()?;
         self.webhook_settings()?;
+        if self.response.reload_interval_ms == 0 {
+            return Err(cfg_err("response.reload_interval_ms", "must be > 0"));
+        }
+        if !self.playbooks.is_empty() || self.response.playbooks_file.is_some() {
+            if !self.incidents.enabled {
+                return Err(cfg_err(
+                    "playbooks",
+                    "playbooks act on incidents: [incidents] enabled must be true",
+                ));
+            }
+            crate::playbooks::load(&self.playbook_settings())
+                .map_err(|m| cfg_err("playbooks", m))?;
+        }
         Ok(())
     }
 }

@@ -52,6 +52,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod model;
 pub mod outputs;
+pub mod playbooks;
 pub mod seams;
 pub mod server;
 pub mod store;

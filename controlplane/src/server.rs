@@ -15,6 +15,7 @@ use crate::api::blocks::BlocksApi;
 use crate::api::guard::{Admission, Guarded};
 use crate::api::incidents::IncidentsApi;
 use crate::api::outputs::OutputsApi;
+use crate::api::playbooks::PlaybooksApi;
 use crate::api::records::{AlertsApi, FlowsApi};
 use crate::api::rules::RulesApi;
 use crate::api::system::SystemApi;
@@ -29,6 +30,7 @@ use crate::outputs::eve::EveWriter;
 use crate::outputs::syslog::SyslogOutput;
 use crate::outputs::webhook::Webhooks;
 use crate::outputs::EveOutput;
+use crate::playbooks::Playbooks;
 use crate::proto;
 use crate::seams::{Appliance, RuleCompiler};
 use crate::store::{Store, StoreOptions};
@@ -156,6 +158,30 @@ impl ControlPlane {
             None => None,
         };
         let (shutdown, _) = tokio::sync::watch::channel(false);
+        let playbooks = match &incidents {
+            Some(i) => {
+                let assets = cfg
+                    .incidents
+                    .settings()
+                    .map_err(|e| Error::config(e.to_string()))?
+                    .assets;
+                match Playbooks::start(
+                    cfg.playbook_settings(),
+                    i.shared.clone(),
+                    assets,
+                    blocks.clone(),
+                    webhooks.clone(),
+                    shutdown.subscribe(),
+                ) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        ingest.stop();
+                        return Err(e.context("loading the playbooks"));
+                    }
+                }
+            }
+            None => None,
+        };
         let ctx = Arc::new(ApiContext {
             store: store.clone(),
             auth,
@@ -167,6 +193,7 @@ impl ControlPlane {
             incidents: incidents.as_ref().map(|i| i.shared.clone()),
             syslog: syslog.as_ref().map(|s| s.counters.clone()),
             webhooks,
+            playbooks: playbooks.as_ref().map(|p| p.shared.clone()),
             subscriber_buffer: cfg.ingest.subscriber_buffer,
             config: cfg.api.clone(),
             started: Instant::now(),
@@ -178,6 +205,9 @@ impl ControlPlane {
         let expiry = Duration::from_millis(cfg.blocklist.expiry_check_ms);
 
         let mut tasks = Vec::new();
+        if let Some(p) = playbooks {
+            tasks.extend(p.into_tasks());
+        }
         let grpc_addr = Self::serve_grpc(&cfg, &ctx, &mut tasks).await?;
         let metrics_addr = Self::serve_metrics(&cfg, &ctx, &mut tasks).await?;
         Self::spawn_retention(&cfg, &store, &ctx, &mut tasks);
@@ -273,6 +303,9 @@ impl ControlPlane {
         health
             .set_serving::<proto::output_service_server::OutputServiceServer<OutputsApi>>()
             .await;
+        health
+            .set_serving::<proto::playbook_service_server::PlaybookServiceServer<PlaybooksApi>>()
+            .await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -330,6 +363,13 @@ impl ControlPlane {
             ))
             .add_service(Guarded::new(
                 proto::output_service_server::OutputServiceServer::new(OutputsApi {
+                    ctx: ctx.clone(),
+                })
+                .max_decoding_message_size(small),
+                ctx.admission.clone(),
+            ))
+            .add_service(Guarded::new(
+                proto::playbook_service_server::PlaybookServiceServer::new(PlaybooksApi {
                     ctx: ctx.clone(),
                 })
                 .max_decoding_message_size(small),

@@ -1,6 +1,6 @@
 //! The gRPC management API (`osprey.v1`): [`SystemService`](system), [`RulesService`](rules),
 //! `AlertsService` and `FlowsService` ([`records`]), `AuditService` ([`audit`]),
-//! `BlockService` ([`blocks`]), `OutputService` ([`outputs`]). Every
+//! `BlockService` ([`blocks`]), `OutputService` ([`outputs`]), `PlaybookService` ([`playbooks`]). Every
 //! service sits behind [`guard`], which refuses unknown callers, oversized requests and
 //! calls over their role's concurrency before the body is decoded. Handlers authorize first
 //! (refusals are audited), audit every mutating call, run RocksDB work on the blocking pool,
@@ -13,6 +13,7 @@ pub mod blocks;
 pub mod guard;
 pub mod incidents;
 pub mod outputs;
+pub mod playbooks;
 pub mod records;
 pub mod rules;
 mod status;
@@ -59,6 +60,8 @@ pub struct ApiContext {
     pub syslog: Option<Arc<crate::outputs::syslog::SyslogCounters>>,
     /// The webhook outputs (`[[webhooks]]`; none configured: empty).
     pub webhooks: Arc<crate::outputs::webhook::Webhooks>,
+    /// The playbook engine, when incidents are enabled.
+    pub playbooks: Option<Arc<crate::playbooks::PlaybooksShared>>,
     /// Queue of each tail on the event stream (`ingest.subscriber_buffer`).
     pub subscriber_buffer: usize,
     pub config: ApiConfig,

@@ -104,6 +104,9 @@ impl SystemApi {
             out.push(("syslog.connects".into(), l(&s.connects)));
         }
         out.extend(ctx.webhooks.counter_values());
+        if let Some(p) = &ctx.playbooks {
+            out.extend(p.counter_values());
+        }
         out
     }
 

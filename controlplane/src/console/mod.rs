@@ -21,6 +21,7 @@ use crate::proto::block_service_client::BlockServiceClient;
 use crate::proto::flows_service_client::FlowsServiceClient;
 use crate::proto::incident_service_client::IncidentServiceClient;
 use crate::proto::output_service_client::OutputServiceClient;
+use crate::proto::playbook_service_client::PlaybookServiceClient;
 use crate::proto::rules_service_client::RulesServiceClient;
 use crate::proto::system_service_client::SystemServiceClient;
 
@@ -28,6 +29,7 @@ mod audit;
 mod block;
 mod incidents;
 mod outputs;
+mod playbooks;
 mod records;
 mod render;
 mod rules;
@@ -98,6 +100,10 @@ pub enum CtlCommand {
     /// Outputs to other tools: the webhooks' dead letters.
     #[command(subcommand)]
     Outputs(outputs::OutputsCmd),
+    /// Playbooks: list, show, test on an incident (dry-run), reload, roll back an
+    /// incident's blocks.
+    #[command(subcommand)]
+    Playbooks(playbooks::PlaybooksCmd),
 }
 
 /// `osprey ctl rules ...`
@@ -256,6 +262,7 @@ pub struct Clients {
     pub blocks: BlockServiceClient<Svc>,
     pub incidents: IncidentServiceClient<Svc>,
     pub outputs: OutputServiceClient<Svc>,
+    pub playbooks: PlaybookServiceClient<Svc>,
 }
 
 /// Resolved connection settings.
@@ -360,7 +367,8 @@ impl Connection {
             audit: AuditServiceClient::with_interceptor(channel.clone(), auth.clone()),
             blocks: BlockServiceClient::with_interceptor(channel.clone(), auth.clone()),
             incidents: IncidentServiceClient::with_interceptor(channel.clone(), auth.clone()),
-            outputs: OutputServiceClient::with_interceptor(channel, auth),
+            outputs: OutputServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            playbooks: PlaybookServiceClient::with_interceptor(channel, auth),
         })
     }
 }
@@ -418,6 +426,7 @@ pub async fn run_with_output(args: CtlArgs, out: &mut (dyn Write + Send)) -> any
         CtlCommand::Block(cmd) => block::run(&mut c, cmd, js, out).await?,
         CtlCommand::Incidents(cmd) => incidents::run(&mut c, cmd, js, out).await?,
         CtlCommand::Outputs(cmd) => outputs::run(&mut c, cmd, js, out).await?,
+        CtlCommand::Playbooks(cmd) => playbooks::run(&mut c, cmd, js, out).await?,
     }
     Ok(0)
 }
