@@ -4,7 +4,7 @@
 //!
 //! Data-plane sections reuse `dataplane::runtime::EalConfig`; the control plane's sections
 //! (`[api]`, `[storage]`, `[metrics]`, `[auth]`, `[ingest]`, `[eve]`, `[blocklist]`,
-//! `[syslog]`, `[incidents]`, `[[webhooks]]`, `[response]`, `[[playbooks]]`) reuse
+//! `[syslog]`, `[incidents]`, `[[webhooks]]`, `[response]`, `[[playbooks]]`, `[evidence]`) reuse
 //! `controlplane::config`'s types and its cross-field validation.
 
 use std::path::{Path, PathBuf};
@@ -61,6 +61,8 @@ pub struct Config {
     pub response: controlplane::config::ResponseConfig,
     #[serde(default)]
     pub playbooks: Vec<controlplane::playbooks::PlaybookConfig>,
+    #[serde(default)]
+    pub evidence: controlplane::config::EvidenceConfig,
 }
 
 /// `[exception_policy]`: Suricata's exception policies (`auto`, `ignore`, `pass-packet`,
@@ -436,6 +438,7 @@ impl Config {
             webhooks: self.webhooks.clone(),
             response: self.response.clone(),
             playbooks: self.playbooks.clone(),
+            evidence: self.evidence.clone(),
         }
     }
 

@@ -79,6 +79,43 @@ pub struct ControlPlaneConfig {
     pub webhooks: Vec<WebhookConfig>,
     pub response: ResponseConfig,
     pub playbooks: Vec<crate::playbooks::PlaybookConfig>,
+    pub evidence: EvidenceConfig,
+}
+
+/// `[evidence]`: incident evidence with a signed chain of custody (see `crate::evidence`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvidenceConfig {
+    pub enabled: bool,
+    /// Directory of the items, the custody log and the appliance's signing key; empty: the
+    /// storage path with `-evidence` added (`data` → `data-evidence`).
+    pub path: PathBuf,
+}
+
+impl Default for EvidenceConfig {
+    fn default() -> Self {
+        EvidenceConfig {
+            enabled: true,
+            path: PathBuf::new(),
+        }
+    }
+}
+
+impl ControlPlaneConfig {
+    /// The evidence directory (`[evidence] path`, else beside the storage directory).
+    pub fn evidence_dir(&self) -> PathBuf {
+        if !self.evidence.path.as_os_str().is_empty() {
+            return self.evidence.path.clone();
+        }
+        let mut name = self
+            .storage
+            .path
+            .file_name()
+            .map(std::ffi::OsStr::to_os_string)
+            .unwrap_or_else(|| "data".into());
+        name.push("-evidence");
+        self.storage.path.with_file_name(name)
+    }
 }
 
 /// `[response]`: how playbooks (`[[playbooks]]` here and in `playbooks_file`) run.

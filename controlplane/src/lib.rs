@@ -46,6 +46,7 @@ pub mod config;
 pub mod console;
 pub mod error;
 pub mod events;
+pub mod evidence;
 pub mod health;
 pub mod incidents;
 pub mod ingest;

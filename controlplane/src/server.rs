@@ -12,6 +12,7 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use crate::api::audit::AuditApi;
 use crate::api::auth::Authenticator;
 use crate::api::blocks::BlocksApi;
+use crate::api::evidence::EvidenceApi;
 use crate::api::guard::{Admission, Guarded};
 use crate::api::incidents::IncidentsApi;
 use crate::api::outputs::OutputsApi;
@@ -24,6 +25,7 @@ use crate::blocks::BlockList;
 use crate::config::ControlPlaneConfig;
 use crate::error::{Error, Kind, Result};
 use crate::events::Bus;
+use crate::evidence::Evidence;
 use crate::incidents::Incidents;
 use crate::ingest::{Ingest, RecordSource, SignatureCatalog};
 use crate::outputs::eve::EveWriter;
@@ -158,6 +160,22 @@ impl ControlPlane {
             None => None,
         };
         let (shutdown, _) = tokio::sync::watch::channel(false);
+        let evidence = if cfg.evidence.enabled {
+            let (dir, st) = (cfg.evidence_dir(), store.clone());
+            let opened = tokio::task::spawn_blocking(move || Evidence::open(&dir, st))
+                .await
+                .map_err(|e| Error::internal(e.to_string()))
+                .and_then(|r| r);
+            match opened {
+                Ok(e) => Some(Arc::new(e)),
+                Err(e) => {
+                    ingest.stop();
+                    return Err(e.context("opening the evidence store"));
+                }
+            }
+        } else {
+            None
+        };
         let playbooks = match &incidents {
             Some(i) => {
                 let assets = cfg
@@ -171,6 +189,7 @@ impl ControlPlane {
                     assets,
                     blocks.clone(),
                     webhooks.clone(),
+                    evidence.clone(),
                     shutdown.subscribe(),
                 ) {
                     Ok(p) => Some(p),
@@ -194,6 +213,7 @@ impl ControlPlane {
             syslog: syslog.as_ref().map(|s| s.counters.clone()),
             webhooks,
             playbooks: playbooks.as_ref().map(|p| p.shared.clone()),
+            evidence,
             subscriber_buffer: cfg.ingest.subscriber_buffer,
             config: cfg.api.clone(),
             started: Instant::now(),
@@ -306,6 +326,9 @@ impl ControlPlane {
         health
             .set_serving::<proto::playbook_service_server::PlaybookServiceServer<PlaybooksApi>>()
             .await;
+        health
+            .set_serving::<proto::evidence_service_server::EvidenceServiceServer<EvidenceApi>>()
+            .await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -370,6 +393,13 @@ impl ControlPlane {
             ))
             .add_service(Guarded::new(
                 proto::playbook_service_server::PlaybookServiceServer::new(PlaybooksApi {
+                    ctx: ctx.clone(),
+                })
+                .max_decoding_message_size(small),
+                ctx.admission.clone(),
+            ))
+            .add_service(Guarded::new(
+                proto::evidence_service_server::EvidenceServiceServer::new(EvidenceApi {
                     ctx: ctx.clone(),
                 })
                 .max_decoding_message_size(small),

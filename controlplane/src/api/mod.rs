@@ -1,6 +1,6 @@
 //! The gRPC management API (`osprey.v1`): [`SystemService`](system), [`RulesService`](rules),
 //! `AlertsService` and `FlowsService` ([`records`]), `AuditService` ([`audit`]),
-//! `BlockService` ([`blocks`]), `OutputService` ([`outputs`]), `PlaybookService` ([`playbooks`]). Every
+//! `BlockService` ([`blocks`]), `OutputService` ([`outputs`]), `PlaybookService` ([`playbooks`]), `EvidenceService` ([`evidence`]). Every
 //! service sits behind [`guard`], which refuses unknown callers, oversized requests and
 //! calls over their role's concurrency before the body is decoded. Handlers authorize first
 //! (refusals are audited), audit every mutating call, run RocksDB work on the blocking pool,
@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod auth;
 pub mod blocks;
+pub mod evidence;
 pub mod guard;
 pub mod incidents;
 pub mod outputs;
@@ -62,6 +63,8 @@ pub struct ApiContext {
     pub webhooks: Arc<crate::outputs::webhook::Webhooks>,
     /// The playbook engine, when incidents are enabled.
     pub playbooks: Option<Arc<crate::playbooks::PlaybooksShared>>,
+    /// Evidence and its chain of custody, when `[evidence]` is enabled.
+    pub evidence: Option<Arc<crate::evidence::Evidence>>,
     /// Queue of each tail on the event stream (`ingest.subscriber_buffer`).
     pub subscriber_buffer: usize,
     pub config: ApiConfig,

@@ -18,6 +18,7 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use crate::proto::alerts_service_client::AlertsServiceClient;
 use crate::proto::audit_service_client::AuditServiceClient;
 use crate::proto::block_service_client::BlockServiceClient;
+use crate::proto::evidence_service_client::EvidenceServiceClient;
 use crate::proto::flows_service_client::FlowsServiceClient;
 use crate::proto::incident_service_client::IncidentServiceClient;
 use crate::proto::output_service_client::OutputServiceClient;
@@ -27,6 +28,7 @@ use crate::proto::system_service_client::SystemServiceClient;
 
 mod audit;
 mod block;
+mod evidence;
 mod incidents;
 mod outputs;
 mod playbooks;
@@ -104,6 +106,9 @@ pub enum CtlCommand {
     /// incident's blocks.
     #[command(subcommand)]
     Playbooks(playbooks::PlaybooksCmd),
+    /// Incident evidence and its signed chain of custody.
+    #[command(subcommand)]
+    Evidence(evidence::EvidenceCmd),
 }
 
 /// `osprey ctl rules ...`
@@ -263,6 +268,7 @@ pub struct Clients {
     pub incidents: IncidentServiceClient<Svc>,
     pub outputs: OutputServiceClient<Svc>,
     pub playbooks: PlaybookServiceClient<Svc>,
+    pub evidence: EvidenceServiceClient<Svc>,
 }
 
 /// Resolved connection settings.
@@ -368,7 +374,8 @@ impl Connection {
             blocks: BlockServiceClient::with_interceptor(channel.clone(), auth.clone()),
             incidents: IncidentServiceClient::with_interceptor(channel.clone(), auth.clone()),
             outputs: OutputServiceClient::with_interceptor(channel.clone(), auth.clone()),
-            playbooks: PlaybookServiceClient::with_interceptor(channel, auth),
+            playbooks: PlaybookServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            evidence: EvidenceServiceClient::with_interceptor(channel, auth),
         })
     }
 }
@@ -411,7 +418,7 @@ pub fn parse_time(s: &str, now_ns: u64) -> anyhow::Result<u64> {
 }
 
 /// Runs a console command, printing to `out`. Returns the process exit code: 0, or 1
-/// when `rules validate` finds errors. Server refusals are errors naming the gRPC code.
+/// when `rules validate` finds errors or `evidence verify` finds damage. Server refusals are errors naming the gRPC code.
 pub async fn run_with_output(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {
     let conn = Connection::resolve(&args)?;
     let mut c = conn.connect().await?;
@@ -427,6 +434,7 @@ pub async fn run_with_output(args: CtlArgs, out: &mut (dyn Write + Send)) -> any
         CtlCommand::Incidents(cmd) => incidents::run(&mut c, cmd, js, out).await?,
         CtlCommand::Outputs(cmd) => outputs::run(&mut c, cmd, js, out).await?,
         CtlCommand::Playbooks(cmd) => playbooks::run(&mut c, cmd, js, out).await?,
+        CtlCommand::Evidence(cmd) => return evidence::run(&mut c, cmd, js, out).await,
     }
     Ok(0)
 }

@@ -25,6 +25,7 @@ pub const OUTPUT_CAP: usize = 2048;
 pub struct Executor {
     pub blocks: Arc<BlockList>,
     pub webhooks: Arc<Webhooks>,
+    pub evidence: Option<Arc<crate::evidence::Evidence>>,
     pub http: reqwest::Client,
 }
 
@@ -115,6 +116,16 @@ impl Executor {
                     self.acquire(pb, inc, via, *timeout).await
                 }
             }
+            Action::CaptureEvidence => {
+                if dry_run {
+                    rec(
+                        Outcome::DryRun,
+                        format!("would collect the evidence of incident {}", inc.id),
+                    )
+                } else {
+                    self.capture(pb, inc).await
+                }
+            }
             Action::Playbook { name } => rec(
                 if dry_run {
                     Outcome::DryRun
@@ -194,6 +205,54 @@ impl Executor {
         }
     }
 
+    async fn capture(&self, pb: &Playbook, inc: &Incident) -> ActionRecord {
+        let rec = |o, d| ActionRecord::new(&pb.name, "capture_evidence", o, d);
+        let Some(ev) = self.evidence.clone() else {
+            return rec(Outcome::Error, "[evidence] is disabled".into());
+        };
+        let (id, who) = (inc.id, format!("playbook:{}", pb.name));
+        match tokio::task::spawn_blocking(move || ev.collect_incident(id, &who)).await {
+            Ok(Ok(items)) => rec(
+                Outcome::Ok,
+                format!(
+                    "evidence items {}",
+                    items
+                        .iter()
+                        .map(|i| format!("{} ({}, sha256 {})", i.item, i.kind, i.sha256))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+            Ok(Err(e)) => rec(Outcome::Error, e.to_string()),
+            Err(e) => rec(Outcome::Error, e.to_string()),
+        }
+    }
+
+    /// Logs an acquired artefact's hash in the chain of custody; a note of why not when
+    /// it could not be.
+    async fn log_artefact(
+        &self,
+        pb: &Playbook,
+        inc: &Incident,
+        sha: &str,
+        len: u64,
+        from: String,
+    ) -> String {
+        let Some(ev) = self.evidence.clone() else {
+            return "; not in the chain of custody ([evidence] is disabled)".into();
+        };
+        let (id, who, sha) = (inc.id, format!("playbook:{}", pb.name), sha.to_owned());
+        let r = tokio::task::spawn_blocking(move || {
+            ev.add_artefact(id, "memory_image", &sha, len, &format!("from {from}"), &who)
+        })
+        .await;
+        match r {
+            Ok(Ok(item)) => format!("; custody item {}", item.item),
+            Ok(Err(e)) => format!("; not in the chain of custody: {e}"),
+            Err(e) => format!("; not in the chain of custody: {e}"),
+        }
+    }
+
     async fn acquire(
         &self,
         pb: &Playbook,
@@ -208,12 +267,13 @@ impl Executor {
         };
         match got {
             Ok((sha, len)) => {
+                let custody = self.log_artefact(pb, inc, &sha, len, via_name(via)).await;
                 let mut r = ActionRecord::new(
                     &pb.name,
                     "acquire_memory",
                     Outcome::Ok,
                     format!(
-                        "memory image of {host} from {}: {len} bytes, sha256 {sha}",
+                        "memory image of {host} from {}: {len} bytes, sha256 {sha}{custody}",
                         via_name(via)
                     ),
                 );

@@ -4,6 +4,7 @@
 //!  incident changes (broadcast) ─► engine task ─ condition ─► actions in order ─► records
 //!                                    │                         block · notify · raise_priority
 //!                                    │                         run · acquire_memory · playbook
+//!                                    │                         capture_evidence
 //!                                    └─ playbooks file, polled: validated, swapped
 //!  records ─► IncidentsShared::update (the incident's `responses`) ─► audit log
 //! ```
@@ -401,6 +402,7 @@ impl Playbooks {
         assets: Assets,
         blocks: Arc<crate::blocks::BlockList>,
         webhooks: Arc<crate::outputs::webhook::Webhooks>,
+        evidence: Option<Arc<crate::evidence::Evidence>>,
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Result<Playbooks> {
         let list = load(&settings).map_err(Error::config)?;
@@ -415,6 +417,7 @@ impl Playbooks {
             exec: Executor {
                 blocks,
                 webhooks,
+                evidence,
                 http: reqwest::Client::new(),
             },
             limits: Mutex::new(RateLimits::default()),
