@@ -39,6 +39,8 @@ use crate::store::{Store, StoreOptions};
 
 /// Room for the fields around a rule text in an `Add` or `Validate` request.
 const RULES_REQUEST_SLACK: usize = 4096;
+/// How long playbooks may take at shutdown to act on the last incident changes.
+const PLAYBOOK_GRACE: Duration = Duration::from_secs(30);
 /// How long webhooks may take at shutdown to send what is queued.
 const WEBHOOK_GRACE: Duration = Duration::from_secs(5);
 /// Alerts deleted per retention pass at most.
@@ -53,6 +55,7 @@ pub struct ControlPlane {
     eve: Option<EveOutput>,
     incidents: Option<Incidents>,
     syslog: Option<SyslogOutput>,
+    playbooks: Option<Playbooks>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -190,7 +193,6 @@ impl ControlPlane {
                     blocks.clone(),
                     webhooks.clone(),
                     evidence.clone(),
-                    shutdown.subscribe(),
                 ) {
                     Ok(p) => Some(p),
                     Err(e) => {
@@ -225,9 +227,6 @@ impl ControlPlane {
         let expiry = Duration::from_millis(cfg.blocklist.expiry_check_ms);
 
         let mut tasks = Vec::new();
-        if let Some(p) = playbooks {
-            tasks.extend(p.into_tasks());
-        }
         let grpc_addr = Self::serve_grpc(&cfg, &ctx, &mut tasks).await?;
         let metrics_addr = Self::serve_metrics(&cfg, &ctx, &mut tasks).await?;
         Self::spawn_retention(&cfg, &store, &ctx, &mut tasks);
@@ -249,6 +248,7 @@ impl ControlPlane {
             eve,
             incidents,
             syslog,
+            playbooks,
             tasks,
         })
     }
@@ -560,6 +560,10 @@ impl ControlPlane {
             }
         })
         .await;
+        // The correlator has stopped: playbooks act on its last changes, then webhooks send.
+        if let Some(p) = self.playbooks.take() {
+            p.stop(PLAYBOOK_GRACE).await;
+        }
         self.ctx.webhooks.join(WEBHOOK_GRACE).await;
         let _ = tokio::task::spawn_blocking(move || {
             if let Err(e) = store.flush() {

@@ -390,6 +390,7 @@ fn append(inc: &mut Incident, records: Vec<ActionRecord>) {
 #[derive(Debug)]
 pub struct Playbooks {
     pub shared: Arc<PlaybooksShared>,
+    stop: tokio::sync::watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -403,7 +404,6 @@ impl Playbooks {
         blocks: Arc<crate::blocks::BlockList>,
         webhooks: Arc<crate::outputs::webhook::Webhooks>,
         evidence: Option<Arc<crate::evidence::Evidence>>,
-        shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Result<Playbooks> {
         let list = load(&settings).map_err(Error::config)?;
         let rx = incidents.changes.subscribe();
@@ -422,28 +422,55 @@ impl Playbooks {
             },
             limits: Mutex::new(RateLimits::default()),
         });
-        let mut tasks = vec![tokio::spawn(run(shared.clone(), rx, shutdown.clone()))];
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut tasks = vec![tokio::spawn(run(shared.clone(), rx, stopped.clone()))];
         if shared.settings.file.is_some() {
-            tasks.push(tokio::spawn(watch_file(shared.clone(), shutdown)));
+            tasks.push(tokio::spawn(watch_file(shared.clone(), stopped)));
         }
-        Ok(Playbooks { shared, tasks })
+        Ok(Playbooks {
+            shared,
+            stop,
+            tasks,
+        })
     }
 
-    /// The engine's tasks (they end at shutdown), for the server to wait on.
-    pub fn into_tasks(self) -> Vec<JoinHandle<()>> {
-        self.tasks
+    /// Acts on the incident changes still queued (call once the correlator has stopped),
+    /// waiting up to `grace`, then stops.
+    pub async fn stop(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let deadline = tokio::time::Instant::now() + grace;
+        for t in self.tasks {
+            let abort = t.abort_handle();
+            if tokio::time::timeout_at(deadline, t).await.is_err() {
+                abort.abort();
+            }
+        }
     }
 }
 
 async fn run(
     shared: Arc<PlaybooksShared>,
     mut rx: broadcast::Receiver<Arc<Incident>>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let mut stopping = false;
     loop {
-        let inc = tokio::select! {
-            _ = crate::api::until_shutdown(&mut shutdown) => break,
-            r = rx.recv() => r,
+        let inc = if stopping {
+            match rx.try_recv() {
+                Ok(i) => Ok(i),
+                Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                    Err(broadcast::error::RecvError::Lagged(n))
+                }
+                Err(_) => break,
+            }
+        } else {
+            tokio::select! {
+                _ = crate::api::until_shutdown(&mut stop) => {
+                    stopping = true;
+                    continue;
+                }
+                r = rx.recv() => r,
+            }
         };
         match inc {
             Ok(i) => shared.on_change(&i).await,
