@@ -1,6 +1,6 @@
 //! Configuration of the control plane's part of the appliance config: the `[api]`,
-//! `[storage]`, `[metrics]`, `[auth]`, `[ingest]`, `[eve]`, `[syslog]` and `[incidents]`
-//! sections. Every struct denies
+//! `[storage]`, `[metrics]`, `[auth]`, `[ingest]`, `[eve]`, `[syslog]`, `[incidents]`,
+//! `[[webhooks]]`, `[response]`, `[[playbooks]]` and `[evidence]` sections. Every struct denies
 //! unknown fields; [`ControlPlaneConfig::validate`] checks what serde cannot and names the key.
 //!
 //! ```toml
