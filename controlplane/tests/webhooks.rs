@@ -1,6 +1,7 @@
 //! Webhook outputs through the real control plane (RocksDB on disk, gRPC on 127.0.0.1:0,
 //! alerts through a worker ring and ingest) to a real HTTP receiver (axum on 127.0.0.1:0)
-//! that can answer 200, answer 500, or hang.
+//! that can answer 200, answer 500, or hang, and to an HTTPS receiver (rustls, a
+//! certificate rcgen made) trusted through the configured CA only.
 
 mod common;
 
@@ -324,4 +325,122 @@ fn bad_webhook_settings_are_refused_naming_the_key() {
     let e = toml::from_str::<ControlPlaneConfig>(toml).unwrap_err();
     assert!(e.to_string().contains("unknown field `retries`"), "{e}");
     assert!(e.to_string().contains("line 4"), "{e}");
+}
+
+/// A CA (PEM) and a server certificate and key it signed for 127.0.0.1.
+fn ca_and_server() -> (
+    String,
+    rustls::pki_types::CertificateDer<'static>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_pem = p.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(p, ca_key);
+    let mut leaf = CertificateParams::new(Vec::<String>::new()).unwrap();
+    leaf.subject_alt_names = vec![SanType::IpAddress("127.0.0.1".parse().unwrap())];
+    let key = KeyPair::generate().unwrap();
+    let cert = leaf.signed_by(&key, &issuer).unwrap();
+    (
+        ca_pem,
+        cert.der().to_vec().into(),
+        rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
+    )
+}
+
+/// An HTTPS receiver on 127.0.0.1:0 (rustls, one request per connection): its URL, its
+/// CA's PEM, and the bodies it got.
+fn tls_receiver() -> (String, String, Arc<Mutex<Vec<serde_json::Value>>>) {
+    use std::io::{BufRead as _, Read as _, Write as _};
+    let (ca, cert, key) = ca_and_server();
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap(),
+    );
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}/hook", l.local_addr().unwrap());
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let g = got.clone();
+    std::thread::spawn(move || {
+        for sock in l.incoming() {
+            let Ok(sock) = sock else { continue };
+            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = std::io::BufReader::new(rustls::StreamOwned::new(conn, sock));
+            let mut len = 0usize;
+            let mut line = String::new();
+            let mut ok = true;
+            loop {
+                line.clear();
+                if tls.read_line(&mut line).unwrap_or(0) == 0 {
+                    ok = false;
+                    break;
+                }
+                let l = line.trim_end().to_ascii_lowercase();
+                if l.is_empty() {
+                    break;
+                }
+                if let Some(v) = l.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+            }
+            if !ok {
+                continue; // the client refused our certificate
+            }
+            let mut body = vec![0; len];
+            tls.read_exact(&mut body).unwrap();
+            g.lock()
+                .unwrap()
+                .push(serde_json::from_slice(&body).unwrap());
+            let s = tls.get_mut();
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = s.flush();
+            s.conn.send_close_notify();
+            let _ = s.flush();
+        }
+    });
+    (url, ca, got)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_receiver_is_trusted_through_the_configured_ca_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, ca, got) = tls_receiver();
+    let (other_ca, _, _) = ca_and_server();
+    std::fs::write(dir.path().join("ca.pem"), ca).unwrap();
+    std::fs::write(dir.path().join("other.pem"), other_ca).unwrap();
+    let mut good = webhook(dir.path(), &url, 1, 2000, 16);
+    good.incidents = false;
+    good.ca = Some(dir.path().join("ca.pem"));
+    let mut bad = good.clone();
+    bad.name = "wrong-ca".into();
+    bad.ca = Some(dir.path().join("other.pem"));
+    let mut cfg = config(dir.path(), good);
+    cfg.webhooks.push(bad);
+    let (cp, ring, _) = start(cfg).await;
+    assert!(ring.push_alert(alert(1)));
+    let good = counters(&cp);
+    let bad = cp.ctx.webhooks.get("wrong-ca").unwrap().counters.clone();
+    wait_for("the HTTPS delivery", || load(&good.delivered) == 1).await;
+    wait_for("the refused certificate's dead letter", || {
+        load(&bad.dead_lettered) == 1
+    })
+    .await;
+    assert_eq!(got.lock().unwrap().len(), 1);
+    assert_eq!(got.lock().unwrap()[0]["alert"]["signature_id"], 1001);
+    let dl = cp.ctx.store.dead_letters("wrong-ca", 0, 10).unwrap().0;
+    assert!(
+        dl[0].last_error.contains("certificate"),
+        "{}",
+        dl[0].last_error
+    );
+    cp.shutdown().await;
 }
