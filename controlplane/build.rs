@@ -9,6 +9,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/osprey/v1/audit.proto",
         "proto/osprey/v1/blocks.proto",
         "proto/osprey/v1/incidents.proto",
+        "proto/osprey/v1/outputs.proto",
+        "proto/osprey/v1/playbooks.proto",
+        "proto/osprey/v1/evidence.proto",
     ];
     for p in &protos {
         println!("cargo:rerun-if-changed={p}");

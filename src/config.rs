@@ -4,7 +4,7 @@
 //!
 //! Data-plane sections reuse `dataplane::runtime::EalConfig`; the control plane's sections
 //! (`[api]`, `[storage]`, `[metrics]`, `[auth]`, `[ingest]`, `[eve]`, `[blocklist]`,
-//! `[syslog]`, `[incidents]`) reuse
+//! `[syslog]`, `[incidents]`, `[[webhooks]]`, `[response]`, `[[playbooks]]`, `[evidence]`) reuse
 //! `controlplane::config`'s types and its cross-field validation.
 
 use std::path::{Path, PathBuf};
@@ -61,6 +61,14 @@ pub struct Config {
     pub incidents: IncidentsConfig,
     #[serde(default)]
     pub syslog: SyslogConfig,
+    #[serde(default)]
+    pub webhooks: Vec<controlplane::config::WebhookConfig>,
+    #[serde(default)]
+    pub response: controlplane::config::ResponseConfig,
+    #[serde(default)]
+    pub playbooks: Vec<controlplane::playbooks::PlaybookConfig>,
+    #[serde(default)]
+    pub evidence: controlplane::config::EvidenceConfig,
 }
 
 /// `[exception_policy]`: Suricata's exception policies (`auto`, `ignore`, `pass-packet`,
@@ -582,6 +590,10 @@ impl Config {
             incidents: self.incidents.clone(),
             syslog: self.syslog.clone(),
             watchdog: self.runtime.watchdog().ok().flatten(),
+            webhooks: self.webhooks.clone(),
+            response: self.response.clone(),
+            playbooks: self.playbooks.clone(),
+            evidence: self.evidence.clone(),
         }
     }
 

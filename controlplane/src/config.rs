@@ -1,6 +1,6 @@
 //! Configuration of the control plane's part of the appliance config: the `[api]`,
-//! `[storage]`, `[metrics]`, `[auth]`, `[ingest]`, `[eve]`, `[syslog]` and `[incidents]`
-//! sections. Every struct denies
+//! `[storage]`, `[metrics]`, `[auth]`, `[ingest]`, `[eve]`, `[syslog]`, `[incidents]`,
+//! `[[webhooks]]`, `[response]`, `[[playbooks]]` and `[evidence]` sections. Every struct denies
 //! unknown fields; [`ControlPlaneConfig::validate`] checks what serde cannot and names the key.
 //!
 //! ```toml
@@ -79,6 +79,238 @@ pub struct ControlPlaneConfig {
     /// The stall watchdog: a running worker without a heartbeat for this long is reported
     /// (component `workers`); `None`: no watchdog.
     pub watchdog: Option<std::time::Duration>,
+    pub webhooks: Vec<WebhookConfig>,
+    pub response: ResponseConfig,
+    pub playbooks: Vec<crate::playbooks::PlaybookConfig>,
+    pub evidence: EvidenceConfig,
+}
+
+/// `[evidence]`: incident evidence with a signed chain of custody (see `crate::evidence`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvidenceConfig {
+    pub enabled: bool,
+    /// Directory of the items, the custody log and the appliance's signing key; empty: the
+    /// storage path with `-evidence` added (`data` → `data-evidence`).
+    pub path: PathBuf,
+}
+
+impl Default for EvidenceConfig {
+    fn default() -> Self {
+        EvidenceConfig {
+            enabled: true,
+            path: PathBuf::new(),
+        }
+    }
+}
+
+impl ControlPlaneConfig {
+    /// The evidence directory (`[evidence] path`, else beside the storage directory).
+    pub fn evidence_dir(&self) -> PathBuf {
+        if !self.evidence.path.as_os_str().is_empty() {
+            return self.evidence.path.clone();
+        }
+        let mut name = self
+            .storage
+            .path
+            .file_name()
+            .map(std::ffi::OsStr::to_os_string)
+            .unwrap_or_else(|| "data".into());
+        name.push("-evidence");
+        self.storage.path.with_file_name(name)
+    }
+}
+
+/// `[response]`: how playbooks (`[[playbooks]]` here and in `playbooks_file`) run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResponseConfig {
+    /// Every playbook records what it would do and does nothing.
+    pub dry_run: bool,
+    /// A TOML file of `[[playbooks]]`, validated at start (an error stops the start) and
+    /// reloaded when it changes (an error keeps the playbooks in force).
+    pub playbooks_file: Option<PathBuf>,
+    /// How often the file is checked for changes.
+    pub reload_interval_ms: u64,
+}
+
+impl Default for ResponseConfig {
+    fn default() -> Self {
+        ResponseConfig {
+            dry_run: false,
+            playbooks_file: None,
+            reload_interval_ms: 2000,
+        }
+    }
+}
+
+impl ControlPlaneConfig {
+    /// The playbook engine's settings (not yet validated: [`crate::playbooks::load`]).
+    pub fn playbook_settings(&self) -> crate::playbooks::Settings {
+        crate::playbooks::Settings {
+            inline: self.playbooks.clone(),
+            file: self.response.playbooks_file.clone(),
+            reload_interval: std::time::Duration::from_millis(self.response.reload_interval_ms),
+            dry_run: self.response.dry_run,
+            webhooks: self.webhooks.iter().map(|w| w.name.clone()).collect(),
+        }
+    }
+}
+
+/// `[[webhooks]]`: JSON POSTs of alerts and incident changes to an HTTP(S) receiver (see
+/// `crate::outputs::webhook`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// How playbooks and `osprey ctl outputs` name it: letters, digits, `_`, `-`.
+    pub name: String,
+    /// `http://` or `https://` URL the JSON is posted to.
+    pub url: String,
+    /// Post every stored alert (its EVE record).
+    #[serde(default)]
+    pub alerts: bool,
+    /// Post every incident change.
+    #[serde(default)]
+    pub incidents: bool,
+    /// One attempt's limit, connecting included.
+    #[serde(default = "WebhookConfig::default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Attempts before the delivery is stored as a dead letter.
+    #[serde(default = "WebhookConfig::default_attempts")]
+    pub attempts: u32,
+    /// Wait after the first failed attempt, doubling after each up to `backoff_max_ms`.
+    #[serde(default = "WebhookConfig::default_backoff_min_ms")]
+    pub backoff_min_ms: u64,
+    #[serde(default = "WebhookConfig::default_backoff_max_ms")]
+    pub backoff_max_ms: u64,
+    /// Deliveries queued per source; beyond, dropped and counted (`webhook.<name>.overflow`,
+    /// `events.webhook_<name>.dropped`), never slowing ingest.
+    #[serde(default = "WebhookConfig::default_queue")]
+    pub queue: usize,
+    /// CA certificate(s), PEM, trusted for this receiver instead of the system's roots.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    /// File holding a bearer token sent as `Authorization: Bearer <token>`.
+    #[serde(default)]
+    pub bearer_token_file: Option<PathBuf>,
+    /// File holding an HMAC key: each body is signed in `X-Osprey-Signature`.
+    #[serde(default)]
+    pub hmac_key_file: Option<PathBuf>,
+}
+
+impl WebhookConfig {
+    fn default_timeout_ms() -> u64 {
+        5000
+    }
+    fn default_attempts() -> u32 {
+        5
+    }
+    fn default_backoff_min_ms() -> u64 {
+        500
+    }
+    fn default_backoff_max_ms() -> u64 {
+        60_000
+    }
+    fn default_queue() -> usize {
+        10_000
+    }
+
+    /// The output's settings, or the first bad key (`webhooks[i].key`).
+    pub fn settings(
+        &self,
+        i: usize,
+    ) -> Result<crate::outputs::webhook::WebhookSettings, ConfigError> {
+        let key = |k: &str| format!("webhooks[{i}].{k}");
+        if self.name.is_empty()
+            || self.name.len() > 64
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(cfg_err(&key("name"), "1 to 64 letters, digits, `_` or `-`"));
+        }
+        let url = reqwest::Url::parse(&self.url)
+            .map_err(|e| cfg_err(&key("url"), format!("{:?}: {e}", self.url)))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(cfg_err(&key("url"), "must be an http:// or https:// URL"));
+        }
+        if self.timeout_ms == 0 {
+            return Err(cfg_err(&key("timeout_ms"), "must be > 0"));
+        }
+        if !(1..=100).contains(&self.attempts) {
+            return Err(cfg_err(&key("attempts"), "must be within 1..=100"));
+        }
+        if self.backoff_min_ms == 0 || self.backoff_min_ms > self.backoff_max_ms {
+            return Err(cfg_err(
+                &key("backoff_min_ms"),
+                "must be > 0 and at most backoff_max_ms",
+            ));
+        }
+        if self.queue == 0 {
+            return Err(cfg_err(&key("queue"), "must be > 0"));
+        }
+        let secret = |k: &str, p: &Option<PathBuf>| -> Result<Option<String>, ConfigError> {
+            p.as_ref()
+                .map(|p| {
+                    let t = std::fs::read_to_string(p)
+                        .map_err(|e| cfg_err(&key(k), format!("{}: {e}", p.display())))?;
+                    let t = t.trim().to_owned();
+                    if t.is_empty() {
+                        return Err(cfg_err(&key(k), format!("{} is empty", p.display())));
+                    }
+                    Ok(t)
+                })
+                .transpose()
+        };
+        let bearer_token = secret("bearer_token_file", &self.bearer_token_file)?;
+        if bearer_token
+            .as_deref()
+            .is_some_and(|t| t.chars().any(|c| !c.is_ascii_graphic()))
+        {
+            return Err(cfg_err(
+                &key("bearer_token_file"),
+                "the token must be printable ASCII without spaces",
+            ));
+        }
+        let hmac_key = secret("hmac_key_file", &self.hmac_key_file)?.map(String::into_bytes);
+        Ok(crate::outputs::webhook::WebhookSettings {
+            name: self.name.clone(),
+            url,
+            events: crate::outputs::webhook::Events {
+                alerts: self.alerts,
+                incidents: self.incidents,
+            },
+            timeout: std::time::Duration::from_millis(self.timeout_ms),
+            attempts: self.attempts,
+            backoff_min: std::time::Duration::from_millis(self.backoff_min_ms),
+            backoff_max: std::time::Duration::from_millis(self.backoff_max_ms),
+            queue: self.queue,
+            ca: self.ca.clone(),
+            bearer_token,
+            hmac_key,
+        })
+    }
+}
+
+impl ControlPlaneConfig {
+    /// Every webhook's settings, or the first bad key; names must be unique.
+    pub fn webhook_settings(
+        &self,
+    ) -> Result<Vec<crate::outputs::webhook::WebhookSettings>, ConfigError> {
+        let mut out: Vec<crate::outputs::webhook::WebhookSettings> = Vec::new();
+        for (i, w) in self.webhooks.iter().enumerate() {
+            let s = w.settings(i)?;
+            if out.iter().any(|o| o.name == s.name) {
+                return Err(cfg_err(
+                    &format!("webhooks[{i}].name"),
+                    format!("{:?} is used by another webhook", s.name),
+                ));
+            }
+            out.push(s);
+        }
+        Ok(out)
+    }
 }
 
 /// `[syslog]`: every stored alert's EVE record as an RFC 5424 message to a SIEM.
@@ -86,7 +318,8 @@ pub struct ControlPlaneConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct SyslogConfig {
     pub enabled: bool,
-    /// `"udp"` or `"tcp"` (octet-counted frames).
+    /// `"udp"`, `"tcp"` (octet-counted frames) or `"tls"` (RFC 5425: octet-counted frames
+    /// over TLS).
     pub transport: crate::outputs::syslog::Transport,
     pub server: SocketAddr,
     /// Syslog facility, 0..=23 (16 = local0).
@@ -96,6 +329,11 @@ pub struct SyslogConfig {
     /// Alerts queued for the output; beyond, they are dropped for it (counted in
     /// `events.syslog.dropped`), never slowing ingest.
     pub queue: usize,
+    /// TLS: CA certificate(s), PEM, that sign the server's certificate (else the Mozilla
+    /// roots).
+    pub ca: Option<PathBuf>,
+    /// TLS: the name the server's certificate must carry; empty = the server's address.
+    pub tls_server_name: String,
 }
 
 impl Default for SyslogConfig {
@@ -107,6 +345,8 @@ impl Default for SyslogConfig {
             facility: 16,
             hostname: String::new(),
             queue: 65_536,
+            ca: None,
+            tls_server_name: String::new(),
         }
     }
 }
@@ -126,12 +366,43 @@ impl SyslogConfig {
                 "at most 255 printable ASCII characters without spaces (RFC 5424)",
             ));
         }
+        let tls = match self.transport {
+            crate::outputs::syslog::Transport::Tls => Some(self.tls_settings()?),
+            _ if self.ca.is_some() => {
+                return Err(cfg_err("syslog.ca", "is only for transport = \"tls\""))
+            }
+            _ => None,
+        };
         Ok(crate::outputs::syslog::SyslogSettings {
             transport: self.transport,
             server: self.server,
             facility: self.facility,
             hostname: self.hostname.clone(),
             queue: self.queue,
+            tls,
+        })
+    }
+
+    fn tls_settings(&self) -> Result<crate::outputs::syslog::TlsSettings, ConfigError> {
+        let pem = self
+            .ca
+            .as_ref()
+            .map(|p| {
+                std::fs::read(p).map_err(|e| cfg_err("syslog.ca", format!("{}: {e}", p.display())))
+            })
+            .transpose()?;
+        let name = if self.tls_server_name.is_empty() {
+            self.server.ip().to_string()
+        } else {
+            self.tls_server_name.clone()
+        };
+        crate::outputs::syslog::TlsSettings::new(pem.as_deref(), &name).map_err(|m| {
+            let key = if m.starts_with("server name") {
+                "syslog.tls_server_name"
+            } else {
+                "syslog.ca"
+            };
+            cfg_err(key, m)
         })
     }
 }
@@ -670,6 +941,20 @@ impl ControlPlaneConfig {
         }
         self.incidents.settings()?;
         self.syslog.settings()?;
+        self.webhook_settings()?;
+        if self.response.reload_interval_ms == 0 {
+            return Err(cfg_err("response.reload_interval_ms", "must be > 0"));
+        }
+        if !self.playbooks.is_empty() || self.response.playbooks_file.is_some() {
+            if !self.incidents.enabled {
+                return Err(cfg_err(
+                    "playbooks",
+                    "playbooks act on incidents: [incidents] enabled must be true",
+                ));
+            }
+            crate::playbooks::load(&self.playbook_settings())
+                .map_err(|m| cfg_err("playbooks", m))?;
+        }
         Ok(())
     }
 }
@@ -750,7 +1035,7 @@ mod tests {
         let bad = |t: &str| ControlPlaneConfig::from_toml_str(t).unwrap_err();
         assert_eq!(bad("[syslog]\nfacility = 24\n").key, "syslog.facility");
         assert_eq!(bad("[syslog]\nhostname = \"a b\"\n").key, "syslog.hostname");
-        assert!(bad("[syslog]\ntransport = \"tls\"\n")
+        assert!(bad("[syslog]\ntransport = \"quic\"\n")
             .message
             .contains("unknown variant"));
     }

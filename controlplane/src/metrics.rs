@@ -55,6 +55,7 @@ fn is_gauge(name: &str) -> bool {
             | "blocklist.max_entries"
             | "blocklist.published_generation"
             | "incidents.in_memory"
+            | "playbooks.loaded"
     ) || (name.starts_with("events.") && name.ends_with(".subscribers"))
 }
 

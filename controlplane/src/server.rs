@@ -12,8 +12,11 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use crate::api::audit::AuditApi;
 use crate::api::auth::Authenticator;
 use crate::api::blocks::BlocksApi;
+use crate::api::evidence::EvidenceApi;
 use crate::api::guard::{Admission, Guarded};
 use crate::api::incidents::IncidentsApi;
+use crate::api::outputs::OutputsApi;
+use crate::api::playbooks::PlaybooksApi;
 use crate::api::records::{AlertsApi, FlowsApi};
 use crate::api::rules::RulesApi;
 use crate::api::system::SystemApi;
@@ -22,17 +25,24 @@ use crate::blocks::BlockList;
 use crate::config::ControlPlaneConfig;
 use crate::error::{Error, Kind, Result};
 use crate::events::Bus;
+use crate::evidence::Evidence;
 use crate::incidents::Incidents;
 use crate::ingest::{Ingest, RecordSource, SignatureCatalog};
 use crate::outputs::eve::EveWriter;
 use crate::outputs::syslog::SyslogOutput;
+use crate::outputs::webhook::Webhooks;
 use crate::outputs::EveOutput;
+use crate::playbooks::Playbooks;
 use crate::proto;
 use crate::seams::{Appliance, RuleCompiler};
 use crate::store::{Store, StoreOptions};
 
 /// Room for the fields around a rule text in an `Add` or `Validate` request.
 const RULES_REQUEST_SLACK: usize = 4096;
+/// How long playbooks may take at shutdown to act on the last incident changes.
+const PLAYBOOK_GRACE: Duration = Duration::from_secs(30);
+/// How long webhooks may take at shutdown to send what is queued.
+const WEBHOOK_GRACE: Duration = Duration::from_secs(5);
 /// Alerts deleted per retention pass at most.
 const RETENTION_BUDGET: usize = 500_000;
 
@@ -45,6 +55,7 @@ pub struct ControlPlane {
     eve: Option<EveOutput>,
     incidents: Option<Incidents>,
     syslog: Option<SyslogOutput>,
+    playbooks: Option<Playbooks>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -131,6 +142,13 @@ impl ControlPlane {
             } else {
                 None
             };
+        let webhooks = Arc::new(Webhooks::start(
+            cfg.webhook_settings()
+                .map_err(|e| Error::config(e.to_string()))?,
+            &bus,
+            incidents.as_ref().map(|i| &i.shared.changes),
+            store.clone(),
+        )?);
         let mut ingest =
             Ingest::start(&cfg.ingest, sources, store.clone(), bus.clone(), catalog)
                 .map_err(|e| Error::internal(format!("starting the ingest thread: {e}")))?;
@@ -145,6 +163,46 @@ impl ControlPlane {
             None => None,
         };
         let (shutdown, _) = tokio::sync::watch::channel(false);
+        let evidence = if cfg.evidence.enabled {
+            let (dir, st) = (cfg.evidence_dir(), store.clone());
+            let opened = tokio::task::spawn_blocking(move || Evidence::open(&dir, st))
+                .await
+                .map_err(|e| Error::internal(e.to_string()))
+                .and_then(|r| r);
+            match opened {
+                Ok(e) => Some(Arc::new(e)),
+                Err(e) => {
+                    ingest.stop();
+                    return Err(e.context("opening the evidence store"));
+                }
+            }
+        } else {
+            None
+        };
+        let playbooks = match &incidents {
+            Some(i) => {
+                let assets = cfg
+                    .incidents
+                    .settings()
+                    .map_err(|e| Error::config(e.to_string()))?
+                    .assets;
+                match Playbooks::start(
+                    cfg.playbook_settings(),
+                    i.shared.clone(),
+                    assets,
+                    blocks.clone(),
+                    webhooks.clone(),
+                    evidence.clone(),
+                ) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        ingest.stop();
+                        return Err(e.context("loading the playbooks"));
+                    }
+                }
+            }
+            None => None,
+        };
         let ctx = Arc::new(ApiContext {
             store: store.clone(),
             auth,
@@ -155,6 +213,9 @@ impl ControlPlane {
             events: bus,
             incidents: incidents.as_ref().map(|i| i.shared.clone()),
             syslog: syslog.as_ref().map(|s| s.counters.clone()),
+            webhooks,
+            playbooks: playbooks.as_ref().map(|p| p.shared.clone()),
+            evidence,
             subscriber_buffer: cfg.ingest.subscriber_buffer,
             config: cfg.api.clone(),
             started: Instant::now(),
@@ -198,6 +259,7 @@ impl ControlPlane {
             eve,
             incidents,
             syslog,
+            playbooks,
             tasks,
         })
     }
@@ -270,6 +332,15 @@ impl ControlPlane {
         health
             .set_serving::<proto::incident_service_server::IncidentServiceServer<IncidentsApi>>()
             .await;
+        health
+            .set_serving::<proto::output_service_server::OutputServiceServer<OutputsApi>>()
+            .await;
+        health
+            .set_serving::<proto::playbook_service_server::PlaybookServiceServer<PlaybooksApi>>()
+            .await;
+        health
+            .set_serving::<proto::evidence_service_server::EvidenceServiceServer<EvidenceApi>>()
+            .await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -320,6 +391,27 @@ impl ControlPlane {
             ))
             .add_service(Guarded::new(
                 proto::incident_service_server::IncidentServiceServer::new(IncidentsApi {
+                    ctx: ctx.clone(),
+                })
+                .max_decoding_message_size(small),
+                ctx.admission.clone(),
+            ))
+            .add_service(Guarded::new(
+                proto::output_service_server::OutputServiceServer::new(OutputsApi {
+                    ctx: ctx.clone(),
+                })
+                .max_decoding_message_size(small),
+                ctx.admission.clone(),
+            ))
+            .add_service(Guarded::new(
+                proto::playbook_service_server::PlaybookServiceServer::new(PlaybooksApi {
+                    ctx: ctx.clone(),
+                })
+                .max_decoding_message_size(small),
+                ctx.admission.clone(),
+            ))
+            .add_service(Guarded::new(
+                proto::evidence_service_server::EvidenceServiceServer::new(EvidenceApi {
                     ctx: ctx.clone(),
                 })
                 .max_decoding_message_size(small),
@@ -478,6 +570,14 @@ impl ControlPlane {
             if let Some(s) = syslog.as_mut() {
                 s.join();
             }
+        })
+        .await;
+        // The correlator has stopped: playbooks act on its last changes, then webhooks send.
+        if let Some(p) = self.playbooks.take() {
+            p.stop(PLAYBOOK_GRACE).await;
+        }
+        self.ctx.webhooks.join(WEBHOOK_GRACE).await;
+        let _ = tokio::task::spawn_blocking(move || {
             if let Err(e) = store.flush() {
                 tracing::error!(error = %e, "flushing storage at shutdown");
             }

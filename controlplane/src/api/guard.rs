@@ -66,7 +66,8 @@ impl Class {
             | "osprey.v1.FlowsService/Query"
             | "osprey.v1.AuditService/List"
             | "osprey.v1.BlockService/List"
-            | "osprey.v1.IncidentService/List" => Some(Class::Query),
+            | "osprey.v1.IncidentService/List"
+            | "osprey.v1.OutputService/ListDeadLetters" => Some(Class::Query),
             _ => None,
         }
     }

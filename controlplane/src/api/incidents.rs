@@ -120,6 +120,8 @@ pub fn incident_proto(i: &Incident, now_ns: u64) -> proto::Incident {
             .collect(),
         tags: i.tags.clone(),
         updated_ns: i.updated_ns,
+        techniques: i.techniques.clone(),
+        responses: i.responses.iter().map(Into::into).collect(),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The gRPC management API (`osprey.v1`): [`SystemService`](system), [`RulesService`](rules),
 //! `AlertsService` and `FlowsService` ([`records`]), `AuditService` ([`audit`]),
-//! `BlockService` ([`blocks`]). Every
+//! `BlockService` ([`blocks`]), `OutputService` ([`outputs`]), `PlaybookService` ([`playbooks`]), `EvidenceService` ([`evidence`]). Every
 //! service sits behind [`guard`], which refuses unknown callers, oversized requests and
 //! calls over their role's concurrency before the body is decoded. Handlers authorize first
 //! (refusals are audited), audit every mutating call, run RocksDB work on the blocking pool,
@@ -10,8 +10,11 @@
 pub mod audit;
 pub mod auth;
 pub mod blocks;
+pub mod evidence;
 pub mod guard;
 pub mod incidents;
+pub mod outputs;
+pub mod playbooks;
 pub mod records;
 pub mod rules;
 mod status;
@@ -56,6 +59,12 @@ pub struct ApiContext {
     pub incidents: Option<Arc<crate::incidents::IncidentsShared>>,
     /// The syslog output's counters, when `[syslog]` is enabled.
     pub syslog: Option<Arc<crate::outputs::syslog::SyslogCounters>>,
+    /// The webhook outputs (`[[webhooks]]`; none configured: empty).
+    pub webhooks: Arc<crate::outputs::webhook::Webhooks>,
+    /// The playbook engine, when incidents are enabled.
+    pub playbooks: Option<Arc<crate::playbooks::PlaybooksShared>>,
+    /// Evidence and its chain of custody, when `[evidence]` is enabled.
+    pub evidence: Option<Arc<crate::evidence::Evidence>>,
     /// Queue of each tail on the event stream (`ingest.subscriber_buffer`).
     pub subscriber_buffer: usize,
     pub config: ApiConfig,

@@ -103,6 +103,10 @@ impl SystemApi {
             out.push(("syslog.send_errors".into(), l(&s.send_errors)));
             out.push(("syslog.connects".into(), l(&s.connects)));
         }
+        out.extend(ctx.webhooks.counter_values());
+        if let Some(p) = &ctx.playbooks {
+            out.extend(p.counter_values());
+        }
         out
     }
 

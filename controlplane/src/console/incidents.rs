@@ -105,7 +105,8 @@ pub(super) fn incident_json(i: &proto::Incident) -> serde_json::Value {
         "time_in_state_ns": i.time_in_state.iter().map(|t| (t.state.clone(), json!(t.ns))).collect::<serde_json::Map<_, _>>(),
         "assignee": i.assignee,
         "notes": i.notes.iter().map(|n| json!({"time_ns": n.time_ns, "who": n.who, "text": n.text})).collect::<Vec<_>>(),
-        "tags": i.tags, "updated_ns": i.updated_ns})
+        "tags": i.tags, "updated_ns": i.updated_ns, "techniques": i.techniques,
+        "responses": i.responses.iter().map(super::playbooks::response_json).collect::<Vec<_>>()})
 }
 
 fn member_json(m: &proto::Member) -> serde_json::Value {
@@ -294,6 +295,7 @@ async fn show(
             n.text
         )?;
     }
+    super::playbooks::print_responses(out, &i.responses)?;
     writeln!(
         out,
         "\ntimeline ({} of {} alerts kept):",

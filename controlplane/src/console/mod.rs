@@ -18,15 +18,21 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use crate::proto::alerts_service_client::AlertsServiceClient;
 use crate::proto::audit_service_client::AuditServiceClient;
 use crate::proto::block_service_client::BlockServiceClient;
+use crate::proto::evidence_service_client::EvidenceServiceClient;
 use crate::proto::flows_service_client::FlowsServiceClient;
 use crate::proto::incident_service_client::IncidentServiceClient;
+use crate::proto::output_service_client::OutputServiceClient;
+use crate::proto::playbook_service_client::PlaybookServiceClient;
 use crate::proto::rules_service_client::RulesServiceClient;
 use crate::proto::system_service_client::SystemServiceClient;
 
 mod audit;
 mod block;
 pub use block::BlockCmd;
+mod evidence;
 mod incidents;
+mod outputs;
+mod playbooks;
 mod records;
 mod render;
 mod rules;
@@ -94,6 +100,16 @@ pub enum CtlCommand {
     /// Incidents: correlated alerts, scored, and their workflow.
     #[command(subcommand)]
     Incidents(incidents::IncidentsCmd),
+    /// Outputs to other tools: the webhooks' dead letters.
+    #[command(subcommand)]
+    Outputs(outputs::OutputsCmd),
+    /// Playbooks: list, show, test on an incident (dry-run), reload, roll back an
+    /// incident's blocks.
+    #[command(subcommand)]
+    Playbooks(playbooks::PlaybooksCmd),
+    /// Incident evidence and its signed chain of custody.
+    #[command(subcommand)]
+    Evidence(evidence::EvidenceCmd),
 }
 
 /// `osprey ctl rules ...`
@@ -251,6 +267,9 @@ pub struct Clients {
     pub audit: AuditServiceClient<Svc>,
     pub blocks: BlockServiceClient<Svc>,
     pub incidents: IncidentServiceClient<Svc>,
+    pub outputs: OutputServiceClient<Svc>,
+    pub playbooks: PlaybookServiceClient<Svc>,
+    pub evidence: EvidenceServiceClient<Svc>,
 }
 
 /// Resolved connection settings.
@@ -354,7 +373,10 @@ impl Connection {
             flows: FlowsServiceClient::with_interceptor(channel.clone(), auth.clone()),
             audit: AuditServiceClient::with_interceptor(channel.clone(), auth.clone()),
             blocks: BlockServiceClient::with_interceptor(channel.clone(), auth.clone()),
-            incidents: IncidentServiceClient::with_interceptor(channel, auth),
+            incidents: IncidentServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            outputs: OutputServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            playbooks: PlaybookServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            evidence: EvidenceServiceClient::with_interceptor(channel, auth),
         })
     }
 }
@@ -397,7 +419,7 @@ pub fn parse_time(s: &str, now_ns: u64) -> anyhow::Result<u64> {
 }
 
 /// Runs a console command, printing to `out`. Returns the process exit code: 0, or 1
-/// when `rules validate` finds errors. Server refusals are errors naming the gRPC code.
+/// when `rules validate` finds errors or `evidence verify` finds damage. Server refusals are errors naming the gRPC code.
 pub async fn run_with_output(args: CtlArgs, out: &mut (dyn Write + Send)) -> anyhow::Result<i32> {
     let conn = Connection::resolve(&args)?;
     let mut c = conn.connect().await?;
@@ -411,6 +433,9 @@ pub async fn run_with_output(args: CtlArgs, out: &mut (dyn Write + Send)) -> any
         CtlCommand::Audit(a) => audit::run(&mut c, a, js, out).await?,
         CtlCommand::Block(cmd) => block::run(&mut c, cmd, js, out).await?,
         CtlCommand::Incidents(cmd) => incidents::run(&mut c, cmd, js, out).await?,
+        CtlCommand::Outputs(cmd) => outputs::run(&mut c, cmd, js, out).await?,
+        CtlCommand::Playbooks(cmd) => playbooks::run(&mut c, cmd, js, out).await?,
+        CtlCommand::Evidence(cmd) => return evidence::run(&mut c, cmd, js, out).await,
     }
     Ok(0)
 }

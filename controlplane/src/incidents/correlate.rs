@@ -281,6 +281,13 @@ fn join(inc: &mut Incident, a: &Alert, peer: IpAddr, killchain_window_ns: u64) {
     if inc.sids.len() < MAX_SIDS && !inc.sids.contains(&a.sid) {
         inc.sids.push(a.sid);
     }
+    let technique = &a.attack.technique_id;
+    if !technique.is_empty()
+        && inc.techniques.len() < super::incident::MAX_TECHNIQUES
+        && !inc.techniques.contains(technique)
+    {
+        inc.techniques.push(technique.clone());
+    }
     let tactic = &a.attack.tactic_id;
     let Some(stage) = tactic_stage(tactic) else {
         return;

@@ -148,6 +148,8 @@ pub const MAX_HOSTS: usize = 64;
 pub const MAX_SIDS: usize = 256;
 pub const MAX_NOTES: usize = 256;
 pub const MAX_TAGS: usize = 32;
+pub const MAX_TECHNIQUES: usize = 64;
+pub const MAX_RESPONSES: usize = 1024;
 /// Longest note, tag or assignee, in bytes.
 pub const MAX_TEXT: usize = 4096;
 
@@ -192,6 +194,17 @@ pub struct Incident {
     pub tags: Vec<String>,
     /// Wall-clock time of the last change of any kind.
     pub updated_ns: u64,
+    /// Distinct technique ids of members, in the order first seen (capped at
+    /// [`MAX_TECHNIQUES`]).
+    #[serde(default)]
+    pub techniques: Vec<String>,
+    /// What playbooks did about it (or would have, in dry-run), in order (capped at
+    /// [`MAX_RESPONSES`]).
+    #[serde(default)]
+    pub responses: Vec<crate::playbooks::ActionRecord>,
+    /// Points playbooks' `raise_priority` added to the score.
+    #[serde(default)]
+    pub priority_boost: f64,
 }
 
 impl Incident {
@@ -222,6 +235,9 @@ impl Incident {
             notes: Vec::new(),
             tags: Vec::new(),
             updated_ns: now_ns,
+            techniques: Vec::new(),
+            responses: Vec::new(),
+            priority_boost: 0.0,
         }
     }
 

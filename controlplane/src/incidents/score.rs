@@ -117,6 +117,13 @@ pub fn score(inc: &mut Incident, assets: &Assets, now_ns: u64) {
         ),
         recency,
     );
+    if inc.priority_boost != 0.0 {
+        add(
+            "playbook",
+            "raised by playbooks".to_owned(),
+            inc.priority_boost,
+        );
+    }
     inc.score = (parts.iter().map(|c| c.points).sum::<f64>() * 10.0).round() / 10.0;
     inc.explanation = parts;
 }

@@ -4,6 +4,7 @@
 
 pub mod eve;
 pub mod syslog;
+pub mod webhook;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

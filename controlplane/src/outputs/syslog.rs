@@ -1,5 +1,7 @@
-//! EVE over syslog (RFC 5424) to a SIEM, over UDP or TCP (octet-counted frames, RFC 6587
-//! 3.4.1): each stored alert as one message whose MSG is its EVE record.
+//! EVE over syslog (RFC 5424) to a SIEM, over UDP, TCP (octet-counted frames, RFC 6587
+//! 3.4.1) or TLS (RFC 5425: the same octet-counted frames in a TLS session, the server's
+//! certificate checked against a configured CA, else the Mozilla roots): each stored alert
+//! as one message whose MSG is its EVE record.
 //!
 //! ```text
 //! <PRI>1 TIMESTAMP HOSTNAME osprey - alert - {"timestamp":...,"event_type":"alert",...}
@@ -32,6 +34,7 @@ use crate::outputs::eve::render_alert;
 pub enum Transport {
     Udp,
     Tcp,
+    Tls,
 }
 
 /// What the output needs (validated from `[syslog]`).
@@ -43,6 +46,50 @@ pub struct SyslogSettings {
     pub facility: u8,
     pub hostname: String,
     pub queue: usize,
+    /// The TLS client's configuration (transport `tls`), with the name the server's
+    /// certificate must carry.
+    pub tls: Option<TlsSettings>,
+}
+
+/// How the TLS transport checks the server.
+#[derive(Clone, Debug)]
+pub struct TlsSettings {
+    pub config: Arc<rustls::ClientConfig>,
+    pub server_name: rustls::pki_types::ServerName<'static>,
+}
+
+impl TlsSettings {
+    /// A client trusting the certificates of `ca_pem` (PEM, one or more), or the Mozilla
+    /// roots when `None`, expecting `server_name` (a DNS name or an address).
+    pub fn new(ca_pem: Option<&[u8]>, server_name: &str) -> Result<TlsSettings, String> {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::CertificateDer;
+        let mut roots = rustls::RootCertStore::empty();
+        match ca_pem {
+            Some(pem) => {
+                for c in CertificateDer::pem_slice_iter(pem) {
+                    let c = c.map_err(|e| format!("CA file: {e}"))?;
+                    roots.add(c).map_err(|e| format!("CA certificate: {e}"))?;
+                }
+                if roots.is_empty() {
+                    return Err("the CA file holds no certificate".into());
+                }
+            }
+            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let server_name = rustls::pki_types::ServerName::try_from(server_name.to_owned())
+            .map_err(|e| format!("server name {server_name:?}: {e}"))?;
+        Ok(TlsSettings {
+            config: Arc::new(config),
+            server_name,
+        })
+    }
 }
 
 /// Counters (`syslog.*`).
@@ -126,6 +173,30 @@ pub fn format(a: &Alert, s: &SyslogSettings, out: &mut Vec<u8>) {
 enum Conn {
     Udp(UdpSocket),
     Tcp(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+/// Connects to `s.server` with the write (and, for TLS, read) timeouts set.
+fn connect_tcp(s: &SyslogSettings) -> std::io::Result<TcpStream> {
+    let t = TcpStream::connect_timeout(&s.server, WRITE_TIMEOUT)?;
+    t.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    t.set_read_timeout(Some(WRITE_TIMEOUT))?;
+    t.set_nodelay(true)?;
+    Ok(t)
+}
+
+/// A TLS session over `sock`, handshake done (a certificate the CA did not sign fails
+/// here).
+fn connect_tls(
+    tls: &TlsSettings,
+    mut sock: TcpStream,
+) -> std::io::Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
+    let mut c = rustls::ClientConnection::new(tls.config.clone(), tls.server_name.clone())
+        .map_err(std::io::Error::other)?;
+    while c.is_handshaking() {
+        c.complete_io(&mut sock)?;
+    }
+    Ok(rustls::StreamOwned::new(c, sock))
 }
 
 impl Conn {
@@ -141,23 +212,33 @@ impl Conn {
                 u.connect(s.server)?;
                 Conn::Udp(u)
             }
-            Transport::Tcp => {
-                let t = TcpStream::connect_timeout(&s.server, WRITE_TIMEOUT)?;
-                t.set_write_timeout(Some(WRITE_TIMEOUT))?;
-                t.set_nodelay(true)?;
-                Conn::Tcp(t)
+            Transport::Tcp => Conn::Tcp(connect_tcp(s)?),
+            Transport::Tls => {
+                let tls = s
+                    .tls
+                    .as_ref()
+                    .ok_or_else(|| std::io::Error::other("transport tls without TLS settings"))?;
+                Conn::Tls(Box::new(connect_tls(tls, connect_tcp(s)?)?))
             }
         })
     }
 
     fn send(&mut self, msg: &[u8], frame: &mut Vec<u8>) -> std::io::Result<()> {
+        let framed = |frame: &mut Vec<u8>| {
+            frame.clear();
+            let _ = write!(frame, "{} ", msg.len());
+            frame.extend_from_slice(msg);
+        };
         match self {
             Conn::Udp(u) => u.send(msg).map(|_| ()),
             Conn::Tcp(t) => {
-                frame.clear();
-                let _ = write!(frame, "{} ", msg.len());
-                frame.extend_from_slice(msg);
+                framed(frame);
                 t.write_all(frame)
+            }
+            Conn::Tls(t) => {
+                framed(frame);
+                t.write_all(frame)?;
+                t.flush()
             }
         }
     }
@@ -217,6 +298,7 @@ mod tests {
             facility: 16,
             hostname: "ids1".into(),
             queue: 64,
+            tls: None,
         }
     }
 
@@ -302,5 +384,112 @@ mod tests {
             199
         );
         assert!(c.dropped.load(Ordering::Relaxed) > 0);
+    }
+
+    /// A CA (PEM) and a server certificate and key it signed for `127.0.0.1`.
+    fn ca_and_server() -> (
+        String,
+        rustls::pki_types::CertificateDer<'static>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    ) {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_key = KeyPair::generate().unwrap();
+        let ca_pem = p.self_signed(&ca_key).unwrap().pem();
+        let issuer = Issuer::new(p, ca_key);
+        let mut leaf = CertificateParams::new(Vec::<String>::new()).unwrap();
+        leaf.subject_alt_names = vec![SanType::IpAddress("127.0.0.1".parse().unwrap())];
+        let key = KeyPair::generate().unwrap();
+        let cert = leaf.signed_by(&key, &issuer).unwrap();
+        (
+            ca_pem,
+            cert.der().to_vec().into(),
+            rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
+        )
+    }
+
+    /// A TLS syslog receiver on 127.0.0.1:0: answers one connection, returns what it read
+    /// (until `frames` frames or the client goes away).
+    fn tls_receiver(frames: usize) -> (SocketAddr, String, std::thread::JoinHandle<Vec<u8>>) {
+        let (ca, cert, key) = ca_and_server();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let t = std::thread::spawn(move || {
+            let (sock, _) = l.accept().unwrap();
+            sock.set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, sock);
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            while got.iter().filter(|&&b| b == b'<').count() < frames {
+                match tls.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+            got
+        });
+        (addr, ca, t)
+    }
+
+    #[test]
+    fn tls_frames_are_octet_counted_and_the_server_is_checked_against_the_ca() {
+        let (addr, ca, server) = tls_receiver(2);
+        let mut s = settings(Transport::Tls, addr);
+        s.tls = Some(TlsSettings::new(Some(ca.as_bytes()), "127.0.0.1").unwrap());
+        let bus = Bus::new();
+        let mut out = SyslogOutput::start(s, &bus).unwrap();
+        bus.publish(alert(1, 2));
+        bus.publish(alert(2, 2));
+        let text = String::from_utf8(server.join().unwrap()).unwrap();
+        // RFC 5425: MSG-LEN SP SYSLOG-MSG, twice.
+        let (len, rest) = text.split_once(' ').unwrap();
+        let len: usize = len.parse().unwrap();
+        assert!(rest[..len].starts_with("<131>1 "), "{text}");
+        assert!(rest[..len].ends_with('}'), "{text}");
+        let (len2, rest2) = rest[len..].split_once(' ').unwrap();
+        assert_eq!(rest2.len(), len2.parse::<usize>().unwrap());
+        bus.close();
+        out.join();
+        assert_eq!(out.counters.sent.load(Ordering::Relaxed), 2);
+        assert_eq!(out.counters.connects.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_tls_server_whose_certificate_another_ca_signed_gets_nothing() {
+        let (addr, _, server) = tls_receiver(1);
+        let (other_ca, _, _) = ca_and_server();
+        let mut s = settings(Transport::Tls, addr);
+        s.tls = Some(TlsSettings::new(Some(other_ca.as_bytes()), "127.0.0.1").unwrap());
+        let bus = Bus::new();
+        let mut out = SyslogOutput::start(s, &bus).unwrap();
+        bus.publish(alert(1, 2));
+        assert!(server.join().unwrap().is_empty());
+        bus.close();
+        out.join();
+        let c = &out.counters;
+        assert_eq!(c.sent.load(Ordering::Relaxed), 0);
+        assert_eq!(c.connects.load(Ordering::Relaxed), 0);
+        assert_eq!(c.dropped.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn tls_settings_refuse_an_empty_ca_and_a_bad_server_name() {
+        assert!(TlsSettings::new(Some(b"not pem"), "127.0.0.1")
+            .unwrap_err()
+            .contains("no certificate"));
+        assert!(TlsSettings::new(None, "bad name!")
+            .unwrap_err()
+            .starts_with("server name"));
     }
 }

@@ -18,7 +18,8 @@
 //! | `audit`   | `time_nanos:u64 ‖ seq:u64` | JSON [`AuditRecord`](crate::model::AuditRecord) |
 //! | `incidents` | opaque keys and values of [`crate::incidents`] (its `persist.rs`) | |
 //! | `meta`    | `format_version` | `u32` (= [`FORMAT_VERSION`]) |
-//! | `meta`    | `next_alert_id`, `next_flow_id`, `generation` | `u64` |
+//! | `meta`    | `next_alert_id`, `next_flow_id`, `generation`, `next_dead_letter_id` | `u64` |
+//! | `meta`    | `dead_letter/` ‖ `id:u64` | JSON [`DeadLetter`] (a webhook delivery given up) |
 //!
 //! Time-ordered keys make range queries and age retention sequential scans. The indices hold
 //! batch-level postings: one entry per sid (source, destination) per write batch and time
@@ -76,10 +77,12 @@ use crate::proto;
 
 pub mod audit;
 mod blocks;
+mod deadletter;
 mod incidents;
 pub mod posting;
 mod query;
 pub mod record;
+pub use deadletter::DeadLetter;
 mod retention;
 mod rules;
 
