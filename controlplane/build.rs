@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/osprey/v1/audit.proto",
         "proto/osprey/v1/blocks.proto",
         "proto/osprey/v1/incidents.proto",
+        "proto/osprey/v1/intel.proto",
     ];
     for p in &protos {
         println!("cargo:rerun-if-changed={p}");

@@ -59,14 +59,16 @@ impl Class {
     pub fn of(path: &str) -> Option<Class> {
         match path.trim_start_matches('/') {
             "osprey.v1.RulesService/Validate" => Some(Class::Validate),
-            "osprey.v1.RulesService/Add" => Some(Class::Add),
+            "osprey.v1.RulesService/Add" | "osprey.v1.IntelService/Import" => Some(Class::Add),
             "osprey.v1.RulesService/Reload" => Some(Class::Reload),
             "osprey.v1.RulesService/List"
             | "osprey.v1.AlertsService/Query"
             | "osprey.v1.FlowsService/Query"
             | "osprey.v1.AuditService/List"
             | "osprey.v1.BlockService/List"
-            | "osprey.v1.IncidentService/List" => Some(Class::Query),
+            | "osprey.v1.IncidentService/List"
+            | "osprey.v1.IntelService/ListIndicators"
+            | "osprey.v1.IntelService/ListHits" => Some(Class::Query),
             _ => None,
         }
     }

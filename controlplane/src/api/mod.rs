@@ -12,6 +12,7 @@ pub mod auth;
 pub mod blocks;
 pub mod guard;
 pub mod incidents;
+pub mod intel;
 pub mod records;
 pub mod rules;
 mod status;
@@ -63,6 +64,8 @@ pub struct ApiContext {
     pub counters: ApiCounters,
     /// The dynamic block list.
     pub blocks: Arc<crate::blocks::BlockList>,
+    /// Threat-intelligence feeds, indicators and hits.
+    pub intel: Arc<crate::intel::Intel>,
     /// Serialises reloads: one compile at a time, generations in order.
     pub reload_lock: tokio::sync::Mutex<()>,
     /// Flipped to `true` when the appliance is asked to stop; servers and streams watch it.

@@ -97,6 +97,7 @@ impl SystemApi {
         if let Some(inc) = &ctx.incidents {
             out.extend(inc.counter_values());
         }
+        out.extend(ctx.intel.counter_values());
         if let Some(s) = &ctx.syslog {
             out.push(("syslog.sent".into(), l(&s.sent)));
             out.push(("syslog.dropped".into(), l(&s.dropped)));

@@ -20,12 +20,14 @@ use crate::proto::audit_service_client::AuditServiceClient;
 use crate::proto::block_service_client::BlockServiceClient;
 use crate::proto::flows_service_client::FlowsServiceClient;
 use crate::proto::incident_service_client::IncidentServiceClient;
+use crate::proto::intel_service_client::IntelServiceClient;
 use crate::proto::rules_service_client::RulesServiceClient;
 use crate::proto::system_service_client::SystemServiceClient;
 
 mod audit;
 mod block;
 mod incidents;
+mod intel;
 mod records;
 mod render;
 mod rules;
@@ -93,6 +95,9 @@ pub enum CtlCommand {
     /// Incidents: correlated alerts, scored, and their workflow.
     #[command(subcommand)]
     Incidents(incidents::IncidentsCmd),
+    /// Threat intelligence: feeds, indicators, hits, imports.
+    #[command(subcommand)]
+    Intel(intel::IntelCmd),
 }
 
 /// `osprey ctl rules ...`
@@ -250,6 +255,7 @@ pub struct Clients {
     pub audit: AuditServiceClient<Svc>,
     pub blocks: BlockServiceClient<Svc>,
     pub incidents: IncidentServiceClient<Svc>,
+    pub intel: IntelServiceClient<Svc>,
 }
 
 /// Resolved connection settings.
@@ -353,7 +359,9 @@ impl Connection {
             flows: FlowsServiceClient::with_interceptor(channel.clone(), auth.clone()),
             audit: AuditServiceClient::with_interceptor(channel.clone(), auth.clone()),
             blocks: BlockServiceClient::with_interceptor(channel.clone(), auth.clone()),
-            incidents: IncidentServiceClient::with_interceptor(channel, auth),
+            incidents: IncidentServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            intel: IntelServiceClient::with_interceptor(channel, auth)
+                .max_encoding_message_size(big),
         })
     }
 }
@@ -409,6 +417,7 @@ pub async fn run_with_output(args: CtlArgs, out: &mut (dyn Write + Send)) -> any
         CtlCommand::Flows(cmd) => records::flows(&mut c, cmd, js, out).await?,
         CtlCommand::Audit(a) => audit::run(&mut c, a, js, out).await?,
         CtlCommand::Block(cmd) => block::run(&mut c, cmd, js, out).await?,
+        CtlCommand::Intel(cmd) => intel::run(&mut c, cmd, js, out).await?,
         CtlCommand::Incidents(cmd) => incidents::run(&mut c, cmd, js, out).await?,
     }
     Ok(0)
