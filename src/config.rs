@@ -427,6 +427,7 @@ impl Config {
             blocklist: self.blocklist.clone(),
             incidents: self.incidents.clone(),
             syslog: self.syslog.clone(),
+            intel: self.intel.clone(),
         }
     }
 
@@ -478,7 +479,17 @@ fn resolve_against(mut cfg: Config, alt: &Path) -> Config {
         fix(f);
     }
     for f in &mut cfg.intel.feeds {
-        fix(&mut f.path);
+        for p in [&mut f.path, &mut f.ca].into_iter().flatten() {
+            fix(p);
+        }
+        if let Some(a) = f.auth.as_mut() {
+            for p in [&mut a.password_file, &mut a.token_file]
+                .into_iter()
+                .flatten()
+            {
+                fix(p);
+            }
+        }
     }
     cfg
 }

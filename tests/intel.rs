@@ -259,7 +259,7 @@ fn run_matches_configured_feeds_and_refuses_bad_feed_config() {
     for (feeds, error) in [
         (
             format!("[[intel.feeds]]\nname = \"a\"\npath = {list:?}\nurl = \"x\"\n"),
-            "unknown field `url`",
+            "exactly one of path",
         ),
         (
             format!("[[intel.feeds]]\nname = \"a\"\npath = {list:?}\n[[intel.feeds]]\nname = \"a\"\npath = {list:?}\n"),
