@@ -267,7 +267,9 @@ impl Client {
             ..Fetched::default()
         };
         let mut next: Option<String> = None;
-        let mut seen_next = std::collections::HashSet::new();
+        // (id, modified) of every object this poll has seen: a page with nothing new while
+        // the server still says `more` is a loop (servers may keep one `next` per session).
+        let mut seen = std::collections::HashSet::new();
         loop {
             let mut q: Vec<(&str, String)> = Vec::new();
             if let Some(a) = added_after {
@@ -281,9 +283,27 @@ impl Client {
             }
             let (v, last) = self.get(&url, &q).await?;
             out.pages += 1;
+            let mut fresh = 0usize;
             match v.get("objects") {
                 None => {}
-                Some(Value::Array(a)) => out.objects.extend(a.iter().cloned()),
+                Some(Value::Array(a)) => {
+                    for o in a {
+                        let key = (
+                            o.get("id")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_owned(),
+                            o.get("modified")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_owned(),
+                        );
+                        if seen.insert(key) {
+                            fresh += 1;
+                            out.objects.push(o.clone());
+                        }
+                    }
+                }
                 Some(_) => {
                     return Err(FeedError::new(
                         Cause::Malformed,
@@ -300,19 +320,17 @@ impl Client {
             if !more {
                 return Ok(out);
             }
-            let n = v.get("next").and_then(Value::as_str).map(str::to_owned);
-            match n {
-                Some(n) if seen_next.insert(n.clone()) && out.pages < MAX_PAGES => next = Some(n),
-                Some(n) => {
-                    return Err(FeedError::new(
-                        Cause::PageLoop,
-                        format!(
-                            "{url}: page {} repeats next {n:?} (or past {MAX_PAGES} pages)",
-                            out.pages
-                        ),
-                    ))
-                }
-                // `more` without `next`: the spec's other way, by `added_after` alone.
+            if fresh == 0 || out.pages >= MAX_PAGES {
+                return Err(FeedError::new(
+                    Cause::PageLoop,
+                    format!(
+                        "{url}: page {} brought nothing new but says more = true (or past {MAX_PAGES} pages)",
+                        out.pages
+                    ),
+                ));
+            }
+            match v.get("next").and_then(Value::as_str) {
+                Some(n) => next = Some(n.to_owned()),
                 None => {
                     return Err(FeedError::new(
                         Cause::PageLoop,
