@@ -147,8 +147,8 @@ impl Store {
         Ok(pruned)
     }
 
-    /// Hits with ids after `after` (newest first when `newest_first`, from `before`) that
-    /// pass `keep`, at most `limit`.
+    /// Hits with ids below `before` (0: from the newest), newest first, that pass `keep`;
+    /// at most `limit`.
     pub fn intel_hits(
         &self,
         before: u64,
@@ -174,5 +174,69 @@ impl Store {
         }
         it.status()?;
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::StoreOptions;
+    use super::*;
+
+    fn hit(feed: &str, n: u64) -> StoredHit {
+        StoredHit {
+            feed: feed.into(),
+            indicator_id: format!("indicator--{n}"),
+            ..StoredHit::default()
+        }
+    }
+
+    #[test]
+    fn hits_are_numbered_pruned_beyond_the_cap_and_listed_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("db"), &StoreOptions::default()).unwrap();
+        let mut a: Vec<StoredHit> = (0..3).map(|n| hit("a", n)).collect();
+        assert_eq!(s.append_intel_hits(&mut a, 4).unwrap(), 0);
+        assert_eq!(a.iter().map(|h| h.id).collect::<Vec<_>>(), [1, 2, 3]);
+        let mut b: Vec<StoredHit> = (3..6).map(|n| hit("b", n)).collect();
+        // Six hits, four kept: the two oldest go.
+        assert_eq!(s.append_intel_hits(&mut b, 4).unwrap(), 2);
+        let all = s.intel_hits(0, 100, &|_| true).unwrap();
+        assert_eq!(all.iter().map(|h| h.id).collect::<Vec<_>>(), [6, 5, 4, 3]);
+        let only_a = s.intel_hits(0, 100, &|h| h.feed == "a").unwrap();
+        assert_eq!(only_a.iter().map(|h| h.id).collect::<Vec<_>>(), [3]);
+        // Paging: ids below 5.
+        let page = s.intel_hits(5, 1, &|_| true).unwrap();
+        assert_eq!(page.iter().map(|h| h.id).collect::<Vec<_>>(), [4]);
+    }
+
+    #[test]
+    fn objects_and_cursors_belong_to_their_feed() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("db"), &StoreOptions::default()).unwrap();
+        let objs: Vec<(String, Vec<u8>)> = (0..(BATCH + 5))
+            .map(|i| {
+                (
+                    format!("indicator--{i}"),
+                    format!("{{\"n\":{i}}}").into_bytes(),
+                )
+            })
+            .collect();
+        s.put_intel_objects("f", &objs).unwrap();
+        s.put_intel_objects("f2", &objs[..2]).unwrap();
+        let c = FeedCursor {
+            kind: "taxii".into(),
+            added_after: Some("2024-01-01T00:00:00Z".into()),
+            ..FeedCursor::default()
+        };
+        s.put_intel_cursor("f", &c).unwrap();
+        s.put_intel_cursor("f2", &c).unwrap();
+        assert_eq!(s.intel_objects("f").unwrap().len(), BATCH + 5);
+        assert_eq!(s.intel_objects("f2").unwrap().len(), 2);
+        assert_eq!(s.intel_cursor("f").unwrap(), Some(c));
+        assert_eq!(s.intel_feeds().unwrap(), ["f", "f2"]);
+        s.delete_intel_feed("f").unwrap();
+        assert!(s.intel_objects("f").unwrap().is_empty());
+        assert_eq!(s.intel_objects("f2").unwrap().len(), 2);
+        assert_eq!(s.intel_feeds().unwrap(), ["f2"]);
     }
 }
