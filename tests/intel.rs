@@ -269,6 +269,13 @@ fn run_matches_configured_feeds_and_refuses_bad_feed_config() {
             format!("[[intel.feeds]]\nname = \"a\"\npath = {list:?}\n[[intel.feeds]]\nname = \"a\"\npath = {list:?}\n"),
             "used twice",
         ),
+        (
+            format!(
+                "[[intel.feeds]]\nname = \"a\"\npath = {:?}\n",
+                d.join("missing.txt")
+            ),
+            "missing.txt",
+        ),
     ] {
         std::fs::write(&cfg, config(&feeds)).unwrap();
         let out = run_within(osprey().args(["run", "-c"]).arg(&cfg), Duration::from_secs(60));
@@ -496,6 +503,17 @@ fn taxii_feed_is_polled_matched_updated_and_kept_when_the_server_dies() {
                 a["msg"].as_str().is_some_and(|m| {
                     m.contains("evil.example") && m.contains("indicator--0b9f2c55")
                 })
+            })
+        })
+    });
+    // ... which the correlator groups into an incident like any other alert.
+    wait_until("an incident of the hits' alerts", || {
+        let i = ctl(&api, &["incidents", "list"]);
+        i["incidents"].as_array().is_some_and(|l| {
+            l.iter().any(|i| {
+                i["sids"]
+                    .as_array()
+                    .is_some_and(|s| s.contains(&json!(9100017)))
             })
         })
     });

@@ -212,18 +212,15 @@ impl Intel {
             ..FeedStatus::default()
         };
         let content = match &origin {
-            Origin::File(p) => match file_content(p) {
-                Ok(c) => {
-                    status.last_ok_ns = now_ns;
-                    c
-                }
-                Err(e) => {
-                    tracing::warn!(feed = name, error = %e, "intel feed not read");
-                    status.last_error = e.to_string();
-                    *status.errors.entry(e.cause.name()).or_default() += 1;
-                    Content::Empty
-                }
-            },
+            // A file that cannot be read stops the start, as a rule file does: it is the
+            // configuration's mistake, not a feed's bad day.
+            Origin::File(p) => {
+                let c = file_content(p).map_err(|e| {
+                    Error::config(format!("[[intel.feeds]] {name:?}: {}", e.message))
+                })?;
+                status.last_ok_ns = now_ns;
+                c
+            }
             Origin::Taxii(f) => {
                 status.collection = f.collection.clone().unwrap_or_default();
                 status.poll_secs = f.poll_interval().map_or(0, |d| d.as_secs());
