@@ -10,23 +10,24 @@ use stix::{Compiled, IntelSet};
 
 use super::feed::{Content, IndicatorCounts};
 
-/// Compiles one feed's content under its name (the `source` of its hits).
-pub(crate) fn compile_feed(name: &str, content: &Content, now_ns: u64) -> Compiled {
+/// Compiles one feed's content under its name (the `source` of its hits); a file that is
+/// neither a bundle nor a list is refused whole.
+pub(crate) fn compile_feed(
+    name: &str,
+    content: &Content,
+    now_ns: u64,
+) -> Result<Compiled, stix::set::SourceError> {
     let mut set = IntelSet::new();
-    let r = match content {
-        Content::Empty => Ok(()),
-        Content::Text(t) => set.add_text(name, t),
-        Content::Objects(m) => set.add_bundle(name, bundle_of(m)),
-    };
-    if let Err(e) = r {
-        // Files are checked when read; a source error here leaves the feed empty.
-        tracing::warn!(feed = name, error = %e, "intel feed not compiled");
+    match content {
+        Content::Empty => {}
+        Content::Text(t) => set.add_text(name, t)?,
+        Content::Objects(m) => set.add_bundle(name, bundle_of(m))?,
     }
     let mut c = set.compile(now_ns);
     if c.sources.is_empty() {
         c.sources.push(name.to_owned());
     }
-    c
+    Ok(c)
 }
 
 fn bundle_of(m: &HashMap<String, Value>) -> stix::Bundle {
@@ -124,12 +125,14 @@ mod tests {
                 .join(","),
             ),
             0,
-        );
+        )
+        .unwrap();
         let b = compile_feed(
             "b",
             &feed(&[ind("3", "198.51.100.1", r#", "valid_until": "2030-01-01T00:00:00Z""#), r#"{"type": "indicator", "id": "indicator--bad", "pattern": "[x:y = ", "pattern_type": "stix"}"#.to_string()].join(",")),
             0,
-        );
+        )
+        .unwrap();
         let (m, counts, next) = merge(&[&a, &b], T2021);
         assert_eq!(m.sources, ["a", "b"]);
         let kept: Vec<(&str, u16)> = m

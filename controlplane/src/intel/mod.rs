@@ -147,16 +147,6 @@ impl std::fmt::Debug for Intel {
     }
 }
 
-fn file_content(path: &std::path::Path) -> std::result::Result<Content, FeedError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| FeedError::new(Cause::Read, format!("{}: {e}", path.display())))?;
-    // Refused whole when it is not a bundle or list, as `osprey replay --intel` does.
-    stix::IntelSet::new()
-        .add_text(&path.display().to_string(), &bytes)
-        .map_err(|e| FeedError::new(Cause::Read, e.to_string()))?;
-    Ok(Content::Text(bytes.into()))
-}
-
 impl Intel {
     /// The configured feeds (files read now, TAXII and imported feeds from storage), and
     /// stored feeds no longer configured deleted; publishes generation 1.
@@ -215,11 +205,11 @@ impl Intel {
             // A file that cannot be read stops the start, as a rule file does: it is the
             // configuration's mistake, not a feed's bad day.
             Origin::File(p) => {
-                let c = file_content(p).map_err(|e| {
-                    Error::config(format!("[[intel.feeds]] {name:?}: {}", e.message))
+                let bytes = std::fs::read(p).map_err(|e| {
+                    Error::config(format!("[[intel.feeds]] {name:?}: {}: {e}", p.display()))
                 })?;
                 status.last_ok_ns = now_ns;
-                c
+                Content::Text(bytes.into())
             }
             Origin::Taxii(f) => {
                 status.collection = f.collection.clone().unwrap_or_default();
@@ -231,7 +221,9 @@ impl Intel {
         status.objects_fetched = cursor.objects_fetched;
         status.last_poll_ns = cursor.last_poll_ns;
         status.last_ok_ns = status.last_ok_ns.max(cursor.last_ok_ns);
-        let compiled = Arc::new(compile::compile_feed(name, &content, now_ns));
+        let compiled = compile::compile_feed(name, &content, now_ns)
+            .map_err(|e| Error::config(format!("[[intel.feeds]] {name:?}: {e}")))?;
+        let compiled = Arc::new(compiled);
         Ok(Feed {
             origin,
             content,
@@ -328,7 +320,9 @@ impl Intel {
         f.status.last_ok_ns = now_ns;
         f.status.last_error.clear();
         if !rows.is_empty() {
-            f.compiled = Arc::new(compile::compile_feed(feed, &f.content, now_ns));
+            let compiled = compile::compile_feed(feed, &f.content, now_ns)
+                .map_err(|e| FeedError::new(Cause::Malformed, e.to_string()))?;
+            f.compiled = Arc::new(compiled);
             self.publish(&mut feeds, now_ns);
         }
         Ok(rows.len() as u64)
