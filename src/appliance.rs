@@ -315,8 +315,8 @@ impl Appliance for DataPlane {
         self.running_generations(self.shared.block_slots.iter().map(|s| s.active()))
     }
 
-    fn publish_intel(&self, generation: u64, set: Arc<stix::Compiled>) {
-        let table = Arc::new(IntelTable::compile((*set).clone()));
+    fn publish_intel(&self, generation: u64, set: stix::Compiled) {
+        let table = Arc::new(IntelTable::compile(set));
         for s in &self.shared.intel_slots {
             s.publish(generation, table.clone());
         }

@@ -111,8 +111,8 @@ impl Appliance for IntelWorkers {
         StatsSnapshot::default()
     }
     fn shutdown(&self) {}
-    fn publish_intel(&self, generation: u64, set: Arc<stix::Compiled>) {
-        let t = Arc::new(Table::compile((*set).clone()));
+    fn publish_intel(&self, generation: u64, set: stix::Compiled) {
+        let t = Arc::new(Table::compile(set));
         for s in &self.slots {
             s.publish(generation, t.clone());
         }

@@ -153,20 +153,10 @@ pub struct FeedStatus {
 pub(crate) enum Content {
     #[default]
     Empty,
-    /// A file's bytes.
+    /// A file's bytes (while it is compiled at start).
     Text(Arc<[u8]>),
     /// STIX objects by id, each the version with the latest `modified`.
     Objects(HashMap<String, Value>),
-}
-
-impl Content {
-    pub(crate) fn objects(&self) -> usize {
-        match self {
-            Content::Empty => 0,
-            Content::Text(_) => 1,
-            Content::Objects(m) => m.len(),
-        }
-    }
 }
 
 /// Keeps `new` in `map` unless the object held under its id is a later version; returns

@@ -100,6 +100,22 @@ pub struct IndicatorFilter {
     pub offset: usize,
 }
 
+impl IndicatorFilter {
+    /// Whether an indicator with looked-up `values` (as [`describe`] writes them) passes
+    /// the kind and value filters (the feed is chosen before).
+    fn keeps(&self, info: &stix::IndicatorInfo, values: &[String]) -> bool {
+        let kind_ok = self.kind.as_ref().is_none_or(|k| {
+            values
+                .iter()
+                .any(|v| v.split(' ').next() == Some(k.as_str()))
+        });
+        let value_ok = self.value.as_ref().is_none_or(|s| {
+            info.pattern.contains(s.as_str()) || values.iter().any(|v| v.contains(s.as_str()))
+        });
+        kind_ok && value_ok
+    }
+}
+
 /// What an import did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Imported {
@@ -136,8 +152,6 @@ pub struct Intel {
     generation: AtomicU64,
     /// The next `valid_until` among published indicators (republish then).
     next_expiry: AtomicU64,
-    /// The published set (for listings).
-    published: Mutex<Arc<Compiled>>,
     pub counters: IntelCounters,
 }
 
@@ -163,7 +177,6 @@ impl Intel {
             feeds: Mutex::new(BTreeMap::new()),
             generation: AtomicU64::new(0),
             next_expiry: AtomicU64::new(u64::MAX),
-            published: Mutex::new(Arc::new(Compiled::default())),
             counters: IntelCounters::default(),
         };
         let mut feeds = BTreeMap::new();
@@ -224,6 +237,11 @@ impl Intel {
         let compiled = compile::compile_feed(name, &content, now_ns)
             .map_err(|e| Error::config(format!("[[intel.feeds]] {name:?}: {e}")))?;
         let compiled = Arc::new(compiled);
+        // A file is read once: its bytes are not kept beside its compilation.
+        let content = match content {
+            Content::Text(_) => Content::Empty,
+            c => c,
+        };
         Ok(Feed {
             origin,
             content,
@@ -260,8 +278,6 @@ impl Intel {
         }
         self.next_expiry.store(next, Ordering::Release);
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
-        let merged = Arc::new(merged);
-        *self.published.lock().unwrap_or_else(|p| p.into_inner()) = merged.clone();
         self.appliance.publish_intel(generation, merged);
         self.counters.published.fetch_add(1, Ordering::Relaxed);
         generation
@@ -407,7 +423,10 @@ impl Intel {
             .values()
             .map(|f| {
                 let mut s = f.status.clone();
-                s.objects = f.content.objects() as u64;
+                s.objects = match &f.content {
+                    Content::Objects(m) => m.len() as u64,
+                    _ => f.compiled.report.objects,
+                };
                 s
             })
             .collect()
@@ -432,65 +451,56 @@ impl Intel {
         Some((gid, sid, prio))
     }
 
-    /// The published indicators that pass `f`, and whether more follow.
+    /// The indicators of every feed's compilation that pass `f` (those past `valid_until`
+    /// as `expired`), and whether more follow.
     pub fn indicators(&self, f: &IndicatorFilter) -> (Vec<IndicatorView>, bool) {
-        let set = self
-            .published
+        let sets: Vec<(String, Arc<Compiled>)> = self
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let mut values: Vec<Vec<String>> = vec![Vec::new(); set.indicators.len()];
-        for (i, m) in &set.matches {
-            if let Some(v) = values.get_mut(*i as usize) {
-                v.push(describe(&m.observable));
-            }
-        }
+            .iter()
+            .filter(|(name, _)| f.feed.as_ref().is_none_or(|x| x == *name))
+            .map(|(name, feed)| (name.clone(), feed.compiled.clone()))
+            .collect();
         let now = crate::health::now_nanos();
         let mut out = Vec::new();
         let mut skipped = 0;
-        for (info, vals) in set.indicators.iter().zip(values) {
-            let feed = set
-                .sources
-                .get(usize::from(info.source))
-                .cloned()
-                .unwrap_or_default();
-            if f.feed.as_ref().is_some_and(|x| *x != feed) {
-                continue;
-            }
-            if let Some(k) = &f.kind {
-                if !vals.iter().any(|v| v.split(' ').next() == Some(k.as_str())) {
+        for (feed, set) in &sets {
+            // Lookups are in indicator order: one cursor walks them beside the indicators.
+            let mut at = 0;
+            for (n, info) in set.indicators.iter().enumerate() {
+                let start = at;
+                while at < set.matches.len() && set.matches[at].0 as usize == n {
+                    at += 1;
+                }
+                let vals: Vec<String> = set.matches[start..at]
+                    .iter()
+                    .map(|(_, m)| describe(&m.observable))
+                    .collect();
+                if !f.keeps(info, &vals) {
                     continue;
                 }
-            }
-            if let Some(s) = &f.value {
-                if !info.pattern.contains(s.as_str())
-                    && !vals.iter().any(|v| v.contains(s.as_str()))
-                {
+                if skipped < f.offset {
+                    skipped += 1;
                     continue;
                 }
+                if out.len() == f.limit {
+                    return (out, true);
+                }
+                out.push(IndicatorView {
+                    id: info.id.clone(),
+                    feed: feed.clone(),
+                    pattern: info.pattern.clone(),
+                    state: if info.valid_until.is_some_and(|u| u <= now) {
+                        "expired"
+                    } else {
+                        "active"
+                    },
+                    confidence: info.confidence,
+                    labels: info.labels.clone(),
+                    valid_from_ns: info.valid_from.unwrap_or(0),
+                    valid_until_ns: info.valid_until.unwrap_or(0),
+                    values: vals,
+                });
             }
-            if skipped < f.offset {
-                skipped += 1;
-                continue;
-            }
-            if out.len() == f.limit {
-                return (out, true);
-            }
-            out.push(IndicatorView {
-                id: info.id.clone(),
-                feed,
-                pattern: info.pattern.clone(),
-                state: if info.valid_until.is_some_and(|u| u <= now) {
-                    "expired"
-                } else {
-                    "active"
-                },
-                confidence: info.confidence,
-                labels: info.labels.clone(),
-                valid_from_ns: info.valid_from.unwrap_or(0),
-                valid_until_ns: info.valid_until.unwrap_or(0),
-                values: vals,
-            });
         }
         (out, false)
     }
@@ -511,11 +521,10 @@ impl Intel {
             ..IntelStats::default()
         };
         s.lookups = self
-            .published
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .matches
-            .len() as u64;
+            .values()
+            .map(|f| f.compiled.matches.len() as u64)
+            .sum();
         for f in feeds {
             s.objects += f.objects;
             let (a, b) = (&mut s.indicators, f.indicators);
