@@ -138,7 +138,13 @@ impl SystemApi {
                 }
             }
         }
-        for (w, a, f) in ctx.ingest.ring_overflow() {
+        // The source of intel hits' alerts is no worker (its drops are `intel.alerts_dropped`).
+        let workers = ctx
+            .ingest
+            .ring_overflow()
+            .into_iter()
+            .filter(|(w, ..)| w != crate::intel::hits::SOURCE_NAME);
+        for (w, a, f) in workers {
             let i = slot(&w, &mut out);
             out[i].1.push(("ingest.alerts_ring_overflow".into(), a));
             out[i].1.push(("ingest.flows_ring_overflow".into(), f));
