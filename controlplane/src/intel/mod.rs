@@ -163,7 +163,8 @@ impl std::fmt::Debug for Intel {
 
 impl Intel {
     /// The configured feeds (files read now, TAXII and imported feeds from storage), and
-    /// stored feeds no longer configured deleted; publishes generation 1.
+    /// stored feeds no longer configured deleted; publishes generation 1 when there is any
+    /// feed.
     pub fn open(
         store: Arc<Store>,
         appliance: Arc<dyn Appliance>,
@@ -201,7 +202,11 @@ impl Intel {
         }
         let mut held = intel.lock();
         *held = feeds;
-        intel.publish(&mut held, now_ns);
+        // Without feeds nothing is published: the workers run no table (generation 0), as
+        // `osprey replay` without `--intel` does.
+        if !held.is_empty() {
+            intel.publish(&mut held, now_ns);
+        }
         drop(held);
         Ok(intel)
     }
