@@ -23,6 +23,7 @@ use controlplane::seams::{
 use dataplane::blocklist::{BlockSlot, BlockTable};
 use dataplane::export::{Consumer, EveConsumer};
 use dataplane::flow::FlowRecord;
+use dataplane::intel::{IntelSlot, Table as IntelTable};
 use dataplane::runtime::Attach;
 use dataplane::worker::EngineSlot;
 use vocab::AlertRecord;
@@ -76,6 +77,8 @@ pub struct Shared {
     /// Each worker's block-table slot, in order (the control plane publishes into them from
     /// its start, before the workers run).
     pub block_slots: Vec<Arc<BlockSlot>>,
+    /// Each worker's indicator-table slot, in order (published into like `block_slots`).
+    pub intel_slots: Vec<Arc<IntelSlot>>,
     /// Rule catalogs by generation (the newest [`LIVE_GENERATIONS`]).
     catalogs: Mutex<BTreeMap<u64, Arc<RuleCatalog>>>,
     /// The data plane's stop flag (signals, `--seconds`, API shutdown).
@@ -115,6 +118,7 @@ impl Shared {
             attach: Arc::new(Attach::default()),
             slots: OnceLock::new(),
             block_slots: (0..workers).map(|_| Arc::new(BlockSlot::new(0))).collect(),
+            intel_slots: (0..workers).map(|_| Arc::new(IntelSlot::new(0))).collect(),
             catalogs: Mutex::new(BTreeMap::new()),
             stop,
             mode: mode.to_owned(),
@@ -317,18 +321,18 @@ impl Appliance for DataPlane {
     }
 
     fn block_generations(&self) -> Vec<u64> {
-        // Only running workers confirm; one that stopped keeps its last generation.
-        let running = |i: usize| match self.shared.attach.workers.get() {
-            Some(ws) => ws.get(i).is_some_and(|w| !w.done.load(Ordering::Acquire)),
-            None => false,
-        };
-        self.shared
-            .block_slots
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| running(*i))
-            .map(|(_, s)| s.active())
-            .collect()
+        self.running_generations(self.shared.block_slots.iter().map(|s| s.active()))
+    }
+
+    fn publish_intel(&self, generation: u64, set: stix::Compiled) {
+        let table = Arc::new(IntelTable::compile(set));
+        for s in &self.shared.intel_slots {
+            s.publish(generation, table.clone());
+        }
+    }
+
+    fn intel_generations(&self) -> Vec<u64> {
+        self.running_generations(self.shared.intel_slots.iter().map(|s| s.active()))
     }
 
     fn heartbeats(&self) -> Vec<controlplane::seams::Heartbeat> {
@@ -341,6 +345,22 @@ impl Appliance for DataPlane {
                 })
                 .collect()
         })
+    }
+}
+
+impl DataPlane {
+    /// The generations of the running workers' slots (in worker order): one that stopped
+    /// keeps its last generation and confirms nothing more.
+    fn running_generations(&self, active: impl Iterator<Item = u64>) -> Vec<u64> {
+        let running = |i: usize| match self.shared.attach.workers.get() {
+            Some(ws) => ws.get(i).is_some_and(|w| !w.done.load(Ordering::Acquire)),
+            None => false,
+        };
+        active
+            .enumerate()
+            .filter(|(i, _)| running(*i))
+            .map(|(_, g)| g)
+            .collect()
     }
 }
 

@@ -594,6 +594,7 @@ impl Config {
             response: self.response.clone(),
             playbooks: self.playbooks.clone(),
             evidence: self.evidence.clone(),
+            intel: self.intel.clone(),
         }
     }
 
@@ -645,7 +646,17 @@ fn resolve_against(mut cfg: Config, alt: &Path) -> Config {
         fix(f);
     }
     for f in &mut cfg.intel.feeds {
-        fix(&mut f.path);
+        for p in [&mut f.path, &mut f.ca].into_iter().flatten() {
+            fix(p);
+        }
+        if let Some(a) = f.auth.as_mut() {
+            for p in [&mut a.password_file, &mut a.token_file]
+                .into_iter()
+                .flatten()
+            {
+                fix(p);
+            }
+        }
     }
     cfg
 }

@@ -372,11 +372,13 @@ pub(crate) fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
         .into_iter()
         .zip(&slots)
         .zip(&shared.block_slots)
-        .map(|(((alerts, flows, eve), s), b)| WorkerAttach {
+        .zip(&shared.intel_slots)
+        .map(|((((alerts, flows, eve), s), b), i)| WorkerAttach {
             alerts,
             flows,
             engine: s.clone(),
             blocks: Some(b.clone()),
+            intel: Some(i.clone()),
             eve: Some(eve),
         })
         .collect();
@@ -501,13 +503,7 @@ fn run_dataplane(
         .policies()
         .map_err(anyhow::Error::msg)?;
     cfg.limits().apply(&mut worker.pipeline);
-    let feeds: Vec<(String, PathBuf)> = cfg
-        .intel
-        .feeds
-        .iter()
-        .map(|f| (f.name.clone(), f.path.clone()))
-        .collect();
-    worker.pipeline.intel = crate::replay::load_intel_sources(&feeds, false)?;
+    // Indicators arrive through each worker's intel slot, published by the control plane.
     // Transactions are rendered as EVE records only for an EVE file; alerts always carry
     // their own rendering (stored with them).
     worker.pipeline.app.eve_logging = cfg.eve.enabled;

@@ -6,6 +6,10 @@
 //! names, TLS SNI and JA3 hashes, HTTP URLs and server addresses it found, each saying what it
 //! planted. Without the capture or `dpkt` the test says so and checks nothing, or fails when
 //! `CI` is set (`vocab::testing`).
+//!
+//! A TAXII 2.1 feed is polled from a real medallion server (`tests/intel/medallion.rs`) by
+//! `osprey run`: its indicators hit, raise alerts, a new object is picked up by the next poll
+//! through `added_after`, and a server that dies costs counted errors, not indicators.
 
 mod common;
 
@@ -15,7 +19,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{eve_records, osprey, read_json, root, run, run_within};
-use serde_json::Value;
+use serde_json::{json, Value};
 use vocab::testing::{in_ci, material, shared_data};
 
 /// The project's Python with `dpkt`, when `deploy/install-deps.sh` made it.
@@ -259,11 +263,18 @@ fn run_matches_configured_feeds_and_refuses_bad_feed_config() {
     for (feeds, error) in [
         (
             format!("[[intel.feeds]]\nname = \"a\"\npath = {list:?}\nurl = \"x\"\n"),
-            "unknown field `url`",
+            "exactly one of path",
         ),
         (
             format!("[[intel.feeds]]\nname = \"a\"\npath = {list:?}\n[[intel.feeds]]\nname = \"a\"\npath = {list:?}\n"),
             "used twice",
+        ),
+        (
+            format!(
+                "[[intel.feeds]]\nname = \"a\"\npath = {:?}\n",
+                d.join("missing.txt")
+            ),
+            "missing.txt",
         ),
     ] {
         std::fs::write(&cfg, config(&feeds)).unwrap();
@@ -271,5 +282,315 @@ fn run_matches_configured_feeds_and_refuses_bad_feed_config() {
         assert!(!out.status.success());
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(error), "{stderr}");
+    }
+}
+
+#[path = "intel/medallion.rs"]
+mod medallion;
+
+/// Ethernet + IPv4 + UDP between 10.0.0.1:40000 (client) and 10.0.0.2:53: a DNS query for
+/// `name` with `id`, or its answer (an A record, 192.0.2.33). UDP checksum 0 (none).
+fn dns_frame(id: u16, name: &str, answer: bool) -> Vec<u8> {
+    let mut dns = Vec::new();
+    dns.extend_from_slice(&id.to_be_bytes());
+    dns.extend_from_slice(if answer { &[0x81, 0x80] } else { &[0x01, 0x00] });
+    dns.extend_from_slice(&[0, 1, 0, u8::from(answer), 0, 0, 0, 0]);
+    for label in name.split('.') {
+        dns.push(label.len() as u8);
+        dns.extend_from_slice(label.as_bytes());
+    }
+    dns.extend_from_slice(&[0, 0, 1, 0, 1]);
+    if answer {
+        dns.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 33]);
+    }
+    let (src, dst, sport, dport) = if answer {
+        ([10, 0, 0, 2], [10, 0, 0, 1], 53u16, 40000u16)
+    } else {
+        ([10, 0, 0, 1], [10, 0, 0, 2], 40000, 53)
+    };
+    let mut f = vec![0u8; 12];
+    f.extend_from_slice(&[0x08, 0x00]);
+    let ip_len = (20 + 8 + dns.len()) as u16;
+    let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0, 0, 64, 17, 0, 0];
+    ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
+    ip.extend_from_slice(&src);
+    ip.extend_from_slice(&dst);
+    let sum: u32 = ip
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+        .sum();
+    let sum = !(((sum & 0xffff) + (sum >> 16)) as u16);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&sport.to_be_bytes());
+    f.extend_from_slice(&dport.to_be_bytes());
+    f.extend_from_slice(&((8 + dns.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.extend_from_slice(&dns);
+    f
+}
+
+/// `osprey ctl --json ARGS` against `api`.
+fn ctl(api: &str, args: &[&str]) -> Value {
+    let out = osprey()
+        .args(["ctl", "--endpoint", &format!("http://{api}"), "--json"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The body of `GET /metrics` from `addr`.
+fn scrape(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    body
+}
+
+/// The value of the metric line starting with `series`, if present.
+fn metric(text: &str, series: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+}
+
+/// Waits up to a minute for `f` to hold, saying `what` otherwise.
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while !f() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn hit_values(api: &str) -> Vec<String> {
+    ctl(
+        api,
+        &["intel", "hits", "--feed", "taxii", "--limit", "1000"],
+    )["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["matched_value"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn taxii_feed_is_polled_matched_updated_and_kept_when_the_server_dies() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let first = medallion::domain_indicator(
+        "indicator--0b9f2c55-6a1c-4c3e-9a7e-0c2f4d1e8a01",
+        "evil.example",
+        "2024-01-01T00:00:00.000Z",
+    );
+    let objects = vec![
+        first,
+        json!({"type": "malware", "spec_version": "2.1", "id": "malware--a4d0c6a2-5f36-4a7b-8b0e-0f6b7a1f2c11",
+               "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+               "name": "Evil RAT", "is_family": true}),
+        json!({"type": "relationship", "spec_version": "2.1", "id": "relationship--3f1e2d4c-9b8a-4c7d-8e6f-5a4b3c2d1e01",
+               "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+               "relationship_type": "indicates",
+               "source_ref": "indicator--0b9f2c55-6a1c-4c3e-9a7e-0c2f4d1e8a01",
+               "target_ref": "malware--a4d0c6a2-5f36-4a7b-8b0e-0f6b7a1f2c11"}),
+        json!({"type": "indicator", "spec_version": "2.1", "id": "indicator--7c6b5a49-3e2d-4f10-9a8b-7c6d5e4f3a21",
+               "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+               "pattern": "[domain-name:value = 'a.example'] FOLLOWEDBY [domain-name:value = 'b.example']",
+               "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00Z"}),
+        json!({"type": "indicator", "spec_version": "2.1", "id": "indicator--1d2e3f40-5a6b-4c7d-8e9f-0a1b2c3d4e51",
+               "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+               "pattern": "[ipv4-addr:value = '203.0.113.9']",
+               "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00Z"}),
+    ];
+    // Pages of two: the five objects take three pages.
+    let Some(mut server) = medallion::Medallion::start(d, &objects, 2) else {
+        return;
+    };
+    // Queries and answers for a name of the first indicator and one added later, among
+    // filler packets that pace the capture's loop.
+    let mut frames = vec![
+        dns_frame(1, "c2.evil.example", false),
+        dns_frame(1, "c2.evil.example", true),
+        dns_frame(2, "late.bad.example", false),
+        dns_frame(2, "late.bad.example", true),
+    ];
+    frames.extend((0..3000).map(|i| common::tcp_frame(40, 0x10, i)));
+    let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+    let pcap = d.join("dns.pcap");
+    common::write_pcap(&pcap, common::ETHERNET, &refs);
+    let password = d.join("taxii.password");
+    std::fs::write(&password, format!("{}\n", medallion::PASSWORD)).unwrap();
+    let cfg = d.join("osprey.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[capture]\nmode = \"replay\"\npcap = {pcap:?}\nloop = true\nworkers = 1\n\
+             [api]\nlisten = \"127.0.0.1:0\"\nallow_plaintext = true\n\
+             [auth]\nanonymous_role = \"admin\"\n\
+             [metrics]\nlisten = \"127.0.0.1:0\"\n\
+             [storage]\npath = {:?}\n\
+             [intel]\nalert_sid = 9100017\n\
+             [[intel.feeds]]\nname = \"taxii\"\nurl = {:?}\ncollection = {:?}\npoll = \"1s\"\npage_size = 2\n\
+             [intel.feeds.auth]\nusername = {:?}\npassword_file = {password:?}\n",
+            d.join("db"),
+            server.url(),
+            medallion::COLLECTION,
+            medallion::USER,
+        ),
+    )
+    .unwrap();
+    let addr_file = d.join("addr.json");
+    let child = osprey()
+        .args(["run", "-c"])
+        .arg(&cfg)
+        .arg("--addr-file")
+        .arg(&addr_file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Guard(Some(child));
+    wait_until("the address file", || addr_file.exists());
+    let addrs = read_json(&addr_file);
+    let api = addrs["api"].as_str().unwrap().to_owned();
+    let metrics = addrs["metrics"].as_str().unwrap().to_owned();
+
+    // Polled (three pages), compiled, running in the worker, and hitting.
+    wait_until("the first poll", || {
+        let f = ctl(&api, &["intel", "feeds"]);
+        f["feeds"][0]["objects_fetched"] == 5
+            && f["worker_generations"]
+                .as_array()
+                .is_some_and(|w| !w.is_empty() && w.iter().all(|g| *g == f["generation"]))
+    });
+    let feeds = ctl(&api, &["intel", "feeds"]);
+    let feed = &feeds["feeds"][0];
+    assert_eq!(feed["kind"], "taxii");
+    assert_eq!(feed["indicators"]["active"], 2, "{feed}");
+    assert_eq!(feed["indicators"]["unsupported"], 1, "{feed}");
+    wait_until("a hit of the first indicator", || {
+        hit_values(&api).iter().any(|v| v == "c2.evil.example")
+    });
+    let listed = ctl(&api, &["intel", "indicators", "--type", "domain-name"]);
+    assert_eq!(
+        listed["indicators"].as_array().unwrap().len(),
+        1,
+        "{listed}"
+    );
+    assert_eq!(
+        listed["indicators"][0]["values"][0],
+        "domain-name evil.example"
+    );
+    let hits = ctl(&api, &["intel", "hits", "--limit", "1"]);
+    assert_eq!(hits["hits"][0]["matched_field"], "dns.query", "{hits}");
+    assert_eq!(hits["hits"][0]["confidence"], 90, "{hits}");
+    // The hits raised alerts with the configured sid and the indicator as the message.
+    wait_until("an alert of a hit", || {
+        let a = ctl(
+            &api,
+            &["alerts", "query", "--sid", "9100017", "--limit", "5"],
+        );
+        a["alerts"].as_array().is_some_and(|a| {
+            a.iter().any(|a| {
+                a["msg"].as_str().is_some_and(|m| {
+                    m.contains("evil.example") && m.contains("indicator--0b9f2c55")
+                })
+            })
+        })
+    });
+    // ... which the correlator groups into an incident like any other alert.
+    wait_until("an incident of the hits' alerts", || {
+        let i = ctl(&api, &["incidents", "list"]);
+        i["incidents"].as_array().is_some_and(|l| {
+            l.iter().any(|i| {
+                i["sids"]
+                    .as_array()
+                    .is_some_and(|s| s.contains(&json!(9100017)))
+            })
+        })
+    });
+    assert!(!hit_values(&api).iter().any(|v| v == "late.bad.example"));
+
+    // A new object in the collection is picked up by the next poll, through added_after:
+    // only it is fetched.
+    server.add(&[medallion::domain_indicator(
+        "indicator--9e8d7c6b-5a49-4382-a1b0-c9d8e7f6a501",
+        "late.bad.example",
+        "2024-06-01T00:00:00.000Z",
+    )]);
+    wait_until("a hit of the added indicator", || {
+        hit_values(&api).iter().any(|v| v == "late.bad.example")
+    });
+    let feeds = ctl(&api, &["intel", "feeds"]);
+    assert_eq!(feeds["feeds"][0]["objects_fetched"], 6, "{feeds}");
+    assert_eq!(feeds["feeds"][0]["indicators"]["active"], 3, "{feeds}");
+
+    // The server dies: errors are counted, the indicators stay and keep hitting.
+    server.kill();
+    wait_until("a counted error", || {
+        let m = scrape(&metrics);
+        metric(
+            &m,
+            "osprey_intel_feed_errors_total{feed=\"taxii\",cause=\"unreachable\"}",
+        )
+        .is_some_and(|n| n >= 2)
+    });
+    let m = scrape(&metrics);
+    let hits_then = metric(&m, "osprey_intel_hits_total{feed=\"taxii\"}").unwrap();
+    assert_eq!(
+        metric(
+            &m,
+            "osprey_intel_indicators{feed=\"taxii\",state=\"active\"}"
+        ),
+        Some(3),
+        "{m}"
+    );
+    assert_eq!(
+        metric(&m, "osprey_intel_objects_fetched_total{feed=\"taxii\"}"),
+        Some(6)
+    );
+    wait_until("hits after the server died", || {
+        metric(&scrape(&metrics), "osprey_intel_hits_total{feed=\"taxii\"}")
+            .is_some_and(|n| n > hits_then)
+    });
+    let feeds = ctl(&api, &["intel", "feeds"]);
+    assert!(
+        feeds["feeds"][0]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("unreachable")),
+        "{feeds}"
+    );
+    assert!(common::signal(child.child(), "-TERM"));
+    let out = child.0.take().unwrap().wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Kills the child when the test fails before stopping it.
+struct Guard(Option<std::process::Child>);
+
+impl Guard {
+    fn child(&self) -> &std::process::Child {
+        self.0.as_ref().expect("running")
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }

@@ -34,6 +34,8 @@
 //!   the data plane and the rule compiler implement), [`server`] (starts and stops all of it).
 //!
 //! - [`incidents`]: ATT&CK mapping, the streaming correlator, scores and the workflow.
+//! - [`intel`]: threat-intelligence feeds (files, TAXII 2.1, imports), stored, compiled and
+//!   published to every worker; hits stored and turned into alerts.
 //!
 //! A capability that comes later gets a folder of its own beside these (threat intel,
 //! incidents and correlation, analytics, the fleet) and, if it reacts to records, a
@@ -50,6 +52,7 @@ pub mod evidence;
 pub mod health;
 pub mod incidents;
 pub mod ingest;
+pub mod intel;
 pub mod metrics;
 pub mod model;
 pub mod outputs;

@@ -11,7 +11,9 @@
 //! workers, by the entry's origin). `osprey_degraded{component="..."}` is 1 while a component's
 //! health is degraded; with the watchdog, `osprey_worker_stalled{worker="..."}` is 1 while a
 //! worker makes no progress and `osprey_worker_stalls_total` counts stalls; `osprey_incidents{state="..."}` counts stored incidents by workflow
-//! state.
+//! state. Threat intelligence per feed: `osprey_intel_objects_fetched_total{feed}`,
+//! `osprey_intel_indicators{feed,state}` (active, expired, unsupported, revoked, malformed),
+//! `osprey_intel_hits_total{feed}`, `osprey_intel_feed_errors_total{feed,cause}`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -56,6 +58,8 @@ fn is_gauge(name: &str) -> bool {
             | "blocklist.published_generation"
             | "incidents.in_memory"
             | "playbooks.loaded"
+            | "intel.feeds"
+            | "intel.published_generation"
     ) || (name.starts_with("events.") && name.ends_with(".subscribers"))
 }
 
@@ -119,6 +123,7 @@ pub fn render(ctx: &ApiContext) -> String {
             }
         }
     }
+    intel_families(&mut out, &ctx.intel.feeds());
     let _ = writeln!(out, "# TYPE osprey_degraded gauge");
     for h in SystemApi::health(ctx) {
         let _ = writeln!(
@@ -165,6 +170,51 @@ pub fn render(ctx: &ApiContext) -> String {
         );
     }
     out
+}
+
+/// The labelled families of every intel feed.
+fn intel_families(out: &mut String, feeds: &[crate::intel::FeedStatus]) {
+    let _ = writeln!(out, "# TYPE osprey_intel_objects_fetched_total counter");
+    for f in feeds {
+        let feed = escape_label(&f.name);
+        let _ = writeln!(
+            out,
+            "osprey_intel_objects_fetched_total{{feed=\"{feed}\"}} {}",
+            f.objects_fetched
+        );
+    }
+    let _ = writeln!(out, "# TYPE osprey_intel_indicators gauge");
+    for f in feeds {
+        let feed = escape_label(&f.name);
+        let n = &f.indicators;
+        for (state, v) in [
+            ("active", n.active),
+            ("expired", n.expired),
+            ("unsupported", n.unsupported),
+            ("revoked", n.revoked),
+            ("malformed", n.malformed),
+        ] {
+            let _ = writeln!(
+                out,
+                "osprey_intel_indicators{{feed=\"{feed}\",state=\"{state}\"}} {v}"
+            );
+        }
+    }
+    let _ = writeln!(out, "# TYPE osprey_intel_hits_total counter");
+    for f in feeds {
+        let feed = escape_label(&f.name);
+        let _ = writeln!(out, "osprey_intel_hits_total{{feed=\"{feed}\"}} {}", f.hits);
+    }
+    let _ = writeln!(out, "# TYPE osprey_intel_feed_errors_total counter");
+    for f in feeds {
+        let feed = escape_label(&f.name);
+        for (cause, n) in &f.errors {
+            let _ = writeln!(
+                out,
+                "osprey_intel_feed_errors_total{{feed=\"{feed}\",cause=\"{cause}\"}} {n}"
+            );
+        }
+    }
 }
 
 async fn metrics(State(ctx): State<Arc<ApiContext>>) -> impl IntoResponse {

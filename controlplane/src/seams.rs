@@ -103,6 +103,13 @@ pub trait Appliance: Send + Sync {
     fn block_generations(&self) -> Vec<u64> {
         Vec::new()
     }
+    /// Builds an indicator table of `set` and publishes it as `generation` to every worker,
+    /// which swaps it in at its next burst boundary. A data plane without intel ignores it.
+    fn publish_intel(&self, _generation: u64, _set: stix::Compiled) {}
+    /// The indicator-table generation each running worker confirmed (empty: none running).
+    fn intel_generations(&self) -> Vec<u64> {
+        Vec::new()
+    }
     /// Each worker's heartbeat, for the stall watchdog (empty: nothing to watch).
     fn heartbeats(&self) -> Vec<Heartbeat> {
         Vec::new()

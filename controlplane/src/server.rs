@@ -15,6 +15,7 @@ use crate::api::blocks::BlocksApi;
 use crate::api::evidence::EvidenceApi;
 use crate::api::guard::{Admission, Guarded};
 use crate::api::incidents::IncidentsApi;
+use crate::api::intel::IntelApi;
 use crate::api::outputs::OutputsApi;
 use crate::api::playbooks::PlaybooksApi;
 use crate::api::records::{AlertsApi, FlowsApi};
@@ -28,6 +29,8 @@ use crate::events::Bus;
 use crate::evidence::Evidence;
 use crate::incidents::Incidents;
 use crate::ingest::{Ingest, RecordSource, SignatureCatalog};
+use crate::intel::hits::HitsThread;
+use crate::intel::Intel;
 use crate::outputs::eve::EveWriter;
 use crate::outputs::syslog::SyslogOutput;
 use crate::outputs::webhook::Webhooks;
@@ -56,6 +59,7 @@ pub struct ControlPlane {
     incidents: Option<Incidents>,
     syslog: Option<SyslogOutput>,
     playbooks: Option<Playbooks>,
+    hits: Option<HitsThread>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -99,6 +103,14 @@ impl ControlPlane {
                 .map_err(|e| e.context("opening the block list"))?
         };
         let blocks = Arc::new(blocks);
+        let intel = {
+            let (st, ap, ic) = (store.clone(), appliance.clone(), cfg.intel.clone());
+            tokio::task::spawn_blocking(move || Intel::open(st, ap, &ic, now_nanos()))
+                .await
+                .map_err(|e| Error::internal(e.to_string()))?
+                .map_err(|e| e.context("opening threat intelligence"))?
+        };
+        let intel = Arc::new(intel);
         let auth = Arc::new(Authenticator::new(&cfg.auth, store.clone())?);
         let admission = Arc::new(Admission::new(&cfg.api, auth.clone()));
         let enabled: Vec<_> = store
@@ -149,6 +161,18 @@ impl ControlPlane {
             incidents.as_ref().map(|i| &i.shared.changes),
             store.clone(),
         )?);
+        // Hits of the workers' `intel` records are stored; those of a feed with an alert sid
+        // come back to ingest as alerts, through one more source.
+        let (hit_alerts, hit_source) = crate::intel::hits::alert_queue(cfg.intel.alert_queue);
+        let mut sources = sources;
+        sources.push(Box::new(hit_source));
+        let hits = HitsThread::start(
+            intel.clone(),
+            &bus,
+            cfg.ingest.subscriber_buffer,
+            hit_alerts,
+        )
+        .map_err(|e| Error::internal(format!("starting the intel hits thread: {e}")))?;
         let mut ingest =
             Ingest::start(&cfg.ingest, sources, store.clone(), bus.clone(), catalog)
                 .map_err(|e| Error::internal(format!("starting the ingest thread: {e}")))?;
@@ -221,6 +245,7 @@ impl ControlPlane {
             started: Instant::now(),
             counters: ApiCounters::default(),
             blocks: blocks.clone(),
+            intel: intel.clone(),
             reload_lock: tokio::sync::Mutex::new(()),
             shutdown,
             watchdog: cfg
@@ -247,6 +272,12 @@ impl ControlPlane {
             expiry,
             ctx.shutdown.subscribe(),
         ));
+        tasks.extend(crate::intel::poll::spawn(&intel, &ctx.shutdown));
+        tasks.push(Intel::spawn_expiry(
+            intel,
+            Duration::from_millis(cfg.intel.expiry_check_ms),
+            ctx.shutdown.subscribe(),
+        ));
         if let Err(e) = crate::store::watch_health(&store) {
             tracing::warn!(error = %e, "could not start the storage health watch");
         }
@@ -260,6 +291,7 @@ impl ControlPlane {
             incidents,
             syslog,
             playbooks,
+            hits: Some(hits),
             tasks,
         })
     }
@@ -341,6 +373,9 @@ impl ControlPlane {
         health
             .set_serving::<proto::evidence_service_server::EvidenceServiceServer<EvidenceApi>>()
             .await;
+        health
+            .set_serving::<proto::intel_service_server::IntelServiceServer<IntelApi>>()
+            .await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -415,6 +450,11 @@ impl ControlPlane {
                     ctx: ctx.clone(),
                 })
                 .max_decoding_message_size(small),
+                ctx.admission.clone(),
+            ))
+            .add_service(Guarded::new(
+                proto::intel_service_server::IntelServiceServer::new(IntelApi { ctx: ctx.clone() })
+                    .max_decoding_message_size(cfg.api.max_rules_bytes + RULES_REQUEST_SLACK),
                 ctx.admission.clone(),
             ));
         let mut sd = ctx.shutdown.subscribe();
@@ -556,6 +596,7 @@ impl ControlPlane {
         let mut eve = self.eve;
         let mut incidents = self.incidents;
         let mut syslog = self.syslog;
+        let mut hits = self.hits;
         let store = self.ctx.store.clone();
         let events = self.ctx.events.clone();
         let _ = tokio::task::spawn_blocking(move || {
@@ -569,6 +610,9 @@ impl ControlPlane {
             }
             if let Some(s) = syslog.as_mut() {
                 s.join();
+            }
+            if let Some(h) = hits.as_mut() {
+                h.join();
             }
         })
         .await;

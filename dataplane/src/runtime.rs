@@ -343,6 +343,8 @@ pub struct WorkerAttach {
     pub engine: Arc<EngineSlot>,
     /// Its block-table slot (`None`: the plan's starting block list stays).
     pub blocks: Option<Arc<crate::blocklist::BlockSlot>>,
+    /// Its indicator-table slot (`None`: the plan's starting table stays).
+    pub intel: Option<Arc<crate::intel::IntelSlot>>,
     /// Worker-rendered EVE records: each alert's own line (paired with its record, see
     /// `Export::join_alert_lines`), app-layer transactions and anomalies.
     pub eve: Option<crate::export::EveProducer>,
@@ -787,6 +789,7 @@ fn worker_export(plan: &Plan, attach: Option<WorkerAttach>, l: &mut Launched<'_>
         export.flows = Some(a.flows);
         export.engine = Some(a.engine);
         export.blocks = a.blocks;
+        export.intel = a.intel;
         if let Some(e) = a.eve {
             export.eve = Some(e);
             export.eve_alerts = true;

@@ -59,7 +59,7 @@ impl Class {
     pub fn of(path: &str) -> Option<Class> {
         match path.trim_start_matches('/') {
             "osprey.v1.RulesService/Validate" => Some(Class::Validate),
-            "osprey.v1.RulesService/Add" => Some(Class::Add),
+            "osprey.v1.RulesService/Add" | "osprey.v1.IntelService/Import" => Some(Class::Add),
             "osprey.v1.RulesService/Reload" => Some(Class::Reload),
             "osprey.v1.RulesService/List"
             | "osprey.v1.AlertsService/Query"
@@ -67,7 +67,9 @@ impl Class {
             | "osprey.v1.AuditService/List"
             | "osprey.v1.BlockService/List"
             | "osprey.v1.IncidentService/List"
-            | "osprey.v1.OutputService/ListDeadLetters" => Some(Class::Query),
+            | "osprey.v1.OutputService/ListDeadLetters"
+            | "osprey.v1.IntelService/ListIndicators"
+            | "osprey.v1.IntelService/ListHits" => Some(Class::Query),
             _ => None,
         }
     }

@@ -13,6 +13,7 @@ pub mod blocks;
 pub mod evidence;
 pub mod guard;
 pub mod incidents;
+pub mod intel;
 pub mod outputs;
 pub mod playbooks;
 pub mod records;
@@ -72,6 +73,8 @@ pub struct ApiContext {
     pub counters: ApiCounters,
     /// The dynamic block list.
     pub blocks: Arc<crate::blocks::BlockList>,
+    /// Threat-intelligence feeds, indicators and hits.
+    pub intel: Arc<crate::intel::Intel>,
     /// Serialises reloads: one compile at a time, generations in order.
     pub reload_lock: tokio::sync::Mutex<()>,
     /// Flipped to `true` when the appliance is asked to stop; servers and streams watch it.

@@ -97,6 +97,7 @@ impl SystemApi {
         if let Some(inc) = &ctx.incidents {
             out.extend(inc.counter_values());
         }
+        out.extend(ctx.intel.counter_values());
         if let Some(s) = &ctx.syslog {
             out.push(("syslog.sent".into(), l(&s.sent)));
             out.push(("syslog.dropped".into(), l(&s.dropped)));
@@ -146,7 +147,13 @@ impl SystemApi {
                 }
             }
         }
-        for (w, a, f) in ctx.ingest.ring_overflow() {
+        // The source of intel hits' alerts is no worker (its drops are `intel.alerts_dropped`).
+        let workers = ctx
+            .ingest
+            .ring_overflow()
+            .into_iter()
+            .filter(|(w, ..)| w != crate::intel::hits::SOURCE_NAME);
+        for (w, a, f) in workers {
             let i = slot(&w, &mut out);
             out[i].1.push(("ingest.alerts_ring_overflow".into(), a));
             out[i].1.push(("ingest.flows_ring_overflow".into(), f));

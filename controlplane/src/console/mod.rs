@@ -21,6 +21,7 @@ use crate::proto::block_service_client::BlockServiceClient;
 use crate::proto::evidence_service_client::EvidenceServiceClient;
 use crate::proto::flows_service_client::FlowsServiceClient;
 use crate::proto::incident_service_client::IncidentServiceClient;
+use crate::proto::intel_service_client::IntelServiceClient;
 use crate::proto::output_service_client::OutputServiceClient;
 use crate::proto::playbook_service_client::PlaybookServiceClient;
 use crate::proto::rules_service_client::RulesServiceClient;
@@ -31,6 +32,7 @@ mod block;
 pub use block::BlockCmd;
 mod evidence;
 mod incidents;
+mod intel;
 mod outputs;
 mod playbooks;
 mod records;
@@ -110,6 +112,9 @@ pub enum CtlCommand {
     /// Incident evidence and its signed chain of custody.
     #[command(subcommand)]
     Evidence(evidence::EvidenceCmd),
+    /// Threat intelligence: feeds, indicators, hits, imports.
+    #[command(subcommand)]
+    Intel(intel::IntelCmd),
 }
 
 /// `osprey ctl rules ...`
@@ -270,6 +275,7 @@ pub struct Clients {
     pub outputs: OutputServiceClient<Svc>,
     pub playbooks: PlaybookServiceClient<Svc>,
     pub evidence: EvidenceServiceClient<Svc>,
+    pub intel: IntelServiceClient<Svc>,
 }
 
 /// Resolved connection settings.
@@ -376,7 +382,9 @@ impl Connection {
             incidents: IncidentServiceClient::with_interceptor(channel.clone(), auth.clone()),
             outputs: OutputServiceClient::with_interceptor(channel.clone(), auth.clone()),
             playbooks: PlaybookServiceClient::with_interceptor(channel.clone(), auth.clone()),
-            evidence: EvidenceServiceClient::with_interceptor(channel, auth),
+            evidence: EvidenceServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            intel: IntelServiceClient::with_interceptor(channel, auth)
+                .max_encoding_message_size(big),
         })
     }
 }
@@ -432,6 +440,7 @@ pub async fn run_with_output(args: CtlArgs, out: &mut (dyn Write + Send)) -> any
         CtlCommand::Flows(cmd) => records::flows(&mut c, cmd, js, out).await?,
         CtlCommand::Audit(a) => audit::run(&mut c, a, js, out).await?,
         CtlCommand::Block(cmd) => block::run(&mut c, cmd, js, out).await?,
+        CtlCommand::Intel(cmd) => intel::run(&mut c, cmd, js, out).await?,
         CtlCommand::Incidents(cmd) => incidents::run(&mut c, cmd, js, out).await?,
         CtlCommand::Outputs(cmd) => outputs::run(&mut c, cmd, js, out).await?,
         CtlCommand::Playbooks(cmd) => playbooks::run(&mut c, cmd, js, out).await?,

@@ -17,6 +17,7 @@
 //! | `rules`   | `'h' ‖ generation:u64` | JSON [`ReloadRecord`](crate::model::ReloadRecord) |
 //! | `audit`   | `time_nanos:u64 ‖ seq:u64` | JSON [`AuditRecord`](crate::model::AuditRecord) |
 //! | `incidents` | opaque keys and values of [`crate::incidents`] (its `persist.rs`) | |
+//! | `intel`   | `'o' ‖ feed ‖ 0 ‖ object id`, `'f' ‖ feed`, `'h' ‖ hit_id:u64` | STIX object JSON, feed cursor, hit (`intel.rs`) |
 //! | `meta`    | `format_version` | `u32` (= [`FORMAT_VERSION`]) |
 //! | `meta`    | `next_alert_id`, `next_flow_id`, `generation`, `next_dead_letter_id` | `u64` |
 //! | `meta`    | `dead_letter/` ‖ `id:u64` | JSON [`DeadLetter`] (a webhook delivery given up) |
@@ -79,6 +80,7 @@ pub mod audit;
 mod blocks;
 mod deadletter;
 mod incidents;
+mod intel;
 pub mod posting;
 mod query;
 pub mod record;
@@ -102,7 +104,8 @@ const CF_RULES: &str = "rules";
 const CF_AUDIT: &str = "audit";
 const CF_META: &str = "meta";
 const CF_INCIDENTS: &str = "incidents";
-const ALL_CFS: [&str; 9] = [
+const CF_INTEL: &str = "intel";
+const ALL_CFS: [&str; 10] = [
     CF_ALERTS,
     CF_IDX_SID,
     CF_IDX_SRC,
@@ -112,6 +115,7 @@ const ALL_CFS: [&str; 9] = [
     CF_AUDIT,
     CF_META,
     CF_INCIDENTS,
+    CF_INTEL,
 ];
 
 const META_FORMAT: &[u8] = b"format_version";

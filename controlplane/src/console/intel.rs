@@ -1,0 +1,324 @@
+//! `osprey ctl intel feeds|indicators|hits|import|stats`: threat-intelligence feeds, the
+//! indicators the workers run, stored hits, bundle and list imports.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use super::render::{print_json, table};
+use super::{status_err, Clients};
+use crate::proto;
+use vocab::calendar::eve_timestamp as format_timestamp;
+
+/// `osprey ctl intel ...`
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum IntelCmd {
+    /// Every feed: kind, last poll, objects fetched, errors, indicators, hits.
+    Feeds,
+    /// Indicators in the workers' tables.
+    Indicators {
+        /// Only this feed.
+        #[arg(long)]
+        feed: Option<String>,
+        /// Only this kind of value: ipv4-addr, ipv6-addr, domain-name, url, x509-certificate,
+        /// ja3, ja3s, ja4, file.
+        #[arg(long = "type")]
+        kind: Option<String>,
+        /// Only indicators whose pattern or value contains this.
+        #[arg(long)]
+        value: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long)]
+        page_token: Option<String>,
+    },
+    /// Stored hits, newest first.
+    Hits {
+        #[arg(long)]
+        feed: Option<String>,
+        #[arg(long)]
+        indicator: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long)]
+        page_token: Option<String>,
+    },
+    /// Imports a STIX 2.1 bundle or a plain list into an import feed.
+    Import {
+        file: PathBuf,
+        /// The import feed (default `import`).
+        #[arg(long)]
+        feed: Option<String>,
+    },
+    /// Totals over every feed.
+    Stats,
+}
+
+fn time(ns: u64) -> String {
+    match ns {
+        0 => "-".into(),
+        n => format_timestamp(n),
+    }
+}
+
+fn counts_json(c: Option<proto::IndicatorCounts>) -> serde_json::Value {
+    let c = c.unwrap_or_default();
+    json!({"active": c.active, "expired": c.expired, "unsupported": c.unsupported,
+           "revoked": c.revoked, "malformed": c.malformed})
+}
+
+fn feed_json(f: &proto::Feed) -> serde_json::Value {
+    let errors: serde_json::Map<String, serde_json::Value> = f
+        .errors
+        .iter()
+        .map(|e| (e.cause.clone(), json!(e.count)))
+        .collect();
+    json!({"name": f.name, "kind": f.kind, "location": f.location, "collection": f.collection,
+           "poll_secs": f.poll_secs, "last_poll_ns": f.last_poll_ns, "last_ok_ns": f.last_ok_ns,
+           "last_error": f.last_error, "objects_fetched": f.objects_fetched,
+           "objects": f.objects, "errors": errors, "indicators": counts_json(f.indicators),
+           "hits": f.hits, "alerts": f.alerts})
+}
+
+fn hit_json(h: &proto::Hit) -> serde_json::Value {
+    json!({"id": h.id, "ts_nanos": h.ts_nanos, "feed": h.feed, "indicator_id": h.indicator_id,
+           "pattern": h.pattern, "matched_field": h.matched_field,
+           "matched_value": h.matched_value,
+           "confidence": (h.confidence >= 0).then_some(h.confidence),
+           "flow_id": h.flow_id, "src_ip": h.src_ip, "src_port": h.src_port,
+           "dest_ip": h.dest_ip, "dest_port": h.dest_port, "proto": h.proto})
+}
+
+fn indicator_json(i: &proto::Indicator) -> serde_json::Value {
+    json!({"id": i.id, "feed": i.feed, "pattern": i.pattern, "state": i.state,
+           "confidence": (i.confidence >= 0).then_some(i.confidence), "labels": i.labels,
+           "valid_from_ns": i.valid_from_ns, "valid_until_ns": i.valid_until_ns,
+           "values": i.values})
+}
+
+async fn feeds(c: &mut Clients, js: bool, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
+    let r = c
+        .intel
+        .list_feeds(proto::ListFeedsRequest {})
+        .await
+        .map_err(|e| status_err("intel feeds", e))?
+        .into_inner();
+    if js {
+        return print_json(
+            out,
+            &json!({"feeds": r.feeds.iter().map(feed_json).collect::<Vec<_>>(),
+                    "generation": r.generation, "worker_generations": r.worker_generations}),
+        );
+    }
+    let rows: Vec<Vec<String>> = r
+        .feeds
+        .iter()
+        .map(|f| {
+            let n = f.indicators.unwrap_or_default();
+            let errors: u64 = f.errors.iter().map(|e| e.count).sum();
+            vec![
+                f.name.clone(),
+                f.kind.clone(),
+                time(f.last_poll_ns),
+                f.objects_fetched.to_string(),
+                format!("{}/{}/{}", n.active, n.expired, n.unsupported),
+                errors.to_string(),
+                f.hits.to_string(),
+                f.last_error.clone(),
+            ]
+        })
+        .collect();
+    table(
+        out,
+        &[
+            "FEED",
+            "KIND",
+            "LAST POLL",
+            "FETCHED",
+            "ACTIVE/EXPIRED/UNSUPPORTED",
+            "ERRORS",
+            "HITS",
+            "LAST ERROR",
+        ],
+        &rows,
+    )?;
+    writeln!(
+        out,
+        "\ngeneration {}, workers {:?}",
+        r.generation, r.worker_generations
+    )?;
+    Ok(())
+}
+
+/// Runs an intel command.
+pub(super) async fn run(
+    c: &mut Clients,
+    cmd: IntelCmd,
+    js: bool,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    match cmd {
+        IntelCmd::Feeds => feeds(c, js, out).await?,
+        IntelCmd::Indicators {
+            feed,
+            kind,
+            value,
+            limit,
+            page_token,
+        } => {
+            let q = proto::ListIndicatorsRequest {
+                feed: feed.unwrap_or_default(),
+                r#type: kind.unwrap_or_default(),
+                value: value.unwrap_or_default(),
+                page_size: limit,
+                page_token: page_token.unwrap_or_default(),
+            };
+            let r = c
+                .intel
+                .list_indicators(q)
+                .await
+                .map_err(|e| status_err("intel indicators", e))?
+                .into_inner();
+            if js {
+                return print_json(
+                    out,
+                    &json!({"indicators": r.indicators.iter().map(indicator_json).collect::<Vec<_>>(),
+                            "next_page_token": r.next_page_token}),
+                );
+            }
+            let rows: Vec<Vec<String>> = r
+                .indicators
+                .iter()
+                .map(|i| {
+                    vec![
+                        i.id.clone(),
+                        i.feed.clone(),
+                        i.state.clone(),
+                        if i.confidence >= 0 {
+                            i.confidence.to_string()
+                        } else {
+                            "-".into()
+                        },
+                        time(i.valid_until_ns),
+                        i.values.join(", "),
+                    ]
+                })
+                .collect();
+            table(
+                out,
+                &["ID", "FEED", "STATE", "CONF", "VALID UNTIL", "VALUES"],
+                &rows,
+            )?;
+            if !r.next_page_token.is_empty() {
+                writeln!(out, "more: --page-token {}", r.next_page_token)?;
+            }
+        }
+        IntelCmd::Hits {
+            feed,
+            indicator,
+            limit,
+            page_token,
+        } => {
+            let q = proto::ListHitsRequest {
+                feed: feed.unwrap_or_default(),
+                indicator_id: indicator.unwrap_or_default(),
+                page_size: limit,
+                page_token: page_token.unwrap_or_default(),
+            };
+            let r = c
+                .intel
+                .list_hits(q)
+                .await
+                .map_err(|e| status_err("intel hits", e))?
+                .into_inner();
+            if js {
+                return print_json(
+                    out,
+                    &json!({"hits": r.hits.iter().map(hit_json).collect::<Vec<_>>(),
+                            "next_page_token": r.next_page_token}),
+                );
+            }
+            let rows: Vec<Vec<String>> = r
+                .hits
+                .iter()
+                .map(|h| {
+                    vec![
+                        h.id.to_string(),
+                        time(h.ts_nanos),
+                        h.feed.clone(),
+                        format!("{} {}", h.matched_field, h.matched_value),
+                        format!(
+                            "{}:{} -> {}:{}",
+                            h.src_ip, h.src_port, h.dest_ip, h.dest_port
+                        ),
+                        h.indicator_id.clone(),
+                    ]
+                })
+                .collect();
+            table(
+                out,
+                &["ID", "TIME", "FEED", "MATCHED", "FLOW", "INDICATOR"],
+                &rows,
+            )?;
+            if !r.next_page_token.is_empty() {
+                writeln!(out, "more: --page-token {}", r.next_page_token)?;
+            }
+        }
+        IntelCmd::Import { file, feed } => {
+            let content = std::fs::read(&file)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
+            let r = c
+                .intel
+                .import(proto::ImportRequest {
+                    feed: feed.unwrap_or_default(),
+                    content,
+                })
+                .await
+                .map_err(|e| status_err("intel import", e))?
+                .into_inner();
+            if js {
+                return print_json(
+                    out,
+                    &json!({"feed": r.feed, "objects": r.objects,
+                            "indicators": counts_json(r.indicators),
+                            "generation": r.generation, "left_out": r.left_out}),
+                );
+            }
+            let n = r.indicators.unwrap_or_default();
+            writeln!(
+                out,
+                "imported {} object(s) into feed {}: {} active, {} expired, {} unsupported, {} revoked, {} malformed; generation {} running in every worker",
+                r.objects, r.feed, n.active, n.expired, n.unsupported, n.revoked, n.malformed, r.generation
+            )?;
+            for l in &r.left_out {
+                writeln!(out, "left out {l}")?;
+            }
+        }
+        IntelCmd::Stats => {
+            let s = c
+                .intel
+                .stats(proto::IntelStatsRequest {})
+                .await
+                .map_err(|e| status_err("intel stats", e))?
+                .into_inner();
+            let j = json!({"feeds": s.feeds, "objects": s.objects,
+                           "indicators": counts_json(s.indicators), "lookups": s.lookups,
+                           "generation": s.generation, "worker_generations": s.worker_generations,
+                           "hits_stored": s.hits_stored, "hits_pruned": s.hits_pruned,
+                           "hits_lost": s.hits_lost, "alerts_raised": s.alerts_raised,
+                           "alerts_dropped": s.alerts_dropped});
+            if js {
+                return print_json(out, &j);
+            }
+            let rows: Vec<Vec<String>> = j
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| vec![k.clone(), v.to_string()])
+                .collect();
+            table(out, &["STAT", "VALUE"], &rows)?;
+        }
+    }
+    Ok(())
+}

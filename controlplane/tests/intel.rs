@@ -1,0 +1,534 @@
+//! Threat intelligence through the real gRPC server (127.0.0.1:0, RocksDB in a temp dir) and
+//! `osprey ctl intel`: imports reaching every worker's real indicator table (each worker a
+//! thread that takes offers from its snapshot slot and confirms them, as a worker does between
+//! bursts), roles, listings, expiry, restart, metrics; and TAXII servers on 127.0.0.1 that
+//! misbehave (down, 500, malformed JSON, a huge response, a page loop), each failure counted
+//! by cause while the other feeds keep their indicators.
+
+mod common;
+use common::console::wait_for;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use controlplane::api::auth::Role;
+use controlplane::config::{ControlPlaneConfig, IntelFeed};
+use controlplane::console as ctl;
+use controlplane::proto;
+use controlplane::seams::{Appliance, ApplianceStatus, StatsSnapshot};
+use controlplane::server::ControlPlane;
+use dataplane::intel::{IntelSlot, Table};
+use dataplane::snapshot::Offer;
+use tonic::Code;
+
+const OPERATOR: &str = "operator-token";
+const VIEWER: &str = "viewer-token";
+
+/// Workers that take indicator tables from their slots between "bursts".
+struct IntelWorkers {
+    slots: Vec<Arc<IntelSlot>>,
+    tables: Vec<Arc<Mutex<Arc<Table>>>>,
+    stop: Arc<AtomicBool>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl IntelWorkers {
+    fn start(n: usize) -> Arc<IntelWorkers> {
+        let w = Arc::new(IntelWorkers {
+            slots: (0..n).map(|_| Arc::new(IntelSlot::new(0))).collect(),
+            tables: (0..n)
+                .map(|_| Arc::new(Mutex::new(Arc::new(Table::empty()))))
+                .collect(),
+            stop: Arc::new(AtomicBool::new(false)),
+            threads: Mutex::new(Vec::new()),
+        });
+        for i in 0..n {
+            let (slot, table, stop) = (w.slots[i].clone(), w.tables[i].clone(), w.stop.clone());
+            w.threads.lock().unwrap().push(std::thread::spawn(move || {
+                let mut seen = slot.active();
+                while !stop.load(Ordering::Relaxed) {
+                    if slot.changed(seen) {
+                        match slot.take() {
+                            Offer::New(g, t) => {
+                                *table.lock().unwrap() = t;
+                                seen = g;
+                                slot.confirm(g);
+                            }
+                            Offer::CatchUp(g) => seen = g,
+                            Offer::None => {}
+                        }
+                    }
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                }
+            }));
+        }
+        w
+    }
+
+    /// The feeds of the indicators `name` hits in every worker's table (the same in all).
+    fn domain_sources(&self, name: &str) -> Vec<String> {
+        let per_worker: Vec<Vec<String>> = self
+            .tables
+            .iter()
+            .map(|t| {
+                let t = t.lock().unwrap().clone();
+                let mut v: Vec<String> = t
+                    .lookup_domain(name.as_bytes())
+                    .map(|e| t.source(t.indicator(e.indicator).source).to_owned())
+                    .collect();
+                v.sort();
+                v
+            })
+            .collect();
+        assert!(
+            per_worker.windows(2).all(|w| w[0] == w[1]),
+            "workers disagree: {per_worker:?}"
+        );
+        per_worker.into_iter().next().unwrap_or_default()
+    }
+
+    fn addr_hits(&self, a: &str) -> usize {
+        let t = self.tables[0].lock().unwrap().clone();
+        t.lookup_addr(a.parse().unwrap()).count()
+    }
+
+    fn join(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.lock().unwrap().drain(..) {
+            t.join().unwrap();
+        }
+    }
+}
+
+impl Appliance for IntelWorkers {
+    fn status(&self) -> ApplianceStatus {
+        ApplianceStatus::default()
+    }
+    fn stats(&self) -> StatsSnapshot {
+        StatsSnapshot::default()
+    }
+    fn shutdown(&self) {}
+    fn publish_intel(&self, generation: u64, set: stix::Compiled) {
+        let t = Arc::new(Table::compile(set));
+        for s in &self.slots {
+            s.publish(generation, t.clone());
+        }
+    }
+    fn intel_generations(&self) -> Vec<u64> {
+        self.slots.iter().map(|s| s.active()).collect()
+    }
+}
+
+/// The rule compiler is not part of these tests.
+struct NoCompiler;
+
+impl controlplane::seams::RuleCompiler for NoCompiler {
+    fn validate(&self, _text: &str) -> controlplane::seams::Validation {
+        controlplane::seams::Validation::default()
+    }
+    fn compile_and_swap(
+        &self,
+        _generation: u64,
+        _rules: &[controlplane::model::StoredRule],
+    ) -> Result<controlplane::seams::ReloadOutcome, controlplane::seams::CompileError> {
+        Err(controlplane::seams::CompileError::NotRunning)
+    }
+}
+
+fn config(dir: &std::path::Path, feeds: Vec<IntelFeed>) -> ControlPlaneConfig {
+    let mut cfg = ControlPlaneConfig::default();
+    cfg.api.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.api.reload_confirm_timeout_ms = 5000;
+    cfg.metrics.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.storage.path = dir.join("db");
+    cfg.auth.tokens = common::console::tokens(&[
+        ("ops", Role::Operator, OPERATOR),
+        ("viewer", Role::Viewer, VIEWER),
+    ]);
+    cfg.intel.feeds = feeds;
+    cfg.intel.expiry_check_ms = 50;
+    cfg.intel.max_response_bytes = 64 << 10;
+    cfg.intel.read_timeout_secs = 5;
+    cfg
+}
+
+struct Harness {
+    cp: Option<ControlPlane>,
+    workers: Arc<IntelWorkers>,
+    endpoint: String,
+}
+
+impl Harness {
+    async fn start(cfg: ControlPlaneConfig) -> Harness {
+        let workers = IntelWorkers::start(2);
+        let cp = ControlPlane::start_with_sources(
+            cfg,
+            Vec::new(),
+            workers.clone(),
+            Arc::new(NoCompiler),
+        )
+        .await
+        .unwrap();
+        let endpoint = format!("http://{}", cp.grpc_addr);
+        Harness {
+            cp: Some(cp),
+            workers,
+            endpoint,
+        }
+    }
+
+    async fn clients(&self, token: &str) -> ctl::Clients {
+        common::console::clients(&self.endpoint, Some(token)).await
+    }
+
+    async fn ctl_json(&self, token: &str, args: &[&str]) -> serde_json::Value {
+        let mut argv = vec!["--json"];
+        argv.extend_from_slice(args);
+        let (r, out) = common::console::run(&self.endpoint, token, &argv).await;
+        assert_eq!(r.unwrap(), 0, "{args:?}: {out}");
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+    }
+
+    async fn feed(&self, name: &str) -> serde_json::Value {
+        let f = self.ctl_json(VIEWER, &["intel", "feeds"]).await;
+        f["feeds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no feed {name}: {f}"))
+    }
+
+    fn metrics(&self) -> String {
+        let addr = self.cp.as_ref().unwrap().metrics_addr.unwrap();
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        write!(s, "GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+        let mut body = String::new();
+        s.read_to_string(&mut body).unwrap();
+        body
+    }
+
+    async fn stop(mut self) {
+        if let Some(cp) = self.cp.take() {
+            cp.shutdown().await;
+        }
+        self.workers.join();
+    }
+}
+
+fn file_feed(name: &str, path: &std::path::Path) -> IntelFeed {
+    IntelFeed {
+        name: name.into(),
+        path: Some(path.to_owned()),
+        ..IntelFeed::default()
+    }
+}
+
+fn taxii_feed(name: &str, url: String) -> IntelFeed {
+    IntelFeed {
+        name: name.into(),
+        url: Some(url),
+        poll: Some("200ms".into()),
+        ..IntelFeed::default()
+    }
+}
+
+fn bundle(objects: &[serde_json::Value]) -> String {
+    serde_json::json!({"type": "bundle", "id": "bundle--1", "objects": objects}).to_string()
+}
+
+fn domain_indicator(id: &str, name: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut v = serde_json::json!({"type": "indicator", "spec_version": "2.1", "id": id,
+        "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+        "pattern": format!("[domain-name:value = '{name}']"), "pattern_type": "stix",
+        "valid_from": "2020-01-01T00:00:00Z", "confidence": 70});
+    for (k, x) in extra.as_object().unwrap() {
+        v[k] = x.clone();
+    }
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imports_reach_every_worker_expire_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let list = d.join("local.txt");
+    std::fs::write(&list, "192.0.2.7\n").unwrap();
+    // A server that is down: nothing listens on a port just released.
+    let down = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let feeds = vec![
+        file_feed("local", &list),
+        taxii_feed("down", format!("http://{down}/taxii2/")),
+    ];
+    let h = Harness::start(config(d, feeds.clone())).await;
+    assert_eq!(
+        h.workers.addr_hits("192.0.2.7"),
+        1,
+        "the file feed at start"
+    );
+
+    // An operator imports a bundle: every worker runs it when the answer comes.
+    let file = d.join("analyst.json");
+    std::fs::write(
+        &file,
+        bundle(&[domain_indicator(
+            "indicator--a1",
+            "c2.evil.example",
+            serde_json::json!({}),
+        )]),
+    )
+    .unwrap();
+    let r = h
+        .ctl_json(
+            OPERATOR,
+            &[
+                "intel",
+                "import",
+                file.to_str().unwrap(),
+                "--feed",
+                "analyst",
+            ],
+        )
+        .await;
+    assert_eq!(r["indicators"]["active"], 1, "{r}");
+    assert_eq!(h.workers.domain_sources("a.c2.evil.example"), ["analyst"]);
+    assert_eq!(h.workers.addr_hits("192.0.2.7"), 1, "the other feeds stay");
+
+    // Viewers read and cannot import.
+    let mut viewer = h.clients(VIEWER).await;
+    let e = viewer
+        .intel
+        .import(proto::ImportRequest {
+            feed: "x".into(),
+            content: b"192.0.2.1\n".to_vec(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let mut ops = h.clients(OPERATOR).await;
+    let e = ops
+        .intel
+        .import(proto::ImportRequest {
+            feed: "analyst".into(),
+            content: b"{ not json".to_vec(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("not JSON"), "{}", e.message());
+    let e = ops
+        .intel
+        .import(proto::ImportRequest {
+            feed: "local".into(),
+            content: b"192.0.2.1\n".to_vec(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.code(),
+        Code::InvalidArgument,
+        "a file feed takes no imports"
+    );
+
+    // Listings filter by kind, value and feed.
+    let l = h
+        .ctl_json(VIEWER, &["intel", "indicators", "--type", "domain-name"])
+        .await;
+    let ids: Vec<&str> = l["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["indicator--a1"]);
+    let l = h
+        .ctl_json(VIEWER, &["intel", "indicators", "--value", "192.0.2.7"])
+        .await;
+    assert_eq!(l["indicators"][0]["feed"], "local", "{l}");
+    assert_eq!(
+        l["indicators"][0]["values"][0], "ipv4-addr 192.0.2.7/32",
+        "{l}"
+    );
+
+    // The down server: failures counted, retried with back-off, nothing else lost.
+    wait_for("two counted failures", || {
+        let m = h.metrics();
+        m.contains("osprey_intel_feed_errors_total{feed=\"down\",cause=\"unreachable\"} 2")
+            || m.contains("osprey_intel_feed_errors_total{feed=\"down\",cause=\"unreachable\"} 3")
+    })
+    .await;
+    let down_feed = h.feed("down").await;
+    assert!(
+        down_feed["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("unreachable"),
+        "{down_feed}"
+    );
+    let m = h.metrics();
+    assert!(
+        m.contains("osprey_intel_indicators{feed=\"analyst\",state=\"active\"} 1"),
+        "{m}"
+    );
+
+    // An indicator valid for two more seconds leaves the workers' tables when it expires.
+    let until = std::time::SystemTime::now() + std::time::Duration::from_secs(2);
+    let until = humantime::format_rfc3339_millis(until).to_string();
+    std::fs::write(
+        &file,
+        bundle(&[domain_indicator(
+            "indicator--short",
+            "brief.example",
+            serde_json::json!({"valid_until": until}),
+        )]),
+    )
+    .unwrap();
+    h.ctl_json(
+        OPERATOR,
+        &[
+            "intel",
+            "import",
+            file.to_str().unwrap(),
+            "--feed",
+            "analyst",
+        ],
+    )
+    .await;
+    assert_eq!(h.workers.domain_sources("brief.example"), ["analyst"]);
+    let t = std::time::Instant::now();
+    while !h.workers.domain_sources("brief.example").is_empty() {
+        assert!(t.elapsed().as_secs() < 10, "the expired indicator stayed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let f = h.feed("analyst").await;
+    assert_eq!(
+        (
+            f["indicators"]["active"].as_u64(),
+            f["indicators"]["expired"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{f}"
+    );
+    assert_eq!(h.workers.domain_sources("c2.evil.example"), ["analyst"]);
+    let stats = h.ctl_json(VIEWER, &["intel", "stats"]).await;
+    assert_eq!(stats["feeds"], 3, "{stats}");
+    h.stop().await;
+
+    // A restart brings the imported feed back from storage.
+    let h = Harness::start(config(d, feeds)).await;
+    assert_eq!(h.workers.domain_sources("c2.evil.example"), ["analyst"]);
+    assert_eq!(h.workers.addr_hits("192.0.2.7"), 1);
+    h.stop().await;
+}
+
+/// A TAXII server on 127.0.0.1 that serves an API root per path prefix, each misbehaving
+/// its own way on `objects`: `/ok/`, `/e500/`, `/garbage/`, `/huge/`, `/loop/`.
+fn bad_server() -> (String, Arc<AtomicBool>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            if s.load(Ordering::Relaxed) {
+                break;
+            }
+            let Ok(mut c) = conn else { continue };
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(c.try_clone().unwrap());
+                let mut line = String::new();
+                let _ = r.read_line(&mut line);
+                loop {
+                    let mut h = String::new();
+                    if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                        break;
+                    }
+                }
+                let path = line.split(' ').nth(1).unwrap_or("/").to_owned();
+                let (status, body) = answer(&path);
+                let _ = write!(
+                    c,
+                    "HTTP/1.1 {status}\r\nContent-Type: application/taxii+json;version=2.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = c.write_all(body.as_bytes());
+            });
+        }
+    });
+    (addr, stop)
+}
+
+fn answer(path: &str) -> (&'static str, String) {
+    let mode = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    let rest = &path[mode.len() + 1..];
+    let ok = "200 OK";
+    if rest == "/" {
+        return (
+            ok,
+            r#"{"title": "bad", "versions": ["application/taxii+json;version=2.1"]}"#.into(),
+        );
+    }
+    if rest == "/collections/" {
+        return (
+            ok,
+            r#"{"collections": [{"id": "c1", "title": "c", "can_read": true, "can_write": false}]}"#.into(),
+        );
+    }
+    let ind = r#"{"type": "indicator", "spec_version": "2.1", "id": "indicator--ok1", "created": "2024-01-01T00:00:00Z", "modified": "2024-01-01T00:00:00Z", "pattern": "[ipv4-addr:value = '198.51.100.77']", "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00Z"}"#;
+    match mode {
+        "ok" => (ok, format!(r#"{{"more": false, "objects": [{ind}]}}"#)),
+        "e500" => ("500 Internal Server Error", "oops".into()),
+        "garbage" => (ok, r#"{"more": false, "objects": [{"type": "#.into()),
+        "huge" => (
+            ok,
+            format!(
+                r#"{{"more": false, "objects": [], "pad": "{}"}}"#,
+                "x".repeat(100 << 10)
+            ),
+        ),
+        "loop" => (
+            ok,
+            format!(r#"{{"more": true, "next": "1", "objects": [{ind}]}}"#),
+        ),
+        _ => ("404 Not Found", String::new()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn misbehaving_servers_are_counted_by_cause_and_never_clear_other_feeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, stop) = bad_server();
+    let feeds = ["ok", "e500", "garbage", "huge", "loop"]
+        .iter()
+        .map(|m| taxii_feed(m, format!("http://{addr}/{m}/")))
+        .collect();
+    let h = Harness::start(config(dir.path(), feeds)).await;
+    wait_for("the good feed's indicator in the workers", || {
+        h.workers.addr_hits("198.51.100.77") == 1
+    })
+    .await;
+    for (feed, cause) in [
+        ("e500", "server_error"),
+        ("garbage", "malformed"),
+        ("huge", "too_large"),
+        ("loop", "page_loop"),
+    ] {
+        let series = format!("osprey_intel_feed_errors_total{{feed=\"{feed}\",cause=\"{cause}\"}}");
+        wait_for(&series, || h.metrics().contains(&series)).await;
+    }
+    let ok = h.feed("ok").await;
+    assert_eq!(ok["indicators"]["active"], 1, "{ok}");
+    assert!(ok["errors"].as_object().unwrap().is_empty(), "{ok}");
+    // The looping feed's first pages are not kept either: a poll is all or nothing.
+    assert_eq!(h.feed("loop").await["objects"], 0);
+    assert_eq!(h.workers.addr_hits("198.51.100.77"), 1);
+    h.stop().await;
+    stop.store(true, Ordering::Relaxed);
+}
