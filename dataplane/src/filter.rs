@@ -57,12 +57,43 @@ impl std::fmt::Debug for CaptureFilter {
     }
 }
 
-/// An expression libpcap could not compile, with libpcap's reason.
+/// An expression libpcap could not compile, with libpcap's reason and, where a leading part
+/// of it compiles, where the rest starts (libpcap's messages give no position).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("capture filter {expr:?}: {reason}")]
+#[error("capture filter {expr:?}: {reason}{}", at_suffix(.expr, *.at))]
 pub struct FilterError {
     pub expr: String,
     pub reason: String,
+    /// Byte offset of the first word after the longest leading run of words that compiles.
+    pub at: Option<usize>,
+}
+
+fn at_suffix(expr: &str, at: Option<usize>) -> String {
+    match at {
+        Some(at) => {
+            let word = expr[at..].split_whitespace().next().unwrap_or("");
+            format!(" (valid up to column {}; fails from {word:?})", at + 1)
+        }
+        None => String::new(),
+    }
+}
+
+/// Where `expr` stops compiling: the offset of the word after the longest leading run of
+/// whitespace-separated words that `compiles`, if some run does (checked at start only).
+fn failing_word(expr: &str, compiles: impl Fn(&str) -> bool) -> Option<usize> {
+    let starts: Vec<usize> = expr
+        .char_indices()
+        .filter(|&(i, c)| {
+            !c.is_whitespace() && (i == 0 || expr[..i].ends_with(char::is_whitespace))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    starts
+        .iter()
+        .skip(1)
+        .rev()
+        .find(|&&next| compiles(expr[..next].trim_end()))
+        .copied()
 }
 
 /// The pcap link type libpcap compiles for (the `DLT_` value of `pcap_open_dead`).
@@ -100,13 +131,17 @@ fn classic(prog: &pcap::BpfProgram) -> Option<Vec<ClassicInsn>> {
 impl CaptureFilter {
     /// Compiles `expr` (optimised) for frames of link type `link`, run by libpcap.
     pub fn compile(expr: &str, link: LinkType) -> Result<CaptureFilter, FilterError> {
-        let err = |reason: String| FilterError {
+        let err = |reason: String, at: Option<usize>| FilterError {
             expr: expr.to_owned(),
             reason,
+            at,
         };
         let dead =
-            pcap::Capture::dead(pcap::Linktype(dlt(link))).map_err(|e| err(e.to_string()))?;
-        let prog = dead.compile(expr, true).map_err(|e| err(e.to_string()))?;
+            pcap::Capture::dead(pcap::Linktype(dlt(link))).map_err(|e| err(e.to_string(), None))?;
+        let prog = dead.compile(expr, true).map_err(|e| {
+            let at = failing_word(expr, |part| dead.compile(part, true).is_ok());
+            err(e.to_string(), at)
+        })?;
         Ok(CaptureFilter {
             expr: expr.to_owned(),
             prog,
@@ -280,6 +315,17 @@ mod tests {
         let e = CaptureFilter::compile("tcp prot 80", LinkType::Ethernet).unwrap_err();
         assert_eq!(e.expr, "tcp prot 80");
         assert!(e.to_string().contains("syntax error"), "{e}");
+        assert_eq!(e.at, Some(4), "{e}");
+        assert!(
+            e.to_string()
+                .contains("(valid up to column 5; fails from \"prot\")"),
+            "{e}"
+        );
+        let e = CaptureFilter::compile("tcp and port 80 and", LinkType::Ethernet).unwrap_err();
+        assert_eq!(e.at, Some(16), "{e}");
+        // Nothing leading compiles: libpcap's reason alone.
+        let e = CaptureFilter::compile("frobnicate", LinkType::Ethernet).unwrap_err();
+        assert_eq!(e.at, None, "{e}");
         // Link-layer keywords do not apply to raw IP.
         assert!(CaptureFilter::compile("ether host 00:11:22:33:44:55", LinkType::Raw).is_err());
         assert!(CaptureFilter::compile("ip and tcp", LinkType::Raw).is_ok());
