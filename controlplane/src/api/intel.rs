@@ -290,7 +290,7 @@ impl IntelService for IntelApi {
     ) -> Result<Response<proto::VerdictResponse>, Status> {
         let ctx = self.ctx.clone();
         let method = format!("{SVC}/Verdict");
-        let q = request.get_ref().clone();
+        let q = *request.get_ref();
         let who = ctx
             .auth
             .authorize(&request, &method, &q.hit.to_string(), Role::Operator)?;
