@@ -772,6 +772,9 @@ pub struct IntelFeed {
     pub alert_sid: Option<u32>,
     pub alert_gid: Option<u32>,
     pub alert_priority: Option<u8>,
+    /// How far the feed is trusted, 0..=100 (default 50): a feature of its indicators'
+    /// confidence scores.
+    pub reliability: Option<u8>,
 }
 
 /// `[intel.feeds.auth]`: HTTP basic (`username` with `password` or, better, `password_file`)
@@ -818,6 +821,9 @@ impl IntelFeed {
             return Err(format!(
                 "[[intel.feeds]] name {name:?}: at most 64 bytes, no quotes or control characters"
             ));
+        }
+        if self.reliability.is_some_and(|r| r > 100) {
+            return Err(format!("[[intel.feeds]] {name:?}: reliability is 0..=100"));
         }
         match (&self.path, &self.url) {
             (Some(_), Some(_)) | (None, None) => {

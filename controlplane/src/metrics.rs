@@ -60,6 +60,7 @@ fn is_gauge(name: &str) -> bool {
             | "playbooks.loaded"
             | "intel.feeds"
             | "intel.published_generation"
+            | "intel.score_model_version"
     ) || (name.starts_with("events.") && name.ends_with(".subscribers"))
 }
 

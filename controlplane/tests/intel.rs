@@ -3,7 +3,8 @@
 //! thread that takes offers from its snapshot slot and confirms them, as a worker does between
 //! bursts), roles, listings, expiry, restart, metrics; and TAXII servers on 127.0.0.1 that
 //! misbehave (down, 500, malformed JSON, a huge response, a page loop), each failure counted
-//! by cause while the other feeds keep their indicators.
+//! by cause while the other feeds keep their indicators; confidence scores that analysts'
+//! verdicts on hits retrain, explained by their features and kept across a restart.
 
 mod common;
 use common::console::wait_for;
@@ -531,4 +532,173 @@ async fn misbehaving_servers_are_counted_by_cause_and_never_clear_other_feeds() 
     assert_eq!(h.workers.addr_hits("198.51.100.77"), 1);
     h.stop().await;
     stop.store(true, Ordering::Relaxed);
+}
+
+/// An EVE `intel` line as a worker writes it: a hit of `indicator` (`domain`, feed `feed`).
+fn intel_line(n: u64, feed: &str, indicator: &str, domain: &str) -> String {
+    let v = serde_json::json!({"timestamp": "2024-01-01T00:00:01.000000+0000", "flow_id": n,
+        "event_type": "intel", "src_ip": "192.0.2.10", "src_port": 40000 + n,
+        "dest_ip": "198.51.100.53", "dest_port": 53, "proto": "UDP",
+        "intel": {"indicator_id": indicator, "pattern": format!("[domain-name:value = '{domain}']"),
+                  "matched_field": "dns.query", "matched_value": domain, "confidence": 50,
+                  "labels": [], "source": feed, "related": []}});
+    format!("{v}\n")
+}
+
+/// `(score, model_version, factor value of feature)` of indicator `id` as listed.
+async fn scored(h: &Harness, id: &str, feature: &str) -> (u64, u64, f64) {
+    let l = h
+        .ctl_json(VIEWER, &["intel", "indicators", "--feed", "vendor"])
+        .await;
+    let i = l["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == id)
+        .unwrap_or_else(|| panic!("no {id}: {l}"))
+        .clone();
+    let s = &i["score"];
+    let f = s["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["feature"] == feature)
+        .unwrap_or_else(|| panic!("no factor {feature}: {i}"));
+    (
+        s["score"].as_u64().unwrap(),
+        s["model_version"].as_u64().unwrap(),
+        f["value"].as_f64().unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verdicts_on_hits_retrain_the_scores_which_explain_themselves_and_persist() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let vendor = d.join("vendor.json");
+    std::fs::write(
+        &vendor,
+        bundle(&[
+            domain_indicator(
+                "indicator--loud",
+                "loud.example",
+                serde_json::json!({"confidence": 95}),
+            ),
+            domain_indicator(
+                "indicator--quiet",
+                "quiet.example",
+                serde_json::json!({"confidence": 20}),
+            ),
+        ]),
+    )
+    .unwrap();
+    let second = d.join("second.txt");
+    std::fs::write(&second, "loud.example\n").unwrap();
+    let mut feeds = vec![file_feed("vendor", &vendor), file_feed("second", &second)];
+    feeds[0].reliability = Some(90);
+    let cfg = config(d, feeds);
+    let h = Harness::start(cfg.clone()).await;
+
+    // The prior: the confident indicator that a second feed lists scores higher.
+    let (loud0, v0, loud_feeds) = scored(&h, "indicator--loud", "feeds").await;
+    let (quiet0, _, quiet_feeds) = scored(&h, "indicator--quiet", "feeds").await;
+    assert_eq!(v0, 0, "the prior before any verdict");
+    assert!(loud0 > quiet0 + 20, "{loud0} {quiet0}");
+    assert!(
+        loud_feeds > 0.0 && quiet_feeds == 0.0,
+        "{loud_feeds} {quiet_feeds}"
+    );
+
+    // Hits arrive as the workers' EVE records; they count as sightings.
+    let events = h.cp.as_ref().unwrap().ctx.events.clone();
+    let mut lines = String::new();
+    for n in 0..4 {
+        lines += &intel_line(n, "vendor", "indicator--loud", "loud.example");
+        lines += &intel_line(10 + n, "vendor", "indicator--quiet", "quiet.example");
+    }
+    events.publish(controlplane::events::Event::Records(Arc::from(
+        lines.into_bytes().into_boxed_slice(),
+    )));
+    let intel = h.cp.as_ref().unwrap().ctx.intel.clone();
+    wait_for("8 stored hits", || {
+        intel.counters.hits_stored.load(Ordering::Relaxed) == 8
+    })
+    .await;
+    assert!(scored(&h, "indicator--loud", "sightings").await.2 > 0.0);
+
+    // Viewers cannot give verdicts; an unknown hit is refused.
+    let mut viewer = h.clients(VIEWER).await;
+    let e = viewer
+        .intel
+        .verdict(proto::VerdictRequest {
+            hit: 1,
+            true_positive: true,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let mut ops = h.clients(OPERATOR).await;
+    let e = ops
+        .intel
+        .verdict(proto::VerdictRequest {
+            hit: 999,
+            true_positive: true,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "{}", e.message());
+
+    // The loud indicator's hits were false positives, the quiet one's true.
+    let hits = h
+        .ctl_json(VIEWER, &["intel", "hits", "--limit", "100"])
+        .await;
+    let mut last = serde_json::Value::Null;
+    for hit in hits["hits"].as_array().unwrap() {
+        let id = hit["id"].as_u64().unwrap().to_string();
+        let v = if hit["indicator_id"] == "indicator--loud" {
+            "false-positive"
+        } else {
+            "true-positive"
+        };
+        last = h.ctl_json(OPERATOR, &["intel", "verdict", &id, v]).await;
+    }
+    assert_eq!(last["examples"], 8, "{last}");
+    assert_eq!(last["after"]["model_version"], 8, "{last}");
+    let (loud1, v1, loud_verdicts) = scored(&h, "indicator--loud", "verdicts").await;
+    let (quiet1, _, quiet_verdicts) = scored(&h, "indicator--quiet", "verdicts").await;
+    assert_eq!(v1, 8);
+    assert!(
+        loud1 < loud0,
+        "false positives lower it: {loud0} -> {loud1}"
+    );
+    assert!(
+        quiet1 > quiet0,
+        "true positives raise it: {quiet0} -> {quiet1}"
+    );
+    assert!(loud_verdicts < 0.0 && quiet_verdicts > 0.0);
+    // Verdicts are counted; the model's version is a gauge.
+    let m = h.metrics();
+    assert!(m.contains("osprey_intel_verdicts 8"), "{m}");
+    assert!(m.contains("osprey_intel_score_model_version 8"), "{m}");
+    // A second verdict on a hit replaces the first: still eight examples.
+    let again = h
+        .ctl_json(OPERATOR, &["intel", "verdict", "1", "true-positive"])
+        .await;
+    assert_eq!(again["examples"], 8, "{again}");
+    assert_eq!(again["after"]["model_version"], 9, "{again}");
+    let table = common::console::run(&h.endpoint, VIEWER, &["intel", "indicators"])
+        .await
+        .1;
+    assert!(
+        table.contains("SCORE") && table.contains("verdicts"),
+        "{table}"
+    );
+
+    // The model, the verdicts and the sightings survive a restart.
+    let before = scored(&h, "indicator--loud", "verdicts").await;
+    drop((intel, events));
+    h.stop().await;
+    let h = Harness::start(cfg).await;
+    assert_eq!(scored(&h, "indicator--loud", "verdicts").await, before);
+    h.stop().await;
 }

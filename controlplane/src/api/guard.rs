@@ -59,7 +59,9 @@ impl Class {
     pub fn of(path: &str) -> Option<Class> {
         match path.trim_start_matches('/') {
             "osprey.v1.RulesService/Validate" => Some(Class::Validate),
-            "osprey.v1.RulesService/Add" | "osprey.v1.IntelService/Import" => Some(Class::Add),
+            "osprey.v1.RulesService/Add"
+            | "osprey.v1.IntelService/Import"
+            | "osprey.v1.IntelService/Verdict" => Some(Class::Add),
             "osprey.v1.RulesService/Reload" => Some(Class::Reload),
             "osprey.v1.RulesService/List"
             | "osprey.v1.AlertsService/Query"

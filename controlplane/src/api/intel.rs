@@ -1,5 +1,6 @@
 //! `osprey.v1.IntelService`: threat-intelligence feeds, the indicators the workers run, the
-//! hits they reported ([`crate::intel`]). Viewers read; operators import. An import answers
+//! hits they reported ([`crate::intel`]). Viewers read; operators import and give verdicts on
+//! hits (each retrains the confidence-scoring model). An import answers
 //! once every running worker confirmed the generation that carries it, or fails with
 //! `ABORTED` after `api.reload_confirm_timeout_ms` (stored and published all the same).
 
@@ -10,6 +11,7 @@ use tonic::{Request, Response, Status};
 
 use crate::api::auth::Role;
 use crate::error::{Error, Kind, Result};
+use crate::intel::score::Scored;
 use crate::intel::{FeedStatus, HitFilter, IndicatorCounts, IndicatorFilter, StoredHit};
 use crate::proto;
 use crate::proto::intel_service_server::IntelService;
@@ -85,6 +87,22 @@ impl From<StoredHit> for proto::Hit {
 }
 
 /// Page tokens: a decimal number (an offset for indicators, the last id for hits).
+fn score(s: &Scored) -> proto::Score {
+    proto::Score {
+        score: u32::from(s.score),
+        model_version: s.model_version,
+        factors: s
+            .explanation
+            .iter()
+            .map(|c| proto::ScoreFactor {
+                feature: c.feature.to_owned(),
+                value: c.value,
+                weight: c.weight,
+            })
+            .collect(),
+    }
+}
+
 fn decode_token(t: &str) -> Result<u64> {
     if t.is_empty() {
         return Ok(0);
@@ -153,7 +171,7 @@ impl IntelService for IntelApi {
             offset,
         };
         let intel = ctx.intel.clone();
-        let (list, more) = blocking(move || Ok(intel.indicators(&f))).await?;
+        let (list, more) = blocking(move || intel.indicators(&f)).await?;
         let next = if more {
             (offset + list.len()).to_string()
         } else {
@@ -172,6 +190,7 @@ impl IntelService for IntelApi {
                     valid_from_ns: i.valid_from_ns,
                     valid_until_ns: i.valid_until_ns,
                     values: i.values,
+                    score: Some(score(&i.score)),
                 })
                 .collect(),
             next_page_token: next,
@@ -262,6 +281,33 @@ impl IntelService for IntelApi {
             hits_lost: s.hits_lost,
             alerts_raised: s.alerts_raised,
             alerts_dropped: s.alerts_dropped,
+        }))
+    }
+
+    async fn verdict(
+        &self,
+        request: Request<proto::VerdictRequest>,
+    ) -> Result<Response<proto::VerdictResponse>, Status> {
+        let ctx = self.ctx.clone();
+        let method = format!("{SVC}/Verdict");
+        let q = *request.get_ref();
+        let who = ctx
+            .auth
+            .authorize(&request, &method, &q.hit.to_string(), Role::Operator)?;
+        let intel = ctx.intel.clone();
+        let res =
+            blocking(move || intel.verdict(q.hit, q.true_positive, crate::health::now_nanos()))
+                .await;
+        let audited = res.as_ref().map(|r| r.examples).map_err(Clone::clone);
+        ctx.auth.audit(&who, &method, &q.hit.to_string(), &audited);
+        let r = res?;
+        Ok(Response::new(proto::VerdictResponse {
+            hit: r.hit,
+            indicator_id: r.indicator_id,
+            true_positive: r.true_positive,
+            before: Some(score(&r.before)),
+            after: Some(score(&r.after)),
+            examples: r.examples,
         }))
     }
 }

@@ -1,5 +1,6 @@
-//! `osprey ctl intel feeds|indicators|hits|import|stats`: threat-intelligence feeds, the
-//! indicators the workers run, stored hits, bundle and list imports.
+//! `osprey ctl intel feeds|indicators|hits|import|verdict|stats`: threat-intelligence feeds,
+//! the indicators the workers run with their confidence scores, stored hits, bundle and list
+//! imports, analyst verdicts on hits.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -53,6 +54,19 @@ pub enum IntelCmd {
     },
     /// Totals over every feed.
     Stats,
+    /// An analyst's verdict on a stored hit: retrains the confidence-scoring model.
+    Verdict {
+        /// The hit's id (`osprey ctl intel hits`).
+        hit: u64,
+        verdict: Verdict,
+    },
+}
+
+/// What a hit was.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    TruePositive,
+    FalsePositive,
 }
 
 fn time(ns: u64) -> String {
@@ -90,11 +104,75 @@ fn hit_json(h: &proto::Hit) -> serde_json::Value {
            "dest_ip": h.dest_ip, "dest_port": h.dest_port, "proto": h.proto})
 }
 
+fn score_json(s: Option<&proto::Score>) -> serde_json::Value {
+    let s = s.cloned().unwrap_or_default();
+    let factors: Vec<serde_json::Value> = s
+        .factors
+        .iter()
+        .map(|f| json!({"feature": f.feature, "value": f.value, "weight": f.weight}))
+        .collect();
+    json!({"score": s.score, "model_version": s.model_version, "factors": factors})
+}
+
+/// A score with its two heaviest features: `72 (confidence +1.80, reliability +1.00)`.
+fn score_text(s: Option<&proto::Score>) -> String {
+    let Some(s) = s else { return "-".into() };
+    let why: Vec<String> = s
+        .factors
+        .iter()
+        .take(2)
+        .map(|f| format!("{} {:+.2}", f.feature, f.weight))
+        .collect();
+    format!("{} ({})", s.score, why.join(", "))
+}
+
 fn indicator_json(i: &proto::Indicator) -> serde_json::Value {
     json!({"id": i.id, "feed": i.feed, "pattern": i.pattern, "state": i.state,
            "confidence": (i.confidence >= 0).then_some(i.confidence), "labels": i.labels,
            "valid_from_ns": i.valid_from_ns, "valid_until_ns": i.valid_until_ns,
-           "values": i.values})
+           "values": i.values, "score": score_json(i.score.as_ref())})
+}
+
+async fn verdict(
+    c: &mut Clients,
+    hit: u64,
+    v: Verdict,
+    js: bool,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    let r = c
+        .intel
+        .verdict(proto::VerdictRequest {
+            hit,
+            true_positive: v == Verdict::TruePositive,
+        })
+        .await
+        .map_err(|e| status_err("intel verdict", e))?
+        .into_inner();
+    if js {
+        return print_json(
+            out,
+            &json!({"hit": r.hit, "indicator_id": r.indicator_id,
+                    "true_positive": r.true_positive, "before": score_json(r.before.as_ref()),
+                    "after": score_json(r.after.as_ref()), "examples": r.examples}),
+        );
+    }
+    let model = r.after.as_ref().map_or(0, |s| s.model_version);
+    writeln!(
+        out,
+        "hit {} ({}) marked {}: score {} -> {}; model version {model}, trained on {} verdict(s)",
+        r.hit,
+        r.indicator_id,
+        if r.true_positive {
+            "true positive"
+        } else {
+            "false positive"
+        },
+        score_text(r.before.as_ref()),
+        score_text(r.after.as_ref()),
+        r.examples
+    )?;
+    Ok(())
 }
 
 async fn feeds(c: &mut Clients, js: bool, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
@@ -160,6 +238,7 @@ pub(super) async fn run(
 ) -> anyhow::Result<()> {
     match cmd {
         IntelCmd::Feeds => feeds(c, js, out).await?,
+        IntelCmd::Verdict { hit, verdict: v } => verdict(c, hit, v, js, out).await?,
         IntelCmd::Indicators {
             feed,
             kind,
@@ -200,6 +279,7 @@ pub(super) async fn run(
                         } else {
                             "-".into()
                         },
+                        score_text(i.score.as_ref()),
                         time(i.valid_until_ns),
                         i.values.join(", "),
                     ]
@@ -207,7 +287,15 @@ pub(super) async fn run(
                 .collect();
             table(
                 out,
-                &["ID", "FEED", "STATE", "CONF", "VALID UNTIL", "VALUES"],
+                &[
+                    "ID",
+                    "FEED",
+                    "STATE",
+                    "CONF",
+                    "SCORE",
+                    "VALID UNTIL",
+                    "VALUES",
+                ],
                 &rows,
             )?;
             if !r.next_page_token.is_empty() {

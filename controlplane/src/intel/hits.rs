@@ -234,6 +234,7 @@ fn take(intel: &Intel, lines: &[u8], alerts: &AlertQueue) {
         .append_intel_hits(&mut hits, intel.config().max_hits)
     {
         Ok(pruned) => {
+            intel.count_sightings(&hits);
             c.hits_stored
                 .fetch_add(hits.len() as u64, Ordering::Relaxed);
             c.hits_pruned.fetch_add(pruned, Ordering::Relaxed);

@@ -20,7 +20,9 @@ pub mod compile;
 pub mod feed;
 pub mod hits;
 pub mod poll;
+pub mod score;
 pub mod taxii;
+pub mod verdict;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +38,7 @@ use crate::store::Store;
 
 pub use feed::{Cause, FeedCursor, FeedError, FeedStatus, IndicatorCounts, Origin};
 pub use hits::{HitFilter, StoredHit};
+pub use verdict::VerdictOutcome;
 
 use feed::{keep_newest, Content};
 
@@ -69,10 +72,12 @@ pub struct IntelCounters {
     pub alerts_raised: AtomicU64,
     /// Alerts of hits dropped on a full queue to ingest.
     pub alerts_dropped: AtomicU64,
+    /// Analyst verdicts on hits recorded (each retrains the scoring model).
+    pub verdicts: AtomicU64,
 }
 
 /// An indicator as listed.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct IndicatorView {
     pub id: String,
     pub feed: String,
@@ -85,6 +90,8 @@ pub struct IndicatorView {
     pub valid_until_ns: u64,
     /// The looked-up values (`ipv4-addr 192.0.2.1/32`, `domain-name evil.example`, ...).
     pub values: Vec<String>,
+    /// Its confidence score and the features that weighed most ([`score`]).
+    pub score: score::Scored,
 }
 
 /// Filters of [`Intel::indicators`].
@@ -153,6 +160,10 @@ pub struct Intel {
     /// The next `valid_until` among published indicators (republish then).
     next_expiry: AtomicU64,
     pub counters: IntelCounters,
+    /// The scoring model and sightings.
+    score: Mutex<verdict::ScoreState>,
+    /// Verdicts one at a time (each trains the next model version).
+    verdict_serial: Mutex<()>,
 }
 
 impl std::fmt::Debug for Intel {
@@ -171,6 +182,7 @@ impl Intel {
         cfg: &IntelConfig,
         now_ns: u64,
     ) -> Result<Intel> {
+        let score_state = verdict::ScoreState::open(&store)?;
         let intel = Intel {
             store,
             appliance,
@@ -179,6 +191,8 @@ impl Intel {
             generation: AtomicU64::new(0),
             next_expiry: AtomicU64::new(u64::MAX),
             counters: IntelCounters::default(),
+            score: Mutex::new(score_state),
+            verdict_serial: Mutex::new(()),
         };
         let mut feeds = BTreeMap::new();
         for f in &cfg.feeds {
@@ -457,8 +471,15 @@ impl Intel {
     }
 
     /// The indicators of every feed's compilation that pass `f` (those past `valid_until`
-    /// as `expired`), and whether more follow.
-    pub fn indicators(&self, f: &IndicatorFilter) -> (Vec<IndicatorView>, bool) {
+    /// as `expired`), scored, and whether more follow.
+    pub fn indicators(&self, f: &IndicatorFilter) -> Result<(Vec<IndicatorView>, bool)> {
+        let (mut list, more) = self.listed(f);
+        self.score_views(&mut list, crate::health::now_nanos())?;
+        Ok((list, more))
+    }
+
+    /// [`Intel::indicators`] without their scores.
+    fn listed(&self, f: &IndicatorFilter) -> (Vec<IndicatorView>, bool) {
         let sets: Vec<(String, Arc<Compiled>)> = self
             .lock()
             .iter()
@@ -504,6 +525,7 @@ impl Intel {
                     valid_from_ns: info.valid_from.unwrap_or(0),
                     valid_until_ns: info.valid_until.unwrap_or(0),
                     values: vals,
+                    score: score::Scored::default(),
                 });
             }
         }
@@ -556,6 +578,8 @@ impl Intel {
             ("intel.hits_lost".into(), l(&c.hits_lost)),
             ("intel.alerts_raised".into(), l(&c.alerts_raised)),
             ("intel.alerts_dropped".into(), l(&c.alerts_dropped)),
+            ("intel.verdicts".into(), l(&c.verdicts)),
+            ("intel.score_model_version".into(), self.model().version),
         ]
     }
 

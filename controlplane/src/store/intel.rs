@@ -29,7 +29,7 @@ fn cursor_key(feed: &str) -> Vec<u8> {
     k
 }
 
-fn hit_key(id: u64) -> [u8; 9] {
+pub(super) fn hit_key(id: u64) -> [u8; 9] {
     let mut k = [0u8; 9];
     k[0] = b'h';
     k[1..].copy_from_slice(&id.to_be_bytes());

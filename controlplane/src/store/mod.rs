@@ -81,6 +81,7 @@ mod blocks;
 mod deadletter;
 mod incidents;
 mod intel;
+mod intel_score;
 pub mod posting;
 mod query;
 pub mod record;
