@@ -33,6 +33,7 @@ mod app_records;
 mod blocklist;
 mod bypass;
 mod context;
+pub mod evidence;
 mod exception;
 mod flow_end;
 mod flow_state;
