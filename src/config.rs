@@ -941,3 +941,37 @@ mod tests {
         assert!(Config::parse(&text, "t.toml", Path::new(".")).is_ok());
     }
 }
+
+/// The workers' packet ring settings of `[evidence]`; an unknown `capture` word or a snap
+/// length below 64 bytes is an error naming the key.
+pub fn evidence_ring(
+    e: &controlplane::config::EvidenceConfig,
+) -> Result<dataplane::pipeline::evidence::RingConfig, String> {
+    use controlplane::config::CaptureSetting;
+    use dataplane::pipeline::evidence::{CaptureRule, RingConfig};
+    let capture = match &e.capture {
+        CaptureSetting::Word(w) if w == "none" => CaptureRule::None,
+        CaptureSetting::Word(w) if w == "all" => CaptureRule::All,
+        CaptureSetting::Word(w) => {
+            return Err(format!(
+                "evidence.capture: \"{w}\" is not \"none\", \"all\" or a list of sids"
+            ))
+        }
+        CaptureSetting::Sids(s) => {
+            let mut s = s.clone();
+            s.sort_unstable();
+            s.dedup();
+            CaptureRule::Sids(s.into())
+        }
+    };
+    if e.snaplen < 64 {
+        return Err(format!("evidence.snaplen: {} is below 64 bytes", e.snaplen));
+    }
+    Ok(RingConfig {
+        ring_bytes: if e.enabled { e.ring_bytes } else { 0 },
+        ring_seconds: e.ring_seconds,
+        snaplen: e.snaplen,
+        after_packets: e.after_packets,
+        capture,
+    })
+}

@@ -26,8 +26,32 @@
 pub const HEADER: usize = 24;
 const ALIGN: usize = 8;
 
+/// Which alerts ask for their flow's packets (`[evidence] capture`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum CaptureRule {
+    /// None: the ring only keeps packets.
+    #[default]
+    None,
+    /// Every alert.
+    All,
+    /// Alerts of these signature ids (sorted).
+    Sids(std::sync::Arc<[u32]>),
+}
+
+impl CaptureRule {
+    /// Whether an alert of `sid` asks for capture.
+    #[inline]
+    pub fn wants(&self, sid: u32) -> bool {
+        match self {
+            CaptureRule::None => false,
+            CaptureRule::All => true,
+            CaptureRule::Sids(s) => s.binary_search(&sid).is_ok(),
+        }
+    }
+}
+
 /// Settings of the packet ring (`[evidence]`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RingConfig {
     /// Bytes of the ring per worker; 0 keeps no packets.
     pub ring_bytes: usize,
@@ -37,15 +61,19 @@ pub struct RingConfig {
     pub snaplen: u16,
     /// Packets of a flow copied after its alert.
     pub after_packets: u32,
+    /// Which alerts ask for capture.
+    pub capture: CaptureRule,
 }
 
 impl Default for RingConfig {
+    /// Off (no ring): pipelines built without a configuration keep no packets.
     fn default() -> Self {
         RingConfig {
-            ring_bytes: 16 << 20,
+            ring_bytes: 0,
             ring_seconds: 60,
             snaplen: 1518,
             after_packets: 100,
+            capture: CaptureRule::None,
         }
     }
 }
@@ -264,6 +292,7 @@ struct Followed {
 pub struct Evidence {
     ring: Ring,
     after: u32,
+    capture: CaptureRule,
     followed: [Followed; MAX_FOLLOWED],
     pub counters: RingCounters,
 }
@@ -274,6 +303,7 @@ impl Evidence {
         (cfg.ring_bytes >= HEADER).then(|| Evidence {
             ring: Ring::new(cfg),
             after: cfg.after_packets,
+            capture: cfg.capture.clone(),
             followed: [Followed::default(); MAX_FOLLOWED],
             counters: RingCounters::default(),
         })
@@ -303,6 +333,26 @@ impl Evidence {
             data: &frame[..cut],
         };
         count(&mut self.counters, out.packet(&rec));
+    }
+
+    /// An alert of `sid` in `flow`: asks for the flow's packets when the capture rule
+    /// wants it.
+    #[inline]
+    pub fn alert(&mut self, sid: u32, flow: u64) {
+        if flow != 0 && self.capture.wants(sid) {
+            self.request(flow);
+        }
+    }
+
+    /// Every counter, by name.
+    pub fn visit(&self, f: &mut dyn FnMut(&'static str, u64)) {
+        let c = &self.counters;
+        f("evidence.ring_packets", c.ring_packets);
+        f("evidence.ring_overwritten", c.ring_overwritten);
+        f("evidence.ring_truncated", c.ring_truncated);
+        f("evidence.follow_full", c.follow_full);
+        f("evidence.exported", c.exported);
+        f("evidence.export_dropped", c.export_dropped);
     }
 
     /// Asks for `flow`'s packets (an alert with capture on): those in the ring at the next
@@ -387,6 +437,7 @@ mod tests {
             ring_seconds: 0,
             snaplen: 64,
             after_packets: 3,
+            capture: CaptureRule::All,
         }
     }
 
