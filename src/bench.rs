@@ -23,7 +23,7 @@ pub(crate) struct BenchArgs {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
-    /// Configuration file for the `[dpdk]` settings.
+    /// Configuration file for the `[dpdk]` settings and the `[evidence]` packet ring.
     #[arg(short, long)]
     config: Option<PathBuf>,
     /// Rule files to detect with while benchmarking.
