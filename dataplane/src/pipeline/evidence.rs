@@ -294,6 +294,8 @@ pub struct Evidence {
     after: u32,
     capture: CaptureRule,
     followed: [Followed; MAX_FOLLOWED],
+    /// Slots of `followed` in use (the table is not searched per packet while none is).
+    following: usize,
     pub counters: RingCounters,
 }
 
@@ -305,6 +307,7 @@ impl Evidence {
             after: cfg.after_packets,
             capture: cfg.capture.clone(),
             followed: [Followed::default(); MAX_FOLLOWED],
+            following: 0,
             counters: RingCounters::default(),
         })
     }
@@ -317,6 +320,9 @@ impl Evidence {
     /// Keeps a packet of `flow`; when the flow is followed, also hands it to `out`.
     pub fn packet(&mut self, ts_ns: u64, flow: u64, frame: &[u8], out: &mut impl Export) {
         self.ring.push(ts_ns, flow, frame, &mut self.counters);
+        if self.following == 0 {
+            return;
+        }
         let Some(f) = self
             .followed
             .iter_mut()
@@ -325,6 +331,9 @@ impl Evidence {
             return;
         };
         f.left -= 1;
+        if f.left == 0 {
+            self.following -= 1;
+        }
         let cut = frame.len().min(self.ring.snaplen);
         let rec = Record {
             ts_ns,
@@ -368,7 +377,8 @@ impl Evidence {
                     flow,
                     left: self.after.max(1),
                     backlog: true,
-                }
+                };
+                self.following += 1;
             }
             None => self.counters.follow_full += 1,
         }
@@ -390,6 +400,7 @@ impl Evidence {
             self.followed[i].backlog = false;
             if self.after == 0 {
                 self.followed[i].left = 0;
+                self.following -= 1;
             }
         }
     }
@@ -574,5 +585,13 @@ mod tests {
         }
         // Flow 9 holds a slot still (after_packets not reached).
         assert_eq!(ev.counters.follow_full, 4);
+        assert_eq!(ev.following, MAX_FOLLOWED);
+        // Flow 9's three packets free its slot, which the next request takes.
+        for i in 0..3u64 {
+            ev.packet(10 + i, 9, &frame(i, 10), &mut q);
+        }
+        assert_eq!(ev.following, MAX_FOLLOWED - 1);
+        ev.request(500);
+        assert_eq!((ev.following, ev.counters.follow_full), (MAX_FOLLOWED, 4));
     }
 }
