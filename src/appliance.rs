@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
+use controlplane::evidence::capture::Captures;
+use controlplane::evidence::pcap::Packet as CapturedPacket;
 use controlplane::ingest::RecordSource;
 use controlplane::model::{self, Alert, StoredRule};
 use controlplane::seams::{
@@ -95,6 +97,8 @@ pub struct Shared {
     overflow: Mutex<Vec<(u64, u64)>>,
     /// One compile at a time.
     compiling: Mutex<()>,
+    /// Evidence packets the workers hand over, gathered per flow.
+    pub captures: Arc<Captures>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -127,6 +131,7 @@ impl Shared {
             classes,
             overflow: Mutex::new(vec![(0, 0); workers]),
             compiling: Mutex::new(()),
+            captures: Arc::default(),
         }
     }
 
@@ -335,6 +340,10 @@ impl Appliance for DataPlane {
         self.running_generations(self.shared.intel_slots.iter().map(|s| s.active()))
     }
 
+    fn captures(&self) -> Option<Arc<controlplane::evidence::capture::Captures>> {
+        Some(self.shared.captures.clone())
+    }
+
     fn heartbeats(&self) -> Vec<controlplane::seams::Heartbeat> {
         self.shared.attach.workers.get().map_or(Vec::new(), |ws| {
             ws.iter()
@@ -528,8 +537,11 @@ impl WorkerSource {
     /// the rest go to `other`.
     fn pull_eve(&mut self, max: usize) -> usize {
         let (lines, other) = (&mut self.lines, &mut self.other);
+        let (captures, worker) = (&self.shared.captures, self.index);
         self.eve.drain(max, |ty, line| {
-            if ty == "alert" {
+            if ty == dataplane::export::PACKET_RECORD {
+                capture_packet(captures, worker, line);
+            } else if ty == "alert" {
                 lines.push_back(String::from_utf8_lossy(line).into_owned());
             } else {
                 other.extend_from_slice(line);
@@ -558,6 +570,25 @@ impl WorkerSource {
         let c = self.shared.catalog(generation)?;
         self.catalog = Some((generation, c.clone()));
         Some(c)
+    }
+}
+
+/// Hands an evidence packet from worker `worker`'s EVE ring to the captures.
+fn capture_packet(captures: &Captures, worker: usize, rec: &[u8]) {
+    match dataplane::export::decode_packet(rec) {
+        Some((ts_ns, flow, orig_len, data)) => {
+            let data = data.to_vec();
+            captures.packet(
+                worker,
+                flow,
+                CapturedPacket {
+                    ts_ns,
+                    orig_len,
+                    data,
+                },
+            );
+        }
+        None => captures.malformed(),
     }
 }
 

@@ -23,7 +23,7 @@ pub(crate) struct BenchArgs {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
-    /// Configuration file for the `[dpdk]` settings.
+    /// Configuration file for the `[dpdk]` settings and the `[evidence]` packet ring.
     #[arg(short, long)]
     config: Option<PathBuf>,
     /// Rule files to detect with while benchmarking.
@@ -91,6 +91,10 @@ pub(crate) fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     a.limits.limits(file.as_ref()).apply(&mut worker.pipeline);
+    if let Some(f) = &file {
+        worker.pipeline.evidence =
+            crate::config::evidence_ring(&f.evidence).map_err(anyhow::Error::msg)?;
+    }
     worker.pipeline.engine = load_engine(&a.rules)?;
     worker.pipeline.intel = crate::replay::load_intel(&a.intel, a.json)?;
     worker.pipeline.blocklist = crate::blockfile::load(a.blocklist.as_deref())?;

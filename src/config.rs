@@ -661,6 +661,40 @@ fn resolve_against(mut cfg: Config, alt: &Path) -> Config {
     cfg
 }
 
+/// The workers' packet ring settings of `[evidence]`; an unknown `capture` word or a snap
+/// length below 64 bytes is an error naming the key.
+pub fn evidence_ring(
+    e: &controlplane::config::EvidenceConfig,
+) -> Result<dataplane::pipeline::evidence::RingConfig, String> {
+    use controlplane::config::CaptureSetting;
+    use dataplane::pipeline::evidence::{CaptureRule, RingConfig};
+    let capture = match &e.capture {
+        CaptureSetting::Word(w) if w == "none" => CaptureRule::None,
+        CaptureSetting::Word(w) if w == "all" => CaptureRule::All,
+        CaptureSetting::Word(w) => {
+            return Err(format!(
+                "evidence.capture: \"{w}\" is not \"none\", \"all\" or a list of sids"
+            ))
+        }
+        CaptureSetting::Sids(s) => {
+            let mut s = s.clone();
+            s.sort_unstable();
+            s.dedup();
+            CaptureRule::Sids(s.into())
+        }
+    };
+    if e.snaplen < 64 {
+        return Err(format!("evidence.snaplen: {} is below 64 bytes", e.snaplen));
+    }
+    Ok(RingConfig {
+        ring_bytes: if e.enabled { e.ring_bytes } else { 0 },
+        ring_seconds: e.ring_seconds,
+        snaplen: e.snaplen,
+        after_packets: e.after_packets,
+        capture,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -939,5 +973,32 @@ mod tests {
         assert!(e.contains("99999"), "{e}");
         let text = format!("{base}cores = [{here}]\n");
         assert!(Config::parse(&text, "t.toml", Path::new(".")).is_ok());
+    }
+
+    #[test]
+    fn evidence_capture_settings() {
+        use dataplane::pipeline::evidence::CaptureRule;
+        let base = "[capture]\nmode = \"replay\"\npcap = \"x.pcap\"\n";
+        let ring = |text: &str| {
+            let text = format!("{base}{text}");
+            let cfg = Config::parse(&text, "t.toml", Path::new(".")).unwrap();
+            evidence_ring(&cfg.evidence)
+        };
+        let r = ring("[evidence]\ncapture = [9, 3, 9]\nring_bytes = 4096\n").unwrap();
+        assert_eq!(r.capture, CaptureRule::Sids(vec![3, 9].into()));
+        assert_eq!(r.ring_bytes, 4096);
+        assert_eq!(
+            ring("[evidence]\ncapture = \"all\"\n").unwrap().capture,
+            CaptureRule::All
+        );
+        let off = ring("[evidence]\nenabled = false\n").unwrap();
+        assert_eq!((off.ring_bytes, off.capture), (0, CaptureRule::None));
+        let e = ring("[evidence]\ncapture = \"some\"\n").unwrap_err();
+        assert!(e.contains("evidence.capture") && e.contains("some"), "{e}");
+        assert!(ring("[evidence]\nsnaplen = 20\n")
+            .unwrap_err()
+            .contains("snaplen"));
+        let unknown = format!("{base}[evidence]\nring_size = 1\n");
+        assert!(Config::parse(&unknown, "t.toml", Path::new(".")).is_err());
     }
 }

@@ -271,6 +271,9 @@ fn replay_worker_config(
 ) -> anyhow::Result<WorkerConfig> {
     let mut worker = a.flags.worker_config();
     a.limits.limits(file_cfg).apply(&mut worker.pipeline);
+    // The same packet ring as `osprey run` keeps (its captures need a control plane).
+    let ev = file_cfg.map(|c| c.evidence.clone()).unwrap_or_default();
+    worker.pipeline.evidence = config::evidence_ring(&ev).map_err(anyhow::Error::msg)?;
     worker.pipeline.engine = engine;
     worker.pipeline.exceptions = match (&a.exception_policy, file_cfg) {
         (Some(p), _) => *p,

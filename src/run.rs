@@ -503,6 +503,8 @@ fn run_dataplane(
         .policies()
         .map_err(anyhow::Error::msg)?;
     cfg.limits().apply(&mut worker.pipeline);
+    worker.pipeline.evidence =
+        crate::config::evidence_ring(&cfg.evidence).map_err(anyhow::Error::msg)?;
     // Indicators arrive through each worker's intel slot, published by the control plane.
     // Transactions are rendered as EVE records only for an EVE file; alerts always carry
     // their own rendering (stored with them).

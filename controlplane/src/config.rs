@@ -94,6 +94,28 @@ pub struct EvidenceConfig {
     /// Directory of the items, the custody log and the appliance's signing key; empty: the
     /// storage path with `-evidence` added (`data` → `data-evidence`).
     pub path: PathBuf,
+    /// Bytes of each worker's ring of recent packets; 0: no ring, no packet captures.
+    pub ring_bytes: usize,
+    /// Packets older than this (packet time) leave the ring; 0: no age limit.
+    pub ring_seconds: u32,
+    /// Bytes kept of each packet.
+    pub snaplen: u16,
+    /// Packets of an alerting flow captured after the alert.
+    pub after_packets: u32,
+    /// Which alerts capture their flow's packets: `"none"`, `"all"`, or a list of sids.
+    pub capture: CaptureSetting,
+    /// A captured flow is stored as a `pcap` item once no packet of it came for this long.
+    pub capture_idle_secs: u64,
+}
+
+/// `[evidence] capture`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CaptureSetting {
+    /// `"none"` or `"all"`.
+    Word(String),
+    /// Signature ids.
+    Sids(Vec<u32>),
 }
 
 impl Default for EvidenceConfig {
@@ -101,6 +123,12 @@ impl Default for EvidenceConfig {
         EvidenceConfig {
             enabled: true,
             path: PathBuf::new(),
+            ring_bytes: 16 << 20,
+            ring_seconds: 60,
+            snaplen: 1518,
+            after_packets: 100,
+            capture: CaptureSetting::Word("none".into()),
+            capture_idle_secs: 2,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! rules crate implements [`RuleCompiler`]. The control plane calls them from management
 //! threads only (never from a worker), and may call them concurrently.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::model::StoredRule;
@@ -109,6 +110,10 @@ pub trait Appliance: Send + Sync {
     /// The indicator-table generation each running worker confirmed (empty: none running).
     fn intel_generations(&self) -> Vec<u64> {
         Vec::new()
+    }
+    /// Where the workers' evidence packets are gathered (`None`: no packet captures).
+    fn captures(&self) -> Option<Arc<crate::evidence::capture::Captures>> {
+        None
     }
     /// Each worker's heartbeat, for the stall watchdog (empty: nothing to watch).
     fn heartbeats(&self) -> Vec<Heartbeat> {

@@ -266,6 +266,18 @@ impl ControlPlane {
         }
         let metrics_addr = Self::serve_metrics(&cfg, &ctx, &mut tasks).await?;
         Self::spawn_retention(&cfg, &store, &ctx, &mut tasks);
+        if let (Some(ev), Some(c)) = (&ctx.evidence, ctx.appliance.captures()) {
+            let idle = Duration::from_secs(cfg.evidence.capture_idle_secs);
+            let sd = ctx.shutdown.subscribe();
+            let st = store.clone();
+            tasks.push(crate::evidence::capture::spawn_flusher(
+                c,
+                ev.clone(),
+                st,
+                idle,
+                sd,
+            ));
+        }
         Self::spawn_refusal_summary(&cfg, &ctx, &mut tasks);
         tasks.push(BlockList::spawn_expiry(
             blocks,

@@ -279,6 +279,8 @@ pub struct Export {
     /// Generation of the block table in use, and the last one seen offered.
     block_generation: u64,
     seen_block_offer: u64,
+    /// An evidence packet as it goes into `eve` ([`crate::export::encode_packet`]); reused.
+    packet_buf: Vec<u8>,
 }
 
 impl Export {
@@ -340,6 +342,13 @@ impl crate::pipeline::EventSink for Export {
     #[inline]
     fn wants_eve_alerts(&self) -> bool {
         self.eve_alerts
+    }
+    fn evidence_packet(&mut self, rec: &crate::pipeline::evidence::Record<'_>) -> bool {
+        let Some(p) = self.eve.as_mut() else {
+            return false;
+        };
+        crate::export::encode_packet(rec, &mut self.packet_buf);
+        p.push(crate::export::PACKET_RECORD, &self.packet_buf)
     }
     #[inline]
     fn eve_line(&mut self, event_type: &str, line: &[u8]) {

@@ -11,12 +11,15 @@
 //! its stored alerts and the flow records of its host with its peers, each an item with its
 //! SHA-256, each collection an entry of the custody log. An artefact held elsewhere (a
 //! memory image from `acquire_memory`) is an entry with its hash only. Viewing and exporting
-//! an item, and verifying the log, are entries too. Packet captures are not collected yet:
-//! the workers keep no packet ring.
+//! an item, and verifying the log, are entries too. Packet captures ([`capture`]) are the
+//! packets of an alerting flow the workers' rings hand over, stored as `pcap` items
+//! (`<id>-pcap.pcap`).
 
+pub mod capture;
 pub mod collect;
 pub mod custody;
 pub mod key;
+pub mod pcap;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -90,9 +93,26 @@ impl Evidence {
 
     /// Stores `bytes` as a new item of `incident` and logs its collection by `who`.
     pub fn add_item(&self, incident: u64, kind: &str, bytes: &[u8], who: &str) -> Result<Item> {
+        self.add_file(incident, kind, "json", bytes, "", who)
+    }
+
+    /// Stores a packet capture (a pcap savefile) as a new `pcap` item of `incident`.
+    pub fn add_capture(&self, incident: u64, pcap: &[u8], note: &str, who: &str) -> Result<Item> {
+        self.add_file(incident, "pcap", "pcap", pcap, note, who)
+    }
+
+    fn add_file(
+        &self,
+        incident: u64,
+        kind: &str,
+        ext: &str,
+        bytes: &[u8],
+        note: &str,
+        who: &str,
+    ) -> Result<Item> {
         let mut g = self.log.lock().unwrap_or_else(|p| p.into_inner());
         let id = g.1;
-        let file = format!("{id:08}-{kind}.json");
+        let file = format!("{id:08}-{kind}.{ext}");
         let path = self.items_dir().join(&file);
         write_new(&path, bytes)?;
         let body = body(
@@ -104,7 +124,7 @@ impl Evidence {
             file,
             hex::encode(Sha256::digest(bytes)),
             bytes.len() as u64,
-            String::new(),
+            note.to_owned(),
         );
         let e = g.0.append(body, &self.key)?;
         g.1 += 1;

@@ -33,6 +33,7 @@ mod app_records;
 mod blocklist;
 mod bypass;
 mod context;
+pub mod evidence;
 mod exception;
 mod flow_end;
 mod flow_state;
@@ -97,6 +98,8 @@ pub struct PipelineConfig {
     pub intel: Option<Arc<crate::intel::Table>>,
     /// The block list to start with (a hit drops the packet when `detect.inline`).
     pub blocklist: Option<Arc<crate::blocklist::BlockTable>>,
+    /// The packet ring kept for evidence (off by default).
+    pub evidence: evidence::RingConfig,
 }
 
 /// Tracked flows from which the worker prefetches each burst's flows: about 9 MiB of entries
@@ -147,6 +150,8 @@ struct Stages {
     exceptions: exception::Exceptions,
     intel: crate::intel::Matcher,
     blocks: Blocks,
+    /// Recent packets kept for evidence; `None`: off.
+    evidence: Option<evidence::Evidence>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -216,6 +221,7 @@ impl Pipeline {
                 exceptions: exception::Exceptions::new(&cfg.exceptions, cfg.detect.inline),
                 intel: crate::intel::Matcher::new(cfg.intel.clone()),
                 blocks: Blocks::new(cfg.blocklist.clone(), cfg.detect.inline),
+                evidence: evidence::Evidence::new(&cfg.evidence),
             },
         })
     }
@@ -277,6 +283,9 @@ impl Pipeline {
         st.exceptions.visit(f);
         st.intel.counters().visit(f);
         st.blocks.counters.visit(f);
+        if let Some(ev) = &st.evidence {
+            ev.visit(f);
+        }
         if let Some(d) = &st.detector {
             d.counters().visit(f);
         }
@@ -375,11 +384,17 @@ impl Pipeline {
             st.packet_exception(Cause::DefragMemcap);
         }
         let flow = st.packet(pkt, now, events);
+        if let (Some(ev), Some(h)) = (st.evidence.as_mut(), flow) {
+            ev.packet(now.0, h.id.0, frame, &mut sink::ToSink(events));
+        }
         st.settle(flow)
     }
 
     /// Expires idle flows (bounded work; call once per burst or when idle).
     pub fn sweep<E: EventSink>(&mut self, now: Timestamp, budget: usize, events: &mut E) {
+        if let Some(ev) = self.st.evidence.as_mut() {
+            ev.drain(&mut sink::ToSink(events));
+        }
         self.st.end_flows(now, events, |flows, streams, mut ended| {
             flows.sweep(now, budget, streams, &mut ended);
         });
@@ -387,6 +402,9 @@ impl Pipeline {
 
     /// Ends every flow (shutdown, end of a capture): flushes streams and emits their records.
     pub fn finish<E: EventSink>(&mut self, now: Timestamp, events: &mut E) {
+        if let Some(ev) = self.st.evidence.as_mut() {
+            ev.drain(&mut sink::ToSink(events));
+        }
         self.st.end_flows(now, events, |flows, streams, mut ended| {
             flows.drain_all(streams, &mut ended);
         });
@@ -675,6 +693,11 @@ impl Stages {
         let Some(det) = self.detector.as_ref() else {
             return;
         };
+        if let Some(ev) = self.evidence.as_mut() {
+            for a in self.pending.iter() {
+                ev.alert(a.sid, a.flow_id);
+            }
+        }
         if let Some(h) = cur {
             if self.pending.iter().any(|a| a.flow_id == h.id.0) {
                 self.flows.set_alerted(h);

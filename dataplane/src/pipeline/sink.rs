@@ -27,6 +27,21 @@ pub trait EventSink {
     fn wants_eve_alerts(&self) -> bool {
         false
     }
+    /// A packet of a flow whose alert asked for capture (see [`super::evidence`]); `false`
+    /// when it could not be taken (counted in `evidence.export_dropped`). Never waits.
+    fn evidence_packet(&mut self, _rec: &super::evidence::Record<'_>) -> bool {
+        false
+    }
+}
+
+/// A sink as the evidence ring's export.
+pub(super) struct ToSink<'a, E: EventSink>(pub &'a mut E);
+
+impl<E: EventSink> super::evidence::Export for ToSink<'_, E> {
+    #[inline]
+    fn packet(&mut self, rec: &super::evidence::Record<'_>) -> bool {
+        self.0.evidence_packet(rec)
+    }
 }
 
 /// A sink that keeps nothing.
