@@ -505,6 +505,28 @@ impl EveConsumer {
     }
 }
 
+/// The `event_type` of an evidence packet in an EVE byte ring (not an EVE record: the
+/// consumer hands it to the evidence captures).
+pub const PACKET_RECORD: &str = "packet";
+
+/// An evidence packet as it crosses an EVE byte ring: time (ns), flow id, original length
+/// (u64, u64, u32, little endian), then the captured bytes. `buf` is reused.
+pub fn encode_packet(rec: &crate::pipeline::evidence::Record<'_>, buf: &mut Vec<u8>) {
+    buf.clear();
+    buf.extend_from_slice(&rec.ts_ns.to_le_bytes());
+    buf.extend_from_slice(&rec.flow.to_le_bytes());
+    buf.extend_from_slice(&rec.orig_len.to_le_bytes());
+    buf.extend_from_slice(rec.data);
+}
+
+/// The (time, flow id, original length, captured bytes) of an [`encode_packet`] record.
+pub fn decode_packet(b: &[u8]) -> Option<(u64, u64, u32, &[u8])> {
+    let ts = u64::from_le_bytes(b.get(0..8)?.try_into().ok()?);
+    let flow = u64::from_le_bytes(b.get(8..16)?.try_into().ok()?);
+    let orig = u32::from_le_bytes(b.get(16..20)?.try_into().ok()?);
+    Some((ts, flow, orig, &b[20..]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -758,26 +780,4 @@ mod tests {
         }
         t.join().unwrap();
     }
-}
-
-/// The `event_type` of an evidence packet in an EVE byte ring (not an EVE record: the
-/// consumer hands it to the evidence captures).
-pub const PACKET_RECORD: &str = "packet";
-
-/// An evidence packet as it crosses an EVE byte ring: time (ns), flow id, original length
-/// (u64, u64, u32, little endian), then the captured bytes. `buf` is reused.
-pub fn encode_packet(rec: &crate::pipeline::evidence::Record<'_>, buf: &mut Vec<u8>) {
-    buf.clear();
-    buf.extend_from_slice(&rec.ts_ns.to_le_bytes());
-    buf.extend_from_slice(&rec.flow.to_le_bytes());
-    buf.extend_from_slice(&rec.orig_len.to_le_bytes());
-    buf.extend_from_slice(rec.data);
-}
-
-/// The (time, flow id, original length, captured bytes) of an [`encode_packet`] record.
-pub fn decode_packet(b: &[u8]) -> Option<(u64, u64, u32, &[u8])> {
-    let ts = u64::from_le_bytes(b.get(0..8)?.try_into().ok()?);
-    let flow = u64::from_le_bytes(b.get(8..16)?.try_into().ok()?);
-    let orig = u32::from_le_bytes(b.get(16..20)?.try_into().ok()?);
-    Some((ts, flow, orig, &b[20..]))
 }
