@@ -10,8 +10,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{
-    one_error_line, osprey, read_json, run, sample, signal, spawn, wait_within, write_pcap,
-    ETHERNET,
+    one_error_line, osprey, read_json, run, sample, signal, spawn, wait_for_addresses, wait_within,
+    write_pcap, ETHERNET,
 };
 use dataplane::decode::LinkType;
 use dataplane::filter::{CaptureFilter, FilterEngine};
@@ -242,15 +242,7 @@ fn a_port_filter_forwards_what_it_rejects_uninspected() {
             .arg(&addr_file),
     );
     let deadline = Instant::now() + Duration::from_secs(120);
-    while !addr_file.exists() {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "osprey run exited early"
-        );
-        assert!(Instant::now() < deadline, "no address file");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let addrs = read_json(&addr_file);
+    let addrs = wait_for_addresses(&mut child, &addr_file);
     let (api, metrics_addr) = (
         addrs["api"].as_str().unwrap().to_owned(),
         addrs["metrics"].as_str().unwrap().to_owned(),

@@ -14,7 +14,7 @@
 mod common;
 
 use common::{
-    eve_records, osprey, osprey_run, read_json, sample, signal, stdout_lines, wait_within,
+    eve_records, osprey, osprey_run, sample, signal, stdout_lines, wait_for_addresses, wait_within,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -86,21 +86,11 @@ impl Running {
             .spawn()
             .unwrap();
         let lines = stdout_lines(&mut child);
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let (api, metrics) = loop {
-            if addr_file.exists() {
-                let v = read_json(&addr_file);
-                break (
-                    v["api"].as_str().unwrap().to_owned(),
-                    v["metrics"].as_str().unwrap().to_owned(),
-                );
-            }
-            if let Ok(Some(st)) = child.try_wait() {
-                panic!("osprey run exited early: {st:?}");
-            }
-            assert!(Instant::now() < deadline, "no address file");
-            std::thread::sleep(Duration::from_millis(100));
-        };
+        let v = wait_for_addresses(&mut child, &addr_file);
+        let (api, metrics) = (
+            v["api"].as_str().unwrap().to_owned(),
+            v["metrics"].as_str().unwrap().to_owned(),
+        );
         let r = Running {
             child,
             api,

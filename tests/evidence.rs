@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{osprey, read_json, run, signal, spawn, wait_within, write_pcap, ETHERNET};
+use common::{osprey, run, signal, spawn, wait_for_addresses, wait_within, write_pcap, ETHERNET};
 use dataplane::io::pcap::PcapSource;
 
 /// A UDP frame from 192.0.2.`a`:`sport` to 198.51.100.`b`:53 carrying `data`.
@@ -108,15 +108,10 @@ fn an_alerting_flow_is_captured_before_and_after_its_alert() {
             .arg(&addr_file),
     );
     let deadline = Instant::now() + Duration::from_secs(120);
-    while !addr_file.exists() {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "osprey run exited early"
-        );
-        assert!(Instant::now() < deadline, "no address file");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let api = read_json(&addr_file)["api"].as_str().unwrap().to_owned();
+    let api = wait_for_addresses(&mut child, &addr_file)["api"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let item = loop {
         let (_, list) = ctl(&api, &["evidence", "list"]);
         let pcap_item = list["items"]

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{osprey, read_json, sample, signal, wait_within};
+use common::{osprey, sample, signal, wait_for_addresses, wait_within};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -125,16 +125,7 @@ fn a_stalled_worker_is_reported_once_and_cleared() {
         api: String::new(),
         metrics: String::new(),
     };
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !addr_file.exists() {
-        assert!(
-            app.child.try_wait().unwrap().is_none(),
-            "osprey run exited early"
-        );
-        assert!(Instant::now() < deadline, "no address file");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let v = read_json(&addr_file);
+    let v = wait_for_addresses(&mut app.child, &addr_file);
     app.api = v["api"].as_str().unwrap().to_owned();
     app.metrics = v["metrics"].as_str().unwrap().to_owned();
 

@@ -230,6 +230,20 @@ pub fn tcp_frame(ip_len: u16, flags: u8, seq: u32) -> Vec<u8> {
     f
 }
 
+/// Waits (up to two minutes) for `osprey run --addr-file FILE` to write its addresses and
+/// returns them; panics if the process exits first.
+pub fn wait_for_addresses(child: &mut Child, addr_file: &Path) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !addr_file.exists() {
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("osprey run exited early: {st:?}");
+        }
+        assert!(std::time::Instant::now() < deadline, "no address file");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    read_json(addr_file)
+}
+
 /// A JSON file (`--stats-json`, the address file) parsed.
 pub fn read_json(path: &Path) -> serde_json::Value {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
