@@ -5,14 +5,13 @@
 
 mod common;
 
-use std::net::IpAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use controlplane::api::auth::Role;
 use controlplane::config::{AssetConfig, ControlPlaneConfig};
 use controlplane::console::{self as ctl};
-use controlplane::model::{Alert, StoredRule};
+use controlplane::model::StoredRule;
 use controlplane::proto;
 use controlplane::server::ControlPlane;
 use controlplane::store::{Store, StoreOptions};
@@ -29,8 +28,6 @@ const SERVER: &str = "192.0.2.3";
 const PRINTER: &str = "192.0.2.200";
 const C2: &str = "203.0.113.50";
 const SCANNER: &str = "198.51.100.9";
-const T0: u64 = 1_700_000_000_000_000_000;
-const SEC: u64 = 1_000_000_000;
 
 fn rules() -> Vec<StoredRule> {
     let rule = |sid: u32, classtype: &str, priority: u8, meta: &str| {
@@ -114,19 +111,9 @@ impl Harness {
     }
 
     fn push(&self, at_secs: u64, src: &str, dst: &str, sid: u32) {
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        assert!(self.ring.push_alert(Alert {
-            ts_nanos: T0 + at_secs * SEC,
-            sid,
-            rev: 1,
-            src_ip: ip(src),
-            src_port: 40_000,
-            dst_ip: ip(dst),
-            dst_port: 80,
-            proto: 6,
-            worker: "w0".into(),
-            ..Alert::default()
-        }));
+        assert!(self
+            .ring
+            .push_alert(common::alert_at(at_secs, src, dst, sid)));
     }
 }
 

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::net::IpAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,7 +15,7 @@ use axum::routing::post;
 use axum::Router;
 use controlplane::api::auth::Role;
 use controlplane::config::{AssetConfig, ControlPlaneConfig, WebhookConfig};
-use controlplane::model::{Alert, StoredRule};
+use controlplane::model::StoredRule;
 use controlplane::proto;
 use controlplane::server::ControlPlane;
 use controlplane::store::{Store, StoreOptions};
@@ -31,8 +30,7 @@ const SERVER: &str = "192.0.2.3";
 const PRINTER: &str = "192.0.2.200";
 const C2: &str = "203.0.113.50";
 const SCANNER: &str = "198.51.100.9";
-const T0: u64 = 1_700_000_000_000_000_000;
-const SEC: u64 = 1_000_000_000;
+use common::SEC;
 
 fn rules() -> Vec<StoredRule> {
     let rule = |sid: u32, classtype: &str, meta: &str| {
@@ -178,19 +176,9 @@ impl Harness {
     }
 
     fn push(&self, at_secs: u64, src: &str, dst: &str, sid: u32) {
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        assert!(self.ring.push_alert(Alert {
-            ts_nanos: T0 + at_secs * SEC,
-            sid,
-            rev: 1,
-            src_ip: ip(src),
-            src_port: 40_000,
-            dst_ip: ip(dst),
-            dst_port: 80,
-            proto: 6,
-            worker: "w0".into(),
-            ..Alert::default()
-        }));
+        assert!(self
+            .ring
+            .push_alert(common::alert_at(at_secs, src, dst, sid)));
     }
 
     async fn ctl_json(&self, token: &str, args: &[&str]) -> serde_json::Value {

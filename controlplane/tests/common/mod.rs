@@ -82,6 +82,27 @@ fn split_options(s: &str) -> Result<Vec<(usize, &str)>, usize> {
     Ok(out)
 }
 
+/// A fixed epoch the tests' alert times count from (November 2023), and one second in ns.
+pub const T0: u64 = 1_700_000_000_000_000_000;
+pub const SEC: u64 = 1_000_000_000;
+
+/// A TCP alert of `sid` from `src`:40000 to `dst`:80, `at_secs` after [`T0`], by worker w0.
+pub fn alert_at(at_secs: u64, src: &str, dst: &str, sid: u32) -> Alert {
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    Alert {
+        ts_nanos: T0 + at_secs * SEC,
+        sid,
+        rev: 1,
+        src_ip: ip(src),
+        src_port: 40_000,
+        dst_ip: ip(dst),
+        dst_port: 80,
+        proto: 6,
+        worker: "w0".into(),
+        ..Alert::default()
+    }
+}
+
 /// Parses one rule line; `line` is 1-based.
 pub fn parse_rule(line: u32, text: &str) -> Result<RuleMeta, Diagnostic> {
     let lead = text.len() - text.trim_start().len();
