@@ -23,6 +23,7 @@ use controlplane::server::ControlPlane;
 
 use common::console::wait_for;
 use common::source::{ring, Producer};
+use common::tls::ca_and_server;
 use common::SimAppliance;
 
 const ADMIN: &str = "admin-token";
@@ -328,29 +329,6 @@ fn bad_webhook_settings_are_refused_naming_the_key() {
     let e = toml::from_str::<ControlPlaneConfig>(toml).unwrap_err();
     assert!(e.to_string().contains("unknown field `retries`"), "{e}");
     assert!(e.to_string().contains("line 4"), "{e}");
-}
-
-/// A CA (PEM) and a server certificate and key it signed for 127.0.0.1.
-fn ca_and_server() -> (
-    String,
-    rustls::pki_types::CertificateDer<'static>,
-    rustls::pki_types::PrivateKeyDer<'static>,
-) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_pem = p.self_signed(&ca_key).unwrap().pem();
-    let issuer = Issuer::new(p, ca_key);
-    let mut leaf = CertificateParams::new(Vec::<String>::new()).unwrap();
-    leaf.subject_alt_names = vec![SanType::IpAddress("127.0.0.1".parse().unwrap())];
-    let key = KeyPair::generate().unwrap();
-    let cert = leaf.signed_by(&key, &issuer).unwrap();
-    (
-        ca_pem,
-        cert.der().to_vec().into(),
-        rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
-    )
 }
 
 /// An HTTPS receiver on 127.0.0.1:0 (rustls, one request per connection): its URL, its

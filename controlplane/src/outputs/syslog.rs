@@ -287,9 +287,15 @@ fn run(s: &SyslogSettings, mut sub: Subscription, c: &SyslogCounters) {
 }
 
 #[cfg(test)]
+#[path = "../../tests/common/tls.rs"]
+#[allow(dead_code)]
+mod test_tls;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Read as _;
+    use test_tls::ca_and_server;
 
     fn settings(transport: Transport, server: SocketAddr) -> SyslogSettings {
         SyslogSettings {
@@ -384,29 +390,6 @@ mod tests {
             199
         );
         assert!(c.dropped.load(Ordering::Relaxed) > 0);
-    }
-
-    /// A CA (PEM) and a server certificate and key it signed for `127.0.0.1`.
-    fn ca_and_server() -> (
-        String,
-        rustls::pki_types::CertificateDer<'static>,
-        rustls::pki_types::PrivateKeyDer<'static>,
-    ) {
-        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
-        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca_key = KeyPair::generate().unwrap();
-        let ca_pem = p.self_signed(&ca_key).unwrap().pem();
-        let issuer = Issuer::new(p, ca_key);
-        let mut leaf = CertificateParams::new(Vec::<String>::new()).unwrap();
-        leaf.subject_alt_names = vec![SanType::IpAddress("127.0.0.1".parse().unwrap())];
-        let key = KeyPair::generate().unwrap();
-        let cert = leaf.signed_by(&key, &issuer).unwrap();
-        (
-            ca_pem,
-            cert.der().to_vec().into(),
-            rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
-        )
     }
 
     /// A TLS syslog receiver on 127.0.0.1:0: answers one connection, returns what it read

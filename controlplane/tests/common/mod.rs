@@ -8,6 +8,7 @@
 
 pub mod console;
 pub mod source;
+pub mod tls;
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
