@@ -528,39 +528,25 @@ impl ControlPlane {
         if max_age_ns > 0 || max_bytes > 0 || audit_age_ns > 0 || audit_records > 0 {
             let every = Duration::from_secs(cfg.storage.retention_interval_secs);
             let st = store.clone();
-            let mut sd = ctx.shutdown.subscribe();
-            tasks.push(tokio::spawn(async move {
-                let mut tick = tokio::time::interval(every);
-                loop {
-                    tokio::select! {
-                        _ = crate::api::until_shutdown(&mut sd) => break,
-                        _ = tick.tick() => {
-                            let st = st.clone();
-                            let r = tokio::task::spawn_blocking(move || {
-                                let audit = st.enforce_audit_retention(
-                                    now_nanos(),
-                                    audit_age_ns,
-                                    audit_records,
-                                );
-                                if let Err(e) = &audit {
-                                    tracing::error!(error = %e, "audit retention pass failed");
-                                }
-                                if max_age_ns > 0 || max_bytes > 0 {
-                                    st.enforce_retention(max_age_ns, max_bytes, RETENTION_BUDGET)
-                                } else {
-                                    Ok(crate::store::RetentionReport::default())
-                                }
-                            })
-                            .await;
-                            match r {
-                                Ok(Ok(rep)) if rep.alerts_deleted > 0 => {
-                                    tracing::info!(deleted = rep.alerts_deleted, size = rep.size_bytes, "retention");
-                                }
-                                Ok(Err(e)) => tracing::error!(error = %e, "retention pass failed"),
-                                _ => {}
-                            }
-                        }
+            let sd = ctx.shutdown.subscribe();
+            tasks.push(crate::api::spawn_periodic(every, sd, move || {
+                let audit = st.enforce_audit_retention(now_nanos(), audit_age_ns, audit_records);
+                if let Err(e) = &audit {
+                    tracing::error!(error = %e, "audit retention pass failed");
+                }
+                if max_age_ns == 0 && max_bytes == 0 {
+                    return;
+                }
+                match st.enforce_retention(max_age_ns, max_bytes, RETENTION_BUDGET) {
+                    Ok(rep) if rep.alerts_deleted > 0 => {
+                        tracing::info!(
+                            deleted = rep.alerts_deleted,
+                            size = rep.size_bytes,
+                            "retention"
+                        );
                     }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "retention pass failed"),
                 }
             }));
         }

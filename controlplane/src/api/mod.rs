@@ -108,6 +108,31 @@ pub(crate) async fn until_shutdown(rx: &mut tokio::sync::watch::Receiver<bool>) 
     let _ = rx.wait_for(|s| *s).await;
 }
 
+/// Runs `pass` on a blocking thread every `every` until shutdown. A pass never overlaps the
+/// next: the next tick waits for it. Periodic housekeeping (expiry, retention, flushing)
+/// runs through this one loop.
+pub(crate) fn spawn_periodic<F>(
+    every: std::time::Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    pass: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let pass = std::sync::Arc::new(pass);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tokio::select! {
+                _ = until_shutdown(&mut shutdown) => break,
+                _ = tick.tick() => {}
+            }
+            let p = pass.clone();
+            let _ = tokio::task::spawn_blocking(move || p()).await;
+        }
+    })
+}
+
 /// Runs blocking storage work off the async threads.
 pub(crate) async fn blocking<T, F>(f: F) -> Result<T>
 where

@@ -361,21 +361,11 @@ impl BlockList {
     pub fn spawn_expiry(
         list: Arc<BlockList>,
         every: std::time::Duration,
-        mut shutdown: tokio::sync::watch::Receiver<bool>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            loop {
-                tokio::select! {
-                    _ = crate::api::until_shutdown(&mut shutdown) => break,
-                    _ = tick.tick() => {
-                        let l = list.clone();
-                        let r = tokio::task::spawn_blocking(move || l.expire_and_audit()).await;
-                        if let Ok(Err(e)) = r {
-                            tracing::error!(error = %e, "block-list expiry pass failed");
-                        }
-                    }
-                }
+        crate::api::spawn_periodic(every, shutdown, move || {
+            if let Err(e) = list.expire_and_audit() {
+                tracing::error!(error = %e, "block-list expiry pass failed");
             }
         })
     }

@@ -139,24 +139,14 @@ pub fn spawn_flusher(
     ev: std::sync::Arc<Evidence>,
     store: std::sync::Arc<Store>,
     idle: Duration,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
-        loop {
-            tokio::select! {
-                _ = crate::api::until_shutdown(&mut shutdown) => break,
-                _ = tick.tick() => {
-                    if captures.pending() == 0 {
-                        continue;
-                    }
-                    let (c, e, s) = (captures.clone(), ev.clone(), store.clone());
-                    let r = tokio::task::spawn_blocking(move || c.flush(&e, &s, idle)).await;
-                    if let Ok(Err(e)) = r {
-                        tracing::error!(error = %e, "storing a packet capture failed");
-                    }
-                }
-            }
+    crate::api::spawn_periodic(Duration::from_millis(500), shutdown, move || {
+        if captures.pending() == 0 {
+            return;
+        }
+        if let Err(e) = captures.flush(&ev, &store, idle) {
+            tracing::error!(error = %e, "storing a packet capture failed");
         }
     })
 }

@@ -724,19 +724,10 @@ impl Intel {
     pub fn spawn_expiry(
         intel: Arc<Intel>,
         every: std::time::Duration,
-        mut shutdown: tokio::sync::watch::Receiver<bool>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            loop {
-                tokio::select! {
-                    _ = crate::api::until_shutdown(&mut shutdown) => break,
-                    _ = tick.tick() => {
-                        let i = intel.clone();
-                        let _ = tokio::task::spawn_blocking(move || i.expire(crate::health::now_nanos())).await;
-                    }
-                }
-            }
+        crate::api::spawn_periodic(every, shutdown, move || {
+            let _ = intel.expire(crate::health::now_nanos());
         })
     }
 }
