@@ -1,6 +1,7 @@
 //! The correlator's throughput on one core (`incidents::correlate`: grouping, scoring and
 //! the change set, no storage; `incidents::correlate_and_store`: the same steps stored in
-//! RocksDB, as the correlator thread does) and its memory with many open members (printed
+//! RocksDB as the correlator thread does, headers checkpointed once a second;
+//! `..._every_step`: every changed header stored after every step) and its memory with many open members (printed
 //! once, before the timings).
 //!
 //! Alerts: 10,000 internal hosts drawn log-uniformly (a few very busy), 500 sids, tactics
@@ -21,7 +22,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 const STEP: usize = 1024;
 const TACTICS: [&str; 5] = ["TA0043", "TA0001", "TA0002", "TA0011", ""];
 
-fn settings(max_open: usize, max_members: u64) -> Settings {
+fn settings(max_open: usize, max_members: u64, checkpoint_ns: u64) -> Settings {
     Settings {
         group_by: GroupBy::Host,
         window_ns: 3600 * 1_000_000_000,
@@ -30,6 +31,7 @@ fn settings(max_open: usize, max_members: u64) -> Settings {
         max_open,
         max_members,
         assets: Assets::default(),
+        checkpoint_ns,
     }
 }
 
@@ -71,7 +73,7 @@ fn rss_bytes() -> u64 {
 fn memory(members: usize, hosts: u64) {
     let input = alerts(members, hosts, 7);
     let before = rss_bytes();
-    let mut c = Correlator::new(settings(usize::MAX, u64::MAX), Vec::new(), 1);
+    let mut c = Correlator::new(settings(usize::MAX, u64::MAX, 0), Vec::new(), 1);
     for chunk in input.chunks(STEP) {
         for a in chunk {
             c.observe(a, 0);
@@ -95,7 +97,7 @@ fn bench(cr: &mut Criterion) {
     g.throughput(Throughput::Elements(input.len() as u64));
     g.bench_function("correlate", |b| {
         b.iter(|| {
-            let mut c = Correlator::new(settings(100_000, 1000), Vec::new(), 1);
+            let mut c = Correlator::new(settings(100_000, 1000, 0), Vec::new(), 1);
             for chunk in input.chunks(STEP) {
                 for a in chunk {
                     c.observe(a, 0);
@@ -107,17 +109,29 @@ fn bench(cr: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("db"), &StoreOptions::default()).unwrap();
     g.sample_size(10);
-    g.bench_function("correlate_and_store", |b| {
-        b.iter(|| {
-            let mut c = Correlator::new(settings(100_000, 1000), Vec::new(), 1);
-            for chunk in input.chunks(STEP) {
-                for a in chunk {
-                    c.observe(a, 0);
+    // Stored steps over a simulated wall clock at 100k alerts/s (a step of 1,024 every
+    // 10.24 ms): with the default 1 s checkpoint a busy incident's header is stored about
+    // once a second; with 0, after every step that changed it.
+    let long = alerts(STEP * 256, 10_000, 1);
+    g.throughput(Throughput::Elements(long.len() as u64));
+    for (name, checkpoint_ns) in [
+        ("correlate_and_store", 1_000_000_000),
+        ("correlate_and_store_every_step", 0),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut c = Correlator::new(settings(100_000, 1000, checkpoint_ns), Vec::new(), 1);
+                for (i, chunk) in long.chunks(STEP).enumerate() {
+                    let wall = i as u64 * 10_240_000;
+                    for a in chunk {
+                        c.observe(a, wall);
+                    }
+                    persist::write_changes(&store, &c.take_due(wall)).unwrap();
                 }
                 persist::write_changes(&store, &c.take_changes()).unwrap();
-            }
-        })
-    });
+            })
+        });
+    }
     g.finish();
 }
 

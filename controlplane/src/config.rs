@@ -461,6 +461,10 @@ pub struct IncidentsConfig {
     pub queue: usize,
     /// Asset groups, first match wins.
     pub assets: Vec<AssetConfig>,
+    /// A changed incident's header is stored (and told to watchers and playbooks) at most
+    /// once per this many milliseconds; new and closing incidents at once, and members
+    /// always with their step. 0 stores every change of every step.
+    pub checkpoint_ms: u64,
 }
 
 /// `[[incidents.assets]]`: a named group of addresses and how much they matter.
@@ -487,6 +491,7 @@ impl Default for IncidentsConfig {
             max_members: 1000,
             queue: 65_536,
             assets: Vec::new(),
+            checkpoint_ms: 1000,
         }
     }
 }
@@ -1198,6 +1203,7 @@ impl IncidentsConfig {
             max_open: self.max_open,
             max_members: self.max_members,
             assets: Assets(assets),
+            checkpoint_ns: self.checkpoint_ms.saturating_mul(1_000_000),
         })
     }
 }

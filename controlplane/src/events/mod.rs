@@ -99,6 +99,16 @@ pub struct Subscription {
     counters: Arc<ConsumerCounters>,
 }
 
+/// What [`Subscription::recv_within`] got.
+#[derive(Debug)]
+pub enum Next {
+    Event(Event),
+    /// Nothing within the wait.
+    Idle,
+    /// The bus is closed and the queue empty.
+    Closed,
+}
+
 impl Subscription {
     /// The next event; `None` once the bus is closed and the queue is empty.
     pub async fn recv(&mut self) -> Option<Event> {
@@ -113,6 +123,24 @@ impl Subscription {
     /// The next event if one is queued.
     pub fn try_recv(&mut self) -> Option<Event> {
         self.rx.try_recv().ok()
+    }
+
+    /// Like [`Subscription::blocking_recv`], waiting at most about `wait` (it looks every
+    /// few milliseconds), for a consumer that also has timed work of its own.
+    pub fn recv_within(&mut self, wait: std::time::Duration) -> Next {
+        const LOOK: std::time::Duration = std::time::Duration::from_millis(5);
+        let until = std::time::Instant::now() + wait;
+        loop {
+            match self.rx.try_recv() {
+                Ok(ev) => return Next::Event(ev),
+                Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => return Next::Closed,
+                Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {}
+            }
+            if std::time::Instant::now() >= until {
+                return Next::Idle;
+            }
+            std::thread::sleep(LOOK);
+        }
     }
 
     /// This consumer's counters.

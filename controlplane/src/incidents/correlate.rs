@@ -9,6 +9,12 @@
 //! (packet time) leaves memory; it stays stored. Closed incidents (resolved, false
 //! positive) take no members: the next event of their key opens a new incident.
 //!
+//! Storage: members are a log, appended with every step; headers are checkpoints. A changed
+//! header is handed back at once when its incident is new or leaves memory, else at most
+//! once per `checkpoint` (wall time), so a busy incident costs one header write per
+//! checkpoint instead of one per step. A restart replays the members stored past each
+//! header ([`Correlator::resume`]), so nothing is lost between checkpoints.
+//!
 //! Bounds: at most `max_open` incidents in memory (an event that would open one more is
 //! counted in `overflow` and not grouped) and `max_members` members kept per incident (later
 //! ones are counted in `members_dropped`). Memory holds incident headers only; the timeline
@@ -41,6 +47,8 @@ pub struct Settings {
     pub max_open: usize,
     pub max_members: u64,
     pub assets: Assets,
+    /// Wall nanoseconds between two stored headers of one changed incident (0: every step).
+    pub checkpoint_ns: u64,
 }
 
 /// Counters, read by the API and Prometheus.
@@ -83,12 +91,27 @@ pub struct Correlator {
     /// Changed incidents that left memory before their change was taken.
     finished: Vec<Incident>,
     members: Vec<(u64, u64, Member)>,
+    /// Wall time each in-memory incident's header was last handed back, by id.
+    checkpointed: HashMap<u64, u64>,
+    /// The newest wall time passed in.
+    wall_ns: u64,
     pub counters: Arc<Counters>,
 }
 
 impl Correlator {
     /// A correlator that resumes from stored open incidents and the next id.
     pub fn new(settings: Settings, resume: Vec<Incident>, next_id: u64) -> Correlator {
+        Correlator::resume(settings, resume, Vec::new(), next_id)
+    }
+
+    /// Like [`Correlator::new`], also replaying each open incident's members stored after
+    /// its header (`tails`: incident id and those members, in order).
+    pub fn resume(
+        settings: Settings,
+        open: Vec<Incident>,
+        tails: Vec<(u64, Vec<Member>)>,
+        next_id: u64,
+    ) -> Correlator {
         let mut c = Correlator {
             settings,
             open: HashMap::new(),
@@ -100,16 +123,47 @@ impl Correlator {
             dirty_set: HashSet::new(),
             finished: Vec::new(),
             members: Vec::new(),
+            checkpointed: HashMap::new(),
+            wall_ns: 0,
             counters: Arc::new(Counters::default()),
         };
-        for inc in resume {
+        for inc in open {
             c.now_ns = c.now_ns.max(inc.last_ns);
             c.next_id = c.next_id.max(inc.id + 1);
             c.by_id.insert(inc.id, inc.key);
             c.open.insert(inc.key, inc);
         }
+        for (id, members) in tails {
+            c.replay(id, &members);
+        }
         c.sweep();
         c
+    }
+
+    /// Adds stored members to in-memory incident `id` again (they are not stored again);
+    /// its header is handed back with the next changes.
+    fn replay(&mut self, id: u64, members: &[Member]) {
+        let Some(&key) = self.by_id.get(&id) else {
+            return;
+        };
+        for m in members {
+            let a = m.to_alert();
+            let (_, peer) = self.key_of(&a);
+            self.now_ns = self.now_ns.max(a.ts_nanos);
+            let Some(inc) = self.open.get_mut(&key) else {
+                return;
+            };
+            join(inc, &a, peer, self.settings.killchain_window_ns);
+            inc.members_kept += 1;
+        }
+        if !members.is_empty() && self.dirty_set.insert(key) {
+            self.dirty.push(key);
+        }
+    }
+
+    /// Whether a changed header waits for its checkpoint.
+    pub fn has_pending(&self) -> bool {
+        !self.dirty.is_empty() || !self.finished.is_empty()
     }
 
     pub fn settings(&self) -> &Settings {
@@ -134,8 +188,12 @@ impl Correlator {
 
     /// Forgets the in-memory incident `id` (it was closed by the workflow).
     pub fn forget(&mut self, id: u64) {
+        self.checkpointed.remove(&id);
         if let Some(k) = self.by_id.remove(&id) {
             self.open.remove(&k);
+            if self.dirty_set.remove(&k) {
+                self.dirty.retain(|d| *d != k);
+            }
         }
     }
 
@@ -143,6 +201,7 @@ impl Correlator {
     pub fn observe(&mut self, input: &Input, wall_ns: u64) {
         let Input::Alert(a) = input;
         self.counters.events.fetch_add(1, Ordering::Relaxed);
+        self.wall_ns = self.wall_ns.max(wall_ns);
         self.now_ns = self.now_ns.max(a.ts_nanos);
         if self.now_ns.saturating_sub(self.swept_ns) >= self.settings.window_ns / 4 {
             self.sweep();
@@ -187,18 +246,44 @@ impl Correlator {
         }
     }
 
-    /// What changed since the last call, each incident scored as of its last member (not
-    /// the newest packet seen, which depends on how events were batched into steps).
+    /// Everything that changed since the last call, each incident scored as of its last
+    /// member (not the newest packet seen, which depends on how events were batched).
     pub fn take_changes(&mut self) -> Changes {
+        self.take(true)
+    }
+
+    /// What is due at wall time `wall_ns`: every member, and the headers of incidents that
+    /// are new, left memory, or were last handed back a checkpoint ago or more.
+    pub fn take_due(&mut self, wall_ns: u64) -> Changes {
+        self.wall_ns = self.wall_ns.max(wall_ns);
+        self.take(false)
+    }
+
+    fn take(&mut self, all: bool) -> Changes {
         let mut headers = std::mem::take(&mut self.finished);
-        self.dirty_set.clear();
-        for key in self.dirty.drain(..) {
-            if let Some(inc) = self.open.get_mut(&key) {
-                let last = inc.last_ns;
-                score(inc, &self.settings.assets, last);
-                headers.push(inc.clone());
+        let (wall, every) = (self.wall_ns, self.settings.checkpoint_ns);
+        let mut waiting = Vec::new();
+        for key in std::mem::take(&mut self.dirty) {
+            let Some(inc) = self.open.get_mut(&key) else {
+                self.dirty_set.remove(&key);
+                continue;
+            };
+            let due = all
+                || self
+                    .checkpointed
+                    .get(&inc.id)
+                    .is_none_or(|at| wall.saturating_sub(*at) >= every);
+            if !due {
+                waiting.push(key);
+                continue;
             }
+            self.dirty_set.remove(&key);
+            self.checkpointed.insert(inc.id, wall);
+            let last = inc.last_ns;
+            score(inc, &self.settings.assets, last);
+            headers.push(inc.clone());
         }
+        self.dirty = waiting;
         Changes {
             headers,
             members: std::mem::take(&mut self.members),
@@ -240,6 +325,7 @@ impl Correlator {
     fn expire(&mut self, key: GroupKey) {
         if let Some(mut i) = self.open.remove(&key) {
             self.by_id.remove(&i.id);
+            self.checkpointed.remove(&i.id);
             if self.dirty_set.remove(&key) {
                 self.dirty.retain(|k| *k != key);
                 let last = i.last_ns;
@@ -324,6 +410,7 @@ mod tests {
             max_open: 3,
             max_members: 4,
             assets: Assets::default(),
+            checkpoint_ns: 0,
         }
     }
 
@@ -463,5 +550,73 @@ mod tests {
         assert_eq!(ch.headers[0].id, 1);
         assert_eq!(ch.headers[0].alerts, 2);
         assert_eq!(ch.members[0].1, 1);
+    }
+
+    #[test]
+    fn a_busy_header_waits_for_its_checkpoint_and_members_never_wait() {
+        let s = Settings {
+            checkpoint_ns: 10 * SEC,
+            ..settings(GroupBy::Host)
+        };
+        let mut c = Correlator::new(s, Vec::new(), 1);
+        let step = |c: &mut Correlator, id: u64, wall: u64| {
+            c.observe(&alert(id, id, "192.0.2.5", "198.51.100.1", 1, ""), wall);
+            c.take_due(wall)
+        };
+        // New: its header at once.
+        let ch = step(&mut c, 1, 100 * SEC);
+        assert_eq!((ch.headers.len(), ch.members.len()), (1, 1));
+        // Changed within the checkpoint: its member only, the header waits.
+        let ch = step(&mut c, 2, 105 * SEC);
+        assert_eq!((ch.headers.len(), ch.members.len()), (0, 1));
+        assert!(c.has_pending());
+        // Past it: the header, with both members counted.
+        let ch = c.take_due(110 * SEC);
+        assert_eq!(ch.headers.len(), 1);
+        assert_eq!(ch.headers[0].alerts, 2);
+        assert!(!c.has_pending());
+        // Nothing changed: nothing to store.
+        assert!(c.take_due(200 * SEC).headers.is_empty());
+    }
+
+    #[test]
+    fn a_restart_replays_the_members_stored_after_the_last_header() {
+        let s = Settings {
+            checkpoint_ns: 3600 * SEC,
+            ..settings(GroupBy::Host)
+        };
+        let inputs = [
+            alert(1, 10, "192.0.2.5", "198.51.100.1", 1, "TA0043"),
+            alert(2, 20, "198.51.100.2", "192.0.2.5", 2, "TA0001"),
+            alert(3, 30, "192.0.2.5", "198.51.100.3", 3, "TA0011"),
+        ];
+        // What a correlator that never stopped has.
+        let mut whole = Correlator::new(s.clone(), Vec::new(), 1);
+        let expected = run(&mut whole, &inputs).headers;
+        // Stored: the first step's header, then members only (their headers wait).
+        let mut c = Correlator::new(s.clone(), Vec::new(), 1);
+        let mut headers = Vec::new();
+        let mut stored = Vec::new();
+        for (i, a) in inputs.iter().enumerate() {
+            c.observe(a, SEC * i as u64);
+            let ch = c.take_due(SEC * i as u64);
+            headers.extend(ch.headers);
+            stored.extend(ch.members.into_iter().map(|(_, _, m)| m));
+        }
+        assert_eq!(headers.len(), 1, "only the new incident's header was due");
+        let kept = headers[0].members_kept as usize;
+        let tail = stored[kept..].to_vec();
+        let mut resumed = Correlator::resume(s, headers, vec![(1, tail)], c.next_id);
+        let got = resumed.take_changes().headers;
+        assert_eq!(got.len(), 1);
+        let (g, e) = (&got[0], &expected[0]);
+        assert_eq!(
+            (g.alerts, g.members_kept, &g.hosts, &g.sids, &g.tactics),
+            (e.alerts, e.members_kept, &e.hosts, &e.sids, &e.tactics)
+        );
+        assert_eq!(
+            (g.stage, g.kill_chain, g.score),
+            (e.stage, e.kill_chain, e.score)
+        );
     }
 }

@@ -127,6 +127,24 @@ impl Member {
     }
 }
 
+impl Member {
+    /// The alert this member stands for, as far as the correlator needs it (replaying a
+    /// stored timeline past its incident's last stored header).
+    pub fn to_alert(&self) -> Alert {
+        Alert {
+            id: self.alert_id,
+            ts_nanos: self.ts_ns,
+            sid: self.sid,
+            msg: self.msg.clone(),
+            severity: self.severity,
+            src_ip: self.src_ip,
+            dst_ip: self.dst_ip,
+            attack: self.attack.clone(),
+            ..Alert::default()
+        }
+    }
+}
+
 /// One analyst note.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Note {

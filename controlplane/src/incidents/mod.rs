@@ -35,7 +35,7 @@ pub use incident::{GroupBy, GroupKey, Incident, Member, State};
 pub use score::{Asset, Assets};
 
 use crate::error::{Error, Result};
-use crate::events::{Bus, Event, Interest, Policy, Subscription};
+use crate::events::{Bus, Event, Interest, Next, Policy, Subscription};
 use crate::health::now_nanos;
 use crate::store::Store;
 
@@ -44,6 +44,9 @@ pub const CONSUMER: &str = "incidents";
 
 /// Events the correlator takes per step (one stored batch).
 const STEP: usize = 1024;
+
+/// How long the correlator waits for events before storing headers whose checkpoint came.
+const IDLE_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Live changes a watcher may lag behind before it misses some.
 const WATCH_QUEUE: usize = 1024;
@@ -75,12 +78,17 @@ impl IncidentsShared {
         self.in_memory.load(Ordering::Relaxed) as usize
     }
 
-    /// Scores `inc` again as of the newest packet seen (recency moves on after an
-    /// incident's last change); the same input still gives the same scores.
+    /// Brings stored headers up to date: an incident still in memory is served as it is
+    /// there (its stored header may wait for its checkpoint), and each is scored again as
+    /// of the newest packet seen (recency moves on after an incident's last change); the
+    /// same input still gives the same scores.
     pub fn rescore(&self, incidents: &mut [Incident]) {
-        let c = self.lock();
+        let mut c = self.lock();
         let now = c.now_ns();
         for i in incidents {
+            if let Some(live) = c.get_mut(i.id) {
+                i.clone_from(live);
+            }
             score::score(i, &c.settings().assets, now.max(i.last_ns));
         }
     }
@@ -143,7 +151,7 @@ impl IncidentsShared {
         Ok(inc)
     }
 
-    /// One correlator step over `events`; stores what changed and tells watchers.
+    /// One correlator step over `events`; stores what is due and tells watchers.
     fn step(&self, events: &[Event]) {
         let now = now_nanos();
         let mut c = self.lock();
@@ -153,11 +161,30 @@ impl IncidentsShared {
                 c.observe(&Input::Alert(a.clone()), now);
             }
         }
-        let ch = c.take_changes();
-        self.in_memory
-            .store(c.open_count() as u64, Ordering::Relaxed);
         let new = self.counters.opened.load(Ordering::Relaxed) - opened;
         self.by_state[State::New as usize].fetch_add(new, Ordering::Relaxed);
+        let ch = c.take_due(now);
+        self.commit(c, ch);
+    }
+
+    /// Stores the headers whose checkpoint came while no events did, or every waiting one
+    /// (`all`, at the end).
+    fn checkpoint(&self, all: bool) {
+        let mut c = self.lock();
+        if !c.has_pending() {
+            return;
+        }
+        let ch = if all {
+            c.take_changes()
+        } else {
+            c.take_due(now_nanos())
+        };
+        self.commit(c, ch);
+    }
+
+    fn commit(&self, c: MutexGuard<'_, Correlator>, ch: Changes) {
+        self.in_memory
+            .store(c.open_count() as u64, Ordering::Relaxed);
         if let Err(e) = persist::write_changes(&self.store, &ch) {
             self.write_errors.fetch_add(1, Ordering::Relaxed);
             tracing::error!(error = %e, "incident changes not stored");
@@ -180,7 +207,7 @@ impl Incidents {
     /// Resumes from storage and subscribes to `bus` (before ingest starts, to miss nothing).
     pub fn start(settings: Settings, queue: usize, store: Arc<Store>, bus: &Bus) -> Result<Self> {
         let loaded = persist::load(&store)?;
-        let correlator = Correlator::new(settings, loaded.open, loaded.next_id);
+        let correlator = Correlator::resume(settings, loaded.open, loaded.tails, loaded.next_id);
         let in_memory = AtomicU64::new(correlator.open_count() as u64);
         let (changes, _) = tokio::sync::broadcast::channel(WATCH_QUEUE);
         let shared = Arc::new(IncidentsShared {
@@ -214,7 +241,20 @@ impl Incidents {
 
 fn run(shared: &IncidentsShared, mut sub: Subscription) {
     let mut batch = Vec::with_capacity(STEP);
-    while let Some(first) = sub.blocking_recv() {
+    loop {
+        let next = if shared.lock().has_pending() {
+            sub.recv_within(IDLE_CHECK)
+        } else {
+            sub.blocking_recv().map_or(Next::Closed, Next::Event)
+        };
+        let first = match next {
+            Next::Event(ev) => ev,
+            Next::Idle => {
+                shared.checkpoint(false);
+                continue;
+            }
+            Next::Closed => break,
+        };
         batch.push(first);
         while batch.len() < STEP {
             match sub.try_recv() {
@@ -225,4 +265,5 @@ fn run(shared: &IncidentsShared, mut sub: Subscription) {
         shared.step(&batch);
         batch.clear();
     }
+    shared.checkpoint(true);
 }

@@ -6,9 +6,11 @@
 //! | `'m' ‖ id:u64 ‖ index:u64` | [`Member`] (the timeline, in arrival order) |
 //! | `'n'` | the next incident id, `u64` |
 //!
-//! Headers are rewritten as they change, members only appended, both in the batch of the
-//! correlator step that made them, so a restart resumes exactly where the last stored step
-//! left off.
+//! Members are only appended, in the batch of the correlator step that made them; headers
+//! are checkpoints, rewritten at most once per `[incidents] checkpoint_ms` while they change
+//! (see [`super::correlate`]). A restart loads each open header and the members stored
+//! after it (index ≥ its `members_kept`) and replays them, so it resumes exactly where the
+//! last stored step left off.
 
 use crate::error::{Error, Kind, Result};
 use crate::store::Store;
@@ -68,6 +70,8 @@ pub struct Loaded {
     /// Every stored incident that is not closed, oldest first.
     pub open: Vec<Incident>,
     pub next_id: u64,
+    /// Members stored after each open header, by incident id.
+    pub tails: Vec<(u64, Vec<Member>)>,
     /// Stored incidents by state, in [`super::State::ALL`] order.
     pub by_state: [u64; 6],
 }
@@ -100,9 +104,17 @@ pub fn load(store: &Store) -> Result<Loaded> {
             }
         }
     }
+    let mut tails = Vec::new();
+    for inc in &open {
+        let tail = members_from(store, inc.id, inc.members_kept, usize::MAX)?;
+        if !tail.is_empty() {
+            tails.push((inc.id, tail));
+        }
+    }
     Ok(Loaded {
         open,
         next_id: next,
+        tails,
         by_state,
     })
 }
@@ -117,10 +129,15 @@ pub fn get(store: &Store, id: u64) -> Result<Option<Incident>> {
 
 /// Up to `limit` members of incident `id`, in arrival order.
 pub fn members(store: &Store, id: u64, limit: usize) -> Result<Vec<Member>> {
+    members_from(store, id, 0, limit)
+}
+
+/// Up to `limit` members of incident `id` from index `from`, in arrival order.
+pub fn members_from(store: &Store, id: u64, from: u64, limit: usize) -> Result<Vec<Member>> {
     let mut prefix = vec![MEMBER];
     prefix.extend_from_slice(&id.to_be_bytes());
     store
-        .scan_incident_records(&prefix, &member_key(id, 0), false, limit)?
+        .scan_incident_records(&prefix, &member_key(id, from), false, limit)?
         .iter()
         .map(|(_, v)| parse("incident member", v))
         .collect()
@@ -158,5 +175,69 @@ pub fn list(
             return Ok((out, None));
         }
         from = header_key(id - 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::incidents::{Assets, Cidr, Correlator, GroupBy, Input, Settings};
+    use crate::model::Alert;
+    use crate::store::StoreOptions;
+
+    const SEC: u64 = 1_000_000_000;
+
+    fn settings() -> Settings {
+        Settings {
+            group_by: GroupBy::Host,
+            window_ns: 600 * SEC,
+            killchain_window_ns: 3600 * SEC,
+            home_net: vec![Cidr::parse("192.0.2.0/24").unwrap()],
+            max_open: 10,
+            max_members: 100,
+            assets: Assets::default(),
+            checkpoint_ns: 3600 * SEC,
+        }
+    }
+
+    fn alert(id: u64, sid: u32) -> Input {
+        Input::Alert(Arc::new(Alert {
+            id,
+            ts_nanos: id * SEC,
+            sid,
+            severity: 2,
+            msg: format!("sid {sid}"),
+            src_ip: "192.0.2.9".parse().unwrap(),
+            dst_ip: format!("198.51.100.{id}").parse().unwrap(),
+            ..Alert::default()
+        }))
+    }
+
+    #[test]
+    fn a_stop_between_checkpoints_loses_no_member() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db"), &StoreOptions::default()).unwrap();
+        let mut c = Correlator::new(settings(), Vec::new(), 1);
+        for id in 1..=5 {
+            c.observe(&alert(id, id as u32), id * SEC);
+            write_changes(&store, &c.take_due(id * SEC)).unwrap();
+        }
+        // Stopped here without the final checkpoint: the stored header has one member.
+        assert_eq!(get(&store, 1).unwrap().unwrap().alerts, 1);
+        drop(c);
+        let loaded = load(&store).unwrap();
+        assert_eq!(loaded.tails.len(), 1);
+        assert_eq!(loaded.tails[0].1.len(), 4);
+        let mut resumed = Correlator::resume(settings(), loaded.open, loaded.tails, loaded.next_id);
+        let inc = &resumed.take_changes().headers[0];
+        assert_eq!((inc.alerts, inc.members_kept), (5, 5));
+        assert_eq!(inc.sids, vec![1, 2, 3, 4, 5]);
+        assert_eq!(inc.hosts.len(), 5);
+        // The next member continues the stored timeline.
+        resumed.observe(&alert(6, 6), 6 * SEC);
+        let ch = resumed.take_changes();
+        assert_eq!(ch.members[0].1, 5);
     }
 }
