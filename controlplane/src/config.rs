@@ -182,6 +182,7 @@ impl ControlPlaneConfig {
             reload_interval: std::time::Duration::from_millis(self.response.reload_interval_ms),
             dry_run: self.response.dry_run,
             webhooks: self.webhooks.iter().map(|w| w.name.clone()).collect(),
+            syslog: self.syslog.enabled,
         }
     }
 }
@@ -330,6 +331,12 @@ impl ControlPlaneConfig {
         let mut out: Vec<crate::outputs::webhook::WebhookSettings> = Vec::new();
         for (i, w) in self.webhooks.iter().enumerate() {
             let s = w.settings(i)?;
+            if s.name == crate::playbooks::SYSLOG_TARGET {
+                return Err(cfg_err(
+                    &format!("webhooks[{i}].name"),
+                    "\"syslog\" names the [syslog] output as a playbook's notify target",
+                ));
+            }
             if out.iter().any(|o| o.name == s.name) {
                 return Err(cfg_err(
                     &format!("webhooks[{i}].name"),

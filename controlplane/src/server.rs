@@ -216,6 +216,7 @@ impl ControlPlane {
                     assets,
                     blocks.clone(),
                     webhooks.clone(),
+                    syslog.as_ref().and_then(SyslogOutput::notifier),
                     evidence.clone(),
                 ) {
                     Ok(p) => Some(p),
@@ -593,7 +594,7 @@ impl ControlPlane {
         let mut ingest = self.ingest;
         let mut eve = self.eve;
         let mut incidents = self.incidents;
-        let mut syslog = self.syslog;
+        let syslog = self.syslog;
         let mut hits = self.hits;
         let store = self.ctx.store.clone();
         let events = self.ctx.events.clone();
@@ -606,17 +607,18 @@ impl ControlPlane {
             if let Some(i) = incidents.as_mut() {
                 i.join();
             }
-            if let Some(s) = syslog.as_mut() {
-                s.join();
-            }
             if let Some(h) = hits.as_mut() {
                 h.join();
             }
         })
         .await;
-        // The correlator has stopped: playbooks act on its last changes, then webhooks send.
+        // The correlator has stopped: playbooks act on its last changes, then syslog and
+        // webhooks send what they queued.
         if let Some(p) = self.playbooks.take() {
             p.stop(PLAYBOOK_GRACE).await;
+        }
+        if let Some(mut s) = syslog {
+            let _ = tokio::task::spawn_blocking(move || s.join()).await;
         }
         self.ctx.webhooks.join(WEBHOOK_GRACE).await;
         let _ = tokio::task::spawn_blocking(move || {

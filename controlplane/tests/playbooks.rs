@@ -237,7 +237,22 @@ fn action<'a>(rs: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value 
 async fn a_playbook_blocks_the_c2_peer_notifies_runs_and_is_rolled_back() {
     let dir = tempfile::tempdir().unwrap();
     let (rx, url) = receiver().await;
-    let h = Harness::start(config(dir.path(), &url)).await;
+    let mut cfg = config(dir.path(), &url);
+    // contain-c2 also notifies the [syslog] output: a UDP receiver on loopback.
+    let siem = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    siem.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    cfg.syslog.enabled = true;
+    cfg.syslog.transport = controlplane::outputs::syslog::Transport::Udp;
+    cfg.syslog.server = siem.local_addr().unwrap();
+    let with_syslog = PLAYBOOKS.replacen(
+        "[[playbooks.actions]]\naction = \"raise_priority\"",
+        "[[playbooks.actions]]\naction = \"notify\"\ntarget = \"syslog\"\n[[playbooks.actions]]\naction = \"raise_priority\"",
+        1,
+    );
+    assert_ne!(with_syslog, PLAYBOOKS);
+    std::fs::write(dir.path().join("playbooks.toml"), with_syslog).unwrap();
+    let h = Harness::start(cfg).await;
     for i in 0..3 {
         h.push(10 + i, SERVER, C2, 100);
     }
@@ -246,13 +261,16 @@ async fn a_playbook_blocks_the_c2_peer_notifies_runs_and_is_rolled_back() {
     }
 
     // contain-c2 acted on the server's incident, every action recorded with its result.
-    let server = h.incident(SERVER, |i| responses(i).len() >= 4).await;
+    let server = h.incident(SERVER, |i| responses(i).len() >= 5).await;
     let rs = responses(&server);
     let block = action(&rs, "block");
     assert_eq!(block["playbook"], "contain-c2");
     assert_eq!(block["outcome"], "ok", "{block}");
     let block_id = block["block_ids"][0].as_u64().unwrap();
-    assert_eq!(action(&rs, "notify")["outcome"], "ok");
+    let notes: Vec<_> = rs.iter().filter(|r| r["action"] == "notify").collect();
+    assert_eq!(notes.len(), 2, "{rs:?}");
+    assert!(notes.iter().all(|n| n["outcome"] == "ok"), "{notes:?}");
+    assert!(notes[1]["detail"].as_str().unwrap().contains("syslog"));
     assert_eq!(action(&rs, "raise_priority")["outcome"], "ok");
     let run = action(&rs, "run");
     assert_eq!(run["outcome"], "ok", "{run}");
@@ -290,6 +308,29 @@ async fn a_playbook_blocks_the_c2_peer_notifies_runs_and_is_rolled_back() {
             .any(|j| j["event_type"] == "playbook" && j["incident"]["id"] == id)
     })
     .await;
+
+    // The syslog notice: RFC 5424 with MSGID playbook, the incident as JSON.
+    let notice = tokio::task::spawn_blocking(move || {
+        let mut buf = [0u8; 65536];
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < until {
+            let Ok(n) = siem.recv(&mut buf) else { continue };
+            let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if let Some((head, json)) = m.split_once(" osprey - playbook - ") {
+                return Some((head.to_owned(), json.to_owned()));
+            }
+        }
+        None
+    })
+    .await
+    .unwrap()
+    .expect("a playbook notice at the syslog receiver");
+    assert!(notice.0.starts_with('<'), "{notice:?}");
+    let j: serde_json::Value = serde_json::from_str(&notice.1).unwrap();
+    assert_eq!(
+        (&j["playbook"], &j["incident"]["id"]),
+        (&"contain-c2".into(), &id.into())
+    );
 
     // The dry-run playbook recorded what it would do and added nothing.
     let printer = h.incident(PRINTER, |i| !responses(i).is_empty()).await;
@@ -357,7 +398,7 @@ async fn a_playbook_blocks_the_c2_peer_notifies_runs_and_is_rolled_back() {
     let get = |n: &str| stats.iter().find(|(k, _)| k == n).map(|(_, v)| *v);
     assert_eq!(get("playbooks.fired"), Some(2));
     assert_eq!(get("playbooks.dry_run"), Some(1));
-    assert_eq!(get("playbooks.actions_ok"), Some(4));
+    assert_eq!(get("playbooks.actions_ok"), Some(5));
     h.cp.shutdown().await;
 }
 

@@ -14,6 +14,12 @@
 //! fails is retried with exponential back-off (0.1 s doubling to 10 s); alerts meanwhile are
 //! counted as dropped. Writes time out after a second, so a server that stops reading is
 //! treated as down.
+//!
+//! Playbooks' `notify` actions with target `"syslog"` reach the same server through a
+//! [`Notifier`]: a bounded queue of JSON notices (full: the action records the error), sent
+//! as messages with MSGID `playbook` stamped with the wall time. At shutdown the thread goes
+//! on sending notices after the event stream closed, until [`SyslogOutput::join`] (called
+//! once the playbooks stopped), or [`NOTICE_GRACE`] at most.
 
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -109,10 +115,35 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
+/// Playbook notices queued for the server at most.
+pub const NOTICE_QUEUE: usize = 1024;
+/// How long the thread keeps sending notices after the event stream closed.
+pub const NOTICE_GRACE: Duration = Duration::from_secs(5);
+
+/// One playbook notice: the RFC 5424 severity and the JSON message.
+type Notice = (u8, Vec<u8>);
+
+/// Where playbooks queue notices for the syslog server; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Notifier(std::sync::mpsc::SyncSender<Notice>);
+
+impl Notifier {
+    /// Queues `json` with the severity of an incident of alert severity `severity`; false
+    /// when the queue is full or the output stopped.
+    pub fn offer(&self, severity_of_alerts: u8, json: Vec<u8>) -> bool {
+        self.0
+            .try_send((severity(severity_of_alerts), json))
+            .is_ok()
+    }
+}
+
 /// The running output.
 #[derive(Debug)]
 pub struct SyslogOutput {
     pub counters: Arc<SyslogCounters>,
+    notifier: Option<Notifier>,
+    /// Set by [`SyslogOutput::join`]: no more notices will come.
+    closing: Arc<std::sync::atomic::AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -122,17 +153,30 @@ impl SyslogOutput {
         let sub = bus.subscribe(CONSUMER, Interest::ALERTS, Policy::Drop, settings.queue);
         let counters = Arc::new(SyslogCounters::default());
         let c = counters.clone();
+        let (tx, notices) = std::sync::mpsc::sync_channel(NOTICE_QUEUE);
+        let closing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = closing.clone();
         let thread = std::thread::Builder::new()
             .name("osprey-syslog".into())
-            .spawn(move || run(&settings, sub, &c))?;
+            .spawn(move || run(&settings, sub, &notices, &done, &c))?;
         Ok(SyslogOutput {
             counters,
+            notifier: Some(Notifier(tx)),
+            closing,
             thread: Some(thread),
         })
     }
 
-    /// Waits for the thread, which ends once the event stream is closed and drained.
+    /// Where playbooks queue their notices.
+    pub fn notifier(&self) -> Option<Notifier> {
+        self.notifier.clone()
+    }
+
+    /// Waits for the thread, which ends once the event stream is closed and drained, and
+    /// then sends the notices already queued. Call it after the playbooks stopped.
     pub fn join(&mut self) {
+        self.notifier = None;
+        self.closing.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -244,45 +288,127 @@ impl Conn {
     }
 }
 
-fn run(s: &SyslogSettings, mut sub: Subscription, c: &SyslogCounters) {
-    let mut conn: Option<Conn> = None;
-    let mut retry_at = Instant::now();
-    let mut backoff = BACKOFF_MIN;
-    let (mut msg, mut frame) = (Vec::new(), Vec::new());
-    while let Some(ev) = sub.blocking_recv() {
-        let Event::Alert(a) = ev else { continue };
-        if conn.is_none() && Instant::now() >= retry_at {
+/// The connection, reopened with exponential back-off after a failure.
+struct Link<'a> {
+    s: &'a SyslogSettings,
+    c: &'a SyslogCounters,
+    conn: Option<Conn>,
+    retry_at: Instant,
+    backoff: Duration,
+    frame: Vec<u8>,
+}
+
+impl<'a> Link<'a> {
+    fn new(s: &'a SyslogSettings, c: &'a SyslogCounters) -> Link<'a> {
+        Link {
+            s,
+            c,
+            conn: None,
+            retry_at: Instant::now(),
+            backoff: BACKOFF_MIN,
+            frame: Vec::new(),
+        }
+    }
+
+    /// Sends one message, or counts it dropped while the server is down.
+    fn send(&mut self, msg: &[u8]) {
+        let (s, c) = (self.s, self.c);
+        if self.conn.is_none() && Instant::now() >= self.retry_at {
             match Conn::open(s) {
                 Ok(k) => {
                     c.connects.fetch_add(1, Ordering::Relaxed);
-                    backoff = BACKOFF_MIN;
-                    conn = Some(k);
+                    self.backoff = BACKOFF_MIN;
+                    self.conn = Some(k);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, server = %s.server, "syslog server unreachable");
-                    retry_at = Instant::now() + backoff;
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    self.fail();
                 }
             }
         }
-        let Some(k) = conn.as_mut() else {
+        let Some(k) = self.conn.as_mut() else {
             c.dropped.fetch_add(1, Ordering::Relaxed);
-            continue;
+            return;
         };
-        msg.clear();
-        format(&a, s, &mut msg);
-        match k.send(&msg, &mut frame) {
+        match k.send(msg, &mut self.frame) {
             Ok(()) => {
                 c.sent.fetch_add(1, Ordering::Relaxed);
             }
             Err(_) => {
                 c.send_errors.fetch_add(1, Ordering::Relaxed);
                 c.dropped.fetch_add(1, Ordering::Relaxed);
-                conn = None;
-                retry_at = Instant::now() + backoff;
-                backoff = (backoff * 2).min(BACKOFF_MAX);
+                self.conn = None;
+                self.fail();
             }
         }
+    }
+
+    fn fail(&mut self) {
+        self.retry_at = Instant::now() + self.backoff;
+        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+/// Appends the syslog message of a playbook notice (without framing).
+fn format_notice(n: &Notice, s: &SyslogSettings, out: &mut Vec<u8>) {
+    let pri = u16::from(s.facility) * 8 + u16::from(n.0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let ts = vocab::calendar::eve_timestamp(now);
+    let ts = ts
+        .strip_suffix("+0000")
+        .map_or(ts.clone(), |t| format!("{t}Z"));
+    let host = if s.hostname.is_empty() {
+        "-"
+    } else {
+        &s.hostname
+    };
+    let _ = write!(out, "<{pri}>1 {ts} {host} osprey - playbook - ");
+    out.extend_from_slice(&n.1);
+}
+
+fn run(
+    s: &SyslogSettings,
+    mut sub: Subscription,
+    notices: &std::sync::mpsc::Receiver<Notice>,
+    closing: &std::sync::atomic::AtomicBool,
+    c: &SyslogCounters,
+) {
+    use crate::events::Next;
+    const WAIT: Duration = Duration::from_millis(100);
+    let mut link = Link::new(s, c);
+    let mut msg = Vec::new();
+    loop {
+        while let Ok(n) = notices.try_recv() {
+            msg.clear();
+            format_notice(&n, s, &mut msg);
+            link.send(&msg);
+        }
+        let a = match sub.recv_within(WAIT) {
+            Next::Event(Event::Alert(a)) => a,
+            Next::Event(_) | Next::Idle => continue,
+            Next::Closed => break,
+        };
+        msg.clear();
+        format(&a, s, &mut msg);
+        link.send(&msg);
+    }
+    // The playbooks act on the last incidents after the event stream closed.
+    use std::sync::mpsc::RecvTimeoutError;
+    let until = Instant::now() + NOTICE_GRACE;
+    while Instant::now() < until {
+        let n = match notices.recv_timeout(WAIT) {
+            Ok(n) => n,
+            Err(RecvTimeoutError::Timeout) if !closing.load(Ordering::Relaxed) => continue,
+            Err(_) => match notices.try_recv() {
+                Ok(n) => n,
+                Err(_) => break,
+            },
+        };
+        msg.clear();
+        format_notice(&n, s, &mut msg);
+        link.send(&msg);
     }
 }
 

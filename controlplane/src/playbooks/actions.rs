@@ -17,6 +17,15 @@ use crate::blocks::{BlockList, NewBlock};
 use crate::incidents::Incident;
 use crate::outputs::webhook::{Delivery, Webhooks};
 
+/// How a notify target reads in an action's record.
+fn describe(target: &str) -> String {
+    if target == super::SYSLOG_TARGET {
+        "syslog".into()
+    } else {
+        format!("webhook {target}")
+    }
+}
+
 /// Bytes of a command's stdout and of its stderr kept in the record.
 pub const OUTPUT_CAP: usize = 2048;
 
@@ -25,6 +34,8 @@ pub const OUTPUT_CAP: usize = 2048;
 pub struct Executor {
     pub blocks: Arc<BlockList>,
     pub webhooks: Arc<Webhooks>,
+    /// The `[syslog]` output's notice queue, when it runs.
+    pub syslog: Option<crate::outputs::syslog::Notifier>,
     pub evidence: Option<Arc<crate::evidence::Evidence>>,
     pub http: reqwest::Client,
 }
@@ -61,11 +72,14 @@ impl Executor {
                         .await
                 }
             }
-            Action::Notify { webhook } => {
+            Action::Notify { target } => {
                 if dry_run {
-                    rec(Outcome::DryRun, format!("would notify webhook {webhook}"))
+                    rec(
+                        Outcome::DryRun,
+                        format!("would notify {}", describe(target)),
+                    )
                 } else {
-                    self.notify(pb, inc, webhook)
+                    self.notify(pb, inc, target)
                 }
             }
             Action::RaisePriority { points } => {
@@ -183,25 +197,32 @@ impl Executor {
         r
     }
 
-    fn notify(&self, pb: &Playbook, inc: &Incident, webhook: &str) -> ActionRecord {
+    fn notify(&self, pb: &Playbook, inc: &Incident, target: &str) -> ActionRecord {
         let rec = |o, d| ActionRecord::new(&pb.name, "notify", o, d);
-        let Some(h) = self.webhooks.get(webhook) else {
-            return rec(Outcome::Error, format!("webhook {webhook} is not running"));
-        };
         let body = serde_json::to_vec(&serde_json::json!({
             "event_type": "playbook",
             "playbook": pb.name,
             "incident": inc,
         }))
         .unwrap_or_default();
-        let d = Delivery {
-            kind: "playbook".into(),
-            body,
-        };
-        if h.offer(d) {
-            rec(Outcome::Ok, format!("queued for webhook {webhook}"))
+        let queued = if target == super::SYSLOG_TARGET {
+            let Some(s) = &self.syslog else {
+                return rec(Outcome::Error, "[syslog] is not running".into());
+            };
+            s.offer(inc.severity, body)
         } else {
-            rec(Outcome::Error, format!("webhook {webhook}: queue full"))
+            let Some(h) = self.webhooks.get(target) else {
+                return rec(Outcome::Error, format!("webhook {target} is not running"));
+            };
+            h.offer(Delivery {
+                kind: "playbook".into(),
+                body,
+            })
+        };
+        if queued {
+            rec(Outcome::Ok, format!("queued for {}", describe(target)))
+        } else {
+            rec(Outcome::Error, format!("{}: queue full", describe(target)))
         }
     }
 

@@ -80,7 +80,12 @@ pub struct Settings {
     pub dry_run: bool,
     /// Names of the configured webhooks (notify targets).
     pub webhooks: Vec<String>,
+    /// Whether `[syslog]` runs ([`SYSLOG_TARGET`] is a notify target then).
+    pub syslog: bool,
 }
+
+/// The notify target that names the `[syslog]` output.
+pub const SYSLOG_TARGET: &str = "syslog";
 
 /// Loads the inline playbooks and the file's, validated together.
 pub fn load(s: &Settings) -> std::result::Result<Vec<Playbook>, String> {
@@ -89,7 +94,11 @@ pub fn load(s: &Settings) -> std::result::Result<Vec<Playbook>, String> {
         let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
         all.extend(spec::parse_file(&text).map_err(|e| format!("{}: {e}", f.display()))?);
     }
-    spec::validate(&all, &s.webhooks).map_err(|e| e.to_string())
+    let mut targets = s.webhooks.clone();
+    if s.syslog {
+        targets.push(SYSLOG_TARGET.to_owned());
+    }
+    spec::validate(&all, &targets).map_err(|e| e.to_string())
 }
 
 /// What the engine task and the API share.
@@ -403,6 +412,7 @@ impl Playbooks {
         assets: Assets,
         blocks: Arc<crate::blocks::BlockList>,
         webhooks: Arc<crate::outputs::webhook::Webhooks>,
+        syslog: Option<crate::outputs::syslog::Notifier>,
         evidence: Option<Arc<crate::evidence::Evidence>>,
     ) -> Result<Playbooks> {
         let list = load(&settings).map_err(Error::config)?;
@@ -417,6 +427,7 @@ impl Playbooks {
             exec: Executor {
                 blocks,
                 webhooks,
+                syslog,
                 evidence,
                 http: reqwest::Client::new(),
             },

@@ -13,7 +13,7 @@
 //! ttl_secs = 3600
 //! [[playbooks.actions]]
 //! action = "notify"
-//! target = "soc"                   # a [[webhooks]] name
+//! target = "soc"                   # a [[webhooks]] name, or "syslog" for [syslog]
 //! ```
 //!
 //! Actions are one flat table with an `action` name (serde loses the line of an unknown key
@@ -63,7 +63,7 @@ pub struct ActionConfig {
     pub ttl_secs: Option<u64>,
     /// block: addresses blocked per incident at most (peers; default 8).
     pub max_addresses: Option<usize>,
-    /// notify: a `[[webhooks]]` name.
+    /// notify: a `[[webhooks]]` name, or `"syslog"` for the `[syslog]` output.
     pub target: Option<String>,
     /// raise_priority: points added to the score.
     pub points: Option<u32>,
@@ -98,8 +98,9 @@ pub enum Action {
         ttl_secs: u64,
         max_addresses: usize,
     },
+    /// A `[[webhooks]]` name or [`super::SYSLOG_TARGET`].
     Notify {
-        webhook: String,
+        target: String,
     },
     RaisePriority {
         points: u32,
@@ -190,7 +191,8 @@ fn err(at: String, message: impl Into<String>) -> SpecError {
     }
 }
 
-/// Checks `list` against the configured webhook names and returns the playbooks.
+/// Checks `list` against the notify targets (webhook names, and `"syslog"` when it runs)
+/// and returns the playbooks.
 pub fn validate(list: &[PlaybookConfig], webhooks: &[String]) -> Result<Vec<Playbook>, SpecError> {
     let mut out: Vec<Playbook> = Vec::with_capacity(list.len());
     for (i, p) in list.iter().enumerate() {
@@ -330,17 +332,19 @@ fn step(a: &ActionConfig, webhooks: &[String], at: &str) -> Result<Step, SpecErr
     let action = match a.action.as_str() {
         "block" => block(a, at)?,
         "notify" => {
-            let t = a
-                .target
-                .clone()
-                .ok_or_else(|| err(key("target"), "notify needs a target (a [[webhooks]] name)"))?;
+            let t = a.target.clone().ok_or_else(|| {
+                err(
+                    key("target"),
+                    "notify needs a target (a [[webhooks]] name, or \"syslog\")",
+                )
+            })?;
             if !webhooks.contains(&t) {
                 return Err(err(
                     key("target"),
-                    format!("no webhook is called {t:?} (configured: {webhooks:?})"),
+                    format!("no webhook is called {t:?} and it is not a running \"syslog\" (notify targets: {webhooks:?})"),
                 ));
             }
-            Action::Notify { webhook: t }
+            Action::Notify { target: t }
         }
         "raise_priority" => Action::RaisePriority {
             points: a
