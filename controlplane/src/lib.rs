@@ -60,6 +60,7 @@ pub mod playbooks;
 pub mod seams;
 pub mod server;
 pub mod store;
+pub mod web;
 
 /// Generated protobuf and gRPC code for `osprey.v1`.
 pub mod proto {

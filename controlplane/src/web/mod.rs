@@ -1,0 +1,4 @@
+//! The console: embedded pages and the network map's data.
+
+pub mod network;
+pub mod pages;
