@@ -39,8 +39,6 @@ const CSS: &str = "text/css; charset=utf-8";
 
 /// Everything under `ui/` that the console serves.
 const ASSETS: &[Asset] = &[
-    asset!("login.html", HTML),
-    asset!("login.js", JS),
     asset!("overview.html", HTML),
     asset!("network.html", HTML),
     asset!("alerts.html", HTML),
@@ -95,9 +93,10 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     .layer(CompressionLayer::new().gzip(true))
 }
 
-/// The login page's HTML, for `GET /login` and a refused `POST /login`.
-pub fn login_page() -> &'static [u8] {
-    find("login.html").map_or(&[], |a| a.bytes)
+/// The login page's HTML, for `GET /login` and a refused `POST /login`. It is
+/// self-contained (inline style and script): nothing else is served before a session exists.
+pub fn login_page() -> &'static str {
+    include_str!("ui/login.html")
 }
 
 fn find(name: &str) -> Option<&'static Asset> {
@@ -225,8 +224,9 @@ mod tests {
 
     #[test]
     fn the_login_page_is_embedded() {
-        let page = std::str::from_utf8(login_page()).unwrap();
+        let page = login_page();
         assert!(page.contains("name=\"token\""));
+        assert!(!page.contains("/ui/"), "the login page loads nothing behind the login");
     }
 
     /// Every script and style a page names is one the router serves.
