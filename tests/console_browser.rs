@@ -17,9 +17,9 @@
 //! It also records Chromium's first contentful paint of the overview and the alerts page and
 //! the bytes of a cold load (`target/console-screenshots/timings.json`).
 
-mod common;
 #[path = "common/browser.rs"]
 mod browser;
+mod common;
 
 use std::process::{Child, Stdio};
 use std::time::Duration;
@@ -124,8 +124,11 @@ async fn login(b: &Browser, base: &str, token: &str) {
     );
     b.find("#token").await.send_keys(token).await.unwrap();
     b.find("#sign-in").await.click().await.unwrap();
-    b.until("the overview after login", "return location.pathname === '/' && document.querySelector('nav.top') !== null")
-        .await;
+    b.until(
+        "the overview after login",
+        "return location.pathname === '/' && document.querySelector('nav.top') !== null",
+    )
+    .await;
 }
 
 /// Numbers that match the API and update without a reload.
@@ -137,7 +140,8 @@ async fn overview(b: &Browser, base: &str) {
         seen > 0.0 && seen <= api_packets,
         "the page shows {seen} packets, the API counted {api_packets} after it"
     );
-    b.js("window.__notReloaded = true; return null;", vec![]).await;
+    b.js("window.__notReloaded = true; return null;", vec![])
+        .await;
     let later = b
         .until(
             "the packet counter passing the API's",
@@ -154,15 +158,21 @@ async fn overview(b: &Browser, base: &str) {
     b.value("#pps-total").await;
     let banner = b.text("#stream-state").await;
     assert!(banner.starts_with("Live"), "stream banner: {banner}");
-    b.until("component health rows", "return document.querySelectorAll('#health tr').length")
-        .await;
+    b.until(
+        "component health rows",
+        "return document.querySelectorAll('#health tr').length",
+    )
+    .await;
     b.screenshot("overview").await;
 }
 
 async fn network(b: &Browser, base: &str) {
     b.goto(&format!("{base}/network")).await;
     let nodes = b
-        .until("graph nodes", "return Number(document.getElementById('graph').dataset.nodes || 0)")
+        .until(
+            "graph nodes",
+            "return Number(document.getElementById('graph').dataset.nodes || 0)",
+        )
         .await;
     let graph = api(base, "network/graph").await;
     assert_eq!(
@@ -180,7 +190,11 @@ async fn alerts(b: &Browser, base: &str) {
     row.click().await.unwrap();
     let shown = b.text("#detail-msg").await;
     let stored = api(base, &format!("alerts/{id}")).await;
-    assert_eq!(shown, stored["msg"].as_str().unwrap(), "the details of alert {id}");
+    assert_eq!(
+        shown,
+        stored["msg"].as_str().unwrap(),
+        "the details of alert {id}"
+    );
     let payload = b.text("#detail-payload").await;
     assert!(payload.starts_with("0000"), "a payload excerpt: {payload}");
     b.screenshot("alerts").await;
@@ -189,7 +203,9 @@ async fn alerts(b: &Browser, base: &str) {
 /// Disables the demo's request rule from the page, reloads, and checks the API agrees.
 async fn rules(b: &Browser, base: &str) {
     b.goto(&format!("{base}/rules")).await;
-    let toggle = b.find("tr[data-rule='1:9000001'] button[data-act='disable']").await;
+    let toggle = b
+        .find("tr[data-rule='1:9000001'] button[data-act='disable']")
+        .await;
     toggle.click().await.unwrap();
     b.until(
         "the rule shown disabled",
@@ -232,14 +248,20 @@ async fn other_pages(b: &Browser, base: &str) {
         b.screenshot(name).await;
     }
     b.goto(&format!("{base}/settings")).await;
-    b.until("preferences read", "return document.getElementById('prefs-state').dataset.state === 'live'")
-        .await;
+    b.until(
+        "preferences read",
+        "return document.getElementById('prefs-state').dataset.state === 'live'",
+    )
+    .await;
     let field = b.find("input[name='refresh_seconds']").await;
     field.clear().await.unwrap();
     field.send_keys("7").await.unwrap();
     b.find("#save").await.click().await.unwrap();
-    b.until("saved", "return document.getElementById('prefs-state').textContent.startsWith('Saved')")
-        .await;
+    b.until(
+        "saved",
+        "return document.getElementById('prefs-state').textContent.startsWith('Saved')",
+    )
+    .await;
     b.screenshot("settings").await;
 }
 
@@ -273,7 +295,10 @@ async fn viewer(base: &str) {
         )
         .await;
     let refusal = refusal.as_str().unwrap();
-    assert!(refusal.starts_with("Refused:") && refusal.contains("viewer"), "{refusal}");
+    assert!(
+        refusal.starts_with("Refused:") && refusal.contains("viewer"),
+        "{refusal}"
+    );
     b.screenshot("viewer-refused").await;
     b.close().await;
 }
@@ -290,7 +315,11 @@ async fn timing(base: &str, path: &str) -> Value {
     )
     .await;
     b.goto(&format!("{base}{path}")).await;
-    b.until("the page drawn", "return document.querySelector('nav.top') !== null").await;
+    b.until(
+        "the page drawn",
+        "return document.querySelector('nav.top') !== null",
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let t = b
         .js(
@@ -305,7 +334,10 @@ async fn timing(base: &str, path: &str) -> Value {
         )
         .await;
     b.close().await;
-    assert!(t["fcp_ms"].is_number(), "{path}: no first contentful paint: {t}");
+    assert!(
+        t["fcp_ms"].is_number(),
+        "{path}: no first contentful paint: {t}"
+    );
     json!({ "page": path, "timing": t })
 }
 

@@ -28,8 +28,8 @@ pub struct Browser {
 
 /// Whether the browser is installed; under CI a missing one is a failure, not a skip.
 pub fn available() -> bool {
-    let present = std::path::Path::new(CHROMIUM).exists()
-        && std::path::Path::new(CHROMEDRIVER).exists();
+    let present =
+        std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
     if !present {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
@@ -93,11 +93,18 @@ impl Browser {
     }
 
     pub async fn goto(&self, url: &str) {
-        self.client.goto(url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
     }
 
     pub async fn url(&self) -> String {
-        self.client.current_url().await.expect("current url").to_string()
+        self.client
+            .current_url()
+            .await
+            .expect("current url")
+            .to_string()
     }
 
     /// The first element matching `css`, waited for.
@@ -133,14 +140,23 @@ impl Browser {
             if truthy {
                 return v;
             }
-            assert!(Instant::now() < deadline, "{what}: not seen within {PATIENCE:?}");
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not seen within {PATIENCE:?}"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
     /// The trimmed text of the first element matching `css`.
     pub async fn text(&self, css: &str) -> String {
-        self.find(css).await.text().await.expect("text").trim().to_owned()
+        self.find(css)
+            .await
+            .text()
+            .await
+            .expect("text")
+            .trim()
+            .to_owned()
     }
 
     /// A number the page shows in `data-value` of `css`, once it has one.

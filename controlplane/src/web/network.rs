@@ -11,12 +11,68 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use axum::extract::{RawQuery, State};
+use axum::http::Method;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
 
+use super::auth::Caller;
+use super::error::ApiError;
+use super::rest::{param, parse_query, Answer, Kind as ParamKind, Param, Route, St};
+use crate::api::{blocking, ApiContext};
+use crate::config::IncidentsConfig;
 use crate::error::{Error, Result};
 use crate::incidents::{Assets, Cidr, Settings};
 use crate::model::FlowRecord;
 use crate::store::{AlertFilter, FlowFilter, Store};
+
+/// Maps built at once; one more is refused with `resource_exhausted` (each reads up to
+/// [`Limits::flows`] + [`Limits::alerts`] records).
+const MAX_BUILDING: usize = 2;
+
+const PARAMS: &[Param] = &[
+    param("from", ParamKind::U64, "Packet time (ns since the epoch) where the map starts; absent = the oldest stored."),
+    param("to", ParamKind::U64, "Packet time where it ends, exclusive; absent = unbounded."),
+    param("group", ParamKind::Str, "Only conversations touching this host group: internal, external or an [[incidents.assets]] name."),
+    param("host", ParamKind::Str, "Only conversations of this address."),
+];
+
+/// `GET /api/v1/network/graph`, in the REST route table.
+pub fn routes() -> Vec<Route> {
+    vec![Route::new(
+        Method::GET,
+        "/api/v1/network/graph",
+        "Hosts and conversations aggregated from stored flows and alerts (the network map).",
+        graph_route,
+    )
+    .params(PARAMS)
+    .answer(Answer::Schema("NetworkGraph"))]
+}
+
+async fn graph_route(
+    State(st): State<St>,
+    Extension(c): Extension<Caller>,
+    RawQuery(q): RawQuery,
+) -> std::result::Result<Json<Graph>, ApiError> {
+    static BUILDING: Semaphore = Semaphore::const_new(MAX_BUILDING);
+    let q: GraphQuery = parse_query(q.as_deref(), PARAMS)?;
+    if c.principal.role.is_none() {
+        return Err(ApiError::forbidden(format!(
+            "{} has no role: the network map needs viewer",
+            c.principal.name
+        )));
+    }
+    let _permit = BUILDING.try_acquire().map_err(|_| {
+        ApiError::exhausted(format!(
+            "{MAX_BUILDING} network maps are being built; retry in a moment"
+        ))
+    })?;
+    let groups = HostGroups::of(&st.ctx)?;
+    let store = st.ctx.store.clone();
+    let g = blocking(move || graph(&store, &groups, &q, Limits::default())).await?;
+    Ok(Json(g))
+}
 
 /// Caps on one graph's work and size.
 #[derive(Clone, Copy, Debug)]
@@ -59,6 +115,20 @@ impl HostGroups {
         HostGroups {
             home_net: settings.home_net.clone(),
             assets: settings.assets.clone(),
+        }
+    }
+
+    /// The running correlator's settings; with `[incidents]` off, its defaults (Suricata's
+    /// `HOME_NET`, no asset groups).
+    fn of(ctx: &ApiContext) -> Result<Self> {
+        match &ctx.incidents {
+            Some(i) => Ok(HostGroups::new(&i.settings())),
+            None => {
+                let s = IncidentsConfig::default()
+                    .settings()
+                    .map_err(|e| Error::internal(e.to_string()))?;
+                Ok(HostGroups::new(&s))
+            }
         }
     }
 

@@ -99,10 +99,6 @@ pub fn login_page() -> &'static str {
     include_str!("ui/login.html")
 }
 
-fn find(name: &str) -> Option<&'static Asset> {
-    ASSETS.iter().find(|a| a.name == name)
-}
-
 /// The strong validator of each asset, computed once.
 fn etag(index: usize) -> &'static HeaderValue {
     static TAGS: OnceLock<Vec<HeaderValue>> = OnceLock::new();
@@ -162,6 +158,10 @@ mod tests {
     use axum::body::Body;
     use axum::http::Request;
     use tower::ServiceExt;
+
+    fn find(name: &str) -> Option<&'static Asset> {
+        ASSETS.iter().find(|a| a.name == name)
+    }
 
     async fn get(path: &str, headers: &[(&str, &str)]) -> Response {
         let mut req = Request::get(path);
@@ -226,7 +226,10 @@ mod tests {
     fn the_login_page_is_embedded() {
         let page = login_page();
         assert!(page.contains("name=\"token\""));
-        assert!(!page.contains("/ui/"), "the login page loads nothing behind the login");
+        assert!(
+            !page.contains("/ui/"),
+            "the login page loads nothing behind the login"
+        );
     }
 
     /// Every script and style a page names is one the router serves.

@@ -31,7 +31,7 @@ function filters() {
 
 const sev = (s) => `<span class="pill sev${s}">${s}</span>`;
 function row(a) {
-  return `<tr class="clickable" data-id="${a.id}"><td>${time(a.timestamp_ns, p.time_zone)}</td><td>${sev(a.severity)}</td>` +
+  return `<tr class="clickable" data-id="${a.timestamp_ns}-${a.id}"><td>${time(a.timestamp_ns, p.time_zone)}</td><td>${sev(a.severity)}</td>` +
     `<td>${esc(a.msg)} <span class="note">${a.gid}:${a.sid}</span></td><td>${esc(a.src_ip)}:${a.src_port}</td>` +
     `<td>${esc(a.dest_ip)}:${a.dest_port}</td><td>${esc(a.tactic_name || "")}</td></tr>`;
 }

@@ -1,0 +1,7 @@
+//! The OpenAPI document.
+
+use super::rest::Route;
+
+pub fn routes() -> Vec<Route> {
+    vec![]
+}

@@ -1,0 +1,7 @@
+//! Routes of audit.
+
+use super::Route;
+
+pub fn routes() -> Vec<Route> {
+    vec![]
+}

@@ -1,0 +1,7 @@
+//! Routes of evidence.
+
+use super::Route;
+
+pub fn routes() -> Vec<Route> {
+    vec![]
+}

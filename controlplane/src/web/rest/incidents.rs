@@ -1,0 +1,7 @@
+//! Routes of incidents.
+
+use super::Route;
+
+pub fn routes() -> Vec<Route> {
+    vec![]
+}

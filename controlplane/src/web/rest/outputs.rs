@@ -1,0 +1,7 @@
+//! Routes of outputs.
+
+use super::Route;
+
+pub fn routes() -> Vec<Route> {
+    vec![]
+}

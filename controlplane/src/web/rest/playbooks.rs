@@ -1,0 +1,7 @@
+//! Routes of playbooks.
+
+use super::Route;
+
+pub fn routes() -> Vec<Route> {
+    vec![]
+}

@@ -1,0 +1,7 @@
+//! Routes of preferences.
+
+use super::Route;
+
+pub fn routes() -> Vec<Route> {
+    vec![]
+}

@@ -1,0 +1,7 @@
+//! WebSocket streams.
+
+use super::rest::Route;
+
+pub fn routes() -> Vec<Route> {
+    vec![]
+}
