@@ -50,6 +50,39 @@ pub fn routes() -> Vec<Route> {
     .answer(Answer::Schema("NetworkGraph"))]
 }
 
+/// The OpenAPI schema of [`Graph`].
+pub fn schema() -> serde_json::Value {
+    let count = serde_json::json!({ "type": "integer", "minimum": 0 });
+    let common = |extra: serde_json::Value| {
+        let mut props = serde_json::json!({
+            "id": { "type": "string" },
+            "bytes": count, "flows": count, "alerts": count,
+            "worst_severity": { "type": "integer", "description": "Most severe alert (1 is the highest); 0 when none." }
+        });
+        if let (Some(p), Some(e)) = (props.as_object_mut(), extra.as_object()) {
+            p.extend(e.clone());
+        }
+        serde_json::json!({ "type": "object", "properties": props })
+    };
+    serde_json::json!({
+        "type": "object",
+        "description": "Hosts and conversations of a time range; `complete` is false when a read cap stopped the scan, `edges_dropped` counts conversations left out.",
+        "properties": {
+            "from_ns": count, "to_ns": count,
+            "nodes": { "type": "array", "items": common(serde_json::json!({
+                "internal": { "type": "boolean" },
+                "group": { "type": "string", "description": "An asset group's name, else internal or external." }
+            })) },
+            "edges": { "type": "array", "items": common(serde_json::json!({
+                "source": { "type": "string" }, "target": { "type": "string" }
+            })) },
+            "flows_read": count, "alerts_read": count,
+            "complete": { "type": "boolean" },
+            "edges_dropped": count
+        }
+    })
+}
+
 async fn graph_route(
     State(st): State<St>,
     Extension(c): Extension<Caller>,

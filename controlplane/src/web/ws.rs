@@ -1,7 +1,355 @@
-//! WebSocket streams.
+//! `GET /api/v1/stream`: live WebSocket streams of alerts, incidents, stats and intel hits.
+//!
+//! `?topics=alerts,incidents,stats,intel_hits` (default: alerts and stats) with filters
+//! `sid`, `address` and `min_severity` (alerts: severity number at most this, 1 the most
+//! severe; 0 = all). The server sends text frames `{"topic":"alert","data":{..}}` (the JSON
+//! of `GET /api/v1/alerts` items), `{"topic":"stats","data":{..}}` once a second (that of
+//! `GET /api/v1/stats`), `{"topic":"incident",..}`, `{"topic":"intel_hit",..}` and
+//! `{"topic":"missed","data":{"count":N}}` when events were left out for this client.
+//!
+//! Each client has its own bounded queue on the event stream (`console.ws_queue`, policy
+//! drop): a client that does not read fills only its own queue, the events beyond are
+//! counted (`osprey_console_ws_missed_total`) and it is told how many it missed once it
+//! reads again. Ingest and the other clients never wait for it. Clients at once are capped
+//! (`console.max_ws_clients`, refusals counted).
 
-use super::rest::Route;
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{RawQuery, State};
+use axum::http::Method;
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use serde_json::json;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::rest::{param, parse_query, Answer, Kind, Param, Route, St};
+use super::WebState;
+use crate::events::{Event, Interest, Policy, Subscription};
+use crate::model::Role;
+use crate::proto;
+
+/// The WebSocket clients' name on the event stream (`events.console_ws.*` counters).
+pub const CONSUMER: &str = "console_ws";
+/// How often the `stats` topic is sent.
+const STATS_EVERY: Duration = Duration::from_secs(1);
+
+const PARAMS: &[Param] = &[
+    param(
+        "topics",
+        Kind::List,
+        "alerts, incidents, stats, intel_hits (default: alerts,stats).",
+    ),
+    param("sid", Kind::U32, "Alerts of this signature only."),
+    param(
+        "address",
+        Kind::Str,
+        "Alerts with this source or destination address only.",
+    ),
+    param(
+        "min_severity",
+        Kind::U32,
+        "Alerts of this severity or more severe (1 is the most severe); 0 = all.",
+    ),
+];
+
+/// The subscription a client asked for.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct Query {
+    topics: Vec<String>,
+    sid: Option<u32>,
+    address: String,
+    min_severity: u32,
+}
+
+/// The parsed subscription.
+#[derive(Clone, Copy, Debug, Default)]
+struct Filter {
+    alerts: bool,
+    incidents: bool,
+    stats: bool,
+    intel_hits: bool,
+    sid: Option<u32>,
+    address: Option<IpAddr>,
+    min_severity: u32,
+}
+
+impl Filter {
+    fn parse(q: Query) -> Result<Filter, ApiError> {
+        let mut f = Filter {
+            sid: q.sid,
+            address: crate::api::parse_address("address", &q.address)?,
+            min_severity: q.min_severity,
+            ..Filter::default()
+        };
+        let topics = if q.topics.is_empty() {
+            vec!["alerts".to_owned(), "stats".to_owned()]
+        } else {
+            q.topics
+        };
+        for t in &topics {
+            match t.as_str() {
+                "alerts" => f.alerts = true,
+                "incidents" => f.incidents = true,
+                "stats" => f.stats = true,
+                "intel_hits" => f.intel_hits = true,
+                other => {
+                    return Err(ApiError::invalid(
+                        "topics",
+                        format!("unknown topic `{other}`: alerts, incidents, stats, intel_hits"),
+                    ))
+                }
+            }
+        }
+        Ok(f)
+    }
+
+    fn interest(&self) -> Option<Interest> {
+        match (self.alerts, self.intel_hits) {
+            (true, true) => Some(Interest::ALERTS.or(Interest::RECORDS)),
+            (true, false) => Some(Interest::ALERTS),
+            (false, true) => Some(Interest::RECORDS),
+            (false, false) => None,
+        }
+    }
+
+    fn keeps(&self, a: &crate::model::Alert) -> bool {
+        self.sid.is_none_or(|s| a.sid == s)
+            && self
+                .address
+                .is_none_or(|ip| a.src_ip == ip || a.dst_ip == ip)
+            && (self.min_severity == 0 || u32::from(a.severity) <= self.min_severity)
+    }
+}
+
+/// Holds one of the capped client places; gives it back when dropped.
+struct Place(Arc<WebState>);
+
+impl Place {
+    fn take(st: &Arc<WebState>) -> Option<Place> {
+        let c = &st.counters.ws_clients;
+        let mut n = c.load(Ordering::Relaxed);
+        loop {
+            if n as usize >= st.max_ws_clients {
+                st.counters.ws_refused.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+            match c.compare_exchange_weak(n, n + 1, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => return Some(Place(st.clone())),
+                Err(now) => n = now,
+            }
+        }
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.0.counters.ws_clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+async fn stream(
+    State(st): State<St>,
+    Extension(c): Extension<Caller>,
+    RawQuery(q): RawQuery,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let mut req = tonic::Request::new(());
+    req.extensions_mut().insert(c.principal.clone());
+    st.ctx.auth.authorize(
+        &req,
+        "osprey.v1.AlertsService/Tail",
+        "console stream",
+        Role::Viewer,
+    )?;
+    let filter = Filter::parse(parse_query(q.as_deref(), PARAMS)?)?;
+    let place = Place::take(&st).ok_or_else(|| {
+        ApiError::unavailable(format!(
+            "{} WebSocket clients are connected (console.max_ws_clients); retry later",
+            st.max_ws_clients
+        ))
+    })?;
+    // Subscribed before the upgrade answers, so nothing stored after the 101 is missed.
+    let sub = filter.interest().map(|i| {
+        st.ctx
+            .events
+            .subscribe(CONSUMER, i, Policy::Drop, st.ws_queue)
+    });
+    let incidents = match (&st.ctx.incidents, filter.incidents) {
+        (Some(i), true) => Some(i.changes.subscribe()),
+        _ => None,
+    };
+    Ok(ws
+        .on_upgrade(move |socket| async move {
+            let _place = place;
+            Client {
+                st,
+                caller: c,
+                filter,
+                socket,
+                sub,
+                incidents,
+            }
+            .run()
+            .await;
+        })
+        .into_response())
+}
+
+/// One connected client.
+struct Client {
+    st: Arc<WebState>,
+    caller: Caller,
+    filter: Filter,
+    socket: WebSocket,
+    sub: Option<Subscription>,
+    incidents: Option<tokio::sync::broadcast::Receiver<Arc<crate::incidents::incident::Incident>>>,
+}
+
+/// What woke a client up.
+enum Wake {
+    Shutdown,
+    Event(Option<Event>),
+    Incident(
+        Result<Arc<crate::incidents::incident::Incident>, tokio::sync::broadcast::error::RecvError>,
+    ),
+    Tick,
+    FromClient(Option<Result<Message, axum::Error>>),
+}
+
+impl Client {
+    async fn run(mut self) {
+        let mut shutdown = self.st.ctx.shutdown.subscribe();
+        let mut tick = tokio::time::interval(STATS_EVERY);
+        loop {
+            let wake = tokio::select! {
+                _ = crate::api::until_shutdown(&mut shutdown) => Wake::Shutdown,
+                ev = recv(&mut self.sub) => Wake::Event(ev),
+                i = recv_incident(&mut self.incidents) => Wake::Incident(i),
+                _ = tick.tick() => Wake::Tick,
+                m = self.socket.recv() => Wake::FromClient(m),
+            };
+            let frames = match wake {
+                Wake::Shutdown => {
+                    let _ = self.socket.send(Message::Close(None)).await;
+                    break;
+                }
+                Wake::FromClient(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => break,
+                Wake::FromClient(Some(Ok(_))) => continue,
+                Wake::Event(None) => break,
+                Wake::Event(Some(ev)) => self.frames_of(ev),
+                Wake::Incident(Ok(i)) => vec![json!({
+                    "topic": "incident",
+                    "data": crate::api::incidents::incident_proto(&i, crate::web::now_ns()),
+                })],
+                Wake::Incident(Err(tokio::sync::broadcast::error::RecvError::Lagged(n))) => {
+                    self.st.counters.ws_missed.fetch_add(n, Ordering::Relaxed);
+                    vec![missed(n)]
+                }
+                Wake::Incident(Err(_)) => {
+                    self.incidents = None;
+                    continue;
+                }
+                Wake::Tick => self.on_tick().await,
+            };
+            if !self.send_all(frames, &mut shutdown).await {
+                break;
+            }
+        }
+    }
+
+    /// The frames of one event after the filter; a `missed` frame first when events were
+    /// left out of this client's queue since the last one.
+    fn frames_of(&self, ev: Event) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        if let Some(m) = self.take_missed() {
+            out.push(m);
+        }
+        match ev {
+            Event::Alert(a) if self.filter.alerts && self.filter.keeps(&a) => {
+                out.push(json!({ "topic": "alert", "data": proto::Alert::from(&*a) }));
+            }
+            Event::Records(lines) if self.filter.intel_hits => {
+                for line in lines.split(|b| *b == b'\n') {
+                    if let Some(h) = crate::intel::hits::parse_hit(line) {
+                        out.push(json!({ "topic": "intel_hit", "data": proto::Hit::from(h) }));
+                    }
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    fn take_missed(&self) -> Option<serde_json::Value> {
+        let n = self.sub.as_ref().map_or(0, Subscription::take_dropped);
+        (n > 0).then(|| {
+            self.st.counters.ws_missed.fetch_add(n, Ordering::Relaxed);
+            missed(n)
+        })
+    }
+
+    async fn on_tick(&mut self) -> Vec<serde_json::Value> {
+        let mut out: Vec<_> = self.take_missed().into_iter().collect();
+        if self.filter.stats {
+            let st = self.st.clone();
+            match crate::web::rest::system::stats_of(&st, &self.caller).await {
+                Ok(s) => out.push(json!({ "topic": "stats", "data": s })),
+                Err(e) => out.push(json!({ "topic": "error", "data": e.body()["error"] })),
+            }
+        }
+        out
+    }
+
+    /// Sends `frames`; false when the client is gone or the appliance stops.
+    async fn send_all(
+        &mut self,
+        frames: Vec<serde_json::Value>,
+        shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> bool {
+        for f in frames {
+            let text = f.to_string();
+            tokio::select! {
+                r = self.socket.send(Message::Text(text.into())) => {
+                    if r.is_err() {
+                        return false;
+                    }
+                    self.st.counters.ws_sent.fetch_add(1, Ordering::Relaxed);
+                }
+                _ = crate::api::until_shutdown(shutdown) => return false,
+            }
+        }
+        true
+    }
+}
+
+fn missed(n: u64) -> serde_json::Value {
+    json!({ "topic": "missed", "data": { "count": n } })
+}
+
+async fn recv(sub: &mut Option<Subscription>) -> Option<Event> {
+    match sub {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn recv_incident(
+    rx: &mut Option<tokio::sync::broadcast::Receiver<Arc<crate::incidents::incident::Incident>>>,
+) -> Result<Arc<crate::incidents::incident::Incident>, tokio::sync::broadcast::error::RecvError> {
+    match rx {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
+}
 
 pub fn routes() -> Vec<Route> {
-    vec![]
+    vec![Route::new(Method::GET, "/api/v1/stream", "WebSocket: live alerts, incidents, stats (1/s) and intel hits, filtered; `missed` frames say how many events this client's full queue left out.", stream)
+        .params(PARAMS)
+        .answer(Answer::Upgrade)]
 }

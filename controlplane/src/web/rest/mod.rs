@@ -8,6 +8,15 @@
 //! parameters are declared per route ([`Param`]), parsed strictly (an unknown or malformed
 //! one is a 400 naming it) and mapped onto the request message's fields.
 
+/// Calls `$api { ctx }.$method(request)` through [`call`] as the caller.
+macro_rules! grpc {
+    ($st:expr, $c:expr, $api:ident . $m:ident, $path:literal, $req:expr) => {
+        $crate::web::rest::call(&$st, &$c, $path, $req, |ctx, r| async move {
+            $api { ctx }.$m(r).await
+        })
+    };
+}
+
 pub mod alerts;
 pub mod audit;
 pub mod blocks;
