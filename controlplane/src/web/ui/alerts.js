@@ -147,15 +147,27 @@ form.addEventListener("submit", (ev) => {
 });
 
 await search();
+
+// Live alerts are batched: the table is redrawn at most once a second however fast they come.
+const pending = [];
+setInterval(() => {
+  if (!pending.length) return;
+  items = pending.splice(0).reverse().concat(items).slice(0, 500);
+  const selected = rows.querySelector("tr.selected")?.dataset.id;
+  render();
+  if (selected) rows.querySelector(`tr[data-id="${selected}"]`)?.classList.add("selected");
+}, 1000);
 const f = filters();
+const tactic = f.tactic.toLowerCase();
 live({
   topics: ["alerts"], what: "alerts", banner: new Banner("stream-state"), every: p.refresh_seconds,
   staleSecs: 60, filter: { sid: f.sid, address: f.address },
   onMessage: (topic, a) => {
-    if (topic !== "alert" || next === null) return;
-    items.unshift(a);
-    if (items.length > 500) items.length = 500;
-    render();
+    if (topic !== "alert") return;
+    if (tactic && ![a.tactic_id, a.tactic_name].some((t) => (t || "").toLowerCase() === tactic)) return;
+    if (f.from_ns && BigInt(a.timestamp_ns) < BigInt(f.from_ns)) return;
+    pending.push(a);
+    if (pending.length > 500) pending.shift();
   },
   poll: () => search(),
 });

@@ -23,6 +23,14 @@ export function notEnabled(err) {
   return err instanceof ApiError && err.status === 404 && err.code === "failed_precondition";
 }
 
+/// JSON with 64-bit integers kept exact: a number beyond 2^53 (nanosecond times, ids) is
+/// kept as its decimal text, which BigInt() and the API's paths take as they are.
+export function parseJson(text) {
+  return JSON.parse(text, (key, value, ctx) =>
+    (typeof value === "number" && !Number.isSafeInteger(value) && Number.isInteger(value) && ctx && ctx.source
+      ? ctx.source : value));
+}
+
 let sessionPromise = null;
 export function session() {
   sessionPromise ??= api("session");
@@ -47,7 +55,7 @@ export async function api(path, { method = "GET", body, query } = {}) {
   });
   const text = await res.text();
   let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+  try { data = text ? parseJson(text) : null; } catch { data = null; }
   if (res.status === 401 && path !== "session") {
     location.href = "/login";
   }
@@ -157,7 +165,7 @@ export function live({ topics, filter = {}, onMessage, poll, every = 5, banner, 
     };
     ws.onmessage = (ev) => {
       let msg;
-      try { msg = JSON.parse(ev.data); } catch { return; }
+      try { msg = parseJson(ev.data); } catch { return; }
       if (msg.topic === "missed") { missed += msg.data.count; say(); return; }
       fresh();
       onMessage(msg.topic, msg.data);

@@ -59,14 +59,27 @@ async function load() {
   await loadHits();
 }
 
-try {
-  await load();
+/// Without any feed there is nothing to match: say so, and look again every 30 s.
+async function begin() {
+  let feeds;
+  try {
+    feeds = await loadFeeds();
+    await loadHits();
+  } catch (e) {
+    if (notEnabled(e)) banner.show("disabled", `${e.message}: configure [intel] feeds to see indicators and hits.`);
+    else banner.show("error", `Cannot read threat intelligence: ${e.message}`);
+    return;
+  }
+  if (!feeds) {
+    banner.show("missing", "No threat intelligence feed is configured: no traffic is matched against indicators. " +
+      "Add [[intel.feeds]] to the configuration or import a bundle with osprey ctl intel import.");
+    setTimeout(begin, 30000);
+    return;
+  }
   live({
     topics: ["intel_hits"], what: "intel hits", banner, every: Math.max(10, p.refresh_seconds), staleSecs: 3600,
     onMessage: (topic) => { if (topic === "intel_hit") loadHits(); },
     poll: load,
   });
-} catch (e) {
-  if (notEnabled(e)) banner.show("disabled", `${e.message}: configure [intel] feeds to see indicators and hits.`);
-  else banner.show("error", `Cannot read threat intelligence: ${e.message}`);
 }
+begin();

@@ -41,7 +41,7 @@ function draw(g) {
   ];
   if (cy) cy.destroy();
   cy = window.cytoscape({
-    container: document.getElementById("graph"), elements,
+    container: document.getElementById("graph"), elements, maxZoom: 1.2,
     style: [
       { selector: "node", style: { "background-color": "data(colour)", width: "data(size)", height: "data(size)",
         label: "data(label)", "font-size": 10, "text-wrap": "wrap", "border-width": 3, "border-color": "data(border)" } },

@@ -50,7 +50,9 @@ function onStats(s) {
   const now = performance.now() / 1000;
   const total = counterMap(s.total);
   const cp = counterMap(s.control_plane);
-  const workers = (s.workers || []).map((w) => ({ name: w.worker, c: counterMap(w.counters) }));
+  // Ports report their own counters beside the workers'; the table shows workers.
+  const workers = (s.workers || []).filter((w) => !w.worker.startsWith("port:"))
+    .map((w) => ({ name: w.worker, c: counterMap(w.counters) }));
   const dt = prev ? now - prev.t : 0;
   setValue("packets-total", total.get("capture.kernel_packets") ?? 0, si(total.get("capture.kernel_packets") ?? 0));
   setValue("alerts-total", total.get("detect.alerts_raised") ?? 0, si(total.get("detect.alerts_raised") ?? 0));

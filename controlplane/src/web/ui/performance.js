@@ -14,7 +14,8 @@ function onStats(s) {
   const now = performance.now() / 1000;
   const total = counterMap(s.total);
   const cp = counterMap(s.control_plane);
-  const workers = (s.workers || []).map((w) => [w.worker, counterMap(w.counters)]);
+  const workers = (s.workers || []).filter((w) => !w.worker.startsWith("port:"))
+    .map((w) => [w.worker, counterMap(w.counters)]);
   if (!pps) pps = new TimeChart("pps-chart", workers.map(([n]) => n), { empty: "Rates need two statistics updates" });
   if (prev) {
     const dt = now - prev.t;

@@ -20,7 +20,7 @@ async function ruleset() {
       `Generation <b id="active-generation" data-value="${st.active_generation}">${st.active_generation}</b> running; ` +
       `${st.rules_enabled} of ${st.rules_total} rules enabled` +
       (last ? `; last reload ${time(last.time_ns, p.time_zone)} by ${esc(last.who)}` : "");
-    if (st.pending_hash) state.show("polling", "Changes are waiting for a reload: the workers still run the previous ruleset.");
+    if (last && st.pending_hash && st.pending_hash !== last.ruleset_hash) state.show("polling", "Changes are waiting for a reload: the workers still run the previous ruleset.");
     else state.show("live", "The workers run the stored ruleset.");
   } catch (e) {
     state.show("error", `Cannot read the ruleset's status: ${e.message}`);
