@@ -163,6 +163,12 @@ async fn overview(b: &Browser, base: &str) {
         "return document.querySelectorAll('#health tr').length",
     )
     .await;
+    b.until(
+        "the rate chart drawn from two updates",
+        "const e = document.getElementById('rate-chart'); \
+         return e.className === 'chart' && Number(e.dataset.points) >= 2 && e.querySelector('canvas') !== null;",
+    )
+    .await;
     b.screenshot("overview").await;
 }
 
@@ -205,7 +211,10 @@ async fn alerts(b: &Browser, base: &str) {
     if stored["payload"].as_str().unwrap_or("").is_empty() {
         assert_eq!(payload, "No payload recorded.");
     } else {
-        assert!(payload.starts_with("0000  "), "a payload excerpt: {payload}");
+        assert!(
+            payload.starts_with("0000  "),
+            "a payload excerpt: {payload}"
+        );
     }
     b.until(
         "the alert's flow looked up",

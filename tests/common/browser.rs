@@ -67,7 +67,11 @@ impl Browser {
                 "binary": CHROMIUM,
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
                          "--disable-dev-shm-usage", "--window-size=1400,1000",
-                         "--no-first-run", "--disable-extensions"]
+                         "--no-first-run", "--disable-extensions",
+                         // a headless window counts as hidden: keep it painting and its timers on time
+                         "--disable-renderer-backgrounding",
+                         "--disable-background-timer-throttling",
+                         "--disable-backgrounding-occluded-windows"]
             }
         });
         let caps = caps.as_object().cloned().expect("an object");
@@ -172,6 +176,13 @@ impl Browser {
 
     /// Saves the page as `target/console-screenshots/<name>.png` and returns the path.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
+        // Two animation frames, so that what the page drew last is on the picture.
+        self.js(
+            "return Promise.race([new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true)))), \
+                                  new Promise(r => setTimeout(() => r(false), 1000))]);",
+            vec![],
+        )
+        .await;
         let png = self.client.screenshot().await.expect("screenshot");
         let dir = screenshot_dir();
         std::fs::create_dir_all(&dir).expect("screenshot directory");

@@ -258,6 +258,7 @@ export class TimeChart {
     this.draw();
   }
   draw() {
+    this.el.dataset.points = String(this.data[0].length); // read by the browser tests
     if (this.data[0].length < 2) { this.showEmpty(); return; }
     if (!this.plot) {
       this.el.className = "chart";
