@@ -1,7 +1,9 @@
 //! WebSocket fan-out: `console::ws_fanout`. Alerts are pushed into a worker ring as fast as
 //! ingest takes them (`OSPREY_BENCH_WS_ALERTS`, default 50,000) while
 //! `OSPREY_BENCH_WS_CLIENTS` (default 100) WebSocket clients on `/api/v1/stream?topics=alerts`
-//! read them; runs alternate without and with the clients (two of each). Printed per run:
+//! read them; runs alternate without and with the clients (two of each). With
+//! `OSPREY_BENCH_WS_RATE` (alerts/s, default 0 = as fast as ingest goes) the pushes are paced,
+//! so the question becomes whether ingest keeps the offered rate with the clients. Printed per run:
 //! the ingest rate (push start to the last alert stored), and with clients what they
 //! received, what they were told they missed, and the lag from push to receipt (p50 and p99
 //! over each client, then the median and worst client's p99).
@@ -111,7 +113,7 @@ fn pct(v: &mut [Duration], p: f64) -> f64 {
     v[((v.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e3
 }
 
-async fn run(alerts: u64, clients: u64) {
+async fn run(alerts: u64, clients: u64, rate: u64) {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = ControlPlaneConfig::default();
     cfg.api.listen = "127.0.0.1:0".parse().unwrap();
@@ -151,7 +153,14 @@ async fn run(alerts: u64, clients: u64) {
     let counters = cp.ctx.ingest.clone();
     let t = Instant::now();
     let pusher = std::thread::spawn(move || {
+        let start = Instant::now();
         for i in 0..alerts {
+            if rate > 0 {
+                let due = Duration::from_secs_f64(i as f64 / rate as f64);
+                while start.elapsed() < due {
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            }
             let mut a = Alert {
                 ts_nanos: now_ns(),
                 gid: 1,
@@ -218,13 +227,21 @@ fn main() {
     }
     let alerts = env("OSPREY_BENCH_WS_ALERTS", 50_000);
     let clients = env("OSPREY_BENCH_WS_CLIENTS", 100);
+    let rate = env("OSPREY_BENCH_WS_RATE", 0);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    println!("console::ws_fanout: {alerts} alerts, {clients} WebSocket clients, runs alternating");
+    println!(
+        "console::ws_fanout: {alerts} alerts at {}, {clients} WebSocket clients, runs alternating",
+        if rate == 0 {
+            "full speed".to_owned()
+        } else {
+            format!("{rate}/s")
+        }
+    );
     for with in [false, true, false, true] {
-        rt.block_on(run(alerts, if with { clients } else { 0 }));
+        rt.block_on(run(alerts, if with { clients } else { 0 }, rate));
     }
 }
