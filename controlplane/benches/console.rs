@@ -12,7 +12,7 @@
 //! quick look (the control plane then runs unoptimised; dependencies are optimised).
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod sim;
 
 use std::sync::atomic::{AtomicU64, Ordering};
