@@ -232,7 +232,7 @@ async fn stream(
     State(st): State<St>,
     Extension(c): Extension<Caller>,
     RawQuery(q): RawQuery,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let mut req = tonic::Request::new(());
     req.extensions_mut().insert(c.principal.clone());
@@ -243,6 +243,11 @@ async fn stream(
         Role::Viewer,
     )?;
     let filter = Filter::parse(parse_query(q.as_deref(), PARAMS)?)?;
+    let ws = ws.map_err(|e| {
+        let mut err = ApiError::invalid("", format!("{e}: /api/v1/stream is a WebSocket"));
+        err.status = e.status();
+        err
+    })?;
     let place = Place::take(&st).ok_or_else(|| {
         ApiError::unavailable(format!(
             "{} WebSocket clients are connected (console.max_ws_clients); retry later",
