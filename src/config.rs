@@ -722,6 +722,12 @@ mod tests {
         assert!(cfg.api.listen.ip().is_loopback());
         assert!(cfg.api.allow_plaintext && cfg.api.tls.is_none());
         assert!(cfg.metrics.listen.ip().is_loopback());
+        let console = cfg
+            .console
+            .as_ref()
+            .expect("the embedded default has a console");
+        assert!(console.enabled && console.listen.ip().is_loopback());
+        assert_eq!(console.listen.port(), 8443);
         assert_eq!(cfg.storage.path, PathBuf::from("osprey-data"));
         cfg.control_plane().validate().unwrap();
     }

@@ -1334,6 +1334,37 @@ mod tests {
     }
 
     #[test]
+    fn console_settings_are_checked_by_key() {
+        let parse = |t: &str| -> Result<(), ConfigError> {
+            let c: ControlPlaneConfig =
+                toml::from_str(t).map_err(|e| cfg_err("toml", e.to_string()))?;
+            c.validate()
+        };
+        parse("[console]\nlisten = \"127.0.0.1:0\"\nsession_ttl = \"30m\"\n").unwrap();
+        assert_eq!(parse("[console]\ncolour = 1\n").unwrap_err().key, "toml");
+        assert_eq!(
+            parse("[console]\nlisten = \"192.0.2.1:8443\"\n")
+                .unwrap_err()
+                .key,
+            "console.listen"
+        );
+        assert_eq!(
+            parse("[console]\nsession_ttl = \"soon\"\n")
+                .unwrap_err()
+                .key,
+            "console.session_ttl"
+        );
+        assert_eq!(
+            parse("[console]\nws_queue = 0\n").unwrap_err().key,
+            "console.ws_queue"
+        );
+        // Off: not checked further.
+        parse("[console]\nenabled = false\nlisten = \"192.0.2.1:8443\"\n").unwrap();
+        // Without the section, no console.
+        assert!(ControlPlaneConfig::default().console.is_none());
+    }
+
+    #[test]
     fn default_is_valid_and_loopback() {
         let c = ControlPlaneConfig::default();
         c.validate().unwrap();

@@ -441,6 +441,35 @@ async fn paging_and_bad_queries() {
     let (s, e) = h.get(VIEWER, "/api/v1/nothing-here").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_error(&e, "not_found");
+    // A body over api.max_request_bytes: 413 with the error body.
+    let big = serde_json::json!({ "target": "198.51.100.1", "reason": "x".repeat(100_000) });
+    let r = reqwest::Client::new()
+        .post(h.url("/api/v1/blocks"))
+        .bearer_auth(OPERATOR)
+        .json(&big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_error(&r.json().await.unwrap(), "resource_exhausted");
+    // Not JSON: 400 naming the body.
+    let r = reqwest::Client::new()
+        .post(h.url("/api/v1/blocks"))
+        .bearer_auth(OPERATOR)
+        .body("target=198.51.100.1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let e: Value = r.json().await.unwrap();
+    assert!(
+        e["error"]["message"].as_str().unwrap().starts_with("body:"),
+        "{e}"
+    );
+    // The stream without a WebSocket upgrade.
+    let (s, e) = h.get(VIEWER, "/api/v1/stream").await;
+    assert!(s.is_client_error(), "{s}");
+    assert_error(&e, "invalid_argument");
     h.stop().await;
 }
 

@@ -159,6 +159,8 @@ pub struct WebState {
     pub ws_queue: usize,
     pub max_ws_clients: usize,
     pub request_timeout: Duration,
+    /// Live events for the WebSocket clients.
+    pub hub: Arc<ws::Hub>,
 }
 
 impl std::fmt::Debug for WebState {
@@ -175,6 +177,7 @@ impl WebState {
         cfg: &ControlPlaneConfig,
         console: &ConsoleConfig,
         ctx: Arc<ApiContext>,
+        hub: Arc<ws::Hub>,
     ) -> Result<Arc<WebState>> {
         let ttl = console
             .session_ttl()
@@ -187,6 +190,7 @@ impl WebState {
             ws_queue: console.ws_queue,
             max_ws_clients: console.max_ws_clients,
             request_timeout: Duration::from_secs(console.request_timeout_secs),
+            hub,
             ctx,
         }))
     }
@@ -288,7 +292,9 @@ pub async fn serve(
     tasks: &mut Vec<JoinHandle<()>>,
 ) -> Result<SocketAddr> {
     let tls = tls_config(cfg)?.map(tokio_rustls::TlsAcceptor::from);
-    let st = WebState::new(cfg, console, ctx.clone())?;
+    let (hub, relay) = ws::Hub::start(&ctx.events, console.ws_queue, ctx.shutdown.subscribe());
+    tasks.push(relay);
+    let st = WebState::new(cfg, console, ctx.clone(), hub)?;
     let listener = tokio::net::TcpListener::bind(console.listen)
         .await
         .map_err(|e| {

@@ -7,11 +7,13 @@
 //! `GET /api/v1/stats`), `{"topic":"incident",..}`, `{"topic":"intel_hit",..}` and
 //! `{"topic":"missed","data":{"count":N}}` when events were left out for this client.
 //!
-//! Each client has its own bounded queue on the event stream (`console.ws_queue`, policy
-//! drop): a client that does not read fills only its own queue, the events beyond are
-//! counted (`osprey_console_ws_missed_total`) and it is told how many it missed once it
-//! reads again. Ingest and the other clients never wait for it. Clients at once are capped
-//! (`console.max_ws_clients`, refusals counted).
+//! One [`Hub`] subscribes to the event stream for all clients (so ingest pays one queue push
+//! per event however many clients there are), renders each alert's frame once and hands it
+//! to every client through a broadcast ring of `console.ws_queue` events: each client reads
+//! at its own pace, and one that falls that far behind loses the oldest, is told how many it
+//! missed once it reads again (`osprey_console_ws_missed_total`), and never holds up ingest
+//! or another client. Clients at once are capped (`console.max_ws_clients`, refusals
+//! counted).
 
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
@@ -29,7 +31,7 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::rest::{param, parse_query, Answer, Kind, Param, Route, St};
 use super::WebState;
-use crate::events::{Event, Interest, Policy, Subscription};
+use crate::events::{Bus, Event, Interest, Policy, Subscription};
 use crate::model::Role;
 use crate::proto;
 
@@ -56,6 +58,88 @@ const PARAMS: &[Param] = &[
         "Alerts of this severity or more severe (1 is the most severe); 0 = all.",
     ),
 ];
+
+/// Events the hub's own queue on the event stream holds.
+const HUB_QUEUE: usize = 8192;
+
+/// What the hub hands every client.
+#[derive(Clone, Debug)]
+pub enum Item {
+    /// A stored alert and its frame, rendered once.
+    Alert(Arc<crate::model::Alert>, Arc<str>),
+    /// An intel hit's frame.
+    Hit(Arc<str>),
+}
+
+/// The one subscriber of the event stream for every WebSocket client.
+#[derive(Debug)]
+pub struct Hub {
+    tx: tokio::sync::broadcast::Sender<Item>,
+    /// Events the hub itself missed (its queue on the event stream full), in total: each
+    /// client tells its reader the part that happened while it was connected.
+    missed: std::sync::atomic::AtomicU64,
+}
+
+impl Hub {
+    /// Subscribes to `bus` and starts the task that renders and hands out events until the
+    /// stream closes or the appliance stops; `queue` is each client's ring.
+    pub fn start(
+        bus: &Bus,
+        queue: usize,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> (Arc<Hub>, tokio::task::JoinHandle<()>) {
+        let (tx, _) = tokio::sync::broadcast::channel(queue.max(1));
+        let hub = Arc::new(Hub {
+            tx,
+            missed: std::sync::atomic::AtomicU64::new(0),
+        });
+        let sub = bus.subscribe(
+            CONSUMER,
+            Interest::ALERTS.or(Interest::RECORDS),
+            Policy::Drop,
+            HUB_QUEUE,
+        );
+        let task = tokio::spawn(hub.clone().relay(sub, shutdown));
+        (hub, task)
+    }
+
+    async fn relay(
+        self: Arc<Self>,
+        mut sub: Subscription,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        // Drops are counted with the next event, or by this tick when no event follows them.
+        let mut tick = tokio::time::interval(STATS_EVERY / 10);
+        loop {
+            let ev = tokio::select! {
+                _ = crate::api::until_shutdown(&mut shutdown) => break,
+                _ = tick.tick() => None,
+                ev = sub.recv() => match ev { Some(ev) => Some(ev), None => break },
+            };
+            self.missed.fetch_add(sub.take_dropped(), Ordering::Relaxed);
+            let Some(ev) = ev else { continue };
+            if self.tx.receiver_count() == 0 {
+                continue;
+            }
+            match ev {
+                Event::Alert(a) => {
+                    let text =
+                        json!({ "topic": "alert", "data": proto::Alert::from(&*a) }).to_string();
+                    let _ = self.tx.send(Item::Alert(a, text.into()));
+                }
+                Event::Records(lines) => {
+                    for line in lines.split(|b| *b == b'\n') {
+                        if let Some(h) = crate::intel::hits::parse_hit(line) {
+                            let text = json!({ "topic": "intel_hit", "data": proto::Hit::from(h) });
+                            let _ = self.tx.send(Item::Hit(text.to_string().into()));
+                        }
+                    }
+                }
+                Event::Flow(_) => {}
+            }
+        }
+    }
+}
 
 /// The subscription a client asked for.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -109,15 +193,6 @@ impl Filter {
         Ok(f)
     }
 
-    fn interest(&self) -> Option<Interest> {
-        match (self.alerts, self.intel_hits) {
-            (true, true) => Some(Interest::ALERTS.or(Interest::RECORDS)),
-            (true, false) => Some(Interest::ALERTS),
-            (false, true) => Some(Interest::RECORDS),
-            (false, false) => None,
-        }
-    }
-
     fn keeps(&self, a: &crate::model::Alert) -> bool {
         self.sid.is_none_or(|s| a.sid == s)
             && self
@@ -157,7 +232,7 @@ async fn stream(
     State(st): State<St>,
     Extension(c): Extension<Caller>,
     RawQuery(q): RawQuery,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let mut req = tonic::Request::new(());
     req.extensions_mut().insert(c.principal.clone());
@@ -168,6 +243,11 @@ async fn stream(
         Role::Viewer,
     )?;
     let filter = Filter::parse(parse_query(q.as_deref(), PARAMS)?)?;
+    let ws = ws.map_err(|e| {
+        let mut err = ApiError::invalid("", format!("{e}: /api/v1/stream is a WebSocket"));
+        err.status = e.status();
+        err
+    })?;
     let place = Place::take(&st).ok_or_else(|| {
         ApiError::unavailable(format!(
             "{} WebSocket clients are connected (console.max_ws_clients); retry later",
@@ -175,11 +255,8 @@ async fn stream(
         ))
     })?;
     // Subscribed before the upgrade answers, so nothing stored after the 101 is missed.
-    let sub = filter.interest().map(|i| {
-        st.ctx
-            .events
-            .subscribe(CONSUMER, i, Policy::Drop, st.ws_queue)
-    });
+    let sub = (filter.alerts || filter.intel_hits).then(|| st.hub.tx.subscribe());
+    let st_hub_missed = st.hub.missed.load(Ordering::Relaxed);
     let incidents = match (&st.ctx.incidents, filter.incidents) {
         (Some(i), true) => Some(i.changes.subscribe()),
         _ => None,
@@ -192,6 +269,7 @@ async fn stream(
                 caller: c,
                 filter,
                 socket,
+                hub_missed: st_hub_missed,
                 sub,
                 incidents,
             }
@@ -207,14 +285,16 @@ struct Client {
     caller: Caller,
     filter: Filter,
     socket: WebSocket,
-    sub: Option<Subscription>,
+    sub: Option<tokio::sync::broadcast::Receiver<Item>>,
+    /// The hub's missed total this client has accounted for.
+    hub_missed: u64,
     incidents: Option<tokio::sync::broadcast::Receiver<Arc<crate::incidents::incident::Incident>>>,
 }
 
 /// What woke a client up.
 enum Wake {
     Shutdown,
-    Event(Option<Event>),
+    Event(Result<Item, tokio::sync::broadcast::error::RecvError>),
     Incident(
         Result<Arc<crate::incidents::incident::Incident>, tokio::sync::broadcast::error::RecvError>,
     ),
@@ -241,15 +321,17 @@ impl Client {
                 }
                 Wake::FromClient(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => break,
                 Wake::FromClient(Some(Ok(_))) => continue,
-                Wake::Event(None) => break,
-                Wake::Event(Some(ev)) => self.frames_of(ev),
-                Wake::Incident(Ok(i)) => vec![json!({
+                Wake::Event(Ok(item)) => self.frames_of(item),
+                Wake::Event(Err(tokio::sync::broadcast::error::RecvError::Lagged(n))) => {
+                    self.missed(n)
+                }
+                Wake::Event(Err(_)) => break,
+                Wake::Incident(Ok(i)) => vec![Frame::Own(json!({
                     "topic": "incident",
                     "data": crate::api::incidents::incident_proto(&i, crate::web::now_ns()),
-                })],
+                }))],
                 Wake::Incident(Err(tokio::sync::broadcast::error::RecvError::Lagged(n))) => {
-                    self.st.counters.ws_missed.fetch_add(n, Ordering::Relaxed);
-                    vec![missed(n)]
+                    self.missed(n)
                 }
                 Wake::Incident(Err(_)) => {
                     self.incidents = None;
@@ -257,65 +339,65 @@ impl Client {
                 }
                 Wake::Tick => self.on_tick().await,
             };
+            let mut frames = frames;
+            if self.sub.is_some() {
+                let total = self.st.hub.missed.load(Ordering::Relaxed);
+                if total > self.hub_missed {
+                    frames.extend(self.missed(total - self.hub_missed));
+                    self.hub_missed = total;
+                }
+            }
             if !self.send_all(frames, &mut shutdown).await {
                 break;
             }
         }
     }
 
-    /// The frames of one event after the filter; a `missed` frame first when events were
-    /// left out of this client's queue since the last one.
-    fn frames_of(&self, ev: Event) -> Vec<serde_json::Value> {
-        let mut out = Vec::new();
-        if let Some(m) = self.take_missed() {
-            out.push(m);
-        }
-        match ev {
-            Event::Alert(a) if self.filter.alerts && self.filter.keeps(&a) => {
-                out.push(json!({ "topic": "alert", "data": proto::Alert::from(&*a) }));
+    /// The frames of one item after the filter.
+    fn frames_of(&self, item: Item) -> Vec<Frame> {
+        match item {
+            Item::Alert(a, text) if self.filter.alerts && self.filter.keeps(&a) => {
+                vec![Frame::Shared(text)]
             }
-            Event::Records(lines) if self.filter.intel_hits => {
-                for line in lines.split(|b| *b == b'\n') {
-                    if let Some(h) = crate::intel::hits::parse_hit(line) {
-                        out.push(json!({ "topic": "intel_hit", "data": proto::Hit::from(h) }));
-                    }
-                }
-            }
-            _ => {}
+            Item::Hit(text) if self.filter.intel_hits => vec![Frame::Shared(text)],
+            _ => Vec::new(),
         }
-        out
     }
 
-    fn take_missed(&self) -> Option<serde_json::Value> {
-        let n = self.sub.as_ref().map_or(0, Subscription::take_dropped);
-        (n > 0).then(|| {
-            self.st.counters.ws_missed.fetch_add(n, Ordering::Relaxed);
-            missed(n)
-        })
+    /// The `missed` frame, counted.
+    fn missed(&self, n: u64) -> Vec<Frame> {
+        self.st.counters.ws_missed.fetch_add(n, Ordering::Relaxed);
+        vec![Frame::Own(
+            json!({ "topic": "missed", "data": { "count": n } }),
+        )]
     }
 
-    async fn on_tick(&mut self) -> Vec<serde_json::Value> {
-        let mut out: Vec<_> = self.take_missed().into_iter().collect();
-        if self.filter.stats {
-            let st = self.st.clone();
+    async fn on_tick(&mut self) -> Vec<Frame> {
+        if !self.filter.stats {
+            return Vec::new();
+        }
+        let st = self.st.clone();
+        vec![Frame::Own(
             match crate::web::rest::system::stats_of(&st, &self.caller).await {
-                Ok(s) => out.push(json!({ "topic": "stats", "data": s })),
-                Err(e) => out.push(json!({ "topic": "error", "data": e.body()["error"] })),
-            }
-        }
-        out
+                Ok(s) => json!({ "topic": "stats", "data": s }),
+                Err(e) => json!({ "topic": "error", "data": e.body()["error"] }),
+            },
+        )]
     }
 
     /// Sends `frames`; false when the client is gone or the appliance stops.
     async fn send_all(
         &mut self,
-        frames: Vec<serde_json::Value>,
+        frames: Vec<Frame>,
         shutdown: &mut tokio::sync::watch::Receiver<bool>,
     ) -> bool {
         for f in frames {
-            let text = f.to_string();
+            let text = match f {
+                Frame::Shared(t) => axum::extract::ws::Utf8Bytes::from(&*t),
+                Frame::Own(v) => v.to_string().into(),
+            };
             tokio::select! {
-                r = self.socket.send(Message::Text(text.into())) => {
+                r = self.socket.send(Message::Text(text)) => {
                     if r.is_err() {
                         return false;
                     }
@@ -328,11 +410,15 @@ impl Client {
     }
 }
 
-fn missed(n: u64) -> serde_json::Value {
-    json!({ "topic": "missed", "data": { "count": n } })
+/// A frame to send: one the hub rendered for every client, or this client's own.
+enum Frame {
+    Shared(Arc<str>),
+    Own(serde_json::Value),
 }
 
-async fn recv(sub: &mut Option<Subscription>) -> Option<Event> {
+async fn recv(
+    sub: &mut Option<tokio::sync::broadcast::Receiver<Item>>,
+) -> Result<Item, tokio::sync::broadcast::error::RecvError> {
     match sub {
         Some(s) => s.recv().await,
         None => std::future::pending().await,

@@ -1,13 +1,12 @@
 //! The dynamic block list (`BlockService`): list, add, remove.
 
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::Method;
 use axum::{Extension, Json};
 
 use super::{
-    param, parse_body, parse_query, path_u64, Answer, Kind, Page, Param, Route, St, PAGE_SIZE,
-    PAGE_TOKEN,
+    param, parse_body, parse_query, path_u64, Answer, Body, Kind, Page, Param, Route, St,
+    PAGE_SIZE, PAGE_TOKEN,
 };
 use crate::api::blocks::BlocksApi;
 use crate::model::Role;
@@ -39,7 +38,7 @@ async fn list(
 async fn add(
     State(st): State<St>,
     Extension(c): Extension<Caller>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Json<proto::AddBlockResponse>, ApiError> {
     let req: proto::AddBlockRequest = parse_body(&body)?;
     Ok(Json(

@@ -1,14 +1,13 @@
 //! Incidents (`IncidentService`): the queue, one incident with its timeline, workflow
 //! changes. 404 `failed_precondition` while `[incidents]` is off.
 
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::Method;
 use axum::{Extension, Json};
 
 use super::{
-    param, parse_body, parse_query, path_u64, Answer, Kind, Page, Param, Route, St, PAGE_SIZE,
-    PAGE_TOKEN,
+    param, parse_body, parse_query, path_u64, Answer, Body, Kind, Page, Param, Route, St,
+    PAGE_SIZE, PAGE_TOKEN,
 };
 use crate::api::incidents::IncidentsApi;
 use crate::model::Role;
@@ -85,7 +84,7 @@ async fn update(
     State(st): State<St>,
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Json<proto::Incident>, ApiError> {
     enabled(&st)?;
     let mut req: proto::UpdateIncidentRequest = parse_body(&body)?;

@@ -354,6 +354,31 @@ fn decode(s: &str) -> Result<String, ApiError> {
     String::from_utf8(out).map_err(|_| ApiError::invalid("", "query is not UTF-8"))
 }
 
+/// A request body within the route's limit; a larger one is 413 `resource_exhausted` with
+/// the error body (not axum's text).
+#[derive(Debug)]
+pub struct Body(pub axum::body::Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        axum::body::Bytes::from_request(req, state)
+            .await
+            .map(Body)
+            .map_err(|e| {
+                let mut err = ApiError::exhausted(format!(
+                    "request body: {e} (api.max_request_bytes, api.max_rules_bytes for rule text)"
+                ));
+                err.status = e.status();
+                if e.status() != axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    err.code = "invalid_argument";
+                }
+                err
+            })
+    }
+}
+
 /// A JSON body as message `T`, or a 400 saying what is wrong with it.
 pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let text = if body.iter().all(u8::is_ascii_whitespace) {

@@ -1,13 +1,12 @@
 //! The caller's own console preferences (time zone, refresh rate, default range), stored per
 //! identity. Any role may read and set its own; setting is audited like every mutating call.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::Method;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
-use super::{Answer, Route, St};
+use super::{Answer, Body, Route, St};
 use crate::api::blocking;
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
@@ -86,7 +85,7 @@ async fn get(
 async fn put(
     State(st): State<St>,
     Extension(c): Extension<Caller>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Json<Preferences>, ApiError> {
     let p: Preferences =
         serde_json::from_slice(&body).map_err(|e| ApiError::invalid("", format!("body: {e}")))?;

@@ -1,13 +1,12 @@
 //! The ruleset (`RulesService`): list, one rule, add, enable, disable, delete, validate,
 //! reload and its status.
 
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::Method;
 use axum::{Extension, Json};
 
 use super::{
-    call, param, parse_body, parse_query, path_u32, Answer, Kind, Page, Param, Route, St,
+    call, param, parse_body, parse_query, path_u32, Answer, Body, Kind, Page, Param, Route, St,
     PAGE_SIZE, PAGE_TOKEN,
 };
 use crate::api::rules::RulesApi;
@@ -87,7 +86,7 @@ async fn get(
 async fn add(
     State(st): State<St>,
     Extension(c): Extension<Caller>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Json<proto::AddRulesResponse>, ApiError> {
     let req: proto::AddRulesRequest = parse_body(&body)?;
     let r = call(
@@ -152,7 +151,7 @@ async fn delete(
 async fn validate(
     State(st): State<St>,
     Extension(c): Extension<Caller>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Json<proto::ValidateResponse>, ApiError> {
     let req: proto::ValidateRequest = parse_body(&body)?;
     let r = call(
@@ -169,7 +168,7 @@ async fn validate(
 async fn reload(
     State(st): State<St>,
     Extension(c): Extension<Caller>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Json<proto::ReloadResponse>, ApiError> {
     let req: proto::ReloadRequest = parse_body(&body)?;
     let r = call(
