@@ -173,7 +173,7 @@ async fn overview(b: &Browser, base: &str) {
 }
 
 async fn network(b: &Browser, base: &str) {
-    b.goto(&format!("{base}/network")).await;
+    b.goto(&format!("{base}/network?range=all")).await;
     let nodes = b
         .until(
             "graph nodes",

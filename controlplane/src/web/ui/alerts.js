@@ -9,7 +9,7 @@ await start("/alerts");
 const p = await prefs();
 const form = document.getElementById("filters");
 const queryState = new Banner("query-state");
-const chart = new TimeChart("timeline", ["alerts per minute"],
+const chart = new TimeChart("timeline", ["alerts"],
   { empty: "No alerts match: the timeline is empty because the search found nothing" });
 const rows = document.getElementById("rows");
 const more = document.getElementById("more");
@@ -17,6 +17,10 @@ let items = [];
 let next = "";
 
 const params = new URLSearchParams(location.search);
+// The identity's default range, unless the address names one.
+if (!params.has("range") && [...form.elements.range.options].some((o) => o.value === p.default_range)) {
+  form.elements.range.value = p.default_range;
+}
 for (const k of ["range", "sid", "address", "tactic"]) if (params.has(k)) form.elements[k].value = params.get(k);
 
 function filters() {
@@ -40,15 +44,18 @@ function render() {
   rows.innerHTML = items.length ? items.map(row).join("")
     : `<tr><td colspan="6" class="note" id="no-alerts">No stored alert matches this search.</td></tr>`;
   more.hidden = !next;
+  // Buckets of a width that gives about 60 of them over what is shown (one second at least).
+  const secs = items.map((a) => Number(BigInt(a.timestamp_ns) / 1000000000n));
+  const width = secs.length ? Math.max(1, Math.ceil((Math.max(...secs) - Math.min(...secs)) / 60)) : 1;
   const buckets = new Map();
-  for (const a of items) {
-    const minute = Math.floor(Number(BigInt(a.timestamp_ns) / 1000000000n) / 60) * 60;
-    buckets.set(minute, (buckets.get(minute) || 0) + 1);
+  for (const t of secs) {
+    const b = Math.floor(t / width) * width;
+    buckets.set(b, (buckets.get(b) || 0) + 1);
   }
   const times = [...buckets.keys()].sort((x, y) => x - y);
   document.getElementById("timeline-title").textContent =
-    `Timeline of the ${items.length} alerts shown` + (next ? " (older ones not yet loaded)" : "");
-  if (times.length < 2) chart.showEmpty(items.length ? `All ${items.length} alerts shown fall in one minute` : undefined);
+    `Timeline of the ${items.length} alerts shown, per ${width} s` + (next ? " (older ones not yet loaded)" : "");
+  if (times.length < 2) chart.showEmpty(items.length ? `All ${items.length} alerts shown fall in one second` : undefined);
   else chart.set(times, [times.map((t) => buckets.get(t))]);
 }
 

@@ -103,7 +103,7 @@ export async function start(active) {
   return s;
 }
 
-const DEFAULT_PREFS = { time_zone: "", refresh_seconds: 5, default_range: "1h" };
+const DEFAULT_PREFS = { time_zone: "local", refresh_seconds: 5, default_range: "1h" };
 let prefsPromise = null;
 /// The identity's preferences, with defaults for what it has not set.
 export function prefs() {
@@ -167,6 +167,7 @@ export function live({ topics, filter = {}, onMessage, poll, every = 5, banner, 
       let msg;
       try { msg = parseJson(ev.data); } catch { return; }
       if (msg.topic === "missed") { missed += msg.data.count; say(); return; }
+      if (msg.topic === "error") { banner.show("error", `The stream could not read ${what}: ${msg.data.message}`); return; }
       fresh();
       onMessage(msg.topic, msg.data);
       if (mode === "live") say();
@@ -211,7 +212,7 @@ export function time(ns, tz) {
   if (!ns) return "–";
   const d = new Date(Number(BigInt(ns) / 1000000n));
   try {
-    return d.toLocaleString("sv-SE", { timeZone: tz || undefined, hour12: false });
+    return d.toLocaleString("sv-SE", { timeZone: tz && tz !== "local" ? tz : undefined, hour12: false });
   } catch {
     return d.toISOString();
   }

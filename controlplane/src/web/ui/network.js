@@ -7,6 +7,10 @@ const p = await prefs();
 const banner = new Banner("graph-state");
 const form = document.getElementById("filters");
 const params = new URLSearchParams(location.search);
+// The identity's default range, unless the address names one.
+if (!params.has("range") && [...form.elements.range.options].some((o) => o.value === p.default_range)) {
+  form.elements.range.value = p.default_range;
+}
 for (const k of ["range", "group", "host"]) if (params.has(k)) form.elements[k].value = params.get(k);
 let cy = null;
 let lastOk = 0;
