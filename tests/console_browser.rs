@@ -186,6 +186,23 @@ async fn network(b: &Browser, base: &str) {
         graph["nodes"].as_array().unwrap().len(),
         "nodes drawn and nodes the API answers"
     );
+    for (query, field) in [
+        ("from=5&to=5", "from"),
+        ("group=printers", "group"),
+        ("host=nowhere", "host"),
+    ] {
+        let res = reqwest::Client::new()
+            .get(format!("{base}/api/v1/network/graph?{query}"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{query}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_argument", "{query}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(field), "{query}: {message}");
+    }
     b.screenshot("network").await;
 }
 

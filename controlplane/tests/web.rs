@@ -659,6 +659,7 @@ async fn openapi_matches_the_routes() {
         "PUT /api/v1/preferences",
         "GET /api/v1/openapi.json",
         "GET /api/v1/stream",
+        "GET /api/v1/network/graph",
     ];
     let contract: std::collections::BTreeSet<String> =
         contract.iter().map(|s| s.to_string()).collect();
