@@ -20,6 +20,8 @@ PACKAGES=(
   libpcap-dev
   # conformance runner, and the tests' virtual environment
   python3 python3-yaml python3-venv
+  # the console's browser tests (headless Chromium over WebDriver) and PDF text checks
+  chromium chromium-driver poppler-utils
 )
 
 missing=()

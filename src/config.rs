@@ -4,7 +4,8 @@
 //!
 //! Data-plane sections reuse `dataplane::runtime::EalConfig`; the control plane's sections
 //! (`[api]`, `[storage]`, `[metrics]`, `[auth]`, `[ingest]`, `[eve]`, `[blocklist]`,
-//! `[syslog]`, `[incidents]`, `[[webhooks]]`, `[response]`, `[[playbooks]]`, `[evidence]`) reuse
+//! `[syslog]`, `[incidents]`, `[[webhooks]]`, `[response]`, `[[playbooks]]`, `[evidence]`,
+//! `[console]`) reuse
 //! `controlplane::config`'s types and its cross-field validation.
 
 use std::path::{Path, PathBuf};
@@ -69,6 +70,9 @@ pub struct Config {
     pub playbooks: Vec<controlplane::playbooks::PlaybookConfig>,
     #[serde(default)]
     pub evidence: controlplane::config::EvidenceConfig,
+    /// Absent: no console (the embedded default has one on loopback).
+    #[serde(default)]
+    pub console: Option<controlplane::config::ConsoleConfig>,
 }
 
 /// `[exception_policy]`: Suricata's exception policies (`auto`, `ignore`, `pass-packet`,
@@ -595,6 +599,7 @@ impl Config {
             playbooks: self.playbooks.clone(),
             evidence: self.evidence.clone(),
             intel: self.intel.clone(),
+            console: self.console.clone(),
         }
     }
 
@@ -717,6 +722,12 @@ mod tests {
         assert!(cfg.api.listen.ip().is_loopback());
         assert!(cfg.api.allow_plaintext && cfg.api.tls.is_none());
         assert!(cfg.metrics.listen.ip().is_loopback());
+        let console = cfg
+            .console
+            .as_ref()
+            .expect("the embedded default has a console");
+        assert!(console.enabled && console.listen.ip().is_loopback());
+        assert_eq!(console.listen.port(), 8443);
         assert_eq!(cfg.storage.path, PathBuf::from("osprey-data"));
         cfg.control_plane().validate().unwrap();
     }

@@ -25,8 +25,9 @@ pub(crate) struct RunArgs {
     /// Stop after this many seconds (default: run until Ctrl-C/SIGTERM).
     #[arg(long)]
     seconds: Option<u64>,
-    /// Write the bound API and metrics addresses to this file once they listen (JSON:
-    /// `{"api": "127.0.0.1:50051", "metrics": ...}`), for scripts that start on port 0.
+    /// Write the bound API, metrics and console addresses to this file once they listen
+    /// (JSON: `{"api": "127.0.0.1:50051", "metrics": ..., "console": ...}`, null when off), for
+    /// scripts that start on port 0.
     #[arg(long)]
     addr_file: Option<PathBuf>,
     /// Override `[storage] path`.
@@ -38,6 +39,9 @@ pub(crate) struct RunArgs {
     /// Override `[metrics] listen`.
     #[arg(long)]
     metrics_listen: Option<std::net::SocketAddr>,
+    /// Override `[console] listen` (the web console; turns it on if the config has none).
+    #[arg(long)]
+    console_listen: Option<std::net::SocketAddr>,
 }
 
 /// One status line: rates since the previous line, plus totals.
@@ -280,6 +284,9 @@ pub(crate) fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(l) = a.metrics_listen {
         cfg.metrics.listen = l;
     }
+    if let Some(l) = a.console_listen {
+        cfg.console.get_or_insert_with(Default::default).listen = l;
+    }
     cfg.control_plane()
         .validate()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -386,8 +393,16 @@ pub(crate) fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let metrics = cp
         .metrics_addr
         .map_or_else(|| "off".to_string(), |m| format!("http://{m}/metrics"));
+    let scheme = if cfg.api.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let console = cp
+        .console_addr
+        .map_or_else(|| "off".to_string(), |c| format!("{scheme}://{c}/"));
     println!(
-        "osprey {LONG_VERSION}: API on {} ({}), metrics {metrics}, storage {}, ruleset generation {generation} ({loaded} rules)",
+        "osprey {LONG_VERSION}: API on {} ({}), metrics {metrics}, console {console}, storage {}, ruleset generation {generation} ({loaded} rules)",
         cp.grpc_addr,
         if cfg.api.tls.is_some() { "TLS" } else { "plaintext, loopback" },
         cp.ctx.store.path().display(),
@@ -396,6 +411,7 @@ pub(crate) fn cmd_run(a: RunArgs) -> anyhow::Result<ExitCode> {
         let body = serde_json::json!({
             "api": cp.grpc_addr.to_string(),
             "metrics": cp.metrics_addr.map(|m| m.to_string()),
+            "console": cp.console_addr.map(|c| c.to_string()),
         });
         // Written whole then renamed, so a reader never sees half a file.
         let tmp = p.with_extension("tmp");

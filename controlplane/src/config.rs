@@ -84,6 +84,8 @@ pub struct ControlPlaneConfig {
     pub playbooks: Vec<crate::playbooks::PlaybookConfig>,
     pub evidence: EvidenceConfig,
     pub intel: IntelConfig,
+    /// `[console]`; absent, no console is served (the appliance's embedded default has one).
+    pub console: Option<ConsoleConfig>,
 }
 
 /// `[evidence]`: incident evidence with a signed chain of custody (see `crate::evidence`).
@@ -688,6 +690,87 @@ impl Default for MetricsConfig {
     }
 }
 
+/// `[console]`: the web console and its REST and WebSocket API (see `crate::web`). TLS is the
+/// API's: with `[api.tls]` the console serves HTTPS with the same certificate and client CA,
+/// without it plaintext, allowed only on a loopback address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    pub enabled: bool,
+    /// Port 0 picks a free port (written to `osprey run`'s address file, key `console`).
+    pub listen: SocketAddr,
+    /// How long a login session lasts, as `humantime` text (`"8h"`, `"30m"`).
+    pub session_ttl: String,
+    /// Sessions held at once; a login beyond is refused (counted) until one expires.
+    pub max_sessions: usize,
+    /// Events a WebSocket client may have queued; beyond, it is told how many it missed.
+    pub ws_queue: usize,
+    /// WebSocket clients at once; one more is refused with 503.
+    pub max_ws_clients: usize,
+    /// Longest a request may take before it is answered 503 `unavailable`.
+    pub request_timeout_secs: u64,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            session_ttl: "8h".into(),
+            max_sessions: 1024,
+            ws_queue: 1024,
+            max_ws_clients: 256,
+            request_timeout_secs: 30,
+        }
+    }
+}
+
+impl ConsoleConfig {
+    /// The session lifetime; validation has checked the text.
+    pub fn session_ttl(&self) -> Result<std::time::Duration, ConfigError> {
+        match humantime::parse_duration(self.session_ttl.trim()) {
+            Ok(d) if !d.is_zero() => Ok(d),
+            Ok(_) => Err(cfg_err("console.session_ttl", "must be longer than zero")),
+            Err(e) => Err(cfg_err(
+                "console.session_ttl",
+                format!("`{}`: {e} (write e.g. \"8h\" or \"30m\")", self.session_ttl),
+            )),
+        }
+    }
+
+    fn validate(&self, api: &ApiConfig) -> Result<(), ConfigError> {
+        if !self.enabled {
+            return Ok(());
+        }
+        self.session_ttl()?;
+        if api.tls.is_none() && !self.listen.ip().is_loopback() {
+            return Err(cfg_err(
+                "console.listen",
+                format!(
+                    "plaintext is allowed only on loopback, not on {} (set [api.tls]: the console uses the API's certificate)",
+                    self.listen
+                ),
+            ));
+        }
+        for (key, n) in [
+            ("console.max_sessions", self.max_sessions),
+            ("console.ws_queue", self.ws_queue),
+            ("console.max_ws_clients", self.max_ws_clients),
+        ] {
+            if !(1..=1 << 20).contains(&n) {
+                return Err(cfg_err(key, "must be within 1..=1048576"));
+            }
+        }
+        if !(1..=3600).contains(&self.request_timeout_secs) {
+            return Err(cfg_err(
+                "console.request_timeout_secs",
+                "must be within 1..=3600",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// `[auth]`: who may call what.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -1043,6 +1126,9 @@ impl ControlPlaneConfig {
             }
         }
         self.validate_blocklist()?;
+        if let Some(c) = &self.console {
+            c.validate(&self.api)?;
+        }
         self.intel.validate().map_err(|e| cfg_err("intel", e))?;
         if self.api.max_page_size == 0 || self.api.max_page_size > 100_000 {
             return Err(cfg_err("api.max_page_size", "must be within 1..=100000"));
@@ -1258,6 +1344,37 @@ mod tests {
         assert!(bad("[incidents]\ngroup_by = \"flow\"\n")
             .message
             .contains("unknown variant"));
+    }
+
+    #[test]
+    fn console_settings_are_checked_by_key() {
+        let parse = |t: &str| -> Result<(), ConfigError> {
+            let c: ControlPlaneConfig =
+                toml::from_str(t).map_err(|e| cfg_err("toml", e.to_string()))?;
+            c.validate()
+        };
+        parse("[console]\nlisten = \"127.0.0.1:0\"\nsession_ttl = \"30m\"\n").unwrap();
+        assert_eq!(parse("[console]\ncolour = 1\n").unwrap_err().key, "toml");
+        assert_eq!(
+            parse("[console]\nlisten = \"192.0.2.1:8443\"\n")
+                .unwrap_err()
+                .key,
+            "console.listen"
+        );
+        assert_eq!(
+            parse("[console]\nsession_ttl = \"soon\"\n")
+                .unwrap_err()
+                .key,
+            "console.session_ttl"
+        );
+        assert_eq!(
+            parse("[console]\nws_queue = 0\n").unwrap_err().key,
+            "console.ws_queue"
+        );
+        // Off: not checked further.
+        parse("[console]\nenabled = false\nlisten = \"192.0.2.1:8443\"\n").unwrap();
+        // Without the section, no console.
+        assert!(ControlPlaneConfig::default().console.is_none());
     }
 
     #[test]

@@ -30,6 +30,8 @@
 //!   an immutable table, expired by a task of its own.
 //! - [`console`]: the `osprey ctl` client, one file per command group.
 //! - [`metrics`]: Prometheus `/metrics`; [`health`]: each component ok or degraded, with why.
+//! - [`web`]: the web console (`[console]`): pages, the REST API under `/api/v1` (the gRPC
+//!   services called in-process: one authorization, paging and audit) and WebSocket streams.
 //! - [`config`], [`model`] (the records stored and served), [`error`], [`seams`] (the traits
 //!   the data plane and the rule compiler implement), [`server`] (starts and stops all of it).
 //!
@@ -60,6 +62,7 @@ pub mod playbooks;
 pub mod seams;
 pub mod server;
 pub mod store;
+pub mod web;
 
 /// Generated protobuf and gRPC code for `osprey.v1`.
 pub mod proto {

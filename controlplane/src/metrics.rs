@@ -13,7 +13,9 @@
 //! worker makes no progress and `osprey_worker_stalls_total` counts stalls; `osprey_incidents{state="..."}` counts stored incidents by workflow
 //! state. Threat intelligence per feed: `osprey_intel_objects_fetched_total{feed}`,
 //! `osprey_intel_indicators{feed,state}` (active, expired, unsupported, revoked, malformed),
-//! `osprey_intel_hits_total{feed}`, `osprey_intel_feed_errors_total{feed,cause}`.
+//! `osprey_intel_hits_total{feed}`, `osprey_intel_feed_errors_total{feed,cause}`. The web
+//! console: `osprey_console_requests_total{route,status}`, `osprey_console_sessions`,
+//! `osprey_console_ws_clients`, `osprey_console_ws_missed_total` and its refusal counters.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -150,6 +152,7 @@ pub fn render(ctx: &ApiContext) -> String {
             wd.stalls()
         );
     }
+    console_families(&mut out, &ctx.console);
     let st = ctx.appliance.status();
     let _ = writeln!(
         out,
@@ -171,6 +174,22 @@ pub fn render(ctx: &ApiContext) -> String {
         );
     }
     out
+}
+
+/// The web console's counters and its requests by route and status.
+fn console_families(out: &mut String, c: &crate::web::ConsoleCounters) {
+    for (name, v, gauge) in c.values() {
+        let kind = if gauge { "gauge" } else { "counter" };
+        let _ = writeln!(out, "# TYPE {name} {kind}\n{name} {v}");
+    }
+    let _ = writeln!(out, "# TYPE osprey_console_requests_total counter");
+    for ((route, status), n) in c.requests() {
+        let _ = writeln!(
+            out,
+            "osprey_console_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
+            escape_label(&route)
+        );
+    }
 }
 
 /// The labelled families of every intel feed.

@@ -1,5 +1,5 @@
 //! Starts the control plane from its config: storage, auth, ingest, the gRPC API (with
-//! `grpc.health.v1` and server reflection), `/metrics` and periodic retention; stops it
+//! `grpc.health.v1` and server reflection), `/metrics`, the web console and periodic retention; stops it
 //! gracefully when the shutdown flag flips (API `Shutdown`, or [`ControlPlane::shutdown`]).
 
 use std::net::SocketAddr;
@@ -54,6 +54,8 @@ pub struct ControlPlane {
     pub ctx: Arc<ApiContext>,
     pub grpc_addr: SocketAddr,
     pub metrics_addr: Option<SocketAddr>,
+    /// The web console's address, when `[console]` is enabled.
+    pub console_addr: Option<SocketAddr>,
     ingest: Ingest,
     eve: Option<EveOutput>,
     incidents: Option<Incidents>,
@@ -68,6 +70,7 @@ impl std::fmt::Debug for ControlPlane {
         f.debug_struct("ControlPlane")
             .field("grpc_addr", &self.grpc_addr)
             .field("metrics_addr", &self.metrics_addr)
+            .field("console_addr", &self.console_addr)
             .finish_non_exhaustive()
     }
 }
@@ -252,6 +255,7 @@ impl ControlPlane {
             watchdog: cfg
                 .watchdog
                 .map(|t| Arc::new(crate::health::Watchdog::new(t))),
+            console: Arc::default(),
         });
         let expiry = Duration::from_millis(cfg.blocklist.expiry_check_ms);
 
@@ -266,6 +270,10 @@ impl ControlPlane {
             ));
         }
         let metrics_addr = Self::serve_metrics(&cfg, &ctx, &mut tasks).await?;
+        let console_addr = match &cfg.console {
+            Some(c) if c.enabled => Some(crate::web::serve(&cfg, c, &ctx, &mut tasks).await?),
+            _ => None,
+        };
         Self::spawn_retention(&cfg, &store, &ctx, &mut tasks);
         if let (Some(ev), Some(c)) = (&ctx.evidence, ctx.appliance.captures()) {
             let idle = Duration::from_secs(cfg.evidence.capture_idle_secs);
@@ -299,6 +307,7 @@ impl ControlPlane {
             ctx,
             grpc_addr,
             metrics_addr,
+            console_addr,
             ingest,
             eve,
             incidents,

@@ -37,12 +37,13 @@ pub fn osprey() -> Command {
     c
 }
 
-/// `osprey run` with the control plane on free loopback ports (API and metrics on
+/// `osprey run` with the control plane on free loopback ports (API, metrics and console on
 /// `127.0.0.1:0`) and its store in `data_dir`, so that tests run side by side.
 pub fn osprey_run(data_dir: &Path) -> Command {
     let mut c = osprey();
     c.args(["run", "--api-listen", "127.0.0.1:0"])
-        .args(["--metrics-listen", "127.0.0.1:0", "--data-dir"])
+        .args(["--metrics-listen", "127.0.0.1:0"])
+        .args(["--console-listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir);
     c
 }

@@ -147,6 +147,11 @@ impl Admission {
         }
     }
 
+    /// `api.max_request_bytes` and `api.max_rules_bytes`.
+    pub fn request_limits(&self) -> (usize, usize) {
+        (self.max_request_bytes, self.max_rules_bytes)
+    }
+
     /// Largest gRPC message `role` may send to `path`, and the config key that sets it.
     pub fn size_limit(&self, path: &str, role: Option<Role>) -> (usize, &'static str) {
         let rules = (self.max_rules_bytes, "api.max_rules_bytes");
@@ -158,7 +163,7 @@ impl Admission {
     }
 
     /// Refills `peer`'s bucket; true when it holds no token (the peer is refused at once).
-    fn exhausted(&self, peer: Option<IpAddr>) -> bool {
+    pub(crate) fn exhausted(&self, peer: Option<IpAddr>) -> bool {
         let mut g = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         g.get_mut(&peer).is_some_and(|b| {
             self.refill(b);
@@ -167,7 +172,7 @@ impl Admission {
     }
 
     /// Takes a token from `peer`'s bucket for a refusal.
-    fn charge(&self, peer: Option<IpAddr>) {
+    pub(crate) fn charge(&self, peer: Option<IpAddr>) {
         let mut g = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if !g.contains_key(&peer) && g.len() >= MAX_PEERS {
             let now = Instant::now();
@@ -227,28 +232,35 @@ impl Admission {
         };
         let role = principal.role;
         req.extensions_mut().insert(principal);
-        // A certificate without a role gets the smallest allowance; its handler refuses it.
-        let r = role.unwrap_or(Role::Viewer);
-        let permit = match Class::of(&path) {
-            None => None,
-            Some(c) => {
-                let sem = self.permits[c.index()][role_index(r)].clone();
-                match sem.try_acquire_owned() {
-                    Ok(p) => Some(p),
-                    Err(_) => {
-                        self.counters.concurrency.fetch_add(1, Ordering::Relaxed);
-                        let n = self.limits[role_index(r)];
-                        return Err(Status::resource_exhausted(format!(
-                            "{method}: {n} such calls of role {} are in progress (api.concurrency.{} = {n}); retry later",
-                            r.as_str(),
-                            r.as_str()
-                        )));
-                    }
-                }
-            }
-        };
+        let permit = self.permit(&path, role)?;
         let (limit, key) = self.size_limit(&path, role);
         Ok((permit, limit, key))
+    }
+
+    /// The permit an expensive method (`path`, a gRPC path) takes for the caller's role, none
+    /// for other methods; `RESOURCE_EXHAUSTED` (counted) when the role has none free. The
+    /// console's REST routes take theirs here too, by the gRPC method they call.
+    pub fn permit(
+        &self,
+        path: &str,
+        role: Option<Role>,
+    ) -> Result<Option<OwnedSemaphorePermit>, Status> {
+        // A certificate without a role gets the smallest allowance; its handler refuses it.
+        let r = role.unwrap_or(Role::Viewer);
+        let Some(c) = Class::of(path) else {
+            return Ok(None);
+        };
+        let sem = self.permits[c.index()][role_index(r)].clone();
+        sem.try_acquire_owned().map(Some).map_err(|_| {
+            self.counters.concurrency.fetch_add(1, Ordering::Relaxed);
+            let n = self.limits[role_index(r)];
+            Status::resource_exhausted(format!(
+                "{}: {n} such calls of role {} are in progress (api.concurrency.{} = {n}); retry later",
+                path.trim_start_matches('/'),
+                r.as_str(),
+                r.as_str()
+            ))
+        })
     }
 
     /// Permits of `class` that `role` has free now.

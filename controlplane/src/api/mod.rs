@@ -81,6 +81,8 @@ pub struct ApiContext {
     pub shutdown: tokio::sync::watch::Sender<bool>,
     /// The stall watchdog, when `watchdog` is configured.
     pub watchdog: Option<Arc<crate::health::Watchdog>>,
+    /// The web console's counters (zero while `[console]` is off).
+    pub console: Arc<crate::web::ConsoleCounters>,
 }
 
 impl std::fmt::Debug for ApiContext {

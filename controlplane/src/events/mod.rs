@@ -97,6 +97,8 @@ pub struct ConsumerCounters {
 pub struct Subscription {
     rx: tokio::sync::mpsc::Receiver<Event>,
     counters: Arc<ConsumerCounters>,
+    /// Events left out of this subscription's queue since [`Subscription::take_dropped`].
+    dropped: Arc<AtomicU64>,
 }
 
 /// What [`Subscription::recv_within`] got.
@@ -147,6 +149,12 @@ impl Subscription {
     pub fn counters(&self) -> &ConsumerCounters {
         &self.counters
     }
+
+    /// Events this subscription missed (its queue full, [`Policy::Drop`]) since the last
+    /// call: what one client of a consumer with many (the console's WebSockets) is told.
+    pub fn take_dropped(&self) -> u64 {
+        self.dropped.swap(0, Ordering::Relaxed)
+    }
 }
 
 impl Drop for Subscription {
@@ -160,6 +168,7 @@ struct Slot {
     interest: Interest,
     policy: Policy,
     counters: Arc<ConsumerCounters>,
+    dropped: Arc<AtomicU64>,
 }
 
 /// The stream: publishers call [`Bus::publish`], consumers [`Bus::subscribe`].
@@ -197,15 +206,21 @@ impl Bus {
         let counters = self.register(name);
         counters.subscribers.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
+        let dropped = Arc::new(AtomicU64::new(0));
         let mut slots = self.slots.write().unwrap_or_else(|p| p.into_inner());
         slots.push(Slot {
             tx,
             interest,
             policy,
             counters: counters.clone(),
+            dropped: dropped.clone(),
         });
         self.wanted.fetch_or(interest.0, Ordering::Release);
-        Subscription { rx, counters }
+        Subscription {
+            rx,
+            counters,
+            dropped,
+        }
     }
 
     /// The counters of consumer `name`, created (at zero) if it never subscribed: a consumer
@@ -329,6 +344,7 @@ fn offer(s: &Slot, ev: Event) -> Offer {
         Err(TrySendError::Full(ev)) => match s.policy {
             Policy::Drop => {
                 c.dropped.fetch_add(1, Ordering::Relaxed);
+                s.dropped.fetch_add(1, Ordering::Relaxed);
                 Offer::Done
             }
             Policy::Wait => Offer::Full(ev),
@@ -366,6 +382,9 @@ mod tests {
         assert_eq!(got, vec![1, 2, 3, 4, 5]);
         let got: Vec<u64> = std::iter::from_fn(|| slow.try_recv()).map(id).collect();
         assert_eq!(got, vec![1, 2]);
+        assert_eq!(slow.take_dropped(), 3);
+        assert_eq!(slow.take_dropped(), 0);
+        assert_eq!(fast.take_dropped(), 0);
         let tail = bus.consumer("tail").unwrap();
         assert_eq!(tail.dropped.load(Ordering::Relaxed), 3);
         assert_eq!(tail.delivered.load(Ordering::Relaxed), 2);

@@ -73,6 +73,11 @@ impl IncidentsShared {
         self.correlator.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The correlator's settings (home networks, asset groups), copied.
+    pub fn settings(&self) -> Settings {
+        self.lock().settings().clone()
+    }
+
     /// Incidents in memory (open, within their window).
     pub fn open_in_memory(&self) -> usize {
         self.in_memory.load(Ordering::Relaxed) as usize

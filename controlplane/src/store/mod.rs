@@ -83,6 +83,7 @@ mod incidents;
 mod intel;
 mod intel_score;
 pub mod posting;
+mod preferences;
 mod query;
 pub mod record;
 pub use deadletter::DeadLetter;
