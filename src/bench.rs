@@ -108,6 +108,7 @@ pub(crate) fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
         worker,
         inline: (a.mode == "inline").then_some(runtime::InlinePeer::Null),
         filter: a.filter.clone(),
+        pace: None,
     };
     let inline = opts.inline.is_some();
     let r = runtime::replay(&opts, None, None, None, None)?;
