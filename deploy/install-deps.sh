@@ -20,6 +20,8 @@ PACKAGES=(
   libpcap-dev
   # conformance runner, and the tests' virtual environment
   python3 python3-yaml python3-venv
+  # PDF reports (headless Chromium prints them) and their tests (pdftotext)
+  chromium poppler-utils
 )
 
 missing=()

@@ -48,6 +48,8 @@ pub struct Config {
     #[serde(default)]
     pub management: Management,
     #[serde(default)]
+    pub reports: controlplane::config::ReportsConfig,
+    #[serde(default)]
     pub exception_policy: ExceptionPolicySection,
     #[serde(default)]
     pub runtime: RuntimeSection,
@@ -632,6 +634,7 @@ impl Config {
             playbooks: self.playbooks.clone(),
             evidence: self.evidence.clone(),
             intel: self.intel.clone(),
+            reports: self.reports.clone(),
         }
     }
 

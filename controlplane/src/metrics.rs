@@ -170,7 +170,27 @@ pub fn render(ctx: &ApiContext) -> String {
             u8::from(p.link_up)
         );
     }
+    report_families(&mut out, &ctx.reports.counters);
     out
+}
+
+/// Reports generated and failed, by format.
+fn report_families(out: &mut String, c: &crate::reports::Counters) {
+    let values = c.values();
+    let _ = writeln!(out, "# TYPE osprey_reports_generated_total counter");
+    for (format, generated, _) in &values {
+        let _ = writeln!(
+            out,
+            "osprey_reports_generated_total{{format=\"{format}\"}} {generated}"
+        );
+    }
+    let _ = writeln!(out, "# TYPE osprey_reports_failed_total counter");
+    for (format, _, failed) in &values {
+        let _ = writeln!(
+            out,
+            "osprey_reports_failed_total{{format=\"{format}\"}} {failed}"
+        );
+    }
 }
 
 /// The labelled families of every intel feed.

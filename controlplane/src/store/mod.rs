@@ -85,6 +85,7 @@ mod intel_score;
 pub mod posting;
 mod query;
 pub mod record;
+mod reports;
 pub use deadletter::DeadLetter;
 mod retention;
 mod rules;
@@ -106,7 +107,8 @@ const CF_AUDIT: &str = "audit";
 const CF_META: &str = "meta";
 const CF_INCIDENTS: &str = "incidents";
 const CF_INTEL: &str = "intel";
-const ALL_CFS: [&str; 10] = [
+const CF_REPORTS: &str = "reports";
+const ALL_CFS: [&str; 11] = [
     CF_ALERTS,
     CF_IDX_SID,
     CF_IDX_SRC,
@@ -117,6 +119,7 @@ const ALL_CFS: [&str; 10] = [
     CF_META,
     CF_INCIDENTS,
     CF_INTEL,
+    CF_REPORTS,
 ];
 
 const META_FORMAT: &[u8] = b"format_version";
