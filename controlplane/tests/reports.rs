@@ -61,15 +61,11 @@ fn fill(st: &Store) {
         host: "192.0.2.10".parse().unwrap(),
         peer: None,
     };
-    let mut resolved = Incident::open(1, key.clone(), &alerts[0], T0 + 10 * SEC);
+    let mut resolved = Incident::open(1, key, &alerts[0], T0 + 10 * SEC);
     resolved.state = State::Resolved;
     resolved.state_since_ns = T0 + 40 * SEC;
     persist::write_header(st, &resolved).unwrap();
-    persist::write_header(
-        st,
-        &Incident::open(2, key.clone(), &alerts[5], T0 + 20 * SEC),
-    )
-    .unwrap();
+    persist::write_header(st, &Incident::open(2, key, &alerts[5], T0 + 20 * SEC)).unwrap();
     let mut before = Incident::open(3, key, &alerts[0], T0);
     before.first_ns = T0 - 500 * SEC;
     persist::write_header(st, &before).unwrap();
