@@ -311,6 +311,8 @@ fn scheduled_and_counted(api: &str, metrics: &str) {
     let generated = value("osprey_reports_generated_total{format=\"html\"}");
     assert!(generated >= scheduled.len() as u64 + 2, "{generated}");
     assert_eq!(value("osprey_reports_failed_total{format=\"html\"}"), 0);
+    let stats = ctl_json(api, &["stats"]).to_string();
+    assert!(stats.contains("reports.generated.html"), "{stats}");
     let audit = ctl_json(api, &["audit", "--method", "ReportService/Generate"]);
     assert!(
         audit.to_string().contains("ReportService/Generate"),

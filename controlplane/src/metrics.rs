@@ -87,6 +87,7 @@ pub fn render(ctx: &ApiContext) -> String {
         if n.starts_with("api.refused.")
             || n.starts_with("ingest.alerts_dropped.")
             || n.starts_with("incidents.state.")
+            || n.starts_with("reports.")
         {
             continue; // the labelled families below
         }
@@ -170,6 +171,7 @@ pub fn render(ctx: &ApiContext) -> String {
             u8::from(p.link_up)
         );
     }
+    // Also in `osprey ctl stats` as reports.generated.<format>, reports.failed.<format>.
     report_families(&mut out, &ctx.reports.counters);
     out
 }
