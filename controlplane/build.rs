@@ -15,6 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/osprey/v1/playbooks.proto",
         "proto/osprey/v1/evidence.proto",
         "proto/osprey/v1/intel.proto",
+        "proto/osprey/v1/reports.proto",
     ];
     for p in &protos {
         println!("cargo:rerun-if-changed={p}");

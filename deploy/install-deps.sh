@@ -20,7 +20,8 @@ PACKAGES=(
   libpcap-dev
   # conformance runner, and the tests' virtual environment
   python3 python3-yaml python3-venv
-  # the console's browser tests (headless Chromium over WebDriver) and PDF text checks
+  # headless Chromium: the console's browser tests (over WebDriver) and PDF reports;
+  # pdftotext checks the reports' text
   chromium chromium-driver poppler-utils
 )
 

@@ -44,6 +44,10 @@ pub(crate) struct BenchArgs {
     /// dropped.
     #[arg(long)]
     blocklist: Option<PathBuf>,
+    /// Pace the capture at its own times × this factor (`[capture] pace = "capture"`); a
+    /// factor far above what the worker reaches measures what pacing costs per packet.
+    #[arg(long)]
+    speed: Option<f64>,
     #[command(flatten)]
     limits: crate::replay::LimitArgs,
 }
@@ -108,6 +112,7 @@ pub(crate) fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
         worker,
         inline: (a.mode == "inline").then_some(runtime::InlinePeer::Null),
         filter: a.filter.clone(),
+        pace: a.speed,
     };
     let inline = opts.inline.is_some();
     let r = runtime::replay(&opts, None, None, None, None)?;

@@ -49,6 +49,8 @@ pub struct Config {
     #[serde(default)]
     pub management: Management,
     #[serde(default)]
+    pub reports: controlplane::config::ReportsConfig,
+    #[serde(default)]
     pub exception_policy: ExceptionPolicySection,
     #[serde(default)]
     pub runtime: RuntimeSection,
@@ -346,9 +348,18 @@ pub struct Capture {
     /// `replay`: the capture file.
     #[serde(default)]
     pub pcap: Option<PathBuf>,
-    /// `replay`: start over at the end of the file (forever, until stopped).
+    /// `replay`: start over at the end of the file (forever, until stopped). A looping
+    /// appliance stamps packets with wall time, so every pass's flows are new.
     #[serde(default, rename = "loop")]
     pub looping: bool,
+    /// `replay`: `"capture"` plays the file at its own pace (times `speed`), `"max"` as fast
+    /// as the workers go.
+    #[serde(default)]
+    pub pace: Pace,
+    /// `replay` with `pace = "capture"`: how many times faster than captured (0.5 = half
+    /// speed).
+    #[serde(default = "unit_speed")]
+    pub speed: f64,
     /// Worker lcores; with `ports`, worker k polls Rx queue k of every port.
     #[serde(default = "one")]
     pub workers: usize,
@@ -432,6 +443,28 @@ pub enum Mode {
 
 fn one() -> usize {
     1
+}
+
+fn unit_speed() -> f64 {
+    1.0
+}
+
+/// How fast a replay plays its capture.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pace {
+    /// As fast as the workers go (benchmarks, conformance).
+    #[default]
+    Max,
+    /// At the capture's own pace times `speed` (a demo, a realistic load).
+    Capture,
+}
+
+impl Capture {
+    /// The pacing speed factor a replay runs at (`None`: as fast as it goes).
+    pub fn speed(&self) -> Option<f64> {
+        (self.pace == Pace::Capture).then_some(self.speed)
+    }
 }
 
 /// One DPDK port of a `ports` capture.
@@ -518,6 +551,12 @@ impl Config {
                 if pcap.is_relative() {
                     *pcap = base.join(&*pcap);
                 }
+                if !(c.speed.is_finite() && c.speed > 0.0 && c.speed <= 1e6) {
+                    return Err(invalid(format!(
+                        "capture.speed = {}: must be above 0 and at most 1000000",
+                        c.speed
+                    )));
+                }
             }
             Mode::Ports => {
                 if c.ports.is_empty() {
@@ -600,6 +639,7 @@ impl Config {
             evidence: self.evidence.clone(),
             intel: self.intel.clone(),
             console: self.console.clone(),
+            reports: self.reports.clone(),
         }
     }
 
@@ -712,8 +752,32 @@ mod tests {
         let cfg = Config::load(None).unwrap();
         assert_eq!(cfg.capture.mode, Mode::Replay);
         assert!(cfg.capture.looping);
-        let pcap = cfg.capture.pcap.unwrap();
+        let pcap = cfg.capture.pcap.clone().unwrap();
         assert!(pcap.exists(), "{}", pcap.display());
+        // Played at the capture's own pace, into a bounded store with the free-space floor.
+        assert_eq!(cfg.capture.speed(), Some(1.0));
+        assert!(cfg.storage.max_bytes > 0 && cfg.storage.max_bytes <= 1 << 30);
+        assert!(cfg.storage.min_free_bytes > 0);
+        for f in &cfg.rules.files {
+            assert!(Path::new("configs/samples")
+                .join(f.file_name().unwrap())
+                .exists());
+        }
+    }
+
+    #[test]
+    fn pace_and_speed_are_checked() {
+        let base = "[capture]\nmode = \"replay\"\npcap = \"x.pcap\"\n";
+        let parse = |extra: &str| Config::parse(&format!("{base}{extra}"), "t", Path::new("."));
+        assert_eq!(parse("").unwrap().capture.speed(), None, "max by default");
+        let c = parse("pace = \"capture\"\nspeed = 2.5\n").unwrap();
+        assert_eq!(c.capture.speed(), Some(2.5));
+        for bad in ["0", "-1", "1e9", "nan"] {
+            let e = parse(&format!("pace = \"capture\"\nspeed = {bad}\n")).unwrap_err();
+            assert!(e.to_string().contains("capture.speed"), "{bad}: {e}");
+        }
+        let e = parse("pace = \"slow\"\n").unwrap_err();
+        assert!(e.to_string().contains("capture"), "{e}");
     }
 
     #[test]

@@ -320,6 +320,7 @@ pub(crate) fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         worker,
         inline: a.inline_out.clone().map(runtime::InlinePeer::Pcap),
         filter: a.filter.clone(),
+        pace: None,
     };
     let eve = match &a.eve {
         Some(p) => Some(std::io::BufWriter::with_capacity(

@@ -533,8 +533,12 @@ fn run_dataplane(
             let pcap = c.pcap.as_ref().expect("validated");
             let looping = &c.looping;
             println!(
-                "osprey: replaying {} through net_pcap{} with {workers} worker(s); Ctrl-C to stop",
+                "osprey: replaying {} through net_pcap{}{} with {workers} worker(s); Ctrl-C to stop",
                 pcap.display(),
+                match c.speed() {
+                    Some(s) => format!(" at {s}× the capture's pace"),
+                    None => String::new(),
+                },
                 if *looping { " in a loop" } else { "" }
             );
             let opts = ReplayOptions {
@@ -547,6 +551,7 @@ fn run_dataplane(
                 worker,
                 inline: None,
                 filter: None,
+                pace: c.speed(),
             };
             let r =
                 runtime::replay_with(&opts, Some(attach), Some(&mut progress), None, None, None)?;
@@ -601,6 +606,7 @@ fn run_dataplane(
                         expected_packets: None,
                         wire: Default::default(),
                         first_packet: None,
+                        pace: None,
                     })
                     .collect(),
                 link_type: 1,

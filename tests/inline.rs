@@ -477,6 +477,7 @@ fn a_tx_ring_that_stays_full_is_counted_and_the_worker_keeps_going() {
             expected_packets: Some(n as u64),
             wire: Default::default(),
             first_packet: Some(Timestamp::from_micros(1_700_000_000, 0)),
+            pace: None,
         }],
         link_type: 1,
         mbufs: 8192,

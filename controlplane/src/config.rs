@@ -86,6 +86,47 @@ pub struct ControlPlaneConfig {
     pub intel: IntelConfig,
     /// `[console]`; absent, no console is served (the appliance's embedded default has one).
     pub console: Option<ConsoleConfig>,
+    pub reports: ReportsConfig,
+}
+
+/// `[reports]`: executive summaries on demand and by schedule (see `crate::reports`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportsConfig {
+    /// Scheduled reports: `"daily"` (the previous 24 hours, at `hour`), `"weekly"` (the
+    /// previous 7 days, Mondays at `hour`), `"hourly"`, or `"every <duration>"` (`"every
+    /// 10m"`: the previous 10 minutes, every 10 minutes).
+    pub schedule: Vec<String>,
+    /// Hour of the day (UTC, 0–23) of daily and weekly reports.
+    pub hour: u8,
+    /// Formats of scheduled reports: `"html"`, `"pdf"`.
+    pub formats: Vec<String>,
+    /// The headless browser that prints PDF reports (Debian's `chromium`).
+    pub chromium: PathBuf,
+    /// A PDF print taking longer than this is stopped and counted as failed.
+    pub pdf_timeout_secs: u64,
+    /// Reports kept; the oldest beyond this are deleted when one is stored.
+    pub keep: u32,
+    /// Longest range a report may cover.
+    pub max_span_days: u64,
+    /// The appliance's throughput is sampled this often for the traffic and performance
+    /// sections (samples older than `[storage] max_age_secs` are deleted).
+    pub sample_secs: u64,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        ReportsConfig {
+            schedule: Vec::new(),
+            hour: 6,
+            formats: vec!["html".into()],
+            chromium: PathBuf::from("chromium"),
+            pdf_timeout_secs: 60,
+            keep: 200,
+            max_span_days: 400,
+            sample_secs: 60,
+        }
+    }
 }
 
 /// `[evidence]`: incident evidence with a signed chain of custody (see `crate::evidence`).
@@ -1093,6 +1134,7 @@ impl ControlPlaneConfig {
 
     /// Checks cross-field rules serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        crate::reports::Settings::from_config(&self.reports)?;
         let loopback = self.api.listen.ip().is_loopback();
         if self.api.tls.is_none() {
             if !self.api.allow_plaintext {

@@ -59,6 +59,7 @@ pub mod metrics;
 pub mod model;
 pub mod outputs;
 pub mod playbooks;
+pub mod reports;
 pub mod seams;
 pub mod server;
 pub mod store;

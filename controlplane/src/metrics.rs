@@ -89,6 +89,7 @@ pub fn render(ctx: &ApiContext) -> String {
         if n.starts_with("api.refused.")
             || n.starts_with("ingest.alerts_dropped.")
             || n.starts_with("incidents.state.")
+            || n.starts_with("reports.")
         {
             continue; // the labelled families below
         }
@@ -173,6 +174,8 @@ pub fn render(ctx: &ApiContext) -> String {
             u8::from(p.link_up)
         );
     }
+    // Also in `osprey ctl stats` as reports.generated.<format>, reports.failed.<format>.
+    report_families(&mut out, &ctx.reports.counters);
     out
 }
 
@@ -188,6 +191,25 @@ fn console_families(out: &mut String, c: &crate::web::ConsoleCounters) {
             out,
             "osprey_console_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
             escape_label(&route)
+        );
+    }
+}
+
+/// Reports generated and failed, by format.
+fn report_families(out: &mut String, c: &crate::reports::Counters) {
+    let values = c.values();
+    let _ = writeln!(out, "# TYPE osprey_reports_generated_total counter");
+    for (format, generated, _) in &values {
+        let _ = writeln!(
+            out,
+            "osprey_reports_generated_total{{format=\"{format}\"}} {generated}"
+        );
+    }
+    let _ = writeln!(out, "# TYPE osprey_reports_failed_total counter");
+    for (format, _, failed) in &values {
+        let _ = writeln!(
+            out,
+            "osprey_reports_failed_total{{format=\"{format}\"}} {failed}"
         );
     }
 }

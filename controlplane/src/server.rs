@@ -19,6 +19,7 @@ use crate::api::intel::IntelApi;
 use crate::api::outputs::OutputsApi;
 use crate::api::playbooks::PlaybooksApi;
 use crate::api::records::{AlertsApi, FlowsApi};
+use crate::api::reports::ReportsApi;
 use crate::api::rules::RulesApi;
 use crate::api::system::SystemApi;
 use crate::api::{ApiContext, ApiCounters};
@@ -256,6 +257,15 @@ impl ControlPlane {
                 .watchdog
                 .map(|t| Arc::new(crate::health::Watchdog::new(t))),
             console: Arc::default(),
+            reports: Arc::new(crate::reports::Reports::new(
+                store.clone(),
+                crate::reports::Settings::from_config(&cfg.reports)
+                    .map_err(|e| Error::config(e.to_string()))?,
+                crate::reports::Context {
+                    max_bytes: cfg.storage.max_bytes,
+                    max_age_secs: cfg.storage.max_age_secs,
+                },
+            )),
         });
         let expiry = Duration::from_millis(cfg.blocklist.expiry_check_ms);
 
@@ -288,6 +298,17 @@ impl ControlPlane {
             ));
         }
         Self::spawn_refusal_summary(&cfg, &ctx, &mut tasks);
+        tasks.push(crate::reports::sampler::spawn(
+            store.clone(),
+            ctx.appliance.clone(),
+            ctx.reports.settings.sample_every,
+            Duration::from_secs(cfg.storage.max_age_secs),
+            ctx.shutdown.subscribe(),
+        ));
+        tasks.extend(crate::reports::schedule::spawn(
+            ctx.reports.clone(),
+            ctx.shutdown.subscribe(),
+        ));
         tasks.push(BlockList::spawn_expiry(
             blocks,
             expiry,
@@ -398,6 +419,9 @@ impl ControlPlane {
         health
             .set_serving::<proto::intel_service_server::IntelServiceServer<IntelApi>>()
             .await;
+        health
+            .set_serving::<proto::report_service_server::ReportServiceServer<ReportsApi>>()
+            .await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -477,6 +501,13 @@ impl ControlPlane {
             .add_service(Guarded::new(
                 proto::intel_service_server::IntelServiceServer::new(IntelApi { ctx: ctx.clone() })
                     .max_decoding_message_size(cfg.api.max_rules_bytes + RULES_REQUEST_SLACK),
+                ctx.admission.clone(),
+            ))
+            .add_service(Guarded::new(
+                proto::report_service_server::ReportServiceServer::new(ReportsApi {
+                    ctx: ctx.clone(),
+                })
+                .max_decoding_message_size(small),
                 ctx.admission.clone(),
             ));
         let mut sd = ctx.shutdown.subscribe();

@@ -20,6 +20,7 @@
 //!   imports it.
 //! - [`snapshot`]: immutable tables the control plane publishes to workers (rule engines,
 //!   block tables).
+//! - [`pace`]: when each packet of a paced replay is due (the worker checks, never waits).
 //! - [`worker`]: the per-lcore poll loop; [`runtime`]: EAL start-up, ports, replay.
 //! - [`eve`]: direct EVE JSON writing for records the workers render.
 //! - [`counters`]: plain per-worker counters, summed by the control plane.
@@ -43,6 +44,7 @@ pub mod inline;
 pub mod intel;
 pub mod io;
 pub mod offload;
+pub mod pace;
 pub mod pipeline;
 pub mod runtime;
 pub mod snapshot;

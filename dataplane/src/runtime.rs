@@ -188,6 +188,9 @@ pub struct ReplayOptions {
     pub inline: Option<InlinePeer>,
     /// A BPF capture filter on the capture port ([`crate::filter`]).
     pub filter: Option<String>,
+    /// Play the capture at its own pace times this factor ([`crate::pace`]); `None`: as fast
+    /// as the workers go.
+    pub pace: Option<f64>,
 }
 
 /// Where an inline replay forwards what its verdicts let through.
@@ -303,6 +306,8 @@ pub struct WorkerPlan {
     /// Time of the first packet of a replayed file (calibrates the device timestamp unit);
     /// `None` for live ports, whose packet time comes from the TSC.
     pub first_packet: Option<Timestamp>,
+    /// A paced replay's schedule for this worker's packets (`None`: as fast as it goes).
+    pub pace: Option<Arc<crate::pace::Schedule>>,
 }
 
 /// Everything needed to start the data plane.
@@ -660,6 +665,10 @@ fn launch_workers<'p>(
             idle_timeout: plan.idle_timeout,
             monotonic_time: plan.monotonic_time,
             clock: packet_clock(eal, wp),
+            pace: wp
+                .pace
+                .clone()
+                .map(|s| crate::pace::Pacer::new(s, eal.tsc_hz())),
         };
         let done = Arc::new(AtomicBool::new(false));
         l.done_flags.push(done.clone());
@@ -1030,6 +1039,10 @@ pub fn replay_with(
     // in 2.8 GB); the EAL needs room for its own structures besides.
     let memory_mb = ((mbufs as u64 * 4608) >> 20) as u32 + 512;
     let live_clock = opts.infinite && attach.is_some();
+    let schedules = match opts.pace {
+        Some(speed) => schedules(&files, &info, speed)?,
+        None => vec![None; files.len()],
+    };
     let plan = Plan {
         eal: opts.eal.clone(),
         ports,
@@ -1043,6 +1056,7 @@ pub fn replay_with(
                 // (attached to a control plane) stamps packets with wall time from the TSC
                 // so stored alerts and flows carry real times.
                 first_packet: (!live_clock).then(|| firsts[i].unwrap_or_default()),
+                pace: schedules[i].clone(),
             })
             .collect(),
         link_type: info.link_type,
@@ -1086,4 +1100,27 @@ pub fn replay_with(
         port_info: r.ports.into_iter().next().unwrap_or_default(),
         filter_engine: r.filter_engines.first().copied().flatten(),
     })
+}
+
+/// The pacing schedule of each worker's file: its packets' times within the whole capture.
+fn schedules(
+    files: &[PathBuf],
+    info: &CaptureInfo,
+    speed: f64,
+) -> Result<Vec<Option<Arc<crate::pace::Schedule>>>, RuntimeError> {
+    let first = info.first_ts.unwrap_or_default();
+    let last = info.last_ts.unwrap_or(first);
+    files
+        .iter()
+        .map(|f| {
+            let mut src = crate::io::pcap::PcapSource::open(f)?;
+            let mut times = Vec::new();
+            while let Some(frame) = src.next_frame()? {
+                times.push(frame.ts);
+            }
+            crate::pace::Schedule::new(&times, first, last, info.packets, speed)
+                .map(|s| Some(Arc::new(s)))
+                .map_err(|e| RuntimeError::Config(format!("{}: {e}", f.display())))
+        })
+        .collect()
 }

@@ -150,6 +150,9 @@ pub struct RunControl {
     pub monotonic_time: bool,
     /// Where packet time comes from.
     pub clock: PacketClock,
+    /// A paced replay: receive only the packets whose time has come (`None`: as fast as the
+    /// worker goes).
+    pub pace: Option<crate::pace::Pacer>,
 }
 
 /// The source of packet time.
@@ -177,6 +180,7 @@ impl Default for RunControl {
             clock: PacketClock::Device {
                 first_packet: Timestamp::default(),
             },
+            pace: None,
         }
     }
 }
@@ -756,6 +760,7 @@ impl Worker {
         let published = self.published.clone();
         let mut beats = 0u64;
         let mut stall = test_stall(self.id);
+        let mut pacer = ctl.pace.clone().map(|p| p.started(crate::dpdk::rdtsc()));
         loop {
             beats += 1;
             published.heartbeat.0.store(beats, Ordering::Relaxed);
@@ -775,7 +780,22 @@ impl Worker {
                 break;
             };
             qi = (qi + 1) % nq;
-            let got = queue.rx_burst(&mut burst);
+            let want = match &pacer {
+                Some(p) => p.due(crate::dpdk::rdtsc(), crate::dpdk::BURST_SIZE),
+                None => crate::dpdk::BURST_SIZE,
+            };
+            if want == 0 {
+                // Nothing due yet: not idle (the capture has packets to come), so the idle
+                // timeout does not run.
+                idle_since = None;
+                if self.since_publish > 0 {
+                    self.publish();
+                }
+                std::hint::spin_loop();
+                continue;
+            }
+            let got = queue.rx_burst_upto(&mut burst, want);
+            let pass_ended = pacer.as_mut().is_some_and(|p| p.received(got));
             if got == 0 {
                 let now = Instant::now();
                 let since = *idle_since.get_or_insert(now);
@@ -838,6 +858,9 @@ impl Worker {
             self.pipeline.end_burst();
             self.pipeline
                 .sweep(self.last_ts, SWEEP_BUDGET, &mut self.export);
+            if pass_ended {
+                self.pipeline.finish(self.last_ts, &mut self.export);
+            }
         }
         self.scratch = scratch;
         self.finish();

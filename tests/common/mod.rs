@@ -262,3 +262,13 @@ pub fn eve_records(path: &Path) -> Vec<serde_json::Value> {
         })
         .collect()
 }
+
+/// The body of `GET /metrics` from the metrics address `addr` (`host:port`).
+pub fn scrape_metrics(addr: &str) -> String {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to /metrics");
+    write!(s, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    body
+}

@@ -71,7 +71,8 @@ impl Class {
             | "osprey.v1.IncidentService/List"
             | "osprey.v1.OutputService/ListDeadLetters"
             | "osprey.v1.IntelService/ListIndicators"
-            | "osprey.v1.IntelService/ListHits" => Some(Class::Query),
+            | "osprey.v1.IntelService/ListHits"
+            | "osprey.v1.ReportService/Generate" => Some(Class::Query),
             _ => None,
         }
     }

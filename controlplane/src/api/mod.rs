@@ -1,6 +1,6 @@
 //! The gRPC management API (`osprey.v1`): [`SystemService`](system), [`RulesService`](rules),
 //! `AlertsService` and `FlowsService` ([`records`]), `AuditService` ([`audit`]),
-//! `BlockService` ([`blocks`]), `OutputService` ([`outputs`]), `PlaybookService` ([`playbooks`]), `EvidenceService` ([`evidence`]). Every
+//! `BlockService` ([`blocks`]), `OutputService` ([`outputs`]), `PlaybookService` ([`playbooks`]), `EvidenceService` ([`evidence`]), `ReportService` ([`reports`]). Every
 //! service sits behind [`guard`], which refuses unknown callers, oversized requests and
 //! calls over their role's concurrency before the body is decoded. Handlers authorize first
 //! (refusals are audited), audit every mutating call, run RocksDB work on the blocking pool,
@@ -17,6 +17,7 @@ pub mod intel;
 pub mod outputs;
 pub mod playbooks;
 pub mod records;
+pub mod reports;
 pub mod rules;
 mod status;
 pub mod system;
@@ -83,6 +84,8 @@ pub struct ApiContext {
     pub watchdog: Option<Arc<crate::health::Watchdog>>,
     /// The web console's counters (zero while `[console]` is off).
     pub console: Arc<crate::web::ConsoleCounters>,
+    /// Reports: generation, storage, counters.
+    pub reports: Arc<crate::reports::Reports>,
 }
 
 impl std::fmt::Debug for ApiContext {

@@ -108,6 +108,10 @@ impl SystemApi {
         if let Some(p) = &ctx.playbooks {
             out.extend(p.counter_values());
         }
+        for (format, generated, failed) in ctx.reports.counters.values() {
+            out.push((format!("reports.generated.{format}"), generated));
+            out.push((format!("reports.failed.{format}"), failed));
+        }
         out
     }
 

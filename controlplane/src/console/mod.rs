@@ -24,6 +24,7 @@ use crate::proto::incident_service_client::IncidentServiceClient;
 use crate::proto::intel_service_client::IntelServiceClient;
 use crate::proto::output_service_client::OutputServiceClient;
 use crate::proto::playbook_service_client::PlaybookServiceClient;
+use crate::proto::report_service_client::ReportServiceClient;
 use crate::proto::rules_service_client::RulesServiceClient;
 use crate::proto::system_service_client::SystemServiceClient;
 
@@ -37,6 +38,7 @@ mod outputs;
 mod playbooks;
 mod records;
 mod render;
+mod reports;
 mod rules;
 mod system;
 
@@ -115,6 +117,11 @@ pub enum CtlCommand {
     /// Threat intelligence: feeds, indicators, hits, imports.
     #[command(subcommand)]
     Intel(intel::IntelCmd),
+    /// Generate an executive-summary report of a time range (HTML or PDF); it is stored too.
+    Report(reports::ReportArgs),
+    /// Stored reports (on demand and scheduled): list, get.
+    #[command(subcommand)]
+    Reports(reports::ReportsCmd),
 }
 
 /// `osprey ctl rules ...`
@@ -276,6 +283,7 @@ pub struct Clients {
     pub playbooks: PlaybookServiceClient<Svc>,
     pub evidence: EvidenceServiceClient<Svc>,
     pub intel: IntelServiceClient<Svc>,
+    pub reports: ReportServiceClient<Svc>,
 }
 
 /// Resolved connection settings.
@@ -383,6 +391,8 @@ impl Connection {
             outputs: OutputServiceClient::with_interceptor(channel.clone(), auth.clone()),
             playbooks: PlaybookServiceClient::with_interceptor(channel.clone(), auth.clone()),
             evidence: EvidenceServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            reports: ReportServiceClient::with_interceptor(channel.clone(), auth.clone())
+                .max_decoding_message_size(big),
             intel: IntelServiceClient::with_interceptor(channel, auth)
                 .max_encoding_message_size(big),
         })
@@ -445,6 +455,8 @@ pub async fn run_with_output(args: CtlArgs, out: &mut (dyn Write + Send)) -> any
         CtlCommand::Outputs(cmd) => outputs::run(&mut c, cmd, js, out).await?,
         CtlCommand::Playbooks(cmd) => playbooks::run(&mut c, cmd, js, out).await?,
         CtlCommand::Evidence(cmd) => return evidence::run(&mut c, cmd, js, out).await,
+        CtlCommand::Report(a) => reports::generate(&mut c, a, js, out).await?,
+        CtlCommand::Reports(cmd) => reports::run(&mut c, cmd, js, out).await?,
     }
     Ok(0)
 }

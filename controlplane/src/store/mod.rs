@@ -86,6 +86,7 @@ pub mod posting;
 mod preferences;
 mod query;
 pub mod record;
+mod reports;
 pub use deadletter::DeadLetter;
 mod retention;
 mod rules;
@@ -107,7 +108,8 @@ const CF_AUDIT: &str = "audit";
 const CF_META: &str = "meta";
 const CF_INCIDENTS: &str = "incidents";
 const CF_INTEL: &str = "intel";
-const ALL_CFS: [&str; 10] = [
+const CF_REPORTS: &str = "reports";
+const ALL_CFS: [&str; 11] = [
     CF_ALERTS,
     CF_IDX_SID,
     CF_IDX_SRC,
@@ -118,6 +120,7 @@ const ALL_CFS: [&str; 10] = [
     CF_META,
     CF_INCIDENTS,
     CF_INTEL,
+    CF_REPORTS,
 ];
 
 const META_FORMAT: &[u8] = b"format_version";

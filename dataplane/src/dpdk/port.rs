@@ -312,16 +312,19 @@ impl RxQueue {
     /// number received.
     #[inline]
     pub fn rx_burst(&mut self, burst: &mut Burst) -> usize {
+        self.rx_burst_upto(burst, BURST_SIZE)
+    }
+
+    /// Receives up to `max` (at most [`BURST_SIZE`]) packets into `burst` (which is cleared
+    /// first): a paced replay takes only the packets whose time has come.
+    #[inline]
+    pub fn rx_burst_upto(&mut self, burst: &mut Burst, max: usize) -> usize {
         burst.clear();
+        let max = max.min(BURST_SIZE) as u16;
         // SAFETY: `&mut self` guarantees this queue is polled by one thread; the array has room
-        // for BURST_SIZE pointers and DPDK writes at most that many owned mbufs.
+        // for BURST_SIZE pointers and DPDK writes at most `max` (≤ BURST_SIZE) owned mbufs.
         let n = unsafe {
-            ffi::osp_eth_rx_burst(
-                self.port.id.0,
-                self.queue,
-                burst.mbufs.as_mut_ptr(),
-                BURST_SIZE as u16,
-            )
+            ffi::osp_eth_rx_burst(self.port.id.0, self.queue, burst.mbufs.as_mut_ptr(), max)
         };
         burst.len = n as usize;
         burst.ts = self.ts;
