@@ -407,6 +407,11 @@ impl HttpState {
         self.txs.iter_mut()
     }
 
+    /// Mutable transactions beside the files they carry (detection reads both at once).
+    pub fn txs_mut_with_files(&mut self) -> (impl Iterator<Item = &mut HttpTx>, &[FileSet; 2]) {
+        (self.txs.iter_mut(), &self.files)
+    }
+
     /// The transaction with `id`, if still open.
     pub fn tx(&self, id: u64) -> Option<&HttpTx> {
         self.txs.iter().find(|t| t.id == id)
@@ -794,7 +799,8 @@ impl HttpState {
     }
 
     /// A body starts: a response's, or a `PUT` request's, is a file named by its
-    /// `Content-Disposition` or else the request URI's path.
+    /// `Content-Disposition` or else the path of the normalized request URI (libhtp's
+    /// `parsed_uri->path`, percent-decoded).
     fn open_file(&mut self, cfg: &AppConfig, dir: Direction, pos: usize, ctr: &mut AppCounters) {
         let tx = &self.txs[pos];
         let msg = match dir {
@@ -805,7 +811,7 @@ impl HttpState {
         let name = msg
             .header(b"content-disposition")
             .and_then(crate::files::name::content_disposition_filename)
-            .unwrap_or_else(|| crate::files::name::uri_path(tx.uri_raw()));
+            .unwrap_or_else(|| crate::files::name::uri_path(tx.uri()));
         self.files[dir.index()].open(name, tx.id, &cfg.files, &mut ctr.files);
     }
 

@@ -253,13 +253,9 @@ impl FileSet {
     /// The sequence number of the oldest closed file whose record was not taken, marked
     /// logged.
     pub fn next_unlogged(&mut self) -> Option<u64> {
-        let open = self.open;
-        let n = self.files.len();
-        let i = self
-            .files
-            .iter()
-            .enumerate()
-            .position(|(i, f)| !f.logged && !(open && i + 1 == n))?;
+        // The open file (the last) is not due.
+        let closed = self.files.len() - usize::from(self.open);
+        let i = self.files.iter().take(closed).position(|f| !f.logged)?;
         let f = &mut self.files[i];
         f.logged = true;
         Some(f.id)

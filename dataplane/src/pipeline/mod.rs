@@ -35,6 +35,7 @@ mod bypass;
 mod context;
 pub mod evidence;
 mod exception;
+mod file_match;
 mod flow_end;
 mod flow_state;
 mod packet_inspect;
