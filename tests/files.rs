@@ -6,6 +6,8 @@
 //!   and the `fileinfo` record carries name, size, state and digests; counters `files.*`.
 //! - `a_gap_in_a_body_truncates_the_file`: a lost segment inside a Content-Length body gives a
 //!   `TRUNCATED` file with `gaps`, no digests, and no `filemd5` alert.
+//! - `multipart_uploads_are_files`: the file part of a `multipart/form-data` POST is a file
+//!   named by its part's `Content-Disposition`, travelling client → server.
 
 mod common;
 
@@ -206,4 +208,39 @@ fn a_gap_in_a_body_truncates_the_file() {
         (c["files.truncated"].as_u64(), c["files.closed"].as_u64()),
         (Some(1), Some(0))
     );
+}
+
+#[test]
+fn multipart_uploads_are_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("listed.md5"), format!("{BODY_MD5}\n")).unwrap();
+    let mut body = b"--b0undary\r\nContent-Disposition: form-data; name=\"c\"\r\n\r\nfield\r\n\
+--b0undary\r\nContent-Disposition: form-data; name=\"f\"; filename=\"up.PDF\"\r\n\
+Content-Type: application/pdf\r\n\r\n"
+        .to_vec();
+    body.extend_from_slice(BODY);
+    body.extend_from_slice(b"\r\n--b0undary--\r\n");
+    let mut request = format!(
+        "POST /upload HTTP/1.1\r\nHost: files.example\r\n\
+         Content-Type: multipart/form-data; boundary=b0undary\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&body);
+    let frames = exchange(
+        &request,
+        &[(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", true)],
+    );
+    let (recs, _) = replay(tmp.path(), &frames, RULES);
+    let files: Vec<_> = recs
+        .iter()
+        .filter(|r| r["event_type"] == "fileinfo")
+        .collect();
+    assert_eq!(files.len(), 1, "only the part with a filename: {recs:#?}");
+    assert_eq!(files[0]["src_ip"], "192.0.2.10", "uploaded by the client");
+    let fi = &files[0]["fileinfo"];
+    assert_eq!(fi["filename"], "up.PDF");
+    assert_eq!(fi["size"], BODY.len() as u64);
+    assert_eq!(fi["md5"], BODY_MD5);
+    assert_eq!((alerted(&recs, 1), alerted(&recs, 2)), (1, 1));
 }

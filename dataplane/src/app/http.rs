@@ -29,6 +29,7 @@ use std::ops::Range;
 use self::body::{BodyDecoder, Coding, Decompressor, Framing, Inflate};
 use super::websocket::WsParser;
 use super::{AppConfig, AppCounters, AppError, AppEvent, Direction, EventSet, Progress};
+use crate::files::multipart::{self, Multipart};
 use crate::files::{FileSet, FileState};
 use crate::time::Timestamp;
 
@@ -363,8 +364,11 @@ pub struct HttpState {
     /// Id of the next WebSocket frame, either direction.
     ws_next_id: u64,
     /// Files the bodies carry, per direction ([`crate::files`]): every response body with
-    /// content, and `PUT` request bodies, as Suricata tracks them.
+    /// content, `PUT` request bodies and the file parts of multipart request bodies, as
+    /// Suricata tracks them.
     files: [FileSet; 2],
+    /// The multipart request body being parsed into files.
+    upload: Multipart,
 }
 
 impl HttpState {
@@ -381,6 +385,7 @@ impl HttpState {
             eve_logging: cfg.eve_logging,
             ws_next_id: 0,
             files: [FileSet::new(cfg.eve_logging), FileSet::new(cfg.eve_logging)],
+            upload: Multipart::default(),
         }
     }
 
@@ -805,7 +810,17 @@ impl HttpState {
         let tx = &self.txs[pos];
         let msg = match dir {
             Direction::ToServer if tx.method().eq_ignore_ascii_case(b"PUT") => &tx.request,
-            Direction::ToServer => return,
+            Direction::ToServer => {
+                // Other request bodies carry files only as multipart parts.
+                let b = tx
+                    .request
+                    .header(b"content-type")
+                    .and_then(multipart::boundary);
+                if let Some(b) = b {
+                    self.upload.start(b, tx.id);
+                }
+                return;
+            }
             Direction::ToClient => &tx.response,
         };
         let name = msg
@@ -818,6 +833,10 @@ impl HttpState {
     /// Ends `dir`'s file, if one is open: `state` unless it carried nothing.
     fn close_file(&mut self, dir: Direction, state: FileState, ctr: &mut AppCounters) {
         let f = &mut self.files[dir.index()];
+        if dir == Direction::ToServer {
+            // A part the body's end left open was cut short.
+            self.upload.end(f, &mut ctr.files);
+        }
         if !f.forget_empty(&mut ctr.files) {
             f.close(state, &mut ctr.files);
         }
@@ -864,6 +883,9 @@ impl HttpState {
         let mut inflate = Inflate::Ok;
         let file = &mut self.files[dir.index()];
         let file_ctr = &mut ctr.files;
+        let mut upload =
+            (dir == Direction::ToServer && self.upload.is_active()).then_some(&mut self.upload);
+        let limits = &cfg.files;
         let step = {
             let mut msg = pos.map(|p| {
                 let tx = &mut self.txs[p];
@@ -877,7 +899,10 @@ impl HttpState {
                     return;
                 };
                 let mut store = |bytes: &[u8]| {
-                    file.append(bytes, file_ctr);
+                    match upload.as_deref_mut() {
+                        Some(u) => u.feed(bytes, file, limits, file_ctr),
+                        None => file.append(bytes, file_ctr),
+                    }
                     m.body_len += bytes.len() as u64;
                     let room = limit.saturating_sub(m.body.len());
                     if bytes.len() > room {
@@ -1063,6 +1088,9 @@ impl HttpState {
                 let f = &mut self.files[dir.index()];
                 f.gap(in_file);
                 f.close(FileState::Truncated, &mut ctr.files);
+                if dir == Direction::ToServer {
+                    self.upload.end(f, &mut ctr.files);
+                }
                 if let Some(id) = id {
                     self.complete_msg(dir, id);
                 }

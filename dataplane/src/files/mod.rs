@@ -17,6 +17,7 @@
 //! [`FileLimits::max_name`] bytes.
 
 pub mod hash;
+pub mod multipart;
 pub mod name;
 
 use std::collections::VecDeque;
