@@ -37,6 +37,9 @@ pub struct FileLimits {
     pub max_open: u64,
     /// Bytes of a file name kept.
     pub max_name: usize,
+    /// Digests are computed: something reads them (EVE `fileinfo`, a `filemd5`-style rule,
+    /// file-hash indicators). Set by the pipeline; a file keeps what it was opened with.
+    pub hash: bool,
 }
 
 impl Default for FileLimits {
@@ -44,6 +47,7 @@ impl Default for FileLimits {
         FileLimits {
             max_open: 65_536,
             max_name: 1024,
+            hash: true,
         }
     }
 }
@@ -90,6 +94,8 @@ pub struct TrackedFile {
     /// How far it got.
     pub state: FileState,
     hashers: Hashers,
+    /// Digests are computed for this file.
+    hashing: bool,
     digests: Option<Digests>,
     /// Its `fileinfo` record was taken.
     pub logged: bool,
@@ -100,7 +106,8 @@ impl TrackedFile {
     pub fn name(&self) -> &[u8] {
         &self.name
     }
-    /// Digests once the file ended without gaps (hashes of a file with holes mean nothing).
+    /// Digests once the file ended without gaps (hashes of a file with holes mean nothing),
+    /// when they were computed ([`FileLimits::hash`]).
     pub fn digests(&self) -> Option<&Digests> {
         self.digests.as_ref()
     }
@@ -176,6 +183,7 @@ impl FileSet {
         f.gaps = false;
         f.state = FileState::Open;
         f.hashers.reset();
+        f.hashing = limits.hash;
         f.digests = None;
         f.logged = false;
         self.files.push_back(f);
@@ -194,7 +202,7 @@ impl FileSet {
     pub fn append(&mut self, bytes: &[u8], ctr: &mut FileCounters) {
         if let Some(f) = self.current() {
             f.size += bytes.len() as u64;
-            if !f.gaps {
+            if f.hashing && !f.gaps {
                 f.hashers.update(bytes);
                 ctr.bytes += bytes.len() as u64;
             }
@@ -229,7 +237,7 @@ impl FileSet {
             FileState::Closed => ctr.closed += 1,
             _ => ctr.truncated += 1,
         }
-        if !f.gaps {
+        if f.hashing && !f.gaps {
             f.digests = Some(f.hashers.finish());
         }
         f.logged = !self.records;

@@ -4,6 +4,7 @@ fn limits(max_open: u64) -> FileLimits {
     FileLimits {
         max_open,
         max_name: 8,
+        hash: true,
     }
 }
 
@@ -94,4 +95,21 @@ fn empty_bodies_are_no_files_and_unlogged_sets_keep_nothing_pending() {
         "without records nothing waits to be logged"
     );
     assert!(s.next_unlogged().is_none());
+}
+
+#[test]
+fn without_a_reader_of_digests_nothing_is_hashed() {
+    let mut c = FileCounters::default();
+    let mut s = FileSet::new(true);
+    let off = FileLimits {
+        hash: false,
+        ..limits(4)
+    };
+    s.open(b"x", 0, &off, &mut c);
+    s.append(b"abc", &mut c);
+    s.close(FileState::Closed, &mut c);
+    let f = s.iter().next().unwrap();
+    assert_eq!((f.size, f.state), (3, FileState::Closed));
+    assert!(f.digests().is_none());
+    assert_eq!(c.bytes, 0);
 }

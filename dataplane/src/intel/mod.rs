@@ -139,6 +139,13 @@ impl Matcher {
         self.table = (!table.is_empty()).then_some(table);
     }
 
+    /// Whether the table holds file-hash indicators (files are then hashed).
+    pub fn wants_file_hashes(&self) -> bool {
+        self.table
+            .as_ref()
+            .is_some_and(|t| t.stats().file_hashes > 0)
+    }
+
     /// Whether any check can hit.
     #[inline]
     pub fn is_on(&self) -> bool {

@@ -256,6 +256,16 @@ impl TxBuffers<'_> {
     }
 }
 
+/// True when some rule of `engine` compares file digests (`filemd5`, `filesha1`,
+/// `filesha256`): files are then hashed even without EVE `fileinfo` records.
+pub fn uses_file_hashes(engine: &rules::Engine) -> bool {
+    engine.rules.iter().any(|r| {
+        r.app
+            .iter()
+            .any(|a| matches!(a, AppMatch::File(rules::ir::FileMatch::Hash { .. })))
+    })
+}
+
 /// True when some rule of `engine` reads a JA3/JA3S buffer (Suricata then computes and logs
 /// the fingerprints).
 pub fn uses_ja3(engine: &rules::Engine) -> bool {
