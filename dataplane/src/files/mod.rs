@@ -61,7 +61,7 @@ pub struct FileCounters {
     pub closed: u64,
     /// `files.truncated`: files cut short (gap, flow end, error).
     pub truncated: u64,
-    /// `files.bytes`: file bytes hashed.
+    /// `files.bytes`: file bytes seen (gaps not counted).
     pub bytes: u64,
     /// `files.dropped_cap`: files not tracked, or dropped unlogged, because a cap was reached.
     pub dropped_cap: u64,
@@ -202,9 +202,9 @@ impl FileSet {
     pub fn append(&mut self, bytes: &[u8], ctr: &mut FileCounters) {
         if let Some(f) = self.current() {
             f.size += bytes.len() as u64;
+            ctr.bytes += bytes.len() as u64;
             if f.hashing && !f.gaps {
                 f.hashers.update(bytes);
-                ctr.bytes += bytes.len() as u64;
             }
         }
     }
