@@ -38,6 +38,8 @@ conformance-summary: unit
 	    awk '{printf "suricata-verify subset: %s of %d tests pass, %s skipped\n", $$1, $$1+$$3, $$5}'; \
 	  python3 ../shared/tools/sv_run.py -j 2 --alert-only --list ../shared/data/suricata-verify/tier2.txt --engine '$(SV_ENGINE)' 2>/dev/null | tail -1 | \
 	    awk '{printf "suricata-verify tier2 (alert checks): %s of %d tests pass, %s skipped\n", $$1, $$1+$$3, $$5}'; \
+	  python3 ../shared/tools/sv_run.py -j 2 --list ../shared/data/suricata-verify/extended.txt --engine '$(SV_ENGINE)' 2>/dev/null | tail -1 | \
+	    awk '{printf "suricata-verify extended: %s of %d tests pass, %s skipped\n", $$1, $$1+$$3, $$5}'; \
 	fi
 
 # Soak test (not part of `make test`): `osprey run` with ET Open on a looping capture for

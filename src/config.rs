@@ -59,6 +59,8 @@ pub struct Config {
     #[serde(default)]
     pub defrag: DefragSection,
     #[serde(default)]
+    pub files: FilesSection,
+    #[serde(default)]
     pub blocklist: BlocklistConfig,
     #[serde(default)]
     pub incidents: IncidentsConfig,
@@ -183,14 +185,27 @@ pub struct DefragSection {
     pub memcap_bytes: Option<usize>,
 }
 
-/// Reassembly and defragmentation limits, from `[stream]` and `[defrag]` or the command
-/// line, applied over a pipeline's defaults.
+/// `[files]`: file tracking (README "Files").
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilesSection {
+    /// Files open at once per worker (default 65,536); more are not tracked and count
+    /// `files.dropped_cap`.
+    pub max_open: Option<u64>,
+    /// Bytes of a file name kept (default 1,024).
+    pub max_name_bytes: Option<usize>,
+}
+
+/// Reassembly, defragmentation and file-tracking limits, from `[stream]`, `[defrag]` and
+/// `[files]` or the command line, applied over a pipeline's defaults.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Limits {
     pub stream_memcap: Option<usize>,
     pub stream_depth: Option<u64>,
     pub stream_bypass: Option<bool>,
     pub defrag_memcap: Option<usize>,
+    pub files_max_open: Option<u64>,
+    pub files_max_name: Option<usize>,
 }
 
 impl Limits {
@@ -201,6 +216,8 @@ impl Limits {
             stream_depth: self.stream_depth.or(under.stream_depth),
             stream_bypass: self.stream_bypass.or(under.stream_bypass),
             defrag_memcap: self.defrag_memcap.or(under.defrag_memcap),
+            files_max_open: self.files_max_open.or(under.files_max_open),
+            files_max_name: self.files_max_name.or(under.files_max_name),
         }
     }
 
@@ -218,6 +235,12 @@ impl Limits {
         if let Some(m) = self.defrag_memcap {
             p.decode.defrag.memcap = m;
         }
+        if let Some(n) = self.files_max_open {
+            p.app.files.max_open = n;
+        }
+        if let Some(n) = self.files_max_name {
+            p.app.files.max_name = n;
+        }
     }
 }
 
@@ -229,6 +252,8 @@ impl Config {
             stream_depth: self.stream.reassembly_depth_bytes,
             stream_bypass: self.stream.bypass,
             defrag_memcap: self.defrag.memcap_bytes,
+            files_max_open: self.files.max_open,
+            files_max_name: self.files.max_name_bytes,
         }
     }
 }
@@ -894,6 +919,27 @@ mod tests {
             e.to_string().contains("only allowed with mode = \"ports\""),
             "{e}"
         );
+    }
+
+    #[test]
+    fn files_section_sets_the_tracking_caps() {
+        let base = "[capture]\nmode = \"replay\"\npcap = \"x.pcap\"\n";
+        let cfg = Config::parse(
+            &format!("{base}[files]\nmax_open = 10\nmax_name_bytes = 64\n"),
+            "t",
+            Path::new("."),
+        )
+        .unwrap();
+        let mut p = dataplane::pipeline::PipelineConfig::default();
+        cfg.limits().apply(&mut p);
+        assert_eq!((p.app.files.max_open, p.app.files.max_name), (10, 64));
+        let e = Config::parse(
+            &format!("{base}[files]\nmax_opn = 1\n"),
+            "t",
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("max_opn"), "{e}");
     }
 
     #[test]

@@ -106,6 +106,10 @@ pub(crate) struct LimitArgs {
     /// fragment that does not fit is the `defrag-memcap` exception.
     #[arg(long)]
     defrag_memcap: Option<usize>,
+    /// Files tracked at once per worker (default: `[files]`, else 65,536); more are counted
+    /// `files.dropped_cap`.
+    #[arg(long)]
+    files_max_open: Option<u64>,
 }
 
 impl LimitArgs {
@@ -116,6 +120,8 @@ impl LimitArgs {
             stream_depth: self.stream_depth,
             stream_bypass: self.stream_bypass.then_some(true),
             defrag_memcap: self.defrag_memcap,
+            files_max_open: self.files_max_open,
+            files_max_name: None,
         };
         given.or(file.map(config::Config::limits).unwrap_or_default())
     }

@@ -13,6 +13,8 @@ use std::process::Command;
 const SUBSET_FLOOR: u32 = 89;
 /// Tests of `tier2.txt` (alert checks only) that must pass.
 const TIER2_FLOOR: u32 = 30;
+/// Tests of `extended.txt` (385 tests Suricata 8 passes, full EVE checks) that must pass.
+const EXTENDED_FLOOR: u32 = 64;
 
 fn run_list(list: &str, alert_only: bool) -> Option<(u32, u32, u32)> {
     let runner = vocab::testing::material(root().join("../shared/tools/sv_run.py"))?;
@@ -54,5 +56,13 @@ fn suricata_verify_tier2_alert_floor() {
     if let Some((pass, fail, skip)) = run_list("tier2.txt", true) {
         eprintln!("suricata-verify tier2 (alerts): {pass} pass, {fail} fail, {skip} skipped (floor {TIER2_FLOOR})");
         assert!(pass >= TIER2_FLOOR, "{pass} < floor {TIER2_FLOOR}");
+    }
+}
+
+#[test]
+fn suricata_verify_extended_floor() {
+    if let Some((pass, fail, skip)) = run_list("extended.txt", false) {
+        eprintln!("suricata-verify extended: {pass} pass, {fail} fail, {skip} skipped (floor {EXTENDED_FLOOR})");
+        assert!(pass >= EXTENDED_FLOOR, "{pass} < floor {EXTENDED_FLOOR}");
     }
 }

@@ -247,6 +247,8 @@ pub struct AppConfig {
     /// EVE app-layer records are written: a transaction is kept until it was logged
     /// ([`AppLayer::next_record`]), not only until it was inspected.
     pub eve_logging: bool,
+    /// File tracking caps ([`crate::files`]).
+    pub files: crate::files::FileLimits,
 }
 
 impl Default for AppConfig {
@@ -264,6 +266,7 @@ impl Default for AppConfig {
             websocket_max_payload: 64 * 1024,
             probe_max_bytes: 4096,
             eve_logging: false,
+            files: crate::files::FileLimits::default(),
         }
     }
 }
@@ -322,6 +325,8 @@ pub struct AppCounters {
     /// `app_layer.eve.unlogged`: transactions recycled (past a per-flow cap) before their EVE
     /// record was written.
     pub eve_unlogged: u64,
+    /// `files.*`: files the parsers carried.
+    pub files: crate::files::FileCounters,
 }
 
 impl CounterSet for AppCounters {
@@ -351,6 +356,7 @@ impl CounterSet for AppCounters {
         f("http.decompression_failed", self.http_decompression_failed);
         f("app_layer.events.dropped", self.events_dropped);
         f("app_layer.eve.unlogged", self.eve_unlogged);
+        self.files.visit(f);
     }
 }
 
@@ -459,7 +465,8 @@ impl AppLayer {
                         return Some(eve::TxRef::WebSocket { dir, id });
                     }
                 }
-                None
+                s.next_unlogged_file()
+                    .map(|(dir, id)| eve::TxRef::File { dir, id })
             }
             AppState::Dns(s) => s.next_unlogged().map(eve::TxRef::Dns),
             AppState::Tls(s) => s.take_due(at_end).then_some(eve::TxRef::Tls),

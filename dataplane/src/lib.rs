@@ -38,6 +38,7 @@ pub mod detect;
 pub mod dpdk;
 pub mod eve;
 pub mod export;
+pub mod files;
 pub mod filter;
 pub mod flow;
 pub mod inline;

@@ -46,6 +46,7 @@ pub fn check_text(text: &str) -> Result<(), String> {
                         vars: &vars,
                         classes: None,
                         validate_only: false,
+                        rule_dir: None,
                     },
                 ) {
                     let _ = e.to_string();

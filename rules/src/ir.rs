@@ -910,6 +910,123 @@ pub enum AppMatch {
         /// Record index; `None` for `all`/absent.
         index: Option<i32>,
     },
+    /// File keywords (`filename`, `fileext`, `filesize`, `filemd5`, ...): answered by the
+    /// files of the inspected transaction.
+    File(FileMatch),
+}
+
+/// A file keyword: true when some file of the transaction, in the inspected direction,
+/// satisfies it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileMatch {
+    /// `filename:[!]"text"`: the name contains `text` (any case), or with `!` does not.
+    Name {
+        /// Bytes looked for.
+        pattern: Vec<u8>,
+        /// `!`.
+        negated: bool,
+    },
+    /// `fileext:[!]"ext"`: the name's extension is `ext` (any case), or with `!` is not.
+    Ext {
+        /// Extension without the dot.
+        ext: Vec<u8>,
+        /// `!`.
+        negated: bool,
+    },
+    /// `filesize`: the size of a file that ended.
+    Size(NumCmp),
+    /// `filemd5`/`filesha1`/`filesha256:[!]list`: the digest of a complete file is (with `!`:
+    /// is not) in the list.
+    Hash {
+        /// `!`.
+        negated: bool,
+        /// The list, loaded when the rule was compiled.
+        #[serde(serialize_with = "serialize_list")]
+        list: std::sync::Arc<HashList>,
+    },
+    /// `filestore`: accepted; contents are not stored (`fileinfo.stored` stays false).
+    Store,
+}
+
+/// Digest algorithm of a hash list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HashKind {
+    /// 16 bytes.
+    Md5,
+    /// 20 bytes.
+    Sha1,
+    /// 32 bytes.
+    Sha256,
+}
+
+impl HashKind {
+    /// Digest length in bytes.
+    pub const fn digest_len(self) -> usize {
+        match self {
+            HashKind::Md5 => 16,
+            HashKind::Sha1 => 20,
+            HashKind::Sha256 => 32,
+        }
+    }
+}
+
+/// The digests of a hash-list file, sorted for lookup without allocation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HashList {
+    /// File the list came from.
+    pub path: String,
+    /// Algorithm.
+    pub kind: HashKind,
+    digests: Vec<Vec<u8>>,
+}
+
+impl HashList {
+    /// A list of `digests` (each `kind.len()` bytes) read from `path`.
+    pub fn new(path: String, kind: HashKind, mut digests: Vec<Vec<u8>>) -> HashList {
+        digests.sort_unstable();
+        digests.dedup();
+        HashList {
+            path,
+            kind,
+            digests,
+        }
+    }
+    /// `digest` is listed.
+    pub fn contains(&self, digest: &[u8]) -> bool {
+        self.digests
+            .binary_search_by(|d| d.as_slice().cmp(digest))
+            .is_ok()
+    }
+    /// Digests listed.
+    pub fn len(&self) -> usize {
+        self.digests.len()
+    }
+    /// No digest listed.
+    pub fn is_empty(&self) -> bool {
+        self.digests.is_empty()
+    }
+}
+
+impl std::hash::Hash for HashList {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.path.hash(h);
+        self.digests.len().hash(h);
+    }
+}
+
+fn serialize_list<S: serde::Serializer>(
+    l: &std::sync::Arc<HashList>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    l.serialize(s)
+}
+
+impl Serialize for HashList {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.path)
+    }
 }
 
 /// `tag:session|host,count,metric[,direction]`.

@@ -462,6 +462,9 @@ fn process(file: &str, text: &str, opts: &LoadOptions) -> Vec<Outcome> {
         vars: &opts.vars,
         classes: opts.classes.as_ref(),
         validate_only: opts.validate_only || opts.check_only,
+        rule_dir: Path::new(file)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty()),
     };
     for rt in split_rules(file, text) {
         let ast = match parse_rule(&rt.text) {
@@ -610,6 +613,50 @@ mod tests {
         let mut l = Loader::new(LoadOptions::default());
         l.add_str("t.rules", text);
         l.finish()
+    }
+
+    #[test]
+    fn hash_lists_are_read_beside_the_rule_file_and_bad_lines_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let md5 = "900150983cd24fb0d6963f7d28e17f72";
+        std::fs::write(
+            dir.path().join("good.md5"),
+            format!("# list\n\n{md5} abc\n"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("bad.md5"), format!("{md5}\nnot-a-digest\n")).unwrap();
+        let rules = dir.path().join("t.rules");
+        std::fs::write(
+            &rules,
+            concat!(
+                "alert http any any -> any any (filemd5:good.md5; filestore; sid:1;)\n",
+                "alert http any any -> any any (msg:\"x\"; filemd5:!bad.md5; sid:2;)\n",
+                "alert http any any -> any any (filesha256:missing.sha256; sid:3;)\n",
+            ),
+        )
+        .unwrap();
+        let rs = load_files(&[&rules], LoadOptions::default()).expect("loads");
+        assert_eq!((rs.report.loaded, rs.report.failed), (1, 2));
+        let d = &rs.report.diagnostics[0];
+        let text = d.to_string();
+        assert_eq!((d.line, d.col), (2, 41), "{text}");
+        assert!(
+            text.contains("bad.md5:2: `not-a-digest` is not a 32-character hex digest"),
+            "{text}"
+        );
+        let text = rs.report.diagnostics[1].to_string();
+        assert!(text.contains("missing.sha256"), "{text}");
+        let ir::AppMatch::File(ir::FileMatch::Hash { negated, list }) = &rs.rules[0].ir.app[0]
+        else {
+            panic!("no hash match: {:?}", rs.rules[0].ir.app)
+        };
+        assert!(!negated && list.len() == 1 && list.contains(&hex_bytes(md5)));
+    }
+
+    fn hex_bytes(h: &str) -> Vec<u8> {
+        (0..h.len() / 2)
+            .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! EVE JSON, Suricata's event format, written directly into reused memory: the one writer of
 //! every EVE record Osprey produces (`alert`, `flow`, `http`, `dns`, `tls`, `websocket`,
-//! `anomaly`, `stats`), whether a worker renders it or the control plane does, so `osprey run`
+//! `fileinfo`, `anomaly`, `stats`), whether a worker renders it or the control plane does, so `osprey run`
 //! and `osprey replay` write the same records.
 //!
 //! A record is built as `Json::new(buf)` → [`Json::envelope`] (the common fields every EVE
@@ -340,6 +340,95 @@ impl<'o> Json<'o> {
     }
 }
 
+/// How a tracked file ended, as EVE's `fileinfo.state` names it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum FileState {
+    /// Still receiving data (written only for records taken before the end).
+    #[default]
+    Open,
+    /// Complete as the protocol delimited it.
+    Closed,
+    /// Cut short: a gap, the flow's end, or a cap.
+    Truncated,
+    /// The protocol reported an error for the file.
+    Error,
+}
+
+impl FileState {
+    /// The `state` value Suricata writes.
+    pub const fn name(self) -> &'static str {
+        match self {
+            FileState::Open => "UNKNOWN",
+            FileState::Closed => "CLOSED",
+            FileState::Truncated => "TRUNCATED",
+            FileState::Error => "ERROR",
+        }
+    }
+}
+
+/// The content of a `fileinfo` object (Suricata's `EveFileInfo`): what every protocol that
+/// carries files reports about one of them.
+#[derive(Clone, Copy, Debug)]
+pub struct FileInfo<'a> {
+    /// Name as the protocol gave it.
+    pub filename: &'a [u8],
+    /// Part of the file was never seen.
+    pub gaps: bool,
+    /// How it ended.
+    pub state: FileState,
+    /// Digests when computed (MD5 and SHA-1 are written for closed files only, as Suricata
+    /// does; SHA-256 for any state).
+    pub md5: Option<&'a [u8; 16]>,
+    /// SHA-1.
+    pub sha1: Option<&'a [u8; 20]>,
+    /// SHA-256.
+    pub sha256: Option<&'a [u8; 32]>,
+    /// Contents were stored.
+    pub stored: bool,
+    /// Bytes tracked (gaps included).
+    pub size: u64,
+    /// Transaction of the protocol that carried the file.
+    pub tx_id: u64,
+}
+
+impl Json<'_> {
+    /// A field holding `v` as lowercase hex.
+    pub fn hex(&mut self, name: &str, v: &[u8]) -> &mut Self {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        self.key(name);
+        self.out.push(b'"');
+        for b in v {
+            self.out.push(DIGITS[usize::from(b >> 4)]);
+            self.out.push(DIGITS[usize::from(b & 15)]);
+        }
+        self.out.push(b'"');
+        self
+    }
+
+    /// The `fileinfo` object, field for field in Suricata 8's order.
+    pub fn fileinfo(&mut self, f: &FileInfo<'_>) -> &mut Self {
+        self.object("fileinfo");
+        self.bytes("filename", f.filename);
+        self.bool("gaps", f.gaps);
+        self.str("state", f.state.name());
+        if f.state == FileState::Closed {
+            if let Some(h) = f.md5 {
+                self.hex("md5", h);
+            }
+            if let Some(h) = f.sha1 {
+                self.hex("sha1", h);
+            }
+        }
+        if let Some(h) = f.sha256 {
+            self.hex("sha256", h);
+        }
+        self.bool("stored", f.stored);
+        self.u64("size", f.size);
+        self.u64("tx_id", f.tx_id);
+        self.close()
+    }
+}
+
 /// Appends `v` in decimal (without the formatting machinery: numbers are most of a record's
 /// fields).
 pub fn write_u64(out: &mut Vec<u8>, mut v: u64) {
@@ -489,6 +578,46 @@ pub fn write_stats<'n>(
 mod tests {
     use super::*;
     use std::net::Ipv4Addr;
+
+    #[test]
+    fn fileinfo_as_suricata_writes_it() {
+        let mut out = Vec::new();
+        let md5 = [0xabu8; 16];
+        let sha256 = [0x01u8; 32];
+        let mut f = FileInfo {
+            filename: b"/a \"b\".txt",
+            gaps: false,
+            state: FileState::Closed,
+            md5: Some(&md5),
+            sha1: None,
+            sha256: Some(&sha256),
+            stored: false,
+            size: 12,
+            tx_id: 3,
+        };
+        let mut j = Json::new(&mut out);
+        j.fileinfo(&f);
+        j.end();
+        let v: String = String::from_utf8(out.clone()).unwrap();
+        assert_eq!(
+            v,
+            format!(
+                "{{\"fileinfo\":{{\"filename\":\"/a \\\"b\\\".txt\",\"gaps\":false,\"state\":\"CLOSED\",\"md5\":\"{}\",\"sha256\":\"{}\",\"stored\":false,\"size\":12,\"tx_id\":3}}}}",
+                "ab".repeat(16),
+                "01".repeat(32)
+            )
+        );
+        // MD5 and SHA-1 only for closed files.
+        f.state = FileState::Truncated;
+        f.gaps = true;
+        out.clear();
+        let mut j = Json::new(&mut out);
+        j.fileinfo(&f);
+        j.end();
+        let v = String::from_utf8(out).unwrap();
+        assert!(v.contains("\"state\":\"TRUNCATED\"") && v.contains("\"gaps\":true"));
+        assert!(!v.contains("md5") && v.contains("sha256"));
+    }
 
     fn env(proto: u8) -> Envelope<'static> {
         Envelope {

@@ -51,6 +51,13 @@ pub enum TxRef {
         /// [`WsFrame::id`].
         id: u64,
     },
+    /// A file that ended ([`crate::files::TrackedFile::id`] in direction `dir`).
+    File {
+        /// Direction the file travelled.
+        dir: Direction,
+        /// Its sequence number in that direction.
+        id: u64,
+    },
 }
 
 impl TxRef {
@@ -61,6 +68,7 @@ impl TxRef {
             TxRef::Dns(_) => "dns",
             TxRef::Tls => "tls",
             TxRef::WebSocket { .. } => "websocket",
+            TxRef::File { .. } => "fileinfo",
         }
     }
 }
@@ -116,6 +124,23 @@ pub fn write_app_record(
             let mut j = Json::new(out);
             j.envelope(&e);
             write_websocket(&mut j, f);
+            j.end();
+        }
+        (TxRef::File { dir, id }, AppState::Http(s)) => {
+            let Some(f) = s.files(dir).get(id) else {
+                return false;
+            };
+            // Suricata writes a file's record in the direction it travelled.
+            if dir == Direction::ToClient {
+                reversed(&mut e);
+            }
+            let mut j = Json::new(out);
+            j.envelope(&e);
+            if let Some(tx) = s.tx(f.tx_id) {
+                write_http(&mut j, tx);
+            }
+            j.str("app_proto", app.proto().name());
+            j.fileinfo(&f.info());
             j.end();
         }
         _ => return false,

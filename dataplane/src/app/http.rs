@@ -29,6 +29,8 @@ use std::ops::Range;
 use self::body::{BodyDecoder, Coding, Decompressor, Framing, Inflate};
 use super::websocket::WsParser;
 use super::{AppConfig, AppCounters, AppError, AppEvent, Direction, EventSet, Progress};
+use crate::files::multipart::{self, Multipart};
+use crate::files::{FileSet, FileState};
 use crate::time::Timestamp;
 
 pub(crate) fn uri_hex(c: u8) -> Option<u8> {
@@ -361,6 +363,12 @@ pub struct HttpState {
     eve_logging: bool,
     /// Id of the next WebSocket frame, either direction.
     ws_next_id: u64,
+    /// Files the bodies carry, per direction ([`crate::files`]): every response body with
+    /// content, `PUT` request bodies and the file parts of multipart request bodies, as
+    /// Suricata tracks them.
+    files: [FileSet; 2],
+    /// The multipart request body being parsed into files.
+    upload: Multipart,
 }
 
 impl HttpState {
@@ -376,7 +384,22 @@ impl HttpState {
             max_txs: cfg.http_max_txs.max(1),
             eve_logging: cfg.eve_logging,
             ws_next_id: 0,
+            files: [FileSet::new(cfg.eve_logging), FileSet::new(cfg.eve_logging)],
+            upload: Multipart::default(),
         }
+    }
+
+    /// The files of `dir`.
+    pub fn files(&self, dir: Direction) -> &FileSet {
+        &self.files[dir.index()]
+    }
+
+    /// The oldest closed file of either direction whose `fileinfo` record is due, marked
+    /// logged: `(direction, file sequence number)`.
+    pub(crate) fn next_unlogged_file(&mut self) -> Option<(Direction, u64)> {
+        [Direction::ToServer, Direction::ToClient]
+            .into_iter()
+            .find_map(|d| self.files[d.index()].next_unlogged().map(|id| (d, id)))
     }
 
     /// Open transactions, oldest first.
@@ -387,6 +410,11 @@ impl HttpState {
     /// Mutable transactions (to take change bits).
     pub fn txs_mut(&mut self) -> impl Iterator<Item = &mut HttpTx> {
         self.txs.iter_mut()
+    }
+
+    /// Mutable transactions beside the files they carry (detection reads both at once).
+    pub fn txs_mut_with_files(&mut self) -> (impl Iterator<Item = &mut HttpTx>, &[FileSet; 2]) {
+        (self.txs.iter_mut(), &self.files)
     }
 
     /// The transaction with `id`, if still open.
@@ -425,11 +453,12 @@ impl HttpState {
     /// logging is on, logged.
     pub fn retire_inspected(&mut self) {
         let need_log = self.eve_logging;
-        while self
-            .txs
-            .front()
-            .is_some_and(|t| t.is_complete() && t.changes == 0 && (t.logged || !need_log))
-        {
+        let files = &self.files;
+        while self.txs.front().is_some_and(|t| {
+            t.is_complete()
+                && t.changes == 0
+                && (!need_log || (t.logged && !files.iter().any(|f| f.unlogged_of(t.id))))
+        }) {
             if let Some(t) = self.txs.pop_front() {
                 self.pool.push(t);
             }
@@ -626,7 +655,7 @@ impl HttpState {
             self.dirs[dir.index()].hdr = hdr;
             return false;
         };
-        self.headers_into(cfg, dir, id, pos, &mut hdr, events)
+        self.headers_into(cfg, dir, id, pos, &mut hdr, events, ctr)
     }
 
     /// The transaction the message starting in `dir` belongs to: the one its line opened, a
@@ -691,6 +720,7 @@ impl HttpState {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn headers_into(
         &mut self,
         cfg: &AppConfig,
@@ -699,6 +729,7 @@ impl HttpState {
         pos: usize,
         hdr: &mut Vec<u8>,
         events: &mut EventSet,
+        ctr: &mut AppCounters,
     ) -> bool {
         let tx = &mut self.txs[pos];
         let framing;
@@ -767,7 +798,47 @@ impl HttpState {
         } else {
             d.body = BodyDecoder::new(framing);
             d.phase = Phase::Body;
+            self.open_file(cfg, dir, pos, ctr);
             false
+        }
+    }
+
+    /// A body starts: a response's, or a `PUT` request's, is a file named by its
+    /// `Content-Disposition` or else the path of the normalized request URI (libhtp's
+    /// `parsed_uri->path`, percent-decoded).
+    fn open_file(&mut self, cfg: &AppConfig, dir: Direction, pos: usize, ctr: &mut AppCounters) {
+        let tx = &self.txs[pos];
+        let msg = match dir {
+            Direction::ToServer if tx.method().eq_ignore_ascii_case(b"PUT") => &tx.request,
+            Direction::ToServer => {
+                // Other request bodies carry files only as multipart parts.
+                let b = tx
+                    .request
+                    .header(b"content-type")
+                    .and_then(multipart::boundary);
+                if let Some(b) = b {
+                    self.upload.start(b, tx.id);
+                }
+                return;
+            }
+            Direction::ToClient => &tx.response,
+        };
+        let name = msg
+            .header(b"content-disposition")
+            .and_then(crate::files::name::content_disposition_filename)
+            .unwrap_or_else(|| crate::files::name::uri_path(tx.uri()));
+        self.files[dir.index()].open(name, tx.id, &cfg.files, &mut ctr.files);
+    }
+
+    /// Ends `dir`'s file, if one is open: `state` unless it carried nothing.
+    fn close_file(&mut self, dir: Direction, state: FileState, ctr: &mut AppCounters) {
+        let f = &mut self.files[dir.index()];
+        if dir == Direction::ToServer {
+            // A part the body's end left open was cut short.
+            self.upload.end(f, &mut ctr.files);
+        }
+        if !f.forget_empty(&mut ctr.files) {
+            f.close(state, &mut ctr.files);
         }
     }
 
@@ -810,6 +881,11 @@ impl HttpState {
         let mut decoder = d.body;
         let mut decomp = d.decomp.take();
         let mut inflate = Inflate::Ok;
+        let file = &mut self.files[dir.index()];
+        let file_ctr = &mut ctr.files;
+        let mut upload =
+            (dir == Direction::ToServer && self.upload.is_active()).then_some(&mut self.upload);
+        let limits = &cfg.files;
         let step = {
             let mut msg = pos.map(|p| {
                 let tx = &mut self.txs[p];
@@ -823,6 +899,10 @@ impl HttpState {
                     return;
                 };
                 let mut store = |bytes: &[u8]| {
+                    match upload.as_deref_mut() {
+                        Some(u) => u.feed(bytes, file, limits, file_ctr),
+                        None => file.append(bytes, file_ctr),
+                    }
                     m.body_len += bytes.len() as u64;
                     let room = limit.saturating_sub(m.body.len());
                     if bytes.len() > room {
@@ -885,12 +965,14 @@ impl HttpState {
             d.decomp = None;
             // Resync scans on from the bad byte, so where chunks end does not matter.
             d.last = data[..step.consumed].last().copied().unwrap_or(d.last);
+            self.close_file(dir, FileState::Truncated, ctr);
             self.complete_msg(dir, id);
             return step.consumed;
         }
         if step.complete {
             d.phase = Phase::Headers;
             d.decomp = None;
+            self.close_file(dir, FileState::Closed, ctr);
             self.complete_msg(dir, id);
         }
         step.consumed
@@ -975,6 +1057,7 @@ impl HttpState {
                         // The body continues after the hole; keep its framing.
                         d.body = BodyDecoder::new(Framing::Length(rem - len));
                         d.decomp = None;
+                        self.files[dir.index()].gap(len);
                         let id = d.tx;
                         if let Some(tx) = id.and_then(|id| self.tx_mut(id)) {
                             let m = match dir {
@@ -990,12 +1073,24 @@ impl HttpState {
                 }
                 if d.body.framing() == Framing::UntilClose {
                     d.decomp = None;
+                    self.files[dir.index()].gap(len);
                     return;
                 }
+                // The file ends where its framing said; a longer hole reaches past it.
+                let in_file = match d.body.framing() {
+                    Framing::Length(rem) => len.min(rem),
+                    _ => len,
+                };
                 let id = d.tx;
                 d.phase = Phase::Resync;
                 d.decomp = None;
                 d.last = 0;
+                let f = &mut self.files[dir.index()];
+                f.gap(in_file);
+                f.close(FileState::Truncated, &mut ctr.files);
+                if dir == Direction::ToServer {
+                    self.upload.end(f, &mut ctr.files);
+                }
                 if let Some(id) = id {
                     self.complete_msg(dir, id);
                 }
@@ -1030,11 +1125,19 @@ impl HttpState {
         let d = &mut self.dirs[dir.index()];
         if d.phase == Phase::Body {
             if let Some(id) = d.tx {
+                // Only a body delimited by the close is complete at the close.
+                let state = match d.body.framing() {
+                    Framing::UntilClose => FileState::Closed,
+                    _ => FileState::Truncated,
+                };
                 d.phase = Phase::Headers;
                 d.decomp = None;
+                self.close_file(dir, state, ctr);
                 self.complete_msg(dir, id);
             }
         }
+        // Whatever is still open ends with the flow.
+        self.close_file(dir, FileState::Truncated, ctr);
     }
 }
 

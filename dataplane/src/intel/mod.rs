@@ -46,6 +46,9 @@ pub enum Field {
     Ja4,
     HttpHost,
     HttpUrl,
+    FileMd5,
+    FileSha1,
+    FileSha256,
 }
 
 impl Field {
@@ -64,6 +67,9 @@ impl Field {
             Field::Ja4 => "ja4.hash",
             Field::HttpHost => "http.host",
             Field::HttpUrl => "http.url",
+            Field::FileMd5 => "fileinfo.md5",
+            Field::FileSha1 => "fileinfo.sha1",
+            Field::FileSha256 => "fileinfo.sha256",
         }
     }
 }
@@ -131,6 +137,13 @@ impl Matcher {
     /// Runs `table` from now on (between bursts).
     pub fn set_table(&mut self, table: Arc<Table>) {
         self.table = (!table.is_empty()).then_some(table);
+    }
+
+    /// Whether the table holds file-hash indicators (files are then hashed).
+    pub fn wants_file_hashes(&self) -> bool {
+        self.table
+            .as_ref()
+            .is_some_and(|t| t.stats().file_hashes > 0)
     }
 
     /// Whether any check can hit.
@@ -216,7 +229,34 @@ impl Matcher {
                 }
                 self.url(t, at, tx.host().unwrap_or_default(), tx.uri_raw(), emit);
             }
+            (TxRef::File { dir, id }, AppState::Http(s)) => {
+                if let Some(d) = s.files(dir).get(id).and_then(|f| f.digests()) {
+                    self.file_digests(t, at, d, emit);
+                }
+            }
             _ => {}
+        }
+    }
+
+    /// A file's digests, as lowercase hex (STIX `file:hashes.'MD5'|'SHA-1'|'SHA-256'`).
+    fn file_digests(
+        &mut self,
+        t: &Table,
+        at: At<'_>,
+        d: &crate::files::Digests,
+        emit: &mut dyn FnMut(&[u8]),
+    ) {
+        let mut hex = [0u8; 64];
+        for (kind, field, bytes) in [
+            (ValueKind::FileMd5, Field::FileMd5, &d.md5[..]),
+            (ValueKind::FileSha1, Field::FileSha1, &d.sha1[..]),
+            (ValueKind::FileSha256, Field::FileSha256, &d.sha256[..]),
+        ] {
+            for (i, b) in bytes.iter().enumerate() {
+                hex[2 * i] = HEX[usize::from(b >> 4)];
+                hex[2 * i + 1] = HEX[usize::from(b & 15)];
+            }
+            self.exact(t, at, kind, field, &hex[..2 * bytes.len()], emit);
         }
     }
 

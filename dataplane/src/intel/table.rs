@@ -37,7 +37,9 @@ pub struct TableStats {
     pub urls: u64,
     pub cert_hashes: u64,
     pub fingerprints: u64,
-    /// Lookups no traffic field carries yet (file hashes, certificate MD5): kept, never hit.
+    /// File digests (MD5, SHA-1, SHA-256 of tracked files).
+    pub file_hashes: u64,
+    /// Lookups no traffic field carries yet (certificate MD5): kept, never hit.
     pub not_on_traffic: u64,
 }
 
@@ -78,6 +80,9 @@ pub enum ValueKind {
     Ja3,
     Ja3s,
     Ja4,
+    FileMd5,
+    FileSha1,
+    FileSha256,
 }
 
 /// An indicator set compiled for the workers.
@@ -89,7 +94,7 @@ pub struct Table {
     v4: Prefixes,
     v6: Prefixes,
     domains: Names,
-    values: [Names; 6],
+    values: [Names; VALUE_KINDS],
     stats: TableStats,
 }
 
@@ -154,7 +159,16 @@ impl Table {
                     stats.fingerprints += 1;
                     names.push(name(ValueKind::Ja4 as u8, h));
                 }
-                Observable::CertHash(HashAlg::Md5, _) | Observable::FileHash(..) => {
+                Observable::FileHash(alg, h) => {
+                    stats.file_hashes += 1;
+                    let kind = match alg {
+                        HashAlg::Md5 => ValueKind::FileMd5,
+                        HashAlg::Sha1 => ValueKind::FileSha1,
+                        HashAlg::Sha256 => ValueKind::FileSha256,
+                    };
+                    names.push(name(kind as u8, h));
+                }
+                Observable::CertHash(HashAlg::Md5, _) => {
                     stats.not_on_traffic += 1;
                 }
             }
@@ -180,7 +194,8 @@ impl Table {
                 .collect();
         }
         let mut domains = Names::with_hasher(hasher.clone());
-        let mut values: [Names; 6] = std::array::from_fn(|_| Names::with_hasher(hasher.clone()));
+        let mut values: [Names; VALUE_KINDS] =
+            std::array::from_fn(|_| Names::with_hasher(hasher.clone()));
         for ((kind, key), run) in runs(&names, &mut entries) {
             let map = match kind {
                 DOMAIN => &mut domains,
@@ -294,8 +309,11 @@ impl Table {
     }
 }
 
+/// Number of [`ValueKind`]s.
+const VALUE_KINDS: usize = 9;
+
 /// Map kind of domains beside the [`ValueKind`]s.
-const DOMAIN: u8 = 6;
+const DOMAIN: u8 = VALUE_KINDS as u8;
 
 /// Groups sorted `(key, entry)` pairs: appends each group's entries to `entries` and yields
 /// the key with its run.

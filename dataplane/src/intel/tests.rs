@@ -149,3 +149,45 @@ fn an_empty_table_turns_matching_off() {
     assert!(!m.is_on());
     assert!(!Matcher::new(None).is_on());
 }
+
+#[test]
+fn file_hash_indicators_hit_tracked_files() {
+    // SHA-256 of "abc" (FIPS 180-2), as a STIX file indicator.
+    let sha = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    let bundle = format!(
+        r#"{{"type": "bundle", "id": "bundle--f", "objects": [
+          {{"type": "indicator", "id": "indicator--file", "pattern": "[file:hashes.'SHA-256' = '{sha}']",
+           "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00Z"}}]}}"#
+    );
+    let mut s = stix::IntelSet::new();
+    s.add_text("files.json", bundle.as_bytes()).unwrap();
+    let table = Table::compile(s.compile(0));
+    assert_eq!(table.stats().file_hashes, 1);
+    let mut m = Matcher::new(Some(Arc::new(table)));
+    let t = tuple("192.0.2.1", 40000, "192.0.2.80", 80, 6);
+    let cfg = AppConfig {
+        eve_logging: true,
+        ..AppConfig::default()
+    };
+    let mut hits = Vec::new();
+    for body in ["abc", "abd"] {
+        let mut app = AppLayer::new(Transport::Tcp, 40000, 80);
+        let mut ctr = AppCounters::default();
+        let resp = format!("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n{body}");
+        app.on_stream(
+            &cfg,
+            Direction::ToServer,
+            b"GET /f HTTP/1.1\r\nHost: h\r\n\r\n",
+            NOW,
+            &mut ctr,
+        );
+        app.on_stream(&cfg, Direction::ToClient, resp.as_bytes(), NOW, &mut ctr);
+        while let Some(r) = app.next_record() {
+            hits.extend(records(&mut m, |m, e| m.transaction(at(&t), &app, r, e)));
+        }
+    }
+    assert_eq!(hits.len(), 1, "only the listed file: {hits:?}");
+    assert_eq!(hits[0]["intel"]["matched_field"], "fileinfo.sha256");
+    assert_eq!(hits[0]["intel"]["matched_value"], sha);
+    assert_eq!(hits[0]["intel"]["indicator_id"], "indicator--file");
+}

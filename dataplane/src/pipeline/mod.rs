@@ -35,6 +35,7 @@ mod bypass;
 mod context;
 pub mod evidence;
 mod exception;
+mod file_match;
 mod flow_end;
 mod flow_state;
 mod packet_inspect;
@@ -113,6 +114,10 @@ pub struct Pipeline {
     /// Everything after decoding, apart from the decoder that the packet being processed
     /// borrows.
     st: Stages,
+    /// EVE app-layer records (`fileinfo` among them) are written.
+    eve_logging: bool,
+    /// The engine has `filemd5`/`filesha1`/`filesha256` rules.
+    hash_rules: bool,
 }
 
 /// The stages after decoding and their reused scratch.
@@ -186,7 +191,7 @@ impl Pipeline {
             Some(e) => Some(Detector::new(e.clone(), cfg.detect)?),
             None => None,
         };
-        Ok(Pipeline {
+        let mut p = Pipeline {
             link,
             decoder,
             st: Stages {
@@ -223,7 +228,21 @@ impl Pipeline {
                 blocks: Blocks::new(cfg.blocklist.clone(), cfg.detect.inline),
                 evidence: evidence::Evidence::new(&cfg.evidence),
             },
-        })
+            eve_logging: cfg.app.eve_logging,
+            hash_rules: cfg
+                .engine
+                .as_deref()
+                .is_some_and(tx_buffers::uses_file_hashes),
+        };
+        p.decide_file_hashing();
+        Ok(p)
+    }
+
+    /// Files are hashed only when something reads the digests: EVE `fileinfo` records, a
+    /// `filemd5`-style rule, file-hash indicators.
+    fn decide_file_hashing(&mut self) {
+        self.st.app_cfg.files.hash =
+            self.eve_logging || self.hash_rules || self.st.intel.wants_file_hashes();
     }
 
     /// Swaps the detection engine between bursts (hot reload). A pipeline started without
@@ -234,6 +253,10 @@ impl Pipeline {
     ) -> Result<(), crate::detect::DetectError> {
         let want_lines = tx_buffers::uses_header_lines(&engine);
         let ja3 = tx_buffers::uses_ja3(&engine);
+        if self.st.detector.is_some() {
+            self.hash_rules = tx_buffers::uses_file_hashes(&engine);
+            self.decide_file_hashing();
+        }
         let st = &mut self.st;
         match st.detector.as_mut() {
             Some(d) => {
@@ -250,6 +273,7 @@ impl Pipeline {
     /// Runs `table`'s indicators from the next packet on (between bursts).
     pub fn set_intel(&mut self, table: Arc<crate::intel::Table>) {
         self.st.intel.set_table(table);
+        self.decide_file_hashing();
     }
 
     /// Swaps the block list between bursts.

@@ -83,6 +83,8 @@ pub struct TxBuffers<'a> {
     pub payload: &'a [u8],
     /// The flow's parser anomalies (`app-layer-event`).
     pub events: &'a EventSet,
+    /// The files of the inspected direction (file keywords look at the transaction's).
+    pub files: Option<&'a crate::files::FileSet>,
 }
 
 /// The app layer's buffer id of a rule buffer and the side it is read from (`None`: the
@@ -236,6 +238,11 @@ impl TxBuffers<'_> {
             (AppMatch::Event(name), _) => {
                 AppEvent::from_name(name.trim()).is_some_and(|e| self.events.contains(e))
             }
+            (AppMatch::File(m), TxRef::Http(tx)) => self.files.is_some_and(|files| {
+                files
+                    .iter()
+                    .any(|f| f.tx_id == tx.id && super::file_match::matches(m, f))
+            }),
             (AppMatch::TlsVersion(name), TxRef::Tls(info)) => {
                 let v = if info.version != 0 {
                     info.version
@@ -247,6 +254,16 @@ impl TxBuffers<'_> {
             _ => false,
         }
     }
+}
+
+/// True when some rule of `engine` compares file digests (`filemd5`, `filesha1`,
+/// `filesha256`): files are then hashed even without EVE `fileinfo` records.
+pub fn uses_file_hashes(engine: &rules::Engine) -> bool {
+    engine.rules.iter().any(|r| {
+        r.app
+            .iter()
+            .any(|a| matches!(a, AppMatch::File(rules::ir::FileMatch::Hash { .. })))
+    })
 }
 
 /// True when some rule of `engine` reads a JA3/JA3S buffer (Suricata then computes and logs
@@ -349,7 +366,24 @@ mod tests {
             lines: &lines,
             payload: b"",
             events: &EventSet::default(),
+            files: Some(s.files(Direction::ToClient)),
         };
+        // The response body is the transaction's file, named by the request path.
+        let file = |m| AppMatch::File(m);
+        let ext = |e: &[u8]| {
+            file(rules::ir::FileMatch::Ext {
+                ext: e.to_vec(),
+                negated: false,
+            })
+        };
+        assert!(!b.app_match(&ext(b"pdf")));
+        let name = rules::ir::FileMatch::Name {
+            pattern: b"/AA".to_vec(),
+            negated: false,
+        };
+        assert!(b.app_match(&file(name)));
+        let size = rules::keyword::uint::parse_cmp("3", 9).unwrap();
+        assert!(b.app_match(&file(rules::ir::FileMatch::Size(size))));
         // One-sided buffers answer whatever side is inspected.
         assert_eq!(b.buffer(Buffer::HttpUriRaw, 0), Some(&b"/a%41"[..]));
         assert_eq!(b.buffer(Buffer::HttpUri, 0), Some(&b"/aA"[..]));
@@ -394,6 +428,7 @@ mod tests {
             lines: &lines,
             payload: b"",
             events: &EventSet::default(),
+            files: None,
         };
         let eq = |a| NumCmp {
             op: CmpOp::Eq,

@@ -69,6 +69,18 @@ struct TxRun<'r, 'a, 'p> {
 impl TxRun<'_, '_, '_> {
     /// One inspection of `tx` in direction `d`, its alerts keyed by `key`.
     fn run(&mut self, lines: &HeaderLines, tx: TxRef<'_>, key: u64, d: app::Direction) {
+        self.run_with_files(lines, tx, key, d, None);
+    }
+
+    /// [`TxRun::run`] with the files of direction `d` for the file keywords.
+    fn run_with_files(
+        &mut self,
+        lines: &HeaderLines,
+        tx: TxRef<'_>,
+        key: u64,
+        d: app::Direction,
+        files: Option<&crate::files::FileSet>,
+    ) {
         let same = (d == app::Direction::ToServer) == (self.pass.dir == flow::Direction::ToServer);
         // Only a transaction of the other direction needs the packet turned around.
         let turned_pkt;
@@ -94,6 +106,7 @@ impl TxRun<'_, '_, '_> {
             lines,
             payload: p.payload,
             events: &self.app_events,
+            files,
         };
         let tx_id = Some(match tx {
             TxRef::Http(t) => t.id,
@@ -133,7 +146,8 @@ impl TxRun<'_, '_, '_> {
         if self.pass.covers(app::Direction::ToClient) {
             mask |= RESP | change::RESPONSE_LINE;
         }
-        for tx in s.txs_mut() {
+        let (txs, files) = s.txs_mut_with_files();
+        for tx in txs {
             let ch = tx.changes & mask;
             tx.changes &= !mask;
             if ch == 0 && !flush {
@@ -150,11 +164,14 @@ impl TxRun<'_, '_, '_> {
             } else {
                 txi.lines.clear();
             }
-            if req {
-                self.run(&txi.lines, TxRef::Http(tx), tx.id, app::Direction::ToServer);
-            }
-            if resp {
-                self.run(&txi.lines, TxRef::Http(tx), tx.id, app::Direction::ToClient);
+            for (go, d) in [
+                (req, app::Direction::ToServer),
+                (resp, app::Direction::ToClient),
+            ] {
+                if go {
+                    let f = Some(&files[d.index()]);
+                    self.run_with_files(&txi.lines, TxRef::Http(tx), tx.id, d, f);
+                }
             }
         }
         if s.upgraded_to_websocket() {

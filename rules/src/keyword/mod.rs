@@ -6,6 +6,7 @@
 //! implemented here makes [`lower`] fail with [`LowerErrorKind::Unsupported`], so a rule is
 //! never loaded with part of its meaning silently dropped.
 
+pub mod file;
 pub mod flow;
 pub mod header;
 pub mod meta;
@@ -57,6 +58,9 @@ pub struct LowerCtx<'a> {
     /// The rules are validated, not run: `pcre` expressions are compiled without PCRE2's JIT
     /// (whose machine code is most of a compiled expression's memory) and not kept.
     pub validate_only: bool,
+    /// Directory of the rule file: relative paths of keyword files (`filemd5` lists) start
+    /// there; `None`: the working directory.
+    pub rule_dir: Option<&'a std::path::Path>,
 }
 
 /// Splits a keyword value on commas, trimming each part.
@@ -645,6 +649,31 @@ impl Lowering<'_> {
                     return Err(inv(format!("invalid decode-event `{e}`")));
                 }
                 self.rule.decode_events.push(e.to_string());
+            }
+            "filename" => {
+                let m = file::filename(o.need()?).map_err(inv)?;
+                self.rule.app.push(AppMatch::File(m));
+            }
+            "fileext" => {
+                let m = file::fileext(o.need()?).map_err(inv)?;
+                self.rule.app.push(AppMatch::File(m));
+            }
+            "filesize" => {
+                let m = file::filesize(o.need()?).map_err(inv)?;
+                self.rule.app.push(AppMatch::File(m));
+            }
+            "filemd5" | "filesha1" | "filesha256" => {
+                let kind = match name {
+                    "filemd5" => ir::HashKind::Md5,
+                    "filesha1" => ir::HashKind::Sha1,
+                    _ => ir::HashKind::Sha256,
+                };
+                let m = file::filehash(o.need()?, kind, self.ctx.rule_dir).map_err(inv)?;
+                self.rule.app.push(AppMatch::File(m));
+            }
+            "filestore" => {
+                // `filestore[:dir,scope]`: accepted; contents are not stored.
+                self.rule.app.push(AppMatch::File(ir::FileMatch::Store));
             }
             "app-layer-event" => {
                 let e = o.need()?.trim();

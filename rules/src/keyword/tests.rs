@@ -11,6 +11,7 @@ fn lower_text(text: &str) -> Result<ir::Rule, LowerError> {
             vars: &vars,
             classes: None,
             validate_only: false,
+            rule_dir: None,
         },
     )
 }
@@ -282,4 +283,44 @@ fn relative_keywords_follow_a_modified_content() {
         .map(|l| (l.buffer, l.matches.len()))
         .collect();
     assert_eq!(bufs, vec![(Buffer::HttpUriRaw, 3), (Buffer::Payload, 1)]);
+}
+
+#[test]
+fn file_keywords() {
+    use crate::ir::FileMatch;
+    let r = ok(
+        r#"alert tcp any any -> any any (filename:!"S.PDF"; fileext:"pdf"; filesize:100<>200; filestore; sid:1;)"#,
+    );
+    assert_eq!(
+        r.app[0],
+        AppMatch::File(FileMatch::Name {
+            pattern: b"S.PDF".to_vec(),
+            negated: true
+        })
+    );
+    assert_eq!(
+        r.app[1],
+        AppMatch::File(FileMatch::Ext {
+            ext: b"pdf".to_vec(),
+            negated: false
+        })
+    );
+    let AppMatch::File(FileMatch::Size(c)) = &r.app[2] else {
+        panic!("{:?}", r.app[2])
+    };
+    assert!(c.matches(150) && !c.matches(200));
+    assert_eq!(r.app[3], AppMatch::File(FileMatch::Store));
+    for bad in [
+        r#"alert tcp any any -> any any (fileext:".pdf"; sid:1;)"#,
+        r#"alert tcp any any -> any any (filename:""; sid:1;)"#,
+        r#"alert tcp any any -> any any (filesize:5MB; sid:1;)"#,
+        r#"alert tcp any any -> any any (filemd5:; sid:1;)"#,
+    ] {
+        assert!(matches!(err(bad), LowerErrorKind::Invalid(_)), "{bad}");
+    }
+    // Without libmagic's descriptions, a magic rule is skipped, not half loaded.
+    assert!(matches!(
+        err(r#"alert tcp any any -> any any (filemagic:"PDF document"; sid:1;)"#),
+        LowerErrorKind::Unsupported(_)
+    ));
 }

@@ -86,7 +86,28 @@ fn http_record_fields() {
         &[(Direction::ToServer, req), (Direction::ToClient, resp)],
         &EveOptions::default(),
     );
-    assert_eq!(raw.len(), 1);
+    // The response body is a file: its record follows the transaction's.
+    assert_eq!(raw.len(), 2);
+    let f = &parse(raw[1].as_bytes());
+    assert_eq!(f["event_type"], "fileinfo");
+    assert_eq!(
+        f["src_port"], 80,
+        "written in the direction the file travelled"
+    );
+    assert_eq!(f["http"]["url"], "/index.html?a=1");
+    assert_eq!(f["app_proto"], "http");
+    let fi = &f["fileinfo"];
+    assert_eq!(fi["filename"], "/index.html");
+    assert_eq!(
+        (fi["size"].as_u64(), fi["tx_id"].as_u64()),
+        (Some(3), Some(0))
+    );
+    assert_eq!(
+        (fi["state"].as_str(), fi["gaps"].as_bool()),
+        (Some("CLOSED"), Some(false))
+    );
+    assert_eq!(fi["md5"], "900150983cd24fb0d6963f7d28e17f72");
+    assert_eq!(fi["stored"], false);
     let v = &parse(raw[0].as_bytes());
     assert_eq!(v["event_type"], "http");
     assert_eq!(v["tx_id"], 0);
