@@ -30,6 +30,8 @@ use crate::evidence::Evidence;
 use crate::incidents::Incidents;
 use crate::ingest::{Ingest, RecordSource, SignatureCatalog};
 use crate::intel::hits::HitsThread;
+use crate::intel::hunt::HuntThread;
+use crate::intel::index::IndexThread;
 use crate::intel::Intel;
 use crate::outputs::eve::EveWriter;
 use crate::outputs::syslog::SyslogOutput;
@@ -60,6 +62,7 @@ pub struct ControlPlane {
     syslog: Option<SyslogOutput>,
     playbooks: Option<Playbooks>,
     hits: Option<HitsThread>,
+    hunt: Option<(IndexThread, Option<HuntThread>)>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -173,6 +176,21 @@ impl ControlPlane {
             hit_alerts,
         )
         .map_err(|e| Error::internal(format!("starting the intel hits thread: {e}")))?;
+        // Protocol metadata is indexed for retro-hunts, and new indicators hunted for in it.
+        let hunt = if cfg.intel.hunt.enabled {
+            let index = IndexThread::start(
+                store.clone(),
+                &bus,
+                cfg.intel.hunt.index_queue,
+                intel.index_counters.clone(),
+            )
+            .map_err(|e| Error::internal(format!("starting the metadata indexer: {e}")))?;
+            let hunter = HuntThread::start(intel.clone())
+                .map_err(|e| Error::internal(format!("starting the hunt thread: {e}")))?;
+            Some((index, hunter))
+        } else {
+            None
+        };
         let mut ingest =
             Ingest::start(&cfg.ingest, sources, store.clone(), bus.clone(), catalog)
                 .map_err(|e| Error::internal(format!("starting the ingest thread: {e}")))?;
@@ -304,6 +322,7 @@ impl ControlPlane {
             syslog,
             playbooks,
             hits: Some(hits),
+            hunt,
             tasks,
         })
     }
@@ -595,6 +614,7 @@ impl ControlPlane {
         let mut incidents = self.incidents;
         let mut syslog = self.syslog;
         let mut hits = self.hits;
+        let mut hunt = self.hunt;
         let store = self.ctx.store.clone();
         let events = self.ctx.events.clone();
         let _ = tokio::task::spawn_blocking(move || {
@@ -611,6 +631,12 @@ impl ControlPlane {
             }
             if let Some(h) = hits.as_mut() {
                 h.join();
+            }
+            if let Some((index, hunter)) = hunt.as_mut() {
+                index.join();
+                if let Some(h) = hunter.as_mut() {
+                    h.join();
+                }
             }
         })
         .await;

@@ -61,7 +61,8 @@ impl Class {
             "osprey.v1.RulesService/Validate" => Some(Class::Validate),
             "osprey.v1.RulesService/Add"
             | "osprey.v1.IntelService/Import"
-            | "osprey.v1.IntelService/Verdict" => Some(Class::Add),
+            | "osprey.v1.IntelService/Verdict"
+            | "osprey.v1.IntelService/Hunt" => Some(Class::Add),
             "osprey.v1.RulesService/Reload" => Some(Class::Reload),
             "osprey.v1.RulesService/List"
             | "osprey.v1.AlertsService/Query"
@@ -71,7 +72,8 @@ impl Class {
             | "osprey.v1.IncidentService/List"
             | "osprey.v1.OutputService/ListDeadLetters"
             | "osprey.v1.IntelService/ListIndicators"
-            | "osprey.v1.IntelService/ListHits" => Some(Class::Query),
+            | "osprey.v1.IntelService/ListHits"
+            | "osprey.v1.IntelService/ListHunts" => Some(Class::Query),
             _ => None,
         }
     }

@@ -11,6 +11,7 @@ use tonic::{Request, Response, Status};
 
 use crate::api::auth::Role;
 use crate::error::{Error, Kind, Result};
+use crate::intel::hunt::{HuntRequest, HuntRun, Trigger};
 use crate::intel::score::Scored;
 use crate::intel::{FeedStatus, HitFilter, IndicatorCounts, IndicatorFilter, StoredHit};
 use crate::proto;
@@ -60,6 +61,7 @@ impl From<&FeedStatus> for proto::Feed {
             indicators: Some(counts(f.indicators)),
             hits: f.hits,
             alerts: f.alerts,
+            retro_findings: f.retro_findings,
         }
     }
 }
@@ -82,6 +84,30 @@ impl From<StoredHit> for proto::Hit {
             dest_port: u32::from(h.dest_port),
             proto: h.proto,
             eve: h.eve,
+            retro: h.retro,
+        }
+    }
+}
+
+impl From<HuntRun> for proto::HuntRun {
+    fn from(r: HuntRun) -> Self {
+        proto::HuntRun {
+            id: r.id,
+            started_ns: r.started_ns,
+            duration_ns: r.duration_ns,
+            trigger: r.trigger,
+            feed: r.feed,
+            indicator_id: r.indicator,
+            since_ns: r.since_ns,
+            passes: r.passes,
+            indicators: r.indicators,
+            unhuntable: r.unhuntable,
+            entries: r.entries,
+            matches: r.matches,
+            findings: r.findings,
+            duplicates: r.duplicates,
+            truncated: r.truncated,
+            error: r.error,
         }
     }
 }
@@ -208,6 +234,7 @@ impl IntelService for IntelApi {
         let f = HitFilter {
             feed: non_empty(&q.feed),
             indicator: non_empty(&q.indicator_id),
+            retro: q.retro.then_some(true),
             before: decode_token(&q.page_token)?,
             limit: ctx.page_size(q.page_size)?,
         };
@@ -269,6 +296,8 @@ impl IntelService for IntelApi {
         ctx.auth
             .authorize(&request, &format!("{SVC}/Stats"), "", Role::Viewer)?;
         let s = ctx.intel.stats();
+        let m = ctx.store.hunt_storage();
+        use std::sync::atomic::Ordering::Relaxed;
         Ok(Response::new(proto::IntelStatsResponse {
             feeds: s.feeds,
             objects: s.objects,
@@ -281,6 +310,10 @@ impl IntelService for IntelApi {
             hits_lost: s.hits_lost,
             alerts_raised: s.alerts_raised,
             alerts_dropped: s.alerts_dropped,
+            metadata_records: m.records,
+            metadata_index_bytes: m.index_bytes,
+            hunts: ctx.intel.hunt_counters.runs.load(Relaxed),
+            hunt_findings: ctx.intel.hunt_counters.findings.load(Relaxed),
         }))
     }
 
@@ -308,6 +341,53 @@ impl IntelService for IntelApi {
             before: Some(score(&r.before)),
             after: Some(score(&r.after)),
             examples: r.examples,
+        }))
+    }
+
+    async fn hunt(
+        &self,
+        request: Request<proto::HuntRequest>,
+    ) -> Result<Response<proto::HuntRun>, Status> {
+        let ctx = self.ctx.clone();
+        let method = format!("{SVC}/Hunt");
+        let q = request.get_ref().clone();
+        let who = ctx
+            .auth
+            .authorize(&request, &method, &q.indicator_id, Role::Operator)?;
+        let intel = ctx.intel.clone();
+        let target = q.indicator_id.clone();
+        let res = blocking(move || {
+            let newest = intel.store().newest_metadata_ns()?;
+            let since_ns = match q.since_secs {
+                0 => 0,
+                s => newest.saturating_sub(s.saturating_mul(1_000_000_000)),
+            };
+            let req = HuntRequest {
+                trigger: Trigger::Manual,
+                feed: non_empty(&q.feed),
+                indicators: non_empty(&q.indicator_id).map(|i| [i].into_iter().collect()),
+                since_ns,
+            };
+            intel.hunt(&req, crate::health::now_nanos())
+        })
+        .await;
+        let audited = res.as_ref().map(|r| r.findings).map_err(Clone::clone);
+        ctx.auth.audit(&who, &method, &target, &audited);
+        Ok(Response::new(res?.into()))
+    }
+
+    async fn list_hunts(
+        &self,
+        request: Request<proto::ListHuntsRequest>,
+    ) -> Result<Response<proto::ListHuntsResponse>, Status> {
+        let ctx = self.ctx.clone();
+        ctx.auth
+            .authorize(&request, &format!("{SVC}/ListHunts"), "", Role::Viewer)?;
+        let limit = ctx.page_size(request.get_ref().page_size)?;
+        let store = ctx.store.clone();
+        let runs = blocking(move || store.hunt_runs(limit)).await?;
+        Ok(Response::new(proto::ListHuntsResponse {
+            hunts: runs.into_iter().map(Into::into).collect(),
         }))
     }
 }

@@ -1,6 +1,6 @@
-//! `osprey ctl intel feeds|indicators|hits|import|verdict|stats`: threat-intelligence feeds,
-//! the indicators the workers run with their confidence scores, stored hits, bundle and list
-//! imports, analyst verdicts on hits.
+//! `osprey ctl intel feeds|indicators|hits|import|verdict|hunt|stats`: threat-intelligence
+//! feeds, the indicators the workers run with their confidence scores, stored hits (retro-hunt
+//! findings among them), bundle and list imports, analyst verdicts on hits, retro-hunts.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -40,6 +40,9 @@ pub enum IntelCmd {
         feed: Option<String>,
         #[arg(long)]
         indicator: Option<String>,
+        /// Only retro-hunt findings (indicators found in stored metadata after the traffic).
+        #[arg(long)]
+        retro: bool,
         #[arg(long, default_value_t = 100)]
         limit: u32,
         #[arg(long)]
@@ -54,6 +57,25 @@ pub enum IntelCmd {
     },
     /// Totals over every feed.
     Stats,
+    /// Runs a retro-hunt now: the indicators searched for in the stored protocol metadata
+    /// (DNS, TLS, HTTP, flow addresses), each new match stored as a hit with `retro`; with
+    /// `--list`, the past hunts instead.
+    Hunt {
+        /// Only records this recent (`1h`, `7d`), before the newest kept; default all.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        since: Option<std::time::Duration>,
+        /// Only this indicator.
+        #[arg(long)]
+        indicator: Option<String>,
+        /// Only this feed's indicators.
+        #[arg(long)]
+        feed: Option<String>,
+        /// List past hunts, newest first.
+        #[arg(long, conflicts_with_all = ["since", "indicator", "feed"])]
+        list: bool,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
     /// An analyst's verdict on a stored hit: retrains the confidence-scoring model.
     Verdict {
         /// The hit's id (`osprey ctl intel hits`).
@@ -92,11 +114,11 @@ fn feed_json(f: &proto::Feed) -> serde_json::Value {
            "poll_secs": f.poll_secs, "last_poll_ns": f.last_poll_ns, "last_ok_ns": f.last_ok_ns,
            "last_error": f.last_error, "objects_fetched": f.objects_fetched,
            "objects": f.objects, "errors": errors, "indicators": counts_json(f.indicators),
-           "hits": f.hits, "alerts": f.alerts})
+           "hits": f.hits, "retro_findings": f.retro_findings, "alerts": f.alerts})
 }
 
 fn hit_json(h: &proto::Hit) -> serde_json::Value {
-    json!({"id": h.id, "ts_nanos": h.ts_nanos, "feed": h.feed, "indicator_id": h.indicator_id,
+    json!({"id": h.id, "retro": h.retro, "ts_nanos": h.ts_nanos, "feed": h.feed, "indicator_id": h.indicator_id,
            "pattern": h.pattern, "matched_field": h.matched_field,
            "matched_value": h.matched_value,
            "confidence": (h.confidence >= 0).then_some(h.confidence),
@@ -229,6 +251,113 @@ async fn feeds(c: &mut Clients, js: bool, out: &mut (dyn Write + Send)) -> anyho
     Ok(())
 }
 
+fn hunt_json(r: &proto::HuntRun) -> serde_json::Value {
+    json!({"id": r.id, "started_ns": r.started_ns, "duration_ns": r.duration_ns,
+           "trigger": r.trigger, "feed": r.feed, "indicator_id": r.indicator_id,
+           "since_ns": r.since_ns, "passes": r.passes, "indicators": r.indicators,
+           "unhuntable": r.unhuntable, "entries": r.entries, "matches": r.matches,
+           "findings": r.findings, "duplicates": r.duplicates, "truncated": r.truncated,
+           "error": r.error})
+}
+
+fn hunt_row(r: &proto::HuntRun) -> Vec<String> {
+    vec![
+        r.id.to_string(),
+        time(r.started_ns),
+        r.trigger.clone(),
+        if r.indicator_id.is_empty() {
+            r.feed.clone()
+        } else {
+            r.indicator_id.clone()
+        },
+        r.indicators.to_string(),
+        r.entries.to_string(),
+        r.findings.to_string(),
+        r.duplicates.to_string(),
+        format!("{:.1}", r.duration_ns as f64 / 1e6),
+        if r.truncated { "yes" } else { "no" }.to_owned(),
+    ]
+}
+
+const HUNT_HEADER: [&str; 10] = [
+    "ID",
+    "STARTED",
+    "TRIGGER",
+    "FEED/INDICATOR",
+    "INDICATORS",
+    "ENTRIES",
+    "FINDINGS",
+    "DUPLICATES",
+    "MS",
+    "TRUNCATED",
+];
+
+async fn hunt(
+    c: &mut Clients,
+    q: proto::HuntRequest,
+    js: bool,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    let r = c
+        .intel
+        .hunt(q)
+        .await
+        .map_err(|e| status_err("intel hunt", e))?
+        .into_inner();
+    if js {
+        return print_json(out, &hunt_json(&r));
+    }
+    writeln!(
+        out,
+        "hunt {}: {} indicator(s) searched in {} pass(es), {} index entries read, {} new finding(s), {} already reported, {:.1} ms{}",
+        r.id,
+        r.indicators,
+        r.passes,
+        r.entries,
+        r.findings,
+        r.duplicates,
+        r.duration_ns as f64 / 1e6,
+        if r.truncated { " (truncated: raise [intel.hunt] scan_budget or narrow it)" } else { "" }
+    )?;
+    if r.unhuntable > 0 {
+        writeln!(
+            out,
+            "{} lookup(s) the metadata cannot answer (file hashes, certificate SHA-256)",
+            r.unhuntable
+        )?;
+    }
+    if !r.error.is_empty() {
+        writeln!(out, "error: {}", r.error)?;
+    }
+    if r.findings > 0 {
+        writeln!(out, "see: osprey ctl intel hits --retro")?;
+    }
+    Ok(())
+}
+
+async fn hunts(
+    c: &mut Clients,
+    limit: u32,
+    js: bool,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    let r = c
+        .intel
+        .list_hunts(proto::ListHuntsRequest { page_size: limit })
+        .await
+        .map_err(|e| status_err("intel hunt --list", e))?
+        .into_inner();
+    if js {
+        return print_json(
+            out,
+            &json!({"hunts": r.hunts.iter().map(hunt_json).collect::<Vec<_>>()}),
+        );
+    }
+    let rows: Vec<Vec<String>> = r.hunts.iter().map(hunt_row).collect();
+    table(out, &HUNT_HEADER, &rows)?;
+    Ok(())
+}
+
 /// Runs an intel command.
 pub(super) async fn run(
     c: &mut Clients,
@@ -302,13 +431,33 @@ pub(super) async fn run(
                 writeln!(out, "more: --page-token {}", r.next_page_token)?;
             }
         }
+        IntelCmd::Hunt {
+            since,
+            indicator,
+            feed,
+            list,
+            limit,
+        } => {
+            if list {
+                hunts(c, limit, js, out).await?
+            } else {
+                let q = proto::HuntRequest {
+                    since_secs: since.map_or(0, |d| d.as_secs().max(1)),
+                    indicator_id: indicator.unwrap_or_default(),
+                    feed: feed.unwrap_or_default(),
+                };
+                hunt(c, q, js, out).await?
+            }
+        }
         IntelCmd::Hits {
             feed,
             indicator,
+            retro,
             limit,
             page_token,
         } => {
             let q = proto::ListHitsRequest {
+                retro,
                 feed: feed.unwrap_or_default(),
                 indicator_id: indicator.unwrap_or_default(),
                 page_size: limit,
@@ -334,6 +483,7 @@ pub(super) async fn run(
                     vec![
                         h.id.to_string(),
                         time(h.ts_nanos),
+                        if h.retro { "retro" } else { "live" }.to_owned(),
                         h.feed.clone(),
                         format!("{} {}", h.matched_field, h.matched_value),
                         format!(
@@ -346,7 +496,7 @@ pub(super) async fn run(
                 .collect();
             table(
                 out,
-                &["ID", "TIME", "FEED", "MATCHED", "FLOW", "INDICATOR"],
+                &["ID", "TIME", "HOW", "FEED", "MATCHED", "FLOW", "INDICATOR"],
                 &rows,
             )?;
             if !r.next_page_token.is_empty() {
@@ -395,7 +545,10 @@ pub(super) async fn run(
                            "generation": s.generation, "worker_generations": s.worker_generations,
                            "hits_stored": s.hits_stored, "hits_pruned": s.hits_pruned,
                            "hits_lost": s.hits_lost, "alerts_raised": s.alerts_raised,
-                           "alerts_dropped": s.alerts_dropped});
+                           "alerts_dropped": s.alerts_dropped,
+                           "metadata_records": s.metadata_records,
+                           "metadata_index_bytes": s.metadata_index_bytes,
+                           "hunts": s.hunts, "hunt_findings": s.hunt_findings});
             if js {
                 return print_json(out, &j);
             }

@@ -18,6 +18,7 @@
 //! | `audit`   | `time_nanos:u64 ‖ seq:u64` | JSON [`AuditRecord`](crate::model::AuditRecord) |
 //! | `incidents` | opaque keys and values of [`crate::incidents`] (its `persist.rs`) | |
 //! | `intel`   | `'o' ‖ feed ‖ 0 ‖ object id`, `'f' ‖ feed`, `'h' ‖ hit_id:u64` | STIX object JSON, feed cursor, hit (`intel.rs`) |
+//! | `hunt`, `idx_hunt` | protocol metadata for retro-hunting and its index by value ([`hunt`]) | |
 //! | `meta`    | `format_version` | `u32` (= [`FORMAT_VERSION`]) |
 //! | `meta`    | `next_alert_id`, `next_flow_id`, `generation`, `next_dead_letter_id` | `u64` |
 //! | `meta`    | `dead_letter/` ‖ `id:u64` | JSON [`DeadLetter`] (a webhook delivery given up) |
@@ -79,6 +80,7 @@ use crate::proto;
 pub mod audit;
 mod blocks;
 mod deadletter;
+pub mod hunt;
 mod incidents;
 mod intel;
 mod intel_score;
@@ -106,7 +108,9 @@ const CF_AUDIT: &str = "audit";
 const CF_META: &str = "meta";
 const CF_INCIDENTS: &str = "incidents";
 const CF_INTEL: &str = "intel";
-const ALL_CFS: [&str; 10] = [
+const CF_HUNT: &str = "hunt";
+const CF_IDX_HUNT: &str = "idx_hunt";
+const ALL_CFS: [&str; 12] = [
     CF_ALERTS,
     CF_IDX_SID,
     CF_IDX_SRC,
@@ -117,6 +121,8 @@ const ALL_CFS: [&str; 10] = [
     CF_META,
     CF_INCIDENTS,
     CF_INTEL,
+    CF_HUNT,
+    CF_IDX_HUNT,
 ];
 
 const META_FORMAT: &[u8] = b"format_version";
@@ -221,6 +227,7 @@ pub struct Store {
     write_opts: rocksdb::WriteOptions,
     next_alert_id: Mutex<u64>,
     next_flow_id: Mutex<u64>,
+    next_hunt_id: Mutex<u64>,
     audit_seq: AtomicU64,
     min_free_bytes: u64,
     /// (last check, bytes free then).
@@ -455,6 +462,7 @@ impl Store {
             write_opts,
             next_alert_id: Mutex::new(1),
             next_flow_id: Mutex::new(1),
+            next_hunt_id: Mutex::new(1),
             audit_seq: AtomicU64::new(0),
             min_free_bytes: if options.min_free_bytes == 0 {
                 0
@@ -476,6 +484,7 @@ impl Store {
         let next_flow = store.meta_u64(META_NEXT_FLOW)?.unwrap_or(1);
         store.next_alert_id = Mutex::new(next_alert);
         store.next_flow_id = Mutex::new(next_flow);
+        store.next_hunt_id = Mutex::new(store.load_next_hunt_id()?);
         let seq = store.last_audit_seq()?;
         store.audit_seq = AtomicU64::new(seq);
         if let Err(e) = store.verify_newest(VERIFY_AT_OPEN_BYTES) {
