@@ -944,3 +944,187 @@ async fn indicators_that_arrive_after_the_traffic_are_hunted_for_in_stored_metad
     assert_eq!(e.code(), Code::PermissionDenied);
     h.stop().await;
 }
+
+fn object(kind: &str, id: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut v = serde_json::json!({"type": kind, "spec_version": "2.1", "id": id,
+        "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z"});
+    for (k, x) in extra.as_object().unwrap() {
+        v[k] = x.clone();
+    }
+    v
+}
+
+fn relationship(n: u32, kind: &str, from: &str, to: &str) -> serde_json::Value {
+    object(
+        "relationship",
+        &format!("relationship--{n}"),
+        serde_json::json!({"relationship_type": kind, "source_ref": from, "target_ref": to}),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hit_answers_what_else_is_related_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::start(config(dir.path(), Vec::new())).await;
+    let ctx = h.cp.as_ref().unwrap().ctx.clone();
+    // indicator a → malware ← indicator b; campaign uses the malware, attributed to an
+    // intrusion set; indicator c relates to nothing.
+    let objects = [
+        domain_indicator("indicator--a", "evil.example", serde_json::json!({})),
+        domain_indicator("indicator--b", "evil2.example", serde_json::json!({})),
+        domain_indicator("indicator--c", "other.example", serde_json::json!({})),
+        object(
+            "malware",
+            "malware--m",
+            serde_json::json!({"name": "Evil RAT", "is_family": true}),
+        ),
+        object(
+            "campaign",
+            "campaign--c",
+            serde_json::json!({"name": "Night Owl"}),
+        ),
+        object(
+            "intrusion-set",
+            "intrusion-set--i",
+            serde_json::json!({"name": "APT Example"}),
+        ),
+        relationship(1, "indicates", "indicator--a", "malware--m"),
+        relationship(2, "indicates", "indicator--b", "malware--m"),
+        relationship(3, "uses", "campaign--c", "malware--m"),
+        relationship(4, "attributed-to", "campaign--c", "intrusion-set--i"),
+    ];
+    let file = dir.path().join("rel.json");
+    std::fs::write(&file, bundle(&objects)).unwrap();
+    h.ctl_json(OPERATOR, &["intel", "import", file.to_str().unwrap()])
+        .await;
+
+    // Hits at 2024-01-01T00:00:01: two of host 192.0.2.10, one of another host.
+    let mut lines = intel_line(1, "import", "indicator--a", "c2.evil.example");
+    lines += &intel_line(2, "import", "indicator--c", "x.other.example");
+    lines += &intel_line(3, "import", "indicator--b", "evil2.example")
+        .replace("192.0.2.10", "192.0.2.99")
+        .replace("198.51.100.53", "198.51.100.99");
+    ctx.events
+        .publish(controlplane::events::Event::Records(Arc::from(
+            lines.into_bytes().into_boxed_slice(),
+        )));
+    let intel = ctx.intel.clone();
+    wait_for("3 hits", || {
+        intel.counters.hits_stored.load(Ordering::Relaxed) == 3
+    })
+    .await;
+    // Alerts and flows around it (the hit is 4,067,201 s after common::T0).
+    let at = 4_067_201;
+    let mut alerts = vec![
+        common::alert_at(at - 600, "192.0.2.10", "203.0.113.5", 1001),
+        common::alert_at(at + 60, "203.0.113.6", "198.51.100.53", 1002),
+        common::alert_at(at + 7200, "192.0.2.10", "203.0.113.5", 1003),
+        common::alert_at(at, "192.0.2.77", "203.0.113.5", 1004),
+    ];
+    ctx.store.append_alerts(&mut alerts).unwrap();
+    let near = |secs: u64, src: &str| controlplane::model::FlowRecord {
+        flow_id: secs,
+        src_ip: src.parse().unwrap(),
+        dst_ip: "203.0.113.5".parse().unwrap(),
+        start_nanos: (1_704_067_201 + secs - 300) * 1_000_000_000,
+        end_nanos: (1_704_067_201 + secs - 290) * 1_000_000_000,
+        ..flow(0, 0, "203.0.113.5")
+    };
+    ctx.store
+        .append_flows(&[
+            near(0, "192.0.2.10"),
+            near(5000, "192.0.2.10"),
+            near(0, "192.0.2.77"),
+        ])
+        .unwrap();
+
+    let hits = h
+        .ctl_json(VIEWER, &["intel", "hits", "--indicator", "indicator--a"])
+        .await;
+    let id = hits["hits"][0]["id"].as_u64().unwrap().to_string();
+    let r = h.ctl_json(VIEWER, &["intel", "related", &id]).await;
+    let sids: Vec<u64> = r["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["sid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sids, [1001, 1002], "its hosts' alerts within the hour: {r}");
+    let flows: Vec<u64> = r["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["flow_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(flows, [0], "{r}");
+    let other: Vec<&str> = r["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["indicator_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        other,
+        ["indicator--c"],
+        "the same host's other hit, not the other host's: {r}"
+    );
+    let mut objects: Vec<(&str, &str)> = r["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["type"].as_str().unwrap(), o["name"].as_str().unwrap()))
+        .collect();
+    objects.sort();
+    assert_eq!(
+        objects,
+        [
+            ("campaign", "Night Owl"),
+            ("intrusion-set", "APT Example"),
+            ("malware", "Evil RAT")
+        ],
+        "{r}"
+    );
+    let via: Vec<(&str, Vec<&str>)> = r["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let v = i["via"].as_array().unwrap();
+            (
+                i["id"].as_str().unwrap(),
+                v.iter().map(|x| x.as_str().unwrap()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        via,
+        [(
+            "indicator--b",
+            vec!["campaign--c", "intrusion-set--i", "malware--m"]
+        )],
+        "b relates to the same objects, c to none: {r}"
+    );
+    // A wider window takes the alert two hours later too; an unknown hit is NOT_FOUND.
+    let wide = h
+        .ctl_json(VIEWER, &["intel", "related", &id, "--window", "3h"])
+        .await;
+    assert_eq!(wide["alerts"].as_array().unwrap().len(), 3, "{wide}");
+    let text = common::console::run(&h.endpoint, VIEWER, &["intel", "related", &id])
+        .await
+        .1;
+    assert!(
+        text.contains("Evil RAT") && text.contains("alerts (2)"),
+        "{text}"
+    );
+    let mut c = h.clients(VIEWER).await;
+    let e = c
+        .intel
+        .related(proto::RelatedRequest {
+            hit: 999,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    h.stop().await;
+}

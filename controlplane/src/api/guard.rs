@@ -73,7 +73,8 @@ impl Class {
             | "osprey.v1.OutputService/ListDeadLetters"
             | "osprey.v1.IntelService/ListIndicators"
             | "osprey.v1.IntelService/ListHits"
-            | "osprey.v1.IntelService/ListHunts" => Some(Class::Query),
+            | "osprey.v1.IntelService/ListHunts"
+            | "osprey.v1.IntelService/Related" => Some(Class::Query),
             _ => None,
         }
     }

@@ -20,6 +20,9 @@ use crate::proto::intel_service_server::IntelService;
 use super::{blocking, ApiContext};
 
 const SVC: &str = "osprey.v1.IntelService";
+/// `Related`'s window either side of the hit unless asked: an hour.
+const RELATED_WINDOW_SECS: u64 = 3600;
+const MAX_RELATED_WINDOW_SECS: u64 = 7 * 24 * 3600;
 
 /// The service; cheap to clone.
 #[derive(Clone, Debug)]
@@ -388,6 +391,56 @@ impl IntelService for IntelApi {
         let runs = blocking(move || store.hunt_runs(limit)).await?;
         Ok(Response::new(proto::ListHuntsResponse {
             hunts: runs.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    async fn related(
+        &self,
+        request: Request<proto::RelatedRequest>,
+    ) -> Result<Response<proto::RelatedResponse>, Status> {
+        let ctx = self.ctx.clone();
+        ctx.auth
+            .authorize(&request, &format!("{SVC}/Related"), "", Role::Viewer)?;
+        let q = *request.get_ref();
+        let window = match q.window_secs {
+            0 => RELATED_WINDOW_SECS,
+            s if s > MAX_RELATED_WINDOW_SECS => {
+                return Err(Error::invalid(format!(
+                    "window_secs: at most {MAX_RELATED_WINDOW_SECS}"
+                ))
+                .into())
+            }
+            s => s,
+        };
+        let limit = ctx.page_size(q.limit)?;
+        let intel = ctx.intel.clone();
+        let r = blocking(move || intel.related(q.hit, window * 1_000_000_000, limit)).await?;
+        Ok(Response::new(proto::RelatedResponse {
+            hit: Some(r.hit.into()),
+            window_ns: r.window_ns,
+            alerts: r.alerts.iter().map(Into::into).collect(),
+            flows: r.flows.iter().map(Into::into).collect(),
+            hits: r.hits.into_iter().map(Into::into).collect(),
+            objects: r
+                .objects
+                .into_iter()
+                .map(|o| proto::RelatedObject {
+                    r#type: o.kind,
+                    id: o.id,
+                    name: o.name,
+                    external_id: o.external_id.unwrap_or_default(),
+                })
+                .collect(),
+            indicators: r
+                .indicators
+                .into_iter()
+                .map(|i| proto::RelatedIndicator {
+                    id: i.id,
+                    feed: i.feed,
+                    pattern: i.pattern,
+                    via: i.via,
+                })
+                .collect(),
         }))
     }
 }

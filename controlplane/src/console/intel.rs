@@ -57,6 +57,18 @@ pub enum IntelCmd {
     },
     /// Totals over every feed.
     Stats,
+    /// What else relates to a hit: alerts, flows and hits of its hosts around it, the STIX
+    /// objects its indicator relates to and the indicators relating to those.
+    Related {
+        /// The hit's id (`osprey ctl intel hits`).
+        hit: u64,
+        /// Either side of the hit (`30m`, `1h`; default an hour, at most a week).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        window: Option<std::time::Duration>,
+        /// Of each kind at most.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
     /// Runs a retro-hunt now: the indicators searched for in the stored protocol metadata
     /// (DNS, TLS, HTTP, flow addresses), each new match stored as a hit with `retro`; with
     /// `--list`, the past hunts instead.
@@ -358,6 +370,124 @@ async fn hunts(
     Ok(())
 }
 
+async fn related(
+    c: &mut Clients,
+    q: proto::RelatedRequest,
+    js: bool,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    let r = c
+        .intel
+        .related(q)
+        .await
+        .map_err(|e| status_err("intel related", e))?
+        .into_inner();
+    let hit = r.hit.unwrap_or_default();
+    let objects: Vec<serde_json::Value> = r
+        .objects
+        .iter()
+        .map(
+            |o| json!({"type": o.r#type, "id": o.id, "name": o.name, "external_id": o.external_id}),
+        )
+        .collect();
+    let indicators: Vec<serde_json::Value> = r
+        .indicators
+        .iter()
+        .map(|i| json!({"id": i.id, "feed": i.feed, "pattern": i.pattern, "via": i.via}))
+        .collect();
+    if js {
+        let flows: Vec<serde_json::Value> = r
+            .flows
+            .iter()
+            .map(|f| {
+                json!({"flow_id": f.flow_id, "src_ip": f.src_ip, "src_port": f.src_port,
+                            "dest_ip": f.dest_ip, "dest_port": f.dest_port, "proto": f.proto,
+                            "app_proto": f.app_proto, "start_ns": f.start_ns, "end_ns": f.end_ns})
+            })
+            .collect();
+        return print_json(
+            out,
+            &json!({"hit": hit_json(&hit), "window_ns": r.window_ns,
+                    "alerts": r.alerts.iter().map(super::render::alert_json).collect::<Vec<_>>(),
+                    "flows": flows, "hits": r.hits.iter().map(hit_json).collect::<Vec<_>>(),
+                    "objects": objects, "indicators": indicators}),
+        );
+    }
+    writeln!(
+        out,
+        "hit {} at {}: {} {} ({}), {}:{} -> {}:{}; within {} s either side:",
+        hit.id,
+        time(hit.ts_nanos),
+        hit.matched_field,
+        hit.matched_value,
+        hit.indicator_id,
+        hit.src_ip,
+        hit.src_port,
+        hit.dest_ip,
+        hit.dest_port,
+        r.window_ns / 1_000_000_000
+    )?;
+    writeln!(out, "\nalerts ({})", r.alerts.len())?;
+    let rows: Vec<Vec<String>> = r.alerts.iter().map(super::render::alert_row).collect();
+    table(out, &super::render::ALERT_HEADER, &rows)?;
+    writeln!(out, "\nflows ({})", r.flows.len())?;
+    let rows: Vec<Vec<String>> = r.flows.iter().map(super::records::flow_row).collect();
+    table(
+        out,
+        &[
+            "FLOW", "END", "SRC", "DST", "PROTO", "APP", "PKTS", "BYTES", "STATE", "REASON",
+        ],
+        &rows,
+    )?;
+    writeln!(out, "\nhits ({})", r.hits.len())?;
+    let rows: Vec<Vec<String>> = r
+        .hits
+        .iter()
+        .map(|h| {
+            vec![
+                h.id.to_string(),
+                time(h.ts_nanos),
+                format!("{} {}", h.matched_field, h.matched_value),
+                h.indicator_id.clone(),
+            ]
+        })
+        .collect();
+    table(out, &["ID", "TIME", "MATCHED", "INDICATOR"], &rows)?;
+    writeln!(out, "\nSTIX objects ({})", r.objects.len())?;
+    let rows: Vec<Vec<String>> = r
+        .objects
+        .iter()
+        .map(|o| {
+            vec![
+                o.r#type.clone(),
+                o.name.clone(),
+                o.external_id.clone(),
+                o.id.clone(),
+            ]
+        })
+        .collect();
+    table(out, &["TYPE", "NAME", "ATT&CK", "ID"], &rows)?;
+    writeln!(
+        out,
+        "\nindicators relating to them ({})",
+        r.indicators.len()
+    )?;
+    let rows: Vec<Vec<String>> = r
+        .indicators
+        .iter()
+        .map(|i| {
+            vec![
+                i.id.clone(),
+                i.feed.clone(),
+                i.pattern.clone(),
+                i.via.join(", "),
+            ]
+        })
+        .collect();
+    table(out, &["ID", "FEED", "PATTERN", "VIA"], &rows)?;
+    Ok(())
+}
+
 /// Runs an intel command.
 pub(super) async fn run(
     c: &mut Clients,
@@ -430,6 +560,14 @@ pub(super) async fn run(
             if !r.next_page_token.is_empty() {
                 writeln!(out, "more: --page-token {}", r.next_page_token)?;
             }
+        }
+        IntelCmd::Related { hit, window, limit } => {
+            let q = proto::RelatedRequest {
+                hit,
+                window_secs: window.map_or(0, |d| d.as_secs().max(1)),
+                limit,
+            };
+            related(c, q, js, out).await?
         }
         IntelCmd::Hunt {
             since,

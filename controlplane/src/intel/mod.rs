@@ -14,7 +14,9 @@
 //! - [`index`]: the workers' DNS, TLS and HTTP records and the flows kept as protocol
 //!   metadata indexed by value ([`crate::store::hunt`]);
 //! - [`hunt`]: new indicators searched for in that metadata (retro-hunting), each match a
-//!   hit with `retro: true` and the original time.
+//!   hit with `retro: true` and the original time;
+//! - [`related`]: what else relates to a hit (alerts, flows, hits of its hosts around it;
+//!   STIX objects and indicators through relationships).
 //!
 //! A feed whose poll or read fails keeps what it had (its last compilation), so a broken feed
 //! never clears the indicators of the others. Every change republishes; an indicator that
@@ -26,6 +28,7 @@ pub mod hits;
 pub mod hunt;
 pub mod index;
 pub mod poll;
+pub mod related;
 pub mod score;
 pub mod taxii;
 pub mod verdict;
