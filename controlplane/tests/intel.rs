@@ -1126,5 +1126,66 @@ async fn a_hit_answers_what_else_is_related_to_it() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::NotFound);
+
+    // The same range exported as STIX, read back by the stix crate: the appliance's
+    // identity, a sighting per indicator hit, an observed-data per alert.
+    let out = dir.path().join("export.json");
+    let (from, to) = ("1704060000", "1704070000");
+    let summary = h
+        .ctl_json(
+            VIEWER,
+            &[
+                "intel",
+                "export",
+                "--from",
+                from,
+                "--to",
+                to,
+                "-o",
+                out.to_str().unwrap(),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (summary["sightings"].as_u64(), summary["alerts"].as_u64()),
+        (Some(3), Some(3)),
+        "{summary}"
+    );
+    let b = stix::Bundle::from_json(&std::fs::read(&out).unwrap()).unwrap();
+    let ids: std::collections::HashSet<&str> = b.objects.iter().map(|o| o.id()).collect();
+    let me = b
+        .objects
+        .iter()
+        .find(|o| o.kind() == "identity")
+        .expect("the appliance's identity");
+    let mut sighted = Vec::new();
+    let mut observed = 0;
+    for o in &b.objects {
+        match o {
+            stix::Object::Malformed { error, .. } => panic!("malformed: {error}"),
+            stix::Object::Sighting(s) => {
+                assert_eq!(s.where_sighted_refs, [me.id()]);
+                sighted.push((s.sighting_of_ref.clone(), s.count));
+            }
+            stix::Object::Other(v) if v["type"] == "observed-data" => {
+                observed += 1;
+                for r in v["object_refs"].as_array().unwrap() {
+                    assert!(ids.contains(r.as_str().unwrap()), "{r} is in the bundle");
+                }
+                assert!(v["x_osprey_alert"]["sid"].as_u64().is_some());
+            }
+            _ => {}
+        }
+    }
+    sighted.sort();
+    assert_eq!(
+        sighted,
+        [
+            ("indicator--a".to_string(), Some(1)),
+            ("indicator--b".to_string(), Some(1)),
+            ("indicator--c".to_string(), Some(1))
+        ]
+    );
+    assert_eq!(observed, 3, "the alerts of the range (1003 is after it)");
     h.stop().await;
 }

@@ -74,7 +74,8 @@ impl Class {
             | "osprey.v1.IntelService/ListIndicators"
             | "osprey.v1.IntelService/ListHits"
             | "osprey.v1.IntelService/ListHunts"
-            | "osprey.v1.IntelService/Related" => Some(Class::Query),
+            | "osprey.v1.IntelService/Related"
+            | "osprey.v1.IntelService/Export" => Some(Class::Query),
             _ => None,
         }
     }

@@ -443,4 +443,23 @@ impl IntelService for IntelApi {
                 .collect(),
         }))
     }
+
+    async fn export(
+        &self,
+        request: Request<proto::ExportRequest>,
+    ) -> Result<Response<proto::ExportResponse>, Status> {
+        let ctx = self.ctx.clone();
+        ctx.auth
+            .authorize(&request, &format!("{SVC}/Export"), "", Role::Viewer)?;
+        let q = *request.get_ref();
+        let intel = ctx.intel.clone();
+        let r =
+            blocking(move || intel.export(q.from_ns, q.to_ns, crate::health::now_nanos())).await?;
+        Ok(Response::new(proto::ExportResponse {
+            bundle: r.bundle,
+            sightings: r.sightings,
+            alerts: r.alerts,
+            truncated: r.truncated,
+        }))
+    }
 }

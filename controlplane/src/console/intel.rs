@@ -57,6 +57,19 @@ pub enum IntelCmd {
     },
     /// Totals over every feed.
     Stats,
+    /// Alerts and hits of a time range as a STIX 2.1 bundle: a sighting per indicator hit,
+    /// an observed-data per alert, by the appliance's identity.
+    Export {
+        /// Start: unix seconds, `<n>ns`, or an age (`24h`); default the beginning.
+        #[arg(long)]
+        from: Option<String>,
+        /// End (exclusive), the same forms; default now.
+        #[arg(long)]
+        to: Option<String>,
+        /// Write the bundle here instead of standard output.
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
+    },
     /// What else relates to a hit: alerts, flows and hits of its hosts around it, the STIX
     /// objects its indicator relates to and the indicators relating to those.
     Related {
@@ -370,6 +383,47 @@ async fn hunts(
     Ok(())
 }
 
+async fn export(
+    c: &mut Clients,
+    q: proto::ExportRequest,
+    output: Option<PathBuf>,
+    js: bool,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    let r = c
+        .intel
+        .export(q)
+        .await
+        .map_err(|e| status_err("intel export", e))?
+        .into_inner();
+    let Some(path) = output else {
+        out.write_all(&r.bundle)?;
+        writeln!(out)?;
+        return Ok(());
+    };
+    std::fs::write(&path, &r.bundle)
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    let summary = json!({"path": path, "sightings": r.sightings, "alerts": r.alerts,
+                         "truncated": r.truncated, "bytes": r.bundle.len()});
+    if js {
+        return print_json(out, &summary);
+    }
+    writeln!(
+        out,
+        "wrote {} ({} bytes): {} sighting(s), {} alert(s) as observed-data{}",
+        path.display(),
+        r.bundle.len(),
+        r.sightings,
+        r.alerts,
+        if r.truncated {
+            " (more alerts in the range: narrow it)"
+        } else {
+            ""
+        }
+    )?;
+    Ok(())
+}
+
 async fn related(
     c: &mut Clients,
     q: proto::RelatedRequest,
@@ -560,6 +614,19 @@ pub(super) async fn run(
             if !r.next_page_token.is_empty() {
                 writeln!(out, "more: --page-token {}", r.next_page_token)?;
             }
+        }
+        IntelCmd::Export { from, to, output } => {
+            let now = super::now_ns();
+            let at = |t: Option<&str>| -> anyhow::Result<u64> {
+                Ok(t.map(|s| super::parse_time(s, now))
+                    .transpose()?
+                    .unwrap_or(0))
+            };
+            let q = proto::ExportRequest {
+                from_ns: at(from.as_deref())?,
+                to_ns: at(to.as_deref())?,
+            };
+            export(c, q, output, js, out).await?
         }
         IntelCmd::Related { hit, window, limit } => {
             let q = proto::RelatedRequest {

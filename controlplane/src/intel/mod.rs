@@ -15,6 +15,8 @@
 //!   metadata indexed by value ([`crate::store::hunt`]);
 //! - [`hunt`]: new indicators searched for in that metadata (retro-hunting), each match a
 //!   hit with `retro: true` and the original time;
+//! - [`export`]: alerts and hits of a time range as a STIX bundle (sightings,
+//!   observed-data);
 //! - [`related`]: what else relates to a hit (alerts, flows, hits of its hosts around it;
 //!   STIX objects and indicators through relationships).
 //!
@@ -23,6 +25,7 @@
 //! expires republishes at the next check (`[intel] expiry_check_ms`).
 
 pub mod compile;
+pub mod export;
 pub mod feed;
 pub mod hits;
 pub mod hunt;
