@@ -522,9 +522,9 @@ fn run_dataplane(
     worker.pipeline.evidence =
         crate::config::evidence_ring(&cfg.evidence).map_err(anyhow::Error::msg)?;
     // Indicators arrive through each worker's intel slot, published by the control plane.
-    // Transactions are rendered as EVE records only for an EVE file; alerts always carry
-    // their own rendering (stored with them).
-    worker.pipeline.app.eve_logging = cfg.eve.enabled;
+    // Transactions are rendered as EVE records for an EVE file and for retro-hunting (their
+    // metadata is kept indexed); alerts always carry their own rendering (stored with them).
+    worker.pipeline.app.eve_logging = cfg.eve.enabled || cfg.intel.hunt.enabled;
     worker.eve_ring_bytes = cfg.eve.ring_bytes;
     let c = &cfg.capture;
     let workers = &c.workers;

@@ -594,3 +594,144 @@ impl Drop for Guard {
         }
     }
 }
+
+/// `osprey run` with `body` (TOML after `[capture]`'s `pcap`) as its configuration; the
+/// child (killed when the test fails) and the API's address once it listens.
+fn start_run(d: &Path, name: &str, pcap: &Path, looping: bool, body: &str) -> (Guard, String) {
+    let cfg = d.join(format!("{name}.toml"));
+    std::fs::write(
+        &cfg,
+        format!(
+            "[capture]\nmode = \"replay\"\npcap = {pcap:?}\nloop = {looping}\nworkers = 1\n\
+             [api]\nlisten = \"127.0.0.1:0\"\nallow_plaintext = true\n\
+             [auth]\nanonymous_role = \"admin\"\n\
+             [metrics]\nlisten = \"127.0.0.1:0\"\n\
+             [storage]\npath = {:?}\n{body}",
+            d.join("db"),
+        ),
+    )
+    .unwrap();
+    let addr_file = d.join(format!("{name}.addr.json"));
+    let child = osprey()
+        .args(["run", "-c"])
+        .arg(&cfg)
+        .arg("--addr-file")
+        .arg(&addr_file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let child = Guard(Some(child));
+    wait_until("the address file", || addr_file.exists());
+    let api = read_json(&addr_file)["api"].as_str().unwrap().to_owned();
+    (child, api)
+}
+
+#[test]
+fn indicators_planted_from_public_mix_after_its_replay_are_found_by_the_retro_hunt() {
+    let Some(pcap) = shared_data("pcaps/public_mix.pcap") else {
+        return;
+    };
+    let Some(py) = python_with_dpkt() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let started_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    // The traffic first: the capture replayed once into the store (no indicators yet). The
+    // indexer's queue holds the whole capture, so this offline run keeps every record.
+    let hunt = "[intel.hunt]\nindex_queue = 1000000\n";
+    let (mut first, _) = start_run(d, "first", &pcap, false, hunt);
+    let out = first.0.take().unwrap().wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Then the indicators, whose values dpkt took from the capture, imported into an
+    // appliance running on other traffic.
+    let bundle = d.join("planted.json");
+    let objects = planted_bundle(&py, &pcap, &bundle);
+    let filler: Vec<Vec<u8>> = (0..3000).map(|i| common::tcp_frame(40, 0x10, i)).collect();
+    let refs: Vec<&[u8]> = filler.iter().map(Vec::as_slice).collect();
+    let other = d.join("other.pcap");
+    common::write_pcap(&other, common::ETHERNET, &refs);
+    let (mut second, api) = start_run(d, "second", &other, true, hunt);
+    let stats = ctl(&api, &["intel", "stats"]);
+    assert!(
+        stats["metadata_records"].as_u64().unwrap() > 10_000,
+        "{stats}"
+    );
+    ctl(
+        &api,
+        &[
+            "intel",
+            "import",
+            bundle.to_str().unwrap(),
+            "--feed",
+            "late",
+        ],
+    );
+    wait_until("the import's hunt", || {
+        ctl(&api, &["intel", "hunt", "--list"])["hunts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["trigger"] == "import")
+    });
+    let found = ctl(&api, &["intel", "hits", "--retro", "--limit", "1000"]);
+    let hits = found["hits"].as_array().unwrap();
+    let mut by_indicator: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+    for h in hits {
+        assert_eq!(h["retro"], true, "{h}");
+        assert!(
+            h["ts_nanos"].as_u64().unwrap() < started_ns - 86_400_000_000_000,
+            "the capture's own time, not the hunt's: {h}"
+        );
+        by_indicator
+            .entry(h["indicator_id"].as_str().unwrap())
+            .or_default()
+            .push(h);
+    }
+    for o in &objects {
+        let (id, p) = (o["id"].as_str().unwrap(), &o["x_osprey_planted"]);
+        let got = by_indicator.get(id).map_or(&[][..], Vec::as_slice);
+        // As the workers would render it, for hit_is_planted.
+        let as_eve = |h: &Value| json!({"intel": {"matched_value": h["matched_value"]}});
+        match p["field"].as_str().unwrap() {
+            "none" | "unsupported" => assert!(got.is_empty(), "{id} {p}: {got:?}"),
+            // JA3 is in the workers' TLS records only when a rule uses it (none here).
+            "ja3.hash" => {}
+            field => {
+                assert!(
+                    got.iter().any(|h| {
+                        let f = h["matched_field"].as_str().unwrap();
+                        (f == field || (field == "address" && (f == "src_ip" || f == "dest_ip")))
+                            && hit_is_planted(&as_eve(h), p)
+                    }),
+                    "planted {p} ({id}) was not found in the history: {got:?}"
+                );
+                assert!(
+                    got.iter().all(|h| hit_is_planted(&as_eve(h), p)),
+                    "{id}: {got:?}"
+                );
+            }
+        }
+    }
+    let feeds = ctl(&api, &["intel", "feeds"]);
+    assert!(
+        feeds["feeds"][0]["retro_findings"].as_u64() >= Some(hits.len() as u64),
+        "{feeds}"
+    );
+    assert!(common::signal(second.child(), "-TERM"));
+    let out = second.0.take().unwrap().wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

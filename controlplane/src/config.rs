@@ -893,6 +893,44 @@ pub struct IntelConfig {
     pub read_timeout_secs: u64,
     /// Alerts of hits queued for ingest; beyond, dropped and counted (`intel.alerts_dropped`).
     pub alert_queue: usize,
+    /// `[intel.hunt]`: protocol metadata kept and searched when indicators arrive.
+    pub hunt: HuntConfig,
+}
+
+/// `[intel.hunt]`: retro-hunting. The workers' DNS, TLS and HTTP records and the flows are
+/// kept (for the storage retention window) indexed by value; new indicators are searched for
+/// in them, each match stored as a hit with `retro: true`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HuntConfig {
+    /// Keep the metadata and hunt new indicators automatically.
+    pub enabled: bool,
+    /// Event-stream batches waiting for the indexer; beyond, dropped (`events.hunt.dropped`).
+    pub index_queue: usize,
+    /// Hunts waiting; beyond, dropped and counted (`intel.hunt_requests_dropped`).
+    pub queue: usize,
+    /// Indicators searched per pass; a larger hunt runs as several passes.
+    pub max_indicators_per_pass: usize,
+    /// Index entries read per pass at most (the pass is marked truncated beyond).
+    pub scan_budget: u64,
+    /// Findings per indicator and pass at most.
+    pub max_findings_per_indicator: usize,
+    /// Hunts kept in the list (`osprey ctl intel hunt`).
+    pub max_runs: u64,
+}
+
+impl Default for HuntConfig {
+    fn default() -> Self {
+        HuntConfig {
+            enabled: true,
+            index_queue: 4096,
+            queue: 64,
+            max_indicators_per_pass: 10_000,
+            scan_budget: 2_000_000,
+            max_findings_per_indicator: 1000,
+            max_runs: 1000,
+        }
+    }
 }
 
 impl Default for IntelConfig {
@@ -908,6 +946,7 @@ impl Default for IntelConfig {
             max_response_bytes: 64 << 20,
             read_timeout_secs: 300,
             alert_queue: 4096,
+            hunt: HuntConfig::default(),
         }
     }
 }
@@ -1051,6 +1090,16 @@ impl IntelConfig {
             return Err(
                 "[intel] max_hits, expiry_check_ms and max_response_bytes must be above 0".into(),
             );
+        }
+        let h = &self.hunt;
+        if h.index_queue == 0
+            || h.queue == 0
+            || h.max_indicators_per_pass == 0
+            || h.scan_budget == 0
+            || h.max_findings_per_indicator == 0
+            || h.max_runs == 0
+        {
+            return Err("[intel.hunt] queues and limits must be above 0".into());
         }
         Ok(())
     }

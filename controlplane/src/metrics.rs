@@ -13,7 +13,8 @@
 //! worker makes no progress and `osprey_worker_stalls_total` counts stalls; `osprey_incidents{state="..."}` counts stored incidents by workflow
 //! state. Threat intelligence per feed: `osprey_intel_objects_fetched_total{feed}`,
 //! `osprey_intel_indicators{feed,state}` (active, expired, unsupported, revoked, malformed),
-//! `osprey_intel_hits_total{feed}`, `osprey_intel_feed_errors_total{feed,cause}`. The web
+//! `osprey_intel_hits_total{feed}`, `osprey_intel_retro_findings_total{feed}` (retro-hunt
+//! findings among the hits), `osprey_intel_feed_errors_total{feed,cause}`. The web
 //! console: `osprey_console_requests_total{route,status}`, `osprey_console_sessions`,
 //! `osprey_console_ws_clients`, `osprey_console_ws_missed_total` and its refusal counters.
 
@@ -55,6 +56,9 @@ fn is_gauge(name: &str) -> bool {
     matches!(
         name,
         "store.size_bytes"
+            | "store.hunt_records"
+            | "store.hunt_record_bytes"
+            | "store.hunt_index_bytes"
             | "blocklist.entries"
             | "blocklist.max_entries"
             | "blocklist.published_generation"
@@ -246,6 +250,15 @@ fn intel_families(out: &mut String, feeds: &[crate::intel::FeedStatus]) {
     for f in feeds {
         let feed = escape_label(&f.name);
         let _ = writeln!(out, "osprey_intel_hits_total{{feed=\"{feed}\"}} {}", f.hits);
+    }
+    let _ = writeln!(out, "# TYPE osprey_intel_retro_findings_total counter");
+    for f in feeds {
+        let feed = escape_label(&f.name);
+        let _ = writeln!(
+            out,
+            "osprey_intel_retro_findings_total{{feed=\"{feed}\"}} {}",
+            f.retro_findings
+        );
     }
     let _ = writeln!(out, "# TYPE osprey_intel_feed_errors_total counter");
     for f in feeds {

@@ -31,6 +31,8 @@ use crate::evidence::Evidence;
 use crate::incidents::Incidents;
 use crate::ingest::{Ingest, RecordSource, SignatureCatalog};
 use crate::intel::hits::HitsThread;
+use crate::intel::hunt::HuntThread;
+use crate::intel::index::IndexThread;
 use crate::intel::Intel;
 use crate::outputs::eve::EveWriter;
 use crate::outputs::syslog::SyslogOutput;
@@ -63,6 +65,7 @@ pub struct ControlPlane {
     syslog: Option<SyslogOutput>,
     playbooks: Option<Playbooks>,
     hits: Option<HitsThread>,
+    hunt: Option<(IndexThread, Option<HuntThread>)>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -177,6 +180,21 @@ impl ControlPlane {
             hit_alerts,
         )
         .map_err(|e| Error::internal(format!("starting the intel hits thread: {e}")))?;
+        // Protocol metadata is indexed for retro-hunts, and new indicators hunted for in it.
+        let hunt = if cfg.intel.hunt.enabled {
+            let index = IndexThread::start(
+                store.clone(),
+                &bus,
+                cfg.intel.hunt.index_queue,
+                intel.index_counters.clone(),
+            )
+            .map_err(|e| Error::internal(format!("starting the metadata indexer: {e}")))?;
+            let hunter = HuntThread::start(intel.clone())
+                .map_err(|e| Error::internal(format!("starting the hunt thread: {e}")))?;
+            Some((index, hunter))
+        } else {
+            None
+        };
         let mut ingest =
             Ingest::start(&cfg.ingest, sources, store.clone(), bus.clone(), catalog)
                 .map_err(|e| Error::internal(format!("starting the ingest thread: {e}")))?;
@@ -335,6 +353,7 @@ impl ControlPlane {
             syslog,
             playbooks,
             hits: Some(hits),
+            hunt,
             tasks,
         })
     }
@@ -636,6 +655,7 @@ impl ControlPlane {
         let mut incidents = self.incidents;
         let syslog = self.syslog;
         let mut hits = self.hits;
+        let mut hunt = self.hunt;
         let store = self.ctx.store.clone();
         let events = self.ctx.events.clone();
         let _ = tokio::task::spawn_blocking(move || {
@@ -649,6 +669,12 @@ impl ControlPlane {
             }
             if let Some(h) = hits.as_mut() {
                 h.join();
+            }
+            if let Some((index, hunter)) = hunt.as_mut() {
+                index.join();
+                if let Some(h) = hunter.as_mut() {
+                    h.join();
+                }
             }
         })
         .await;

@@ -702,3 +702,490 @@ async fn verdicts_on_hits_retrain_the_scores_which_explain_themselves_and_persis
     assert_eq!(scored(&h, "indicator--loud", "verdicts").await, before);
     h.stop().await;
 }
+
+/// EVE `dns`, `tls` and `http` lines as the workers write them, at `secs` after
+/// 2024-01-01T00:00:00Z.
+fn metadata_lines(secs: u64) -> String {
+    let ts = |s: u64| format!("2024-01-01T00:{:02}:{:02}.000000+0000", s / 60, s % 60);
+    let dns = serde_json::json!({"timestamp": ts(secs), "flow_id": 101, "event_type": "dns",
+        "src_ip": "192.0.2.10", "src_port": 40001, "dest_ip": "198.51.100.53", "dest_port": 53,
+        "proto": "UDP", "dns": {"type": "request", "queries": [{"rrname": "c2.evil.example", "rrtype": "A"}]}});
+    let tls = serde_json::json!({"timestamp": ts(secs + 1), "flow_id": 102, "event_type": "tls",
+        "src_ip": "192.0.2.10", "src_port": 40002, "dest_ip": "198.51.100.80", "dest_port": 443,
+        "proto": "TCP", "tls": {"sni": "www.good.example", "fingerprint": "aa:bb:cc:dd:ee:ff:00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd"}});
+    let http = serde_json::json!({"timestamp": ts(secs + 2), "flow_id": 103, "event_type": "http",
+        "src_ip": "192.0.2.11", "src_port": 40003, "dest_ip": "198.51.100.81", "dest_port": 80,
+        "proto": "TCP", "http": {"hostname": "files.example", "url": "/payload.bin"}});
+    format!("{dns}\n{tls}\n{http}\n")
+}
+
+fn flow(flow_id: u64, secs: u64, dst: &str) -> controlplane::model::FlowRecord {
+    let start = 1_704_067_200_000_000_000 + secs * 1_000_000_000;
+    controlplane::model::FlowRecord {
+        flow_id,
+        src_ip: "192.0.2.12".parse().unwrap(),
+        src_port: 40004,
+        dst_ip: dst.parse().unwrap(),
+        dst_port: 8443,
+        proto: 6,
+        pkts_toserver: 1,
+        pkts_toclient: 1,
+        bytes_toserver: 60,
+        bytes_toclient: 60,
+        start_nanos: start,
+        end_nanos: start + 1_000_000_000,
+        state: Default::default(),
+        reason: Default::default(),
+        app_proto: String::new(),
+        alerted: false,
+        worker: "w0".into(),
+        eve: String::new(),
+    }
+}
+
+fn indicator(id: &str, pattern: &str) -> serde_json::Value {
+    serde_json::json!({"type": "indicator", "spec_version": "2.1", "id": id,
+        "created": "2026-12-01T00:00:00.000Z", "modified": "2026-12-01T00:00:00.000Z",
+        "pattern": pattern, "pattern_type": "stix", "valid_from": "2026-12-01T00:00:00Z",
+        "confidence": 60})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn indicators_that_arrive_after_the_traffic_are_hunted_for_in_stored_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::start(config(dir.path(), Vec::new())).await;
+    let ctx = h.cp.as_ref().unwrap().ctx.clone();
+
+    // Traffic first: the workers' records and two stored flows, in 2024.
+    ctx.events
+        .publish(controlplane::events::Event::Records(Arc::from(
+            metadata_lines(10).into_bytes().into_boxed_slice(),
+        )));
+    for (id, dst) in [(104, "203.0.113.9"), (105, "203.0.113.200")] {
+        ctx.events
+            .publish(controlplane::events::Event::Flow(Arc::new(flow(
+                id, 20, dst,
+            ))));
+    }
+    let indexed = ctx.intel.index_counters.clone();
+    wait_for("5 metadata records", || {
+        indexed.records.load(Ordering::Relaxed) == 5
+    })
+    .await;
+    let stats = h.ctl_json(VIEWER, &["intel", "stats"]).await;
+    assert!(
+        stats["metadata_index_bytes"].as_u64().unwrap() > 0,
+        "{stats}"
+    );
+
+    // Indicators published in December 2026, whose values the traffic had.
+    let objects = [
+        indicator("indicator--c2", "[domain-name:value = 'evil.example']"),
+        indicator(
+            "indicator--cert",
+            "[x509-certificate:hashes.'SHA-1' = 'AABBCCDDEEFF00112233445566778899AABBCCDD']",
+        ),
+        indicator(
+            "indicator--url",
+            "[url:value = 'http://files.example/payload.bin']",
+        ),
+        indicator("indicator--net", "[ipv4-addr:value = '203.0.113.0/28']"),
+        indicator("indicator--none", "[domain-name:value = 'never.example']"),
+    ];
+    let file = dir.path().join("late.json");
+    std::fs::write(&file, bundle(&objects)).unwrap();
+    h.ctl_json(OPERATOR, &["intel", "import", file.to_str().unwrap()])
+        .await;
+
+    let found = || async {
+        h.ctl_json(VIEWER, &["intel", "hits", "--retro"]).await["hits"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut hits = found().await;
+    while hits.len() < 4 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        hits = found().await;
+    }
+    let mut got: Vec<(String, String, String, u64, u64)> = hits
+        .iter()
+        .map(|x| {
+            assert_eq!(x["retro"], true, "{x}");
+            (
+                x["indicator_id"].as_str().unwrap().to_owned(),
+                x["matched_field"].as_str().unwrap().to_owned(),
+                x["matched_value"].as_str().unwrap().to_owned(),
+                x["flow_id"].as_u64().unwrap(),
+                x["ts_nanos"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    got.sort();
+    let at = |s: u64| 1_704_067_200_000_000_000 + s * 1_000_000_000;
+    let s = |x: &str| x.to_owned();
+    assert_eq!(
+        got,
+        [
+            (
+                s("indicator--c2"),
+                s("dns.query"),
+                s("c2.evil.example"),
+                101,
+                at(10)
+            ),
+            (
+                s("indicator--cert"),
+                s("tls.cert_fingerprint"),
+                s("aabbccddeeff00112233445566778899aabbccdd"),
+                102,
+                at(11)
+            ),
+            (
+                s("indicator--net"),
+                s("dest_ip"),
+                s("203.0.113.9"),
+                104,
+                at(20)
+            ),
+            (
+                s("indicator--url"),
+                s("http.url"),
+                s("http://files.example/payload.bin"),
+                103,
+                at(12)
+            ),
+        ],
+        "the flow to 203.0.113.200 is outside the /28; never.example was not seen"
+    );
+    // Without `--retro` every hit is listed, these among them.
+    let all = h.ctl_json(VIEWER, &["intel", "hits"]).await;
+    assert_eq!(all["hits"].as_array().unwrap().len(), 4);
+    let eve: serde_json::Value = {
+        let mut c = h.clients(VIEWER).await;
+        let r = c
+            .intel
+            .list_hits(proto::ListHitsRequest {
+                retro: true,
+                indicator_id: "indicator--c2".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        serde_json::from_str(&r.hits[0].eve).unwrap()
+    };
+    assert_eq!(eve["event_type"], "intel");
+    assert_eq!(eve["intel"]["retro"], true);
+    assert_eq!(eve["timestamp"], "2024-01-01T00:00:10.000000+0000");
+    assert_eq!(eve["src_ip"], "192.0.2.10");
+
+    // Counted per feed, with the hunts.
+    let feed = h.feed("import").await;
+    assert_eq!(
+        (feed["retro_findings"].as_u64(), feed["hits"].as_u64()),
+        (Some(4), Some(4))
+    );
+    let m = h.metrics();
+    assert!(
+        m.contains("osprey_intel_retro_findings_total{feed=\"import\"} 4"),
+        "{m}"
+    );
+    assert!(m.contains("osprey_intel_hunt_findings 4"), "{m}");
+
+    // Asked for again: the same matches, reported once.
+    let again = h.ctl_json(OPERATOR, &["intel", "hunt"]).await;
+    assert_eq!(
+        (again["findings"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(4)),
+        "{again}"
+    );
+    assert_eq!(again["indicators"], 5, "{again}");
+    let none = h
+        .ctl_json(
+            OPERATOR,
+            &["intel", "hunt", "--indicator", "indicator--none"],
+        )
+        .await;
+    assert_eq!(
+        (none["indicators"].as_u64(), none["matches"].as_u64()),
+        (Some(1), Some(0)),
+        "{none}"
+    );
+    // Only records within 5 s of the newest (at 20 s): the flow, not the DNS query.
+    let recent = h
+        .ctl_json(OPERATOR, &["intel", "hunt", "--since", "5s"])
+        .await;
+    assert_eq!(recent["matches"], 1, "{recent}");
+    let list = h.ctl_json(VIEWER, &["intel", "hunt", "--list"]).await;
+    let triggers: Vec<&str> = list["hunts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["trigger"].as_str().unwrap())
+        .collect();
+    assert_eq!(triggers, ["manual", "manual", "manual", "import"], "{list}");
+    let table = common::console::run(&h.endpoint, VIEWER, &["intel", "hits", "--retro"])
+        .await
+        .1;
+    assert!(
+        table.contains("retro") && table.contains("c2.evil.example"),
+        "{table}"
+    );
+
+    // Viewers cannot hunt.
+    let mut viewer = h.clients(VIEWER).await;
+    let e = viewer
+        .intel
+        .hunt(proto::HuntRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    h.stop().await;
+}
+
+fn object(kind: &str, id: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut v = serde_json::json!({"type": kind, "spec_version": "2.1", "id": id,
+        "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z"});
+    for (k, x) in extra.as_object().unwrap() {
+        v[k] = x.clone();
+    }
+    v
+}
+
+fn relationship(n: u32, kind: &str, from: &str, to: &str) -> serde_json::Value {
+    object(
+        "relationship",
+        &format!("relationship--{n}"),
+        serde_json::json!({"relationship_type": kind, "source_ref": from, "target_ref": to}),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hit_answers_what_else_is_related_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::start(config(dir.path(), Vec::new())).await;
+    let ctx = h.cp.as_ref().unwrap().ctx.clone();
+    // indicator a → malware ← indicator b; campaign uses the malware, attributed to an
+    // intrusion set; indicator c relates to nothing.
+    let objects = [
+        domain_indicator("indicator--a", "evil.example", serde_json::json!({})),
+        domain_indicator("indicator--b", "evil2.example", serde_json::json!({})),
+        domain_indicator("indicator--c", "other.example", serde_json::json!({})),
+        object(
+            "malware",
+            "malware--m",
+            serde_json::json!({"name": "Evil RAT", "is_family": true}),
+        ),
+        object(
+            "campaign",
+            "campaign--c",
+            serde_json::json!({"name": "Night Owl"}),
+        ),
+        object(
+            "intrusion-set",
+            "intrusion-set--i",
+            serde_json::json!({"name": "APT Example"}),
+        ),
+        relationship(1, "indicates", "indicator--a", "malware--m"),
+        relationship(2, "indicates", "indicator--b", "malware--m"),
+        relationship(3, "uses", "campaign--c", "malware--m"),
+        relationship(4, "attributed-to", "campaign--c", "intrusion-set--i"),
+    ];
+    let file = dir.path().join("rel.json");
+    std::fs::write(&file, bundle(&objects)).unwrap();
+    h.ctl_json(OPERATOR, &["intel", "import", file.to_str().unwrap()])
+        .await;
+
+    // Hits at 2024-01-01T00:00:01: two of host 192.0.2.10, one of another host.
+    let mut lines = intel_line(1, "import", "indicator--a", "c2.evil.example");
+    lines += &intel_line(2, "import", "indicator--c", "x.other.example");
+    lines += &intel_line(3, "import", "indicator--b", "evil2.example")
+        .replace("192.0.2.10", "192.0.2.99")
+        .replace("198.51.100.53", "198.51.100.99");
+    ctx.events
+        .publish(controlplane::events::Event::Records(Arc::from(
+            lines.into_bytes().into_boxed_slice(),
+        )));
+    let intel = ctx.intel.clone();
+    wait_for("3 hits", || {
+        intel.counters.hits_stored.load(Ordering::Relaxed) == 3
+    })
+    .await;
+    // Alerts and flows around it (the hit is 4,067,201 s after common::T0).
+    let at = 4_067_201;
+    let mut alerts = vec![
+        common::alert_at(at - 600, "192.0.2.10", "203.0.113.5", 1001),
+        common::alert_at(at + 60, "203.0.113.6", "198.51.100.53", 1002),
+        common::alert_at(at + 7200, "192.0.2.10", "203.0.113.5", 1003),
+        common::alert_at(at, "192.0.2.77", "203.0.113.5", 1004),
+    ];
+    ctx.store.append_alerts(&mut alerts).unwrap();
+    let near = |secs: u64, src: &str| controlplane::model::FlowRecord {
+        flow_id: secs,
+        src_ip: src.parse().unwrap(),
+        dst_ip: "203.0.113.5".parse().unwrap(),
+        start_nanos: (1_704_067_201 + secs - 300) * 1_000_000_000,
+        end_nanos: (1_704_067_201 + secs - 290) * 1_000_000_000,
+        ..flow(0, 0, "203.0.113.5")
+    };
+    ctx.store
+        .append_flows(&[
+            near(0, "192.0.2.10"),
+            near(5000, "192.0.2.10"),
+            near(0, "192.0.2.77"),
+        ])
+        .unwrap();
+
+    let hits = h
+        .ctl_json(VIEWER, &["intel", "hits", "--indicator", "indicator--a"])
+        .await;
+    let id = hits["hits"][0]["id"].as_u64().unwrap().to_string();
+    let r = h.ctl_json(VIEWER, &["intel", "related", &id]).await;
+    let sids: Vec<u64> = r["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["sid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sids, [1001, 1002], "its hosts' alerts within the hour: {r}");
+    let flows: Vec<u64> = r["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["flow_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(flows, [0], "{r}");
+    let other: Vec<&str> = r["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["indicator_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        other,
+        ["indicator--c"],
+        "the same host's other hit, not the other host's: {r}"
+    );
+    let mut objects: Vec<(&str, &str)> = r["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["type"].as_str().unwrap(), o["name"].as_str().unwrap()))
+        .collect();
+    objects.sort();
+    assert_eq!(
+        objects,
+        [
+            ("campaign", "Night Owl"),
+            ("intrusion-set", "APT Example"),
+            ("malware", "Evil RAT")
+        ],
+        "{r}"
+    );
+    let via: Vec<(&str, Vec<&str>)> = r["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let v = i["via"].as_array().unwrap();
+            (
+                i["id"].as_str().unwrap(),
+                v.iter().map(|x| x.as_str().unwrap()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        via,
+        [(
+            "indicator--b",
+            vec!["campaign--c", "intrusion-set--i", "malware--m"]
+        )],
+        "b relates to the same objects, c to none: {r}"
+    );
+    // A wider window takes the alert two hours later too; an unknown hit is NOT_FOUND.
+    let wide = h
+        .ctl_json(VIEWER, &["intel", "related", &id, "--window", "3h"])
+        .await;
+    assert_eq!(wide["alerts"].as_array().unwrap().len(), 3, "{wide}");
+    let text = common::console::run(&h.endpoint, VIEWER, &["intel", "related", &id])
+        .await
+        .1;
+    assert!(
+        text.contains("Evil RAT") && text.contains("alerts (2)"),
+        "{text}"
+    );
+    let mut c = h.clients(VIEWER).await;
+    let e = c
+        .intel
+        .related(proto::RelatedRequest {
+            hit: 999,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+
+    // The same range exported as STIX, read back by the stix crate: the appliance's
+    // identity, a sighting per indicator hit, an observed-data per alert.
+    let out = dir.path().join("export.json");
+    let (from, to) = ("1704060000", "1704070000");
+    let summary = h
+        .ctl_json(
+            VIEWER,
+            &[
+                "intel",
+                "export",
+                "--from",
+                from,
+                "--to",
+                to,
+                "-o",
+                out.to_str().unwrap(),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (summary["sightings"].as_u64(), summary["alerts"].as_u64()),
+        (Some(3), Some(3)),
+        "{summary}"
+    );
+    let b = stix::Bundle::from_json(&std::fs::read(&out).unwrap()).unwrap();
+    let ids: std::collections::HashSet<&str> = b.objects.iter().map(|o| o.id()).collect();
+    let me = b
+        .objects
+        .iter()
+        .find(|o| o.kind() == "identity")
+        .expect("the appliance's identity");
+    let mut sighted = Vec::new();
+    let mut observed = 0;
+    for o in &b.objects {
+        match o {
+            stix::Object::Malformed { error, .. } => panic!("malformed: {error}"),
+            stix::Object::Sighting(s) => {
+                assert_eq!(s.where_sighted_refs, [me.id()]);
+                sighted.push((s.sighting_of_ref.clone(), s.count));
+            }
+            stix::Object::Other(v) if v["type"] == "observed-data" => {
+                observed += 1;
+                for r in v["object_refs"].as_array().unwrap() {
+                    assert!(ids.contains(r.as_str().unwrap()), "{r} is in the bundle");
+                }
+                assert!(v["x_osprey_alert"]["sid"].as_u64().is_some());
+            }
+            _ => {}
+        }
+    }
+    sighted.sort();
+    assert_eq!(
+        sighted,
+        [
+            ("indicator--a".to_string(), Some(1)),
+            ("indicator--b".to_string(), Some(1)),
+            ("indicator--c".to_string(), Some(1))
+        ]
+    );
+    assert_eq!(observed, 3, "the alerts of the range (1003 is after it)");
+    h.stop().await;
+}

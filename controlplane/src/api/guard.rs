@@ -61,7 +61,8 @@ impl Class {
             "osprey.v1.RulesService/Validate" => Some(Class::Validate),
             "osprey.v1.RulesService/Add"
             | "osprey.v1.IntelService/Import"
-            | "osprey.v1.IntelService/Verdict" => Some(Class::Add),
+            | "osprey.v1.IntelService/Verdict"
+            | "osprey.v1.IntelService/Hunt" => Some(Class::Add),
             "osprey.v1.RulesService/Reload" => Some(Class::Reload),
             "osprey.v1.RulesService/List"
             | "osprey.v1.AlertsService/Query"
@@ -72,7 +73,10 @@ impl Class {
             | "osprey.v1.OutputService/ListDeadLetters"
             | "osprey.v1.IntelService/ListIndicators"
             | "osprey.v1.IntelService/ListHits"
-            | "osprey.v1.ReportService/Generate" => Some(Class::Query),
+            | "osprey.v1.ReportService/Generate"
+            | "osprey.v1.IntelService/ListHunts"
+            | "osprey.v1.IntelService/Related"
+            | "osprey.v1.IntelService/Export" => Some(Class::Query),
             _ => None,
         }
     }

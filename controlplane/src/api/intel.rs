@@ -11,6 +11,7 @@ use tonic::{Request, Response, Status};
 
 use crate::api::auth::Role;
 use crate::error::{Error, Kind, Result};
+use crate::intel::hunt::{HuntRequest, HuntRun, Trigger};
 use crate::intel::score::Scored;
 use crate::intel::{FeedStatus, HitFilter, IndicatorCounts, IndicatorFilter, StoredHit};
 use crate::proto;
@@ -19,6 +20,9 @@ use crate::proto::intel_service_server::IntelService;
 use super::{blocking, ApiContext};
 
 const SVC: &str = "osprey.v1.IntelService";
+/// `Related`'s window either side of the hit unless asked: an hour.
+const RELATED_WINDOW_SECS: u64 = 3600;
+const MAX_RELATED_WINDOW_SECS: u64 = 7 * 24 * 3600;
 
 /// The service; cheap to clone.
 #[derive(Clone, Debug)]
@@ -60,6 +64,7 @@ impl From<&FeedStatus> for proto::Feed {
             indicators: Some(counts(f.indicators)),
             hits: f.hits,
             alerts: f.alerts,
+            retro_findings: f.retro_findings,
         }
     }
 }
@@ -82,6 +87,30 @@ impl From<StoredHit> for proto::Hit {
             dest_port: u32::from(h.dest_port),
             proto: h.proto,
             eve: h.eve,
+            retro: h.retro,
+        }
+    }
+}
+
+impl From<HuntRun> for proto::HuntRun {
+    fn from(r: HuntRun) -> Self {
+        proto::HuntRun {
+            id: r.id,
+            started_ns: r.started_ns,
+            duration_ns: r.duration_ns,
+            trigger: r.trigger,
+            feed: r.feed,
+            indicator_id: r.indicator,
+            since_ns: r.since_ns,
+            passes: r.passes,
+            indicators: r.indicators,
+            unhuntable: r.unhuntable,
+            entries: r.entries,
+            matches: r.matches,
+            findings: r.findings,
+            duplicates: r.duplicates,
+            truncated: r.truncated,
+            error: r.error,
         }
     }
 }
@@ -208,6 +237,7 @@ impl IntelService for IntelApi {
         let f = HitFilter {
             feed: non_empty(&q.feed),
             indicator: non_empty(&q.indicator_id),
+            retro: q.retro.then_some(true),
             before: decode_token(&q.page_token)?,
             limit: ctx.page_size(q.page_size)?,
         };
@@ -269,6 +299,8 @@ impl IntelService for IntelApi {
         ctx.auth
             .authorize(&request, &format!("{SVC}/Stats"), "", Role::Viewer)?;
         let s = ctx.intel.stats();
+        let m = ctx.store.hunt_storage();
+        use std::sync::atomic::Ordering::Relaxed;
         Ok(Response::new(proto::IntelStatsResponse {
             feeds: s.feeds,
             objects: s.objects,
@@ -281,6 +313,10 @@ impl IntelService for IntelApi {
             hits_lost: s.hits_lost,
             alerts_raised: s.alerts_raised,
             alerts_dropped: s.alerts_dropped,
+            metadata_records: m.records,
+            metadata_index_bytes: m.index_bytes,
+            hunts: ctx.intel.hunt_counters.runs.load(Relaxed),
+            hunt_findings: ctx.intel.hunt_counters.findings.load(Relaxed),
         }))
     }
 
@@ -308,6 +344,122 @@ impl IntelService for IntelApi {
             before: Some(score(&r.before)),
             after: Some(score(&r.after)),
             examples: r.examples,
+        }))
+    }
+
+    async fn hunt(
+        &self,
+        request: Request<proto::HuntRequest>,
+    ) -> Result<Response<proto::HuntRun>, Status> {
+        let ctx = self.ctx.clone();
+        let method = format!("{SVC}/Hunt");
+        let q = request.get_ref().clone();
+        let who = ctx
+            .auth
+            .authorize(&request, &method, &q.indicator_id, Role::Operator)?;
+        let intel = ctx.intel.clone();
+        let target = q.indicator_id.clone();
+        let res = blocking(move || {
+            let newest = intel.store().newest_metadata_ns()?;
+            let since_ns = match q.since_secs {
+                0 => 0,
+                s => newest.saturating_sub(s.saturating_mul(1_000_000_000)),
+            };
+            let req = HuntRequest {
+                trigger: Trigger::Manual,
+                feed: non_empty(&q.feed),
+                indicators: non_empty(&q.indicator_id).map(|i| [i].into_iter().collect()),
+                since_ns,
+            };
+            intel.hunt(&req, crate::health::now_nanos())
+        })
+        .await;
+        let audited = res.as_ref().map(|r| r.findings).map_err(Clone::clone);
+        ctx.auth.audit(&who, &method, &target, &audited);
+        Ok(Response::new(res?.into()))
+    }
+
+    async fn list_hunts(
+        &self,
+        request: Request<proto::ListHuntsRequest>,
+    ) -> Result<Response<proto::ListHuntsResponse>, Status> {
+        let ctx = self.ctx.clone();
+        ctx.auth
+            .authorize(&request, &format!("{SVC}/ListHunts"), "", Role::Viewer)?;
+        let limit = ctx.page_size(request.get_ref().page_size)?;
+        let store = ctx.store.clone();
+        let runs = blocking(move || store.hunt_runs(limit)).await?;
+        Ok(Response::new(proto::ListHuntsResponse {
+            hunts: runs.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    async fn related(
+        &self,
+        request: Request<proto::RelatedRequest>,
+    ) -> Result<Response<proto::RelatedResponse>, Status> {
+        let ctx = self.ctx.clone();
+        ctx.auth
+            .authorize(&request, &format!("{SVC}/Related"), "", Role::Viewer)?;
+        let q = *request.get_ref();
+        let window = match q.window_secs {
+            0 => RELATED_WINDOW_SECS,
+            s if s > MAX_RELATED_WINDOW_SECS => {
+                return Err(Error::invalid(format!(
+                    "window_secs: at most {MAX_RELATED_WINDOW_SECS}"
+                ))
+                .into())
+            }
+            s => s,
+        };
+        let limit = ctx.page_size(q.limit)?;
+        let intel = ctx.intel.clone();
+        let r = blocking(move || intel.related(q.hit, window * 1_000_000_000, limit)).await?;
+        Ok(Response::new(proto::RelatedResponse {
+            hit: Some(r.hit.into()),
+            window_ns: r.window_ns,
+            alerts: r.alerts.iter().map(Into::into).collect(),
+            flows: r.flows.iter().map(Into::into).collect(),
+            hits: r.hits.into_iter().map(Into::into).collect(),
+            objects: r
+                .objects
+                .into_iter()
+                .map(|o| proto::RelatedObject {
+                    r#type: o.kind,
+                    id: o.id,
+                    name: o.name,
+                    external_id: o.external_id.unwrap_or_default(),
+                })
+                .collect(),
+            indicators: r
+                .indicators
+                .into_iter()
+                .map(|i| proto::RelatedIndicator {
+                    id: i.id,
+                    feed: i.feed,
+                    pattern: i.pattern,
+                    via: i.via,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn export(
+        &self,
+        request: Request<proto::ExportRequest>,
+    ) -> Result<Response<proto::ExportResponse>, Status> {
+        let ctx = self.ctx.clone();
+        ctx.auth
+            .authorize(&request, &format!("{SVC}/Export"), "", Role::Viewer)?;
+        let q = *request.get_ref();
+        let intel = ctx.intel.clone();
+        let r =
+            blocking(move || intel.export(q.from_ns, q.to_ns, crate::health::now_nanos())).await?;
+        Ok(Response::new(proto::ExportResponse {
+            bundle: r.bundle,
+            sightings: r.sightings,
+            alerts: r.alerts,
+            truncated: r.truncated,
         }))
     }
 }

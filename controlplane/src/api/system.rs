@@ -56,6 +56,18 @@ impl SystemApi {
                 l(&s.retention_alerts_deleted),
             ),
             ("store.size_bytes".into(), ctx.store.size_bytes()),
+            (
+                "store.hunt_records".into(),
+                ctx.store.hunt_storage().records,
+            ),
+            (
+                "store.hunt_record_bytes".into(),
+                ctx.store.hunt_storage().record_bytes,
+            ),
+            (
+                "store.hunt_index_bytes".into(),
+                ctx.store.hunt_storage().index_bytes,
+            ),
             ("blocklist.entries".into(), ctx.blocks.len() as u64),
             (
                 "blocklist.max_entries".into(),

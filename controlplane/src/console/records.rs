@@ -185,7 +185,7 @@ pub(super) async fn flows(
     Ok(())
 }
 
-fn flow_row(f: &proto::Flow) -> Vec<String> {
+pub(super) fn flow_row(f: &proto::Flow) -> Vec<String> {
     vec![
         f.flow_id.to_string(),
         format_timestamp(f.end_ns),

@@ -145,6 +145,8 @@ pub struct FeedStatus {
     pub errors: BTreeMap<&'static str, u64>,
     pub indicators: IndicatorCounts,
     pub hits: u64,
+    /// Retro-hunt findings (among `hits`).
+    pub retro_findings: u64,
     pub alerts: u64,
 }
 

@@ -41,8 +41,10 @@ pub struct StoredHit {
     pub dest_ip: String,
     pub dest_port: u16,
     pub proto: String,
-    /// The EVE record as the worker wrote it.
+    /// The EVE record as the worker wrote it (a retro-hunt finding's as the hunt did).
     pub eve: String,
+    /// Found by a retro-hunt in stored metadata, after the traffic ([`super::hunt`]).
+    pub retro: bool,
 }
 
 /// Filters of a hit listing.
@@ -50,6 +52,8 @@ pub struct StoredHit {
 pub struct HitFilter {
     pub feed: Option<String>,
     pub indicator: Option<String>,
+    /// Only retro-hunt findings (`Some(true)`) or only live hits (`Some(false)`).
+    pub retro: Option<bool>,
     /// Ids below this (0: from the newest).
     pub before: u64,
     pub limit: usize,
@@ -59,6 +63,7 @@ impl HitFilter {
     pub fn keeps(&self, h: &StoredHit) -> bool {
         self.feed.as_ref().is_none_or(|f| *f == h.feed)
             && self.indicator.as_ref().is_none_or(|i| *i == h.indicator_id)
+            && self.retro.is_none_or(|r| r == h.retro)
     }
 }
 
@@ -101,6 +106,7 @@ pub fn parse_hit(line: &[u8]) -> Option<StoredHit> {
         dest_port: n(&v, "dest_port") as u16,
         proto: s(&v, "proto"),
         eve: String::from_utf8_lossy(line).into_owned(),
+        retro: false,
     })
 }
 

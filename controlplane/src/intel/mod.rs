@@ -10,16 +10,28 @@
 //! - [`taxii`]: the TAXII 2.1 client (discovery, API root, collections, paged objects);
 //! - [`poll`]: one task per TAXII feed, polling on its interval with exponential back-off;
 //! - [`hits`]: the workers' `intel` records taken from the event stream, stored, counted per
-//!   feed, and turned into alerts when the feed says so.
+//!   feed, and turned into alerts when the feed says so;
+//! - [`index`]: the workers' DNS, TLS and HTTP records and the flows kept as protocol
+//!   metadata indexed by value ([`crate::store::hunt`]);
+//! - [`hunt`]: new indicators searched for in that metadata (retro-hunting), each match a
+//!   hit with `retro: true` and the original time;
+//! - [`export`]: alerts and hits of a time range as a STIX bundle (sightings,
+//!   observed-data);
+//! - [`related`]: what else relates to a hit (alerts, flows, hits of its hosts around it;
+//!   STIX objects and indicators through relationships).
 //!
 //! A feed whose poll or read fails keeps what it had (its last compilation), so a broken feed
 //! never clears the indicators of the others. Every change republishes; an indicator that
 //! expires republishes at the next check (`[intel] expiry_check_ms`).
 
 pub mod compile;
+pub mod export;
 pub mod feed;
 pub mod hits;
+pub mod hunt;
+pub mod index;
 pub mod poll;
+pub mod related;
 pub mod score;
 pub mod taxii;
 pub mod verdict;
@@ -164,6 +176,12 @@ pub struct Intel {
     score: Mutex<verdict::ScoreState>,
     /// Verdicts one at a time (each trains the next model version).
     verdict_serial: Mutex<()>,
+    hunt_queue: hunt::HuntQueue,
+    /// Hunts one at a time.
+    hunt_serial: Mutex<()>,
+    pub hunt_counters: hunt::HuntCounters,
+    /// The metadata indexer's counters (shared with its thread).
+    pub index_counters: Arc<index::IndexCounters>,
 }
 
 impl std::fmt::Debug for Intel {
@@ -193,6 +211,10 @@ impl Intel {
             counters: IntelCounters::default(),
             score: Mutex::new(score_state),
             verdict_serial: Mutex::new(()),
+            hunt_queue: hunt::HuntQueue::new(cfg.hunt.queue),
+            hunt_serial: Mutex::new(()),
+            hunt_counters: hunt::HuntCounters::default(),
+            index_counters: Arc::new(index::IndexCounters::default()),
         };
         let mut feeds = BTreeMap::new();
         for f in &cfg.feeds {
@@ -221,7 +243,22 @@ impl Intel {
         if !held.is_empty() {
             intel.publish(&mut held, now_ns);
         }
+        let files: Vec<String> = held
+            .iter()
+            .filter(|(_, f)| matches!(f.origin, Origin::File(_)))
+            .map(|(n, _)| n.clone())
+            .collect();
         drop(held);
+        // A file feed may have changed while the appliance was down: its indicators are
+        // hunted for (records reported before are not reported again).
+        for feed in files {
+            intel.request_hunt(hunt::HuntRequest {
+                trigger: hunt::Trigger::Start,
+                feed: Some(feed),
+                indicators: None,
+                since_ns: 0,
+            });
+        }
         Ok(intel)
     }
 
@@ -358,7 +395,25 @@ impl Intel {
             let compiled = compile::compile_feed(feed, &f.content, now_ns)
                 .map_err(|e| FeedError::new(Cause::Malformed, e.to_string()))?;
             f.compiled = Arc::new(compiled);
+            let trigger = match f.origin {
+                Origin::Import => hunt::Trigger::Import,
+                _ => hunt::Trigger::Feed,
+            };
             self.publish(&mut feeds, now_ns);
+            drop(feeds);
+            let new: std::collections::HashSet<String> = rows
+                .iter()
+                .filter(|(id, _)| id.starts_with("indicator--"))
+                .map(|(id, _)| id.clone())
+                .collect();
+            if !new.is_empty() {
+                self.request_hunt(hunt::HuntRequest {
+                    trigger,
+                    feed: Some(feed.to_owned()),
+                    indicators: Some(new),
+                    since_ns: 0,
+                });
+            }
         }
         Ok(rows.len() as u64)
     }
@@ -456,6 +511,14 @@ impl Intel {
         if let Some(f) = self.lock().get_mut(feed) {
             f.status.hits += 1;
             f.status.alerts += u64::from(alert);
+        }
+    }
+
+    /// Counts a retro-hunt finding for `feed`.
+    pub(crate) fn count_retro(&self, feed: &str) {
+        if let Some(f) = self.lock().get_mut(feed) {
+            f.status.hits += 1;
+            f.status.retro_findings += 1;
         }
     }
 
@@ -581,6 +644,9 @@ impl Intel {
             ("intel.verdicts".into(), l(&c.verdicts)),
             ("intel.score_model_version".into(), self.model().version),
         ]
+        .into_iter()
+        .chain(self.hunt_counter_values())
+        .collect()
     }
 
     /// Generation published last.

@@ -1,7 +1,8 @@
 //! Threat intelligence in the `intel` column family: each feed's STIX objects (the newest
 //! version of each id, so a restart compiles the same set without polling), each feed's
 //! cursor (`added_after` and counters), and the hits the workers reported, by id (the oldest
-//! pruned beyond `[intel] max_hits`).
+//! pruned beyond `[intel] max_hits`), retro-hunt findings among them; the retro-hunt
+//! markers and runs are kept by [`super::hunt`] under `'r'` and `'x'`.
 //!
 //! Objects are written in batches of [`BATCH`], never one write per indicator.
 
@@ -124,6 +125,17 @@ impl Store {
     /// Assigns ids to `hits`, writes them in one batch and deletes the oldest beyond `max`;
     /// returns how many were pruned.
     pub fn append_intel_hits(&self, hits: &mut [StoredHit], max: u64) -> Result<u64> {
+        self.append_hits_with(hits, max, &[])
+    }
+
+    /// [`Store::append_intel_hits`], writing the (empty-valued) keys `marks` of the `intel`
+    /// column family in the same batch.
+    pub(super) fn append_hits_with(
+        &self,
+        hits: &mut [StoredHit],
+        max: u64,
+        marks: &[Vec<u8>],
+    ) -> Result<u64> {
         if hits.is_empty() {
             return Ok(0);
         }
@@ -142,6 +154,9 @@ impl Store {
         let pruned = keep_from.saturating_sub(next.saturating_sub(max).max(1));
         if keep_from > 1 {
             batch.delete_range_cf(cf, hit_key(0), hit_key(keep_from));
+        }
+        for m in marks {
+            batch.put_cf(cf, m, []);
         }
         self.write(batch, "storing intel hits")?;
         Ok(pruned)

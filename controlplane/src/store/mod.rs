@@ -18,6 +18,7 @@
 //! | `audit`   | `time_nanos:u64 ‖ seq:u64` | JSON [`AuditRecord`](crate::model::AuditRecord) |
 //! | `incidents` | opaque keys and values of [`crate::incidents`] (its `persist.rs`) | |
 //! | `intel`   | `'o' ‖ feed ‖ 0 ‖ object id`, `'f' ‖ feed`, `'h' ‖ hit_id:u64` | STIX object JSON, feed cursor, hit (`intel.rs`) |
+//! | `hunt`, `idx_hunt` | protocol metadata for retro-hunting and its index by value ([`hunt`]) | |
 //! | `meta`    | `format_version` | `u32` (= [`FORMAT_VERSION`]) |
 //! | `meta`    | `next_alert_id`, `next_flow_id`, `generation`, `next_dead_letter_id` | `u64` |
 //! | `meta`    | `dead_letter/` ‖ `id:u64` | JSON [`DeadLetter`] (a webhook delivery given up) |
@@ -79,6 +80,7 @@ use crate::proto;
 pub mod audit;
 mod blocks;
 mod deadletter;
+pub mod hunt;
 mod incidents;
 mod intel;
 mod intel_score;
@@ -109,7 +111,9 @@ const CF_META: &str = "meta";
 const CF_INCIDENTS: &str = "incidents";
 const CF_INTEL: &str = "intel";
 const CF_REPORTS: &str = "reports";
-const ALL_CFS: [&str; 11] = [
+const CF_HUNT: &str = "hunt";
+const CF_IDX_HUNT: &str = "idx_hunt";
+const ALL_CFS: [&str; 13] = [
     CF_ALERTS,
     CF_IDX_SID,
     CF_IDX_SRC,
@@ -121,6 +125,8 @@ const ALL_CFS: [&str; 11] = [
     CF_INCIDENTS,
     CF_INTEL,
     CF_REPORTS,
+    CF_HUNT,
+    CF_IDX_HUNT,
 ];
 
 const META_FORMAT: &[u8] = b"format_version";
@@ -225,6 +231,7 @@ pub struct Store {
     write_opts: rocksdb::WriteOptions,
     next_alert_id: Mutex<u64>,
     next_flow_id: Mutex<u64>,
+    next_hunt_id: Mutex<u64>,
     audit_seq: AtomicU64,
     min_free_bytes: u64,
     /// (last check, bytes free then).
@@ -366,10 +373,13 @@ impl Store {
         // Keep accepting writes while a full memtable is being flushed.
         cf_opts.set_max_write_buffer_number(4);
         let mut names: Vec<String> = ALL_CFS.iter().map(|s| s.to_string()).collect();
+        // The CFs the database has: a read-only open can create none (a database from an
+        // older version lacks the newer ones, whose reads then fail with a clear error).
+        let mut existing = Vec::new();
         if path.join("CURRENT").exists() {
             // Open every CF the database has, or RocksDB refuses to open it.
-            let existing = DB::list_cf(&opts, path).map_err(|e| opened_err(path, e))?;
-            for n in existing {
+            existing = DB::list_cf(&opts, path).map_err(|e| opened_err(path, e))?;
+            for n in existing.clone() {
                 if !names.contains(&n) {
                     names.push(n);
                 }
@@ -406,15 +416,20 @@ impl Store {
         let mut idx_opts = cf_opts.clone();
         idx_opts.set_write_buffer_size(16 << 20);
         idx_opts.set_max_write_buffer_number(6);
-        let descriptors = || {
-            names.iter().map(|n| {
-                let o = if n.starts_with("idx_") {
-                    idx_opts.clone()
-                } else {
-                    cf_opts.clone()
-                };
-                ColumnFamilyDescriptor::new(n, o)
-            })
+        // `only_existing`: for a read-only open, which can create none.
+        let existing = &existing;
+        let descriptors = |only_existing: bool| {
+            names
+                .iter()
+                .filter(move |n| !only_existing || existing.contains(n))
+                .map(|n| {
+                    let o = if n.starts_with("idx_") {
+                        idx_opts.clone()
+                    } else {
+                        cf_opts.clone()
+                    };
+                    ColumnFamilyDescriptor::new(n, o)
+                })
         };
         // Opening flushes what the WAL holds and preallocates a new WAL; with no room for
         // that, serve what is stored read-only rather than not start at all. RocksDB is not
@@ -434,17 +449,18 @@ impl Store {
                 "opening needs about {need} to flush the write-ahead log"
             ));
             tracing::error!("{reason}");
-            let db = DB::open_cf_descriptors_read_only(&opts, path, descriptors(), false)
+            let db = DB::open_cf_descriptors_read_only(&opts, path, descriptors(true), false)
                 .map_err(|e| opened_err(path, e))?;
             (db, Some(reason))
         } else {
-            match DB::open_cf_descriptors(&opts, path, descriptors()) {
+            match DB::open_cf_descriptors(&opts, path, descriptors(false)) {
                 Ok(db) => (db, None),
                 Err(e) if is_no_space(&e) => {
                     let reason = read_only_reason(e.to_string());
                     tracing::error!("{reason}");
-                    let db = DB::open_cf_descriptors_read_only(&opts, path, descriptors(), false)
-                        .map_err(|e| opened_err(path, e))?;
+                    let db =
+                        DB::open_cf_descriptors_read_only(&opts, path, descriptors(true), false)
+                            .map_err(|e| opened_err(path, e))?;
                     (db, Some(reason))
                 }
                 Err(e) => return Err(opened_err(path, e)),
@@ -459,6 +475,7 @@ impl Store {
             write_opts,
             next_alert_id: Mutex::new(1),
             next_flow_id: Mutex::new(1),
+            next_hunt_id: Mutex::new(1),
             audit_seq: AtomicU64::new(0),
             min_free_bytes: if options.min_free_bytes == 0 {
                 0
@@ -480,6 +497,7 @@ impl Store {
         let next_flow = store.meta_u64(META_NEXT_FLOW)?.unwrap_or(1);
         store.next_alert_id = Mutex::new(next_alert);
         store.next_flow_id = Mutex::new(next_flow);
+        store.next_hunt_id = Mutex::new(store.load_next_hunt_id()?);
         let seq = store.last_audit_seq()?;
         store.audit_seq = AtomicU64::new(seq);
         if let Err(e) = store.verify_newest(VERIFY_AT_OPEN_BYTES) {

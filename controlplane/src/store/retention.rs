@@ -1,4 +1,4 @@
-//! Retention: alerts and flows older than a packet-time age, then the oldest alerts while the
+//! Retention: alerts, flows and protocol metadata older than a packet-time age, then the oldest alerts while the
 //! database is over its size cap, each alert deleted in one batch with the postings it ends.
 
 use std::sync::atomic::Ordering;
@@ -16,6 +16,8 @@ use crate::error::{Error, Kind, Result};
 pub struct RetentionReport {
     pub alerts_deleted: u64,
     pub flows_deleted_before_ns: u64,
+    /// Protocol metadata records deleted with their index entries ([`super::hunt`]).
+    pub metadata_deleted: u64,
     pub size_bytes: u64,
 }
 
@@ -56,6 +58,8 @@ impl Store {
                     report.flows_deleted_before_ns = cutoff;
                 }
             }
+            let (n, _) = self.expire_metadata(max_age_ns, budget)?;
+            report.metadata_deleted = n;
         }
         if max_bytes > 0 && self.size_bytes() > max_bytes && budget > 0 {
             // Drop a slice of the oldest alerts, then compact so the files really shrink.
@@ -76,7 +80,7 @@ impl Store {
         Ok(report)
     }
 
-    fn newest_key(&self, cf: &str) -> Result<Option<AlertKey>> {
+    pub(super) fn newest_key(&self, cf: &str) -> Result<Option<AlertKey>> {
         let mut it = self.db.raw_iterator_cf(self.cf(cf)?);
         it.seek_to_last();
         let k = it.key().and_then(AlertKey::parse);
