@@ -298,6 +298,36 @@ async fn other_pages(b: &Browser, base: &str) {
         assert!(!text.as_str().unwrap().trim().is_empty());
         b.screenshot(name).await;
     }
+    // Reports: none stored yet says so; generating one from the page lists it, linked to its
+    // document.
+    b.goto(&format!("{base}/reports")).await;
+    b.until(
+        "reports: an empty state in words",
+        "const e = document.getElementById('reports-state'); \
+         return e.dataset.state === 'empty' ? e.textContent : null;",
+    )
+    .await;
+    b.find("#generate button[type='submit']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let made = b
+        .until(
+            "a report generated from the page",
+            "const e = document.getElementById('reports-state'); \
+             return e.textContent.startsWith('Report ') ? e.textContent : null;",
+        )
+        .await;
+    let links = b
+        .until(
+            "the new report listed with its link",
+            "const a = document.querySelectorAll('#reports a[href^=\"/api/v1/reports/\"]'); \
+             return a.length ? a.length : null;",
+        )
+        .await;
+    assert_eq!(links.as_u64(), Some(1), "{made}");
+    b.screenshot("reports").await;
     b.goto(&format!("{base}/settings")).await;
     b.until(
         "preferences read",

@@ -657,6 +657,9 @@ async fn openapi_matches_the_routes() {
         "GET /api/v1/outputs/deadletters",
         "GET /api/v1/preferences",
         "PUT /api/v1/preferences",
+        "GET /api/v1/reports",
+        "POST /api/v1/reports",
+        "GET /api/v1/reports/{id}",
         "GET /api/v1/openapi.json",
         "GET /api/v1/stream",
         "GET /api/v1/network/graph",
@@ -830,5 +833,79 @@ async fn a_slow_websocket_client_misses_only_its_own_events() {
             .1,
         missed
     );
+    h.stop().await;
+}
+
+/// Reports over REST: an operator generates one, anyone lists it and opens the document
+/// with its own content type and the SHA-256 the description names; a viewer may not
+/// generate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_are_generated_listed_and_opened() {
+    use sha2::Digest as _;
+    let h = start().await;
+    push_stored(&h, 0, 12).await;
+    let range = serde_json::json!({
+        "from_ns": common::T0 - 3600 * common::SEC,
+        "to_ns": common::T0 + 3600 * common::SEC,
+        "format": "html",
+    });
+    let (b, csrf) = h.login(VIEWER).await;
+    let r = b
+        .post(h.url("/api/v1/reports"))
+        .header("x-csrf-token", &csrf)
+        .json(&range)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let (b, csrf) = h.login(OPERATOR).await;
+    let r = b
+        .post(h.url("/api/v1/reports"))
+        .header("x-csrf-token", &csrf)
+        .json(&range)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let info: Value = r.json().await.unwrap();
+    let id = info["id"].as_u64().unwrap();
+    assert_eq!(info["format"], "html");
+    let (s, list) = h.get(VIEWER, "/api/v1/reports").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(list["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["id"] == id));
+    let r = reqwest::Client::new()
+        .get(h.url(&format!("/api/v1/reports/{id}")))
+        .bearer_auth(VIEWER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let body = r.bytes().await.unwrap();
+    assert_eq!(body.len() as u64, info["size"].as_u64().unwrap());
+    assert_eq!(
+        hex::encode(sha2::Sha256::digest(&body)),
+        info["sha256"].as_str().unwrap()
+    );
+    assert!(String::from_utf8_lossy(&body).contains("<html"));
+    // An unknown report is 404 with the error body; a bad range 400.
+    let (s, e) = h.get(VIEWER, "/api/v1/reports/999999").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_error(&e, "not_found");
+    let r = b
+        .post(h.url("/api/v1/reports"))
+        .header("x-csrf-token", &csrf)
+        .json(&serde_json::json!({ "from_ns": 10, "to_ns": 5 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     h.stop().await;
 }

@@ -382,6 +382,12 @@ impl Store {
             return Ok((0, 0));
         };
         let cutoff = newest.ts_nanos.saturating_sub(max_age_ns);
+        Ok((self.delete_metadata_before(cutoff, budget)?, cutoff))
+    }
+
+    /// Deletes records before packet time `cutoff`, each with its index entries in the same
+    /// batch, at most `budget`; returns how many went.
+    pub(super) fn delete_metadata_before(&self, cutoff: u64, budget: usize) -> Result<u64> {
         let (cf_r, cf_i) = (self.cf(CF_HUNT)?, self.cf(CF_IDX_HUNT)?);
         let mut it = self.db.raw_iterator_cf(cf_r);
         it.seek_to_first();
@@ -426,20 +432,12 @@ impl Store {
         let mut batch = WriteBatch::default();
         batch.delete_range_cf(self.cf(CF_INTEL)?, vec![b'r'], to);
         self.write_deletes(batch, "retro-hunt marker retention")?;
-        Ok((deleted, cutoff))
+        Ok(deleted)
     }
 
     /// Packet time of the newest record kept (0: none).
     pub fn newest_metadata_ns(&self) -> Result<u64> {
         Ok(self.newest_key(CF_HUNT)?.map_or(0, |k| k.ts_nanos))
-    }
-
-    fn oldest_key(&self, cf: &str) -> Result<Option<AlertKey>> {
-        let mut it = self.db.raw_iterator_cf(self.cf(cf)?);
-        it.seek_to_first();
-        let k = it.key().and_then(AlertKey::parse);
-        it.status()?;
-        Ok(k)
     }
 
     /// Sizes of the kept metadata.

@@ -1,13 +1,14 @@
-//! Retention: alerts, flows and protocol metadata older than a packet-time age, then the oldest alerts while the
-//! database is over its size cap, each alert deleted in one batch with the postings it ends.
+//! Retention: alerts, flows and protocol metadata older than a packet-time age; then, while
+//! the database is over its size cap, the oldest slice of all three (one time horizon for
+//! everything stored). Each alert is deleted in one batch with the postings it ends.
 
 use std::sync::atomic::Ordering;
 
 use rocksdb::{ColumnFamily, WriteBatch};
 
 use super::{
-    decode_alert, ip16, AlertKey, Store, CF_ALERTS, CF_FLOWS, CF_IDX_DST, CF_IDX_SID, CF_IDX_SRC,
-    RETENTION_CHUNK,
+    decode_alert, ip16, AlertKey, Store, CF_ALERTS, CF_FLOWS, CF_HUNT, CF_IDX_DST, CF_IDX_HUNT,
+    CF_IDX_SID, CF_IDX_SRC, RETENTION_CHUNK,
 };
 use crate::error::{Error, Kind, Result};
 
@@ -62,22 +63,86 @@ impl Store {
             report.metadata_deleted = n;
         }
         if max_bytes > 0 && self.size_bytes() > max_bytes && budget > 0 {
-            // Drop a slice of the oldest alerts, then compact so the files really shrink.
-            let total = self.alerts_estimate().max(1);
-            let over = self.size_bytes() - max_bytes;
-            let per_alert = (self.size_bytes() / total).max(1);
-            let want = ((over / per_alert) as usize + 1).max(1000).min(budget);
-            report.alerts_deleted += self.delete_oldest_alerts(None, want)?;
-            for name in [CF_ALERTS, CF_IDX_SID, CF_IDX_SRC, CF_IDX_DST, CF_FLOWS] {
-                self.db
-                    .compact_range_cf(self.cf(name)?, None::<&[u8]>, None::<&[u8]>);
-            }
+            self.trim_to_size(max_bytes, budget, &mut report)?;
         }
         report.size_bytes = self.size_bytes();
         self.counters
             .retention_alerts_deleted
             .fetch_add(report.alerts_deleted, Ordering::Relaxed);
         Ok(report)
+    }
+
+    /// Over the size cap: deletes the oldest slice of alerts, flows and metadata alike, a
+    /// share of the stored time span as large as the share of bytes over the cap (at least
+    /// 1,000 alerts when nothing else is older), then compacts
+    /// so the files really shrink.
+    fn trim_to_size(
+        &self,
+        max_bytes: u64,
+        budget: usize,
+        report: &mut RetentionReport,
+    ) -> Result<()> {
+        let size = self.size_bytes().max(1);
+        let over = size.saturating_sub(max_bytes);
+        let mut oldest = u64::MAX;
+        let mut newest = 0;
+        for cf in [CF_ALERTS, CF_FLOWS, CF_HUNT] {
+            if let Some(k) = self.oldest_key(cf)? {
+                oldest = oldest.min(k.ts_nanos);
+            }
+            if let Some(k) = self.newest_key(cf)? {
+                newest = newest.max(k.ts_nanos);
+            }
+        }
+        if oldest > newest {
+            return Ok(());
+        }
+        let span = newest - oldest;
+        let slice = ((span as u128 * over as u128 / size as u128) as u64).max(1);
+        let cutoff = oldest.saturating_add(slice).min(newest);
+        let flows_before = self
+            .oldest_key(CF_FLOWS)?
+            .is_some_and(|k| k.ts_nanos < cutoff);
+        let mut n = self.delete_oldest_alerts(Some(cutoff), budget)?;
+        let to = AlertKey {
+            ts_nanos: cutoff,
+            id: 0,
+        }
+        .bytes();
+        let mut batch = WriteBatch::default();
+        batch.delete_range_cf(self.cf(CF_FLOWS)?, [0u8; 16], to);
+        self.write_deletes(batch, "flow retention")?;
+        report.flows_deleted_before_ns = report.flows_deleted_before_ns.max(cutoff);
+        let m = self.delete_metadata_before(cutoff, budget)?;
+        report.metadata_deleted += m;
+        if n == 0 && m == 0 && !flows_before {
+            // Nothing older than the slice but alerts within one second: a count instead.
+            let total = self.alerts_estimate().max(1);
+            let want = (over / (size / total).max(1)) as usize + 1;
+            n = self.delete_oldest_alerts(None, want.max(1000).min(budget))?;
+        }
+        report.alerts_deleted += n;
+        for name in [
+            CF_ALERTS,
+            CF_IDX_SID,
+            CF_IDX_SRC,
+            CF_IDX_DST,
+            CF_FLOWS,
+            CF_HUNT,
+            CF_IDX_HUNT,
+        ] {
+            self.db
+                .compact_range_cf(self.cf(name)?, None::<&[u8]>, None::<&[u8]>);
+        }
+        Ok(())
+    }
+
+    pub(super) fn oldest_key(&self, cf: &str) -> Result<Option<AlertKey>> {
+        let mut it = self.db.raw_iterator_cf(self.cf(cf)?);
+        it.seek_to_first();
+        let k = it.key().and_then(AlertKey::parse);
+        it.status()?;
+        Ok(k)
     }
 
     pub(super) fn newest_key(&self, cf: &str) -> Result<Option<AlertKey>> {

@@ -52,6 +52,11 @@ fn custom_schemas() -> Map<String, Value> {
         },
         "Empty": { "type": "object" },
         "OpenApi": { "type": "object", "description": "This document." },
+        "ReportDocument": {
+            "type": "string",
+            "format": "binary",
+            "description": "The report itself: text/html (self-contained) or application/pdf."
+        },
         "NetworkGraph": super::network::schema()
     });
     match obj {

@@ -46,6 +46,7 @@ const ASSETS: &[Asset] = &[
     asset!("intel.html", HTML),
     asset!("performance.html", HTML),
     asset!("rules.html", HTML),
+    asset!("reports.html", HTML),
     asset!("settings.html", HTML),
     asset!("console.css", CSS),
     asset!("common.js", JS),
@@ -56,6 +57,7 @@ const ASSETS: &[Asset] = &[
     asset!("intel.js", JS),
     asset!("performance.js", JS),
     asset!("rules.js", JS),
+    asset!("reports.js", JS),
     asset!("settings.js", JS),
     asset!("vendor/uPlot.iife.min.js", JS),
     asset!("vendor/uPlot.min.css", CSS),
@@ -74,6 +76,7 @@ pub const PAGES: &[(&str, &str)] = &[
     ("/intel", "intel.html"),
     ("/performance", "performance.html"),
     ("/rules", "rules.html"),
+    ("/reports", "reports.html"),
     ("/settings", "settings.html"),
 ];
 

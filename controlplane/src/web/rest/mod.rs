@@ -26,6 +26,7 @@ pub mod intel;
 pub mod outputs;
 pub mod playbooks;
 pub mod preferences;
+pub mod reports;
 pub mod rules;
 pub mod system;
 
@@ -209,6 +210,7 @@ pub fn routes() -> Vec<Route> {
     all.extend(evidence::routes());
     all.extend(outputs::routes());
     all.extend(preferences::routes());
+    all.extend(reports::routes());
     all.extend(super::network::routes());
     all.extend(super::ws::routes());
     all.extend(super::openapi::routes());

@@ -5,7 +5,7 @@
 export const PAGES = [
   ["/", "Overview"], ["/network", "Network"], ["/alerts", "Alerts"], ["/incidents", "Incidents"],
   ["/intel", "Threat intel"], ["/performance", "Performance"], ["/rules", "Rules"],
-  ["/settings", "Settings"],
+  ["/reports", "Reports"], ["/settings", "Settings"],
 ];
 
 /// A refusal from the REST API: `{"error":{"code","message","field"}}` and its HTTP status.
