@@ -10,42 +10,11 @@ use std::time::Duration;
 use controlplane::api::auth::Role;
 use controlplane::config::{ClientCertConfig, ConsoleConfig, ControlPlaneConfig, TlsConfig};
 use controlplane::server::ControlPlane;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use common::tls::Ca;
 use common::SimAppliance;
-
-struct Ca {
-    pem: String,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-fn ca(name: &str) -> Ca {
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.distinguished_name.push(DnType::CommonName, name);
-    p.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let key = KeyPair::generate().unwrap();
-    let cert = p.self_signed(&key).unwrap();
-    Ca {
-        pem: cert.pem(),
-        issuer: Issuer::new(p, key),
-    }
-}
-
-/// (cert pem, key pem) for `cn`, signed by `ca`.
-fn leaf(ca: &Ca, cn: &str, sans: &[&str]) -> (String, String) {
-    let mut p =
-        CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
-    p.distinguished_name.push(DnType::CommonName, cn);
-    let key = KeyPair::generate().unwrap();
-    let cert = p.signed_by(&key, &ca.issuer).unwrap();
-    (cert.pem(), key.serialize_pem())
-}
 
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let p = dir.join(name);
@@ -57,10 +26,10 @@ fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
 async fn console_over_tls_with_tokens_and_client_certificates() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let server_ca = ca("osprey server CA");
-    let client_ca = ca("osprey clients CA");
-    let (scert, skey) = leaf(&server_ca, "osprey", &["localhost"]);
-    let (acert, akey) = leaf(&client_ca, "alice", &[]);
+    let server_ca = Ca::new("osprey server CA");
+    let client_ca = Ca::new("osprey clients CA");
+    let (scert, skey) = server_ca.leaf("osprey", &["localhost"]);
+    let (acert, akey) = client_ca.leaf("alice", &[]);
 
     let mut cfg = ControlPlaneConfig::default();
     cfg.api.listen = "127.0.0.1:0".parse().unwrap();

@@ -14,6 +14,7 @@
 //! to [`MAX_PART_HEADERS`] bytes (a part with longer headers is skipped, not a file). The
 //! scratch buffer is reused, so feeding pieces allocates nothing once it has grown.
 
+use super::name::find;
 use super::{FileCounters, FileLimits, FileSet, FileState};
 
 /// Longest boundary accepted (RFC 2046: 70 characters).
@@ -24,17 +25,17 @@ pub const MAX_PART_HEADERS: usize = 4096;
 /// The `boundary` parameter of a `multipart/...` Content-Type, quotes removed.
 pub fn boundary(content_type: &[u8]) -> Option<&[u8]> {
     let mut parts = content_type.split(|&c| c == b';');
-    let media = trim(parts.next()?);
+    let media = <[u8]>::trim_ascii(parts.next()?);
     if media.len() < 10 || !media[..10].eq_ignore_ascii_case(b"multipart/") {
         return None;
     }
     parts.find_map(|p| {
-        let p = trim(p);
+        let p = <[u8]>::trim_ascii(p);
         let eq = p.iter().position(|&c| c == b'=')?;
-        if !trim(&p[..eq]).eq_ignore_ascii_case(b"boundary") {
+        if !<[u8]>::trim_ascii(&p[..eq]).eq_ignore_ascii_case(b"boundary") {
             return None;
         }
-        let v = trim(&p[eq + 1..]);
+        let v = <[u8]>::trim_ascii(&p[eq + 1..]);
         let v = match v {
             [b'"', inner @ .., b'"'] => inner,
             _ => v,
@@ -227,27 +228,11 @@ fn header_end(b: &[u8]) -> Option<(usize, usize)> {
 fn part_filename(headers: &[u8]) -> Option<&[u8]> {
     headers.split(|&c| c == b'\n').find_map(|line| {
         let colon = line.iter().position(|&c| c == b':')?;
-        trim(&line[..colon])
+        <[u8]>::trim_ascii(&line[..colon])
             .eq_ignore_ascii_case(b"content-disposition")
             .then(|| super::name::content_disposition_filename(&line[colon + 1..]))
             .flatten()
     })
-}
-
-fn find(h: &[u8], n: &[u8]) -> Option<usize> {
-    memchr::memmem::find(h, n)
-}
-
-fn trim(b: &[u8]) -> &[u8] {
-    let s = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    let e = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(s, |i| i + 1);
-    &b[s..e.max(s)]
 }
 
 #[cfg(test)]

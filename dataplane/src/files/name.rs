@@ -7,12 +7,12 @@
 /// without regard to case; an empty name counts as absent.
 pub fn content_disposition_filename(value: &[u8]) -> Option<&[u8]> {
     value.split(|&c| c == b';').find_map(|part| {
-        let part = trim(part);
+        let part = <[u8]>::trim_ascii(part);
         let eq = part.iter().position(|&c| c == b'=')?;
-        if !trim(&part[..eq]).eq_ignore_ascii_case(b"filename") {
+        if !<[u8]>::trim_ascii(&part[..eq]).eq_ignore_ascii_case(b"filename") {
             return None;
         }
-        let v = trim(&part[eq + 1..]);
+        let v = <[u8]>::trim_ascii(&part[eq + 1..]);
         let v = match v {
             [b'"', inner @ .., b'"'] => inner,
             _ => v,
@@ -50,20 +50,9 @@ pub fn extension(name: &[u8]) -> Option<&[u8]> {
     Some(&base[dot + 1..])
 }
 
-fn trim(b: &[u8]) -> &[u8] {
-    let s = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    let e = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(s, |i| i + 1);
-    &b[s..e.max(s)]
-}
-
-fn find(h: &[u8], n: &[u8]) -> Option<usize> {
-    h.windows(n.len()).position(|w| w == n)
+/// The first position of `n` in `h`.
+pub(super) fn find(h: &[u8], n: &[u8]) -> Option<usize> {
+    memchr::memmem::find(h, n)
 }
 
 #[cfg(test)]
