@@ -28,8 +28,9 @@ PACKAGES=(
   # headless Chromium: the console's browser tests (over WebDriver) and PDF reports;
   # pdftotext checks the reports' text
   chromium chromium-driver poppler-utils
-  # the traffic lab (tests/lab/): namespaces and capture
-  iproute2 tcpdump
+  # the traffic lab (tests/lab/): namespaces, offloads off (wire-sized frames with their
+  # checksums), capture
+  iproute2 ethtool tcpdump
   # the lab's servers (dnsmasq-base: the binary without a host-wide service)
   nginx openssh-server dnsmasq-base vsftpd iperf3
   # the lab's benign clients (FTP through curl)
