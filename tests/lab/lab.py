@@ -5,6 +5,7 @@ in network namespaces, records it with tcpdump and labels every flow (see README
   lab.py run --out DIR [--seed N] [--duration S] [...]   capture.pcap, labels.csv, hosts.csv
   lab.py label --pcap P --hosts H --out L                 labels of an existing capture
   lab.py audit --pcap P                                   addresses that are not documentation
+  lab.py check                                            root and every tool present
   lab.py --cleanup | cleanup [--run-id ID]                namespaces left by killed runs
 
 Needs root (namespaces) and the tools deploy/install-deps.sh installs; reads captures with
@@ -13,6 +14,8 @@ dpkt (the project's .venv).
 
 import argparse
 import collections
+import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -29,10 +32,14 @@ import scenario  # noqa: E402
 import services  # noqa: E402
 import topology  # noqa: E402
 
-TOOLS = ("ip", "ethtool", "tcpdump", "nginx", "sshd", "ssh", "ssh-keygen", "dnsmasq", "vsftpd", "iperf3",
-         "dig", "curl", "wget", "nmap", "hping3", "slowhttptest", "hydra", "iodine", "iodined",
-         "timeout", "python3")
+TOOLS = ("ip", "ethtool", "tcpdump", "nginx", "sshd", "ssh", "ssh-keygen", "dnsmasq", "vsftpd",
+         "iperf3", "dig", "curl", "wget", "nmap", "hping3", "slowhttptest", "hydra", "iodine",
+         "iodined", "timeout", "python3")
 SBIN = ("/usr/sbin", "/sbin")
+# The Debian packages whose versions a run records (what made the capture).
+PACKAGES = ("nginx", "openssh-server", "openssh-client", "dnsmasq-base", "vsftpd", "iperf3",
+            "bind9-dnsutils", "curl", "wget", "nmap", "hping3", "slowhttptest", "hydra",
+            "iodine", "tcpdump", "iproute2", "ethtool", "python3")
 
 
 class Interrupted(Exception):
@@ -53,15 +60,25 @@ class Lab:
         self.work = tempfile.mkdtemp(prefix="%s%s-" % (topology.PREFIX, run_id))
         os.chmod(self.work, 0o755)
         self.procs = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
         self.keep_work = False
+        self.capture_stats = {}
         self.start = time.monotonic()
 
-    def spawn(self, host, argv, log_name):
-        log = open(os.path.join(self.work, log_name + ".log"), "a")
-        p = subprocess.Popen(self.topology.exec_args(host) + argv, stdout=log,
-                             stderr=subprocess.STDOUT, cwd=self.work)
-        self.procs.append(p)
-        return p
+    def spawn(self, host, argv, log_name, cwd=None):
+        """Starts ``argv`` in ``host``'s namespace, logging to ``log_name``.log; None once the
+        run is stopping (then nothing new starts: what ``close`` kills is all there is)."""
+        with self.lock:
+            if self.stop.is_set():
+                return None
+            with open(os.path.join(self.work, log_name + ".log"), "a") as log:
+                log.write("$ %s\n" % " ".join(argv))
+                log.flush()
+                p = subprocess.Popen(self.topology.exec_args(host) + argv, stdout=log,
+                                     stderr=subprocess.STDOUT, cwd=cwd or self.work)
+            self.procs.append(p)
+            return p
 
     def start_servers(self):
         for host, argv in services.server_commands(self.work, scenario.HOSTS, self.params.seed):
@@ -84,8 +101,10 @@ class Lab:
         return any(line.split()[4].endswith(":" + port) for line in out.splitlines())
 
     def capture(self, pcap, max_packets):
+        # A 64 MiB kernel buffer: the lab runs niced on busy machines, and bursts (iperf3)
+        # must not outrun tcpdump.
         args = ["tcpdump", "-i", topology.BRIDGE, "-w", pcap, "-U", "-s", "0", "-n",
-                "-c", str(max_packets), "--immediate-mode"]
+                "-B", "65536", "-c", str(max_packets), "--immediate-mode"]
         p = self.spawn(topology.SWITCH, args, "tcpdump")
         deadline = time.monotonic() + 10
         log = os.path.join(self.work, "tcpdump.log")
@@ -102,19 +121,21 @@ class Lab:
         print("lab: run %s capturing for %.0f s (seed %d)" % (
             self.run_id, self.params.duration, self.params.seed), flush=True)
         self.start = time.monotonic()
-        stop = threading.Event()
-        threads = scenario.start(self, self.params, stop)
+        threads = scenario.start(self, self.params)
         end = self.start + self.params.duration
         while time.monotonic() < end and any(t.is_alive() for t in threads):
             time.sleep(0.2)
-        stop.set()
+        self.stop.set()
         for t in threads:
             t.join(timeout=5)
         time.sleep(1.0)  # the last answers reach the capture
         dump.send_signal(signal.SIGINT)
         dump.wait(timeout=10)
+        self.capture_stats = capture_stats(open(os.path.join(self.work, "tcpdump.log")).read())
 
     def close(self):
+        with self.lock:
+            self.stop.set()
         self.topology.destroy()
         for p in self.procs:
             if p.poll() is None:
@@ -124,6 +145,42 @@ class Lab:
             print("lab: logs and configuration kept in %s" % self.work, file=sys.stderr)
         else:
             shutil.rmtree(self.work, ignore_errors=True)
+
+
+def capture_stats(log):
+    """tcpdump's closing counts ("N packets captured", "... dropped by kernel")."""
+    stats = {}
+    for line in log.splitlines():
+        words = line.split()
+        if len(words) >= 3 and words[0].isdigit() and words[1] == "packets":
+            stats["_".join(words[2:])] = int(words[0])
+    return stats
+
+
+def package_versions():
+    p = subprocess.run(["dpkg-query", "-W", "-f", "${Package} ${Version}\\n", *PACKAGES],
+                       capture_output=True, text=True)
+    return dict(line.split(" ", 1) for line in p.stdout.splitlines() if " " in line)
+
+
+def write_manifest(out, a, lab, rows):
+    """``lab.json``: how the capture was made (command, seed, parameters, Debian package
+    versions, tcpdump's counts) and its flows by family."""
+    by = collections.Counter(r[7] for r in rows)
+    manifest = {
+        "command": "tests/lab/lab.py " + " ".join(sys.argv[1:]),
+        "seed": a.seed,
+        "params": dataclasses.asdict(lab.params),
+        "max_packets": a.max_packets,
+        "capture": lab.capture_stats,
+        "flows": len(rows),
+        "flows_by_family": dict(sorted(by.items())),
+        "packages": package_versions(),
+        "kernel": os.uname().release,
+    }
+    with open(os.path.join(out, "lab.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
 
 
 def write_outputs(out, pcap):
@@ -139,12 +196,30 @@ def summary(rows):
     return ", ".join("%s %d" % (fam, n) for (_, fam), n in sorted(by.items()))
 
 
-def cmd_run(a):
+def unready():
+    """Why this machine cannot run the lab, or None."""
     if os.geteuid() != 0:
-        sys.exit("lab: error: the lab creates network namespaces and must run as root")
+        return "the lab creates network namespaces and must run as root"
     gone = missing_tools()
     if gone:
-        sys.exit("lab: error: missing tools: %s (run deploy/install-deps.sh)" % " ".join(gone))
+        return "missing tools: %s (run deploy/install-deps.sh)" % " ".join(gone)
+    return None
+
+
+def cmd_check(_a):
+    why = unready()
+    if why:
+        print("lab: error: %s" % why, file=sys.stderr)
+        return 1
+    print("lab: ready")
+    return 0
+
+
+def cmd_run(a):
+    why = unready()
+    if why:
+        sys.exit("lab: error: %s" % why)
+    a.out = os.path.abspath(a.out)  # tcpdump runs in the work directory
     os.makedirs(a.out, exist_ok=True)
     pcap = os.path.join(a.out, "capture.pcap")
     params = scenario.Params(**{k: getattr(a, k) for k in scenario.Params.__dataclass_fields__})
@@ -166,7 +241,13 @@ def cmd_run(a):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         lab.close()
+    os.chown(pcap, os.getuid(), os.getgid())  # tcpdump wrote it as its own user
     rows = write_outputs(a.out, pcap)
+    write_manifest(a.out, a, lab, rows)
+    dropped = lab.capture_stats.get("dropped_by_kernel", 0)
+    if dropped:
+        print("lab: warning: tcpdump lost %d packets (the labels cover what it kept)" % dropped,
+              file=sys.stderr)
     print("lab: %d flows labelled in %s: %s" % (len(rows), a.out, summary(rows)))
     return 0
 
@@ -205,12 +286,12 @@ def parser():
     r.add_argument("--run-id", help="names the namespaces (default: random)")
     r.add_argument("--keep-work", action="store_true", help="keep the logs and configuration")
     r.add_argument("--max-packets", type=int, default=200_000, help="tcpdump stops after")
-    r.add_argument("--think", type=float, default=2.0, help="mean think time, seconds")
+    r.add_argument("--think", type=float, default=1.0, help="mean think time, seconds")
     r.add_argument("--ipv6-share", type=float, default=0.2)
-    r.add_argument("--bulk-bytes", type=int, default=400_000)
+    r.add_argument("--bulk-bytes", type=int, default=100_000)
     r.add_argument("--scan-ports", type=int, default=100)
     r.add_argument("--scan-rate", type=int, default=300)
-    r.add_argument("--flood-packets", type=int, default=1000)
+    r.add_argument("--flood-packets", type=int, default=600)
     r.add_argument("--flood-rate", type=int, default=200)
     r.add_argument("--slowloris-connections", type=int, default=60)
     r.add_argument("--bruteforce-words", type=int, default=40)
@@ -225,6 +306,8 @@ def parser():
     au = sub.add_parser("audit", help="list addresses outside the documentation ranges")
     au.add_argument("--pcap", required=True)
     au.set_defaults(fn=cmd_audit)
+    ck = sub.add_parser("check", help="whether this machine can run the lab (root, tools)")
+    ck.set_defaults(fn=cmd_check)
     c = sub.add_parser("cleanup", help="remove the namespaces of killed runs")
     c.add_argument("--run-id", help="only this run (default: every lab run)")
     c.set_defaults(fn=cmd_cleanup)
@@ -237,7 +320,7 @@ def main():
     if a.cleanup:
         a.cmd, a.fn, a.run_id = "cleanup", cmd_cleanup, None
     if a.cmd is None:
-        ap.error("a command is required (run, label, audit, cleanup) or --cleanup")
+        ap.error("a command is required (run, label, audit, check, cleanup) or --cleanup")
     if a.cmd == "run" and (a.duration < 20 or a.seed < 0):
         sys.exit("lab: error: --duration must be at least 20 seconds and --seed non-negative")
     try:

@@ -12,7 +12,6 @@ timing) is not under the seed.
 
 import os
 import random
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -87,8 +86,8 @@ class Context:
     """What an activity needs: its host, its seeded random source, the work directory and a
     way to run a bounded command in its namespace that the scenario's end interrupts."""
 
-    def __init__(self, lab, host, params, stop):
-        self.lab, self.host, self.params, self.stop = lab, host, params, stop
+    def __init__(self, lab, host, params):
+        self.lab, self.host, self.params, self.stop = lab, host, params, lab.stop
         self.rng = random.Random("%d-%s" % (params.seed, host.name))
         self.end = lab.start + params.duration - 2.0
 
@@ -102,16 +101,17 @@ class Context:
 
     def run(self, argv, limit, cwd=None):
         """Runs ``argv`` in the host's namespace for at most ``limit`` seconds (and never past
-        the activity's end)."""
-        limit = min(limit, self.left())
+        the activity's end); the exit status, None when it did not run."""
+        p = self.start(argv, min(limit, self.left()), cwd)
+        return None if p is None else p.wait()
+
+    def start(self, argv, limit, cwd=None):
+        """Starts ``argv`` under ``timeout limit`` in the host's namespace; None when there is
+        no time left or the scenario is stopping."""
         if limit <= 0.5 or self.stop.is_set():
             return None
-        cmd = self.lab.topology.exec_args(self.host.name) + [
-            "timeout", "-s", "INT", "-k", "2", "%.1f" % limit, *argv]
-        with open(os.path.join(self.lab.work, "%s.log" % self.host.name), "a") as log:
-            log.write("$ %s\n" % " ".join(argv))
-            log.flush()
-            return subprocess.run(cmd, stdout=log, stderr=log, cwd=cwd or self.lab.work).returncode
+        return self.lab.spawn(self.host.name, ["timeout", "-s", "INT", "-k", "2",
+                                               "%.1f" % limit, *argv], self.host.name, cwd)
 
 
 def _addr(ctx, h):
@@ -161,8 +161,8 @@ def ssh(ctx):
 
 def bulk(ctx):
     iperf = server("iperf")
-    while ctx.sleep(ctx.rng.uniform(2, 4) * ctx.params.think):
-        args = ["iperf3", "-c", iperf.ip4, "-n", str(ctx.params.bulk_bytes), "-b", "40M"]
+    while ctx.sleep(ctx.rng.uniform(4, 8) * ctx.params.think):
+        args = ["iperf3", "-c", iperf.ip4, "-n", str(ctx.params.bulk_bytes), "-b", "10M"]
         if ctx.rng.random() < 0.4:
             args.append("-R")
         ctx.run(args, 15)
@@ -242,25 +242,33 @@ def bruteforce(ctx):
 
 
 def dns_tunnel(ctx):
-    if not _start_later(ctx, 0.05, 0.3):
+    """Tunnel sessions one after the other (each its own UDP flow to iodined), each moving a
+    few files through the tunnel, for half the scenario."""
+    if not _start_later(ctx, 0.05, 0.2):
         return
-    window = 0.5 * ctx.params.duration
-    cmd = ctx.lab.topology.exec_args(ctx.host.name) + [
-        "timeout", "-s", "INT", "-k", "2", "%.1f" % min(window, ctx.left()),
-        "iodine", "-f", "-r", "-P", TUNNEL_PASSWORD, server("iodine").ip4, TUNNEL_ZONE]
-    log = open(os.path.join(ctx.lab.work, "%s.log" % ctx.host.name), "a")
-    client = subprocess.Popen(cmd, stdout=log, stderr=log)
+    deadline = time.monotonic() + 0.5 * ctx.params.duration
+    while time.monotonic() < deadline and ctx.left() > 10:
+        _tunnel_session(ctx, min(deadline - time.monotonic(), ctx.left()))
+        if not ctx.sleep(ctx.rng.uniform(1, 3)):
+            return
+
+
+def _tunnel_session(ctx, window):
+    client = ctx.start(["iodine", "-f", "-r", "-m", "1000", "-P", TUNNEL_PASSWORD,
+                        server("iodine").ip4, TUNNEL_ZONE], window)
+    if client is None:
+        return
     try:
-        deadline = time.monotonic() + window
-        while time.monotonic() < deadline and ctx.sleep(ctx.rng.uniform(2, 4)):
-            name = ctx.rng.choice(["readme.txt", "data.bin"])
+        for _ in range(ctx.rng.randint(2, 4)):
+            if not ctx.sleep(ctx.rng.uniform(2, 4)):
+                break
             # Through the tunnel's interface only: nothing while it is not up yet.
+            name = ctx.rng.choice(["readme.txt", "data.bin"])
             ctx.run(["curl", "-s", "-o", "/dev/null", "--max-time", "8", "--interface", "dns0",
                      "http://%s:8080/%s" % (TUNNEL_SERVER_IP, name)], 10)
     finally:
         client.terminate()
         client.wait()
-        log.close()
 
 
 def beacon(ctx):
@@ -279,13 +287,13 @@ ACTIVITIES = {
 }
 
 
-def start(lab, params, stop):
+def start(lab, params):
     """One thread per client host running its family's activity."""
     threads = []
     for h in HOSTS:
         if h.role == "server":
             continue
-        ctx = Context(lab, h, params, stop)
+        ctx = Context(lab, h, params)
         t = threading.Thread(target=ACTIVITIES[h.family], args=(ctx,), name=h.name,
                              daemon=True)
         t.start()

@@ -15,7 +15,7 @@ TUNNEL_SERVER_IP = "203.0.113.225"
 TUNNEL_PASSWORD = "osprey-lab"
 PAGES = ("index.html", "about.html", "news.html", "products.html", "contact.html",
          "docs/guide.html", "docs/faq.html", "login.html")
-FTP_FILES = {"pub/readme.txt": 2_000, "pub/release.tar": 300_000, "pub/data.bin": 120_000}
+FTP_FILES = {"pub/readme.txt": 2_000, "pub/release.tar": 150_000, "pub/data.bin": 60_000}
 
 NGINX_CONF = """\
 worker_processes 1;
@@ -101,7 +101,7 @@ def write_site(work, seed):
                     '<input name="pass" type="password"><button>Sign in</button></form>')
         else:
             links = "".join('<a href="/%s">%s</a> ' % (p, p) for p in PAGES)
-            body = "<p>%s</p><nav>%s</nav>" % (_text(rng, rng.randint(50, 2500)), links)
+            body = "<p>%s</p><nav>%s</nav>" % (_text(rng, rng.randint(50, 800)), links)
         _write(os.path.join(work, "www", page),
                "<html><head><title>%s</title></head><body>%s</body></html>\n" % (page, body))
     for name, size in FTP_FILES.items():
