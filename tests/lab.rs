@@ -16,10 +16,12 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
 
-use common::{eve_records, osprey, read_json, root, run, run_within, signal, stdout_lines};
+use common::{
+    eve_records, osprey, read_json, root, run, run_within, signal, stdout_lines, wait_within,
+};
 use vocab::testing::{in_ci, material};
 
 /// Mismatched flows allowed between Osprey's flows and the labels: 2 plus 0.5% of the flows.
@@ -65,7 +67,7 @@ fn run_id(what: &str) -> String {
 }
 
 /// What a run left on the machine: namespaces or links named after it, processes whose
-/// command line names it.
+/// command line names it, its work directory.
 fn leftovers(run_id: &str) -> Vec<String> {
     let prefix = format!("olab{run_id}");
     let mut found = Vec::new();
@@ -91,6 +93,12 @@ fn leftovers(run_id: &str) -> Vec<String> {
                 "process {}: {cmdline}",
                 entry.file_name().to_string_lossy()
             ));
+        }
+    }
+    for entry in std::fs::read_dir(std::env::temp_dir()).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&format!("{prefix}-")) {
+            found.push(format!("work directory {}", entry.path().display()));
         }
     }
     found
@@ -293,16 +301,12 @@ fn a_short_scenario_is_labelled_and_leaves_nothing_behind() {
     assert_eq!(manifest["capture"]["dropped_by_kernel"], 0, "{manifest}");
 }
 
-#[test]
-fn an_interrupted_run_leaves_nothing_behind() {
-    let Some(mut lab) = lab() else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let id = run_id("i");
+/// Starts a 60-second run named `id` writing into `out`, and returns it once it captures,
+/// with its servers, clients and first attacks running.
+fn start_run(mut lab: Command, id: &str, out: &Path) -> Child {
     lab.args(["run", "--out"])
-        .arg(dir.path())
-        .args(["--run-id", &id, "--duration", "60"]);
+        .arg(out)
+        .args(["--run-id", id, "--duration", "60"]);
     let mut child = lab
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -313,23 +317,35 @@ fn an_interrupted_run_leaves_nothing_behind() {
         .recv_timeout(Duration::from_secs(60))
         .expect("the lab did not start capturing");
     assert!(started.contains("capturing"), "{started}");
-    std::thread::sleep(Duration::from_secs(5));
+    std::thread::sleep(Duration::from_secs(8));
     assert!(
-        !leftovers(&id).is_empty(),
+        !leftovers(id).is_empty(),
         "a running lab shows its namespaces"
     );
-    assert!(signal(&child, "-INT"));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the lab did not stop after SIGINT"
-        );
-        std::thread::sleep(Duration::from_millis(100));
+    child
+}
+
+/// Runs `lab.py cleanup --run-id id` and returns its output.
+fn cleanup(id: &str) -> String {
+    let out = run(lab().unwrap().args(["cleanup", "--run-id", id]));
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn an_interrupted_run_leaves_nothing_behind() {
+    let Some(lab) = lab() else {
+        return;
     };
+    let dir = tempfile::tempdir().unwrap();
+    let id = run_id("i");
+    let mut child = start_run(lab, &id, dir.path());
+    // A live run is not a leftover.
+    assert!(cleanup(&id).contains("removed 0 namespaces"));
+    assert!(!leftovers(&id).is_empty(), "cleanup removed a live run");
+    assert!(signal(&child, "-INT"));
+    let status = wait_within(&mut child, Duration::from_secs(30))
+        .expect("the lab did not stop within 30 s of SIGINT");
     assert_eq!(status.code(), Some(130), "exit status after SIGINT");
     assert_eq!(
         leftovers(&id),
@@ -339,6 +355,30 @@ fn an_interrupted_run_leaves_nothing_behind() {
     assert!(
         !dir.path().join("labels.csv").exists(),
         "no labels for an interrupted run"
+    );
+}
+
+#[test]
+fn cleanup_removes_what_a_killed_run_left() {
+    let Some(lab) = lab() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let id = run_id("k");
+    let mut child = start_run(lab, &id, dir.path());
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    let left = leftovers(&id);
+    assert!(
+        left.iter().any(|l| l.contains(&format!("olab{id}-sw"))),
+        "a killed run leaves its namespaces: {left:?}"
+    );
+    let said = cleanup(&id);
+    assert!(said.contains(&format!("olab{id}-web")), "{said}");
+    assert_eq!(
+        leftovers(&id),
+        Vec::<String>::new(),
+        "cleanup left these behind"
     );
 }
 
@@ -411,5 +451,164 @@ fn the_committed_labels_are_what_the_labeller_derives() {
             let ip = line.split(',').next().unwrap();
             assert!(documentation(ip), "hosts.csv: {line}");
         }
+    }
+}
+
+/// Ethernet + IPv4 (no options) + `l4`, from `src` to `dst`, IP protocol `proto`.
+fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, l4: &[u8]) -> Vec<u8> {
+    let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00];
+    let len = (20 + l4.len()) as u16;
+    f.extend_from_slice(&[0x45, 0]);
+    f.extend_from_slice(&len.to_be_bytes());
+    f.extend_from_slice(&[0, 1, 0, 0, 64, proto, 0, 0]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(l4);
+    f
+}
+
+fn tcp(sport: u16, dport: u16, flags: u8) -> Vec<u8> {
+    let mut t = vec![0u8; 20];
+    t[0..2].copy_from_slice(&sport.to_be_bytes());
+    t[2..4].copy_from_slice(&dport.to_be_bytes());
+    t[12] = 5 << 4;
+    t[13] = flags;
+    t
+}
+
+fn udp(sport: u16, dport: u16) -> Vec<u8> {
+    let mut u = vec![0u8; 12];
+    u[0..2].copy_from_slice(&sport.to_be_bytes());
+    u[2..4].copy_from_slice(&dport.to_be_bytes());
+    u[4..6].copy_from_slice(&12u16.to_be_bytes());
+    u
+}
+
+fn echo_request(id: u16) -> Vec<u8> {
+    let mut e = vec![8, 0, 0, 0, 0, 0, 0, 1];
+    e[4..6].copy_from_slice(&id.to_be_bytes());
+    e
+}
+
+/// A microsecond pcap of Ethernet frames, each stamped `T0 + secs`.
+fn write_timed_pcap(path: &Path, frames: &[(u32, Vec<u8>)]) {
+    let mut b = Vec::new();
+    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    for (secs, f) in frames {
+        for v in [T0 + secs, 0, f.len() as u32, f.len() as u32] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b.extend_from_slice(f);
+    }
+    std::fs::write(path, b).unwrap();
+}
+
+const T0: u32 = 1_800_000_000;
+const SYN: u8 = 0x02;
+const SYN_ACK: u8 = 0x12;
+const ACK: u8 = 0x10;
+const FIN_ACK: u8 = 0x11;
+const RST: u8 = 0x04;
+
+/// `lab.py label` of `frames` with the committed hosts map.
+fn label_frames(frames: &[(u32, Vec<u8>)]) -> Option<(Output, String)> {
+    let py = material(root().join(".venv/bin/python"))?;
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("crafted.pcap");
+    let out = dir.path().join("labels.csv");
+    write_timed_pcap(&pcap, frames);
+    let o = run(Command::new(py)
+        .arg(root().join("tests/lab/lab.py"))
+        .args(["label", "--pcap"])
+        .arg(&pcap)
+        .arg("--hosts")
+        .arg(root().join("tests/lab/samples/train/hosts.csv"))
+        .arg("--out")
+        .arg(&out));
+    let labels = std::fs::read_to_string(&out).unwrap_or_default();
+    Some((o, labels))
+}
+
+#[test]
+fn the_labeller_splits_flows_by_timeout_and_reuse_and_labels_them_by_their_client() {
+    let (client, web) = ([198, 51, 100, 11], [192, 0, 2, 10]);
+    let (brute, sshd) = ([203, 0, 113, 41], [192, 0, 2, 22]);
+    let (dig, dns, flood) = ([198, 51, 100, 21], [192, 0, 2, 53], [203, 0, 113, 22]);
+    let frames = vec![
+        (0, ipv4(client, web, 6, &tcp(40000, 80, SYN))),
+        (1, ipv4(web, client, 6, &tcp(80, 40000, SYN_ACK))),
+        (2, ipv4(client, web, 6, &tcp(40000, 80, ACK))),
+        (3, ipv4(client, web, 6, &tcp(40000, 80, FIN_ACK))),
+        (4, ipv4(web, client, 6, &tcp(80, 40000, RST))),
+        // The same tuple after FIN and RST: a new flow.
+        (5, ipv4(client, web, 6, &tcp(40000, 80, SYN))),
+        // First seen at the SYN-ACK: its receiver initiated the flow.
+        (6, ipv4(sshd, brute, 6, &tcp(22, 50000, SYN_ACK))),
+        (7, ipv4(dig, dns, 17, &udp(5353, 53))),
+        // 43 s later, past UDP's 30 s timeout for a flow that never got an answer.
+        (50, ipv4(dig, dns, 17, &udp(5353, 53))),
+        // Two echo ids: two flows, ports written as 0.
+        (8, ipv4(flood, dns, 1, &echo_request(7))),
+        (9, ipv4(flood, dns, 1, &echo_request(9))),
+    ];
+    let Some((out, labels)) = label_frames(&frames) else {
+        return;
+    };
+    assert!(out.status.success());
+    let t = |s: u32| format!("{}.000000", T0 + s);
+    let want = [
+        "proto,src_ip,src_port,dst_ip,dst_port,first_ts,label,family".to_string(),
+        format!(
+            "tcp,198.51.100.11,40000,192.0.2.10,80,{},benign,browse",
+            t(0)
+        ),
+        format!(
+            "tcp,198.51.100.11,40000,192.0.2.10,80,{},benign,browse",
+            t(5)
+        ),
+        format!(
+            "tcp,203.0.113.41,50000,192.0.2.22,22,{},malicious,bruteforce",
+            t(6)
+        ),
+        format!("udp,198.51.100.21,5353,192.0.2.53,53,{},benign,dns", t(7)),
+        format!("icmp,203.0.113.22,0,192.0.2.53,0,{},malicious,flood", t(8)),
+        format!("icmp,203.0.113.22,0,192.0.2.53,0,{},malicious,flood", t(9)),
+        format!("udp,198.51.100.21,5353,192.0.2.53,53,{},benign,dns", t(50)),
+    ];
+    assert_eq!(labels.lines().collect::<Vec<_>>(), want);
+}
+
+#[test]
+fn the_labeller_refuses_flows_it_cannot_label() {
+    for (frame, named) in [
+        // Two clients.
+        (
+            ipv4([198, 51, 100, 11], [203, 0, 113, 11], 6, &tcp(1, 2, SYN)),
+            "tcp 198.51.100.11:1 -> 203.0.113.11:2",
+        ),
+        // Two servers.
+        (
+            ipv4([192, 0, 2, 10], [192, 0, 2, 22], 17, &udp(3, 4)),
+            "udp 192.0.2.10:3 -> 192.0.2.22:4",
+        ),
+        // An address the lab does not know.
+        (
+            ipv4([198, 51, 100, 11], [192, 0, 2, 200], 6, &tcp(5, 6, SYN)),
+            "tcp 198.51.100.11:5 -> 192.0.2.200:6",
+        ),
+    ] {
+        let Some((out, labels)) = label_frames(&[(0, frame)]) else {
+            return;
+        };
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.starts_with("lab: error: 1 flows without exactly one lab client"),
+            "{err}"
+        );
+        assert!(err.contains(named), "{err}");
+        assert!(labels.is_empty(), "no labels for a capture it refuses");
     }
 }

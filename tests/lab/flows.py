@@ -5,7 +5,8 @@ port pairs, both directions; ICMP echo sessions are told apart by their echo id 
 messages share id 0), and ports are written as 0. A flow ends when idle past its timeout
 (Osprey's defaults: TCP 60 s before it is established, 600 s after; others 30 s and 300 s),
 and a TCP SYN on a flow that saw FIN or RST starts a new one. The initiator is the sender of
-the first SYN (without ACK) when the flow starts with one, otherwise of the first packet.
+the flow's first packet, except that a TCP flow first seen at its SYN-ACK was initiated by
+the SYN-ACK's receiver (as Osprey reads it).
 
 Each flow is labelled from the address map: exactly one of its two ends must be a lab client
 (benign or malicious), whose family the flow takes. Anything else (two clients, two servers,
@@ -90,14 +91,17 @@ def read_flows(pcap):
         key = (proto,) + (a + b if a <= b else b + a)
         f = live.get(key)
         syn = proto == TCP and flags & dpkt.tcp.TH_SYN and not flags & dpkt.tcp.TH_ACK
+        syn_ack = proto == TCP and flags & dpkt.tcp.TH_SYN and flags & dpkt.tcp.TH_ACK
         if f is not None and (_expired(f, ts) or (syn and f.closed)):
             done.append(live.pop(key))
             f = None
         if f is None:
+            if syn_ack:  # its receiver sent the SYN: the initiator
+                src, sport, dst, dport = dst, dport, src, sport
             f = live[key] = Flow(proto, src, sport, dst, dport, ts, ts)
         f.packets += 1
         f.last = ts
-        if (src, sport) != (f.src, f.sport):
+        if (p[1], p[2]) != (f.src, f.sport):
             f.established = True
         if proto == TCP and flags & (dpkt.tcp.TH_FIN | dpkt.tcp.TH_RST):
             f.closed = True

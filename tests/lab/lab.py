@@ -16,6 +16,7 @@ import argparse
 import collections
 import dataclasses
 import json
+import re
 import os
 import shutil
 import signal
@@ -59,6 +60,7 @@ class Lab:
         self.topology = topology.Topology(run_id, scenario.HOSTS)
         self.work = tempfile.mkdtemp(prefix="%s%s-" % (topology.PREFIX, run_id))
         os.chmod(self.work, 0o755)
+        self.run_lock = topology.hold_run_lock(self.work)
         self.procs = []
         self.lock = threading.Lock()
         self.stop = threading.Event()
@@ -268,8 +270,11 @@ def cmd_audit(a):
 
 
 def cmd_cleanup(a):
-    names = topology.cleanup(a.run_id)
-    print("lab: removed %d namespaces%s" % (len(names), (": " + " ".join(names)) if names else ""))
+    dead, live = topology.cleanup(a.run_id)
+    print("lab: removed %d namespaces%s" % (len(dead), (": " + " ".join(dead)) if dead else ""))
+    if live:
+        print("lab: left %d namespaces of runs still going (stop them with SIGINT): %s"
+              % (len(live), " ".join(live)))
     return 0
 
 
@@ -323,6 +328,8 @@ def main():
         ap.error("a command is required (run, label, audit, check, cleanup) or --cleanup")
     if a.cmd == "run" and (a.duration < 20 or a.seed < 0):
         sys.exit("lab: error: --duration must be at least 20 seconds and --seed non-negative")
+    if getattr(a, "run_id", None) and not re.fullmatch("[a-z0-9]{1,12}", a.run_id):
+        sys.exit("lab: error: --run-id: 1 to 12 lowercase letters and digits")
     try:
         return a.fn(a)
     except (topology.LabError, flows.LabelError, OSError) as e:

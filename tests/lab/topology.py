@@ -5,7 +5,8 @@ firewall rule.
 Every name a run creates starts with ``PREFIX`` followed by the run id, so two runs coexist
 and ``cleanup`` can remove the leftovers of runs that were killed (``cleanup(None)``: every
 run) by name alone: the processes inside those namespaces are killed, then the namespaces are
-deleted, which destroys their veths and the bridge with them.
+deleted, which destroys their veths and the bridge with them. A live run holds a lock in its
+work directory, and ``cleanup`` leaves live runs alone.
 
 Addresses are documentation addresses only (RFC 5737, RFC 3849): servers in 192.0.2.0/24 and
 2001:db8:1::/64, benign clients in 198.51.100.0/24 and 2001:db8:2::/64, attackers in
@@ -15,10 +16,14 @@ IPv6 link-local addresses, duplicate address detection and router solicitations 
 every namespace.
 """
 
+import fcntl
+import glob
 import ipaddress
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -185,9 +190,47 @@ def namespace_pids(name):
     return [int(x) for x in p.stdout.split()] if p.returncode == 0 else []
 
 
+def run_of(ns_name):
+    """The run id in a lab namespace's name (``olab<run id>-<host>``)."""
+    return ns_name[len(PREFIX):].split("-", 1)[0]
+
+
+def work_dirs(run_id):
+    """The work directories of run ``run_id`` (``<tmp>/olab<run id>-*``)."""
+    return glob.glob(os.path.join(tempfile.gettempdir(), "%s%s-*" % (PREFIX, run_id)))
+
+
+def hold_run_lock(work):
+    """Locks ``work``'s lock file for as long as the returned file stays open: the run is
+    alive while someone holds it."""
+    f = open(os.path.join(work, "run.lock"), "w")
+    fcntl.flock(f, fcntl.LOCK_EX)
+    return f
+
+
+def is_live(run_id):
+    """Whether a process still holds the lock of one of run ``run_id``'s work directories."""
+    for work in work_dirs(run_id):
+        try:
+            with open(os.path.join(work, "run.lock")) as f:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except FileNotFoundError:
+            continue
+    return False
+
+
 def cleanup(run_id=None):
-    """Removes the namespaces of run ``run_id``, or of every lab run; returns their names."""
+    """Removes the namespaces and work directories of run ``run_id``, or of every lab run,
+    except runs still alive (a run removes its own when it stops); returns (removed, live)
+    namespace names."""
     start = PREFIX + (run_id + "-" if run_id else "")
     names = [n for n in netns_names() if n.startswith(start)]
-    remove_namespaces(names)
-    return names
+    live = [n for n in names if is_live(run_of(n))]
+    dead = [n for n in names if n not in live]
+    remove_namespaces(dead)
+    for run in {run_of(n) for n in dead}:
+        for work in work_dirs(run):
+            shutil.rmtree(work, ignore_errors=True)
+    return dead, live
