@@ -250,6 +250,9 @@ def cmd_run(a):
     if dropped:
         print("lab: warning: tcpdump lost %d packets (the labels cover what it kept)" % dropped,
               file=sys.stderr)
+    if lab.capture_stats.get("captured", 0) >= a.max_packets:
+        print("lab: warning: the capture stopped at --max-packets %d before the scenario ended"
+              % a.max_packets, file=sys.stderr)
     print("lab: %d flows labelled in %s: %s" % (len(rows), a.out, summary(rows)))
     return 0
 
