@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all deps check-toolchain build run test fmt clippy unit bench conformance-summary soak clean
+.PHONY: all deps check-toolchain build run test fmt clippy unit bench conformance-summary soak lab lab-samples clean
 
 all: build
 
@@ -47,6 +47,26 @@ conformance-summary: unit
 soak: build
 	PYTHONDONTWRITEBYTECODE=1 python3 -m unittest -q tests/soak/test_soak.py
 	python3 tests/soak/soak.py
+
+# The labelled traffic lab (as root; see tests/lab/README.md): plays LAB_SECONDS of real
+# servers, clients and attack tools in network namespaces with seed LAB_SEED and writes
+# capture.pcap, labels.csv, hosts.csv and lab.json to LAB_OUT; LAB_ARGS adds runner options.
+LAB_SEED ?= 1
+LAB_SECONDS ?= 75
+LAB_OUT ?= out/lab-$(LAB_SEED)
+LAB_PYTHON = $(CURDIR)/.venv/bin/python
+lab: deps
+	nice -n 19 $(LAB_PYTHON) tests/lab/lab.py run --out $(LAB_OUT) --seed $(LAB_SEED) \
+	  --duration $(LAB_SECONDS) $(LAB_ARGS)
+
+# The committed captures (tests/lab/samples/): training and, with another seed and other
+# parameters, evaluation.
+LAB_TRAIN_ARGS = --think 1.5
+LAB_EVAL_ARGS = --think 2 --ipv6-share 0.3 --scan-ports 60 --flood-rate 300 \
+	  --slowloris-connections 40 --bruteforce-words 30 --beacon-interval 6 --beacon-jitter 0.3
+lab-samples: deps
+	$(MAKE) lab LAB_SEED=1 LAB_SECONDS=60 LAB_OUT=tests/lab/samples/train LAB_ARGS="$(LAB_TRAIN_ARGS)"
+	$(MAKE) lab LAB_SEED=2 LAB_SECONDS=50 LAB_OUT=tests/lab/samples/eval LAB_ARGS="$(LAB_EVAL_ARGS)"
 
 bench: deps check-toolchain
 	$(CARGO) bench --workspace
