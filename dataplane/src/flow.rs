@@ -14,12 +14,14 @@
 //! - [`tcp`]: TCP session tracking and hand-off policy (IDS: on ACK; inline: at once).
 //! - [`reassembly`]: bounded segment pool, overlap policy (first data wins), gaps, depth.
 //! - [`record`]: flow-end records and EVE rendering.
+//! - [`features`]: per-flow feature accumulation for the analytics models.
 //! - [`stats`]: counters named like Suricata's (`flow.*`, `tcp.*`, `stream.*`).
 //!
 //! Nothing here reads a clock, locks or allocates per packet; everything is bounded by
 //! configured caps, and every cap has a counter.
 
 pub mod events;
+pub mod features;
 pub mod key;
 pub mod reassembly;
 pub mod record;

@@ -9,6 +9,7 @@ use super::key::{proto, FlowId, FlowTuple};
 use super::tcp::{TcpFlags, TcpState};
 use crate::time::Timestamp;
 use std::io::{self, Write};
+use vocab::FlowFeatures;
 
 /// The flow's application protocol, as the app layer detected it.
 pub use vocab::AppProto;
@@ -65,7 +66,7 @@ impl EndReason {
 }
 
 /// What is left of a flow when it ends; ready to export.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FlowRecord {
     /// The flow's id.
     pub id: FlowId,
@@ -102,6 +103,8 @@ pub struct FlowRecord {
     pub alerted: bool,
     /// Whether the flow was bypassed (EVE `flow.bypass: "local"`, state `bypassed`).
     pub bypassed: bool,
+    /// What the worker measured about the flow, when flow features are on.
+    pub features: Option<FlowFeatures>,
 }
 
 /// Receives flow-end records.
@@ -191,6 +194,9 @@ pub fn render_eve_flow(rec: &FlowRecord, out: &mut Vec<u8>) {
         }
         j.str("state", st.name()).close();
     }
+    if let Some(f) = &rec.features {
+        super::features::write_eve_features(&mut j, f);
+    }
     j.end();
 }
 
@@ -233,6 +239,7 @@ mod tests {
             app_proto: AppProto::Http,
             alerted: false,
             bypassed: false,
+            features: None,
         };
         let mut out = Vec::new();
         write_eve_flow(&rec, &mut out).unwrap();
