@@ -137,12 +137,7 @@ struct Counts {
     refused: u64,
 }
 
-fn print_report(
-    a: &EvalArgs,
-    r: &eval::Report,
-    c: &Counts,
-    p: Params,
-) -> anyhow::Result<()> {
+fn print_report(a: &EvalArgs, r: &eval::Report, c: &Counts, p: Params) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if a.json {
         let v = serde_json::json!({
@@ -164,7 +159,11 @@ fn print_report(
         p.depth,
         p.window,
         p.seed,
-        if a.train.is_empty() { "online" } else { "trained on capture" }
+        if a.train.is_empty() {
+            "online"
+        } else {
+            "trained on capture"
+        }
     )?;
     writeln!(
         out,
@@ -173,7 +172,11 @@ fn print_report(
     )?;
     writeln!(out, "ROC AUC: {:.4}", r.auc)?;
     writeln!(out, "precision at top 1%: {:.4}", r.precision_at_1pct)?;
-    writeln!(out, "threshold (benign 99th percentile): {:.4}", r.threshold)?;
+    writeln!(
+        out,
+        "threshold (benign 99th percentile): {:.4}",
+        r.threshold
+    )?;
     writeln!(
         out,
         "{:<14} {:<10} {:>8} {:>9} {:>7} {:>7}",
@@ -224,8 +227,8 @@ fn read_eve_flows(path: &Path) -> anyhow::Result<Vec<EveFlow>> {
     let f = std::io::BufReader::new(std::fs::File::open(path)?);
     let mut out = Vec::new();
     for (n, line) in f.lines().enumerate() {
-        let v: serde_json::Value = serde_json::from_str(&line?)
-            .with_context(|| format!("line {}: not JSON", n + 1))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&line?).with_context(|| format!("line {}: not JSON", n + 1))?;
         if v["event_type"] == "flow" {
             out.push(eve_flow(&v).with_context(|| format!("line {}", n + 1))?);
         }
@@ -252,7 +255,8 @@ fn eve_flow(v: &serde_json::Value) -> anyhow::Result<EveFlow> {
     let fl = &v["flow"];
     let start = eve_time(fl["start"].as_str().context("no flow.start")?)?;
     let end = eve_time(fl["end"].as_str().context("no flow.end")?)?;
-    let features = eve_features(&v["features"]).context("no flow features (replay without --flow-features?)")?;
+    let features = eve_features(&v["features"])
+        .context("no flow features (replay without --flow-features?)")?;
     Ok(EveFlow {
         key,
         start,
@@ -320,8 +324,8 @@ const LABEL_SLACK_SECS: f64 = 2.0;
 
 impl Labels {
     fn load(path: &Path) -> anyhow::Result<Labels> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let mut lines = text.lines();
         let header = lines.next().unwrap_or("");
         let want = "proto,src_ip,src_port,dst_ip,dst_port,first_ts,label,family";
@@ -330,9 +334,12 @@ impl Labels {
         }
         let mut by_tuple: HashMap<Tuple, Vec<(f64, bool, String)>> = HashMap::new();
         for (n, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let row = parse_row(line)
-                .with_context(|| format!("{} line {}", path.display(), n + 2))?;
-            by_tuple.entry(row.0).or_default().push((row.1, row.2, row.3));
+            let row =
+                parse_row(line).with_context(|| format!("{} line {}", path.display(), n + 2))?;
+            by_tuple
+                .entry(row.0)
+                .or_default()
+                .push((row.1, row.2, row.3));
         }
         Ok(Labels { by_tuple })
     }
@@ -362,9 +369,14 @@ fn parse_row(line: &str) -> anyhow::Result<(Tuple, f64, bool, String)> {
         .ok()
         .or_else(|| vocab::proto::number(f[0]))
         .with_context(|| format!("unknown proto {:?}", f[0]))?;
-    let ip = |s: &str| s.parse::<IpAddr>().with_context(|| format!("bad address {s:?}"));
+    let ip = |s: &str| {
+        s.parse::<IpAddr>()
+            .with_context(|| format!("bad address {s:?}"))
+    };
     let port = |s: &str| s.parse::<u16>().with_context(|| format!("bad port {s:?}"));
-    let ts: f64 = f[5].parse().with_context(|| format!("bad first_ts {:?}", f[5]))?;
+    let ts: f64 = f[5]
+        .parse()
+        .with_context(|| format!("bad first_ts {:?}", f[5]))?;
     let malicious = match f[6] {
         "malicious" => true,
         "benign" => false,
@@ -428,7 +440,10 @@ pub(crate) fn render_ml(rec: &FlowRecord, s: &Score, out: &mut Vec<u8>) {
         .u64("version", ONLINE_VERSION)
         .array("top_features");
     for (name, share) in s.top.iter().filter(|t| t.1 > 0.0) {
-        j.element_object().str("name", name).f64("share", *share).close();
+        j.element_object()
+            .str("name", name)
+            .f64("share", *share)
+            .close();
     }
     j.close_array().close();
     j.end();

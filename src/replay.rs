@@ -323,7 +323,10 @@ pub(crate) fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let worker = replay_worker_config(&a, engine, file_cfg.as_ref(), wants)?;
     // With flow features, every flow is scored by the online anomaly model (`ml` records).
     let mut scorer = (a.eve.is_some() && wants("ml") && worker.pipeline.flow.features).then(|| {
-        let params = file_cfg.as_ref().map(|c| c.analytics.params()).unwrap_or_default();
+        let params = file_cfg
+            .as_ref()
+            .map(|c| c.analytics.params())
+            .unwrap_or_default();
         crate::ml::OnlineScorer::new(params)
     });
     let scoring = scorer.is_some();
