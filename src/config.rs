@@ -262,7 +262,7 @@ impl Config {
             defrag_memcap: self.defrag.memcap_bytes,
             files_max_open: self.files.max_open,
             files_max_name: self.files.max_name_bytes,
-            flow_features: Some(self.analytics.flow_features),
+            flow_features: self.analytics.flow_features.then_some(true),
         }
     }
 }
@@ -1027,6 +1027,12 @@ mod tests {
         assert_eq!(p.decode.defrag.memcap, 65536);
         let unset = parse("").unwrap().limits();
         assert_eq!(unset, Limits::default());
+        let mut p = dataplane::pipeline::PipelineConfig::default();
+        parse("[analytics]\nflow_features = true\n")
+            .unwrap()
+            .limits()
+            .apply(&mut p);
+        assert!(p.flow.features);
         let e = parse("[stream]\nreassembly_depth_bytes = 0\n").unwrap_err();
         assert!(e.to_string().contains("reassembly_depth_bytes"), "{e}");
         let e = parse("[stream]\ndepth = 5\n").unwrap_err();

@@ -33,7 +33,8 @@ pub use events::{StreamEvent, StreamEvents};
 pub use key::{proto, zone, zone_vlan, Direction, FlowHandle, FlowId, FlowKey, FlowTuple, Side};
 pub use reassembly::{NullStreamSink, SegmentPool, StreamSink, CHUNK_SIZE};
 pub use record::{
-    render_eve_flow, write_eve_flow, write_flow_envelope, AppProto, EndReason, FlowRecord, FlowRecordSink, FlowState,
+    render_eve_flow, write_eve_flow, write_flow_envelope, AppProto, EndReason, FlowRecord,
+    FlowRecordSink, FlowState,
 };
 pub use stats::{FlowCounters, TcpCounters};
 pub use table::{
