@@ -244,6 +244,55 @@ mod tests {
         assert_eq!(r.finish().entropy[0], 0.0);
     }
 
+    /// Through the table: features ride on the flow record only when enabled.
+    #[test]
+    fn the_table_carries_features_when_enabled() {
+        use crate::flow::Packet;
+        use crate::flow::{proto, FlowConfig, FlowRecord, FlowTable, FlowTuple, NullStreamSink};
+        let tuple = FlowTuple {
+            zone: 0,
+            proto: proto::UDP,
+            src: [192, 0, 2, 1].into(),
+            src_port: 5353,
+            dst: [198, 51, 100, 2].into(),
+            dst_port: 53,
+        };
+        for on in [false, true] {
+            let mut t = FlowTable::new(FlowConfig {
+                memcap: 1 << 20,
+                features: on,
+                ..FlowConfig::default()
+            })
+            .unwrap();
+            let mut recs: Vec<FlowRecord> = Vec::new();
+            for (i, (tu, payload)) in [(tuple, &b"query"[..]), (tuple.reversed(), &b"answer!"[..])]
+                .into_iter()
+                .enumerate()
+            {
+                let pkt = Packet {
+                    tuple: tu,
+                    wire_len: 60,
+                    tcp: None,
+                    icmp: None,
+                    payload,
+                };
+                let mut sink = |r: &FlowRecord| recs.push(*r);
+                t.process(&pkt, at(i as u64 * 5), &mut NullStreamSink, &mut sink)
+                    .unwrap();
+            }
+            t.drain_all(&mut NullStreamSink, &mut |r: &FlowRecord| recs.push(*r));
+            assert_eq!(recs.len(), 1);
+            match recs[0].features {
+                None => assert!(!on),
+                Some(f) => {
+                    assert!(on);
+                    assert_eq!((f.payload[0].max, f.payload[1].max), (5.0, 7.0));
+                    assert_eq!(f.entropy_bytes, [5, 7]);
+                }
+            }
+        }
+    }
+
     #[test]
     fn swap_turns_every_pair() {
         let mut s = FeatureState::default();
