@@ -47,6 +47,8 @@ pub struct Config {
     #[serde(default)]
     pub intel: controlplane::config::IntelConfig,
     #[serde(default)]
+    pub analytics: controlplane::config::AnalyticsConfig,
+    #[serde(default)]
     pub management: Management,
     #[serde(default)]
     pub reports: controlplane::config::ReportsConfig,
@@ -196,8 +198,9 @@ pub struct FilesSection {
     pub max_name_bytes: Option<usize>,
 }
 
-/// Reassembly, defragmentation and file-tracking limits, from `[stream]`, `[defrag]` and
-/// `[files]` or the command line, applied over a pipeline's defaults.
+/// Reassembly, defragmentation and file-tracking limits and whether flow features are
+/// measured, from `[stream]`, `[defrag]`, `[files]` and `[analytics]` or the command line,
+/// applied over a pipeline's defaults.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Limits {
     pub stream_memcap: Option<usize>,
@@ -206,6 +209,7 @@ pub struct Limits {
     pub defrag_memcap: Option<usize>,
     pub files_max_open: Option<u64>,
     pub files_max_name: Option<usize>,
+    pub flow_features: Option<bool>,
 }
 
 impl Limits {
@@ -218,6 +222,7 @@ impl Limits {
             defrag_memcap: self.defrag_memcap.or(under.defrag_memcap),
             files_max_open: self.files_max_open.or(under.files_max_open),
             files_max_name: self.files_max_name.or(under.files_max_name),
+            flow_features: self.flow_features.or(under.flow_features),
         }
     }
 
@@ -241,6 +246,9 @@ impl Limits {
         if let Some(n) = self.files_max_name {
             p.app.files.max_name = n;
         }
+        if let Some(f) = self.flow_features {
+            p.flow.features = f;
+        }
     }
 }
 
@@ -254,6 +262,7 @@ impl Config {
             defrag_memcap: self.defrag.memcap_bytes,
             files_max_open: self.files.max_open,
             files_max_name: self.files.max_name_bytes,
+            flow_features: self.analytics.flow_features.then_some(true),
         }
     }
 }
@@ -636,6 +645,9 @@ impl Config {
             .validate()
             .map_err(|e| invalid(e.to_string()))?;
         cfg.intel.validate().map_err(invalid)?;
+        cfg.analytics
+            .validate()
+            .map_err(|e| invalid(e.to_string()))?;
         if cfg.dpdk.memory_mb < 64 {
             return Err(invalid(format!(
                 "dpdk.memory_mb = {}: at least 64 MB are needed",
@@ -1015,6 +1027,12 @@ mod tests {
         assert_eq!(p.decode.defrag.memcap, 65536);
         let unset = parse("").unwrap().limits();
         assert_eq!(unset, Limits::default());
+        let mut p = dataplane::pipeline::PipelineConfig::default();
+        parse("[analytics]\nflow_features = true\n")
+            .unwrap()
+            .limits()
+            .apply(&mut p);
+        assert!(p.flow.features);
         let e = parse("[stream]\nreassembly_depth_bytes = 0\n").unwrap_err();
         assert!(e.to_string().contains("reassembly_depth_bytes"), "{e}");
         let e = parse("[stream]\ndepth = 5\n").unwrap_err();

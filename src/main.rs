@@ -6,6 +6,7 @@
 //! - `osprey ctl ...`: the management console (gRPC client of a running appliance).
 //! - `osprey replay --pcap FILE`: one pass of a capture through DPDK `net_pcap` and the workers.
 //! - `osprey bench --pcap FILE`: the same capture looped from memory for a fixed time.
+//! - `osprey ml eval --pcap P --labels L`: the flow anomaly model's quality on labelled captures.
 //! - `osprey pcap scan|split`: capture-file tools.
 //! - `osprey rules check|compile|export`: the rule tools of the `rules` crate.
 //!
@@ -17,11 +18,13 @@ mod appliance;
 mod bench;
 mod blockfile;
 mod config;
+mod ml;
 mod pcap;
 mod replay;
 mod run;
 
 use bench::{cmd_bench, BenchArgs};
+use ml::{cmd_ml, MlCommand};
 use pcap::{cmd_pcap, PcapCommand};
 use replay::{cmd_replay, ReplayArgs};
 use run::{cmd_run, RunArgs};
@@ -67,6 +70,9 @@ enum Command {
     Replay(ReplayArgs),
     /// Loop a capture from memory for a fixed time and report throughput per worker.
     Bench(BenchArgs),
+    /// The flow anomaly model on captures (`eval`).
+    #[command(subcommand)]
+    Ml(MlCommand),
     /// Capture-file tools.
     #[command(subcommand)]
     Pcap(PcapCommand),
@@ -107,6 +113,7 @@ fn main() -> ExitCode {
         Command::Run(a) => cmd_run(a),
         Command::Replay(a) => cmd_replay(a),
         Command::Bench(a) => cmd_bench(a),
+        Command::Ml(c) => cmd_ml(c),
         Command::Pcap(c) => cmd_pcap(c),
         Command::Rules(a) => {
             rules::cli::run(a).map(|code| ExitCode::from(code.clamp(0, 255) as u8))

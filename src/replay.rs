@@ -44,7 +44,7 @@ pub(crate) struct ReplayArgs {
     /// EVE event types to write, comma-separated (default: every type). Produced today:
     /// `flow`, `alert` (with --rules), `anomaly`; `http`, `dns`, `tls` are accepted and written
     /// as their stages land.
-    #[arg(long, value_delimiter = ',', value_parser = ["alert", "flow", "anomaly", "http", "dns", "tls", "intel", "drop", "stats"])]
+    #[arg(long, value_delimiter = ',', value_parser = ["alert", "flow", "anomaly", "http", "dns", "tls", "intel", "drop", "stats", "ml"])]
     eve_types: Vec<String>,
     /// EVE `anomaly` record types, comma-separated: `decode` (decoder events), `stream` (TCP
     /// stream events), `applayer` (app-layer parser events). Default: the config file's
@@ -110,6 +110,10 @@ pub(crate) struct LimitArgs {
     /// `files.dropped_cap`.
     #[arg(long)]
     files_max_open: Option<u64>,
+    /// Measure flow features (`[analytics] flow_features`): EVE `flow` records gain a
+    /// `features` object, and `osprey replay --eve` writes an `ml` record per scored flow.
+    #[arg(long)]
+    flow_features: bool,
 }
 
 impl LimitArgs {
@@ -122,6 +126,7 @@ impl LimitArgs {
             defrag_memcap: self.defrag_memcap,
             files_max_open: self.files_max_open,
             files_max_name: None,
+            flow_features: self.flow_features.then_some(true),
         };
         given.or(file.map(config::Config::limits).unwrap_or_default())
     }
@@ -316,6 +321,16 @@ pub(crate) fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     };
     let wants = |t: &str| a.eve_types.is_empty() || a.eve_types.iter().any(|x| x == t);
     let worker = replay_worker_config(&a, engine, file_cfg.as_ref(), wants)?;
+    // With flow features, every flow is scored by the online anomaly model (`ml` records).
+    let mut scorer = (a.eve.is_some() && wants("ml") && worker.pipeline.flow.features).then(|| {
+        let params = file_cfg
+            .as_ref()
+            .map(|c| c.analytics.params())
+            .unwrap_or_default();
+        crate::ml::OnlineScorer::new(params)
+    });
+    let scoring = scorer.is_some();
+    let mut ml_line = Vec::new();
     let opts = ReplayOptions {
         pcap: a.pcap.clone(),
         workers: a.workers,
@@ -343,9 +358,20 @@ pub(crate) fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut on_flow = |_worker: usize, rec: &dataplane::flow::FlowRecord| {
         let mut err = eve_error.borrow_mut();
         if let (Some(w), None) = (eve.borrow_mut().as_mut(), err.as_ref()) {
-            match dataplane::flow::write_eve_flow(rec, &mut *w) {
-                Ok(()) => written.borrow_mut().count("flow"),
-                Err(e) => *err = Some(e),
+            if wants("flow") {
+                match dataplane::flow::write_eve_flow(rec, &mut *w) {
+                    Ok(()) => written.borrow_mut().count("flow"),
+                    Err(e) => *err = Some(e),
+                }
+            }
+            if let Some(score) = scorer.as_mut().and_then(|s| s.score(rec)) {
+                ml_line.clear();
+                crate::ml::render_ml(rec, &score, &mut ml_line);
+                ml_line.push(b'\n');
+                match w.write_all(&ml_line) {
+                    Ok(()) => written.borrow_mut().count("ml"),
+                    Err(e) => *err = Some(e),
+                }
             }
         }
     };
@@ -361,10 +387,10 @@ pub(crate) fn cmd_replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             }
         }
     };
-    let flows_wanted = a.eve.is_some() && wants("flow");
+    let flows_wanted = a.eve.is_some() && (wants("flow") || scoring);
     // Worker-rendered types (alert, anomaly, http, dns, tls, ...); filtered per record by type.
-    let records_wanted =
-        a.eve.is_some() && (a.eve_types.is_empty() || a.eve_types.iter().any(|t| t != "flow"));
+    let records_wanted = a.eve.is_some()
+        && (a.eve_types.is_empty() || a.eve_types.iter().any(|t| t != "flow" && t != "ml"));
     let report = runtime::replay(
         &opts,
         None,

@@ -44,6 +44,7 @@
 //! subscription to [`events`].
 #![forbid(unsafe_code)]
 
+pub mod analytics;
 pub mod api;
 pub mod blocks;
 pub mod config;

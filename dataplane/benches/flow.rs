@@ -74,6 +74,7 @@ fn lookup_zipf(c: &mut Crit) {
         for i in 0..n {
             let pkt = Packet {
                 icmp: None,
+                payload: &[],
                 tuple: udp_tuple(i),
                 wire_len: 100,
                 tcp: None,
@@ -94,6 +95,7 @@ fn lookup_zipf(c: &mut Crit) {
                 }
                 Packet {
                     icmp: None,
+                    payload: &[],
                     tuple,
                     wire_len: 100,
                     tcp: None,
@@ -182,6 +184,7 @@ fn session(
         |table: &mut FlowTable, to_server: bool, seq: u32, ack: u32, flags: u8, p: &[u8]| {
             let pkt = Packet {
                 icmp: None,
+                payload: &[],
                 tuple: if to_server { client } else { client.reversed() },
                 wire_len: 54 + p.len() as u32,
                 tcp: Some(TcpSegment {

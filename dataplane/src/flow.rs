@@ -14,12 +14,14 @@
 //! - [`tcp`]: TCP session tracking and hand-off policy (IDS: on ACK; inline: at once).
 //! - [`reassembly`]: bounded segment pool, overlap policy (first data wins), gaps, depth.
 //! - [`record`]: flow-end records and EVE rendering.
+//! - [`features`]: per-flow feature accumulation for the analytics models.
 //! - [`stats`]: counters named like Suricata's (`flow.*`, `tcp.*`, `stream.*`).
 //!
 //! Nothing here reads a clock, locks or allocates per packet; everything is bounded by
 //! configured caps, and every cap has a counter.
 
 pub mod events;
+pub mod features;
 pub mod key;
 pub mod reassembly;
 pub mod record;
@@ -31,7 +33,8 @@ pub use events::{StreamEvent, StreamEvents};
 pub use key::{proto, zone, zone_vlan, Direction, FlowHandle, FlowId, FlowKey, FlowTuple, Side};
 pub use reassembly::{NullStreamSink, SegmentPool, StreamSink, CHUNK_SIZE};
 pub use record::{
-    render_eve_flow, write_eve_flow, AppProto, EndReason, FlowRecord, FlowRecordSink, FlowState,
+    render_eve_flow, write_eve_flow, write_flow_envelope, AppProto, EndReason, FlowRecord,
+    FlowRecordSink, FlowState,
 };
 pub use stats::{FlowCounters, TcpCounters};
 pub use table::{

@@ -207,6 +207,23 @@ impl<'o> Json<'o> {
         self
     }
 
+    /// A floating-point field, rounded to six decimals below 10^12; `null` when not finite
+    /// (JSON has no NaN or infinity).
+    pub fn f64(&mut self, name: &str, v: f64) -> &mut Self {
+        self.key(name);
+        if v.is_finite() {
+            let r = if v.abs() < 1e12 {
+                (v * 1e6).round() / 1e6
+            } else {
+                v
+            };
+            let _ = write!(self.out, "{r}");
+        } else {
+            self.out.extend_from_slice(b"null");
+        }
+        self
+    }
+
     /// A boolean field.
     pub fn bool(&mut self, name: &str, v: bool) -> &mut Self {
         self.key(name);

@@ -12,6 +12,7 @@
 //! - [`testing`]: where tests and benches find the shared material outside the repository, and
 //!   what they do when it is missing (fail under `CI`, otherwise say so).
 //! - [`eve`]: the one writer of EVE JSON records, for the workers and the control plane.
+//! - [`flow`]: flow features a worker measures for the analytics models.
 //!
 //! Nothing here allocates on a hot path, reads the clock or does I/O ([`testing`] aside, which
 //! only tests and benches call).
@@ -23,9 +24,11 @@ pub mod block;
 pub mod calendar;
 pub mod direction;
 pub mod eve;
+pub mod flow;
 pub mod proto;
 pub mod testing;
 
 pub use alert::AlertRecord;
 pub use app_proto::AppProto;
 pub use direction::Direction;
+pub use flow::FlowFeatures;

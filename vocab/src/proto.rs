@@ -46,6 +46,15 @@ pub fn name(p: u8) -> Cow<'static, str> {
     }
 }
 
+/// The protocol number of a `proto` field as [`name`] writes it (keywords compared without
+/// regard to case, or digits).
+pub fn number(name: &str) -> Option<u8> {
+    if let Ok(n) = name.parse::<u8>() {
+        return Some(n);
+    }
+    (0..=u8::MAX).find(|&p| keyword(p).is_some_and(|k| k.eq_ignore_ascii_case(name)))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -53,5 +62,10 @@ mod tests {
         assert_eq!(super::name(6), "TCP");
         assert_eq!(super::name(58), "IPv6-ICMP");
         assert_eq!(super::name(253), "253");
+        for p in [6, 58, 253] {
+            assert_eq!(super::number(&super::name(p)), Some(p));
+        }
+        assert_eq!(super::number("udp"), Some(17));
+        assert_eq!(super::number("bogus"), None);
     }
 }

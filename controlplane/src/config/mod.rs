@@ -48,9 +48,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::Role;
 
+mod analytics;
 mod intel;
 mod response;
 
+pub use analytics::*;
 pub use intel::*;
 pub use response::*;
 

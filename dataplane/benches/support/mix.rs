@@ -30,6 +30,7 @@ impl Capture {
         let p = &self.packets[i];
         Packet {
             icmp: None,
+            payload: &[],
             tuple: p.tuple,
             wire_len: p.wire_len,
             tcp: p.tcp.map(|(seq, ack, flags, window, wscale)| TcpSegment {

@@ -185,6 +185,7 @@ pub fn run(data: &[u8]) -> u64 {
                     };
                     let pkt = Packet {
                         icmp: None,
+                        payload: &[],
                         tuple: tup,
                         wire_len: 54,
                         tcp: Some(TcpSegment {
@@ -237,6 +238,7 @@ pub fn run(data: &[u8]) -> u64 {
                 };
                 let pkt = Packet {
                     icmp: None,
+                    payload: &[],
                     tuple: tup,
                     wire_len: 54 + len as u32,
                     tcp: (tup.proto == proto::TCP).then_some(TcpSegment {

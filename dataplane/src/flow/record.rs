@@ -9,6 +9,7 @@ use super::key::{proto, FlowId, FlowTuple};
 use super::tcp::{TcpFlags, TcpState};
 use crate::time::Timestamp;
 use std::io::{self, Write};
+use vocab::FlowFeatures;
 
 /// The flow's application protocol, as the app layer detected it.
 pub use vocab::AppProto;
@@ -65,7 +66,7 @@ impl EndReason {
 }
 
 /// What is left of a flow when it ends; ready to export.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FlowRecord {
     /// The flow's id.
     pub id: FlowId,
@@ -102,6 +103,8 @@ pub struct FlowRecord {
     pub alerted: bool,
     /// Whether the flow was bypassed (EVE `flow.bypass: "local"`, state `bypassed`).
     pub bypassed: bool,
+    /// What the worker measured about the flow, when flow features are on.
+    pub features: Option<FlowFeatures>,
 }
 
 /// Receives flow-end records.
@@ -123,22 +126,8 @@ pub fn render_eve_flow(rec: &FlowRecord, out: &mut Vec<u8>) {
     // Suricata writes the request's ICMP type and code, and the response's once one was seen.
     let icmp = matches!(t.proto, proto::ICMP | proto::ICMPV6);
     let response = icmp && rec.pkts_toclient > 0;
-    let vlan = super::key::zone_vlan(t.zone);
-    let vlans = [vlan];
     let mut j = vocab::eve::Json::new(out);
-    j.envelope(vocab::eve::Envelope {
-        ts_nanos: rec.end.0,
-        flow_id: rec.id.0,
-        pcap_cnt: 0,
-        event_type: "flow",
-        src: t.src,
-        src_port: t.src_port,
-        dst: t.dst,
-        dst_port: t.dst_port,
-        proto: t.proto,
-        vlan: if vlan != 0 { &vlans } else { &[] },
-        icmp: icmp.then_some(rec.icmp[0]),
-    });
+    write_flow_envelope(&mut j, rec, "flow");
     if response {
         j.u64("response_icmp_type", u64::from(rec.icmp[1][0]))
             .u64("response_icmp_code", u64::from(rec.icmp[1][1]));
@@ -191,7 +180,32 @@ pub fn render_eve_flow(rec: &FlowRecord, out: &mut Vec<u8>) {
         }
         j.str("state", st.name()).close();
     }
+    if let Some(f) = &rec.features {
+        super::features::write_eve_features(&mut j, f);
+    }
     j.end();
+}
+
+/// Writes the EVE envelope of a record about the flow `rec` (at its end, flow id, tuple,
+/// VLAN, ICMP type and code): the `flow` record's, and the `ml` record's that scores it.
+pub fn write_flow_envelope(j: &mut vocab::eve::Json<'_>, rec: &FlowRecord, event_type: &str) {
+    let t = &rec.tuple;
+    let icmp = matches!(t.proto, proto::ICMP | proto::ICMPV6);
+    let vlan = super::key::zone_vlan(t.zone);
+    let vlans = [vlan];
+    j.envelope(vocab::eve::Envelope {
+        ts_nanos: rec.end.0,
+        flow_id: rec.id.0,
+        pcap_cnt: 0,
+        event_type,
+        src: t.src,
+        src_port: t.src_port,
+        dst: t.dst,
+        dst_port: t.dst_port,
+        proto: t.proto,
+        vlan: if vlan != 0 { &vlans } else { &[] },
+        icmp: icmp.then_some(rec.icmp[0]),
+    });
 }
 
 /// Writes `rec` as one EVE `flow` event (one JSON object followed by a newline).
@@ -233,6 +247,7 @@ mod tests {
             app_proto: AppProto::Http,
             alerted: false,
             bypassed: false,
+            features: None,
         };
         let mut out = Vec::new();
         write_eve_flow(&rec, &mut out).unwrap();

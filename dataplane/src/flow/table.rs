@@ -23,6 +23,7 @@
 use ahash::RandomState;
 
 use super::events::StreamEvents;
+use super::features::FeatureState;
 use super::key::{proto, Direction, FlowHandle, FlowId, FlowKey, FlowTuple, Side};
 use super::reassembly::{SegmentPool, StreamSink};
 use super::record::{AppProto, EndReason, FlowRecord, FlowRecordSink, FlowState};
@@ -108,6 +109,8 @@ pub struct FlowConfig {
     pub hash_seed: Option<[u64; 4]>,
     /// TCP tracking and reassembly.
     pub stream: StreamConfig,
+    /// Measure flow features ([`super::features`]) and carry them in flow records.
+    pub features: bool,
 }
 
 impl Default for FlowConfig {
@@ -121,6 +124,7 @@ impl Default for FlowConfig {
             eviction_scan: 32,
             hash_seed: None,
             stream: StreamConfig::default(),
+            features: false,
         }
     }
 }
@@ -163,6 +167,8 @@ pub struct Packet<'a> {
     pub tcp: Option<TcpSegment<'a>>,
     /// ICMP type and code when `tuple.proto` is ICMP or ICMPv6.
     pub icmp: Option<[u8; 2]>,
+    /// The transport payload (read only for flow features).
+    pub payload: &'a [u8],
 }
 
 /// A live flow's counters at one moment (index 0: to server, 1: to client).
@@ -635,6 +641,8 @@ pub struct FlowTable {
     pool: SegmentPool,
     ctr: FlowCounters,
     tcp_ctr: TcpCounters,
+    /// Flow features by slot; empty when they are off.
+    features: Vec<FeatureState>,
 }
 
 impl std::fmt::Debug for FlowTable {
@@ -695,6 +703,11 @@ impl FlowTable {
             emergency: false,
             ctr: FlowCounters::default(),
             tcp_ctr: TcpCounters::default(),
+            features: if cfg.features {
+                Vec::with_capacity(max_flows as usize)
+            } else {
+                Vec::new()
+            },
             timeout_ns_tab,
             cfg,
         })
@@ -740,6 +753,25 @@ impl FlowTable {
     /// The reassembly memcap in effect (whole chunks).
     pub fn reassembly_memcap(&self) -> usize {
         self.pool.memcap()
+    }
+
+    /// Sets a live flow's app-layer features (ignored when features are off or the flow is
+    /// gone).
+    pub fn set_app_features(&mut self, h: FlowHandle, app: vocab::flow::AppFeatures) {
+        if let Some(f) = self.live_features(h) {
+            f.set_app(app);
+        }
+    }
+
+    /// A live flow's app-layer features so far (`None` when features are off or the flow is
+    /// gone).
+    pub fn app_features(&mut self, h: FlowHandle) -> Option<vocab::flow::AppFeatures> {
+        self.live_features(h).map(|f| f.app())
+    }
+
+    fn live_features(&mut self, h: FlowHandle) -> Option<&mut FeatureState> {
+        self.live_mut(h)?;
+        self.features.get_mut(h.slot())
     }
 
     /// Records the application protocol of a live flow; ignored for a stale handle.
@@ -915,6 +947,9 @@ impl FlowTable {
         if let Some(seg) = tcp {
             if e.tcp.wants_swap(dir, seg.flags) {
                 e.swap_sides();
+                if let Some(f) = self.features.get_mut(i as usize) {
+                    f.swap();
+                }
                 dir = dir.other();
             }
             e.tcp_flags[dir.index()] |= seg.flags.0;
@@ -923,6 +958,11 @@ impl FlowTable {
         if let Some(tc) = pkt.icmp {
             if e.pkts[d] == 0 {
                 e.icmp[d] = tc;
+            }
+        }
+        if self.cfg.features {
+            if let Some(f) = self.features.get_mut(i as usize) {
+                f.packet(d, now, pkt.payload, tcp.map(|t| t.flags.0));
             }
         }
         e.pkts[d] += 1;
@@ -1026,12 +1066,18 @@ impl FlowTable {
             Some(i) => {
                 self.entries[i as usize] = entry;
                 self.sweep[i as usize] = slot;
+                if let Some(f) = self.features.get_mut(i as usize) {
+                    *f = FeatureState::default();
+                }
                 i
             }
             None => {
                 // Within the capacity reserved in `new` (active < max_flows here).
                 self.entries.push(entry);
                 self.sweep.push(slot);
+                if self.cfg.features {
+                    self.features.push(FeatureState::default());
+                }
                 self.entries.len() as u32 - 1
             }
         };
@@ -1218,6 +1264,7 @@ impl FlowTable {
             app_proto: e.app_proto,
             alerted: e.alerted,
             bypassed: e.bypassed,
+            features: self.features.get(i as usize).map(FeatureState::finish),
         };
         records.flow_end(&rec);
         self.ctr.records += 1;

@@ -92,6 +92,7 @@ impl Sim {
     fn send(&mut self, tuple: FlowTuple, seg: Option<TcpSegment<'_>>) -> PacketOutcome {
         let pkt = Packet {
             icmp: None,
+            payload: &[],
             tuple,
             wire_len: 54 + seg.map_or(0, |s| s.payload.len() as u32),
             tcp: seg,
@@ -925,7 +926,7 @@ proptest! {
             pre.prefetch_burst(&tuples);
             for &i in processed {
                 now = Timestamp(now.0 + 1_000);
-                let pkt = Packet { tuple: t(i), wire_len: 60, tcp: None, icmp: None };
+                let pkt = Packet { tuple: t(i), wire_len: 60, tcp: None, icmp: None, payload: &[] };
                 let a = plain.process(&pkt, now, &mut streams, &mut |_: &FlowRecord| {});
                 let b = pre.process(&pkt, now, &mut streams, &mut |_: &FlowRecord| {});
                 match (a, b) {
@@ -984,6 +985,7 @@ proptest! {
                 wire_len: 60,
                 tcp: (proto == proto::TCP).then_some(seg),
                 icmp: None,
+                payload: &[],
             };
             if gap == 2 {
                 // The sweep ends flows between packets, the previous packet's among them.

@@ -187,6 +187,7 @@ mod tests {
                 wire_len: 60,
                 tcp: None,
                 icmp: None,
+                payload: &[],
             };
             let o = t
                 .process(

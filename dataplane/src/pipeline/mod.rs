@@ -877,5 +877,6 @@ pub fn flow_packet<'p>(pkt: &'p Packet<'p>) -> Option<flow::Packet<'p>> {
         wire_len: pkt.flow_len() as u32,
         tcp,
         icmp: icmp_of(pkt),
+        payload: pkt.payload,
     })
 }
