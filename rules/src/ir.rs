@@ -194,6 +194,14 @@ pub enum Buffer {
     HttpRequestHeader,
     /// Each response header line, one at a time (`http.response_header`).
     HttpResponseHeader,
+    /// `ftp.command`: the command's canonical name.
+    FtpCommand,
+    /// `ftp.command_data`: the command's argument.
+    FtpCommandData,
+    /// `ftp.reply`: each reply line's text, one at a time.
+    FtpReply,
+    /// `ftp.completion_code`: each reply line's code, one at a time.
+    FtpCompletionCode,
 }
 
 impl Buffer {
@@ -248,6 +256,10 @@ impl Buffer {
             "dns.answers.rrname" => DnsAnswersRrname,
             "http.request_header" => HttpRequestHeader,
             "http.response_header" => HttpResponseHeader,
+            "ftp.command" => FtpCommand,
+            "ftp.command_data" => FtpCommandData,
+            "ftp.reply" => FtpReply,
+            "ftp.completion_code" => FtpCompletionCode,
             _ => return None,
         })
     }
@@ -325,6 +337,10 @@ impl Buffer {
             DnsAnswersRrname => "dns.answers.rrname",
             HttpRequestHeader => "http.request_header",
             HttpResponseHeader => "http.response_header",
+            FtpCommand => "ftp.command",
+            FtpCommandData => "ftp.command_data",
+            FtpReply => "ftp.reply",
+            FtpCompletionCode => "ftp.completion_code",
         }
     }
 
@@ -338,6 +354,7 @@ impl Buffer {
             TlsSni | TlsCertSubject | TlsCertIssuer | TlsCertSerial | TlsCertFingerprint
             | TlsCerts | Ja3Hash | Ja3String | Ja3sHash | Ja3sString => Some(AppProto::Tls),
             SshSoftware | SshProto => Some(AppProto::Ssh),
+            FtpCommand | FtpCommandData | FtpReply | FtpCompletionCode => Some(AppProto::Ftp),
             _ => Some(AppProto::Http),
         }
     }
@@ -913,6 +930,22 @@ pub enum AppMatch {
     /// File keywords (`filename`, `fileext`, `filesize`, `filemd5`, ...): answered by the
     /// files of the inspected transaction.
     File(FileMatch),
+    /// `ftp.dynamic_port`: the data port a command announced.
+    FtpDynamicPort(NumCmp),
+    /// `ftp.mode:active|passive`.
+    FtpMode {
+        /// `active`.
+        active: bool,
+    },
+    /// `ftp.reply_received:yes|no` (also `on`/`off`, `true`/`false`).
+    FtpReplyReceived(bool),
+    /// `ftpdata_command:retr|stor`: the command that opened an `ftp-data` flow.
+    FtpdataCommand {
+        /// `stor` (else `retr`).
+        stor: bool,
+    },
+    /// `ftpbounce`: a PORT command naming another host than the client.
+    FtpBounce,
 }
 
 /// A file keyword: true when some file of the transaction, in the inspected direction,
