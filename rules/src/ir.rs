@@ -194,6 +194,8 @@ pub enum Buffer {
     HttpRequestHeader,
     /// Each response header line, one at a time (`http.response_header`).
     HttpResponseHeader,
+    /// `file.name`: the name of each file of the transaction, one at a time.
+    FileName,
     /// `ftp.command`: the command's canonical name.
     FtpCommand,
     /// `ftp.command_data`: the command's argument.
@@ -256,6 +258,7 @@ impl Buffer {
             "dns.answers.rrname" => DnsAnswersRrname,
             "http.request_header" => HttpRequestHeader,
             "http.response_header" => HttpResponseHeader,
+            "file.name" => FileName,
             "ftp.command" => FtpCommand,
             "ftp.command_data" => FtpCommandData,
             "ftp.reply" => FtpReply,
@@ -337,6 +340,7 @@ impl Buffer {
             DnsAnswersRrname => "dns.answers.rrname",
             HttpRequestHeader => "http.request_header",
             HttpResponseHeader => "http.response_header",
+            FileName => "file.name",
             FtpCommand => "ftp.command",
             FtpCommandData => "ftp.command_data",
             FtpReply => "ftp.reply",
@@ -349,7 +353,7 @@ impl Buffer {
     pub fn app_proto(self) -> Option<AppProto> {
         use Buffer::*;
         match self {
-            Payload | FileData | Base64Data => None,
+            Payload | FileData | FileName | Base64Data => None,
             DnsQuery | DnsQueriesRrname | DnsAnswersRrname => Some(AppProto::Dns),
             TlsSni | TlsCertSubject | TlsCertIssuer | TlsCertSerial | TlsCertFingerprint
             | TlsCerts | Ja3Hash | Ja3String | Ja3sHash | Ja3sString => Some(AppProto::Tls),

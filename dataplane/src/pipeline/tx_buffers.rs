@@ -209,6 +209,21 @@ fn ssl_state_matches(spec: &str, state: u32) -> bool {
 }
 
 impl TxBuffers<'_> {
+    /// `file.name`: the names of the transaction's files in the inspected direction.
+    fn file_name(&self, instance: usize) -> Option<&[u8]> {
+        let tx_id = match self.tx {
+            TxRef::Http(tx) => Some(tx.id),
+            TxRef::FtpData(_) => None,
+            _ => return None,
+        };
+        let f = self
+            .files?
+            .iter()
+            .filter(|f| tx_id.is_none_or(|id| f.tx_id == id) && !f.name().is_empty())
+            .nth(instance)?;
+        Some(f.name())
+    }
+
     fn app_state_match(&self, m: &AppMatch) -> bool {
         match (m, self.tx) {
             (AppMatch::DnsOpcode(c), TxRef::Dns(tx)) => c.matches(u64::from(tx.opcode())),
@@ -246,6 +261,10 @@ impl TxBuffers<'_> {
                         };
                         (crate::app::tls::version_from_name(n) == Some(v)) != neg
                     })
+            }
+            // FTP keeps its anomalies per transaction, as Suricata does.
+            (AppMatch::Event(name), TxRef::Ftp { tx, .. }) => {
+                AppEvent::from_name(name.trim()).is_some_and(|e| tx.has_event(e))
             }
             (AppMatch::Event(name), _) => {
                 AppEvent::from_name(name.trim()).is_some_and(|e| self.events.contains(e))
@@ -346,6 +365,9 @@ impl BufferSource for TxBuffers<'_> {
     fn buffer(&self, buffer: Buffer, instance: usize) -> Option<&[u8]> {
         if buffer == Buffer::Payload {
             return (instance == 0 && !self.payload.is_empty()).then_some(self.payload);
+        }
+        if buffer == Buffer::FileName {
+            return self.file_name(instance);
         }
         match self.tx {
             TxRef::Http(tx) => match buffer {

@@ -124,8 +124,7 @@ impl FtpDataState {
 /// that transfer one file).
 fn file_name(o: &DataOrigin) -> Option<&[u8]> {
     match o.command {
-        Some(Command::Retr | Command::Stor) if !o.name.is_empty() => Some(&o.name),
-        Some(c) if matches!(c.name(), "APPE" | "STOU") && !o.name.is_empty() => Some(&o.name),
+        Some(c) if c.transfers_file() && !o.name.is_empty() => Some(&o.name),
         _ => None,
     }
 }

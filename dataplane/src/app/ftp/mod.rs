@@ -58,6 +58,8 @@ pub struct FtpTx {
     pub done: bool,
     /// Code of an open multi-line reply.
     multi: Option<[u8; 3]>,
+    /// Anomalies of this transaction (Suricata keeps app-layer events per transaction).
+    events: [Option<AppEvent>; 3],
     /// Buffers of the direction changed since they were inspected (by [`Direction::index`]).
     pub changed: [bool; 2],
     logged: bool,
@@ -92,6 +94,22 @@ impl FtpTx {
     /// Reply lines kept.
     pub fn reply_count(&self) -> usize {
         self.lines.len()
+    }
+
+    /// True when `e` happened on this transaction.
+    pub fn has_event(&self, e: AppEvent) -> bool {
+        self.events.contains(&Some(e))
+    }
+
+    fn event(&mut self, e: AppEvent, flow: &mut EventSet) {
+        flow.push(e);
+        if let Some(slot) = self
+            .events
+            .iter_mut()
+            .find(|s| s.is_none() || **s == Some(e))
+        {
+            *slot = Some(e);
+        }
     }
 
     fn reset(&mut self, id: u64) {
@@ -217,14 +235,10 @@ impl FtpState {
         reader.feed(data, cfg.ftp_max_line, |line, truncated| {
             if truncated {
                 ctr.ftp_limit += 1;
-                events.push(match dir {
-                    Direction::ToServer => AppEvent::FtpRequestCommandTooLong,
-                    Direction::ToClient => AppEvent::FtpResponseCommandTooLong,
-                });
             }
             match dir {
                 Direction::ToServer => self.on_request(cfg, line, truncated, events, ctr),
-                Direction::ToClient => self.on_reply(cfg, line, truncated, ctr),
+                Direction::ToClient => self.on_reply(cfg, line, truncated, events, ctr),
             }
         });
         self.readers[dir.index()] = reader;
@@ -287,6 +301,9 @@ impl FtpState {
         tx.has_request = true;
         tx.request.extend_from_slice(line);
         tx.request_truncated = truncated;
+        if truncated {
+            tx.event(AppEvent::FtpRequestCommandTooLong, events);
+        }
         tx.changed[Direction::ToServer.index()] = true;
         let arg = req.arg.trim_ascii();
         let port = match command {
@@ -298,10 +315,13 @@ impl FtpState {
             tx.port_addr = Some(addr);
             if client.is_some_and(|c| c != addr) {
                 ctr.ftp_bounce += 1;
-                events.push(AppEvent::FtpBounce);
+                tx.event(AppEvent::FtpBounce, events);
             }
         }
-        let name = tx.command_data().trim_ascii();
+        let name = match command {
+            Some(c) if c.transfers_file() => tx.command_data().trim_ascii(),
+            _ => &[],
+        };
         match (command, port) {
             (Some(_), Some((_, p))) => {
                 self.announced = Some(Announced {
@@ -317,7 +337,14 @@ impl FtpState {
         }
     }
 
-    fn on_reply(&mut self, cfg: &AppConfig, line: &[u8], truncated: bool, ctr: &mut AppCounters) {
+    fn on_reply(
+        &mut self,
+        cfg: &AppConfig,
+        line: &[u8],
+        truncated: bool,
+        events: &mut EventSet,
+        ctr: &mut AppCounters,
+    ) {
         let code = parser::reply_code(line);
         let i = match self.txs.iter().position(|t| !t.done) {
             Some(i) => i,
@@ -338,6 +365,9 @@ impl FtpState {
             tx.reply_truncated = true;
         }
         tx.reply_truncated |= truncated;
+        if truncated {
+            tx.event(AppEvent::FtpResponseCommandTooLong, events);
+        }
         // RFC 959 §4.2: a multi-line reply ends with a line of the same code and a space.
         let last = match (tx.multi, code) {
             (Some(open), Some((c, false))) if open == c => true,

@@ -77,10 +77,15 @@ impl Command {
         }
     }
 
-    /// True for the commands whose data connection is tracked as `ftp-data` (as in
-    /// Suricata: the file transfers RETR and STOR).
+    /// True for the commands whose data connection is tracked as `ftp-data`: file
+    /// transfers and listings.
     pub fn opens_data(self) -> bool {
-        matches!(self, Command::Retr | Command::Stor)
+        self.transfers_file() || matches!(self.name(), "LIST" | "NLST" | "MLSD")
+    }
+
+    /// True for the commands whose data connection carries one file named by the argument.
+    pub fn transfers_file(self) -> bool {
+        matches!(self, Command::Retr | Command::Stor) || matches!(self.name(), "APPE" | "STOU")
     }
 }
 

@@ -222,8 +222,13 @@ fn multi_line_reply_and_epsv() {
     );
     let epsv = s.txs().nth(1).unwrap();
     assert_eq!((epsv.dyn_port, epsv.active), (58612, false));
-    // LIST does not make an ftp-data expectation (only file transfers do).
-    feed(&mut s, &cfg, &mut ev, &mut c, ToServer, b"LIST\r\n");
+    // A listing is an ftp-data connection too, without a file name.
+    feed(&mut s, &cfg, &mut ev, &mut c, ToServer, b"LIST -la\r\n");
+    let p = s.take_expectation().unwrap();
+    assert_eq!(
+        (p.port, p.command.name(), p.name()),
+        (58612, "LIST", &b""[..])
+    );
     assert!(s.take_expectation().is_none());
     feed(&mut s, &cfg, &mut ev, &mut c, ToServer, b"STOR README\r\n");
     let p = s.take_expectation().unwrap();
