@@ -358,3 +358,121 @@ fn detected_by_banner_and_logged_as_suricata_writes_it() {
 }
 
 use crate::app::eve;
+
+#[test]
+fn expectations_are_claimed_once_expire_and_are_capped() {
+    use super::expect::{ExpectCounters, Expectations, Pending, EXPECT_TIMEOUT};
+    use crate::flow::FlowTuple;
+    let tuple = |src: [u8; 4], sp, dst: [u8; 4], dp| FlowTuple {
+        zone: 0,
+        proto: 6,
+        src: IpAddr::from(src),
+        src_port: sp,
+        dst: IpAddr::from(dst),
+        dst_port: dp,
+    };
+    let (client, server) = ([192, 0, 2, 10], [198, 51, 100, 20]);
+    let control = tuple(client, 40000, server, 21);
+    let mut c = ExpectCounters::default();
+    let mut t = Expectations::new(2);
+    let t0 = Timestamp(1_000);
+    let retr = Pending::new(50000, Command::Retr, b"a.txt");
+    t.add(&control, 7, retr, t0, &mut c);
+    // Another port, or a third host: not this entry.
+    assert!(t
+        .claim(&tuple(client, 40001, server, 50001), t0, &mut c)
+        .is_none());
+    assert!(t
+        .claim(&tuple([203, 0, 113, 1], 40001, server, 50000), t0, &mut c)
+        .is_none());
+    // Active mode: the server connects to the client's port.
+    let o = t
+        .claim(&tuple(server, 20, client, 50000), t0, &mut c)
+        .unwrap();
+    assert_eq!(
+        (o.command, o.name.as_slice(), o.control_flow),
+        (Some(Command::Retr), &b"a.txt"[..], 7)
+    );
+    assert!(
+        t.claim(&tuple(server, 20, client, 50000), t0, &mut c)
+            .is_none(),
+        "used once"
+    );
+    // Full: the third is refused and counted; an expired one makes room.
+    for port in [1, 2, 3] {
+        t.add(
+            &control,
+            7,
+            Pending::new(port, Command::Stor, b""),
+            t0,
+            &mut c,
+        );
+    }
+    assert_eq!((t.len(), c.dropped), (2, 1));
+    let later = Timestamp(t0.0 + EXPECT_TIMEOUT.0 + 1);
+    assert!(t
+        .claim(&tuple(client, 40002, server, 1), later, &mut c)
+        .is_none());
+    t.add(
+        &control,
+        7,
+        Pending::new(4, Command::Stor, b""),
+        later,
+        &mut c,
+    );
+    assert_eq!((t.len(), c.expired, c.created, c.matched), (1, 2, 4, 1));
+}
+
+/// Transactions as comparable values: command, request, reply lines, port, mode, done.
+type TxSummary = (Option<&'static str>, Vec<u8>, Vec<Vec<u8>>, u16, bool, bool);
+
+/// Feeds `parts` (direction, bytes) cut into pieces of `piece` bytes; checks the caps.
+fn summarize(cfg: &AppConfig, parts: &[(bool, Vec<u8>)], piece: usize) -> Vec<TxSummary> {
+    let mut s = FtpState::new(cfg, Some(IpAddr::from([192, 0, 2, 1])));
+    let (mut ev, mut c) = (EventSet::default(), AppCounters::default());
+    for (to_server, bytes) in parts {
+        let d = if *to_server {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        for p in bytes.chunks(piece) {
+            s.parse(cfg, d, p, &mut ev, &mut c);
+        }
+    }
+    assert!(s.txs().count() <= cfg.ftp_max_txs);
+    s.txs()
+        .map(|t| {
+            assert!(t.request().len() <= cfg.ftp_max_line);
+            assert!(t.reply_count() <= MAX_REPLY_LINES);
+            (
+                t.command.map(Command::name),
+                t.request().to_vec(),
+                t.reply_lines().map(<[u8]>::to_vec).collect(),
+                t.dyn_port,
+                t.active,
+                t.done,
+            )
+        })
+        .collect()
+}
+
+proptest::proptest! {
+    /// The same bytes split anywhere give the same transactions, within the caps (the
+    /// `app_ftp` fuzz target checks the same over arbitrary bytes).
+    #[test]
+    fn any_split_gives_the_same_transactions(
+        parts in proptest::collection::vec(
+            (proptest::bool::ANY, proptest::collection::vec(
+                proptest::sample::select(b"0123456789 -,|()\r\nPORTEPSVRETRLIST227229150226x".to_vec()),
+                0..120,
+            )),
+            1..12,
+        ),
+        piece in 1usize..40,
+    ) {
+        let cfg = AppConfig { ftp_max_line: 32, ftp_max_txs: 8, ..AppConfig::default() };
+        let whole = summarize(&cfg, &parts, usize::MAX);
+        proptest::prop_assert_eq!(whole, summarize(&cfg, &parts, piece));
+    }
+}
