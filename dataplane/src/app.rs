@@ -35,6 +35,7 @@
 pub mod buffers;
 pub mod dns;
 pub mod eve;
+pub mod ftp;
 pub mod http;
 pub mod probe;
 pub mod tls;
@@ -158,6 +159,9 @@ app_events! {
     WebSocketTooLongPayload => "websocket.too_long_payload",
     WebSocketInvalidOpcode => "websocket.invalid_opcode",
     StreamGap => "applayer.gap",
+    FtpRequestCommandTooLong => "ftp.request_command_too_long",
+    FtpResponseCommandTooLong => "ftp.response_command_too_long",
+    FtpBounce => "ftp.bounce",
 }
 
 impl AppEvent {
@@ -249,6 +253,10 @@ pub struct AppConfig {
     pub eve_logging: bool,
     /// File tracking caps ([`crate::files`]).
     pub files: crate::files::FileLimits,
+    /// FTP: bytes of a command or reply line kept (Suricata's `ftp.max-line-length`).
+    pub ftp_max_line: usize,
+    /// FTP: transactions kept per control flow.
+    pub ftp_max_txs: usize,
 }
 
 impl Default for AppConfig {
@@ -267,6 +275,8 @@ impl Default for AppConfig {
             probe_max_bytes: 4096,
             eve_logging: false,
             files: crate::files::FileLimits::default(),
+            ftp_max_line: 4096,
+            ftp_max_txs: 64,
         }
     }
 }
@@ -327,6 +337,20 @@ pub struct AppCounters {
     pub eve_unlogged: u64,
     /// `files.*`: files the parsers carried.
     pub files: crate::files::FileCounters,
+    /// `app_layer.flow.ftp-data`.
+    pub flow_ftp_data: u64,
+    /// `app_layer.tx.ftp`.
+    pub tx_ftp: u64,
+    /// `ftp.limit`: lines cut at the cap, reply lines or transactions past their caps.
+    pub ftp_limit: u64,
+    /// `ftp.unknown_command`: requests naming no FTP command.
+    pub ftp_unknown_command: u64,
+    /// `ftp.reply_without_command`: replies no command waited for (banners included).
+    pub ftp_reply_without_command: u64,
+    /// `ftp.bounce`: PORT/EPRT commands naming another host than the client.
+    pub ftp_bounce: u64,
+    /// `ftp.expect.*`: the worker's expected data connections.
+    pub ftp_expect: ftp::expect::ExpectCounters,
 }
 
 impl CounterSet for AppCounters {
@@ -356,6 +380,16 @@ impl CounterSet for AppCounters {
         f("http.decompression_failed", self.http_decompression_failed);
         f("app_layer.events.dropped", self.events_dropped);
         f("app_layer.eve.unlogged", self.eve_unlogged);
+        f("app_layer.flow.ftp-data", self.flow_ftp_data);
+        f("app_layer.tx.ftp", self.tx_ftp);
+        f("ftp.limit", self.ftp_limit);
+        f("ftp.unknown_command", self.ftp_unknown_command);
+        f("ftp.reply_without_command", self.ftp_reply_without_command);
+        f("ftp.bounce", self.ftp_bounce);
+        f("ftp.expect.created", self.ftp_expect.created);
+        f("ftp.expect.matched", self.ftp_expect.matched);
+        f("ftp.expect.dropped", self.ftp_expect.dropped);
+        f("ftp.expect.expired", self.ftp_expect.expired);
         self.files.visit(f);
     }
 }
@@ -372,6 +406,10 @@ pub enum AppState {
     Dns(Box<dns::DnsState>),
     /// TLS.
     Tls(Box<tls::TlsState>),
+    /// FTP control channel.
+    Ftp(Box<ftp::FtpState>),
+    /// FTP data connection.
+    FtpData(Box<ftp::data::FtpDataState>),
 }
 
 /// App-layer state of one flow: protocol detection, then the chosen parser.
@@ -385,6 +423,8 @@ pub struct AppLayer {
     original: AppProto,
     probe: probe::Prober,
     state: AppState,
+    /// The client's address, for protocols that compare it with what they carry (FTP PORT).
+    client: Option<std::net::IpAddr>,
     /// Anomalies not yet taken by the detection stage.
     pub events: EventSet,
 }
@@ -399,6 +439,38 @@ impl AppLayer {
             original: AppProto::Unknown,
             probe: probe::Prober::new(transport, sport, dport),
             state: AppState::None,
+            client: None,
+            events: EventSet::default(),
+        }
+    }
+
+    /// Tells the app layer the flow's client address (FTP compares PORT addresses with it).
+    pub fn set_client(&mut self, client: std::net::IpAddr) {
+        self.client = Some(client);
+    }
+
+    /// A data connection an FTP control channel announced since the last call.
+    pub fn take_ftp_expectation(&mut self) -> Option<ftp::expect::Pending> {
+        match &mut self.state {
+            AppState::Ftp(s) => s.take_expectation(),
+            _ => None,
+        }
+    }
+
+    /// A TCP flow the FTP control channel announced: `ftp-data` from its first byte.
+    pub fn ftp_data(
+        cfg: &AppConfig,
+        origin: ftp::data::DataOrigin,
+        ctr: &mut AppCounters,
+    ) -> AppLayer {
+        ctr.flow_ftp_data += 1;
+        AppLayer {
+            transport: Transport::Tcp,
+            proto: AppProto::FtpData,
+            original: AppProto::FtpData,
+            probe: probe::Prober::new(Transport::Tcp, 0, 0),
+            state: AppState::FtpData(Box::new(ftp::data::FtpDataState::new(cfg, origin))),
+            client: None,
             events: EventSet::default(),
         }
     }
@@ -470,6 +542,14 @@ impl AppLayer {
             }
             AppState::Dns(s) => s.next_unlogged().map(eve::TxRef::Dns),
             AppState::Tls(s) => s.take_due(at_end).then_some(eve::TxRef::Tls),
+            AppState::Ftp(s) => s.next_unlogged(at_end).map(eve::TxRef::Ftp),
+            AppState::FtpData(s) => {
+                if s.take_due(at_end) {
+                    return Some(eve::TxRef::FtpData);
+                }
+                s.next_unlogged_file()
+                    .map(|(dir, id)| eve::TxRef::File { dir, id })
+            }
             AppState::None => None,
         }
     }
@@ -550,6 +630,8 @@ impl AppLayer {
             AppState::Http(s) => s.gap(dir, len, ctr),
             AppState::Dns(s) => s.gap(dir),
             AppState::Tls(s) => s.gap(dir),
+            AppState::Ftp(s) => s.gap(dir),
+            AppState::FtpData(s) => s.gap(dir, len),
             AppState::None => {}
         }
     }
@@ -562,8 +644,10 @@ impl AppLayer {
         now: Timestamp,
         ctr: &mut AppCounters,
     ) {
-        if let AppState::Http(s) = &mut self.state {
-            s.end(cfg, dir, now, &mut self.events, ctr);
+        match &mut self.state {
+            AppState::Http(s) => s.end(cfg, dir, now, &mut self.events, ctr),
+            AppState::FtpData(s) => s.end(dir, ctr),
+            _ => {}
         }
     }
 
@@ -589,7 +673,10 @@ impl AppLayer {
             }
             (AppProto::Smtp, _) => ctr.flow_smtp += 1,
             (AppProto::Ssh, _) => ctr.flow_ssh += 1,
-            (AppProto::Ftp, _) => ctr.flow_ftp += 1,
+            (AppProto::Ftp, _) => {
+                ctr.flow_ftp += 1;
+                self.state = AppState::Ftp(Box::new(ftp::FtpState::new(cfg, self.client)));
+            }
             _ => {}
         }
     }
@@ -614,6 +701,11 @@ impl AppLayer {
             }
             AppState::Dns(s) => s.parse_stream(cfg, dir, data, now, &mut self.events, ctr),
             AppState::Tls(s) => s.parse(cfg, dir, data, now, &mut self.events, ctr),
+            AppState::Ftp(s) => s.parse(cfg, dir, data, &mut self.events, ctr),
+            AppState::FtpData(s) => {
+                s.parse(cfg, dir, data, ctr);
+                Progress::Done
+            }
             AppState::None => Progress::Done,
         };
         ctr.events_dropped += self.events.dropped() - before;

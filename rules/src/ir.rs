@@ -194,6 +194,16 @@ pub enum Buffer {
     HttpRequestHeader,
     /// Each response header line, one at a time (`http.response_header`).
     HttpResponseHeader,
+    /// `file.name`: the name of each file of the transaction, one at a time.
+    FileName,
+    /// `ftp.command`: the command's canonical name.
+    FtpCommand,
+    /// `ftp.command_data`: the command's argument.
+    FtpCommandData,
+    /// `ftp.reply`: each reply line's text, one at a time.
+    FtpReply,
+    /// `ftp.completion_code`: each reply line's code, one at a time.
+    FtpCompletionCode,
 }
 
 impl Buffer {
@@ -248,6 +258,11 @@ impl Buffer {
             "dns.answers.rrname" => DnsAnswersRrname,
             "http.request_header" => HttpRequestHeader,
             "http.response_header" => HttpResponseHeader,
+            "file.name" => FileName,
+            "ftp.command" => FtpCommand,
+            "ftp.command_data" => FtpCommandData,
+            "ftp.reply" => FtpReply,
+            "ftp.completion_code" => FtpCompletionCode,
             _ => return None,
         })
     }
@@ -325,6 +340,11 @@ impl Buffer {
             DnsAnswersRrname => "dns.answers.rrname",
             HttpRequestHeader => "http.request_header",
             HttpResponseHeader => "http.response_header",
+            FileName => "file.name",
+            FtpCommand => "ftp.command",
+            FtpCommandData => "ftp.command_data",
+            FtpReply => "ftp.reply",
+            FtpCompletionCode => "ftp.completion_code",
         }
     }
 
@@ -333,11 +353,12 @@ impl Buffer {
     pub fn app_proto(self) -> Option<AppProto> {
         use Buffer::*;
         match self {
-            Payload | FileData | Base64Data => None,
+            Payload | FileData | FileName | Base64Data => None,
             DnsQuery | DnsQueriesRrname | DnsAnswersRrname => Some(AppProto::Dns),
             TlsSni | TlsCertSubject | TlsCertIssuer | TlsCertSerial | TlsCertFingerprint
             | TlsCerts | Ja3Hash | Ja3String | Ja3sHash | Ja3sString => Some(AppProto::Tls),
             SshSoftware | SshProto => Some(AppProto::Ssh),
+            FtpCommand | FtpCommandData | FtpReply | FtpCompletionCode => Some(AppProto::Ftp),
             _ => Some(AppProto::Http),
         }
     }
@@ -913,6 +934,22 @@ pub enum AppMatch {
     /// File keywords (`filename`, `fileext`, `filesize`, `filemd5`, ...): answered by the
     /// files of the inspected transaction.
     File(FileMatch),
+    /// `ftp.dynamic_port`: the data port a command announced.
+    FtpDynamicPort(NumCmp),
+    /// `ftp.mode:active|passive`.
+    FtpMode {
+        /// `active`.
+        active: bool,
+    },
+    /// `ftp.reply_received:yes|no` (also `on`/`off`, `true`/`false`).
+    FtpReplyReceived(bool),
+    /// `ftpdata_command:retr|stor`: the command that opened an `ftp-data` flow.
+    FtpdataCommand {
+        /// `stor` (else `retr`).
+        stor: bool,
+    },
+    /// `ftpbounce`: a PORT command naming another host than the client.
+    FtpBounce,
 }
 
 /// A file keyword: true when some file of the transaction, in the inspected direction,

@@ -51,6 +51,10 @@ pub enum TxRef {
         /// [`WsFrame::id`].
         id: u64,
     },
+    /// FTP command [`super::ftp::FtpTx::id`].
+    Ftp(u64),
+    /// The one transaction of an FTP data connection.
+    FtpData,
     /// A file that ended ([`crate::files::TrackedFile::id`] in direction `dir`).
     File {
         /// Direction the file travelled.
@@ -68,6 +72,8 @@ impl TxRef {
             TxRef::Dns(_) => "dns",
             TxRef::Tls => "tls",
             TxRef::WebSocket { .. } => "websocket",
+            TxRef::Ftp(_) => "ftp",
+            TxRef::FtpData => "ftp_data",
             TxRef::File { .. } => "fileinfo",
         }
     }
@@ -143,6 +149,32 @@ pub fn write_app_record(
             j.fileinfo(&f.info());
             j.end();
         }
+        (TxRef::Ftp(id), AppState::Ftp(s)) => {
+            let Some(tx) = s.tx(id) else { return false };
+            let mut j = Json::new(out);
+            j.envelope(&e).u64("tx_id", id);
+            super::ftp::eve::write_ftp(&mut j, tx);
+            j.end();
+        }
+        (TxRef::FtpData, AppState::FtpData(s)) => {
+            let mut j = Json::new(out);
+            j.envelope(&e).u64("tx_id", 0);
+            super::ftp::eve::write_ftp_data(&mut j, s);
+            j.end();
+        }
+        (TxRef::File { dir, id }, AppState::FtpData(s)) => {
+            let Some(f) = s.files(dir).get(id) else {
+                return false;
+            };
+            if dir == Direction::ToClient {
+                reversed(&mut e);
+            }
+            let mut j = Json::new(out);
+            j.envelope(&e);
+            j.str("app_proto", app.proto().name());
+            j.fileinfo(&f.info());
+            j.end();
+        }
         _ => return false,
     }
     true
@@ -212,6 +244,15 @@ pub fn write_alert_app_metadata_with(
             j.str("ts_progress", ts);
             j.str("tc_progress", tc);
             write_tls_with(j, &s.info, opts);
+        }
+        AppState::Ftp(s) => {
+            let Some(tx) = s.tx(id) else { return false };
+            j.u64("tx_id", tx.id);
+            super::ftp::eve::write_ftp(j, tx);
+        }
+        AppState::FtpData(s) => {
+            j.u64("tx_id", 0);
+            super::ftp::eve::write_ftp_data(j, s);
         }
         AppState::None => return false,
     }

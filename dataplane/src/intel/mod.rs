@@ -234,6 +234,11 @@ impl Matcher {
                     self.file_digests(t, at, d, emit);
                 }
             }
+            (TxRef::File { dir, id }, AppState::FtpData(s)) => {
+                if let Some(d) = s.files(dir).get(id).and_then(|f| f.digests()) {
+                    self.file_digests(t, at, d, emit);
+                }
+            }
             _ => {}
         }
     }

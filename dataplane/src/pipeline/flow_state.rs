@@ -98,7 +98,12 @@ pub(super) struct AppStates {
     pub(super) ended: Vec<AppSlot>,
     /// Vacant states whose buffers are kept for reuse.
     pub(super) spare: Vec<AppSlot>,
+    /// FTP data connections the worker's control flows announced.
+    pub(super) ftp_expect: crate::app::ftp::expect::Expectations,
 }
+
+/// Announced FTP data connections a worker waits for at once.
+const FTP_EXPECT_CAP: usize = 256;
 
 impl AppStates {
     pub(super) fn new(max_flows: usize) -> AppStates {
@@ -106,6 +111,7 @@ impl AppStates {
             slots: Vec::with_capacity(max_flows),
             ended: Vec::with_capacity(64),
             spare: Vec::with_capacity(64),
+            ftp_expect: crate::app::ftp::expect::Expectations::new(FTP_EXPECT_CAP),
         }
     }
 

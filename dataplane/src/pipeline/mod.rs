@@ -624,7 +624,11 @@ impl Stages {
             } else {
                 None
             };
-            let app = transport.map(|t| AppLayer::new(t, client.src_port, client.dst_port));
+            let app = transport.map(|t| {
+                let mut a = AppLayer::new(t, client.src_port, client.dst_port);
+                a.set_client(client.src);
+                a
+            });
             self.apps.open(h, client, app);
             if self.intel.is_on() {
                 let at = crate::intel::At {

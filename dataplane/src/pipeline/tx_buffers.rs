@@ -11,6 +11,9 @@ use rules::ir::{AppMatch, Buffer};
 
 use crate::app::buffers::BufferId;
 use crate::app::dns::{DnsTx, Section};
+use crate::app::ftp::data::FtpDataState;
+use crate::app::ftp::parser::Command;
+use crate::app::ftp::{split_code, FtpTx};
 use crate::app::http::HttpTx;
 use crate::app::tls::TlsInfo;
 use crate::app::websocket::WsFrame;
@@ -28,6 +31,15 @@ pub enum TxRef<'a> {
     Tls(&'a TlsInfo),
     /// A WebSocket frame.
     WebSocket(&'a WsFrame),
+    /// An FTP command and its reply; `bounce` when its PORT named another host.
+    Ftp {
+        /// The transaction.
+        tx: &'a FtpTx,
+        /// `ftpbounce` holds.
+        bounce: bool,
+    },
+    /// An FTP data connection.
+    FtpData(&'a FtpDataState),
 }
 
 /// Header lines of an HTTP transaction rendered as `Name: value` for `http.request_header`
@@ -197,6 +209,21 @@ fn ssl_state_matches(spec: &str, state: u32) -> bool {
 }
 
 impl TxBuffers<'_> {
+    /// `file.name`: the names of the transaction's files in the inspected direction.
+    fn file_name(&self, instance: usize) -> Option<&[u8]> {
+        let tx_id = match self.tx {
+            TxRef::Http(tx) => Some(tx.id),
+            TxRef::FtpData(_) => None,
+            _ => return None,
+        };
+        let f = self
+            .files?
+            .iter()
+            .filter(|f| tx_id.is_none_or(|id| f.tx_id == id) && !f.name().is_empty())
+            .nth(instance)?;
+        Some(f.name())
+    }
+
     fn app_state_match(&self, m: &AppMatch) -> bool {
         match (m, self.tx) {
             (AppMatch::DnsOpcode(c), TxRef::Dns(tx)) => c.matches(u64::from(tx.opcode())),
@@ -235,6 +262,10 @@ impl TxBuffers<'_> {
                         (crate::app::tls::version_from_name(n) == Some(v)) != neg
                     })
             }
+            // FTP keeps its anomalies per transaction, as Suricata does.
+            (AppMatch::Event(name), TxRef::Ftp { tx, .. }) => {
+                AppEvent::from_name(name.trim()).is_some_and(|e| tx.has_event(e))
+            }
             (AppMatch::Event(name), _) => {
                 AppEvent::from_name(name.trim()).is_some_and(|e| self.events.contains(e))
             }
@@ -243,6 +274,14 @@ impl TxBuffers<'_> {
                     .iter()
                     .any(|f| f.tx_id == tx.id && super::file_match::matches(m, f))
             }),
+            (AppMatch::File(m), TxRef::FtpData(_)) => self
+                .files
+                .is_some_and(|files| files.iter().any(|f| super::file_match::matches(m, f))),
+            (m, TxRef::Ftp { tx, bounce }) => ftp_match(m, tx, bounce, self.dir),
+            (AppMatch::FtpdataCommand { stor }, TxRef::FtpData(s)) => {
+                let want = if *stor { Command::Stor } else { Command::Retr };
+                s.origin.command == Some(want)
+            }
             (AppMatch::TlsVersion(name), TxRef::Tls(info)) => {
                 let v = if info.version != 0 {
                     info.version
@@ -253,6 +292,45 @@ impl TxBuffers<'_> {
             }
             _ => false,
         }
+    }
+}
+
+/// FTP state keywords on a control-channel transaction, registered as Suricata 8 does:
+/// `ftp.dynamic_port` and `ftp.mode` in both directions once a port is known,
+/// `ftp.reply_received` to the client, `ftpbounce` to the server; none on a reply that
+/// answered no command.
+fn ftp_match(m: &AppMatch, tx: &FtpTx, bounce: bool, dir: Direction) -> bool {
+    if tx.command.is_none() {
+        return false;
+    }
+    match m {
+        AppMatch::FtpDynamicPort(c) => tx.done && c.matches(u64::from(tx.dyn_port)),
+        AppMatch::FtpMode { active } => tx.dyn_port != 0 && tx.active == *active,
+        AppMatch::FtpReplyReceived(yes) => dir == Direction::ToClient && tx.done == *yes,
+        AppMatch::FtpBounce => dir == Direction::ToServer && bounce,
+        _ => false,
+    }
+}
+
+/// An FTP buffer: the command side to the server, the reply side (once complete) to the
+/// client.
+fn ftp_buffer(tx: &FtpTx, buffer: Buffer, instance: usize, dir: Direction) -> Option<&[u8]> {
+    match (buffer, dir) {
+        (Buffer::FtpCommand, Direction::ToServer) if instance == 0 => {
+            tx.command.map(|c| c.name().as_bytes())
+        }
+        (Buffer::FtpCommandData, Direction::ToServer) if instance == 0 => {
+            let d = tx.command_data();
+            (tx.command.is_some() && !d.is_empty()).then_some(d)
+        }
+        (Buffer::FtpReply, Direction::ToClient) if tx.done => {
+            tx.reply_lines().nth(instance).map(|l| split_code(l).1)
+        }
+        (Buffer::FtpCompletionCode, Direction::ToClient) if tx.done => tx
+            .reply_lines()
+            .filter_map(|l| split_code(l).0)
+            .nth(instance),
+        _ => None,
     }
 }
 
@@ -288,6 +366,9 @@ impl BufferSource for TxBuffers<'_> {
         if buffer == Buffer::Payload {
             return (instance == 0 && !self.payload.is_empty()).then_some(self.payload);
         }
+        if buffer == Buffer::FileName {
+            return self.file_name(instance);
+        }
         match self.tx {
             TxRef::Http(tx) => match buffer {
                 Buffer::HttpRequestHeader => self.lines.nth(Direction::ToServer, instance),
@@ -318,6 +399,11 @@ impl BufferSource for TxBuffers<'_> {
                 }
                 id.tls(info, instance)
             }
+            TxRef::Ftp { tx, .. } => ftp_buffer(tx, buffer, instance, self.dir),
+            TxRef::FtpData(s) => match buffer {
+                Buffer::FileData if instance == 0 => s.content(self.dir),
+                _ => None,
+            },
             TxRef::WebSocket(f) => match buffer {
                 // `websocket.payload` has no rule buffer of its own yet: rules reach it as
                 // `file.data`, as Suricata's WebSocket keyword docs suggest for payloads.

@@ -48,6 +48,8 @@ impl TxPass {
 const TX_DNS: u64 = 1 << 62;
 const TX_TLS: u64 = 1 << 63;
 const TX_WS: u64 = 1 << 61;
+const TX_FTP: u64 = 1 << 60;
+const TX_FTP_DATA: u64 = 1 << 59;
 
 /// What every inspection of one flow's transactions in one pass shares.
 struct TxRun<'r, 'a, 'p> {
@@ -113,6 +115,8 @@ impl TxRun<'_, '_, '_> {
             TxRef::Dns(t) => t.tx_id,
             TxRef::Tls(_) => 0,
             TxRef::WebSocket(f) => f.id,
+            TxRef::Ftp { tx, .. } => tx.id,
+            TxRef::FtpData(_) => 0,
         });
         let (at, app) = (self.at, self.app);
         let pending = &mut *self.d.pending;
@@ -209,6 +213,39 @@ impl TxRun<'_, '_, '_> {
         }
     }
 
+    /// FTP commands: each direction's buffers are inspected on a packet of that direction
+    /// until the reply completes the transaction (Suricata's FTP progress), each rule
+    /// alerting once per transaction and direction.
+    fn ftp(&mut self, lines: &HeaderLines, s: &mut crate::app::ftp::FtpState) {
+        let client = s.client();
+        for tx in s.txs_mut() {
+            for d in [app::Direction::ToServer, app::Direction::ToClient] {
+                if !self.pass.covers(d) || !std::mem::take(&mut tx.changed[d.index()]) {
+                    continue;
+                }
+                let tx: &crate::app::ftp::FtpTx = tx;
+                let bounce = matches!((tx.port_addr, client), (Some(a), Some(c)) if a != c);
+                let key = TX_FTP | (tx.id << 1) | u64::from(d == app::Direction::ToClient);
+                self.run(lines, TxRef::Ftp { tx, bounce }, key, d);
+            }
+        }
+    }
+
+    /// An FTP data connection: one transaction, inspected in the direction of each packet.
+    fn ftp_data(&mut self, lines: &HeaderLines, s: &mut crate::app::ftp::data::FtpDataState) {
+        let mut due = [false; 2];
+        for d in [app::Direction::ToServer, app::Direction::ToClient] {
+            due[d.index()] = self.pass.covers(d) && std::mem::take(&mut s.changed[d.index()]);
+        }
+        let s: &crate::app::ftp::data::FtpDataState = s;
+        for d in [app::Direction::ToServer, app::Direction::ToClient] {
+            if due[d.index()] {
+                let key = TX_FTP_DATA | u64::from(d == app::Direction::ToClient);
+                self.run_with_files(lines, TxRef::FtpData(s), key, d, Some(s.files(d)));
+            }
+        }
+    }
+
     /// The TLS handshake.
     fn tls(&mut self, lines: &HeaderLines, s: &mut crate::app::tls::TlsState) {
         if std::mem::take(&mut s.info.changed) {
@@ -259,6 +296,8 @@ pub(super) fn inspect_txs(
         app::AppState::Http(s) => run.http(txi, s),
         app::AppState::Dns(s) => run.dns(&txi.lines, s),
         app::AppState::Tls(s) => run.tls(&txi.lines, s),
+        app::AppState::Ftp(s) => run.ftp(&txi.lines, s),
+        app::AppState::FtpData(s) => run.ftp_data(&txi.lines, s),
         app::AppState::None => {}
     }
 }

@@ -735,6 +735,45 @@ impl Lowering<'_> {
                 }
                 self.rule.app.push(AppMatch::TlsVersion(s.to_string()));
             }
+            "ftp.dynamic_port" => self.rule.app.push(AppMatch::FtpDynamicPort(
+                uint::parse_cmp(o.need()?, 65535).map_err(inv)?,
+            )),
+            "ftp.mode" => {
+                let active = match o.need()?.trim() {
+                    "active" => true,
+                    "passive" => false,
+                    m => return Err(inv(format!("ftp.mode is `active` or `passive`, not `{m}`"))),
+                };
+                self.rule.app.push(AppMatch::FtpMode { active });
+            }
+            "ftp.reply_received" => {
+                let yes = match o.need()?.trim() {
+                    "yes" | "on" | "true" => true,
+                    "no" | "off" | "false" => false,
+                    v => {
+                        return Err(inv(format!(
+                            "ftp.reply_received is `yes` or `no`, not `{v}`"
+                        )))
+                    }
+                };
+                self.rule.app.push(AppMatch::FtpReplyReceived(yes));
+            }
+            "ftpdata_command" => {
+                let stor = match o.need()?.trim() {
+                    c if c.eq_ignore_ascii_case("stor") => true,
+                    c if c.eq_ignore_ascii_case("retr") => false,
+                    c => {
+                        return Err(inv(format!(
+                            "ftpdata_command is `retr` or `stor`, not `{c}`"
+                        )))
+                    }
+                };
+                self.rule.app.push(AppMatch::FtpdataCommand { stor });
+            }
+            "ftpbounce" => {
+                o.no_value()?;
+                self.rule.app.push(AppMatch::FtpBounce);
+            }
             "tag" => {
                 let a = split_args(o.need()?);
                 let kind = a[0];
