@@ -573,8 +573,9 @@ impl ControlPlane {
         })
     }
 
-    /// Runs retention every `storage.retention_interval_secs` when a limit is set: alerts and
-    /// flows by packet time and size, the audit log by wall-clock age and count.
+    /// Runs retention every `storage.retention_interval_secs` when a limit is set: alerts,
+    /// flows and closed incidents by packet time and size, the audit log by wall-clock age
+    /// and count.
     fn spawn_retention(
         cfg: &ControlPlaneConfig,
         store: &Arc<Store>,
@@ -588,6 +589,7 @@ impl ControlPlane {
         if max_age_ns > 0 || max_bytes > 0 || audit_age_ns > 0 || audit_records > 0 {
             let every = Duration::from_secs(cfg.storage.retention_interval_secs);
             let st = store.clone();
+            let incidents = ctx.incidents.clone();
             let sd = ctx.shutdown.subscribe();
             tasks.push(crate::api::spawn_periodic(every, sd, move || {
                 let audit = st.enforce_audit_retention(now_nanos(), audit_age_ns, audit_records);
@@ -597,16 +599,25 @@ impl ControlPlane {
                 if max_age_ns == 0 && max_bytes == 0 {
                     return;
                 }
-                match st.enforce_retention(max_age_ns, max_bytes, RETENTION_BUDGET) {
-                    Ok(rep) if rep.alerts_deleted > 0 => {
-                        tracing::info!(
-                            deleted = rep.alerts_deleted,
-                            size = rep.size_bytes,
-                            "retention"
-                        );
+                let rep = match st.enforce_retention(max_age_ns, max_bytes, RETENTION_BUDGET) {
+                    Ok(rep) => rep,
+                    Err(e) => {
+                        tracing::error!(error = %e, "retention pass failed");
+                        return;
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::error!(error = %e, "retention pass failed"),
+                };
+                if rep.alerts_deleted > 0 {
+                    tracing::info!(
+                        deleted = rep.alerts_deleted,
+                        size = rep.size_bytes,
+                        "retention"
+                    );
+                }
+                let Some(inc) = &incidents else { return };
+                match inc.enforce_retention(rep.horizon_ns, RETENTION_BUDGET, rep.trimmed) {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(incidents = n, "retention of closed incidents"),
+                    Err(e) => tracing::error!(error = %e, "incident retention pass failed"),
                 }
             }));
         }

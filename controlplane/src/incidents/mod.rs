@@ -12,7 +12,7 @@
 //! - [`correlate`]: grouping by key and window, bounded; input is an enum ([`Input`]) so
 //!   intel hits and anomalies can join as members later.
 //! - [`score`]: the priority and its explanation; [`incident`]: the record and its workflow;
-//!   [`persist`]: the column family's layout.
+//!   [`persist`]: the column family's layout; [`codec`]: the stored form of a member.
 //!
 //! The correlator subscribes to the event stream with [`Policy::Drop`]: a correlator that
 //! falls behind by more than `[incidents] queue` events loses them (counted as
@@ -20,6 +20,7 @@
 
 pub mod attack;
 pub mod cidr;
+pub mod codec;
 pub mod correlate;
 pub mod incident;
 pub mod persist;
@@ -61,6 +62,8 @@ pub struct IncidentsShared {
     pub by_state: [AtomicU64; 6],
     /// Failed writes of correlator steps or workflow changes.
     pub write_errors: AtomicU64,
+    /// Closed incidents deleted (with their timelines) by retention.
+    pub retention_deleted: AtomicU64,
     /// Incidents in memory after the last step or change: read without the correlator's
     /// lock, which a step holds while storage is slow (status and metrics never wait).
     in_memory: AtomicU64,
@@ -114,6 +117,10 @@ impl IncidentsShared {
             ("incidents.expired".to_owned(), l(&c.expired)),
             ("incidents.write_errors".to_owned(), l(&self.write_errors)),
             (
+                "incidents.retention_deleted".to_owned(),
+                l(&self.retention_deleted),
+            ),
+            (
                 "incidents.in_memory".to_owned(),
                 self.open_in_memory() as u64,
             ),
@@ -154,6 +161,28 @@ impl IncidentsShared {
         drop(c);
         let _ = self.changes.send(Arc::new(inc.clone()));
         Ok(inc)
+    }
+
+    /// Deletes closed incidents whose last member is older than `horizon_ns` (the packet
+    /// time before which retention left no alert), with their timelines, at most `budget`;
+    /// compacts them away when `compact` (the size cap was over). Open incidents are never
+    /// deleted; holding the correlator's lock, no workflow change reopens one meanwhile.
+    pub fn enforce_retention(&self, horizon_ns: u64, budget: usize, compact: bool) -> Result<u64> {
+        if horizon_ns == 0 {
+            return Ok(0);
+        }
+        let c = self.lock();
+        let gone = persist::expire_closed(&self.store, horizon_ns, budget)?;
+        drop(c);
+        for (n, state) in gone.by_state.iter().zip(&self.by_state) {
+            state.fetch_sub(*n, Ordering::Relaxed);
+        }
+        self.retention_deleted
+            .fetch_add(gone.incidents, Ordering::Relaxed);
+        if compact && gone.incidents > 0 {
+            self.store.compact_incidents()?;
+        }
+        Ok(gone.incidents)
     }
 
     /// One correlator step over `events`; stores what is due and tells watchers.
@@ -221,6 +250,7 @@ impl Incidents {
             store,
             by_state: loaded.by_state.map(AtomicU64::new),
             write_errors: AtomicU64::new(0),
+            retention_deleted: AtomicU64::new(0),
             in_memory,
             changes,
         });

@@ -1,20 +1,25 @@
-//! How incidents are kept in the `incidents` column family. Integers big-endian, values JSON:
+//! How incidents are kept in the `incidents` column family. Integers big-endian:
 //!
 //! | key | value |
 //! |---|---|
-//! | `'i' ‖ id:u64` | [`Incident`] (the header) |
-//! | `'m' ‖ id:u64 ‖ index:u64` | [`Member`] (the timeline, in arrival order) |
+//! | `'i' ‖ id:u64` | [`Incident`] (the header), JSON |
+//! | `'m' ‖ id:u64 ‖ index:u64` | [`Member`] (the timeline, in arrival order), [`codec`] (JSON before) |
 //! | `'n'` | the next incident id, `u64` |
 //!
+//! A correlator step is one `WriteBatch`: its members, the headers due and the next id.
 //! Members are only appended, in the batch of the correlator step that made them; headers
 //! are checkpoints, rewritten at most once per `[incidents] checkpoint_ms` while they change
 //! (see [`super::correlate`]). A restart loads each open header and the members stored
 //! after it (index ≥ its `members_kept`) and replays them, so it resumes exactly where the
 //! last stored step left off.
+//!
+//! Retention ([`expire_closed`]) deletes a closed incident's header and timeline together,
+//! once its last member is older than the oldest alert still stored.
 
 use crate::error::{Error, Kind, Result};
 use crate::store::Store;
 
+use super::codec;
 use super::correlate::Changes;
 use super::incident::{Incident, Member};
 
@@ -25,16 +30,16 @@ const NEXT_ID: &[u8] = b"n";
 /// Headers examined by one listing at most (its page may be short then).
 pub const SCAN_BUDGET: usize = 100_000;
 
-fn header_key(id: u64) -> Vec<u8> {
-    let mut k = vec![HEADER];
-    k.extend_from_slice(&id.to_be_bytes());
+fn header_key(id: u64) -> [u8; 9] {
+    let mut k = [HEADER; 9];
+    k[1..].copy_from_slice(&id.to_be_bytes());
     k
 }
 
-fn member_key(id: u64, index: u64) -> Vec<u8> {
-    let mut k = vec![MEMBER];
-    k.extend_from_slice(&id.to_be_bytes());
-    k.extend_from_slice(&index.to_be_bytes());
+fn member_key(id: u64, index: u64) -> [u8; 17] {
+    let mut k = [MEMBER; 17];
+    k[1..9].copy_from_slice(&id.to_be_bytes());
+    k[9..].copy_from_slice(&index.to_be_bytes());
     k
 }
 
@@ -46,22 +51,29 @@ fn parse<T: serde::de::DeserializeOwned>(what: &str, v: &[u8]) -> Result<T> {
     serde_json::from_slice(v).map_err(|e| Error::new(Kind::Corrupt, format!("{what}: {e}")))
 }
 
-/// Stores one correlator step.
+/// Stores one correlator step in one batch.
 pub fn write_changes(store: &Store, ch: &Changes) -> Result<()> {
-    let mut puts = Vec::with_capacity(ch.headers.len() + ch.members.len() + 1);
+    let mut batch = store.incident_batch()?;
+    let mut buf = Vec::with_capacity(256);
     for (id, index, m) in &ch.members {
-        puts.push((member_key(*id, *index), json(m)?));
+        codec::encode(m, &mut buf);
+        batch.put(&member_key(*id, *index), &buf);
     }
     for h in &ch.headers {
-        puts.push((header_key(h.id), json(h)?));
+        buf.clear();
+        serde_json::to_writer(&mut buf, h)
+            .map_err(|e| Error::internal(format!("encoding incident {}: {e}", h.id)))?;
+        batch.put(&header_key(h.id), &buf);
     }
-    puts.push((NEXT_ID.to_vec(), ch.next_id.to_be_bytes().to_vec()));
-    store.put_incident_records(&puts)
+    batch.put(NEXT_ID, &ch.next_id.to_be_bytes());
+    batch.commit()
 }
 
 /// Stores one incident header (a workflow change).
 pub fn write_header(store: &Store, inc: &Incident) -> Result<()> {
-    store.put_incident_records(&[(header_key(inc.id), json(inc)?)])
+    let mut batch = store.incident_batch()?;
+    batch.put(&header_key(inc.id), &json(inc)?);
+    batch.commit()
 }
 
 /// What a restart resumes from.
@@ -88,7 +100,7 @@ pub fn load(store: &Store) -> Result<Loaded> {
     };
     let mut open = Vec::new();
     let mut by_state = [0u64; 6];
-    let mut from = header_key(0);
+    let mut from = header_key(0).to_vec();
     loop {
         let page = store.scan_incident_records(&[HEADER], &from, false, 4096)?;
         let Some((last, _)) = page.last() else {
@@ -119,6 +131,50 @@ pub fn load(store: &Store) -> Result<Loaded> {
     })
 }
 
+/// What a retention pass removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Expired {
+    /// Closed incidents deleted with their timelines.
+    pub incidents: u64,
+    /// Of those, by state, in [`super::State::ALL`] order.
+    pub by_state: [u64; 6],
+}
+
+/// Deletes closed incidents (resolved, false positive) whose last member is older than
+/// `before_ns` (packet time), each with its timeline, at most `budget` of them. Open
+/// incidents stay whatever their age.
+pub fn expire_closed(store: &Store, before_ns: u64, budget: usize) -> Result<Expired> {
+    let mut out = Expired::default();
+    let mut from = header_key(0).to_vec();
+    while (out.incidents as usize) < budget {
+        let page = store.scan_incident_records(&[HEADER], &from, false, 1024)?;
+        let Some((last, _)) = page.last() else {
+            break;
+        };
+        from = last.clone();
+        from.push(0);
+        let mut batch = store.incident_batch()?;
+        for (_, v) in &page {
+            let inc: Incident = parse("incident", v)?;
+            if !inc.state.is_closed() || inc.last_ns >= before_ns {
+                continue;
+            }
+            if out.incidents as usize >= budget {
+                break;
+            }
+            batch.delete(&header_key(inc.id));
+            batch.delete_range(
+                &member_key(inc.id, 0),
+                &member_key(inc.id.saturating_add(1), 0),
+            );
+            out.incidents += 1;
+            out.by_state[inc.state as usize] += 1;
+        }
+        batch.commit_deletes()?;
+    }
+    Ok(out)
+}
+
 /// The stored incident `id`.
 pub fn get(store: &Store, id: u64) -> Result<Option<Incident>> {
     store
@@ -139,7 +195,14 @@ pub fn members_from(store: &Store, id: u64, from: u64, limit: usize) -> Result<V
     store
         .scan_incident_records(&prefix, &member_key(id, from), false, limit)?
         .iter()
-        .map(|(_, v)| parse("incident member", v))
+        .map(|(k, v)| {
+            codec::decode(v).map_err(|e| {
+                Error::new(
+                    Kind::Corrupt,
+                    format!("incident member {}: {e}", hex::encode(k)),
+                )
+            })
+        })
         .collect()
 }
 
@@ -239,5 +302,52 @@ mod tests {
         resumed.observe(&alert(6, 6), 6 * SEC);
         let ch = resumed.take_changes();
         assert_eq!(ch.members[0].1, 5);
+    }
+
+    #[test]
+    fn a_store_with_json_members_still_opens_and_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db"), &StoreOptions::default()).unwrap();
+        let mut c = Correlator::new(settings(), Vec::new(), 1);
+        for id in 1..=3 {
+            c.observe(&alert(id, id as u32), id * SEC);
+        }
+        let ch = c.take_due(SEC);
+        // Members as builds before the binary layout stored them; headers are JSON still.
+        let mut batch = store.incident_batch().unwrap();
+        for (id, index, m) in &ch.members {
+            batch.put(&member_key(*id, *index), &serde_json::to_vec(m).unwrap());
+        }
+        batch.put(&header_key(1), &json(&ch.headers[0]).unwrap());
+        batch.commit().unwrap();
+        // The header says one member was kept: the two after it are replayed at start.
+        let mut header = ch.headers[0].clone();
+        header.members_kept = 1;
+        write_header(&store, &header).unwrap();
+        let loaded = load(&store).unwrap();
+        assert_eq!(
+            loaded.tails[0].1,
+            vec![ch.members[1].2.clone(), ch.members[2].2.clone()]
+        );
+        // New members are binary beside the old ones; the timeline reads both.
+        let mut resumed = Correlator::resume(settings(), loaded.open, loaded.tails, loaded.next_id);
+        resumed.observe(&alert(4, 4), 4 * SEC);
+        write_changes(&store, &resumed.take_changes()).unwrap();
+        let raw = store
+            .get_incident_record(&member_key(1, 3))
+            .unwrap()
+            .unwrap();
+        assert_eq!(raw[0], codec::LAYOUT);
+        let all = members(&store, 1, 10).unwrap();
+        assert_eq!(
+            all.iter().map(|m| m.alert_id).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4]
+        );
+        // A damaged member is an error naming its key, not a panic.
+        let mut batch = store.incident_batch().unwrap();
+        batch.put(&member_key(1, 1), b"\x07garbage");
+        batch.commit().unwrap();
+        let e = members(&store, 1, 10).unwrap_err();
+        assert!(e.to_string().contains("incident member 6d"), "{e}");
     }
 }

@@ -1,6 +1,8 @@
 //! Retention: alerts, flows and protocol metadata older than a packet-time age; then, while
 //! the database is over its size cap, the oldest slice of all three (one time horizon for
-//! everything stored). Each alert is deleted in one batch with the postings it ends.
+//! everything stored). Each alert is deleted in one batch with the postings it ends. The
+//! pass reports its horizon, before which closed incidents are deleted too
+//! ([`crate::incidents::IncidentsShared::enforce_retention`]); open incidents stay.
 
 use std::sync::atomic::Ordering;
 
@@ -20,6 +22,12 @@ pub struct RetentionReport {
     /// Protocol metadata records deleted with their index entries ([`super::hunt`]).
     pub metadata_deleted: u64,
     pub size_bytes: u64,
+    /// Packet time before which no alert is stored after the pass: the oldest stored
+    /// alert's, or when none is left the furthest cutoff applied (0: none). Closed
+    /// incidents whose last member is older go too (`crate::incidents`).
+    pub horizon_ns: u64,
+    /// The size cap was over: what is deleted after the pass should be compacted away.
+    pub trimmed: bool,
 }
 
 impl Store {
@@ -43,6 +51,7 @@ impl Store {
                 let cutoff = newest.ts_nanos.saturating_sub(max_age_ns);
                 let n = self.delete_oldest_alerts(Some(cutoff), budget)?;
                 report.alerts_deleted += n;
+                report.horizon_ns = cutoff;
                 budget = budget.saturating_sub(n as usize);
             }
             if let Some(newest) = self.newest_key(CF_FLOWS)? {
@@ -64,6 +73,10 @@ impl Store {
         }
         if max_bytes > 0 && self.size_bytes() > max_bytes && budget > 0 {
             self.trim_to_size(max_bytes, budget, &mut report)?;
+            report.trimmed = true;
+        }
+        if let Some(oldest) = self.oldest_key(CF_ALERTS)? {
+            report.horizon_ns = oldest.ts_nanos;
         }
         report.size_bytes = self.size_bytes();
         self.counters
@@ -100,6 +113,7 @@ impl Store {
         let span = newest - oldest;
         let slice = ((span as u128 * over as u128 / size as u128) as u64).max(1);
         let cutoff = oldest.saturating_add(slice).min(newest);
+        report.horizon_ns = report.horizon_ns.max(cutoff);
         let flows_before = self
             .oldest_key(CF_FLOWS)?
             .is_some_and(|k| k.ts_nanos < cutoff);
