@@ -473,8 +473,12 @@ impl Intel {
                     .fetch_add(pruned, Ordering::Relaxed);
                 for h in hits.iter() {
                     self.count_retro(&h.feed);
+                    if self.cfg.hunt.alert {
+                        self.raise_alert(h);
+                    }
                 }
                 self.count_sightings(hits);
+                self.share(hits);
             }
             Err(e) => {
                 c.findings_lost
