@@ -1468,3 +1468,104 @@ async fn sightings_are_posted_to_taxii_retried_when_it_is_down_and_never_twice()
     drop(intel);
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fingerprints_and_file_hashes_are_hunted_in_stored_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::start(config(dir.path(), Vec::new())).await;
+    let ctx = h.cp.as_ref().unwrap().ctx.clone();
+    let (ja3, ja3s) = (
+        "e7d705a3286e19ea42f587b344ee6865",
+        "f4febc55ea12b31ae17cfb7e614afda8",
+    );
+    let ja4 = "t13d1516h2_8daaf6152771_02713d6af862";
+    let (md5, sha1) = (
+        "900150983cd24fb0d6963f7d28e17f72",
+        "a9993e364706816aba3e25717850c26c9cd0d89d",
+    );
+    let sha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    // A handshake and a file as the workers write them while hunting is on.
+    let tls = serde_json::json!({"timestamp": "2024-01-01T00:00:30.000000+0000", "flow_id": 201,
+        "event_type": "tls", "src_ip": "192.0.2.20", "src_port": 40020,
+        "dest_ip": "198.51.100.90", "dest_port": 443, "proto": "TCP",
+        "tls": {"sni": "cdn.example", "ja3": {"hash": ja3, "string": "771,4865,0,29,0"},
+                "ja3s": {"hash": ja3s, "string": "771,4865,43"}, "ja4": ja4}});
+    let file = serde_json::json!({"timestamp": "2024-01-01T00:00:31.000000+0000", "flow_id": 202,
+        "event_type": "fileinfo", "src_ip": "198.51.100.91", "src_port": 80,
+        "dest_ip": "192.0.2.21", "dest_port": 40021, "proto": "TCP", "app_proto": "http",
+        "fileinfo": {"filename": "/abc", "state": "CLOSED", "gaps": false, "size": 3,
+                     "md5": md5, "sha1": sha1, "sha256": sha256, "stored": false, "tx_id": 0}});
+    ctx.events
+        .publish(controlplane::events::Event::Records(Arc::from(
+            format!("{tls}\n{file}\n").into_bytes().into_boxed_slice(),
+        )));
+    let indexed = ctx.intel.index_counters.clone();
+    wait_for("2 metadata records", || {
+        indexed.records.load(Ordering::Relaxed) == 2
+    })
+    .await;
+    let objects = [
+        indicator("indicator--ja3", &format!("[x-ja3-hash:value = '{ja3}']")),
+        indicator(
+            "indicator--ja3s",
+            &format!("[x-ja3s-hash:value = '{ja3s}']"),
+        ),
+        indicator("indicator--ja4", &format!("[x-ja4:value = '{ja4}']")),
+        indicator("indicator--md5", &format!("[file:hashes.'MD5' = '{md5}']")),
+        indicator(
+            "indicator--sha1",
+            &format!("[file:hashes.'SHA-1' = '{}']", sha1.to_ascii_uppercase()),
+        ),
+        indicator(
+            "indicator--sha256",
+            &format!("[file:hashes.'SHA-256' = '{sha256}']"),
+        ),
+        // The SHA-1 under another algorithm's name, and a digest never seen.
+        indicator(
+            "indicator--wrong",
+            &format!("[file:hashes.'SHA-256' = '{}']", "0".repeat(64)),
+        ),
+    ];
+    let bundle_file = dir.path().join("fingerprints.json");
+    std::fs::write(&bundle_file, bundle(&objects)).unwrap();
+    h.ctl_json(
+        OPERATOR,
+        &["intel", "import", bundle_file.to_str().unwrap()],
+    )
+    .await;
+    let intel = ctx.intel.clone();
+    wait_for("six findings", || {
+        intel.hunt_counters.findings.load(Ordering::Relaxed) == 6
+    })
+    .await;
+    let hits = h.ctl_json(VIEWER, &["intel", "hits", "--retro"]).await;
+    let mut got: Vec<(String, String, String, u64)> = hits["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["indicator_id"].as_str().unwrap().to_owned(),
+                x["matched_field"].as_str().unwrap().to_owned(),
+                x["matched_value"].as_str().unwrap().to_owned(),
+                x["flow_id"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    got.sort();
+    let s = |a: &str, b: &str, c: &str, f: u64| (a.to_owned(), b.to_owned(), c.to_owned(), f);
+    assert_eq!(
+        got,
+        [
+            s("indicator--ja3", "ja3.hash", ja3, 201),
+            s("indicator--ja3s", "ja3s.hash", ja3s, 201),
+            s("indicator--ja4", "ja4.hash", ja4, 201),
+            s("indicator--md5", "fileinfo.md5", md5, 202),
+            s("indicator--sha1", "fileinfo.sha1", sha1, 202),
+            s("indicator--sha256", "fileinfo.sha256", sha256, 202),
+        ]
+    );
+    let runs = h.ctl_json(VIEWER, &["intel", "hunt", "--list"]).await;
+    assert_eq!(runs["hunts"][0]["unhuntable"], 0, "{runs}");
+    h.stop().await;
+}
