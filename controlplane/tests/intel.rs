@@ -1569,3 +1569,59 @@ async fn fingerprints_and_file_hashes_are_hunted_in_stored_metadata() {
     assert_eq!(runs["hunts"][0]["unhuntable"], 0, "{runs}");
     h.stop().await;
 }
+
+/// A measurement, not a check (docs/perf/2026-12-07-intel-sharing.md): 10,000 hits of 1,000
+/// indicators posted to medallion, 100 sightings per request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: cargo test -p controlplane --test intel sharing_rate -- --ignored --nocapture"]
+async fn sharing_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let Some(server) = medallion::Medallion::start(d, &[], 1000) else {
+        return;
+    };
+    let mut cfg = config(d, Vec::new());
+    cfg.intel.sharing = Some(controlplane::config::SharingConfig {
+        url: server.url(),
+        auth: Some(sharing_auth()),
+        interval: "100ms".into(),
+        batch_size: 100,
+        ..Default::default()
+    });
+    let h = Harness::start(cfg).await;
+    let intel = h.cp.as_ref().unwrap().ctx.intel.clone();
+    let mut lines = String::new();
+    for n in 0..10_000u64 {
+        lines += &intel_line(
+            n,
+            "vendor",
+            &format!("indicator--{:04}", n % 1000),
+            "x.example",
+        );
+    }
+    let t = std::time::Instant::now();
+    h.cp.as_ref()
+        .unwrap()
+        .ctx
+        .events
+        .publish(controlplane::events::Event::Records(Arc::from(
+            lines.into_bytes().into_boxed_slice(),
+        )));
+    let c = &intel.sharing.as_ref().unwrap().counters;
+    while c.hits_posted.load(Ordering::Relaxed) < 10_000 {
+        assert!(t.elapsed() < std::time::Duration::from_secs(300));
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let took = t.elapsed();
+    // Not read back: medallion sorts the whole collection per GET (minutes at this size).
+    println!(
+        "10000 hits -> {} sightings in {} posts, {:.2} s from publish to the last post ({:.1} ms per post), {} refused",
+        c.sightings_posted.load(Ordering::Relaxed),
+        c.posts.load(Ordering::Relaxed),
+        took.as_secs_f64(),
+        took.as_secs_f64() * 1e3 / c.posts.load(Ordering::Relaxed) as f64,
+        c.refused.load(Ordering::Relaxed)
+    );
+    drop(intel);
+    h.stop().await;
+}

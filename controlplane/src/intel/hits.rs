@@ -256,13 +256,9 @@ fn take(intel: &Intel, lines: &[u8]) {
         let alerted = intel.raise_alert(h);
         intel.count_hit(&h.feed, alerted);
     }
-    match intel
-        .store()
-        .append_intel_hits(&mut hits, intel.config().max_hits)
-    {
+    match intel.store_hits(&mut hits, None) {
         Ok(pruned) => {
             intel.count_sightings(&hits);
-            intel.share(&hits);
             c.hits_stored
                 .fetch_add(hits.len() as u64, Ordering::Relaxed);
             c.hits_pruned.fetch_add(pruned, Ordering::Relaxed);

@@ -469,10 +469,7 @@ impl Intel {
             return;
         }
         let c = &self.hunt_counters;
-        match self
-            .store
-            .append_retro_findings(hits, keys, self.cfg.max_hits)
-        {
+        match self.store_hits(hits, Some(keys)) {
             Ok(pruned) => {
                 p.findings = hits.len() as u64;
                 c.findings.fetch_add(p.findings, Ordering::Relaxed);
@@ -489,7 +486,6 @@ impl Intel {
                     }
                 }
                 self.count_sightings(hits);
-                self.share(hits);
             }
             Err(e) => {
                 c.findings_lost

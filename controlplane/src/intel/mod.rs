@@ -188,6 +188,8 @@ pub struct Intel {
     pub sharing: Option<sharing::Sharing>,
     /// Where hits' alerts wait for ingest (set by the server before hits flow).
     alerts: std::sync::OnceLock<hits::AlertQueue>,
+    /// Hits are stored one writer at a time ([`Intel::store_hits`]).
+    hit_writes: Mutex<()>,
 }
 
 impl std::fmt::Debug for Intel {
@@ -234,6 +236,7 @@ impl Intel {
             index_counters: Arc::new(index::IndexCounters::default()),
             sharing,
             alerts: std::sync::OnceLock::new(),
+            hit_writes: Mutex::new(()),
         };
         let mut feeds = BTreeMap::new();
         for f in &cfg.feeds {
@@ -533,11 +536,25 @@ impl Intel {
         }
     }
 
-    /// After `hits` are stored: offered to sharing (when on).
-    pub(crate) fn share(&self, hits: &[StoredHit]) {
+    /// Stores `hits` (retro-hunt findings with their records' `marks`), numbering them,
+    /// and offers them to sharing (when on); returns how many old hits were pruned. One
+    /// writer at a time (the hits and hunt threads both store): ids are taken and written,
+    /// and offered, in order, which is what sharing's "posted through" relies on.
+    pub(crate) fn store_hits(
+        &self,
+        hits: &mut [StoredHit],
+        marks: Option<&[crate::store::AlertKey]>,
+    ) -> Result<u64> {
+        let _order = self.hit_writes.lock().unwrap_or_else(|p| p.into_inner());
+        let max = self.cfg.max_hits;
+        let pruned = match marks {
+            None => self.store.append_intel_hits(hits, max)?,
+            Some(keys) => self.store.append_retro_findings(hits, keys, max)?,
+        };
         if let Some(s) = &self.sharing {
             s.offer(hits);
         }
+        Ok(pruned)
     }
 
     /// Sets where hits' alerts go (once, before hits flow).

@@ -9,11 +9,12 @@
 //!   posts at most `batch_size` sightings per request, the identity with the first.
 //! - A failed post keeps what waits and retries with back-off (1 s doubling up to the
 //!   interval), each failure counted (`intel.sharing_failures`) with its reason shown.
-//! - What was posted is remembered in the store: the highest hit id posted (hits are posted
-//!   in id order), so a restart posts only the hits stored after it, and those stored but not
-//!   yet posted before the restart are read back from the store.
+//! - What was posted is remembered in the store after each request: the id below which
+//!   every hit is done, and the ids above it posted already (at most the queue's size), so a
+//!   restart posts nothing twice, and hits stored but not yet posted before the restart are
+//!   read back from the store.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -44,8 +45,11 @@ struct Waiting {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SharingState {
-    /// Every hit with an id up to this one has been posted.
+    /// Every hit with an id up to this one has been posted (or dropped before it waited).
     pub posted_through: u64,
+    /// Hits above `posted_through` posted already (at most the queue's size: those of the
+    /// waiting hits whose indicators were posted before the others').
+    pub posted_above: Vec<u64>,
     /// The identity's `created` (so it is posted once, as one version).
     pub identity_created_ns: u64,
     pub identity_posted: bool,
@@ -222,11 +226,13 @@ impl Poster {
             state.identity_created_ns = crate::health::now_nanos();
             store.put_sharing_state(&state)?;
         }
-        let cap = sharing.cfg.queue;
+        // Those posted above `posted_through` are read again and left out.
+        let cap = sharing.cfg.queue + state.posted_above.len();
         let (backlog, more) = store.intel_hits_after(state.posted_through, cap)?;
         sharing.counters.dropped.fetch_add(more, Ordering::Relaxed);
         let pending: Vec<Waiting> = backlog
             .into_iter()
+            .filter(|h| !state.posted(h.id))
             .map(|h| Waiting {
                 id: h.id,
                 indicator: h.indicator_id,
@@ -297,7 +303,7 @@ impl Poster {
         let cap = self.sharing().cfg.queue;
         while self.pending.len() < cap {
             match self.rx.try_recv() {
-                Ok(w) if w.id > self.state.posted_through => self.pending.push(w),
+                Ok(w) if !self.state.posted(w.id) => self.pending.push(w),
                 Ok(_) => {}
                 Err(_) => break,
             }
@@ -306,18 +312,28 @@ impl Poster {
         self.pending.dedup_by_key(|w| w.id);
     }
 
-    /// Posts everything pending, `batch_size` sightings per request, remembering each
-    /// request's last hit once the server took it.
+    /// Posts everything pending: one sighting per indicator, `batch_size` per request,
+    /// remembering each request's hits once the server took them.
     async fn post_pending(&mut self) -> std::result::Result<(), FeedError> {
         let intel = self.intel.clone();
         let sharing = intel.sharing.as_ref().expect("spawned with sharing");
-        while !self.pending.is_empty() {
-            let end = batch_end(&self.pending, sharing.cfg.batch_size);
+        let groups = by_indicator(&self.pending);
+        for chunk in groups.chunks(sharing.cfg.batch_size.max(1)) {
             let (root, coll) = self.place().await?;
-            let chunk = &self.pending[..end];
+            let ids: Vec<u64> = chunk
+                .iter()
+                .flatten()
+                .map(|&i| self.pending[i].id)
+                .collect();
             let me = self.identity["id"].as_str().unwrap_or_default().to_owned();
-            let seed = format!(" hits {}..={}", chunk[0].id, chunk[end - 1].id);
-            let hits = chunk.iter().map(|w| (w.indicator.as_str(), w.ts_nanos));
+            let seed = format!(
+                " hits {:?}",
+                (ids.iter().min(), ids.iter().max(), ids.len())
+            );
+            let hits = chunk.iter().flatten().map(|&i| {
+                let w = &self.pending[i];
+                (w.indicator.as_str(), w.ts_nanos)
+            });
             let found = sightings(hits, &me, &seed, crate::health::now_nanos());
             let mut objects = Vec::with_capacity(found.len() + 1);
             if !self.state.identity_posted {
@@ -327,25 +343,26 @@ impl Poster {
             objects.extend(found);
             let posted = sharing.client.post(&root, &coll, &objects).await?;
             let mut next = self.state.clone();
-            next.posted_through = chunk[end - 1].id;
             next.identity_posted = true;
             next.sightings_posted += n;
-            next.hits_posted += end as u64;
+            next.hits_posted += ids.len() as u64;
+            next.mark_posted(&ids, &self.pending);
             self.intel
                 .store()
                 .put_sharing_state(&next)
                 .map_err(|e| FeedError::new(Cause::Storage, e.to_string()))?;
             self.state = next;
-            self.pending.drain(..end);
             let c = &sharing.counters;
             c.posts.fetch_add(1, Ordering::Relaxed);
             c.sightings_posted.fetch_add(n, Ordering::Relaxed);
-            c.hits_posted.fetch_add(end as u64, Ordering::Relaxed);
+            c.hits_posted.fetch_add(ids.len() as u64, Ordering::Relaxed);
             c.refused.fetch_add(posted.failures, Ordering::Relaxed);
-            let mut s = sharing.lock();
-            s.posted_through = self.state.posted_through;
-            s.last_post_ns = crate::health::now_nanos();
+            let mut st = sharing.lock();
+            st.posted_through = self.state.posted_through;
+            st.last_post_ns = crate::health::now_nanos();
         }
+        let state = &self.state;
+        self.pending.retain(|w| !state.posted(w.id));
         Ok(())
     }
 
@@ -363,18 +380,43 @@ impl Poster {
     }
 }
 
-/// The end of the longest prefix of `pending` that names at most `batch` indicators.
-fn batch_end(pending: &[Waiting], batch: usize) -> usize {
-    let mut seen = HashSet::new();
+/// Indexes of `pending` grouped by indicator, groups in the order of their first hit.
+fn by_indicator(pending: &[Waiting]) -> Vec<Vec<usize>> {
+    let mut at: HashMap<&str, usize> = HashMap::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
     for (i, w) in pending.iter().enumerate() {
-        if !seen.contains(w.indicator.as_str()) {
-            if seen.len() == batch {
-                return i;
-            }
-            seen.insert(w.indicator.as_str());
-        }
+        let g = *at.entry(w.indicator.as_str()).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push(i);
     }
-    pending.len()
+    groups
+}
+
+impl SharingState {
+    /// Whether hit `id` was posted.
+    fn posted(&self, id: u64) -> bool {
+        id <= self.posted_through || self.posted_above.binary_search(&id).is_ok()
+    }
+
+    /// Records `ids` (of `pending`, in id order) as posted: everything below the first hit
+    /// of `pending` still unposted is done (posted, or dropped before it waited), the
+    /// posted ones above it are listed.
+    fn mark_posted(&mut self, ids: &[u64], pending: &[Waiting]) {
+        self.posted_above.extend_from_slice(ids);
+        self.posted_above.sort_unstable();
+        self.posted_above.dedup();
+        let first_left = pending.iter().map(|w| w.id).find(|id| !self.posted(*id));
+        self.posted_through = match first_left {
+            Some(id) => self.posted_through.max(id - 1),
+            None => self
+                .posted_through
+                .max(self.posted_above.last().copied().unwrap_or(0)),
+        };
+        let through = self.posted_through;
+        self.posted_above.retain(|id| *id > through);
+    }
 }
 
 #[cfg(test)]
@@ -382,17 +424,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_batch_holds_at_most_its_size_of_indicators_in_id_order() {
+    fn waiting_hits_group_by_indicator_and_what_was_posted_is_remembered_exactly() {
         let w = |id, ind: &str| Waiting {
             id,
             indicator: ind.into(),
             ts_nanos: id,
         };
-        let p = [w(1, "a"), w(2, "b"), w(3, "a"), w(4, "c"), w(5, "b")];
-        assert_eq!(batch_end(&p, 2), 3, "a, b, a; c starts the next");
-        assert_eq!(batch_end(&p, 3), 5);
-        assert_eq!(batch_end(&p, 1), 1);
-        assert_eq!(batch_end(&[], 1), 0);
+        let p = [w(3, "a"), w(4, "b"), w(5, "a"), w(6, "c"), w(7, "b")];
+        assert_eq!(by_indicator(&p), [vec![0, 2], vec![1, 4], vec![3]]);
+        let mut s = SharingState {
+            posted_through: 2,
+            ..SharingState::default()
+        };
+        // b's hits first: nothing below 3 is left, 4 and 7 are listed.
+        s.mark_posted(&[4, 7], &p);
+        assert_eq!((s.posted_through, s.posted_above.clone()), (2, vec![4, 7]));
+        assert!(s.posted(1) && s.posted(4) && s.posted(7));
+        assert!(!s.posted(3) && !s.posted(5) && !s.posted(8));
+        s.mark_posted(&[3, 5], &p);
+        assert_eq!((s.posted_through, s.posted_above.clone()), (5, vec![7]));
+        s.mark_posted(&[6], &p);
+        assert_eq!((s.posted_through, s.posted_above.clone()), (7, vec![]));
     }
 
     #[test]
