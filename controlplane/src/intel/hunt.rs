@@ -624,7 +624,11 @@ mod tests {
             matched(&file, &fileinfo),
             Some((MetaField::FileSha256, sha256.as_str()))
         );
-        let md5_as_sha1 = m(&format!("[file:hashes.'SHA-1' = '{}']", "cd".repeat(16)));
-        assert_eq!(matched(&md5_as_sha1, &fileinfo), None, "another digest");
+        let sha1 = m(&format!("[file:hashes.'SHA-1' = '{}']", "cd".repeat(20)));
+        assert_eq!(
+            matched(&sha1, &fileinfo),
+            None,
+            "a digest the file does not have"
+        );
     }
 }
