@@ -48,6 +48,11 @@ pub(crate) struct BenchArgs {
     /// factor far above what the worker reaches measures what pacing costs per packet.
     #[arg(long)]
     speed: Option<f64>,
+    /// Render every transaction's EVE record (JA3/JA4 included) as `osprey run` has the
+    /// workers do for retro-hunting (`[intel.hunt] enabled`), handed over the EVE ring and
+    /// counted: what keeping protocol metadata costs the worker.
+    #[arg(long)]
+    app_records: bool,
     #[command(flatten)]
     limits: crate::replay::LimitArgs,
 }
@@ -102,6 +107,8 @@ pub(crate) fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
     worker.pipeline.engine = load_engine(&a.rules)?;
     worker.pipeline.intel = crate::replay::load_intel(&a.intel, a.json)?;
     worker.pipeline.blocklist = crate::blockfile::load(a.blocklist.as_deref())?;
+    worker.pipeline.app.eve_logging = a.app_records;
+    worker.pipeline.app.tls_fingerprints = a.app_records;
     let opts = ReplayOptions {
         pcap: a.pcap.clone(),
         workers: a.workers,
@@ -115,7 +122,17 @@ pub(crate) fn cmd_bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
         pace: a.speed,
     };
     let inline = opts.inline.is_some();
-    let r = runtime::replay(&opts, None, None, None, None)?;
+    let mut records = 0u64;
+    let mut on_eve = |_worker: usize, _event_type: &str, _line: &[u8]| records += 1;
+    let on_eve: Option<runtime::OnEve<'_>> = if a.app_records {
+        Some(&mut on_eve)
+    } else {
+        None
+    };
+    let r = runtime::replay(&opts, None, None, None, on_eve)?;
+    if a.app_records && !a.json {
+        println!("app-layer records rendered and handed over: {records}");
+    }
     let secs = r.elapsed_secs.max(1e-9);
     // Cycles per packet per worker: the worker's whole poll loop (PMD receive included) over
     // the packets it handled.

@@ -525,6 +525,8 @@ fn run_dataplane(
     // Transactions are rendered as EVE records for an EVE file and for retro-hunting (their
     // metadata is kept indexed); alerts always carry their own rendering (stored with them).
     worker.pipeline.app.eve_logging = cfg.eve.enabled || cfg.intel.hunt.enabled;
+    // Hunting keeps every handshake's JA3/JA4, not only those a rule asks for.
+    worker.pipeline.app.tls_fingerprints = cfg.intel.hunt.enabled;
     worker.eve_ring_bytes = cfg.eve.ring_bytes;
     let c = &cfg.capture;
     let workers = &c.workers;

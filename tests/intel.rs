@@ -704,8 +704,7 @@ fn indicators_planted_from_public_mix_after_its_replay_are_found_by_the_retro_hu
         let as_eve = |h: &Value| json!({"intel": {"matched_value": h["matched_value"]}});
         match p["field"].as_str().unwrap() {
             "none" | "unsupported" => assert!(got.is_empty(), "{id} {p}: {got:?}"),
-            // JA3 is in the workers' TLS records only when a rule uses it (none here).
-            "ja3.hash" => {}
+            // JA3 too: hunting has the workers record it for every handshake.
             field => {
                 assert!(
                     got.iter().any(|h| {

@@ -67,6 +67,8 @@ fn is_gauge(name: &str) -> bool {
             | "intel.feeds"
             | "intel.published_generation"
             | "intel.score_model_version"
+            | "intel.sharing_pending"
+            | "intel.sharing_posted_through"
     ) || (name.starts_with("events.") && name.ends_with(".subscribers"))
 }
 

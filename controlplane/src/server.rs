@@ -333,6 +333,7 @@ impl ControlPlane {
             ctx.shutdown.subscribe(),
         ));
         tasks.extend(crate::intel::poll::spawn(&intel, &ctx.shutdown));
+        tasks.extend(crate::intel::sharing::spawn(&intel, &ctx.shutdown));
         tasks.push(Intel::spawn_expiry(
             intel,
             Duration::from_millis(cfg.intel.expiry_check_ms),

@@ -9,6 +9,7 @@
 mod common;
 use common::console::wait_for;
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -1187,5 +1188,440 @@ async fn a_hit_answers_what_else_is_related_to_it() {
         ]
     );
     assert_eq!(observed, 3, "the alerts of the range (1003 is after it)");
+    h.stop().await;
+}
+
+/// The alerts stored with `sid`, oldest first.
+async fn alerts_of(h: &Harness, sid: u32) -> Vec<serde_json::Value> {
+    let sid = sid.to_string();
+    let a = h
+        .ctl_json(
+            VIEWER,
+            &[
+                "alerts",
+                "query",
+                "--sid",
+                &sid,
+                "--since",
+                "0",
+                "--oldest-first",
+            ],
+        )
+        .await;
+    a["alerts"].as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retro_findings_raise_alerts_at_the_original_time_unless_configured_off() {
+    for alert in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir.path(), Vec::new());
+        cfg.intel.alert_sid = Some(9_100_017);
+        cfg.intel.hunt.alert = alert;
+        let h = Harness::start(cfg).await;
+        let ctx = h.cp.as_ref().unwrap().ctx.clone();
+        ctx.events
+            .publish(controlplane::events::Event::Records(Arc::from(
+                metadata_lines(10).into_bytes().into_boxed_slice(),
+            )));
+        let indexed = ctx.intel.index_counters.clone();
+        wait_for("3 metadata records", || {
+            indexed.records.load(Ordering::Relaxed) == 3
+        })
+        .await;
+        let file = dir.path().join("late.json");
+        let objects = [indicator(
+            "indicator--c2",
+            "[domain-name:value = 'evil.example']",
+        )];
+        std::fs::write(&file, bundle(&objects)).unwrap();
+        h.ctl_json(OPERATOR, &["intel", "import", file.to_str().unwrap()])
+            .await;
+        let intel = ctx.intel.clone();
+        wait_for("the finding", || {
+            intel.hunt_counters.findings.load(Ordering::Relaxed) == 1
+        })
+        .await;
+        if !alert {
+            // Give ingest the time it would take, then expect nothing.
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            assert!(alerts_of(&h, 9_100_017).await.is_empty());
+            assert_eq!(intel.counters.alerts_raised.load(Ordering::Relaxed), 0);
+            h.stop().await;
+            continue;
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut alerts = alerts_of(&h, 9_100_017).await;
+        while alerts.is_empty() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            alerts = alerts_of(&h, 9_100_017).await;
+        }
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        let a = &alerts[0];
+        // The DNS query's time (2024-01-01T00:00:10Z) and flow, not the hunt's.
+        assert_eq!(a["timestamp_ns"], 1_704_067_210_000_000_000u64, "{a}");
+        assert_eq!(
+            (a["flow_id"].as_u64(), a["src_ip"].as_str()),
+            (Some(101), Some("192.0.2.10"))
+        );
+        assert!(
+            a["msg"].as_str().unwrap().starts_with("OSPREY INTEL RETRO"),
+            "{a}"
+        );
+        assert_eq!(a["eve"]["retro"], true, "{a}");
+        assert_eq!(a["eve"]["event_type"], "alert", "{a}");
+        assert_eq!(a["eve"]["alert"]["signature_id"], 9_100_017, "{a}");
+        assert_eq!(a["eve"]["intel"]["indicator_id"], "indicator--c2", "{a}");
+        assert_eq!(a["eve"]["intel"]["matched_value"], "c2.evil.example", "{a}");
+        assert_eq!(intel.counters.alerts_raised.load(Ordering::Relaxed), 1);
+        h.stop().await;
+    }
+}
+
+#[allow(dead_code)]
+#[path = "../../tests/intel/medallion.rs"]
+mod medallion;
+
+/// The sightings (and identities) in the medallion collection, read back with the TAXII
+/// client the appliance polls feeds with.
+async fn collection_objects(server: &medallion::Medallion) -> Vec<serde_json::Value> {
+    use controlplane::intel::taxii::Client;
+    let feed = IntelFeed {
+        name: "read-back".into(),
+        url: Some(server.url()),
+        collection: Some(medallion::COLLECTION.into()),
+        auth: Some(sharing_auth()),
+        ..IntelFeed::default()
+    };
+    let c = Client::new(&feed, std::time::Duration::from_secs(30), 16 << 20).unwrap();
+    let root = c.api_root().await.unwrap();
+    let coll = c.collection(&root).await.unwrap();
+    c.objects(&root, &coll, None).await.unwrap().objects
+}
+
+fn sharing_auth() -> controlplane::config::IntelAuth {
+    controlplane::config::IntelAuth {
+        username: Some(medallion::USER.into()),
+        password: Some(medallion::PASSWORD.into()),
+        ..Default::default()
+    }
+}
+
+/// `indicator -> summed count` of the collection's sightings, and the identities.
+fn sighted(objects: &[serde_json::Value]) -> (BTreeMap<String, u64>, Vec<serde_json::Value>) {
+    let mut by = BTreeMap::new();
+    let mut who = Vec::new();
+    for o in objects {
+        match o["type"].as_str() {
+            Some("sighting") => {
+                *by.entry(o["sighting_of_ref"].as_str().unwrap().to_owned())
+                    .or_default() += o["count"].as_u64().unwrap();
+            }
+            Some("identity") => who.push(o.clone()),
+            t => panic!("unexpected {t:?}: {o}"),
+        }
+    }
+    (by, who)
+}
+
+fn hits_of(feed: &str, plan: &[(&str, u64)]) -> Arc<[u8]> {
+    let mut lines = String::new();
+    for (n, (ind, at)) in plan.iter().enumerate() {
+        let mut l: serde_json::Value =
+            serde_json::from_str(&intel_line(n as u64, feed, ind, "shared.example")).unwrap();
+        l["timestamp"] = format!("2024-01-01T00:00:{at:02}.000000+0000").into();
+        lines += &format!("{l}\n");
+    }
+    Arc::from(lines.into_bytes().into_boxed_slice())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sightings_are_posted_to_taxii_retried_when_it_is_down_and_never_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let Some(mut server) = medallion::Medallion::start(d, &[], 100) else {
+        return;
+    };
+    let mut cfg = config(d, Vec::new());
+    cfg.intel.sharing = Some(controlplane::config::SharingConfig {
+        url: server.url(),
+        collection: Some(medallion::COLLECTION.into()),
+        auth: Some(sharing_auth()),
+        interval: "200ms".into(),
+        batch_size: 2,
+        ..Default::default()
+    });
+    let h = Harness::start(cfg.clone()).await;
+    let intel = h.cp.as_ref().unwrap().ctx.intel.clone();
+    let events = h.cp.as_ref().unwrap().ctx.events.clone();
+    let c = |i: &controlplane::intel::Intel| {
+        let s = i.sharing.as_ref().unwrap();
+        (
+            s.counters.hits_posted.load(Ordering::Relaxed),
+            s.counters.failures.load(Ordering::Relaxed),
+        )
+    };
+
+    // Six hits of three indicators: sightings with their counts and times.
+    let plan = [
+        ("indicator--a", 1),
+        ("indicator--b", 2),
+        ("indicator--a", 3),
+        ("indicator--b", 4),
+        ("indicator--a", 5),
+        ("indicator--c", 6),
+    ];
+    events.publish(controlplane::events::Event::Records(hits_of(
+        "vendor", &plan,
+    )));
+    wait_for("six hits posted", || c(&intel).0 == 6).await;
+    let objects = collection_objects(&server).await;
+    let (by, who) = sighted(&objects);
+    let want = |v: &[(&str, u64)]| -> BTreeMap<String, u64> {
+        v.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect()
+    };
+    assert_eq!(
+        by,
+        want(&[
+            ("indicator--a", 3),
+            ("indicator--b", 2),
+            ("indicator--c", 1)
+        ])
+    );
+    assert_eq!(who.len(), 1, "the identity, once: {who:?}");
+    assert_eq!(who[0]["identity_class"], "system");
+    for s in objects.iter().filter(|o| o["type"] == "sighting") {
+        assert_eq!(
+            s["where_sighted_refs"],
+            serde_json::json!([who[0]["id"]]),
+            "{s}"
+        );
+        assert_eq!(s["created_by_ref"], who[0]["id"], "{s}");
+        if s["sighting_of_ref"] == "indicator--a" && s["count"] == 3 {
+            assert_eq!(s["first_seen"], "2024-01-01T00:00:01.000Z");
+            assert_eq!(s["last_seen"], "2024-01-01T00:00:05.000Z");
+        }
+        let parsed: stix::Object = serde_json::from_value(s.clone()).unwrap();
+        assert!(matches!(parsed, stix::Object::Sighting(_)));
+    }
+    let status = h.ctl_json(VIEWER, &["intel", "status"]).await;
+    let s = &status["sharing"];
+    assert_eq!(
+        (s["hits_posted"].as_u64(), s["refused"].as_u64()),
+        (Some(6), Some(0)),
+        "{status}"
+    );
+    assert!(
+        s["posts"].as_u64().unwrap() >= 2,
+        "two indicators per post: {status}"
+    );
+    assert_eq!(s["posted_through"], 6, "{status}");
+
+    // The server goes down: two more hits wait, each attempt fails and is counted.
+    server.kill();
+    events.publish(controlplane::events::Event::Records(hits_of(
+        "vendor",
+        &[("indicator--d", 7), ("indicator--d", 8)],
+    )));
+    wait_for("two failed posts", || c(&intel).1 >= 2).await;
+    let status = h.ctl_json(VIEWER, &["intel", "status"]).await;
+    let s = &status["sharing"];
+    assert_eq!(s["pending"], 2, "{status}");
+    assert!(!s["last_error"].as_str().unwrap().is_empty(), "{status}");
+    assert!(s["retry_in_ms"].as_u64().unwrap() >= 1000, "{status}");
+    let m = h.metrics();
+    assert!(m.contains("osprey_intel_sharing_failures "), "{m}");
+    assert!(m.contains("osprey_intel_sharing_pending 2"), "{m}");
+    let table = common::console::run(&h.endpoint, VIEWER, &["intel", "status"])
+        .await
+        .1;
+    assert!(table.contains("sharing.last_error"), "{table}");
+
+    // It comes back empty on the same port: only what waited is posted, nothing again.
+    let port = server.port;
+    drop(server);
+    let server = medallion::Medallion::start_on(d, &[], 100, port).unwrap();
+    wait_for("the waiting hits posted", || c(&intel).0 == 8).await;
+    let (by, who) = sighted(&collection_objects(&server).await);
+    assert_eq!(by, want(&[("indicator--d", 2)]));
+    assert!(who.is_empty(), "the identity was posted before");
+
+    // A restart of the appliance posts nothing it posted before; a new hit goes alone.
+    drop((intel, events));
+    h.stop().await;
+    let h = Harness::start(cfg).await;
+    let intel = h.cp.as_ref().unwrap().ctx.intel.clone();
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    assert_eq!(c(&intel), (0, 0), "nothing to post after the restart");
+    assert_eq!(intel.sharing.as_ref().unwrap().status().posted_through, 8);
+    h.cp.as_ref()
+        .unwrap()
+        .ctx
+        .events
+        .publish(controlplane::events::Event::Records(hits_of(
+            "vendor",
+            &[("indicator--e", 9)],
+        )));
+    wait_for("the new hit posted", || c(&intel).0 == 1).await;
+    let (by, _) = sighted(&collection_objects(&server).await);
+    assert_eq!(by, want(&[("indicator--d", 2), ("indicator--e", 1)]));
+    drop(intel);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fingerprints_and_file_hashes_are_hunted_in_stored_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::start(config(dir.path(), Vec::new())).await;
+    let ctx = h.cp.as_ref().unwrap().ctx.clone();
+    let (ja3, ja3s) = (
+        "e7d705a3286e19ea42f587b344ee6865",
+        "f4febc55ea12b31ae17cfb7e614afda8",
+    );
+    let ja4 = "t13d1516h2_8daaf6152771_02713d6af862";
+    let (md5, sha1) = (
+        "900150983cd24fb0d6963f7d28e17f72",
+        "a9993e364706816aba3e25717850c26c9cd0d89d",
+    );
+    let sha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    // A handshake and a file as the workers write them while hunting is on.
+    let tls = serde_json::json!({"timestamp": "2024-01-01T00:00:30.000000+0000", "flow_id": 201,
+        "event_type": "tls", "src_ip": "192.0.2.20", "src_port": 40020,
+        "dest_ip": "198.51.100.90", "dest_port": 443, "proto": "TCP",
+        "tls": {"sni": "cdn.example", "ja3": {"hash": ja3, "string": "771,4865,0,29,0"},
+                "ja3s": {"hash": ja3s, "string": "771,4865,43"}, "ja4": ja4}});
+    let file = serde_json::json!({"timestamp": "2024-01-01T00:00:31.000000+0000", "flow_id": 202,
+        "event_type": "fileinfo", "src_ip": "198.51.100.91", "src_port": 80,
+        "dest_ip": "192.0.2.21", "dest_port": 40021, "proto": "TCP", "app_proto": "http",
+        "fileinfo": {"filename": "/abc", "state": "CLOSED", "gaps": false, "size": 3,
+                     "md5": md5, "sha1": sha1, "sha256": sha256, "stored": false, "tx_id": 0}});
+    ctx.events
+        .publish(controlplane::events::Event::Records(Arc::from(
+            format!("{tls}\n{file}\n").into_bytes().into_boxed_slice(),
+        )));
+    let indexed = ctx.intel.index_counters.clone();
+    wait_for("2 metadata records", || {
+        indexed.records.load(Ordering::Relaxed) == 2
+    })
+    .await;
+    let objects = [
+        indicator("indicator--ja3", &format!("[x-ja3-hash:value = '{ja3}']")),
+        indicator(
+            "indicator--ja3s",
+            &format!("[x-ja3s-hash:value = '{ja3s}']"),
+        ),
+        indicator("indicator--ja4", &format!("[x-ja4:value = '{ja4}']")),
+        indicator("indicator--md5", &format!("[file:hashes.'MD5' = '{md5}']")),
+        indicator(
+            "indicator--sha1",
+            &format!("[file:hashes.'SHA-1' = '{}']", sha1.to_ascii_uppercase()),
+        ),
+        indicator(
+            "indicator--sha256",
+            &format!("[file:hashes.'SHA-256' = '{sha256}']"),
+        ),
+        // The SHA-1 under another algorithm's name, and a digest never seen.
+        indicator(
+            "indicator--wrong",
+            &format!("[file:hashes.'SHA-256' = '{}']", "0".repeat(64)),
+        ),
+    ];
+    let bundle_file = dir.path().join("fingerprints.json");
+    std::fs::write(&bundle_file, bundle(&objects)).unwrap();
+    h.ctl_json(
+        OPERATOR,
+        &["intel", "import", bundle_file.to_str().unwrap()],
+    )
+    .await;
+    let intel = ctx.intel.clone();
+    wait_for("six findings", || {
+        intel.hunt_counters.findings.load(Ordering::Relaxed) == 6
+    })
+    .await;
+    let hits = h.ctl_json(VIEWER, &["intel", "hits", "--retro"]).await;
+    let mut got: Vec<(String, String, String, u64)> = hits["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["indicator_id"].as_str().unwrap().to_owned(),
+                x["matched_field"].as_str().unwrap().to_owned(),
+                x["matched_value"].as_str().unwrap().to_owned(),
+                x["flow_id"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    got.sort();
+    let s = |a: &str, b: &str, c: &str, f: u64| (a.to_owned(), b.to_owned(), c.to_owned(), f);
+    assert_eq!(
+        got,
+        [
+            s("indicator--ja3", "ja3.hash", ja3, 201),
+            s("indicator--ja3s", "ja3s.hash", ja3s, 201),
+            s("indicator--ja4", "ja4.hash", ja4, 201),
+            s("indicator--md5", "fileinfo.md5", md5, 202),
+            s("indicator--sha1", "fileinfo.sha1", sha1, 202),
+            s("indicator--sha256", "fileinfo.sha256", sha256, 202),
+        ]
+    );
+    let runs = h.ctl_json(VIEWER, &["intel", "hunt", "--list"]).await;
+    assert_eq!(runs["hunts"][0]["unhuntable"], 0, "{runs}");
+    h.stop().await;
+}
+
+/// A measurement, not a check (docs/perf/2026-12-07-intel-sharing.md): 10,000 hits of 1,000
+/// indicators posted to medallion, 100 sightings per request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: cargo test -p controlplane --test intel sharing_rate -- --ignored --nocapture"]
+async fn sharing_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let Some(server) = medallion::Medallion::start(d, &[], 1000) else {
+        return;
+    };
+    let mut cfg = config(d, Vec::new());
+    cfg.intel.sharing = Some(controlplane::config::SharingConfig {
+        url: server.url(),
+        auth: Some(sharing_auth()),
+        interval: "100ms".into(),
+        batch_size: 100,
+        ..Default::default()
+    });
+    let h = Harness::start(cfg).await;
+    let intel = h.cp.as_ref().unwrap().ctx.intel.clone();
+    let mut lines = String::new();
+    for n in 0..10_000u64 {
+        lines += &intel_line(
+            n,
+            "vendor",
+            &format!("indicator--{:04}", n % 1000),
+            "x.example",
+        );
+    }
+    let t = std::time::Instant::now();
+    h.cp.as_ref()
+        .unwrap()
+        .ctx
+        .events
+        .publish(controlplane::events::Event::Records(Arc::from(
+            lines.into_bytes().into_boxed_slice(),
+        )));
+    let c = &intel.sharing.as_ref().unwrap().counters;
+    while c.hits_posted.load(Ordering::Relaxed) < 10_000 {
+        assert!(t.elapsed() < std::time::Duration::from_secs(300));
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let took = t.elapsed();
+    // Not read back: medallion sorts the whole collection per GET (minutes at this size).
+    println!(
+        "10000 hits -> {} sightings in {} posts, {:.2} s from publish to the last post ({:.1} ms per post), {} refused",
+        c.sightings_posted.load(Ordering::Relaxed),
+        c.posts.load(Ordering::Relaxed),
+        took.as_secs_f64(),
+        took.as_secs_f64() * 1e3 / c.posts.load(Ordering::Relaxed) as f64,
+        c.refused.load(Ordering::Relaxed)
+    );
+    drop(intel);
     h.stop().await;
 }

@@ -251,6 +251,9 @@ pub struct AppConfig {
     /// EVE app-layer records are written: a transaction is kept until it was logged
     /// ([`AppLayer::next_record`]), not only until it was inspected.
     pub eve_logging: bool,
+    /// TLS records carry JA3/JA3S and JA4 for every handshake, not only when a rule asks
+    /// (Suricata's `ja3-fingerprints`/`ja4-fingerprints`; retro-hunting indexes them).
+    pub tls_fingerprints: bool,
     /// File tracking caps ([`crate::files`]).
     pub files: crate::files::FileLimits,
     /// FTP: bytes of a command or reply line kept (Suricata's `ftp.max-line-length`).
@@ -274,6 +277,7 @@ impl Default for AppConfig {
             websocket_max_payload: 64 * 1024,
             probe_max_bytes: 4096,
             eve_logging: false,
+            tls_fingerprints: false,
             files: crate::files::FileLimits::default(),
             ftp_max_line: 4096,
             ftp_max_txs: 64,

@@ -1,7 +1,8 @@
 //! A real TAXII 2.1 server for the tests: `medallion` (installed into `.venv/` by
 //! `deploy/install-deps.sh`) on 127.0.0.1 with a port the test picks, its memory backend read
 //! from a JSON data file the test writes, HTTP basic authentication. Under `CI` a missing
-//! medallion fails the test (`vocab::testing::material`).
+//! medallion fails the test (`vocab::testing::material`). Shared by `tests/intel.rs` and
+//! `controlplane/tests/intel.rs`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -9,7 +10,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::common::root;
+/// The workspace's root (where `.venv/` is), from the tests of either package.
+fn root() -> &'static Path {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors()
+        .find(|p| p.join("Cargo.lock").exists())
+        .unwrap_or(here)
+}
 
 pub const USER: &str = "osprey";
 pub const PASSWORD: &str = "taxii-test-password";
@@ -39,9 +46,13 @@ impl Medallion {
     /// its memory backend sorts a collection on every request) with pages of at most
     /// `page` objects; `None` when medallion is not installed (outside `CI`).
     pub fn start(dir: &Path, objects: &[Value], page: usize) -> Option<Medallion> {
+        Medallion::start_on(dir, objects, page, free_port())
+    }
+
+    /// [`Medallion::start`] on `port` (a server that comes back where it was, empty).
+    pub fn start_on(dir: &Path, objects: &[Value], page: usize, port: u16) -> Option<Medallion> {
         let bin = vocab::testing::material(root().join(".venv/bin/medallion"))?;
         let python = root().join(".venv/bin/python");
-        let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
         let manifest: Vec<Value> = objects
             .iter()

@@ -317,6 +317,7 @@ impl IntelService for IntelApi {
             metadata_index_bytes: m.index_bytes,
             hunts: ctx.intel.hunt_counters.runs.load(Relaxed),
             hunt_findings: ctx.intel.hunt_counters.findings.load(Relaxed),
+            sharing: ctx.intel.sharing.as_ref().map(sharing_stats),
         }))
     }
 
@@ -461,5 +462,26 @@ impl IntelService for IntelApi {
             alerts: r.alerts,
             truncated: r.truncated,
         }))
+    }
+}
+
+fn sharing_stats(s: &crate::intel::sharing::Sharing) -> proto::SharingStats {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (c, st) = (&s.counters, s.status());
+    proto::SharingStats {
+        url: st.url,
+        collection: st.collection,
+        queued: c.queued.load(Relaxed),
+        dropped: c.dropped.load(Relaxed),
+        pending: c.pending.load(Relaxed),
+        posts: c.posts.load(Relaxed),
+        sightings_posted: c.sightings_posted.load(Relaxed),
+        hits_posted: c.hits_posted.load(Relaxed),
+        refused: c.refused.load(Relaxed),
+        failures: c.failures.load(Relaxed),
+        posted_through: st.posted_through,
+        last_post_ns: st.last_post_ns,
+        last_error: st.last_error,
+        retry_in_ms: st.retry_in_ms,
     }
 }

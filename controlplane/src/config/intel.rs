@@ -1,4 +1,5 @@
-//! `[intel]`: threat-intelligence feeds, their authentication, and `[intel.hunt]`.
+//! `[intel]`: threat-intelligence feeds, their authentication, `[intel.hunt]` and
+//! `[intel.sharing]`.
 
 use super::*;
 
@@ -29,6 +30,92 @@ pub struct IntelConfig {
     pub alert_queue: usize,
     /// `[intel.hunt]`: protocol metadata kept and searched when indicators arrive.
     pub hunt: HuntConfig,
+    /// `[intel.sharing]`: sightings posted to a TAXII 2.1 collection (absent: not shared).
+    pub sharing: Option<SharingConfig>,
+}
+
+/// `[intel.sharing]`: sightings of indicators (this network's hits, live and retro-hunt
+/// findings) posted as STIX 2.1 `sighting` objects to a writable TAXII 2.1 collection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SharingConfig {
+    /// The TAXII 2.1 server: its discovery URL or an API root.
+    pub url: String,
+    /// The collection's id or title (default: the only writable one).
+    pub collection: Option<String>,
+    pub auth: Option<IntelAuth>,
+    /// PEM file of the CA that signs the server's certificate.
+    pub ca: Option<std::path::PathBuf>,
+    /// Time between posts (`"1m"`; at least 100ms).
+    pub interval: String,
+    /// Sightings per POST at most.
+    pub batch_size: usize,
+    /// Hits waiting to be shared; beyond, dropped and counted (`intel.sharing_dropped`).
+    pub queue: usize,
+}
+
+impl Default for SharingConfig {
+    fn default() -> Self {
+        SharingConfig {
+            url: String::new(),
+            collection: None,
+            auth: None,
+            ca: None,
+            interval: "5m".into(),
+            batch_size: 100,
+            queue: 10_000,
+        }
+    }
+}
+
+impl SharingConfig {
+    /// Time between posts.
+    pub fn interval(&self) -> Result<std::time::Duration, String> {
+        let d = humantime::parse_duration(&self.interval)
+            .map_err(|e| format!("[intel.sharing] interval {:?}: {e}", self.interval))?;
+        if d < std::time::Duration::from_millis(100) {
+            return Err(format!(
+                "[intel.sharing] interval {:?}: at least 100ms",
+                self.interval
+            ));
+        }
+        Ok(d)
+    }
+
+    /// The TAXII client's view of the server (the same client as feeds use).
+    pub fn as_feed(&self) -> IntelFeed {
+        IntelFeed {
+            name: "sharing".into(),
+            url: Some(self.url.clone()),
+            collection: self.collection.clone(),
+            auth: self.auth.clone(),
+            ca: self.ca.clone(),
+            ..IntelFeed::default()
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let u = &self.url;
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            return Err(format!(
+                "[intel.sharing] url {u:?}: the TAXII 2.1 server, http:// or https:// expected"
+            ));
+        }
+        self.interval()?;
+        if self.batch_size == 0 || self.batch_size > 10_000 {
+            return Err(format!(
+                "[intel.sharing] batch_size {}: 1..=10000 sightings per post",
+                self.batch_size
+            ));
+        }
+        if self.queue == 0 {
+            return Err("[intel.sharing] queue must be above 0".into());
+        }
+        if let Some(a) = &self.auth {
+            a.validate("[intel.sharing] auth")?;
+        }
+        Ok(())
+    }
 }
 
 /// `[intel.hunt]`: retro-hunting. The workers' DNS, TLS and HTTP records and the flows are
@@ -51,6 +138,9 @@ pub struct HuntConfig {
     pub max_findings_per_indicator: usize,
     /// Hunts kept in the list (`osprey ctl intel hunt`).
     pub max_runs: u64,
+    /// Findings of a feed with an `alert_sid` also raise alerts (as live hits do), with
+    /// `"retro": true` and the original time.
+    pub alert: bool,
 }
 
 impl Default for HuntConfig {
@@ -63,6 +153,7 @@ impl Default for HuntConfig {
             scan_budget: 2_000_000,
             max_findings_per_indicator: 1000,
             max_runs: 1000,
+            alert: true,
         }
     }
 }
@@ -81,6 +172,7 @@ impl Default for IntelConfig {
             read_timeout_secs: 300,
             alert_queue: 4096,
             hunt: HuntConfig::default(),
+            sharing: None,
         }
     }
 }
@@ -190,22 +282,31 @@ impl IntelFeed {
             }
         }
         if let Some(a) = &self.auth {
-            let basic = a.username.is_some();
-            let passwords =
-                usize::from(a.password.is_some()) + usize::from(a.password_file.is_some());
-            let tokens = usize::from(a.token.is_some()) + usize::from(a.token_file.is_some());
-            let ok = if basic {
-                passwords == 1 && tokens == 0
-            } else {
-                passwords == 0 && tokens == 1
-            };
-            if !ok {
-                return Err(format!(
-                    "[[intel.feeds]] {name:?} auth: username with one of password or password_file, or one of token or token_file"
-                ));
-            }
+            a.validate(&format!("[[intel.feeds]] {name:?} auth"))?;
         }
         Ok(())
+    }
+}
+
+impl IntelAuth {
+    /// Refuses incomplete or mixed credentials; `what` names the section in the error.
+    fn validate(&self, what: &str) -> Result<(), String> {
+        let basic = self.username.is_some();
+        let passwords =
+            usize::from(self.password.is_some()) + usize::from(self.password_file.is_some());
+        let tokens = usize::from(self.token.is_some()) + usize::from(self.token_file.is_some());
+        let ok = if basic {
+            passwords == 1 && tokens == 0
+        } else {
+            passwords == 0 && tokens == 1
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "{what}: username with one of password or password_file, or one of token or token_file"
+            ))
+        }
     }
 }
 
@@ -235,6 +336,62 @@ impl IntelConfig {
         {
             return Err("[intel.hunt] queues and limits must be above 0".into());
         }
+        if let Some(s) = &self.sharing {
+            s.validate()?;
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn intel(text: &str) -> Result<IntelConfig, String> {
+        let c: IntelConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        c.validate().map(|()| c)
+    }
+
+    #[test]
+    fn sharing_is_off_unless_set_and_refused_with_the_key_named() {
+        assert_eq!(intel("").unwrap().sharing, None);
+        let ok = intel(
+            "[sharing]\nurl = \"https://taxii.example.org/taxii2/\"\ncollection = \"sightings\"\n\
+             interval = \"1m\"\nbatch_size = 50\n[sharing.auth]\ntoken = \"t\"\n",
+        )
+        .unwrap();
+        let s = ok.sharing.unwrap();
+        assert_eq!((s.batch_size, s.queue), (50, 10_000));
+        assert_eq!(s.interval().unwrap(), std::time::Duration::from_secs(60));
+        assert!(ok.hunt.alert, "findings alert by default");
+        let bad = [
+            ("[sharing]\nurl = \"ftp://x/\"\n", "[intel.sharing] url"),
+            (
+                "[sharing]\nurl = \"http://x/\"\ninterval = \"soon\"\n",
+                "interval",
+            ),
+            (
+                "[sharing]\nurl = \"http://x/\"\ninterval = \"10ms\"\n",
+                "at least 100ms",
+            ),
+            (
+                "[sharing]\nurl = \"http://x/\"\nbatch_size = 0\n",
+                "batch_size",
+            ),
+            ("[sharing]\nurl = \"http://x/\"\nqueue = 0\n", "queue"),
+            (
+                "[sharing]\nurl = \"http://x/\"\n[sharing.auth]\nusername = \"u\"\n",
+                "[intel.sharing] auth",
+            ),
+            (
+                "[sharing]\nurl = \"http://x/\"\nserver = \"y\"\n",
+                "unknown field",
+            ),
+        ];
+        for (text, want) in bad {
+            let e = intel(text).unwrap_err();
+            assert!(e.contains(want), "{text}: {e}");
+        }
+        assert!(!intel("[hunt]\nalert = false\n").unwrap().hunt.alert);
     }
 }

@@ -1,4 +1,4 @@
-//! `osprey ctl intel feeds|indicators|hits|import|verdict|hunt|stats`: threat-intelligence
+//! `osprey ctl intel feeds|indicators|hits|import|verdict|hunt|stats` (alias `status`): threat-intelligence
 //! feeds, the indicators the workers run with their confidence scores, stored hits (retro-hunt
 //! findings among them), bundle and list imports, analyst verdicts on hits, retro-hunts.
 
@@ -55,7 +55,8 @@ pub enum IntelCmd {
         #[arg(long)]
         feed: Option<String>,
     },
-    /// Totals over every feed.
+    /// Totals over every feed, and sharing's state (sightings posted to TAXII).
+    #[command(alias = "status")]
     Stats,
     /// Alerts and hits of a time range as a STIX 2.1 bundle: a sighting per indicator hit,
     /// an observed-data per alert, by the appliance's identity.
@@ -753,18 +754,36 @@ pub(super) async fn run(
                            "alerts_dropped": s.alerts_dropped,
                            "metadata_records": s.metadata_records,
                            "metadata_index_bytes": s.metadata_index_bytes,
-                           "hunts": s.hunts, "hunt_findings": s.hunt_findings});
+                           "hunts": s.hunts, "hunt_findings": s.hunt_findings,
+                           "sharing": s.sharing.as_ref().map(sharing_json)});
             if js {
                 return print_json(out, &j);
             }
-            let rows: Vec<Vec<String>> = j
+            let mut rows: Vec<Vec<String>> = j
                 .as_object()
                 .into_iter()
                 .flatten()
+                .filter(|(k, _)| *k != "sharing")
                 .map(|(k, v)| vec![k.clone(), v.to_string()])
                 .collect();
+            match j["sharing"].as_object() {
+                None => rows.push(vec!["sharing".into(), "off".into()]),
+                Some(o) => rows.extend(o.iter().map(|(k, v)| {
+                    let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                    vec![format!("sharing.{k}"), v]
+                })),
+            }
             table(out, &["STAT", "VALUE"], &rows)?;
         }
     }
     Ok(())
+}
+
+fn sharing_json(s: &proto::SharingStats) -> serde_json::Value {
+    json!({"url": s.url, "collection": s.collection, "queued": s.queued,
+           "dropped": s.dropped, "pending": s.pending, "posts": s.posts,
+           "sightings_posted": s.sightings_posted, "hits_posted": s.hits_posted,
+           "refused": s.refused, "failures": s.failures, "posted_through": s.posted_through,
+           "last_post_ns": s.last_post_ns, "last_error": s.last_error,
+           "retry_in_ms": s.retry_in_ms})
 }

@@ -66,19 +66,26 @@ pub fn appliance_name() -> String {
     }
 }
 
-/// One sighting per indicator of `hits`, by `identity_id`.
-pub fn sightings(hits: &[StoredHit], identity_id: &str, now_ns: u64) -> Vec<Value> {
+/// One sighting per indicator of `hits` (indicator id, packet time), by `identity_id`;
+/// `seed` joins what the sightings' ids are derived from (the same hits and seed, the same
+/// ids).
+pub fn sightings<'h>(
+    hits: impl IntoIterator<Item = (&'h str, u64)>,
+    identity_id: &str,
+    seed: &str,
+    now_ns: u64,
+) -> Vec<Value> {
     let mut by: BTreeMap<&str, (u64, u64, u64)> = BTreeMap::new();
-    for h in hits {
-        let e = by.entry(&h.indicator_id).or_insert((u64::MAX, 0, 0));
-        e.0 = e.0.min(h.ts_nanos);
-        e.1 = e.1.max(h.ts_nanos);
+    for (ind, ts) in hits {
+        let e = by.entry(ind).or_insert((u64::MAX, 0, 0));
+        e.0 = e.0.min(ts);
+        e.1 = e.1.max(ts);
         e.2 += 1;
     }
     let t = stix_time(now_ns);
     by.into_iter()
         .map(|(ind, (first, last, n))| {
-            let seed = format!("{identity_id} {ind} {first} {last} {n}");
+            let seed = format!("{identity_id} {ind} {first} {last} {n}{seed}");
             json!({"type": "sighting", "spec_version": "2.1",
                    "id": derived_id("sighting", &seed), "created": t, "modified": t,
                    "created_by_ref": identity_id, "sighting_of_ref": ind,
@@ -86,6 +93,12 @@ pub fn sightings(hits: &[StoredHit], identity_id: &str, now_ns: u64) -> Vec<Valu
                    "where_sighted_refs": [identity_id]})
         })
         .collect()
+}
+
+/// [`sightings`] of stored hits.
+pub fn hit_sightings(hits: &[StoredHit], identity_id: &str, now_ns: u64) -> Vec<Value> {
+    let it = hits.iter().map(|h| (h.indicator_id.as_str(), h.ts_nanos));
+    sightings(it, identity_id, "", now_ns)
 }
 
 fn address(ip: IpAddr) -> Value {
@@ -162,7 +175,7 @@ impl Intel {
         for a in &page.items {
             observed(a, &me_id, &now, &mut objects);
         }
-        let sightings = sightings(&hits, &me_id, now_ns);
+        let sightings = hit_sightings(&hits, &me_id, now_ns);
         let out = Exported {
             sightings: sightings.len() as u64,
             alerts: page.items.len() as u64,
@@ -201,7 +214,7 @@ mod tests {
             ts_nanos: s * 1_000_000_000,
             ..StoredHit::default()
         };
-        let s = sightings(
+        let s = hit_sightings(
             &[
                 hit("indicator--a", 20),
                 hit("indicator--a", 10),

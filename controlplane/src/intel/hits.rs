@@ -2,11 +2,12 @@
 //! own (a dropping subscriber: a slow store costs hits, counted in `events.intel.dropped`,
 //! never ingest's pace), stored in batches, counted per feed, and, for a feed with an
 //! `alert_sid`, turned into an alert ([`vocab::AlertRecord`], the indicator as its message)
-//! that ingest stores like any other through [`HitAlerts`], so hits join incidents.
+//! that ingest stores like any other through [`HitAlerts`], so hits join incidents; a
+//! retro-hunt finding's alert carries the original time and `"retro": true`.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -130,12 +131,38 @@ pub fn hit_alert(h: &StoredHit, (gid, sid, priority): (u32, u32, u8)) -> Alert {
     };
     let mut a = Alert::from_record(&rec, SOURCE_NAME);
     a.msg = format!(
-        "OSPREY INTEL {} {} = {} ({}, feed {})",
-        h.pattern, h.matched_field, h.matched_value, h.indicator_id, h.feed
+        "OSPREY INTEL{} {} {} = {} ({}, feed {})",
+        if h.retro { " RETRO" } else { "" },
+        h.pattern,
+        h.matched_field,
+        h.matched_value,
+        h.indicator_id,
+        h.feed
     );
     a.category = "Threat Intelligence Indicator".into();
     a.severity = priority;
+    if h.retro {
+        a.eve = retro_eve(&a, h);
+    }
     a
+}
+
+/// The EVE record of a retro-hunt finding's alert: the alert (at the original packet time)
+/// with `"retro": true` and the finding's `intel` object.
+fn retro_eve(a: &Alert, h: &StoredHit) -> String {
+    let mut out = Vec::with_capacity(1024);
+    crate::outputs::eve::render_alert(a, &mut out);
+    let intel = serde_json::from_str::<Value>(&h.eve)
+        .ok()
+        .and_then(|v| v.get("intel").cloned())
+        .unwrap_or(Value::Null);
+    if out.last() == Some(&b'}') {
+        out.pop();
+        out.extend_from_slice(br#","retro":true,"intel":"#);
+        out.extend_from_slice(intel.to_string().as_bytes());
+        out.push(b'}');
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Where hits' alerts wait for ingest: a bounded queue, one more is dropped and counted.
@@ -189,13 +216,15 @@ impl HitsThread {
         queue: usize,
         alerts: AlertQueue,
     ) -> std::io::Result<HitsThread> {
+        // Retro-hunt findings raise theirs through the same queue.
+        intel.set_alert_queue(alerts);
         let mut sub = bus.subscribe(CONSUMER, Interest::RECORDS, Policy::Drop, queue);
         let thread = std::thread::Builder::new()
             .name("osprey-intel".into())
             .spawn(move || {
                 while let Some(ev) = sub.blocking_recv() {
                     if let Event::Records(lines) = ev {
-                        take(&intel, &lines, &alerts);
+                        take(&intel, &lines);
                     }
                 }
             })?;
@@ -213,7 +242,7 @@ impl HitsThread {
 }
 
 /// Stores, counts and raises the alerts of the hits among `lines`.
-fn take(intel: &Intel, lines: &[u8], alerts: &AlertQueue) {
+fn take(intel: &Intel, lines: &[u8]) {
     let mut hits: Vec<StoredHit> = lines
         .split(|b| *b == b'\n')
         .filter(|l| memchr_intel(l))
@@ -224,21 +253,10 @@ fn take(intel: &Intel, lines: &[u8], alerts: &AlertQueue) {
     }
     let c = &intel.counters;
     for h in &hits {
-        let rule = intel.alert_rule(&h.feed);
-        intel.count_hit(&h.feed, rule.is_some());
-        if let Some(rule) = rule {
-            match alerts.try_send(hit_alert(h, rule)) {
-                Ok(()) => c.alerts_raised.fetch_add(1, Ordering::Relaxed),
-                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                    c.alerts_dropped.fetch_add(1, Ordering::Relaxed)
-                }
-            };
-        }
+        let alerted = intel.raise_alert(h);
+        intel.count_hit(&h.feed, alerted);
     }
-    match intel
-        .store()
-        .append_intel_hits(&mut hits, intel.config().max_hits)
-    {
+    match intel.store_hits(&mut hits, None) {
         Ok(pruned) => {
             intel.count_sightings(&hits);
             c.hits_stored

@@ -81,7 +81,7 @@ pub struct HuntRun {
     pub passes: u64,
     /// Indicators searched for.
     pub indicators: u64,
-    /// Their lookups that the metadata cannot hold (file hashes, SHA-256 of certificates).
+    /// Their lookups that the metadata cannot hold (SHA-256 of certificates).
     pub unhuntable: u64,
     /// Index entries read.
     pub entries: u64,
@@ -178,7 +178,17 @@ fn ranges(o: &Observable) -> Vec<KeyRange> {
         Observable::Ja3(h) => exact(IndexKind::Ja3, h),
         Observable::Ja3s(h) => exact(IndexKind::Ja3s, h),
         Observable::Ja4(h) => exact(IndexKind::Ja4, h),
-        Observable::CertHash(..) | Observable::FileHash(..) => Vec::new(),
+        Observable::FileHash(a, h) => exact(file_field(*a).kind(), h),
+        Observable::CertHash(..) => Vec::new(),
+    }
+}
+
+/// The `fileinfo` digest a file-hash indicator of algorithm `a` is looked up in.
+fn file_field(a: stix::HashAlg) -> MetaField {
+    match a {
+        stix::HashAlg::Md5 => MetaField::FileMd5,
+        stix::HashAlg::Sha1 => MetaField::FileSha1,
+        stix::HashAlg::Sha256 => MetaField::FileSha256,
     }
 }
 
@@ -208,6 +218,7 @@ pub fn matched<'r>(m: &Match, r: &'r MetaRecord) -> Option<(MetaField, &'r str)>
             Observable::Ja3(h) => *f == MetaField::Ja3 && v == h,
             Observable::Ja3s(h) => *f == MetaField::Ja3s && v == h,
             Observable::Ja4(h) => *f == MetaField::Ja4 && v == h,
+            Observable::FileHash(a, h) => *f == file_field(*a) && v == h,
             _ => false,
         })
         .map(|(f, v)| (*f, v.as_str()))
@@ -458,10 +469,7 @@ impl Intel {
             return;
         }
         let c = &self.hunt_counters;
-        match self
-            .store
-            .append_retro_findings(hits, keys, self.cfg.max_hits)
-        {
+        match self.store_hits(hits, Some(keys)) {
             Ok(pruned) => {
                 p.findings = hits.len() as u64;
                 c.findings.fetch_add(p.findings, Ordering::Relaxed);
@@ -473,6 +481,9 @@ impl Intel {
                     .fetch_add(pruned, Ordering::Relaxed);
                 for h in hits.iter() {
                     self.count_retro(&h.feed);
+                    if self.cfg.hunt.alert {
+                        self.raise_alert(h);
+                    }
                 }
                 self.count_sightings(hits);
             }
@@ -594,9 +605,30 @@ mod tests {
         assert!(matched(&m("[domain-name:value = 'l.example']"), &sni).is_none());
         let r = ranges(&m("[ipv4-addr:value = '198.51.100.0/24']").observable);
         assert_eq!(r.len(), 1);
-        assert!(
-            ranges(&m(&format!("[file:hashes.'SHA-256' = '{}']", "a".repeat(64))).observable)
-                .is_empty()
+        assert!(ranges(
+            &m(&format!(
+                "[x509-certificate:hashes.'SHA-256' = '{}']",
+                "a".repeat(64)
+            ))
+            .observable
+        )
+        .is_empty());
+        let sha256 = "ab".repeat(32);
+        let file = m(&format!("[file:hashes.'SHA-256' = '{sha256}']"));
+        assert_eq!(ranges(&file.observable).len(), 1);
+        let fileinfo = rec(&[
+            (MetaField::FileMd5, &"cd".repeat(16)),
+            (MetaField::FileSha256, &sha256),
+        ]);
+        assert_eq!(
+            matched(&file, &fileinfo),
+            Some((MetaField::FileSha256, sha256.as_str()))
+        );
+        let sha1 = m(&format!("[file:hashes.'SHA-1' = '{}']", "cd".repeat(20)));
+        assert_eq!(
+            matched(&sha1, &fileinfo),
+            None,
+            "a digest the file does not have"
         );
     }
 }

@@ -1,5 +1,5 @@
-//! The metadata indexer: a thread of its own that takes the workers' `dns`, `tls` and
-//! `http` EVE records and the stored flows from the event stream (a dropping subscriber: a
+//! The metadata indexer: a thread of its own that takes the workers' `dns`, `tls`, `http`
+//! and `fileinfo` EVE records and the stored flows from the event stream (a dropping subscriber: a
 //! slow store costs index entries, counted in `events.hunt.dropped`, never ingest's pace),
 //! turns each into a [`MetaRecord`] and writes whatever is queued as one batch
 //! ([`Store::append_metadata`]), for [`super::hunt`] to search when indicators arrive later.
@@ -133,7 +133,20 @@ fn tls_values(t: &Value, out: &mut Vec<(MetaField, String)>) {
     }
 }
 
-/// The record of a worker's `dns`, `tls` or `http` EVE line; `None` for other lines, and
+/// A file's digests (EVE `fileinfo`, present when the file ended without gaps).
+fn file_values(f: &Value, out: &mut Vec<(MetaField, String)>) {
+    for (k, field) in [
+        ("md5", MetaField::FileMd5),
+        ("sha1", MetaField::FileSha1),
+        ("sha256", MetaField::FileSha256),
+    ] {
+        if let Some(h) = str_at(f, &[k]) {
+            out.push((field, h.to_ascii_lowercase()));
+        }
+    }
+}
+
+/// The record of a worker's `dns`, `tls`, `http` or `fileinfo` EVE line; `None` for other lines, and
 /// for those without a value worth indexing.
 pub fn line_record(line: &[u8]) -> Option<MetaRecord> {
     let v: Value = serde_json::from_slice(line).ok()?;
@@ -143,6 +156,7 @@ pub fn line_record(line: &[u8]) -> Option<MetaRecord> {
     match (kind, v.get(kind)) {
         ("dns", Some(d)) => dns_values(d, &mut values),
         ("tls", Some(t)) => tls_values(t, &mut values),
+        ("fileinfo", Some(f)) => file_values(f, &mut values),
         ("http", Some(h)) => {
             let host = str_at(h, &["hostname"]).map(name);
             if let Some(host) = &host {
@@ -181,10 +195,11 @@ pub fn line_record(line: &[u8]) -> Option<MetaRecord> {
 
 /// A cheap test before parsing (the workers write compact JSON).
 fn is_metadata_line(line: &[u8]) -> bool {
-    const KEYS: [&[u8]; 3] = [
+    const KEYS: [&[u8]; 4] = [
         br#""event_type":"dns""#,
         br#""event_type":"tls""#,
         br#""event_type":"http""#,
+        br#""event_type":"fileinfo""#,
     ];
     // `event_type` comes within the envelope, in the first 200 bytes.
     let head = &line[..line.len().min(200)];
@@ -265,7 +280,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dns_tls_and_http_lines_become_records() {
+    fn dns_tls_http_and_fileinfo_lines_become_records() {
         let dns = br#"{"timestamp":"2024-01-01T00:00:05.083091+0000","flow_id":19,"event_type":"dns","src_ip":"198.51.100.41","src_port":53,"dest_ip":"192.0.2.107","dest_port":57692,"proto":"UDP","dns":{"type":"response","queries":[{"rrname":"WWW.Example.COM.","rrtype":"A"}],"answers":[{"rrname":"www.example.com","rrtype":"CNAME","rdata":"www.l.example.com"},{"rrname":"www.l.example.com","rrtype":"A","rdata":"203.0.113.147"},{"rrname":"x","rrtype":"TXT","rdata":"v=spf1 -all"}]}}"#;
         assert!(is_metadata_line(dns));
         let r = line_record(dns).unwrap();
@@ -306,6 +321,27 @@ mod tests {
                 "http://www.example.com:8080/a?b=1".to_string()
             )
         );
+        // A file's digests, as the workers write them in `fileinfo`.
+        let file = br#"{"timestamp":"2024-01-01T00:00:06.000000+0000","flow_id":20,"event_type":"fileinfo","src_ip":"198.51.100.147","src_port":8080,"dest_ip":"192.0.2.107","dest_port":45691,"proto":"TCP","http":{"hostname":"www.example.com","url":"/a"},"app_proto":"http","fileinfo":{"filename":"/a","gaps":false,"state":"CLOSED","md5":"900150983CD24FB0D6963F7D28E17F72","sha1":"a9993e364706816aba3e25717850c26c9cd0d89d","sha256":"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad","stored":false,"size":3,"tx_id":0}}"#;
+        assert!(is_metadata_line(file));
+        let r = line_record(file).unwrap();
+        let fields: Vec<_> = r
+            .values
+            .iter()
+            .map(|(f, v)| (f.name(), v.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("fileinfo.md5", "900150983cd24fb0d6963f7d28e17f72"),
+                ("fileinfo.sha1", "a9993e364706816aba3e25717850c26c9cd0d89d"),
+                (
+                    "fileinfo.sha256",
+                    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+                ),
+            ]
+        );
+        assert_eq!(r.src_port, 8080, "the direction the file travelled");
         // Other records, and records without a value, are not metadata.
         assert!(line_record(br#"{"event_type":"flow","flow":{}}"#).is_none());
         assert!(line_record(

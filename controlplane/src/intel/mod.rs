@@ -17,6 +17,7 @@
 //!   hit with `retro: true` and the original time;
 //! - [`export`]: alerts and hits of a time range as a STIX bundle (sightings,
 //!   observed-data);
+//! - [`sharing`]: sightings posted to a TAXII 2.1 collection (`[intel.sharing]`);
 //! - [`related`]: what else relates to a hit (alerts, flows, hits of its hosts around it;
 //!   STIX objects and indicators through relationships).
 //!
@@ -33,6 +34,7 @@ pub mod index;
 pub mod poll;
 pub mod related;
 pub mod score;
+pub mod sharing;
 pub mod taxii;
 pub mod verdict;
 
@@ -182,6 +184,12 @@ pub struct Intel {
     pub hunt_counters: hunt::HuntCounters,
     /// The metadata indexer's counters (shared with its thread).
     pub index_counters: Arc<index::IndexCounters>,
+    /// Sightings posted to TAXII, when `[intel.sharing]` is set.
+    pub sharing: Option<sharing::Sharing>,
+    /// Where hits' alerts wait for ingest (set by the server before hits flow).
+    alerts: std::sync::OnceLock<hits::AlertQueue>,
+    /// Hits are stored one writer at a time ([`Intel::store_hits`]).
+    hit_writes: Mutex<()>,
 }
 
 impl std::fmt::Debug for Intel {
@@ -201,6 +209,17 @@ impl Intel {
         now_ns: u64,
     ) -> Result<Intel> {
         let score_state = verdict::ScoreState::open(&store)?;
+        let sharing = cfg
+            .sharing
+            .as_ref()
+            .map(|s| {
+                sharing::Sharing::new(
+                    s,
+                    std::time::Duration::from_secs(cfg.read_timeout_secs),
+                    cfg.max_response_bytes,
+                )
+            })
+            .transpose()?;
         let intel = Intel {
             store,
             appliance,
@@ -215,6 +234,9 @@ impl Intel {
             hunt_serial: Mutex::new(()),
             hunt_counters: hunt::HuntCounters::default(),
             index_counters: Arc::new(index::IndexCounters::default()),
+            sharing,
+            alerts: std::sync::OnceLock::new(),
+            hit_writes: Mutex::new(()),
         };
         let mut feeds = BTreeMap::new();
         for f in &cfg.feeds {
@@ -514,6 +536,51 @@ impl Intel {
         }
     }
 
+    /// Stores `hits` (retro-hunt findings with their records' `marks`), numbering them,
+    /// and offers them to sharing (when on); returns how many old hits were pruned. One
+    /// writer at a time (the hits and hunt threads both store): ids are taken and written,
+    /// and offered, in order, which is what sharing's "posted through" relies on.
+    pub(crate) fn store_hits(
+        &self,
+        hits: &mut [StoredHit],
+        marks: Option<&[crate::store::AlertKey]>,
+    ) -> Result<u64> {
+        let _order = self.hit_writes.lock().unwrap_or_else(|p| p.into_inner());
+        let max = self.cfg.max_hits;
+        let pruned = match marks {
+            None => self.store.append_intel_hits(hits, max)?,
+            Some(keys) => self.store.append_retro_findings(hits, keys, max)?,
+        };
+        if let Some(s) = &self.sharing {
+            s.offer(hits);
+        }
+        Ok(pruned)
+    }
+
+    /// Sets where hits' alerts go (once, before hits flow).
+    pub fn set_alert_queue(&self, q: hits::AlertQueue) {
+        let _ = self.alerts.set(q);
+    }
+
+    /// Raises the alert of hit `h` (for a feed with an `alert_sid`; a retro-hunt finding's
+    /// marked so); a full queue drops and counts. Returns whether the feed alerts.
+    pub(crate) fn raise_alert(&self, h: &StoredHit) -> bool {
+        let Some(rule) = self.alert_rule(&h.feed) else {
+            return false;
+        };
+        let c = &self.counters;
+        let sent = self
+            .alerts
+            .get()
+            .is_some_and(|q| q.try_send(hits::hit_alert(h, rule)).is_ok());
+        if sent {
+            c.alerts_raised.fetch_add(1, Ordering::Relaxed);
+        } else {
+            c.alerts_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        true
+    }
+
     /// Counts a retro-hunt finding for `feed`.
     pub(crate) fn count_retro(&self, feed: &str) {
         if let Some(f) = self.lock().get_mut(feed) {
@@ -646,6 +713,11 @@ impl Intel {
         ]
         .into_iter()
         .chain(self.hunt_counter_values())
+        .chain(
+            self.sharing
+                .iter()
+                .flat_map(sharing::Sharing::counter_values),
+        )
         .collect()
     }
 

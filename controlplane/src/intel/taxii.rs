@@ -1,6 +1,7 @@
 //! A TAXII 2.1 client (OASIS TAXII 2.1, sections 4 and 5): server discovery, API root,
-//! collections, and a collection's objects with `added_after` and paging (`limit`, `next`,
-//! `more`, `X-TAXII-Date-Added-Last`). Basic or bearer authentication, TLS with the feed's CA,
+//! collections, a collection's objects with `added_after` and paging (`limit`, `next`,
+//! `more`, `X-TAXII-Date-Added-Last`), and objects added to a writable collection (POST of an
+//! envelope, answered by a status resource). Basic or bearer authentication, TLS with the feed's CA,
 //! a long read timeout (servers such as medallion sort a collection per request) and a cap on
 //! every response's size. Every failure is a [`FeedError`] with its [`Cause`].
 
@@ -147,8 +148,19 @@ impl Client {
                 .map(str::to_owned)
         };
         let last = header("X-TAXII-Date-Added-Last").or_else(|| header("X-TAXII-Date-Added-First"));
-        // Read chunk by chunk, so a server that lies about (or omits) the length cannot make
-        // us hold more than the cap.
+        let body = self.read_capped(&mut resp, url).await?;
+        let v = serde_json::from_slice(&body)
+            .map_err(|e| FeedError::new(Cause::Malformed, format!("{url}: not JSON: {e}")))?;
+        Ok((v, last))
+    }
+
+    /// The body, read chunk by chunk, so a server that lies about (or omits) the length
+    /// cannot make us hold more than the cap.
+    async fn read_capped(
+        &self,
+        resp: &mut reqwest::Response,
+        url: &str,
+    ) -> Result<Vec<u8>, FeedError> {
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|e| unreachable(&e))? {
             if (body.len() + chunk.len()) as u64 > self.max_bytes {
@@ -156,9 +168,7 @@ impl Client {
             }
             body.extend_from_slice(&chunk);
         }
-        let v = serde_json::from_slice(&body)
-            .map_err(|e| FeedError::new(Cause::Malformed, format!("{url}: not JSON: {e}")))?;
-        Ok((v, last))
+        Ok(body)
     }
 
     fn too_large(&self, url: &str) -> FeedError {
@@ -200,6 +210,13 @@ impl Client {
     /// The id of the feed's collection under `root`: the one whose id or title is the
     /// feed's `collection`, else the only readable one.
     pub async fn collection(&self, root: &str) -> Result<String, FeedError> {
+        self.collection_with(root, Access::Read).await
+    }
+
+    /// The id of the collection under `root` that `access` allows, named by the feed's
+    /// `collection` (id or title), else the only one allowed.
+    pub async fn collection_with(&self, root: &str, access: Access) -> Result<String, FeedError> {
+        let flag = access.flag();
         let url = format!("{root}collections/");
         let (v, _) = self.get(&url, &[]).await?;
         let list = match v.get("collections") {
@@ -214,7 +231,7 @@ impl Client {
         };
         let readable: Vec<&Value> = list
             .iter()
-            .filter(|c| c.get("can_read").and_then(Value::as_bool).unwrap_or(false))
+            .filter(|c| c.get(flag).and_then(Value::as_bool).unwrap_or(false))
             .collect();
         let field = |c: &Value, k: &str| c.get(k).and_then(Value::as_str).map(str::to_owned);
         let found = match &self.collection {
@@ -242,7 +259,7 @@ impl Client {
             FeedError::new(
                 Cause::NoCollection,
                 format!(
-                    "{url}: no readable collection {}; readable: [{}]",
+                    "{url}: no collection with {flag} {}; with {flag}: [{}]",
                     self.collection
                         .as_deref()
                         .map_or("(set collection: more than one)".into(), |c| format!(
@@ -339,6 +356,78 @@ impl Client {
                 }
             }
         }
+    }
+}
+
+/// What a collection must allow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+impl Access {
+    fn flag(self) -> &'static str {
+        match self {
+            Access::Read => "can_read",
+            Access::Write => "can_write",
+        }
+    }
+}
+
+/// What a server's status resource said of a POST (TAXII 2.1 section 4.3).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Posted {
+    pub successes: u64,
+    pub failures: u64,
+    pub pending: u64,
+}
+
+impl Client {
+    /// Adds `objects` to `collection` under `root` (one envelope, one POST).
+    pub async fn post(
+        &self,
+        root: &str,
+        collection: &str,
+        objects: &[Value],
+    ) -> Result<Posted, FeedError> {
+        let url = format!("{root}collections/{collection}/objects/");
+        let body = serde_json::to_vec(&serde_json::json!({ "objects": objects }))
+            .map_err(|e| FeedError::new(Cause::Malformed, e.to_string()))?;
+        let mut req = self
+            .http
+            .post(&url)
+            .header(reqwest::header::ACCEPT, TAXII_MEDIA)
+            .header(reqwest::header::CONTENT_TYPE, TAXII_MEDIA)
+            .body(body);
+        req = match &self.auth {
+            Auth::None => req,
+            Auth::Basic(u, p) => req.basic_auth(u, Some(p)),
+            Auth::Bearer(t) => req.bearer_auth(t),
+        };
+        let mut resp = req.send().await.map_err(|e| unreachable(&e))?;
+        let status = resp.status();
+        if status.is_server_error() {
+            return Err(FeedError::new(
+                Cause::ServerError,
+                format!("{url}: HTTP {status}"),
+            ));
+        }
+        if !status.is_success() {
+            return Err(FeedError::new(
+                Cause::Refused,
+                format!("{url}: HTTP {status}"),
+            ));
+        }
+        let body = self.read_capped(&mut resp, &url).await?;
+        let v: Value = serde_json::from_slice(&body)
+            .map_err(|e| FeedError::new(Cause::Malformed, format!("{url}: not JSON: {e}")))?;
+        let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+        Ok(Posted {
+            successes: n("success_count"),
+            failures: n("failure_count"),
+            pending: n("pending_count"),
+        })
     }
 }
 

@@ -61,6 +61,9 @@ pub enum MetaField {
     Ja4 = 10,
     HttpHost = 11,
     HttpUrl = 12,
+    FileMd5 = 13,
+    FileSha1 = 14,
+    FileSha256 = 15,
 }
 
 /// The key space a value is indexed in (one per kind of indicator lookup).
@@ -74,10 +77,13 @@ pub enum IndexKind {
     Ja3 = 5,
     Ja3s = 6,
     Ja4 = 7,
+    FileMd5 = 8,
+    FileSha1 = 9,
+    FileSha256 = 10,
 }
 
 impl MetaField {
-    const ALL: [MetaField; 12] = [
+    const ALL: [MetaField; 15] = [
         MetaField::SrcIp,
         MetaField::DestIp,
         MetaField::DnsQuery,
@@ -90,6 +96,9 @@ impl MetaField {
         MetaField::Ja4,
         MetaField::HttpHost,
         MetaField::HttpUrl,
+        MetaField::FileMd5,
+        MetaField::FileSha1,
+        MetaField::FileSha256,
     ];
 
     fn from_u8(b: u8) -> Option<MetaField> {
@@ -110,6 +119,9 @@ impl MetaField {
             MetaField::Ja4 => "ja4.hash",
             MetaField::HttpHost => "http.host",
             MetaField::HttpUrl => "http.url",
+            MetaField::FileMd5 => "fileinfo.md5",
+            MetaField::FileSha1 => "fileinfo.sha1",
+            MetaField::FileSha256 => "fileinfo.sha256",
         }
     }
 
@@ -126,6 +138,9 @@ impl MetaField {
             MetaField::Ja3s => IndexKind::Ja3s,
             MetaField::Ja4 => IndexKind::Ja4,
             MetaField::HttpUrl => IndexKind::Url,
+            MetaField::FileMd5 => IndexKind::FileMd5,
+            MetaField::FileSha1 => IndexKind::FileSha1,
+            MetaField::FileSha256 => IndexKind::FileSha256,
         }
     }
 }

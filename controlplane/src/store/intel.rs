@@ -10,11 +10,14 @@ use rocksdb::WriteBatch;
 
 use super::{Store, CF_INTEL, CF_META};
 use crate::error::{Error, Kind, Result};
+use crate::intel::sharing::SharingState;
 use crate::intel::{FeedCursor, StoredHit};
 
 /// Objects per write batch.
 pub const BATCH: usize = 10_000;
 const META_NEXT_HIT: &[u8] = b"next_intel_hit_id";
+/// What sharing posted (`'s'`: no other key of the family starts so).
+const SHARING_KEY: &[u8] = b"sharing";
 
 fn object_prefix(feed: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(feed.len() + 2);
@@ -120,6 +123,45 @@ impl Store {
         }
         it.status()?;
         Ok(out)
+    }
+
+    /// What sharing has posted, if it ever ran.
+    pub fn sharing_state(&self) -> Result<Option<SharingState>> {
+        match self.db.get_cf(self.cf(CF_INTEL)?, SHARING_KEY)? {
+            None => Ok(None),
+            Some(v) => serde_json::from_slice(&v)
+                .map(Some)
+                .map_err(|e| corrupt("intel sharing state", e)),
+        }
+    }
+
+    /// Stores what sharing has posted.
+    pub fn put_sharing_state(&self, s: &SharingState) -> Result<()> {
+        let v = serde_json::to_vec(s).map_err(|e| Error::internal(e.to_string()))?;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_INTEL)?, SHARING_KEY, v);
+        self.write(batch, "storing the intel sharing state")
+    }
+
+    /// At most `limit` hits with ids above `after`, oldest first, and how many more there
+    /// are.
+    pub fn intel_hits_after(&self, after: u64, limit: usize) -> Result<(Vec<StoredHit>, u64)> {
+        let mut it = self.db.raw_iterator_cf(self.cf(CF_INTEL)?);
+        it.seek(hit_key(after.saturating_add(1)));
+        let (mut out, mut more) = (Vec::new(), 0);
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            if k.first() != Some(&b'h') {
+                break;
+            }
+            if out.len() < limit {
+                out.push(serde_json::from_slice(v).map_err(|e| corrupt("intel hit", e))?);
+            } else {
+                more += 1;
+            }
+            it.next();
+        }
+        it.status()?;
+        Ok((out, more))
     }
 
     /// Assigns ids to `hits`, writes them in one batch and deletes the oldest beyond `max`;

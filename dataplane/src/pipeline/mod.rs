@@ -211,8 +211,9 @@ impl Pipeline {
                         .as_deref()
                         .is_some_and(tx_buffers::uses_header_lines),
                     eve_opts: crate::app::eve::EveOptions {
-                        ja3: cfg.engine.as_deref().is_some_and(tx_buffers::uses_ja3),
-                        ja4: false,
+                        ja3: cfg.app.tls_fingerprints
+                            || cfg.engine.as_deref().is_some_and(tx_buffers::uses_ja3),
+                        ja4: cfg.app.tls_fingerprints,
                     },
                 },
                 pending: Vec::with_capacity(64),
@@ -263,7 +264,7 @@ impl Pipeline {
                 d.set_engine(engine)?;
                 st.overlap = stream_overlap(d);
                 st.txi.want_lines = want_lines;
-                st.txi.eve_opts.ja3 = ja3;
+                st.txi.eve_opts.ja3 = ja3 || st.app_cfg.tls_fingerprints;
                 Ok(())
             }
             None => Ok(()),

@@ -1051,3 +1051,45 @@ fn flows_past_the_reassembly_depth_are_bypassed_with_stream_bypass() {
     // Packet inspection stops with the bypass: fewer packets inspected.
     assert!(c["detect.packets"] < without["detect.packets"]);
 }
+
+#[test]
+fn tls_records_carry_ja3_and_ja4_for_every_handshake_when_fingerprints_are_on() {
+    let Some(dir) = sv("tls/tls-fingerprint-alert") else {
+        return;
+    };
+    let tls_of = |fingerprints: bool| {
+        let mut src = PcapSource::open(&dir.join("input.pcap")).expect("pcap opens");
+        let link = LinkType::try_from(src.link_type()).expect("link type");
+        let mut cfg = PipelineConfig::default();
+        cfg.decode.checksum_validation = false;
+        cfg.app.eve_logging = true;
+        cfg.app.tls_fingerprints = fingerprints;
+        let mut p = Pipeline::new(link, &cfg).expect("pipeline");
+        let mut out = Collect::default();
+        let mut last = crate::time::Timestamp(0);
+        while let Some(f) = src.next_frame().expect("frame") {
+            last = f.ts;
+            p.process(f.data, f.ts, &mut out);
+        }
+        p.finish(last, &mut out);
+        out.lines
+            .into_iter()
+            .filter(|l| l["event_type"] == "tls")
+            .collect::<Vec<_>>()
+    };
+    let on = tls_of(true);
+    assert!(!on.is_empty(), "the capture has a handshake");
+    for r in &on {
+        let t = &r["tls"];
+        let ja3 = t["ja3"]["hash"].as_str().unwrap_or_default();
+        assert_eq!(ja3.len(), 32, "{r}");
+        assert!(t["ja4"].as_str().is_some_and(|j| j.starts_with('t')), "{r}");
+    }
+    // Without a rule that asks, Suricata's default: none.
+    for r in tls_of(false) {
+        assert!(
+            r["tls"].get("ja3").is_none() && r["tls"].get("ja4").is_none(),
+            "{r}"
+        );
+    }
+}
