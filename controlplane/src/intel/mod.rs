@@ -162,6 +162,9 @@ pub struct IntelStats {
     pub alerts_dropped: u64,
 }
 
+/// Batches of stored hits [`Intel::stored_hits`] holds for a lagging consumer.
+const STORED_HITS_QUEUE: usize = 256;
+
 /// The intel manager.
 pub struct Intel {
     store: Arc<Store>,
@@ -182,6 +185,9 @@ pub struct Intel {
     pub hunt_counters: hunt::HuntCounters,
     /// The metadata indexer's counters (shared with its thread).
     pub index_counters: Arc<index::IndexCounters>,
+    /// Hits as stored (with their ids), for live consumers (the console's WebSocket); a
+    /// consumer that lags loses the oldest and is told how many.
+    pub stored_hits: tokio::sync::broadcast::Sender<Arc<[hits::StoredHit]>>,
 }
 
 impl std::fmt::Debug for Intel {
@@ -215,6 +221,7 @@ impl Intel {
             hunt_serial: Mutex::new(()),
             hunt_counters: hunt::HuntCounters::default(),
             index_counters: Arc::new(index::IndexCounters::default()),
+            stored_hits: tokio::sync::broadcast::channel(STORED_HITS_QUEUE).0,
         };
         let mut feeds = BTreeMap::new();
         for f in &cfg.feeds {

@@ -443,6 +443,7 @@ pub fn router(st: St) -> Router<St> {
         );
     }
     r.route_layer(from_fn_with_state(st, super::auth::require_caller))
+        .route_layer(axum::middleware::from_fn(super::error::json_errors))
 }
 
 /// A page of a list, the one list shape of the API.
