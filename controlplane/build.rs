@@ -1,6 +1,9 @@
 //! Generates the gRPC server and client code and the descriptor set served by reflection.
 //! Every message also derives serde with the proto's own (snake_case) field names: the console's
-//! REST API speaks the same messages as JSON (`crate::web`), enums by name and bytes as base64.
+//! REST API speaks the same messages as JSON (`crate::web`), enums by name and every `bytes` field as base64.
+/// `google.protobuf.FieldDescriptorProto.Type.TYPE_BYTES`.
+const TYPE_BYTES: i32 = 12;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protos = [
         "proto/osprey/v1/common.proto",
@@ -21,8 +24,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={p}");
     }
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
-    tonic_prost_build::configure()
+    // Read the protos first (this also writes the descriptor set reflection serves), so
+    // that every `bytes` field gets base64 whatever proto adds it.
+    let fds = tonic_prost_build::Config::new()
         .file_descriptor_set_path(out.join("osprey_descriptor.bin"))
+        .load_fds(&protos, &["proto"])?;
+    let mut build = tonic_prost_build::configure()
         .message_attribute(
             ".osprey.v1",
             "#[derive(serde::Serialize, serde::Deserialize)] #[serde(default)]",
@@ -30,19 +37,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .field_attribute(
             ".osprey.v1.Diagnostic.severity",
             "#[serde(with = \"crate::web::json::severity\")]",
-        )
-        .field_attribute(
-            ".osprey.v1.Alert.payload",
-            "#[serde(with = \"crate::web::json::base64\")]",
-        )
-        .field_attribute(
-            ".osprey.v1.ExportEvidenceResponse.content",
-            "#[serde(with = \"crate::web::json::base64\")]",
-        )
-        .field_attribute(
-            ".osprey.v1.ImportRequest.content",
-            "#[serde(with = \"crate::web::json::base64\")]",
-        )
-        .compile_protos(&protos, &["proto"])?;
+        );
+    for file in &fds.file {
+        for m in &file.message_type {
+            for f in m.field.iter().filter(|f| f.r#type() as i32 == TYPE_BYTES) {
+                let path = format!(".{}.{}.{}", file.package(), m.name(), f.name());
+                build =
+                    build.field_attribute(path, "#[serde(with = \"crate::web::json::base64\")]");
+            }
+        }
+    }
+    build.compile_fds(fds)?;
     Ok(())
 }

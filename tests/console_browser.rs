@@ -11,6 +11,10 @@
 //!   and the generation the page shows is the one `GET /api/v1/rules/status` reports;
 //! - incidents, threat intelligence, performance and settings pages say what they show
 //!   (a saved preference is read back from the API);
+//! - an incident opened from the queue is acknowledged, assigned, noted and closed from the
+//!   page, each change read back through the gRPC API (`osprey ctl incidents show`);
+//! - a feed's indicator hits the demo's traffic, and a hit opened on the intel page shows the
+//!   malware and campaign its indicator relates to, as `Related` answers;
 //! - a viewer sees the mutating controls disabled, and a forced click is refused with the
 //!   API's 403 message.
 //!
@@ -31,11 +35,14 @@ use sha2::{Digest, Sha256};
 
 const ADMIN_TOKEN: &str = "console-test-admin-token";
 const VIEWER_TOKEN: &str = "console-test-viewer-token";
+/// The exploit-kit server of the demo capture, which the intel feed lists.
+const EK_SERVER: &str = "45.32.238.202";
 
-/// The appliance under test and how to reach its console.
+/// The appliance under test and how to reach its console and its gRPC API.
 struct Appliance {
     child: Child,
     base: String,
+    api: String,
     _dir: tempfile::TempDir,
 }
 
@@ -53,6 +60,8 @@ fn sha(token: &str) -> String {
 fn start_appliance() -> Appliance {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("osprey.toml");
+    let intel = dir.path().join("intel.json");
+    std::fs::write(&intel, related_bundle(EK_SERVER)).unwrap();
     std::fs::write(
         &cfg,
         format!(
@@ -63,11 +72,15 @@ fn start_appliance() -> Appliance {
              [metrics]\nlisten = \"127.0.0.1:0\"\n\
              [console]\nenabled = true\nlisten = \"127.0.0.1:0\"\n\
              [storage]\npath = {db:?}\n\
+             [eve]\nenabled = true\npath = {eve:?}\nrotate_bytes = 8000000\nkeep = 1\n\
+             [[intel.feeds]]\nname = \"analyst\"\npath = {intel:?}\n\
              [rules]\nfiles = [{rules:?}]\n",
             pcap = sample("demo.pcap"),
             admin = sha(ADMIN_TOKEN),
             viewer = sha(VIEWER_TOKEN),
             db = dir.path().join("db"),
+            eve = dir.path().join("eve.json"),
+            intel = intel,
             rules = sample("demo.rules"),
         ),
     )
@@ -87,9 +100,14 @@ fn start_appliance() -> Appliance {
         .as_str()
         .unwrap_or_else(|| panic!("no console address in {v}"))
         .to_owned();
+    let api = v["api"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no API address in {v}"))
+        .to_owned();
     Appliance {
         child,
         base: format!("http://{console}"),
+        api: format!("http://{api}"),
         _dir: dir,
     }
 }
@@ -106,6 +124,27 @@ async fn api(base: &str, path: &str) -> Value {
     let body: Value = res.json().await.unwrap_or(Value::Null);
     assert!(status.is_success(), "{path}: {status} {body}");
     body
+}
+
+/// `osprey ctl --json <args>` against the gRPC API as the administrator.
+fn ctl(app: &Appliance, args: &[&str]) -> Value {
+    let out = osprey()
+        .env("OSPREY_TOKEN", ADMIN_TOKEN)
+        .args(["ctl", "--endpoint", &app.api, "--json"])
+        .args(args)
+        .output()
+        .expect("osprey ctl");
+    assert!(
+        out.status.success(),
+        "ctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "ctl {args:?}: {e}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
 }
 
 fn counter(list: &Value, name: &str) -> f64 {
@@ -133,7 +172,18 @@ async fn login(b: &Browser, base: &str, token: &str) {
 
 /// Numbers that match the API and update without a reload.
 async fn overview(b: &Browser, base: &str) {
-    let seen = b.value("#packets-total").await;
+    // The workers publish their counters every 4,096 packets: the first frame may say 0.
+    let seen = b
+        .until(
+            "packets counted on the page",
+            "const e = document.getElementById('packets-total'); \
+             return e && Number(e.dataset.value) > 0 ? e.dataset.value : null;",
+        )
+        .await;
+    let seen: f64 = seen
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("a number");
     let stats = api(base, "stats").await;
     let api_packets = counter(&stats["total"], "capture.kernel_packets");
     assert!(
@@ -346,6 +396,169 @@ async fn other_pages(b: &Browser, base: &str) {
     b.screenshot("settings").await;
 }
 
+/// One workflow step from the incident panel: set the form's fields, apply, wait for the
+/// page to say it is done, and return the incident as the gRPC API then has it.
+async fn workflow_step(b: &Browser, app: &Appliance, id: &str, fields: &[(&str, &str)]) -> Value {
+    let set: Vec<Value> = fields.iter().map(|(k, v)| json!([k, v])).collect();
+    b.js(
+        "const f = document.getElementById('workflow').elements; \
+         for (const [k, v] of arguments[0]) f[k].value = v; \
+         document.getElementById('workflow-state').textContent = ''; \
+         document.querySelector('#workflow button[type=submit]').click(); return null;",
+        vec![json!(set)],
+    )
+    .await;
+    let said = b
+        .until(
+            "the workflow step confirmed",
+            "const e = document.getElementById('workflow-state'); \
+             return e.textContent.startsWith('Incident #') || e.dataset.state === 'error' ? e.textContent : null;",
+        )
+        .await;
+    assert!(
+        said.as_str()
+            .unwrap()
+            .starts_with(&format!("Incident #{id} ")),
+        "{said}"
+    );
+    ctl(app, &["incidents", "show", id])["incident"].clone()
+}
+
+/// An incident opened from the queue, acknowledged, assigned, noted and closed from the
+/// page; each change read back through the gRPC API (`osprey ctl`) and seen on the page.
+async fn incidents_workflow(b: &Browser, app: &Appliance) {
+    b.goto(&format!("{}/incidents", app.base)).await;
+    b.find("#queue tr[data-id]").await;
+    let id = b
+        .js(
+            "const r = document.querySelector('#queue tr[data-id]'); r.click(); return r.dataset.id;",
+            vec![],
+        )
+        .await;
+    let id = id.as_str().expect("an incident id").to_owned();
+    b.until(
+        "the incident opened",
+        &format!(
+            "return document.getElementById('incident-title').textContent.startsWith('#{id} ')"
+        ),
+    )
+    .await;
+    let before = ctl(app, &["incidents", "show", &id])["incident"].clone();
+    assert_eq!(before["state"], "new", "{before}");
+
+    let i = workflow_step(b, app, &id, &[("state", "acknowledged")]).await;
+    assert_eq!(i["state"], "acknowledged", "{i}");
+    let i = workflow_step(b, app, &id, &[("assignee", "alice")]).await;
+    assert_eq!(
+        (i["state"].as_str(), i["assignee"].as_str()),
+        (Some("acknowledged"), Some("alice")),
+        "{i}"
+    );
+    b.until(
+        "the assignee shown",
+        "return document.getElementById('incident-assignee').textContent === 'alice'",
+    )
+    .await;
+    let note = "beacon to the exploit kit confirmed in the proxy log";
+    let i = workflow_step(b, app, &id, &[("note", note)]).await;
+    let notes = i["notes"].as_array().unwrap();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n["text"] == note && n["who"] == "admin"),
+        "{i}"
+    );
+    b.until(
+        "the note shown",
+        &format!("return [...document.querySelectorAll('#incident-notes .note-text')].some(e => e.textContent === {note:?})"),
+    )
+    .await;
+    let i = workflow_step(b, app, &id, &[("state", "resolved")]).await;
+    assert_eq!(i["state"], "resolved", "{i}");
+    assert_eq!(i["assignee"], "alice", "{i}");
+    b.until(
+        "the state shown",
+        "return document.getElementById('incident-state').textContent === 'resolved'",
+    )
+    .await;
+    b.screenshot("incidents-workflow").await;
+}
+
+/// A STIX bundle: an indicator of `address`, the malware it indicates and the campaign
+/// that uses that malware.
+fn related_bundle(address: &str) -> String {
+    let t = "2026-01-01T00:00:00.000Z";
+    json!({
+        "type": "bundle", "id": "bundle--6f1a3b8e-1111-4a4a-9b9b-000000000001",
+        "objects": [
+            { "type": "indicator", "spec_version": "2.1", "id": "indicator--6f1a3b8e-1111-4a4a-9b9b-000000000002",
+              "created": t, "modified": t, "name": "exploit kit server", "pattern_type": "stix",
+              "pattern": format!("[ipv4-addr:value = '{address}']"), "valid_from": t },
+            { "type": "malware", "spec_version": "2.1", "id": "malware--6f1a3b8e-1111-4a4a-9b9b-000000000003",
+              "created": t, "modified": t, "name": "CryptoWall", "is_family": true },
+            { "type": "campaign", "spec_version": "2.1", "id": "campaign--6f1a3b8e-1111-4a4a-9b9b-000000000004",
+              "created": t, "modified": t, "name": "Angler exploit kit wave" },
+            { "type": "relationship", "spec_version": "2.1", "id": "relationship--6f1a3b8e-1111-4a4a-9b9b-000000000005",
+              "created": t, "modified": t, "relationship_type": "indicates",
+              "source_ref": "indicator--6f1a3b8e-1111-4a4a-9b9b-000000000002",
+              "target_ref": "malware--6f1a3b8e-1111-4a4a-9b9b-000000000003" },
+            { "type": "relationship", "spec_version": "2.1", "id": "relationship--6f1a3b8e-1111-4a4a-9b9b-000000000006",
+              "created": t, "modified": t, "relationship_type": "uses",
+              "source_ref": "campaign--6f1a3b8e-1111-4a4a-9b9b-000000000004",
+              "target_ref": "malware--6f1a3b8e-1111-4a4a-9b9b-000000000003" }
+        ]
+    })
+    .to_string()
+}
+
+/// The feed's indicator of the demo's exploit-kit server hits; a hit opened on the intel page
+/// shows the malware and campaign its indicator relates to, as `Related` has them.
+async fn intel_related(b: &Browser, base: &str) {
+    b.goto(&format!("{base}/intel")).await;
+    let hit = b
+        .until(
+            "a hit listed",
+            "const r = document.querySelector('#recent tr[data-hit]'); if (!r) { return null; } r.click(); return r.dataset.hit;",
+        )
+        .await;
+    let hit = hit.as_str().unwrap().to_owned();
+    let names = b
+        .until(
+            "what relates to the hit",
+            &format!(
+                "const box = document.getElementById('related'); \
+                 if (box.hidden || box.dataset.hit !== '{hit}') return null; \
+                 return [...document.querySelectorAll('#related-objects tr[data-type]')].map(r => r.dataset.type + ':' + r.querySelector('.related-name').textContent).sort().join(',');"
+            ),
+        )
+        .await;
+    let related = api(
+        base,
+        &format!("intel/hits/{hit}/related?window_secs=3600&limit=50"),
+    )
+    .await;
+    let mut want: Vec<String> = related["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            format!(
+                "{}:{}",
+                o["type"].as_str().unwrap(),
+                o["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    want.sort();
+    assert_eq!(names.as_str().unwrap(), want.join(","));
+    assert!(want.contains(&"malware:CryptoWall".to_owned()), "{want:?}");
+    assert!(
+        want.contains(&"campaign:Angler exploit kit wave".to_owned()),
+        "{want:?}"
+    );
+    b.screenshot("intel-related").await;
+}
+
 /// A viewer sees disabled controls; a forced click gets the API's refusal in words.
 async fn viewer(base: &str) {
     let b = Browser::start().await;
@@ -436,6 +649,8 @@ async fn console_in_a_real_browser() {
     alerts(&b, &base).await;
     rules(&b, &base).await;
     other_pages(&b, &base).await;
+    incidents_workflow(&b, &app).await;
+    intel_related(&b, &base).await;
     let prefs = api(&base, "preferences").await;
     assert_eq!(prefs["refresh_seconds"], 7, "{prefs}");
     b.close().await;

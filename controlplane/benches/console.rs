@@ -1,7 +1,8 @@
 //! WebSocket fan-out: `console::ws_fanout`. Alerts are pushed into a worker ring as fast as
 //! ingest takes them (`OSPREY_BENCH_WS_ALERTS`, default 50,000) while
-//! `OSPREY_BENCH_WS_CLIENTS` (default 100) WebSocket clients on `/api/v1/stream?topics=alerts`
-//! read them; runs alternate without and with the clients (two of each). With
+//! `OSPREY_BENCH_WS_CLIENTS` (default 100; a list such as `10,100` alternates those counts)
+//! WebSocket clients on `/api/v1/stream?topics=alerts` read them; runs alternate without and
+//! with the clients (`OSPREY_BENCH_WS_ROUNDS` rounds, default 2). With
 //! `OSPREY_BENCH_WS_RATE` (alerts/s, default 0 = as fast as ingest goes) the pushes are paced,
 //! so the question becomes whether ingest keeps the offered rate with the clients. Printed per run:
 //! the ingest rate (push start to the last alert stored), and with clients what they
@@ -226,22 +227,42 @@ fn main() {
         return;
     }
     let alerts = env("OSPREY_BENCH_WS_ALERTS", 50_000);
-    let clients = env("OSPREY_BENCH_WS_CLIENTS", 100);
+    let clients = client_counts();
     let rate = env("OSPREY_BENCH_WS_RATE", 0);
+    let rounds = env("OSPREY_BENCH_WS_ROUNDS", 2);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     println!(
-        "console::ws_fanout: {alerts} alerts at {}, {clients} WebSocket clients, runs alternating",
+        "console::ws_fanout: {alerts} alerts at {}, WebSocket clients {clients:?}, {rounds} rounds alternating",
         if rate == 0 {
             "full speed".to_owned()
         } else {
             format!("{rate}/s")
         }
     );
-    for with in [false, true, false, true] {
-        rt.block_on(run(alerts, if with { clients } else { 0 }, rate));
+    for _ in 0..rounds {
+        for &n in &clients {
+            rt.block_on(run(alerts, n, rate));
+        }
     }
+}
+
+/// `OSPREY_BENCH_WS_CLIENTS`: client counts to alternate, comma-separated (default `100`);
+/// a run without clients comes first whether listed or not.
+fn client_counts() -> Vec<u64> {
+    let text = std::env::var("OSPREY_BENCH_WS_CLIENTS").unwrap_or_else(|_| "100".into());
+    let mut counts = vec![0];
+    for part in text.split(',') {
+        let n: u64 = part
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("OSPREY_BENCH_WS_CLIENTS: `{part}` is not a number"));
+        if !counts.contains(&n) {
+            counts.push(n);
+        }
+    }
+    counts
 }

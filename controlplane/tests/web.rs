@@ -604,11 +604,19 @@ async fn openapi_matches_the_routes() {
             let concrete = path
                 .replace("{gid}", "1")
                 .replace("{sid}", "1")
-                .replace("{id}", "1");
+                .replace("{id}", "1")
+                .replace("{hit}", "1")
+                .replace("{name}", "none");
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            // A viewer may not shut the appliance down: routed, refused, still running.
+            let token = if path == "/api/v1/shutdown" {
+                VIEWER
+            } else {
+                ADMIN
+            };
             let r = client
                 .request(m, h.url(&concrete))
-                .bearer_auth(ADMIN)
+                .bearer_auth(token)
                 .body("{}")
                 .send()
                 .await
@@ -628,6 +636,7 @@ async fn openapi_matches_the_routes() {
     let contract = [
         "GET /api/v1/status",
         "GET /api/v1/stats",
+        "POST /api/v1/shutdown",
         "GET /api/v1/session",
         "GET /api/v1/alerts",
         "GET /api/v1/alerts/{id}",
@@ -648,13 +657,28 @@ async fn openapi_matches_the_routes() {
         "GET /api/v1/intel/indicators",
         "GET /api/v1/intel/hits",
         "GET /api/v1/intel/stats",
+        "GET /api/v1/intel/hits/{hit}/related",
+        "POST /api/v1/intel/hits/{hit}/verdict",
+        "POST /api/v1/intel/import",
+        "GET /api/v1/intel/hunts",
+        "POST /api/v1/intel/hunts",
+        "GET /api/v1/intel/export",
+        "GET /api/v1/blocks/{id}",
         "GET /api/v1/blocks",
         "POST /api/v1/blocks",
         "DELETE /api/v1/blocks/{id}",
         "GET /api/v1/audit",
         "GET /api/v1/playbooks",
+        "POST /api/v1/playbooks/reload",
+        "POST /api/v1/playbooks/rollback",
+        "GET /api/v1/playbooks/{name}",
+        "POST /api/v1/playbooks/{name}/test",
         "GET /api/v1/evidence",
+        "POST /api/v1/evidence",
+        "POST /api/v1/evidence/verify",
+        "POST /api/v1/evidence/{id}/export",
         "GET /api/v1/outputs/deadletters",
+        "POST /api/v1/outputs/deadletters/retry",
         "GET /api/v1/preferences",
         "PUT /api/v1/preferences",
         "GET /api/v1/reports",

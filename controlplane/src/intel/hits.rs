@@ -262,6 +262,8 @@ fn take(intel: &Intel, lines: &[u8]) {
             c.hits_stored
                 .fetch_add(hits.len() as u64, Ordering::Relaxed);
             c.hits_pruned.fetch_add(pruned, Ordering::Relaxed);
+            // No receiver is not an error: nobody is watching live.
+            let _ = intel.stored_hits.send(hits.into());
         }
         Err(e) => {
             c.hits_lost.fetch_add(hits.len() as u64, Ordering::Relaxed);

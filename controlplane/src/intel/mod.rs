@@ -164,6 +164,9 @@ pub struct IntelStats {
     pub alerts_dropped: u64,
 }
 
+/// Batches of stored hits [`Intel::stored_hits`] holds for a lagging consumer.
+const STORED_HITS_QUEUE: usize = 256;
+
 /// The intel manager.
 pub struct Intel {
     store: Arc<Store>,
@@ -190,6 +193,9 @@ pub struct Intel {
     alerts: std::sync::OnceLock<hits::AlertQueue>,
     /// Hits are stored one writer at a time ([`Intel::store_hits`]).
     hit_writes: Mutex<()>,
+    /// Hits as stored (with their ids), for live consumers (the console's WebSocket); a
+    /// consumer that lags loses the oldest and is told how many.
+    pub stored_hits: tokio::sync::broadcast::Sender<Arc<[hits::StoredHit]>>,
 }
 
 impl std::fmt::Debug for Intel {
@@ -237,6 +243,7 @@ impl Intel {
             sharing,
             alerts: std::sync::OnceLock::new(),
             hit_writes: Mutex::new(()),
+            stored_hits: tokio::sync::broadcast::channel(STORED_HITS_QUEUE).0,
         };
         let mut feeds = BTreeMap::new();
         for f in &cfg.feeds {

@@ -25,7 +25,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Json, Router};
+use axum::{Json, Router};
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
@@ -316,7 +316,7 @@ pub async fn require_page_caller(
 }
 
 /// `POST /login`'s form.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug)]
 struct LoginForm {
     token: String,
 }
@@ -341,11 +341,32 @@ fn session_cookie_header(st: &WebState, value: &str, max_age: u64) -> HeaderValu
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// The form's `token`, or the error saying what is wrong with the form.
+fn login_form(body: &[u8]) -> Result<LoginForm, ApiError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::invalid("token", "the login form is not UTF-8"))?;
+    let token = super::rest::form_pairs(text)?
+        .into_iter()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "token",
+                "the login form has no `token` (application/x-www-form-urlencoded)",
+            )
+        })?;
+    Ok(LoginForm { token })
+}
+
 async fn post_login(
     State(st): State<Arc<WebState>>,
     conn: Option<axum::Extension<ConnInfo>>,
-    Form(f): Form<LoginForm>,
+    body: axum::body::Bytes,
 ) -> Response {
+    let f = match login_form(&body) {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
     let peer = conn.and_then(|c| c.0.peer).map(|a| a.ip());
     if st.ctx.admission.exhausted(peer) {
         st.ctx.auth.note_refusal(peer, "console/Login", true);

@@ -8,7 +8,9 @@
 //! `not_found` 404, `already_exists` and `aborted` 409, `failed_precondition` 409 (404 for a
 //! capability that is not enabled), `resource_exhausted` 429, `unavailable` 503, `internal` 500.
 
-use axum::http::StatusCode;
+use axum::extract::Request;
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use tonic::Code;
@@ -101,6 +103,22 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
 
+    /// An error of HTTP status `status` that something other than a handler answered (an
+    /// extractor's rejection, a method not allowed), with its text as the message.
+    pub fn of_status(status: StatusCode, message: impl Into<String>) -> Self {
+        let code = match status.as_u16() {
+            401 => "unauthenticated",
+            403 => "permission_denied",
+            404 | 405 => "not_found",
+            409 => "aborted",
+            413 | 429 => "resource_exhausted",
+            400..=499 => "invalid_argument",
+            503 | 504 => "unavailable",
+            _ => "internal",
+        };
+        Self::new(status, code, message)
+    }
+
     /// The JSON body.
     pub fn body(&self) -> serde_json::Value {
         serde_json::json!({
@@ -168,6 +186,33 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, Json(self.body())).into_response()
     }
+}
+
+/// Largest text of a rejection kept as the error's message.
+const MAX_REJECTION_TEXT: usize = 4096;
+
+/// Rewrites any error answer that is not already the JSON body (axum's own rejections are
+/// plain text) into it, so every error of the API has the one shape.
+pub async fn json_errors(req: Request, next: Next) -> Response {
+    let r = next.run(req).await;
+    let status = r.status();
+    let is_json = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return r;
+    }
+    let text = axum::body::to_bytes(r.into_body(), MAX_REJECTION_TEXT)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text
+    };
+    ApiError::of_status(status, message).into_response()
 }
 
 #[cfg(test)]

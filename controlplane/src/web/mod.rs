@@ -14,6 +14,7 @@
 //! (`console.request_timeout_secs`), sessions, WebSocket clients and their queues.
 
 pub mod auth;
+pub mod descriptor;
 pub mod error;
 pub mod json;
 pub mod network;
@@ -292,7 +293,12 @@ pub async fn serve(
     tasks: &mut Vec<JoinHandle<()>>,
 ) -> Result<SocketAddr> {
     let tls = tls_config(cfg)?.map(tokio_rustls::TlsAcceptor::from);
-    let (hub, relay) = ws::Hub::start(&ctx.events, console.ws_queue, ctx.shutdown.subscribe());
+    let (hub, relay) = ws::Hub::start(
+        &ctx.events,
+        &ctx.intel,
+        console.ws_queue,
+        ctx.shutdown.subscribe(),
+    );
     tasks.push(relay);
     let st = WebState::new(cfg, console, ctx.clone(), hub)?;
     let listener = tokio::net::TcpListener::bind(console.listen)

@@ -147,6 +147,7 @@ fn param_schema(k: Kind) -> Value {
     match k {
         Kind::U64 => json!({ "type": "integer", "format": "uint64", "minimum": 0 }),
         Kind::U32 => json!({ "type": "integer", "format": "uint32", "minimum": 0 }),
+        Kind::I32 => json!({ "type": "integer", "format": "int32" }),
         Kind::F64 => json!({ "type": "number" }),
         Kind::Bool => json!({ "type": "boolean" }),
         Kind::Str => json!({ "type": "string" }),

@@ -26,12 +26,14 @@ use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
 
 use super::auth::Caller;
 use super::error::ApiError;
 use super::rest::{param, parse_query, Answer, Kind, Param, Route, St};
 use super::WebState;
 use crate::events::{Bus, Event, Interest, Policy, Subscription};
+use crate::intel::{Intel, StoredHit};
 use crate::model::Role;
 use crate::proto;
 
@@ -62,6 +64,9 @@ const PARAMS: &[Param] = &[
 /// Events the hub's own queue on the event stream holds.
 const HUB_QUEUE: usize = 8192;
 
+/// Stored hits as the intel manager announces them.
+type HitBatches = tokio::sync::broadcast::Receiver<Arc<[StoredHit]>>;
+
 /// What the hub hands every client.
 #[derive(Clone, Debug)]
 pub enum Item {
@@ -81,10 +86,12 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// Subscribes to `bus` and starts the task that renders and hands out events until the
-    /// stream closes or the appliance stops; `queue` is each client's ring.
+    /// Subscribes to `bus` (alerts) and to `intel`'s stored hits, and starts the task that
+    /// renders and hands out events until the stream closes or the appliance stops; `queue`
+    /// is each client's ring.
     pub fn start(
         bus: &Bus,
+        intel: &Intel,
         queue: usize,
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> (Arc<Hub>, tokio::task::JoinHandle<()>) {
@@ -93,51 +100,58 @@ impl Hub {
             tx,
             missed: std::sync::atomic::AtomicU64::new(0),
         });
-        let sub = bus.subscribe(
-            CONSUMER,
-            Interest::ALERTS.or(Interest::RECORDS),
-            Policy::Drop,
-            HUB_QUEUE,
-        );
-        let task = tokio::spawn(hub.clone().relay(sub, shutdown));
+        let sub = bus.subscribe(CONSUMER, Interest::ALERTS, Policy::Drop, HUB_QUEUE);
+        let hits = intel.stored_hits.subscribe();
+        let task = tokio::spawn(hub.clone().relay(sub, hits, shutdown));
         (hub, task)
     }
 
     async fn relay(
         self: Arc<Self>,
         mut sub: Subscription,
+        mut hits: HitBatches,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) {
         // Drops are counted with the next event, or by this tick when no event follows them.
         let mut tick = tokio::time::interval(STATS_EVERY / 10);
+        let mut hits_open = true;
         loop {
             let ev = tokio::select! {
                 _ = crate::api::until_shutdown(&mut shutdown) => break,
                 _ = tick.tick() => None,
+                batch = hits.recv(), if hits_open => {
+                    hits_open = self.hand_out_hits(batch);
+                    continue;
+                }
                 ev = sub.recv() => match ev { Some(ev) => Some(ev), None => break },
             };
             self.missed.fetch_add(sub.take_dropped(), Ordering::Relaxed);
-            let Some(ev) = ev else { continue };
+            let Some(Event::Alert(a)) = ev else { continue };
             if self.tx.receiver_count() == 0 {
                 continue;
             }
-            match ev {
-                Event::Alert(a) => {
-                    let text =
-                        json!({ "topic": "alert", "data": proto::Alert::from(&*a) }).to_string();
-                    let _ = self.tx.send(Item::Alert(a, text.into()));
+            let text = json!({ "topic": "alert", "data": proto::Alert::from(&*a) }).to_string();
+            let _ = self.tx.send(Item::Alert(a, text.into()));
+        }
+    }
+
+    /// Renders and hands out a batch of stored hits (their frames carry the stored ids); a
+    /// batch the hub lagged past counts as missed. False once no more can come.
+    fn hand_out_hits(&self, batch: Result<Arc<[StoredHit]>, RecvError>) -> bool {
+        match batch {
+            Ok(batch) if self.tx.receiver_count() > 0 => {
+                for h in batch.iter() {
+                    let text = json!({ "topic": "intel_hit", "data": proto::Hit::from(h.clone()) });
+                    let _ = self.tx.send(Item::Hit(text.to_string().into()));
                 }
-                Event::Records(lines) => {
-                    for line in lines.split(|b| *b == b'\n') {
-                        if let Some(h) = crate::intel::hits::parse_hit(line) {
-                            let text = json!({ "topic": "intel_hit", "data": proto::Hit::from(h) });
-                            let _ = self.tx.send(Item::Hit(text.to_string().into()));
-                        }
-                    }
-                }
-                Event::Flow(_) => {}
+            }
+            Ok(_) => {}
+            Err(RecvError::Closed) => return false,
+            Err(RecvError::Lagged(n)) => {
+                self.missed.fetch_add(n, Ordering::Relaxed);
             }
         }
+        true
     }
 }
 

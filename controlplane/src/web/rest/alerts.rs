@@ -1,5 +1,6 @@
-//! Stored alerts and flows (`AlertsService/Query`, `FlowsService/Query`) and one alert by
-//! its key.
+//! Stored alerts (`AlertsService/Query` with a tactic filter the store does not index), one
+//! alert by its key, and the query parameters of alerts and flows (named `from_ns`/`to_ns`
+//! for the messages' `start_ns`/`end_ns`).
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::Method;
@@ -8,12 +9,11 @@ use axum::{Extension, Json};
 use super::{
     call, param, parse_query, Answer, Kind, Page, Param, Route, St, PAGE_SIZE, PAGE_TOKEN,
 };
-use crate::api::records::{AlertsApi, FlowsApi};
+use crate::api::records::AlertsApi;
 use crate::api::{blocking, check_range};
 use crate::model::Role;
 use crate::proto;
 use crate::proto::alerts_service_server::AlertsService;
-use crate::proto::flows_service_server::FlowsService;
 use crate::store::AlertKey;
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
@@ -54,7 +54,8 @@ pub const ALERT_PARAMS: &[Param] = &[
     OLDEST,
 ];
 
-const FLOW_PARAMS: &[Param] = &[
+/// Query parameters of `GET /api/v1/flows`.
+pub const FLOW_PARAMS: &[Param] = &[
     FROM,
     TO,
     ADDRESS,
@@ -145,26 +146,6 @@ async fn get_alert(
     Ok(Json(proto::Alert::from(&a)))
 }
 
-async fn list_flows(
-    State(st): State<St>,
-    Extension(c): Extension<Caller>,
-    RawQuery(q): RawQuery,
-) -> Result<Json<Page<proto::Flow>>, ApiError> {
-    let req: proto::FlowQuery = parse_query(q.as_deref(), FLOW_PARAMS)?;
-    let page = call(
-        &st,
-        &c,
-        "osprey.v1.FlowsService/Query",
-        req,
-        |ctx, r| async move { FlowsApi { ctx }.query(r).await },
-    )
-    .await?;
-    Ok(Json(Page {
-        items: page.flows,
-        next_page_token: page.next_page_token,
-    }))
-}
-
 pub fn routes() -> Vec<Route> {
     vec![
         Route::new(
@@ -183,15 +164,6 @@ pub fn routes() -> Vec<Route> {
             get_alert,
         )
         .answer(Answer::Message("Alert")),
-        Route::new(
-            Method::GET,
-            "/api/v1/flows",
-            "Stored flows by end time, newest first, filtered and paged.",
-            list_flows,
-        )
-        .grpc("osprey.v1.FlowsService/Query")
-        .params(FLOW_PARAMS)
-        .answer(Answer::Page("Flow")),
     ]
 }
 

@@ -1,12 +1,21 @@
 //! The REST API under `/api/v1`: one table of [`Route`]s feeds both the router and the
 //! OpenAPI document (`super::openapi`), so neither can name a route the other lacks.
 //!
-//! Each handler calls the same tonic service implementation the gRPC server runs
-//! ([`call`]): the request carries the caller's principal, takes the same admission permit
-//! by role and method, and the service authorizes, audits, checks limits and pages exactly
-//! as it does for gRPC. Lists answer `{"items":[...],"next_page_token":"..."}`; query
-//! parameters are declared per route ([`Param`]), parsed strictly (an unknown or malformed
-//! one is a 400 naming it) and mapped onto the request message's fields.
+//! A route that is a gRPC method is one line of [`table`]: `rpc!(POST
+//! "/api/v1/rules/validate" => RulesService/Validate, RulesApi.validate)`. The one adapter
+//! ([`unary`]) turns the path, query or JSON body into the request message (typed by its
+//! descriptor, read by serde), calls the same tonic service implementation the gRPC server
+//! runs ([`call`]) and answers the response message as JSON; its summary, role, query
+//! parameters, body and answer are read from the protos ([`super::descriptor`]). The
+//! request carries the caller's principal, takes the same admission permit by role and
+//! method, and the service authorizes, audits, checks limits and pages exactly as it does
+//! for gRPC. Lists answer `{"items":[...],"next_page_token":"..."}`; query parameters are
+//! parsed strictly (an unknown or malformed one is a 400 naming it). The few routes that
+//! are not one gRPC call (an alert by its key, a report's document, preferences, the
+//! session, the network map, the WebSocket) have their own handlers in the same table.
+//!
+//! Streaming methods are served by the WebSocket (`GET /api/v1/stream`), listed in
+//! [`STREAMED`]; a test fails when any other gRPC method has no route.
 
 /// Calls `$api { ctx }.$method(request)` through [`call`] as the caller.
 macro_rules! grpc {
@@ -17,18 +26,25 @@ macro_rules! grpc {
     };
 }
 
+/// A route of `VERB path` serving gRPC method `Service/Method` of `osprey.v1`, implemented
+/// by `Api.method` (the service trait in scope).
+macro_rules! rpc {
+    ($verb:ident $path:literal => $svc:ident / $m:ident, $api:ident . $f:ident) => {
+        $crate::web::rest::Route::rpc(
+            ::axum::http::Method::$verb,
+            $path,
+            concat!("osprey.v1.", stringify!($svc), "/", stringify!($m)),
+            |ctx, r| async move { $api { ctx }.$f(r).await },
+        )
+    };
+}
+
 pub mod alerts;
-pub mod audit;
-pub mod blocks;
-pub mod evidence;
-pub mod incidents;
-pub mod intel;
-pub mod outputs;
-pub mod playbooks;
 pub mod preferences;
 pub mod reports;
-pub mod rules;
 pub mod system;
+pub mod table;
+pub mod unary;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -42,9 +58,11 @@ use axum::Router;
 use serde::Serialize;
 
 use super::auth::Caller;
+use super::descriptor;
 use super::error::ApiError;
 use super::WebState;
 use crate::api::ApiContext;
+use crate::model::Role;
 
 /// The shared state every handler gets.
 pub type St = Arc<WebState>;
@@ -57,6 +75,7 @@ const RULES_BODY_SLACK: usize = 4096;
 pub enum Kind {
     U64,
     U32,
+    I32,
     F64,
     Bool,
     Str,
@@ -115,7 +134,7 @@ pub struct Route {
     pub path: &'static str,
     pub summary: &'static str,
     /// The least role that may call it.
-    pub role: crate::model::Role,
+    pub role: Role,
     /// The gRPC method it calls, if any.
     pub grpc: Option<&'static str>,
     pub params: &'static [Param],
@@ -124,7 +143,43 @@ pub struct Route {
     pub answer: Answer,
     /// Largest body accepted.
     pub body_limit: BodyLimit,
-    pub handler: MethodRouter<St>,
+    /// A capability the route needs enabled (else 404 `failed_precondition`).
+    pub needs: Option<Needs>,
+    /// Answer only this field of the gRPC response.
+    pub field: Option<&'static str>,
+    pub handler: Serve,
+}
+
+/// How a route is served.
+pub enum Serve {
+    /// Its own handler.
+    Own(Box<MethodRouter<St>>),
+    /// The adapter of [`unary`], given the route's final [`unary::Spec`].
+    Rpc(Box<dyn Fn(Arc<unary::Spec>) -> MethodRouter<St> + Send + Sync>),
+}
+
+/// A capability that is off unless configured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Needs {
+    Incidents,
+    Playbooks,
+    Evidence,
+}
+
+impl Needs {
+    /// 404 `failed_precondition` when the capability is off.
+    pub fn check(self, ctx: &ApiContext) -> Result<(), ApiError> {
+        let (on, name) = match self {
+            Needs::Incidents => (ctx.incidents.is_some(), "incidents"),
+            Needs::Playbooks => (ctx.playbooks.is_some(), "playbooks"),
+            Needs::Evidence => (ctx.evidence.is_some(), "evidence"),
+        };
+        if on {
+            Ok(())
+        } else {
+            Err(ApiError::not_enabled(name))
+        }
+    }
 }
 
 /// Which configured limit bounds a route's body.
@@ -155,17 +210,120 @@ impl Route {
             method,
             path,
             summary,
-            role: crate::model::Role::Viewer,
+            role: Role::Viewer,
             grpc: None,
             params: &[],
             body: None,
             answer: Answer::Schema("Empty"),
             body_limit: BodyLimit::Request,
-            handler: on(filter, handler),
+            needs: None,
+            field: None,
+            handler: Serve::Own(Box::new(on(filter, handler))),
         }
     }
 
-    pub fn role(mut self, r: crate::model::Role) -> Self {
+    /// A route of `method` on `path` calling the unary gRPC method `grpc`
+    /// (`osprey.v1.RulesService/Get`) through `f`; its summary, role, request body or query
+    /// parameters and answer are the protos' (each can be set after). Use [`rpc!`].
+    pub fn rpc<Req, Resp, F, Fut>(
+        method: Method,
+        path: &'static str,
+        grpc: &'static str,
+        f: F,
+    ) -> Self
+    where
+        Req: serde::de::DeserializeOwned + Send + 'static,
+        Resp: Serialize + Send + 'static,
+        F: Fn(Arc<ApiContext>, tonic::Request<Req>) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>> + Send + 'static,
+    {
+        let index = descriptor::index();
+        let m = index.method(grpc);
+        let input = m.map_or("", |m| m.input.as_str());
+        let output = m.map_or("", |m| m.output.as_str());
+        let with_body = unary::Spec::has_body(&method);
+        let answer = match unary::page_of(output) {
+            Some(_) => Answer::Page(
+                index
+                    .message(output)
+                    .and_then(|o| o.page_items())
+                    .map_or("", |f| f.type_name.as_str()),
+            ),
+            None => Answer::Message(output),
+        };
+        Route {
+            method,
+            path,
+            summary: m.map_or("", |m| m.summary()),
+            role: m.and_then(|m| m.role()).unwrap_or(Role::Viewer),
+            grpc: Some(grpc),
+            params: if with_body {
+                &[]
+            } else {
+                derived_params(input, path)
+            },
+            body: with_body.then_some(input),
+            answer,
+            body_limit: BodyLimit::Request,
+            needs: None,
+            field: None,
+            handler: Serve::Rpc(Box::new(move |spec| unary::handler(spec, f.clone()))),
+        }
+    }
+
+    pub fn summary(mut self, s: &'static str) -> Self {
+        self.summary = s;
+        self
+    }
+
+    pub fn needs(mut self, n: Needs) -> Self {
+        self.needs = Some(n);
+        self
+    }
+
+    /// Answers only `field` of the response (a message field: documented as its type).
+    pub fn field(mut self, field: &'static str) -> Self {
+        self.field = Some(field);
+        let output = self
+            .grpc
+            .and_then(|g| descriptor::index().method(g))
+            .and_then(|m| descriptor::index().message(&m.output))
+            .and_then(|o| o.field(field));
+        if let Some(f) = output {
+            self.answer = Answer::Message(f.type_name.as_str());
+        }
+        self
+    }
+
+    /// The method router serving this route.
+    fn method_router(self) -> MethodRouter<St> {
+        match self.handler {
+            Serve::Own(r) => *r,
+            Serve::Rpc(make) => {
+                let index = descriptor::index();
+                let grpc = self.grpc.unwrap_or("");
+                let m = index.method(grpc);
+                static EMPTY: descriptor::MessageInfo =
+                    descriptor::MessageInfo { fields: Vec::new() };
+                let spec = unary::Spec {
+                    method: self.method,
+                    grpc,
+                    input: m.and_then(|m| index.message(&m.input)).unwrap_or(&EMPTY),
+                    params: self.params,
+                    needs: self.needs,
+                    field: self.field,
+                    page: if self.field.is_some() {
+                        None
+                    } else {
+                        m.and_then(|m| unary::page_of(&m.output))
+                    },
+                };
+                make(Arc::new(spec))
+            }
+        }
+    }
+
+    pub fn role(mut self, r: Role) -> Self {
         self.role = r;
         self
     }
@@ -198,23 +356,74 @@ impl Route {
 
 /// Every route of the API, in the order the document lists them.
 pub fn routes() -> Vec<Route> {
-    let mut all = Vec::new();
-    all.extend(system::routes());
-    all.extend(alerts::routes());
-    all.extend(rules::routes());
-    all.extend(incidents::routes());
-    all.extend(intel::routes());
-    all.extend(blocks::routes());
-    all.extend(audit::routes());
-    all.extend(playbooks::routes());
-    all.extend(evidence::routes());
-    all.extend(outputs::routes());
-    all.extend(preferences::routes());
-    all.extend(reports::routes());
+    let mut all = table::routes();
     all.extend(super::network::routes());
     all.extend(super::ws::routes());
     all.extend(super::openapi::routes());
     all
+}
+
+/// gRPC methods served by the WebSocket instead of a REST route (server-streaming), with
+/// the subscription that carries them.
+pub const STREAMED: &[(&str, &str)] = &[
+    (
+        "osprey.v1.AlertsService/Tail",
+        "GET /api/v1/stream?topics=alerts",
+    ),
+    (
+        "osprey.v1.IncidentService/Watch",
+        "GET /api/v1/stream?topics=incidents",
+    ),
+];
+
+/// The query parameters of a GET or DELETE route calling a method with `input`: the
+/// message's scalar fields that are not path segments, documented by their comments.
+fn derived_params(input: &str, path: &str) -> &'static [Param] {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    static CACHE: Mutex<BTreeMap<(String, String), &'static [Param]>> = Mutex::new(BTreeMap::new());
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    let key = (input.to_owned(), path.to_owned());
+    if let Some(p) = cache.get(&key) {
+        return p;
+    }
+    let Some(msg) = descriptor::index().message(input) else {
+        return &[];
+    };
+    let in_path = |name: &str| path.contains(&format!("{{{name}}}"));
+    let params: Vec<Param> = msg
+        .fields
+        .iter()
+        .filter(|f| !in_path(&f.name))
+        .filter_map(|f| {
+            Some(Param {
+                name: f.name.as_str(),
+                field: f.name.as_str(),
+                kind: kind_of(f)?,
+                doc: f.doc.as_str(),
+            })
+        })
+        .collect();
+    // Kept for the process: one small slice per (message, path) of the table.
+    let params: &'static [Param] = Vec::leak(params);
+    cache.insert(key, params);
+    params
+}
+
+/// The query parameter type of a field, if a query can set it.
+pub fn kind_of(f: &descriptor::Field) -> Option<Kind> {
+    use prost_types::field_descriptor_proto::Type;
+    let k = match f.ty {
+        Type::Uint64 | Type::Fixed64 => Kind::U64,
+        Type::Uint32 | Type::Fixed32 => Kind::U32,
+        Type::Double | Type::Float => Kind::F64,
+        Type::Bool => Kind::Bool,
+        Type::Int32 | Type::Sint32 | Type::Sfixed32 => Kind::I32,
+        Type::String if f.repeated => Kind::List,
+        Type::String => Kind::Str,
+        _ => return None,
+    };
+    (!f.repeated || k == Kind::List).then_some(k)
 }
 
 /// The API's router: every route of [`routes`] behind the caller check, each with its body
@@ -227,12 +436,14 @@ pub fn router(st: St) -> Router<St> {
             BodyLimit::Request => request,
             BodyLimit::Rules => rules + RULES_BODY_SLACK,
         };
+        let path = route.path;
         r = r.route(
-            route.path,
-            route.handler.layer(DefaultBodyLimit::max(limit)),
+            path,
+            route.method_router().layer(DefaultBodyLimit::max(limit)),
         );
     }
     r.route_layer(from_fn_with_state(st, super::auth::require_caller))
+        .route_layer(axum::middleware::from_fn(super::error::json_errors))
 }
 
 /// A page of a list, the one list shape of the API.
@@ -269,48 +480,32 @@ pub fn parse_query<T: serde::de::DeserializeOwned>(
     query: Option<&str>,
     params: &[Param],
 ) -> Result<T, ApiError> {
+    let obj = query_object(query, params)?;
+    serde_json::from_value(serde_json::Value::Object(obj))
+        .map_err(|e| ApiError::invalid("", format!("query: {e}")))
+}
+
+/// The query string as a JSON object of request fields (see [`parse_query`]).
+pub fn query_object(
+    query: Option<&str>,
+    params: &[Param],
+) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
     let mut obj = serde_json::Map::new();
     let pairs: Vec<(String, String)> = form_pairs(query.unwrap_or(""))?;
     for (k, v) in pairs {
         let Some(p) = params.iter().find(|p| p.name == k) else {
             let known: Vec<_> = params.iter().map(|p| p.name).collect();
+            let takes = if known.is_empty() {
+                "this route takes none".to_owned()
+            } else {
+                format!("this route takes: {}", known.join(", "))
+            };
             return Err(ApiError::invalid(
                 &k,
-                format!(
-                    "unknown query parameter `{k}`; this route takes: {}",
-                    known.join(", ")
-                ),
+                format!("unknown query parameter `{k}`; {takes}"),
             ));
         };
-        let bad = |what: &str| ApiError::invalid(p.name, format!("{} `{v}` is not {what}", p.name));
-        let value = match p.kind {
-            Kind::U64 => {
-                serde_json::Value::from(v.parse::<u64>().map_err(|_| bad("a whole number"))?)
-            }
-            Kind::U32 => serde_json::Value::from(
-                v.parse::<u32>()
-                    .map_err(|_| bad("a whole number below 2^32"))?,
-            ),
-            Kind::F64 => serde_json::Value::from(
-                v.parse::<f64>()
-                    .ok()
-                    .filter(|x| x.is_finite())
-                    .ok_or_else(|| bad("a number"))?,
-            ),
-            Kind::Bool => serde_json::Value::from(match v.as_str() {
-                "true" | "1" => true,
-                "false" | "0" => false,
-                _ => return Err(bad("true or false")),
-            }),
-            Kind::Str => serde_json::Value::from(v.clone()),
-            Kind::List => serde_json::Value::from(
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>(),
-            ),
-        };
+        let value = json_value(p.name, p.kind, &v)?;
         if obj.insert(p.field.to_owned(), value).is_some() {
             return Err(ApiError::invalid(
                 p.name,
@@ -318,8 +513,43 @@ pub fn parse_query<T: serde::de::DeserializeOwned>(
             ));
         }
     }
-    serde_json::from_value(serde_json::Value::Object(obj))
-        .map_err(|e| ApiError::invalid("", format!("query: {e}")))
+    Ok(obj)
+}
+
+/// A query or path value `v` of parameter `name` as JSON of its type.
+pub fn json_value(name: &str, kind: Kind, v: &str) -> Result<serde_json::Value, ApiError> {
+    use serde_json::Value;
+    let bad = |what: &str| ApiError::invalid(name, format!("{name} `{v}` is not {what}"));
+    Ok(match kind {
+        Kind::U64 => Value::from(v.parse::<u64>().map_err(|_| bad("a whole number"))?),
+        Kind::U32 => Value::from(
+            v.parse::<u32>()
+                .map_err(|_| bad("a whole number below 2^32"))?,
+        ),
+        Kind::I32 => Value::from(
+            v.parse::<i32>()
+                .map_err(|_| bad("a whole number within ±2^31"))?,
+        ),
+        Kind::F64 => Value::from(
+            v.parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| bad("a number"))?,
+        ),
+        Kind::Bool => Value::from(match v {
+            "true" | "1" => true,
+            "false" | "0" => false,
+            _ => return Err(bad("true or false")),
+        }),
+        Kind::Str => Value::from(v),
+        Kind::List => Value::from(
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>(),
+        ),
+    })
 }
 
 /// `a=1&b=x%20y` (a query string or a form body) as decoded pairs.
@@ -395,16 +625,6 @@ pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
 pub fn path_u64(name: &str, v: &str) -> Result<u64, ApiError> {
     v.parse()
         .map_err(|_| ApiError::invalid(name, format!("{name} `{v}` is not a whole number")))
-}
-
-/// A path segment as a u32.
-pub fn path_u32(name: &str, v: &str) -> Result<u32, ApiError> {
-    v.parse().map_err(|_| {
-        ApiError::invalid(
-            name,
-            format!("{name} `{v}` is not a whole number below 2^32"),
-        )
-    })
 }
 
 #[cfg(test)]

@@ -52,6 +52,9 @@ async function open(id) {
     `score ${i.score.toFixed(1)}; ${i.alerts} alerts; hosts ${esc((i.hosts || []).join(", "))}` +
     `${i.kill_chain ? "; <b class=\"bad\">kill-chain progression</b>" : ""}</p>` +
     `<p class="note">${(i.explanation || []).map((c) => `${esc(c.factor)} +${c.points.toFixed(1)}`).join(" · ")}</p>`;
+  document.getElementById("incident-assignee").textContent = i.assignee || "nobody";
+  document.getElementById("incident-notes").innerHTML = (i.notes || []).map((n) =>
+    `<li>${time(n.time_ns, p.time_zone)} ${esc(n.who)}: <span class="note-text">${esc(n.text)}</span></li>`).join("");
   document.getElementById("timeline").innerHTML = (d.timeline || []).map((m) =>
     `<tr><td>${time(m.timestamp_ns, p.time_zone)}</td><td>${esc(m.msg || m.kind)} <span class="note">${esc(m.src_ip)} → ${esc(m.dest_ip)}</span></td>` +
     `<td>${esc(m.tactic_name || "")}</td></tr>`).join("") || `<tr><td colspan="3" class="note">No member kept.</td></tr>`;
@@ -65,13 +68,19 @@ document.getElementById("workflow").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const f = ev.target.elements;
   const out = document.getElementById("workflow-state");
-  const body = { state: f.state.value };
-  if (f.assignee.value.trim()) body.assignee = f.assignee.value.trim();
-  if (f.note.value.trim()) body.note = f.note.value.trim();
+  const body = {};
+  const done = [];
+  if (f.state.value) { body.state = f.state.value; done.push(`is now ${body.state}`); }
+  if (f.assignee.value.trim()) { body.assignee = f.assignee.value.trim(); done.push(`is assigned to ${body.assignee}`); }
+  if (f.note.value.trim()) { body.note = f.note.value.trim(); done.push("has a new note"); }
+  if (!done.length) {
+    out.hidden = false; out.dataset.state = "missing"; out.textContent = "Nothing to change: choose a state, an assignee or a note.";
+    return;
+  }
   try {
     await api(`incidents/${current}`, { method: "PATCH", body });
-    out.hidden = false; out.dataset.state = "live"; out.textContent = `Incident #${current} is now ${body.state}.`;
-    f.note.value = "";
+    out.hidden = false; out.dataset.state = "live"; out.textContent = `Incident #${current} ${done.join(", ")}.`;
+    f.state.value = ""; f.assignee.value = ""; f.note.value = "";
     await open(current);
     await load();
   } catch (e) {

@@ -1,6 +1,8 @@
-// Threat intelligence: feeds and their health, indicator counts, hits over time and the
-// indicators hit most, from the intel routes; new hits arrive on the stream.
-import { start, api, live, Banner, prefs, setValue, si, esc, time, TimeChart, notEnabled } from "/ui/common.js";
+// Threat intelligence: feeds and their health, indicator counts, hits over time, the
+// indicators hit most and the newest hits, each opening what relates to it (campaigns,
+// malware, other indicators, its hosts' alerts and flows: GET intel/hits/{id}/related), from
+// the intel routes; new hits arrive on the stream.
+import { start, api, live, Banner, prefs, setValue, si, esc, time, TimeChart, notEnabled, showError } from "/ui/common.js";
 
 await start("/intel");
 const p = await prefs();
@@ -48,11 +50,52 @@ async function loadHits() {
   document.getElementById("hits-title").textContent = `Hits over time (newest ${hits.length})`;
   if (times.length >= 2) chart.set(times, [times.map((t) => buckets.get(t))]);
   else chart.showEmpty(hits.length ? `All ${hits.length} hits fall in one minute` : undefined);
+  document.getElementById("recent").innerHTML = hits.length ? hits.slice(0, 20).map((h) =>
+    `<tr class="clickable" data-hit="${h.id}"><td>${time(h.ts_nanos, p.time_zone)}</td><td>${esc(h.pattern || h.indicator_id)}</td>` +
+    `<td>${esc(h.matched_field)} ${esc(h.matched_value)}</td><td>${esc(h.src_ip)} → ${esc(h.dest_ip)}</td><td>${esc(h.feed)}</td></tr>`).join("")
+    : `<tr><td colspan="5" class="note">No hits stored.</td></tr>`;
   const top = [...byIndicator.entries()].sort((a, b) => b[1].n - a[1].n).slice(0, 15);
   document.getElementById("top").innerHTML = top.length ? top.map(([id, t]) =>
     `<tr><td>${esc(t.pattern || id)}</td><td>${esc(t.feed)}</td><td>${t.n}</td><td>${esc(t.value)}</td></tr>`).join("")
     : `<tr><td colspan="4" class="note">No hits stored.</td></tr>`;
 }
+
+/// What relates to hit `id`, shown beside the list.
+async function related(id) {
+  const state = document.getElementById("related-state");
+  for (const tr of document.querySelectorAll("#recent tr.selected")) tr.classList.remove("selected");
+  document.querySelector(`#recent tr[data-hit="${id}"]`)?.classList.add("selected");
+  let r;
+  try {
+    r = await api(`intel/hits/${id}/related`, { query: { window_secs: 3600, limit: 50 } });
+  } catch (e) {
+    showError(state, e);
+    return;
+  }
+  state.hidden = true;
+  document.getElementById("related-empty").hidden = true;
+  const box = document.getElementById("related");
+  box.hidden = false;
+  box.dataset.hit = String(id);
+  const h = r.hit || {};
+  document.getElementById("related-title").textContent = `Hit #${h.id}: ${h.matched_value || h.indicator_id}`;
+  const objects = r.objects || [];
+  document.getElementById("related-objects").innerHTML = objects.length ? objects.map((o) =>
+    `<tr data-type="${esc(o.type)}"><td>${esc(o.type)}</td><td class="related-name">${esc(o.name || o.id)}</td><td>${esc(o.external_id || "")}</td></tr>`).join("")
+    : `<tr><td colspan="3" class="note">Its indicator relates to no campaign, malware or other object in the feeds.</td></tr>`;
+  const mins = Math.round(Number(r.window_ns || 0) / 6e10);
+  document.getElementById("related-counts").textContent =
+    `Within ${mins} min of it, its hosts raised ${(r.alerts || []).length} alerts, ${(r.flows || []).length} flows and ${(r.hits || []).length} other hits.`;
+  const inds = r.indicators || [];
+  document.getElementById("related-indicators").innerHTML = inds.length ? inds.map((i) =>
+    `<tr><td>${esc(i.pattern)}</td><td>${esc(i.feed)}</td><td>${esc((i.via || []).join(", "))}</td></tr>`).join("")
+    : `<tr><td colspan="3" class="note">No other indicator relates to the same objects.</td></tr>`;
+}
+
+document.getElementById("recent").addEventListener("click", (ev) => {
+  const tr = ev.target.closest("tr[data-hit]");
+  if (tr) related(tr.dataset.hit);
+});
 
 async function load() {
   await loadFeeds();
