@@ -36,7 +36,9 @@ pub mod buffers;
 pub mod dns;
 pub mod eve;
 pub mod http;
+pub mod mime;
 pub mod probe;
+pub mod smtp;
 pub mod tls;
 pub mod websocket;
 
@@ -157,13 +159,34 @@ app_events! {
     TlsTooManyRecords => "tls.too_many_records",
     WebSocketTooLongPayload => "websocket.too_long_payload",
     WebSocketInvalidOpcode => "websocket.invalid_opcode",
+    SmtpInvalidReply => "smtp.INVALID_REPLY",
+    SmtpUnableToMatchReplyWithRequest => "smtp.UNABLE_TO_MATCH_REPLY_WITH_REQUEST",
+    SmtpInvalidPipelinedSequence => "smtp.INVALID_PIPELINED_SEQUENCE",
+    SmtpBdatChunkLenExceeded => "smtp.BDAT_CHUNK_LEN_EXCEEDED",
+    SmtpNoServerWelcomeMessage => "smtp.NO_SERVER_WELCOME_MESSAGE",
+    SmtpTlsRejected => "smtp.TLS_REJECTED",
+    SmtpDataCommandRejected => "smtp.DATA_COMMAND_REJECTED",
+    SmtpTruncatedLine => "smtp.TRUNCATED_LINE",
+    SmtpMimeParseFailed => "smtp.MIME_PARSE_FAILED",
+    SmtpMimeMalformedMsg => "smtp.MIME_MALFORMED_MSG",
+    SmtpMimeInvalidBase64 => "smtp.MIME_INVALID_BASE64",
+    SmtpMimeInvalidQp => "smtp.MIME_INVALID_QP",
+    SmtpMimeLongLine => "smtp.MIME_LONG_LINE",
+    SmtpMimeLongHeaderName => "smtp.MIME_LONG_HEADER_NAME",
+    SmtpMimeLongHeaderValue => "smtp.MIME_LONG_HEADER_VALUE",
+    SmtpMimeLongBoundary => "smtp.MIME_LONG_BOUNDARY",
+    SmtpMimeLongFilename => "smtp.MIME_LONG_FILENAME",
     StreamGap => "applayer.gap",
 }
 
 impl AppEvent {
-    /// Looks an event up by its `app-layer-event` name (`http.request_line_invalid`).
+    /// Looks an event up by its `app-layer-event` name (`http.request_line_invalid`),
+    /// ignoring case as Suricata does (its C parsers name events in capitals).
     pub fn from_name(name: &str) -> Option<AppEvent> {
-        AppEvent::ALL.iter().copied().find(|e| e.name() == name)
+        AppEvent::ALL
+            .iter()
+            .copied()
+            .find(|e| e.name().eq_ignore_ascii_case(name))
     }
 }
 
@@ -304,6 +327,10 @@ pub struct AppCounters {
     pub tx_tls: u64,
     /// `app_layer.tx.websocket`.
     pub tx_websocket: u64,
+    /// `app_layer.tx.smtp`.
+    pub tx_smtp: u64,
+    /// `app_layer.error.smtp.parser`.
+    pub error_smtp: u64,
     /// `app_layer.error.http.parser`.
     pub error_http: u64,
     /// `app_layer.error.dns_udp.parser` + TCP.
@@ -346,6 +373,8 @@ impl CounterSet for AppCounters {
         f("app_layer.tx.dns_tcp", self.tx_dns_tcp);
         f("app_layer.tx.tls", self.tx_tls);
         f("app_layer.tx.websocket", self.tx_websocket);
+        f("app_layer.tx.smtp", self.tx_smtp);
+        f("app_layer.error.smtp.parser", self.error_smtp);
         f("app_layer.error.http.parser", self.error_http);
         f("app_layer.error.dns.parser", self.error_dns);
         f("app_layer.error.tls.parser", self.error_tls);
@@ -372,6 +401,8 @@ pub enum AppState {
     Dns(Box<dns::DnsState>),
     /// TLS.
     Tls(Box<tls::TlsState>),
+    /// SMTP.
+    Smtp(Box<smtp::SmtpState>),
 }
 
 /// App-layer state of one flow: protocol detection, then the chosen parser.
@@ -470,6 +501,12 @@ impl AppLayer {
             }
             AppState::Dns(s) => s.next_unlogged().map(eve::TxRef::Dns),
             AppState::Tls(s) => s.take_due(at_end).then_some(eve::TxRef::Tls),
+            AppState::Smtp(s) => s.next_unlogged(at_end).map(eve::TxRef::Smtp).or_else(|| {
+                s.next_unlogged_file().map(|id| eve::TxRef::File {
+                    dir: Direction::ToServer,
+                    id,
+                })
+            }),
             AppState::None => None,
         }
     }
@@ -550,6 +587,7 @@ impl AppLayer {
             AppState::Http(s) => s.gap(dir, len, ctr),
             AppState::Dns(s) => s.gap(dir),
             AppState::Tls(s) => s.gap(dir),
+            AppState::Smtp(s) => s.gap(&AppConfig::default(), dir, &mut self.events, ctr),
             AppState::None => {}
         }
     }
@@ -562,8 +600,10 @@ impl AppLayer {
         now: Timestamp,
         ctr: &mut AppCounters,
     ) {
-        if let AppState::Http(s) = &mut self.state {
-            s.end(cfg, dir, now, &mut self.events, ctr);
+        match &mut self.state {
+            AppState::Http(s) => s.end(cfg, dir, now, &mut self.events, ctr),
+            AppState::Smtp(s) => s.end(cfg, dir, &mut self.events, ctr),
+            _ => {}
         }
     }
 
@@ -587,7 +627,10 @@ impl AppLayer {
                 ctr.flow_tls += 1;
                 self.state = AppState::Tls(Box::new(tls::TlsState::new()));
             }
-            (AppProto::Smtp, _) => ctr.flow_smtp += 1,
+            (AppProto::Smtp, Transport::Tcp) => {
+                ctr.flow_smtp += 1;
+                self.state = AppState::Smtp(Box::new(smtp::SmtpState::new(cfg)));
+            }
             (AppProto::Ssh, _) => ctr.flow_ssh += 1,
             (AppProto::Ftp, _) => ctr.flow_ftp += 1,
             _ => {}
@@ -614,6 +657,17 @@ impl AppLayer {
             }
             AppState::Dns(s) => s.parse_stream(cfg, dir, data, now, &mut self.events, ctr),
             AppState::Tls(s) => s.parse(cfg, dir, data, now, &mut self.events, ctr),
+            AppState::Smtp(s) if s.tls_accepted() => {
+                // STARTTLS was accepted and the SMTP transactions were logged after the
+                // packet that accepted it: the flow is TLS from here on.
+                ctr.flow_tls += 1;
+                self.proto = AppProto::Tls;
+                let mut tls = Box::new(tls::TlsState::new());
+                let r = tls.parse(cfg, dir, data, now, &mut self.events, ctr);
+                self.state = AppState::Tls(tls);
+                r
+            }
+            AppState::Smtp(s) => s.parse(cfg, dir, data, now, &mut self.events, ctr),
             AppState::None => Progress::Done,
         };
         ctr.events_dropped += self.events.dropped() - before;

@@ -194,6 +194,23 @@ pub enum Buffer {
     HttpRequestHeader,
     /// Each response header line, one at a time (`http.response_header`).
     HttpResponseHeader,
+    /// Each file name of the transaction (`file.name`).
+    FileName,
+    SmtpHelo,
+    SmtpMailFrom,
+    /// Each `RCPT TO` parameter.
+    SmtpRcptTo,
+    EmailFrom,
+    EmailSubject,
+    EmailTo,
+    EmailCc,
+    EmailDate,
+    EmailMessageId,
+    EmailXMailer,
+    /// Each URL found in the message's text.
+    EmailUrl,
+    /// Each `Received` header field.
+    EmailReceived,
 }
 
 impl Buffer {
@@ -248,6 +265,19 @@ impl Buffer {
             "dns.answers.rrname" => DnsAnswersRrname,
             "http.request_header" => HttpRequestHeader,
             "http.response_header" => HttpResponseHeader,
+            "file.name" => FileName,
+            "smtp.helo" => SmtpHelo,
+            "smtp.mail_from" => SmtpMailFrom,
+            "smtp.rcpt_to" => SmtpRcptTo,
+            "email.from" => EmailFrom,
+            "email.subject" => EmailSubject,
+            "email.to" => EmailTo,
+            "email.cc" => EmailCc,
+            "email.date" => EmailDate,
+            "email.message_id" => EmailMessageId,
+            "email.x_mailer" => EmailXMailer,
+            "email.url" => EmailUrl,
+            "email.received" => EmailReceived,
             _ => return None,
         })
     }
@@ -325,6 +355,19 @@ impl Buffer {
             DnsAnswersRrname => "dns.answers.rrname",
             HttpRequestHeader => "http.request_header",
             HttpResponseHeader => "http.response_header",
+            FileName => "file.name",
+            SmtpHelo => "smtp.helo",
+            SmtpMailFrom => "smtp.mail_from",
+            SmtpRcptTo => "smtp.rcpt_to",
+            EmailFrom => "email.from",
+            EmailSubject => "email.subject",
+            EmailTo => "email.to",
+            EmailCc => "email.cc",
+            EmailDate => "email.date",
+            EmailMessageId => "email.message_id",
+            EmailXMailer => "email.x_mailer",
+            EmailUrl => "email.url",
+            EmailReceived => "email.received",
         }
     }
 
@@ -333,7 +376,11 @@ impl Buffer {
     pub fn app_proto(self) -> Option<AppProto> {
         use Buffer::*;
         match self {
-            Payload | FileData | Base64Data => None,
+            Payload | FileData | Base64Data | FileName => None,
+            SmtpHelo | SmtpMailFrom | SmtpRcptTo | EmailFrom | EmailSubject | EmailTo | EmailCc
+            | EmailDate | EmailMessageId | EmailXMailer | EmailUrl | EmailReceived => {
+                Some(AppProto::Smtp)
+            }
             DnsQuery | DnsQueriesRrname | DnsAnswersRrname => Some(AppProto::Dns),
             TlsSni | TlsCertSubject | TlsCertIssuer | TlsCertSerial | TlsCertFingerprint
             | TlsCerts | Ja3Hash | Ja3String | Ja3sHash | Ja3sString => Some(AppProto::Tls),

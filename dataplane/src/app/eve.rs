@@ -51,6 +51,8 @@ pub enum TxRef {
         /// [`WsFrame::id`].
         id: u64,
     },
+    /// SMTP transaction [`super::smtp::tx::SmtpTx::id`].
+    Smtp(u64),
     /// A file that ended ([`crate::files::TrackedFile::id`] in direction `dir`).
     File {
         /// Direction the file travelled.
@@ -68,6 +70,7 @@ impl TxRef {
             TxRef::Dns(_) => "dns",
             TxRef::Tls => "tls",
             TxRef::WebSocket { .. } => "websocket",
+            TxRef::Smtp(_) => "smtp",
             TxRef::File { .. } => "fileinfo",
         }
     }
@@ -143,6 +146,27 @@ pub fn write_app_record(
             j.fileinfo(&f.info());
             j.end();
         }
+        (TxRef::Smtp(id), AppState::Smtp(s)) => {
+            let Some(tx) = s.tx(id) else { return false };
+            let mut j = Json::new(out);
+            j.envelope(&e).u64("tx_id", id);
+            super::smtp::eve::write_smtp(&mut j, s, tx);
+            j.end();
+        }
+        (TxRef::File { dir, id }, AppState::Smtp(s)) => {
+            let Some(f) = s.files().get(id) else {
+                return false;
+            };
+            let mut j = Json::new(out);
+            j.envelope(&e);
+            if let Some(tx) = s.tx(f.tx_id) {
+                super::smtp::eve::write_smtp(&mut j, s, tx);
+            }
+            let _ = dir;
+            j.str("app_proto", app.original_proto().name());
+            j.fileinfo(&f.info());
+            j.end();
+        }
         _ => return false,
     }
     true
@@ -212,6 +236,12 @@ pub fn write_alert_app_metadata_with(
             j.str("ts_progress", ts);
             j.str("tc_progress", tc);
             write_tls_with(j, &s.info, opts);
+        }
+        AppState::Smtp(s) => {
+            let Some(tx) = s.tx(id) else { return false };
+            j.u64("tx_id", tx.id);
+            super::smtp::eve::write_smtp(j, s, tx);
+            super::smtp::eve::write_files(j, s, tx);
         }
         AppState::None => return false,
     }

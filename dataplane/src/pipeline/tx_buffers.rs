@@ -28,6 +28,11 @@ pub enum TxRef<'a> {
     Tls(&'a TlsInfo),
     /// A WebSocket frame.
     WebSocket(&'a WsFrame),
+    /// An SMTP mail, with the flow's SMTP state (session and message fields).
+    Smtp(
+        &'a crate::app::smtp::SmtpState,
+        &'a crate::app::smtp::tx::SmtpTx,
+    ),
 }
 
 /// Header lines of an HTTP transaction rendered as `Name: value` for `http.request_header`
@@ -125,6 +130,28 @@ fn http_id(b: Buffer) -> Option<(BufferId, Option<Direction>)> {
         _ => return None,
     };
     Some((id, id.direction()))
+}
+
+fn smtp_id(b: Buffer) -> Option<BufferId> {
+    use Buffer as B;
+    use BufferId as I;
+    Some(match b {
+        B::FileData => I::SmtpFileData,
+        B::FileName => I::SmtpFileName,
+        B::SmtpHelo => I::SmtpHelo,
+        B::SmtpMailFrom => I::SmtpMailFrom,
+        B::SmtpRcptTo => I::SmtpRcptTo,
+        B::EmailFrom => I::EmailFrom,
+        B::EmailSubject => I::EmailSubject,
+        B::EmailTo => I::EmailTo,
+        B::EmailCc => I::EmailCc,
+        B::EmailDate => I::EmailDate,
+        B::EmailMessageId => I::EmailMessageId,
+        B::EmailXMailer => I::EmailXMailer,
+        B::EmailUrl => I::EmailUrl,
+        B::EmailReceived => I::EmailReceived,
+        _ => return None,
+    })
 }
 
 fn tls_id(b: Buffer) -> Option<BufferId> {
@@ -243,6 +270,10 @@ impl TxBuffers<'_> {
                     .iter()
                     .any(|f| f.tx_id == tx.id && super::file_match::matches(m, f))
             }),
+            (AppMatch::File(m), TxRef::Smtp(s, tx)) => s
+                .files()
+                .iter()
+                .any(|f| f.tx_id == tx.id && super::file_match::matches(m, f)),
             (AppMatch::TlsVersion(name), TxRef::Tls(info)) => {
                 let v = if info.version != 0 {
                     info.version
@@ -324,6 +355,7 @@ impl BufferSource for TxBuffers<'_> {
                 Buffer::FileData if instance == 0 => BufferId::WebSocketPayload.websocket(f),
                 _ => None,
             },
+            TxRef::Smtp(s, tx) => smtp_id(buffer)?.smtp(s, tx, instance),
         }
     }
 }

@@ -48,6 +48,7 @@ impl TxPass {
 const TX_DNS: u64 = 1 << 62;
 const TX_TLS: u64 = 1 << 63;
 const TX_WS: u64 = 1 << 61;
+const TX_SMTP: u64 = 1 << 60;
 
 /// What every inspection of one flow's transactions in one pass shares.
 struct TxRun<'r, 'a, 'p> {
@@ -113,6 +114,7 @@ impl TxRun<'_, '_, '_> {
             TxRef::Dns(t) => t.tx_id,
             TxRef::Tls(_) => 0,
             TxRef::WebSocket(f) => f.id,
+            TxRef::Smtp(_, t) => t.id,
         });
         let (at, app) = (self.at, self.app);
         let pending = &mut *self.d.pending;
@@ -209,6 +211,24 @@ impl TxRun<'_, '_, '_> {
         }
     }
 
+    /// SMTP mails, inspected in the client's direction (every SMTP buffer is the client's).
+    fn smtp(&mut self, lines: &HeaderLines, s: &mut crate::app::smtp::SmtpState) {
+        if !self.pass.covers(app::Direction::ToServer) {
+            return;
+        }
+        let mut i = 0;
+        while let Some(changed) = s.take_changed(i) {
+            if changed {
+                let s: &crate::app::smtp::SmtpState = s;
+                if let Some(tx) = s.txs().nth(i) {
+                    let key = TX_SMTP | tx.id;
+                    self.run(lines, TxRef::Smtp(s, tx), key, app::Direction::ToServer);
+                }
+            }
+            i += 1;
+        }
+    }
+
     /// The TLS handshake.
     fn tls(&mut self, lines: &HeaderLines, s: &mut crate::app::tls::TlsState) {
         if std::mem::take(&mut s.info.changed) {
@@ -259,6 +279,7 @@ pub(super) fn inspect_txs(
         app::AppState::Http(s) => run.http(txi, s),
         app::AppState::Dns(s) => run.dns(&txi.lines, s),
         app::AppState::Tls(s) => run.tls(&txi.lines, s),
+        app::AppState::Smtp(s) => run.smtp(&txi.lines, s),
         app::AppState::None => {}
     }
 }
