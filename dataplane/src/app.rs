@@ -167,6 +167,7 @@ app_events! {
     SmtpTlsRejected => "smtp.TLS_REJECTED",
     SmtpDataCommandRejected => "smtp.DATA_COMMAND_REJECTED",
     SmtpTruncatedLine => "smtp.TRUNCATED_LINE",
+    SmtpDuplicateFields => "smtp.DUPLICATE_FIELDS",
     SmtpMimeParseFailed => "smtp.MIME_PARSE_FAILED",
     SmtpMimeMalformedMsg => "smtp.MIME_MALFORMED_MSG",
     SmtpMimeInvalidBase64 => "smtp.MIME_INVALID_BASE64",

@@ -156,7 +156,12 @@ pub fn probe_ssh(_dir: Direction, b: &[u8]) -> Probe {
 /// SMTP: a client greeting, or a server banner that names SMTP.
 pub fn probe_smtp(dir: Direction, b: &[u8]) -> Probe {
     match dir {
-        Direction::ToServer => any_prefix(b, &[b"EHLO ", b"HELO ", b"EHLO\r", b"HELO\r"]),
+        Direction::ToServer => any_prefix(
+            b,
+            &[
+                b"EHLO ", b"HELO ", b"EHLO\r", b"HELO\r", b"EHLO\n", b"HELO\n",
+            ],
+        ),
         Direction::ToClient => banner_naming(b, b"220", &[b"SMTP", b"smtp", b"Postfix"]),
     }
 }

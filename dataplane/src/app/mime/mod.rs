@@ -180,6 +180,8 @@ enum Phase {
 struct PartInfo {
     encoding: Encoding,
     multipart: bool,
+    /// `message/rfc822`: the body is an encapsulated message, parsed as one.
+    rfc822: bool,
     /// `text/*` or no type (RFC 2045 §5.2 default): URLs are looked for.
     text: bool,
     boundary: Vec<u8>,
@@ -191,6 +193,7 @@ impl PartInfo {
     fn reset(&mut self) {
         self.encoding = Encoding::Identity;
         self.multipart = false;
+        self.rfc822 = false;
         self.text = true;
         self.boundary.clear();
         self.filename.clear();
@@ -211,6 +214,8 @@ pub struct MimeParser {
     boundaries: Vec<Vec<u8>>,
     /// Boundaries that were too deep (not pushed): their parts are skipped.
     too_deep: u32,
+    /// `message/rfc822` parts entered.
+    encapsulated: usize,
     decoder: Decoder,
     file_open: bool,
     urls: url::UrlScanner,
@@ -236,6 +241,7 @@ impl MimeParser {
         self.part.reset();
         self.boundaries.clear();
         self.too_deep = 0;
+        self.encapsulated = 0;
         self.decoder = Decoder::default();
         self.file_open = false;
         self.urls.clear();
@@ -371,6 +377,7 @@ impl MimeParser {
                 let t = header::media_type(value);
                 self.part.multipart = t.len() >= 10 && t[..10].eq_ignore_ascii_case(b"multipart/");
                 self.part.text = t.len() >= 5 && t[..5].eq_ignore_ascii_case(b"text/");
+                self.part.rfc822 = t.eq_ignore_ascii_case(b"message/rfc822");
                 let (_, cut) = header::param_into(
                     value,
                     b"boundary",
@@ -418,6 +425,17 @@ impl MimeParser {
             }
             self.phase = Phase::Skip;
             return;
+        }
+        if self.part.rfc822 {
+            // RFC 2046 §5.2.1: an encapsulated message is not encoded (any transfer encoding
+            // declared for it is ignored); its own header fields start now.
+            if self.encapsulated < MAX_DEPTH {
+                self.encapsulated += 1;
+                self.main = false;
+                self.part.reset();
+                return;
+            }
+            sink.event(AppEvent::SmtpMimeParseFailed);
         }
         self.phase = Phase::Body;
         self.decoder = Decoder::new(self.part.encoding);

@@ -59,6 +59,8 @@ enum Mode {
 #[derive(Debug, Default)]
 pub struct SmtpState {
     lines: [LineReader; 2],
+    /// Message lines inside `BDAT` chunks (a line may span chunks; commands come between).
+    bdat_lines: LineReader,
     mode: Mode,
     pending: VecDeque<Cmd>,
     greeted: bool,
@@ -72,6 +74,8 @@ pub struct SmtpState {
     body_seen: bool,
     files: FileSet,
     tls: bool,
+    /// Directions that ended (both: every transaction is complete).
+    ended: [bool; 2],
     /// Transactions recycled before their EVE record was written.
     pub unlogged_recycled: u64,
 }
@@ -255,8 +259,12 @@ impl SmtpState {
         };
         tx.changed = true;
         let cmd = if starts_nocase(line, b"HELO") || starts_nocase(line, b"EHLO") {
-            self.helo.clear();
-            self.helo.extend_from_slice(command_param(line, 4));
+            // The session's first greeting is kept, as Suricata keeps it.
+            if self.helo.is_empty() {
+                self.helo.extend_from_slice(command_param(line, 4));
+            } else {
+                events.push(AppEvent::SmtpDuplicateFields);
+            }
             Cmd::Other
         } else if starts_nocase(line, b"MAIL FROM") {
             tx.mail_from.clear();
@@ -316,7 +324,7 @@ impl SmtpState {
     ) -> usize {
         let n = remaining.min(data.len() as u64) as usize;
         let chunk = &data[..n];
-        let mut lines = std::mem::take(&mut self.lines[Direction::ToServer.index()]);
+        let mut lines = std::mem::take(&mut self.bdat_lines);
         let mut pos = 0;
         while let Some(l) = lines.next(chunk, &mut pos) {
             self.message_line(cfg, l.bytes, events, ctr);
@@ -329,11 +337,18 @@ impl SmtpState {
         if left == 0 {
             self.mode = Mode::Command;
             if last {
+                if lines.held() > 0 {
+                    // The message's last line had no line break.
+                    let mut p = 0;
+                    if let Some(l) = lines.next(b"\n", &mut p) {
+                        self.message_line(cfg, l.bytes, events, ctr);
+                    }
+                }
                 lines.reset(false);
                 self.end_message(cfg, true, events, ctr);
             }
         }
-        self.lines[Direction::ToServer.index()] = lines;
+        self.bdat_lines = lines;
         n
     }
 
@@ -423,18 +438,17 @@ impl SmtpState {
             return;
         }
         let code = &line[..3];
-        let Some(cmd) = self.pending.pop_front() else {
-            if !self.greeted {
-                self.greeted = true;
-                if code != b"220" {
-                    events.push(AppEvent::SmtpNoServerWelcomeMessage);
-                }
-            } else {
-                events.push(AppEvent::SmtpUnableToMatchReplyWithRequest);
+        // The first reply is the server's greeting, whatever the client already sent.
+        if !std::mem::replace(&mut self.greeted, true) {
+            if code != b"220" {
+                events.push(AppEvent::SmtpNoServerWelcomeMessage);
             }
             return;
+        }
+        let Some(cmd) = self.pending.pop_front() else {
+            events.push(AppEvent::SmtpUnableToMatchReplyWithRequest);
+            return;
         };
-        self.greeted = true;
         match cmd {
             Cmd::StartTls if code == b"220" => {
                 self.tls = true;
@@ -466,6 +480,9 @@ impl SmtpState {
         ctr: &mut AppCounters,
     ) {
         self.lines[dir.index()].reset(true);
+        if dir == Direction::ToServer {
+            self.bdat_lines.reset(false);
+        }
         match dir {
             Direction::ToServer => {
                 if self.mode != Mode::Command {
@@ -486,6 +503,15 @@ impl SmtpState {
     ) {
         if dir == Direction::ToServer && self.mode != Mode::Command {
             self.end_message(cfg, false, events, ctr);
+        }
+        self.ended[dir.index()] = true;
+        if self.ended == [true, true] {
+            // Nothing more can happen to the open transaction: it is due now, as Suricata
+            // completes transactions at the end of the stream.
+            for t in self.txs.iter_mut().filter(|t| !t.done) {
+                t.done = true;
+                t.changed = true;
+            }
         }
     }
 }
