@@ -588,7 +588,7 @@ impl AppLayer {
             AppState::Http(s) => s.gap(dir, len, ctr),
             AppState::Dns(s) => s.gap(dir),
             AppState::Tls(s) => s.gap(dir),
-            AppState::Smtp(s) => s.gap(&AppConfig::default(), dir, &mut self.events, ctr),
+            AppState::Smtp(s) => s.gap(dir, &mut self.events, ctr),
             AppState::None => {}
         }
     }
@@ -603,7 +603,7 @@ impl AppLayer {
     ) {
         match &mut self.state {
             AppState::Http(s) => s.end(cfg, dir, now, &mut self.events, ctr),
-            AppState::Smtp(s) => s.end(cfg, dir, &mut self.events, ctr),
+            AppState::Smtp(s) => s.end(dir, &mut self.events, ctr),
             _ => {}
         }
     }
@@ -668,7 +668,7 @@ impl AppLayer {
                 self.state = AppState::Tls(tls);
                 r
             }
-            AppState::Smtp(s) => s.parse(cfg, dir, data, now, &mut self.events, ctr),
+            AppState::Smtp(s) => s.parse(dir, data, now, &mut self.events, ctr),
             AppState::None => Progress::Done,
         };
         ctr.events_dropped += self.events.dropped() - before;

@@ -153,7 +153,7 @@ pub fn write_app_record(
             super::smtp::eve::write_smtp(&mut j, s, tx);
             j.end();
         }
-        (TxRef::File { dir, id }, AppState::Smtp(s)) => {
+        (TxRef::File { id, .. }, AppState::Smtp(s)) => {
             let Some(f) = s.files().get(id) else {
                 return false;
             };
@@ -162,7 +162,6 @@ pub fn write_app_record(
             if let Some(tx) = s.tx(f.tx_id) {
                 super::smtp::eve::write_smtp(&mut j, s, tx);
             }
-            let _ = dir;
             j.str("app_proto", app.original_proto().name());
             j.fileinfo(&f.info());
             j.end();

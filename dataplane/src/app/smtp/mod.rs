@@ -73,6 +73,7 @@ pub struct SmtpState {
     /// The message being received got a body line (a rejected `DATA` before any is undone).
     body_seen: bool,
     files: FileSet,
+    file_limits: FileLimits,
     tls: bool,
     /// Directions that ended (both: every transaction is complete).
     ended: [bool; 2],
@@ -132,6 +133,7 @@ impl SmtpState {
     pub fn new(cfg: &AppConfig) -> SmtpState {
         SmtpState {
             files: FileSet::new(cfg.eve_logging),
+            file_limits: cfg.files,
             mime: MimeParser::new(MimeLimits {
                 max_name: cfg.files.max_name,
                 ..MimeLimits::default()
@@ -196,7 +198,6 @@ impl SmtpState {
     /// Stream bytes of one direction.
     pub fn parse(
         &mut self,
-        cfg: &AppConfig,
         dir: Direction,
         data: &[u8],
         _now: Timestamp,
@@ -209,7 +210,7 @@ impl SmtpState {
         let mut pos = 0;
         while pos < data.len() && !self.tls {
             if let (Direction::ToServer, Mode::Bdat { remaining, last }) = (dir, self.mode) {
-                pos += self.bdat(cfg, &data[pos..], remaining, last, events, ctr);
+                pos += self.bdat(&data[pos..], remaining, last, events, ctr);
                 continue;
             }
             let d = dir.index();
@@ -220,7 +221,7 @@ impl SmtpState {
                     events.push(AppEvent::SmtpTruncatedLine);
                 }
                 match dir {
-                    Direction::ToServer => self.client_line(cfg, l.bytes, events, ctr),
+                    Direction::ToServer => self.client_line(l.bytes, events, ctr),
                     Direction::ToClient => self.reply_line(l.bytes, events, ctr),
                 }
             }
@@ -229,21 +230,15 @@ impl SmtpState {
         Progress::Done
     }
 
-    fn client_line(
-        &mut self,
-        cfg: &AppConfig,
-        line: &[u8],
-        events: &mut EventSet,
-        ctr: &mut AppCounters,
-    ) {
+    fn client_line(&mut self, line: &[u8], events: &mut EventSet, ctr: &mut AppCounters) {
         if self.mode == Mode::Data {
             if line == b"." {
-                self.end_message(cfg, true, events, ctr);
+                self.end_message(true, events, ctr);
                 return;
             }
             // RFC 5321 §4.5.2: a leading dot was doubled by the sender.
             let line = line.strip_prefix(b".").unwrap_or(line);
-            self.message_line(cfg, line, events, ctr);
+            self.message_line(line, events, ctr);
             return;
         }
         self.command(line, ctr, events);
@@ -315,7 +310,6 @@ impl SmtpState {
     /// Bytes of a `BDAT` chunk: framed into message lines; returns how many were used.
     fn bdat(
         &mut self,
-        cfg: &AppConfig,
         data: &[u8],
         remaining: u64,
         last: bool,
@@ -327,7 +321,7 @@ impl SmtpState {
         let mut lines = std::mem::take(&mut self.bdat_lines);
         let mut pos = 0;
         while let Some(l) = lines.next(chunk, &mut pos) {
-            self.message_line(cfg, l.bytes, events, ctr);
+            self.message_line(l.bytes, events, ctr);
         }
         let left = remaining - n as u64;
         self.mode = Mode::Bdat {
@@ -341,11 +335,11 @@ impl SmtpState {
                     // The message's last line had no line break.
                     let mut p = 0;
                     if let Some(l) = lines.next(b"\n", &mut p) {
-                        self.message_line(cfg, l.bytes, events, ctr);
+                        self.message_line(l.bytes, events, ctr);
                     }
                 }
                 lines.reset(false);
-                self.end_message(cfg, true, events, ctr);
+                self.end_message(true, events, ctr);
             }
         }
         self.bdat_lines = lines;
@@ -377,20 +371,14 @@ impl SmtpState {
         }
     }
 
-    fn message_line(
-        &mut self,
-        cfg: &AppConfig,
-        line: &[u8],
-        events: &mut EventSet,
-        ctr: &mut AppCounters,
-    ) {
+    fn message_line(&mut self, line: &[u8], events: &mut EventSet, ctr: &mut AppCounters) {
         self.body_seen = true;
         let Some(tx) = self.txs.back_mut() else {
             return;
         };
         let mut sink = Sink {
             files: &mut self.files,
-            limits: &cfg.files,
+            limits: &self.file_limits,
             ctr: &mut ctr.files,
             tx,
             events,
@@ -399,20 +387,14 @@ impl SmtpState {
     }
 
     /// The message ended (`complete`) or was cut off; its transaction is done.
-    fn end_message(
-        &mut self,
-        cfg: &AppConfig,
-        complete: bool,
-        events: &mut EventSet,
-        ctr: &mut AppCounters,
-    ) {
+    fn end_message(&mut self, complete: bool, events: &mut EventSet, ctr: &mut AppCounters) {
         self.mode = Mode::Command;
         let Some(tx) = self.txs.back_mut() else {
             return;
         };
         let mut sink = Sink {
             files: &mut self.files,
-            limits: &cfg.files,
+            limits: &self.file_limits,
             ctr: &mut ctr.files,
             tx,
             events,
@@ -472,13 +454,7 @@ impl SmtpState {
     }
 
     /// Reassembly skipped bytes of `dir`: a message being received is cut off.
-    pub fn gap(
-        &mut self,
-        cfg: &AppConfig,
-        dir: Direction,
-        events: &mut EventSet,
-        ctr: &mut AppCounters,
-    ) {
+    pub fn gap(&mut self, dir: Direction, events: &mut EventSet, ctr: &mut AppCounters) {
         self.lines[dir.index()].reset(true);
         if dir == Direction::ToServer {
             self.bdat_lines.reset(false);
@@ -486,7 +462,7 @@ impl SmtpState {
         match dir {
             Direction::ToServer => {
                 if self.mode != Mode::Command {
-                    self.end_message(cfg, false, events, ctr);
+                    self.end_message(false, events, ctr);
                 }
             }
             Direction::ToClient => self.pending.clear(),
@@ -494,15 +470,9 @@ impl SmtpState {
     }
 
     /// `dir` closed: a message still being received ends truncated.
-    pub fn end(
-        &mut self,
-        cfg: &AppConfig,
-        dir: Direction,
-        events: &mut EventSet,
-        ctr: &mut AppCounters,
-    ) {
+    pub fn end(&mut self, dir: Direction, events: &mut EventSet, ctr: &mut AppCounters) {
         if dir == Direction::ToServer && self.mode != Mode::Command {
-            self.end_message(cfg, false, events, ctr);
+            self.end_message(false, events, ctr);
         }
         self.ended[dir.index()] = true;
         if self.ended == [true, true] {

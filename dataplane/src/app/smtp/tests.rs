@@ -48,7 +48,7 @@ fn session(chunk: usize) -> (AppLayer, AppCounters, Vec<String>) {
     let mut app = AppLayer::new(Transport::Tcp, 40000, 25);
     let client: Vec<u8> = CLIENT.concat();
     let mut records = Vec::new();
-    let mut take = |app: &mut AppLayer, records: &mut Vec<String>| {
+    let take = |app: &mut AppLayer, records: &mut Vec<String>| {
         while let Some(r) = app.next_record() {
             let mut out = Vec::new();
             assert!(write_app_record(
@@ -199,21 +199,13 @@ fn bdat_chunks_and_pipelining() {
     c.extend_from_slice(format!("BDAT {} LAST\r\n", body.len() - 10).as_bytes());
     c.extend_from_slice(&body[10..]);
     c.extend_from_slice(b"MAIL FROM:<second@x>\r\n");
-    s.parse(
-        &cfg,
-        Direction::ToServer,
-        &c,
-        Timestamp(0),
-        &mut ev,
-        &mut ctr,
-    );
+    s.parse(Direction::ToServer, &c, Timestamp(0), &mut ev, &mut ctr);
     let tx = s.tx(0).unwrap();
     assert!(tx.done);
     assert_eq!(s.email(tx).unwrap().subject, b"chunked");
     assert_eq!(s.tx(1).unwrap().mail_from, b"<second@x>");
     // Replies for six commands arrive at once, in order.
     s.parse(
-        &cfg,
         Direction::ToClient,
         b"220 x\r\n250 a\r\n250 b\r\n250 c\r\n250 d\r\n250 e\r\n250 f\r\n",
         Timestamp(0),
@@ -222,7 +214,6 @@ fn bdat_chunks_and_pipelining() {
     );
     assert!(ev.is_empty(), "{ev:?}");
     s.parse(
-        &cfg,
         Direction::ToClient,
         b"250 extra\r\nbogus\r\n",
         Timestamp(0),
@@ -242,26 +233,17 @@ fn hostile_input_is_capped_and_counted() {
     // A command line that never ends.
     let junk = vec![b'A'; 100_000];
     s.parse(
-        &cfg,
         Direction::ToServer,
         b"EHLO ",
         Timestamp(0),
         &mut ev,
         &mut ctr,
     );
-    s.parse(
-        &cfg,
-        Direction::ToServer,
-        &junk,
-        Timestamp(0),
-        &mut ev,
-        &mut ctr,
-    );
+    s.parse(Direction::ToServer, &junk, Timestamp(0), &mut ev, &mut ctr);
     assert!(ev.contains(AppEvent::SmtpTruncatedLine));
     assert_eq!(s.helo.len(), line::MAX_LINE - 5);
     // A mail that never ends: one transaction, its attachment truncated at the gap.
     s.parse(
-        &cfg,
         Direction::ToServer,
         b"\r\nMAIL FROM:<a@x>\r\nDATA\r\nContent-Disposition: attachment; filename=f\r\n\r\n",
         Timestamp(0),
@@ -270,7 +252,6 @@ fn hostile_input_is_capped_and_counted() {
     );
     for _ in 0..1000 {
         s.parse(
-            &cfg,
             Direction::ToServer,
             &[b'x'; 1000],
             Timestamp(0),
@@ -278,7 +259,6 @@ fn hostile_input_is_capped_and_counted() {
             &mut ctr,
         );
         s.parse(
-            &cfg,
             Direction::ToServer,
             b"\r\n",
             Timestamp(0),
@@ -288,13 +268,12 @@ fn hostile_input_is_capped_and_counted() {
     }
     let tx = s.txs().last().unwrap();
     assert_eq!(tx.file_data(0).map(<[u8]>::len), Some(tx::FILE_DATA_MAX));
-    s.gap(&cfg, Direction::ToServer, &mut ev, &mut ctr);
+    s.gap(Direction::ToServer, &mut ev, &mut ctr);
     assert_eq!(ctr.files.truncated, 1);
     assert!(s.txs().last().unwrap().done);
     // Transactions are recycled past the cap, and the unlogged ones counted.
     for _ in 0..MAX_TXS * 2 {
         s.parse(
-            &cfg,
             Direction::ToServer,
             b"RSET\r\n",
             Timestamp(0),
