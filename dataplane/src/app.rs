@@ -312,6 +312,10 @@ pub struct AppCounters {
     pub flow_ssh: u64,
     /// `app_layer.flow.ftp`.
     pub flow_ftp: u64,
+    /// `app_layer.flow.imap` (detected; not parsed).
+    pub flow_imap: u64,
+    /// `app_layer.flow.pop3` (detected; not parsed).
+    pub flow_pop3: u64,
     /// `app_layer.flow.websocket`.
     pub flow_websocket: u64,
     /// `app_layer.flow.failed_tcp`.
@@ -366,6 +370,8 @@ impl CounterSet for AppCounters {
         f("app_layer.flow.smtp", self.flow_smtp);
         f("app_layer.flow.ssh", self.flow_ssh);
         f("app_layer.flow.ftp", self.flow_ftp);
+        f("app_layer.flow.imap", self.flow_imap);
+        f("app_layer.flow.pop3", self.flow_pop3);
         f("app_layer.flow.websocket", self.flow_websocket);
         f("app_layer.flow.failed_tcp", self.flow_failed_tcp);
         f("app_layer.flow.failed_udp", self.flow_failed_udp);
@@ -634,6 +640,8 @@ impl AppLayer {
             }
             (AppProto::Ssh, _) => ctr.flow_ssh += 1,
             (AppProto::Ftp, _) => ctr.flow_ftp += 1,
+            (AppProto::Imap, _) => ctr.flow_imap += 1,
+            (AppProto::Pop3, _) => ctr.flow_pop3 += 1,
             _ => {}
         }
     }
