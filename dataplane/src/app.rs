@@ -37,6 +37,7 @@ pub mod dns;
 pub mod eve;
 pub mod http;
 pub mod mime;
+pub mod pop3;
 pub mod probe;
 pub mod smtp;
 pub mod tls;
@@ -177,6 +178,7 @@ app_events! {
     SmtpMimeLongHeaderValue => "smtp.MIME_LONG_HEADER_VALUE",
     SmtpMimeLongBoundary => "smtp.MIME_LONG_BOUNDARY",
     SmtpMimeLongFilename => "smtp.MIME_LONG_FILENAME",
+    Pop3InvalidResponse => "pop3.invalid_response",
     StreamGap => "applayer.gap",
 }
 
@@ -336,6 +338,12 @@ pub struct AppCounters {
     pub tx_smtp: u64,
     /// `app_layer.error.smtp.parser`.
     pub error_smtp: u64,
+    /// `app_layer.tx.pop3`.
+    pub tx_pop3: u64,
+    /// `app_layer.error.pop3.parser`: response lines that are not POP3.
+    pub error_pop3: u64,
+    /// `app_layer.error.pop3.limit`: lines cut, arguments or data lines not kept.
+    pub pop3_limit: u64,
     /// `app_layer.error.http.parser`.
     pub error_http: u64,
     /// `app_layer.error.dns_udp.parser` + TCP.
@@ -382,6 +390,9 @@ impl CounterSet for AppCounters {
         f("app_layer.tx.websocket", self.tx_websocket);
         f("app_layer.tx.smtp", self.tx_smtp);
         f("app_layer.error.smtp.parser", self.error_smtp);
+        f("app_layer.tx.pop3", self.tx_pop3);
+        f("app_layer.error.pop3.parser", self.error_pop3);
+        f("app_layer.error.pop3.limit", self.pop3_limit);
         f("app_layer.error.http.parser", self.error_http);
         f("app_layer.error.dns.parser", self.error_dns);
         f("app_layer.error.tls.parser", self.error_tls);
@@ -410,6 +421,8 @@ pub enum AppState {
     Tls(Box<tls::TlsState>),
     /// SMTP.
     Smtp(Box<smtp::SmtpState>),
+    /// POP3.
+    Pop3(Box<pop3::Pop3State>),
 }
 
 /// App-layer state of one flow: protocol detection, then the chosen parser.
@@ -514,6 +527,7 @@ impl AppLayer {
                     id,
                 })
             }),
+            AppState::Pop3(s) => s.next_unlogged(at_end).map(eve::TxRef::Pop3),
             AppState::None => None,
         }
     }
@@ -595,6 +609,7 @@ impl AppLayer {
             AppState::Dns(s) => s.gap(dir),
             AppState::Tls(s) => s.gap(dir),
             AppState::Smtp(s) => s.gap(dir, &mut self.events, ctr),
+            AppState::Pop3(s) => s.gap(dir),
             AppState::None => {}
         }
     }
@@ -610,6 +625,7 @@ impl AppLayer {
         match &mut self.state {
             AppState::Http(s) => s.end(cfg, dir, now, &mut self.events, ctr),
             AppState::Smtp(s) => s.end(dir, &mut self.events, ctr),
+            AppState::Pop3(s) => s.end(dir),
             _ => {}
         }
     }
@@ -641,7 +657,10 @@ impl AppLayer {
             (AppProto::Ssh, _) => ctr.flow_ssh += 1,
             (AppProto::Ftp, _) => ctr.flow_ftp += 1,
             (AppProto::Imap, _) => ctr.flow_imap += 1,
-            (AppProto::Pop3, _) => ctr.flow_pop3 += 1,
+            (AppProto::Pop3, Transport::Tcp) => {
+                ctr.flow_pop3 += 1;
+                self.state = AppState::Pop3(Box::default());
+            }
             _ => {}
         }
     }
@@ -666,20 +685,33 @@ impl AppLayer {
             }
             AppState::Dns(s) => s.parse_stream(cfg, dir, data, now, &mut self.events, ctr),
             AppState::Tls(s) => s.parse(cfg, dir, data, now, &mut self.events, ctr),
-            AppState::Smtp(s) if s.tls_accepted() => {
-                // STARTTLS was accepted and the SMTP transactions were logged after the
-                // packet that accepted it: the flow is TLS from here on.
-                ctr.flow_tls += 1;
-                self.proto = AppProto::Tls;
-                let mut tls = Box::new(tls::TlsState::new());
-                let r = tls.parse(cfg, dir, data, now, &mut self.events, ctr);
-                self.state = AppState::Tls(tls);
-                r
-            }
+            AppState::Smtp(s) if s.tls_accepted() => self.start_tls(cfg, dir, data, now, ctr),
+            AppState::Pop3(s) if s.tls_accepted() => self.start_tls(cfg, dir, data, now, ctr),
             AppState::Smtp(s) => s.parse(dir, data, now, &mut self.events, ctr),
+            AppState::Pop3(s) => s.parse(dir, data, now, &mut self.events, ctr),
             AppState::None => Progress::Done,
         };
         ctr.events_dropped += self.events.dropped() - before;
+        r
+    }
+}
+
+impl AppLayer {
+    /// A mail protocol's `STARTTLS`/`STLS` was accepted, and its transactions were logged
+    /// after the packet that accepted it: the flow is TLS from these bytes on.
+    fn start_tls(
+        &mut self,
+        cfg: &AppConfig,
+        dir: Direction,
+        data: &[u8],
+        now: Timestamp,
+        ctr: &mut AppCounters,
+    ) -> Progress {
+        ctr.flow_tls += 1;
+        self.proto = AppProto::Tls;
+        let mut tls = Box::new(tls::TlsState::new());
+        let r = tls.parse(cfg, dir, data, now, &mut self.events, ctr);
+        self.state = AppState::Tls(tls);
         r
     }
 }

@@ -53,6 +53,8 @@ pub enum TxRef {
     },
     /// SMTP transaction [`super::smtp::tx::SmtpTx::id`].
     Smtp(u64),
+    /// POP3 transaction [`super::pop3::Pop3Tx::id`].
+    Pop3(u64),
     /// A file that ended ([`crate::files::TrackedFile::id`] in direction `dir`).
     File {
         /// Direction the file travelled.
@@ -71,6 +73,7 @@ impl TxRef {
             TxRef::Tls => "tls",
             TxRef::WebSocket { .. } => "websocket",
             TxRef::Smtp(_) => "smtp",
+            TxRef::Pop3(_) => "pop3",
             TxRef::File { .. } => "fileinfo",
         }
     }
@@ -151,6 +154,13 @@ pub fn write_app_record(
             let mut j = Json::new(out);
             j.envelope(&e).u64("tx_id", id);
             super::smtp::eve::write_smtp(&mut j, s, tx);
+            j.end();
+        }
+        (TxRef::Pop3(id), AppState::Pop3(s)) => {
+            let Some(tx) = s.tx(id) else { return false };
+            let mut j = Json::new(out);
+            j.envelope(&e).u64("tx_id", id);
+            super::pop3::eve::write_pop3(&mut j, tx);
             j.end();
         }
         (TxRef::File { id, .. }, AppState::Smtp(s)) => {
@@ -241,6 +251,11 @@ pub fn write_alert_app_metadata_with(
             j.u64("tx_id", tx.id);
             super::smtp::eve::write_smtp(j, s, tx);
             super::smtp::eve::write_files(j, s, tx);
+        }
+        AppState::Pop3(s) => {
+            let Some(tx) = s.tx(id) else { return false };
+            j.u64("tx_id", tx.id);
+            super::pop3::eve::write_pop3(j, tx);
         }
         AppState::None => return false,
     }

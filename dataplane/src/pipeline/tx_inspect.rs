@@ -280,6 +280,8 @@ pub(super) fn inspect_txs(
         app::AppState::Dns(s) => run.dns(&txi.lines, s),
         app::AppState::Tls(s) => run.tls(&txi.lines, s),
         app::AppState::Smtp(s) => run.smtp(&txi.lines, s),
+        // POP3 has no rule buffers yet: its transactions are logged, not inspected.
+        app::AppState::Pop3(s) => s.txs_mut().for_each(|t| t.changed = false),
         app::AppState::None => {}
     }
 }

@@ -488,3 +488,9 @@ impl SmtpState {
 
 #[cfg(test)]
 mod tests;
+
+/// The envelope the mail protocols' record tests render with (client 192.0.2.1:40000).
+#[cfg(test)]
+pub(crate) fn tests_env() -> crate::eve::Envelope<'static> {
+    tests::env()
+}

@@ -25,7 +25,7 @@ fn cfg() -> AppConfig {
     }
 }
 
-fn env() -> Envelope<'static> {
+pub(super) fn env() -> Envelope<'static> {
     Envelope {
         ts: Timestamp(0),
         flow_id: 1,
