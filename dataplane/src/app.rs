@@ -527,7 +527,12 @@ impl AppLayer {
                     id,
                 })
             }),
-            AppState::Pop3(s) => s.next_unlogged(at_end).map(eve::TxRef::Pop3),
+            AppState::Pop3(s) => s.next_unlogged(at_end).map(eve::TxRef::Pop3).or_else(|| {
+                s.next_unlogged_file().map(|id| eve::TxRef::File {
+                    dir: Direction::ToClient,
+                    id,
+                })
+            }),
             AppState::None => None,
         }
     }
@@ -609,7 +614,7 @@ impl AppLayer {
             AppState::Dns(s) => s.gap(dir),
             AppState::Tls(s) => s.gap(dir),
             AppState::Smtp(s) => s.gap(dir, &mut self.events, ctr),
-            AppState::Pop3(s) => s.gap(dir),
+            AppState::Pop3(s) => s.gap(dir, &mut self.events, ctr),
             AppState::None => {}
         }
     }
@@ -625,7 +630,7 @@ impl AppLayer {
         match &mut self.state {
             AppState::Http(s) => s.end(cfg, dir, now, &mut self.events, ctr),
             AppState::Smtp(s) => s.end(dir, &mut self.events, ctr),
-            AppState::Pop3(s) => s.end(dir),
+            AppState::Pop3(s) => s.end(dir, &mut self.events, ctr),
             _ => {}
         }
     }
@@ -659,7 +664,7 @@ impl AppLayer {
             (AppProto::Imap, _) => ctr.flow_imap += 1,
             (AppProto::Pop3, Transport::Tcp) => {
                 ctr.flow_pop3 += 1;
-                self.state = AppState::Pop3(Box::default());
+                self.state = AppState::Pop3(Box::new(pop3::Pop3State::new(cfg)));
             }
             _ => {}
         }

@@ -163,6 +163,21 @@ pub fn write_app_record(
             super::pop3::eve::write_pop3(&mut j, tx);
             j.end();
         }
+        (TxRef::File { id, .. }, AppState::Pop3(s)) => {
+            let Some(f) = s.files().get(id) else {
+                return false;
+            };
+            // Retrieved mail travels server → client.
+            reversed(&mut e);
+            let mut j = Json::new(out);
+            j.envelope(&e);
+            if let Some(tx) = s.tx(f.tx_id) {
+                super::pop3::eve::write_pop3(&mut j, tx);
+            }
+            j.str("app_proto", app.original_proto().name());
+            j.fileinfo(&f.info());
+            j.end();
+        }
         (TxRef::File { id, .. }, AppState::Smtp(s)) => {
             let Some(f) = s.files().get(id) else {
                 return false;

@@ -21,8 +21,10 @@ pub mod eve;
 
 use std::collections::VecDeque;
 
+use super::mime::{MimeLimits, MimeParser, MimeSink};
 use super::smtp::line::LineReader;
-use super::{AppCounters, AppEvent, Direction, EventSet, Progress};
+use super::{AppConfig, AppCounters, AppEvent, Direction, EventSet, Progress};
+use crate::files::{FileCounters, FileLimits, FileSet, FileState};
 use crate::time::Timestamp;
 
 /// Transactions kept per flow.
@@ -132,9 +134,66 @@ pub struct Pop3State {
     ended: [bool; 2],
     /// The server's greeting was seen.
     greeted: bool,
+    /// The data being read is a message (`RETR`, `TOP`): it goes through MIME.
+    message: bool,
+    mime: MimeParser,
+    files: FileSet,
+    file_limits: FileLimits,
+}
+
+/// Attachments of retrieved messages into the flow's files (server → client).
+struct Sink<'a> {
+    files: &'a mut FileSet,
+    limits: &'a FileLimits,
+    ctr: &'a mut FileCounters,
+    tx_id: u64,
+    events: &'a mut EventSet,
+}
+
+impl MimeSink for Sink<'_> {
+    fn file_open(&mut self, name: &[u8]) {
+        self.files.open(name, self.tx_id, self.limits, self.ctr);
+    }
+    fn file_data(&mut self, data: &[u8]) {
+        self.files.append(data, self.ctr);
+    }
+    fn file_close(&mut self, complete: bool) {
+        let state = if complete {
+            FileState::Closed
+        } else {
+            FileState::Truncated
+        };
+        self.files.close(state, self.ctr);
+    }
+    fn event(&mut self, e: AppEvent) {
+        self.events.push(e);
+    }
 }
 
 impl Pop3State {
+    /// A state for a new flow.
+    pub fn new(cfg: &AppConfig) -> Pop3State {
+        Pop3State {
+            files: FileSet::new(cfg.eve_logging),
+            file_limits: cfg.files,
+            mime: MimeParser::new(MimeLimits {
+                max_name: cfg.files.max_name,
+                ..MimeLimits::default()
+            }),
+            ..Pop3State::default()
+        }
+    }
+
+    /// Attachments of retrieved messages (server → client).
+    pub fn files(&self) -> &FileSet {
+        &self.files
+    }
+
+    /// The next attachment whose `fileinfo` record is due.
+    pub(crate) fn next_unlogged_file(&mut self) -> Option<u64> {
+        self.files.next_unlogged()
+    }
+
     /// The server accepted `STLS`: what follows is TLS.
     pub fn tls_accepted(&self) -> bool {
         self.tls
@@ -184,7 +243,14 @@ impl Pop3State {
                 }
                 match dir {
                     Direction::ToServer => self.request(l.bytes, ctr),
-                    Direction::ToClient => self.response(l.bytes, events, ctr),
+                    Direction::ToClient => {
+                        let line = l.bytes;
+                        if self.in_data {
+                            self.data_line(line, events, ctr);
+                        } else {
+                            self.response(line, events, ctr);
+                        }
+                    }
                 }
             }
             self.lines[d] = lines;
@@ -240,10 +306,6 @@ impl Pop3State {
     }
 
     fn response(&mut self, line: &[u8], events: &mut EventSet, ctr: &mut AppCounters) {
-        if self.in_data {
-            self.data_line(line, ctr);
-            return;
-        }
         let (status, rest) = if let Some(r) = line.strip_prefix(b"+OK") {
             (Status::Ok, r)
         } else if let Some(r) = line.strip_prefix(b"-ERR") {
@@ -271,29 +333,48 @@ impl Pop3State {
             .extend_from_slice(rest.strip_prefix(b" ").unwrap_or(rest));
         let data = status == Status::Ok && t.multiline();
         let stls = status == Status::Ok && t.command == b"STLS";
+        let message = matches!(t.command.as_slice(), b"RETR" | b"TOP");
+        if !data {
+            t.complete = true;
+        }
         if data {
             self.in_data = true;
-        } else {
-            t.complete = true;
+            self.message = message;
+            if message {
+                self.mime.start();
+            }
         }
         if stls {
             self.tls = true;
         }
     }
 
-    fn data_line(&mut self, line: &[u8], ctr: &mut AppCounters) {
+    fn data_line(&mut self, line: &[u8], events: &mut EventSet, ctr: &mut AppCounters) {
         let Some(t) = self.txs.iter_mut().find(|t| !t.complete) else {
             self.in_data = false;
             return;
         };
         t.changed = true;
+        let mut sink = Sink {
+            files: &mut self.files,
+            limits: &self.file_limits,
+            ctr: &mut ctr.files,
+            tx_id: t.id,
+            events,
+        };
         if line == b"." {
             t.complete = true;
             self.in_data = false;
+            if std::mem::take(&mut self.message) {
+                self.mime.end(&mut sink);
+            }
             return;
         }
         // RFC 1939 §3: a leading dot of a data line was doubled.
         let line = line.strip_prefix(b".").unwrap_or(line);
+        if self.message {
+            self.mime.line(line, &mut sink);
+        }
         if t.ndata == MAX_DATA_LINES || t.data_bytes + line.len() > MAX_DATA_BYTES {
             ctr.pop3_limit += 1;
             return;
@@ -303,10 +384,11 @@ impl Pop3State {
     }
 
     /// Reassembly skipped bytes of `dir`: the line is lost, data of a response ends.
-    pub fn gap(&mut self, dir: Direction) {
+    pub fn gap(&mut self, dir: Direction, events: &mut EventSet, ctr: &mut AppCounters) {
         self.lines[dir.index()].reset(true);
         if dir == Direction::ToClient && self.in_data {
             self.in_data = false;
+            self.abort_message(events, ctr);
             if let Some(t) = self.txs.iter_mut().find(|t| !t.complete) {
                 t.complete = true;
             }
@@ -314,7 +396,10 @@ impl Pop3State {
     }
 
     /// `dir` closed; once both did, every transaction is complete.
-    pub fn end(&mut self, dir: Direction) {
+    pub fn end(&mut self, dir: Direction, events: &mut EventSet, ctr: &mut AppCounters) {
+        if dir == Direction::ToClient {
+            self.abort_message(events, ctr);
+        }
         self.ended[dir.index()] = true;
         if self.ended == [true, true] {
             for t in self.txs.iter_mut().filter(|t| !t.complete) {
@@ -322,6 +407,23 @@ impl Pop3State {
                 t.changed = true;
             }
         }
+    }
+}
+
+impl Pop3State {
+    /// A message being retrieved was cut off: its open attachment ends truncated.
+    fn abort_message(&mut self, events: &mut EventSet, ctr: &mut AppCounters) {
+        if !std::mem::take(&mut self.message) {
+            return;
+        }
+        let mut sink = Sink {
+            files: &mut self.files,
+            limits: &self.file_limits,
+            ctr: &mut ctr.files,
+            tx_id: 0,
+            events,
+        };
+        self.mime.abort(&mut sink);
     }
 }
 

@@ -54,7 +54,7 @@ const SESSION: &[(&[u8], &[u8])] = &[
 ];
 
 fn run(chunk: usize) -> Pop3State {
-    let mut s = Pop3State::default();
+    let mut s = Pop3State::new(&AppConfig::default());
     for (c, r) in SESSION {
         for (d, b) in [(Direction::ToServer, c), (Direction::ToClient, r)] {
             for piece in b.chunks(chunk) {
@@ -147,4 +147,55 @@ fn records_bounds_and_stls() {
     );
     assert_eq!(app.proto(), AppProto::Tls);
     assert_eq!(app.original_proto(), AppProto::Pop3);
+}
+
+#[test]
+fn retrieved_attachments_are_files() {
+    let cfg = AppConfig {
+        eve_logging: true,
+        ..AppConfig::default()
+    };
+    let mut s = Pop3State::new(&cfg);
+    let mut ev = EventSet::default();
+    let mut c = AppCounters::default();
+    let now = Timestamp(0);
+    s.parse(Direction::ToClient, b"+OK hi\r\n", now, &mut ev, &mut c);
+    s.parse(
+        Direction::ToServer,
+        b"RETR 1\r\nRETR 2\r\n",
+        now,
+        &mut ev,
+        &mut c,
+    );
+    let msg = b"+OK\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Disposition: attachment; filename=\"r.zip\"\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+UEsDBA==\r\n--b--\r\n.\r\n";
+    s.parse(Direction::ToClient, msg, now, &mut ev, &mut c);
+    // The second message is cut off by the end of the flow.
+    s.parse(
+        Direction::ToClient,
+        b"+OK\r\nContent-Disposition: attachment; filename=cut.bin\r\n\r\nabc\r\n",
+        now,
+        &mut ev,
+        &mut c,
+    );
+    s.end(Direction::ToClient, &mut ev, &mut c);
+    let files: Vec<_> = s
+        .files()
+        .iter()
+        .map(|f| (f.name().to_vec(), f.size, f.state))
+        .collect();
+    assert_eq!(
+        files,
+        vec![
+            (b"r.zip".to_vec(), 4, FileState::Closed),
+            (b"cut.bin".to_vec(), 3, FileState::Truncated)
+        ]
+    );
+    assert_eq!(
+        s.tx(1).unwrap().data().next(),
+        Some(&b"Content-Type: multipart/mixed; boundary=b"[..])
+    );
+    assert_eq!(s.next_unlogged_file(), Some(0));
+    assert_eq!(c.files.closed, 1);
 }
