@@ -132,8 +132,6 @@ pub struct Pop3State {
     sasl: bool,
     tls: bool,
     ended: [bool; 2],
-    /// The server's greeting was seen.
-    greeted: bool,
     /// The data being read is a message (`RETR`, `TOP`): it goes through MIME.
     message: bool,
     mime: MimeParser,
@@ -319,12 +317,9 @@ impl Pop3State {
             ctr.error_pop3 += 1;
             return;
         };
-        // The first response is the greeting, whatever the client already sent.
-        let t = if std::mem::replace(&mut self.greeted, true) {
-            self.answering(ctr)
-        } else {
-            self.new_tx(ctr)
-        };
+        // Responses answer commands in order; one that answers nothing (the greeting) is a
+        // transaction of its own. A capture that starts after the greeting still pairs up.
+        let t = self.answering(ctr);
         t.has_response = true;
         t.changed = true;
         t.status = status;
