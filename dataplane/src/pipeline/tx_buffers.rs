@@ -322,6 +322,13 @@ impl BufferSource for TxBuffers<'_> {
         match self.tx {
             TxRef::Http(tx) => match buffer {
                 Buffer::HttpRequestHeader => self.lines.nth(Direction::ToServer, instance),
+                // `file.name`: the names of the transaction's files on the inspected side.
+                Buffer::FileName => self
+                    .files?
+                    .iter()
+                    .filter(|f| f.tx_id == tx.id)
+                    .nth(instance)
+                    .map(|f| f.name()),
                 Buffer::HttpResponseHeader => self.lines.nth(Direction::ToClient, instance),
                 _ => {
                     if instance != 0 {
@@ -438,6 +445,8 @@ mod tests {
             Some(&b"Server: s"[..])
         );
         assert_eq!(b.buffer(Buffer::HttpResponseHeader, 2), None);
+        assert_eq!(b.buffer(Buffer::FileName, 0), Some(&b"/aA"[..]));
+        assert_eq!(b.buffer(Buffer::FileName, 1), None);
         assert_eq!(b.buffer(Buffer::DnsQuery, 0), None);
         assert_eq!(b.buffer(Buffer::Payload, 0), None);
     }
