@@ -305,8 +305,10 @@ fn replay_worker_config(
     // Alerts, app-layer transactions and anomalies are rendered by the workers (they alone
     // have the flow's counters and the transactions); flows come from the flow records.
     worker.eve_alerts = a.eve.is_some() && wants("alert") && worker.pipeline.engine.is_some();
-    worker.pipeline.app.eve_logging =
-        a.eve.is_some() && ["http", "dns", "tls", "websocket"].iter().any(|t| wants(t));
+    worker.pipeline.app.eve_logging = a.eve.is_some()
+        && ["http", "dns", "tls", "websocket", "smtp", "fileinfo"]
+            .iter()
+            .any(|t| wants(t));
     if let Some(b) = a.eve_ring_bytes {
         worker.eve_ring_bytes = b;
     }

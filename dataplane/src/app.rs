@@ -37,7 +37,10 @@ pub mod dns;
 pub mod eve;
 pub mod ftp;
 pub mod http;
+pub mod mime;
+pub mod pop3;
 pub mod probe;
+pub mod smtp;
 pub mod tls;
 pub mod websocket;
 
@@ -158,6 +161,25 @@ app_events! {
     TlsTooManyRecords => "tls.too_many_records",
     WebSocketTooLongPayload => "websocket.too_long_payload",
     WebSocketInvalidOpcode => "websocket.invalid_opcode",
+    SmtpInvalidReply => "smtp.INVALID_REPLY",
+    SmtpUnableToMatchReplyWithRequest => "smtp.UNABLE_TO_MATCH_REPLY_WITH_REQUEST",
+    SmtpInvalidPipelinedSequence => "smtp.INVALID_PIPELINED_SEQUENCE",
+    SmtpBdatChunkLenExceeded => "smtp.BDAT_CHUNK_LEN_EXCEEDED",
+    SmtpNoServerWelcomeMessage => "smtp.NO_SERVER_WELCOME_MESSAGE",
+    SmtpTlsRejected => "smtp.TLS_REJECTED",
+    SmtpDataCommandRejected => "smtp.DATA_COMMAND_REJECTED",
+    SmtpTruncatedLine => "smtp.TRUNCATED_LINE",
+    SmtpDuplicateFields => "smtp.DUPLICATE_FIELDS",
+    SmtpMimeParseFailed => "smtp.MIME_PARSE_FAILED",
+    SmtpMimeMalformedMsg => "smtp.MIME_MALFORMED_MSG",
+    SmtpMimeInvalidBase64 => "smtp.MIME_INVALID_BASE64",
+    SmtpMimeInvalidQp => "smtp.MIME_INVALID_QP",
+    SmtpMimeLongLine => "smtp.MIME_LONG_LINE",
+    SmtpMimeLongHeaderName => "smtp.MIME_LONG_HEADER_NAME",
+    SmtpMimeLongHeaderValue => "smtp.MIME_LONG_HEADER_VALUE",
+    SmtpMimeLongBoundary => "smtp.MIME_LONG_BOUNDARY",
+    SmtpMimeLongFilename => "smtp.MIME_LONG_FILENAME",
+    Pop3InvalidResponse => "pop3.invalid_response",
     StreamGap => "applayer.gap",
     FtpRequestCommandTooLong => "ftp.request_command_too_long",
     FtpResponseCommandTooLong => "ftp.response_command_too_long",
@@ -165,9 +187,13 @@ app_events! {
 }
 
 impl AppEvent {
-    /// Looks an event up by its `app-layer-event` name (`http.request_line_invalid`).
+    /// Looks an event up by its `app-layer-event` name (`http.request_line_invalid`),
+    /// ignoring case as Suricata does (its C parsers name events in capitals).
     pub fn from_name(name: &str) -> Option<AppEvent> {
-        AppEvent::ALL.iter().copied().find(|e| e.name() == name)
+        AppEvent::ALL
+            .iter()
+            .copied()
+            .find(|e| e.name().eq_ignore_ascii_case(name))
     }
 }
 
@@ -302,6 +328,10 @@ pub struct AppCounters {
     pub flow_ssh: u64,
     /// `app_layer.flow.ftp`.
     pub flow_ftp: u64,
+    /// `app_layer.flow.imap` (detected; not parsed).
+    pub flow_imap: u64,
+    /// `app_layer.flow.pop3` (detected; not parsed).
+    pub flow_pop3: u64,
     /// `app_layer.flow.websocket`.
     pub flow_websocket: u64,
     /// `app_layer.flow.failed_tcp`.
@@ -318,6 +348,16 @@ pub struct AppCounters {
     pub tx_tls: u64,
     /// `app_layer.tx.websocket`.
     pub tx_websocket: u64,
+    /// `app_layer.tx.smtp`.
+    pub tx_smtp: u64,
+    /// `app_layer.error.smtp.parser`.
+    pub error_smtp: u64,
+    /// `app_layer.tx.pop3`.
+    pub tx_pop3: u64,
+    /// `app_layer.error.pop3.parser`: response lines that are not POP3.
+    pub error_pop3: u64,
+    /// `app_layer.error.pop3.limit`: lines cut, arguments or data lines not kept.
+    pub pop3_limit: u64,
     /// `app_layer.error.http.parser`.
     pub error_http: u64,
     /// `app_layer.error.dns_udp.parser` + TCP.
@@ -366,6 +406,8 @@ impl CounterSet for AppCounters {
         f("app_layer.flow.smtp", self.flow_smtp);
         f("app_layer.flow.ssh", self.flow_ssh);
         f("app_layer.flow.ftp", self.flow_ftp);
+        f("app_layer.flow.imap", self.flow_imap);
+        f("app_layer.flow.pop3", self.flow_pop3);
         f("app_layer.flow.websocket", self.flow_websocket);
         f("app_layer.flow.failed_tcp", self.flow_failed_tcp);
         f("app_layer.flow.failed_udp", self.flow_failed_udp);
@@ -374,6 +416,11 @@ impl CounterSet for AppCounters {
         f("app_layer.tx.dns_tcp", self.tx_dns_tcp);
         f("app_layer.tx.tls", self.tx_tls);
         f("app_layer.tx.websocket", self.tx_websocket);
+        f("app_layer.tx.smtp", self.tx_smtp);
+        f("app_layer.error.smtp.parser", self.error_smtp);
+        f("app_layer.tx.pop3", self.tx_pop3);
+        f("app_layer.error.pop3.parser", self.error_pop3);
+        f("app_layer.error.pop3.limit", self.pop3_limit);
         f("app_layer.error.http.parser", self.error_http);
         f("app_layer.error.dns.parser", self.error_dns);
         f("app_layer.error.tls.parser", self.error_tls);
@@ -414,6 +461,10 @@ pub enum AppState {
     Ftp(Box<ftp::FtpState>),
     /// FTP data connection.
     FtpData(Box<ftp::data::FtpDataState>),
+    /// SMTP.
+    Smtp(Box<smtp::SmtpState>),
+    /// POP3.
+    Pop3(Box<pop3::Pop3State>),
 }
 
 /// App-layer state of one flow: protocol detection, then the chosen parser.
@@ -554,6 +605,18 @@ impl AppLayer {
                 s.next_unlogged_file()
                     .map(|(dir, id)| eve::TxRef::File { dir, id })
             }
+            AppState::Smtp(s) => s.next_unlogged(at_end).map(eve::TxRef::Smtp).or_else(|| {
+                s.next_unlogged_file().map(|id| eve::TxRef::File {
+                    dir: Direction::ToServer,
+                    id,
+                })
+            }),
+            AppState::Pop3(s) => s.next_unlogged(at_end).map(eve::TxRef::Pop3).or_else(|| {
+                s.next_unlogged_file().map(|id| eve::TxRef::File {
+                    dir: Direction::ToClient,
+                    id,
+                })
+            }),
             AppState::None => None,
         }
     }
@@ -636,6 +699,8 @@ impl AppLayer {
             AppState::Tls(s) => s.gap(dir),
             AppState::Ftp(s) => s.gap(dir),
             AppState::FtpData(s) => s.gap(dir, len),
+            AppState::Smtp(s) => s.gap(dir, &mut self.events, ctr),
+            AppState::Pop3(s) => s.gap(dir, &mut self.events, ctr),
             AppState::None => {}
         }
     }
@@ -651,6 +716,8 @@ impl AppLayer {
         match &mut self.state {
             AppState::Http(s) => s.end(cfg, dir, now, &mut self.events, ctr),
             AppState::FtpData(s) => s.end(dir, ctr),
+            AppState::Smtp(s) => s.end(dir, &mut self.events, ctr),
+            AppState::Pop3(s) => s.end(dir, &mut self.events, ctr),
             _ => {}
         }
     }
@@ -675,11 +742,19 @@ impl AppLayer {
                 ctr.flow_tls += 1;
                 self.state = AppState::Tls(Box::new(tls::TlsState::new()));
             }
-            (AppProto::Smtp, _) => ctr.flow_smtp += 1,
+            (AppProto::Smtp, Transport::Tcp) => {
+                ctr.flow_smtp += 1;
+                self.state = AppState::Smtp(Box::new(smtp::SmtpState::new(cfg)));
+            }
             (AppProto::Ssh, _) => ctr.flow_ssh += 1,
             (AppProto::Ftp, _) => {
                 ctr.flow_ftp += 1;
                 self.state = AppState::Ftp(Box::new(ftp::FtpState::new(cfg, self.client)));
+            }
+            (AppProto::Imap, _) => ctr.flow_imap += 1,
+            (AppProto::Pop3, Transport::Tcp) => {
+                ctr.flow_pop3 += 1;
+                self.state = AppState::Pop3(Box::new(pop3::Pop3State::new(cfg)));
             }
             _ => {}
         }
@@ -710,9 +785,33 @@ impl AppLayer {
                 s.parse(cfg, dir, data, ctr);
                 Progress::Done
             }
+            AppState::Smtp(s) if s.tls_accepted() => self.start_tls(cfg, dir, data, now, ctr),
+            AppState::Pop3(s) if s.tls_accepted() => self.start_tls(cfg, dir, data, now, ctr),
+            AppState::Smtp(s) => s.parse(dir, data, now, &mut self.events, ctr),
+            AppState::Pop3(s) => s.parse(dir, data, now, &mut self.events, ctr),
             AppState::None => Progress::Done,
         };
         ctr.events_dropped += self.events.dropped() - before;
+        r
+    }
+}
+
+impl AppLayer {
+    /// A mail protocol's `STARTTLS`/`STLS` was accepted, and its transactions were logged
+    /// after the packet that accepted it: the flow is TLS from these bytes on.
+    fn start_tls(
+        &mut self,
+        cfg: &AppConfig,
+        dir: Direction,
+        data: &[u8],
+        now: Timestamp,
+        ctr: &mut AppCounters,
+    ) -> Progress {
+        ctr.flow_tls += 1;
+        self.proto = AppProto::Tls;
+        let mut tls = Box::new(tls::TlsState::new());
+        let r = tls.parse(cfg, dir, data, now, &mut self.events, ctr);
+        self.state = AppState::Tls(tls);
         r
     }
 }

@@ -204,6 +204,21 @@ pub enum Buffer {
     FtpReply,
     /// `ftp.completion_code`: each reply line's code, one at a time.
     FtpCompletionCode,
+    SmtpHelo,
+    SmtpMailFrom,
+    /// Each `RCPT TO` parameter.
+    SmtpRcptTo,
+    EmailFrom,
+    EmailSubject,
+    EmailTo,
+    EmailCc,
+    EmailDate,
+    EmailMessageId,
+    EmailXMailer,
+    /// Each URL found in the message's text.
+    EmailUrl,
+    /// Each `Received` header field.
+    EmailReceived,
 }
 
 impl Buffer {
@@ -263,6 +278,18 @@ impl Buffer {
             "ftp.command_data" => FtpCommandData,
             "ftp.reply" => FtpReply,
             "ftp.completion_code" => FtpCompletionCode,
+            "smtp.helo" => SmtpHelo,
+            "smtp.mail_from" => SmtpMailFrom,
+            "smtp.rcpt_to" => SmtpRcptTo,
+            "email.from" => EmailFrom,
+            "email.subject" => EmailSubject,
+            "email.to" => EmailTo,
+            "email.cc" => EmailCc,
+            "email.date" => EmailDate,
+            "email.message_id" => EmailMessageId,
+            "email.x_mailer" => EmailXMailer,
+            "email.url" => EmailUrl,
+            "email.received" => EmailReceived,
             _ => return None,
         })
     }
@@ -345,6 +372,18 @@ impl Buffer {
             FtpCommandData => "ftp.command_data",
             FtpReply => "ftp.reply",
             FtpCompletionCode => "ftp.completion_code",
+            SmtpHelo => "smtp.helo",
+            SmtpMailFrom => "smtp.mail_from",
+            SmtpRcptTo => "smtp.rcpt_to",
+            EmailFrom => "email.from",
+            EmailSubject => "email.subject",
+            EmailTo => "email.to",
+            EmailCc => "email.cc",
+            EmailDate => "email.date",
+            EmailMessageId => "email.message_id",
+            EmailXMailer => "email.x_mailer",
+            EmailUrl => "email.url",
+            EmailReceived => "email.received",
         }
     }
 
@@ -354,6 +393,10 @@ impl Buffer {
         use Buffer::*;
         match self {
             Payload | FileData | FileName | Base64Data => None,
+            SmtpHelo | SmtpMailFrom | SmtpRcptTo | EmailFrom | EmailSubject | EmailTo | EmailCc
+            | EmailDate | EmailMessageId | EmailXMailer | EmailUrl | EmailReceived => {
+                Some(AppProto::Smtp)
+            }
             DnsQuery | DnsQueriesRrname | DnsAnswersRrname => Some(AppProto::Dns),
             TlsSni | TlsCertSubject | TlsCertIssuer | TlsCertSerial | TlsCertFingerprint
             | TlsCerts | Ja3Hash | Ja3String | Ja3sHash | Ja3sString => Some(AppProto::Tls),

@@ -425,6 +425,13 @@ impl Json<'_> {
     /// The `fileinfo` object, field for field in Suricata 8's order.
     pub fn fileinfo(&mut self, f: &FileInfo<'_>) -> &mut Self {
         self.object("fileinfo");
+        self.fileinfo_fields(f);
+        self.close()
+    }
+
+    /// The fields of a `fileinfo` object, inside an object the caller opened (an alert's
+    /// `files` array holds them too).
+    pub fn fileinfo_fields(&mut self, f: &FileInfo<'_>) -> &mut Self {
         self.bytes("filename", f.filename);
         self.bool("gaps", f.gaps);
         self.str("state", f.state.name());
@@ -441,8 +448,7 @@ impl Json<'_> {
         }
         self.bool("stored", f.stored);
         self.u64("size", f.size);
-        self.u64("tx_id", f.tx_id);
-        self.close()
+        self.u64("tx_id", f.tx_id)
     }
 }
 

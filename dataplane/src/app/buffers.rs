@@ -9,6 +9,8 @@
 
 use super::dns::DnsTx;
 use super::http::HttpTx;
+use super::smtp::tx::SmtpTx;
+use super::smtp::SmtpState;
 use super::tls::TlsInfo;
 use super::websocket::WsFrame;
 use super::Direction;
@@ -63,6 +65,25 @@ pub enum BufferId {
     Ja3sString,
     Ja4Hash,
     WebSocketPayload,
+    /// Multi-buffer: each attachment's decoded content (`file.data` on SMTP).
+    SmtpFileData,
+    /// Multi-buffer: each attachment's name (`file.name`).
+    SmtpFileName,
+    SmtpHelo,
+    SmtpMailFrom,
+    /// Multi-buffer: each `RCPT TO`.
+    SmtpRcptTo,
+    EmailFrom,
+    EmailSubject,
+    EmailTo,
+    EmailCc,
+    EmailDate,
+    EmailMessageId,
+    EmailXMailer,
+    /// Multi-buffer: each URL of the message's text.
+    EmailUrl,
+    /// Multi-buffer: each `Received` field.
+    EmailReceived,
 }
 
 impl BufferId {
@@ -115,6 +136,18 @@ impl BufferId {
             "ja3s.string" | "ja3s_string" => Ja3sString,
             "ja4.hash" => Ja4Hash,
             "websocket.payload" => WebSocketPayload,
+            "smtp.helo" => SmtpHelo,
+            "smtp.mail_from" => SmtpMailFrom,
+            "smtp.rcpt_to" => SmtpRcptTo,
+            "email.from" => EmailFrom,
+            "email.subject" => EmailSubject,
+            "email.to" => EmailTo,
+            "email.cc" => EmailCc,
+            "email.date" => EmailDate,
+            "email.message_id" => EmailMessageId,
+            "email.x_mailer" => EmailXMailer,
+            "email.url" => EmailUrl,
+            "email.received" => EmailReceived,
             _ => return None,
         })
     }
@@ -127,6 +160,11 @@ impl BufferId {
                 | BufferId::HttpResponseHeader
                 | BufferId::DnsQuery
                 | BufferId::TlsCerts
+                | BufferId::SmtpFileData
+                | BufferId::SmtpFileName
+                | BufferId::SmtpRcptTo
+                | BufferId::EmailUrl
+                | BufferId::EmailReceived
         )
     }
 
@@ -137,7 +175,9 @@ impl BufferId {
             HttpMethod | HttpUri | HttpUriRaw | HttpRequestLine | HttpHost | HttpHostRaw
             | HttpUserAgent | HttpAccept | HttpAcceptEnc | HttpAcceptLang | HttpReferer
             | HttpConnection | HttpRequestBody | HttpRequestHeader | TlsSni | Ja3Hash
-            | Ja3String | Ja4Hash => Some(Direction::ToServer),
+            | Ja3String | Ja4Hash | SmtpFileData | SmtpFileName | SmtpHelo | SmtpMailFrom
+            | SmtpRcptTo | EmailFrom | EmailSubject | EmailTo | EmailCc | EmailDate
+            | EmailMessageId | EmailXMailer | EmailUrl | EmailReceived => Some(Direction::ToServer),
             HttpStatCode | HttpStatMsg | HttpResponseLine | HttpServer | HttpLocation
             | HttpResponseHeader | TlsCertSubject | TlsCertIssuer | TlsCertSerial
             | TlsCertFingerprint | TlsCerts | Ja3sHash | Ja3sString => Some(Direction::ToClient),
@@ -256,6 +296,36 @@ impl BufferId {
             _ => return None,
         };
         nonempty(b).then_some(b)
+    }
+
+    /// Instance `i` of an SMTP buffer of transaction `tx` (single buffers: `i` = 0 only;
+    /// empty fields are absent).
+    pub fn smtp<'a>(self, s: &'a SmtpState, tx: &'a SmtpTx, i: usize) -> Option<&'a [u8]> {
+        use BufferId::*;
+        let single = |b: &'a [u8]| (i == 0 && !b.is_empty()).then_some(b);
+        let email = || s.email(tx);
+        match self {
+            SmtpFileData => tx.file_data(i),
+            SmtpFileName => s
+                .files()
+                .iter()
+                .filter(|f| f.tx_id == tx.id)
+                .nth(i)
+                .map(|f| f.name()),
+            SmtpHelo => single(&s.helo),
+            SmtpMailFrom => single(&tx.mail_from),
+            SmtpRcptTo => tx.rcpt(i),
+            EmailFrom => single(&email()?.from),
+            EmailSubject => single(&email()?.subject),
+            EmailTo => single(&email()?.to),
+            EmailCc => single(&email()?.cc),
+            EmailDate => single(&email()?.date),
+            EmailMessageId => single(&email()?.message_id),
+            EmailXMailer => single(&email()?.x_mailer),
+            EmailUrl => email()?.urls.get(i).map(Vec::as_slice),
+            EmailReceived => email()?.received.get(i).map(Vec::as_slice),
+            _ => None,
+        }
     }
 
     /// `websocket.payload` of a frame.

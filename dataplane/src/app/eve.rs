@@ -55,6 +55,10 @@ pub enum TxRef {
     Ftp(u64),
     /// The one transaction of an FTP data connection.
     FtpData,
+    /// SMTP transaction [`super::smtp::tx::SmtpTx::id`].
+    Smtp(u64),
+    /// POP3 transaction [`super::pop3::Pop3Tx::id`].
+    Pop3(u64),
     /// A file that ended ([`crate::files::TrackedFile::id`] in direction `dir`).
     File {
         /// Direction the file travelled.
@@ -74,6 +78,8 @@ impl TxRef {
             TxRef::WebSocket { .. } => "websocket",
             TxRef::Ftp(_) => "ftp",
             TxRef::FtpData => "ftp_data",
+            TxRef::Smtp(_) => "smtp",
+            TxRef::Pop3(_) => "pop3",
             TxRef::File { .. } => "fileinfo",
         }
     }
@@ -175,6 +181,48 @@ pub fn write_app_record(
             j.fileinfo(&f.info());
             j.end();
         }
+        (TxRef::Smtp(id), AppState::Smtp(s)) => {
+            let Some(tx) = s.tx(id) else { return false };
+            let mut j = Json::new(out);
+            j.envelope(&e).u64("tx_id", id);
+            super::smtp::eve::write_smtp(&mut j, s, tx);
+            j.end();
+        }
+        (TxRef::Pop3(id), AppState::Pop3(s)) => {
+            let Some(tx) = s.tx(id) else { return false };
+            let mut j = Json::new(out);
+            j.envelope(&e).u64("tx_id", id);
+            super::pop3::eve::write_pop3(&mut j, tx);
+            j.end();
+        }
+        (TxRef::File { id, .. }, AppState::Pop3(s)) => {
+            let Some(f) = s.files().get(id) else {
+                return false;
+            };
+            // Retrieved mail travels server → client.
+            reversed(&mut e);
+            let mut j = Json::new(out);
+            j.envelope(&e);
+            if let Some(tx) = s.tx(f.tx_id) {
+                super::pop3::eve::write_pop3(&mut j, tx);
+            }
+            j.str("app_proto", app.original_proto().name());
+            j.fileinfo(&f.info());
+            j.end();
+        }
+        (TxRef::File { id, .. }, AppState::Smtp(s)) => {
+            let Some(f) = s.files().get(id) else {
+                return false;
+            };
+            let mut j = Json::new(out);
+            j.envelope(&e);
+            if let Some(tx) = s.tx(f.tx_id) {
+                super::smtp::eve::write_smtp(&mut j, s, tx);
+            }
+            j.str("app_proto", app.original_proto().name());
+            j.fileinfo(&f.info());
+            j.end();
+        }
         _ => return false,
     }
     true
@@ -253,6 +301,17 @@ pub fn write_alert_app_metadata_with(
         AppState::FtpData(s) => {
             j.u64("tx_id", 0);
             super::ftp::eve::write_ftp_data(j, s);
+        }
+        AppState::Smtp(s) => {
+            let Some(tx) = s.tx(id) else { return false };
+            j.u64("tx_id", tx.id);
+            super::smtp::eve::write_smtp(j, s, tx);
+            super::smtp::eve::write_files(j, s, tx);
+        }
+        AppState::Pop3(s) => {
+            let Some(tx) = s.tx(id) else { return false };
+            j.u64("tx_id", tx.id);
+            super::pop3::eve::write_pop3(j, tx);
         }
         AppState::None => return false,
     }

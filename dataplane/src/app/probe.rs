@@ -156,7 +156,12 @@ pub fn probe_ssh(_dir: Direction, b: &[u8]) -> Probe {
 /// SMTP: a client greeting, or a server banner that names SMTP.
 pub fn probe_smtp(dir: Direction, b: &[u8]) -> Probe {
     match dir {
-        Direction::ToServer => any_prefix(b, &[b"EHLO ", b"HELO ", b"EHLO\r", b"HELO\r"]),
+        Direction::ToServer => any_prefix(
+            b,
+            &[
+                b"EHLO ", b"HELO ", b"EHLO\r", b"HELO\r", b"EHLO\n", b"HELO\n",
+            ],
+        ),
         Direction::ToClient => banner_naming(b, b"220", &[b"SMTP", b"smtp", b"Postfix"]),
     }
 }
@@ -166,6 +171,37 @@ pub fn probe_ftp(dir: Direction, b: &[u8]) -> Probe {
     match dir {
         Direction::ToServer => any_prefix(b, &[b"USER ", b"AUTH TLS", b"AUTH SSL", b"FEAT\r"]),
         Direction::ToClient => banner_naming(b, b"220", &[b"FTP", b"ftp", b"FileZilla"]),
+    }
+}
+
+/// IMAP (RFC 9051): the server's untagged greeting, or a client's tagged `CAPABILITY`
+/// (Suricata's detection patterns).
+pub fn probe_imap(dir: Direction, b: &[u8]) -> Probe {
+    match dir {
+        Direction::ToClient => any_prefix(b, &[b"* OK ", b"* PREAUTH "]),
+        Direction::ToServer => {
+            let tag = b.iter().take_while(|c| c.is_ascii_alphanumeric()).count();
+            if tag == b.len() {
+                return if tag > 16 {
+                    Probe::NoMatch
+                } else {
+                    Probe::NeedMore
+                };
+            }
+            if tag == 0 || tag > 16 {
+                return Probe::NoMatch;
+            }
+            any_prefix(&b[tag..], &[b" CAPABILITY"])
+        }
+    }
+}
+
+/// POP3 (RFC 1939): a server status line, or a client command that only POP3 has (`USER`
+/// belongs to FTP's probe).
+pub fn probe_pop3(dir: Direction, b: &[u8]) -> Probe {
+    match dir {
+        Direction::ToClient => any_prefix(b, &[b"+OK ", b"+OK\r"]),
+        Direction::ToServer => any_prefix(b, &[b"CAPA\r", b"STLS\r", b"APOP "]),
     }
 }
 
@@ -234,6 +270,8 @@ const TCP_PROBES: &[(AppProto, ProbeFn)] = &[
     (AppProto::Smtp, probe_smtp),
     (AppProto::Ftp, probe_ftp),
     (AppProto::Dns, probe_dns_tcp),
+    (AppProto::Imap, probe_imap),
+    (AppProto::Pop3, probe_pop3),
 ];
 
 /// Runs every stream probe over `b`.
@@ -370,6 +408,28 @@ mod tests {
         assert_eq!(probe_http(ToClient, b"HTTP/1.1 200 OK"), Probe::Match);
         assert_eq!(probe_http(ToClient, b"HTT"), Probe::NeedMore);
         assert_eq!(probe_http(ToClient, b"\x16\x03\x01"), Probe::NoMatch);
+    }
+
+    #[test]
+    fn mail_retrieval_protocols() {
+        let (c, s) = (Direction::ToClient, Direction::ToServer);
+        assert_eq!(probe_imap(c, b"* OK IMAP4rev1 ready\r\n"), Probe::Match);
+        assert_eq!(probe_imap(s, b"a0000 CAPABILITY\r\n"), Probe::Match);
+        assert_eq!(probe_imap(s, b"a0000"), Probe::NeedMore);
+        assert_eq!(probe_imap(s, b"a0000 LOGOUT\r\n"), Probe::NoMatch);
+        assert_eq!(probe_imap(s, b"GET / HTTP/1.1"), Probe::NoMatch);
+        assert_eq!(probe_pop3(c, b"+OK POP3 ready\r\n"), Probe::Match);
+        assert_eq!(probe_pop3(c, b"+O"), Probe::NeedMore);
+        assert_eq!(probe_pop3(s, b"CAPA\r\n"), Probe::Match);
+        assert_eq!(probe_pop3(s, b"USER a\r\n"), Probe::NoMatch);
+        assert_eq!(
+            probe_stream(c, b"* OK ready\r\n"),
+            Verdict::Detected(AppProto::Imap)
+        );
+        assert_eq!(
+            probe_stream(c, b"+OK ready\r\n"),
+            Verdict::Detected(AppProto::Pop3)
+        );
     }
 
     #[test]

@@ -239,6 +239,17 @@ impl Matcher {
                     self.file_digests(t, at, d, emit);
                 }
             }
+            // Mail attachments (one direction each).
+            (TxRef::File { id, .. }, AppState::Smtp(s)) => {
+                if let Some(d) = s.files().get(id).and_then(|f| f.digests()) {
+                    self.file_digests(t, at, d, emit);
+                }
+            }
+            (TxRef::File { id, .. }, AppState::Pop3(s)) => {
+                if let Some(d) = s.files().get(id).and_then(|f| f.digests()) {
+                    self.file_digests(t, at, d, emit);
+                }
+            }
             _ => {}
         }
     }

@@ -191,3 +191,46 @@ fn file_hash_indicators_hit_tracked_files() {
     assert_eq!(hits[0]["intel"]["matched_value"], sha);
     assert_eq!(hits[0]["intel"]["indicator_id"], "indicator--file");
 }
+
+#[test]
+fn file_hash_indicators_hit_mail_attachments() {
+    // SHA-256 of "abc" (FIPS 180-2); "YWJj" is "abc" in base64.
+    let sha = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    let bundle = format!(
+        r#"{{"type": "bundle", "id": "bundle--f", "objects": [
+          {{"type": "indicator", "id": "indicator--file", "pattern": "[file:hashes.'SHA-256' = '{sha}']",
+           "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00Z"}}]}}"#
+    );
+    let mut s = stix::IntelSet::new();
+    s.add_text("files.json", bundle.as_bytes()).unwrap();
+    let mut m = Matcher::new(Some(Arc::new(Table::compile(s.compile(0)))));
+    let t = tuple("192.0.2.1", 40000, "192.0.2.25", 25, 6);
+    let cfg = AppConfig {
+        eve_logging: true,
+        ..AppConfig::default()
+    };
+    let mut app = AppLayer::new(Transport::Tcp, 40000, 25);
+    let mut ctr = AppCounters::default();
+    app.on_stream(
+        &cfg,
+        Direction::ToClient,
+        b"220 mx ESMTP\r\n",
+        NOW,
+        &mut ctr,
+    );
+    app.on_stream(
+        &cfg,
+        Direction::ToServer,
+        b"EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n\
+          Content-Disposition: attachment; filename=a.txt\r\n\
+          Content-Transfer-Encoding: base64\r\n\r\nYWJj\r\n.\r\n",
+        NOW,
+        &mut ctr,
+    );
+    let mut hits = Vec::new();
+    while let Some(r) = app.next_record() {
+        hits.extend(records(&mut m, |m, e| m.transaction(at(&t), &app, r, e)));
+    }
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["intel"]["matched_value"], sha);
+}

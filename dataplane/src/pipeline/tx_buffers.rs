@@ -40,6 +40,11 @@ pub enum TxRef<'a> {
     },
     /// An FTP data connection.
     FtpData(&'a FtpDataState),
+    /// An SMTP mail, with the flow's SMTP state (session and message fields).
+    Smtp(
+        &'a crate::app::smtp::SmtpState,
+        &'a crate::app::smtp::tx::SmtpTx,
+    ),
 }
 
 /// Header lines of an HTTP transaction rendered as `Name: value` for `http.request_header`
@@ -137,6 +142,28 @@ fn http_id(b: Buffer) -> Option<(BufferId, Option<Direction>)> {
         _ => return None,
     };
     Some((id, id.direction()))
+}
+
+fn smtp_id(b: Buffer) -> Option<BufferId> {
+    use Buffer as B;
+    use BufferId as I;
+    Some(match b {
+        B::FileData => I::SmtpFileData,
+        B::FileName => I::SmtpFileName,
+        B::SmtpHelo => I::SmtpHelo,
+        B::SmtpMailFrom => I::SmtpMailFrom,
+        B::SmtpRcptTo => I::SmtpRcptTo,
+        B::EmailFrom => I::EmailFrom,
+        B::EmailSubject => I::EmailSubject,
+        B::EmailTo => I::EmailTo,
+        B::EmailCc => I::EmailCc,
+        B::EmailDate => I::EmailDate,
+        B::EmailMessageId => I::EmailMessageId,
+        B::EmailXMailer => I::EmailXMailer,
+        B::EmailUrl => I::EmailUrl,
+        B::EmailReceived => I::EmailReceived,
+        _ => return None,
+    })
 }
 
 fn tls_id(b: Buffer) -> Option<BufferId> {
@@ -282,6 +309,10 @@ impl TxBuffers<'_> {
                 let want = if *stor { Command::Stor } else { Command::Retr };
                 s.origin.command == Some(want)
             }
+            (AppMatch::File(m), TxRef::Smtp(s, tx)) => s
+                .files()
+                .iter()
+                .any(|f| f.tx_id == tx.id && super::file_match::matches(m, f)),
             (AppMatch::TlsVersion(name), TxRef::Tls(info)) => {
                 let v = if info.version != 0 {
                     info.version
@@ -372,6 +403,13 @@ impl BufferSource for TxBuffers<'_> {
         match self.tx {
             TxRef::Http(tx) => match buffer {
                 Buffer::HttpRequestHeader => self.lines.nth(Direction::ToServer, instance),
+                // `file.name`: the names of the transaction's files on the inspected side.
+                Buffer::FileName => self
+                    .files?
+                    .iter()
+                    .filter(|f| f.tx_id == tx.id)
+                    .nth(instance)
+                    .map(|f| f.name()),
                 Buffer::HttpResponseHeader => self.lines.nth(Direction::ToClient, instance),
                 _ => {
                     if instance != 0 {
@@ -410,6 +448,7 @@ impl BufferSource for TxBuffers<'_> {
                 Buffer::FileData if instance == 0 => BufferId::WebSocketPayload.websocket(f),
                 _ => None,
             },
+            TxRef::Smtp(s, tx) => smtp_id(buffer)?.smtp(s, tx, instance),
         }
     }
 }
@@ -492,6 +531,8 @@ mod tests {
             Some(&b"Server: s"[..])
         );
         assert_eq!(b.buffer(Buffer::HttpResponseHeader, 2), None);
+        assert_eq!(b.buffer(Buffer::FileName, 0), Some(&b"/aA"[..]));
+        assert_eq!(b.buffer(Buffer::FileName, 1), None);
         assert_eq!(b.buffer(Buffer::DnsQuery, 0), None);
         assert_eq!(b.buffer(Buffer::Payload, 0), None);
     }

@@ -50,6 +50,7 @@ const TX_TLS: u64 = 1 << 63;
 const TX_WS: u64 = 1 << 61;
 const TX_FTP: u64 = 1 << 60;
 const TX_FTP_DATA: u64 = 1 << 59;
+const TX_SMTP: u64 = 1 << 58;
 
 /// What every inspection of one flow's transactions in one pass shares.
 struct TxRun<'r, 'a, 'p> {
@@ -117,6 +118,7 @@ impl TxRun<'_, '_, '_> {
             TxRef::WebSocket(f) => f.id,
             TxRef::Ftp { tx, .. } => tx.id,
             TxRef::FtpData(_) => 0,
+            TxRef::Smtp(_, t) => t.id,
         });
         let (at, app) = (self.at, self.app);
         let pending = &mut *self.d.pending;
@@ -246,6 +248,24 @@ impl TxRun<'_, '_, '_> {
         }
     }
 
+    /// SMTP mails, inspected in the client's direction (every SMTP buffer is the client's).
+    fn smtp(&mut self, lines: &HeaderLines, s: &mut crate::app::smtp::SmtpState) {
+        if !self.pass.covers(app::Direction::ToServer) {
+            return;
+        }
+        let mut i = 0;
+        while let Some(changed) = s.take_changed(i) {
+            if changed {
+                let s: &crate::app::smtp::SmtpState = s;
+                if let Some(tx) = s.txs().nth(i) {
+                    let key = TX_SMTP | tx.id;
+                    self.run(lines, TxRef::Smtp(s, tx), key, app::Direction::ToServer);
+                }
+            }
+            i += 1;
+        }
+    }
+
     /// The TLS handshake.
     fn tls(&mut self, lines: &HeaderLines, s: &mut crate::app::tls::TlsState) {
         if std::mem::take(&mut s.info.changed) {
@@ -298,6 +318,9 @@ pub(super) fn inspect_txs(
         app::AppState::Tls(s) => run.tls(&txi.lines, s),
         app::AppState::Ftp(s) => run.ftp(&txi.lines, s),
         app::AppState::FtpData(s) => run.ftp_data(&txi.lines, s),
+        app::AppState::Smtp(s) => run.smtp(&txi.lines, s),
+        // POP3 has no rule buffers yet: its transactions are logged, not inspected.
+        app::AppState::Pop3(s) => s.txs_mut().for_each(|t| t.changed = false),
         app::AppState::None => {}
     }
 }

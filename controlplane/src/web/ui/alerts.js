@@ -89,7 +89,7 @@ async function details(id) {
   document.getElementById("details-empty").hidden = true;
   let eve = {};
   try { eve = JSON.parse(a.eve_json || "{}"); } catch { eve = {}; }
-  const tx = ["http", "dns", "tls", "websocket"].filter((k) => eve[k]).map((k) => `<h3>${k}</h3><pre>${esc(JSON.stringify(eve[k], null, 2))}</pre>`).join("")
+  const tx = ["http", "dns", "tls", "websocket", "smtp", "email"].filter((k) => eve[k]).map((k) => `<h3>${k}</h3><pre>${esc(JSON.stringify(eve[k], null, 2))}</pre>`).join("")
     || `<p class="note">No transaction recorded for this alert (a packet or stream match).</p>`;
   body.hidden = false;
   body.innerHTML =
