@@ -397,19 +397,13 @@ impl BufferSource for TxBuffers<'_> {
         if buffer == Buffer::Payload {
             return (instance == 0 && !self.payload.is_empty()).then_some(self.payload);
         }
-        if buffer == Buffer::FileName {
+        if buffer == Buffer::FileName && !matches!(self.tx, TxRef::Smtp(..)) {
+            // Mail attachments' names are the SMTP state's (its own buffer ids below).
             return self.file_name(instance);
         }
         match self.tx {
             TxRef::Http(tx) => match buffer {
                 Buffer::HttpRequestHeader => self.lines.nth(Direction::ToServer, instance),
-                // `file.name`: the names of the transaction's files on the inspected side.
-                Buffer::FileName => self
-                    .files?
-                    .iter()
-                    .filter(|f| f.tx_id == tx.id)
-                    .nth(instance)
-                    .map(|f| f.name()),
                 Buffer::HttpResponseHeader => self.lines.nth(Direction::ToClient, instance),
                 _ => {
                     if instance != 0 {
