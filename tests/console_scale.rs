@@ -25,8 +25,30 @@ fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"))
 }
 
-/// One cold load of `/alerts`: first contentful paint, the first page of rows drawn, bytes.
-async fn cold_load(base: &str, token: &str) -> Value {
+/// A page to time: its path, what "drawn" means (a script returning true), and the API
+/// request whose timing is reported.
+struct Page {
+    path: &'static str,
+    drawn: &'static str,
+    query: &'static str,
+}
+
+/// The alerts page: drawn when the first page of rows is.
+const ALERTS: Page = Page {
+    path: "/alerts",
+    drawn: "return document.querySelector('#rows tr[data-id]') !== null",
+    query: "/api/v1/alerts",
+};
+
+/// The overview: drawn when the storage table shows the store's status (path, horizon).
+const OVERVIEW: Page = Page {
+    path: "/",
+    drawn: "return document.querySelector('#storage th') !== null",
+    query: "/api/v1/status",
+};
+
+/// One cold load of `page`: first contentful paint, its query's end, bytes transferred.
+async fn cold_load(base: &str, token: &str, page: &Page) -> Value {
     let b = Browser::start().await;
     b.goto(&format!("{base}/login")).await;
     b.js(
@@ -35,23 +57,19 @@ async fn cold_load(base: &str, token: &str) -> Value {
         vec![json!(token)],
     )
     .await;
-    b.goto(&format!("{base}/alerts")).await;
-    b.until(
-        "the first page of alerts drawn",
-        "return document.querySelector('#rows tr[data-id]') !== null",
-    )
-    .await;
+    b.goto(&format!("{base}{}", page.path)).await;
+    b.until(&format!("{} drawn", page.path), page.drawn).await;
     let t = b
         .js(
             "const p = performance.getEntriesByName('first-contentful-paint')[0]; \
              const n = performance.getEntriesByType('navigation')[0]; \
              const r = performance.getEntriesByType('resource'); \
-             const q = r.filter(e => e.name.includes('/api/v1/alerts')); \
-             return { fcp_ms: p ? p.startTime : null, \
+             const q = r.filter(e => e.name.includes(arguments[0])); \
+             return { page: location.pathname, fcp_ms: p ? p.startTime : null, \
                       alerts_query_end_ms: q.length ? q[0].responseEnd : null, \
                       alerts_query_ms: q.length ? q[0].duration : null, \
                       transfer_bytes: n.transferSize + r.reduce((s, e) => s + e.transferSize, 0) };",
-            vec![],
+            vec![json!(page.query)],
         )
         .await;
     b.close().await;
@@ -97,9 +115,11 @@ async fn alerts_page_over_a_large_store() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
     let mut loads = Vec::new();
-    for _ in 0..rounds {
-        loads.push(cold_load(&base, &token).await);
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    for page in [&ALERTS, &OVERVIEW] {
+        for _ in 0..rounds {
+            loads.push(cold_load(&base, &token, page).await);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
     let hour_ago = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -118,7 +138,10 @@ async fn alerts_page_over_a_large_store() {
     ] {
         queries.push(latency(&base, &token, &path, 50).await);
     }
-    let fcp: Vec<f64> = loads.iter().filter_map(|l| l["fcp_ms"].as_f64()).collect();
+    let fcp: Vec<(String, f64)> = loads
+        .iter()
+        .filter_map(|l| Some((l["page"].as_str()?.to_owned(), l["fcp_ms"].as_f64()?)))
+        .collect();
     println!(
         "{}",
         serde_json::to_string_pretty(

@@ -70,10 +70,9 @@ impl IntelWorkers {
         w
     }
 
-    /// The feeds of the indicators `name` hits in every worker's table (the same in all).
-    fn domain_sources(&self, name: &str) -> Vec<String> {
-        let per_worker: Vec<Vec<String>> = self
-            .tables
+    /// The feeds of the indicators `name` hits, per worker's table.
+    fn domain_sources_per_worker(&self, name: &str) -> Vec<Vec<String>> {
+        self.tables
             .iter()
             .map(|t| {
                 let t = t.lock().unwrap().clone();
@@ -84,7 +83,12 @@ impl IntelWorkers {
                 v.sort();
                 v
             })
-            .collect();
+            .collect()
+    }
+
+    /// The feeds of the indicators `name` hits in every worker's table (the same in all).
+    fn domain_sources(&self, name: &str) -> Vec<String> {
+        let per_worker = self.domain_sources_per_worker(name);
         assert!(
             per_worker.windows(2).all(|w| w[0] == w[1]),
             "workers disagree: {per_worker:?}"
@@ -405,7 +409,13 @@ async fn imports_reach_every_worker_expire_and_survive_a_restart() {
     .await;
     assert_eq!(h.workers.domain_sources("brief.example"), ["analyst"]);
     let t = std::time::Instant::now();
-    while !h.workers.domain_sources("brief.example").is_empty() {
+    // Workers take the new table each at their own time: wait until none has it.
+    while h
+        .workers
+        .domain_sources_per_worker("brief.example")
+        .iter()
+        .any(|v| !v.is_empty())
+    {
         assert!(t.elapsed().as_secs() < 10, "the expired indicator stayed");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
