@@ -62,7 +62,9 @@ fn replay(dir: &Path, pcap: &Path, rules: &Path, extra: &[&str]) -> Vec<String> 
 }
 
 /// `osprey run` of `pcap` once with `rules` imported into a new store; returns the EVE file's
-/// records after the appliance exited by itself.
+/// records after the appliance exited by itself. Retro-hunting is off: with it on, `tls`
+/// records also carry JA3/JA3S/JA4 for the hunt index, which `replay` writes only when a
+/// rule uses them.
 fn run_once(dir: &Path, pcap: &Path, rules: &Path) -> Vec<String> {
     let eve = dir.join("run.json");
     let cfg = dir.join("osprey.toml");
@@ -75,7 +77,8 @@ fn run_once(dir: &Path, pcap: &Path, rules: &Path) -> Vec<String> {
              [metrics]\nenabled = false\n\
              [storage]\npath = {:?}\n\
              [rules]\nfiles = [{rules:?}]\ncache_dir = {:?}\n\
-             [eve]\nenabled = true\npath = {eve:?}\nanomaly_types = [\"decode\", \"stream\", \"applayer\"]\n",
+             [eve]\nenabled = true\npath = {eve:?}\nanomaly_types = [\"decode\", \"stream\", \"applayer\"]\n\
+             [intel.hunt]\nenabled = false\n",
             dir.join("db"),
             std::env::temp_dir().join("osprey-hyperscan-cache"),
         ),
