@@ -20,10 +20,9 @@
 //! Decoding checks every length against the value's size and every string for UTF-8: a
 //! damaged value is an error naming the field, never a panic.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
 use super::incident::{Member, MemberKind};
 use crate::model::Attack;
+use crate::store::record::{ip_at, ip_bytes};
 
 /// Layout version byte at offset 0 (JSON members start with `{`).
 pub const LAYOUT: u8 = 1;
@@ -47,17 +46,6 @@ pub enum DecodeError {
     Trailing(usize),
     #[error("JSON member: {0}")]
     Json(String),
-}
-
-fn ip_bytes(ip: IpAddr) -> ([u8; 16], bool) {
-    match ip {
-        IpAddr::V4(v4) => {
-            let mut b = [0u8; 16];
-            b[..4].copy_from_slice(&v4.octets());
-            (b, false)
-        }
-        IpAddr::V6(v6) => (v6.octets(), true),
-    }
 }
 
 fn put_str(buf: &mut Vec<u8>, s: &str) {
@@ -136,15 +124,6 @@ fn array<const N: usize>(v: &[u8], at: usize) -> [u8; N] {
     b
 }
 
-fn ip_at(v: &[u8], at: usize, v6: bool) -> IpAddr {
-    let b: [u8; 16] = array(v, at);
-    if v6 {
-        IpAddr::V6(Ipv6Addr::from(b))
-    } else {
-        IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))
-    }
-}
-
 /// The member stored as `v`, in this layout or as JSON.
 pub fn decode(v: &[u8]) -> Result<Member, DecodeError> {
     match v.first() {
@@ -186,6 +165,7 @@ pub fn decode(v: &[u8]) -> Result<Member, DecodeError> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
     fn arb_ip() -> impl Strategy<Value = IpAddr> {
         prop_oneof![

@@ -62,7 +62,9 @@ fn action_byte(a: Action) -> u8 {
     }
 }
 
-fn ip_bytes(ip: IpAddr) -> ([u8; 16], bool) {
+/// An address as 16 bytes (IPv4 in the first 4) and whether it is IPv6; read back by
+/// [`ip_at`]. Also the incident members' layout.
+pub(crate) fn ip_bytes(ip: IpAddr) -> ([u8; 16], bool) {
     match ip {
         IpAddr::V4(v4) => {
             let mut b = [0u8; 16];
@@ -171,7 +173,8 @@ fn u64_at(v: &[u8], at: usize) -> u64 {
     b.copy_from_slice(&v[at..at + 8]);
     u64::from_le_bytes(b)
 }
-fn ip_at(v: &[u8], at: usize, v6: bool) -> IpAddr {
+/// The address [`ip_bytes`] wrote at `at`.
+pub(crate) fn ip_at(v: &[u8], at: usize, v6: bool) -> IpAddr {
     let mut b = [0u8; 16];
     b.copy_from_slice(&v[at..at + 16]);
     if v6 {
